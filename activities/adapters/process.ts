@@ -1,0 +1,166 @@
+/**
+ * The `process` adapter: mend starts, stops and watches a local process through a pid file.
+ * A pid file records the pid and the kernel's start time of the process, so a reused pid is never
+ * taken for the component, and a zombie (exited, not yet reaped) counts as dead.
+ */
+import { spawn } from 'node:child_process';
+import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ProcessAdapter } from '../../core/schemas';
+
+export interface PidRecord {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
+  startTicks: number;
+  command: string[];
+  startedAt: string;
+}
+
+export interface ProcStat {
+  state: string;
+  startTicks: number;
+}
+
+export class CommandNotFoundError extends Error {
+  override name = 'CommandNotFoundError';
+}
+
+/** State and start time of a pid, or undefined when there is no such process. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields after the last ')'.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0] ?? '?', startTicks: Number(rest[19]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the recorded process runs: same pid, same start time, not a zombie. */
+export function isAlive(record: PidRecord): boolean {
+  const stat = readProcStat(record.pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTicks === record.startTicks;
+}
+
+export async function readPidFile(file: string): Promise<PidRecord | undefined> {
+  try {
+    const data = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<PidRecord>;
+    if (typeof data.pid !== 'number' || typeof data.startTicks !== 'number') return undefined;
+    return data as PidRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeFileAtomic(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+/** The running process of a component, or undefined (a stale pid file is ignored). */
+export async function runningProcess(adapter: ProcessAdapter): Promise<PidRecord | undefined> {
+  const record = await readPidFile(requiredPath(adapter.pidFile, 'pidFile'));
+  return record && isAlive(record) ? record : undefined;
+}
+
+function requiredPath(value: string | undefined, field: string): string {
+  if (!value) throw new Error(`process adapter: ${field} was not resolved (load the config with parseConfig)`);
+  return value;
+}
+
+export interface StartOutcome {
+  started: boolean;
+  pid: number;
+}
+
+/**
+ * Starts the process detached in its own process group (it outlives the worker that started it),
+ * output appended to its log file. A no-op when the pid file already names a live process.
+ */
+export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcome> {
+  const pidFile = requiredPath(adapter.pidFile, 'pidFile');
+  const logFile = requiredPath(adapter.logFile, 'logFile');
+  const existing = await runningProcess(adapter);
+  if (existing) return { started: false, pid: existing.pid };
+
+  await fs.mkdir(path.dirname(logFile), { recursive: true });
+  const logFd = openSync(logFile, 'a');
+  const [file, ...args] = adapter.command as [string, ...string[]];
+  try {
+    const child = spawn(file, args, {
+      cwd: adapter.cwd,
+      env: { ...process.env, ...adapter.env },
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'ENOENT' || err.code === 'EACCES' ? new CommandNotFoundError(`cannot run ${JSON.stringify(file)}: ${err.code}`) : err);
+      });
+    });
+    // Keep an exit listener so this process reaps the child if it exits while we live.
+    child.on('exit', () => undefined);
+    child.unref();
+    const pid = child.pid!;
+    const stat = readProcStat(pid);
+    const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString() };
+    await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
+    return { started: true, pid };
+  } finally {
+    closeSync(logFd);
+  }
+}
+
+export interface StopOutcome {
+  stopped: boolean;
+  pid?: number;
+  forced: boolean;
+}
+
+/**
+ * Stops the process group with the adapter's stop signal, then SIGKILL after `stopTimeout`.
+ * A no-op when nothing recorded is alive; the pid file is removed either way.
+ */
+export async function stopProcess(adapter: ProcessAdapter, onWait?: () => void): Promise<StopOutcome> {
+  const pidFile = requiredPath(adapter.pidFile, 'pidFile');
+  const record = await readPidFile(pidFile);
+  if (!record || !isAlive(record)) {
+    await fs.rm(pidFile, { force: true });
+    return { stopped: false, forced: false };
+  }
+  signalGroup(record.pid, adapter.stopSignal);
+  const deadline = Date.now() + adapter.stopTimeout;
+  let forced = false;
+  while (isAlive(record)) {
+    if (Date.now() >= deadline && !forced) {
+      signalGroup(record.pid, 'SIGKILL');
+      forced = true;
+    }
+    if (Date.now() >= deadline + 10_000) throw new Error(`pid ${record.pid} survived SIGKILL for 10s (uninterruptible sleep?)`);
+    onWait?.();
+    await delay(20);
+  }
+  await fs.rm(pidFile, { force: true });
+  return { stopped: true, pid: record.pid, forced };
+}
+
+/** Signals the process group the component leads (its children too), falling back to the pid. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

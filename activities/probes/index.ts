@@ -1,0 +1,62 @@
+/** Health probes: each answers healthy or unhealthy with a failure class; none changes anything. */
+import net from 'node:net';
+import type { Component, HttpProbe, TcpProbe } from '../../core/schemas';
+import { classifyErrorCode, classifyHttpStatus, type ProbeResult } from '../../core/failure';
+import { runningProcess } from '../adapters/process';
+
+export async function probeComponent(component: Component): Promise<ProbeResult> {
+  const probe = component.probe;
+  switch (probe.type) {
+    case 'http':
+      return probeHttp(probe);
+    case 'tcp':
+      return probeTcp(probe);
+    case 'process':
+      return probeProcess(component);
+  }
+}
+
+export async function probeHttp(probe: HttpProbe): Promise<ProbeResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    const res = await fetch(probe.url, { method: probe.method, signal: AbortSignal.timeout(probe.timeout), redirect: 'manual' });
+    const body = probe.bodyIncludes !== undefined ? await res.text() : (await res.body?.cancel(), '');
+    if (res.status !== probe.expectStatus) {
+      return { healthy: false, failureClass: classifyHttpStatus(res.status), detail: `HTTP ${res.status} (expected ${probe.expectStatus})`, latencyMs: elapsed() };
+    }
+    if (probe.bodyIncludes !== undefined && !body.includes(probe.bodyIncludes)) {
+      return { healthy: false, failureClass: 'data', detail: `body does not include ${JSON.stringify(probe.bodyIncludes)}`, latencyMs: elapsed() };
+    }
+    return { healthy: true, detail: `HTTP ${res.status}`, latencyMs: elapsed() };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string }; code?: string };
+    const code = e.cause?.code ?? e.code;
+    const failureClass = classifyErrorCode(code, e.name);
+    const detail = failureClass === 'timeout' ? `no answer within ${probe.timeout}ms` : `${code ?? e.name}: ${e.message}`;
+    return { healthy: false, failureClass, detail, latencyMs: elapsed() };
+  }
+}
+
+export function probeTcp(probe: TcpProbe): Promise<ProbeResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: probe.host, port: probe.port });
+    const done = (result: Omit<ProbeResult, 'latencyMs'>) => {
+      socket.destroy();
+      resolve({ ...result, latencyMs: Math.round(performance.now() - started) });
+    };
+    socket.setTimeout(probe.timeout, () => done({ healthy: false, failureClass: 'timeout', detail: `no connection within ${probe.timeout}ms` }));
+    socket.once('connect', () => done({ healthy: true, detail: `connected to ${probe.host}:${probe.port}` }));
+    socket.once('error', (err: NodeJS.ErrnoException) => done({ healthy: false, failureClass: classifyErrorCode(err.code), detail: `${err.code ?? 'error'}: ${err.message}` }));
+  });
+}
+
+async function probeProcess(component: Component): Promise<ProbeResult> {
+  const started = performance.now();
+  const running = await runningProcess(component.adapter);
+  const latencyMs = Math.round(performance.now() - started);
+  return running
+    ? { healthy: true, detail: `pid ${running.pid} alive`, latencyMs }
+    : { healthy: false, failureClass: 'unknown', detail: 'process not running', latencyMs };
+}

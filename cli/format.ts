@@ -1,0 +1,33 @@
+import { formatDuration } from '../core/duration';
+import type { RecoveryResult, StepRecord } from '../core/run';
+
+const useColour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (text: string) => (useColour ? `\x1b[${code}m${text}\x1b[0m` : text);
+export const green = paint(32);
+export const red = paint(31);
+export const yellow = paint(33);
+export const dim = paint(2);
+
+function statusLabel(status: StepRecord['status']): string {
+  const label = status.padEnd(7);
+  if (status === 'ok') return green(label);
+  if (status === 'failed') return red(label);
+  return yellow(label);
+}
+
+export function formatStep(step: StepRecord): string {
+  const took = step.durationMs !== undefined ? formatDuration(step.durationMs) : '';
+  return `  ${statusLabel(step.status)} ${step.name.padEnd(9)} ${took.padStart(6)}  ${step.summary}${step.detail ? dim(` — ${step.detail}`) : ''}`;
+}
+
+export function formatResult(component: string, result: RecoveryResult): string {
+  const lines = result.steps.map(formatStep);
+  const took = formatDuration(result.durationMs);
+  const head =
+    result.outcome === 'recovered'
+      ? green(`${component}: recovered in ${took}`)
+      : result.outcome === 'planned'
+        ? `${component}: plan (dry run, nothing done)`
+        : red(`${component}: ${result.outcome} after ${took}${result.reason ? `: ${result.reason}` : ''}`);
+  return [...lines, head].join('\n');
+}

@@ -1,0 +1,115 @@
+// A small real service for the demo fleet: an HTTP health endpoint, a state file, and optional
+// dependencies whose health it checks. Plain JavaScript so it starts fast (recovery time counts).
+//   MEND_DEMO_NAME  name shown in answers          PORT        port to listen on (127.0.0.1)
+//   STATE_FILE      JSON state, rewritten atomically on every change and on shutdown
+//   DEPENDS_ON      comma-separated health URLs this service needs to be healthy
+// Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/crash.
+'use strict';
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const name = process.env.MEND_DEMO_NAME || 'demo';
+const port = Number(process.env.PORT || 0);
+const stateFile = process.env.STATE_FILE || path.join(process.cwd(), `${name}.state.json`);
+const dependsOn = (process.env.DEPENDS_ON || '').split(',').filter(Boolean);
+
+function log(message) {
+  process.stdout.write(`${new Date().toISOString()} ${name}[${process.pid}] ${message}\n`);
+}
+
+function loadState() {
+  try {
+    return JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  } catch (err) {
+    if (err.code === 'ENOENT') return { name, starts: 0, items: {} };
+    log(`state file ${stateFile} is corrupt: ${err.message}`);
+    process.exit(3);
+  }
+}
+
+const state = loadState();
+state.starts = (state.starts || 0) + 1;
+state.lastStartedAt = new Date().toISOString();
+state.items = state.items || {};
+
+function saveState() {
+  fs.mkdirSync(path.dirname(stateFile), { recursive: true });
+  const tmp = `${stateFile}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 2));
+  fs.renameSync(tmp, stateFile);
+}
+saveState();
+
+let hung = false;
+
+async function dependencyProblems() {
+  const problems = [];
+  await Promise.all(
+    dependsOn.map(async (url) => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(500) });
+        await res.body?.cancel();
+        if (!res.ok) problems.push(`${url} answered ${res.status}`);
+      } catch (err) {
+        problems.push(`${url} unreachable (${err.cause?.code || err.name})`);
+      }
+    }),
+  );
+  return problems;
+}
+
+function send(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://localhost');
+  if (hung && url.pathname !== '/admin/unhang') return; // never answers: a hang, as a probe sees it
+  if (req.method === 'GET' && url.pathname === '/healthz') {
+    const problems = await dependencyProblems();
+    return send(res, problems.length ? 503 : 200, { status: problems.length ? 'degraded' : 'ok', name, pid: process.pid, starts: state.starts, problems });
+  }
+  const item = /^\/items\/([\w.-]{1,100})$/.exec(url.pathname);
+  if (item && req.method === 'GET') {
+    const key = item[1];
+    return key in state.items ? send(res, 200, { key, value: state.items[key] }) : send(res, 404, { error: `no item ${key}` });
+  }
+  if (item && req.method === 'PUT') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    state.items[item[1]] = body;
+    saveState();
+    return send(res, 200, { key: item[1], stored: true });
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/hang') {
+    log('hanging: health checks will get no answer');
+    hung = true;
+    return send(res, 200, { hung: true });
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/unhang') {
+    hung = false;
+    return send(res, 200, { hung: false });
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/crash') {
+    log('crashing on request');
+    send(res, 200, { crashing: true });
+    return setImmediate(() => process.exit(1));
+  }
+  send(res, 404, { error: 'not found' });
+});
+
+function shutdown(signal) {
+  log(`${signal}: saving state and stopping`);
+  saveState();
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+server.listen(port, '127.0.0.1', () => {
+  log(`listening on 127.0.0.1:${server.address().port} (start #${state.starts}${dependsOn.length ? `, needs ${dependsOn.join(', ')}` : ''})`);
+});

@@ -1,0 +1,133 @@
+/**
+ * Starts `temporal server start-dev` as a child process, waits until its namespace answers, and
+ * makes sure mend's search attributes exist (idempotently: `--search-attribute` only applies
+ * when a database is first created). Used by `npm start` and by the test runner.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { DEFAULT_NAMESPACE, SEARCH_ATTRIBUTES } from '../core/constants';
+import { freePort } from './ports';
+
+export interface DevServerOptions {
+  binary: string;
+  ip?: string;
+  port?: number;
+  /** A port for the Web UI, or `false` for a headless server. */
+  uiPort?: number | false;
+  /** SQLite file for a persistent server; in-memory when omitted. */
+  dbFile?: string;
+  /** WAL + synchronous=OFF: fast, for throwaway test databases only. */
+  fastSqlite?: boolean;
+  namespace?: string;
+  /** Where the server's own output goes; discarded when omitted. */
+  logFile?: string;
+  readyTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  pid: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const ENABLE_UPDATES = 'frontend.enableUpdateWorkflowExecution=true';
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(ip));
+  const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
+  args.push('--http-port', String(await freePort(ip)), '--metrics-port', String(await freePort(ip)));
+  if (opts.uiPort === false) args.push('--headless');
+  else args.push('--ui-port', String(opts.uiPort ?? (await freePort(ip))));
+  if (opts.dbFile) {
+    mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  args.push('--dynamic-config-value', ENABLE_UPDATES);
+
+  let logFd: number | undefined;
+  if (opts.logFile) {
+    mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    logFd = openSync(opts.logFile, 'a');
+  }
+  const child = spawn(opts.binary, args, { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'] });
+  if (logFd !== undefined) closeSync(logFd);
+  let exited: string | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = `exit ${code ?? signal}`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exited = err.message;
+      resolve();
+    });
+  });
+
+  const address = `${ip}:${port}`;
+  const stop = async () => {
+    if (exited === undefined) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exitPromise;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitReady(address, namespace, opts.readyTimeoutMs ?? 60_000, () => exited);
+  } catch (err) {
+    await stop();
+    const hint = opts.logFile ? ` (server log: ${opts.logFile})` : '';
+    throw new Error(`${(err as Error).message}${hint}`);
+  }
+  const uiPortIndex = args.indexOf('--ui-port');
+  const uiUrl = uiPortIndex >= 0 ? `http://localhost:${args[uiPortIndex + 1]}` : undefined;
+  return { address, uiUrl, pid: child.pid!, child, stop };
+}
+
+async function waitReady(address: string, namespace: string, timeoutMs: number, exited: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'not answering';
+  while (Date.now() < deadline) {
+    const why = exited();
+    if (why) throw new Error(`temporal dev server stopped during start-up (${why})`);
+    let connection: Connection | undefined;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.withDeadline(Date.now() + 2_000, () => connection!.workflowService.describeNamespace({ namespace }));
+      await ensureSearchAttributes(connection, namespace);
+      return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    } finally {
+      await connection?.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`temporal dev server on ${address} not ready after ${timeoutMs}ms: ${lastError}`);
+}
+
+const INDEXED_VALUE_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  KeywordList: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
+/** Registers whichever mend search attributes the namespace lacks; a second call changes nothing. */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const have = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !have.has(name));
+  if (missing.length === 0) return [];
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]!])),
+  });
+  return missing.map(([name]) => name);
+}

@@ -1,0 +1,24 @@
+/** The worker process: polls the mend task queue until SIGINT/SIGTERM, then drains and exits. */
+import { readSettings } from '../core/settings';
+import { createMendWorker } from './worker';
+
+async function main(): Promise<void> {
+  const settings = readSettings(process.env);
+  const { worker, connection } = await createMendWorker({
+    address: settings.MEND_TEMPORAL_ADDRESS,
+    namespace: settings.MEND_NAMESPACE,
+    taskQueue: settings.MEND_TASK_QUEUE,
+    workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
+  });
+  try {
+    console.log(`worker polling task queue "${settings.MEND_TASK_QUEUE}" on ${settings.MEND_TEMPORAL_ADDRESS}`);
+    await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`worker: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+/** The workflow bundle entry: every runbook the worker can run. */
+export { immediateRestart } from './immediate';

@@ -1,0 +1,137 @@
+/**
+ * The step library every runbook is built from: phases (upserted to MendPhase), a `progress`
+ * query, `pause`/`resume` signals honoured between side effects, dry-run plans and a typed result.
+ */
+import { condition, defineQuery, defineSignal, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { FailureClass } from '../../core/failure';
+import type { Outcome, Phase, RecoveryResult, RunProgress, StepRecord } from '../../core/run';
+import type { Strategy, Trigger } from '../../core/schemas';
+import { upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
+
+export const progressQuery = defineQuery<RunProgress>('progress');
+export const pauseSignal = defineSignal<[{ by?: string; reason?: string }?]>('pause');
+export const resumeSignal = defineSignal<[{ by?: string }?]>('resume');
+
+/** A step failed; carries what the result should say. */
+export class StepFailed extends Error {
+  constructor(
+    message: string,
+    readonly failureClass?: FailureClass,
+  ) {
+    super(message);
+    this.name = 'StepFailed';
+  }
+}
+
+export interface RunbookOptions {
+  strategy: Strategy;
+  components: string[];
+  trigger: Trigger;
+  dryRun?: boolean;
+}
+
+export class Runbook {
+  private phase: Phase = 'detection';
+  private currentStep?: string;
+  private paused = false;
+  private readonly steps: StepRecord[] = [];
+  private readonly startedAt = Date.now();
+  attempt = 1;
+  nextAttemptAt?: string;
+
+  constructor(private readonly opts: RunbookOptions) {
+    setHandler(progressQuery, () => ({
+      phase: this.phase,
+      step: this.currentStep,
+      attempt: this.attempt,
+      paused: this.paused,
+      nextAttemptAt: this.nextAttemptAt,
+      steps: this.steps.map((s) => ({ ...s })),
+    }));
+    setHandler(pauseSignal, () => void (this.paused = true));
+    setHandler(resumeSignal, () => void (this.paused = false));
+    upsertRunAttributes({ components: opts.components, strategy: opts.strategy, trigger: opts.trigger, phase: this.phase });
+  }
+
+  get dryRun(): boolean {
+    return this.opts.dryRun === true;
+  }
+
+  enter(phase: Phase): void {
+    this.phase = phase;
+    upsertPhase(phase);
+  }
+
+  /**
+   * Runs one side effect as a named step. Waits first while paused (never pauses mid-step).
+   * In a dry run the step is recorded as planned and `fn` is not called.
+   */
+  async step<T>(name: string, summary: string, component: string | undefined, fn: () => Promise<T>): Promise<T | undefined> {
+    const record: StepRecord = { name, summary, component, status: 'planned', startedAt: new Date().toISOString() };
+    this.steps.push(record);
+    if (this.dryRun) return undefined;
+    await condition(() => !this.paused);
+    record.status = 'running';
+    record.startedAt = new Date().toISOString();
+    this.currentStep = name;
+    const started = Date.now();
+    try {
+      const value = await fn();
+      record.status = 'ok';
+      return value;
+    } catch (err) {
+      record.status = 'failed';
+      record.detail = describeError(err);
+      throw err;
+    } finally {
+      record.endedAt = new Date().toISOString();
+      record.durationMs = Date.now() - started;
+      this.currentStep = undefined;
+    }
+  }
+
+  /** Adds a detail line to the most recent step (e.g. what a probe answered). */
+  note(detail: string): void {
+    const last = this.steps[this.steps.length - 1];
+    if (last) last.detail = last.detail ? `${last.detail}; ${detail}` : detail;
+  }
+
+  /** Ends the run: final phase and outcome upserted, typed result returned. */
+  finish(outcome: Outcome, extra: { reason?: string; failureClass?: FailureClass } = {}): RecoveryResult {
+    this.enter(outcome === 'recovered' || outcome === 'planned' ? 'completion' : 'failure');
+    upsertOutcome(outcome);
+    const endedAt = Date.now();
+    return {
+      outcome,
+      strategy: this.opts.strategy,
+      components: this.opts.components,
+      dryRun: this.dryRun,
+      reason: extra.reason,
+      failureClass: extra.failureClass,
+      attempts: this.attempt,
+      steps: this.steps,
+      startedAt: new Date(this.startedAt).toISOString(),
+      endedAt: new Date(endedAt).toISOString(),
+      durationMs: endedAt - this.startedAt,
+    };
+  }
+
+  /** Maps an error thrown out of the runbook body to its result. */
+  fail(err: unknown): RecoveryResult {
+    if (isCancellation(err)) return this.finish('cancelled', { reason: 'cancelled by request' });
+    if (err instanceof StepFailed) return this.finish('failed', { reason: err.message, failureClass: err.failureClass });
+    return this.finish('failed', { reason: describeError(err) });
+  }
+
+  get workflowId(): string {
+    return workflowInfo().workflowId;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as Error & { cause?: unknown }).cause;
+    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message;
+  }
+  return String(err);
+}
