@@ -133,6 +133,8 @@ export async function stopProcess(adapter: ProcessAdapter, onWait?: () => void):
     return { stopped: false, forced: false };
   }
   signalGroup(record.pid, adapter.stopSignal);
+  // A stopped (SIGSTOP, hung in a debugger) process only sees the stop signal once continued.
+  signalGroup(record.pid, 'SIGCONT');
   const deadline = Date.now() + adapter.stopTimeout;
   let forced = false;
   while (isAlive(record)) {

@@ -1,0 +1,136 @@
+/** Shared helpers for tests that use real processes and the dev server `npm test` started. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { freePort } from '../scripts/ports';
+
+export const ROOT = path.resolve(__dirname, '..');
+
+/** The dev server and workflow bundle scripts/run-tests.ts prepared. */
+export function sharedServer(): { address: string; bundle: string; temporalCli: string } {
+  const address = process.env.MEND_TEST_TEMPORAL_ADDRESS;
+  const bundle = process.env.MEND_WORKFLOW_BUNDLE;
+  const temporalCli = process.env.TEMPORAL_CLI_PATH;
+  if (!address || !bundle || !temporalCli) throw new Error('this test needs the shared dev server: run it through `npm test` (or `node --import tsx scripts/run-tests.ts <file>`)');
+  return { address, bundle, temporalCli };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `mend-${prefix}-`));
+}
+
+export function uniqueQueue(name: string): string {
+  return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+export interface DemoService {
+  id: string;
+  port: number;
+  dependsOn?: string[];
+  /** Replace the demo service with another argv (e.g. a command that exits at once). */
+  command?: string[];
+  timeout?: string;
+}
+
+/** Writes a config of demo services on free ports into `dir` and returns its path. */
+export async function writeDemoConfig(dir: string, services: Array<Omit<DemoService, 'port'> & { port?: number }>): Promise<{ file: string; services: DemoService[] }> {
+  const withPorts: DemoService[] = [];
+  for (const s of services) withPorts.push({ ...s, port: s.port ?? (await freePort()) });
+  const portOf = new Map(withPorts.map((s) => [s.id, s.port]));
+  const lines = ['version: 1', 'components:'];
+  for (const s of withPorts) {
+    const deps = (s.dependsOn ?? []).map((d) => `http://127.0.0.1:${portOf.get(d)}/healthz`).join(',');
+    const command = s.command ?? ['node', path.join(ROOT, 'demo/service.js')];
+    lines.push(
+      `  - id: ${s.id}`,
+      `    adapter:`,
+      `      type: process`,
+      `      command: ${JSON.stringify(command)}`,
+      `      env: ${JSON.stringify({ MEND_DEMO_NAME: s.id, PORT: String(s.port), STATE_FILE: `state/${s.id}.json`, DEPENDS_ON: deps })}`,
+      `      stopTimeout: 2s`,
+      `    probe: { type: http, url: "http://127.0.0.1:${s.port}/healthz", timeout: 500ms }`,
+      `    dependsOn: ${JSON.stringify(s.dependsOn ?? [])}`,
+      `    policy: { strategy: immediate, timeout: ${s.timeout ?? '15s'}, validateInterval: 100ms }`,
+    );
+  }
+  const file = path.join(dir, 'mend.config.yaml');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return { file, services: withPorts };
+}
+
+export interface Spawned {
+  proc: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Spawns `node --import tsx <script>` from the repo root, collecting its output. */
+export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean } = {}): Spawned {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+  const output: string[] = [];
+  for (const stream of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => output.push(line));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    output,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+/** Starts a real worker process on the shared server and waits until it polls. */
+export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Spawned> {
+  const { address, bundle } = sharedServer();
+  const worker = spawnTs('workers/main.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: taskQueue, MEND_WORKFLOW_BUNDLE: bundle, ...extraEnv });
+  await waitFor('worker to poll', 30_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))));
+  return worker;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the installed `mend` command (bin/mend) as a user would. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const proc = spawn(path.join(ROOT, 'bin/mend'), args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    proc.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function httpStatus(url: string, timeoutMs = 1_000): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    return res.status;
+  } catch {
+    return undefined;
+  }
+}
