@@ -49,3 +49,23 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
   if (!parsed.success) throw new ValidationError('environment', formatIssues(parsed.error.issues));
   return parsed.data;
 }
+
+/**
+ * Which processes read each setting: `service` ones must be set for the worker and API wherever
+ * they run (docker-compose.yml too); `dev` ones only matter to the embedded dev stack and tests.
+ */
+export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'dev'> = {
+  MEND_TEMPORAL_ADDRESS: 'service',
+  MEND_NAMESPACE: 'service',
+  MEND_TASK_QUEUE: 'service',
+  MEND_CONFIG: 'service',
+  MEND_HOME: 'service',
+  MEND_API_HOST: 'service',
+  MEND_API_PORT: 'service',
+  MEND_UI_URL: 'service',
+  MEND_LOG_LEVEL: 'service',
+  MEND_TEMPORAL_PORT: 'dev',
+  MEND_UI_PORT: 'dev',
+  MEND_WORKFLOW_BUNDLE: 'dev',
+  TEMPORAL_CLI_PATH: 'dev',
+};

@@ -13,6 +13,13 @@ import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
 import { httpStatus, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
+/** The one run `mend run --json` printed. */
+function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string } {
+  const runs = JSON.parse(stdout) as Array<{ result: RecoveryResult; workflowId: string }>;
+  assert.equal(runs.length, 1);
+  return runs[0]!;
+}
+
 describe('immediate recovery on a real process', () => {
   const dir = tempDir('immediate');
   const queue = uniqueQueue('immediate');
@@ -54,7 +61,7 @@ describe('immediate recovery on a real process', () => {
 
     const run = await runCli(['run', 'immediate', svc.id, '--json', '--reason', 'test kill'], env());
     assert.equal(run.code, 0, `mend run failed: ${run.stderr}${run.stdout}`);
-    const [{ result, workflowId }] = JSON.parse(run.stdout) as Array<{ result: RecoveryResult; workflowId: string }>;
+    const { result, workflowId } = onlyRun(run.stdout);
     assert.equal(workflowId, recoveryWorkflowId(svc.id));
     assert.equal(result.outcome, 'recovered');
     assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'ok'], ['start', 'ok'], ['validate', 'ok']]);
@@ -76,7 +83,7 @@ describe('immediate recovery on a real process', () => {
     const broken = config.components[1]!;
     const run = await runCli(['run', 'immediate', broken.id, '--json'], env());
     assert.equal(run.code, 1, run.stderr);
-    const [{ result }] = JSON.parse(run.stdout) as Array<{ result: RecoveryResult }>;
+    const { result } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'failed');
     assert.match(result.reason ?? '', /not healthy within 1500ms/);
     assert.equal(result.failureClass, 'network');
@@ -91,7 +98,7 @@ describe('immediate recovery on a real process', () => {
     assert.ok(before, 'service runs before the dry run');
     const run = await runCli(['run', 'immediate', svc.id, '--dry-run', '--json'], env());
     assert.equal(run.code, 0, run.stderr);
-    const [{ result }] = JSON.parse(run.stdout) as Array<{ result: RecoveryResult }>;
+    const { result } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'planned');
     assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'planned'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
     assert.equal((await runningProcess(svc.adapter))?.pid, before.pid, 'same process still runs');
