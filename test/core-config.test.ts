@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseConfig, selectComponents } from '../core/config';
+import { formatDuration, parseDuration } from '../core/duration';
+import { ValidationError } from '../core/errors';
+import { findCycle, topologicalLevels } from '../core/graph';
+import { readSettings } from '../core/settings';
+
+const opts = { baseDir: '/srv/app', stateDir: '/srv/app/.mend' };
+const component = (id: string, extra = '') => `
+  - id: ${id}
+    adapter: { type: process, command: [node, server.js] }
+    probe: { type: http, url: "http://127.0.0.1:1/healthz" }${extra}`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parseConfig(text, 'mend.config.yaml', opts);
+  } catch (err) {
+    assert.ok(err instanceof ValidationError, `expected a ValidationError, got ${String(err)}`);
+    return err.problems;
+  }
+  assert.fail('config was accepted');
+}
+
+describe('durations', () => {
+  test('parse the units operators write', () => {
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('1.5s'), 1_500);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('1h'), 3_600_000);
+  });
+  test('reject what is not a duration with the expected form', () => {
+    for (const bad of ['5', '5 minutes', '-1s', 's', '']) assert.throws(() => parseDuration(bad), /expected a number followed by ms, s, m, h or d/);
+  });
+  test('format back to a short readable form', () => {
+    assert.equal(formatDuration(250), '250ms');
+    assert.equal(formatDuration(1_500), '1.5s');
+    assert.equal(formatDuration(300_000), '5m');
+  });
+});
+
+describe('config', () => {
+  test('a valid config gets defaults and absolute paths', () => {
+    const config = parseConfig(`components:${component('api')}`, 'mend.config.yaml', opts);
+    const api = config.components[0]!;
+    assert.equal(api.adapter.cwd, '/srv/app');
+    assert.equal(api.adapter.pidFile, '/srv/app/.mend/run/api.pid');
+    assert.equal(api.adapter.logFile, '/srv/app/.mend/log/api.log');
+    assert.equal(api.adapter.stopTimeout, 5_000);
+    assert.equal(api.policy.strategy, 'immediate');
+    assert.equal(api.policy.timeout, 30_000);
+    assert.equal(api.probe.type === 'http' && api.probe.timeout, 1_000);
+  });
+
+  test('errors name the path inside the file and what was expected', () => {
+    const problems = problemsOf(`components:${component('api')}${component('web', '\n    policy: { timeout: soon }')}\n  - id: db\n    adapter: { type: process, command: [] }\n    probe: { type: http, url: "ftp://x" }`);
+    assert.ok(problems.includes('components[1].policy.timeout: expected a duration such as "500ms", "30s" or "5m"'), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('components[2].adapter.command: expected a non-empty argv list')), problems.join('\n'));
+    assert.ok(problems.includes('components[2].probe.url: expected an http(s) URL'), problems.join('\n'));
+  });
+
+  test('unknown fields and unknown strategies are rejected, not ignored', () => {
+    assert.ok(problemsOf(`components:${component('api', '\n    restartt: always')}`).some((p) => p.startsWith('components[0]:') && p.includes('restartt')));
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { strategy: pray }')}`), ['components[0].policy.strategy: unknown strategy "pray" (available: immediate)']);
+  });
+
+  test('an unknown dependency and a dependency cycle are named at load', () => {
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    dependsOn: [ghost]')}`), ['components[0].dependsOn[0]: unknown component "ghost"']);
+    const cyclic = problemsOf(`components:${component('a', '\n    dependsOn: [b]')}${component('b', '\n    dependsOn: [c]')}${component('c', '\n    dependsOn: [a]')}`);
+    assert.deepEqual(cyclic, ['dependsOn: dependency cycle a -> b -> c -> a']);
+  });
+
+  test('duplicate ids and invalid YAML are named', () => {
+    assert.ok(problemsOf(`components:${component('api')}${component('api')}`).includes('components[1].id: duplicate component id "api" (also components[0])'));
+    assert.match(problemsOf('components: [unclosed')[0]!, /^not valid YAML: /);
+  });
+
+  test('selecting an unknown component names it and the known ones', () => {
+    const config = parseConfig(`components:${component('api')}${component('web')}`, 'mend.config.yaml', opts);
+    assert.throws(() => selectComponents(config, ['api', 'ghost']), /unknown component "ghost" \(known: api, web\)/);
+    assert.deepEqual(selectComponents(config, ['web']).map((c) => c.id), ['web']);
+  });
+});
+
+describe('dependency graph', () => {
+  test('levels put every component after what it depends on', () => {
+    const nodes = [
+      { id: 'web', dependsOn: ['api'] },
+      { id: 'api', dependsOn: ['store', 'cache'] },
+      { id: 'store', dependsOn: [] },
+      { id: 'cache', dependsOn: [] },
+    ];
+    assert.deepEqual(topologicalLevels(nodes), [['cache', 'store'], ['api'], ['web']]);
+    assert.equal(findCycle(nodes), undefined);
+  });
+});
+
+describe('settings', () => {
+  test('defaults apply and bad values name the variable', () => {
+    assert.equal(readSettings({}).MEND_API_PORT, 3000);
+    assert.equal(readSettings({ MEND_API_PORT: '8080' }).MEND_API_PORT, 8080);
+    assert.throws(() => readSettings({ MEND_API_PORT: 'eighty' }), /environment: MEND_API_PORT: /);
+  });
+});

@@ -1,0 +1,134 @@
+/** The process adapter and probes against real processes, sockets and HTTP servers. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isAlive, readPidFile, readProcStat, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { probeHttp, probeTcp } from '../activities/probes';
+import { ProcessAdapterSchema, type ProcessAdapter } from '../core/schemas';
+import { freePort } from '../scripts/ports';
+import { httpStatus, ROOT, tempDir, waitFor } from './helpers';
+
+async function demoAdapter(dir: string, name: string): Promise<{ adapter: ProcessAdapter; url: string }> {
+  const port = await freePort();
+  const adapter = ProcessAdapterSchema.parse({
+    type: 'process',
+    command: ['node', path.join(ROOT, 'demo/service.js')],
+    env: { MEND_DEMO_NAME: name, PORT: String(port), STATE_FILE: path.join(dir, `${name}.json`) },
+    stopTimeout: '2s',
+  });
+  return { adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) }, url: `http://127.0.0.1:${port}/healthz` };
+}
+
+describe('process adapter', () => {
+  const dir = tempDir('adapter');
+  const started: ProcessAdapter[] = [];
+  after(async () => {
+    for (const adapter of started) await stopProcess(adapter).catch(() => undefined);
+  });
+
+  test('start is idempotent: a second start finds the live process and starts nothing', async () => {
+    const { adapter, url } = await demoAdapter(dir, 'idem');
+    started.push(adapter);
+    const first = await startProcess(adapter);
+    const second = await startProcess(adapter);
+    assert.equal(first.started, true);
+    assert.deepEqual(second, { started: false, pid: first.pid });
+    await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
+    const record = await readPidFile(adapter.pidFile!);
+    assert.equal(record?.pid, first.pid);
+  });
+
+  test('stop ends the process gracefully, and a second stop is a no-op', async () => {
+    const { adapter, url } = await demoAdapter(dir, 'stop');
+    started.push(adapter);
+    const { pid } = await startProcess(adapter);
+    await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
+    const stop = await stopProcess(adapter);
+    assert.deepEqual(stop, { stopped: true, pid, forced: false });
+    assert.equal(await httpStatus(url), undefined);
+    assert.deepEqual(await stopProcess(adapter), { stopped: false, forced: false });
+    assert.equal(await readPidFile(adapter.pidFile!), undefined, 'pid file removed');
+  });
+
+  test('a frozen (SIGSTOPped) process is still stopped', async () => {
+    const { adapter, url } = await demoAdapter(dir, 'frozen');
+    started.push(adapter);
+    const { pid } = await startProcess(adapter);
+    await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
+    process.kill(pid, 'SIGSTOP');
+    const stop = await stopProcess(adapter);
+    assert.equal(stop.stopped, true);
+    assert.equal(readProcStat(pid), undefined, 'process is gone');
+  });
+
+  test('a pid file naming a reused pid is not taken for the component', async () => {
+    const { adapter } = await demoAdapter(dir, 'reused');
+    // Our own pid is alive, but with another start time than the file claims.
+    const own = readProcStat(process.pid)!;
+    writeFileSync(adapter.pidFile!, JSON.stringify({ pid: process.pid, startTicks: own.startTicks - 1, command: ['x'], startedAt: '' }));
+    assert.equal(await runningProcess(adapter), undefined);
+    assert.deepEqual(await stopProcess(adapter), { stopped: false, forced: false }, 'stop does not signal the unrelated process');
+  });
+
+  test('a zombie counts as dead', async () => {
+    // `sleep 30` becomes the parent of the short sleep and never reaps it: a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const zombiePid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+    try {
+      const stat = await waitFor('zombie state', 5_000, () => readProcStat(zombiePid)?.state === 'Z' && readProcStat(zombiePid));
+      assert.equal(isAlive({ pid: zombiePid, startTicks: stat.startTicks, command: [], startedAt: '' }), false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  test('a missing command fails with a clear error', async () => {
+    const { adapter } = await demoAdapter(dir, 'missing');
+    await assert.rejects(startProcess({ ...adapter, command: ['/nonexistent/binary'] }), /cannot run "\/nonexistent\/binary": ENOENT/);
+  });
+});
+
+describe('probes', () => {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/ok') return void res.end('all good');
+    if (req.url === '/busy') return void ((res.statusCode = 503), res.end());
+    if (req.url === '/auth') return void ((res.statusCode = 401), res.end());
+    // '/hang': never answers
+  });
+  const ready = new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const httpProbe = async (p: string, extra: object = {}) => probeHttp({ type: 'http', url: `http://127.0.0.1:${await ready}${p}`, method: 'GET', expectStatus: 200, timeout: 300, ...extra });
+
+  test('http: healthy on the expected status and body', async () => {
+    assert.equal((await httpProbe('/ok', { bodyIncludes: 'good' })).healthy, true);
+  });
+
+  test('http: each failure has its class', async () => {
+    assert.deepEqual(pick(await httpProbe('/busy')), { healthy: false, failureClass: 'resource' });
+    assert.deepEqual(pick(await httpProbe('/auth')), { healthy: false, failureClass: 'auth' });
+    assert.deepEqual(pick(await httpProbe('/ok', { bodyIncludes: 'nope' })), { healthy: false, failureClass: 'data' });
+    assert.deepEqual(pick(await probeHttp({ type: 'http', url: `http://127.0.0.1:${await freePort()}/`, method: 'GET', expectStatus: 200, timeout: 300 })), { healthy: false, failureClass: 'network' });
+  });
+
+  test('http: a hang is a timeout, reported within the probe timeout', async () => {
+    const result = await httpProbe('/hang');
+    assert.deepEqual(pick(result), { healthy: false, failureClass: 'timeout' });
+    assert.ok(result.latencyMs < 1_000, `took ${result.latencyMs}ms`);
+  });
+
+  test('tcp: connects to a listener, refuses a closed port', async () => {
+    assert.equal((await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await ready, timeout: 300 })).healthy, true);
+    assert.deepEqual(pick(await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await freePort(), timeout: 300 })), { healthy: false, failureClass: 'network' });
+  });
+});
+
+function pick(r: { healthy: boolean; failureClass?: string }) {
+  return { healthy: r.healthy, failureClass: r.failureClass };
+}
