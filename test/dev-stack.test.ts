@@ -1,0 +1,91 @@
+/**
+ * `npm start`'s stack for real: dev server on a SQLite file, demo fleet, worker and API. It comes up,
+ * recovers a killed service, stops on SIGTERM leaving no process behind (ps proves it), and a second
+ * start on the same database still sees the earlier run.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { MendClient } from '../client';
+import { recoveryWorkflowId } from '../core/constants';
+import { freePort } from '../scripts/ports';
+import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
+
+/** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
+function processesOf(home: string): string[] {
+  const out = execFileSync('ps', ['-e', 'e', '-ww', '-o', 'pid=,stat=,args='], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes(`MEND_HOME=${home} `) && !/^\s*\d+\s+Z/.test(line)).map((line) => line.slice(0, 160));
+}
+
+describe('the dev stack (npm start)', () => {
+  const dir = tempDir('stack');
+  const home = path.join(dir, '.mend');
+  let stack: Spawned | undefined;
+  let env: NodeJS.ProcessEnv;
+
+  after(async () => {
+    if (stack && stack.proc.exitCode === null) {
+      process.kill(-stack.proc.pid!, 'SIGKILL');
+      await stack.exited;
+    }
+  });
+
+  async function up(): Promise<Spawned> {
+    const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
+    await waitFor('"mend is up"', 120_000, () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))));
+    return started;
+  }
+
+  async function down(started: Spawned): Promise<void> {
+    process.kill(-started.proc.pid!, 'SIGTERM'); // the whole group, as Ctrl-C or a service manager would
+    const code = await started.exited;
+    assert.equal(code, 0, started.output.slice(-10).join('\n'));
+    await waitFor('no process of the stack left', 10_000, () => processesOf(home).length === 0).catch(() => {
+      assert.deepEqual(processesOf(home), [], 'processes left behind');
+    });
+  }
+
+  test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
+    const { file, services } = await writeDemoConfig(dir, [{ id: 'store' }, { id: 'api', dependsOn: ['store'] }, { id: 'web', dependsOn: ['api'] }]);
+    const apiPort = await freePort();
+    env = {
+      ...process.env,
+      MEND_HOME: home,
+      MEND_CONFIG: file,
+      MEND_API_PORT: String(apiPort),
+      MEND_TEMPORAL_PORT: String(await freePort()),
+      MEND_UI_PORT: String(await freePort()),
+      TEMPORAL_CLI_PATH: sharedServer().temporalCli,
+    };
+    stack = await up();
+    assert.equal(await httpStatus(`http://127.0.0.1:${apiPort}/readyz`, 3_000), 200);
+    assert.equal(await httpStatus(`http://127.0.0.1:${env.MEND_UI_PORT}/`, 5_000), 200, 'the Web UI answers');
+    for (const s of services) assert.equal(await httpStatus(`http://127.0.0.1:${s.port}/healthz`), 200, `${s.id} healthy`);
+
+    const api = services[1]!;
+    const pid = JSON.parse(execFileSync('cat', [path.join(home, 'run/api.pid')], { encoding: 'utf8' })).pid as number;
+    process.kill(pid, 'SIGKILL');
+    const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    assert.equal(run.code, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /api: recovered in /);
+    assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
+
+    assert.ok(processesOf(home).length >= 6, `expected server, worker, api and 3 demo services, saw:\n${processesOf(home).join('\n')}`);
+    await down(stack);
+  });
+
+  test('a second start reuses the database and sees the earlier run', async () => {
+    assert.ok(env, 'the first test set the stack up');
+    stack = await up();
+    const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    try {
+      const desc = await client.temporal.workflow.getHandle(recoveryWorkflowId('api')).describe();
+      assert.equal(desc.status.name, 'COMPLETED');
+      assert.deepEqual((desc.searchAttributes as Record<string, unknown[]>).MendOutcome, ['recovered']);
+    } finally {
+      await client.close();
+    }
+    await down(stack);
+  });
+});
