@@ -138,6 +138,20 @@ export class MendClient {
     return this.temporal.workflow.getHandle(workflowId, runId).query<RunProgress>('progress');
   }
 
+  /** Holds the run before its next side effect (a step in progress finishes first). */
+  async pause(workflowId: string, by: string, reason?: string): Promise<void> {
+    await this.temporal.workflow.getHandle(workflowId).signal('pause', { by, reason });
+  }
+
+  async resume(workflowId: string, by: string): Promise<void> {
+    await this.temporal.workflow.getHandle(workflowId).signal('resume', { by });
+  }
+
+  /** Requests cancellation: the running step is cancelled and the run ends `cancelled`. */
+  async cancel(workflowId: string): Promise<void> {
+    await this.temporal.workflow.getHandle(workflowId).cancel();
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }

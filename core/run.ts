@@ -12,6 +12,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** Workflow type that runs each strategy. */
 export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
   immediate: 'immediateRestart',
+  progressive: 'progressiveRestart',
 };
 
 export interface RecoveryInput {

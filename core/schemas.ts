@@ -61,7 +61,7 @@ export const ProcessProbeSchema = z.object({ type: z.literal('process') }).stric
 export const ProbeSchema = z.discriminatedUnion('type', [HttpProbeSchema, TcpProbeSchema, ProcessProbeSchema]);
 
 /** Strategies this build of mend can run; `mend run` and the API accept only these. */
-export const STRATEGIES = ['immediate'] as const;
+export const STRATEGIES = ['immediate', 'progressive'] as const;
 export const StrategySchema = z.enum(STRATEGIES, {
   error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')})`,
 });
@@ -73,6 +73,14 @@ export const PolicySchema = z
     timeout: DurationSchema.default(30_000),
     /** Spacing of validation probes. */
     validateInterval: DurationSchema.default(250),
+    /** progressive: how many restart attempts in all before the run fails. */
+    maxRetries: z.number().int().min(1).max(100).default(5),
+    /** progressive: wait after the first failed attempt, growing by exponentialBase up to maxDelay. */
+    initialDelay: DurationSchema.default(1_000),
+    maxDelay: DurationSchema.default(300_000),
+    exponentialBase: z.number().min(1).max(10).default(2),
+    /** Fraction of each wait added or removed at random (0.2 = ±20 %), so a fleet does not retry in lockstep. */
+    jitter: z.number().min(0).max(1).default(0.2),
   })
   .strict();
 
@@ -89,8 +97,8 @@ export const ComponentSchema = z
     adapter: AdapterSchema,
     probe: ProbeSchema,
     dependsOn: z.array(ComponentIdSchema).default([]),
-    state: StateSchema.default({ paths: [] }),
-    policy: PolicySchema.default({ strategy: 'immediate', timeout: 30_000, validateInterval: 250 }),
+    state: StateSchema.prefault({}),
+    policy: PolicySchema.prefault({}),
     critical: z.boolean().default(false),
   })
   .strict();

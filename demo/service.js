@@ -3,6 +3,7 @@
 //   MEND_DEMO_NAME  name shown in answers          PORT        port to listen on (127.0.0.1)
 //   STATE_FILE      JSON state, rewritten atomically on every change and on shutdown
 //   DEPENDS_ON      comma-separated health URLs this service needs to be healthy
+//   FAIL_FIRST_STARTS  exit at once on the first N starts (counted in the state file): a flaky start
 // Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/crash.
 'use strict';
 const http = require('node:http');
@@ -40,6 +41,12 @@ function saveState() {
   fs.renameSync(tmp, stateFile);
 }
 saveState();
+
+const failFirst = Number(process.env.FAIL_FIRST_STARTS || 0);
+if (state.starts <= failFirst) {
+  log(`start #${state.starts} fails on purpose (FAIL_FIRST_STARTS=${failFirst})`);
+  process.exit(4);
+}
 
 let hung = false;
 

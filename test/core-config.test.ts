@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseConfig, selectComponents } from '../core/config';
+import { backoffDelay } from '../core/backoff';
 import { formatDuration, parseDuration } from '../core/duration';
 import { ValidationError } from '../core/errors';
 import { findCycle, topologicalLevels } from '../core/graph';
+import { STRATEGIES } from '../core/schemas';
 import { readSettings } from '../core/settings';
 
 const opts = { baseDir: '/srv/app', stateDir: '/srv/app/.mend' };
@@ -62,7 +64,7 @@ describe('config', () => {
 
   test('unknown fields and unknown strategies are rejected, not ignored', () => {
     assert.ok(problemsOf(`components:${component('api', '\n    restartt: always')}`).some((p) => p.startsWith('components[0]:') && p.includes('restartt')));
-    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { strategy: pray }')}`), ['components[0].policy.strategy: unknown strategy "pray" (available: immediate)']);
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { strategy: pray }')}`), [`components[0].policy.strategy: unknown strategy "pray" (available: ${STRATEGIES.join(', ')})`]);
   });
 
   test('an unknown dependency and a dependency cycle are named at load', () => {
@@ -101,5 +103,20 @@ describe('settings', () => {
     assert.equal(readSettings({}).MEND_API_PORT, 3000);
     assert.equal(readSettings({ MEND_API_PORT: '8080' }).MEND_API_PORT, 8080);
     assert.throws(() => readSettings({ MEND_API_PORT: 'eighty' }), /environment: MEND_API_PORT: /);
+  });
+});
+
+describe('backoff', () => {
+  const policy = { initialDelay: 1_000, maxDelay: 10_000, exponentialBase: 2, jitter: 0 };
+  test('grows by the base from the initial delay and stops at the cap', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, policy, 0.5)), [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+  });
+  test('jitter stays within ±jitter of the delay and never passes the cap', () => {
+    const jittery = { ...policy, jitter: 0.2 };
+    for (const random of [0, 0.25, 0.5, 0.75, 0.999]) {
+      const d = backoffDelay(2, jittery, random);
+      assert.ok(d >= 1_600 && d <= 2_400, `attempt 2 with random ${random}: ${d}`);
+      assert.ok(backoffDelay(10, jittery, random) <= 10_000);
+    }
   });
 });

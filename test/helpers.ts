@@ -32,6 +32,9 @@ export interface DemoService {
   /** Replace the demo service with another argv (e.g. a command that exits at once). */
   command?: string[];
   timeout?: string;
+  env?: Record<string, string>;
+  /** Policy fields over the test defaults (immediate, timeout, validateInterval 100ms). */
+  policy?: Record<string, unknown>;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
@@ -48,11 +51,11 @@ export async function writeDemoConfig(dir: string, services: Array<Omit<DemoServ
       `    adapter:`,
       `      type: process`,
       `      command: ${JSON.stringify(command)}`,
-      `      env: ${JSON.stringify({ MEND_DEMO_NAME: s.id, PORT: String(s.port), STATE_FILE: `state/${s.id}.json`, DEPENDS_ON: deps })}`,
+      `      env: ${JSON.stringify({ MEND_DEMO_NAME: s.id, PORT: String(s.port), STATE_FILE: `state/${s.id}.json`, DEPENDS_ON: deps, ...s.env })}`,
       `      stopTimeout: 2s`,
       `    probe: { type: http, url: "http://127.0.0.1:${s.port}/healthz", timeout: 500ms }`,
       `    dependsOn: ${JSON.stringify(s.dependsOn ?? [])}`,
-      `    policy: { strategy: immediate, timeout: ${s.timeout ?? '15s'}, validateInterval: 100ms }`,
+      `    policy: ${JSON.stringify({ strategy: 'immediate', timeout: s.timeout ?? '15s', validateInterval: '100ms', ...s.policy })}`,
     );
   }
   const file = path.join(dir, 'mend.config.yaml');

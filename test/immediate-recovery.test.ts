@@ -10,7 +10,7 @@ import { runningProcess, startProcess, stopProcess } from '../activities/adapter
 import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
-import type { Config } from '../core/schemas';
+import { STRATEGIES, type Config } from '../core/schemas';
 import { httpStatus, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 /** The one run `mend run --json` printed. */
@@ -113,7 +113,7 @@ describe('immediate recovery on a real process', () => {
 
     const unknownStrategy = await runCli(['run', 'reboot-the-world', config.components[0]!.id], env());
     assert.equal(unknownStrategy.code, 2);
-    assert.equal(unknownStrategy.stderr.trim(), 'mend: unknown strategy "reboot-the-world" (available: immediate)');
+    assert.equal(unknownStrategy.stderr.trim(), `mend: unknown strategy "reboot-the-world" (available: ${STRATEGIES.join(', ')})`);
 
     await assert.rejects(client.workflow.getHandle(recoveryWorkflowId('no-such-thing')).describe(), /not found/i);
   });

@@ -1,2 +1,3 @@
 /** The workflow bundle entry: every runbook the worker can run. */
 export { immediateRestart } from './immediate';
+export { progressiveRestart } from './progressive';

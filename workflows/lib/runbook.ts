@@ -67,12 +67,13 @@ export class Runbook {
    * In a dry run the step is recorded as planned and `fn` is not called.
    */
   async step<T>(name: string, summary: string, component: string | undefined, fn: () => Promise<T>): Promise<T | undefined> {
-    const record: StepRecord = { name, summary, component, status: 'planned', startedAt: new Date().toISOString() };
-    this.steps.push(record);
-    if (this.dryRun) return undefined;
+    if (this.dryRun) {
+      this.steps.push({ name, summary, component, status: 'planned', startedAt: new Date().toISOString() });
+      return undefined;
+    }
     await condition(() => !this.paused);
-    record.status = 'running';
-    record.startedAt = new Date().toISOString();
+    const record: StepRecord = { name, summary, component, status: 'running', startedAt: new Date().toISOString() };
+    this.steps.push(record);
     this.currentStep = name;
     const started = Date.now();
     try {
