@@ -95,8 +95,8 @@ async function main(): Promise<void> {
   const shutdown = (why: string, code: number) => {
     stopping ??= (async () => {
       say(`${why}: stopping ...`);
-      await Promise.all(children.map(stopChild));
-      await stopFleet(fleet);
+      // Worker, API and demo fleet in parallel; the Temporal server last, so the worker drains cleanly.
+      await Promise.all([...children.map(stopChild), stopFleet(fleet)]);
       await server?.stop();
       say('stopped; nothing left running');
       process.exit(code);

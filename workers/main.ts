@@ -4,6 +4,15 @@ import { createMendWorker } from './worker';
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
+  // Until the worker runs (bundling takes seconds), a stop signal simply ends the process;
+  // once it runs, the SDK's own handlers drain it and worker.run() returns.
+  let running = false;
+  const exitIfNotRunning = () => {
+    if (!running) process.exit(0);
+  };
+  process.on('SIGINT', exitIfNotRunning);
+  process.on('SIGTERM', exitIfNotRunning);
+
   const { worker, connection } = await createMendWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
@@ -11,8 +20,9 @@ async function main(): Promise<void> {
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
   });
   try {
+    running = true;
     console.log(`worker polling task queue "${settings.MEND_TASK_QUEUE}" on ${settings.MEND_TEMPORAL_ADDRESS}`);
-    await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks finish
+    await worker.run();
   } finally {
     await connection.close();
   }
