@@ -51,7 +51,7 @@ export function buildProgram(settings: Settings): Command {
         const requestedBy = `${os.userInfo().username}@cli`;
         const started = [];
         for (const component of components) {
-          const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun });
+          const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, allComponents: config.components });
           started.push({ component: component.id, ...run });
           if (!opts.json) console.log(`started ${run.workflowId} (${strategy}) → ${run.url}`);
         }

@@ -3,6 +3,7 @@
  * Used by the API, the CLI, scripts and tests; nothing else talks to Temporal's client directly.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { relatives } from '../core/graph';
 import { recoveryWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type RunProgress } from '../core/run';
 import type { Component, Strategy, Trigger } from '../core/schemas';
@@ -42,6 +43,8 @@ export interface StartRecoveryRequest {
   requestedBy: string;
   reason?: string;
   dryRun?: boolean;
+  /** The whole config's components; dependency-aware runs get the component's relatives from it. */
+  allComponents?: Component[];
 }
 
 export interface StartedRun {
@@ -99,6 +102,7 @@ export class MendClient {
       requestedBy: req.requestedBy,
       reason: req.reason,
       dryRun: req.dryRun,
+      related: req.strategy === 'dependency-aware' ? relatedComponents(req.component.id, req.allComponents ?? []) : undefined,
     };
     try {
       const handle = await this.temporal.workflow.start(STRATEGY_WORKFLOW[req.strategy], {
@@ -155,6 +159,12 @@ export class MendClient {
   async close(): Promise<void> {
     await this.connection.close();
   }
+}
+
+function relatedComponents(id: string, all: Component[]): Component[] {
+  const { dependencies, dependents } = relatives(all, id);
+  const wanted = new Set([...dependencies, ...dependents]);
+  return all.filter((c) => wanted.has(c.id));
 }
 
 function mapConnectionError(err: unknown): unknown {

@@ -13,6 +13,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
   immediate: 'immediateRestart',
   progressive: 'progressiveRestart',
+  'dependency-aware': 'dependencyAwareRestart',
 };
 
 export interface RecoveryInput {
@@ -24,6 +25,8 @@ export interface RecoveryInput {
   reason?: string;
   /** Return the ordered plan without acting. */
   dryRun?: boolean;
+  /** dependency-aware: the component's dependencies and dependents (transitively), as configured. */
+  related?: Component[];
 }
 
 export type StepStatus = 'running' | 'ok' | 'failed' | 'skipped' | 'planned';

@@ -61,7 +61,7 @@ export const ProcessProbeSchema = z.object({ type: z.literal('process') }).stric
 export const ProbeSchema = z.discriminatedUnion('type', [HttpProbeSchema, TcpProbeSchema, ProcessProbeSchema]);
 
 /** Strategies this build of mend can run; `mend run` and the API accept only these. */
-export const STRATEGIES = ['immediate', 'progressive'] as const;
+export const STRATEGIES = ['immediate', 'progressive', 'dependency-aware'] as const;
 export const StrategySchema = z.enum(STRATEGIES, {
   error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')})`,
 });

@@ -1,5 +1,5 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +35,7 @@ export interface DemoService {
   env?: Record<string, string>;
   /** Policy fields over the test defaults (immediate, timeout, validateInterval 100ms). */
   policy?: Record<string, unknown>;
+  critical?: boolean;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
@@ -55,6 +56,7 @@ export async function writeDemoConfig(dir: string, services: Array<Omit<DemoServ
       `      stopTimeout: 2s`,
       `    probe: { type: http, url: "http://127.0.0.1:${s.port}/healthz", timeout: 500ms }`,
       `    dependsOn: ${JSON.stringify(s.dependsOn ?? [])}`,
+      `    critical: ${s.critical === true}`,
       `    policy: ${JSON.stringify({ strategy: 'immediate', timeout: s.timeout ?? '15s', validateInterval: '100ms', ...s.policy })}`,
     );
   }
@@ -136,4 +138,12 @@ export async function httpStatus(url: string, timeoutMs = 1_000): Promise<number
   } catch {
     return undefined;
   }
+}
+
+/** With MEND_RECORD_HISTORIES=1, saves a run's history as a replay fixture for test/replay.test.ts. */
+export function recordHistory(workflowId: string, runId: string, file: string): void {
+  if (!process.env.MEND_RECORD_HISTORIES) return;
+  const { address, temporalCli } = sharedServer();
+  const json = execFileSync(temporalCli, ['workflow', 'show', '-w', workflowId, '-r', runId, '--address', address, '--output', 'json'], { encoding: 'utf8' });
+  writeFileSync(path.join(__dirname, 'histories', file), json);
 }

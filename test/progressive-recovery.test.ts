@@ -4,8 +4,7 @@
  * are counted in each demo service's own state file, so "started twice" cannot hide.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopProcess } from '../activities/adapters/process';
@@ -13,15 +12,7 @@ import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { RunProgress } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
-
-/** With MEND_RECORD_HISTORIES=1, saves the run's history as a replay fixture (test/replay.test.ts). */
-function recordHistory(workflowId: string, runId: string, file: string): void {
-  if (!process.env.MEND_RECORD_HISTORIES) return;
-  const { address, temporalCli } = sharedServer();
-  const json = execFileSync(temporalCli, ['workflow', 'show', '-w', workflowId, '-r', runId, '--address', address, '--output', 'json'], { encoding: 'utf8' });
-  writeFileSync(path.join(__dirname, 'histories', file), json);
-}
+import { recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('progressive recovery', () => {
   const dir = tempDir('progressive');

@@ -1,3 +1,4 @@
 /** The workflow bundle entry: every runbook the worker can run. */
 export { immediateRestart } from './immediate';
 export { progressiveRestart } from './progressive';
+export { dependencyAwareRestart } from './dependency-aware';

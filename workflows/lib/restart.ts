@@ -18,7 +18,7 @@ export function acts(summary: string, extra: ActivityOptions = {}): MendActiviti
 export async function probeBefore(run: Runbook, component: Component): Promise<void> {
   const id = component.id;
   const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }));
-  if (before) run.note(before.healthy ? 'healthy before restart' : `${before.failureClass}: ${before.detail}`);
+  if (before) run.note(before.healthy ? 'healthy before restart' : `${before.failureClass}: ${before.detail}`, id);
 }
 
 /**
@@ -32,7 +32,7 @@ export async function restartAndValidate(run: Runbook, component: Component, lab
     acts(`stop ${id}${label}`, { startToCloseTimeout: component.adapter.stopTimeout + 15_000, heartbeatTimeout: '10s' }).stopComponent({ component }),
   );
   const started = await run.step('start', `start ${id}${label}`, id, () => acts(`start ${id}${label}`).startComponent({ component }));
-  if (started) run.note(started.started ? `started pid ${started.pid}` : `already running as pid ${started.pid}`);
+  if (started) run.note(started.started ? `started pid ${started.pid}` : `already running as pid ${started.pid}`, id);
 
   run.enter('validation');
   const timeoutMs = component.policy.timeout;
@@ -44,7 +44,7 @@ export async function restartAndValidate(run: Runbook, component: Component, lab
     }),
   );
   if (validated) {
-    run.note(validated.healthy ? `healthy after ${validated.probes} probe(s), ${validated.elapsedMs}ms` : `${validated.probes} probes, last: ${validated.last.detail}`);
+    run.note(validated.healthy ? `healthy after ${validated.probes} probe(s), ${validated.elapsedMs}ms` : `${validated.probes} probes, last: ${validated.last.detail}`, id);
   }
   return validated;
 }

@@ -64,10 +64,11 @@ export class Runbook {
 
   /**
    * Runs one side effect as a named step. Waits first while paused (never pauses mid-step).
-   * In a dry run the step is recorded as planned and `fn` is not called.
+   * In a dry run the step is recorded as planned and `fn` is not called, unless it is `readOnly`
+   * (a probe), which runs so the plan can say what it would do.
    */
-  async step<T>(name: string, summary: string, component: string | undefined, fn: () => Promise<T>): Promise<T | undefined> {
-    if (this.dryRun) {
+  async step<T>(name: string, summary: string, component: string | undefined, fn: () => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T | undefined> {
+    if (this.dryRun && !opts.readOnly) {
       this.steps.push({ name, summary, component, status: 'planned', startedAt: new Date().toISOString() });
       return undefined;
     }
@@ -91,10 +92,16 @@ export class Runbook {
     }
   }
 
-  /** Adds a detail line to the most recent step (e.g. what a probe answered). */
-  note(detail: string): void {
-    const last = this.steps[this.steps.length - 1];
+  /** Adds a detail line to the most recent step (of `component`, when given; parallel steps interleave). */
+  note(detail: string, component?: string): void {
+    const last = [...this.steps].reverse().find((s) => component === undefined || s.component === component);
     if (last) last.detail = last.detail ? `${last.detail}; ${detail}` : detail;
+  }
+
+  /** Records a step that was not run, and why. */
+  skip(name: string, summary: string, component: string | undefined, why: string): void {
+    const now = new Date().toISOString();
+    this.steps.push({ name, summary, component, status: 'skipped', startedAt: now, endedAt: now, durationMs: 0, detail: why });
   }
 
   /** Ends the run: final phase and outcome upserted, typed result returned. */
