@@ -2,7 +2,7 @@
  * The step library every runbook is built from: phases (upserted to MendPhase), a `progress`
  * query, `pause`/`resume` signals honoured between side effects, dry-run plans and a typed result.
  */
-import { condition, defineQuery, defineSignal, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
 import type { FailureClass } from '../../core/failure';
 import type { Outcome, Phase, RecoveryResult, RunProgress, StepRecord } from '../../core/run';
 import type { Strategy, Trigger } from '../../core/schemas';
@@ -129,10 +129,6 @@ export class Runbook {
     if (isCancellation(err)) return this.finish('cancelled', { reason: 'cancelled by request' });
     if (err instanceof StepFailed) return this.finish('failed', { reason: err.message, failureClass: err.failureClass });
     return this.finish('failed', { reason: describeError(err) });
-  }
-
-  get workflowId(): string {
-    return workflowInfo().workflowId;
   }
 }
 
