@@ -9,6 +9,7 @@ import { StrategySchema, type Strategy } from '../core/schemas';
 import { readSettings, type Settings } from '../core/settings';
 import { CliError, EXIT } from './errors';
 import { formatResult } from './format';
+import { configJsonSchema } from './schema';
 
 function parseStrategy(text: string): Strategy {
   const parsed = StrategySchema.safeParse(text);
@@ -78,6 +79,14 @@ export function buildProgram(settings: Settings): Command {
     .action((file) => {
       const parsed = loadConfigFile(file, { stateDir: settings.MEND_HOME });
       console.log(`${file}: ok (${parsed.components.length} components: ${parsed.components.map((c) => c.id).join(', ')})`);
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the config file (for editors: yaml-language-server)')
+    .addHelpText('after', '\nExample:\n  mend schema > mend.config.schema.json')
+    .action(() => {
+      console.log(JSON.stringify(configJsonSchema(), null, 2));
     });
 
   return program;

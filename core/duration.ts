@@ -1,13 +1,10 @@
 /** Durations as operators write them: "500ms", "30s", "5m", "1h", "1d". */
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+/** A duration as written in config: a number and a unit. */
+export const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
 
 export type DurationString = `${number}${keyof typeof UNIT_MS}`;
-
-export function isDuration(text: string): boolean {
-  return DURATION_RE.test(text.trim());
-}
 
 /** Parses "500ms" | "30s" | "5m" | "1h" | "1d" into milliseconds; throws on anything else. */
 export function parseDuration(text: string): number {

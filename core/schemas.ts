@@ -3,12 +3,12 @@
  * with these schemas; workflows receive the inferred (already validated) types, never zod itself.
  */
 import { z } from 'zod';
-import { isDuration, parseDuration } from './duration';
+import { DURATION_RE, parseDuration } from './duration';
 
 /** "500ms" | "30s" | "5m" in the file, milliseconds once parsed. */
 export const DurationSchema = z
   .string()
-  .refine(isDuration, { message: 'expected a duration such as "500ms", "30s" or "5m"' })
+  .regex(DURATION_RE, { message: 'expected a duration such as "500ms", "30s" or "5m"' })
   .transform(parseDuration);
 
 export const ComponentIdSchema = z
@@ -29,7 +29,7 @@ export const ProcessAdapterSchema = z
     pidFile: z.string().optional(),
     logFile: z.string().optional(),
     stopSignal: z.enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP']).default('SIGTERM'),
-    stopTimeout: DurationSchema.default(5_000),
+    stopTimeout: DurationSchema.prefault('5s'),
   })
   .strict();
 
@@ -42,7 +42,7 @@ export const HttpProbeSchema = z
     method: z.enum(['GET', 'HEAD']).default('GET'),
     expectStatus: z.number().int().min(100).max(599).default(200),
     bodyIncludes: z.string().optional(),
-    timeout: DurationSchema.default(1_000),
+    timeout: DurationSchema.prefault('1s'),
   })
   .strict();
 
@@ -51,7 +51,7 @@ export const TcpProbeSchema = z
     type: z.literal('tcp'),
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(1).max(65_535),
-    timeout: DurationSchema.default(1_000),
+    timeout: DurationSchema.prefault('1s'),
   })
   .strict();
 
@@ -70,14 +70,14 @@ export const PolicySchema = z
   .object({
     strategy: StrategySchema.default('immediate'),
     /** How long validation probes for a healthy answer after a start. */
-    timeout: DurationSchema.default(30_000),
+    timeout: DurationSchema.prefault('30s'),
     /** Spacing of validation probes. */
-    validateInterval: DurationSchema.default(250),
+    validateInterval: DurationSchema.prefault('250ms'),
     /** progressive: how many restart attempts in all before the run fails. */
     maxRetries: z.number().int().min(1).max(100).default(5),
     /** progressive: wait after the first failed attempt, growing by exponentialBase up to maxDelay. */
-    initialDelay: DurationSchema.default(1_000),
-    maxDelay: DurationSchema.default(300_000),
+    initialDelay: DurationSchema.prefault('1s'),
+    maxDelay: DurationSchema.prefault('5m'),
     exponentialBase: z.number().min(1).max(10).default(2),
     /** Fraction of each wait added or removed at random (0.2 = ±20 %), so a fleet does not retry in lockstep. */
     jitter: z.number().min(0).max(1).default(0.2),
