@@ -3,7 +3,6 @@
  * from the run's own step log; process starts are counted in each service's state file.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
@@ -13,7 +12,7 @@ import { loadConfigFile } from '../client/config';
 import { topologicalLevels } from '../core/graph';
 import type { RecoveryResult, StepRecord } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { demoStarts, recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('dependency-aware recovery', () => {
   const dir = tempDir('depaware');
@@ -24,13 +23,7 @@ describe('dependency-aware recovery', () => {
   let client: MendClient;
   let worker: Spawned;
   const c = (id: string): Component => config.components.find((x) => x.id === id)!;
-  const startsOf = (id: string): number => {
-    try {
-      return (JSON.parse(readFileSync(path.join(dir, 'state', `${id}.json`), 'utf8')) as { starts: number }).starts;
-    } catch {
-      return 0;
-    }
-  };
+  const startsOf = (id: string): number => demoStarts(dir, id);
   const run = async (id: string, fixture?: string): Promise<RecoveryResult> => {
     const started = await client.startRecovery({ strategy: 'dependency-aware', component: c(id), trigger: 'manual', requestedBy: 'test', allComponents: config.components });
     const result = await client.result(started.workflowId, started.runId);

@@ -1,6 +1,6 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -63,6 +63,15 @@ export async function writeDemoConfig(dir: string, services: Array<Omit<DemoServ
   const file = path.join(dir, 'mend.config.yaml');
   writeFileSync(file, lines.join('\n') + '\n');
   return { file, services: withPorts };
+}
+
+/** How many times a demo service of writeDemoConfig(dir) has started (its state file counts). */
+export function demoStarts(dir: string, id: string): number {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'state', `${id}.json`), 'utf8')) as { starts: number }).starts;
+  } catch {
+    return 0;
+  }
 }
 
 export interface Spawned {

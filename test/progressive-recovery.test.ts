@@ -4,7 +4,6 @@
  * are counted in each demo service's own state file, so "started twice" cannot hide.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stopProcess } from '../activities/adapters/process';
@@ -12,7 +11,7 @@ import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { RunProgress } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { demoStarts, recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('progressive recovery', () => {
   const dir = tempDir('progressive');
@@ -23,13 +22,7 @@ describe('progressive recovery', () => {
   const workers: Spawned[] = [];
 
   const component = (prefix: string): Component => config.components.find((c) => c.id.startsWith(prefix))!;
-  const startsOf = (c: Component): number => {
-    try {
-      return (JSON.parse(readFileSync(path.join(dir, 'state', `${c.id}.json`), 'utf8')) as { starts: number }).starts;
-    } catch {
-      return 0;
-    }
-  };
+  const startsOf = (c: Component): number => demoStarts(dir, c.id);
   const start = (c: Component) => client.startRecovery({ strategy: 'progressive', component: c, trigger: 'manual', requestedBy: 'test' });
   const progress = (id: string) => client.progress(id);
   const steps = (p: RunProgress, name: string) => p.steps.filter((s) => s.name === name);

@@ -32,7 +32,6 @@ export interface RunbookOptions {
 
 export class Runbook {
   private phase: Phase = 'detection';
-  private currentStep?: string;
   private paused = false;
   private readonly steps: StepRecord[] = [];
   private readonly startedAt = Date.now();
@@ -42,7 +41,8 @@ export class Runbook {
   constructor(private readonly opts: RunbookOptions) {
     setHandler(progressQuery, () => ({
       phase: this.phase,
-      step: this.currentStep,
+      // Derived from the log: the latest step still running (parallel levels may run several).
+      step: this.steps.filter((s) => s.status === 'running').at(-1)?.name,
       attempt: this.attempt,
       paused: this.paused,
       nextAttemptAt: this.nextAttemptAt,
@@ -75,7 +75,6 @@ export class Runbook {
     await condition(() => !this.paused);
     const record: StepRecord = { name, summary, component, status: 'running', startedAt: new Date().toISOString() };
     this.steps.push(record);
-    this.currentStep = name;
     const started = Date.now();
     try {
       const value = await fn();
@@ -88,7 +87,6 @@ export class Runbook {
     } finally {
       record.endedAt = new Date().toISOString();
       record.durationMs = Date.now() - started;
-      this.currentStep = undefined;
     }
   }
 
