@@ -5,7 +5,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
-import { CommandNotFoundError, startProcess, stopProcess, type StartOutcome, type StopOutcome } from './adapters/process';
+import { CommandNotFoundError, processAdapter, startProcess, stopProcess, type StartOutcome, type StopOutcome } from './adapters/process';
 import { probeComponent } from './probes';
 
 export interface ActivityDeps {
@@ -40,7 +40,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     /** Idempotent: stopping a component whose pid file names no live process does nothing. */
     async stopComponent({ component }: ComponentRef): Promise<StopOutcome> {
-      const outcome = await stopProcess(component.adapter, () => Context.current().heartbeat());
+      const outcome = await stopProcess(processAdapter(component), () => Context.current().heartbeat());
       log.info('stop', { component: component.id, ...outcome });
       return outcome;
     },
@@ -49,7 +49,7 @@ export function createActivities(deps: ActivityDeps = {}) {
      *  succeeded), nothing new is started and that pid is returned. */
     async startComponent({ component }: ComponentRef): Promise<StartOutcome> {
       try {
-        const outcome = await startProcess(component.adapter);
+        const outcome = await startProcess(processAdapter(component));
         log.info('start', { component: component.id, ...outcome });
         return outcome;
       } catch (err) {

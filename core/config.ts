@@ -1,7 +1,7 @@
 /** Parsing and checking a mend config, without touching the file system. */
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, type Component, type Config } from './schemas';
+import { ConfigSchema, type Component, type Config, type Saga, type SagaAction } from './schemas';
 import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
 
@@ -20,24 +20,78 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(source, formatIssues(parsed.error.issues));
-  const problems = graphProblems(parsed.data.components);
+  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data)];
   if (problems.length > 0) throw new ValidationError(source, problems);
-  return { ...parsed.data, components: parsed.data.components.map((c) => resolveComponentPaths(c, opts)) };
+  const abs = (p: string) => path.resolve(opts.baseDir, p);
+  return {
+    ...parsed.data,
+    components: parsed.data.components.map((c) => resolveComponentPaths(c, abs, opts.stateDir)),
+    sagas: parsed.data.sagas.map((saga) => ({
+      ...saga,
+      steps: saga.steps.map((step) => ({ ...step, action: resolveActionPaths(step.action, abs), compensate: step.compensate && resolveActionPaths(step.compensate, abs) })),
+    })),
+  };
 }
 
-function resolveComponentPaths(component: Component, opts: { baseDir: string; stateDir: string }): Component {
-  const abs = (p: string) => path.resolve(opts.baseDir, p);
-  const adapter = component.adapter;
+function resolveComponentPaths(component: Component, abs: (p: string) => string, stateDir: string): Component {
+  const { adapter, probe, state } = component;
+  const paths = state.paths.map(abs);
   return {
     ...component,
-    adapter: {
-      ...adapter,
-      cwd: abs(adapter.cwd ?? '.'),
-      pidFile: adapter.pidFile ? abs(adapter.pidFile) : path.join(opts.stateDir, 'run', `${component.id}.pid`),
-      logFile: adapter.logFile ? abs(adapter.logFile) : path.join(opts.stateDir, 'log', `${component.id}.log`),
+    adapter:
+      adapter.type === 'process'
+        ? {
+            ...adapter,
+            cwd: abs(adapter.cwd ?? '.'),
+            pidFile: adapter.pidFile ? abs(adapter.pidFile) : path.join(stateDir, 'run', `${component.id}.pid`),
+            logFile: adapter.logFile ? abs(adapter.logFile) : path.join(stateDir, 'log', `${component.id}.log`),
+          }
+        : adapter.type === 'command'
+          ? { ...adapter, cwd: abs(adapter.cwd ?? '.') }
+          : adapter,
+    probe: probe.type === 'command' ? { ...probe, cwd: abs(probe.cwd ?? '.') } : probe,
+    state: {
+      ...state,
+      paths,
+      checkpointDir: state.checkpointDir ? abs(state.checkpointDir) : path.join(stateDir, 'checkpoints', component.id),
+      asideDir: state.asideDir ? abs(state.asideDir) : path.join(stateDir, 'aside', component.id),
+      cleanup: { ...state.cleanup, dirs: state.cleanup.dirs ? state.cleanup.dirs.map(abs) : [...new Set(paths.map((p) => path.dirname(p)))] },
     },
-    state: { ...component.state, paths: component.state.paths.map(abs) },
   };
+}
+
+function resolveActionPaths(action: SagaAction, abs: (p: string) => string): SagaAction {
+  return action.type === 'command' ? { ...action, cwd: abs(action.cwd ?? '.') } : action;
+}
+
+/** Saga names are unique and their steps name configured components. */
+function sagaProblems(config: Config): string[] {
+  const problems: string[] = [];
+  const known = new Set(config.components.map((c) => c.id));
+  const seen = new Set<string>();
+  config.sagas.forEach((saga, i) => {
+    if (seen.has(saga.name)) problems.push(`sagas[${i}].name: duplicate saga name ${JSON.stringify(saga.name)}`);
+    seen.add(saga.name);
+    saga.steps.forEach((step, j) => {
+      for (const key of ['action', 'compensate'] as const) {
+        const action = step[key];
+        if (action?.type === 'component' && !known.has(action.component)) {
+          problems.push(`sagas[${i}].steps[${j}].${key}.component: unknown component ${JSON.stringify(action.component)}`);
+        }
+      }
+    });
+  });
+  return problems;
+}
+
+/** Looks up a saga by name, naming the known ones when it is not there. */
+export function selectSaga(config: Config, name: string): Saga {
+  const saga = config.sagas.find((s) => s.name === name);
+  if (!saga) {
+    const known = config.sagas.map((s) => s.name).join(', ') || 'none configured';
+    throw new ValidationError('sagas', [`unknown saga ${JSON.stringify(name)} (known: ${known})`]);
+  }
+  return saga;
 }
 
 /** Looks up components by id, naming every unknown one and the known ones in the error. */

@@ -14,6 +14,8 @@ export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
   immediate: 'immediateRestart',
   progressive: 'progressiveRestart',
   'dependency-aware': 'dependencyAwareRestart',
+  'state-recovery': 'stateRecovery',
+  'emergency-reset': 'emergencyReset',
 };
 
 export interface RecoveryInput {

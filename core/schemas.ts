@@ -33,7 +33,48 @@ export const ProcessAdapterSchema = z
   })
   .strict();
 
-export const AdapterSchema = z.discriminatedUnion('type', [ProcessAdapterSchema]);
+/**
+ * Operator-given argv lists, run without a shell: how `systemctl`, `docker` or `kubectl` are driven.
+ * `status` exits 0 while the component runs; with it, start and stop skip what is already done.
+ */
+export const CommandAdapterSchema = z
+  .object({
+    type: z.literal('command'),
+    start: ArgvSchema,
+    stop: ArgvSchema,
+    restart: ArgvSchema.optional(),
+    status: ArgvSchema.optional(),
+    cwd: z.string().optional(),
+    env: z.record(z.string(), z.string()).default({}),
+    /** Each command must exit within this. */
+    timeout: DurationSchema.prefault('30s'),
+    stopTimeout: DurationSchema.prefault('30s'),
+  })
+  .strict();
+
+export const HttpCallSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+    method: z.enum(['POST', 'PUT', 'GET', 'DELETE']).default('POST'),
+    /** Any 2xx is success unless this names one status. */
+    expectStatus: z.number().int().min(100).max(599).optional(),
+  })
+  .strict();
+
+/** Calls a component's own admin endpoints. Without `start`, starting calls `restart`; without `stop`, stopping does nothing. */
+export const HttpAdapterSchema = z
+  .object({
+    type: z.literal('http'),
+    restart: HttpCallSchema,
+    start: HttpCallSchema.optional(),
+    stop: HttpCallSchema.optional(),
+    headers: z.record(z.string(), z.string()).default({}),
+    timeout: DurationSchema.prefault('10s'),
+    stopTimeout: DurationSchema.prefault('10s'),
+  })
+  .strict();
+
+export const AdapterSchema = z.discriminatedUnion('type', [ProcessAdapterSchema, CommandAdapterSchema, HttpAdapterSchema]);
 
 export const HttpProbeSchema = z
   .object({
@@ -55,13 +96,23 @@ export const TcpProbeSchema = z
   })
   .strict();
 
+/** Healthy when the argv (no shell) exits 0 within the timeout. */
+export const CommandProbeSchema = z
+  .object({
+    type: z.literal('command'),
+    command: ArgvSchema,
+    cwd: z.string().optional(),
+    timeout: DurationSchema.prefault('5s'),
+  })
+  .strict();
+
 /** Healthy while the supervised process is alive (process adapter only). */
 export const ProcessProbeSchema = z.object({ type: z.literal('process') }).strict();
 
-export const ProbeSchema = z.discriminatedUnion('type', [HttpProbeSchema, TcpProbeSchema, ProcessProbeSchema]);
+export const ProbeSchema = z.discriminatedUnion('type', [HttpProbeSchema, TcpProbeSchema, CommandProbeSchema, ProcessProbeSchema]);
 
-/** Strategies this build of mend can run; `mend run` and the API accept only these. */
-export const STRATEGIES = ['immediate', 'progressive', 'dependency-aware'] as const;
+/** Strategies a component's recovery can run; `mend run` and the API accept these (and `saga` by name). */
+export const STRATEGIES = ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset'] as const;
 export const StrategySchema = z.enum(STRATEGIES, {
   error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')})`,
 });
@@ -81,12 +132,45 @@ export const PolicySchema = z
     exponentialBase: z.number().min(1).max(10).default(2),
     /** Fraction of each wait added or removed at random (0.2 = ±20 %), so a fleet does not retry in lockstep. */
     jitter: z.number().min(0).max(1).default(0.2),
+    /** Strategies to try in order; when one ends `failed`, the next starts (escalation). */
+    escalation: z.array(StrategySchema).default([]),
+    /** Probe until healthy after a start; when false the run ends after starting. */
+    validateAfterRecovery: z.boolean().default(true),
+    /** immediate/progressive: clean temp files, stale locks and corrupt markers before starting an unhealthy component. */
+    cleanupOnFailure: z.boolean().default(false),
+    /** emergency-reset: run without waiting for an approval. */
+    preApproved: z.boolean().default(false),
+    /** emergency-reset: how long to wait for an approval before giving up (nothing is done). */
+    approvalTimeout: DurationSchema.prefault('15m'),
+  })
+  .strict();
+
+export const CleanupSchema = z
+  .object({
+    /** Folders to clean; by default the folders holding the state paths. */
+    dirs: z.array(z.string().min(1)).optional(),
+    /** Temporary files, moved aside whatever their age. */
+    temp: z.array(z.string().min(1)).default(['*.tmp']),
+    /** Lock files, moved aside once older than staleAfter. */
+    locks: z.array(z.string().min(1)).default(['*.lock']),
+    staleAfter: DurationSchema.prefault('1h'),
+    /** Files whose presence marks the state corrupt (e.g. "CORRUPT"), moved aside. */
+    corruptMarkers: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
 export const StateSchema = z
   .object({
+    /** Files and folders that make up the component's state: checkpointed, moved aside, restored. */
     paths: z.array(z.string().min(1)).default([]),
+    /** Where checkpoints live; default `<MEND_HOME>/checkpoints/<component>`. */
+    checkpointDir: z.string().optional(),
+    /** Where state moved aside goes; default `<MEND_HOME>/aside/<component>`. */
+    asideDir: z.string().optional(),
+    cleanup: CleanupSchema.prefault({}),
+    /** Pruning keeps at most `keep` checkpoints, none older than `maxAge`. */
+    keep: z.number().int().min(1).max(10_000).default(10),
+    maxAge: DurationSchema.prefault('7d'),
   })
   .strict();
 
@@ -103,10 +187,52 @@ export const ComponentSchema = z
   })
   .strict();
 
+export const SagaIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected a name: lowercase letters, digits, "-" or "_" (max 63)' });
+
+/** What a saga step does: an operator command (argv, no shell), or an operation on a configured component. */
+export const SagaActionSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('command'),
+      command: ArgvSchema,
+      cwd: z.string().optional(),
+      env: z.record(z.string(), z.string()).default({}),
+      timeout: DurationSchema.prefault('1m'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('component'),
+      component: ComponentIdSchema,
+      op: z.enum(['start', 'stop', 'restart', 'checkpoint', 'validate']),
+    })
+    .strict(),
+]);
+
+export const SagaStepSchema = z
+  .object({
+    name: SagaIdSchema,
+    action: SagaActionSchema,
+    /** Undoes the action; run in reverse order when a later step fails. */
+    compensate: SagaActionSchema.optional(),
+  })
+  .strict();
+
+export const SagaSchema = z
+  .object({
+    name: SagaIdSchema,
+    description: z.string().optional(),
+    steps: z.array(SagaStepSchema).min(1, { message: 'a saga needs at least one step' }),
+    /** Attempts for each compensation before it is recorded as failed (the run then ends needs-attention). */
+    compensationAttempts: z.number().int().min(1).max(20).default(3),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
     components: z.array(ComponentSchema).default([]),
+    sagas: z.array(SagaSchema).default([]),
   })
   .strict();
 
@@ -120,12 +246,32 @@ export const RunRequestSchema = z
     dryRun: z.boolean().default(false),
     reason: z.string().max(500).optional(),
     trigger: TriggerSchema.default('manual'),
+    options: z
+      .object({
+        /** state-recovery: restore this checkpoint id instead of the newest that verifies. */
+        checkpoint: z.string().regex(/^[\w.-]{1,100}$/, { message: 'expected a checkpoint id' }).optional(),
+        /** state-recovery: restore the newest checkpoint created before this time (point in time). */
+        before: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-11-23T10:00:00Z' }).optional(),
+        /** Do not start the policy's escalation chain when this run fails. */
+        noEscalation: z.boolean().optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 
 export type Duration = z.output<typeof DurationSchema>;
 export type ProcessAdapter = z.output<typeof ProcessAdapterSchema>;
+export type CommandAdapter = z.output<typeof CommandAdapterSchema>;
+export type HttpAdapter = z.output<typeof HttpAdapterSchema>;
+export type HttpCall = z.output<typeof HttpCallSchema>;
 export type Adapter = z.output<typeof AdapterSchema>;
+export type CommandProbe = z.output<typeof CommandProbeSchema>;
+export type Cleanup = z.output<typeof CleanupSchema>;
+export type State = z.output<typeof StateSchema>;
+export type SagaAction = z.output<typeof SagaActionSchema>;
+export type SagaStep = z.output<typeof SagaStepSchema>;
+export type Saga = z.output<typeof SagaSchema>;
 export type HttpProbe = z.output<typeof HttpProbeSchema>;
 export type TcpProbe = z.output<typeof TcpProbeSchema>;
 export type Probe = z.output<typeof ProbeSchema>;
@@ -135,4 +281,5 @@ export type Component = z.output<typeof ComponentSchema>;
 export type Config = z.output<typeof ConfigSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type RunRequest = z.output<typeof RunRequestSchema>;
+export type RunOptions = RunRequest['options'];
 export type RunRequestInput = z.input<typeof RunRequestSchema>;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfigFile } from '../client/config';
 import { selectComponents } from '../core/config';
 import { readSettings } from '../core/settings';
-import { runningProcess } from '../activities/adapters/process';
+import { runningProcess, processAdapter } from '../activities/adapters/process';
 
 async function main(): Promise<number> {
   const [id, mode = 'crash'] = process.argv.slice(2);
@@ -17,7 +17,7 @@ async function main(): Promise<number> {
   const settings = readSettings(process.env);
   const config = loadConfigFile(settings.MEND_CONFIG, { stateDir: path.resolve(settings.MEND_HOME) });
   const [component] = selectComponents(config, [id]);
-  const running = await runningProcess(component!.adapter);
+  const running = await runningProcess(processAdapter(component!));
   if (!running) {
     console.error(`${id} is not running`);
     return 1;

@@ -9,7 +9,7 @@ import { loadConfigFile } from '../client/config';
 import { topologicalLevels } from '../core/graph';
 import { readSettings } from '../core/settings';
 import type { Component } from '../core/schemas';
-import { startProcess, stopProcess } from '../activities/adapters/process';
+import { startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
 import { probeComponent } from '../activities/probes';
 import { ensureTemporal } from './ensure-temporal';
 import { startDevServer, type DevServer } from './temporal-server';
@@ -59,7 +59,7 @@ async function startFleet(components: Component[]): Promise<void> {
     await Promise.all(
       level.map(async (id) => {
         const component = byId.get(id)!;
-        const { started, pid } = await startProcess(component.adapter);
+        const { started, pid } = await startProcess(processAdapter(component));
         await waitUntil(`demo component ${id}`, 20_000, async () => (await probeComponent(component)).healthy);
         say(`demo ${id.padEnd(8)} ${started ? 'started' : 'already running'} (pid ${pid}), healthy`);
       }),
@@ -71,7 +71,7 @@ async function stopFleet(components: Component[]): Promise<void> {
   const levels = topologicalLevels(components).reverse();
   const byId = new Map(components.map((c) => [c.id, c]));
   for (const level of levels) {
-    await Promise.all(level.map((id) => stopProcess(byId.get(id)!.adapter).catch((err: Error) => say(`stopping ${id}: ${err.message}`))));
+    await Promise.all(level.map((id) => stopProcess(processAdapter(byId.get(id)!)).catch((err: Error) => say(`stopping ${id}: ${err.message}`))));
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { processAdapter } from '../activities/adapters/process';
 import { parseConfig, selectComponents } from '../core/config';
 import { backoffDelay } from '../core/backoff';
 import { formatDuration, parseDuration } from '../core/duration';
@@ -46,10 +47,11 @@ describe('config', () => {
   test('a valid config gets defaults and absolute paths', () => {
     const config = parseConfig(`components:${component('api')}`, 'mend.config.yaml', opts);
     const api = config.components[0]!;
-    assert.equal(api.adapter.cwd, '/srv/app');
-    assert.equal(api.adapter.pidFile, '/srv/app/.mend/run/api.pid');
-    assert.equal(api.adapter.logFile, '/srv/app/.mend/log/api.log');
-    assert.equal(api.adapter.stopTimeout, 5_000);
+    const adapter = processAdapter(api);
+    assert.equal(adapter.cwd, '/srv/app');
+    assert.equal(adapter.pidFile, '/srv/app/.mend/run/api.pid');
+    assert.equal(adapter.logFile, '/srv/app/.mend/log/api.log');
+    assert.equal(adapter.stopTimeout, 5_000);
     assert.equal(api.policy.strategy, 'immediate');
     assert.equal(api.policy.timeout, 30_000);
     assert.equal(api.probe.type === 'http' && api.probe.timeout, 1_000);

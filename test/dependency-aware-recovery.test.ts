@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { runningProcess, startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
 import { probeComponent } from '../activities/probes';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
@@ -51,7 +51,7 @@ describe('dependency-aware recovery', () => {
     const chain = config.components.filter((x) => [ids.store, ids.api1, ids.api2, ids.web].includes(x.id));
     for (const level of topologicalLevels(chain)) {
       for (const id of level) {
-        await startProcess(c(id).adapter);
+        await startProcess(processAdapter(c(id)));
         await waitFor(`${id} healthy`, 10_000, async () => (await probeComponent(c(id))).healthy);
       }
     }
@@ -60,13 +60,13 @@ describe('dependency-aware recovery', () => {
   });
 
   after(async () => {
-    for (const x of config?.components ?? []) await stopProcess(x.adapter).catch(() => undefined);
+    for (const x of config?.components ?? []) await stopProcess(processAdapter(x)).catch(() => undefined);
     await worker?.stop();
     await client?.close();
   });
 
   test('a three-level chain restarts in order, the middle level in parallel, nothing before its dependency is healthy', async () => {
-    process.kill((await runningProcess(c(ids.store).adapter))!.pid, 'SIGKILL');
+    process.kill((await runningProcess(processAdapter(c(ids.store))))!.pid, 'SIGKILL');
     const result = await run(ids.store, 'dependency-aware-three-levels.json');
     assert.equal(result.outcome, 'recovered', result.reason);
 
@@ -83,7 +83,7 @@ describe('dependency-aware recovery', () => {
   });
 
   test('an unhealthy dependency is recovered before the component, and unrelated siblings are left alone', async () => {
-    process.kill((await runningProcess(c(ids.store).adapter))!.pid, 'SIGKILL');
+    process.kill((await runningProcess(processAdapter(c(ids.store))))!.pid, 'SIGKILL');
     const before = { api2: startsOf(ids.api2), store: startsOf(ids.store) };
     const result = await run(ids.api1);
     assert.equal(result.outcome, 'recovered', result.reason);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { runningProcess, startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
 import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
@@ -45,7 +45,7 @@ describe('immediate recovery on a real process', () => {
   });
 
   after(async () => {
-    for (const c of config?.components ?? []) await stopProcess(c.adapter).catch(() => undefined);
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
     await worker?.stop();
     await connection?.close();
   });
@@ -53,7 +53,7 @@ describe('immediate recovery on a real process', () => {
   test('a SIGKILLed service answers its health endpoint again and the run says recovered', async () => {
     const svc = config.components[0]!;
     const url = svc.probe.type === 'http' ? svc.probe.url : '';
-    const first = await startProcess(svc.adapter);
+    const first = await startProcess(processAdapter(svc));
     await waitFor('service healthy', 10_000, async () => (await httpStatus(url)) === 200);
 
     process.kill(first.pid, 'SIGKILL');
@@ -67,7 +67,7 @@ describe('immediate recovery on a real process', () => {
     assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'ok'], ['start', 'ok'], ['validate', 'ok']]);
 
     assert.equal(await httpStatus(url), 200);
-    const now = await runningProcess(svc.adapter);
+    const now = await runningProcess(processAdapter(svc));
     assert.ok(now && now.pid !== first.pid, 'a new process runs the service');
 
     const desc = await client.workflow.getHandle(workflowId).describe();
@@ -94,14 +94,14 @@ describe('immediate recovery on a real process', () => {
 
   test('a dry run returns the plan and touches nothing', async () => {
     const svc = component(config.components[0]!.id);
-    const before = await runningProcess(svc.adapter);
+    const before = await runningProcess(processAdapter(svc));
     assert.ok(before, 'service runs before the dry run');
     const run = await runCli(['run', 'immediate', svc.id, '--dry-run', '--json'], env());
     assert.equal(run.code, 0, run.stderr);
     const { result } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'planned');
     assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'planned'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
-    assert.equal((await runningProcess(svc.adapter))?.pid, before.pid, 'same process still runs');
+    assert.equal((await runningProcess(processAdapter(svc)))?.pid, before.pid, 'same process still runs');
   });
 
   test('an unknown component or strategy prints one line, exits 2 and starts nothing', async () => {

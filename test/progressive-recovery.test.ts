@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stopProcess } from '../activities/adapters/process';
+import { stopProcess, processAdapter } from '../activities/adapters/process';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { RunProgress } from '../core/run';
@@ -39,7 +39,7 @@ describe('progressive recovery', () => {
   });
 
   after(async () => {
-    for (const c of config?.components ?? []) await stopProcess(c.adapter).catch(() => undefined);
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
     for (const w of workers) await w.stop();
     await client?.close();
   });

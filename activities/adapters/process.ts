@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ProcessAdapter } from '../../core/schemas';
+import type { Adapter, ProcessAdapter } from '../../core/schemas';
 
 export interface PidRecord {
   pid: number;
@@ -64,6 +64,12 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
 export async function runningProcess(adapter: ProcessAdapter): Promise<PidRecord | undefined> {
   const record = await readPidFile(requiredPath(adapter.pidFile, 'pidFile'));
   return record && isAlive(record) ? record : undefined;
+}
+
+/** The process adapter of a component that has one; an error naming the component otherwise. */
+export function processAdapter(component: { id: string; adapter: Adapter }): ProcessAdapter {
+  if (component.adapter.type !== 'process') throw new Error(`${component.id} uses the ${component.adapter.type} adapter, not process`);
+  return component.adapter;
 }
 
 function requiredPath(value: string | undefined, field: string): string {

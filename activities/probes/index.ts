@@ -2,7 +2,7 @@
 import net from 'node:net';
 import type { Component, HttpProbe, TcpProbe } from '../../core/schemas';
 import { classifyErrorCode, classifyHttpStatus, type ProbeResult } from '../../core/failure';
-import { runningProcess } from '../adapters/process';
+import { processAdapter, runningProcess } from '../adapters/process';
 
 export async function probeComponent(component: Component): Promise<ProbeResult> {
   const probe = component.probe;
@@ -13,6 +13,8 @@ export async function probeComponent(component: Component): Promise<ProbeResult>
       return probeTcp(probe);
     case 'process':
       return probeProcess(component);
+    case 'command':
+      throw new Error('command probe: not implemented yet');
   }
 }
 
@@ -54,7 +56,7 @@ export function probeTcp(probe: TcpProbe): Promise<ProbeResult> {
 
 async function probeProcess(component: Component): Promise<ProbeResult> {
   const started = performance.now();
-  const running = await runningProcess(component.adapter);
+  const running = await runningProcess(processAdapter(component));
   const latencyMs = Math.round(performance.now() - started);
   return running
     ? { healthy: true, detail: `pid ${running.pid} alive`, latencyMs }
