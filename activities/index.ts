@@ -5,12 +5,17 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
-import { CommandNotFoundError, processAdapter, startProcess, stopProcess, type StartOutcome, type StopOutcome } from './adapters/process';
+import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
+import { CommandNotFoundError } from './adapters/process';
 import { probeComponent } from './probes';
+import { createSagaActivities } from './saga';
+import { createStateActivities } from './state/activities';
 
 export interface ActivityDeps {
   /** Probe implementation; tests may wrap it to count calls. */
   probe?: (component: Component) => Promise<ProbeResult>;
+  /** MEND_HOME: where saga step markers live. */
+  stateDir?: string;
 }
 
 export interface ComponentRef {
@@ -38,23 +43,29 @@ export function createActivities(deps: ActivityDeps = {}) {
       return probe(component);
     },
 
-    /** Idempotent: stopping a component whose pid file names no live process does nothing. */
+    /** Idempotent: stopping a component that is not running does nothing (pid file, `status` command);
+     *  command and http stops are themselves safe to repeat (see activities/adapters). */
     async stopComponent({ component }: ComponentRef): Promise<StopOutcome> {
-      const outcome = await stopProcess(processAdapter(component), () => Context.current().heartbeat());
-      log.info('stop', { component: component.id, ...outcome });
-      return outcome;
-    },
-
-    /** Idempotent: when the pid file already names a live process (a retry after a start that
-     *  succeeded), nothing new is started and that pid is returned. */
-    async startComponent({ component }: ComponentRef): Promise<StartOutcome> {
+      const ctx = Context.current();
       try {
-        const outcome = await startProcess(processAdapter(component));
-        log.info('start', { component: component.id, ...outcome });
+        const outcome = await stopAdapter(component, () => ctx.heartbeat());
+        log.info('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
         return outcome;
       } catch (err) {
-        if (err instanceof CommandNotFoundError) throw ApplicationFailure.nonRetryable(err.message, 'resource');
-        throw err;
+        throw adapterFailure(err);
+      }
+    },
+
+    /** Idempotent: when the component already runs (a retry after a start that succeeded: live pid,
+     *  `status` exits 0) nothing new is started; an http start endpoint sets a state. */
+    async startComponent({ component }: ComponentRef): Promise<StartOutcome> {
+      const ctx = Context.current();
+      try {
+        const outcome = await startAdapter(component, () => ctx.heartbeat());
+        log.info('start', { component: component.id, adapter: component.adapter.type, ...outcome });
+        return outcome;
+      } catch (err) {
+        throw adapterFailure(err);
       }
     },
 
@@ -72,7 +83,17 @@ export function createActivities(deps: ActivityDeps = {}) {
         await ctx.sleep(Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs)));
       }
     },
+
+    ...createStateActivities(),
+    ...createSagaActivities(deps.stateDir ?? '.mend'),
   };
 }
 
 export type MendActivities = ReturnType<typeof createActivities>;
+
+/** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */
+function adapterFailure(err: unknown): unknown {
+  if (err instanceof AdapterError) return ApplicationFailure.create({ message: err.message, type: err.failureClass, nonRetryable: !err.retryable });
+  if (err instanceof CommandNotFoundError) return ApplicationFailure.nonRetryable(err.message, 'resource');
+  return err;
+}

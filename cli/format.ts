@@ -20,12 +20,19 @@ export function formatStep(step: StepRecord): string {
   return `  ${statusLabel(step.status)} ${step.name.padEnd(9)} ${took.padStart(6)}  ${step.summary}${step.detail ? dim(` — ${step.detail}`) : ''}`;
 }
 
-export function formatResult(component: string, result: RecoveryResult): string {
-  const lines = result.steps.map(formatStep);
+/** The closing lines of a run: its steps (unless already shown by --watch), the ladder and the outcome. */
+export function formatResult(component: string, result: RecoveryResult, opts: { stepsShown?: boolean } = {}): string {
+  const lines = opts.stepsShown ? [] : result.steps.map(formatStep);
+  if (result.approval && result.approval.state !== 'not-needed') {
+    lines.push(dim(`  approval: ${result.approval.state}${result.approval.by ? ` by ${result.approval.by}` : ''}${result.approval.reason ? ` (${result.approval.reason})` : ''}`));
+  }
+  for (const rung of result.ladder ?? []) {
+    lines.push(dim(`  escalation: ${rung.strategy} ${rung.outcome}${rung.reason ? `: ${rung.reason}` : ''} (${rung.workflowId})`));
+  }
   const took = formatDuration(result.durationMs);
   const head =
     result.outcome === 'recovered'
-      ? green(`${component}: recovered in ${took}`)
+      ? green(`${component}: ${result.strategy === 'saga' ? 'completed' : 'recovered'} in ${took}`)
       : result.outcome === 'planned'
         ? `${component}: plan (dry run, nothing done)`
         : red(`${component}: ${result.outcome} after ${took}${result.reason ? `: ${result.reason}` : ''}`);

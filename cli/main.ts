@@ -1,20 +1,57 @@
 /** The `mend` command. Bad usage exits 2, a failed run 1, Temporal not reachable 3. */
 import os from 'node:os';
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { AlreadyRunningError, MendClient, TemporalUnreachableError } from '../client';
+import { randomUUID } from 'node:crypto';
+import { AlreadyRunningError, MendClient, RunNotFoundError, RunRefusedError, TemporalUnreachableError, type StartedRun } from '../client';
 import { loadConfigFile } from '../client/config';
-import { selectComponents } from '../core/config';
+import { selectComponents, selectSaga } from '../core/config';
+import { recoveryWorkflowId } from '../core/constants';
+import type { RecoveryResult } from '../core/run';
 import { ValidationError } from '../core/errors';
-import { StrategySchema, type Strategy } from '../core/schemas';
+import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Strategy } from '../core/schemas';
 import { readSettings, type Settings } from '../core/settings';
 import { CliError, EXIT } from './errors';
-import { formatResult } from './format';
+import { dim, formatResult } from './format';
+import { progressLines, watchRun } from './watch';
 import { configJsonSchema } from './schema';
 
 function parseStrategy(text: string): Strategy {
   const parsed = StrategySchema.safeParse(text);
   if (!parsed.success) throw new CliError(parsed.error.issues[0]?.message ?? `unknown strategy ${text}`, EXIT.usage);
   return parsed.data;
+}
+
+/** A workflow id as given, or a bare component id meaning its recovery run. */
+function runIdOf(text: string): string {
+  return text.includes('/') ? text : recoveryWorkflowId(text);
+}
+
+function isSuccess(result: RecoveryResult): boolean {
+  return result.outcome === 'recovered' || result.outcome === 'planned';
+}
+
+function parseRunOptions(raw: Record<string, unknown>): RunOptions {
+  const parsed = RunRequestSchema.shape.options.safeParse(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError(`--${String(issue?.path[0] ?? 'option')}: ${issue?.message ?? 'invalid'}`, EXIT.usage);
+  }
+  return parsed.data;
+}
+
+function parseRequestId(text: string | undefined): string {
+  if (text === undefined) return randomUUID();
+  if (!/^[\w.-]{1,100}$/.test(text)) throw new CliError('--request-id: expected letters, digits, ".", "_" or "-" (max 100)', EXIT.usage);
+  return text;
+}
+
+async function withClient(settings: Settings, fn: (client: MendClient) => Promise<void>): Promise<void> {
+  const client = await connect(settings);
+  try {
+    await fn(client);
+  } finally {
+    await client.close();
+  }
 }
 
 async function connect(settings: Settings): Promise<MendClient> {
@@ -34,40 +71,137 @@ export function buildProgram(settings: Settings): Command {
 
   program
     .command('run')
-    .description('run a recovery strategy on one or more components (one run per component)')
-    .argument('<strategy>', 'strategy to run, e.g. immediate')
-    .argument('<components...>', 'component ids from the config')
+    .description('run a recovery strategy on components (one run per component), or a configured saga by name')
+    .argument('<strategy>', `${STRATEGIES.join(', ')}, or saga`)
+    .argument('<targets...>', 'component ids from the config (for saga: the saga name)')
     .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
     .option('--reason <text>', 'why (shown in the Web UI)')
     .option('--dry-run', 'show the plan without acting')
+    .option('--watch', 'show live progress (phase, steps, next retry, approvals) until the run ends')
     .option('--no-wait', 'print the run ids and return without waiting for the result')
+    .option('--checkpoint <id>', 'state-recovery: restore this checkpoint')
+    .option('--before <time>', 'state-recovery: restore the newest checkpoint created before this ISO time')
+    .option('--no-escalation', 'do not start the policy\'s escalation chain if this run fails')
+    .option('--request-id <id>', 'saga: idempotency key; the same id never runs the saga twice (default: a new one)')
     .option('--json', 'print results as JSON')
-    .addHelpText('after', '\nExample:\n  mend run immediate api --reason "api stopped answering"')
-    .action(async (strategyText, componentIds, opts) => {
-      const strategy = parseStrategy(strategyText);
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend run immediate api --reason "api stopped answering" --watch\n  mend run state-recovery store --before 2026-11-23T10:00:00Z\n  mend run saga rotate-store --dry-run',
+    )
+    .action(async (strategyText, targets, opts) => {
       const config = loadConfigFile(opts.config, { stateDir: settings.MEND_HOME });
-      const components = selectComponents(config, componentIds);
+      const requestedBy = `${os.userInfo().username}@cli`;
       const client = await connect(settings);
       try {
-        const requestedBy = `${os.userInfo().username}@cli`;
-        const started = [];
-        for (const component of components) {
-          const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, allComponents: config.components });
-          started.push({ component: component.id, ...run });
-          if (!opts.json) console.log(`started ${run.workflowId} (${strategy}) → ${run.url}`);
+        let started: Array<StartedRun & { target: string }>;
+        if (strategyText === 'saga') {
+          if (targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
+          const saga = selectSaga(config, targets[0]!);
+          const requestId = parseRequestId(opts.requestId);
+          const run = await client.startSaga({ saga, allComponents: config.components, requestId, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun });
+          started = [{ target: saga.name, ...run }];
+        } else {
+          const strategy = parseStrategy(strategyText);
+          const options = parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
+          const components = selectComponents(config, targets);
+          started = [];
+          for (const component of components) {
+            const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, options, allComponents: config.components });
+            started.push({ target: component.id, ...run });
+          }
         }
+        if (!opts.json) for (const run of started) console.log(`started ${run.workflowId} (${strategyText}) → ${run.url}`);
         if (!opts.wait) {
           if (opts.json) console.log(JSON.stringify(started, null, 2));
           return;
         }
-        const results = await Promise.all(started.map(async (run) => ({ ...run, result: await client.result(run.workflowId, run.runId) })));
+        const watching = opts.watch && !opts.json;
+        const results = await Promise.all(
+          started.map(async (run) => ({
+            ...run,
+            result: watching
+              ? await watchRun(client, run.workflowId, run.runId, (line) => console.log(started.length > 1 ? `[${run.target}] ${line}` : line))
+              : await client.result(run.workflowId, run.runId),
+          })),
+        );
         if (opts.json) console.log(JSON.stringify(results, null, 2));
-        else for (const { component, result } of results) console.log(formatResult(component, result));
-        const ok = results.every((r) => r.result.outcome === 'recovered' || r.result.outcome === 'planned');
-        if (!ok) process.exitCode = EXIT.failed;
+        else for (const { target, result } of results) console.log(formatResult(target, result, { stepsShown: watching }));
+        if (!results.every((r) => isSuccess(r.result))) process.exitCode = EXIT.failed;
       } finally {
         await client.close();
       }
+    });
+
+  program
+    .command('status')
+    .description('show a run: status, phase, steps, approval, result')
+    .argument('<run>', 'workflow id, e.g. mend/recover/api (a bare component id means its recovery run)')
+    .option('--watch', 'follow the run live until it ends')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  mend status api\n  mend status mend/recover/api --watch')
+    .action(async (runArg, opts) => {
+      const workflowId = runIdOf(runArg);
+      await withClient(settings, async (client) => {
+        const d = await client.describe(workflowId);
+        if (opts.json) {
+          console.log(JSON.stringify(d, null, 2));
+          return;
+        }
+        console.log(`${d.workflowId} (${d.type}) ${d.status} since ${d.startTime}${d.closeTime ? `, closed ${d.closeTime}` : ''}\n${dim(d.url)}`);
+        if (d.result) {
+          console.log(formatResult(d.workflowId, d.result));
+          if (!isSuccess(d.result)) process.exitCode = EXIT.failed;
+          return;
+        }
+        if (d.progress) {
+          const state = { last: d.progress, announced: new Set<number>(), finished: new Set<number>() };
+          for (const line of progressLines(undefined, d.progress, state.announced, state.finished)) console.log(line);
+          if (opts.watch && d.status === 'RUNNING') {
+            const result = await watchRun(client, workflowId, d.runId, (line) => console.log(line), state);
+            console.log(formatResult(workflowId, result, { stepsShown: true }));
+            if (!isSuccess(result)) process.exitCode = EXIT.failed;
+          }
+        }
+      });
+    });
+
+  for (const [name, description] of [
+    ['pause', 'hold a run before its next side effect (the step in progress finishes)'],
+    ['resume', 'let a paused run go on'],
+    ['cancel', 'stop a run: the step in progress is cancelled, nothing further runs (a saga compensates first)'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .argument('<run>', 'workflow id, e.g. mend/recover/api (a bare component id means its recovery run)')
+      .option('--reason <text>', 'why (recorded with the signal)')
+      .addHelpText('after', `\nExample:\n  mend ${name} mend/recover/api`)
+      .action(async (runArg, opts) => {
+        const workflowId = runIdOf(runArg);
+        const by = `${os.userInfo().username}@cli`;
+        await withClient(settings, async (client) => {
+          if (name === 'pause') await client.pause(workflowId, by, opts.reason);
+          else if (name === 'resume') await client.resume(workflowId, by);
+          else await client.cancel(workflowId);
+          console.log(`${name === 'cancel' ? 'cancellation requested for' : `${name}d`} ${workflowId}`);
+        });
+      });
+  }
+
+  program
+    .command('approve')
+    .description('approve (or reject) a run waiting for an approval, e.g. an emergency reset')
+    .argument('<run>', 'workflow id, e.g. mend/recover/store (a bare component id means its recovery run)')
+    .option('--reason <text>', 'why (recorded in the run and shown in the Web UI)')
+    .option('--reject', 'reject instead: the run ends without doing anything')
+    .option('--by <who>', 'who decides (default: your user name)')
+    .addHelpText('after', '\nExamples:\n  mend approve store --reason "disk replaced, reset is safe"\n  mend approve mend/recover/store --reject --reason "not during the sale"')
+    .action(async (runArg, opts) => {
+      const workflowId = runIdOf(runArg);
+      await withClient(settings, async (client) => {
+        const status = await client.approve(workflowId, { approve: !opts.reject, by: opts.by ?? `${os.userInfo().username}@cli`, reason: opts.reason });
+        console.log(`${workflowId}: ${status.state} by ${status.by}${status.reason ? ` (${status.reason})` : ''}`);
+      });
     });
 
   const config = program.command('config').description('work with the components config');
@@ -102,6 +236,8 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
   if (err instanceof ValidationError) return { code: EXIT.usage, message: err.message };
   if (err instanceof TemporalUnreachableError) return { code: EXIT.unreachable, message: err.message };
   if (err instanceof AlreadyRunningError) return { code: EXIT.failed, message: err.message };
+  if (err instanceof RunNotFoundError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof RunRefusedError) return { code: EXIT.failed, message: err.message };
   return { code: EXIT.failed, message: err instanceof Error ? err.message : String(err) };
 }
 

@@ -2,11 +2,11 @@
  * The one typed facade over the Temporal client: start recoveries, read and control runs.
  * Used by the API, the CLI, scripts and tests; nothing else talks to Temporal's client directly.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { relatives } from '../core/graph';
-import { recoveryWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
-import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type RunProgress } from '../core/run';
-import type { Component, Strategy, Trigger } from '../core/schemas';
+import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
+import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunProgress, type SagaInput } from '../core/run';
+import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 
 export interface MendClientOptions {
@@ -23,13 +23,19 @@ export class AlreadyRunningError extends Error {
   constructor(
     readonly workflowId: string,
     readonly runId: string | undefined,
+    message = `a recovery is already running as ${workflowId}${runId ? ` (run ${runId})` : ''}`,
   ) {
-    super(`a recovery is already running as ${workflowId}${runId ? ` (run ${runId})` : ''}`);
+    super(message);
   }
 }
 
 export class RunNotFoundError extends Error {
   override name = 'RunNotFoundError';
+}
+
+/** The run refused a request (e.g. an approval when it is not waiting for one). */
+export class RunRefusedError extends Error {
+  override name = 'RunRefusedError';
 }
 
 export class TemporalUnreachableError extends Error {
@@ -43,8 +49,33 @@ export interface StartRecoveryRequest {
   requestedBy: string;
   reason?: string;
   dryRun?: boolean;
-  /** The whole config's components; dependency-aware runs get the component's relatives from it. */
+  options?: RunOptions;
+  /** The whole config's components; dependency-aware and emergency-reset runs get the component's relatives from it. */
   allComponents?: Component[];
+}
+
+export interface StartSagaRequest {
+  saga: Saga;
+  /** The whole config's components; the saga gets those its steps name. */
+  allComponents: Component[];
+  /** Makes the start idempotent: the same request id never runs the saga twice. */
+  requestId: string;
+  trigger: Trigger;
+  requestedBy: string;
+  reason?: string;
+  dryRun?: boolean;
+}
+
+export interface RunDescription {
+  workflowId: string;
+  runId: string;
+  type: string;
+  status: string;
+  startTime: string;
+  closeTime?: string;
+  url: string;
+  progress?: RunProgress;
+  result?: RecoveryResult;
 }
 
 export interface StartedRun {
@@ -102,7 +133,8 @@ export class MendClient {
       requestedBy: req.requestedBy,
       reason: req.reason,
       dryRun: req.dryRun,
-      related: req.strategy === 'dependency-aware' ? relatedComponents(req.component.id, req.allComponents ?? []) : undefined,
+      options: req.options,
+      related: NEEDS_RELATIVES.has(req.strategy) ? relatedComponents(req.component.id, req.allComponents ?? []) : undefined,
     };
     try {
       const handle = await this.temporal.workflow.start(STRATEGY_WORKFLOW[req.strategy], {
@@ -129,6 +161,69 @@ export class MendClient {
     }
   }
 
+  /** Starts a saga under `mend/saga/<name>/<request-id>`; AlreadyRunningError if that request already ran or runs. */
+  async startSaga(req: StartSagaRequest): Promise<StartedRun> {
+    const workflowId = sagaWorkflowId(req.saga.name, req.requestId);
+    const named = new Set(req.saga.steps.flatMap((s) => [s.action, s.compensate]).flatMap((a) => (a?.type === 'component' ? [a.component] : [])));
+    const components = req.allComponents.filter((c) => named.has(c.id));
+    const input: SagaInput = { saga: req.saga, components, requestId: req.requestId, trigger: req.trigger, requestedBy: req.requestedBy, reason: req.reason, dryRun: req.dryRun };
+    try {
+      const handle = await this.temporal.workflow.start('saga', {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        // A saga id is used once: a retried request with the same id reports the earlier run.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: MendComponents, value: components.map((c) => c.id) },
+          { key: MendStrategy, value: 'saga' },
+          { key: MendTrigger, value: req.trigger },
+          { key: MendPhase, value: 'detection' },
+        ],
+        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
+        staticSummary: `${req.dryRun ? 'plan' : 'run'} saga ${req.saga.name} (${req.saga.steps.length} steps, ${req.trigger} by ${req.requestedBy})`,
+        staticDetails: req.reason,
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyRunningError(workflowId, undefined, `saga request ${req.requestId} already ran as ${workflowId}`);
+      throw mapConnectionError(err);
+    }
+  }
+
+  /** Approves or rejects a run waiting for an approval; the run's validator explains a refusal. */
+  async approve(workflowId: string, req: ApprovalRequest): Promise<ApprovalStatus> {
+    try {
+      return await this.temporal.workflow.getHandle(workflowId).executeUpdate<ApprovalStatus, [ApprovalRequest]>('approve', { args: [req] });
+    } catch (err) {
+      throw mapRunError(err, workflowId);
+    }
+  }
+
+  /** Status, progress (while it runs or from its last state) and result (once closed) of a run. */
+  async describe(workflowId: string, runId?: string): Promise<RunDescription> {
+    const handle = this.temporal.workflow.getHandle(workflowId, runId);
+    try {
+      const d = await handle.describe();
+      const closed = d.status.name !== 'RUNNING';
+      const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+      const result = d.status.name === 'COMPLETED' ? ((await handle.result()) as RecoveryResult) : undefined;
+      return {
+        workflowId,
+        runId: d.runId,
+        type: d.type,
+        status: d.status.name,
+        startTime: d.startTime.toISOString(),
+        closeTime: closed ? d.closeTime?.toISOString() : undefined,
+        url: this.runUrl(workflowId, d.runId),
+        progress,
+        result,
+      };
+    } catch (err) {
+      throw mapRunError(err, workflowId);
+    }
+  }
+
   async result(workflowId: string, runId?: string): Promise<RecoveryResult> {
     try {
       return (await this.temporal.workflow.getHandle(workflowId, runId).result()) as RecoveryResult;
@@ -139,21 +234,25 @@ export class MendClient {
   }
 
   async progress(workflowId: string, runId?: string): Promise<RunProgress> {
-    return this.temporal.workflow.getHandle(workflowId, runId).query<RunProgress>('progress');
+    try {
+      return await this.temporal.workflow.getHandle(workflowId, runId).query<RunProgress>('progress');
+    } catch (err) {
+      throw mapRunError(err, workflowId);
+    }
   }
 
   /** Holds the run before its next side effect (a step in progress finishes first). */
   async pause(workflowId: string, by: string, reason?: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal('pause', { by, reason });
+    await this.temporal.workflow.getHandle(workflowId).signal('pause', { by, reason }).catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
   }
 
   async resume(workflowId: string, by: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal('resume', { by });
+    await this.temporal.workflow.getHandle(workflowId).signal('resume', { by }).catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
   }
 
-  /** Requests cancellation: the running step is cancelled and the run ends `cancelled`. */
+  /** Requests cancellation: the running step is cancelled and the run ends `cancelled` (a saga compensates first). */
   async cancel(workflowId: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).cancel();
+    await this.temporal.workflow.getHandle(workflowId).cancel().catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
   }
 
   async close(): Promise<void> {
@@ -161,10 +260,20 @@ export class MendClient {
   }
 }
 
+/** Strategies that act on a component's relatives as well as on the component. */
+const NEEDS_RELATIVES = new Set<Strategy>(['dependency-aware', 'emergency-reset']);
+
 function relatedComponents(id: string, all: Component[]): Component[] {
   const { dependencies, dependents } = relatives(all, id);
   const wanted = new Set([...dependencies, ...dependents]);
   return all.filter((c) => wanted.has(c.id));
+}
+
+/** Unknown run → RunNotFoundError; an update the run refused → its reason; else connection mapping. */
+function mapRunError(err: unknown, workflowId: string): unknown {
+  if (err instanceof WorkflowNotFoundError) return new RunNotFoundError(`no run ${workflowId}`);
+  if (err instanceof WorkflowUpdateFailedError) return new RunRefusedError((err.cause as Error | undefined)?.message ?? err.message);
+  return mapConnectionError(err);
 }
 
 function mapConnectionError(err: unknown): unknown {

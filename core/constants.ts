@@ -27,6 +27,21 @@ export function backlogWorkflowId(spool: string): string {
   return `mend/backlog/${spool}`;
 }
 
+/** Workflow id of one execution of a saga; the request id makes a retried request start it once. */
+export function sagaWorkflowId(saga: string, requestId: string): string {
+  return `mend/saga/${saga}/${requestId}`;
+}
+
+/** Workflow id of the run an escalation starts from `parentId`. */
+export function escalationWorkflowId(parentId: string, strategy: string): string {
+  return `${parentId}/escalation/${strategy}`;
+}
+
+/** A folder name unique to one run (where its state is moved aside): safe characters only. */
+export function runKey(workflowId: string, runId: string): string {
+  return `${workflowId.replace(/[^\w.-]+/g, '_')}-${runId.slice(0, 8)}`;
+}
+
 export function healthScheduleId(group: string): string {
   return `mend/health/${group}`;
 }

@@ -1,5 +1,5 @@
 /** Plain types of a run's input, progress and result, shared by workflows, client, API and CLI. */
-import type { Component, Strategy, Trigger } from './schemas';
+import type { Component, RunOptions, Saga, Strategy, Trigger } from './schemas';
 import type { FailureClass } from './failure';
 
 export const PHASES = ['detection', 'analysis', 'preparation', 'execution', 'validation', 'completion', 'failure'] as const;
@@ -8,6 +8,9 @@ export type Phase = (typeof PHASES)[number];
 /** `planned` is the outcome of a dry run: nothing was done. */
 export const OUTCOMES = ['recovered', 'failed', 'cancelled', 'needs-attention', 'planned'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
+
+/** What a run executes: a component strategy, or a configured saga. */
+export type RunbookKind = Strategy | 'saga';
 
 /** Workflow type that runs each strategy. */
 export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
@@ -27,8 +30,47 @@ export interface RecoveryInput {
   reason?: string;
   /** Return the ordered plan without acting. */
   dryRun?: boolean;
-  /** dependency-aware: the component's dependencies and dependents (transitively), as configured. */
+  /** dependency-aware, emergency-reset: the component's dependencies and dependents (transitively), as configured. */
   related?: Component[];
+  options?: RunOptions;
+  /** Set on a run started by escalation: the rungs that failed before it, oldest first. */
+  escalatedFrom?: Rung[];
+}
+
+/** One rung of an escalation ladder. */
+export interface Rung {
+  strategy: RunbookKind;
+  workflowId: string;
+  outcome: Outcome;
+  reason?: string;
+}
+
+export interface SagaInput {
+  saga: Saga;
+  /** The components the saga's steps name, as configured. */
+  components: Component[];
+  requestId: string;
+  trigger: Trigger;
+  requestedBy: string;
+  reason?: string;
+  dryRun?: boolean;
+}
+
+/** The `approve` update's argument: who decides, and why. */
+export interface ApprovalRequest {
+  approve: boolean;
+  by: string;
+  reason?: string;
+}
+
+export type ApprovalState = 'not-needed' | 'pre-approved' | 'waiting' | 'approved' | 'rejected' | 'timed-out';
+
+export interface ApprovalStatus {
+  state: ApprovalState;
+  by?: string;
+  reason?: string;
+  /** While waiting: when the wait gives up. */
+  deadline?: string;
 }
 
 export type StepStatus = 'running' | 'ok' | 'failed' | 'skipped' | 'planned';
@@ -50,12 +92,13 @@ export interface RunProgress {
   attempt: number;
   paused: boolean;
   nextAttemptAt?: string;
+  approval?: ApprovalStatus;
   steps: StepRecord[];
 }
 
 export interface RecoveryResult {
   outcome: Outcome;
-  strategy: Strategy;
+  strategy: RunbookKind;
   components: string[];
   dryRun: boolean;
   reason?: string;
@@ -65,4 +108,7 @@ export interface RecoveryResult {
   startedAt: string;
   endedAt: string;
   durationMs: number;
+  approval?: ApprovalStatus;
+  /** When this run failed and escalated: every rung from this run to the last, with its outcome. */
+  ladder?: Rung[];
 }

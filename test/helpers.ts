@@ -36,10 +36,16 @@ export interface DemoService {
   /** Policy fields over the test defaults (immediate, timeout, validateInterval 100ms). */
   policy?: Record<string, unknown>;
   critical?: boolean;
+  /** `state:` of the component, e.g. { paths: ['state/x.json'] } (relative to the config folder). */
+  state?: Record<string, unknown>;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
-export async function writeDemoConfig(dir: string, services: Array<Omit<DemoService, 'port'> & { port?: number }>): Promise<{ file: string; services: DemoService[] }> {
+export async function writeDemoConfig(
+  dir: string,
+  services: Array<Omit<DemoService, 'port'> & { port?: number }>,
+  extraYaml = '',
+): Promise<{ file: string; services: DemoService[] }> {
   const withPorts: DemoService[] = [];
   for (const s of services) withPorts.push({ ...s, port: s.port ?? (await freePort()) });
   const portOf = new Map(withPorts.map((s) => [s.id, s.port]));
@@ -58,10 +64,11 @@ export async function writeDemoConfig(dir: string, services: Array<Omit<DemoServ
       `    dependsOn: ${JSON.stringify(s.dependsOn ?? [])}`,
       `    critical: ${s.critical === true}`,
       `    policy: ${JSON.stringify({ strategy: 'immediate', timeout: s.timeout ?? '15s', validateInterval: '100ms', ...s.policy })}`,
+      ...(s.state ? [`    state: ${JSON.stringify(s.state)}`] : []),
     );
   }
   const file = path.join(dir, 'mend.config.yaml');
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, lines.join('\n') + '\n' + extraYaml);
   return { file, services: withPorts };
 }
 

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
+    activityDeps: { stateDir: settings.MEND_HOME },
   });
   try {
     running = true;

@@ -2,6 +2,7 @@ import type { Component } from '../core/schemas';
 import { relatives, topologicalLevels } from '../core/graph';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { acts, restartAndValidate } from './lib/restart';
+import { escalate } from './lib/escalation';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -40,7 +41,7 @@ export async function dependencyAwareRestart(input: RecoveryInput): Promise<Reco
     }
   };
 
-  try {
+  const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
     const health = await Promise.all(
       dependencies.map((id) =>
@@ -60,9 +61,8 @@ export async function dependencyAwareRestart(input: RecoveryInput): Promise<Reco
     if (run.dryRun) return run.finish('planned');
     if (failed.size > 0) throw new StepFailed(`did not recover: ${[...failed].sort().join(', ')}`);
     return run.finish('recovered');
-  } catch (err) {
-    return run.fail(err);
-  }
+  };
+  return escalate(run, input, 'dependency-aware', await body().catch((err: unknown) => run.fail(err)));
 }
 
 /** Topological levels of a subset; dependencies outside it count as satisfied. */

@@ -1,25 +1,25 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { probeBefore, restartAndValidate } from './lib/restart';
+import { escalate } from './lib/escalation';
+import { probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
- * `immediate`: stop the component, start it, and probe until healthy or `policy.timeout`.
- * One attempt; each activity has its own short retries (3 tries, 200ms → 5s). Workflow id
- * `mend/recover/<component>` keeps it to one run per component.
+ * `immediate`: stop the component, clean up (when the policy asks and it was unhealthy), start
+ * it, and probe until healthy or `policy.timeout`. One attempt; each activity has its own short
+ * retries (3 tries, 200ms → 5s). Workflow id `mend/recover/<component>` keeps it to one run per component.
  */
 export async function immediateRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
   const run = new Runbook({ strategy: 'immediate', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
-  try {
+  const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
-    await probeBefore(run, component);
-    const validated = await restartAndValidate(run, component);
+    const before = await probeBefore(run, component);
+    const validated = await restartAndValidate(run, component, '', { cleanup: wantsCleanup(component, before) });
     if (run.dryRun) return run.finish('planned');
     if (!validated?.healthy) {
       throw new StepFailed(`${component.id} not healthy within ${component.policy.timeout}ms: ${validated?.last.detail ?? 'no probe'}`, validated?.last.failureClass);
     }
     return run.finish('recovered');
-  } catch (err) {
-    return run.fail(err);
-  }
+  };
+  return escalate(run, input, 'immediate', await body().catch((err: unknown) => run.fail(err)));
 }

@@ -2,3 +2,6 @@
 export { immediateRestart } from './immediate';
 export { progressiveRestart } from './progressive';
 export { dependencyAwareRestart } from './dependency-aware';
+export { stateRecovery } from './state-recovery';
+export { emergencyReset } from './emergency-reset';
+export { saga } from './saga';

@@ -2,7 +2,8 @@ import { sleep } from '@temporalio/workflow';
 import type { WaitHealthyResult } from '../activities';
 import { backoffDelay } from '../core/backoff';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { probeBefore, restartAndValidate } from './lib/restart';
+import { escalate } from './lib/escalation';
+import { probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -14,13 +15,14 @@ export async function progressiveRestart(input: RecoveryInput): Promise<Recovery
   const { component } = input;
   const { policy } = component;
   const run = new Runbook({ strategy: 'progressive', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
-  try {
+  const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
-    await probeBefore(run, component);
+    const before = await probeBefore(run, component);
+    const cleanup = wantsCleanup(component, before);
     let last: WaitHealthyResult | undefined;
     for (let attempt = 1; attempt <= policy.maxRetries; attempt++) {
       run.attempt = attempt;
-      last = await restartAndValidate(run, component, ` (attempt ${attempt} of ${policy.maxRetries})`);
+      last = await restartAndValidate(run, component, ` (attempt ${attempt} of ${policy.maxRetries})`, { cleanup });
       if (run.dryRun) return run.finish('planned');
       if (last?.healthy) return run.finish('recovered');
       if (attempt === policy.maxRetries) break;
@@ -33,7 +35,6 @@ export async function progressiveRestart(input: RecoveryInput): Promise<Recovery
       run.nextAttemptAt = undefined;
     }
     throw new StepFailed(`${component.id} not healthy after ${policy.maxRetries} attempts: ${last?.last.detail ?? 'no probe'}`, last?.last.failureClass);
-  } catch (err) {
-    return run.fail(err);
-  }
+  };
+  return escalate(run, input, 'progressive', await body().catch((err: unknown) => run.fail(err)));
 }

@@ -1,6 +1,8 @@
-/** The restart-and-validate sequence runbooks share, as steps of a Runbook. */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+/** The stop / clean / start / validate steps runbooks share, as steps of a Runbook. */
+import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, WaitHealthyResult } from '../../activities';
+import { runKey } from '../../core/constants';
+import type { ProbeResult } from '../../core/failure';
 import type { Component } from '../../core/schemas';
 import type { Runbook } from './runbook';
 
@@ -14,27 +16,57 @@ export function acts(summary: string, extra: ActivityOptions = {}): MendActiviti
   return proxyActivities<MendActivities>({ ...base, ...extra, summary });
 }
 
-/** Probes once and notes what it saw; the run's analysis step. */
-export async function probeBefore(run: Runbook, component: Component): Promise<void> {
+/** Options for activities that copy or hash state: long, heartbeating. */
+export const LONG: ActivityOptions = { startToCloseTimeout: '30 minutes', heartbeatTimeout: '30s' };
+
+/** This run's folder name for state moved aside. */
+export function thisRunKey(): string {
+  const info = workflowInfo();
+  return runKey(info.workflowId, info.runId);
+}
+
+/** Probes once and notes what it saw; the run's analysis step. Runs in a dry run too. */
+export async function probeBefore(run: Runbook, component: Component): Promise<ProbeResult | undefined> {
   const id = component.id;
-  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }));
-  if (before) run.note(before.healthy ? 'healthy before restart' : `${before.failureClass}: ${before.detail}`, id);
+  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }), { readOnly: true });
+  if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
+  return before;
+}
+
+export async function stopStep(run: Runbook, component: Component, label = ''): Promise<void> {
+  const id = component.id;
+  const stopped = await run.step('stop', `stop ${id}${label}`, id, () =>
+    acts(`stop ${id}${label}`, { startToCloseTimeout: component.adapter.stopTimeout + 15_000, heartbeatTimeout: '10s' }).stopComponent({ component }),
+  );
+  if (stopped) run.note(stopped.detail, id);
+}
+
+export async function startStep(run: Runbook, component: Component, label = ''): Promise<void> {
+  const id = component.id;
+  const started = await run.step('start', `start ${id}${label}`, id, () => acts(`start ${id}${label}`, { heartbeatTimeout: '10s' }).startComponent({ component }));
+  if (started) run.note(started.detail, id);
+}
+
+/** Moves temp files, stale locks and corrupt markers aside (never deletes), for a start on clean ground. */
+export async function cleanupStep(run: Runbook, component: Component, label = ''): Promise<void> {
+  const id = component.id;
+  const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}`, id, () =>
+    acts(`clean ${id}${label}`).cleanState({ component, runKey: thisRunKey() }),
+  );
+  if (cleaned) run.note(cleaned.moved.length > 0 ? `moved aside: ${cleaned.moved.map((m) => m.from).join(', ')}` : 'nothing to clean', id);
 }
 
 /**
- * stop → start → validate (probe until healthy or policy.timeout). Returns the validation result,
- * or undefined in a dry run. `label` is appended to summaries, e.g. " (attempt 2 of 5)".
+ * Probes until healthy or policy.timeout. With `validateAfterRecovery: false` the step is skipped
+ * and counts as healthy. Undefined in a dry run.
  */
-export async function restartAndValidate(run: Runbook, component: Component, label = ''): Promise<WaitHealthyResult | undefined> {
+export async function validateStep(run: Runbook, component: Component, label = ''): Promise<WaitHealthyResult | undefined> {
   const id = component.id;
-  run.enter('execution');
-  await run.step('stop', `stop ${id}${label}`, id, () =>
-    acts(`stop ${id}${label}`, { startToCloseTimeout: component.adapter.stopTimeout + 15_000, heartbeatTimeout: '10s' }).stopComponent({ component }),
-  );
-  const started = await run.step('start', `start ${id}${label}`, id, () => acts(`start ${id}${label}`).startComponent({ component }));
-  if (started) run.note(started.started ? `started pid ${started.pid}` : `already running as pid ${started.pid}`, id);
-
   run.enter('validation');
+  if (!component.policy.validateAfterRecovery) {
+    run.skip('validate', `validate ${id}${label}`, id, 'validateAfterRecovery is off');
+    return run.dryRun ? undefined : { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
+  }
   const timeoutMs = component.policy.timeout;
   const validated = await run.step('validate', `validate ${id}${label} (healthy within ${timeoutMs}ms)`, id, () =>
     acts(`validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
@@ -47,4 +79,21 @@ export async function restartAndValidate(run: Runbook, component: Component, lab
     run.note(validated.healthy ? `healthy after ${validated.probes} probe(s), ${validated.elapsedMs}ms` : `${validated.probes} probes, last: ${validated.last.detail}`, id);
   }
   return validated;
+}
+
+/**
+ * stop → (cleanup) → start → validate. Returns the validation result, or undefined in a dry run.
+ * `label` is appended to summaries, e.g. " (attempt 2 of 5)".
+ */
+export async function restartAndValidate(run: Runbook, component: Component, label = '', opts: { cleanup?: boolean } = {}): Promise<WaitHealthyResult | undefined> {
+  run.enter('execution');
+  await stopStep(run, component, label);
+  if (opts.cleanup) await cleanupStep(run, component, label);
+  await startStep(run, component, label);
+  return validateStep(run, component, label);
+}
+
+/** True when policy asks for cleanup and the component was seen unhealthy before acting. */
+export function wantsCleanup(component: Component, before: ProbeResult | undefined): boolean {
+  return component.policy.cleanupOnFailure && before?.healthy !== true;
 }

@@ -4,8 +4,8 @@
  */
 import { condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
 import type { FailureClass } from '../../core/failure';
-import type { Outcome, Phase, RecoveryResult, RunProgress, StepRecord } from '../../core/run';
-import type { Strategy, Trigger } from '../../core/schemas';
+import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, RunProgress, StepRecord } from '../../core/run';
+import type { Trigger } from '../../core/schemas';
 import { upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
 
 export const progressQuery = defineQuery<RunProgress>('progress');
@@ -24,7 +24,7 @@ export class StepFailed extends Error {
 }
 
 export interface RunbookOptions {
-  strategy: Strategy;
+  strategy: RunbookKind;
   components: string[];
   trigger: Trigger;
   dryRun?: boolean;
@@ -37,6 +37,7 @@ export class Runbook {
   private readonly startedAt = Date.now();
   attempt = 1;
   nextAttemptAt?: string;
+  approval?: ApprovalStatus;
 
   constructor(private readonly opts: RunbookOptions) {
     setHandler(progressQuery, () => ({
@@ -46,6 +47,7 @@ export class Runbook {
       attempt: this.attempt,
       paused: this.paused,
       nextAttemptAt: this.nextAttemptAt,
+      approval: this.approval && { ...this.approval },
       steps: this.steps.map((s) => ({ ...s })),
     }));
     setHandler(pauseSignal, () => void (this.paused = true));
@@ -119,6 +121,7 @@ export class Runbook {
       startedAt: new Date(this.startedAt).toISOString(),
       endedAt: new Date(endedAt).toISOString(),
       durationMs: endedAt - this.startedAt,
+      approval: this.approval,
     };
   }
 

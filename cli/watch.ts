@@ -1,0 +1,57 @@
+/** `--watch`: live progress of a run (phase, steps as they start and end, next retry, approval) until it ends. */
+import type { MendClient } from '../client';
+import type { RecoveryResult, RunProgress } from '../core/run';
+import { dim, formatStep, yellow } from './format';
+
+const POLL_MS = 400;
+
+/** What has been printed so far, so a watch can continue from a status already shown. */
+export interface WatchState {
+  last?: RunProgress;
+  announced: Set<number>;
+  finished: Set<number>;
+}
+
+/** Prints what changed since the last poll; returns the run's result once it ends. */
+export async function watchRun(
+  client: MendClient,
+  workflowId: string,
+  runId: string | undefined,
+  print: (line: string) => void,
+  state: WatchState = { announced: new Set(), finished: new Set() },
+): Promise<RecoveryResult> {
+  let ended = false;
+  const result = client.result(workflowId, runId).finally(() => (ended = true));
+  const { announced, finished } = state;
+  let last = state.last;
+  while (!ended) {
+    const now = await client.progress(workflowId, runId).catch(() => undefined);
+    if (now) {
+      for (const line of progressLines(last, now, announced, finished)) print(line);
+      last = now;
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, POLL_MS))]);
+  }
+  return result;
+}
+
+/** Lines describing the change from `before` to `now`; `announced`/`finished` remember printed steps. */
+export function progressLines(before: RunProgress | undefined, now: RunProgress, announced: Set<number>, finished: Set<number>): string[] {
+  const lines: string[] = [];
+  if (now.phase !== before?.phase) lines.push(dim(`phase: ${now.phase}`));
+  now.steps.forEach((step, i) => {
+    if (step.status === 'running') {
+      if (!announced.has(i)) lines.push(`  ${yellow('running'.padEnd(7))} ${step.name.padEnd(9)}         ${step.summary}`);
+      announced.add(i);
+    } else if (!finished.has(i)) {
+      finished.add(i);
+      lines.push(formatStep(step));
+    }
+  });
+  if (now.nextAttemptAt && now.nextAttemptAt !== before?.nextAttemptAt) lines.push(dim(`next attempt (${now.attempt + 1}) at ${now.nextAttemptAt}`));
+  if (now.paused !== (before?.paused ?? false)) lines.push(yellow(now.paused ? 'paused: resume with `mend resume <run>`' : 'resumed'));
+  if (now.approval?.state === 'waiting' && before?.approval?.state !== 'waiting') {
+    lines.push(yellow(`waiting for approval until ${now.approval.deadline}: \`mend approve <run> --reason "..."\` or \`--reject\``));
+  }
+  return lines;
+}

@@ -1,0 +1,45 @@
+/**
+ * Escalation: when a runbook ends `failed`, the next strategy of the component's policy chain
+ * starts as a child workflow (`<id>/escalation/<strategy>`), so the Web UI links the whole ladder.
+ * The parent waits for it, which keeps "one recovery per component" true across the ladder.
+ */
+import { executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { escalationWorkflowId } from '../../core/constants';
+import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type Rung } from '../../core/run';
+import type { Strategy } from '../../core/schemas';
+import { upsertOutcome } from './search-attributes';
+import type { Runbook } from './runbook';
+
+/** The strategy after `current` in the chain, if any. */
+export function nextRung(chain: readonly Strategy[], current: Strategy): Strategy | undefined {
+  const at = chain.indexOf(current);
+  return at >= 0 ? chain[at + 1] : undefined;
+}
+
+/**
+ * Returns `result` as it is unless it failed and the chain goes on; then runs the next strategy
+ * and returns this run's result with the final outcome and the ladder of every rung.
+ */
+export async function escalate(run: Runbook, input: RecoveryInput, current: Strategy, result: RecoveryResult): Promise<RecoveryResult> {
+  const next = nextRung(input.component.policy.escalation, current);
+  if (result.outcome !== 'failed' || result.dryRun || input.options?.noEscalation || !next) return result;
+
+  const info = workflowInfo();
+  const here: Rung = { strategy: current, workflowId: info.workflowId, outcome: result.outcome, reason: result.reason };
+  const childId = escalationWorkflowId(info.workflowId, next);
+  const child = await run.step('escalate', `escalate ${input.component.id} to ${next}`, input.component.id, () =>
+    executeChild(STRATEGY_WORKFLOW[next], {
+      workflowId: childId,
+      args: [{ ...input, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],
+      staticSummary: `escalation: ${current} failed on ${input.component.id}, trying ${next}`,
+      staticDetails: result.reason,
+      // The child is part of this run's ladder: cancelling this run cancels it too.
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+    }) as Promise<RecoveryResult>,
+  );
+  if (!child) return result;
+  run.note(`${next} ended ${child.outcome}${child.reason ? `: ${child.reason}` : ''}`, input.component.id);
+  const ladder = [here, ...(child.ladder ?? [{ strategy: next, workflowId: childId, outcome: child.outcome, reason: child.reason }])];
+  upsertOutcome(child.outcome);
+  return { ...result, outcome: child.outcome, ladder };
+}

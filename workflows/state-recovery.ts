@@ -1,0 +1,54 @@
+import type { RecoveryInput, RecoveryResult } from '../core/run';
+import { escalate } from './lib/escalation';
+import { acts, cleanupStep, LONG, probeBefore, startStep, stopStep, thisRunKey, validateStep } from './lib/restart';
+import { Runbook, StepFailed } from './lib/runbook';
+
+/**
+ * `state-recovery`: choose a checkpoint first (the newest whose sha256 manifest verifies, a named
+ * one, or the newest before a time), and only then act: stop, move the current state aside (never
+ * deleted), clean temp files, stale locks and corrupt markers, restore the checkpoint, start,
+ * validate. With no checkpoint to restore, nothing is touched and the run fails with the reason.
+ */
+export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResult> {
+  const { component, options = {} } = input;
+  const id = component.id;
+  const run = new Runbook({ strategy: 'state-recovery', components: [id], trigger: input.trigger, dryRun: input.dryRun });
+
+  const body = async (): Promise<RecoveryResult> => {
+    run.enter('analysis');
+    await probeBefore(run, component);
+    if (component.state.paths.length === 0) throw new StepFailed(`${id} has no state paths configured; nothing to restore`, 'data');
+
+    run.enter('preparation');
+    const wanted = options.checkpoint ? `checkpoint ${options.checkpoint}` : options.before ? `newest checkpoint before ${options.before}` : 'newest checkpoint';
+    const selection = await run.step('select', `choose ${wanted} of ${id} that verifies`, id, () =>
+      acts(`verify checkpoints of ${id}`, LONG).selectCheckpoint({ component, id: options.checkpoint, before: options.before }),
+      { readOnly: true },
+    );
+    const skipped = selection?.skipped ?? [];
+    if (skipped.length > 0) run.note(`skipped ${skipped.map((s) => `${s.id} (${s.problems[0] ?? 'does not verify'})`).join(', ')}`, id);
+    const chosen = selection?.chosen;
+    if (!chosen) throw new StepFailed(`no ${wanted} of ${id} verifies${skipped.length ? ` (${skipped.length} rejected)` : ''}; state left untouched`, 'data');
+    run.note(`chose ${chosen.id} (${chosen.files} files, created ${chosen.createdAt})`, id);
+
+    run.enter('execution');
+    await stopStep(run, component);
+    const key = thisRunKey();
+    const aside = await run.step('aside', `move current state of ${id} aside`, id, () => acts(`move state of ${id} aside`, LONG).moveStateAside({ component, runKey: key }));
+    if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
+    await cleanupStep(run, component);
+    const restored = await run.step('restore', `restore checkpoint ${chosen.id} of ${id}`, id, () =>
+      acts(`restore ${chosen.id} to ${id}`, LONG).restoreCheckpoint({ component, id: chosen.id }),
+    );
+    if (restored) run.note(`${restored.restored.length} path(s), ${restored.bytes} bytes`, id);
+    await startStep(run, component);
+
+    const validated = await validateStep(run, component);
+    if (run.dryRun) return run.finish('planned');
+    if (!validated?.healthy) {
+      throw new StepFailed(`${id} not healthy within ${component.policy.timeout}ms after restoring ${chosen.id}: ${validated?.last.detail ?? 'no probe'}`, validated?.last.failureClass);
+    }
+    return run.finish('recovered');
+  };
+  return escalate(run, input, 'state-recovery', await body().catch((err: unknown) => run.fail(err)));
+}
