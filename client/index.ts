@@ -196,6 +196,11 @@ export class MendClient {
     try {
       return await this.temporal.workflow.getHandle(workflowId).executeUpdate<ApprovalStatus, [ApprovalRequest]>('approve', { args: [req] });
     } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        // A closed run answers updates with "not found": say that it ended, if it exists.
+        const closed = await this.temporal.workflow.getHandle(workflowId).describe().catch(() => undefined);
+        if (closed) throw new RunRefusedError(`${workflowId} has ended (${closed.status.name.toLowerCase()}); it is not waiting for an approval`);
+      }
       throw mapRunError(err, workflowId);
     }
   }

@@ -4,7 +4,9 @@
 //   STATE_FILE      JSON state, rewritten atomically on every change and on shutdown
 //   DEPENDS_ON      comma-separated health URLs this service needs to be healthy
 //   FAIL_FIRST_STARTS  exit at once on the first N starts (counted in the state file): a flaky start
-// Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/crash.
+// Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/unhang,
+// POST /admin/crash, POST /admin/restart (an in-process restart: clears a hang, counted as `restarts`
+// in the state file; what an http adapter's restart call hits).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -73,10 +75,11 @@ function send(res, status, body) {
 
 const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, 'http://localhost');
-  if (hung && url.pathname !== '/admin/unhang') return; // never answers: a hang, as a probe sees it
+  // Never answers: a hang, as a probe sees it. The admin endpoints that end a hang still answer.
+  if (hung && url.pathname !== '/admin/unhang' && url.pathname !== '/admin/restart') return;
   if (req.method === 'GET' && url.pathname === '/healthz') {
     const problems = await dependencyProblems();
-    return send(res, problems.length ? 503 : 200, { status: problems.length ? 'degraded' : 'ok', name, pid: process.pid, starts: state.starts, problems });
+    return send(res, problems.length ? 503 : 200, { status: problems.length ? 'degraded' : 'ok', name, pid: process.pid, starts: state.starts, restarts: state.restarts || 0, problems });
   }
   const item = /^\/items\/([\w.-]{1,100})$/.exec(url.pathname);
   if (item && req.method === 'GET') {
@@ -98,6 +101,14 @@ const server = http.createServer(async (req, res) => {
   if (req.method === 'POST' && url.pathname === '/admin/unhang') {
     hung = false;
     return send(res, 200, { hung: false });
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/restart') {
+    hung = false;
+    state.restarts = (state.restarts || 0) + 1;
+    state.lastRestartedAt = new Date().toISOString();
+    saveState();
+    log(`restarted in process (restart #${state.restarts})`);
+    return send(res, 200, { restarted: true, restarts: state.restarts });
   }
   if (req.method === 'POST' && url.pathname === '/admin/crash') {
     log('crashing on request');

@@ -92,7 +92,7 @@ describe('immediate recovery on a real process', () => {
     assert.deepEqual((desc.searchAttributes as Record<string, unknown[]>).MendPhase, ['failure']);
   });
 
-  test('a dry run returns the plan and touches nothing', async () => {
+  test('a dry run probes (read-only), returns the plan and touches nothing', async () => {
     const svc = component(config.components[0]!.id);
     const before = await runningProcess(processAdapter(svc));
     assert.ok(before, 'service runs before the dry run');
@@ -100,7 +100,7 @@ describe('immediate recovery on a real process', () => {
     assert.equal(run.code, 0, run.stderr);
     const { result } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'planned');
-    assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'planned'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
+    assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
     assert.equal((await runningProcess(processAdapter(svc)))?.pid, before.pid, 'same process still runs');
   });
 

@@ -3,7 +3,7 @@ import type { FailureClass } from '../core/failure';
 import type { RecoveryResult, SagaInput } from '../core/run';
 import type { SagaAction } from '../core/schemas';
 import { acts, LONG } from './lib/restart';
-import { Runbook, StepFailed } from './lib/runbook';
+import { failureClassOf, Runbook, StepFailed } from './lib/runbook';
 
 /**
  * `saga`: a transactional runbook. Steps run in order; when one fails (or the run is cancelled),
@@ -99,7 +99,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       failure = {
         step: step.name,
         message: cancelled ? 'cancelled by request' : err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
-        failureClass: err instanceof StepFailed ? err.failureClass : undefined,
+        failureClass: err instanceof StepFailed ? err.failureClass : failureClassOf(err),
         cancelled,
       };
       break;

@@ -1,7 +1,8 @@
 /** Health probes: each answers healthy or unhealthy with a failure class; none changes anything. */
 import net from 'node:net';
-import type { Component, HttpProbe, TcpProbe } from '../../core/schemas';
+import type { CommandProbe, Component, HttpProbe, TcpProbe } from '../../core/schemas';
 import { classifyErrorCode, classifyHttpStatus, type ProbeResult } from '../../core/failure';
+import { lastLine, runArgv } from '../adapters/exec';
 import { processAdapter, runningProcess } from '../adapters/process';
 
 export async function probeComponent(component: Component): Promise<ProbeResult> {
@@ -14,7 +15,7 @@ export async function probeComponent(component: Component): Promise<ProbeResult>
     case 'process':
       return probeProcess(component);
     case 'command':
-      throw new Error('command probe: not implemented yet');
+      return probeCommand(probe);
   }
 }
 
@@ -52,6 +53,29 @@ export function probeTcp(probe: TcpProbe): Promise<ProbeResult> {
     socket.once('connect', () => done({ healthy: true, detail: `connected to ${probe.host}:${probe.port}` }));
     socket.once('error', (err: NodeJS.ErrnoException) => done({ healthy: false, failureClass: classifyErrorCode(err.code), detail: `${err.code ?? 'error'}: ${err.message}` }));
   });
+}
+
+/** Healthy iff the argv (no shell) exits 0 within the timeout; the detail ends with its last output line. */
+export async function probeCommand(probe: CommandProbe): Promise<ProbeResult> {
+  const result = await runArgv(probe.command, { cwd: probe.cwd, timeoutMs: probe.timeout });
+  const latencyMs = result.durationMs;
+  switch (result.kind) {
+    case 'cannot-run':
+      return { healthy: false, failureClass: 'resource', detail: result.message, latencyMs };
+    case 'timeout':
+      return { healthy: false, failureClass: 'timeout', detail: withLine(`no exit within ${probe.timeout}ms`, result.output), latencyMs };
+    case 'exited': {
+      const how = result.signal ? `killed by ${result.signal}` : `exit ${result.code}`;
+      return result.code === 0
+        ? { healthy: true, detail: withLine(how, result.output), latencyMs }
+        : { healthy: false, failureClass: 'unknown', detail: withLine(how, result.output), latencyMs };
+    }
+  }
+}
+
+function withLine(what: string, output: string): string {
+  const line = lastLine(output);
+  return line ? `${what}: ${line}` : what;
 }
 
 async function probeProcess(component: Component): Promise<ProbeResult> {

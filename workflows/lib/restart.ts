@@ -33,17 +33,29 @@ export async function probeBefore(run: Runbook, component: Component): Promise<P
   return before;
 }
 
+/**
+ * Time an adapter call may take: a command adapter may run `status` before `start` or `stop`,
+ * each bounded by its own timeout; the rest is margin for the activity itself.
+ */
+export function adapterBudget(component: Component, op: 'start' | 'stop'): number {
+  const { adapter } = component;
+  const each = op === 'stop' ? adapter.stopTimeout : adapter.type === 'process' ? 30_000 : adapter.timeout;
+  return (adapter.type === 'command' ? 2 : 1) * each + 15_000;
+}
+
 export async function stopStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
   const stopped = await run.step('stop', `stop ${id}${label}`, id, () =>
-    acts(`stop ${id}${label}`, { startToCloseTimeout: component.adapter.stopTimeout + 15_000, heartbeatTimeout: '10s' }).stopComponent({ component }),
+    acts(`stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({ component }),
   );
   if (stopped) run.note(stopped.detail, id);
 }
 
 export async function startStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const started = await run.step('start', `start ${id}${label}`, id, () => acts(`start ${id}${label}`, { heartbeatTimeout: '10s' }).startComponent({ component }));
+  const started = await run.step('start', `start ${id}${label}`, id, () =>
+    acts(`start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
+  );
   if (started) run.note(started.detail, id);
 }
 

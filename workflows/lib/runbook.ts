@@ -2,8 +2,8 @@
  * The step library every runbook is built from: phases (upserted to MendPhase), a `progress`
  * query, `pause`/`resume` signals honoured between side effects, dry-run plans and a typed result.
  */
-import { condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
-import type { FailureClass } from '../../core/failure';
+import { ApplicationFailure, condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
+import { FAILURE_CLASSES, type FailureClass } from '../../core/failure';
 import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, RunProgress, StepRecord } from '../../core/run';
 import type { Trigger } from '../../core/schemas';
 import { upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
@@ -129,8 +129,16 @@ export class Runbook {
   fail(err: unknown): RecoveryResult {
     if (isCancellation(err)) return this.finish('cancelled', { reason: 'cancelled by request' });
     if (err instanceof StepFailed) return this.finish('failed', { reason: err.message, failureClass: err.failureClass });
-    return this.finish('failed', { reason: describeError(err) });
+    return this.finish('failed', { reason: describeError(err), failureClass: failureClassOf(err) });
   }
+}
+
+/** The failure class an activity reported as its ApplicationFailure type, if it is one of ours. */
+export function failureClassOf(err: unknown): FailureClass | undefined {
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure && (FAILURE_CLASSES as readonly string[]).includes(e.type ?? '')) return e.type as FailureClass;
+  }
+  return undefined;
 }
 
 function describeError(err: unknown): string {
