@@ -10,6 +10,7 @@ import type { RecoveryResult } from '../core/run';
 import { ValidationError } from '../core/errors';
 import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Strategy } from '../core/schemas';
 import { readSettings, type Settings } from '../core/settings';
+import { addCheckpointCommand } from './checkpoint';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
 import { progressLines, watchRun } from './watch';
@@ -223,6 +224,7 @@ export function buildProgram(settings: Settings): Command {
       console.log(JSON.stringify(configJsonSchema(), null, 2));
     });
 
+  addCheckpointCommand(program, settings);
   return program;
 }
 

@@ -1,0 +1,155 @@
+/**
+ * File helpers shared by checkpoints and moving state aside: copies that hash while they stream,
+ * fsync, moves that never overwrite, and a small glob matcher for base names.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+
+/** Read size of streamed copies and hashes: memory stays flat whatever the file size. */
+const CHUNK_BYTES = 1024 * 1024;
+
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as NodeJS.ErrnoException).code) : undefined;
+}
+
+/** lstat that answers undefined for a path that is not there (or whose parent is not a folder). */
+export async function lstatIfExists(p: string): Promise<Stats | undefined> {
+  try {
+    return await fs.lstat(p);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+export interface HashedCopy {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Copies `from` to `to` in chunks, hashing the bytes as they are written (so the hash is of what
+ * landed in `to`, even if `from` changes meanwhile), keeps the file mode and fsyncs `to`.
+ * `onBytes` gets the size of each chunk.
+ */
+export async function copyHashing(from: string, to: string, onBytes?: (bytes: number) => void): Promise<HashedCopy> {
+  const src = await fs.open(from, 'r');
+  try {
+    const { mode } = await src.stat();
+    const dest = await fs.open(to, 'w');
+    try {
+      const hash = createHash('sha256');
+      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      let size = 0;
+      for (;;) {
+        const { bytesRead } = await src.read(buf, 0, CHUNK_BYTES, null);
+        if (bytesRead === 0) break;
+        hash.update(buf.subarray(0, bytesRead));
+        let written = 0;
+        while (written < bytesRead) written += (await dest.write(buf, written, bytesRead - written, null)).bytesWritten;
+        size += bytesRead;
+        onBytes?.(bytesRead);
+      }
+      await dest.chmod(mode & 0o7777);
+      await dest.sync();
+      return { size, sha256: hash.digest('hex') };
+    } finally {
+      await dest.close();
+    }
+  } finally {
+    await src.close();
+  }
+}
+
+/** sha256 and size of a file, read in chunks. */
+export async function hashFile(file: string, onBytes?: (bytes: number) => void): Promise<HashedCopy> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+      onBytes?.(bytesRead);
+    }
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a small file and fsyncs it. */
+export async function writeFileSynced(file: string, text: string): Promise<void> {
+  const handle = await fs.open(file, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsyncs a folder so a rename or create inside it survives a power cut; best effort where unsupported. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'ENOENT') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** `base`, or `base~2`, `base~3`, ... : the first that does not exist yet. */
+export async function freeDestination(base: string): Promise<string> {
+  if (!(await lstatIfExists(base))) return base;
+  for (let n = 2; ; n++) {
+    const candidate = `${base}~${n}`;
+    if (!(await lstatIfExists(candidate))) return candidate;
+  }
+}
+
+/**
+ * Moves a file, folder or symlink to `to` (which must not exist): a rename, or across file systems
+ * a copy into `<to>.partial`, a rename of that, then removal of the source, so `to` only ever
+ * appears complete and the source is only removed once its copy is in place.
+ */
+export async function movePath(from: string, to: string): Promise<void> {
+  await fs.mkdir(path.dirname(to), { recursive: true });
+  try {
+    await fs.rename(from, to);
+    return;
+  } catch (err) {
+    if (errnoCode(err) !== 'EXDEV') throw err;
+  }
+  const partial = `${to}.partial`;
+  // Only an interrupted earlier copy of ours can be here; the source is still intact.
+  await fs.rm(partial, { recursive: true, force: true });
+  await fs.cp(from, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true, force: false });
+  await fs.rename(partial, to);
+  await fsyncDir(path.dirname(to));
+  await fs.rm(from, { recursive: true, force: true });
+}
+
+/**
+ * A matcher for shell-like globs on a base name: `*` is any run of characters, `?` one character,
+ * everything else literal. Dot files match too (`*.tmp` matches `.cache.tmp`).
+ */
+export function globMatcher(glob: string): (name: string) => boolean {
+  let source = '';
+  for (const ch of glob) {
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else source += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
+  }
+  const re = new RegExp(`^${source}$`, 's');
+  return (name) => re.test(name);
+}

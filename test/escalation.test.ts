@@ -1,0 +1,97 @@
+/**
+ * Escalation on the shared dev server: a component whose `immediate` recovery fails escalates to
+ * `progressive` as a linked child run, and the ladder is in the result. The same runs are then
+ * checked the way the Web UI sees them, with the Temporal CLI (`workflow describe`, `list --query`).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { processAdapter, stopProcess } from '../activities/adapters/process';
+import { MendClient } from '../client';
+import { loadConfigFile } from '../client/config';
+import type { RecoveryResult } from '../core/run';
+import type { Config } from '../core/schemas';
+import { demoStarts, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+
+describe('escalation', () => {
+  const dir = tempDir('escalation');
+  const queue = uniqueQueue('escalation');
+  const id = `ladder-${Date.now().toString(36)}`;
+  let config: Config;
+  let client: MendClient;
+  let worker: Spawned;
+  let result: RecoveryResult;
+  const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: path.join(dir, '.mend') });
+  const temporal = (args: string[]) => execFileSync(sharedServer().temporalCli, [...args, '--address', sharedServer().address, '--output', 'json'], { encoding: 'utf8' });
+
+  before(async () => {
+    const { file } = await writeDemoConfig(dir, [
+      {
+        id,
+        // Starts 1 and 2 exit at once: immediate (start 1) fails, progressive fails once (start 2), then recovers (start 3).
+        env: { FAIL_FIRST_STARTS: '2' },
+        policy: { strategy: 'immediate', escalation: ['immediate', 'progressive'], timeout: '1s', maxRetries: 3, initialDelay: '200ms', jitter: 0 },
+      },
+    ]);
+    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
+    worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  });
+
+  after(async () => {
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
+    await worker?.stop();
+    await client?.close();
+  });
+
+  test('a failed immediate recovery escalates to progressive, which recovers; the ladder and reasons are in the result', async () => {
+    const res = await runCli(['run', 'immediate', id, '--watch', '--config', path.join(dir, 'mend.config.yaml')], env());
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /running\s+escalate\s+escalate .* to progressive/, '--watch shows the escalation while it runs');
+    assert.match(res.stdout, /escalation: immediate failed: .*not healthy within 1000ms/);
+    assert.match(res.stdout, /escalation: progressive recovered/);
+    assert.equal(demoStarts(dir, id), 3, 'three starts in all: no action ran twice');
+
+    result = await client.result(`mend/recover/${id}`);
+    assert.equal(result.outcome, 'recovered');
+    assert.equal(result.strategy, 'immediate');
+    assert.deepEqual(
+      result.ladder?.map((r) => [r.strategy, r.outcome, r.workflowId]),
+      [
+        ['immediate', 'failed', `mend/recover/${id}`],
+        ['progressive', 'recovered', `mend/recover/${id}/escalation/progressive`],
+      ],
+    );
+    const child = await client.result(`mend/recover/${id}/escalation/progressive`);
+    assert.equal(child.attempts, 2);
+    recordHistory(`mend/recover/${id}`, (await client.describe(`mend/recover/${id}`)).runId, 'immediate-escalated.json');
+  });
+
+  test('the Temporal CLI sees what the Web UI shows: search attributes, summaries, the parent link', async () => {
+    const parent = JSON.parse(temporal(['workflow', 'describe', '-w', `mend/recover/${id}`])) as Record<string, unknown>;
+    const text = JSON.stringify(parent);
+    assert.match(text, /recover .* \(immediate, manual by /, 'the static summary');
+    for (const attr of ['MendComponents', 'MendStrategy', 'MendPhase', 'MendOutcome', 'MendTrigger']) assert.match(text, new RegExp(attr), `${attr} is set`);
+
+    const child = JSON.parse(temporal(['workflow', 'describe', '-w', `mend/recover/${id}/escalation/progressive`])) as {
+      workflowExecutionInfo: { parentExecution?: { workflowId: string } };
+      executionConfig: { userMetadata?: { summary?: string } };
+    };
+    assert.equal(child.workflowExecutionInfo.parentExecution?.workflowId, `mend/recover/${id}`, 'the child links to its parent');
+    assert.match(child.executionConfig.userMetadata?.summary ?? '', /escalation: immediate failed on/);
+
+    // Visibility is eventually consistent: wait for the query to see both runs.
+    const listed = await waitFor('both rungs in the visibility query', 10_000, () => {
+      const out = temporal(['workflow', 'list', '--query', `MendComponents = "${id}" AND MendOutcome = "recovered"`]);
+      const rows = JSON.parse(out.trim() || '[]') as Array<{ execution: { workflowId: string } }>;
+      return rows.length === 2 && rows;
+    });
+    assert.deepEqual(listed.map((r) => r.execution.workflowId).sort(), [`mend/recover/${id}`, `mend/recover/${id}/escalation/progressive`]);
+
+    // The activity summaries the timeline shows.
+    const history = await client.temporal.workflow.getHandle(`mend/recover/${id}/escalation/progressive`).fetchHistory();
+    const summaries = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.userMetadata?.summary?.data);
+    assert.ok(summaries.length > 0 && summaries.every(Boolean), 'every activity has a summary');
+  });
+});
