@@ -161,5 +161,6 @@ export function recordHistory(workflowId: string, runId: string, file: string): 
   if (!process.env.MEND_RECORD_HISTORIES) return;
   const { address, temporalCli } = sharedServer();
   const json = execFileSync(temporalCli, ['workflow', 'show', '-w', workflowId, '-r', runId, '--address', address, '--output', 'json'], { encoding: 'utf8' });
-  writeFileSync(path.join(__dirname, 'histories', file), json);
+  // The workflow id goes along: replaying a runbook that derives ids from it needs the real one.
+  writeFileSync(path.join(__dirname, 'histories', file), JSON.stringify({ workflowId, ...(JSON.parse(json) as object) }, null, 2));
 }

@@ -17,8 +17,9 @@ describe('recorded runbook histories replay against the current code', () => {
   test('there are recorded histories to replay', () => assert.ok(files.length > 0));
   for (const file of files) {
     test(`replays ${file}`, async () => {
-      const history = JSON.parse(readFileSync(path.join(dir, file), 'utf8'));
-      await Worker.runReplayHistory({ workflowBundle: { codePath: sharedServer().bundle }, replayName: file }, history);
+      const { workflowId, ...history } = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { workflowId?: string; events: unknown[] };
+      // The recorded workflow id matters to runbooks that derive ids from it (escalation children).
+      await Worker.runReplayHistory({ workflowBundle: { codePath: sharedServer().bundle }, replayName: file }, history, workflowId);
     });
   }
 });

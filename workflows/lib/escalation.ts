@@ -21,7 +21,8 @@ export function nextRung(chain: readonly Strategy[], current: Strategy): Strateg
  * and returns this run's result with the final outcome and the ladder of every rung.
  */
 export async function escalate(run: Runbook, input: RecoveryInput, current: Strategy, result: RecoveryResult): Promise<RecoveryResult> {
-  const next = nextRung(input.component.policy.escalation, current);
+  // `?? []`: runs started before escalation existed carry no chain in their input.
+  const next = nextRung(input.component.policy.escalation ?? [], current);
   if (result.outcome !== 'failed' || result.dryRun || input.options?.noEscalation || !next) return result;
 
   const info = workflowInfo();

@@ -75,7 +75,8 @@ export async function cleanupStep(run: Runbook, component: Component, label = ''
 export async function validateStep(run: Runbook, component: Component, label = ''): Promise<WaitHealthyResult | undefined> {
   const id = component.id;
   run.enter('validation');
-  if (!component.policy.validateAfterRecovery) {
+  // `=== false`: runs started before the option existed carry no value and always validated.
+  if (component.policy.validateAfterRecovery === false) {
     run.skip('validate', `validate ${id}${label}`, id, 'validateAfterRecovery is off');
     return run.dryRun ? undefined : { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
   }
