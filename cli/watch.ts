@@ -32,13 +32,15 @@ export async function watchRun(
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, POLL_MS))]);
   }
-  return result;
+  // Steps that ended after the last poll.
+  const final = await result;
+  final.steps.forEach((step, i) => finished.has(i) || print(formatStep(step)));
+  return final;
 }
 
 /** Lines describing the change from `before` to `now`; `announced`/`finished` remember printed steps. */
 export function progressLines(before: RunProgress | undefined, now: RunProgress, announced: Set<number>, finished: Set<number>): string[] {
   const lines: string[] = [];
-  if (now.phase !== before?.phase) lines.push(dim(`phase: ${now.phase}`));
   now.steps.forEach((step, i) => {
     if (step.status === 'running') {
       if (!announced.has(i)) lines.push(`  ${yellow('running'.padEnd(7))} ${step.name.padEnd(9)}         ${step.summary}`);
@@ -48,6 +50,7 @@ export function progressLines(before: RunProgress | undefined, now: RunProgress,
       lines.push(formatStep(step));
     }
   });
+  if (now.phase !== before?.phase) lines.push(dim(`phase: ${now.phase}`));
   if (now.nextAttemptAt && now.nextAttemptAt !== before?.nextAttemptAt) lines.push(dim(`next attempt (${now.attempt + 1}) at ${now.nextAttemptAt}`));
   if (now.paused !== (before?.paused ?? false)) lines.push(yellow(now.paused ? 'paused: resume with `mend resume <run>`' : 'resumed'));
   if (now.approval?.state === 'waiting' && before?.approval?.state !== 'waiting') {

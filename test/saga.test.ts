@@ -51,8 +51,9 @@ describe('saga', () => {
       '    steps:',
       `      - name: restart-web\n        action: { type: component, component: web, op: restart }\n        compensate: { type: component, component: web, op: stop }\n`,
       `      - name: check-web\n        action: { type: component, component: web, op: validate }\n`,
+      `      - name: checkpoint-web\n        action: { type: component, component: web, op: checkpoint }\n`,
     ].join('\n');
-    const { file } = await writeDemoConfig(dir, [{ id: 'web' }], sagas + '\n');
+    const { file } = await writeDemoConfig(dir, [{ id: 'web', state: { paths: ['state/web.json'] } }], sagas + '\n');
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
     client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
@@ -87,6 +88,7 @@ describe('saga', () => {
   test('a saga of component operations completes; the same request id never runs it twice', async () => {
     const result = await run('fine', 'f1');
     assert.equal(result.outcome, 'recovered', result.reason);
+    assert.match(result.steps.at(-1)?.detail ?? '', /^checkpoint saga-fine-\w{8}-2$/);
     const res = await fetch(`http://127.0.0.1:${(config.components[0]!.probe as { url: string }).url.split(':')[2]!.split('/')[0]}/healthz`);
     assert.equal(res.status, 200);
     await assert.rejects(run('fine', 'f1'), AlreadyRunningError);

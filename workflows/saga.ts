@@ -17,8 +17,9 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
   const run = new Runbook({ strategy: 'saga', components: input.components.map((c) => c.id), trigger: input.trigger, dryRun: input.dryRun });
   const info = workflowInfo();
 
-  /** Runs one action; `attempts` bounds Temporal's retries of it. Returns a line for the step log. */
-  const perform = async (action: SagaAction, label: string, key: string, attempts: number): Promise<string> => {
+  /** Runs step `index`'s action or compensation; `attempts` bounds Temporal's retries. Returns a line for the step log. */
+  const perform = async (action: SagaAction, label: string, index: number, kind: 'action' | 'compensate', attempts: number): Promise<string> => {
+    const key = `${info.workflowId}/${info.runId}/${index}/${kind}`;
     const retry = { maximumAttempts: attempts, initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s' };
     if (action.type === 'command') {
       const out = await acts(label, { startToCloseTimeout: action.timeout + 10_000, heartbeatTimeout: '10s', retry }).runCommand({
@@ -41,7 +42,9 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
         await a.stopComponent({ component });
         return (await a.startComponent({ component })).detail;
       case 'checkpoint': {
-        const made = await acts(label, { ...LONG, retry }).createCheckpoint({ component, id: key.replace(/[^\w.-]+/g, '_'), label });
+        // One id per step of this run, so a retry finds the checkpoint it already made.
+        const id = `saga-${def.name}-${info.runId.slice(0, 8)}-${index}`;
+        const made = await acts(label, { ...LONG, retry }).createCheckpoint({ component, id, label });
         return `checkpoint ${made.id}`;
       }
       case 'validate': {
@@ -75,7 +78,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       const label = `compensate ${step.name}: ${describe(step.compensate)}`;
       try {
         const detail = await run.step('compensate', label, componentOf(step.compensate), () =>
-          perform(step.compensate!, label, `${info.workflowId}/${info.runId}/${i}/compensate`, def.compensationAttempts),
+          perform(step.compensate!, label, i, 'compensate', def.compensationAttempts),
         );
         if (detail) run.note(detail);
         done.push(step.name);
@@ -91,7 +94,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
   for (const [i, step] of def.steps.entries()) {
     const label = `${step.name}: ${describe(step.action)}`;
     try {
-      const detail = await run.step('action', label, componentOf(step.action), () => perform(step.action, label, `${info.workflowId}/${info.runId}/${i}/action`, 1));
+      const detail = await run.step('action', label, componentOf(step.action), () => perform(step.action, label, i, 'action', 1));
       if (detail) run.note(detail);
       completed.push(i);
     } catch (err) {

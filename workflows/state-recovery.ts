@@ -29,7 +29,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
     if (skipped.length > 0) run.note(`skipped ${skipped.map((s) => `${s.id} (${s.problems[0] ?? 'does not verify'})`).join(', ')}`, id);
     const chosen = selection?.chosen;
     if (!chosen) throw new StepFailed(`no ${wanted} of ${id} verifies${skipped.length ? ` (${skipped.length} rejected)` : ''}; state left untouched`, 'data');
-    run.note(`chose ${chosen.id} (${chosen.files} files, created ${chosen.createdAt})`, id);
+    run.note(`chose ${chosen.id} (${chosen.files} file(s), created ${chosen.createdAt})`, id);
 
     run.enter('execution');
     await stopStep(run, component);
