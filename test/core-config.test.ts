@@ -80,6 +80,54 @@ describe('config', () => {
     assert.match(problemsOf('components: [unclosed')[0]!, /^not valid YAML: /);
   });
 
+  test('command and http adapters and the command probe parse, with paths resolved', () => {
+    const config = parseConfig(
+      `components:
+  - id: nginx
+    adapter: { type: command, start: [systemctl, start, nginx], stop: [systemctl, stop, nginx], status: [systemctl, is-active, nginx], cwd: ops }
+    probe: { type: command, command: [curl, -fsS, "http://127.0.0.1/"], timeout: 2s }
+  - id: search
+    adapter: { type: http, restart: { url: "http://127.0.0.1:9200/_admin/restart" } }
+    probe: { type: tcp, port: 9200 }`,
+      'mend.config.yaml',
+      opts,
+    );
+    const [nginx, search] = config.components;
+    assert.equal(nginx!.adapter.type === 'command' && nginx!.adapter.cwd, '/srv/app/ops');
+    assert.equal(nginx!.adapter.timeout, 30_000);
+    assert.equal(nginx!.probe.type === 'command' && nginx!.probe.cwd, '/srv/app');
+    assert.equal(search!.adapter.type === 'http' && search!.adapter.restart.method, 'POST');
+    assert.ok(problemsOf(`components:\n  - id: x\n    adapter: { type: http, restart: { url: "file:///etc/passwd" } }\n    probe: { type: process }`).includes('components[0].adapter.restart.url: expected an http(s) URL'));
+  });
+
+  test('state defaults: checkpoints and state moved aside under MEND_HOME, cleanup in the state folders', () => {
+    const config = parseConfig(`components:${component('db', '\n    state: { paths: [data/db.json, logs/] }')}`, 'mend.config.yaml', opts);
+    const { state, policy } = config.components[0]!;
+    assert.deepEqual(state.paths, ['/srv/app/data/db.json', '/srv/app/logs']);
+    assert.equal(state.checkpointDir, '/srv/app/.mend/checkpoints/db');
+    assert.equal(state.asideDir, '/srv/app/.mend/aside/db');
+    assert.deepEqual(state.cleanup.dirs, ['/srv/app/data', '/srv/app']);
+    assert.deepEqual([state.cleanup.temp, state.cleanup.locks, state.cleanup.staleAfter], [['*.tmp'], ['*.lock'], 3_600_000]);
+    assert.deepEqual([state.keep, state.maxAge], [10, 7 * 86_400_000]);
+    assert.deepEqual([policy.escalation, policy.validateAfterRecovery, policy.preApproved, policy.approvalTimeout], [[], true, false, 900_000]);
+  });
+
+  test('an escalation chain names only known strategies', () => {
+    assert.ok(problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, reboot] }')}`).some((p) => p.startsWith('components[0].policy.escalation[1]: unknown strategy "reboot"')));
+  });
+
+  test('sagas: unknown components and duplicate names are named with their path', () => {
+    const saga = (name: string, target: string) => `\n  - name: ${name}\n    steps:\n      - name: one\n        action: { type: component, component: ${target}, op: restart }\n        compensate: { type: command, command: ["true"] }`;
+    assert.deepEqual(problemsOf(`components:${component('api')}\nsagas:${saga('fix', 'ghost')}${saga('fix', 'api')}`), [
+      'sagas[0].steps[0].action.component: unknown component "ghost"',
+      'sagas[1].name: duplicate saga name "fix"',
+    ]);
+    assert.ok(problemsOf(`components:${component('api')}\nsagas:\n  - name: empty\n    steps: []`).includes('sagas[0].steps: a saga needs at least one step'));
+    const config = parseConfig(`components:${component('api')}\nsagas:${saga('fix', 'api')}`, 'mend.config.yaml', opts);
+    assert.equal(config.sagas[0]!.steps[0]!.compensate?.type === 'command' && config.sagas[0]!.steps[0]!.compensate.cwd, '/srv/app');
+    assert.equal(config.sagas[0]!.compensationAttempts, 3);
+  });
+
   test('selecting an unknown component names it and the known ones', () => {
     const config = parseConfig(`components:${component('api')}${component('web')}`, 'mend.config.yaml', opts);
     assert.throws(() => selectComponents(config, ['api', 'ghost']), /unknown component "ghost" \(known: api, web\)/);
