@@ -94,7 +94,7 @@ describe('config', () => {
     );
     const [nginx, search] = config.components;
     assert.equal(nginx!.adapter.type === 'command' && nginx!.adapter.cwd, '/srv/app/ops');
-    assert.equal(nginx!.adapter.timeout, 30_000);
+    assert.equal(nginx!.adapter.type === 'command' && nginx!.adapter.timeout, 30_000);
     assert.equal(nginx!.probe.type === 'command' && nginx!.probe.cwd, '/srv/app');
     assert.equal(search!.adapter.type === 'http' && search!.adapter.restart.method, 'POST');
     assert.ok(problemsOf(`components:\n  - id: x\n    adapter: { type: http, restart: { url: "file:///etc/passwd" } }\n    probe: { type: process }`).includes('components[0].adapter.restart.url: expected an http(s) URL'));
