@@ -201,7 +201,7 @@ export function buildProgram(settings: Settings): Command {
       const workflowId = runIdOf(runArg);
       await withClient(settings, async (client) => {
         const status = await client.approve(workflowId, { approve: !opts.reject, by: opts.by ?? `${os.userInfo().username}@cli`, reason: opts.reason });
-        console.log(`${workflowId}: ${status.state} by ${status.by}${status.reason ? ` (${status.reason})` : ''}`);
+        console.log(`${status.workflowId}: ${status.state} by ${status.by}${status.reason ? ` (${status.reason})` : ''}`);
       });
     });
 

@@ -191,10 +191,16 @@ export class MendClient {
     }
   }
 
-  /** Approves or rejects a run waiting for an approval; the run's validator explains a refusal. */
-  async approve(workflowId: string, req: ApprovalRequest): Promise<ApprovalStatus> {
+  /**
+   * Approves or rejects a run waiting for an approval; the run's validator explains a refusal.
+   * When the run itself is not waiting but a rung of its escalation ladder is (an emergency reset
+   * escalated to), the decision goes to that rung. Returns the status and the run decided on.
+   */
+  async approve(workflowId: string, req: ApprovalRequest): Promise<ApprovalStatus & { workflowId: string }> {
+    const target = (await this.waitingRung(workflowId)) ?? workflowId;
     try {
-      return await this.temporal.workflow.getHandle(workflowId).executeUpdate<ApprovalStatus, [ApprovalRequest]>('approve', { args: [req] });
+      const status = await this.temporal.workflow.getHandle(target).executeUpdate<ApprovalStatus, [ApprovalRequest]>('approve', { args: [req] });
+      return { ...status, workflowId: target };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         // A closed run answers updates with "not found": say that it ended, if it exists.
@@ -203,6 +209,19 @@ export class MendClient {
       }
       throw mapRunError(err, workflowId);
     }
+  }
+
+  /** The running escalation rung under `workflowId` that waits for an approval, if any. */
+  private async waitingRung(workflowId: string): Promise<string | undefined> {
+    const waiting = async (id: string) => (await this.progress(id).catch(() => undefined))?.approval?.state === 'waiting';
+    if (await waiting(workflowId)) return undefined;
+    const query = `WorkflowId STARTS_WITH ${JSON.stringify(`${workflowId}/escalation/`)} AND ExecutionStatus = "Running"`;
+    try {
+      for await (const run of this.temporal.workflow.list({ query })) if (await waiting(run.workflowId)) return run.workflowId;
+    } catch {
+      // Visibility unavailable: decide on the run as named.
+    }
+    return undefined;
   }
 
   /** Status, progress (while it runs or from its last state) and result (once closed) of a run. */

@@ -33,6 +33,12 @@ describe('escalation', () => {
         env: { FAIL_FIRST_STARTS: '2' },
         policy: { strategy: 'immediate', escalation: ['immediate', 'progressive'], timeout: '1s', maxRetries: 3, initialDelay: '200ms', jitter: 0 },
       },
+      {
+        id: `${id}-reset`,
+        // Start 1 exits at once: immediate fails, and the ladder ends in an emergency reset that waits for approval.
+        env: { FAIL_FIRST_STARTS: '1' },
+        policy: { strategy: 'immediate', escalation: ['immediate', 'emergency-reset'], timeout: '1s' },
+      },
     ]);
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
@@ -93,5 +99,20 @@ describe('escalation', () => {
     const history = await client.temporal.workflow.getHandle(`mend/recover/${id}/escalation/progressive`).fetchHistory();
     const summaries = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.userMetadata?.summary?.data);
     assert.ok(summaries.length > 0 && summaries.every(Boolean), 'every activity has a summary');
+  });
+
+  test('an emergency reset reached by escalation is approved through the component\'s run id', async () => {
+    const target = `${id}-reset`;
+    const run = await client.startRecovery({ strategy: 'immediate', component: config.components[1]!, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const childId = `mend/recover/${target}/escalation/emergency-reset`;
+    await waitFor('the escalated reset to wait for approval', 20_000, async () => (await client.progress(childId)).approval?.state === 'waiting');
+    const approved = await waitFor('the approval to reach the waiting rung', 10_000, async () => {
+      const res = await runCli(['approve', target, '--by', 'carol', '--reason', 'ladder drill'], env());
+      return res.code === 0 && res;
+    });
+    assert.match(approved.stdout, new RegExp(`^${childId}: approved by carol`));
+    const result = await client.result(run.workflowId, run.runId);
+    assert.equal(result.outcome, 'recovered', result.reason);
+    assert.deepEqual(result.ladder?.map((r) => `${r.strategy} ${r.outcome}`), ['immediate failed', 'emergency-reset recovered']);
   });
 });
