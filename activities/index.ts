@@ -7,6 +7,7 @@ import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
 import { CommandNotFoundError } from './adapters/process';
+import { whileBeating } from './heartbeat';
 import { probeComponent } from './probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
@@ -48,7 +49,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async stopComponent({ component }: ComponentRef): Promise<StopOutcome> {
       const ctx = Context.current();
       try {
-        const outcome = await stopAdapter(component, () => ctx.heartbeat());
+        const outcome = await whileBeating(() => stopAdapter(component, () => ctx.heartbeat()));
         log.info('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
         return outcome;
       } catch (err) {
@@ -61,7 +62,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     async startComponent({ component }: ComponentRef): Promise<StartOutcome> {
       const ctx = Context.current();
       try {
-        const outcome = await startAdapter(component, () => ctx.heartbeat());
+        const outcome = await whileBeating(() => startAdapter(component, () => ctx.heartbeat()));
         log.info('start', { component: component.id, adapter: component.adapter.type, ...outcome });
         return outcome;
       } catch (err) {

@@ -27,7 +27,8 @@ export function createSagaActivities(stateDir: string) {
     /**
      * Idempotent across retries: after the command exits 0 a marker named for the step's key is
      * written; a retry (say after the worker died before reporting) finds it and runs nothing.
-     * A command interrupted mid-way runs again, so saga commands should be safe to repeat.
+     * A command interrupted mid-way runs again, so saga commands should be safe to repeat. The
+     * marker is on this worker's MEND_HOME: with workers on several hosts, keep it on shared storage.
      */
     async runCommand({ command, cwd, env, timeoutMs, key }: RunCommandInput): Promise<RunCommandResult> {
       const marker = path.join(markers, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
@@ -35,7 +36,9 @@ export function createSagaActivities(stateDir: string) {
       if (done) return { ...done, replayed: true };
 
       const ctx = Context.current();
-      const res = await runArgv(command, { cwd, env, timeoutMs, heartbeat: () => ctx.heartbeat() });
+      const res = await runArgv(command, { cwd, env, timeoutMs, heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal });
+      // Cancelled (the saga was cancelled): the command and its group were stopped; say so, not "timeout".
+      if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
       if (res.kind === 'cannot-run') throw ApplicationFailure.create({ message: res.message, type: 'resource', nonRetryable: true });
       if (res.kind === 'timeout') throw ApplicationFailure.create({ message: `${command[0]} did not finish within ${timeoutMs}ms`, type: 'timeout' });
       if (res.code !== 0) {

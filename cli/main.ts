@@ -109,9 +109,11 @@ export function buildProgram(settings: Settings): Command {
           for (const component of components) {
             const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, options, allComponents: config.components });
             started.push({ target: component.id, ...run });
+            // Printed as each starts: if a later one is refused, the ones already started are known.
+            if (!opts.json) console.log(`started ${run.workflowId} (${strategy}) → ${run.url}`);
           }
         }
-        if (!opts.json) for (const run of started) console.log(`started ${run.workflowId} (${strategyText}) → ${run.url}`);
+        if (!opts.json && strategyText === 'saga') for (const run of started) console.log(`started ${run.workflowId} (saga) → ${run.url}`);
         if (!opts.wait) {
           if (opts.json) console.log(JSON.stringify(started, null, 2));
           return;
@@ -154,15 +156,17 @@ export function buildProgram(settings: Settings): Command {
           if (!isSuccess(d.result)) process.exitCode = EXIT.failed;
           return;
         }
-        if (d.progress) {
-          const state = { last: d.progress, announced: new Set<number>(), finished: new Set<number>() };
-          for (const line of progressLines(undefined, d.progress, state.announced, state.finished)) console.log(line);
-          if (opts.watch && d.status === 'RUNNING') {
-            const result = await watchRun(client, workflowId, d.runId, (line) => console.log(line), state);
-            console.log(formatResult(workflowId, result, { stepsShown: true }));
-            if (!isSuccess(result)) process.exitCode = EXIT.failed;
-          }
+        const state = { last: d.progress, announced: new Set<number>(), finished: new Set<number>() };
+        if (d.progress) for (const line of progressLines(undefined, d.progress, state.announced, state.finished)) console.log(line);
+        if (d.status === 'RUNNING') {
+          if (!opts.watch) return;
+          const result = await watchRun(client, workflowId, d.runId, (line) => console.log(line), state);
+          console.log(formatResult(workflowId, result, { stepsShown: true }));
+          if (!isSuccess(result)) process.exitCode = EXIT.failed;
+          return;
         }
+        // Closed without a result: terminated, cancelled from outside the run, timed out.
+        process.exitCode = EXIT.failed;
       });
     });
 

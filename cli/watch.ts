@@ -22,13 +22,24 @@ export async function watchRun(
 ): Promise<RecoveryResult> {
   let ended = false;
   const result = client.result(workflowId, runId).finally(() => (ended = true));
+  result.catch(() => undefined); // handled below; never an unhandled rejection while polling
   const { announced, finished } = state;
   let last = state.last;
+  let polls = 0;
+  let rungAnnounced = false;
   while (!ended) {
     const now = await client.progress(workflowId, runId).catch(() => undefined);
     if (now) {
       for (const line of progressLines(last, now, announced, finished)) print(line);
       last = now;
+      // An escalation rung waiting for approval (an emergency reset) is a child run: look now and then.
+      if (!rungAnnounced && polls++ % 5 === 0 && now.steps.some((s) => s.name === 'escalate' && s.status === 'running')) {
+        const rung = await client.waitingRung(workflowId).catch(() => undefined);
+        if (rung) {
+          rungAnnounced = true;
+          print(yellow(`${rung} is waiting for approval: \`mend approve ${workflowId} --reason "..."\` or \`--reject\``));
+        }
+      }
     }
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, POLL_MS))]);
   }

@@ -134,7 +134,10 @@ export class MendClient {
       reason: req.reason,
       dryRun: req.dryRun,
       options: req.options,
-      related: NEEDS_RELATIVES.has(req.strategy) ? relatedComponents(req.component.id, req.allComponents ?? []) : undefined,
+      // Escalation may reach a strategy that needs them, so the ladder's strategies count too.
+      related: [req.strategy, ...req.component.policy.escalation].some((s) => NEEDS_RELATIVES.has(s))
+        ? relatedComponents(req.component.id, req.allComponents ?? [])
+        : undefined,
     };
     try {
       const handle = await this.temporal.workflow.start(STRATEGY_WORKFLOW[req.strategy], {
@@ -204,15 +207,15 @@ export class MendClient {
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         // A closed run answers updates with "not found": say that it ended, if it exists.
-        const closed = await this.temporal.workflow.getHandle(workflowId).describe().catch(() => undefined);
-        if (closed) throw new RunRefusedError(`${workflowId} has ended (${closed.status.name.toLowerCase()}); it is not waiting for an approval`);
+        const closed = await this.temporal.workflow.getHandle(target).describe().catch(() => undefined);
+        if (closed) throw new RunRefusedError(`${target} has ended (${closed.status.name.toLowerCase()}); it is not waiting for an approval`);
       }
       throw mapRunError(err, workflowId);
     }
   }
 
   /** The running escalation rung under `workflowId` that waits for an approval, if any. */
-  private async waitingRung(workflowId: string): Promise<string | undefined> {
+  async waitingRung(workflowId: string): Promise<string | undefined> {
     const waiting = async (id: string) => (await this.progress(id).catch(() => undefined))?.approval?.state === 'waiting';
     if (await waiting(workflowId)) return undefined;
     const query = `WorkflowId STARTS_WITH ${JSON.stringify(`${workflowId}/escalation/`)} AND ExecutionStatus = "Running"`;

@@ -133,7 +133,10 @@ export const PolicySchema = z
     /** Fraction of each wait added or removed at random (0.2 = ±20 %), so a fleet does not retry in lockstep. */
     jitter: z.number().min(0).max(1).default(0.2),
     /** Strategies to try in order; when one ends `failed`, the next starts (escalation). */
-    escalation: z.array(StrategySchema).default([]),
+    escalation: z
+      .array(StrategySchema)
+      .refine((chain) => new Set(chain).size === chain.length, { message: 'each strategy may appear once in an escalation chain' })
+      .default([]),
     /** Probe until healthy after a start; when false the run ends after starting. */
     validateAfterRecovery: z.boolean().default(true),
     /** immediate/progressive: clean temp files, stale locks and corrupt markers before starting an unhealthy component. */

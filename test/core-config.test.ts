@@ -114,6 +114,9 @@ describe('config', () => {
 
   test('an escalation chain names only known strategies', () => {
     assert.ok(problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, reboot] }')}`).some((p) => p.startsWith('components[0].policy.escalation[1]: unknown strategy "reboot"')));
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, progressive, immediate] }')}`), [
+      'components[0].policy.escalation: each strategy may appear once in an escalation chain',
+    ]);
   });
 
   test('sagas: unknown components and duplicate names are named with their path', () => {

@@ -11,11 +11,11 @@ import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { STRATEGIES, type Config } from '../core/schemas';
-import { httpStatus, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 /** The one run `mend run --json` printed. */
-function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string } {
-  const runs = JSON.parse(stdout) as Array<{ result: RecoveryResult; workflowId: string }>;
+function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; runId: string } {
+  const runs = JSON.parse(stdout) as Array<{ result: RecoveryResult; workflowId: string; runId: string }>;
   assert.equal(runs.length, 1);
   return runs[0]!;
 }
@@ -98,10 +98,11 @@ describe('immediate recovery on a real process', () => {
     assert.ok(before, 'service runs before the dry run');
     const run = await runCli(['run', 'immediate', svc.id, '--dry-run', '--json'], env());
     assert.equal(run.code, 0, run.stderr);
-    const { result } = onlyRun(run.stdout);
+    const { result, workflowId, runId } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'planned');
     assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
     assert.equal((await runningProcess(processAdapter(svc)))?.pid, before.pid, 'same process still runs');
+    recordHistory(workflowId, runId, 'immediate-dry-run.json');
   });
 
   test('an unknown component or strategy prints one line, exits 2 and starts nothing', async () => {

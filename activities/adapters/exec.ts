@@ -18,6 +18,8 @@ export interface ExecOptions {
   timeoutMs: number;
   /** Called every second while the command runs (activity heartbeats). */
   heartbeat?: () => void;
+  /** Ends the command (and its group) like a timeout when aborted, e.g. an activity's cancellation. */
+  signal?: AbortSignal;
 }
 
 export type ExecResult =
@@ -53,16 +55,20 @@ export function runArgv(argv: readonly string[], opts: ExecOptions): Promise<Exe
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
     const beat = opts.heartbeat ? setInterval(opts.heartbeat, 1_000) : undefined;
-    const deadline = setTimeout(() => {
+    const stop = () => {
+      if (timedOut) return;
       timedOut = true;
       signalGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
-    }, opts.timeoutMs);
+    };
+    const deadline = setTimeout(stop, opts.timeoutMs);
+    opts.signal?.addEventListener('abort', stop, { once: true });
 
     const finish = (result: ExecResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
+      opts.signal?.removeEventListener('abort', stop);
       // After a timeout the SIGKILL still goes out: it ends what the command left in its group.
       if (!timedOut) clearTimeout(killTimer);
       killTimer?.unref();

@@ -6,6 +6,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Component } from '../../core/schemas';
 import { CheckpointError, createCheckpoint, pruneCheckpoints, restoreCheckpoint, selectCheckpoint } from './checkpoint';
+import { whileBeating } from '../heartbeat';
 import { cleanState, moveStateAside } from './aside';
 
 interface StateRef {
@@ -57,12 +58,12 @@ export function createStateActivities() {
 
     /** Idempotent: paths already moved aside under this run's key are skipped. */
     async moveStateAside({ component, runKey }: StateRef & { runKey: string }) {
-      return typed(() => moveStateAside(component, runKey));
+      return typed(() => whileBeating(() => moveStateAside(component, runKey)));
     },
 
     /** Idempotent: a second pass finds nothing left to move. */
     async cleanState({ component, runKey }: StateRef & { runKey: string }) {
-      return typed(() => cleanState(component, runKey));
+      return typed(() => whileBeating(() => cleanState(component, runKey)));
     },
 
     /** Idempotent: pruning an already-pruned folder removes nothing more. */

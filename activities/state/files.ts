@@ -2,7 +2,7 @@
  * File helpers shared by checkpoints and moving state aside: copies that hash while they stream,
  * fsync, moves that never overwrite, and a small glob matcher for base names.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 
@@ -130,11 +130,16 @@ export async function movePath(from: string, to: string): Promise<void> {
   } catch (err) {
     if (errnoCode(err) !== 'EXDEV') throw err;
   }
-  const partial = `${to}.partial`;
-  // Only an interrupted earlier copy of ours can be here; the source is still intact.
-  await fs.rm(partial, { recursive: true, force: true });
-  await fs.cp(from, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true, force: false });
-  await fs.rename(partial, to);
+  // A name of this attempt's own: an overlapping retry (say after a heartbeat timeout) never
+  // touches it. A crashed attempt's leftover stays beside `to` (nothing is ever deleted here).
+  const partial = `${to}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.cp(from, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, errorOnExist: true, force: false });
+    await fs.rename(partial, to);
+  } catch (err) {
+    await fs.rm(partial, { recursive: true, force: true });
+    throw err;
+  }
   await fsyncDir(path.dirname(to));
   await fs.rm(from, { recursive: true, force: true });
 }

@@ -3,7 +3,7 @@
  * starts as a child workflow (`<id>/escalation/<strategy>`), so the Web UI links the whole ladder.
  * The parent waits for it, which keeps "one recovery per component" true across the ladder.
  */
-import { executeChild, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import { escalationWorkflowId } from '../../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type Rung } from '../../core/run';
 import type { Strategy } from '../../core/schemas';
@@ -28,19 +28,30 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
   const info = workflowInfo();
   const here: Rung = { strategy: current, workflowId: info.workflowId, outcome: result.outcome, reason: result.reason };
   const childId = escalationWorkflowId(info.workflowId, next);
-  const child = await run.step('escalate', `escalate ${input.component.id} to ${next}`, input.component.id, () =>
-    executeChild(STRATEGY_WORKFLOW[next], {
-      workflowId: childId,
-      args: [{ ...input, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],
-      staticSummary: `escalation: ${current} failed on ${input.component.id}, trying ${next}`,
-      staticDetails: result.reason,
-      // The child is part of this run's ladder: cancelling this run cancels it too.
-      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-    }) as Promise<RecoveryResult>,
-  );
+  let child: RecoveryResult | undefined;
+  try {
+    child = await run.step('escalate', `escalate ${input.component.id} to ${next}`, input.component.id, () =>
+      executeChild(STRATEGY_WORKFLOW[next], {
+        workflowId: childId,
+        args: [{ ...input, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],
+        staticSummary: `escalation: ${current} failed on ${input.component.id}, trying ${next}`,
+        staticDetails: result.reason,
+        // The child is part of this run's ladder: cancelling this run cancels it too.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      }) as Promise<RecoveryResult>,
+    );
+  } catch (err) {
+    // The rung did not return a result (terminated, timed out, or this run was cancelled).
+    const outcome = isCancellation(err) ? 'cancelled' : 'failed';
+    const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    run.enter('failure');
+    upsertOutcome(outcome);
+    return { ...result, outcome, ladder: [here, { strategy: next, workflowId: childId, outcome, reason }] };
+  }
   if (!child) return result;
   run.note(`${next} ended ${child.outcome}${child.reason ? `: ${child.reason}` : ''}`, input.component.id);
   const ladder = [here, ...(child.ladder ?? [{ strategy: next, workflowId: childId, outcome: child.outcome, reason: child.reason }])];
+  run.enter(child.outcome === 'recovered' ? 'completion' : 'failure');
   upsertOutcome(child.outcome);
   return { ...result, outcome: child.outcome, ladder };
 }

@@ -1,5 +1,5 @@
 /** The stop / clean / start / validate steps runbooks share, as steps of a Runbook. */
-import { proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, WaitHealthyResult } from '../../activities';
 import { runKey } from '../../core/constants';
 import type { ProbeResult } from '../../core/failure';
@@ -28,7 +28,9 @@ export function thisRunKey(): string {
 /** Probes once and notes what it saw; the run's analysis step. Runs in a dry run too. */
 export async function probeBefore(run: Runbook, component: Component): Promise<ProbeResult | undefined> {
   const id = component.id;
-  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }), { readOnly: true });
+  // Dry runs probe since this patch; dry runs recorded before it planned the probe instead.
+  const readOnly = !run.dryRun || patched('dry-run-probes');
+  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }), { readOnly });
   if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
   return before;
 }
@@ -63,7 +65,7 @@ export async function startStep(run: Runbook, component: Component, label = ''):
 export async function cleanupStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
   const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}`, id, () =>
-    acts(`clean ${id}${label}`).cleanState({ component, runKey: thisRunKey() }),
+    acts(`clean ${id}${label}`, LONG).cleanState({ component, runKey: thisRunKey() }),
   );
   if (cleaned) run.note(cleaned.moved.length > 0 ? `moved aside: ${cleaned.moved.map((m) => m.from).join(', ')}` : 'nothing to clean', id);
 }
