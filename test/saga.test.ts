@@ -13,7 +13,7 @@ import { loadConfigFile } from '../client/config';
 import { selectSaga } from '../core/config';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
-import { recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, writeDemoConfig, type Spawned } from './helpers';
+import { recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('saga', () => {
   const dir = tempDir('saga');
@@ -47,6 +47,10 @@ describe('saga', () => {
       step('reserve', note('do reserve'), note('undo reserve')),
       step('charge', note('do charge'), note('undo charge (fails)', 7)),
       step('ship', note('do ship (fails)', 1)),
+      '  - name: slow',
+      '    steps:',
+      step('lock', note('do lock'), note('undo lock')),
+      `      - name: copy\n        action: { type: command, command: ${JSON.stringify(['node', '-e', `require('fs').appendFileSync(${JSON.stringify(journal)}, 'copy started ' + process.pid + '\\n'); setTimeout(() => require('fs').appendFileSync(${JSON.stringify(journal)}, 'copy finished\\n'), 20000)`])}, timeout: 1m }\n        compensate: { type: command, command: ${note('undo copy')} }\n`,
       '  - name: fine',
       '    steps:',
       `      - name: restart-web\n        action: { type: component, component: web, op: restart }\n        compensate: { type: component, component: web, op: stop }\n`,
@@ -85,6 +89,19 @@ describe('saga', () => {
     assert.match(result.reason ?? '', /compensation failed for charge \(compensated: reserve\): needs a human/);
   });
 
+  test('cancel during a step: the running command is stopped, then the completed steps are compensated', async () => {
+    const before = lines().length;
+    const started = await client.startSaga({ saga: selectSaga(config, 'slow'), allComponents: config.components, requestId: 'c1', trigger: 'manual', requestedBy: 'test' });
+    const pid = await waitFor('the copy step to start', 15_000, () => Number(lines().slice(before).find((l) => l.startsWith('copy started'))?.split(' ')[2]));
+    const cancelled = await runCli(['cancel', started.workflowId], env());
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    const result = await client.result(started.workflowId, started.runId);
+    assert.equal(result.outcome, 'cancelled');
+    assert.match(result.reason ?? '', /step copy was cancelled; compensated lock/);
+    assert.deepEqual(lines().slice(before), ['do lock', `copy started ${pid}`, 'undo lock']);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the cancelled command was stopped before compensating, not left running');
+  });
+
   test('a saga of component operations completes; the same request id never runs it twice', async () => {
     const result = await run('fine', 'f1');
     assert.equal(result.outcome, 'recovered', result.reason);
@@ -103,6 +120,6 @@ describe('saga', () => {
     assert.equal(lines().length, before, 'nothing ran');
     const unknown = await runCli(['run', 'saga', 'nope', '--config', path.join(dir, 'mend.config.yaml')], env());
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown saga "nope" \(known: rollout, stuck, fine\)/);
+    assert.match(unknown.stderr, /unknown saga "nope" \(known: rollout, stuck, slow, fine\)/);
   });
 });
