@@ -157,7 +157,7 @@ export function buildProgram(settings: Settings): Command {
           return;
         }
         const state = { last: d.progress, announced: new Set<number>(), finished: new Set<number>() };
-        if (d.progress) for (const line of progressLines(undefined, d.progress, state.announced, state.finished)) console.log(line);
+        if (d.progress) for (const line of progressLines(undefined, d.progress, state.announced, state.finished, workflowId)) console.log(line);
         if (d.status === 'RUNNING') {
           if (!opts.watch) return;
           const result = await watchRun(client, workflowId, d.runId, (line) => console.log(line), state);

@@ -30,7 +30,7 @@ export async function watchRun(
   while (!ended) {
     const now = await client.progress(workflowId, runId).catch(() => undefined);
     if (now) {
-      for (const line of progressLines(last, now, announced, finished)) print(line);
+      for (const line of progressLines(last, now, announced, finished, workflowId)) print(line);
       last = now;
       // An escalation rung waiting for approval (an emergency reset) is a child run: look now and then.
       if (!rungAnnounced && polls++ % 5 === 0 && now.steps.some((s) => s.name === 'escalate' && s.status === 'running')) {
@@ -50,7 +50,7 @@ export async function watchRun(
 }
 
 /** Lines describing the change from `before` to `now`; `announced`/`finished` remember printed steps. */
-export function progressLines(before: RunProgress | undefined, now: RunProgress, announced: Set<number>, finished: Set<number>): string[] {
+export function progressLines(before: RunProgress | undefined, now: RunProgress, announced: Set<number>, finished: Set<number>, run = '<run>'): string[] {
   const lines: string[] = [];
   now.steps.forEach((step, i) => {
     if (step.status === 'running') {
@@ -63,9 +63,9 @@ export function progressLines(before: RunProgress | undefined, now: RunProgress,
   });
   if (now.phase !== before?.phase) lines.push(dim(`phase: ${now.phase}`));
   if (now.nextAttemptAt && now.nextAttemptAt !== before?.nextAttemptAt) lines.push(dim(`next attempt (${now.attempt + 1}) at ${now.nextAttemptAt}`));
-  if (now.paused !== (before?.paused ?? false)) lines.push(yellow(now.paused ? 'paused: resume with `mend resume <run>`' : 'resumed'));
+  if (now.paused !== (before?.paused ?? false)) lines.push(yellow(now.paused ? `paused: resume with \`mend resume ${run}\`` : 'resumed'));
   if (now.approval?.state === 'waiting' && before?.approval?.state !== 'waiting') {
-    lines.push(yellow(`waiting for approval until ${now.approval.deadline}: \`mend approve <run> --reason "..."\` or \`--reject\``));
+    lines.push(yellow(`waiting for approval until ${now.approval.deadline}: \`mend approve ${run} --reason "..."\` or \`--reject\``));
   }
   return lines;
 }
