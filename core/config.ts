@@ -30,6 +30,7 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
       ...saga,
       steps: saga.steps.map((step) => ({ ...step, action: resolveActionPaths(step.action, abs), compensate: step.compensate && resolveActionPaths(step.compensate, abs) })),
     })),
+    spools: parsed.data.spools.map((spool) => ({ ...spool, dir: abs(spool.dir) })),
   };
 }
 

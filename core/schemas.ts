@@ -231,11 +231,59 @@ export const SagaSchema = z
   })
   .strict();
 
+/** Base URL joined with a path, whether or not the base ends in "/". */
+const joinUrl = (base: string, rel: string) => `${base.replace(/\/+$/, '')}/${rel}`;
+
+/**
+ * A backlog spool: items written to `<dir>/pending/` while a sink was down, replayed to the sink
+ * in order with idempotent delivery; items that keep failing go to `<dir>/failed/`.
+ */
+export const SpoolSchema = z
+  .object({
+    name: ComponentIdSchema,
+    /** Folder holding pending/, failed/ and attempts/ (relative to the config file). */
+    dir: z.string().min(1),
+    sink: z
+      .object({
+        /** Base URL: items are POSTed to `<url>/items` and looked up at `<url>/items/<id>`. */
+        url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }),
+        /** Default `<url>/healthz`. */
+        healthUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
+        timeout: DurationSchema.prefault('5s'),
+        headers: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .transform((sink) => ({ ...sink, healthUrl: sink.healthUrl ?? joinUrl(sink.url, 'healthz') })),
+    /** Items delivered per replay batch. */
+    batchSize: z.number().int().min(1).max(100).default(10),
+    /** Retryable delivery failures of one item before it is dead-lettered. */
+    maxAttempts: z.number().int().min(1).max(20).default(3),
+    /** Larger pending files are reported bad (and dead-lettered), never read into memory whole. */
+    maxItemBytes: z.number().int().min(1).default(1024 * 1024),
+    /** Replay spacing: `busy` while at least `busyAt` items wait, `some` while any wait, `idle` when none. */
+    intervals: z
+      .object({
+        busy: DurationSchema.prefault('10s'),
+        some: DurationSchema.prefault('30s'),
+        idle: DurationSchema.prefault('60s'),
+        busyAt: z.number().int().min(1).default(50),
+      })
+      .strict()
+      .prefault({}),
+    /** Upper bound of the wait after failed replays while the sink stays down. */
+    maxBackoff: DurationSchema.prefault('5m'),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
     components: z.array(ComponentSchema).default([]),
     sagas: z.array(SagaSchema).default([]),
+    spools: z
+      .array(SpoolSchema)
+      .refine((spools) => new Set(spools.map((s) => s.name)).size === spools.length, { message: 'each spool name may appear once' })
+      .default([]),
   })
   .strict();
 
@@ -286,3 +334,6 @@ export type Trigger = z.output<typeof TriggerSchema>;
 export type RunRequest = z.output<typeof RunRequestSchema>;
 export type RunOptions = RunRequest['options'];
 export type RunRequestInput = z.input<typeof RunRequestSchema>;
+export type Spool = z.output<typeof SpoolSchema>;
+export type SpoolInput = z.input<typeof SpoolSchema>;
+export type SpoolSink = Spool['sink'];
