@@ -94,26 +94,24 @@ export function buildProgram(settings: Settings): Command {
       const requestedBy = `${os.userInfo().username}@cli`;
       const client = await connect(settings);
       try {
-        let started: Array<StartedRun & { target: string }>;
+        const started: Array<StartedRun & { target: string }> = [];
+        // Each run is recorded and printed as it starts: if a later one is refused, the earlier ones are known.
+        const announce = (target: string, run: StartedRun) => {
+          started.push({ target, ...run });
+          if (!opts.json) console.log(`started ${run.workflowId} (${strategyText}) → ${run.url}`);
+        };
         if (strategyText === 'saga') {
           if (targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
           const saga = selectSaga(config, targets[0]!);
           const requestId = parseRequestId(opts.requestId);
-          const run = await client.startSaga({ saga, allComponents: config.components, requestId, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun });
-          started = [{ target: saga.name, ...run }];
+          announce(saga.name, await client.startSaga({ saga, allComponents: config.components, requestId, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun }));
         } else {
           const strategy = parseStrategy(strategyText);
           const options = parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
-          const components = selectComponents(config, targets);
-          started = [];
-          for (const component of components) {
-            const run = await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, options, allComponents: config.components });
-            started.push({ target: component.id, ...run });
-            // Printed as each starts: if a later one is refused, the ones already started are known.
-            if (!opts.json) console.log(`started ${run.workflowId} (${strategy}) → ${run.url}`);
+          for (const component of selectComponents(config, targets)) {
+            announce(component.id, await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, options, allComponents: config.components }));
           }
         }
-        if (!opts.json && strategyText === 'saga') for (const run of started) console.log(`started ${run.workflowId} (saga) → ${run.url}`);
         if (!opts.wait) {
           if (opts.json) console.log(JSON.stringify(started, null, 2));
           return;

@@ -3,9 +3,10 @@
  * Used by the API, the CLI, scripts and tests; nothing else talks to Temporal's client directly.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
-import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunProgress, type SagaInput } from '../core/run';
+import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunbookKind, type RunProgress, type SagaInput } from '../core/run';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 
@@ -144,12 +145,7 @@ export class MendClient {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
-        typedSearchAttributes: [
-          { key: MendComponents, value: [req.component.id] },
-          { key: MendStrategy, value: req.strategy },
-          { key: MendTrigger, value: req.trigger },
-          { key: MendPhase, value: 'detection' },
-        ],
+        typedSearchAttributes: startAttributes([req.component.id], req.strategy, req.trigger),
         memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
         staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
@@ -177,12 +173,7 @@ export class MendClient {
         args: [input],
         // A saga id is used once: a retried request with the same id reports the earlier run.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: MendComponents, value: components.map((c) => c.id) },
-          { key: MendStrategy, value: 'saga' },
-          { key: MendTrigger, value: req.trigger },
-          { key: MendPhase, value: 'detection' },
-        ],
+        typedSearchAttributes: startAttributes(components.map((c) => c.id), 'saga', req.trigger),
         memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
         staticSummary: `${req.dryRun ? 'plan' : 'run'} saga ${req.saga.name} (${req.saga.steps.length} steps, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
@@ -285,6 +276,16 @@ export class MendClient {
   async close(): Promise<void> {
     await this.connection.close();
   }
+}
+
+/** Search attributes a run starts with, so the Web UI can filter it before its first step. */
+function startAttributes(components: string[], kind: RunbookKind, trigger: Trigger): SearchAttributePair[] {
+  return [
+    { key: MendComponents, value: components },
+    { key: MendStrategy, value: kind },
+    { key: MendTrigger, value: trigger },
+    { key: MendPhase, value: 'detection' },
+  ];
 }
 
 /** Strategies that act on a component's relatives as well as on the component. */

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
-import { MendClient } from '../client';
-import { loadConfigFile } from '../client/config';
+import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { probeComponent } from '../activities/probes';
+import type { MendClient } from '../client';
 import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { demoStarts, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { demoStarts, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('emergency reset', () => {
   const dir = tempDir('emergency');
@@ -20,8 +19,8 @@ describe('emergency reset', () => {
   const suffix = Date.now().toString(36);
   let config: Config;
   let client: MendClient;
-  let worker: Spawned;
-  const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: path.join(dir, '.mend') });
+  let suite: RunbookSuite;
+  const env = () => suite.env;
   const c = (prefix: string): Component => config.components.find((x) => x.id.startsWith(prefix))!;
   const pidOf = async (x: Component) => (await runningProcess(processAdapter(x)))?.pid;
   const start = (x: Component) => client.startRecovery({ strategy: 'emergency-reset', component: x, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
@@ -35,17 +34,16 @@ describe('emergency reset', () => {
       { id: `lone-${suffix}`, policy: { approvalTimeout: '1s' } },
       { id: `auto-${suffix}`, policy: { preApproved: true } },
     ]);
-    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
-    for (const x of config.components) await startProcess(processAdapter(x));
-    worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    suite = await startRunbookSuite(dir, queue, file);
+    ({ config, client } = suite);
+    for (const x of config.components) {
+      await startProcess(processAdapter(x));
+      // Healthy means it has also written its state file, whose start counter the tests read.
+      await waitFor(`${x.id} healthy`, 10_000, async () => (await probeComponent(x)).healthy);
+    }
   });
 
-  after(async () => {
-    for (const x of config?.components ?? []) await stopProcess(processAdapter(x)).catch(() => undefined);
-    await worker?.stop();
-    await client?.close();
-  });
+  after(() => suite?.stop());
 
   test('waits for approval, touching nothing; once approved stops dependents first, moves state aside and starts in order', async () => {
     const db = c('db');

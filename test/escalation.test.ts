@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, stopProcess } from '../activities/adapters/process';
-import { MendClient } from '../client';
-import { loadConfigFile } from '../client/config';
+import type { MendClient } from '../client';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
-import { demoStarts, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { demoStarts, recordHistory, runCli, sharedServer, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('escalation', () => {
   const dir = tempDir('escalation');
@@ -20,9 +18,9 @@ describe('escalation', () => {
   const id = `ladder-${Date.now().toString(36)}`;
   let config: Config;
   let client: MendClient;
-  let worker: Spawned;
   let result: RecoveryResult;
-  const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: path.join(dir, '.mend') });
+  let suite: RunbookSuite;
+  const env = () => suite.env;
   const temporal = (args: string[]) => execFileSync(sharedServer().temporalCli, [...args, '--address', sharedServer().address, '--output', 'json'], { encoding: 'utf8' });
 
   before(async () => {
@@ -40,16 +38,11 @@ describe('escalation', () => {
         policy: { strategy: 'immediate', escalation: ['immediate', 'emergency-reset'], timeout: '1s' },
       },
     ]);
-    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
-    worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    suite = await startRunbookSuite(dir, queue, file);
+    ({ config, client } = suite);
   });
 
-  after(async () => {
-    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
-    await worker?.stop();
-    await client?.close();
-  });
+  after(() => suite?.stop());
 
   test('a failed immediate recovery escalates to progressive, which recovers; the ladder and reasons are in the result', async () => {
     const res = await runCli(['run', 'immediate', id, '--watch', '--config', path.join(dir, 'mend.config.yaml')], env());

@@ -4,6 +4,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { processAdapter, stopProcess } from '../activities/adapters/process';
+import { MendClient } from '../client';
+import { loadConfigFile } from '../client/config';
+import type { Config } from '../core/schemas';
 import { freePort } from '../scripts/ports';
 
 export const ROOT = path.resolve(__dirname, '..');
@@ -126,6 +130,36 @@ export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv
   const worker = spawnTs('workers/main.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: taskQueue, MEND_WORKFLOW_BUNDLE: bundle, ...extraEnv });
   await waitFor('worker to poll', 30_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))));
   return worker;
+}
+
+/** What a runbook suite runs against: its config, a worker on its own queue, a client, and the CLI's env. */
+export interface RunbookSuite {
+  config: Config;
+  worker: Spawned;
+  client: MendClient;
+  /** Environment for `runCli`: the shared server, this queue, MEND_HOME in the suite's folder. */
+  env: NodeJS.ProcessEnv;
+  /** Stops the config's processes, the worker and the client. */
+  stop(): Promise<void>;
+}
+
+/** Loads `configFile` (state under `<dir>/.mend`), starts a worker on `queue` and connects a client. */
+export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite> {
+  const home = path.join(dir, '.mend');
+  const config = loadConfigFile(configFile, { stateDir: home });
+  const worker = await startWorker(queue, { MEND_HOME: home });
+  const client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  return {
+    config,
+    worker,
+    client,
+    env: { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: home },
+    async stop() {
+      for (const c of config.components) if (c.adapter.type === 'process') await stopProcess(processAdapter(c)).catch(() => undefined);
+      await worker.stop();
+      await client.close();
+    },
+  };
 }
 
 export interface CliResult {

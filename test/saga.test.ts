@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, stopProcess } from '../activities/adapters/process';
-import { AlreadyRunningError, MendClient } from '../client';
-import { loadConfigFile } from '../client/config';
+import { AlreadyRunningError, type MendClient } from '../client';
 import { selectSaga } from '../core/config';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
-import { recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('saga', () => {
   const dir = tempDir('saga');
@@ -21,8 +19,8 @@ describe('saga', () => {
   const journal = path.join(dir, 'journal.log');
   let config: Config;
   let client: MendClient;
-  let worker: Spawned;
-  const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: path.join(dir, '.mend') });
+  let suite: RunbookSuite;
+  const env = () => suite.env;
   /** argv that appends a line to the journal, then exits with `code`. */
   const note = (line: string, code = 0) => JSON.stringify(['node', '-e', `require('fs').appendFileSync(${JSON.stringify(journal)}, ${JSON.stringify(line + '\n')}); process.exit(${code})`]);
   const lines = () => readFileSync(journal, 'utf8').trim().split('\n');
@@ -58,16 +56,11 @@ describe('saga', () => {
       `      - name: checkpoint-web\n        action: { type: component, component: web, op: checkpoint }\n`,
     ].join('\n');
     const { file } = await writeDemoConfig(dir, [{ id: 'web', state: { paths: ['state/web.json'] } }], sagas + '\n');
-    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
-    worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    suite = await startRunbookSuite(dir, queue, file);
+    ({ config, client } = suite);
   });
 
-  after(async () => {
-    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
-    await worker?.stop();
-    await client?.close();
-  });
+  after(() => suite?.stop());
 
   test('step 3 fails: steps 2 and 1 are compensated in that order, and the run says so', async () => {
     const result = await run('rollout', 'r1');

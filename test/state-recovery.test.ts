@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
 import { createCheckpoint } from '../activities/state/checkpoint';
-import { MendClient } from '../client';
-import { loadConfigFile } from '../client/config';
 import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type DemoService, type Spawned } from './helpers';
+import { httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type DemoService, type RunbookSuite } from './helpers';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => path.join(dir, f)).filter((f) => statSync(f).isFile());
@@ -25,9 +23,8 @@ describe('state recovery', () => {
   const suffix = Date.now().toString(36);
   let config: Config;
   let services: DemoService[];
-  let client: MendClient;
-  let worker: Spawned;
-  const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: path.join(dir, '.mend') });
+  let suite: RunbookSuite;
+  const env = () => suite.env;
   const byId = (prefix: string): Component => config.components.find((c) => c.id.startsWith(prefix))!;
   const url = (prefix: string, p: string) => `http://127.0.0.1:${services.find((s) => s.id.startsWith(prefix))!.port}${p}`;
   const put = (prefix: string, key: string, value: string) => fetch(url(prefix, `/items/${key}`), { method: 'PUT', body: value }).then((r) => r.status);
@@ -38,16 +35,11 @@ describe('state recovery', () => {
       { id: `bare-${suffix}`, state: { paths: [`state/bare-${suffix}.json`] }, policy: { strategy: 'state-recovery', timeout: '5s' } },
     ]);
     services = written.services;
-    config = loadConfigFile(written.file, { stateDir: path.join(dir, '.mend') });
-    worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    suite = await startRunbookSuite(dir, queue, written.file);
+    ({ config } = suite);
   });
 
-  after(async () => {
-    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
-    await worker?.stop();
-    await client?.close();
-  });
+  after(() => suite?.stop());
 
   test('a corrupted state file is restored from the newest checkpoint that verifies; a tampered newer one is skipped', async () => {
     const store = byId('store');

@@ -2,7 +2,7 @@ import { relatives, topologicalLevels } from '../core/graph';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { awaitApproval, handleApprovals } from './lib/approval';
 import { escalate } from './lib/escalation';
-import { acts, LONG, startStep, stopStep, thisRunKey, validateStep } from './lib/restart';
+import { acts, asideStep, startStep, stopStep, validateStep } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -46,17 +46,7 @@ export async function emergencyReset(input: RecoveryInput): Promise<RecoveryResu
 
     run.enter('execution');
     for (const level of [...levels].reverse()) await Promise.all(level.map((id) => stopStep(run, byId.get(id)!)));
-    const key = thisRunKey();
-    await Promise.all(
-      affected
-        .filter((c) => c.state.paths.length > 0)
-        .map(async (component) => {
-          const aside = await run.step('aside', `move state of ${component.id} aside`, component.id, () =>
-            acts(`move state of ${component.id} aside`, LONG).moveStateAside({ component, runKey: key }),
-          );
-          if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, component.id);
-        }),
-    );
+    await Promise.all(affected.filter((c) => c.state.paths.length > 0).map((component) => asideStep(run, component)));
     for (const level of levels) {
       const results = await Promise.all(
         level.map(async (id) => {

@@ -3,7 +3,7 @@ import type { FailureClass } from '../core/failure';
 import type { RecoveryResult, SagaInput } from '../core/run';
 import type { SagaAction } from '../core/schemas';
 import { acts, LONG } from './lib/restart';
-import { failureClassOf, Runbook, StepFailed } from './lib/runbook';
+import { causeMessage, failureClassOf, Runbook, StepFailed } from './lib/runbook';
 
 /**
  * `saga`: a transactional runbook. Steps run in order; when one fails (or the run is cancelled),
@@ -103,7 +103,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       const cancelled = isCancellation(err);
       failure = {
         step: step.name,
-        message: cancelled ? 'cancelled by request' : err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
+        message: cancelled ? 'cancelled by request' : causeMessage(err),
         failureClass: err instanceof StepFailed ? err.failureClass : failureClassOf(err),
         cancelled,
       };

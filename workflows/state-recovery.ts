@@ -1,6 +1,6 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { escalate } from './lib/escalation';
-import { acts, cleanupStep, LONG, probeBefore, startStep, stopStep, thisRunKey, validateStep } from './lib/restart';
+import { acts, asideStep, cleanupStep, LONG, probeBefore, startStep, stopStep, validateStep } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -33,9 +33,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
 
     run.enter('execution');
     await stopStep(run, component);
-    const key = thisRunKey();
-    const aside = await run.step('aside', `move current state of ${id} aside`, id, () => acts(`move state of ${id} aside`, LONG).moveStateAside({ component, runKey: key }));
-    if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
+    await asideStep(run, component);
     await cleanupStep(run, component);
     const restored = await run.step('restore', `restore checkpoint ${chosen.id} of ${id}`, id, () =>
       acts(`restore ${chosen.id} to ${id}`, LONG).restoreCheckpoint({ component, id: chosen.id }),

@@ -3,6 +3,7 @@
  * the `command` probe share. Never throws; the caller decides what each ending means.
  */
 import { spawn } from 'node:child_process';
+import { signalGroup } from './process';
 
 /** How much of the command's output (stdout and stderr, interleaved) is kept for error details. */
 const TAIL_CHARS = 2048;
@@ -58,8 +59,10 @@ export function runArgv(argv: readonly string[], opts: ExecOptions): Promise<Exe
     const stop = () => {
       if (timedOut) return;
       timedOut = true;
-      signalGroup(child.pid, 'SIGTERM');
-      killTimer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
+      const pid = child.pid;
+      if (pid === undefined) return;
+      signalGroup(pid, 'SIGTERM');
+      killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
     const deadline = setTimeout(stop, opts.timeoutMs);
     opts.signal?.addEventListener('abort', stop, { once: true });
@@ -101,17 +104,4 @@ export function runArgv(argv: readonly string[], opts: ExecOptions): Promise<Exe
 export function lastLine(output: string): string {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
   return (lines.at(-1) ?? '').slice(0, 300);
-}
-
-function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
 }

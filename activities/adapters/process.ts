@@ -156,8 +156,8 @@ export async function stopProcess(adapter: ProcessAdapter, onWait?: () => void):
   return { stopped: true, pid: record.pid, forced };
 }
 
-/** Signals the process group the component leads (its children too), falling back to the pid. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signals the process group `pid` leads (its children too), falling back to the pid. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Read size of streamed copies and hashes: memory stays flat whatever the file size. */
@@ -40,21 +41,13 @@ export async function copyHashing(from: string, to: string, onBytes?: (bytes: nu
     const { mode } = await src.stat();
     const dest = await fs.open(to, 'w');
     try {
-      const hash = createHash('sha256');
-      const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-      let size = 0;
-      for (;;) {
-        const { bytesRead } = await src.read(buf, 0, CHUNK_BYTES, null);
-        if (bytesRead === 0) break;
-        hash.update(buf.subarray(0, bytesRead));
+      const hashed = await hashChunks(src, onBytes, async (chunk) => {
         let written = 0;
-        while (written < bytesRead) written += (await dest.write(buf, written, bytesRead - written, null)).bytesWritten;
-        size += bytesRead;
-        onBytes?.(bytesRead);
-      }
+        while (written < chunk.length) written += (await dest.write(chunk, written, chunk.length - written, null)).bytesWritten;
+      });
       await dest.chmod(mode & 0o7777);
       await dest.sync();
-      return { size, sha256: hash.digest('hex') };
+      return hashed;
     } finally {
       await dest.close();
     }
@@ -67,20 +60,27 @@ export async function copyHashing(from: string, to: string, onBytes?: (bytes: nu
 export async function hashFile(file: string, onBytes?: (bytes: number) => void): Promise<HashedCopy> {
   const handle = await fs.open(file, 'r');
   try {
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    let size = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      size += bytesRead;
-      onBytes?.(bytesRead);
-    }
-    return { size, sha256: hash.digest('hex') };
+    return await hashChunks(handle, onBytes);
   } finally {
     await handle.close();
   }
+}
+
+/** Reads `handle` to its end in chunks, hashing each and handing it to `each` (a copy's writer). */
+async function hashChunks(handle: FileHandle, onBytes?: (bytes: number) => void, each?: (chunk: Buffer) => Promise<void>): Promise<HashedCopy> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
+    if (bytesRead === 0) break;
+    const chunk = buf.subarray(0, bytesRead);
+    hash.update(chunk);
+    await each?.(chunk);
+    size += bytesRead;
+    onBytes?.(bytesRead);
+  }
+  return { size, sha256: hash.digest('hex') };
 }
 
 /** Writes a small file and fsyncs it. */

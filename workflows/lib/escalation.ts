@@ -8,7 +8,7 @@ import { escalationWorkflowId } from '../../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type Rung } from '../../core/run';
 import type { Strategy } from '../../core/schemas';
 import { upsertOutcome } from './search-attributes';
-import type { Runbook } from './runbook';
+import { causeMessage, type Runbook } from './runbook';
 
 /** The strategy after `current` in the chain, if any. */
 export function nextRung(chain: readonly Strategy[], current: Strategy): Strategy | undefined {
@@ -43,7 +43,7 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
   } catch (err) {
     // The rung did not return a result (terminated, timed out, or this run was cancelled).
     const outcome = isCancellation(err) ? 'cancelled' : 'failed';
-    const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    const reason = causeMessage(err);
     run.enter('failure');
     upsertOutcome(outcome);
     return { ...result, outcome, ladder: [here, { strategy: next, workflowId: childId, outcome, reason }] };

@@ -70,6 +70,13 @@ export async function cleanupStep(run: Runbook, component: Component, label = ''
   if (cleaned) run.note(cleaned.moved.length > 0 ? `moved aside: ${cleaned.moved.map((m) => m.from).join(', ')}` : 'nothing to clean', id);
 }
 
+/** Moves the component's state aside under this run's key (never deleted) for a fresh start or a restore. */
+export async function asideStep(run: Runbook, component: Component): Promise<void> {
+  const id = component.id;
+  const aside = await run.step('aside', `move state of ${id} aside`, id, () => acts(`move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
+  if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
+}
+
 /**
  * Probes until healthy or policy.timeout. With `validateAfterRecovery: false` the step is skipped
  * and counts as healthy. Undefined in a dry run.

@@ -141,6 +141,12 @@ export function failureClassOf(err: unknown): FailureClass | undefined {
   return undefined;
 }
 
+/** The innermost useful message: an activity failure's cause (what the activity threw), else the error's own. */
+export function causeMessage(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? err.cause.message : err.message;
+}
+
 function describeError(err: unknown): string {
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: unknown }).cause;
