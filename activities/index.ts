@@ -7,6 +7,7 @@ import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
 import { CommandNotFoundError } from './adapters/process';
+import { createBacklogActivities } from './backlog/activities';
 import { whileBeating } from './heartbeat';
 import { probeComponent } from './probes';
 import { createSagaActivities } from './saga';
@@ -87,6 +88,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     ...createStateActivities(),
     ...createSagaActivities(deps.stateDir ?? '.mend'),
+    ...createBacklogActivities(),
   };
 }
 

@@ -7,7 +7,7 @@ import { formatDuration, parseDuration } from '../core/duration';
 import type { Component } from '../core/schemas';
 import type { Settings } from '../core/settings';
 import { CliError, EXIT } from './errors';
-import { green, red } from './format';
+import { green, red, table } from './format';
 
 /** 1536 -> "1.5 KiB". */
 export function formatBytes(bytes: number): string {
@@ -21,7 +21,6 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${+value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Left-aligned columns; `paint` colours a cell after padding, so escape codes do not skew them. */
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** Whole days read as days ("7d"); anything else as core's formatDuration does. */
@@ -29,12 +28,6 @@ function formatAge(ms: number): string {
   return ms >= 86_400_000 && ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
 }
 
-function table(rows: string[][], paint: (cell: string, row: number, col: number) => string = (cell) => cell): string {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
-  return rows
-    .map((row, r) => row.map((cell, col) => paint(col === row.length - 1 ? cell : cell.padEnd(widths[col]!), r, col)).join('  ').trimEnd())
-    .join('\n');
-}
 
 function parseKeep(text: string): number {
   const n = Number(text);

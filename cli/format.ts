@@ -38,3 +38,11 @@ export function formatResult(component: string, result: RecoveryResult, opts: { 
         : red(`${component}: ${result.outcome} after ${took}${result.reason ? `: ${result.reason}` : ''}`);
   return [...lines, head].join('\n');
 }
+
+/** Left-aligned columns; `paint` colours a cell after padding, so escape codes do not skew them. */
+export function table(rows: string[][], paint: (cell: string, row: number, col: number) => string = (cell) => cell): string {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
+  return rows
+    .map((row, r) => row.map((cell, col) => paint(col === row.length - 1 ? cell : cell.padEnd(widths[col]!), r, col)).join('  ').trimEnd())
+    .join('\n');
+}

@@ -10,6 +10,7 @@ import type { RecoveryResult } from '../core/run';
 import { ValidationError } from '../core/errors';
 import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Strategy } from '../core/schemas';
 import { readSettings, type Settings } from '../core/settings';
+import { addBacklogCommand } from './backlog';
 import { addCheckpointCommand } from './checkpoint';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
@@ -227,6 +228,7 @@ export function buildProgram(settings: Settings): Command {
     });
 
   addCheckpointCommand(program, settings);
+  addBacklogCommand(program, settings);
   return program;
 }
 

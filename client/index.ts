@@ -298,13 +298,13 @@ function relatedComponents(id: string, all: Component[]): Component[] {
 }
 
 /** Unknown run → RunNotFoundError; an update the run refused → its reason; else connection mapping. */
-function mapRunError(err: unknown, workflowId: string): unknown {
+export function mapRunError(err: unknown, workflowId: string): unknown {
   if (err instanceof WorkflowNotFoundError) return new RunNotFoundError(`no run ${workflowId}`);
   if (err instanceof WorkflowUpdateFailedError) return new RunRefusedError((err.cause as Error | undefined)?.message ?? err.message);
   return mapConnectionError(err);
 }
 
-function mapConnectionError(err: unknown): unknown {
+export function mapConnectionError(err: unknown): unknown {
   const message = (err as Error)?.message ?? '';
   if (/UNAVAILABLE|ECONNREFUSED|Failed to connect|deadline/i.test(message)) return new TemporalUnreachableError(`Temporal is not reachable: ${message}`);
   return err;

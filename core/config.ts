@@ -1,7 +1,7 @@
 /** Parsing and checking a mend config, without touching the file system. */
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, type Component, type Config, type Saga, type SagaAction } from './schemas';
+import { ConfigSchema, type Component, type Config, type Saga, type SagaAction, type Spool } from './schemas';
 import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
 
@@ -93,6 +93,16 @@ export function selectSaga(config: Config, name: string): Saga {
     throw new ValidationError('sagas', [`unknown saga ${JSON.stringify(name)} (known: ${known})`]);
   }
   return saga;
+}
+
+/** Looks up a spool by name, naming the known ones when it is not there. */
+export function selectSpool(config: Config, name: string): Spool {
+  const spool = config.spools.find((s) => s.name === name);
+  if (!spool) {
+    const known = config.spools.map((s) => s.name).join(', ') || 'none configured';
+    throw new ValidationError('spools', [`unknown spool ${JSON.stringify(name)} (known: ${known})`]);
+  }
+  return spool;
 }
 
 /** Looks up components by id, naming every unknown one and the known ones in the error. */

@@ -254,8 +254,10 @@ export const SpoolSchema = z
       })
       .strict()
       .transform((sink) => ({ ...sink, healthUrl: sink.healthUrl ?? joinUrl(sink.url, 'healthz') })),
-    /** Items delivered per replay batch. */
+    /** Items delivered per replay batch (one batch at a time reaches the sink). */
     batchSize: z.number().int().min(1).max(100).default(10),
+    /** Batches one cycle delivers back to back before waiting its interval again. */
+    maxBatchesPerCycle: z.number().int().min(1).max(10_000).default(20),
     /** Retryable delivery failures of one item before it is dead-lettered. */
     maxAttempts: z.number().int().min(1).max(20).default(3),
     /** Larger pending files are reported bad (and dead-lettered), never read into memory whole. */

@@ -2,9 +2,15 @@
 //   PORT        port to listen on (127.0.0.1)
 //   STORE_FILE  JSON of received items in arrival order, rewritten atomically on every new item
 //   FAIL_RATE   0..1: that fraction of POST /items and GET /items/<id> answers 503 at random
-// Endpoints: GET /healthz, POST /items (body {id, createdAt, payload}; a second POST of the same id
+//   DEDUPE      "off" stores every POST as a new copy (tests use it to catch a double delivery)
+// Endpoints: GET /healthz, GET /admin/stats (counters; answers even while down), POST /items
+// (body {id, createdAt, payload}; a second POST of the same id
 // answers 200 {duplicate:true} and stores nothing), GET /items/<id> (200/404), GET /items (all, in
 // arrival order), POST /admin/down and /admin/up (while down, /healthz and /items* answer 503).
+// POST /admin/reject-posts?status=422 makes every POST /items answer that status (a sink whose
+// validation refuses what it gets), POST /admin/accept-posts ends it.
+// Each stored item keeps the x-mend-batch header it came with; /admin/stats reports the most requests
+// it ever had in flight at once on /items (maxInFlight), so tests can see that replay never overlaps.
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -13,6 +19,7 @@ const path = require('node:path');
 const port = Number(process.env.PORT || 0);
 const storeFile = process.env.STORE_FILE || path.join(process.cwd(), 'sink.store.json');
 const failRate = Math.min(1, Math.max(0, Number(process.env.FAIL_RATE || 0)));
+const dedupe = process.env.DEDUPE !== 'off';
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
@@ -42,7 +49,10 @@ function saveStore() {
 }
 
 let down = false;
-const stats = { posts: 0, duplicates: 0, injectedFailures: 0 };
+/** While set, every POST /items answers this status and stores nothing. */
+let rejectPostsWith = 0;
+const stats = { posts: 0, duplicates: 0, injectedFailures: 0, maxInFlight: 0 };
+let inFlight = 0;
 
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -60,7 +70,17 @@ async function readBody(req) {
   return body;
 }
 
-const server = http.createServer(async (req, res) => {
+const server = http.createServer((req, res) => {
+  // Replay traffic only (lookups and posts), not health checks or the listing.
+  if (req.url.startsWith('/items/') || (req.method === 'POST' && req.url === '/items')) {
+    inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+    res.once('close', () => inFlight--);
+  }
+  void handle(req, res);
+});
+
+async function handle(req, res) {
   const url = new URL(req.url, 'http://localhost');
   if (req.method === 'POST' && url.pathname === '/admin/down') {
     down = true;
@@ -72,6 +92,17 @@ const server = http.createServer(async (req, res) => {
     log('up again');
     return send(res, 200, { down: false });
   }
+  if (req.method === 'POST' && url.pathname === '/admin/reject-posts') {
+    rejectPostsWith = Number(url.searchParams.get('status') || 422);
+    log(`rejecting posts with ${rejectPostsWith}`);
+    return send(res, 200, { rejectPostsWith });
+  }
+  if (req.method === 'POST' && url.pathname === '/admin/accept-posts') {
+    rejectPostsWith = 0;
+    log('accepting posts again');
+    return send(res, 200, { rejectPostsWith });
+  }
+  if (req.method === 'GET' && url.pathname === '/admin/stats') return send(res, 200, { down, items: store.items.length, ...stats });
   if (req.method === 'GET' && url.pathname === '/healthz') {
     return down ? send(res, 503, { status: 'down' }) : send(res, 200, { status: 'ok', items: store.items.length, ...stats });
   }
@@ -96,6 +127,7 @@ const server = http.createServer(async (req, res) => {
   }
   if (!one && req.method === 'POST') {
     stats.posts++;
+    if (rejectPostsWith) return send(res, rejectPostsWith, { error: `posts rejected with ${rejectPostsWith} (/admin/reject-posts)` });
     const text = await readBody(req);
     if (text === undefined) return send(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
     let body;
@@ -107,18 +139,19 @@ const server = http.createServer(async (req, res) => {
     if (!body || typeof body.id !== 'string' || !ID_RE.test(body.id)) return send(res, 422, { error: 'expected {id, createdAt, payload} with a valid id' });
     const key = req.headers['idempotency-key'];
     if (key !== undefined && key !== body.id) return send(res, 422, { error: 'Idempotency-Key does not match the item id' });
-    if (byId.has(body.id)) {
+    if (dedupe && byId.has(body.id)) {
       stats.duplicates++;
       return send(res, 200, { id: body.id, duplicate: true });
     }
-    const item = { id: body.id, createdAt: body.createdAt, payload: body.payload, seq: store.items.length + 1, receivedAt: new Date().toISOString() };
+    const batch = req.headers['x-mend-batch'];
+    const item = { id: body.id, createdAt: body.createdAt, payload: body.payload, seq: store.items.length + 1, receivedAt: new Date().toISOString(), ...(batch ? { batch } : {}) };
     store.items.push(item);
     byId.set(item.id, item);
     saveStore();
     return send(res, 201, { id: item.id, stored: true, seq: item.seq });
   }
   send(res, 405, { error: 'method not allowed' });
-});
+}
 
 function shutdown(signal) {
   log(`${signal}: stopping`);
@@ -130,5 +163,5 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 server.listen(port, '127.0.0.1', () => {
-  log(`listening on 127.0.0.1:${server.address().port} (${store.items.length} items stored, FAIL_RATE=${failRate})`);
+  log(`listening on 127.0.0.1:${server.address().port} (${store.items.length} items stored, FAIL_RATE=${failRate}${dedupe ? '' : ', DEDUPE=off'})`);
 });

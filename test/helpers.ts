@@ -53,7 +53,7 @@ export async function writeDemoConfig(
   const withPorts: DemoService[] = [];
   for (const s of services) withPorts.push({ ...s, port: s.port ?? (await freePort()) });
   const portOf = new Map(withPorts.map((s) => [s.id, s.port]));
-  const lines = ['version: 1', 'components:'];
+  const lines = ['version: 1', withPorts.length ? 'components:' : 'components: []'];
   for (const s of withPorts) {
     const deps = (s.dependsOn ?? []).map((d) => `http://127.0.0.1:${portOf.get(d)}/healthz`).join(',');
     const command = s.command ?? ['node', path.join(ROOT, 'demo/service.js')];

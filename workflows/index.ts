@@ -5,3 +5,4 @@ export { dependencyAwareRestart } from './dependency-aware';
 export { stateRecovery } from './state-recovery';
 export { emergencyReset } from './emergency-reset';
 export { saga } from './saga';
+export { backlogReplay } from './backlog';

@@ -66,16 +66,17 @@ export async function sinkHas(spool: SinkTarget, id: string): Promise<boolean> {
 }
 
 /**
- * Hands one item to the sink unless it already has it. Safe to run twice: the sink is asked first,
- * and the POST carries the item id as its idempotency key, so a repeat never makes a second copy.
+ * Hands one item to the sink unless it already has it (`batch` names the replay batch, for the
+ * sink's logs). Safe to run twice: the sink is asked first, and the POST carries the item id as
+ * its idempotency key, so a repeat never makes a second copy.
  */
-export async function deliver(spool: SinkTarget, item: SpoolItem): Promise<DeliverResult> {
+export async function deliver(spool: SinkTarget, item: SpoolItem, opts: { batch?: string } = {}): Promise<DeliverResult> {
   if (await sinkHas(spool, item.id)) return { delivered: false, already: true };
   const url = itemsUrl(spool.sink);
   const what = `POST ${url}`;
   const res = await call(spool.sink, what, url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': item.id },
+    headers: { 'content-type': 'application/json', 'idempotency-key': item.id, ...(opts.batch ? { 'x-mend-batch': opts.batch } : {}) },
     body: JSON.stringify({ id: item.id, createdAt: item.createdAt, payload: item.payload }),
   });
   const body = await res.text().catch(() => '');

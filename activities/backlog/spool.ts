@@ -113,14 +113,14 @@ export async function writeItem(dir: string, input: { id?: string; createdAt?: D
 }
 
 /**
- * Up to `limit` pending items, oldest first. A file that is too large, not JSON, not an item or
+ * Up to `limit` pending items, oldest first, leaving out the files named in `skip`. A file that is too large, not JSON, not an item or
  * not matching its name is reported `ok: false` (for dead-lettering), never thrown.
  */
-export async function listPending(dir: string, limit: number, maxItemBytes = DEFAULT_MAX_ITEM_BYTES): Promise<PendingEntry[]> {
+export async function listPending(dir: string, limit: number, maxItemBytes = DEFAULT_MAX_ITEM_BYTES, skip: ReadonlySet<string> = new Set()): Promise<PendingEntry[]> {
   const entries: PendingEntry[] = [];
   for (const file of await visibleNames(pendingDir(dir))) {
     if (entries.length >= limit) break;
-    if (!file.endsWith('.json')) continue;
+    if (!file.endsWith('.json') || skip.has(file)) continue;
     const entry = await readEntry(path.join(pendingDir(dir), file), file, maxItemBytes);
     if (entry) entries.push(entry);
   }
@@ -185,7 +185,9 @@ export async function recordAttempt(dir: string, id: string, error: string): Pro
  * whole, and an item already in failed/ (pending one gone) counts as moved.
  */
 export async function deadLetter(dir: string, file: string, why: Omit<FailedReason, 'failedAt'>): Promise<{ moved: boolean }> {
-  const id = idOfFile(file);
+  // A misnamed file in pending/ is dead-lettered too (it has no attempt record); a path never is.
+  if (file !== path.basename(file) || file.startsWith('.') || !file.endsWith('.json')) throw new Error(`not a spool file name: ${JSON.stringify(file)}`);
+  const id = ITEM_FILE_RE.exec(file)?.[2];
   const reason: FailedReason = { ...why, reason: why.reason.slice(0, 2000), failedAt: new Date().toISOString() };
   // The reason first: a crash between the two leaves a pending item with a stale reason, never a
   // failed item without one. A later dead-letter rewrites it, a reset removes it.
@@ -193,7 +195,7 @@ export async function deadLetter(dir: string, file: string, why: Omit<FailedReas
   let moved = await renameIfExists(path.join(pendingDir(dir), file), path.join(failedDir(dir), file));
   if (!moved) moved = (await visibleNames(failedDir(dir))).includes(file);
   await fsyncDir(failedDir(dir));
-  await fs.rm(attemptsFile(dir, id), { force: true });
+  if (id) await fs.rm(attemptsFile(dir, id), { force: true });
   return { moved };
 }
 
