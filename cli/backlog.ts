@@ -1,12 +1,12 @@
 /** `mend backlog`: the replay entities of the configured spools: status, pause, resume, force, reset-failed, failed. */
 import os from 'node:os';
 import type { Command } from '@commander-js/extra-typings';
-import { listFailed } from '../activities/backlog/spool';
+import { counts, listFailed } from '../activities/backlog/spool';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';
 import { selectSpool } from '../core/config';
-import type { BacklogStatus } from '../core/backlog';
+import type { BacklogStatus, SpoolCounts } from '../core/backlog';
 import { formatDuration } from '../core/duration';
 import type { Config, Spool } from '../core/schemas';
 import type { Settings } from '../core/settings';
@@ -32,13 +32,14 @@ function rate(status: BacklogStatus): string {
 }
 
 /** The one-spool report. */
-export function formatBacklogStatus(s: BacklogStatus): string {
+export function formatBacklogStatus(s: BacklogStatus, onDisk?: SpoolCounts): string {
   const state = s.state === 'paused' ? yellow(`paused until ${s.pausedUntil} (${relative(s.pausedUntil)})${s.pausedBy ? ` by ${s.pausedBy}` : ''}${s.pauseReason ? `: ${s.pauseReason}` : ''}`) : green('running');
   const sink = s.sink.healthy === null ? 'not checked yet' : `${s.sink.healthy ? green('up') : red('down')} — ${s.sink.detail} (checked ${relative(s.sink.checkedAt)})`;
   const lines = [
     `spool ${s.spool}: ${state}, ${s.activity}`,
     `  sink         ${sink}`,
-    `  items        ${s.counts.pending} pending, ${s.counts.processing} processing, ${s.counts.failed} failed`,
+    `  items        ${s.counts.pending} pending, ${s.counts.processing} processing, ${s.counts.failed} failed${s.counts.countedAt ? dim(` (counted ${relative(s.counts.countedAt)})`) : ''}`,
+    ...(onDisk ? [`  on disk now  ${onDisk.pending} pending, ${onDisk.failed} failed`] : []),
     `  last hour    ${s.lastHour.delivered} delivered, ${s.lastHour.failed} failed, success rate ${rate(s)}`,
     `  since start  ${s.totals.delivered} delivered, ${s.totals.already} found already delivered, ${s.totals.failedAttempts} failed attempts, ${s.totals.deadLettered} dead-lettered`,
     `  cadence      every ${formatDuration(s.intervalMs)}; next cycle ${relative(s.nextCycleAt)}${s.backoffUntil ? yellow(` (sink backoff until ${s.backoffUntil})`) : ''}; ${s.cycles} cycles`,
@@ -81,7 +82,8 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
         const spools = spoolsOf(config, name);
         const statuses = await Promise.all(spools.map((s) => control.status(s.name)));
         if (opts.json) return console.log(JSON.stringify(name ? statuses[0] : statuses, null, 2));
-        if (name) return console.log(formatBacklogStatus(statuses[0]!));
+        // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
+        if (name) return console.log(formatBacklogStatus(statuses[0]!, await counts(spools[0]!.dir).catch(() => undefined)));
         const rows = [['SPOOL', 'STATE', 'SINK', 'PENDING', 'FAILED', 'LAST HOUR', 'RATE', 'NEXT CYCLE']];
         for (const s of statuses) rows.push([s.spool, s.state, sinkLabel(s), String(s.counts.pending), String(s.counts.failed), `${s.lastHour.delivered} ok / ${s.lastHour.failed} failed`, rate(s), relative(s.nextCycleAt)]);
         console.log(table(rows));

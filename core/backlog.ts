@@ -56,6 +56,7 @@ export interface BacklogCarry {
   backoffMs: number;
   sink?: SinkHealth;
   counts?: SpoolCounts;
+  countedAt?: number;
   totals: BacklogTotals;
   /** Deliveries and failures per minute (epoch minute), the last hour only. */
   minutes: MinuteBucket[];
@@ -106,7 +107,8 @@ export interface BacklogStatus {
   /** What the entity is doing now. */
   activity: 'idle' | 'checking-sink' | 'replaying' | 'backing-off';
   sink: SinkHealth | { healthy: null; checkedAt?: undefined; detail: string };
-  counts: SpoolCounts & { processing: number };
+  /** As of `countedAt` (the last cycle or reset); items spooled since then are not in it yet. */
+  counts: SpoolCounts & { processing: number; countedAt?: string };
   lastHour: { delivered: number; failed: number; successRate: number | null };
   totals: BacklogTotals;
   intervalMs: number;

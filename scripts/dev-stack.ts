@@ -5,10 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { MendClient } from '../client';
+import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';
 import { topologicalLevels } from '../core/graph';
 import { readSettings } from '../core/settings';
-import type { Component } from '../core/schemas';
+import type { Component, Spool } from '../core/schemas';
 import { startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
 import { probeComponent } from '../activities/probes';
 import { ensureTemporal } from './ensure-temporal';
@@ -75,6 +77,18 @@ async function stopFleet(components: Component[]): Promise<void> {
   }
 }
 
+/** Starts (or hands the current config to) the replay entity of every configured spool. */
+async function startBacklogReplays(address: string, namespace: string, taskQueue: string, spools: Spool[]): Promise<void> {
+  if (spools.length === 0) return;
+  const client = await MendClient.connect({ address, namespace, taskQueue });
+  try {
+    const control = new BacklogControl(client);
+    for (const spool of spools) await control.ensure(spool);
+  } finally {
+    await client.close();
+  }
+}
+
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const home = path.resolve(settings.MEND_HOME);
@@ -130,12 +144,14 @@ async function main(): Promise<void> {
     const apiUrl = `http://${settings.MEND_API_HOST}:${settings.MEND_API_PORT}`;
     await waitUntil('API', 60_000, async () => (await fetch(`${apiUrl}/readyz`)).ok);
     if (stopping) return;
+    await startBacklogReplays(server.address, settings.MEND_NAMESPACE, settings.MEND_TASK_QUEUE, config.spools);
     say('');
     say('mend is up:');
     say(`  Temporal Web UI  ${server.uiUrl}`);
     say(`  API              ${apiUrl}  (/healthz, /readyz)`);
     say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE})`);
     say(`  demo fleet       ${fleet.map((c) => c.id).join(', ')}  (logs in ${path.relative(process.cwd(), path.join(home, 'log'))}/)`);
+    if (config.spools.length > 0) say(`  backlog replay   ${config.spools.map((s) => s.name).join(', ')}  (mend backlog status)`);
     say('Break a demo service and mend it:');
     say('  npm run demo:break -- api        # SIGKILL the api process');
     say('  npx mend run immediate api       # recover it; watch the run in the Web UI');

@@ -10,7 +10,7 @@ describe('mend CLI (offline commands)', () => {
   test('config validate accepts the demo config and names its components', async () => {
     const res = await runCli(['config', 'validate', path.join(ROOT, 'mend.config.yaml')], {});
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /ok \(3 components: store, api, web\)/);
+    assert.match(res.stdout, /ok \(5 components: store, api, web, sink, producer\)/);
   });
 
   test('config validate refuses a bad file with one line naming the file and the path, exit 2', async () => {

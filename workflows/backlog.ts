@@ -77,7 +77,7 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
       pauseReason: isPaused ? c.pauseReason : undefined,
       activity,
       sink: c.sink ? { ...c.sink } : { healthy: null, detail: 'not checked yet' },
-      counts: { pending, failed: c.counts?.failed ?? 0, processing },
+      counts: { pending, failed: c.counts?.failed ?? 0, processing, countedAt: c.countedAt === undefined ? undefined : iso(c.countedAt) },
       lastHour: lastHour(c.minutes, Date.now()),
       totals: { ...c.totals },
       intervalMs: c.backoffMs > 0 ? c.backoffMs : replayInterval(pending, spool.intervals),
@@ -134,6 +134,7 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
   setHandler(backlogResetFailedUpdate, async (req) => {
     const { moved, counts } = await acts.resetFailedItems({ spool });
     c.counts = counts;
+    c.countedAt = Date.now();
     wake = true;
     log.info('backlog dead letters reset', { spool: spool.name, moved, by: req?.by });
     return { moved, status: status() };
@@ -147,6 +148,7 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
   /** One batch's figures into the counters. */
   const count = (r: BatchResult) => {
     c.counts = r.counts;
+    c.countedAt = Date.now();
     c.totals.delivered += r.delivered;
     c.totals.already += r.already;
     c.totals.failedAttempts += r.failedAttempts;
@@ -169,6 +171,7 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
     if (!health.healthy) {
       sinkDown(health.detail, health.failureClass);
       c.counts = await acts.spoolCounts({ spool });
+      c.countedAt = Date.now();
       return;
     }
     c.sink = { healthy: true, checkedAt: iso(Date.now()), detail: health.detail };
