@@ -4,6 +4,8 @@
 //   STATE_FILE      JSON state, rewritten atomically on every change and on shutdown
 //   DEPENDS_ON      comma-separated health URLs this service needs to be healthy
 //   FAIL_FIRST_STARTS  exit at once on the first N starts (counted in the state file): a flaky start
+//   CRASH_AFTER_MS     exit this long after every start (a crash loop) ...
+//   FIXED_FILE         ... unless this file exists: creating it is "deploying the fix"
 // Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/unhang,
 // POST /admin/crash, POST /admin/restart (an in-process restart: clears a hang, counted as `restarts`
 // in the state file; what an http adapter's restart call hits).
@@ -48,6 +50,14 @@ const failFirst = Number(process.env.FAIL_FIRST_STARTS || 0);
 if (state.starts <= failFirst) {
   log(`start #${state.starts} fails on purpose (FAIL_FIRST_STARTS=${failFirst})`);
   process.exit(4);
+}
+
+const crashAfter = Number(process.env.CRASH_AFTER_MS || 0);
+if (crashAfter > 0 && !(process.env.FIXED_FILE && fs.existsSync(process.env.FIXED_FILE))) {
+  setTimeout(() => {
+    log(`crashing ${crashAfter}ms after start (CRASH_AFTER_MS; create FIXED_FILE to stop this)`);
+    process.exit(5);
+  }, crashAfter);
 }
 
 let hung = false;

@@ -1,0 +1,67 @@
+/** supervisord (Debian's `supervisor`) running the bench services: restart on exit, no health probe. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT, run, stopGroup, waitUntil, healthy } from '../lib/util';
+import { healthUrl, type BenchService, type Peer } from './types';
+
+export function supervisordPeer(dir: string): Peer {
+  const conf = path.join(dir, 'supervisord.conf');
+  let child: ChildProcess | undefined;
+  const ctl = (...args: string[]) => run('supervisorctl', ['-c', conf, ...args]);
+  return {
+    name: 'supervisord',
+    version: 'supervisord',
+    async start(services: BenchService[]) {
+      const version = await run('supervisord', ['--version']);
+      this.version = `supervisord ${version.out.trim()}`;
+      const programs = services.map((s) => {
+        const env = { MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env };
+        return [
+          `[program:${s.name}]`,
+          `command=${process.execPath} ${path.join(ROOT, 'demo/service.js')}`,
+          `directory=${dir}`,
+          `environment=${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join(',')}`,
+          'autostart=true',
+          'autorestart=true',
+          // Defaults, spelled out: up 1 s counts as started; 3 quick failures make it FATAL.
+          'startsecs=1',
+          'startretries=3',
+          'stopasgroup=true',
+          'killasgroup=true',
+          `stdout_logfile=${path.join(dir, `${s.name}.log`)}`,
+          'redirect_stderr=true',
+        ].join('\n');
+      });
+      writeFileSync(
+        conf,
+        [
+          '[unix_http_server]',
+          `file=${path.join(dir, 'supervisor.sock')}`,
+          '[supervisord]',
+          `logfile=${path.join(dir, 'supervisord.log')}`,
+          `pidfile=${path.join(dir, 'supervisord.pid')}`,
+          'nodaemon=true',
+          '[rpcinterface:supervisor]',
+          'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface',
+          '[supervisorctl]',
+          `serverurl=unix://${path.join(dir, 'supervisor.sock')}`,
+          ...programs,
+        ].join('\n') + '\n',
+      );
+      // tini -s reaps orphans promptly (DESIGN §11); supervisord reaps its own children.
+      child = spawn('tini', ['-s', '--', 'supervisord', '-n', '-c', conf], { detached: true, stdio: 'ignore' });
+      await waitUntil('supervisord services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
+    },
+    async stop() {
+      if (child) await stopGroup(child);
+    },
+    async state(service: string) {
+      return (await ctl('status', service)).out.trim().split(/\s+/)[1] ?? 'unknown';
+    },
+    async alerted() {
+      // supervisord has no alerting of its own (an event listener would have to be written).
+      return false;
+    },
+  };
+}

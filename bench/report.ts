@@ -1,0 +1,99 @@
+/** Writes the results: latest.json (everything measured), README.md (tables) and SVG charts. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Summary } from './lib/stats';
+import type { PeerSettings } from './peers/types';
+import type { CheckpointRow } from './scenarios/checkpoint';
+import type { CrashLoopResult, FaultResult } from './scenarios/faults';
+
+export interface BenchResults {
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; date: string };
+  settings: PeerSettings;
+  quick: boolean;
+  versions: Record<string, string>;
+  faults: Partial<Record<'crash' | 'hang', Record<string, FaultResult>>>;
+  crashLoop: Record<string, CrashLoopResult>;
+  checkpoint?: CheckpointRow[];
+  /** Scenarios measured by other modules, each with its own rows. */
+  extra?: Record<string, unknown>;
+}
+
+const s = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b) ? '-' : `${(a / b).toFixed(2)}×`);
+
+function faultTable(fault: 'crash' | 'hang', rows: Record<string, FaultResult>): string[] {
+  const mend = rows.mend?.summary;
+  const lines = [`| ${fault} | trials | median | p95 | not recovered | mend / peer (median) |`, '| --- | --- | --- | --- | --- | --- |'];
+  for (const [name, r] of Object.entries(rows)) {
+    const never = r.seconds.length === 0;
+    lines.push(`| ${name} | ${r.trials} | ${never ? 'never' : s(r.summary.median)} | ${never ? 'never' : s(r.summary.p95)} | ${r.notRecovered} | ${name === 'mend' || never ? '-' : ratio(mend?.median, r.summary.median)} |`);
+  }
+  return lines;
+}
+
+/** A horizontal bar chart of medians (with p95 whiskers) per peer. */
+function barChart(title: string, rows: Array<{ label: string; summary?: Summary; note?: string }>): string {
+  const width = 640;
+  const rowH = 34;
+  const left = 120;
+  const height = 50 + rows.length * rowH;
+  const max = Math.max(0.001, ...rows.map((r) => r.summary?.p95 ?? 0)) * 1.15;
+  const x = (v: number) => left + (v / max) * (width - left - 80);
+  const bars = rows.map((r, i) => {
+    const y = 40 + i * rowH;
+    if (!r.summary || r.summary.n === 0) return `<text x="${left}" y="${y + 16}" font-size="13" fill="#a33">${r.label}: ${r.note ?? 'never recovered'}</text><text x="10" y="${y + 16}" font-size="13">${r.label}</text>`;
+    const m = r.summary.median;
+    return [
+      `<text x="10" y="${y + 16}" font-size="13">${r.label}</text>`,
+      `<rect x="${left}" y="${y + 4}" width="${x(m) - left}" height="16" fill="${r.label === 'mend' ? '#2a7' : '#789'}"/>`,
+      `<line x1="${x(r.summary.p95)}" y1="${y + 2}" x2="${x(r.summary.p95)}" y2="${y + 22}" stroke="#333"/>`,
+      `<text x="${x(r.summary.p95) + 6}" y="${y + 16}" font-size="12">${m.toFixed(2)} s (p95 ${r.summary.p95.toFixed(2)})</text>`,
+    ].join('');
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="10" y="22" font-size="15" font-weight="bold">${title}</text>${bars.join('')}</svg>\n`;
+}
+
+export async function writeReport(dir: string, r: BenchResults): Promise<{ json: string; markdown: string }> {
+  mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, 'latest.json');
+  writeFileSync(json, JSON.stringify(r, null, 2) + '\n');
+
+  const md: string[] = [
+    '# mend benchmarks: latest results',
+    '',
+    `Measured ${r.machine.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.os}, Node ${r.machine.node}.${r.quick ? ' **Quick run (few trials): not for quoting.**' : ''}`,
+    `Peers: ${Object.entries(r.versions).map(([k, v]) => `${k}: ${v}`).join('; ') || '-'}.`,
+    `Same settings for every peer: check every ${r.settings.intervalMs / 1000} s, probe timeout ${r.settings.timeoutMs / 1000} s, act after ${r.settings.failures} failed checks. Times run from the fault (injected by the benchmark) to the first healthy answer the benchmark sees, polling every 10 ms. Raw samples: [latest.json](latest.json).`,
+    '',
+  ];
+  for (const fault of ['crash', 'hang'] as const) {
+    const rows = r.faults[fault];
+    if (!rows) continue;
+    md.push(`## ${fault === 'crash' ? 'Crash (SIGKILL)' : 'Hang (SIGSTOP: alive, not answering)'}`, '', ...faultTable(fault, rows), '', `![${fault}](${fault}.svg)`, '');
+    if (fault === 'hang' && rows.supervisord && rows.supervisord.seconds.length === 0) md.push('supervisord has no health probe: it cannot see a hung process, so it never restarts it.', '');
+    writeFileSync(
+      path.join(dir, `${fault}.svg`),
+      barChart(`time to recover from a ${fault} (median, p95 whisker)`, Object.entries(rows).map(([label, res]) => ({ label, summary: res.seconds.length ? res.summary : undefined }))),
+    );
+  }
+  const loops = Object.entries(r.crashLoop);
+  if (loops.length) {
+    md.push('## Crash loop (dies 0.5 s after each start, then fixed)', '', '| peer | window | starts in window | alert | state at fix | fix → healthy |', '| --- | --- | --- | --- | --- | --- |');
+    for (const [name, c] of loops) md.push(`| ${name} | ${c.windowSeconds} s | ${c.restarts} | ${c.alerted ? 'yes' : 'no'} | ${c.stateAtFix} | ${c.fixToHealthySeconds === undefined ? 'never' : s(c.fixToHealthySeconds)} |`);
+    md.push('');
+  }
+  if (r.checkpoint?.length) {
+    md.push('## Checkpoint create and restore (8 files of random data)', '', '| size | mend create | tar + sha256sum create | ratio | mend restore (verify + copy) | sha256sum -c + tar -x | ratio |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of r.checkpoint) {
+      md.push(`| ${c.sizeMb} MB | ${s(c.mendCreate.median)} | ${s(c.tarCreate.median)} | ${ratio(c.mendCreate.median, c.tarCreate.median)} | ${s(c.mendRestore.median)} | ${s(c.tarRestore.median)} | ${ratio(c.mendRestore.median, c.tarRestore.median)} |`);
+    }
+    md.push('', 'Medians; p95 and every sample are in latest.json.', '');
+  }
+  for (const [name, section] of Object.entries(r.extra ?? {})) {
+    const text = (section as { markdown?: string[] }).markdown;
+    if (text) md.push(`## ${name}`, '', ...text, '');
+  }
+  const markdown = path.join(dir, 'README.md');
+  writeFileSync(markdown, md.join('\n'));
+  return { json, markdown };
+}
