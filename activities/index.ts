@@ -11,6 +11,7 @@ import { whileBeating } from './heartbeat';
 import { probeComponent } from './probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
+import { createSupervisionActivities } from './supervision';
 
 export interface ActivityDeps {
   /** Probe implementation; tests may wrap it to count calls. */
@@ -86,11 +87,13 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
+    ...createSupervisionActivities(probe),
     ...createSagaActivities(deps.stateDir ?? '.mend'),
   };
 }
 
 export type MendActivities = ReturnType<typeof createActivities>;
+export type { SweepResult, ConfirmResult, WatchResult } from './supervision';
 
 /** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */
 function adapterFailure(err: unknown): unknown {

@@ -5,3 +5,5 @@ export { dependencyAwareRestart } from './dependency-aware';
 export { stateRecovery } from './state-recovery';
 export { emergencyReset } from './emergency-reset';
 export { saga } from './saga';
+export { supervisor } from './supervisor';
+export { healthSweep } from './health-sweep';
