@@ -18,6 +18,8 @@ export interface ActivityDeps {
   probe?: (component: Component) => Promise<ProbeResult>;
   /** MEND_HOME: where saga step markers live. */
   stateDir?: string;
+  /** Aborted when the worker begins to stop: long watches end early instead of holding the shutdown. */
+  shutdown?: AbortSignal;
 }
 
 export interface ComponentRef {
@@ -87,7 +89,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
-    ...createSupervisionActivities(probe),
+    ...createSupervisionActivities(probe, deps.shutdown),
     ...createSagaActivities(deps.stateDir ?? '.mend'),
   };
 }

@@ -57,7 +57,11 @@ export interface WatchResult {
 /** Healthy components are re-reported at least this often (so a new supervisor appears, config changes arrive). */
 const REFRESH_MS = 10 * 60_000;
 
-export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>) {
+/**
+ * `shutdown`, when aborted (the worker is stopping), ends pid watches at once (as "still alive"), so
+ * a stopping worker is not held for its grace time; the supervisor renews the watch on another worker.
+ */
+export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
   const lastSent = new Map<string, { healthy: boolean; at: number; spec: string }>();
 
@@ -136,7 +140,7 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
         if (!record || !isAlive(record)) {
           return { exited: true, detail: record ? `pid ${record.pid} exited` : 'no process recorded (pid file missing)', at: new Date().toISOString() };
         }
-        if (Date.now() - started >= maxMs) return { exited: false, detail: `pid ${record.pid} alive`, at: new Date().toISOString() };
+        if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${record.pid} alive`, at: new Date().toISOString() };
         ctx.heartbeat();
         await ctx.sleep(pollMs);
       }

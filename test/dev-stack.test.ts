@@ -1,13 +1,15 @@
 /**
  * `npm start`'s stack for real: dev server on a SQLite file, demo fleet, worker and API. It comes up,
- * recovers a killed service, stops on SIGTERM leaving no process behind (ps proves it), and a second
- * start on the same database still sees the earlier run.
+ * its supervisors recover a killed service with no human action (and a run by hand works too), it
+ * stops on SIGTERM leaving no process behind (ps proves it), and a second start on the same
+ * database still sees the earlier run.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MendClient } from '../client';
+import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';
 import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
@@ -66,6 +68,21 @@ describe('the dev stack (npm start)', () => {
     const api = services[1]!;
     const pid = JSON.parse(execFileSync('cat', [path.join(home, 'run/api.pid')], { encoding: 'utf8' })).pid as number;
     process.kill(pid, 'SIGKILL');
+    // The stack reconciled the health schedules: api's supervisor recovers it with no human action
+    // (after its startup grace, if the kill fell within it).
+    const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    try {
+      const supervised = await waitFor('api recovered by its supervisor', 60_000, async () => {
+        const s = await supervisorState(client, 'api');
+        return s !== undefined && s.stats.succeeded >= 1 && s.current === undefined && s;
+      });
+      assert.equal(supervised.health, 'healthy');
+      assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
+    } finally {
+      await client.close();
+    }
+
+    // A recovery by hand still works beside the supervisors.
     const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /api: recovered in /);

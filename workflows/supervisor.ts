@@ -110,6 +110,8 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   let watch: { scope: CancellationScope; promise: Promise<void> } | undefined;
   /** Set when the pid file names no process: the watch waits for a recovery to write one. */
   let watchUnavailable = false;
+  /** Set when a watch ends without news, so the loop wakes to renew it. */
+  let renewWatch = false;
   const stopWatch = () => {
     watch?.scope.cancel();
     watch = undefined;
@@ -122,7 +124,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       .then(
         (seen) => {
           if (watch?.scope === scope) watch = undefined;
-          if (!seen.exited) return;
+          if (!seen.exited) {
+            renewWatch = true;
+            return;
+          }
           if (/pid file missing/.test(seen.detail)) {
             watchUnavailable = true;
             return;
@@ -340,7 +345,8 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       await continueAsNew<typeof supervisor>({ spec, state: { ...state, generation: state.generation + 1 }, pending: inbox.splice(0), historyLimit: input.historyLimit });
     }
     const deadline = nextDeadline();
-    await condition(() => inbox.length > 0, deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
+    await condition(() => inbox.length > 0 || renewWatch, deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
+    renewWatch = false;
     tick();
 
     const reports = inbox.splice(0).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
