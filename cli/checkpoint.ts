@@ -29,7 +29,7 @@ function formatAge(ms: number): string {
   return ms >= 86_400_000 && ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
 }
 
-function table(rows: string[][], paint: (cell: string, row: number, col: number) => string = (cell) => cell): string {
+export function table(rows: string[][], paint: (cell: string, row: number, col: number) => string = (cell) => cell): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
   return rows
     .map((row, r) => row.map((cell, col) => paint(col === row.length - 1 ? cell : cell.padEnd(widths[col]!), r, col)).join('  ').trimEnd())

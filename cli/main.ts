@@ -11,6 +11,7 @@ import { ValidationError } from '../core/errors';
 import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Strategy } from '../core/schemas';
 import { readSettings, type Settings } from '../core/settings';
 import { addCheckpointCommand } from './checkpoint';
+import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
 import { progressLines, watchRun } from './watch';
@@ -227,6 +228,7 @@ export function buildProgram(settings: Settings): Command {
     });
 
   addCheckpointCommand(program, settings);
+  addSupervisionCommands(program, settings);
   return program;
 }
 

@@ -12,8 +12,8 @@ import { supervisionStats, supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
-import type { SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import type { FleetStats, SupervisorState } from '../core/supervision';
+import { demoStarts, httpStatus, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
@@ -23,6 +23,7 @@ describe('supervisors recover demo services with no human action', () => {
   const suffix = Date.now().toString(36);
   const group = `sup-${suffix}`;
   let suite: RunbookSuite;
+  let configFile: string;
   const stopped: number[] = [];
   const component = (name: string) => suite.config.components.find((c) => c.id === `${name}-${suffix}`)!;
   const state = async (c: Component) => (await supervisorState(suite.client, c.id)) as SupervisorState;
@@ -33,6 +34,7 @@ describe('supervisors recover demo services with no human action', () => {
       { id: `crash-${suffix}`, supervision },
       { id: `hang-${suffix}`, supervision },
     ]);
+    configFile = file;
     suite = await startRunbookSuite(dir, queue, file);
     for (const c of suite.config.components) await startProcess(processAdapter(c));
     for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 15_000, async () => (await httpStatus(urlOf(c))) === 200);
@@ -156,5 +158,32 @@ describe('supervisors recover demo services with no human action', () => {
     assert.equal(again.stats.attempted, 2);
     assert.equal(again.stats.mttrs.length, 2);
     assert.equal(await httpStatus(urlOf(svc)), 200);
+  });
+
+  test('`mend stats` and `mend schedules` show what the supervisors recorded and the schedule', async () => {
+    const env = { ...suite.env, MEND_CONFIG: configFile };
+    const json = await runCli(['stats', '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const stats = JSON.parse(json.stdout) as FleetStats;
+    const crash = stats.components.find((c) => c.component === component('crash').id)!;
+    const crashState = await state(component('crash'));
+    assert.equal(crash.attempted, crashState.stats.attempted);
+    assert.equal(crash.succeeded, crashState.stats.succeeded);
+    assert.equal(crash.breaker, 'closed');
+    assert.equal(stats.fleet.attempted, 3, 'two crash recoveries and one hang recovery');
+    assert.equal(stats.fleet.successRate, 1);
+    assert.ok(stats.fleet.mttrP50Ms !== undefined && stats.fleet.mttrP95Ms! >= stats.fleet.mttrP50Ms);
+
+    const text = await runCli(['stats'], env);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /COMPONENT\s+HEALTH\s+BREAKER\s+RECOVERIES/);
+    assert.match(text.stdout, new RegExp(`${component('hang').id}\\s+healthy\\s+closed\\s+1\\s+1\\s+0\\s+100%`));
+
+    const schedules = await runCli(['schedules', '--json'], env);
+    assert.equal(schedules.code, 0, schedules.stderr);
+    const mine = (JSON.parse(schedules.stdout) as Array<{ scheduleId: string; components: string[]; taskQueue: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+    assert.ok(mine, 'our schedule is listed');
+    assert.equal(mine.taskQueue, queue);
+    assert.equal(mine.components.length, 2);
   });
 });
