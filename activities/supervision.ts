@@ -4,7 +4,8 @@
  * count of running recoveries, and alerts. Each is safe to run twice (see each comment).
  */
 import { Context, log } from '@temporalio/activity';
-import { supervisorWorkflowId } from '../core/constants';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { ProbeReport, SupervisorSpec } from '../core/supervision';
@@ -146,12 +147,26 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       }
     },
 
-    /** Read-only: the components whose recovery runs now on `taskQueue` (escalation rungs count with their component). */
-    async runningRecoveries({ taskQueue }: { taskQueue: string }): Promise<string[]> {
-      const query = `WorkflowId STARTS_WITH "mend/recover/" AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(taskQueue)}`;
-      const ids = new Set<string>();
-      for await (const run of Context.current().client.workflow.list({ query })) ids.add(run.workflowId.split('/')[2] ?? run.workflowId);
-      return [...ids];
+    /** Asks the fleet limiter for a recovery permit (starting it if needed). Safe twice: the limiter queues a component once. */
+    async requestFleetPermit(req: { taskQueue: string; component: string; supervisorId: string; max: number }): Promise<void> {
+      await Context.current().client.workflow.signalWithStart('fleetLimiter', {
+        workflowId: fleetLimiterWorkflowId(req.taskQueue),
+        taskQueue: req.taskQueue,
+        args: [{}],
+        signal: 'acquire',
+        signalArgs: [{ component: req.component, supervisorId: req.supervisorId, max: req.max }],
+        staticSummary: `fleet-wide cap on recoveries started by supervisors (queue ${req.taskQueue})`,
+      });
+    },
+
+    /** Gives a permit back. Safe twice: releasing what is not held changes nothing. */
+    async releaseFleetPermit(req: { taskQueue: string; component: string }): Promise<void> {
+      await Context.current()
+        .client.workflow.getHandle(fleetLimiterWorkflowId(req.taskQueue))
+        .signal('release', { component: req.component })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
     },
 
     /** An alert may arrive twice (a retry after a lost answer); it never throws, so it never holds a recovery up. */

@@ -72,10 +72,10 @@ describe('the dev stack (npm start)', () => {
     // (after its startup grace, if the kill fell within it).
     const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     try {
-      const supervised = await waitFor('api recovered by its supervisor', 60_000, async () => {
+      const supervised = await waitFor('api recovered by its supervisor', 90_000, async () => {
         const s = await supervisorState(client, 'api');
         return s !== undefined && s.stats.succeeded >= 1 && s.current === undefined && s;
-      });
+      }).catch((err: Error) => assert.fail(`${err.message}\n${stack!.output.slice(-40).join('\n')}`));
       assert.equal(supervised.health, 'healthy');
       assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
     } finally {

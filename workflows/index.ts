@@ -7,3 +7,4 @@ export { emergencyReset } from './emergency-reset';
 export { saga } from './saga';
 export { supervisor } from './supervisor';
 export { healthSweep } from './health-sweep';
+export { fleetLimiter } from './fleet-limiter';

@@ -38,6 +38,7 @@ import {
   type SupervisorSpec,
   type SupervisorState,
 } from '../core/supervision';
+import { permitSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
 export const reportSignal = defineSignal<[ProbeReport]>('report');
@@ -86,7 +87,11 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   const inbox: ProbeReport[] = [...(input.pending ?? [])];
   const historyLimit = input.historyLimit ?? 10_000;
 
+  let permitted = false;
   setHandler(reportSignal, (report) => void inbox.push(report));
+  setHandler(permitSignal, ({ component }) => {
+    if (component === id) permitted = true;
+  });
   setHandler(supervisorStateQuery, () => state);
   setHandler(pauseSupervisionSignal, (req) => {
     state.pausedUntil = req?.forMs ? Date.now() + req.forMs : FOREVER;
@@ -265,16 +270,19 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     notify({ kind: 'breaker-open', text, details: { reason: state.breaker.reason } });
   };
 
-  /** Waits (bounded) while the fleet already runs its cap of recoveries. */
-  const waitForFleetSlot = async (): Promise<void> => {
-    const cap = spec.maxConcurrentRecoveries;
-    if (!cap) return;
-    for (let waited = 0; waited < 10 * 60_000; waited += 1_000) {
-      const running = await fleet.runningRecoveries({ taskQueue: workflowInfo().taskQueue }).catch(() => [] as string[]);
-      if (running.filter((c) => c !== id).length < cap) return;
-      state.held = `fleet cap: ${running.length} recoveries running (max ${cap})`;
-      await sleep(1_000);
-    }
+  /** Waits for a permit of the fleet limiter when the fleet caps recoveries; true when one is held. */
+  const takeFleetPermit = async (): Promise<boolean> => {
+    const max = spec.maxConcurrentRecoveries;
+    if (!max) return false;
+    permitted = false;
+    state.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
+    await fleet.requestFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id, supervisorId: workflowInfo().workflowId, max });
+    await condition(() => permitted);
+    return true;
+  };
+
+  const releaseFleetPermit = async () => {
+    await fleet.releaseFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id }).catch((err: unknown) => log.warn('fleet permit not released', { component: id, error: causeMessage(err) }));
   };
 
   const maybeRecover = async (failureClass: ProbeReport['failureClass']): Promise<void> => {
@@ -305,8 +313,14 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       state.held = `restart backoff ${delay}ms`;
       await sleep(delay);
     }
-    await waitForFleetSlot();
-    await recover();
+    const permit = await takeFleetPermit();
+    try {
+      // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
+      if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
+      await recover();
+    } finally {
+      if (permit) await releaseFleetPermit();
+    }
   };
 
   const handleFailure = async (report: ProbeReport): Promise<void> => {
