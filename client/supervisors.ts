@@ -11,8 +11,9 @@ export async function supervisorState(client: MendClient, componentId: string): 
     return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query<SupervisorState>('state');
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
-    // A closed supervisor (terminated) still answers from its last state when a worker replays it.
-    throw err;
+    // The server's reason (no worker answered, a failed workflow task) is in the cause.
+    const cause = (err as Error & { cause?: { details?: string } }).cause?.details;
+    throw new Error(`cannot read the supervisor of ${componentId}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
   }
 }
 

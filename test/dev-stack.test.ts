@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { MendClient } from '../client';
-import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';
 import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
@@ -69,14 +68,15 @@ describe('the dev stack (npm start)', () => {
     const pid = JSON.parse(execFileSync('cat', [path.join(home, 'run/api.pid')], { encoding: 'utf8' })).pid as number;
     process.kill(pid, 'SIGKILL');
     // The stack reconciled the health schedules: api's supervisor recovers it with no human action
-    // (after its startup grace, if the kill fell within it).
+    // (after its startup grace, if the kill fell within it), as a run triggered by the schedule.
     const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     try {
-      const supervised = await waitFor('api recovered by its supervisor', 90_000, async () => {
-        const s = await supervisorState(client, 'api');
-        return s !== undefined && s.stats.succeeded >= 1 && s.current === undefined && s;
+      const run = await waitFor('api recovered by its supervisor', 90_000, async () => {
+        const d = await client.temporal.workflow.getHandle(recoveryWorkflowId('api')).describe();
+        const sa = d.searchAttributes as Record<string, unknown[]>;
+        return d.status.name === 'COMPLETED' && sa.MendTrigger?.[0] === 'schedule' && sa;
       }).catch((err: Error) => assert.fail(`${err.message}\n${stack!.output.slice(-40).join('\n')}`));
-      assert.equal(supervised.health, 'healthy');
+      assert.deepEqual(run.MendOutcome, ['recovered']);
       assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
     } finally {
       await client.close();

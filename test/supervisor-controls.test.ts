@@ -119,7 +119,7 @@ describe('supervisor controls', () => {
     const handle = await suite.client.temporal.workflow.signalWithStart('supervisor', {
       workflowId: supervisorWorkflowId(id),
       taskQueue: queue,
-      args: [{ spec, historyLimit: 30 }],
+      args: [{ spec, historyLimit: 10 }],
       signal: 'report',
       signalArgs: [{ healthy: true, detail: 'ok', checkedAt: new Date(Date.now() - 60_000).toISOString(), source: 'manual' } satisfies ProbeReport],
     });
