@@ -12,7 +12,7 @@ import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { demoStarts, httpStatus, recordHistory, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('circuit breaker against restart storms', () => {
   const dir = tempDir('breaker');
@@ -111,5 +111,7 @@ describe('circuit breaker against restart storms', () => {
     assert.equal(demoStarts(dir, id), 4, 'exactly one trial restart');
     assert.equal(await httpStatus(url()), 200);
     await waitFor('breaker-closed alert', 10_000, () => alerts.some((a) => a.kind === 'breaker-closed'));
+    const supervisorRun = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
+    recordHistory(supervisorWorkflowId(id), supervisorRun.runId, 'supervisor-breaker-opened-and-closed.json');
   });
 });

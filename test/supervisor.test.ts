@@ -13,7 +13,7 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import type { FleetStats, SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { demoStarts, httpStatus, recordHistory, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
@@ -113,6 +113,8 @@ describe('supervisors recover demo services with no human action', () => {
     assert.equal(mine.successRate, 1);
     assert.equal(mine.mttrP50Ms, record.mttrMs);
     assert.equal(stats.fleet.supervised, 2);
+    const supervisorRun = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(svc.id)).describe();
+    recordHistory(supervisorWorkflowId(svc.id), supervisorRun.runId, 'supervisor-crash-recovered.json');
   });
 
   test('a hung service (SIGSTOP) is detected by the sweep, confirmed, and recovered', async () => {
