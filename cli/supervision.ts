@@ -7,6 +7,7 @@ import { supervisionStats } from '../client/supervisors';
 import { formatDuration } from '../core/duration';
 import type { Settings } from '../core/settings';
 import type { ComponentStats } from '../core/supervision';
+import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import { table } from './checkpoint';
 import { green, red, yellow } from './format';
 
@@ -53,11 +54,13 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
     .description('recoveries per component and fleet-wide, from the supervisors: attempts, success rate, MTTR p50/p95, breaker state')
     .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  mend stats\n  mend stats --json | jq .fleet')
+    .option('--prometheus', 'print Prometheus text (mend_recoveries_total, mend_recovery_mttr_seconds, mend_breaker_state, mend_component_healthy)')
+    .addHelpText('after', '\nExamples:\n  mend stats\n  mend stats --json | jq .fleet\n  mend stats --prometheus > /var/lib/node_exporter/mend.prom')
     .action(async (opts) =>
       withClient(settings, async (client) => {
         const stats = await supervisionStats(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME }));
         if (opts.json) return console.log(JSON.stringify(stats, null, 2));
+        if (opts.prometheus) return void process.stdout.write(renderSupervisionMetrics(stats));
         const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
         const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
         const f = stats.fleet;

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
+import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import type { MendClient } from './index';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
@@ -25,6 +26,11 @@ export async function supervisionStats(client: MendClient, config: Config): Prom
     states.flatMap((s) => (s.state ? [s.state] : [])),
     states.filter((s) => !s.state).map((s) => s.id),
   );
+}
+
+/** The supervisors' statistics as Prometheus text, for a `/metrics` route or a node_exporter textfile. */
+export async function supervisionMetrics(client: MendClient, config: Config): Promise<string> {
+  return renderSupervisionMetrics(await supervisionStats(client, config));
 }
 
 /** Holds auto-recovery of a component (for `forMs`, or until resumed). */

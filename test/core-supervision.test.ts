@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { parseConfig } from '../core/config';
 import { ValidationError } from '../core/errors';
 import { SupervisionSchema } from '../core/schemas';
+import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import {
   advanceBreaker,
   afterTrial,
@@ -133,5 +134,29 @@ describe('statistics', () => {
     assert.deepEqual(stats.fleet, { supervised: 2, attempted: 4, succeeded: 3, failed: 1, successRate: 0.75, mttrP50Ms: 200, mttrP95Ms: 300, breakersOpen: 1 });
     assert.equal(stats.components[0]!.successRate, 2 / 3);
     assert.deepEqual(stats.unsupervised, ['c']);
+  });
+});
+
+describe('metrics', () => {
+  test('supervision statistics render as Prometheus text', () => {
+    const a = initialState('api', sup, 0);
+    a.health = 'healthy';
+    a.stats = { ...a.stats, attempted: 3, succeeded: 2, failed: 1, mttrs: [1_500, 500] };
+    const b = initialState('store', sup, 0);
+    b.breaker = { state: 'open', recoveries: [] };
+    const text = renderSupervisionMetrics(fleetStats([a, b], []));
+    const lines = text.trimEnd().split('\n');
+    assert.ok(lines.includes('# TYPE mend_recoveries_total counter'));
+    assert.ok(lines.includes('mend_recoveries_total{component="api",result="started"} 3'));
+    assert.ok(lines.includes('mend_recoveries_total{component="api",result="failed"} 1'));
+    assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.5"} 0.5'));
+    assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.95"} 1.5'));
+    assert.ok(!lines.some((l) => l.startsWith('mend_recovery_mttr_seconds{component="store"')), 'no MTTR without recoveries');
+    assert.ok(lines.includes('mend_breaker_state{component="store",state="open"} 1'));
+    assert.ok(lines.includes('mend_breaker_state{component="store",state="closed"} 0'));
+    assert.ok(lines.includes('mend_component_healthy{component="api"} 1'));
+    assert.ok(lines.includes('mend_component_healthy{component="store"} 0'));
+    // Every sample line is `name{labels} number`.
+    for (const line of lines.filter((l) => !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?$/);
   });
 });

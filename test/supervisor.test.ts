@@ -82,8 +82,10 @@ describe('supervisors recover demo services with no human action', () => {
       const s = await state(svc);
       return s.stats.succeeded >= 1 && s.current === undefined && s;
     });
-    const noticedMs = Date.parse(recovered.stats.recent[0]!.startedAt) - killedAt;
-    console.log(`SIGKILL → recovery run started in ${noticedMs}ms, MTTR ${recovered.stats.lastMttrMs}ms`);
+    const exit = recovered.stats.recentFailures.find((f) => f.detail.startsWith('process exited'));
+    assert.ok(exit, 'the pid watch reported the exit');
+    const startedMs = Date.parse(recovered.stats.recent[0]!.startedAt) - killedAt;
+    console.log(`SIGKILL → exit seen by the pid watch in ${Date.parse(exit.at) - killedAt}ms, recovery run started in ${startedMs}ms, MTTR ${recovered.stats.lastMttrMs}ms`);
     assert.equal(await httpStatus(urlOf(svc)), 200);
     const now = await runningProcess(processAdapter(svc));
     assert.ok(now && now.pid !== before.pid, 'a new process runs the service');
@@ -180,6 +182,10 @@ describe('supervisors recover demo services with no human action', () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /COMPONENT\s+HEALTH\s+BREAKER\s+RECOVERIES/);
     assert.match(text.stdout, new RegExp(`${component('hang').id}\\s+healthy\\s+closed\\s+1\\s+1\\s+0\\s+100%`));
+
+    const prom = await runCli(['stats', '--prometheus'], env);
+    assert.equal(prom.code, 0, prom.stderr);
+    assert.ok(prom.stdout.includes(`mend_recoveries_total{component="${component('hang').id}",result="succeeded"} 1`), prom.stdout);
 
     const schedules = await runCli(['schedules', '--json'], env);
     assert.equal(schedules.code, 0, schedules.stderr);
