@@ -12,12 +12,15 @@ import { whileBeating } from './heartbeat';
 import { probeComponent } from './probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
+import { createSupervisionActivities } from './supervision';
 
 export interface ActivityDeps {
   /** Probe implementation; tests may wrap it to count calls. */
   probe?: (component: Component) => Promise<ProbeResult>;
   /** MEND_HOME: where saga step markers live. */
   stateDir?: string;
+  /** Aborted when the worker begins to stop: long watches end early instead of holding the shutdown. */
+  shutdown?: AbortSignal;
 }
 
 export interface ComponentRef {
@@ -87,12 +90,14 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
+    ...createSupervisionActivities(probe, deps.shutdown),
     ...createSagaActivities(deps.stateDir ?? '.mend'),
     ...createBacklogActivities(),
   };
 }
 
 export type MendActivities = ReturnType<typeof createActivities>;
+export type { SweepResult, ConfirmResult, WatchResult } from './supervision';
 
 /** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */
 function adapterFailure(err: unknown): unknown {

@@ -12,6 +12,7 @@ import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Str
 import { readSettings, type Settings } from '../core/settings';
 import { addBacklogCommand } from './backlog';
 import { addCheckpointCommand } from './checkpoint';
+import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
 import { progressLines, watchRun } from './watch';
@@ -229,6 +230,7 @@ export function buildProgram(settings: Settings): Command {
 
   addCheckpointCommand(program, settings);
   addBacklogCommand(program, settings);
+  addSupervisionCommands(program, settings);
   return program;
 }
 

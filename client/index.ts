@@ -136,9 +136,7 @@ export class MendClient {
       dryRun: req.dryRun,
       options: req.options,
       // Escalation may reach a strategy that needs them, so the ladder's strategies count too.
-      related: [req.strategy, ...req.component.policy.escalation].some((s) => NEEDS_RELATIVES.has(s))
-        ? relatedComponents(req.component.id, req.allComponents ?? [])
-        : undefined,
+      related: recoveryRelatives(req.strategy, req.component, req.allComponents ?? []),
     };
     try {
       const handle = await this.temporal.workflow.start(STRATEGY_WORKFLOW[req.strategy], {
@@ -290,6 +288,11 @@ function startAttributes(components: string[], kind: RunbookKind, trigger: Trigg
 
 /** Strategies that act on a component's relatives as well as on the component. */
 const NEEDS_RELATIVES = new Set<Strategy>(['dependency-aware', 'emergency-reset']);
+
+/** The relatives a component's recovery needs (its strategy or escalation chain acts on them), else undefined. */
+export function recoveryRelatives(strategy: Strategy, component: Component, all: Component[]): Component[] | undefined {
+  return [strategy, ...component.policy.escalation].some((s) => NEEDS_RELATIVES.has(s)) ? relatedComponents(component.id, all) : undefined;
+}
 
 function relatedComponents(id: string, all: Component[]): Component[] {
   const { dependencies, dependents } = relatives(all, id);

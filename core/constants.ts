@@ -23,6 +23,11 @@ export function supervisorWorkflowId(componentId: string): string {
   return `mend/supervisor/${componentId}`;
 }
 
+/** The fleet-wide recovery limiter of the supervisors on a task queue. */
+export function fleetLimiterWorkflowId(taskQueue: string): string {
+  return `mend/fleet/${taskQueue}`;
+}
+
 export function backlogWorkflowId(spool: string): string {
   return `mend/backlog/${spool}`;
 }

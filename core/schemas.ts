@@ -177,6 +177,47 @@ export const StateSchema = z
   })
   .strict();
 
+/** A name for a health-check group: one schedule (`mend/health/<group>`) sweeps its components. */
+export const GroupNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected a group name: lowercase letters, digits, "-" or "_" (max 63)' });
+
+/** Circuit breaker against restart storms: more than `maxRecoveries` within `window` opens it. */
+export const BreakerSchema = z
+  .object({
+    /** Recoveries allowed within `window`; one more opens the breaker (no auto-recovery, an alert). */
+    maxRecoveries: z.number().int().min(1).max(1_000).default(3),
+    window: DurationSchema.prefault('10m'),
+    /** Open this long, then half-open: one trial recovery is allowed. */
+    coolDown: DurationSchema.prefault('5m'),
+    /** Half-open closes after the component stays healthy this long. */
+    healthyToClose: DurationSchema.prefault('1m'),
+  })
+  .strict();
+
+/** How a component is watched and when its supervisor starts a recovery. */
+export const SupervisionSchema = z
+  .object({
+    /** Watch this component (health schedule + supervisor); false: recover only on request. */
+    enabled: z.boolean().default(true),
+    /** Health-check group: one schedule per group, firing at the smallest interval of its components. */
+    group: GroupNameSchema.default('default'),
+    /** Spacing of scheduled health checks (at least 1s: a Temporal schedule's resolution). */
+    interval: DurationSchema.prefault('5s').refine((ms) => ms >= 1_000, { message: 'expected at least 1s (schedules fire at most once a second)' }),
+    /** Failed probes in a row (the first plus fast confirmations) before a recovery starts. */
+    failuresBeforeRecovery: z.number().int().min(1).max(20).default(3),
+    /** Spacing of the confirmation probes after a failed check. */
+    confirmInterval: DurationSchema.prefault('250ms'),
+    /** After the supervisor starts, failures are noted but start no recovery for this long. */
+    startupGrace: DurationSchema.prefault('10s'),
+    /** Wait before a recovery that follows another without a healthy period: initial, doubling up to max. */
+    restartBackoff: z.object({ initial: DurationSchema.prefault('1s'), max: DurationSchema.prefault('1m') }).strict().prefault({}),
+    /** Healthy this long resets the restart backoff. */
+    backoffResetAfter: DurationSchema.prefault('10m'),
+    /** Detection backoff while down and no recovery is possible: from `min`, doubling up to `max`. */
+    cadence: z.object({ min: DurationSchema.prefault('1s'), max: DurationSchema.prefault('5m') }).strict().prefault({}),
+    breaker: BreakerSchema.prefault({}),
+  })
+  .strict();
+
 export const ComponentSchema = z
   .object({
     id: ComponentIdSchema,
@@ -187,6 +228,7 @@ export const ComponentSchema = z
     state: StateSchema.prefault({}),
     policy: PolicySchema.prefault({}),
     critical: z.boolean().default(false),
+    supervision: SupervisionSchema.prefault({}),
   })
   .strict();
 
@@ -277,9 +319,26 @@ export const SpoolSchema = z
   })
   .strict();
 
+/** Fleet-wide limits and alerting of the supervisors. */
+export const FleetSupervisionSchema = z
+  .object({
+    /** Recoveries the supervisors may run at once across the fleet; a further one waits. */
+    maxConcurrentRecoveries: z.number().int().min(1).max(10_000).default(5),
+    notify: z
+      .object({
+        /** POSTed a JSON body with a Slack-compatible `text` on breaker changes, auth failures and failed recoveries. */
+        webhook: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
+        timeout: DurationSchema.prefault('5s'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
+    supervision: FleetSupervisionSchema.prefault({}),
     components: z.array(ComponentSchema).default([]),
     sagas: z.array(SagaSchema).default([]),
     spools: z
@@ -332,6 +391,9 @@ export type Strategy = z.output<typeof StrategySchema>;
 export type Policy = z.output<typeof PolicySchema>;
 export type Component = z.output<typeof ComponentSchema>;
 export type Config = z.output<typeof ConfigSchema>;
+export type Supervision = z.output<typeof SupervisionSchema>;
+export type Breaker = z.output<typeof BreakerSchema>;
+export type FleetSupervision = z.output<typeof FleetSupervisionSchema>;
 export type Trigger = z.output<typeof TriggerSchema>;
 export type RunRequest = z.output<typeof RunRequestSchema>;
 export type RunOptions = RunRequest['options'];

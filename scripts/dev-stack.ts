@@ -8,9 +8,10 @@ import readline from 'node:readline';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';
+import { reconcileSchedules } from '../client/schedules';
 import { topologicalLevels } from '../core/graph';
 import { readSettings } from '../core/settings';
-import type { Component, Spool } from '../core/schemas';
+import type { Component, Config, Spool } from '../core/schemas';
 import { startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
 import { probeComponent } from '../activities/probes';
 import { ensureTemporal } from './ensure-temporal';
@@ -89,6 +90,20 @@ async function startBacklogReplays(address: string, namespace: string, taskQueue
   }
 }
 
+/** Reconciles the health schedules of `config` (one per check group); says what is watched. */
+async function watchFleet(config: Config, opts: { address: string; namespace: string; taskQueue: string }): Promise<string> {
+  const client = await MendClient.connect(opts);
+  try {
+    const result = await reconcileSchedules(client, config);
+    const changes = [`${result.created.length} created`, `${result.updated.length} updated`, `${result.deleted.length} deleted`, `${result.unchanged.length} unchanged`];
+    say(`health schedules reconciled: ${changes.join(', ')}`);
+    const watched = config.components.filter((c) => c.supervision.enabled);
+    return watched.length > 0 ? `${watched.map((c) => c.id).join(', ')}  (health schedules: mend/health/<group>)` : 'nothing (supervision disabled for every component)';
+  } finally {
+    await client.close();
+  }
+}
+
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const home = path.resolve(settings.MEND_HOME);
@@ -109,8 +124,10 @@ async function main(): Promise<void> {
   const shutdown = (why: string, code: number) => {
     stopping ??= (async () => {
       say(`${why}: stopping ...`);
-      // Worker, API and demo fleet in parallel; the Temporal server last, so the worker drains cleanly.
-      await Promise.all([...children.map(stopChild), stopFleet(fleet)]);
+      // Worker and API first (so no supervisor restarts a demo service being stopped), then the
+      // demo fleet; the Temporal server last, so the worker drains cleanly.
+      await Promise.all(children.map(stopChild));
+      await stopFleet(fleet);
       await server?.stop();
       say('stopped; nothing left running');
       process.exit(code);
@@ -144,17 +161,22 @@ async function main(): Promise<void> {
     const apiUrl = `http://${settings.MEND_API_HOST}:${settings.MEND_API_PORT}`;
     await waitUntil('API', 60_000, async () => (await fetch(`${apiUrl}/readyz`)).ok);
     if (stopping) return;
+    const watched = await watchFleet(config, { address: server.address, namespace: settings.MEND_NAMESPACE, taskQueue: settings.MEND_TASK_QUEUE });
+    if (stopping) return;
     await startBacklogReplays(server.address, settings.MEND_NAMESPACE, settings.MEND_TASK_QUEUE, config.spools);
+    if (stopping) return;
     say('');
     say('mend is up:');
     say(`  Temporal Web UI  ${server.uiUrl}`);
     say(`  API              ${apiUrl}  (/healthz, /readyz)`);
     say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE})`);
     say(`  demo fleet       ${fleet.map((c) => c.id).join(', ')}  (logs in ${path.relative(process.cwd(), path.join(home, 'log'))}/)`);
+    say(`  supervised       ${watched}`);
     if (config.spools.length > 0) say(`  backlog replay   ${config.spools.map((s) => s.name).join(', ')}  (mend backlog status)`);
-    say('Break a demo service and mend it:');
-    say('  npm run demo:break -- api        # SIGKILL the api process');
-    say('  npx mend run immediate api       # recover it; watch the run in the Web UI');
+    say('Break a demo service and watch mend mend it:');
+    say('  npm run demo:break -- api        # SIGKILL the api process: its supervisor restarts it');
+    say('  npx mend stats                   # recoveries, MTTR, breakers; `npx mend schedules` lists the health checks');
+    say('  npx mend run immediate api       # or recover by hand; watch the runs in the Web UI');
     say('Ctrl-C stops everything.');
   } catch (err) {
     say(`start-up failed: ${(err as Error).message}`);

@@ -1,7 +1,8 @@
 /**
  * `npm start`'s stack for real: dev server on a SQLite file, demo fleet, worker and API. It comes up,
- * recovers a killed service, stops on SIGTERM leaving no process behind (ps proves it), and a second
- * start on the same database still sees the earlier run.
+ * its supervisors recover a killed service with no human action (and a run by hand works too), it
+ * stops on SIGTERM leaving no process behind (ps proves it), and a second start on the same
+ * database still sees the earlier run.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +67,22 @@ describe('the dev stack (npm start)', () => {
     const api = services[1]!;
     const pid = JSON.parse(execFileSync('cat', [path.join(home, 'run/api.pid')], { encoding: 'utf8' })).pid as number;
     process.kill(pid, 'SIGKILL');
+    // The stack reconciled the health schedules: api's supervisor recovers it with no human action
+    // (after its startup grace, if the kill fell within it), as a run triggered by the schedule.
+    const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    try {
+      const run = await waitFor('api recovered by its supervisor', 90_000, async () => {
+        const d = await client.temporal.workflow.getHandle(recoveryWorkflowId('api')).describe();
+        const sa = d.searchAttributes as Record<string, unknown[]>;
+        return d.status.name === 'COMPLETED' && sa.MendTrigger?.[0] === 'schedule' && sa;
+      }).catch((err: Error) => assert.fail(`${err.message}\n${stack!.output.slice(-40).join('\n')}`));
+      assert.deepEqual(run.MendOutcome, ['recovered']);
+      assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
+    } finally {
+      await client.close();
+    }
+
+    // A recovery by hand still works beside the supervisors.
     const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /api: recovered in /);

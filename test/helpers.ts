@@ -42,6 +42,10 @@ export interface DemoService {
   critical?: boolean;
   /** `state:` of the component, e.g. { paths: ['state/x.json'] } (relative to the config folder). */
   state?: Record<string, unknown>;
+  /** `supervision:` of the component (group, interval, breaker, ...). */
+  supervision?: Record<string, unknown>;
+  /** Probe timeout (default 500ms). */
+  probeTimeout?: string;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
@@ -64,11 +68,12 @@ export async function writeDemoConfig(
       `      command: ${JSON.stringify(command)}`,
       `      env: ${JSON.stringify({ MEND_DEMO_NAME: s.id, PORT: String(s.port), STATE_FILE: `state/${s.id}.json`, DEPENDS_ON: deps, ...s.env })}`,
       `      stopTimeout: 2s`,
-      `    probe: { type: http, url: "http://127.0.0.1:${s.port}/healthz", timeout: 500ms }`,
+      `    probe: { type: http, url: "http://127.0.0.1:${s.port}/healthz", timeout: ${s.probeTimeout ?? '500ms'} }`,
       `    dependsOn: ${JSON.stringify(s.dependsOn ?? [])}`,
       `    critical: ${s.critical === true}`,
       `    policy: ${JSON.stringify({ strategy: 'immediate', timeout: s.timeout ?? '15s', validateInterval: '100ms', ...s.policy })}`,
       ...(s.state ? [`    state: ${JSON.stringify(s.state)}`] : []),
+      ...(s.supervision ? [`    supervision: ${JSON.stringify(s.supervision)}`] : []),
     );
   }
   const file = path.join(dir, 'mend.config.yaml');

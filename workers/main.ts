@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   // Until the worker runs (bundling takes seconds), a stop signal simply ends the process;
   // once it runs, the SDK's own handlers drain it and worker.run() returns.
   let running = false;
+  const stopping = new AbortController();
   const exitIfNotRunning = () => {
+    stopping.abort();
     if (!running) process.exit(0);
   };
   process.on('SIGINT', exitIfNotRunning);
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
-    activityDeps: { stateDir: settings.MEND_HOME },
+    activityDeps: { stateDir: settings.MEND_HOME, shutdown: stopping.signal },
   });
   try {
     running = true;

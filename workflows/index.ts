@@ -6,3 +6,6 @@ export { stateRecovery } from './state-recovery';
 export { emergencyReset } from './emergency-reset';
 export { saga } from './saga';
 export { backlogReplay } from './backlog';
+export { supervisor } from './supervisor';
+export { healthSweep } from './health-sweep';
+export { fleetLimiter } from './fleet-limiter';

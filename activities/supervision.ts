@@ -1,0 +1,179 @@
+/**
+ * Activities of detection and supervision: the scheduled sweep (probe a group, report to
+ * supervisors), fast confirmation probes, the pid watch of process components, the fleet-wide
+ * count of running recoveries, and alerts. Each is safe to run twice (see each comment).
+ */
+import { Context, log } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import type { ProbeResult } from '../core/failure';
+import type { Component } from '../core/schemas';
+import type { ProbeReport, SupervisorSpec } from '../core/supervision';
+import { processAdapter, readPidFile, isAlive } from './adapters/process';
+import { postWebhook, type NotifyEvent, type WebhookResult } from './notify/webhook';
+
+export interface SweepInput {
+  group: string;
+  specs: SupervisorSpec[];
+  /** Task queue the supervisors run on. */
+  taskQueue: string;
+}
+
+export interface SweepResult {
+  probed: number;
+  unhealthy: string[];
+  /** Components whose supervisor was sent a report. */
+  reported: string[];
+}
+
+export interface ConfirmInput {
+  component: Component;
+  probes: number;
+  intervalMs: number;
+}
+
+export interface ConfirmResult {
+  /** True as soon as one confirmation probe was healthy (the first failure was a blip). */
+  healthy: boolean;
+  probes: number;
+  failures: number;
+  last: ProbeResult;
+  lastAt: string;
+}
+
+export interface WatchInput {
+  component: Component;
+  /** Return (not exited) after this long, so the supervisor can renew the watch and its history stays short. */
+  maxMs: number;
+  pollMs: number;
+}
+
+export interface WatchResult {
+  exited: boolean;
+  detail: string;
+  /** When the exit was seen (ISO). */
+  at: string;
+}
+
+/** Healthy components are re-reported at least this often (so a new supervisor appears, config changes arrive). */
+const REFRESH_MS = 10 * 60_000;
+
+/**
+ * `shutdown`, when aborted (the worker is stopping), ends pid watches at once (as "still alive"), so
+ * a stopping worker is not held for its grace time; the supervisor renews the watch on another worker.
+ */
+export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal) {
+  /** What this worker last told each supervisor: only changes and failures are sent again. */
+  const lastSent = new Map<string, { healthy: boolean; at: number; spec: string }>();
+
+  return {
+    /**
+     * Probes a group's components concurrently and signals-with-start the supervisor of each one that
+     * failed, changed, or was not reported lately. Safe twice: probes change nothing, and a supervisor
+     * drops a report that is not newer than the last one it handled.
+     */
+    async sweepHealth({ group, specs, taskQueue }: SweepInput): Promise<SweepResult> {
+      const ctx = Context.current();
+      const client = ctx.client;
+      const results = await Promise.all(
+        specs.map(async (spec) => {
+          const checkedAt = new Date().toISOString();
+          const result = await probe(spec.component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
+          return { spec, result, checkedAt };
+        }),
+      );
+      ctx.heartbeat();
+      const now = Date.now();
+      const reported: string[] = [];
+      await Promise.all(
+        results.map(async ({ spec, result, checkedAt }) => {
+          const id = spec.component.id;
+          const key = `${taskQueue}\u0000${id}`;
+          const specText = JSON.stringify(spec);
+          const prev = lastSent.get(key);
+          const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText;
+          if (!due) return;
+          const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec };
+          await client.workflow.signalWithStart('supervisor', {
+            workflowId: supervisorWorkflowId(id),
+            taskQueue,
+            args: [{ spec }],
+            signal: 'report',
+            signalArgs: [report],
+            staticSummary: `supervise ${id} (health group ${group})`,
+          });
+          lastSent.set(key, { healthy: result.healthy, at: now, spec: specText });
+          reported.push(id);
+        }),
+      );
+      const unhealthy = results.filter((r) => !r.result.healthy).map((r) => r.spec.component.id);
+      if (unhealthy.length > 0) log.info('sweep found unhealthy components', { group, unhealthy });
+      return { probed: results.length, unhealthy, reported };
+    },
+
+    /** Read-only: probes up to `probes` times, `intervalMs` apart, stopping at the first healthy answer. */
+    async confirmFailure({ component, probes, intervalMs }: ConfirmInput): Promise<ConfirmResult> {
+      const ctx = Context.current();
+      let failures = 0;
+      let last: ProbeResult = { healthy: false, detail: 'not probed', latencyMs: 0 };
+      let lastAt = new Date().toISOString();
+      for (let i = 0; i < probes; i++) {
+        if (i > 0) await ctx.sleep(intervalMs);
+        lastAt = new Date().toISOString();
+        last = await probe(component);
+        ctx.heartbeat({ probe: i + 1 });
+        if (last.healthy) return { healthy: true, probes: i + 1, failures, last, lastAt };
+        failures += 1;
+      }
+      return { healthy: false, probes, failures, last, lastAt };
+    },
+
+    /**
+     * Read-only: watches the pid file's process every `pollMs` (a zombie counts as exited) and
+     * returns when it is gone, or after `maxMs`. Cancelled with the supervisor's watch scope.
+     */
+    async watchProcess({ component, maxMs, pollMs }: WatchInput): Promise<WatchResult> {
+      const ctx = Context.current();
+      const adapter = processAdapter(component);
+      const started = Date.now();
+      for (;;) {
+        const record = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
+        if (!record || !isAlive(record)) {
+          return { exited: true, detail: record ? `pid ${record.pid} exited` : 'no process recorded (pid file missing)', at: new Date().toISOString() };
+        }
+        if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${record.pid} alive`, at: new Date().toISOString() };
+        ctx.heartbeat();
+        await ctx.sleep(pollMs);
+      }
+    },
+
+    /** Asks the fleet limiter for a recovery permit (starting it if needed). Safe twice: the limiter queues a component once. */
+    async requestFleetPermit(req: { taskQueue: string; component: string; supervisorId: string; max: number }): Promise<void> {
+      await Context.current().client.workflow.signalWithStart('fleetLimiter', {
+        workflowId: fleetLimiterWorkflowId(req.taskQueue),
+        taskQueue: req.taskQueue,
+        args: [{}],
+        signal: 'acquire',
+        signalArgs: [{ component: req.component, supervisorId: req.supervisorId, max: req.max }],
+        staticSummary: `fleet-wide cap on recoveries started by supervisors (queue ${req.taskQueue})`,
+      });
+    },
+
+    /** Gives a permit back. Safe twice: releasing what is not held changes nothing. */
+    async releaseFleetPermit(req: { taskQueue: string; component: string }): Promise<void> {
+      await Context.current()
+        .client.workflow.getHandle(fleetLimiterWorkflowId(req.taskQueue))
+        .signal('release', { component: req.component })
+        .catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
+    },
+
+    /** An alert may arrive twice (a retry after a lost answer); it never throws, so it never holds a recovery up. */
+    async notifyWebhook({ url, timeoutMs, event }: { url: string; timeoutMs: number; event: NotifyEvent }): Promise<WebhookResult> {
+      const result = await postWebhook(url, event, timeoutMs);
+      if (!result.delivered) log.warn('webhook not delivered', { url, kind: event.kind, component: event.component, detail: result.detail });
+      return result;
+    },
+  };
+}

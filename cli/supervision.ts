@@ -1,0 +1,72 @@
+/** `mend schedules` (health-check schedules) and `mend stats` (what the supervisors recorded). */
+import type { Command } from '@commander-js/extra-typings';
+import { MendClient } from '../client';
+import { loadConfigFile } from '../client/config';
+import { listHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { supervisionStats } from '../client/supervisors';
+import { formatDuration } from '../core/duration';
+import type { Settings } from '../core/settings';
+import type { ComponentStats } from '../core/supervision';
+import { renderSupervisionMetrics } from '../core/supervision-metrics';
+import { table } from './format';
+import { green, red, yellow } from './format';
+
+async function withClient<T>(settings: Settings, fn: (client: MendClient) => Promise<T>): Promise<T> {
+  const client = await MendClient.connect({ address: settings.MEND_TEMPORAL_ADDRESS, namespace: settings.MEND_NAMESPACE, taskQueue: settings.MEND_TASK_QUEUE, uiUrl: settings.MEND_UI_URL });
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+const ms = (value: number | undefined) => (value === undefined ? '-' : formatDuration(value));
+const percent = (value: number | undefined) => (value === undefined ? '-' : `${Math.round(value * 100)}%`);
+
+function breakerCell(state: ComponentStats['breaker']): string {
+  return state === 'closed' ? green(state) : state === 'open' ? red(state) : yellow(state);
+}
+
+export function addSupervisionCommands(program: Command, settings: Settings): void {
+  program
+    .command('schedules')
+    .description('list the health-check schedules (mend/health/<group>): interval, paused, components; --reconcile makes them match the config first')
+    .option('-c, --config <file>', 'components config (for --reconcile)', settings.MEND_CONFIG)
+    .option('--reconcile', 'create, update and delete schedules to match the config (idempotent)')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default   # hold a group')
+    .action(async (opts) =>
+      withClient(settings, async (client) => {
+        const reconciled = opts.reconcile ? await reconcileSchedules(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME })) : undefined;
+        const schedules = await listHealthSchedules(client);
+        if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
+        if (reconciled) {
+          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged`);
+        }
+        if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');
+        const rows = schedules.map((s) => [s.scheduleId, s.group, ms(s.intervalMs), s.paused ? 'yes' : 'no', s.taskQueue ?? '-', s.components.join(', ')]);
+        console.log(table([['SCHEDULE', 'GROUP', 'EVERY', 'PAUSED', 'QUEUE', 'COMPONENTS'], ...rows]));
+      }),
+    );
+
+  program
+    .command('stats')
+    .description('recoveries per component and fleet-wide, from the supervisors: attempts, success rate, MTTR p50/p95, breaker state')
+    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('--json', 'print as JSON')
+    .option('--prometheus', 'print Prometheus text (mend_recoveries_total, mend_recovery_mttr_seconds, mend_breaker_state, mend_component_healthy)')
+    .addHelpText('after', '\nExamples:\n  mend stats\n  mend stats --json | jq .fleet\n  mend stats --prometheus > /var/lib/node_exporter/mend.prom')
+    .action(async (opts) =>
+      withClient(settings, async (client) => {
+        const stats = await supervisionStats(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME }));
+        if (opts.json) return console.log(JSON.stringify(stats, null, 2));
+        if (opts.prometheus) return void process.stdout.write(renderSupervisionMetrics(stats));
+        const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
+        const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
+        const f = stats.fleet;
+        rows.push(['(fleet)', `${f.supervised} supervised`, `${f.breakersOpen} not closed`, String(f.attempted), String(f.succeeded), String(f.failed), percent(f.successRate), ms(f.mttrP50Ms), ms(f.mttrP95Ms), '']);
+        console.log(table([head, ...rows], (cell, r, col) => (r > 0 && r <= stats.components.length && col === 2 ? breakerCell(cell.trim() as ComponentStats['breaker']) + ' '.repeat(cell.length - cell.trim().length) : cell)));
+        if (stats.unsupervised.length > 0) console.log(`no supervisor yet: ${stats.unsupervised.join(', ')} (one starts at the first health sweep)`);
+      }),
+    );
+}

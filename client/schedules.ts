@@ -1,0 +1,183 @@
+/**
+ * Health-check schedules, reconciled from config: one Temporal Schedule per check group
+ * (`mend/health/<group>`) firing a `healthSweep` of the group's components. Reconcile creates,
+ * updates and deletes to match, and is idempotent: a schedule whose stored spec hash matches is
+ * left alone, so a second reconcile changes nothing.
+ */
+import { createHash } from 'node:crypto';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import { healthScheduleId } from '../core/constants';
+import type { Component, Config } from '../core/schemas';
+import type { SupervisorSpec } from '../core/supervision';
+import { recoveryRelatives, type MendClient } from './index';
+
+const PREFIX = healthScheduleId('');
+
+export interface HealthGroupPlan {
+  group: string;
+  scheduleId: string;
+  /** The smallest `supervision.interval` of the group's components. */
+  intervalMs: number;
+  specs: SupervisorSpec[];
+  /** sha256 of everything the schedule carries; stored in the action's memo. */
+  hash: string;
+}
+
+export interface ReconcileResult {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+  unchanged: string[];
+}
+
+export interface HealthScheduleInfo {
+  scheduleId: string;
+  group: string;
+  intervalMs?: number;
+  paused: boolean;
+  components: string[];
+  taskQueue?: string;
+  owner?: string;
+  nextRunAt?: string;
+  lastRunAt?: string;
+}
+
+/** What a supervisor gets for each watched component of `config`. */
+export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
+  const { notify, maxConcurrentRecoveries } = config.supervision;
+  return {
+    component,
+    related: recoveryRelatives(component.policy.strategy, component, config.components),
+    notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
+    maxConcurrentRecoveries,
+  };
+}
+
+/** The schedules `config` asks for: one per group of enabled components, sorted by group. */
+export function planHealthGroups(config: Config, taskQueue: string): HealthGroupPlan[] {
+  const groups = new Map<string, Component[]>();
+  for (const c of config.components) {
+    if (!c.supervision.enabled) continue;
+    groups.set(c.supervision.group, [...(groups.get(c.supervision.group) ?? []), c]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([group, components]) => {
+      const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
+      const specs = components.map((c) => supervisorSpec(c, config));
+      const hash = createHash('sha256').update(JSON.stringify({ v: 1, intervalMs, taskQueue, specs })).digest('hex');
+      return { group, scheduleId: healthScheduleId(group), intervalMs, specs, hash };
+    });
+}
+
+function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
+  const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
+    type: 'startWorkflow',
+    workflowType: 'healthSweep',
+    // The schedule appends the firing time: mend/health/<group>-2026-11-23T16:00:00Z.
+    workflowId: plan.scheduleId,
+    taskQueue,
+    args: [{ group: plan.group, specs: plan.specs }],
+    memo: { mendSpecHash: plan.hash, mendGroup: plan.group, mendComponents: plan.specs.map((s) => s.component.id) },
+    staticSummary: `health sweep of ${plan.group} (${plan.specs.length} component(s))`,
+  };
+  return {
+    spec: { intervals: [{ every: plan.intervalMs }] },
+    action,
+    // A sweep still running when the next is due: skip the next one, never pile them up.
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+  };
+}
+
+/**
+ * Makes the server's health schedules match `config`. Only schedules owned by `owner` (default:
+ * the task queue) are deleted when their group is gone, so several stacks can share a server.
+ */
+export async function reconcileSchedules(client: MendClient, config: Config, opts: { owner?: string } = {}): Promise<ReconcileResult> {
+  const taskQueue = client.taskQueue;
+  const owner = opts.owner ?? taskQueue;
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [] };
+  const plans = planHealthGroups(config, taskQueue);
+  const wanted = new Set(plans.map((p) => p.scheduleId));
+  for (const plan of plans) {
+    const handle = client.temporal.schedule.getHandle(plan.scheduleId);
+    const current = await handle.describe().catch((err: unknown) => {
+      if (err instanceof ScheduleNotFoundError) return undefined;
+      throw err;
+    });
+    const parts = scheduleParts(plan, taskQueue);
+    if (!current) {
+      await client.temporal.schedule.create({ scheduleId: plan.scheduleId, ...parts, memo: { mendOwner: owner } });
+      result.created.push(plan.scheduleId);
+      continue;
+    }
+    const memo = current.action.type === 'startWorkflow' ? current.action.memo : undefined;
+    if (memo?.mendSpecHash === plan.hash) {
+      result.unchanged.push(plan.scheduleId);
+      continue;
+    }
+    // Keep the paused state and its note: an operator may have paused the group on purpose.
+    await handle.update((prev) => ({ ...parts, state: { paused: prev.state.paused, note: prev.state.note } }));
+    result.updated.push(plan.scheduleId);
+  }
+  for (const info of await ownedSchedules(client, owner)) {
+    if (wanted.has(info.scheduleId)) continue;
+    await client.temporal.schedule.getHandle(info.scheduleId).delete().catch((err: unknown) => {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    });
+    result.deleted.push(info.scheduleId);
+  }
+  return result;
+}
+
+/** Ids of the health schedules `owner` created (visibility: a schedule created a moment ago may be missing). */
+async function ownedSchedules(client: MendClient, owner: string): Promise<Array<{ scheduleId: string }>> {
+  const out: Array<{ scheduleId: string }> = [];
+  for await (const s of client.temporal.schedule.list()) {
+    if (s.scheduleId.startsWith(PREFIX) && s.memo?.mendOwner === owner) out.push({ scheduleId: s.scheduleId });
+  }
+  return out;
+}
+
+/** Every mend health schedule on the server (of `owner` when given), described. */
+export async function listHealthSchedules(client: MendClient, opts: { owner?: string } = {}): Promise<HealthScheduleInfo[]> {
+  const ids: Array<{ id: string; owner?: string }> = [];
+  for await (const s of client.temporal.schedule.list()) {
+    if (!s.scheduleId.startsWith(PREFIX)) continue;
+    const scheduleOwner = typeof s.memo?.mendOwner === 'string' ? s.memo.mendOwner : undefined;
+    if (opts.owner !== undefined && scheduleOwner !== opts.owner) continue;
+    ids.push({ id: s.scheduleId, owner: scheduleOwner });
+  }
+  const infos = await Promise.all(
+    ids.map(async ({ id, owner }): Promise<HealthScheduleInfo | undefined> => {
+      const d = await client.temporal.schedule.getHandle(id).describe().catch(() => undefined);
+      if (!d) return undefined;
+      const action = d.action.type === 'startWorkflow' ? d.action : undefined;
+      const every = d.spec.intervals?.[0]?.every;
+      return {
+        scheduleId: id,
+        group: id.slice(PREFIX.length),
+        intervalMs: typeof every === 'number' ? every : undefined,
+        paused: d.state.paused,
+        components: Array.isArray(action?.memo?.mendComponents) ? (action.memo.mendComponents as string[]) : [],
+        taskQueue: action?.taskQueue,
+        owner,
+        nextRunAt: d.info.nextActionTimes[0]?.toISOString(),
+        lastRunAt: d.info.recentActions.at(-1)?.takenAt.toISOString(),
+      };
+    }),
+  );
+  return infos.filter((i): i is HealthScheduleInfo => i !== undefined).sort((a, b) => a.scheduleId.localeCompare(b.scheduleId));
+}
+
+/** Deletes every health schedule of `owner`, and the `known` ids (which a just-created schedule may need: visibility lags). */
+export async function deleteHealthSchedules(client: MendClient, owner: string, known: string[] = []): Promise<string[]> {
+  const deleted: string[] = [];
+  const ids = new Set([...known, ...(await ownedSchedules(client, owner)).map((s) => s.scheduleId)]);
+  for (const scheduleId of ids) {
+    await client.temporal.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+    deleted.push(scheduleId);
+  }
+  return deleted;
+}

@@ -1,0 +1,43 @@
+/** Reading and steering component supervisors (`mend/supervisor/<component>`): state, stats, pause. */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { supervisorWorkflowId } from '../core/constants';
+import type { Config } from '../core/schemas';
+import { fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
+import { renderSupervisionMetrics } from '../core/supervision-metrics';
+import type { MendClient } from './index';
+
+/** A supervisor's state, or undefined when the component has none (never reported, or ended). */
+export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
+  try {
+    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query<SupervisorState>('state');
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    // The server's reason (no worker answered, a failed workflow task) is in the cause.
+    const cause = (err as Error & { cause?: { details?: string } }).cause?.details;
+    throw new Error(`cannot read the supervisor of ${componentId}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);
+  }
+}
+
+/** Per-component and fleet-wide recovery statistics of the config's components, from their supervisors. */
+export async function supervisionStats(client: MendClient, config: Config): Promise<FleetStats> {
+  const ids = config.components.filter((c) => c.supervision.enabled).map((c) => c.id);
+  const states = await Promise.all(ids.map(async (id) => ({ id, state: await supervisorState(client, id) })));
+  return fleetStats(
+    states.flatMap((s) => (s.state ? [s.state] : [])),
+    states.filter((s) => !s.state).map((s) => s.id),
+  );
+}
+
+/** The supervisors' statistics as Prometheus text, for a `/metrics` route or a node_exporter textfile. */
+export async function supervisionMetrics(client: MendClient, config: Config): Promise<string> {
+  return renderSupervisionMetrics(await supervisionStats(client, config));
+}
+
+/** Holds auto-recovery of a component (for `forMs`, or until resumed). */
+export async function pauseSupervisor(client: MendClient, componentId: string, by: string, forMs?: number): Promise<void> {
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('pause', { by, forMs });
+}
+
+export async function resumeSupervisor(client: MendClient, componentId: string, by: string): Promise<void> {
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('resume', { by });
+}

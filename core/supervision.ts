@@ -1,0 +1,252 @@
+/**
+ * Plain types and pure rules of component supervision: what a probe report says, what a supervisor
+ * holds, the circuit breaker, detection and restart backoff, MTTR statistics. Used by the
+ * supervisor workflow (so no zod here), the sweep, the client and the CLI.
+ */
+import type { FailureClass } from './failure';
+import type { Component, Supervision } from './schemas';
+
+/** What a supervisor needs to know about its component, as configured (paths resolved). */
+export interface SupervisorSpec {
+  component: Component;
+  /** The component's dependencies and dependents, for strategies that act on them. */
+  related?: Component[];
+  notify?: { webhook?: string; timeoutMs: number };
+  /** Fleet-wide cap on recoveries running at once (on this task queue). */
+  maxConcurrentRecoveries?: number;
+}
+
+export type ReportSource = 'sweep' | 'watch' | 'manual';
+
+/** One health observation sent to a supervisor (the `report` signal). */
+export interface ProbeReport {
+  healthy: boolean;
+  failureClass?: FailureClass;
+  detail: string;
+  /** When the probe ran (ISO); a supervisor ignores a report not newer than the last it handled. */
+  checkedAt: string;
+  source: ReportSource;
+  /** The component's current spec: config changes reach the supervisor with its reports. */
+  spec?: SupervisorSpec;
+}
+
+export type HealthState = 'unknown' | 'healthy' | 'unhealthy' | 'recovering';
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerStatus {
+  state: BreakerState;
+  /** Start times (ms) of the recoveries within the breaker's window. */
+  recoveries: number[];
+  openedAt?: number;
+  /** When an open breaker turns half-open. */
+  halfOpenAt?: number;
+  reason?: string;
+}
+
+export interface RecoveryRecord {
+  workflowId: string;
+  runId: string;
+  strategy: string;
+  startedAt: string;
+  endedAt?: string;
+  outcome?: string;
+  reason?: string;
+  /** From the first failed check to validated healthy. */
+  mttrMs?: number;
+}
+
+export interface SupervisorStats {
+  attempted: number;
+  succeeded: number;
+  failed: number;
+  /** MTTRs of the most recent successful recoveries (ms), oldest first. */
+  mttrs: number[];
+  lastMttrMs?: number;
+  meanMttrMs?: number;
+  /** Recent recoveries, newest last. */
+  recent: RecoveryRecord[];
+  /** Failure reasons seen, newest last. */
+  recentFailures: Array<{ at: string; failureClass?: FailureClass; detail: string }>;
+  /** Times the breaker opened. */
+  breakerOpened: number;
+}
+
+/** Everything a supervisor carries across continue-as-new; also its `state` query answer. */
+export interface SupervisorState {
+  component: string;
+  health: HealthState;
+  consecutiveFailures: number;
+  threshold: number;
+  lastFailureClass?: FailureClass;
+  lastDetail?: string;
+  /** checkedAt (ms) of the newest report handled. */
+  lastReportAt?: number;
+  /** When the current outage was first seen (ms): MTTR starts here. */
+  firstFailedAt?: number;
+  healthySince?: number;
+  /** Failures before this (ms) start no recovery. */
+  graceUntil: number;
+  /** Detection backoff: failure reports before `ignoreUntil` are dropped; doubles while nothing can be done. */
+  detectBackoffMs: number;
+  ignoreUntil?: number;
+  pausedUntil?: number;
+  pausedBy?: string;
+  /** Recoveries in a row without a healthy period of `backoffResetAfter` (drives the restart backoff). */
+  consecutiveRecoveries: number;
+  current?: RecoveryRecord;
+  breaker: BreakerStatus;
+  stats: SupervisorStats;
+  /** Why the last failure started no recovery, if it did not. */
+  held?: string;
+  /** Continue-as-new generations so far. */
+  generation: number;
+}
+
+export function initialState(componentId: string, supervision: Supervision, now: number): SupervisorState {
+  return {
+    component: componentId,
+    health: 'unknown',
+    consecutiveFailures: 0,
+    threshold: supervision.failuresBeforeRecovery,
+    graceUntil: now + supervision.startupGrace,
+    detectBackoffMs: 0,
+    consecutiveRecoveries: 0,
+    breaker: { state: 'closed', recoveries: [] },
+    stats: { attempted: 0, succeeded: 0, failed: 0, mttrs: [], recent: [], recentFailures: [], breakerOpened: 0 },
+    generation: 0,
+  };
+}
+
+/** Next detection backoff while down and no recovery is possible: from cadence.min, doubling, capped at cadence.max. */
+export function nextDetectBackoff(previousMs: number, supervision: Supervision): number {
+  const { min, max } = supervision.cadence;
+  return Math.min(max, previousMs > 0 ? previousMs * 2 : Math.max(min, supervision.interval));
+}
+
+/** Wait before the next recovery when `consecutive` recoveries ran without a healthy period (0 → none). */
+export function restartDelay(consecutive: number, supervision: Supervision): number {
+  if (consecutive <= 0) return 0;
+  const { initial, max } = supervision.restartBackoff;
+  return Math.min(max, initial * Math.pow(2, consecutive - 1));
+}
+
+/** Time-driven breaker moves: open → half-open after the cool-down; half-open → closed after a healthy period. */
+export function advanceBreaker(breaker: BreakerStatus, supervision: Supervision, now: number, healthySince: number | undefined): BreakerStatus {
+  const cfg = supervision.breaker;
+  const recoveries = breaker.recoveries.filter((t) => now - t < cfg.window);
+  if (breaker.state === 'open' && breaker.halfOpenAt !== undefined && now >= breaker.halfOpenAt) {
+    return { ...breaker, recoveries, state: 'half-open', reason: `cool-down of ${cfg.coolDown}ms over: one trial recovery allowed` };
+  }
+  if (breaker.state === 'half-open' && healthySince !== undefined && now - healthySince >= cfg.healthyToClose && (breaker.openedAt === undefined || healthySince > breaker.openedAt)) {
+    return { state: 'closed', recoveries: [], reason: `healthy for ${cfg.healthyToClose}ms` };
+  }
+  return { ...breaker, recoveries };
+}
+
+/**
+ * Whether a recovery may start now. Closed: yes while fewer than maxRecoveries ran within the window,
+ * else the breaker opens. Half-open: one trial. Open: no.
+ */
+export function breakerDecision(breaker: BreakerStatus, supervision: Supervision, now: number): { allow: boolean; breaker: BreakerStatus; opened: boolean } {
+  const cfg = supervision.breaker;
+  const recoveries = breaker.recoveries.filter((t) => now - t < cfg.window);
+  if (breaker.state === 'open') return { allow: false, breaker: { ...breaker, recoveries }, opened: false };
+  if (breaker.state === 'closed' && recoveries.length >= cfg.maxRecoveries) {
+    return {
+      allow: false,
+      opened: true,
+      breaker: {
+        state: 'open',
+        recoveries,
+        openedAt: now,
+        halfOpenAt: now + cfg.coolDown,
+        reason: `${recoveries.length} recoveries within ${cfg.window}ms and failing again`,
+      },
+    };
+  }
+  return { allow: true, breaker: { ...breaker, recoveries: [...recoveries, now] }, opened: false };
+}
+
+/** After a recovery in half-open state: a failed trial opens the breaker again. */
+export function afterTrial(breaker: BreakerStatus, supervision: Supervision, now: number, recovered: boolean): { breaker: BreakerStatus; opened: boolean } {
+  if (breaker.state !== 'half-open' || recovered) return { breaker, opened: false };
+  return { opened: true, breaker: { ...breaker, state: 'open', openedAt: now, halfOpenAt: now + supervision.breaker.coolDown, reason: 'trial recovery failed' } };
+}
+
+/** Nearest-rank percentile of `values` (p in 0..100); undefined when empty. */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  return sorted[rank - 1];
+}
+
+/** Most recent entries kept in a supervisor's state: its history stays small across continue-as-new. */
+export const KEEP_RECENT = 20;
+export const KEEP_MTTRS = 200;
+
+/** A supervisor's state as `mend stats` and the API report it. */
+export interface ComponentStats {
+  component: string;
+  health: HealthState;
+  breaker: BreakerState;
+  attempted: number;
+  succeeded: number;
+  failed: number;
+  successRate?: number;
+  mttrP50Ms?: number;
+  mttrP95Ms?: number;
+  lastMttrMs?: number;
+  meanMttrMs?: number;
+  lastFailureClass?: FailureClass;
+  current?: string;
+}
+
+export interface FleetStats {
+  components: ComponentStats[];
+  fleet: { supervised: number; attempted: number; succeeded: number; failed: number; successRate?: number; mttrP50Ms?: number; mttrP95Ms?: number; breakersOpen: number };
+  /** Components in the config without a supervisor yet. */
+  unsupervised: string[];
+}
+
+export function componentStats(state: SupervisorState): ComponentStats {
+  const s = state.stats;
+  const done = s.succeeded + s.failed;
+  return {
+    component: state.component,
+    health: state.health,
+    breaker: state.breaker.state,
+    attempted: s.attempted,
+    succeeded: s.succeeded,
+    failed: s.failed,
+    successRate: done > 0 ? s.succeeded / done : undefined,
+    mttrP50Ms: percentile(s.mttrs, 50),
+    mttrP95Ms: percentile(s.mttrs, 95),
+    lastMttrMs: s.lastMttrMs,
+    meanMttrMs: s.meanMttrMs,
+    lastFailureClass: state.lastFailureClass,
+    current: state.current?.workflowId,
+  };
+}
+
+export function fleetStats(states: SupervisorState[], unsupervised: string[]): FleetStats {
+  const components = states.map(componentStats);
+  const sum = (f: (c: ComponentStats) => number) => components.reduce((n, c) => n + f(c), 0);
+  const succeeded = sum((c) => c.succeeded);
+  const failed = sum((c) => c.failed);
+  const mttrs = states.flatMap((s) => s.stats.mttrs);
+  return {
+    components,
+    fleet: {
+      supervised: states.length,
+      attempted: sum((c) => c.attempted),
+      succeeded,
+      failed,
+      successRate: succeeded + failed > 0 ? succeeded / (succeeded + failed) : undefined,
+      mttrP50Ms: percentile(mttrs, 50),
+      mttrP95Ms: percentile(mttrs, 95),
+      breakersOpen: components.filter((c) => c.breaker !== 'closed').length,
+    },
+    unsupervised,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Health schedules reconciled from config on the real dev server: 100 components in 4 groups make
+ * 4 schedules; a second reconcile changes nothing; a changed group is updated alone; a removed
+ * group's schedule is deleted; schedules of another owner are never touched.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { MendClient } from '../client';
+import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules } from '../client/schedules';
+import { parseConfig } from '../core/config';
+import { healthScheduleId } from '../core/constants';
+import type { Config } from '../core/schemas';
+import { sharedServer, uniqueQueue, waitFor } from './helpers';
+
+const suffix = Date.now().toString(36);
+const groups = [0, 1, 2, 3].map((g) => `fleet${g}-${suffix}`);
+
+/** 100 components, 25 per group; `interval` per group index. */
+function fleetConfig(intervals: Record<number, string> = {}, groupCount = 4): Config {
+  const lines = ['version: 1', 'components:'];
+  for (let i = 0; i < 100; i++) {
+    const g = i % 4;
+    if (g >= groupCount) continue;
+    lines.push(
+      `  - id: c${i}-${suffix}`,
+      `    adapter: { type: process, command: [node, server.js] }`,
+      `    probe: { type: tcp, port: ${10_000 + i} }`,
+      // An hour: no sweep fires while the test runs (no worker polls this queue).
+      `    supervision: { group: ${groups[g]}, interval: ${intervals[g] ?? '1h'} }`,
+    );
+  }
+  if (lines.length === 2) lines[1] = 'components: []';
+  return parseConfig(lines.join('\n'), 'fleet.yaml', { baseDir: '/tmp', stateDir: '/tmp/.mend' });
+}
+
+describe('health schedules reconciled from config', () => {
+  const queue = uniqueQueue('schedules');
+  let client: MendClient;
+
+  before(async () => {
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  });
+
+  after(async () => {
+    await deleteHealthSchedules(client, queue, groups.map(healthScheduleId));
+    await client.close();
+  });
+
+  test('100 components make one schedule per group; a second reconcile makes no change', async () => {
+    const config = fleetConfig();
+    assert.deepEqual(planHealthGroups(config, queue).map((p) => [p.scheduleId, p.specs.length]), groups.map((g) => [healthScheduleId(g), 25]));
+    const t0 = performance.now();
+    const first = await reconcileSchedules(client, config);
+    const firstMs = performance.now() - t0;
+    assert.deepEqual(first.created, groups.map(healthScheduleId));
+    assert.deepEqual([first.updated, first.deleted, first.unchanged], [[], [], []]);
+
+    const t1 = performance.now();
+    const second = await reconcileSchedules(client, config);
+    const secondMs = performance.now() - t1;
+    console.log(`reconcile of 100 components: first ${Math.round(firstMs)}ms (4 created), second ${Math.round(secondMs)}ms (no change)`);
+    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId) });
+  });
+
+  test('a changed group is updated alone, keeping its paused state', async () => {
+    await client.temporal.schedule.getHandle(healthScheduleId(groups[1]!)).pause('operator holds it');
+    const changed = await reconcileSchedules(client, fleetConfig({ 1: '30m' }));
+    assert.deepEqual(changed.updated, [healthScheduleId(groups[1]!)]);
+    assert.deepEqual(changed.created, []);
+    assert.equal(changed.unchanged.length, 3);
+    const d = await client.temporal.schedule.getHandle(healthScheduleId(groups[1]!)).describe();
+    assert.equal(d.spec.intervals?.[0]?.every, 30 * 60_000);
+    assert.equal(d.state.paused, true, 'an operator pause survives a reconcile');
+    const again = await reconcileSchedules(client, fleetConfig({ 1: '30m' }));
+    assert.deepEqual(again.updated, []);
+  });
+
+  test("removing a group deletes its schedule and leaves other owners' schedules alone", async () => {
+    const otherOwner = await MendClient.connect({ address: sharedServer().address, taskQueue: uniqueQueue('other-owner') });
+    try {
+      // The list that finds deletable schedules is eventually consistent: wait until it shows ours.
+      await waitFor('4 schedules listed', 20_000, async () => (await listHealthSchedules(client, { owner: queue })).length === 4);
+      const fromOther = await reconcileSchedules(otherOwner, fleetConfig({}, 0));
+      assert.deepEqual(fromOther.deleted, [], 'another owner deletes nothing of ours');
+
+      const removed = await reconcileSchedules(client, fleetConfig({ 1: '30m' }, 3));
+      assert.deepEqual(removed.deleted, [healthScheduleId(groups[3]!)]);
+      assert.deepEqual(removed.created, []);
+      assert.deepEqual(removed.updated, []);
+      await assert.rejects(client.temporal.schedule.getHandle(healthScheduleId(groups[3]!)).describe(), ScheduleNotFoundError);
+      const listed = await waitFor('3 schedules listed', 20_000, async () => {
+        const list = await listHealthSchedules(client, { owner: queue });
+        return list.length === 3 && list;
+      });
+      assert.deepEqual(listed.map((s) => s.components.length), [25, 25, 25]);
+    } finally {
+      await otherOwner.close();
+    }
+  });
+});

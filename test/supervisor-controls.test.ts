@@ -1,0 +1,145 @@
+/**
+ * Supervisor controls and edges on the real dev server: an `auth` failure alerts and never
+ * restarts; `mend pause`/`mend resume` on a supervisor hold and release auto-recovery; a supervisor
+ * continues as new with its state intact.
+ */
+import assert from 'node:assert/strict';
+import { promises as fs, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { deleteHealthSchedules, reconcileSchedules, supervisorSpec } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
+import { supervisorWorkflowId } from '../core/constants';
+import type { ProbeReport, SupervisorState } from '../core/supervision';
+import { demoStarts, httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+
+describe('supervisor controls', () => {
+  const dir = tempDir('sup-controls');
+  const queue = uniqueQueue('sup-controls');
+  const suffix = Date.now().toString(36);
+  const group = `controls-${suffix}`;
+  const ids = { paused: `paused-${suffix}`, auth: `auth-${suffix}`, entity: `entity-${suffix}` };
+  const alerts: Array<{ kind: string; component: string; text: string }> = [];
+  let server: http.Server;
+  let suite: RunbookSuite;
+  let file: string;
+  const state = async (id: string) => (await supervisorState(suite.client, id)) as SupervisorState;
+  const component = (id: string) => suite.config.components.find((c) => c.id === id)!;
+
+  before(async () => {
+    // One local server: 401 on /secret (a probe with bad credentials), alerts on /hook.
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (req.url === '/hook') alerts.push(JSON.parse(body) as (typeof alerts)[number]);
+        res.writeHead(req.url === '/secret' ? 401 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const supervision = { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '100ms' } };
+    ({ file } = await writeDemoConfig(dir, [{ id: ids.paused, supervision }], `supervision:\n  notify: { webhook: "${base}/hook" }\n`));
+    // Two more components, not demo services: one whose probe answers 401, one never probed (its supervisor is driven by hand).
+    const marker = path.join(dir, 'auth-restarts');
+    const extra = [
+      `  - id: ${ids.auth}`,
+      `    adapter: { type: command, start: [sh, -c, "echo start >> ${marker}"], stop: ["true"] }`,
+      `    probe: { type: http, url: "${base}/secret", timeout: 500ms }`,
+      `    supervision: ${JSON.stringify(supervision)}`,
+      `  - id: ${ids.entity}`,
+      `    adapter: { type: command, start: ["true"], stop: ["true"] }`,
+      `    probe: { type: tcp, port: 1 }`,
+      `    supervision: { enabled: false, startupGrace: 1h }`,
+    ];
+    const text = readFileSync(file, 'utf8').replace('\nsupervision:', `\n${extra.join('\n')}\nsupervision:`);
+    writeFileSync(file, text);
+    suite = await startRunbookSuite(dir, queue, file);
+    await startProcess(processAdapter(component(ids.paused)));
+    await waitFor('service healthy', 15_000, async () => (await httpStatus((component(ids.paused).probe as { url: string }).url)) === 200);
+    await reconcileSchedules(suite.client, suite.config);
+    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(suite.client, ids.paused))?.health === 'healthy');
+  });
+
+  after(async () => {
+    if (suite) {
+      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
+      for (const id of Object.values(ids)) await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).terminate('test over').catch(() => undefined);
+      await suite.stop();
+    }
+    server?.close();
+  });
+
+  test('an auth failure alerts once and starts no recovery', async () => {
+    const s = await waitFor('auth failure held', 30_000, async () => {
+      const st = await supervisorState(suite.client, ids.auth);
+      return st?.held?.startsWith('auth') && st;
+    });
+    assert.equal(s.lastFailureClass, 'auth');
+    assert.equal(s.stats.attempted, 0);
+    assert.ok(s.detectBackoffMs >= 1_000, 'detection backs off while nothing can be done');
+    await waitFor('auth alert', 10_000, () => alerts.some((a) => a.kind === 'auth-failure' && a.component === ids.auth));
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal((await state(ids.auth)).stats.attempted, 0, 'still no recovery');
+    assert.equal(alerts.filter((a) => a.kind === 'auth-failure').length, 1, 'alerted once');
+    await assert.rejects(fs.readFile(path.join(dir, 'auth-restarts')), /ENOENT/, 'the start command never ran');
+  });
+
+  test('`mend pause` on a supervisor holds auto-recovery; `mend resume` lets it recover', async () => {
+    const id = ids.paused;
+    const paused = await runCli(['pause', supervisorWorkflowId(id), '--reason', 'maintenance'], suite.env);
+    assert.equal(paused.code, 0, paused.stderr);
+    await waitFor('pause applied', 10_000, async () => (await state(id)).pausedUntil !== undefined);
+    const starts = demoStarts(dir, id);
+    process.kill((await runningProcess(processAdapter(component(id))))!.pid, 'SIGKILL');
+    const held = await waitFor('failure held by the pause', 20_000, async () => {
+      const s = await state(id);
+      return s.held?.startsWith('paused') && s;
+    });
+    assert.equal(held.stats.attempted, 0);
+    await new Promise((r) => setTimeout(r, 2_000));
+    assert.equal(demoStarts(dir, id), starts, 'no restart while paused');
+
+    const resumed = await runCli(['resume', supervisorWorkflowId(id)], suite.env);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const recovered = await waitFor('recovered after resume', 30_000, async () => {
+      const s = await state(id);
+      return s.stats.succeeded === 1 && s.current === undefined && s;
+    });
+    assert.equal(recovered.pausedUntil, undefined);
+    assert.equal(demoStarts(dir, id), starts + 1);
+  });
+
+  test('a supervisor continues as new with its state and statistics intact', async () => {
+    const id = ids.entity;
+    const spec = supervisorSpec(component(id), suite.config);
+    const handle = await suite.client.temporal.workflow.signalWithStart('supervisor', {
+      workflowId: supervisorWorkflowId(id),
+      taskQueue: queue,
+      args: [{ spec, historyLimit: 10 }],
+      signal: 'report',
+      signalArgs: [{ healthy: true, detail: 'ok', checkedAt: new Date(Date.now() - 60_000).toISOString(), source: 'manual' } satisfies ProbeReport],
+    });
+    const firstRun = handle.signaledRunId;
+    const t0 = Date.now() - 50_000;
+    for (let i = 1; i <= 25; i++) {
+      // Failures as a watch reports them (certain, so no confirmation probes newer than these reports).
+      const failed = i % 5 === 0;
+      const report: ProbeReport = { healthy: !failed, failureClass: failed ? 'unknown' : undefined, detail: `report ${i}`, checkedAt: new Date(t0 + i * 1_000).toISOString(), source: failed ? 'watch' : 'manual' };
+      await handle.signal('report', report);
+    }
+    const s = await waitFor('all reports handled', 30_000, async () => {
+      const st = await state(id);
+      return st.lastReportAt === t0 + 25_000 && st;
+    });
+    assert.ok(s.generation >= 1, `continued as new (generation ${s.generation})`);
+    assert.equal(s.stats.recentFailures.length, 5, 'every failure report is remembered across generations');
+    assert.equal(s.health, 'unhealthy');
+    const desc = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
+    assert.notEqual(desc.runId, firstRun, 'a new run of the same supervisor id');
+    assert.equal(desc.status.name, 'RUNNING');
+  });
+});

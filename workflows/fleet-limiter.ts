@@ -1,0 +1,90 @@
+/**
+ * The fleet-wide cap on recoveries started by supervisors (`mend/fleet/<task queue>`): a durable
+ * counting semaphore. A supervisor asks with `acquire`, gets a `permit` signal back when one is
+ * free (oldest request first), and gives it back with `release` once its recovery has ended.
+ * A permit whose supervisor is gone, or held past its lease, is taken back.
+ */
+import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, setHandler, workflowInfo } from '@temporalio/workflow';
+
+export interface PermitRequest {
+  component: string;
+  /** Workflow id of the asking supervisor: the permit is signalled there. */
+  supervisorId: string;
+  /** The cap as the asker's config says; the newest request's value wins. */
+  max: number;
+}
+
+export interface Holder {
+  component: string;
+  supervisorId: string;
+  since: number;
+}
+
+export interface FleetLimiterState {
+  max: number;
+  holders: Holder[];
+  waiting: Array<PermitRequest & { at: number }>;
+  /** Permits granted since the limiter first started. */
+  granted: number;
+}
+
+export const acquireSignal = defineSignal<[PermitRequest]>('acquire');
+export const releaseSignal = defineSignal<[{ component: string }]>('release');
+export const permitSignal = defineSignal<[{ component: string }]>('permit');
+export const fleetStateQuery = defineQuery<FleetLimiterState>('state');
+
+export interface FleetLimiterInput {
+  state?: FleetLimiterState;
+  /** A permit held longer than this is taken back (its supervisor died holding it). Default 2h. */
+  leaseMs?: number;
+}
+
+export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void> {
+  const state: FleetLimiterState = input.state ?? { max: 1, holders: [], waiting: [], granted: 0 };
+  const leaseMs = input.leaseMs ?? 2 * 3_600_000;
+  let changed = false;
+
+  setHandler(fleetStateQuery, () => state);
+  setHandler(acquireSignal, (req) => {
+    state.max = req.max;
+    // A repeated request (a retried activity) neither queues twice nor takes a second permit.
+    if (!state.holders.some((h) => h.component === req.component) && !state.waiting.some((w) => w.component === req.component)) {
+      state.waiting.push({ ...req, at: Date.now() });
+    } else if (state.holders.some((h) => h.component === req.component)) {
+      // Already held: say so again, in case the first permit signal was lost with a supervisor run.
+      void getExternalWorkflowHandle(req.supervisorId).signal(permitSignal, { component: req.component }).catch(() => undefined);
+    }
+    changed = true;
+  });
+  setHandler(releaseSignal, ({ component }) => {
+    state.holders = state.holders.filter((h) => h.component !== component);
+    state.waiting = state.waiting.filter((w) => w.component !== component);
+    changed = true;
+  });
+
+  for (;;) {
+    // Cleared before the work, so a signal that lands while permits are being signalled is not missed.
+    changed = false;
+    const now = Date.now();
+    const expired = state.holders.filter((h) => now - h.since >= leaseMs);
+    if (expired.length > 0) {
+      log.warn('permits taken back after their lease', { components: expired.map((h) => h.component) });
+      state.holders = state.holders.filter((h) => now - h.since < leaseMs);
+    }
+    while (state.holders.length < state.max && state.waiting.length > 0) {
+      const next = state.waiting.shift()!;
+      try {
+        await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
+        state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now() });
+        state.granted += 1;
+      } catch {
+        log.warn('supervisor gone before its permit', { component: next.component });
+      }
+    }
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
+      await continueAsNew<typeof fleetLimiter>({ state, leaseMs: input.leaseMs });
+    }
+    const nextExpiry = state.holders.length > 0 ? Math.min(...state.holders.map((h) => h.since + leaseMs)) - Date.now() : undefined;
+    await condition(() => changed, nextExpiry === undefined ? undefined : Math.max(1, nextExpiry));
+  }
+}

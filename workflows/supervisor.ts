@@ -1,0 +1,381 @@
+/**
+ * The supervisor of one component (`mend/supervisor/<component>`): a long-lived entity that turns
+ * probe reports (from health sweeps and its own pid watch) into at most one recovery at a time,
+ * behind a startup grace, fast confirmation, a restart backoff, a circuit breaker, a fleet-wide cap
+ * and a pause. Its state (and statistics) survive worker crashes and continue-as-new.
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { MendActivities } from '../activities';
+import type { NotifyEvent } from '../activities/notify/webhook';
+import { recoveryWorkflowId } from '../core/constants';
+import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
+import {
+  KEEP_MTTRS,
+  KEEP_RECENT,
+  advanceBreaker,
+  afterTrial,
+  breakerDecision,
+  initialState,
+  nextDetectBackoff,
+  restartDelay,
+  type ProbeReport,
+  type RecoveryRecord,
+  type SupervisorSpec,
+  type SupervisorState,
+} from '../core/supervision';
+import { permitSignal } from './fleet-limiter';
+import { causeMessage } from './lib/runbook';
+
+export const reportSignal = defineSignal<[ProbeReport]>('report');
+export const supervisorStateQuery = defineQuery<SupervisorState>('state');
+/** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
+export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
+export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+
+export interface SupervisorInput {
+  spec: SupervisorSpec;
+  /** Carried across continue-as-new. */
+  state?: SupervisorState;
+  pending?: ProbeReport[];
+  /** Continue as new after this many history events (default 10,000; tests use less). */
+  historyLimit?: number;
+}
+
+const WATCH_MAX_MS = 5 * 60_000;
+const WATCH_POLL_MS = 200;
+const FOREVER = Number.MAX_SAFE_INTEGER;
+
+const probes = proxyActivities<MendActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '30s',
+  retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
+});
+const watcher = proxyActivities<MendActivities>({
+  startToCloseTimeout: WATCH_MAX_MS + 60_000,
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+});
+const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
+const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
+
+/**
+ * Runs until terminated. Reports arrive by the `report` signal (signal-with-start from the sweep);
+ * `state` answers with everything it holds; `pause`/`resume` hold and release auto-recovery.
+ * Recoveries start as children `mend/recover/<component>` (ABANDON: a supervisor's end never
+ * cancels a recovery); a run already going under that id (e.g. started by hand) is waited out, never doubled.
+ */
+export async function supervisor(input: SupervisorInput): Promise<void> {
+  let spec = input.spec;
+  const id = spec.component.id;
+  const sup = () => spec.component.supervision;
+  const state: SupervisorState = input.state ?? initialState(id, sup(), Date.now());
+  const inbox: ProbeReport[] = [...(input.pending ?? [])];
+  const historyLimit = input.historyLimit ?? 10_000;
+
+  let permitted = false;
+  setHandler(reportSignal, (report) => void inbox.push(report));
+  setHandler(permitSignal, ({ component }) => {
+    if (component === id) permitted = true;
+  });
+  setHandler(supervisorStateQuery, () => state);
+  setHandler(pauseSupervisionSignal, (req) => {
+    state.pausedUntil = req?.forMs ? Date.now() + req.forMs : FOREVER;
+    state.pausedBy = req?.by;
+  });
+  setHandler(resumeSupervisionSignal, () => {
+    state.pausedUntil = undefined;
+    state.pausedBy = undefined;
+    // A failure held by the pause may be acted on at the next report.
+    state.ignoreUntil = undefined;
+    state.detectBackoffMs = 0;
+  });
+
+  const notify = (event: Omit<NotifyEvent, 'component'>) => {
+    const webhook = spec.notify?.webhook;
+    if (!webhook) return;
+    // Not awaited: an alert never holds up detection or a recovery.
+    void alerts.notifyWebhook({ url: webhook, timeoutMs: spec.notify?.timeoutMs ?? 5_000, event: { ...event, component: id } }).catch(() => undefined);
+  };
+
+  let watch: { scope: CancellationScope; promise: Promise<void> } | undefined;
+  /** Set when the pid file names no process: the watch waits for a recovery to write one. */
+  let watchUnavailable = false;
+  /** Set when a watch ends without news, so the loop wakes to renew it. */
+  let renewWatch = false;
+  const stopWatch = () => {
+    watch?.scope.cancel();
+    watch = undefined;
+  };
+  const startWatch = () => {
+    if (watch || watchUnavailable || spec.component.adapter.type !== 'process' || state.health !== 'healthy' || state.current) return;
+    const scope = new CancellationScope();
+    const promise = scope
+      .run(() => watcher.watchProcess({ component: spec.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }))
+      .then(
+        (seen) => {
+          if (watch?.scope === scope) watch = undefined;
+          if (!seen.exited) {
+            renewWatch = true;
+            return;
+          }
+          if (/pid file missing/.test(seen.detail)) {
+            watchUnavailable = true;
+            return;
+          }
+          inbox.push({ healthy: false, failureClass: 'unknown', detail: `process exited (${seen.detail})`, checkedAt: seen.at, source: 'watch' });
+        },
+        (err: unknown) => {
+          if (watch?.scope === scope) watch = undefined;
+          if (!isCancellation(err)) log.warn('pid watch failed', { component: id, error: causeMessage(err) });
+        },
+      );
+    watch = { scope, promise };
+  };
+
+  const markHealthy = (atMs: number) => {
+    state.health = 'healthy';
+    state.consecutiveFailures = 0;
+    state.detectBackoffMs = 0;
+    state.ignoreUntil = undefined;
+    state.firstFailedAt = undefined;
+    state.healthySince ??= atMs;
+    state.held = undefined;
+  };
+
+  const backOffDetection = (why: string) => {
+    state.held = why;
+    state.detectBackoffMs = nextDetectBackoff(state.detectBackoffMs, sup());
+    state.ignoreUntil = Date.now() + state.detectBackoffMs;
+  };
+
+  /** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry. */
+  const tick = () => {
+    const now = Date.now();
+    const before = state.breaker.state;
+    state.breaker = advanceBreaker(state.breaker, sup(), now, state.healthySince);
+    if (before === 'open' && state.breaker.state === 'half-open') {
+      log.info('breaker half-open: one trial recovery allowed', { component: id });
+      state.ignoreUntil = undefined;
+      state.detectBackoffMs = 0;
+    }
+    if (before !== 'closed' && state.breaker.state === 'closed') {
+      log.info('breaker closed', { component: id });
+      notify({ kind: 'breaker-closed', text: `${id}: circuit breaker closed (${state.breaker.reason})` });
+    }
+    if (state.consecutiveRecoveries > 0 && state.healthySince !== undefined && now - state.healthySince >= sup().backoffResetAfter) state.consecutiveRecoveries = 0;
+    if (state.pausedUntil !== undefined && now >= state.pausedUntil) {
+      state.pausedUntil = undefined;
+      state.pausedBy = undefined;
+    }
+  };
+
+  const nextDeadline = (): number | undefined => {
+    const { breaker, healthySince } = state;
+    const at: number[] = [];
+    if (breaker.state === 'open' && breaker.halfOpenAt !== undefined) at.push(breaker.halfOpenAt);
+    if (breaker.state === 'half-open' && healthySince !== undefined) at.push(healthySince + sup().breaker.healthyToClose);
+    if (state.consecutiveRecoveries > 0 && healthySince !== undefined) at.push(healthySince + sup().backoffResetAfter);
+    if (state.pausedUntil !== undefined && state.pausedUntil < FOREVER) at.push(state.pausedUntil);
+    return at.length > 0 ? Math.min(...at) : undefined;
+  };
+
+  const recover = async (): Promise<void> => {
+    const component = spec.component;
+    const strategy = component.policy.strategy;
+    const workflowId = recoveryWorkflowId(id);
+    const reason = `${state.consecutiveFailures} failed checks (${state.lastFailureClass ?? 'unknown'}): ${state.lastDetail ?? ''}`;
+    const recoveryInput: RecoveryInput = { component, trigger: 'schedule', requestedBy: 'supervisor', reason, related: spec.related };
+    stopWatch();
+    let handle;
+    try {
+      handle = await startChild(STRATEGY_WORKFLOW[strategy], {
+        workflowId,
+        args: [recoveryInput],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `recover ${id} (${strategy}, started by its supervisor)`,
+        staticDetails: reason,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Someone else's recovery runs (mend run, the API): let it finish, look again after a while.
+      state.held = `a recovery already runs as ${workflowId}`;
+      state.ignoreUntil = Date.now() + Math.max(sup().interval, sup().cadence.min);
+      return;
+    }
+    const record: RecoveryRecord = { workflowId, runId: handle.firstExecutionRunId, strategy, startedAt: new Date().toISOString() };
+    state.current = record;
+    state.health = 'recovering';
+    state.held = undefined;
+    state.stats.attempted += 1;
+    state.consecutiveRecoveries += 1;
+    log.info('recovery started', { component: id, workflowId, strategy, reason });
+
+    let result: RecoveryResult | undefined;
+    try {
+      result = (await handle.result()) as RecoveryResult;
+    } catch (err) {
+      record.reason = causeMessage(err);
+    }
+    const endedMs = result ? Date.parse(result.endedAt) : Date.now();
+    const recovered = result?.outcome === 'recovered';
+    record.endedAt = new Date(endedMs).toISOString();
+    record.outcome = result?.outcome ?? 'failed';
+    record.reason ??= result?.reason;
+    // Reports probed before the recovery ended say nothing about the component now.
+    state.lastReportAt = Math.max(state.lastReportAt ?? 0, endedMs);
+    const trial = afterTrial(state.breaker, sup(), Date.now(), recovered);
+    state.breaker = trial.breaker;
+    if (recovered) {
+      const mttr = endedMs - (state.firstFailedAt ?? Date.parse(record.startedAt));
+      record.mttrMs = mttr;
+      const s = state.stats;
+      s.succeeded += 1;
+      s.mttrs = [...s.mttrs, mttr].slice(-KEEP_MTTRS);
+      s.lastMttrMs = mttr;
+      s.meanMttrMs = Math.round(((s.meanMttrMs ?? 0) * (s.succeeded - 1) + mttr) / s.succeeded);
+      state.healthySince = undefined;
+      markHealthy(endedMs);
+      watchUnavailable = false;
+      log.info('recovered', { component: id, workflowId, mttrMs: mttr });
+    } else {
+      state.stats.failed += 1;
+      state.health = 'unhealthy';
+      log.warn('recovery did not recover the component', { component: id, workflowId, outcome: record.outcome, reason: record.reason });
+      notify({ kind: 'recovery-failed', text: `${id}: recovery ${workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, details: { workflowId, runId: record.runId } });
+    }
+    if (trial.opened) openedBreaker();
+    state.stats.recent = [...state.stats.recent, record].slice(-KEEP_RECENT);
+    state.current = undefined;
+  };
+
+  const openedBreaker = () => {
+    state.stats.breakerOpened += 1;
+    const text = `${id}: circuit breaker OPEN (${state.breaker.reason}); no automatic recovery until ${new Date(state.breaker.halfOpenAt ?? 0).toISOString()}`;
+    log.error(text, { component: id });
+    notify({ kind: 'breaker-open', text, details: { reason: state.breaker.reason } });
+  };
+
+  /** Waits for a permit of the fleet limiter when the fleet caps recoveries; true when one is held. */
+  const takeFleetPermit = async (): Promise<boolean> => {
+    const max = spec.maxConcurrentRecoveries;
+    if (!max) return false;
+    permitted = false;
+    state.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
+    await fleet.requestFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id, supervisorId: workflowInfo().workflowId, max });
+    await condition(() => permitted);
+    return true;
+  };
+
+  const releaseFleetPermit = async () => {
+    await fleet.releaseFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id }).catch((err: unknown) => log.warn('fleet permit not released', { component: id, error: causeMessage(err) }));
+  };
+
+  const maybeRecover = async (failureClass: ProbeReport['failureClass']): Promise<void> => {
+    const now = Date.now();
+    if (now < state.graceUntil) {
+      state.held = `startup grace until ${new Date(state.graceUntil).toISOString()}`;
+      return;
+    }
+    if (failureClass === 'auth') {
+      if (state.held?.startsWith('auth') !== true) notify({ kind: 'auth-failure', text: `${id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, details: { detail: state.lastDetail } });
+      backOffDetection('auth failure: a restart does not fix credentials');
+      return;
+    }
+    if (state.pausedUntil !== undefined && now < state.pausedUntil) {
+      backOffDetection(`paused${state.pausedBy ? ` by ${state.pausedBy}` : ''}`);
+      return;
+    }
+    tick();
+    const decision = breakerDecision(state.breaker, sup(), now);
+    state.breaker = decision.breaker;
+    if (!decision.allow) {
+      if (decision.opened) openedBreaker();
+      backOffDetection(`circuit breaker ${state.breaker.state}`);
+      return;
+    }
+    const delay = restartDelay(state.consecutiveRecoveries, sup());
+    if (delay > 0) {
+      state.held = `restart backoff ${delay}ms`;
+      await sleep(delay);
+    }
+    const permit = await takeFleetPermit();
+    try {
+      // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
+      if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
+      await recover();
+    } finally {
+      if (permit) await releaseFleetPermit();
+    }
+  };
+
+  const handleFailure = async (report: ProbeReport): Promise<void> => {
+    const checkedMs = Date.parse(report.checkedAt);
+    state.health = state.health === 'recovering' ? state.health : 'unhealthy';
+    state.healthySince = undefined;
+    state.lastFailureClass = report.failureClass;
+    state.lastDetail = report.detail;
+    state.firstFailedAt ??= checkedMs;
+    state.stats.recentFailures = [...state.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(-KEEP_RECENT);
+    if (state.ignoreUntil !== undefined && Date.now() < state.ignoreUntil) return;
+    const { failuresBeforeRecovery: threshold, confirmInterval } = sup();
+    state.threshold = threshold;
+    // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
+    state.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, state.consecutiveFailures + 1) : state.consecutiveFailures + 1;
+    if (state.consecutiveFailures < threshold) {
+      const confirmed = await probes.confirmFailure({ component: spec.component, probes: threshold - state.consecutiveFailures, intervalMs: confirmInterval });
+      state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(confirmed.lastAt));
+      if (confirmed.healthy) {
+        markHealthy(Date.parse(confirmed.lastAt));
+        return;
+      }
+      state.consecutiveFailures += confirmed.failures;
+      state.lastFailureClass = confirmed.last.failureClass;
+      state.lastDetail = confirmed.last.detail;
+    }
+    if (state.consecutiveFailures >= threshold) await maybeRecover(state.lastFailureClass);
+  };
+
+  for (;;) {
+    tick();
+    startWatch();
+    const info = workflowInfo();
+    if ((info.continueAsNewSuggested || info.historyLength > historyLimit) && !state.current) {
+      stopWatch();
+      await continueAsNew<typeof supervisor>({ spec, state: { ...state, generation: state.generation + 1 }, pending: inbox.splice(0), historyLimit: input.historyLimit });
+    }
+    const deadline = nextDeadline();
+    await condition(() => inbox.length > 0 || renewWatch, deadline === undefined ? undefined : Math.max(1, deadline - Date.now()));
+    renewWatch = false;
+    tick();
+
+    const reports = inbox.splice(0).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
+    for (const report of reports) {
+      if (report.spec) spec = report.spec;
+      const checkedMs = Date.parse(report.checkedAt);
+      // Duplicates (a retried sweep) and reports older than what is known are dropped.
+      if (checkedMs <= (state.lastReportAt ?? 0)) continue;
+      state.lastReportAt = checkedMs;
+      if (report.healthy) {
+        if (state.health !== 'healthy') log.info('healthy', { component: id, source: report.source });
+        markHealthy(checkedMs);
+      } else {
+        await handleFailure(report);
+      }
+    }
+  }
+}
