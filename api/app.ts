@@ -45,6 +45,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyInstance {
+    /** Every API route (method and URL), without the docs plugin's own and the implicit HEAD routes. */
+    apiRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
 }
 
 export const API_TITLE = 'mend API';
@@ -74,6 +78,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   // JSON only: anything else is a 415, never parsed as text.
   app.removeContentTypeParser(['text/plain']);
   installErrorHandling(app);
+
+  const apiRoutes: Array<{ method: string; url: string }> = [];
+  app.decorate('apiRoutes', apiRoutes);
+  app.addHook('onRoute', (route) => {
+    if (isDocsRoute(route.url)) return;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') apiRoutes.push({ method, url: route.url! });
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
