@@ -26,12 +26,14 @@ export interface ApiDeps {
   logger?: Exclude<FastifyServerOptions['logger'], boolean> | false;
   /** Run starts per token (POST /v1/runs, alerts); default burst 10, 30 a minute. */
   rateLimit?: RateLimitOptions;
+  /** Time a request's Temporal calls may take together before the API answers 503; default 10 s. */
+  temporalDeadlineMs?: number;
   /** Alert labels naming the component, tried in order; default component, service, job. */
   alertLabels?: string[];
 }
 
 /** What every route module receives. */
-export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'temporalReachable'>> {
+export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
   startLimiter: RateLimiter;
 }
 
@@ -81,9 +83,16 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   const apiRoutes: Array<{ method: string; url: string }> = [];
   app.decorate('apiRoutes', apiRoutes);
+  const deadlineMs = deps.temporalDeadlineMs ?? 10_000;
   app.addHook('onRoute', (route) => {
     if (isDocsRoute(route.url)) return;
     for (const method of [route.method].flat()) if (method !== 'HEAD') apiRoutes.push({ method, url: route.url! });
+    // Every Temporal call a request makes shares one deadline: a server that does not answer is a
+    // 503 after deadlineMs, not a request hanging on the client's connection retries.
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      return deps.mend.connection.withDeadline(Date.now() + deadlineMs, async () => handler.call(this, request, reply));
+    };
   });
 
   app.addHook('onRequest', async (request, reply) => {

@@ -98,7 +98,9 @@ export const ComponentDetailSchema = ComponentViewSchema.extend({
 // ---------------------------------------------------------------- runs
 
 /** POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself. */
-export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true }).meta({ id: 'StartRunsRequest' });
+export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
+  .refine((body) => new Set(body.components).size === body.components.length, { message: 'each component may appear once', path: ['components'] })
+  .meta({ id: 'StartRunsRequest' });
 export type StartRunsBody = z.output<typeof StartRunsBodySchema>;
 
 export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.string(), runId: z.string(), url: z.string() });
