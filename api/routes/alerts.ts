@@ -10,7 +10,7 @@ import { AlertmanagerPayloadSchema, AlertOutcomeSchema, type AlertOutcome } from
 import type { Component } from '../../core/schemas';
 import { inScope, roleAtLeast } from '../auth';
 import { errorResponses, HttpError } from '../errors';
-import { principalOf } from './common';
+import { principalOf, runningRecovery } from './common';
 import type { V1Options } from './index';
 
 export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
@@ -53,8 +53,14 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
       const toStart: Array<{ component: Component; alertname?: string }> = [];
       for (const entry of wanted.values()) {
         const allowed = inScope(principal, [entry.component.id]) && (entry.component.policy.strategy !== 'emergency-reset' || roleAtLeast(principal.role, 'admin'));
-        if (allowed) toStart.push(entry);
-        else outcome.forbidden.push(entry.component.id);
+        if (!allowed) {
+          outcome.forbidden.push(entry.component.id);
+          continue;
+        }
+        // Alertmanager repeats notifications while an alert fires: those for a running recovery cost no start.
+        const running = await runningRecovery(mend, entry.component.id);
+        if (running) outcome.alreadyRunning.push({ component: entry.component.id, workflowId: running.workflowId });
+        else toStart.push(entry);
       }
       if (toStart.length > 0) {
         const limited = startLimiter.take(principal.name, toStart.length);

@@ -1,7 +1,9 @@
 /** Helpers the route modules share: who is asking, what they may touch, how a component is shown. */
 import type { FastifyRequest } from 'fastify';
 import type { MendClient } from '../../client';
+import { RunNotFoundError } from '../../client';
 import { describeSummary } from '../../client/runs';
+import { recoveryWorkflowId } from '../../core/constants';
 import type { z } from 'zod';
 import type { ComponentViewSchema, Role } from '../../core/api';
 import type { Component, Config } from '../../core/schemas';
@@ -52,4 +54,13 @@ export function componentView(c: Component): z.output<typeof ComponentViewSchema
     critical: c.critical,
     policy: { strategy: c.policy.strategy, escalation: c.policy.escalation, timeoutMs: c.policy.timeout, maxRetries: c.policy.maxRetries, preApproved: c.policy.preApproved },
   };
+}
+
+/** The component's recovery run, when one is running. */
+export async function runningRecovery(mend: MendClient, componentId: string): Promise<{ workflowId: string; runId: string } | undefined> {
+  const summary = await describeSummary(mend, recoveryWorkflowId(componentId)).catch((err: unknown) => {
+    if (err instanceof RunNotFoundError) return undefined;
+    throw err;
+  });
+  return summary?.status === 'RUNNING' ? { workflowId: summary.workflowId, runId: summary.runId } : undefined;
 }

@@ -17,11 +17,10 @@ import {
   StartRunsBodySchema,
   StartRunsResponseSchema,
 } from '../../core/api';
-import { recoveryWorkflowId } from '../../core/constants';
 import { workflowIdOf } from '../../core/visibility';
 import type { MendClient } from '../../client';
 import { errorResponses, HttpError } from '../errors';
-import { componentsById, componentsOfRun, principalOf, requireRole, requireScope } from './common';
+import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery } from './common';
 import type { V1Options } from './index';
 
 const security = [{ bearer: [] }];
@@ -172,15 +171,6 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
     },
   );
 };
-
-/** The component's recovery run, when one is running. */
-export async function runningRecovery(mend: MendClient, componentId: string): Promise<{ workflowId: string; runId: string } | undefined> {
-  const summary = await describeSummary(mend, recoveryWorkflowId(componentId)).catch((err: unknown) => {
-    if (err instanceof RunNotFoundError) return undefined;
-    throw err;
-  });
-  return summary?.status === 'RUNNING' ? { workflowId: summary.workflowId, runId: summary.runId } : undefined;
-}
 
 /** A signal to a closed run reads as "not found": say that it has ended instead, when it exists. */
 async function refuseIfEnded(mend: MendClient, workflowId: string): Promise<void> {
