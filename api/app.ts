@@ -13,7 +13,9 @@ import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
 import { HttpError, installErrorHandling } from './errors';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
+import { ApiMetrics } from './metrics';
 import { metaRoutes } from './routes/meta';
+import { metricsRoutes } from './routes/metrics';
 import { V1_ROUTES } from './routes';
 
 export interface ApiDeps {
@@ -35,6 +37,7 @@ export interface ApiDeps {
 /** What every route module receives. */
 export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
   startLimiter: RateLimiter;
+  metrics: ApiMetrics;
 }
 
 declare module 'fastify' {
@@ -109,7 +112,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     if (!roleAtLeast(principal.role, needed)) throw new HttpError(403, `${principal.name} is ${principal.role}; this needs ${needed}`);
   });
 
+  const metrics = new ApiMetrics();
   app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     const line = { reqId: request.id, method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime), by: request.principal?.name };
     if (request.routeOptions.config.quiet && reply.statusCode < 400) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
@@ -144,8 +149,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     tokens: deps.tokens,
     alertLabels: deps.alertLabels ?? ['component', 'service', 'job'],
     startLimiter: new RateLimiter(deps.rateLimit ?? { burst: 10, perMinute: 30 }),
+    metrics,
   };
   await app.register(metaRoutes, { temporalReachable: deps.temporalReachable ?? (() => deps.mend.isReachable()) });
+  await app.register(metricsRoutes, { mend: deps.mend, metrics });
   for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1', deps: routeDeps });
 
   await app.ready();

@@ -128,7 +128,7 @@ describe('API under malformed input (fast-check)', () => {
       { weight: 4, arbitrary: bodyOf(brokenStart).map((body) => ({ method: 'POST', template: '/v1/runs', body })) },
       { weight: 3, arbitrary: bodyOf(alertBody).map((body) => ({ method: 'POST', template: '/v1/alerts/alertmanager', body })) },
       { weight: 3, arbitrary: fc.tuple(fc.constantFrom('pause', 'resume', 'cancel', 'approve'), bodyOf(controlBody)).map(([a, body]) => ({ method: 'POST', template: `/v1/runs/:id/${a}`, body })) },
-      { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/healthz', '/readyz', '/docs/json').map((template) => ({ method: 'GET', template })) },
+      { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/healthz', '/readyz', '/metrics', '/docs/json').map((template) => ({ method: 'GET', template })) },
       { weight: 1, arbitrary: fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components')).map(([method, template]) => ({ method, template })) },
     );
 

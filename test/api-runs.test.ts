@@ -191,6 +191,21 @@ describe('runs API on real services', () => {
     assert.equal(bad.json().issues[0].path, 'params.id');
   });
 
+  test('GET /metrics counts requests by route template and the runs the API started, and how many run now', async () => {
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const lines = res.body.trim().split('\n');
+    for (const line of lines) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \d+(\.\d+)?(e[-+]?\d+)?)$/, line);
+    const value = (series: string) => Number(lines.find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
+    assert.ok(value('mend_api_runs_started_total{strategy="immediate",trigger="api"}') >= 3, res.body);
+    assert.ok(value('mend_api_runs_started_total{strategy="emergency-reset",trigger="api"}') >= 2);
+    assert.ok(value('mend_api_requests_total{method="GET",route="/v1/runs/:id",status="200"}') >= 1);
+    assert.equal(value('mend_temporal_up'), 1);
+    assert.ok(value('mend_runs_running') >= 0);
+    assert.ok(!res.body.includes(c('svc').id), 'no component ids or raw URLs in labels');
+  });
+
   test('Temporal unreachable: 503 with Retry-After, never a 500', async () => {
     const down = await MendClient.connect({ address: `127.0.0.1:${await freePort()}`, lazy: true });
     const admin = makeTokens('x');

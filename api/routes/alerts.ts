@@ -72,6 +72,7 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         try {
           const run = await mend.startRecovery({ strategy: component.policy.strategy, component, trigger: 'alert', requestedBy: principal.name, reason, allComponents: config.components });
           outcome.started.push({ component: component.id, ...run });
+          deps.metrics.runStarted(component.policy.strategy, 'alert');
           request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, alertname }, 'run started by alert');
         } catch (err) {
           if (!(err instanceof AlreadyRunningError)) throw err;

@@ -69,6 +69,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
             allComponents: config.components,
           });
           runs.push({ component: component.id, ...run });
+          deps.metrics.runStarted(body.strategy, 'api');
           request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, strategy: body.strategy }, 'run started');
         } catch (err) {
           // Another caller won a race after the check: say which runs this request did start.
