@@ -34,6 +34,9 @@ export const SettingsSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/, { message: 'expected comma-separated label names, e.g. component,service,job' })
     .default('component,service,job')
     .transform((s) => s.split(',')),
+  /** Where API clients (cli/api-client.ts) find the API, and the token they send. */
+  MEND_URL: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL, e.g. http://127.0.0.1:3000' }).optional(),
+  MEND_TOKEN: z.string().min(1).optional(),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
@@ -58,6 +61,8 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_API_START_BURST: 'API: run starts a token may make at once (default 10)',
   MEND_API_START_PER_MINUTE: 'API: run starts a token regains per minute (default 30)',
   MEND_ALERT_LABELS: 'Alertmanager webhook: labels naming the component, tried in order (default component,service,job)',
+  MEND_URL: "API clients: the mend API's base URL, e.g. http://127.0.0.1:3000 (optional)",
+  MEND_TOKEN: 'API clients: the bearer token they send (optional)',
 };
 
 export function readSettings(env: Record<string, string | undefined>): Settings {
@@ -69,9 +74,9 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
 /**
  * Which processes read each setting: `service` ones must be set for the worker and API wherever
  * they run (docker-compose.yml too); `api` ones are optional API settings (tokens, limits);
- * `dev` ones only matter to the embedded dev stack and tests.
+ * `cli` ones are read by API clients; `dev` ones only matter to the embedded dev stack and tests.
  */
-export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'dev'> = {
+export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'cli' | 'dev'> = {
   MEND_TEMPORAL_ADDRESS: 'service',
   MEND_NAMESPACE: 'service',
   MEND_TASK_QUEUE: 'service',
@@ -90,4 +95,6 @@ export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'dev'> =
   MEND_API_START_BURST: 'api',
   MEND_API_START_PER_MINUTE: 'api',
   MEND_ALERT_LABELS: 'api',
+  MEND_URL: 'cli',
+  MEND_TOKEN: 'cli',
 };
