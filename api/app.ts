@@ -1,33 +1,159 @@
-/** The API as one Fastify plugin: `buildApp(deps)` wires routes; tests drive it with inject(). */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+/**
+ * The API as one Fastify app: `buildApp(deps)` wires logging, auth, the error mapper, the OpenAPI
+ * document and interactive docs (/docs), and the routes. Tests drive it with inject().
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { createJsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { MendClient } from '../client';
+import type { Role } from '../core/api';
+import type { Config } from '../core/schemas';
+import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
+import { HttpError, installErrorHandling } from './errors';
+import { RateLimiter, type RateLimitOptions } from './rate-limit';
+import { ApiMetrics } from './metrics';
+import { metaRoutes } from './routes/meta';
+import { metricsRoutes } from './routes/metrics';
+import { V1_ROUTES } from './routes';
 
 export interface ApiDeps {
-  /** A real round trip to Temporal (MendClient.isReachable). */
-  temporalReachable: () => Promise<{ ok: boolean; detail: string }>;
-  logger?: FastifyServerOptions['logger'];
+  mend: MendClient;
+  config: Config;
+  tokens: TokenTable;
+  /** A real round trip to Temporal; default `mend.isReachable()`. */
+  temporalReachable?: () => Promise<{ ok: boolean; detail: string }>;
+  /** Pino options (level, stream, ...); authorization headers are always redacted. Default: no logging. */
+  logger?: Exclude<FastifyServerOptions['logger'], boolean> | false;
+  /** Run starts per token (POST /v1/runs, alerts); default burst 10, 30 a minute. */
+  rateLimit?: RateLimitOptions;
+  /** Time a request's Temporal calls may take together before the API answers 503; default 10 s. */
+  temporalDeadlineMs?: number;
+  /** Alert labels naming the component, tried in order; default component, service, job. */
+  alertLabels?: string[];
 }
 
-const HealthResponse = z.object({ status: z.literal('ok') });
-const ReadyResponse = z.object({
-  status: z.enum(['ready', 'unavailable']),
-  temporal: z.object({ reachable: z.boolean(), detail: z.string() }),
-});
+/** What every route module receives. */
+export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
+  startLimiter: RateLimiter;
+  metrics: ApiMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Least role a route needs; `public` needs no token. Routes without it are refused (fail closed). */
+    auth?: Role | 'public';
+    /** Log this route's requests at debug level (health probes poll). */
+    quiet?: boolean;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyInstance {
+    /** Every API route (method and URL), without the docs plugin's own and the implicit HEAD routes. */
+    apiRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
+
+export const API_TITLE = 'mend API';
+export const BODY_LIMIT = 64 * 1024;
+
+function isDocsRoute(url: string | undefined): boolean {
+  return url === '/docs' || url?.startsWith('/docs/') === true;
+}
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, bodyLimit: 64 * 1024 }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    logger: deps.logger
+      ? { ...deps.logger, redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' } }
+      : false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: 400 },
+    // The onResponse hook logs one line per request instead (health probes at debug).
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // JSON only: anything else is a 415, never parsed as text.
+  app.removeContentTypeParser(['text/plain']);
+  installErrorHandling(app);
 
-  app.get('/healthz', { schema: { response: { 200: HealthResponse } } }, async () => ({ status: 'ok' as const }));
-
-  app.get('/readyz', { schema: { response: { 200: ReadyResponse, 503: ReadyResponse } } }, async (_req, reply) => {
-    const temporal = await deps.temporalReachable();
-    const body = { status: temporal.ok ? ('ready' as const) : ('unavailable' as const), temporal: { reachable: temporal.ok, detail: temporal.detail } };
-    if (!temporal.ok) reply.header('retry-after', '5');
-    return reply.code(temporal.ok ? 200 : 503).send(body);
+  const apiRoutes: Array<{ method: string; url: string }> = [];
+  app.decorate('apiRoutes', apiRoutes);
+  const deadlineMs = deps.temporalDeadlineMs ?? 10_000;
+  app.addHook('onRoute', (route) => {
+    if (isDocsRoute(route.url)) return;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') apiRoutes.push({ method, url: route.url! });
+    // Every Temporal call a request makes shares one deadline: a server that does not answer is a
+    // 503 after deadlineMs, not a request hanging on the client's connection retries.
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      return deps.mend.connection.withDeadline(Date.now() + deadlineMs, async () => handler.call(this, request, reply));
+    };
   });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    const needed = request.routeOptions.config.auth;
+    // The docs plugin's own routes (page, static files, the OpenAPI document) are public.
+    if (needed === 'public' || request.is404 || isDocsRoute(request.routeOptions.url)) return;
+    if (!needed) throw new HttpError(403, 'this route has no access rule');
+    const token = bearerToken(request.headers.authorization);
+    if (!token) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <token>)', { headers: { 'www-authenticate': 'Bearer realm="mend"' } });
+    const principal = deps.tokens.authenticate(token);
+    if (!principal) throw new HttpError(401, 'unknown token', { headers: { 'www-authenticate': 'Bearer realm="mend", error="invalid_token"' } });
+    request.principal = principal;
+    if (!roleAtLeast(principal.role, needed)) throw new HttpError(403, `${principal.name} is ${principal.role}; this needs ${needed}`);
+  });
+
+  const metrics = new ApiMetrics();
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    const line = { reqId: request.id, method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime), by: request.principal?.name };
+    if (request.routeOptions.config.quiet && reply.statusCode < 400) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: API_TITLE, version: '1', description: 'Durable recovery runbooks on Temporal: start, inspect and control runs. Authenticate with `Authorization: Bearer <token>`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'components', description: 'configured components' },
+        { name: 'runs', description: 'recovery runs: start, list, inspect, control' },
+        { name: 'alerts', description: 'alert webhooks that start recoveries' },
+        { name: 'meta', description: 'health and readiness' },
+      ],
+    },
+    transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'] }),
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+    theme: { title: API_TITLE },
+    // The docs and their static files are public; the API behind them still needs a token.
+    uiHooks: { onRequest: async () => undefined },
+  });
+
+  const routeDeps: RouteDeps = {
+    mend: deps.mend,
+    config: deps.config,
+    tokens: deps.tokens,
+    alertLabels: deps.alertLabels ?? ['component', 'service', 'job'],
+    startLimiter: new RateLimiter(deps.rateLimit ?? { burst: 10, perMinute: 30 }),
+    metrics,
+  };
+  await app.register(metaRoutes, { temporalReachable: deps.temporalReachable ?? (() => deps.mend.isReachable()) });
+  await app.register(metricsRoutes, { mend: deps.mend, metrics });
+  for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1', deps: routeDeps });
 
   await app.ready();
   return app;

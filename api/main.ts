@@ -1,10 +1,15 @@
-/** The API process: settings, a lazy Temporal connection, Fastify on MEND_API_HOST:MEND_API_PORT. */
+/** The API process: settings, config and tokens parsed once, a lazy Temporal connection, Fastify on MEND_API_HOST:MEND_API_PORT. */
+import { readFileSync } from 'node:fs';
 import { MendClient } from '../client';
+import { loadConfigFile } from '../client/config';
 import { readSettings } from '../core/settings';
 import { buildApp } from './app';
+import { loadTokens } from './auth';
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
+  const config = loadConfigFile(settings.MEND_CONFIG, { stateDir: settings.MEND_HOME });
+  const tokens = loadTokens(settings, (file) => readFileSync(file, 'utf8'));
   const client = await MendClient.connect({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
@@ -12,7 +17,15 @@ async function main(): Promise<void> {
     uiUrl: settings.MEND_UI_URL,
     lazy: true,
   });
-  const app = await buildApp({ temporalReachable: () => client.isReachable(), logger: { level: settings.MEND_LOG_LEVEL } });
+  const app = await buildApp({
+    mend: client,
+    config,
+    tokens,
+    logger: { level: settings.MEND_LOG_LEVEL },
+    rateLimit: { burst: settings.MEND_API_START_BURST, perMinute: settings.MEND_API_START_PER_MINUTE },
+    alertLabels: settings.MEND_ALERT_LABELS,
+  });
+  if (tokens.size === 0) app.log.warn('no API tokens (MEND_TOKENS / MEND_TOKENS_FILE): every /v1 request is refused with 401');
   const close = async () => {
     await app.close();
     await client.close();

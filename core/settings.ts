@@ -23,6 +23,20 @@ export const SettingsSchema = z.object({
   /** A workflow bundle built ahead of time (tests, production images); otherwise bundled at worker start. */
   MEND_WORKFLOW_BUNDLE: z.string().optional(),
   TEMPORAL_CLI_PATH: z.string().optional(),
+  /** API bearer tokens: `[name=]token:role[:comp1,comp2]`, separated by spaces, newlines or ";". */
+  MEND_TOKENS: z.string().optional(),
+  /** API bearer tokens from a YAML/JSON file: `tokens: [{name, token | sha256, role, components?}]`. */
+  MEND_TOKENS_FILE: z.string().min(1).optional(),
+  MEND_API_START_BURST: z.coerce.number().int().min(1).max(10_000).default(10),
+  MEND_API_START_PER_MINUTE: z.coerce.number().min(0.01).max(100_000).default(30),
+  MEND_ALERT_LABELS: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/, { message: 'expected comma-separated label names, e.g. component,service,job' })
+    .default('component,service,job')
+    .transform((s) => s.split(',')),
+  /** Where API clients (cli/api-client.ts) find the API, and the token they send. */
+  MEND_URL: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL, e.g. http://127.0.0.1:3000' }).optional(),
+  MEND_TOKEN: z.string().min(1).optional(),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
@@ -42,6 +56,13 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_LOG_LEVEL: 'log level of the worker and API (default info)',
   MEND_WORKFLOW_BUNDLE: 'prebuilt workflow bundle for the worker (optional)',
   TEMPORAL_CLI_PATH: 'the temporal binary to use instead of finding or building one (optional)',
+  MEND_TOKENS: 'API bearer tokens: [name=]token:role[:comp1,comp2], separated by spaces or ";" (roles viewer, operator, admin)',
+  MEND_TOKENS_FILE: 'API bearer tokens from a YAML/JSON file: tokens: [{name, token | sha256, role, components?}]',
+  MEND_API_START_BURST: 'API: run starts a token may make at once (default 10)',
+  MEND_API_START_PER_MINUTE: 'API: run starts a token regains per minute (default 30)',
+  MEND_ALERT_LABELS: 'Alertmanager webhook: labels naming the component, tried in order (default component,service,job)',
+  MEND_URL: "API clients: the mend API's base URL, e.g. http://127.0.0.1:3000 (optional)",
+  MEND_TOKEN: 'API clients: the bearer token they send (optional)',
 };
 
 export function readSettings(env: Record<string, string | undefined>): Settings {
@@ -52,9 +73,10 @@ export function readSettings(env: Record<string, string | undefined>): Settings 
 
 /**
  * Which processes read each setting: `service` ones must be set for the worker and API wherever
- * they run (docker-compose.yml too); `dev` ones only matter to the embedded dev stack and tests.
+ * they run (docker-compose.yml too); `api` ones are optional API settings (tokens, limits);
+ * `cli` ones are read by API clients; `dev` ones only matter to the embedded dev stack and tests.
  */
-export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'dev'> = {
+export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'cli' | 'dev'> = {
   MEND_TEMPORAL_ADDRESS: 'service',
   MEND_NAMESPACE: 'service',
   MEND_TASK_QUEUE: 'service',
@@ -68,4 +90,11 @@ export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'dev'> = {
   MEND_UI_PORT: 'dev',
   MEND_WORKFLOW_BUNDLE: 'dev',
   TEMPORAL_CLI_PATH: 'dev',
+  MEND_TOKENS: 'api',
+  MEND_TOKENS_FILE: 'api',
+  MEND_API_START_BURST: 'api',
+  MEND_API_START_PER_MINUTE: 'api',
+  MEND_ALERT_LABELS: 'api',
+  MEND_URL: 'cli',
+  MEND_TOKEN: 'cli',
 };

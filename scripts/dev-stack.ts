@@ -3,6 +3,8 @@
  * the demo fleet, a worker and the API. Ctrl-C (SIGINT) or SIGTERM stops everything it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { MendClient } from '../client';
@@ -151,7 +153,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     await startFleet(fleet);
 
-    const env = { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_HOME: home, MEND_UI_URL: server.uiUrl ?? settings.MEND_UI_URL };
+    // A fresh admin token per start, added to any the operator configured; kept in MEND_HOME for curl and scripts.
+    const adminToken = randomBytes(32).toString('base64url');
+    const tokenFile = path.join(home, 'api-token');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
+    chmodSync(tokenFile, 0o600);
+    const tokens = [settings.MEND_TOKENS, `dev-admin=${adminToken}:admin`].filter(Boolean).join(' ');
+    const env = { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_HOME: home, MEND_UI_URL: server.uiUrl ?? settings.MEND_UI_URL, MEND_TOKENS: tokens };
     children.push(startChild('worker', 'workers/main.ts', env), startChild('api', 'api/main.ts', env));
     for (const child of children) {
       void child.exited.then(() => {
@@ -168,7 +177,9 @@ async function main(): Promise<void> {
     say('');
     say('mend is up:');
     say(`  Temporal Web UI  ${server.uiUrl}`);
-    say(`  API              ${apiUrl}  (/healthz, /readyz)`);
+    say(`  API              ${apiUrl}  (docs: ${apiUrl}/docs)`);
+    say(`  API admin token  ${adminToken}`);
+    say(`                   (also in ${path.relative(process.cwd(), tokenFile)}; curl -H "Authorization: Bearer $(cat ${path.relative(process.cwd(), tokenFile)})" ${apiUrl}/v1/components)`);
     say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE})`);
     say(`  demo fleet       ${fleet.map((c) => c.id).join(', ')}  (logs in ${path.relative(process.cwd(), path.join(home, 'log'))}/)`);
     say(`  supervised       ${watched}`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app';
+import { TokenTable } from '../api/auth';
 import { MendClient } from '../client';
 import { freePort } from '../scripts/ports';
 import { sharedServer } from './helpers';
@@ -16,8 +17,9 @@ describe('API health', () => {
   before(async () => {
     up = await MendClient.connect({ address: sharedServer().address, lazy: true });
     down = await MendClient.connect({ address: `127.0.0.1:${await freePort()}`, lazy: true });
-    app = await buildApp({ temporalReachable: () => up.isReachable() });
-    appDown = await buildApp({ temporalReachable: () => down.isReachable(500) });
+    const config = { version: 1 as const, components: [], sagas: [], spools: [] };
+    app = await buildApp({ mend: up, config, tokens: new TokenTable([]) });
+    appDown = await buildApp({ mend: down, config, tokens: new TokenTable([]), temporalReachable: () => down.isReachable(500) });
   });
   after(async () => {
     await app?.close();

@@ -61,6 +61,13 @@ describe('the dev stack (npm start)', () => {
     };
     stack = await up();
     assert.equal(await httpStatus(`http://127.0.0.1:${apiPort}/readyz`, 3_000), 200);
+    const token = /API admin token\s+(\S+)/.exec(stack.output.join('\n'))?.[1];
+    assert.ok(token, 'the stack prints an admin token');
+    const components = await fetch(`http://127.0.0.1:${apiPort}/v1/components`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(components.status, 200);
+    assert.deepEqual(((await components.json()) as { components: Array<{ id: string }> }).components.map((c) => c.id), ['store', 'api', 'web']);
+    assert.equal(await httpStatus(`http://127.0.0.1:${apiPort}/v1/components`), 401, 'no token, no answer');
+    assert.equal(execFileSync('cat', [path.join(home, 'api-token')], { encoding: 'utf8' }).trim(), token);
     assert.equal(await httpStatus(`http://127.0.0.1:${env.MEND_UI_PORT}/`, 5_000), 200, 'the Web UI answers');
     for (const s of services) assert.equal(await httpStatus(`http://127.0.0.1:${s.port}/healthz`), 200, `${s.id} healthy`);
 

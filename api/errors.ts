@@ -1,0 +1,94 @@
+/**
+ * The one error mapper: every failure leaves as `{statusCode, error, message, requestId, ...}`.
+ * Bad input is a 4xx naming the field; Temporal down is a 503 with Retry-After; anything else is a
+ * 500 that says only its request id (the log has the rest). Never a stack trace.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { AlreadyRunningError, RunNotFoundError, RunRefusedError, TemporalUnreachableError } from '../client';
+import { isUnreachable } from '../client/runs';
+import { ErrorResponseSchema, type ErrorResponse } from '../core/api';
+import { ValidationError } from '../core/errors';
+
+/** An error with its HTTP status, thrown by routes and hooks. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly extra: Partial<Pick<ErrorResponse, 'issues' | 'workflowId' | 'runId'>> & { retryAfterSeconds?: number; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Seconds a client should wait before retrying while Temporal is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER = 5;
+
+const CONTEXT: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+
+/** `/components/0/id` in `body` → `body.components[0].id`. */
+function fieldPath(context: string | undefined, pointer: string): string {
+  let out = CONTEXT[context ?? ''] ?? context ?? 'request';
+  for (const part of pointer.split('/').filter(Boolean)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
+  return out;
+}
+
+export function toErrorResponse(err: unknown, requestId: string): { body: ErrorResponse; headers: Record<string, string>; internal: boolean } {
+  const body = (statusCode: number, message: string, extra: Partial<ErrorResponse> = {}): ErrorResponse => ({
+    statusCode,
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message,
+    requestId,
+    ...extra,
+  });
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const context = (err as FastifyError).validationContext;
+    const issues = err.validation.map((v) => ({ path: fieldPath(context, v.instancePath), message: v.message ?? 'invalid' }));
+    return { body: body(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues }), headers: {}, internal: false };
+  }
+  if (err instanceof HttpError) {
+    const headers = { ...err.extra.headers, ...(err.extra.retryAfterSeconds ? { 'retry-after': String(err.extra.retryAfterSeconds) } : {}) };
+    return { body: body(err.statusCode, err.message, { issues: err.extra.issues, workflowId: err.extra.workflowId, runId: err.extra.runId }), headers, internal: false };
+  }
+  if (err instanceof AlreadyRunningError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
+  if (err instanceof RunNotFoundError) return { body: body(404, err.message), headers: {}, internal: false };
+  if (err instanceof RunRefusedError) return { body: body(409, err.message), headers: {}, internal: false };
+  if (err instanceof TemporalUnreachableError || isUnreachable(err)) return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
+  if (err instanceof ValidationError) return { body: body(400, err.message), headers: {}, internal: false };
+  const status = (err as FastifyError | undefined)?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's own client errors (bad JSON, 413, 415, ...): their messages name no internals.
+    return { body: body(status, (err as Error).message), headers: {}, internal: false };
+  }
+  return { body: body(500, `internal error (request ${requestId}); the API log has the details`), headers: {}, internal: true };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { body, headers, internal } = toErrorResponse(err, request.id);
+    if (internal) request.log.error({ err }, 'request failed');
+    else request.log.debug({ statusCode: body.statusCode, message: body.message }, 'request refused');
+    return sendError(reply, body, headers);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    return sendError(reply, { statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${path}`, requestId: request.id }, {});
+  });
+}
+
+/** Sends an error body with its own serializer, whatever the route declared. */
+function sendError(reply: FastifyReply, body: ErrorResponse, headers: Record<string, string>): FastifyReply {
+  return reply
+    .code(body.statusCode)
+    .headers(headers)
+    .type('application/json; charset=utf-8')
+    .serializer((payload: unknown) => JSON.stringify(ErrorResponseSchema.parse(payload)))
+    .send(body);
+}
+
+/** OpenAPI response entries for the errors a route can answer with. */
+export function errorResponses(...codes: number[]): Record<number, typeof ErrorResponseSchema> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorResponseSchema]));
+}

@@ -1,0 +1,180 @@
+/**
+ * Runs: start (one per component, trigger `api`, requested by the token's name), list through
+ * visibility, describe with progress, and pause / resume / cancel / approve.
+ */
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { AlreadyRunningError, RunNotFoundError, type StartedRun } from '../../client';
+import { describeSummary, listRuns } from '../../client/runs';
+import {
+  ApproveBodySchema,
+  ApproveResponseSchema,
+  ControlBodySchema,
+  ControlResponseSchema,
+  RunDetailSchema,
+  RunIdParamsSchema,
+  RunListQuerySchema,
+  RunListSchema,
+  StartRunsBodySchema,
+  StartRunsResponseSchema,
+} from '../../core/api';
+import { workflowIdOf } from '../../core/visibility';
+import type { MendClient } from '../../client';
+import { errorResponses, HttpError } from '../errors';
+import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery } from './common';
+import type { V1Options } from './index';
+
+const security = [{ bearer: [] }];
+
+export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
+  const { mend, config, startLimiter } = deps;
+
+  app.post(
+    '/runs',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['runs'],
+        summary: 'start a recovery per component (emergency-reset needs admin)',
+        description: 'One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token\'s scope, or already recovering (409 with its workflow id).',
+        security,
+        body: StartRunsBodySchema,
+        response: { 202: StartRunsResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const body = request.body;
+      if (body.strategy === 'emergency-reset') requireRole(principal, 'admin', 'an emergency reset');
+      const components = componentsById(config, body.components);
+      requireScope(principal, body.components);
+      // Checked before anything starts, so a refused request starts nothing.
+      for (const c of components) {
+        const running = await runningRecovery(mend, c.id);
+        if (running) throw new AlreadyRunningError(running.workflowId, running.runId);
+      }
+      const limited = startLimiter.take(principal.name, components.length);
+      if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
+
+      const runs: Array<StartedRun & { component: string }> = [];
+      for (const component of components) {
+        try {
+          const run = await mend.startRecovery({
+            strategy: body.strategy,
+            component,
+            trigger: 'api',
+            requestedBy: principal.name,
+            reason: body.reason,
+            dryRun: body.dryRun,
+            options: body.options,
+            allComponents: config.components,
+          });
+          runs.push({ component: component.id, ...run });
+          deps.metrics.runStarted(body.strategy, 'api');
+          request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, strategy: body.strategy }, 'run started');
+        } catch (err) {
+          // Another caller won a race after the check: say which runs this request did start.
+          if (err instanceof AlreadyRunningError && runs.length > 0) {
+            throw new HttpError(409, `${err.message}; this request already started ${runs.map((r) => r.workflowId).join(', ')}`, { workflowId: err.workflowId, runId: err.runId });
+          }
+          throw err;
+        }
+      }
+      const first = runs[0]!;
+      return reply.code(202).send({ workflowId: first.workflowId, runId: first.runId, url: first.url, runs });
+    },
+  );
+
+  app.get(
+    '/runs',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: "list mend's runs, newest first, filtered by search attributes",
+        security,
+        querystring: RunListQuerySchema,
+        response: { 200: RunListSchema, ...errorResponses(400, 401, 403, 503) },
+      },
+    },
+    async (request) => listRuns(mend, request.query),
+  );
+
+  app.get(
+    '/runs/:id',
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags: ['runs'],
+        summary: 'a run: status, progress (phase, steps, approval) and result',
+        description: '`id` is a workflow id, URL-encoded (`mend%2Frecover%2Fapi`), or a component id meaning its recovery run.',
+        security,
+        params: RunIdParamsSchema,
+        response: { 200: RunDetailSchema, ...errorResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => mend.describe(workflowIdOf(request.params.id)),
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post(
+      `/runs/:id/${action}`,
+      {
+        config: { auth: 'operator' },
+        schema: {
+          tags: ['runs'],
+          summary: { pause: 'hold the run before its next side effect', resume: 'let a paused run go on', cancel: 'cancel the run (a saga compensates first)' }[action],
+          security,
+          params: RunIdParamsSchema,
+          body: ControlBodySchema,
+          response: { 202: ControlResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const workflowId = workflowIdOf(request.params.id);
+        if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+        try {
+          if (action === 'pause') await mend.pause(workflowId, principal.name, request.body?.reason);
+          else if (action === 'resume') await mend.resume(workflowId, principal.name);
+          else await mend.cancel(workflowId);
+        } catch (err) {
+          if (err instanceof RunNotFoundError) await refuseIfEnded(mend, workflowId);
+          throw err;
+        }
+        request.log.info({ reqId: request.id, workflowId, by: principal.name, action }, `run ${action}`);
+        return reply.code(202).send({ workflowId, action, by: principal.name });
+      },
+    );
+  }
+
+  app.post(
+    '/runs/:id/approve',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['runs'],
+        summary: 'approve (or with `approve: false` reject) a run waiting for an approval',
+        description: 'Needs admin. The decision is recorded with the token\'s name. When an escalation rung of the run is the one waiting, it is decided there.',
+        security,
+        params: RunIdParamsSchema,
+        body: ApproveBodySchema,
+        response: { 200: ApproveResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const workflowId = workflowIdOf(request.params.id);
+      if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+      const decision = request.body ?? { approve: true };
+      const status = await mend.approve(workflowId, { approve: decision.approve, by: principal.name, reason: decision.reason });
+      request.log.info({ reqId: request.id, workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');
+      return status;
+    },
+  );
+};
+
+/** A signal to a closed run reads as "not found": say that it has ended instead, when it exists. */
+async function refuseIfEnded(mend: MendClient, workflowId: string): Promise<void> {
+  const summary = await describeSummary(mend, workflowId).catch(() => undefined);
+  if (summary) throw new HttpError(409, `${workflowId} has ended (${summary.status.toLowerCase()})`, { workflowId, runId: summary.runId });
+}

@@ -1,0 +1,80 @@
+/** Reading runs through Temporal visibility: lists for the API, and which components a run acts on. */
+import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
+import type { RunListQuery, RunSummary } from '../core/api';
+import { runListQuery } from '../core/visibility';
+import { MendComponents, MendOutcome, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
+import { RunNotFoundError, TemporalUnreachableError, type MendClient } from './index';
+
+export interface RunList {
+  query: string;
+  runs: RunSummary[];
+}
+
+/** mend's runs on the client's task queue matching `filter`, newest first, at most `filter.limit`. */
+export async function listRuns(client: MendClient, filter: RunListQuery): Promise<RunList> {
+  const query = runListQuery(filter, client.taskQueue);
+  const runs: RunSummary[] = [];
+  try {
+    for await (const info of client.temporal.workflow.list({ query, pageSize: Math.min(filter.limit, 100) })) {
+      runs.push(summarize(client, info));
+      if (runs.length >= filter.limit) break;
+    }
+  } catch (err) {
+    throw connectionError(err);
+  }
+  return { query, runs };
+}
+
+/** How many runs match `filter` (all of them, not bounded by a limit). */
+export async function countRuns(client: MendClient, filter: Omit<RunListQuery, 'limit'>): Promise<number> {
+  try {
+    return (await client.temporal.workflow.count(runListQuery(filter, client.taskQueue))).count;
+  } catch (err) {
+    throw connectionError(err);
+  }
+}
+
+/** A run's summary from its description: the components it acts on come from its search attributes. */
+export async function describeSummary(client: MendClient, workflowId: string): Promise<RunSummary> {
+  try {
+    return summarize(client, await client.temporal.workflow.getHandle(workflowId).describe());
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`no run ${workflowId}`);
+    throw connectionError(err);
+  }
+}
+
+function summarize(client: MendClient, info: Omit<WorkflowExecutionInfo, 'raw'>): RunSummary {
+  const sa = info.typedSearchAttributes;
+  return {
+    workflowId: info.workflowId,
+    runId: info.runId,
+    type: info.type,
+    status: info.status.name,
+    startTime: info.startTime.toISOString(),
+    closeTime: info.closeTime?.toISOString(),
+    components: sa.get(MendComponents) ?? [],
+    strategy: sa.get(MendStrategy),
+    phase: sa.get(MendPhase),
+    outcome: sa.get(MendOutcome),
+    trigger: sa.get(MendTrigger),
+    url: client.runUrl(info.workflowId, info.runId),
+  };
+}
+
+/**
+ * True for errors that mean "the server did not answer": gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4),
+ * directly or as the cause of the SDK's ServiceError (whose own message does not say so).
+ */
+export function isUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 14 || e.code === 4) return true;
+    if (typeof e.message === 'string' && /UNAVAILABLE|ECONNREFUSED|Failed to connect|DEADLINE_EXCEEDED/.test(e.message)) return true;
+  }
+  return false;
+}
+
+function connectionError(err: unknown): unknown {
+  if (isUnreachable(err)) return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
+  return err;
+}

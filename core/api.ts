@@ -1,0 +1,273 @@
+/**
+ * The HTTP API's contract: request and response bodies, query strings and path parameters, and the
+ * tokens file. Shared by the API (validation, OpenAPI) and API clients (the CLI's api-client).
+ * Request schemas are strict (unknown fields are refused); response schemas have no transforms
+ * (the API's serializer encodes with them).
+ */
+import { z } from 'zod';
+import { FAILURE_CLASSES } from './failure';
+import { OUTCOMES, PHASES } from './run';
+import { ComponentIdSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
+
+// ---------------------------------------------------------------- errors
+
+export const ErrorIssueSchema = z.object({
+  /** Where: `body.components[0]`, `query.since`, `params.id`. */
+  path: z.string(),
+  message: z.string(),
+});
+
+export const ErrorResponseSchema = z
+  .object({
+    statusCode: z.number().int(),
+    error: z.string(),
+    message: z.string(),
+    requestId: z.string().optional(),
+    issues: z.array(ErrorIssueSchema).optional(),
+    /** 409: the run already running. */
+    workflowId: z.string().optional(),
+    runId: z.string().optional(),
+  })
+  .meta({ id: 'Error' });
+
+export type ErrorResponse = z.output<typeof ErrorResponseSchema>;
+
+// ---------------------------------------------------------------- auth
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export const RoleSchema = z.enum(ROLES);
+export type Role = z.output<typeof RoleSchema>;
+
+/** One entry of MEND_TOKENS_FILE: the token itself, or its sha256 (hex) so the file holds no secret. */
+export const TokenEntrySchema = z
+  .object({
+    /** Recorded as `requestedBy` / `approved by` in runs; never the token itself. */
+    name: z.string().regex(/^[\w.@-]{1,64}$/, { message: 'expected a name: letters, digits, ".", "_", "@" or "-" (max 64)' }),
+    token: z.string().min(16, { message: 'a token needs at least 16 characters' }).max(512).optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected 64 lowercase hex digits' }).optional(),
+    role: RoleSchema,
+    /** Components this token may start and control runs on; absent = all. Reads are never scoped. */
+    components: z.array(ComponentIdSchema).min(1).optional(),
+  })
+  .strict()
+  .refine((t) => (t.token === undefined) !== (t.sha256 === undefined), { message: 'give exactly one of token or sha256' });
+
+export const TokensFileSchema = z.object({ tokens: z.array(TokenEntrySchema).min(1, { message: 'list at least one token' }) }).strict();
+export type TokenEntry = z.output<typeof TokenEntrySchema>;
+
+// ---------------------------------------------------------------- components
+
+export const ComponentIdParamsSchema = z.object({ id: ComponentIdSchema }).strict();
+
+export const RecoverySummarySchema = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  status: z.string(),
+  startTime: z.string(),
+  closeTime: z.string().optional(),
+  phase: z.string().optional(),
+  outcome: z.string().optional(),
+  url: z.string(),
+});
+
+/** What the API shows of a configured component: no commands, env, headers or paths. */
+export const ComponentViewSchema = z
+  .object({
+    id: z.string(),
+    description: z.string().optional(),
+    adapter: z.enum(['process', 'command', 'http']),
+    probe: z.enum(['http', 'tcp', 'command', 'process']),
+    dependsOn: z.array(z.string()),
+    critical: z.boolean(),
+    policy: z.object({
+      strategy: StrategySchema,
+      escalation: z.array(StrategySchema),
+      timeoutMs: z.number(),
+      maxRetries: z.number(),
+      preApproved: z.boolean(),
+    }),
+  })
+  .meta({ id: 'Component' });
+
+export const ComponentListSchema = z.object({ components: z.array(ComponentViewSchema) });
+export const ComponentDetailSchema = ComponentViewSchema.extend({
+  /** The latest `mend/recover/<id>` run, if any. */
+  recovery: RecoverySummarySchema.nullable(),
+});
+
+// ---------------------------------------------------------------- runs
+
+/** POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself. */
+export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
+  .refine((body) => new Set(body.components).size === body.components.length, { message: 'each component may appear once', path: ['components'] })
+  .meta({ id: 'StartRunsRequest' });
+export type StartRunsBody = z.output<typeof StartRunsBodySchema>;
+
+export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.string(), runId: z.string(), url: z.string() });
+
+/** 202: one run per component, in the order asked; the top-level ids are the first run's. */
+export const StartRunsResponseSchema = z
+  .object({ workflowId: z.string(), runId: z.string(), url: z.string(), runs: z.array(StartedRunSchema) })
+  .meta({ id: 'StartedRuns' });
+
+const RUN_KINDS = [...STRATEGIES, 'saga'] as const;
+
+/** GET /v1/runs filters; each becomes a clause of a visibility query on mend's search attributes. */
+export const RunListQuerySchema = z
+  .object({
+    component: ComponentIdSchema.optional(),
+    strategy: z.enum(RUN_KINDS).optional(),
+    phase: z.enum(PHASES).optional(),
+    outcome: z.enum(OUTCOMES).optional(),
+    trigger: TriggerSchema.optional(),
+    status: z.enum(['running', 'closed']).optional(),
+    /** Runs started at or after this time. */
+    since: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-11-23T10:00:00Z' }).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+export type RunListQuery = z.output<typeof RunListQuerySchema>;
+
+export const RunSummarySchema = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  type: z.string(),
+  status: z.string(),
+  startTime: z.string(),
+  closeTime: z.string().optional(),
+  components: z.array(z.string()),
+  strategy: z.string().optional(),
+  phase: z.string().optional(),
+  outcome: z.string().optional(),
+  trigger: z.string().optional(),
+  url: z.string(),
+});
+export type RunSummary = z.output<typeof RunSummarySchema>;
+export const RunListSchema = z.object({ query: z.string(), runs: z.array(RunSummarySchema) });
+
+/**
+ * A run in a path: a workflow id (`mend/recover/api`, URL-encoded: `mend%2Frecover%2Fapi`), or a bare
+ * component id meaning its recovery run.
+ */
+export const RunIdSchema = z.union([ComponentIdSchema, z.string().regex(/^mend\/[\w./-]{1,300}$/)], {
+  error: () => 'expected a workflow id such as mend/recover/api (URL-encoded) or a component id',
+});
+export const RunIdParamsSchema = z.object({ id: RunIdSchema }).strict();
+
+const ApprovalStatusSchema = z.object({
+  state: z.enum(['not-needed', 'pre-approved', 'waiting', 'approved', 'rejected', 'timed-out']),
+  by: z.string().optional(),
+  reason: z.string().optional(),
+  deadline: z.string().optional(),
+});
+
+const StepRecordSchema = z.object({
+  name: z.string(),
+  summary: z.string(),
+  component: z.string().optional(),
+  status: z.enum(['running', 'ok', 'failed', 'skipped', 'planned']),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  detail: z.string().optional(),
+});
+
+const RunProgressSchema = z.object({
+  phase: z.enum(PHASES),
+  step: z.string().optional(),
+  attempt: z.number(),
+  paused: z.boolean(),
+  nextAttemptAt: z.string().optional(),
+  approval: ApprovalStatusSchema.optional(),
+  steps: z.array(StepRecordSchema),
+});
+
+const RungSchema = z.object({ strategy: z.string(), workflowId: z.string(), outcome: z.enum(OUTCOMES), reason: z.string().optional() });
+
+const RecoveryResultSchema = z.object({
+  outcome: z.enum(OUTCOMES),
+  strategy: z.string(),
+  components: z.array(z.string()),
+  dryRun: z.boolean(),
+  reason: z.string().optional(),
+  failureClass: z.enum(FAILURE_CLASSES).optional(),
+  attempts: z.number(),
+  steps: z.array(StepRecordSchema),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  durationMs: z.number(),
+  approval: ApprovalStatusSchema.optional(),
+  ladder: z.array(RungSchema).optional(),
+});
+
+export const RunDetailSchema = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    type: z.string(),
+    status: z.string(),
+    startTime: z.string(),
+    closeTime: z.string().optional(),
+    url: z.string(),
+    progress: RunProgressSchema.optional(),
+    result: RecoveryResultSchema.optional(),
+  })
+  .meta({ id: 'Run' });
+
+/** pause / resume / cancel: an optional reason. */
+export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict().nullish();
+export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() });
+
+/** approve: `approve: false` rejects; who decides is the token's name. */
+export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict().nullish();
+export const ApproveResponseSchema = ApprovalStatusSchema.extend({ workflowId: z.string() });
+
+// ---------------------------------------------------------------- alertmanager
+
+/** Alertmanager's webhook payload (version 4). Extra fields are tolerated: Alertmanager adds some over time. */
+export const AlertmanagerAlertSchema = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: z.record(z.string(), z.string().max(1024)),
+  annotations: z.record(z.string(), z.string().max(16_384)).default({}),
+  startsAt: z.string().max(64).optional(),
+  endsAt: z.string().max(64).optional(),
+  generatorURL: z.string().max(4096).optional(),
+  fingerprint: z.string().max(128).optional(),
+});
+
+export const AlertmanagerPayloadSchema = z
+  .object({
+    version: z.literal('4', { error: 'expected Alertmanager webhook version "4"' }),
+    groupKey: z.string().max(4096),
+    truncatedAlerts: z.number().int().min(0).optional(),
+    status: z.enum(['firing', 'resolved']),
+    receiver: z.string().max(1024),
+    groupLabels: z.record(z.string(), z.string().max(1024)).default({}),
+    commonLabels: z.record(z.string(), z.string().max(1024)).default({}),
+    commonAnnotations: z.record(z.string(), z.string().max(16_384)).default({}),
+    externalURL: z.string().max(4096).optional(),
+    alerts: z.array(AlertmanagerAlertSchema).max(1000),
+  })
+  .meta({ id: 'AlertmanagerWebhook' });
+export type AlertmanagerPayload = z.output<typeof AlertmanagerPayloadSchema>;
+
+export const AlertOutcomeSchema = z.object({
+  started: z.array(StartedRunSchema),
+  /** A recovery of that component was already running (or this payload named it twice): not started again. */
+  alreadyRunning: z.array(z.object({ component: z.string(), workflowId: z.string() })),
+  /** Firing alerts whose component label names no configured component (or none at all). */
+  unknown: z.array(z.object({ value: z.string().optional(), fingerprint: z.string().optional(), alertname: z.string().optional() })),
+  /** Components this token may not act on. */
+  forbidden: z.array(z.string()),
+  /** Resolved alerts: nothing to do. */
+  resolved: z.number().int(),
+});
+export type AlertOutcome = z.output<typeof AlertOutcomeSchema>;
+
+// ---------------------------------------------------------------- health
+
+export const HealthResponseSchema = z.object({ status: z.literal('ok') });
+export const ReadyResponseSchema = z.object({
+  status: z.enum(['ready', 'unavailable']),
+  temporal: z.object({ reachable: z.boolean(), detail: z.string() }),
+});

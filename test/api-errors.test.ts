@@ -1,0 +1,130 @@
+/**
+ * The API's error mapper: bad input is a 4xx that names the field (400), the size (413) or the
+ * media type (415), never a 500 or a stack; run paths accept URL-encoded workflow ids or component
+ * ids; visibility queries are built only from validated filters, with quoted literals.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import { MendClient, type StartRecoveryRequest } from '../client';
+import { loadConfigFile } from '../client/config';
+import { queryLiteral, runListQuery, workflowIdOf, componentOfWorkflowId } from '../core/visibility';
+import { bearer, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
+import { sharedServer, tempDir, uniqueQueue, writeDemoConfig } from './helpers';
+
+describe('visibility queries and run ids (pure)', () => {
+  test('a literal is quoted so that no filter value can end it early', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (s) => {
+        const literal = queryLiteral(s);
+        assert.equal(JSON.parse(literal), s);
+        assert.ok(literal.startsWith('"') && literal.endsWith('"'));
+        assert.ok(!/[^\\]"/.test(literal.slice(1, -1).replace(/\\\\/g, '')), 'an unescaped quote inside');
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  test('each filter adds one clause on its search attribute; runs are limited to the task queue', () => {
+    assert.equal(runListQuery({}, 'mend'), 'WorkflowId STARTS_WITH "mend/" AND TaskQueue = "mend"');
+    assert.equal(
+      runListQuery({ component: 'api', strategy: 'immediate', phase: 'validation', outcome: 'failed', trigger: 'alert', status: 'running', since: '2026-11-23T10:00:00+01:00' }, 'q'),
+      'WorkflowId STARTS_WITH "mend/" AND TaskQueue = "q" AND MendComponents = "api" AND MendStrategy = "immediate" AND MendPhase = "validation" AND MendOutcome = "failed" AND MendTrigger = "alert" AND ExecutionStatus = "Running" AND StartTime >= "2026-11-23T09:00:00.000Z"',
+    );
+  });
+
+  test('a bare component id means its recovery run; the component of a run id is read from it', () => {
+    assert.equal(workflowIdOf('api'), 'mend/recover/api');
+    assert.equal(workflowIdOf('mend/saga/x/1'), 'mend/saga/x/1');
+    assert.equal(componentOfWorkflowId('mend/recover/api/escalation/progressive'), 'api');
+    assert.equal(componentOfWorkflowId('mend/supervisor/db'), 'db');
+    assert.equal(componentOfWorkflowId('mend/saga/x/1'), undefined);
+  });
+});
+
+describe('API error responses', () => {
+  const dir = tempDir('api-errors');
+  const id = `err-${Date.now().toString(36)}`;
+  let real: MendClient;
+  let app: FastifyInstance;
+  let tokens: TestTokens;
+  let starts: StartRecoveryRequest[];
+
+  before(async () => {
+    const { file } = await writeDemoConfig(dir, [{ id }]);
+    const config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
+    const made = makeTokens(id);
+    tokens = made.tokens;
+    real = await MendClient.connect({ address: sharedServer().address, taskQueue: uniqueQueue('api-errors') });
+    const spy = spyClient(real);
+    starts = spy.starts;
+    app = await testApp(spy.mend, config, made.table);
+  });
+  after(async () => {
+    await app?.close();
+    await real?.close();
+  });
+
+  const start = (payload: string | object, contentType = 'application/json') =>
+    app.inject({ method: 'POST', url: '/v1/runs', headers: { ...bearer(tokens.admin), 'content-type': contentType }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+
+  test('400 names each bad field with its path and what was expected', async () => {
+    const res = await start({ strategy: 'reboot', components: [id, 'Bad Id'], options: { before: 'yesterday' } });
+    assert.equal(res.statusCode, 400);
+    const issues = res.json().issues as Array<{ path: string; message: string }>;
+    assert.deepEqual(issues.map((i) => i.path).sort(), ['body.components[1]', 'body.options.before', 'body.strategy']);
+    assert.match(issues.find((i) => i.path === 'body.strategy')!.message, /unknown strategy "reboot" \(available: immediate, /);
+    assert.match(res.json().message, /body\.components\[1\]: expected a component id/);
+  });
+
+  test('unknown fields are refused, in the body, its options and the query', async () => {
+    const extra = await start({ strategy: 'immediate', components: [id], command: ['rm', '-rf', '/'] });
+    assert.equal(extra.statusCode, 400);
+    assert.match(extra.json().message, /Unrecognized key: "command"/);
+    const option = await start({ strategy: 'immediate', components: [id], options: { url: 'http://evil' } });
+    assert.equal(option.statusCode, 400);
+    assert.equal(option.json().issues[0].path, 'body.options');
+    const query = await app.inject({ method: 'GET', url: '/v1/runs?component=x&query=WorkflowId%3D%22a%22', headers: bearer(tokens.viewer) });
+    assert.equal(query.statusCode, 400);
+    assert.match(query.json().message, /Unrecognized key: "query"/);
+    assert.equal(starts.length, 0);
+  });
+
+  test('bad JSON is a 400, a body over 64 KiB a 413, anything but JSON a 415', async () => {
+    const bad = await start('{"strategy": "immediate", ');
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json().message, /not valid JSON/);
+    const big = await start({ strategy: 'immediate', components: [id], reason: 'x'.repeat(70_000) });
+    assert.equal(big.statusCode, 413);
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+      const res = await start('strategy=immediate', type);
+      assert.equal(res.statusCode, 415, type);
+      assert.equal(res.json().error, 'Unsupported Media Type');
+    }
+    const empty = await start('');
+    assert.equal(empty.statusCode, 400);
+    assert.equal(starts.length, 0);
+  });
+
+  test('run paths take URL-encoded workflow ids or component ids; anything else is a 400 on params.id', async () => {
+    const encoded = await app.inject({ method: 'GET', url: `/v1/runs/${encodeURIComponent(`mend/recover/${id}`)}`, headers: bearer(tokens.viewer) });
+    assert.equal(encoded.statusCode, 404);
+    assert.equal(encoded.json().message, `no run mend/recover/${id}`);
+    for (const bad of ['%zz', encodeURIComponent('../../etc/passwd'), encodeURIComponent('http://x/y'), 'UPPER']) {
+      const res = await app.inject({ method: 'GET', url: `/v1/runs/${bad}`, headers: bearer(tokens.viewer) });
+      assert.equal(res.statusCode, 400, `${bad}: ${res.body}`);
+      if (bad !== '%zz') assert.equal(res.json().issues[0].path, 'params.id');
+    }
+  });
+
+  test('an unknown route or method is a JSON 404 with the request id', async () => {
+    for (const [method, url] of [['GET', '/v2/runs'], ['DELETE', '/v1/runs'], ['PUT', `/v1/components/${id}`]] as const) {
+      const res = await app.inject({ method, url, headers: bearer(tokens.admin) });
+      assert.equal(res.statusCode, 404, `${method} ${url}`);
+      assert.equal(res.json().requestId, res.headers['x-request-id']);
+      assert.match(res.json().message, /^no route /);
+    }
+  });
+});

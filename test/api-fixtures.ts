@@ -1,0 +1,90 @@
+/** Shared by the API tests: a token per role (one operator scoped to one component) and an app built with them. */
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type ApiDeps } from '../api/app';
+import { generateToken, TokenTable } from '../api/auth';
+import type { MendClient, StartedRun, StartRecoveryRequest } from '../client';
+import { recoveryWorkflowId } from '../core/constants';
+import type { Config } from '../core/schemas';
+
+export interface TestTokens {
+  admin: string;
+  operator: string;
+  /** An operator that may act only on `scopedTo`. */
+  scoped: string;
+  viewer: string;
+}
+
+export function makeTokens(scopedTo: string): { tokens: TestTokens; table: TokenTable } {
+  const tokens: TestTokens = { admin: generateToken(), operator: generateToken(), scoped: generateToken(), viewer: generateToken() };
+  const table = new TokenTable([
+    { name: 'test-admin', token: tokens.admin, role: 'admin' },
+    { name: 'test-operator', token: tokens.operator, role: 'operator' },
+    { name: 'test-scoped', token: tokens.scoped, role: 'operator', components: [scopedTo] },
+    { name: 'test-viewer', token: tokens.viewer, role: 'viewer' },
+  ]);
+  return { tokens, table };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** Captures the app's JSON log lines. */
+export function logCapture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString().split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+export async function testApp(mend: MendClient, config: Config, table: TokenTable, extra: Partial<ApiDeps> = {}): Promise<FastifyInstance> {
+  return buildApp({ mend, config, tokens: table, ...extra });
+}
+
+/**
+ * The real client, except that starts are recorded instead of made (auth and input tests must
+ * prove what would start without leaving runs behind). `startsThrough: true` lets them through.
+ */
+export function spyClient(real: MendClient, opts: { startsThrough?: boolean } = {}): { mend: MendClient; starts: StartRecoveryRequest[] } {
+  const starts: StartRecoveryRequest[] = [];
+  const mend = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'startRecovery') {
+        return async (req: StartRecoveryRequest): Promise<StartedRun> => {
+          starts.push(req);
+          if (opts.startsThrough) return target.startRecovery(req);
+          const workflowId = recoveryWorkflowId(req.component.id);
+          return { workflowId, runId: 'not-started', url: target.runUrl(workflowId) };
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  });
+  return { mend, starts };
+}
+
+/** An Alertmanager payload with one firing alert per component. */
+export function alertPayload(...components: string[]) {
+  return {
+    version: '4',
+    groupKey: '{}:{alertname="Down"}',
+    status: 'firing',
+    receiver: 'mend',
+    groupLabels: { alertname: 'Down' },
+    commonLabels: { alertname: 'Down' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager:9093',
+    alerts: components.map((c, i) => ({
+      status: 'firing',
+      labels: { alertname: 'Down', component: c },
+      annotations: { summary: `${c} is down` },
+      startsAt: '2026-11-23T10:00:00Z',
+      endsAt: '0001-01-01T00:00:00Z',
+      generatorURL: 'http://prometheus:9090/graph',
+      fingerprint: `f${i}`,
+    })),
+  };
+}
