@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
 import { API_TITLE } from '../api/app';
 import { MendClient } from '../client';
-import type { Config } from '../core/schemas';
+import { ConfigSchema, type Config } from '../core/schemas';
 import { makeTokens, testApp } from './api-fixtures';
 import { sharedServer, tempDir } from './helpers';
 
@@ -23,7 +23,7 @@ type Operation = { responses: Record<string, unknown>; security?: unknown[]; sum
 describe('OpenAPI document and /docs', () => {
   let mend: MendClient;
   let app: FastifyInstance;
-  const config: Config = { version: 1, components: [], sagas: [], spools: [] };
+  const config: Config = ConfigSchema.parse({});
 
   before(async () => {
     mend = await MendClient.connect({ address: sharedServer().address, lazy: true });

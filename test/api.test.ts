@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../api/app';
 import { TokenTable } from '../api/auth';
 import { MendClient } from '../client';
+import { ConfigSchema } from '../core/schemas';
 import { freePort } from '../scripts/ports';
 import { sharedServer } from './helpers';
 
@@ -17,7 +18,7 @@ describe('API health', () => {
   before(async () => {
     up = await MendClient.connect({ address: sharedServer().address, lazy: true });
     down = await MendClient.connect({ address: `127.0.0.1:${await freePort()}`, lazy: true });
-    const config = { version: 1 as const, components: [], sagas: [], spools: [] };
+    const config = ConfigSchema.parse({});
     app = await buildApp({ mend: up, config, tokens: new TokenTable([]) });
     appDown = await buildApp({ mend: down, config, tokens: new TokenTable([]), temporalReachable: () => down.isReachable(500) });
   });
