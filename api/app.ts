@@ -129,6 +129,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'components', description: 'configured components' },
         { name: 'runs', description: 'recovery runs: start, list, inspect, control' },
         { name: 'alerts', description: 'alert webhooks that start recoveries' },
+        { name: 'backlog', description: 'backlog replay of the configured spools' },
+        { name: 'supervision', description: 'supervisor statistics and health-check schedules' },
         { name: 'meta', description: 'health and readiness' },
       ],
     },

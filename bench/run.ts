@@ -10,6 +10,7 @@ import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
 import { crashLoop, crashLoopService, faultTrials } from './scenarios/faults';
+import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
 import { supervisordPeer } from './peers/supervisord';
 import type { BenchService, Peer, PeerSettings } from './peers/types';
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const peers: Array<[string, (dir: string) => Peer]> = [
+    ['mend', (dir) => mendPeer(dir, SETTINGS)],
     ['supervisord', (dir) => supervisordPeer(dir)],
     ['monit', (dir) => monitPeer(dir, SETTINGS)],
   ];
@@ -78,7 +80,8 @@ async function main(): Promise<void> {
 
   if (wants('crashloop')) {
     const windowMs = quick ? 20_000 : 60_000;
-    for (const [name, make] of peers) {
+    const loopPeers: Array<[string, (dir: string) => Peer]> = peers.map(([name, make]) => [name, name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { flapControl: true }) : make]);
+    for (const [name, make] of loopPeers) {
       log(`crash loop: ${name}, ${windowMs / 1000}s window`);
       const { result } = await withPeer(make, async (dir) => [crashLoopService(dir, 'loop', await freePort())], (peer, [svc]) => crashLoop(peer, svc!, windowMs, 30_000));
       results.crashLoop[name] = result;

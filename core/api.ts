@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { FAILURE_CLASSES } from './failure';
 import { OUTCOMES, PHASES } from './run';
-import { ComponentIdSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
+import { ComponentIdSchema, GroupNameSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
 
 // ---------------------------------------------------------------- errors
 
@@ -271,3 +271,92 @@ export const ReadyResponseSchema = z.object({
   status: z.enum(['ready', 'unavailable']),
   temporal: z.object({ reachable: z.boolean(), detail: z.string() }),
 });
+
+// ---------------------------------------------------------------- backlog
+
+export const SpoolParamsSchema = z.object({ spool: ComponentIdSchema }).strict();
+
+const BacklogTotalsSchema = z.object({ delivered: z.number(), already: z.number(), failedAttempts: z.number(), deadLettered: z.number() });
+
+export const BacklogStatusSchema = z
+  .object({
+    spool: z.string(),
+    state: z.enum(['running', 'paused']),
+    pausedUntil: z.string().optional(),
+    pausedBy: z.string().optional(),
+    pauseReason: z.string().optional(),
+    activity: z.enum(['idle', 'checking-sink', 'replaying', 'backing-off']),
+    sink: z.object({ healthy: z.boolean().nullable(), checkedAt: z.string().optional(), detail: z.string(), failureClass: z.string().optional() }),
+    counts: z.object({ pending: z.number(), failed: z.number(), processing: z.number(), countedAt: z.string().optional() }),
+    lastHour: z.object({ delivered: z.number(), failed: z.number(), successRate: z.number().nullable() }),
+    totals: BacklogTotalsSchema,
+    intervalMs: z.number(),
+    nextCycleAt: z.string().optional(),
+    backoffUntil: z.string().optional(),
+    cycles: z.number(),
+    lastError: z.string().optional(),
+  })
+  .meta({ id: 'BacklogStatus' });
+
+export const BacklogListSchema = z.object({
+  spools: z.array(z.object({ spool: z.string(), running: z.boolean(), status: BacklogStatusSchema.optional() })),
+});
+
+/** pause: for how many minutes (default 15, at most 7 days) and why. */
+export const BacklogPauseBodySchema = z
+  .object({
+    minutes: z.number().positive().max(7 * 24 * 60).default(15),
+    reason: z.string().max(500).optional(),
+  })
+  .strict()
+  .nullish();
+
+export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: BacklogStatusSchema });
+
+// ---------------------------------------------------------------- supervision
+
+export const ComponentStatsSchema = z.object({
+  component: z.string(),
+  health: z.enum(['unknown', 'healthy', 'unhealthy', 'recovering']),
+  breaker: z.enum(['closed', 'open', 'half-open']),
+  attempted: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  successRate: z.number().optional(),
+  mttrP50Ms: z.number().optional(),
+  mttrP95Ms: z.number().optional(),
+  lastMttrMs: z.number().optional(),
+  meanMttrMs: z.number().optional(),
+  lastFailureClass: z.string().optional(),
+  current: z.string().optional(),
+});
+
+export const FleetStatsSchema = z
+  .object({
+    components: z.array(ComponentStatsSchema),
+    fleet: z.object({
+      supervised: z.number(),
+      attempted: z.number(),
+      succeeded: z.number(),
+      failed: z.number(),
+      successRate: z.number().optional(),
+      mttrP50Ms: z.number().optional(),
+      mttrP95Ms: z.number().optional(),
+      breakersOpen: z.number(),
+    }),
+    unsupervised: z.array(z.string()),
+  })
+  .meta({ id: 'FleetStats' });
+
+export const HealthScheduleSchema = z.object({
+  scheduleId: z.string(),
+  group: z.string(),
+  intervalMs: z.number().optional(),
+  paused: z.boolean(),
+  components: z.array(z.string()),
+  nextRunAt: z.string().optional(),
+  lastRunAt: z.string().optional(),
+});
+export const ScheduleListSchema = z.object({ schedules: z.array(HealthScheduleSchema) });
+export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
+export const ScheduleActionResponseSchema = z.object({ scheduleId: z.string(), action: z.enum(['pause', 'resume', 'trigger']), by: z.string() });

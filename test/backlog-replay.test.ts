@@ -16,6 +16,7 @@ import { addToMinutes, lastHour, replayInterval, sinkBackoff, type BacklogStatus
 import { backlogWorkflowId } from '../core/constants';
 import type { Spool } from '../core/schemas';
 import { freePort } from '../scripts/ports';
+import { bearer, makeTokens, testApp } from './api-fixtures';
 import { httpStatus, recordHistory, runCli, sharedServer, spawnTs, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite, type Spawned } from './helpers';
 
 interface SinkItem {
@@ -360,6 +361,52 @@ describe('backlog replay', () => {
     const gone = await runCli(['backlog', 'status', spool.name], env);
     assert.equal(gone.code, 2);
     assert.match(gone.stderr, /replay of spool events-controls is not running \(terminated\)/);
+  });
+
+  test('the API shows a spool and controls it: viewers read, operators pause, force and reset', async () => {
+    const { sink, spool, file, dir, terminate } = await setup('api');
+    const config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
+    const { tokens, table } = makeTokens('nothing');
+    const app = await testApp(suite.client, config, table);
+    const call = (method: 'GET' | 'POST', url: string, token: string, payload?: object) => app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+    try {
+      const before = (await call('GET', '/v1/backlog', tokens.viewer)).json() as { spools: Array<{ spool: string; running: boolean }> };
+      assert.deepEqual(before.spools, [{ spool: spool.name, running: false }]);
+      assert.equal((await call('GET', `/v1/backlog/${spool.name}`, tokens.viewer)).statusCode, 404, 'not running yet');
+      await control.ensure(spool);
+      await waitFor('a first cycle', 20_000, async () => (await statusOf(spool)).sink.healthy === true);
+
+      const shown = await call('GET', `/v1/backlog/${spool.name}`, tokens.viewer);
+      assert.equal(shown.statusCode, 200, shown.body);
+      assert.equal((shown.json() as BacklogStatus).state, 'running');
+      assert.equal((await call('POST', `/v1/backlog/${spool.name}/pause`, tokens.viewer, { minutes: 5 })).statusCode, 403, 'a viewer cannot pause');
+      assert.equal((await call('POST', `/v1/backlog/${spool.name}/pause`, tokens.operator, { minutes: -1 })).statusCode, 400);
+      assert.equal((await call('POST', '/v1/backlog/nope/pause', tokens.operator, { minutes: 5 })).statusCode, 404);
+
+      const paused = await call('POST', `/v1/backlog/${spool.name}/pause`, tokens.operator, { minutes: 5, reason: 'api test' });
+      assert.equal(paused.statusCode, 200, paused.body);
+      assert.equal((paused.json() as BacklogStatus).pausedBy, 'test-operator');
+      const refused = await call('POST', `/v1/backlog/${spool.name}/force`, tokens.operator);
+      assert.equal(refused.statusCode, 409);
+      assert.match((refused.json() as { message: string }).message, /paused until .*; resume it first/);
+
+      await sink.admin('reject-posts?status=422');
+      const ids = await spoolItems(spool, 2);
+      assert.equal((await call('POST', `/v1/backlog/${spool.name}/resume`, tokens.operator)).statusCode, 200);
+      await waitFor('the refused items in failed/', 20_000, async () => (await listFailed(spool.dir)).length === 2);
+      assert.equal((await listFailed(spool.dir))[0]!.reason?.failureClass, 'data', 'a 422 is a data failure, dead-lettered at once');
+      await sink.admin('accept-posts');
+      const reset = await call('POST', `/v1/backlog/${spool.name}/reset-failed`, tokens.operator);
+      assert.equal(reset.statusCode, 200, reset.body);
+      assert.equal((reset.json() as { moved: number }).moved, 2);
+      await waitFor('the reset items at the sink', 20_000, async () => (await sink.items()).length === 2);
+      assert.deepEqual((await sink.items()).map((i) => i.id), ids);
+      const forced = await call('POST', `/v1/backlog/${spool.name}/force`, tokens.operator);
+      assert.equal(forced.statusCode, 200, forced.body);
+    } finally {
+      await app.close();
+      await terminate();
+    }
   });
 
   test('the entity continues as new and keeps its counters', async () => {

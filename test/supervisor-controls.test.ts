@@ -14,6 +14,7 @@ import { deleteHealthSchedules, reconcileSchedules, supervisorSpec } from '../cl
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';
 import type { ProbeReport, SupervisorState } from '../core/supervision';
+import { bearer, makeTokens, testApp } from './api-fixtures';
 import { demoStarts, httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('supervisor controls', () => {
@@ -141,5 +142,34 @@ describe('supervisor controls', () => {
     const desc = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
     assert.notEqual(desc.runId, firstRun, 'a new run of the same supervisor id');
     assert.equal(desc.status.name, 'RUNNING');
+  });
+
+  test('the API lists the schedule and the stats; only an admin pauses, resumes or triggers a schedule', async () => {
+    const { tokens, table } = makeTokens(ids.paused);
+    const app = await testApp(suite.client, suite.config, table);
+    const call = (method: 'GET' | 'POST', url: string, token: string) => app.inject({ method, url, headers: bearer(token) });
+    try {
+      const listed = await call('GET', '/v1/schedules', tokens.viewer);
+      assert.equal(listed.statusCode, 200, listed.body);
+      const schedule = (listed.json() as { schedules: Array<{ scheduleId: string; paused: boolean; components: string[] }> }).schedules.find((x) => x.scheduleId === `mend/health/${group}`);
+      assert.ok(schedule, 'the group schedule is listed');
+      assert.ok(schedule.components.includes(ids.paused));
+
+      const stats = await call('GET', '/v1/stats', tokens.viewer);
+      assert.equal(stats.statusCode, 200, stats.body);
+      const body = stats.json() as { components: Array<{ component: string; health: string }> };
+      assert.equal(body.components.find((c) => c.component === ids.paused)?.health, 'healthy');
+
+      assert.equal((await call('POST', `/v1/schedules/${group}/pause`, tokens.operator)).statusCode, 403);
+      assert.equal((await call('POST', '/v1/schedules/not-a-group/pause', tokens.admin)).statusCode, 404);
+      const paused = await call('POST', `/v1/schedules/${group}/pause`, tokens.admin);
+      assert.equal(paused.statusCode, 200, paused.body);
+      assert.equal((await suite.client.temporal.schedule.getHandle(`mend/health/${group}`).describe()).state.paused, true);
+      assert.equal((await call('POST', `/v1/schedules/${group}/trigger`, tokens.admin)).statusCode, 200);
+      assert.equal((await call('POST', `/v1/schedules/${group}/resume`, tokens.admin)).statusCode, 200);
+      assert.equal((await suite.client.temporal.schedule.getHandle(`mend/health/${group}`).describe()).state.paused, false);
+    } finally {
+      await app.close();
+    }
   });
 });

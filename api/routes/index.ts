@@ -6,11 +6,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { RouteDeps } from '../app';
 import { alertRoutes } from './alerts';
+import { backlogRoutes } from './backlog';
 import { componentRoutes } from './components';
 import { runRoutes } from './runs';
+import { supervisionRoutes } from './supervision';
 
 export interface V1Options {
   deps: RouteDeps;
 }
 
-export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, alertRoutes];
+export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, alertRoutes, backlogRoutes, supervisionRoutes];

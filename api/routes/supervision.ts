@@ -1,0 +1,70 @@
+/** /v1/stats and /v1/schedules: what the supervisors counted, and the health-check schedules. */
+import { ScheduleNotFoundError } from '@temporalio/client';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { listHealthSchedules } from '../../client/schedules';
+import { supervisionStats } from '../../client/supervisors';
+import { FleetStatsSchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
+import { healthScheduleId } from '../../core/constants';
+import { errorResponses, HttpError } from '../errors';
+import { principalOf } from './common';
+import type { V1Options } from './index';
+
+const security = [{ bearer: [] }];
+
+export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
+  app.get(
+    '/stats',
+    {
+      config: { auth: 'viewer' },
+      schema: { tags: ['supervision'], summary: 'recoveries, success rate, MTTR p50/p95 and breaker state, per component and fleet-wide', security, response: { 200: FleetStatsSchema, ...errorResponses(401, 403, 503) } },
+    },
+    async () => supervisionStats(deps.mend, deps.config),
+  );
+
+  app.get(
+    '/schedules',
+    {
+      config: { auth: 'viewer' },
+      schema: { tags: ['supervision'], summary: 'the health-check schedules (mend/health/<group>) of this task queue', security, response: { 200: ScheduleListSchema, ...errorResponses(401, 403, 503) } },
+    },
+    async () => {
+      const all = await listHealthSchedules(deps.mend, { owner: deps.mend.taskQueue });
+      return { schedules: all.map(({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt }) => ({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt })) };
+    },
+  );
+
+  for (const action of ['pause', 'resume', 'trigger'] as const) {
+    app.post(
+      `/schedules/:group/${action}`,
+      {
+        config: { auth: 'admin' },
+        schema: {
+          tags: ['supervision'],
+          summary: action === 'pause' ? "pause a group's health checks" : action === 'resume' ? "resume a group's health checks" : "run a group's health sweep now",
+          security,
+          params: ScheduleParamsSchema,
+          response: { 200: ScheduleActionResponseSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        },
+      },
+      async (request) => {
+        const by = principalOf(request).name;
+        const { group } = request.params;
+        // Only groups of the config: an id from the request never names another schedule.
+        if (!deps.config.components.some((c) => c.supervision.enabled && c.supervision.group === group)) {
+          throw new HttpError(404, `no health-check group ${group} in the config`);
+        }
+        const scheduleId = healthScheduleId(group);
+        const handle = deps.mend.temporal.schedule.getHandle(scheduleId);
+        try {
+          if (action === 'pause') await handle.pause(`paused by ${by}`);
+          else if (action === 'resume') await handle.unpause(`resumed by ${by}`);
+          else await handle.trigger();
+        } catch (err) {
+          if (err instanceof ScheduleNotFoundError) throw new HttpError(404, `schedule ${scheduleId} does not exist (reconcile with \`mend schedules --reconcile\`)`);
+          throw err;
+        }
+        return { scheduleId, action, by };
+      },
+    );
+  }
+};

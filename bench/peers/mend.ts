@@ -1,0 +1,95 @@
+/**
+ * mend supervising the bench services: its own dev server (headless, throwaway SQLite), a worker
+ * process, the health schedules reconciled from a config with the shared settings, and a
+ * supervisor per service (pid watch, 1-s sweep, fast confirmation, immediate restart).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { processAdapter, startProcess, stopProcess } from '../../activities/adapters/process';
+import { MendClient } from '../../client';
+import { loadConfigFile } from '../../client/config';
+import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
+import { supervisorState } from '../../client/supervisors';
+import { supervisorWorkflowId } from '../../core/constants';
+import type { Config } from '../../core/schemas';
+import { ensureTemporal } from '../../scripts/ensure-temporal';
+import { startDevServer, type DevServer } from '../../scripts/temporal-server';
+import { healthy, ROOT, stopGroup, waitUntil } from '../lib/util';
+import { healthUrl, type BenchService, type Peer, type PeerSettings } from './types';
+
+const QUEUE = 'bench';
+
+export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean } = {}): Peer {
+  let server: DevServer | undefined;
+  let worker: ChildProcess | undefined;
+  let client: MendClient | undefined;
+  let config: Config | undefined;
+  const home = path.join(dir, '.mend');
+  return {
+    name: 'mend',
+    version: 'mend',
+    async start(services: BenchService[]) {
+      const binary = await ensureTemporal();
+      this.version = `mend 0.1.0 on Temporal ${binary.version.replace(/^temporal version /, '')}`;
+      server = await startDevServer({ binary: binary.path, uiPort: false, dbFile: path.join(dir, 'temporal.db'), fastSqlite: true, logFile: path.join(dir, 'temporal.log') });
+      // The shared settings: check interval, probe timeout, failures before acting. Restarts are not
+      // held back (peers restart at once every time) and the breaker stays out of the way of trials.
+      // With flapControl (the crash-loop scenario) mend's restart backoff and breaker do their job,
+      // with a cool-down short enough to see the trial recovery after the fix.
+      const supervision = {
+        interval: `${settings.intervalMs}ms`,
+        failuresBeforeRecovery: settings.failures,
+        startupGrace: '0ms',
+        ...(extra.flapControl
+          ? { restartBackoff: { initial: '1s', max: '30s' }, backoffResetAfter: '10m', breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' } }
+          : { restartBackoff: { initial: '0ms', max: '0ms' }, backoffResetAfter: '1s', breaker: { maxRecoveries: 1000, window: '1m' } }),
+      };
+      const lines = ['version: 1', ...(extra.maxConcurrentRecoveries ? [`supervision: { maxConcurrentRecoveries: ${extra.maxConcurrentRecoveries} }`] : []), 'components:'];
+      for (const s of services) {
+        lines.push(
+          `  - id: ${s.name}`,
+          `    adapter: { type: process, command: ${JSON.stringify([process.execPath, path.join(ROOT, 'demo/service.js')])}, env: ${JSON.stringify({ MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env })}, stopTimeout: 2s }`,
+          `    probe: { type: http, url: "${healthUrl(s)}", timeout: ${settings.timeoutMs}ms }`,
+          `    dependsOn: ${JSON.stringify(extra.dependsOn?.[s.name] ?? [])}`,
+          `    policy: { strategy: immediate, timeout: 30s, validateInterval: 20ms }`,
+          `    supervision: ${JSON.stringify(supervision)}`,
+        );
+      }
+      const file = path.join(dir, 'mend.config.yaml');
+      writeFileSync(file, lines.join('\n') + '\n');
+      config = loadConfigFile(file, { stateDir: home });
+      worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+        cwd: ROOT,
+        env: { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_LOG_LEVEL: 'warn' },
+        stdio: 'ignore',
+        detached: true,
+      });
+      for (const c of config.components) await startProcess(processAdapter(c));
+      await waitUntil('mend services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
+      client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
+      await reconcileSchedules(client, config);
+      const c = client;
+      await waitUntil('mend supervisors to see every service healthy', 120_000, async () => (await Promise.all(services.map(async (s) => (await supervisorState(c, s.name).catch(() => undefined))?.health === 'healthy'))).every(Boolean), 250);
+    },
+    async stop() {
+      if (client && config) {
+        await deleteHealthSchedules(client, QUEUE).catch(() => undefined);
+        for (const c of config.components) await client.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('bench over').catch(() => undefined);
+        await client.close();
+      }
+      if (worker) await stopGroup(worker);
+      for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
+      await server?.stop();
+    },
+    async state(service: string) {
+      if (!client) return 'unknown';
+      const s = await supervisorState(client, service).catch(() => undefined);
+      return s ? `${s.health}, breaker ${s.breaker.state}` : 'no supervisor';
+    },
+    async alerted(service: string) {
+      const s = client && (await supervisorState(client, service).catch(() => undefined));
+      return s?.breaker.state === 'open' || s?.breaker.state === 'half-open';
+    },
+  };
+}
