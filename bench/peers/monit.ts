@@ -60,7 +60,8 @@ export function monitPeer(dir: string, settings: PeerSettings): Peer {
     },
     async state(service: string) {
       const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`'${service}'`));
-      return lines.at(-1)?.replace(/^.*?: /, '') ?? 'unknown';
+      // The last thing monit said about it, without the start script's path.
+      return lines.at(-1)?.replace(/^.*?: /, '').replace(/ start: '[^']*'/, ' start program run (no backoff)') ?? 'unknown';
     },
   };
 }
