@@ -41,7 +41,7 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         const schedules = await listHealthSchedules(client);
         if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
         if (reconciled) {
-          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged`);
+          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired`);
         }
         if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');
         const rows = schedules.map((s) => [s.scheduleId, s.group, ms(s.intervalMs), s.paused ? 'yes' : 'no', s.taskQueue ?? '-', s.components.join(', ')]);
