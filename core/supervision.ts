@@ -200,6 +200,8 @@ export interface ComponentStats {
   meanMttrMs?: number;
   lastFailureClass?: FailureClass;
   current?: string;
+  /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */
+  held?: string;
 }
 
 export interface FleetStats {
@@ -226,6 +228,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     meanMttrMs: s.meanMttrMs,
     lastFailureClass: state.lastFailureClass,
     current: state.current?.workflowId,
+    held: state.held,
   };
 }
 
