@@ -47,12 +47,13 @@ export interface HealthScheduleInfo {
 
 /** What a supervisor gets for each watched component of `config`. */
 export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
-  const { notify, maxConcurrentRecoveries } = config.supervision;
+  const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
   return {
     component,
     related: recoveryRelatives(component.policy.strategy, component, config.components),
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
     maxConcurrentRecoveries,
+    maxDestructivePerMinute,
   };
 }
 

@@ -25,6 +25,7 @@ import type { NotifyEvent } from '../activities/notify/webhook';
 import { recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
 import {
+  DESTRUCTIVE_STRATEGIES,
   KEEP_MTTRS,
   KEEP_RECENT,
   advanceBreaker,
@@ -285,7 +286,14 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (!max) return false;
     permitted = false;
     state.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
-    await fleet.requestFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id, supervisorId: workflowInfo().workflowId, max });
+    await fleet.requestFleetPermit({
+      taskQueue: workflowInfo().taskQueue,
+      component: id,
+      supervisorId: workflowInfo().workflowId,
+      max,
+      destructive: DESTRUCTIVE_STRATEGIES.includes(spec.component.policy.strategy),
+      maxDestructivePerMinute: spec.maxDestructivePerMinute,
+    });
     await condition(() => permitted);
     return true;
   };
