@@ -8,7 +8,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
-import type { ProbeReport, SupervisorSpec } from '../core/supervision';
+import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import { processAdapter, readPidFile, isAlive } from './adapters/process';
 import { postWebhook, type NotifyEvent, type WebhookResult } from './notify/webhook';
 
@@ -148,14 +148,15 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
     },
 
     /** Asks the fleet limiter for a recovery permit (starting it if needed). Safe twice: the limiter queues a component once. */
-    async requestFleetPermit(req: { taskQueue: string; component: string; supervisorId: string; max: number }): Promise<void> {
+    async requestFleetPermit(req: PermitRequest & { taskQueue: string }): Promise<void> {
+      const { taskQueue, ...request } = req;
       await Context.current().client.workflow.signalWithStart('fleetLimiter', {
-        workflowId: fleetLimiterWorkflowId(req.taskQueue),
-        taskQueue: req.taskQueue,
+        workflowId: fleetLimiterWorkflowId(taskQueue),
+        taskQueue,
         args: [{}],
         signal: 'acquire',
-        signalArgs: [{ component: req.component, supervisorId: req.supervisorId, max: req.max }],
-        staticSummary: `fleet-wide cap on recoveries started by supervisors (queue ${req.taskQueue})`,
+        signalArgs: [request],
+        staticSummary: `fleet-wide cap on recoveries started by supervisors (queue ${taskQueue})`,
       });
     },
 

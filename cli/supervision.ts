@@ -41,7 +41,7 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         const schedules = await listHealthSchedules(client);
         if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
         if (reconciled) {
-          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged`);
+          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired`);
         }
         if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');
         const rows = schedules.map((s) => [s.scheduleId, s.group, ms(s.intervalMs), s.paused ? 'yes' : 'no', s.taskQueue ?? '-', s.components.join(', ')]);
@@ -66,6 +66,10 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         const f = stats.fleet;
         rows.push(['(fleet)', `${f.supervised} supervised`, `${f.breakersOpen} not closed`, String(f.attempted), String(f.succeeded), String(f.failed), percent(f.successRate), ms(f.mttrP50Ms), ms(f.mttrP95Ms), '']);
         console.log(table([head, ...rows], (cell, r, col) => (r > 0 && r <= stats.components.length && col === 2 ? breakerCell(cell.trim() as ComponentStats['breaker']) + ' '.repeat(cell.length - cell.trim().length) : cell)));
+        for (const c of stats.components) {
+          if (c.current) console.log(`${c.component}: recovering (${c.current})`);
+          else if (c.held && c.health !== 'healthy') console.log(`${c.component}: not recovering: ${c.held}`);
+        }
         if (stats.unsupervised.length > 0) console.log(`no supervisor yet: ${stats.unsupervised.join(', ')} (one starts at the first health sweep)`);
       }),
     );

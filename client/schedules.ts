@@ -5,9 +5,9 @@
  * left alone, so a second reconcile changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import { healthScheduleId } from '../core/constants';
+import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorSpec } from '../core/supervision';
 import { recoveryRelatives, type MendClient } from './index';
@@ -29,6 +29,8 @@ export interface ReconcileResult {
   updated: string[];
   deleted: string[];
   unchanged: string[];
+  /** Supervisors (on this task queue) of components the config no longer watches, terminated. */
+  retired: string[];
 }
 
 export interface HealthScheduleInfo {
@@ -45,12 +47,13 @@ export interface HealthScheduleInfo {
 
 /** What a supervisor gets for each watched component of `config`. */
 export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
-  const { notify, maxConcurrentRecoveries } = config.supervision;
+  const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
   return {
     component,
     related: recoveryRelatives(component.policy.strategy, component, config.components),
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
     maxConcurrentRecoveries,
+    maxDestructivePerMinute,
   };
 }
 
@@ -97,7 +100,7 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
 export async function reconcileSchedules(client: MendClient, config: Config, opts: { owner?: string } = {}): Promise<ReconcileResult> {
   const taskQueue = client.taskQueue;
   const owner = opts.owner ?? taskQueue;
-  const result: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [] };
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [], retired: [] };
   const plans = planHealthGroups(config, taskQueue);
   const wanted = new Set(plans.map((p) => p.scheduleId));
   for (const plan of plans) {
@@ -128,7 +131,30 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
     });
     result.deleted.push(info.scheduleId);
   }
+  result.retired = await retireSupervisors(client, config);
   return result;
+}
+
+/**
+ * Terminates the running supervisors on the client's task queue whose component is gone from the
+ * config or no longer supervised, so none of them restarts what the operator took out. A recovery
+ * one of them started goes on (it is not its child past ABANDON).
+ */
+async function retireSupervisors(client: MendClient, config: Config): Promise<string[]> {
+  const wanted = new Set(config.components.filter((c) => c.supervision.enabled).map((c) => supervisorWorkflowId(c.id)));
+  const query = `WorkflowType = "supervisor" AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(client.taskQueue)}`;
+  const retired: string[] = [];
+  for await (const run of client.temporal.workflow.list({ query })) {
+    if (wanted.has(run.workflowId)) continue;
+    await client.temporal.workflow
+      .getHandle(run.workflowId)
+      .terminate('component no longer supervised by the config')
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
+    retired.push(run.workflowId);
+  }
+  return retired.sort();
 }
 
 /** Ids of the health schedules `owner` created (visibility: a schedule created a moment ago may be missing). */

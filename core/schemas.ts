@@ -324,6 +324,8 @@ export const FleetSupervisionSchema = z
   .object({
     /** Recoveries the supervisors may run at once across the fleet; a further one waits. */
     maxConcurrentRecoveries: z.number().int().min(1).max(10_000).default(5),
+    /** Destructive recoveries (emergency-reset, state-recovery) supervisors may start per minute; a further one waits. */
+    maxDestructivePerMinute: z.number().int().min(1).max(10_000).default(2),
     notify: z
       .object({
         /** POSTed a JSON body with a Slack-compatible `text` on breaker changes, auth failures and failed recoveries. */

@@ -14,6 +14,8 @@ export interface SupervisorSpec {
   notify?: { webhook?: string; timeoutMs: number };
   /** Fleet-wide cap on recoveries running at once (on this task queue). */
   maxConcurrentRecoveries?: number;
+  /** Fleet-wide cap on destructive recoveries started per minute. */
+  maxDestructivePerMinute?: number;
 }
 
 export type ReportSource = 'sweep' | 'watch' | 'manual';
@@ -200,6 +202,8 @@ export interface ComponentStats {
   meanMttrMs?: number;
   lastFailureClass?: FailureClass;
   current?: string;
+  /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */
+  held?: string;
 }
 
 export interface FleetStats {
@@ -226,6 +230,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     meanMttrMs: s.meanMttrMs,
     lastFailureClass: state.lastFailureClass,
     current: state.current?.workflowId,
+    held: state.held,
   };
 }
 
@@ -249,4 +254,54 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
     },
     unsupervised,
   };
+}
+
+/** Strategies whose runs stop more than the component or move its state aside: rate-limited fleet-wide. */
+export const DESTRUCTIVE_STRATEGIES: readonly string[] = ['emergency-reset', 'state-recovery'];
+
+export interface PermitRequest {
+  component: string;
+  /** Workflow id of the asking supervisor: the permit is signalled there. */
+  supervisorId: string;
+  /** The cap as the asker's config says; the newest request's value wins. */
+  max: number;
+  /** The recovery is destructive (see DESTRUCTIVE_STRATEGIES). */
+  destructive?: boolean;
+  /** At most this many destructive recoveries start per minute, fleet-wide. */
+  maxDestructivePerMinute?: number;
+}
+
+export interface PermitQueue {
+  max: number;
+  maxDestructivePerMinute?: number;
+  holders: Array<{ component: string; supervisorId: string; since: number }>;
+  waiting: Array<PermitRequest & { at: number }>;
+  /** Start times (ms) of destructive grants within the last minute. */
+  destructiveGrants: number[];
+}
+
+/**
+ * Which waiting requests get a permit now, oldest first: while fewer than `max` are held, and a
+ * destructive one only while fewer than `maxDestructivePerMinute` destructive grants happened in
+ * the last minute (a destructive request held back does not hold back the others).
+ * `wakeAt` is when a held-back destructive request may go.
+ */
+export function pickGrants(queue: PermitQueue, now: number): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
+  const recent = queue.destructiveGrants.filter((t) => now - t < 60_000);
+  const limit = queue.maxDestructivePerMinute;
+  const grant: Array<PermitRequest & { at: number }> = [];
+  let wakeAt: number | undefined;
+  let held = queue.holders.length;
+  for (const req of queue.waiting) {
+    if (held >= queue.max) break;
+    if (req.destructive && limit !== undefined && recent.length >= limit) {
+      const opens = Math.min(...recent) + 60_000;
+      wakeAt = wakeAt === undefined ? opens : Math.min(wakeAt, opens);
+      continue;
+    }
+    grant.push(req);
+    held += 1;
+    if (req.destructive) recent.push(now);
+  }
+  return { grant, wakeAt };
 }

@@ -97,7 +97,7 @@ async function watchFleet(config: Config, opts: { address: string; namespace: st
   const client = await MendClient.connect(opts);
   try {
     const result = await reconcileSchedules(client, config);
-    const changes = [`${result.created.length} created`, `${result.updated.length} updated`, `${result.deleted.length} deleted`, `${result.unchanged.length} unchanged`];
+    const changes = [`${result.created.length} created`, `${result.updated.length} updated`, `${result.deleted.length} deleted`, `${result.unchanged.length} unchanged`, `${result.retired.length} supervisor(s) retired`];
     say(`health schedules reconciled: ${changes.join(', ')}`);
     const watched = config.components.filter((c) => c.supervision.enabled);
     return watched.length > 0 ? `${watched.map((c) => c.id).join(', ')}  (health schedules: mend/health/<group>)` : 'nothing (supervision disabled for every component)';

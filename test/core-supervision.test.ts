@@ -13,7 +13,9 @@ import {
   initialState,
   nextDetectBackoff,
   percentile,
+  pickGrants,
   restartDelay,
+  type PermitQueue,
   type BreakerStatus,
 } from '../core/supervision';
 
@@ -49,7 +51,7 @@ describe('supervision config', () => {
     assert.equal(s.backoffResetAfter, 600_000);
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
     assert.deepEqual(s.breaker, { maxRecoveries: 3, window: 600_000, coolDown: 300_000, healthyToClose: 60_000 });
-    assert.deepEqual(config.supervision, { maxConcurrentRecoveries: 5, notify: { timeout: 5_000 } });
+    assert.deepEqual(config.supervision, { maxConcurrentRecoveries: 5, maxDestructivePerMinute: 2, notify: { timeout: 5_000 } });
   });
 
   test('bad supervision values are named by their path', () => {
@@ -158,5 +160,25 @@ describe('metrics', () => {
     assert.ok(lines.includes('mend_component_healthy{component="store"} 0'));
     // Every sample line is `name{labels} number`.
     for (const line of lines.filter((l) => !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?$/);
+  });
+});
+
+describe('fleet permits', () => {
+  const req = (component: string, at: number, destructive = false) => ({ component, supervisorId: `mend/supervisor/${component}`, max: 2, destructive, at });
+
+  test('grant oldest first while fewer than max are held', () => {
+    const queue: PermitQueue = { max: 2, holders: [{ component: 'a', supervisorId: 'x', since: 0 }], waiting: [req('b', 1), req('c', 2)], destructiveGrants: [] };
+    assert.deepEqual(pickGrants(queue, 10).grant.map((g) => g.component), ['b']);
+    assert.deepEqual(pickGrants({ ...queue, holders: [] }, 10).grant.map((g) => g.component), ['b', 'c']);
+  });
+
+  test('destructive recoveries are held back past the per-minute limit without holding back the others', () => {
+    const queue: PermitQueue = { max: 10, maxDestructivePerMinute: 2, holders: [], waiting: [req('d1', 1, true), req('d2', 2, true), req('d3', 3, true), req('plain', 4)], destructiveGrants: [] };
+    const first = pickGrants(queue, 1_000);
+    assert.deepEqual(first.grant.map((g) => g.component), ['d1', 'd2', 'plain']);
+    assert.equal(first.wakeAt, 61_000, 'd3 may go a minute after the first destructive grant');
+    const later: PermitQueue = { ...queue, waiting: [req('d3', 3, true)], destructiveGrants: [1_000, 1_000] };
+    assert.deepEqual(pickGrants(later, 60_999).grant, []);
+    assert.deepEqual(pickGrants(later, 61_000).grant.map((g) => g.component), ['d3']);
   });
 });

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { MendClient } from '../client';
-import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules } from '../client/schedules';
+import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules, supervisorSpec } from '../client/schedules';
 import { parseConfig } from '../core/config';
-import { healthScheduleId } from '../core/constants';
+import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { sharedServer, uniqueQueue, waitFor } from './helpers';
 
@@ -60,7 +60,7 @@ describe('health schedules reconciled from config', () => {
     const second = await reconcileSchedules(client, config);
     const secondMs = performance.now() - t1;
     console.log(`reconcile of 100 components: first ${Math.round(firstMs)}ms (4 created), second ${Math.round(secondMs)}ms (no change)`);
-    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId) });
+    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId), retired: [] });
   });
 
   test('a changed group is updated alone, keeping its paused state', async () => {
@@ -96,6 +96,32 @@ describe('health schedules reconciled from config', () => {
       assert.deepEqual(listed.map((s) => s.components.length), [25, 25, 25]);
     } finally {
       await otherOwner.close();
+    }
+  });
+
+  test('supervisors of components no longer watched are retired; the others stay', async () => {
+    const config = fleetConfig({ 1: '30m' }, 3);
+    const kept = config.components[0]!;
+    const start = (id: string) =>
+      client.temporal.workflow.signalWithStart('supervisor', {
+        workflowId: supervisorWorkflowId(id),
+        taskQueue: queue,
+        args: [{ spec: supervisorSpec(kept, config) }],
+        signal: 'report',
+        signalArgs: [{ healthy: true, detail: 'ok', checkedAt: new Date().toISOString(), source: 'manual' }],
+      });
+    const gone = `c3-${suffix}`; // group 3 was removed from the config
+    await start(kept.id);
+    await start(gone);
+    try {
+      const query = `WorkflowType = "supervisor" AND ExecutionStatus = "Running" AND TaskQueue = "${queue}"`;
+      await waitFor('both supervisors listed', 20_000, async () => (await client.temporal.workflow.count(query)).count === 2);
+      const result = await reconcileSchedules(client, config);
+      assert.deepEqual(result.retired, [supervisorWorkflowId(gone)]);
+      assert.equal((await client.temporal.workflow.getHandle(supervisorWorkflowId(gone)).describe()).status.name, 'TERMINATED');
+      assert.equal((await client.temporal.workflow.getHandle(supervisorWorkflowId(kept.id)).describe()).status.name, 'RUNNING');
+    } finally {
+      await client.temporal.workflow.getHandle(supervisorWorkflowId(kept.id)).terminate('test over').catch(() => undefined);
     }
   });
 });

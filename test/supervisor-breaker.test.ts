@@ -12,7 +12,7 @@ import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, recordHistory, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { demoStarts, httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('circuit breaker against restart storms', () => {
   const dir = tempDir('breaker');
@@ -23,6 +23,7 @@ describe('circuit breaker against restart storms', () => {
   const alerts: Array<{ text: string; kind: string; component: string }> = [];
   let hook: http.Server;
   let suite: RunbookSuite;
+  let configFile: string;
   const state = async () => (await supervisorState(suite.client, id)) as SupervisorState;
   const url = () => {
     const c = suite.config.components[0]!;
@@ -57,6 +58,7 @@ describe('circuit breaker against restart storms', () => {
       ],
       `supervision:\n  notify: { webhook: "${hookUrl}" }\n`,
     );
+    configFile = file;
     suite = await startRunbookSuite(dir, queue, file);
     await startProcess(processAdapter(suite.config.components[0]!));
     await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
@@ -95,6 +97,11 @@ describe('circuit breaker against restart storms', () => {
     const alert = alerts.find((a) => a.kind === 'breaker-open')!;
     assert.equal(alert.component, id);
     assert.match(alert.text, /circuit breaker OPEN/);
+
+    const stats = await runCli(['stats'], { ...suite.env, MEND_CONFIG: configFile });
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.match(stats.stdout, new RegExp(`${id}\\s+unhealthy\\s+open\\s+2\\s+2\\s+0`));
+    assert.match(stats.stdout, new RegExp(`${id}: not recovering: circuit breaker open`));
 
     // While open, nothing restarts it: the count of starts stays where it was.
     await new Promise((r) => setTimeout(r, 2_500));

@@ -114,6 +114,31 @@ describe('supervisor controls', () => {
     assert.equal(demoStarts(dir, id), starts + 1);
   });
 
+  test('a recovery started by hand while the supervisor sees the crash is never doubled', async () => {
+    const id = ids.paused;
+    const starts = demoStarts(dir, id);
+    const before = await state(id);
+    process.kill((await runningProcess(processAdapter(component(id))))!.pid, 'SIGKILL');
+    const manual = await suite.client
+      .startRecovery({ strategy: 'immediate', component: component(id), trigger: 'manual', requestedBy: 'test' })
+      .then((run) => suite.client.result(run.workflowId, run.runId))
+      .catch((err: Error) => err);
+    await waitFor('healthy again', 30_000, async () => (await httpStatus((component(id).probe as { url: string }).url)) === 200);
+    // Give the supervisor every chance to (wrongly) start a second recovery.
+    await new Promise((r) => setTimeout(r, 4_000));
+    const after = await state(id);
+    assert.equal(demoStarts(dir, id), starts + 1, 'exactly one restart');
+    if (manual instanceof Error) {
+      // The supervisor was first: the manual request was refused, the supervisor's run recovered it.
+      assert.equal(manual.name, 'AlreadyRunningError');
+      assert.equal(after.stats.succeeded, before.stats.succeeded + 1);
+    } else {
+      assert.equal(manual.outcome, 'recovered');
+      assert.equal(after.stats.attempted, before.stats.attempted, 'the supervisor started nothing');
+    }
+    assert.equal(after.health, 'healthy');
+  });
+
   test('a supervisor continues as new with its state and statistics intact', async () => {
     const id = ids.entity;
     const spec = supervisorSpec(component(id), suite.config);

@@ -22,6 +22,9 @@ describe('supervisors recover demo services with no human action', () => {
   const queue = uniqueQueue('supervisor');
   const suffix = Date.now().toString(36);
   const group = `sup-${suffix}`;
+  // The crash component's group sweeps once an hour: after the first sweep only its pid watch can see a crash.
+  const watchGroup = `watch-${suffix}`;
+  const scheduleIds = [`mend/health/${group}`, `mend/health/${watchGroup}`];
   let suite: RunbookSuite;
   let configFile: string;
   const stopped: number[] = [];
@@ -31,7 +34,7 @@ describe('supervisors recover demo services with no human action', () => {
   before(async () => {
     const supervision = { group, interval: '1s', failuresBeforeRecovery: 3, confirmInterval: '250ms', startupGrace: '0s', restartBackoff: { initial: '100ms' } };
     const { file } = await writeDemoConfig(dir, [
-      { id: `crash-${suffix}`, supervision },
+      { id: `crash-${suffix}`, supervision: { ...supervision, group: watchGroup, interval: '1h' } },
       { id: `hang-${suffix}`, supervision },
     ]);
     configFile = file;
@@ -39,7 +42,9 @@ describe('supervisors recover demo services with no human action', () => {
     for (const c of suite.config.components) await startProcess(processAdapter(c));
     for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 15_000, async () => (await httpStatus(urlOf(c))) === 200);
     const reconciled = await reconcileSchedules(suite.client, suite.config);
-    assert.deepEqual(reconciled.created, [`mend/health/${group}`]);
+    assert.deepEqual(reconciled.created, scheduleIds);
+    // A first sweep of the hourly group now, so its supervisor exists (and watches the pid).
+    await suite.client.temporal.schedule.getHandle(`mend/health/${watchGroup}`).trigger();
     for (const c of suite.config.components) await waitFor(`supervisor of ${c.id} sees it healthy`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
   });
 
@@ -53,22 +58,24 @@ describe('supervisors recover demo services with no human action', () => {
       }
     }
     if (!suite) return;
-    await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
+    await deleteHealthSchedules(suite.client, queue, scheduleIds);
     for (const c of suite.config.components) await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('test over').catch(() => undefined);
     await suite.worker.stop(); // the replacement worker, when a test started one
     await suite.stop();
   });
 
-  test('the reconciled schedule is listed with its group, interval and components', async () => {
-    const infos = await waitFor('schedule listed', 15_000, async () => {
+  test('the reconciled schedules are listed with their group, interval and components', async () => {
+    const infos = await waitFor('schedules listed', 15_000, async () => {
       const list = await listHealthSchedules(suite.client, { owner: queue });
-      return list.length > 0 && list;
+      return list.length === 2 && list;
     });
-    assert.equal(infos.length, 1);
-    assert.equal(infos[0]!.group, group);
-    assert.equal(infos[0]!.intervalMs, 1_000);
-    assert.equal(infos[0]!.paused, false);
-    assert.deepEqual(infos[0]!.components, suite.config.components.map((c) => c.id));
+    assert.deepEqual(
+      infos.map((i) => [i.scheduleId, i.group, i.intervalMs, i.paused, i.components]),
+      [
+        [`mend/health/${group}`, group, 1_000, false, [component('hang').id]],
+        [`mend/health/${watchGroup}`, watchGroup, 3_600_000, false, [component('crash').id]],
+      ],
+    );
   });
 
   test('a SIGKILLed service is recovered by its supervisor (pid watch), counted, with MTTR matching the run', async () => {
@@ -192,6 +199,6 @@ describe('supervisors recover demo services with no human action', () => {
     const mine = (JSON.parse(schedules.stdout) as Array<{ scheduleId: string; components: string[]; taskQueue: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
     assert.ok(mine, 'our schedule is listed');
     assert.equal(mine.taskQueue, queue);
-    assert.equal(mine.components.length, 2);
+    assert.deepEqual(mine.components, [component('hang').id]);
   });
 });

@@ -5,25 +5,11 @@
  * A permit whose supervisor is gone, or held past its lease, is taken back.
  */
 import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { pickGrants, type PermitQueue, type PermitRequest } from '../core/supervision';
 
-export interface PermitRequest {
-  component: string;
-  /** Workflow id of the asking supervisor: the permit is signalled there. */
-  supervisorId: string;
-  /** The cap as the asker's config says; the newest request's value wins. */
-  max: number;
-}
+export type { PermitRequest };
 
-export interface Holder {
-  component: string;
-  supervisorId: string;
-  since: number;
-}
-
-export interface FleetLimiterState {
-  max: number;
-  holders: Holder[];
-  waiting: Array<PermitRequest & { at: number }>;
+export interface FleetLimiterState extends PermitQueue {
   /** Permits granted since the limiter first started. */
   granted: number;
 }
@@ -40,13 +26,14 @@ export interface FleetLimiterInput {
 }
 
 export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void> {
-  const state: FleetLimiterState = input.state ?? { max: 1, holders: [], waiting: [], granted: 0 };
+  const state: FleetLimiterState = input.state ?? { max: 1, holders: [], waiting: [], destructiveGrants: [], granted: 0 };
   const leaseMs = input.leaseMs ?? 2 * 3_600_000;
   let changed = false;
 
   setHandler(fleetStateQuery, () => state);
   setHandler(acquireSignal, (req) => {
     state.max = req.max;
+    state.maxDestructivePerMinute = req.maxDestructivePerMinute;
     // A repeated request (a retried activity) neither queues twice nor takes a second permit.
     if (!state.holders.some((h) => h.component === req.component) && !state.waiting.some((w) => w.component === req.component)) {
       state.waiting.push({ ...req, at: Date.now() });
@@ -71,11 +58,14 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
       log.warn('permits taken back after their lease', { components: expired.map((h) => h.component) });
       state.holders = state.holders.filter((h) => now - h.since < leaseMs);
     }
-    while (state.holders.length < state.max && state.waiting.length > 0) {
-      const next = state.waiting.shift()!;
+    state.destructiveGrants = state.destructiveGrants.filter((t) => now - t < 60_000);
+    const { grant, wakeAt } = pickGrants(state, now);
+    for (const next of grant) {
+      state.waiting = state.waiting.filter((w) => w.component !== next.component);
       try {
         await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
         state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now() });
+        if (next.destructive) state.destructiveGrants.push(now);
         state.granted += 1;
       } catch {
         log.warn('supervisor gone before its permit', { component: next.component });
@@ -84,7 +74,7 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
       await continueAsNew<typeof fleetLimiter>({ state, leaseMs: input.leaseMs });
     }
-    const nextExpiry = state.holders.length > 0 ? Math.min(...state.holders.map((h) => h.since + leaseMs)) - Date.now() : undefined;
-    await condition(() => changed, nextExpiry === undefined ? undefined : Math.max(1, nextExpiry));
+    const wakes = [...state.holders.map((h) => h.since + leaseMs), ...(wakeAt === undefined ? [] : [wakeAt])];
+    await condition(() => changed, wakes.length === 0 ? undefined : Math.max(1, Math.min(...wakes) - Date.now()));
   }
 }

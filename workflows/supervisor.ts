@@ -25,6 +25,7 @@ import type { NotifyEvent } from '../activities/notify/webhook';
 import { recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
 import {
+  DESTRUCTIVE_STRATEGIES,
   KEEP_MTTRS,
   KEEP_RECENT,
   advanceBreaker,
@@ -88,6 +89,8 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   const historyLimit = input.historyLimit ?? 10_000;
 
   let permitted = false;
+  /** When a check last failed (ms): evidence older than a moment is checked again before a delayed recovery. */
+  let lastFailedCheckAt = 0;
   setHandler(reportSignal, (report) => void inbox.push(report));
   setHandler(permitSignal, ({ component }) => {
     if (component === id) permitted = true;
@@ -141,7 +144,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         },
         (err: unknown) => {
           if (watch?.scope === scope) watch = undefined;
-          if (!isCancellation(err)) log.warn('pid watch failed', { component: id, error: causeMessage(err) });
+          if (isCancellation(err)) return;
+          // Its own retries are spent (seconds apart): try a fresh watch rather than none until the next report.
+          log.warn('pid watch failed', { component: id, error: causeMessage(err) });
+          renewWatch = true;
         },
       );
     watch = { scope, promise };
@@ -213,6 +219,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // Someone else's recovery runs (mend run, the API): let it finish, look again after a while.
+      // It does not count against this supervisor's breaker.
+      state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
+      // Count afresh afterwards: the next failed check is confirmed again before anything is done.
+      state.consecutiveFailures = 0;
       state.held = `a recovery already runs as ${workflowId}`;
       state.ignoreUntil = Date.now() + Math.max(sup().interval, sup().cadence.min);
       return;
@@ -276,7 +286,14 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (!max) return false;
     permitted = false;
     state.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
-    await fleet.requestFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id, supervisorId: workflowInfo().workflowId, max });
+    await fleet.requestFleetPermit({
+      taskQueue: workflowInfo().taskQueue,
+      component: id,
+      supervisorId: workflowInfo().workflowId,
+      max,
+      destructive: DESTRUCTIVE_STRATEGIES.includes(spec.component.policy.strategy),
+      maxDestructivePerMinute: spec.maxDestructivePerMinute,
+    });
     await condition(() => permitted);
     return true;
   };
@@ -317,6 +334,16 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     try {
       // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
       if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
+      if (Date.now() - lastFailedCheckAt > Math.max(1_000, 4 * sup().confirmInterval)) {
+        // The evidence went stale while waiting: one more look before acting.
+        const again = await probes.confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
+        state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(again.lastAt));
+        if (again.healthy) {
+          markHealthy(Date.parse(again.lastAt));
+          state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
+          return;
+        }
+      }
       await recover();
     } finally {
       if (permit) await releaseFleetPermit();
@@ -325,6 +352,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
 
   const handleFailure = async (report: ProbeReport): Promise<void> => {
     const checkedMs = Date.parse(report.checkedAt);
+    lastFailedCheckAt = checkedMs;
     state.health = state.health === 'recovering' ? state.health : 'unhealthy';
     state.healthySince = undefined;
     state.lastFailureClass = report.failureClass;
@@ -344,6 +372,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         return;
       }
       state.consecutiveFailures += confirmed.failures;
+      lastFailedCheckAt = Date.parse(confirmed.lastAt);
       state.lastFailureClass = confirmed.last.failureClass;
       state.lastDetail = confirmed.last.detail;
     }
