@@ -129,7 +129,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'components', description: 'configured components' },
         { name: 'runs', description: 'recovery runs: start, list, inspect, control' },
         { name: 'alerts', description: 'alert webhooks that start recoveries' },
-        { name: 'meta', description: 'health and readiness' },
+        { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },
     transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'] }),
@@ -139,8 +139,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true },
     theme: { title: API_TITLE },
-    // The docs and their static files are public; the API behind them still needs a token.
-    uiHooks: { onRequest: async () => undefined },
   });
 
   const routeDeps: RouteDeps = {

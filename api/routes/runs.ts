@@ -38,7 +38,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         description: 'One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token\'s scope, or already recovering (409 with its workflow id).',
         security,
         body: StartRunsBodySchema,
-        response: { 202: StartRunsResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+        response: { 202: StartRunsResponseSchema.describe('started: one run per component, in the order asked'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -109,7 +109,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         description: '`id` is a workflow id, URL-encoded (`mend%2Frecover%2Fapi`), or a component id meaning its recovery run.',
         security,
         params: RunIdParamsSchema,
-        response: { 200: RunDetailSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 200: RunDetailSchema.describe('the run: its status, progress and, once closed, its result'), ...errorResponses(400, 401, 403, 404, 503) },
       },
     },
     async (request) => mend.describe(workflowIdOf(request.params.id)),
