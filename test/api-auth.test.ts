@@ -216,5 +216,15 @@ describe('API access by role', () => {
     assert.ok(!lines.some((l) => l.url === '/readyz'), '/readyz is not logged at info');
     const res = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc' } });
     assert.equal(res.headers['x-request-id'], 'abc');
+
+    const debugLog = logCapture();
+    const verbose = await testApp(real, config, table, { logger: { level: 'debug', stream: debugLog.stream } });
+    try {
+      await verbose.inject({ method: 'GET', url: '/readyz' });
+      const readyz = debugLog.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.url === '/readyz');
+      assert.equal(readyz?.level, 20, '/readyz is logged at debug');
+    } finally {
+      await verbose.close();
+    }
   });
 });
