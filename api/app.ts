@@ -139,6 +139,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'components', description: 'configured components' },
         { name: 'runs', description: 'recovery runs: start, list, inspect, control' },
+        { name: 'sagas', description: 'transactional runbooks: list and run' },
         { name: 'alerts', description: 'alert webhooks that start recoveries' },
         { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],

@@ -8,9 +8,10 @@ import type { RouteDeps } from '../app';
 import { alertRoutes } from './alerts';
 import { componentRoutes } from './components';
 import { runRoutes } from './runs';
+import { sagaRoutes } from './sagas';
 
 export interface V1Options {
   deps: RouteDeps;
 }
 
-export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, alertRoutes];
+export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, sagaRoutes, alertRoutes];
