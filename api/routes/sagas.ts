@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SagaListSchema, SagaNameParamsSchema, StartedSagaSchema, StartSagaBodySchema } from '../../core/api';
 import type { Saga } from '../../core/schemas';
 import { errorResponses, HttpError } from '../errors';
-import { principalOf, requireScope } from './common';
+import { principalOf, requireScope, takeStarts } from './common';
 import type { V1Options } from './index';
 
 const security = [{ bearer: [] }];
@@ -67,8 +67,7 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
         if (hasCommands(saga)) throw new HttpError(403, `${principal.name} is scoped to components; saga ${saga.name} runs commands`);
         requireScope(principal, sagaComponents(saga));
       }
-      const limited = startLimiter.take(principal.name);
-      if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
+      takeStarts(startLimiter, principal);
       const body = request.body ?? { dryRun: false };
       const requestId = body.requestId ?? randomUUID();
       const run = await mend.startSaga({ saga, allComponents: config.components, requestId, trigger: 'api', requestedBy: principal.name, reason: body.reason, dryRun: body.dryRun });
