@@ -28,6 +28,8 @@ export interface ApiDeps {
   logger?: Exclude<FastifyServerOptions['logger'], boolean> | false;
   /** Run starts per token (POST /v1/runs, alerts); default burst 10, 30 a minute. */
   rateLimit?: RateLimitOptions;
+  /** Failed authentications per client address before 429s (guessing tokens); default burst 20, 10 a minute. */
+  authFailureLimit?: RateLimitOptions;
   /** Time a request's Temporal calls may take together before the API answers 503; default 10 s. */
   temporalDeadlineMs?: number;
   /** Alert labels naming the component, tried in order; default component, service, job. */
@@ -35,7 +37,7 @@ export interface ApiDeps {
 }
 
 /** What every route module receives. */
-export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
+export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'authFailureLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
   startLimiter: RateLimiter;
   metrics: ApiMetrics;
 }
@@ -98,16 +100,25 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     };
   });
 
+  const authFailures = new RateLimiter(deps.authFailureLimit ?? { burst: 20, perMinute: 10 });
+  const tooManyFailures = (ip: string, retryAfterSeconds: number) =>
+    new HttpError(429, `too many failed authentications from ${ip}; retry in ${retryAfterSeconds}s`, { retryAfterSeconds });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     const needed = request.routeOptions.config.auth;
     // The docs plugin's own routes (page, static files, the OpenAPI document) are public.
     if (needed === 'public' || request.is404 || isDocsRoute(request.routeOptions.url)) return;
     if (!needed) throw new HttpError(403, 'this route has no access rule');
+    // An address that keeps failing is refused before its token is even looked at: guessing gets no answer.
+    const wait = authFailures.waitFor(request.ip);
+    if (wait > 0) throw tooManyFailures(request.ip, wait);
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <token>)', { headers: { 'www-authenticate': 'Bearer realm="mend"' } });
     const principal = deps.tokens.authenticate(token);
-    if (!principal) throw new HttpError(401, 'unknown token', { headers: { 'www-authenticate': 'Bearer realm="mend", error="invalid_token"' } });
+    if (!principal) {
+      authFailures.take(request.ip);
+      throw new HttpError(401, 'unknown token', { headers: { 'www-authenticate': 'Bearer realm="mend", error="invalid_token"' } });
+    }
     request.principal = principal;
     if (!roleAtLeast(principal.role, needed)) throw new HttpError(403, `${principal.name} is ${principal.role}; this needs ${needed}`);
   });
@@ -128,10 +139,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'components', description: 'configured components' },
         { name: 'runs', description: 'recovery runs: start, list, inspect, control' },
+        { name: 'sagas', description: 'transactional runbooks: list and run' },
         { name: 'alerts', description: 'alert webhooks that start recoveries' },
         { name: 'backlog', description: 'backlog replay of the configured spools' },
         { name: 'supervision', description: 'supervisor statistics and health-check schedules' },
-        { name: 'meta', description: 'health and readiness' },
+        { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },
     transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'] }),
@@ -141,8 +153,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     routePrefix: '/docs',
     uiConfig: { docExpansion: 'list', deepLinking: true },
     theme: { title: API_TITLE },
-    // The docs and their static files are public; the API behind them still needs a token.
-    uiHooks: { onRequest: async () => undefined },
   });
 
   const routeDeps: RouteDeps = {

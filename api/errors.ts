@@ -88,7 +88,21 @@ function sendError(reply: FastifyReply, body: ErrorResponse, headers: Record<str
     .send(body);
 }
 
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'bad input: `issues` names each field (`body.components[0]`) and what was expected',
+  401: 'no bearer token, or an unknown one',
+  403: "the token's role or component scope does not allow this",
+  404: 'unknown component or run',
+  409: 'a recovery is already running (its `workflowId`), or the run refused (e.g. it has ended)',
+  413: 'body over 64 KiB',
+  415: 'body is not application/json',
+  429: 'too many run starts for this token; see Retry-After',
+  503: 'Temporal is not reachable; see Retry-After',
+};
+
 /** OpenAPI response entries for the errors a route can answer with. */
-export function errorResponses(...codes: number[]): Record<number, typeof ErrorResponseSchema> {
-  return Object.fromEntries(codes.map((c) => [c, ErrorResponseSchema]));
+export function errorResponses(...codes: number[]) {
+  return Object.fromEntries(
+    codes.map((c) => [c, { description: ERROR_DESCRIPTIONS[c] ?? STATUS_CODES[c] ?? 'error', content: { 'application/json': { schema: ErrorResponseSchema } } }]),
+  );
 }

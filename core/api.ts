@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { FAILURE_CLASSES } from './failure';
 import { OUTCOMES, PHASES } from './run';
-import { ComponentIdSchema, GroupNameSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
+import { ComponentIdSchema, GroupNameSchema, RunRequestSchema, SagaIdSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
 
 // ---------------------------------------------------------------- errors
 
@@ -28,7 +28,7 @@ export const ErrorResponseSchema = z
     workflowId: z.string().optional(),
     runId: z.string().optional(),
   })
-  .meta({ id: 'Error' });
+  .meta({ id: 'Error', description: 'an error: status, one-line message, request id; for 400 the fields' });
 
 export type ErrorResponse = z.output<typeof ErrorResponseSchema>;
 
@@ -89,11 +89,11 @@ export const ComponentViewSchema = z
   })
   .meta({ id: 'Component' });
 
-export const ComponentListSchema = z.object({ components: z.array(ComponentViewSchema) });
+export const ComponentListSchema = z.object({ components: z.array(ComponentViewSchema) }).describe('the configured components');
 export const ComponentDetailSchema = ComponentViewSchema.extend({
   /** The latest `mend/recover/<id>` run, if any. */
   recovery: RecoverySummarySchema.nullable(),
-});
+}).describe('the component and its latest recovery run');
 
 // ---------------------------------------------------------------- runs
 
@@ -108,7 +108,7 @@ export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.
 /** 202: one run per component, in the order asked; the top-level ids are the first run's. */
 export const StartRunsResponseSchema = z
   .object({ workflowId: z.string(), runId: z.string(), url: z.string(), runs: z.array(StartedRunSchema) })
-  .meta({ id: 'StartedRuns' });
+  .meta({ id: 'StartedRuns', description: 'started: one run per component' });
 
 const RUN_KINDS = [...STRATEGIES, 'saga'] as const;
 
@@ -143,7 +143,7 @@ export const RunSummarySchema = z.object({
   url: z.string(),
 });
 export type RunSummary = z.output<typeof RunSummarySchema>;
-export const RunListSchema = z.object({ query: z.string(), runs: z.array(RunSummarySchema) });
+export const RunListSchema = z.object({ query: z.string(), runs: z.array(RunSummarySchema) }).describe('matching runs, newest first, and the visibility query used');
 
 /**
  * A run in a path: a workflow id (`mend/recover/api`, URL-encoded: `mend%2Frecover%2Fapi`), or a bare
@@ -212,15 +212,49 @@ export const RunDetailSchema = z
     progress: RunProgressSchema.optional(),
     result: RecoveryResultSchema.optional(),
   })
-  .meta({ id: 'Run' });
+  .meta({ id: 'Run', description: 'the run: status, progress and result' });
 
 /** pause / resume / cancel: an optional reason. */
 export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict().nullish();
-export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() });
+export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() }).describe('the request reached the run');
 
 /** approve: `approve: false` rejects; who decides is the token's name. */
 export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict().nullish();
-export const ApproveResponseSchema = ApprovalStatusSchema.extend({ workflowId: z.string() });
+export const ApproveResponseSchema = ApprovalStatusSchema.extend({ workflowId: z.string() }).describe('the decision, as the run recorded it');
+
+// ---------------------------------------------------------------- sagas
+
+export const SagaNameParamsSchema = z.object({ name: SagaIdSchema }).strict();
+
+/** What the API shows of a configured saga: its steps' kinds and components, never their commands. */
+export const SagaViewSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  components: z.array(z.string()),
+  steps: z.array(
+    z.object({
+      name: z.string(),
+      action: z.enum(['command', 'component']),
+      component: z.string().optional(),
+      op: z.string().optional(),
+      compensated: z.boolean(),
+    }),
+  ),
+});
+export const SagaListSchema = z.object({ sagas: z.array(SagaViewSchema) }).describe('the configured sagas');
+
+/** POST /v1/sagas/:name/runs: the request id makes a retried request run the saga once. */
+export const StartSagaBodySchema = z
+  .object({
+    requestId: z.string().regex(/^[\w.-]{1,100}$/, { message: 'expected letters, digits, ".", "_" or "-" (max 100)' }).optional(),
+    dryRun: z.boolean().default(false),
+    reason: z.string().max(500).optional(),
+  })
+  .strict()
+  .nullish();
+export const StartedSagaSchema = z
+  .object({ workflowId: z.string(), runId: z.string(), url: z.string(), requestId: z.string() })
+  .describe('started as mend/saga/<name>/<requestId>');
 
 // ---------------------------------------------------------------- alertmanager
 
@@ -261,16 +295,16 @@ export const AlertOutcomeSchema = z.object({
   forbidden: z.array(z.string()),
   /** Resolved alerts: nothing to do. */
   resolved: z.number().int(),
-});
+}).describe('what the payload started, skipped and could not map');
 export type AlertOutcome = z.output<typeof AlertOutcomeSchema>;
 
 // ---------------------------------------------------------------- health
 
-export const HealthResponseSchema = z.object({ status: z.literal('ok') });
+export const HealthResponseSchema = z.object({ status: z.literal('ok') }).describe('the API process is up');
 export const ReadyResponseSchema = z.object({
   status: z.enum(['ready', 'unavailable']),
   temporal: z.object({ reachable: z.boolean(), detail: z.string() }),
-});
+}).describe('whether Temporal answers');
 
 // ---------------------------------------------------------------- backlog
 

@@ -189,6 +189,21 @@ describe('API access by role', () => {
     }
   });
 
+  test('an address that keeps presenting wrong tokens gets 429s, even for a right one; other addresses are unaffected', async () => {
+    const guarded = await testApp(real, config, table, { authFailureLimit: { burst: 3, perMinute: 1 } });
+    try {
+      const get = (token: string, remoteAddress = '10.0.0.9') => guarded.inject({ method: 'GET', url: '/v1/components', headers: bearer(token), remoteAddress });
+      for (let i = 0; i < 3; i++) assert.equal((await get(generateToken())).statusCode, 401);
+      const locked = await get(generateToken());
+      assert.equal(locked.statusCode, 429);
+      assert.ok(Number(locked.headers['retry-after']) >= 1);
+      assert.equal((await get(tokens.viewer)).statusCode, 429, 'no answer that would confirm a guess');
+      assert.equal((await get(tokens.viewer, '10.0.0.10')).statusCode, 200);
+    } finally {
+      await guarded.close();
+    }
+  });
+
   test('the log has a line per request with its request id and token name, never a token; /readyz polls log at debug', async () => {
     await call('GET', '/v1/components', tokens.viewer);
     await app.inject({ method: 'GET', url: '/v1/components', headers: { ...bearer(tokens.admin), 'x-request-id': 'trace-me-123' } });
@@ -201,5 +216,15 @@ describe('API access by role', () => {
     assert.ok(!lines.some((l) => l.url === '/readyz'), '/readyz is not logged at info');
     const res = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc' } });
     assert.equal(res.headers['x-request-id'], 'abc');
+
+    const debugLog = logCapture();
+    const verbose = await testApp(real, config, table, { logger: { level: 'debug', stream: debugLog.stream } });
+    try {
+      await verbose.inject({ method: 'GET', url: '/readyz' });
+      const readyz = debugLog.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.url === '/readyz');
+      assert.equal(readyz?.level, 20, '/readyz is logged at debug');
+    } finally {
+      await verbose.close();
+    }
   });
 });

@@ -3,8 +3,8 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type ApiDeps } from '../api/app';
 import { generateToken, TokenTable } from '../api/auth';
-import type { MendClient, StartedRun, StartRecoveryRequest } from '../client';
-import { recoveryWorkflowId } from '../core/constants';
+import type { MendClient, StartedRun, StartRecoveryRequest, StartSagaRequest } from '../client';
+import { recoveryWorkflowId, sagaWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 
 export interface TestTokens {
@@ -41,15 +41,17 @@ export function logCapture(): { lines: string[]; stream: Writable } {
 }
 
 export async function testApp(mend: MendClient, config: Config, table: TokenTable, extra: Partial<ApiDeps> = {}): Promise<FastifyInstance> {
-  return buildApp({ mend, config, tokens: table, ...extra });
+  // Tests present many wrong tokens on purpose: the guessing guard gets its own test.
+  return buildApp({ mend, config, tokens: table, authFailureLimit: { burst: 100_000, perMinute: 100_000 }, ...extra });
 }
 
 /**
- * The real client, except that starts are recorded instead of made (auth and input tests must
- * prove what would start without leaving runs behind). `startsThrough: true` lets them through.
+ * The real client, except that starts (recoveries and sagas) are recorded instead of made (auth and
+ * input tests must prove what would start without leaving runs behind). `startsThrough: true` lets them through.
  */
-export function spyClient(real: MendClient, opts: { startsThrough?: boolean } = {}): { mend: MendClient; starts: StartRecoveryRequest[] } {
+export function spyClient(real: MendClient, opts: { startsThrough?: boolean } = {}): { mend: MendClient; starts: StartRecoveryRequest[]; sagaStarts: StartSagaRequest[] } {
   const starts: StartRecoveryRequest[] = [];
+  const sagaStarts: StartSagaRequest[] = [];
   const mend = new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'startRecovery') {
@@ -60,10 +62,18 @@ export function spyClient(real: MendClient, opts: { startsThrough?: boolean } = 
           return { workflowId, runId: 'not-started', url: target.runUrl(workflowId) };
         };
       }
+      if (prop === 'startSaga') {
+        return async (req: StartSagaRequest): Promise<StartedRun> => {
+          sagaStarts.push(req);
+          if (opts.startsThrough) return target.startSaga(req);
+          const workflowId = sagaWorkflowId(req.saga.name, req.requestId);
+          return { workflowId, runId: 'not-started', url: target.runUrl(workflowId) };
+        };
+      }
       return Reflect.get(target, prop, receiver) as unknown;
     },
   });
-  return { mend, starts };
+  return { mend, starts, sagaStarts };
 }
 
 /** An Alertmanager payload with one firing alert per component. */

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { MendClient, type StartRecoveryRequest } from '../client';
+import { MendClient, type StartRecoveryRequest, type StartSagaRequest } from '../client';
 import { loadConfigFile } from '../client/config';
+import { StartSagaBodySchema } from '../core/api';
 import { countRuns } from '../client/runs';
 import type { Config } from '../core/schemas';
 import { alertPayload, bearer, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
@@ -26,10 +27,12 @@ describe('API under malformed input (fast-check)', () => {
   let config: Config;
   let tokens: TestTokens;
   let starts: StartRecoveryRequest[];
+  let sagaStarts: StartSagaRequest[];
   let app: FastifyInstance;
 
   before(async () => {
-    const { file } = await writeDemoConfig(dir, known.map((id) => ({ id })));
+    const saga = `sagas:\n  - name: fz-saga\n    steps:\n      - name: check\n        action: { type: component, component: ${known[0]}, op: validate }\n`;
+    const { file } = await writeDemoConfig(dir, known.map((id) => ({ id })), saga);
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     const made = makeTokens(known[0]!);
     tokens = made.tokens;
@@ -37,6 +40,7 @@ describe('API under malformed input (fast-check)', () => {
     // Starts go through for real: if one slipped past validation, visibility would show it too.
     const spy = spyClient(real, { startsThrough: true });
     starts = spy.starts;
+    sagaStarts = spy.sagaStarts;
     app = await testApp(spy.mend, config, made.table, { rateLimit: { burst: 100_000, perMinute: 100_000 } });
   });
   after(async () => {
@@ -91,6 +95,24 @@ describe('API under malformed input (fast-check)', () => {
       fc.record({ approve: fc.boolean(), reason: fc.string({ maxLength: 10 }), by: anyString }),
       fc.record({ reason: fc.string({ maxLength: 20 }) }),
     );
+    // A saga body the API would accept (e.g. `{}` or `null`) would run the saga: those are left out.
+    const wouldRunSaga = (b: { json: unknown } | { raw: string }) => {
+      let value: unknown;
+      try {
+        value = 'raw' in b ? JSON.parse(b.raw) : b.json;
+      } catch {
+        return false;
+      }
+      return StartSagaBodySchema.safeParse(value).success;
+    };
+    // A saga request with one field broken (a valid one would run the saga).
+    const brokenSaga = fc.tuple(fc.nat(4), wrongType, fc.string({ minLength: 1, maxLength: 10 })).map(([how, bad, key]) => {
+      if (how === 0) return { [`x${key}`]: bad };
+      if (how === 1) return { requestId: typeof bad === 'string' && /^[\w.-]{1,100}$/.test(bad) ? `${bad}/` : bad };
+      if (how === 2) return { dryRun: typeof bad === 'boolean' ? 1 : bad };
+      if (how === 3) return { reason: 'r'.repeat(501) };
+      return { requestId: 'ok', dryRun: true, command: ['rm', '-rf', '/'] };
+    });
     const raw = fc.oneof(
       anyString,
       huge.map((r) => JSON.stringify({ strategy: 'immediate', components: [known[0]], reason: r })),
@@ -128,7 +150,8 @@ describe('API under malformed input (fast-check)', () => {
       { weight: 4, arbitrary: bodyOf(brokenStart).map((body) => ({ method: 'POST', template: '/v1/runs', body })) },
       { weight: 3, arbitrary: bodyOf(alertBody).map((body) => ({ method: 'POST', template: '/v1/alerts/alertmanager', body })) },
       { weight: 3, arbitrary: fc.tuple(fc.constantFrom('pause', 'resume', 'cancel', 'approve'), bodyOf(controlBody)).map(([a, body]) => ({ method: 'POST', template: `/v1/runs/:id/${a}`, body })) },
-      { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/healthz', '/readyz', '/metrics', '/docs/json').map((template) => ({ method: 'GET', template })) },
+      { weight: 2, arbitrary: fc.tuple(fc.constantFrom('fz-saga', 'fz-saga', 'nope', 'Bad Name', '..'), bodyOf(brokenSaga)).map(([name, body]) => ({ method: 'POST', template: `/v1/sagas/${encodeURIComponent(name)}/runs`, body })).filter((r) => r.body !== undefined && !wouldRunSaga(r.body)) },
+      { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/v1/sagas', '/healthz', '/readyz', '/metrics', '/docs/json').map((template) => ({ method: 'GET', template })) },
       { weight: 1, arbitrary: fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components')).map(([method, template]) => ({ method, template })) },
     );
 
@@ -161,6 +184,7 @@ describe('API under malformed input (fast-check)', () => {
     // The mix must reach the handlers, not stop at the door.
     for (const code of [400, 401, 403, 404, 413, 415]) assert.ok(byStatus.has(code), `no ${code} among ${[...byStatus.keys()].join(', ')}`);
     assert.equal(starts.length, 0, `runs started: ${starts.map((s) => s.component.id).join(', ')}`);
+    assert.equal(sagaStarts.length, 0, `sagas started: ${sagaStarts.map((s) => s.requestId).join(', ')}`);
     assert.equal(await countRuns(real, {}), 0, 'visibility shows no run on this task queue');
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);

@@ -95,6 +95,21 @@ describe('the dev stack (npm start)', () => {
     assert.match(run.stdout, /api: recovered in /);
     assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
 
+    // The same through the HTTP API, as an operator with curl would.
+    const web = services[2]!;
+    const webPid = JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
+    process.kill(webPid, 'SIGKILL');
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ strategy: 'immediate', components: ['web'], reason: 'dev stack test' }) });
+    assert.equal(started.status, 202, await started.clone().text());
+    const { workflowId } = (await started.json()) as { workflowId: string };
+    const done = await waitFor('the API-started run to finish', 30_000, async () => {
+      const d = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/runs/${encodeURIComponent(workflowId)}`, { headers: auth })).json()) as { status: string; result?: { outcome: string } };
+      return d.status === 'COMPLETED' && d;
+    });
+    assert.equal(done.result?.outcome, 'recovered');
+    assert.equal(await httpStatus(`http://127.0.0.1:${web.port}/healthz`), 200);
+
     assert.ok(processesOf(home).length >= 6, `expected server, worker, api and 3 demo services, saw:\n${processesOf(home).join('\n')}`);
     await down(stack);
   });

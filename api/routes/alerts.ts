@@ -9,8 +9,8 @@ import { AlreadyRunningError } from '../../client';
 import { AlertmanagerPayloadSchema, AlertOutcomeSchema, type AlertOutcome } from '../../core/api';
 import type { Component } from '../../core/schemas';
 import { inScope, roleAtLeast } from '../auth';
-import { errorResponses, HttpError } from '../errors';
-import { principalOf, runningRecovery } from './common';
+import { errorResponses } from '../errors';
+import { principalOf, runningRecovery, takeStarts } from './common';
 import type { V1Options } from './index';
 
 export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
@@ -63,8 +63,7 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         else toStart.push(entry);
       }
       if (toStart.length > 0) {
-        const limited = startLimiter.take(principal.name, toStart.length);
-        if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
+        takeStarts(startLimiter, principal, toStart.length);
       }
 
       for (const { component, alertname } of toStart) {

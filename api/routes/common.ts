@@ -1,7 +1,6 @@
 /** Helpers the route modules share: who is asking, what they may touch, how a component is shown. */
 import type { FastifyRequest } from 'fastify';
-import type { MendClient } from '../../client';
-import { RunNotFoundError } from '../../client';
+import { RunNotFoundError, type MendClient } from '../../client';
 import { describeSummary } from '../../client/runs';
 import { recoveryWorkflowId } from '../../core/constants';
 import type { z } from 'zod';
@@ -10,6 +9,7 @@ import type { Component, Config } from '../../core/schemas';
 import { componentOfWorkflowId } from '../../core/visibility';
 import { inScope, roleAtLeast, type Principal } from '../auth';
 import { HttpError } from '../errors';
+import type { RateLimiter } from '../rate-limit';
 
 /** The authenticated caller (the onRequest hook set it on every non-public route). */
 export function principalOf(request: FastifyRequest): Principal {
@@ -63,4 +63,10 @@ export async function runningRecovery(mend: MendClient, componentId: string): Pr
     throw err;
   });
   return summary?.status === 'RUNNING' ? { workflowId: summary.workflowId, runId: summary.runId } : undefined;
+}
+
+/** Takes `count` run starts from the caller's budget; 429 with Retry-After when it is spent. */
+export function takeStarts(limiter: RateLimiter, principal: Principal, count = 1): void {
+  const limited = limiter.take(principal.name, count);
+  if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
 }

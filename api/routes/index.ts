@@ -10,9 +10,10 @@ import { backlogRoutes } from './backlog';
 import { componentRoutes } from './components';
 import { runRoutes } from './runs';
 import { supervisionRoutes } from './supervision';
+import { sagaRoutes } from './sagas';
 
 export interface V1Options {
   deps: RouteDeps;
 }
 
-export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, alertRoutes, backlogRoutes, supervisionRoutes];
+export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, sagaRoutes, alertRoutes, backlogRoutes, supervisionRoutes];

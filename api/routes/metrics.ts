@@ -10,7 +10,7 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ mend: MendClient; metrics: A
     '/metrics',
     {
       config: { auth: 'public', quiet: true },
-      schema: { tags: ['meta'], summary: 'Prometheus metrics (text format)', response: { 200: z.string() } },
+      schema: { tags: ['meta'], summary: 'Prometheus metrics (text format)', response: { 200: z.string().describe('Prometheus text exposition format 0.0.4') } },
     },
     async (_request, reply) => {
       const running = await mend.connection

@@ -3,7 +3,7 @@
  * visibility, describe with progress, and pause / resume / cancel / approve.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunNotFoundError, type StartedRun } from '../../client';
+import { AlreadyRunningError, RunNotFoundError, type MendClient, type StartedRun } from '../../client';
 import { describeSummary, listRuns } from '../../client/runs';
 import {
   ApproveBodySchema,
@@ -18,9 +18,8 @@ import {
   StartRunsResponseSchema,
 } from '../../core/api';
 import { workflowIdOf } from '../../core/visibility';
-import type { MendClient } from '../../client';
 import { errorResponses, HttpError } from '../errors';
-import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery } from './common';
+import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery, takeStarts } from './common';
 import type { V1Options } from './index';
 
 const security = [{ bearer: [] }];
@@ -38,7 +37,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         description: 'One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token\'s scope, or already recovering (409 with its workflow id).',
         security,
         body: StartRunsBodySchema,
-        response: { 202: StartRunsResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+        response: { 202: StartRunsResponseSchema.describe('started: one run per component, in the order asked'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -52,8 +51,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         const running = await runningRecovery(mend, c.id);
         if (running) throw new AlreadyRunningError(running.workflowId, running.runId);
       }
-      const limited = startLimiter.take(principal.name, components.length);
-      if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
+      takeStarts(startLimiter, principal, components.length);
 
       const runs: Array<StartedRun & { component: string }> = [];
       for (const component of components) {
@@ -109,7 +107,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         description: '`id` is a workflow id, URL-encoded (`mend%2Frecover%2Fapi`), or a component id meaning its recovery run.',
         security,
         params: RunIdParamsSchema,
-        response: { 200: RunDetailSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 200: RunDetailSchema.describe('the run: its status, progress and, once closed, its result'), ...errorResponses(400, 401, 403, 404, 503) },
       },
     },
     async (request) => mend.describe(workflowIdOf(request.params.id)),
