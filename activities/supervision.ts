@@ -17,6 +17,8 @@ export interface SweepInput {
   specs: SupervisorSpec[];
   /** Task queue the supervisors run on. */
   taskQueue: string;
+  /** The schedule's revision: after a config change every component reports once (a retired supervisor comes back if re-added). */
+  revision?: string;
 }
 
 export interface SweepResult {
@@ -64,7 +66,7 @@ const REFRESH_MS = 10 * 60_000;
  */
 export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
-  const lastSent = new Map<string, { healthy: boolean; at: number; spec: string }>();
+  const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
 
   return {
     /**
@@ -72,7 +74,7 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
      * failed, changed, or was not reported lately. Safe twice: probes change nothing, and a supervisor
      * drops a report that is not newer than the last one it handled.
      */
-    async sweepHealth({ group, specs, taskQueue }: SweepInput): Promise<SweepResult> {
+    async sweepHealth({ group, specs, taskQueue, revision = '' }: SweepInput): Promise<SweepResult> {
       const ctx = Context.current();
       const client = ctx.client;
       const results = await Promise.all(
@@ -91,7 +93,7 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
           const key = `${taskQueue}\u0000${id}`;
           const specText = JSON.stringify(spec);
           const prev = lastSent.get(key);
-          const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText;
+          const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
           if (!due) return;
           const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec };
           await client.workflow.signalWithStart('supervisor', {
@@ -102,7 +104,7 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
             signalArgs: [report],
             staticSummary: `supervise ${id} (health group ${group})`,
           });
-          lastSent.set(key, { healthy: result.healthy, at: now, spec: specText });
+          lastSent.set(key, { healthy: result.healthy, at: now, spec: specText, revision });
           reported.push(id);
         }),
       );

@@ -81,7 +81,7 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
     // The schedule appends the firing time: mend/health/<group>-2026-11-23T16:00:00Z.
     workflowId: plan.scheduleId,
     taskQueue,
-    args: [{ group: plan.group, specs: plan.specs }],
+    args: [{ group: plan.group, specs: plan.specs, revision: plan.hash }],
     memo: { mendSpecHash: plan.hash, mendGroup: plan.group, mendComponents: plan.specs.map((s) => s.component.id) },
     staticSummary: `health sweep of ${plan.group} (${plan.specs.length} component(s))`,
   };

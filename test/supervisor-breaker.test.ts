@@ -52,7 +52,7 @@ describe('circuit breaker against restart storms', () => {
             interval: '1s',
             startupGrace: '0s',
             restartBackoff: { initial: '100ms' },
-            breaker: { maxRecoveries: 2, window: '5m', coolDown: '4s', healthyToClose: '2s' },
+            breaker: { maxRecoveries: 2, window: '5m', coolDown: '8s', healthyToClose: '2s' },
           },
         },
       ],

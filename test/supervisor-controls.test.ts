@@ -22,7 +22,7 @@ describe('supervisor controls', () => {
   const queue = uniqueQueue('sup-controls');
   const suffix = Date.now().toString(36);
   const group = `controls-${suffix}`;
-  const ids = { paused: `paused-${suffix}`, auth: `auth-${suffix}`, entity: `entity-${suffix}` };
+  const ids = { paused: `paused-${suffix}`, auth: `auth-${suffix}`, entity: `entity-${suffix}`, broken: `broken-${suffix}` };
   const alerts: Array<{ kind: string; component: string; text: string }> = [];
   let server: http.Server;
   let suite: RunbookSuite;
@@ -55,6 +55,11 @@ describe('supervisor controls', () => {
       `    adapter: { type: command, start: ["true"], stop: ["true"] }`,
       `    probe: { type: tcp, port: 1 }`,
       `    supervision: { enabled: false, startupGrace: 1h }`,
+      `  - id: ${ids.broken}`,
+      `    adapter: { type: process, command: [node, -e, "process.exit(1)"] }`,
+      `    probe: { type: tcp, port: 1, timeout: 200ms }`,
+      `    policy: { strategy: immediate, timeout: 1s, validateInterval: 100ms }`,
+      `    supervision: ${JSON.stringify({ ...supervision, breaker: { maxRecoveries: 1, window: '5m', coolDown: '1h' } })}`,
     ];
     const text = readFileSync(file, 'utf8').replace('\nsupervision:', `\n${extra.join('\n')}\nsupervision:`);
     writeFileSync(file, text);
@@ -87,6 +92,24 @@ describe('supervisor controls', () => {
     assert.equal((await state(ids.auth)).stats.attempted, 0, 'still no recovery');
     assert.equal(alerts.filter((a) => a.kind === 'auth-failure').length, 1, 'alerted once');
     await assert.rejects(fs.readFile(path.join(dir, 'auth-restarts')), /ENOENT/, 'the start command never ran');
+  });
+
+  test('a recovery that fails is counted and alerted; the next failure opens the breaker', async () => {
+    const s = await waitFor('breaker open after a failed recovery', 60_000, async () => {
+      const st = await supervisorState(suite.client, ids.broken);
+      return st?.breaker.state === 'open' && st;
+    });
+    assert.equal(s.stats.attempted, 1);
+    assert.equal(s.stats.failed, 1);
+    assert.equal(s.stats.succeeded, 0);
+    assert.equal(s.stats.recent[0]!.outcome, 'failed');
+    assert.match(s.stats.recent[0]!.reason ?? '', /not healthy within 1000ms/);
+    assert.equal(s.health, 'unhealthy');
+    await waitFor('alerts for the failed recovery and the open breaker', 10_000, () =>
+      ['recovery-failed', 'breaker-open'].every((kind) => alerts.some((a) => a.kind === kind && a.component === ids.broken)),
+    );
+    const failedAlert = alerts.find((a) => a.kind === 'recovery-failed' && a.component === ids.broken)!;
+    assert.match(failedAlert.text, /ended failed/);
   });
 
   test('`mend pause` on a supervisor holds auto-recovery; `mend resume` lets it recover', async () => {

@@ -10,6 +10,8 @@ import type { SupervisorSpec } from '../core/supervision';
 export interface HealthSweepInput {
   group: string;
   specs: SupervisorSpec[];
+  /** The schedule's spec hash: a new revision makes every component report once again. */
+  revision?: string;
 }
 
 export async function healthSweep(input: HealthSweepInput): Promise<SweepResult> {
@@ -20,5 +22,5 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult>
     retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 },
     summary: `probe ${input.specs.length} component(s) of group ${input.group}`,
   });
-  return sweepHealth({ group: input.group, specs: input.specs, taskQueue: workflowInfo().taskQueue });
+  return sweepHealth({ group: input.group, specs: input.specs, revision: input.revision, taskQueue: workflowInfo().taskQueue });
 }

@@ -1,0 +1,58 @@
+/**
+ * The sweep activity on its own (a mock activity context, a recording client): failures are always
+ * reported, healthy components only when new, changed, or after a config revision; every report
+ * starts the supervisor if needed (signal-with-start) with the component's spec.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Client } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createSupervisionActivities, type SweepResult } from '../activities/supervision';
+import { parseConfig } from '../core/config';
+import type { ProbeResult } from '../core/failure';
+import type { Component } from '../core/schemas';
+import type { ProbeReport } from '../core/supervision';
+
+const config = parseConfig(
+  ['version: 1', 'components:', ...['a', 'b'].flatMap((id) => [`  - id: ${id}`, '    adapter: { type: command, start: ["true"], stop: ["true"] }', '    probe: { type: tcp, port: 1 }'])].join('\n'),
+  'sweep.yaml',
+  { baseDir: '/tmp', stateDir: '/tmp/.mend' },
+);
+const specs = config.components.map((component) => ({ component }));
+
+describe('health sweep activity', () => {
+  test('reports failures every time, healthy components only when something changed', async () => {
+    const health = new Map<string, boolean>([
+      ['a', true],
+      ['b', false],
+    ]);
+    const probe = async (c: Component): Promise<ProbeResult> => (health.get(c.id) ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 });
+    const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
+    const client: Client = {
+      // The activity context binds the client to the activity's cancellation.
+      withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+      workflow: {
+        signalWithStart: async (_type: string, opts: { workflowId: string; signalArgs: [ProbeReport]; args: unknown[] }) => {
+          sent.push({ workflowId: opts.workflowId, report: opts.signalArgs[0], args: opts.args });
+          return {};
+        },
+      },
+    } as unknown as Client;
+    const env = new MockActivityEnvironment({}, { client });
+    const { sweepHealth } = createSupervisionActivities(probe);
+    const sweep = (revision: string): Promise<SweepResult> => env.run(sweepHealth, { group: 'g', specs, taskQueue: 'q', revision });
+
+    const first = await sweep('r1');
+    assert.deepEqual(first.reported.sort(), ['a', 'b'], 'the first sweep reports everyone (supervisors appear)');
+    assert.deepEqual(first.unhealthy, ['b']);
+    assert.equal(sent.find((s) => s.workflowId === 'mend/supervisor/b')?.report.failureClass, 'network');
+    assert.deepEqual((sent[0]!.args[0] as { spec: { component: Component } }).spec.component.id, sent[0]!.workflowId.split('/')[2]);
+
+    assert.deepEqual((await sweep('r1')).reported, ['b'], 'a healthy, unchanged component is not reported again; a failing one is');
+    health.set('b', true);
+    assert.deepEqual((await sweep('r1')).reported, ['b'], 'a change to healthy is reported');
+    assert.deepEqual((await sweep('r1')).reported, [], 'nothing changed, nothing failing: no signal at all');
+    assert.deepEqual((await sweep('r2')).reported.sort(), ['a', 'b'], 'a new config revision reports everyone once');
+    assert.ok(sent.every((s) => s.report.source === 'sweep' && !Number.isNaN(Date.parse(s.report.checkedAt))));
+  });
+});
