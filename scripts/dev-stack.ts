@@ -149,6 +149,7 @@ async function main(): Promise<void> {
       uiPort: settings.MEND_UI_PORT,
       dbFile,
       logFile: path.join(home, 'log', 'temporal.log'),
+      avoidPorts: [settings.MEND_API_PORT],
     });
     if (stopping) return;
     await startFleet(fleet);

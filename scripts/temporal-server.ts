@@ -25,6 +25,8 @@ export interface DevServerOptions {
   /** Where the server's own output goes; discarded when omitted. */
   logFile?: string;
   readyTimeoutMs?: number;
+  /** Ports the caller will listen on later (e.g. the API's): never picked for the server's own HTTP and metrics ports. */
+  avoidPorts?: number[];
 }
 
 export interface DevServer {
@@ -42,9 +44,19 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const port = opts.port ?? (await freePort(ip));
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
-  args.push('--http-port', String(await freePort(ip)), '--metrics-port', String(await freePort(ip)));
+  // A port free now may be one the caller is about to listen on, or one picked a moment ago: skip those.
+  const taken = new Set([port, ...(opts.avoidPorts ?? []), ...(typeof opts.uiPort === 'number' ? [opts.uiPort] : [])]);
+  const spare = async () => {
+    for (;;) {
+      const candidate = await freePort(ip);
+      if (taken.has(candidate)) continue;
+      taken.add(candidate);
+      return candidate;
+    }
+  };
+  args.push('--http-port', String(await spare()), '--metrics-port', String(await spare()));
   if (opts.uiPort === false) args.push('--headless');
-  else args.push('--ui-port', String(opts.uiPort ?? (await freePort(ip))));
+  else args.push('--ui-port', String(opts.uiPort ?? (await spare())));
   if (opts.dbFile) {
     mkdirSync(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
