@@ -164,7 +164,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
   };
   await app.register(metaRoutes, { temporalReachable: deps.temporalReachable ?? (() => deps.mend.isReachable()) });
-  await app.register(metricsRoutes, { mend: deps.mend, metrics });
+  await app.register(metricsRoutes, { mend: deps.mend, metrics, config: deps.config });
   for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1', deps: routeDeps });
 
   await app.ready();

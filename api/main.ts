@@ -5,6 +5,7 @@ import { loadConfigFile } from '../client/config';
 import { readSettings } from '../core/settings';
 import { buildApp } from './app';
 import { loadTokens } from './auth';
+import { syncFromConfig } from './sync';
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
@@ -26,7 +27,9 @@ async function main(): Promise<void> {
     alertLabels: settings.MEND_ALERT_LABELS,
   });
   if (tokens.size === 0) app.log.warn('no API tokens (MEND_TOKENS / MEND_TOKENS_FILE): every /v1 request is refused with 401');
+  const sync = settings.MEND_SYNC_ON_START ? syncFromConfig(client, config, app.log) : undefined;
   const close = async () => {
+    sync?.stop();
     await app.close();
     await client.close();
     process.exit(0);

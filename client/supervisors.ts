@@ -22,10 +22,13 @@ export async function supervisorState(client: MendClient, componentId: string): 
 export async function supervisionStats(client: MendClient, config: Config): Promise<FleetStats> {
   const ids = config.components.filter((c) => c.supervision.enabled).map((c) => c.id);
   const states = await Promise.all(ids.map(async (id) => ({ id, state: await supervisorState(client, id) })));
-  return fleetStats(
+  const stats = fleetStats(
     states.flatMap((s) => (s.state ? [s.state] : [])),
     states.filter((s) => !s.state).map((s) => s.id),
   );
+  const strategy = new Map(config.components.map((c) => [c.id, c.policy.strategy]));
+  for (const c of stats.components) c.strategy = strategy.get(c.component);
+  return stats;
 }
 
 /** The supervisors' statistics as Prometheus text, for a `/metrics` route or a node_exporter textfile. */

@@ -363,6 +363,9 @@ export const ComponentStatsSchema = z.object({
   meanMttrMs: z.number().optional(),
   lastFailureClass: z.string().optional(),
   current: z.string().optional(),
+  held: z.string().optional(),
+  strategy: z.string().optional(),
+  mttrHistogram: z.object({ buckets: z.array(z.object({ le: z.number(), count: z.number() })), count: z.number(), sumSeconds: z.number() }).optional(),
 });
 
 export const FleetStatsSchema = z

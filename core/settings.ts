@@ -37,6 +37,13 @@ export const SettingsSchema = z.object({
   /** Where API clients (cli/api-client.ts) find the API, and the token they send. */
   MEND_URL: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL, e.g. http://127.0.0.1:3000' }).optional(),
   MEND_TOKEN: z.string().min(1).optional(),
+  /** The API reconciles health schedules and starts backlog replays from the config when it starts. */
+  MEND_SYNC_ON_START: z
+    .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+  /** Port of the worker's Prometheus endpoint (Temporal SDK runtime metrics); unset: none. */
+  MEND_WORKER_METRICS_PORT: Port.optional(),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
@@ -63,6 +70,8 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_ALERT_LABELS: 'Alertmanager webhook: labels naming the component, tried in order (default component,service,job)',
   MEND_URL: "API clients: the mend API's base URL, e.g. http://127.0.0.1:3000 (optional)",
   MEND_TOKEN: 'API clients: the bearer token they send (optional)',
+  MEND_SYNC_ON_START: 'API: reconcile health schedules and start backlog replays from the config at start (default true)',
+  MEND_WORKER_METRICS_PORT: "worker: port of its Prometheus endpoint with the Temporal SDK's metrics (default: none)",
 };
 
 export function readSettings(env: Record<string, string | undefined>): Settings {
@@ -97,4 +106,6 @@ export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'cli' | 
   MEND_ALERT_LABELS: 'api',
   MEND_URL: 'cli',
   MEND_TOKEN: 'cli',
+  MEND_SYNC_ON_START: 'api',
+  MEND_WORKER_METRICS_PORT: 'service',
 };

@@ -204,6 +204,21 @@ export interface ComponentStats {
   current?: string;
   /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */
   held?: string;
+  /** The component's policy strategy (filled in from the config when known). */
+  strategy?: string;
+  /** MTTRs of the kept recent recoveries as cumulative counts per upper bound (seconds), for a Prometheus histogram. */
+  mttrHistogram?: { buckets: Array<{ le: number; count: number }>; count: number; sumSeconds: number };
+}
+
+/** Upper bounds (seconds) of the recovery-duration histogram. */
+export const MTTR_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
+
+export function mttrHistogram(mttrsMs: readonly number[]): NonNullable<ComponentStats['mttrHistogram']> {
+  return {
+    buckets: MTTR_BUCKETS.map((le) => ({ le, count: mttrsMs.filter((ms) => ms / 1000 <= le).length })),
+    count: mttrsMs.length,
+    sumSeconds: mttrsMs.reduce((a, b) => a + b, 0) / 1000,
+  };
 }
 
 export interface FleetStats {
@@ -231,6 +246,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     lastFailureClass: state.lastFailureClass,
     current: state.current?.workflowId,
     held: state.held,
+    mttrHistogram: mttrHistogram(s.mttrs),
   };
 }
 

@@ -162,7 +162,8 @@ async function main(): Promise<void> {
     chmodSync(tokenFile, 0o600);
     const tokens = [settings.MEND_TOKENS, `dev-admin=${adminToken}:admin`].filter(Boolean).join(' ');
     const env = { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_HOME: home, MEND_UI_URL: server.uiUrl ?? settings.MEND_UI_URL, MEND_TOKENS: tokens };
-    children.push(startChild('worker', 'workers/main.ts', env), startChild('api', 'api/main.ts', env));
+    // The stack reconciles schedules and starts backlog replays itself (below), and says what it did.
+    children.push(startChild('worker', 'workers/main.ts', env), startChild('api', 'api/main.ts', { ...env, MEND_SYNC_ON_START: 'false' }));
     for (const child of children) {
       void child.exited.then(() => {
         if (!stopping) void shutdown(`${child.name} exited unexpectedly (code ${child.proc.exitCode ?? child.proc.signalCode})`, 1);

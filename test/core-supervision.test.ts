@@ -149,17 +149,23 @@ describe('metrics', () => {
     const text = renderSupervisionMetrics(fleetStats([a, b], []));
     const lines = text.trimEnd().split('\n');
     assert.ok(lines.includes('# TYPE mend_recoveries_total counter'));
-    assert.ok(lines.includes('mend_recoveries_total{component="api",result="started"} 3'));
-    assert.ok(lines.includes('mend_recoveries_total{component="api",result="failed"} 1'));
+    assert.ok(lines.includes('mend_recoveries_started_total{component="api"} 3'));
+    assert.ok(lines.includes('mend_recoveries_total{component="api",strategy="unknown",outcome="failed"} 1'));
+    assert.ok(lines.includes('# TYPE mend_recovery_duration_seconds histogram'));
+    assert.ok(lines.includes('mend_recovery_duration_seconds_bucket{component="api",le="0.5"} 1'));
+    assert.ok(lines.includes('mend_recovery_duration_seconds_bucket{component="api",le="+Inf"} 2'));
+    assert.ok(lines.includes('mend_recovery_duration_seconds_count{component="api"} 2'));
     assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.5"} 0.5'));
     assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.95"} 1.5'));
     assert.ok(!lines.some((l) => l.startsWith('mend_recovery_mttr_seconds{component="store"')), 'no MTTR without recoveries');
     assert.ok(lines.includes('mend_breaker_state{component="store",state="open"} 1'));
     assert.ok(lines.includes('mend_breaker_state{component="store",state="closed"} 0'));
-    assert.ok(lines.includes('mend_component_healthy{component="api"} 1'));
-    assert.ok(lines.includes('mend_component_healthy{component="store"} 0'));
+    assert.ok(lines.includes('mend_breaker_open{component="store"} 1'));
+    assert.ok(lines.includes('mend_breaker_open{component="api"} 0'));
+    assert.ok(lines.includes('mend_component_up{component="api"} 1'));
+    assert.ok(lines.includes('mend_component_up{component="store"} 0'));
     // Every sample line is `name{labels} number`.
-    for (const line of lines.filter((l) => !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?$/);
+    for (const line of lines.filter((l) => !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?(e-?\d+)?$/);
   });
 });
 

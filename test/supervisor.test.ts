@@ -192,7 +192,7 @@ describe('supervisors recover demo services with no human action', () => {
 
     const prom = await runCli(['stats', '--prometheus'], env);
     assert.equal(prom.code, 0, prom.stderr);
-    assert.ok(prom.stdout.includes(`mend_recoveries_total{component="${component('hang').id}",result="succeeded"} 1`), prom.stdout);
+    assert.ok(prom.stdout.includes(`mend_recoveries_total{component="${component('hang').id}",strategy="immediate",outcome="succeeded"} 1`), prom.stdout);
 
     const schedules = await runCli(['schedules', '--json'], env);
     assert.equal(schedules.code, 0, schedules.stderr);

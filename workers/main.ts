@@ -1,4 +1,5 @@
 /** The worker process: polls the mend task queue until SIGINT/SIGTERM, then drains and exits. */
+import { Runtime } from '@temporalio/worker';
 import { readSettings } from '../core/settings';
 import { createMendWorker } from './worker';
 
@@ -15,6 +16,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', exitIfNotRunning);
   process.on('SIGTERM', exitIfNotRunning);
 
+  // The SDK's own metrics (task latencies, slots, polls, ...) in Prometheus format; must precede any connection.
+  if (settings.MEND_WORKER_METRICS_PORT) {
+    const bindAddress = `${settings.MEND_API_HOST}:${settings.MEND_WORKER_METRICS_PORT}`;
+    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
+    console.log(`worker metrics on http://${bindAddress}/metrics`);
+  }
   const { worker, connection } = await createMendWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
