@@ -6,8 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunNotFoundError, RunRefusedError, TemporalUnreachableError } from '../client';
-import { isUnreachable } from '../client/runs';
+import { AlreadyRunningError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isUnreachable } from '../client';
 import { ErrorResponseSchema, type ErrorResponse } from '../core/api';
 import { ValidationError } from '../core/errors';
 

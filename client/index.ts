@@ -307,8 +307,15 @@ export function mapRunError(err: unknown, workflowId: string): unknown {
   return mapConnectionError(err);
 }
 
+export function isUnreachable(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 14 || e.code === 4) return true;
+    if (typeof e.message === 'string' && /UNAVAILABLE|ECONNREFUSED|Failed to connect|DEADLINE_EXCEEDED/.test(e.message)) return true;
+  }
+  return false;
+}
+
 export function mapConnectionError(err: unknown): unknown {
-  const message = (err as Error)?.message ?? '';
-  if (/UNAVAILABLE|ECONNREFUSED|Failed to connect|deadline/i.test(message)) return new TemporalUnreachableError(`Temporal is not reachable: ${message}`);
+  if (isUnreachable(err) || /deadline/i.test((err as Error)?.message ?? '')) return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
   return err;
 }

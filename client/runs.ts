@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/c
 import type { RunListQuery, RunSummary } from '../core/api';
 import { runListQuery } from '../core/visibility';
 import { MendComponents, MendOutcome, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
-import { RunNotFoundError, TemporalUnreachableError, type MendClient } from './index';
+import { mapConnectionError, RunNotFoundError, type MendClient } from './index';
 
 export interface RunList {
   query: string;
@@ -20,7 +20,7 @@ export async function listRuns(client: MendClient, filter: RunListQuery): Promis
       if (runs.length >= filter.limit) break;
     }
   } catch (err) {
-    throw connectionError(err);
+    throw mapConnectionError(err);
   }
   return { query, runs };
 }
@@ -30,7 +30,7 @@ export async function countRuns(client: MendClient, filter: Omit<RunListQuery, '
   try {
     return (await client.temporal.workflow.count(runListQuery(filter, client.taskQueue))).count;
   } catch (err) {
-    throw connectionError(err);
+    throw mapConnectionError(err);
   }
 }
 
@@ -40,7 +40,7 @@ export async function describeSummary(client: MendClient, workflowId: string): P
     return summarize(client, await client.temporal.workflow.getHandle(workflowId).describe());
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new RunNotFoundError(`no run ${workflowId}`);
-    throw connectionError(err);
+    throw mapConnectionError(err);
   }
 }
 
@@ -66,15 +66,3 @@ function summarize(client: MendClient, info: Omit<WorkflowExecutionInfo, 'raw'>)
  * True for errors that mean "the server did not answer": gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4),
  * directly or as the cause of the SDK's ServiceError (whose own message does not say so).
  */
-export function isUnreachable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 14 || e.code === 4) return true;
-    if (typeof e.message === 'string' && /UNAVAILABLE|ECONNREFUSED|Failed to connect|DEADLINE_EXCEEDED/.test(e.message)) return true;
-  }
-  return false;
-}
-
-function connectionError(err: unknown): unknown {
-  if (isUnreachable(err)) return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
-  return err;
-}
