@@ -8,6 +8,7 @@ import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
 import { CommandNotFoundError } from './adapters/process';
 import { createBacklogActivities } from './backlog/activities';
+import { createDrillActivities } from './drill';
 import { whileBeating } from './heartbeat';
 import { probeComponent } from './probes';
 import { createSagaActivities } from './saga';
@@ -93,6 +94,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createSupervisionActivities(probe, deps.shutdown),
     ...createSagaActivities(deps.stateDir ?? '.mend'),
     ...createBacklogActivities(),
+    ...createDrillActivities(probe),
   };
 }
 

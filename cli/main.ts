@@ -12,6 +12,7 @@ import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Str
 import { readSettings, type Settings } from '../core/settings';
 import { addBacklogCommand } from './backlog';
 import { addCheckpointCommand } from './checkpoint';
+import { addDrillCommand } from './drill';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
@@ -230,6 +231,7 @@ export function buildProgram(settings: Settings): Command {
 
   addCheckpointCommand(program, settings);
   addBacklogCommand(program, settings);
+  addDrillCommand(program, settings);
   addSupervisionCommands(program, settings);
   return program;
 }

@@ -5,12 +5,14 @@
  * left alone, so a second reconcile changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorSpec } from '../core/supervision';
+import { reconcileDrills } from './drills';
 import { recoveryRelatives, type MendClient } from './index';
+import { applySchedule, deleteUnwanted, ownedSchedules } from './schedule-sync';
 
 const PREFIX = healthScheduleId('');
 
@@ -31,6 +33,8 @@ export interface ReconcileResult {
   unchanged: string[];
   /** Supervisors (on this task queue) of components the config no longer watches, terminated. */
   retired: string[];
+  /** The drill schedules (`mend/drill/<name>`), reconciled the same way. */
+  drills?: { created: string[]; updated: string[]; deleted: string[]; unchanged: string[] };
 }
 
 export interface HealthScheduleInfo {
@@ -104,36 +108,15 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
   const plans = planHealthGroups(config, taskQueue);
   const wanted = new Set(plans.map((p) => p.scheduleId));
   for (const plan of plans) {
-    const handle = client.temporal.schedule.getHandle(plan.scheduleId);
-    const current = await handle.describe().catch((err: unknown) => {
-      if (err instanceof ScheduleNotFoundError) return undefined;
-      throw err;
-    });
-    const parts = scheduleParts(plan, taskQueue);
-    if (!current) {
-      await client.temporal.schedule.create({ scheduleId: plan.scheduleId, ...parts, memo: { mendOwner: owner } });
-      result.created.push(plan.scheduleId);
-      continue;
-    }
-    const memo = current.action.type === 'startWorkflow' ? current.action.memo : undefined;
-    if (memo?.mendSpecHash === plan.hash) {
-      result.unchanged.push(plan.scheduleId);
-      continue;
-    }
-    // Keep the paused state and its note: an operator may have paused the group on purpose.
-    await handle.update((prev) => ({ ...parts, state: { paused: prev.state.paused, note: prev.state.note } }));
-    result.updated.push(plan.scheduleId);
+    const change = await applySchedule(client, plan.scheduleId, scheduleParts(plan, taskQueue), plan.hash, owner);
+    result[change].push(plan.scheduleId);
   }
-  for (const info of await ownedSchedules(client, owner)) {
-    if (wanted.has(info.scheduleId)) continue;
-    await client.temporal.schedule.getHandle(info.scheduleId).delete().catch((err: unknown) => {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    });
-    result.deleted.push(info.scheduleId);
-  }
+  result.deleted.push(...(await deleteUnwanted(client, PREFIX, owner, wanted)));
   result.retired = await retireSupervisors(client, config);
+  result.drills = await reconcileDrills(client, config, owner);
   return result;
 }
+
 
 /**
  * Terminates the running supervisors on the client's task queue whose component is gone from the
@@ -157,14 +140,6 @@ async function retireSupervisors(client: MendClient, config: Config): Promise<st
   return retired.sort();
 }
 
-/** Ids of the health schedules `owner` created (visibility: a schedule created a moment ago may be missing). */
-async function ownedSchedules(client: MendClient, owner: string): Promise<Array<{ scheduleId: string }>> {
-  const out: Array<{ scheduleId: string }> = [];
-  for await (const s of client.temporal.schedule.list()) {
-    if (s.scheduleId.startsWith(PREFIX) && s.memo?.mendOwner === owner) out.push({ scheduleId: s.scheduleId });
-  }
-  return out;
-}
 
 /** Every mend health schedule on the server (of `owner` when given), described. */
 export async function listHealthSchedules(client: MendClient, opts: { owner?: string } = {}): Promise<HealthScheduleInfo[]> {
@@ -200,7 +175,7 @@ export async function listHealthSchedules(client: MendClient, opts: { owner?: st
 /** Deletes every health schedule of `owner`, and the `known` ids (which a just-created schedule may need: visibility lags). */
 export async function deleteHealthSchedules(client: MendClient, owner: string, known: string[] = []): Promise<string[]> {
   const deleted: string[] = [];
-  const ids = new Set([...known, ...(await ownedSchedules(client, owner)).map((s) => s.scheduleId)]);
+  const ids = new Set([...known, ...(await ownedSchedules(client, owner, PREFIX)).map((s) => s.scheduleId)]);
   for (const scheduleId of ids) {
     await client.temporal.schedule.getHandle(scheduleId).delete().catch(() => undefined);
     deleted.push(scheduleId);

@@ -1,7 +1,7 @@
 /** Parsing and checking a mend config, without touching the file system. */
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ConfigSchema, type Component, type Config, type Saga, type SagaAction, type Spool } from './schemas';
+import { ConfigSchema, type Component, type Config, type Saga, type Drill, type SagaAction, type Spool } from './schemas';
 import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
 
@@ -20,7 +20,7 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(source, formatIssues(parsed.error.issues));
-  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data)];
+  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data), ...drillProblems(parsed.data)];
   if (problems.length > 0) throw new ValidationError(source, problems);
   const abs = (p: string) => path.resolve(opts.baseDir, p);
   return {
@@ -31,6 +31,7 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
       steps: saga.steps.map((step) => ({ ...step, action: resolveActionPaths(step.action, abs), compensate: step.compensate && resolveActionPaths(step.compensate, abs) })),
     })),
     spools: parsed.data.spools.map((spool) => ({ ...spool, dir: abs(spool.dir) })),
+    drills: parsed.data.drills.map((drill) => (typeof drill.fault === 'string' ? drill : { ...drill, fault: { ...drill.fault, cwd: abs(drill.fault.cwd ?? '.') } })),
   };
 }
 
@@ -83,6 +84,29 @@ function sagaProblems(config: Config): string[] {
     });
   });
   return problems;
+}
+
+/** Drills name configured components; crash and hang need a process the adapter started. */
+function drillProblems(config: Config): string[] {
+  const byId = new Map(config.components.map((c) => [c.id, c]));
+  return config.drills.flatMap((drill, i) => {
+    const component = byId.get(drill.component);
+    if (!component) return [`drills[${i}].component: unknown component ${JSON.stringify(drill.component)}`];
+    if (typeof drill.fault === 'string' && component.adapter.type !== 'process') {
+      return [`drills[${i}].fault: ${drill.fault} needs a process adapter (${drill.component} uses ${component.adapter.type}); give a fault command instead`];
+    }
+    return [];
+  });
+}
+
+/** Looks up a drill by name, naming the known ones when it is not there. */
+export function selectDrill(config: Config, name: string): Drill {
+  const drill = config.drills.find((d) => d.name === name);
+  if (!drill) {
+    const known = config.drills.map((d) => d.name).join(', ') || 'none configured';
+    throw new ValidationError('drills', [`unknown drill ${JSON.stringify(name)} (known: ${known})`]);
+  }
+  return drill;
 }
 
 /** Looks up a saga by name, naming the known ones when it is not there. */

@@ -47,6 +47,11 @@ export function runKey(workflowId: string, runId: string): string {
   return `${workflowId.replace(/[^\w.-]+/g, '_')}-${runId.slice(0, 8)}`;
 }
 
+/** Schedule id of a drill, and the workflow id its runs start with. */
+export function drillScheduleId(name: string): string {
+  return `mend/drill/${name}`;
+}
+
 export function healthScheduleId(group: string): string {
   return `mend/health/${group}`;
 }

@@ -337,6 +337,23 @@ export const FleetSupervisionSchema = z
   })
   .strict();
 
+/**
+ * A drill rehearses a component's recovery: on a schedule (or `mend drill <name>`) it breaks the
+ * component on purpose, waits for mend to recover it, and records the time to recovery.
+ */
+export const DrillSchema = z
+  .object({
+    name: SagaIdSchema,
+    component: ComponentIdSchema,
+    /** crash: SIGKILL its process; hang: SIGSTOP it; or an operator command (argv, no shell) that breaks it. */
+    fault: z.union([z.enum(['crash', 'hang']), z.object({ command: ArgvSchema, cwd: z.string().optional(), timeout: DurationSchema.prefault('30s') }).strict()]).default('crash'),
+    /** How often the drill's schedule fires; without it the drill runs only on request. */
+    every: DurationSchema.refine((ms) => ms >= 60_000, { message: 'expected at least 1m between drills' }).optional(),
+    /** The component must be healthy again within this, or the drill fails. */
+    timeout: DurationSchema.prefault('2m'),
+  })
+  .strict();
+
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
@@ -346,6 +363,10 @@ export const ConfigSchema = z
     spools: z
       .array(SpoolSchema)
       .refine((spools) => new Set(spools.map((s) => s.name)).size === spools.length, { message: 'each spool name may appear once' })
+      .default([]),
+    drills: z
+      .array(DrillSchema)
+      .refine((drills) => new Set(drills.map((d) => d.name)).size === drills.length, { message: 'each drill name may appear once' })
       .default([]),
   })
   .strict();
@@ -401,5 +422,6 @@ export type RunRequest = z.output<typeof RunRequestSchema>;
 export type RunOptions = RunRequest['options'];
 export type RunRequestInput = z.input<typeof RunRequestSchema>;
 export type Spool = z.output<typeof SpoolSchema>;
+export type Drill = z.output<typeof DrillSchema>;
 export type SpoolInput = z.input<typeof SpoolSchema>;
 export type SpoolSink = Spool['sink'];

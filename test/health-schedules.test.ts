@@ -60,7 +60,7 @@ describe('health schedules reconciled from config', () => {
     const second = await reconcileSchedules(client, config);
     const secondMs = performance.now() - t1;
     console.log(`reconcile of 100 components: first ${Math.round(firstMs)}ms (4 created), second ${Math.round(secondMs)}ms (no change)`);
-    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId), retired: [] });
+    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId), retired: [], drills: { created: [], updated: [], deleted: [], unchanged: [] } });
   });
 
   test('a changed group is updated alone, keeping its paused state', async () => {
