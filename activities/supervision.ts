@@ -57,6 +57,44 @@ export interface WatchResult {
   at: string;
 }
 
+/**
+ * Probes a component; while no answer has come, starts another probe every `confirmInterval`, up
+ * to `failuresBeforeRecovery` in all. A hang is so confirmed in about one probe timeout plus the
+ * spacing, instead of one timeout per failure in turn. Healthy as soon as one probe is; otherwise
+ * `failures` is how many probes failed.
+ */
+export async function probeOverlapping(component: Component, probe: (component: Component) => Promise<ProbeResult>): Promise<{ result: ProbeResult; failures: number }> {
+  const max = Math.max(1, component.supervision.failuresBeforeRecovery);
+  const spacing = component.supervision.confirmInterval;
+  return new Promise((resolve) => {
+    let started = 0;
+    let failed = 0;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (value: { result: ProbeResult; failures: number }) => {
+      done = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const launch = () => {
+      started++;
+      void probe(component).then((result) => {
+        if (done) return;
+        if (result.healthy) return finish({ result, failures: 0 });
+        failed++;
+        // No probe outstanding: answer now (a fast failure is confirmed by the supervisor).
+        if (failed === started) finish({ result, failures: failed });
+      });
+      if (started < max) {
+        timer = setTimeout(() => {
+          if (!done) launch();
+        }, spacing);
+      }
+    };
+    launch();
+  });
+}
+
 /** Healthy components are re-reported at least this often (so a new supervisor appears, config changes arrive). */
 const REFRESH_MS = 10 * 60_000;
 
@@ -67,6 +105,8 @@ const REFRESH_MS = 10 * 60_000;
 export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
   const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
+
+  const safeProbe = (component: Component) => probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
 
   return {
     /**
@@ -80,22 +120,22 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       const results = await Promise.all(
         specs.map(async (spec) => {
           const checkedAt = new Date().toISOString();
-          const result = await probe(spec.component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
-          return { spec, result, checkedAt };
+          const { result, failures } = await probeOverlapping(spec.component, safeProbe);
+          return { spec, result, checkedAt, failures };
         }),
       );
       ctx.heartbeat();
       const now = Date.now();
       const reported: string[] = [];
       await Promise.all(
-        results.map(async ({ spec, result, checkedAt }) => {
+        results.map(async ({ spec, result, checkedAt, failures }) => {
           const id = spec.component.id;
           const key = `${taskQueue}\u0000${id}`;
           const specText = JSON.stringify(spec);
           const prev = lastSent.get(key);
           const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
           if (!due) return;
-          const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec };
+          const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec, ...(failures > 1 ? { failures } : {}) };
           await client.workflow.signalWithStart('supervisor', {
             workflowId: supervisorWorkflowId(id),
             taskQueue,

@@ -28,6 +28,8 @@ export interface ProbeReport {
   /** When the probe ran (ISO); a supervisor ignores a report not newer than the last it handled. */
   checkedAt: string;
   source: ReportSource;
+  /** Failed probes this report stands for (a sweep overlaps probes of a slow component); default 1. */
+  failures?: number;
   /** The component's current spec: config changes reach the supervisor with its reports. */
   spec?: SupervisorSpec;
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createSupervisionActivities, type SweepResult } from '../activities/supervision';
+import { createSupervisionActivities, probeOverlapping, type SweepResult } from '../activities/supervision';
 import { parseConfig } from '../core/config';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
@@ -54,5 +54,32 @@ describe('health sweep activity', () => {
     assert.deepEqual((await sweep('r1')).reported, [], 'nothing changed, nothing failing: no signal at all');
     assert.deepEqual((await sweep('r2')).reported.sort(), ['a', 'b'], 'a new config revision reports everyone once');
     assert.ok(sent.every((s) => s.report.source === 'sweep' && !Number.isNaN(Date.parse(s.report.checkedAt))));
+  });
+});
+
+describe('overlapping probes of a slow component', () => {
+  const component = { ...config.components[0]!, supervision: { ...config.components[0]!.supervision, failuresBeforeRecovery: 3, confirmInterval: 50 } };
+  const after = (ms: number, result: ProbeResult) => new Promise<ProbeResult>((r) => setTimeout(() => r(result), ms));
+  const failed: ProbeResult = { healthy: false, failureClass: 'timeout', detail: 'no answer', latencyMs: 300 };
+
+  test('a hang is confirmed by probes started while the first is still waiting, in about one timeout', async () => {
+    let calls = 0;
+    const t0 = Date.now();
+    const { result, failures } = await probeOverlapping(component, () => (calls++, after(300, failed)));
+    const took = Date.now() - t0;
+    assert.equal(failures, 3);
+    assert.equal(calls, 3);
+    assert.equal(result.failureClass, 'timeout');
+    assert.ok(took < 600, `three 300-ms timeouts overlapped (took ${took}ms, in turn it would be 900ms+)`);
+  });
+
+  test('a fast failure answers at once with one failure; a healthy answer wins', async () => {
+    let calls = 0;
+    const fast = await probeOverlapping(component, () => (calls++, after(1, { ...failed, failureClass: 'network' })));
+    assert.deepEqual([fast.failures, calls], [1, 1]);
+    let n = 0;
+    const slowThenHealthy = await probeOverlapping(component, () => (n++ === 0 ? after(300, failed) : after(10, { healthy: true, detail: 'ok', latencyMs: 10 })));
+    assert.equal(slowThenHealthy.failures, 0);
+    assert.equal(slowThenHealthy.result.healthy, true);
   });
 });

@@ -363,7 +363,8 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     const { failuresBeforeRecovery: threshold, confirmInterval } = sup();
     state.threshold = threshold;
     // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
-    state.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, state.consecutiveFailures + 1) : state.consecutiveFailures + 1;
+    // A sweep's overlapping probes of a slow component may stand for several failures at once.
+    state.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, state.consecutiveFailures + 1) : state.consecutiveFailures + Math.max(1, report.failures ?? 1);
     if (state.consecutiveFailures < threshold) {
       const confirmed = await probes.confirmFailure({ component: spec.component, probes: threshold - state.consecutiveFailures, intervalMs: confirmInterval });
       state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(confirmed.lastAt));
