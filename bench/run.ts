@@ -35,6 +35,7 @@ async function machine(): Promise<BenchResults['machine']> {
     os: `${os.type()} ${os.release()}`,
     node: process.version,
     date: new Date().toISOString(),
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
