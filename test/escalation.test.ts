@@ -64,6 +64,8 @@ describe('escalation', () => {
     );
     const child = await client.result(`mend/recover/${id}/escalation/progressive`);
     assert.equal(child.attempts, 2);
+    assert.equal(result.endedAt, child.endedAt, 'the run ends when its ladder does');
+    assert.equal(result.durationMs, Date.parse(child.endedAt) - Date.parse(result.startedAt), 'its duration (and MTTR) counts every rung');
     recordHistory(`mend/recover/${id}`, (await client.describe(`mend/recover/${id}`)).runId, 'immediate-escalated.json');
   });
 

@@ -49,9 +49,12 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
     return { ...result, outcome, ladder: [here, { strategy: next, workflowId: childId, outcome, reason }] };
   }
   if (!child) return result;
-  run.note(`${next} ended ${child.outcome}${child.reason ? `: ${child.reason}` : ''}`, input.component.id);
+  // A child that escalated further reports the ladder's final outcome with its own reason.
+  run.note(child.ladder ? `${next} escalated further; the ladder ended ${child.outcome}` : `${next} ended ${child.outcome}${child.reason ? `: ${child.reason}` : ''}`, input.component.id);
   const ladder = [here, ...(child.ladder ?? [{ strategy: next, workflowId: childId, outcome: child.outcome, reason: child.reason }])];
   run.enter(child.outcome === 'recovered' ? 'completion' : 'failure');
   upsertOutcome(child.outcome);
-  return { ...result, outcome: child.outcome, ladder };
+  // The run ends when its ladder does: MTTR and durations count every rung.
+  const endedAt = child.endedAt > result.endedAt ? child.endedAt : result.endedAt;
+  return { ...result, outcome: child.outcome, ladder, endedAt, durationMs: Date.parse(endedAt) - Date.parse(result.startedAt) };
 }
