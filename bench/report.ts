@@ -7,7 +7,7 @@ import type { CheckpointRow } from './scenarios/checkpoint';
 import type { CrashLoopResult, FaultResult } from './scenarios/faults';
 
 export interface BenchResults {
-  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; date: string; loadAverage?: number[] };
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; date: string; loadAverage?: number[]; mergedWith?: string[] };
   settings: PeerSettings;
   quick: boolean;
   versions: Record<string, string>;
@@ -23,10 +23,10 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 
 function faultTable(fault: 'crash' | 'hang', rows: Record<string, FaultResult>): string[] {
   const mend = rows.mend?.summary;
-  const lines = [`| ${fault} | trials | median | p95 | not recovered | mend / peer (median) |`, '| --- | --- | --- | --- | --- | --- |'];
+  const lines = [`| ${fault} | trials | median | p95 | not recovered | mend / peer (median) | measured |`, '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const [name, r] of Object.entries(rows)) {
     const never = r.seconds.length === 0;
-    lines.push(`| ${name} | ${r.trials} | ${never ? 'never' : s(r.summary.median)} | ${never ? 'never' : s(r.summary.p95)} | ${r.notRecovered} | ${name === 'mend' || never ? '-' : ratio(mend?.median, r.summary.median)} |`);
+    lines.push(`| ${name} | ${r.trials} | ${never ? 'never' : s(r.summary.median)} | ${never ? 'never' : s(r.summary.p95)} | ${r.notRecovered} | ${name === 'mend' || never ? '-' : ratio(mend?.median, r.summary.median)} | ${r.measuredAt?.slice(0, 16).replace('T', ' ') ?? '-'} |`);
   }
   return lines;
 }
@@ -61,7 +61,7 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
   const md: string[] = [
     '# mend benchmarks: latest results',
     '',
-    `Measured ${r.machine.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.os}, Node ${r.machine.node}${r.machine.loadAverage ? `; load average at the start ${r.machine.loadAverage.join(', ')} (1, 5, 15 min)` : ''}.${r.quick ? ' **Quick run (few trials): not for quoting.**' : ''}`,
+    `Measured ${r.machine.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.os}, Node ${r.machine.node}${r.machine.loadAverage ? `; load average at the start ${r.machine.loadAverage.join(', ')} (1, 5, 15 min)` : ''}${r.machine.mergedWith?.length ? ` (merged over the runs of ${r.machine.mergedWith.join(', ')}: each row says when it was measured)` : ''}.${r.quick ? ' **Quick run (few trials): not for quoting.**' : ''}`,
     `Peers: ${Object.entries(r.versions).map(([k, v]) => `${k}: ${v}`).join('; ') || '-'}.`,
     `Same settings for every peer: check every ${r.settings.intervalMs / 1000} s, probe timeout ${r.settings.timeoutMs / 1000} s, act after ${r.settings.failures} failed checks. Times run from the fault (injected by the benchmark) to the first healthy answer the benchmark sees, polling every 10 ms. Raw samples: [latest.json](latest.json).`,
     '',

@@ -2,14 +2,16 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, overhead, ...)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint)
+ *   --peers a,b        only these peers (mend, supervisord, monit)
+ *   --merge            lay this run's results over the last report instead of replacing it
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
-import { crashLoop, crashLoopService, faultTrials } from './scenarios/faults';
+import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
 import { supervisordPeer } from './peers/supervisord';
@@ -21,9 +23,28 @@ const SETTINGS: PeerSettings = { intervalMs: 1_000, timeoutMs: 1_000, failures: 
 
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
-  const onlyAt = argv.indexOf('--only');
-  const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1]?.split(',')) : undefined;
-  return { quick, wants: (name: string) => !only || only.has(name) };
+  const list = (flag: string) => {
+    const at = argv.indexOf(flag);
+    return at >= 0 ? new Set(argv[at + 1]?.split(',')) : undefined;
+  };
+  const only = list('--only');
+  const peers = list('--peers');
+  return { quick, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
+}
+
+/** With --merge: the last report, with what this run measured laid over it (each result keeps its own measuredAt). */
+function mergeInto(previous: BenchResults | undefined, next: BenchResults): BenchResults {
+  if (!previous) return next;
+  const faults = { ...previous.faults };
+  for (const [fault, rows] of Object.entries(next.faults) as Array<[keyof BenchResults['faults'], Record<string, FaultResult>]>) faults[fault] = { ...faults[fault], ...rows };
+  return {
+    ...next,
+    machine: { ...next.machine, mergedWith: [previous.machine.date, ...(previous.machine.mergedWith ?? [])] },
+    versions: { ...previous.versions, ...next.versions },
+    faults,
+    crashLoop: { ...previous.crashLoop, ...next.crashLoop },
+    checkpoint: next.checkpoint ?? previous.checkpoint,
+  };
 }
 
 async function machine(): Promise<BenchResults['machine']> {
@@ -55,14 +76,15 @@ async function withPeer<T>(makePeer: (dir: string) => Peer, services: (dir: stri
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, wants } = parseArgs(process.argv.slice(2));
+  const { quick, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
-  const peers: Array<[string, (dir: string) => Peer]> = [
+  const allPeers: Array<[string, (dir: string) => Peer]> = [
     ['mend', (dir) => mendPeer(dir, SETTINGS)],
     ['supervisord', (dir) => supervisordPeer(dir)],
     ['monit', (dir) => monitPeer(dir, SETTINGS)],
   ];
+  const peers = allPeers.filter(([name]) => wantsPeer(name));
   for (const tool of ['monit', 'supervisord']) {
     if ((await run('which', [tool])).code !== 0) throw new Error(`bench: ${tool} is not installed; run scripts/install-bench-peers.sh (npm run bench does)`);
   }
@@ -98,7 +120,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const out = await writeReport(path.join(__dirname, 'results'), results);
+  const resultsDir = path.join(__dirname, 'results');
+  const previous = merge && existsSync(path.join(resultsDir, 'latest.json')) ? (JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as BenchResults) : undefined;
+  const out = await writeReport(resultsDir, mergeInto(previous, results));
   log(`results: ${out.json}, ${out.markdown}`);
 }
 

@@ -15,6 +15,8 @@ export interface FaultResult {
   /** Trials in which nothing recovered within the deadline. */
   notRecovered: number;
   trials: number;
+  /** When these trials ran (ISO). */
+  measuredAt?: string;
 }
 
 function starts(stateFile: string): number {
@@ -29,6 +31,7 @@ function starts(stateFile: string): number {
 export async function faultTrials(peer: Peer, service: BenchService, fault: 'crash' | 'hang', trials: number, deadlineMs: number): Promise<FaultResult> {
   const url = healthUrl(service);
   const seconds: number[] = [];
+  const measuredAt = new Date().toISOString();
   let notRecovered = 0;
   for (let i = 1; i <= trials; i++) {
     // Settled first: healthy for 1.5 s (supervisord counts a start after 1 s up).
@@ -44,14 +47,14 @@ export async function faultTrials(peer: Peer, service: BenchService, fault: 'cra
       // One miss says it; do not spend the whole budget proving it again.
       if (notRecovered >= 3 && seconds.length === 0) {
         log(`${peer.name} ${fault}: not recovered in ${deadlineMs / 1000}s three times in a row; stopping this scenario`);
-        return { seconds, summary: summarize(seconds), notRecovered, trials: i };
+        return { seconds, summary: summarize(seconds), notRecovered, trials: i, measuredAt };
       }
       continue;
     }
     seconds.push((t1 - t0) / 1000);
     if (i % 10 === 0) log(`${peer.name} ${fault}: ${i}/${trials}, median so far ${summarize(seconds).median}s`);
   }
-  return { seconds, summary: summarize(seconds), notRecovered, trials };
+  return { seconds, summary: summarize(seconds), notRecovered, trials, measuredAt };
 }
 
 export interface CrashLoopResult {
