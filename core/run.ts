@@ -1,4 +1,5 @@
 /** Plain types of a run's input, progress and result, shared by workflows, client, API and CLI. */
+import type { ProbeResult } from './failure';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from './schemas';
 import type { FailureClass } from './failure';
 
@@ -35,6 +36,8 @@ export interface RecoveryInput {
   options?: RunOptions;
   /** Set on a run started by escalation: the rungs that failed before it, oldest first. */
   escalatedFrom?: Rung[];
+  /** A failure the caller has just confirmed (a supervisor): the run does not probe again before acting. */
+  observed?: ProbeResult;
 }
 
 /** One rung of an escalation ladder. */

@@ -13,7 +13,7 @@ export async function immediateRestart(input: RecoveryInput): Promise<RecoveryRe
   const run = new Runbook({ strategy: 'immediate', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
   const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
-    const before = await probeBefore(run, component);
+    const before = await probeBefore(run, component, input.observed);
     const validated = await restartAndValidate(run, component, '', { cleanup: wantsCleanup(component, before) });
     if (run.dryRun) return run.finish('planned');
     if (!validated?.healthy) {

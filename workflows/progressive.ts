@@ -17,7 +17,7 @@ export async function progressiveRestart(input: RecoveryInput): Promise<Recovery
   const run = new Runbook({ strategy: 'progressive', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
   const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
-    const before = await probeBefore(run, component);
+    const before = await probeBefore(run, component, input.observed);
     const cleanup = wantsCleanup(component, before);
     let last: WaitHealthyResult | undefined;
     for (let attempt = 1; attempt <= policy.maxRetries; attempt++) {

@@ -16,7 +16,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
 
   const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
-    await probeBefore(run, component);
+    await probeBefore(run, component, input.observed);
     if (component.state.paths.length === 0) throw new StepFailed(`${id} has no state paths configured; nothing to restore`, 'data');
 
     run.enter('preparation');

@@ -205,7 +205,9 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     const strategy = component.policy.strategy;
     const workflowId = recoveryWorkflowId(id);
     const reason = `${state.consecutiveFailures} failed checks (${state.lastFailureClass ?? 'unknown'}): ${state.lastDetail ?? ''}`;
-    const recoveryInput: RecoveryInput = { component, trigger: 'schedule', requestedBy: 'supervisor', reason, related: spec.related };
+    // The failure just confirmed goes along, so the run acts at once instead of probing again.
+    const observed = { healthy: false, failureClass: state.lastFailureClass, detail: state.lastDetail ?? '', latencyMs: 0 };
+    const recoveryInput: RecoveryInput = { component, trigger: 'schedule', requestedBy: 'supervisor', reason, related: spec.related, observed };
     stopWatch();
     let handle;
     try {

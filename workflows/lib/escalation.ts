@@ -33,7 +33,8 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
     child = await run.step('escalate', `escalate ${input.component.id} to ${next}`, input.component.id, () =>
       executeChild(STRATEGY_WORKFLOW[next], {
         workflowId: childId,
-        args: [{ ...input, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],
+        // What the first rung was told it would find is stale by now: the next rung probes for itself.
+        args: [{ ...input, observed: undefined, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],
         staticSummary: `escalation: ${current} failed on ${input.component.id}, trying ${next}`,
         staticDetails: result.reason,
         // The child is part of this run's ladder: cancelling this run cancels it too.

@@ -25,9 +25,15 @@ export function thisRunKey(): string {
   return runKey(info.workflowId, info.runId);
 }
 
-/** Probes once and notes what it saw; the run's analysis step. Runs in a dry run too. */
-export async function probeBefore(run: Runbook, component: Component): Promise<ProbeResult | undefined> {
+/** Probes once and notes what it saw; the run's analysis step. Runs in a dry run too. A failure the caller observed stands in for it. */
+export async function probeBefore(run: Runbook, component: Component, observed?: ProbeResult): Promise<ProbeResult | undefined> {
   const id = component.id;
+  // A failure its supervisor has just confirmed is not probed again: on a hang that probe would
+  // only wait out its timeout before anything is done.
+  if (observed && !observed.healthy && !run.dryRun && patched('observed-failure-skips-probe')) {
+    run.skip('probe', `probe ${id} before acting`, id, `confirmed unhealthy by its supervisor: ${observed.failureClass ?? 'unknown'}: ${observed.detail}`);
+    return observed;
+  }
   // Dry runs probe since this patch; dry runs recorded before it planned the probe instead.
   const readOnly = !run.dryRun || patched('dry-run-probes');
   const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }), { readOnly });
