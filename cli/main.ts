@@ -12,6 +12,9 @@ import { RunRequestSchema, STRATEGIES, StrategySchema, type RunOptions, type Str
 import { readSettings, type Settings } from '../core/settings';
 import { addBacklogCommand } from './backlog';
 import { addCheckpointCommand } from './checkpoint';
+import { addComponentCommands } from './components';
+import { addRunsCommand } from './runs';
+import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
@@ -231,6 +234,9 @@ export function buildProgram(settings: Settings): Command {
   addCheckpointCommand(program, settings);
   addBacklogCommand(program, settings);
   addSupervisionCommands(program, settings);
+  addComponentCommands(program, settings);
+  addRunsCommand(program, settings);
+  addUpCommand(program);
   return program;
 }
 

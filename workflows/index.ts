@@ -9,3 +9,4 @@ export { backlogReplay } from './backlog';
 export { supervisor } from './supervisor';
 export { healthSweep } from './health-sweep';
 export { fleetLimiter } from './fleet-limiter';
+export { checkComponent } from './check';
