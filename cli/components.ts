@@ -11,7 +11,10 @@ import type { CheckResult } from '../core/supervision';
 import { componentRow, type ComponentRow } from './component-row';
 import { EXIT } from './errors';
 import { dim, green, red, table, yellow } from './format';
+import { ApiError } from './api-client';
 import { backendOf, withApi, withTemporal } from './remote';
+
+const SUPERVISOR_DEADLINE_MS = 10_000;
 
 function healthCell(health: string): string {
   return health === 'healthy' ? green(health) : health === 'unhealthy' ? red(health) : health === 'recovering' ? yellow(health) : health;
@@ -41,8 +44,14 @@ export function addComponentCommands(program: Command, settings: Settings): void
       if (backend.kind === 'api') {
         rows = await withApi(backend.api, async (api) => {
           const { components } = await api.components();
-          const details = await Promise.all(components.map((c) => api.component(c.id)));
-          return details.map((d) => componentRow(d, d.supervisor ?? undefined, d.supervisor === null ? 'none' : undefined));
+          // A detail the API cannot read now (503: Temporal or the supervisor does not answer) shows health `?`.
+          const details = await Promise.all(components.map((c) => api.component(c.id).catch((err: unknown) => (err instanceof ApiError && err.status === 503 ? undefined : Promise.reject(err)))));
+          const unread = components.filter((_, i) => !details[i]).map((c) => c.id);
+          if (unread.length > 0) note = `health unknown for ${unread.join(', ')}: the API could not read their supervisors now`;
+          return components.map((c, i) => {
+            const d = details[i];
+            return d ? componentRow(d, d.supervisor ?? undefined, 'none') : componentRow(c, undefined, '?');
+          });
         });
       } else {
         const config = loadConfigFile(opts.config, { stateDir: settings.MEND_HOME });
@@ -59,9 +68,14 @@ export function addComponentCommands(program: Command, settings: Settings): void
         // The supervisors' health, when Temporal answers; the config alone otherwise.
         let states: Array<SupervisorView | undefined | 'unreadable'> = views.map(() => 'unreadable');
         try {
+          // A supervisor answers through a worker: with none running, its health is `?` after a while, not a hang.
           states = await withTemporal(backend.connect, (client) =>
-            Promise.all(views.map(async (v) => (v.supervised ? await supervisorState(client, v.id).then((s) => (s ? supervisorView(s) : undefined)).catch(() => 'unreadable' as const) : undefined))),
+            client.connection.withDeadline(Date.now() + SUPERVISOR_DEADLINE_MS, () =>
+              Promise.all(views.map(async (v) => (v.supervised ? await supervisorState(client, v.id).then((s) => (s ? supervisorView(s) : undefined)).catch(() => 'unreadable' as const) : undefined))),
+            ),
           );
+          const unread = views.filter((_, i) => states[i] === 'unreadable').map((v) => v.id);
+          if (unread.length > 0) note = `health unknown for ${unread.join(', ')}: their supervisors did not answer (is a worker running on task queue ${settings.MEND_TASK_QUEUE}?)`;
         } catch (err) {
           if (!(err instanceof TemporalUnreachableError)) throw err;
           note = `health unknown: ${err.message.split('\n')[0]}`;

@@ -11,7 +11,10 @@ export function addUpCommand(program: Command): void {
     .description('run the dev stack in the foreground (same as `npm start`): Temporal dev server and Web UI, worker, API, demo fleet, health schedules; Ctrl-C stops it all')
     .addHelpText('after', '\nExamples:\n  mend up\n  MEND_CONFIG=./my.config.yaml MEND_API_PORT=3100 mend up\n\nSettings come from the environment (MEND_CONFIG, MEND_HOME, MEND_API_PORT, MEND_TEMPORAL_PORT, MEND_UI_PORT, ...); see the README.')
     .action(async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/dev-stack.ts')], { cwd: ROOT, stdio: 'inherit', env: process.env });
+      // It runs from the checkout, as `npm start` does; paths the caller gave stay relative to where they are.
+      const env = { ...process.env };
+      for (const name of ['MEND_CONFIG', 'MEND_HOME'] as const) if (env[name]) env[name] = path.resolve(env[name]);
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/dev-stack.ts')], { cwd: ROOT, stdio: 'inherit', env });
       // The stack stops on these itself (a terminal's Ctrl-C reaches the whole group): pass them on when sent to mend alone.
       const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward(signal));

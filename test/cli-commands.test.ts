@@ -119,6 +119,13 @@ describe('mend commands against a running worker', () => {
     assert.match(unreachable.stderr, /^mend: Temporal is not reachable/);
   });
 
+  test('check with no worker on the task queue gives up with one line, exit 3', async () => {
+    const lonely = uniqueQueue('cli-no-worker');
+    const res = await runCli(['check', A], { ...env, MEND_TASK_QUEUE: lonely });
+    assert.equal(res.code, 3, res.stderr);
+    assert.equal(res.stderr, `mend: no worker on task queue ${lonely} checked ${A} within 21s (is the worker running?)\n`);
+  });
+
   test('run, then runs lists it with filters (table and --json); status shows it; a bad filter is exit 2', async () => {
     const b = component(B);
     const run = await runCli(['run', 'immediate', B, '--reason', 'cli test'], env);
