@@ -15,7 +15,7 @@ import { CheckResultSchema, ComponentDetailSchema } from '../core/api';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { Component } from '../core/schemas';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import { httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
@@ -33,6 +33,10 @@ describe('mend commands against a running worker', () => {
   let apiUrl: string;
   let tokens: TestTokens;
   const component = (id: string) => suite.config.components.find((c) => c.id === id)!;
+  const recordCheck = async (id: string, file: string) => {
+    const d = await suite.client.temporal.workflow.getHandle(`mend/check/${id}`).describe();
+    recordHistory(d.workflowId, d.runId, file);
+  };
 
   before(async () => {
     // A is supervised (a group of its own, swept hourly: only the first sweep, triggered below, runs); B is not.
@@ -101,6 +105,7 @@ describe('mend commands against a running worker', () => {
     const parsed = CheckResultSchema.parse(JSON.parse(json.stdout));
     assert.equal(parsed.healthy, true);
     assert.equal(parsed.reported, true, 'A\'s supervisor got the result');
+    await recordCheck(A, 'check-healthy-reported.json');
 
     const b = component(B);
     await stopProcess(processAdapter(b));
@@ -109,6 +114,7 @@ describe('mend commands against a running worker', () => {
     assert.match(down.stdout, new RegExp(`^${B}: unhealthy \\[network\\] ECONNREFUSED.*\\(\\d+ms\\)\\n$`));
     const downJson = JSON.parse((await runCli(['check', B, '--json'], env)).stdout) as { healthy: boolean; failureClass: string; reported: boolean };
     assert.deepEqual([downJson.healthy, downJson.failureClass, downJson.reported], [false, 'network', false]);
+    await recordCheck(B, 'check-unhealthy-no-supervisor.json');
 
     const unknown = await runCli(['check', 'no-such-component'], env);
     assert.equal(unknown.code, 2);
