@@ -50,7 +50,7 @@ export function addComponentCommands(program: Command, settings: Settings): void
           if (unread.length > 0) note = `health unknown for ${unread.join(', ')}: the API could not read their supervisors now`;
           return components.map((c, i) => {
             const d = details[i];
-            return d ? componentRow(d, d.supervisor ?? undefined, 'none') : componentRow(c, undefined, '?');
+            return d ? componentRow(d, d.supervisor ?? undefined, d.supervised ? 'none' : 'off') : componentRow(c, undefined, '?');
           });
         });
       } else {

@@ -50,6 +50,8 @@ export interface SupervisorView {
   threshold: number;
   breaker: { state: BreakerState; reason?: string; halfOpenAt?: string };
   current?: { workflowId: string; strategy: string; startedAt: string };
+  /** Auto-recovery held (`mend pause mend/supervisor/<component>`); until `pausedUntil`, or until resumed when absent. */
+  paused: boolean;
   pausedUntil?: string;
   pausedBy?: string;
   held?: string;
@@ -68,8 +70,8 @@ export function supervisorView(state: SupervisorState): SupervisorView {
     threshold: state.threshold,
     breaker: { state: state.breaker.state, reason: state.breaker.reason, halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined },
     current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
-    // Paused with no end: "until resumed" (no time).
-    pausedUntil: state.pausedUntil === undefined ? undefined : (iso(state.pausedUntil) ?? 'until resumed'),
+    paused: state.pausedUntil !== undefined,
+    pausedUntil: iso(state.pausedUntil),
     pausedBy: state.pausedBy,
     held: state.held,
     lastFailureClass: state.lastFailureClass,

@@ -79,6 +79,8 @@ export const ComponentViewSchema = z
     probe: z.enum(['http', 'tcp', 'command', 'process']),
     dependsOn: z.array(z.string()),
     critical: z.boolean(),
+    /** Watched by a health schedule and a supervisor (`supervision.enabled`). */
+    supervised: z.boolean(),
     policy: z.object({
       strategy: StrategySchema,
       escalation: z.array(StrategySchema),
@@ -116,6 +118,8 @@ export const SupervisorViewSchema = z.object({
   breaker: z.object({ state: z.enum(['closed', 'open', 'half-open']), reason: z.string().optional(), halfOpenAt: z.string().optional() }),
   /** The recovery it runs now, if any. */
   current: z.object({ workflowId: z.string(), strategy: z.string(), startedAt: z.string() }).optional(),
+  /** Auto-recovery held; until `pausedUntil`, or until resumed when that is absent. */
+  paused: z.boolean(),
   pausedUntil: z.string().optional(),
   pausedBy: z.string().optional(),
   /** Why the last failure started no recovery. */

@@ -242,6 +242,7 @@ describe('mend commands against a running worker', () => {
     assert.equal(detail.supervisor.consecutiveFailures, 0);
     assert.equal(detail.supervisor.breaker.state, 'closed');
     assert.equal(detail.supervisor.current, undefined);
+    assert.equal(detail.supervisor.paused, false);
     assert.equal(detail.supervisor.stats.component, A);
     assert.equal(detail.supervisor.stats.attempted, 0);
     const plain = ComponentDetailSchema.parse((await app.inject({ method: 'GET', url: `/v1/components/${B}`, headers: bearer(tokens.viewer) })).json());
@@ -254,7 +255,7 @@ describe('mend commands against a running worker', () => {
     const components = await runCli(['components'], viaApi);
     assert.equal(components.code, 0, components.stderr);
     assert.match(components.stdout, new RegExp(`^${A}\\s+process\\s+http\\s+-\\s+immediate\\s+healthy\\s+closed\\s+-$`, 'm'));
-    assert.match(components.stdout, new RegExp(`^${B}\\s+process\\s+http\\s+-\\s+immediate\\s+none\\s+-\\s+-$`, 'm'));
+    assert.match(components.stdout, new RegExp(`^${B}\\s+process\\s+http\\s+-\\s+immediate\\s+off\\s+-\\s+-$`, 'm'));
 
     const ok = await runCli(['check', A], viaApi);
     assert.equal(ok.code, 0, ok.stderr);
