@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import {
   ApproveResponseSchema,
+  CheckResultSchema,
   ComponentDetailSchema,
   ComponentListSchema,
   ControlResponseSchema,
@@ -55,6 +56,11 @@ export class ApiClient {
 
   component(id: string) {
     return this.call('GET', `/v1/components/${encodeURIComponent(id)}`, ComponentDetailSchema);
+  }
+
+  /** Probes the component now on a worker; its supervisor gets the result. */
+  check(id: string) {
+    return this.call('POST', `/v1/components/${encodeURIComponent(id)}/check`, CheckResultSchema, {});
   }
 
   /** Starts one run per component; the body is checked here first, as the server would. */

@@ -13,6 +13,9 @@ import { readSettings, type Settings } from '../core/settings';
 import { addBacklogCommand } from './backlog';
 import { addCheckpointCommand } from './checkpoint';
 import { addDrillCommand } from './drill';
+import { addComponentCommands } from './components';
+import { addRunsCommand } from './runs';
+import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
@@ -233,6 +236,9 @@ export function buildProgram(settings: Settings): Command {
   addBacklogCommand(program, settings);
   addDrillCommand(program, settings);
   addSupervisionCommands(program, settings);
+  addComponentCommands(program, settings);
+  addRunsCommand(program, settings);
+  addUpCommand(program);
   return program;
 }
 

@@ -2,7 +2,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
-import { fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
+import { componentStats, fleetStats, type ComponentStats, type FleetStats, type HealthState, type BreakerState, type SupervisorState } from '../core/supervision';
 import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import type { MendClient } from './index';
 
@@ -43,4 +43,42 @@ export async function pauseSupervisor(client: MendClient, componentId: string, b
 
 export async function resumeSupervisor(client: MendClient, componentId: string, by: string): Promise<void> {
   await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('resume', { by });
+}
+
+/** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
+export interface SupervisorView {
+  workflowId: string;
+  health: HealthState;
+  consecutiveFailures: number;
+  threshold: number;
+  breaker: { state: BreakerState; reason?: string; halfOpenAt?: string };
+  current?: { workflowId: string; strategy: string; startedAt: string };
+  /** Auto-recovery held (`mend pause mend/supervisor/<component>`); until `pausedUntil`, or until resumed when absent. */
+  paused: boolean;
+  pausedUntil?: string;
+  pausedBy?: string;
+  held?: string;
+  lastFailureClass?: string;
+  lastDetail?: string;
+  stats: ComponentStats;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
+
+export function supervisorView(state: SupervisorState): SupervisorView {
+  return {
+    workflowId: supervisorWorkflowId(state.component),
+    health: state.health,
+    consecutiveFailures: state.consecutiveFailures,
+    threshold: state.threshold,
+    breaker: { state: state.breaker.state, reason: state.breaker.reason, halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined },
+    current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
+    paused: state.pausedUntil !== undefined,
+    pausedUntil: iso(state.pausedUntil),
+    pausedBy: state.pausedBy,
+    held: state.held,
+    lastFailureClass: state.lastFailureClass,
+    lastDetail: state.lastDetail,
+    stats: componentStats(state),
+  };
 }

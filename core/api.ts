@@ -79,6 +79,8 @@ export const ComponentViewSchema = z
     probe: z.enum(['http', 'tcp', 'command', 'process']),
     dependsOn: z.array(z.string()),
     critical: z.boolean(),
+    /** Watched by a health schedule and a supervisor (`supervision.enabled`). */
+    supervised: z.boolean(),
     policy: z.object({
       strategy: StrategySchema,
       escalation: z.array(StrategySchema),
@@ -90,10 +92,67 @@ export const ComponentViewSchema = z
   .meta({ id: 'Component' });
 
 export const ComponentListSchema = z.object({ components: z.array(ComponentViewSchema) }).describe('the configured components');
+export const ComponentStatsSchema = z.object({
+  component: z.string(),
+  health: z.enum(['unknown', 'healthy', 'unhealthy', 'recovering']),
+  breaker: z.enum(['closed', 'open', 'half-open']),
+  attempted: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  successRate: z.number().optional(),
+  mttrP50Ms: z.number().optional(),
+  mttrP95Ms: z.number().optional(),
+  lastMttrMs: z.number().optional(),
+  meanMttrMs: z.number().optional(),
+  lastFailureClass: z.string().optional(),
+  current: z.string().optional(),
+  held: z.string().optional(),
+  strategy: z.string().optional(),
+  mttrHistogram: z.object({ buckets: z.array(z.object({ le: z.number(), count: z.number() })), count: z.number(), sumSeconds: z.number() }).optional(),
+});
+
+/** What the component's supervisor holds now; its statistics as `GET /v1/stats` reports them. */
+export const SupervisorViewSchema = z.object({
+  workflowId: z.string(),
+  health: z.enum(['unknown', 'healthy', 'unhealthy', 'recovering']),
+  consecutiveFailures: z.number(),
+  /** Failed checks that start a recovery. */
+  threshold: z.number(),
+  breaker: z.object({ state: z.enum(['closed', 'open', 'half-open']), reason: z.string().optional(), halfOpenAt: z.string().optional() }),
+  /** The recovery it runs now, if any. */
+  current: z.object({ workflowId: z.string(), strategy: z.string(), startedAt: z.string() }).optional(),
+  /** Auto-recovery held; until `pausedUntil`, or until resumed when that is absent. */
+  paused: z.boolean(),
+  pausedUntil: z.string().optional(),
+  pausedBy: z.string().optional(),
+  /** Why the last failure started no recovery. */
+  held: z.string().optional(),
+  lastFailureClass: z.string().optional(),
+  lastDetail: z.string().optional(),
+  stats: ComponentStatsSchema,
+});
+
 export const ComponentDetailSchema = ComponentViewSchema.extend({
   /** The latest `mend/recover/<id>` run, if any. */
   recovery: RecoverySummarySchema.nullable(),
-}).describe('the component and its latest recovery run');
+  /** `mend/supervisor/<id>`'s state; null when the component has no supervisor (yet). */
+  supervisor: SupervisorViewSchema.nullable(),
+}).describe('the component, its supervisor and its latest recovery run');
+
+/** POST /v1/components/:id/check: one probe now, on a worker; the supervisor gets it as a report. */
+export const CheckResultSchema = z
+  .object({
+    component: z.string(),
+    healthy: z.boolean(),
+    failureClass: z.enum(FAILURE_CLASSES).optional(),
+    detail: z.string(),
+    latencyMs: z.number(),
+    checkedAt: z.string(),
+    /** Whether the component's supervisor got the result (false: it has none). */
+    reported: z.boolean(),
+  })
+  .meta({ id: 'CheckResult', description: 'the probe result' });
+export type CheckResultBody = z.output<typeof CheckResultSchema>;
 
 // ---------------------------------------------------------------- runs
 
@@ -349,24 +408,6 @@ export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: 
 
 // ---------------------------------------------------------------- supervision
 
-export const ComponentStatsSchema = z.object({
-  component: z.string(),
-  health: z.enum(['unknown', 'healthy', 'unhealthy', 'recovering']),
-  breaker: z.enum(['closed', 'open', 'half-open']),
-  attempted: z.number(),
-  succeeded: z.number(),
-  failed: z.number(),
-  successRate: z.number().optional(),
-  mttrP50Ms: z.number().optional(),
-  mttrP95Ms: z.number().optional(),
-  lastMttrMs: z.number().optional(),
-  meanMttrMs: z.number().optional(),
-  lastFailureClass: z.string().optional(),
-  current: z.string().optional(),
-  held: z.string().optional(),
-  strategy: z.string().optional(),
-  mttrHistogram: z.object({ buckets: z.array(z.object({ le: z.number(), count: z.number() })), count: z.number(), sumSeconds: z.number() }).optional(),
-});
 
 export const FleetStatsSchema = z
   .object({

@@ -323,3 +323,21 @@ export function pickGrants(queue: PermitQueue, now: number): { grant: Array<Perm
   }
   return { grant, wakeAt };
 }
+
+/** A component checked now (`mend check`, POST /v1/components/:id/check): one probe, as the worker sees it. */
+export interface CheckResult {
+  component: string;
+  healthy: boolean;
+  failureClass?: FailureClass;
+  detail: string;
+  latencyMs: number;
+  /** When the probe ran (ISO). */
+  checkedAt: string;
+  /** Whether the component's supervisor got the result as a report (false: it has none). */
+  reported: boolean;
+}
+
+/** A check's workflow id: concurrent checks of one component share one probe. */
+export function checkWorkflowId(componentId: string): string {
+  return `mend/check/${componentId}`;
+}

@@ -151,6 +151,8 @@ describe('API under malformed input (fast-check)', () => {
       { weight: 3, arbitrary: bodyOf(alertBody).map((body) => ({ method: 'POST', template: '/v1/alerts/alertmanager', body })) },
       { weight: 3, arbitrary: fc.tuple(fc.constantFrom('pause', 'resume', 'cancel', 'approve'), bodyOf(controlBody)).map(([a, body]) => ({ method: 'POST', template: `/v1/runs/:id/${a}`, body })) },
       { weight: 2, arbitrary: fc.tuple(fc.constantFrom('fz-saga', 'fz-saga', 'nope', 'Bad Name', '..'), bodyOf(brokenSaga)).map(([name, body]) => ({ method: 'POST', template: `/v1/sagas/${encodeURIComponent(name)}/runs`, body })).filter((r) => r.body !== undefined && !wouldRunSaga(r.body)) },
+      // A check of a known component would really run (on a queue no worker polls): only unknown and malformed ids.
+      { weight: 2, arbitrary: fc.tuple(idParam.filter((id) => !known.includes(id) && !id.includes(':')), bodyOf(controlBody)).map(([id, body]) => ({ method: 'POST', template: `/v1/components/${id}/check`, body })) },
       { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/v1/sagas', '/healthz', '/readyz', '/metrics', '/docs/json').map((template) => ({ method: 'GET', template })) },
       { weight: 1, arbitrary: fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components')).map(([method, template]) => ({ method, template })) },
     );

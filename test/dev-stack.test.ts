@@ -110,6 +110,15 @@ describe('the dev stack (npm start)', () => {
     assert.equal(done.result?.outcome, 'recovered');
     assert.equal(await httpStatus(`http://127.0.0.1:${web.port}/healthz`), 200);
 
+    // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
+    const viaApi = { ...env, MEND_URL: `http://127.0.0.1:${apiPort}`, MEND_TOKEN: token, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    const listed = await runCli(['components'], viaApi);
+    assert.equal(listed.code, 0, listed.stderr);
+    for (const id of ['store', 'api', 'web']) assert.match(listed.stdout, new RegExp(`^${id}\\s+process\\s+http\\s`, 'm'));
+    const checked = await runCli(['check', 'api'], viaApi);
+    assert.equal(checked.code, 0, checked.stderr + checked.stdout);
+    assert.match(checked.stdout, /^api: healthy \(HTTP 200, \d+ms\)\n$/);
+
     assert.ok(processesOf(home).length >= 6, `expected server, worker, api and 3 demo services, saw:\n${processesOf(home).join('\n')}`);
     await down(stack);
   });

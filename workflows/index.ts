@@ -10,3 +10,4 @@ export { supervisor } from './supervisor';
 export { healthSweep } from './health-sweep';
 export { fleetLimiter } from './fleet-limiter';
 export { drill } from './drill';
+export { checkComponent } from './check';

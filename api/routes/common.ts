@@ -52,6 +52,7 @@ export function componentView(c: Component): z.output<typeof ComponentViewSchema
     probe: c.probe.type,
     dependsOn: c.dependsOn,
     critical: c.critical,
+    supervised: c.supervision.enabled,
     policy: { strategy: c.policy.strategy, escalation: c.policy.escalation, timeoutMs: c.policy.timeout, maxRetries: c.policy.maxRetries, preApproved: c.policy.preApproved },
   };
 }

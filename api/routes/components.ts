@@ -1,11 +1,16 @@
-/** GET /v1/components and /v1/components/:id: the configured components and their latest recovery. */
+/**
+ * GET /v1/components and /v1/components/:id (the configured components, their supervisor and latest
+ * recovery), POST /v1/components/:id/check (probe one now, on a worker).
+ */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { RunNotFoundError } from '../../client';
+import { checkComponent } from '../../client/checks';
 import { describeSummary } from '../../client/runs';
-import { ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema } from '../../core/api';
+import { supervisorState, supervisorView } from '../../client/supervisors';
+import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema } from '../../core/api';
 import { recoveryWorkflowId } from '../../core/constants';
 import { errorResponses } from '../errors';
-import { componentsById, componentView } from './common';
+import { componentsById, componentView, principalOf, requireScope } from './common';
 import type { V1Options } from './index';
 
 export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
@@ -24,7 +29,7 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
       config: { auth: 'viewer' },
       schema: {
         tags: ['components'],
-        summary: 'a component and its latest recovery run',
+        summary: 'a component, its supervisor (health, failures, breaker, current recovery, statistics) and its latest recovery run',
         security: [{ bearer: [] }],
         params: ComponentIdParamsSchema,
         response: { 200: ComponentDetailSchema, ...errorResponses(400, 401, 403, 404, 503) },
@@ -32,14 +37,39 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
     },
     async (request) => {
       const [component] = componentsById(deps.config, [request.params.id]);
-      const recovery = await describeSummary(deps.mend, recoveryWorkflowId(component!.id)).catch((err: unknown) => {
-        if (err instanceof RunNotFoundError) return null;
-        throw err;
-      });
+      const [recovery, supervisor] = await Promise.all([
+        describeSummary(deps.mend, recoveryWorkflowId(component!.id)).catch((err: unknown) => {
+          if (err instanceof RunNotFoundError) return null;
+          throw err;
+        }),
+        supervisorState(deps.mend, component!.id),
+      ]);
       return {
         ...componentView(component!),
+        supervisor: supervisor ? supervisorView(supervisor) : null,
         recovery: recovery && { workflowId: recovery.workflowId, runId: recovery.runId, status: recovery.status, startTime: recovery.startTime, closeTime: recovery.closeTime, phase: recovery.phase, outcome: recovery.outcome, url: recovery.url },
       };
+    },
+  );
+
+  app.post(
+    '/components/:id/check',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['components'],
+        summary: "check a component now: one probe on a worker; its supervisor gets the result (a failure is confirmed and recovered as a sweep's would be)",
+        security: [{ bearer: [] }],
+        params: ComponentIdParamsSchema,
+        response: { 200: CheckResultSchema, ...errorResponses(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const [component] = componentsById(deps.config, [request.params.id]);
+      // A failed check can start a recovery through the supervisor: the token's scope applies.
+      requireScope(principal, [component!.id]);
+      return checkComponent(deps.mend, component!, { trigger: 'api', requestedBy: principal.name });
     },
   );
 };
