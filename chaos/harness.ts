@@ -120,7 +120,8 @@ async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const t0 = Date.now();
-  const log = opts.log ?? ((line: string) => console.log(line));
+  const print = opts.log ?? ((line: string) => console.log(line));
+  const log = (line: string) => print(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const dir = path.resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
   const home = path.join(dir, '.mend');
@@ -310,7 +311,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
     const kinds = Object.entries(weights).filter(([, w]) => w > 0) as Array<[FaultKind, number]>;
     const totalWeight = kinds.reduce((s, [, w]) => s + w, 0);
+    // Every kind once first (in random order), so a short run covers them all; then by weight.
+    const firsts = kinds.map(([k]) => k).sort(() => Math.random() - 0.5);
     const pick = (): FaultKind => {
+      const first = firsts.shift();
+      if (first) return first;
       let r = Math.random() * totalWeight;
       for (const [k, w] of kinds) if ((r -= w) < 0) return k;
       return kinds[0]![0];
@@ -351,13 +356,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           return `down ${((Date.now() - t) / 1000).toFixed(1)}s`;
         }
         case 'service-kill': {
-          const c = componentsOf('sup-')[Math.floor(Math.random() * nSup)]!;
-          const record = await readPidFile(processAdapter(c).pidFile!);
-          if (record && isAlive(record)) {
-            process.kill(record.pid, 'SIGKILL');
-            return `${c.id} pid ${record.pid}`;
-          }
-          return `${c.id} was not running (recovery in progress)`;
+          // A live one, so every counted kill really killed a process (one may be mid-recovery).
+          const victim = await until('a supervised service running', 60_000, async () => {
+            const alive = [];
+            for (const c of componentsOf('sup-')) {
+              const record = await readPidFile(processAdapter(c).pidFile!);
+              if (record && isAlive(record)) alive.push({ c, record });
+            }
+            return alive.length > 0 && alive[Math.floor(Math.random() * alive.length)]!;
+          });
+          process.kill(victim.record.pid, 'SIGKILL');
+          return `${victim.c.id} pid ${victim.record.pid}`;
         }
         case 'sink-down': {
           await fetch(`${sinkUrl}/admin/down`, { method: 'POST' }).then((r) => r.body?.cancel());
@@ -447,39 +456,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     }
     if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);
 
-    const actions: ChaosSummary['actions'] = { processStarts: 0, accountedStarts: 0, duplicated: 0, unexplained: [] };
-    for (const c of config.components) {
-      const starts = stateStarts(dir, c.id);
-      const pids = claimed.get(c.id)!.size;
-      actions.processStarts += starts;
-      actions.accountedStarts += Math.min(starts, pids);
-      if (starts > pids) {
-        actions.duplicated += starts - pids;
-        actions.unexplained.push(`${c.id}: ${starts} starts, ${pids} accounted for`);
-      } else if (starts < pids) {
-        actions.unexplained.push(`${c.id}: runs report ${pids} pids but only ${starts} starts`);
-      }
-    }
+    const actions = accountStarts(config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), pids: claimed.get(c.id)! })));
     if (actions.duplicated > 0) violations.push(`${actions.duplicated} duplicated action(s): ${actions.unexplained.join('; ')}`);
     else if (actions.unexplained.length > 0) violations.push(`start accounting inconsistent: ${actions.unexplained.join('; ')}`);
 
     const sinkItems = ((await (await fetch(`${sinkUrl}/items`)).json()) as { items: Array<{ id: string }> }).items.map((i) => i.id);
     const sinkStats = (await (await fetch(`${sinkUrl}/admin/stats`)).json()) as { injectedFailures: number };
     const failed = await listFailed(spool.dir);
-    const failedIds = new Set(failed.map((f) => f.file.replace(/^\d{15}-|\.json$/g, '')));
-    const delivered = new Set(sinkItems);
-    const backlog: ChaosSummary['backlog'] = {
-      spooled: spooled.length,
-      delivered: delivered.size,
-      deadLettered: failedIds.size,
-      sinkWrites: sinkItems.length,
-      duplicated: sinkItems.length - delivered.size,
-      lost: spooled.filter((id) => !delivered.has(id) && !failedIds.has(id)).length,
-      bothDeliveredAndFailed: [...failedIds].filter((id) => delivered.has(id)).length,
-      withoutReason: failed.filter((f) => !f.reason?.reason).length,
-      injectedSinkFailures: sinkStats.injectedFailures,
-    };
-    const strangers = [...delivered].filter((id) => !spooled.includes(id));
+    const { backlog, strangers } = accountBacklog(spooled, sinkItems, failed, sinkStats.injectedFailures);
     if (backlog.duplicated) violations.push(`${backlog.duplicated} backlog item(s) written to the sink twice`);
     if (backlog.lost) violations.push(`${backlog.lost} backlog item(s) lost`);
     if (backlog.bothDeliveredAndFailed) violations.push(`${backlog.bothDeliveredAndFailed} item(s) both delivered and dead-lettered`);
@@ -523,6 +507,51 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await sinkExited;
     await server?.stop();
   }
+}
+
+/**
+ * Duplicated actions: a component's process starts (its state file) beyond the distinct pids the
+ * initial start and the runs' start steps account for. Fewer starts than pids is inconsistent too.
+ */
+export function accountStarts(rows: Array<{ component: string; starts: number; pids: ReadonlySet<number> }>): ChaosSummary['actions'] {
+  const actions: ChaosSummary['actions'] = { processStarts: 0, accountedStarts: 0, duplicated: 0, unexplained: [] };
+  for (const { component, starts, pids } of rows) {
+    actions.processStarts += starts;
+    actions.accountedStarts += Math.min(starts, pids.size);
+    if (starts > pids.size) {
+      actions.duplicated += starts - pids.size;
+      actions.unexplained.push(`${component}: ${starts} starts, ${pids.size} accounted for`);
+    } else if (starts < pids.size) {
+      actions.unexplained.push(`${component}: runs report ${pids.size} pids but only ${starts} starts`);
+    }
+  }
+  return actions;
+}
+
+/** Backlog: each spooled id at the sink once, or dead-lettered with a reason, never both, never neither. */
+export function accountBacklog(
+  spooled: string[],
+  sinkWrites: string[],
+  failed: Array<{ file: string; reason?: { reason?: string } }>,
+  injectedSinkFailures: number,
+): { backlog: ChaosSummary['backlog']; strangers: string[] } {
+  const failedIds = new Set(failed.map((f) => f.file.replace(/^\d{15}-|\.json$/g, '')));
+  const delivered = new Set(sinkWrites);
+  const wanted = new Set(spooled);
+  return {
+    backlog: {
+      spooled: spooled.length,
+      delivered: delivered.size,
+      deadLettered: failedIds.size,
+      sinkWrites: sinkWrites.length,
+      duplicated: sinkWrites.length - delivered.size,
+      lost: spooled.filter((id) => !delivered.has(id) && !failedIds.has(id)).length,
+      bothDeliveredAndFailed: [...failedIds].filter((id) => delivered.has(id)).length,
+      withoutReason: failed.filter((f) => !f.reason?.reason).length,
+      injectedSinkFailures,
+    },
+    strangers: [...delivered].filter((id) => !wanted.has(id)),
+  };
 }
 
 function probeUrl(c: Component): string {
