@@ -59,14 +59,16 @@ export interface ChaosOptions {
   supervised?: number;
   /** Unsupervised demo services recovered by manual runs in a loop. */
   manual?: number;
-  /** Backlog items spooled while the faults go on. */
-  items?: number;
+  /** Backlog items are spooled in bursts while the faults go on, at least this many. */
+  minItems?: number;
   /** Random pause between faults, ms. */
   gapMs?: [number, number];
   /** FAIL_RATE of the sink. */
   sinkFailRate?: number;
   /** Weights of the fault kinds. */
   weights?: Partial<Record<FaultKind, number>>;
+  /** Aborting ends the fault loop and the waits; everything started is cleaned up, and runChaos rejects. */
+  signal?: AbortSignal;
   /** An already bundled workflow file (the test runner's); bundled here when omitted. */
   workflowBundle?: string;
   log?: (line: string) => void;
@@ -93,10 +95,13 @@ interface Worker {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const between = ([lo, hi]: [number, number]) => lo + Math.floor(Math.random() * (hi - lo + 1));
 
+let aborted: AbortSignal | undefined;
+
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false, pollMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    aborted?.throwIfAborted();
     try {
       const v = await check();
       if (v) return v;
@@ -127,9 +132,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const home = path.join(dir, '.mend');
   const nSup = opts.supervised ?? 3;
   const nMan = opts.manual ?? 2;
-  const nItems = opts.items ?? 300;
+  const minItems = opts.minItems ?? 50;
   const gap = opts.gapMs ?? [300, 1500];
   const weights: Record<FaultKind, number> = { 'worker-kill': 3, 'server-restart': 2, 'service-kill': 4, 'sink-down': 2, ...opts.weights };
+  aborted = opts.signal;
   const violations: string[] = [];
   const faults: ChaosSummary['faults'] = { 'worker-kill': 0, 'server-restart': 0, 'service-kill': 0, 'sink-down': 0, total: 0 };
 
@@ -160,6 +166,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   let client: MendClient | undefined;
   let config: Config | undefined;
   let stopping = false;
+  let faultsDone = false;
+  /** Errors of the load loops (manual runs, producer), rethrown once they are awaited. */
+  const loadErrors: Error[] = [];
+  const loads: Array<Promise<unknown>> = [];
+  const settle = (p: Promise<unknown>) => {
+    const settled = p.catch((err: Error) => void loadErrors.push(err));
+    loads.push(settled);
+    return settled;
+  };
   const workerLog = path.join(dir, 'worker.log');
 
   const startWorker = async (): Promise<Worker> => {
@@ -193,7 +208,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   let restarting: Promise<void> | undefined;
   const restartWorker = (): Promise<void> => {
     restarting ??= (async () => {
-      for (;;) {
+      while (!stopping) {
         try {
           worker = await startWorker();
           return;
@@ -238,6 +253,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         try {
           return await fn();
         } catch (err) {
+          opts.signal?.throwIfAborted();
           if (Date.now() > deadline) throw new Error(`chaos: ${what}: ${(err as Error).message}`);
           await sleep(300);
         }
@@ -245,8 +261,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
 
     // --- Load: manual runs in a loop per manual service, and a producer spooling items.
-    let faultsDone = false;
-    const manualLoops = componentsOf('man-').map(async (c) => {
+    const manualLoops = componentsOf('man-').map((c) => settle((async () => {
       let n = 0;
       while (!faultsDone) {
         n++;
@@ -267,18 +282,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         }, 300_000).catch((err: Error) => log(err.message));
         await sleep(between([200, 1_000]));
       }
-    });
+    })()));
 
     const spooled: string[] = [];
-    const producer = (async () => {
-      const base = Date.now();
-      for (let i = 0; i < nItems; i++) {
-        const id = `${randomUUID().slice(0, 8)}-${i}`;
-        await writeItem(spool.dir, { id, createdAt: new Date(base + i), payload: { n: i } });
-        spooled.push(id);
-        await sleep(between([20, 120]) * (opts.faults < 50 ? 0.5 : 2));
+    // Bursts of items for as long as the faults go on (and at least minItems), as a producer
+    // would spool them while its sink fails.
+    const producer = settle((async () => {
+      let i = 0;
+      while (!faultsDone || spooled.length < minItems) {
+        for (let burst = between([1, 10]); burst > 0; burst--, i++) {
+          const id = `${randomUUID().slice(0, 8)}-${i}`;
+          await writeItem(spool.dir, { id, createdAt: new Date(), payload: { n: i } });
+          spooled.push(id);
+        }
+        await sleep(between([200, 1_200]));
       }
-    })();
+    })());
 
     // --- Faults.
     const snapshot = async (): Promise<Map<string, SupervisorState['stats']> | undefined> => {
@@ -322,6 +341,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
 
     for (let i = 1; i <= opts.faults; i++) {
+      opts.signal?.throwIfAborted();
       await sleep(between(gap));
       const kind = pick();
       const before = await snapshot();
@@ -383,6 +403,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     // --- Quiet period: everything settles.
     await producer;
     await Promise.all(manualLoops);
+    if (loadErrors.length) throw loadErrors[0]!;
     if (restarting) await restarting;
     await until('supervised services healthy with no recovery running', 300_000, async () => {
       for (const c of componentsOf('sup-')) {
@@ -486,6 +507,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
   } finally {
     stopping = true;
+    faultsDone = true;
+    // The load loops use the client: let them end before it closes.
+    await Promise.all(loads);
     if (client && config) {
       const mend = client;
       await deleteHealthSchedules(mend, QUEUE).catch(() => undefined);

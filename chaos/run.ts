@@ -49,9 +49,17 @@ async function main(): Promise<number> {
   if (!Number.isInteger(faults) || faults < 1) throw new Error(`--faults: expected a positive integer, got ${values.faults}`);
   const dir = values.dir ? path.resolve(values.dir) : mkdtempSync(path.join(os.tmpdir(), 'mend-chaos-'));
   console.log(`chaos: ${faults} faults, working in ${dir}`);
+  // Ctrl-C / SIGTERM: the harness stops injecting and cleans up what it started before exiting.
+  const abort = new AbortController();
+  const onSignal = (signal: string) => {
+    console.error(`chaos: ${signal}, cleaning up`);
+    abort.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   let summary: ChaosSummary;
   try {
-    summary = await runChaos({ faults, dir, items: values.quick ? 100 : Math.max(100, faults * 2) });
+    summary = await runChaos({ faults, dir, signal: abort.signal });
   } catch (err) {
     console.error(`chaos: ${(err as Error).message} (files kept in ${dir})`);
     return 1;

@@ -48,7 +48,7 @@ describe('chaos, short', () => {
     const summary = await runChaos({
       faults: 12,
       dir,
-      items: 80,
+      minItems: 50,
       gapMs: [200, 800],
       workflowBundle: process.env.MEND_WORKFLOW_BUNDLE,
       log: (line) => console.log(`# ${line}`),
@@ -67,10 +67,10 @@ describe('chaos, short', () => {
     assert.equal(summary.runs.lost, 0);
     assert.equal(summary.actions.duplicated, 0);
     assert.equal(summary.actions.processStarts, summary.actions.accountedStarts);
-    assert.equal(summary.backlog.spooled, 80);
+    assert.ok(summary.backlog.spooled >= 50);
     assert.equal(summary.backlog.lost, 0);
     assert.equal(summary.backlog.duplicated, 0);
-    assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, 80);
+    assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, summary.backlog.spooled);
     assert.ok(summary.backlog.injectedSinkFailures > 0, 'the sink really failed requests');
     assert.equal(summary.supervisors.counterChecks, 12);
     assert.deepEqual(summary.supervisors.decreased, []);
