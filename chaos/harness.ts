@@ -381,7 +381,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
             const alive = [];
             for (const c of componentsOf('sup-')) {
               const record = await readPidFile(processAdapter(c).pidFile!);
-              if (record && isAlive(record)) alive.push({ c, record });
+              // Only one that answers with its pid: a process killed before it ran its first line
+              // would not have counted its start, and the accounting would miss it.
+              if (record && isAlive(record) && (await servicePid(probeUrl(c))) === record.pid) alive.push({ c, record });
             }
             return alive.length > 0 && alive[Math.floor(Math.random() * alive.length)]!;
           });
@@ -420,12 +422,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
     // --- Checks.
     const runs: ChaosSummary['runs'] = { attempted: 0, completed: 0, recovered: 0, failedOutcome: 0, lost: 0, duplicated: 0, manual: manualIds.length, supervisor: 0 };
-    const claimed = new Map<string, Set<number>>(config.components.map((c) => [c.id, new Set([initialPid.get(c.id)!])]));
+    const claimed = new Map<string, Array<{ at: string; pid: number }>>(config.components.map((c) => [c.id, []]));
     const account = (component: string, result: RecoveryResult) => {
       for (const step of result.steps) {
         if (step.name !== 'start' || step.component !== component) continue;
         const m = /(?:started pid|already running as pid) (\d+)/.exec(step.detail ?? '');
-        if (m) claimed.get(component)!.add(Number(m[1]));
+        if (m) claimed.get(component)!.push({ at: step.startedAt, pid: Number(m[1]) });
       }
     };
     const checkRun = async (workflowId: string, component: string, executions: Array<{ runId: string; status: string }>) => {
@@ -477,7 +479,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     }
     if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);
 
-    const actions = accountStarts(config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), pids: claimed.get(c.id)! })));
+    const actions = accountStarts(config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), processes: countProcesses(initialPid.get(c.id)!, claimed.get(c.id)!) })));
     if (actions.duplicated > 0) violations.push(`${actions.duplicated} duplicated action(s): ${actions.unexplained.join('; ')}`);
     else if (actions.unexplained.length > 0) violations.push(`start accounting inconsistent: ${actions.unexplained.join('; ')}`);
 
@@ -534,19 +536,35 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 }
 
 /**
- * Duplicated actions: a component's process starts (its state file) beyond the distinct pids the
- * initial start and the runs' start steps account for. Fewer starts than pids is inconsistent too.
+ * The processes the runs account for: a component runs one process at a time and its runs never
+ * overlap, so in step order each change of the reported pid is one more process. (Not distinct
+ * pids: over a long run the kernel reuses pids, pid_max is 32768 here.)
  */
-export function accountStarts(rows: Array<{ component: string; starts: number; pids: ReadonlySet<number> }>): ChaosSummary['actions'] {
+export function countProcesses(initialPid: number, claims: Array<{ at: string; pid: number }>): number {
+  let count = 1;
+  let last = initialPid;
+  for (const claim of [...claims].sort((a, b) => a.at.localeCompare(b.at))) {
+    if (claim.pid === last) continue;
+    count++;
+    last = claim.pid;
+  }
+  return count;
+}
+
+/**
+ * Duplicated actions: a component's process starts (its state file) beyond the processes the
+ * initial start and the runs' start steps account for. Fewer starts than that is inconsistent too.
+ */
+export function accountStarts(rows: Array<{ component: string; starts: number; processes: number }>): ChaosSummary['actions'] {
   const actions: ChaosSummary['actions'] = { processStarts: 0, accountedStarts: 0, duplicated: 0, unexplained: [] };
-  for (const { component, starts, pids } of rows) {
+  for (const { component, starts, processes } of rows) {
     actions.processStarts += starts;
-    actions.accountedStarts += Math.min(starts, pids.size);
-    if (starts > pids.size) {
-      actions.duplicated += starts - pids.size;
-      actions.unexplained.push(`${component}: ${starts} starts, ${pids.size} accounted for`);
-    } else if (starts < pids.size) {
-      actions.unexplained.push(`${component}: runs report ${pids.size} pids but only ${starts} starts`);
+    actions.accountedStarts += Math.min(starts, processes);
+    if (starts > processes) {
+      actions.duplicated += starts - processes;
+      actions.unexplained.push(`${component}: ${starts} starts, ${processes} accounted for`);
+    } else if (starts < processes) {
+      actions.unexplained.push(`${component}: runs report ${processes} processes but only ${starts} starts`);
     }
   }
   return actions;
@@ -576,6 +594,15 @@ export function accountBacklog(
     },
     strangers: [...delivered].filter((id) => !wanted.has(id)),
   };
+}
+
+async function servicePid(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    return ((await res.json()) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
 }
 
 function probeUrl(c: Component): string {

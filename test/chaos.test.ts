@@ -6,24 +6,33 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { accountBacklog, accountStarts, runChaos } from '../chaos/harness';
+import { accountBacklog, accountStarts, countProcesses, runChaos } from '../chaos/harness';
 import { tempDir } from './helpers';
 
 describe('chaos accounting', () => {
-  test('a process start no run accounts for is a duplicated action; fewer starts than pids is reported', () => {
-    const ok = accountStarts([{ component: 'a', starts: 3, pids: new Set([10, 11, 12]) }]);
+  test('a process start no run accounts for is a duplicated action; fewer starts than processes is reported', () => {
+    const ok = accountStarts([{ component: 'a', starts: 3, processes: 3 }]);
     assert.deepEqual([ok.duplicated, ok.unexplained], [0, []]);
     const dup = accountStarts([
-      { component: 'a', starts: 4, pids: new Set([10, 11, 12]) },
-      { component: 'b', starts: 1, pids: new Set([20]) },
+      { component: 'a', starts: 4, processes: 3 },
+      { component: 'b', starts: 1, processes: 1 },
     ]);
     assert.equal(dup.duplicated, 1);
     assert.equal(dup.processStarts, 5);
     assert.equal(dup.accountedStarts, 4);
     assert.match(dup.unexplained[0]!, /a: 4 starts, 3 accounted for/);
-    const short = accountStarts([{ component: 'c', starts: 1, pids: new Set([1, 2]) }]);
+    const short = accountStarts([{ component: 'c', starts: 1, processes: 2 }]);
     assert.equal(short.duplicated, 0);
     assert.match(short.unexplained[0]!, /only 1 starts/);
+  });
+
+  test('processes are counted by pid changes in step order, so a reused pid is a new process', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 18, 0, s)).toISOString();
+    // 10 (initial) → 11 → 11 again (an "already running" after a retried start) → 12 → 10 (pid reused)
+    const claims = [{ at: at(4), pid: 12 }, { at: at(1), pid: 11 }, { at: at(2), pid: 11 }, { at: at(6), pid: 10 }];
+    assert.equal(countProcesses(10, claims), 4);
+    assert.equal(countProcesses(10, []), 1);
+    assert.equal(countProcesses(10, [{ at: at(1), pid: 10 }]), 1, 'a run that found the first process running started nothing');
   });
 
   test('backlog: a second write is a duplicate, a missing id is lost, delivered and dead is both', () => {
