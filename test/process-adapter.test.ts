@@ -1,7 +1,7 @@
 /** The process adapter and probes against real processes, sockets and HTTP servers. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -40,6 +40,23 @@ describe('process adapter', () => {
     await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
     const record = await readPidFile(adapter.pidFile!);
     assert.equal(record?.pid, first.pid);
+  });
+
+  test('a start cut off before its pid file was written is adopted on retry, never spawned twice', async () => {
+    const { adapter, url } = await demoAdapter(dir, 'cutoff');
+    started.push(adapter);
+    const first = await startProcess(adapter);
+    await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
+    // What a worker SIGKILLed between the spawn and the pid file write leaves: a live process, no pid file.
+    rmSync(adapter.pidFile!);
+    const retry = await startProcess(adapter);
+    assert.deepEqual(retry, { started: false, pid: first.pid });
+    assert.equal((await readPidFile(adapter.pidFile!))?.pid, first.pid, 'the pid file names the adopted process');
+    const state = JSON.parse(readFileSync(path.join(dir, 'cutoff.json'), 'utf8')) as { starts: number };
+    assert.equal(state.starts, 1, 'one process ever started');
+    rmSync(adapter.pidFile!);
+    assert.deepEqual(await stopProcess(adapter), { stopped: true, pid: first.pid, forced: false }, 'stop finds it without a pid file too');
+    assert.equal(await httpStatus(url), undefined);
   });
 
   test('stop ends the process gracefully, and a second stop is a no-op', async () => {

@@ -4,7 +4,7 @@
  * taken for the component, and a zombie (exited, not yet reaped) counts as dead.
  */
 import { spawn } from 'node:child_process';
-import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
+import { promises as fs, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 
@@ -82,15 +82,54 @@ export interface StartOutcome {
   pid: number;
 }
 
+/** The env variable a started process carries: its pid file, so it can be found without one. */
+export const PID_FILE_ENV = 'MEND_PID_FILE';
+
+/**
+ * A live process started for `pidFile` that the pid file does not name: one whose start was cut
+ * off (the worker killed) between the spawn and the pid file write. Found by its environment.
+ */
+export function unrecordedProcess(pidFile: string): PidRecord | undefined {
+  const marker = `\0${PID_FILE_ENV}=${pidFile}\0`;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let environ: string;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!`\0${environ}`.includes(marker)) continue;
+    const stat = readProcStat(pid);
+    if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+    return { pid, startTicks: stat.startTicks, command: [], startedAt: new Date().toISOString() };
+  }
+  return undefined;
+}
+
 /**
  * Starts the process detached in its own process group (it outlives the worker that started it),
- * output appended to its log file. A no-op when the pid file already names a live process.
+ * output appended to its log file. A no-op when the pid file already names a live process, or
+ * when a live process carrying this pid file in its env (MEND_PID_FILE) runs without a pid file:
+ * a start cut off before it recorded its pid is adopted, never spawned twice.
  */
 export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcome> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
   const logFile = requiredPath(adapter.logFile, 'logFile');
   const existing = await runningProcess(adapter);
   if (existing) return { started: false, pid: existing.pid };
+  const orphan = unrecordedProcess(pidFile);
+  if (orphan) {
+    await writeFileAtomic(pidFile, JSON.stringify({ ...orphan, command: adapter.command }) + '\n');
+    return { started: false, pid: orphan.pid };
+  }
 
   await fs.mkdir(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');
@@ -98,7 +137,7 @@ export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcom
   try {
     const child = spawn(file, args, {
       cwd: adapter.cwd,
-      env: { ...process.env, ...adapter.env },
+      env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: pidFile },
       detached: true,
       stdio: ['ignore', logFd, logFd],
     });
@@ -129,12 +168,14 @@ export interface StopOutcome {
 
 /**
  * Stops the process group with the adapter's stop signal, then SIGKILL after `stopTimeout`.
- * A no-op when nothing recorded is alive; the pid file is removed either way.
+ * A no-op when nothing recorded (or unrecorded but carrying MEND_PID_FILE) is alive; the pid file is removed either way.
  */
 export async function stopProcess(adapter: ProcessAdapter, onWait?: () => void): Promise<StopOutcome> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
-  const record = await readPidFile(pidFile);
-  if (!record || !isAlive(record)) {
+  const recorded = await readPidFile(pidFile);
+  // A process whose start was cut off before its pid file was written is stopped too.
+  const record = recorded && isAlive(recorded) ? recorded : unrecordedProcess(pidFile);
+  if (!record) {
     await fs.rm(pidFile, { force: true });
     return { stopped: false, forced: false };
   }

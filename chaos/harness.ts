@@ -1,0 +1,666 @@
+/**
+ * The chaos harness: mend recovering real demo services and replaying a backlog while faults are
+ * injected at random, then invariants checked after a quiet period.
+ *
+ * It runs its OWN Temporal dev server on a file database (restarted on that same file as a fault),
+ * a worker child process, supervised demo services (health schedule + supervisors, `immediate`
+ * policy), unsupervised demo services recovered by manual `immediateRestart` runs started under
+ * unique workflow ids, and a backlog spool replayed to `demo/sink.js` (FAIL_RATE, DEDUPE=off).
+ *
+ * Faults: worker SIGKILL + restart, dev-server stop + restart on the same database, SIGKILL of a
+ * supervised service, sink down for a while (on top of its constant FAIL_RATE).
+ *
+ * What is counted, precisely:
+ * - runs: every manual run id the harness started, and every execution of `mend/recover/<c>` of a
+ *   supervised component (visibility). A run is completed when its one execution closed as
+ *   COMPLETED with a result; lost when it did not (still running, failed, terminated, not found);
+ *   a manual id with more than one execution counts as duplicated.
+ * - duplicated actions: process starts of a component (its state file's `starts`, written by each
+ *   demo process as it starts) beyond the distinct pids that the harness's initial start and the
+ *   runs' start steps account for ("started pid N" / "already running as pid N"). A start activity
+ *   that ran twice spawns a process no run reports, and shows up here.
+ * - backlog: every spooled id at the sink exactly once, or in failed/ with a reason; never both.
+ * - supervisors: attempted/succeeded/failed/breakerOpened snapshotted before each fault and
+ *   compared after it: they never decrease.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { processAdapter, readPidFile, isAlive, startProcess, stopProcess } from '../activities/adapters/process';
+import { listFailed, writeItem } from '../activities/backlog/spool';
+import { MendClient } from '../client';
+import { BacklogControl } from '../client/backlog';
+import { loadConfigFile } from '../client/config';
+import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
+import { backlogWorkflowId, fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
+import type { Component, Config } from '../core/schemas';
+import type { SupervisorState } from '../core/supervision';
+import { ensureTemporal } from '../scripts/ensure-temporal';
+import { freePort } from '../scripts/ports';
+import { startDevServer, type DevServer } from '../scripts/temporal-server';
+
+const ROOT = path.resolve(__dirname, '..');
+const QUEUE = 'chaos';
+
+export type FaultKind = 'worker-kill' | 'server-restart' | 'service-kill' | 'sink-down';
+
+export interface ChaosOptions {
+  /** Fault injections to make. */
+  faults: number;
+  /** Working folder (database, config, logs, spool); created if missing. */
+  dir: string;
+  /** Supervised demo services (killed as faults, recovered by their supervisors). */
+  supervised?: number;
+  /** Unsupervised demo services recovered by manual runs in a loop. */
+  manual?: number;
+  /** Backlog items are spooled in bursts while the faults go on, at least this many. */
+  minItems?: number;
+  /** Random pause between faults, ms. */
+  gapMs?: [number, number];
+  /** FAIL_RATE of the sink. */
+  sinkFailRate?: number;
+  /** Weights of the fault kinds. */
+  weights?: Partial<Record<FaultKind, number>>;
+  /** Aborting ends the fault loop and the waits; everything started is cleaned up, and runChaos rejects. */
+  signal?: AbortSignal;
+  /** An already bundled workflow file (the test runner's); bundled here when omitted. */
+  workflowBundle?: string;
+  log?: (line: string) => void;
+}
+
+export interface ChaosSummary {
+  faults: Record<FaultKind, number> & { total: number };
+  runs: { attempted: number; completed: number; recovered: number; failedOutcome: number; lost: number; duplicated: number; manual: number; supervisor: number };
+  actions: { processStarts: number; accountedStarts: number; duplicated: number; unexplained: string[] };
+  backlog: { spooled: number; delivered: number; deadLettered: number; sinkWrites: number; duplicated: number; lost: number; bothDeliveredAndFailed: number; withoutReason: number; injectedSinkFailures: number };
+  supervisors: { counterChecks: number; decreased: string[]; attempted: number; succeeded: number; failed: number };
+  unexpectedWorkerExits: number;
+  durationMs: number;
+  violations: string[];
+  ok: boolean;
+}
+
+interface Worker {
+  proc: ChildProcess;
+  exited: Promise<void>;
+  killedOnPurpose: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const between = ([lo, hi]: [number, number]) => lo + Math.floor(Math.random() * (hi - lo + 1));
+
+let aborted: AbortSignal | undefined;
+
+async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false, pollMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    aborted?.throwIfAborted();
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(pollMs);
+  }
+  throw new Error(`chaos: timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+}
+
+async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
+  const t0 = Date.now();
+  const print = opts.log ?? ((line: string) => console.log(line));
+  const log = (line: string) => print(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const dir = path.resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const home = path.join(dir, '.mend');
+  const nSup = opts.supervised ?? 3;
+  const nMan = opts.manual ?? 2;
+  const minItems = opts.minItems ?? 50;
+  const gap = opts.gapMs ?? [300, 1500];
+  const weights: Record<FaultKind, number> = { 'worker-kill': 3, 'server-restart': 2, 'service-kill': 4, 'sink-down': 2, ...opts.weights };
+  aborted = opts.signal;
+  const violations: string[] = [];
+  const faults: ChaosSummary['faults'] = { 'worker-kill': 0, 'server-restart': 0, 'service-kill': 0, 'sink-down': 0, total: 0 };
+
+  const binary = await ensureTemporal();
+  let bundlePath = opts.workflowBundle;
+  if (!bundlePath) {
+    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
+    bundlePath = path.join(dir, 'workflow-bundle.js');
+    writeFileSync(bundlePath, code);
+  }
+
+  // Sink first: the spool config needs its URL.
+  const sinkPort = await freePort();
+  const sinkUrl = `http://127.0.0.1:${sinkPort}`;
+  const sink = spawn(process.execPath, [path.join(ROOT, 'demo/sink.js')], {
+    env: { ...process.env, PORT: String(sinkPort), STORE_FILE: path.join(dir, 'sink-store.json'), DEDUPE: 'off', FAIL_RATE: String(opts.sinkFailRate ?? 0.1) },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const sinkExited = new Promise<void>((r) => sink.once('exit', () => r()));
+
+  const dbFile = path.join(dir, 'temporal.db');
+  const serverPort = await freePort();
+  let server: DevServer | undefined;
+  const startServer = () => startDevServer({ binary: binary.path, port: serverPort, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: [sinkPort] });
+
+  let worker: Worker | undefined;
+  let unexpectedWorkerExits = 0;
+  let client: MendClient | undefined;
+  let config: Config | undefined;
+  let stopping = false;
+  let faultsDone = false;
+  /** Errors of the load loops (manual runs, producer), rethrown once they are awaited. */
+  const loadErrors: Error[] = [];
+  const loads: Array<Promise<unknown>> = [];
+  const settle = (p: Promise<unknown>) => {
+    const settled = p.catch((err: Error) => void loadErrors.push(err));
+    loads.push(settled);
+    return settled;
+  };
+  const workerLog = path.join(dir, 'worker.log');
+
+  const startWorker = async (): Promise<Worker> => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, MEND_TEMPORAL_ADDRESS: server!.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_WORKFLOW_BUNDLE: bundlePath, MEND_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const w: Worker = { proc, exited: new Promise<void>((r) => proc.once('exit', () => r())), killedOnPurpose: false };
+    let polling = false;
+    const lines: string[] = [];
+    for (const stream of [proc.stdout!, proc.stderr!]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        if (line.includes('worker polling')) polling = true;
+        lines.push(line);
+        if (lines.length > 200) lines.shift();
+      });
+    }
+    void w.exited.then(() => {
+      writeFileSync(workerLog, `--- worker ${proc.pid} exited (${proc.exitCode ?? proc.signalCode})\n${lines.join('\n')}\n`, { flag: 'a' });
+      // A worker that dies by itself (not one of our kills) is restarted and counted.
+      if (!w.killedOnPurpose && !stopping && worker === w) {
+        unexpectedWorkerExits++;
+        log(`chaos: worker ${proc.pid} exited by itself (${proc.exitCode ?? proc.signalCode}); restarting`);
+        void restartWorker();
+      }
+    });
+    await until('worker to poll', 60_000, () => polling || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${lines.slice(-5).join(' | ')}`))));
+    return w;
+  };
+  let restarting: Promise<void> | undefined;
+  const restartWorker = (): Promise<void> => {
+    restarting ??= (async () => {
+      while (!stopping) {
+        try {
+          worker = await startWorker();
+          return;
+        } catch (err) {
+          log(`chaos: worker start failed (${(err as Error).message}); retrying`);
+          await sleep(1_000);
+        }
+      }
+    })().finally(() => (restarting = undefined));
+    return restarting;
+  };
+
+  const componentsOf = (prefix: string) => config!.components.filter((c) => c.id.startsWith(prefix));
+  const manualIds: string[] = [];
+  const initialPid = new Map<string, number>();
+
+  try {
+    await until('sink to answer', 15_000, () => httpOk(`${sinkUrl}/healthz`));
+    server = await startServer();
+    log(`chaos: dev server ${server.address} on ${dbFile}, sink ${sinkUrl}`);
+
+    config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinkUrl), { stateDir: home });
+    for (const c of config.components) {
+      const started = await startProcess(processAdapter(c));
+      initialPid.set(c.id, started.pid);
+    }
+    for (const c of config.components) await until(`${c.id} healthy`, 30_000, () => httpOk(probeUrl(c)));
+
+    worker = await startWorker();
+    client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
+    const mend = client;
+    await reconcileSchedules(mend, config);
+    for (const c of componentsOf('sup-')) await until(`supervisor of ${c.id} healthy`, 120_000, async () => (await supervisorState(mend, c.id))?.health === 'healthy');
+    const spool = config.spools[0]!;
+    await new BacklogControl(mend).ensure(spool);
+    log(`chaos: ${nSup} supervised + ${nMan} manual services up, backlog entity running; injecting ${opts.faults} faults`);
+
+    // Retry a client call across server restarts.
+    const retrying = async <T>(what: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          return await fn();
+        } catch (err) {
+          opts.signal?.throwIfAborted();
+          if (Date.now() > deadline) throw new Error(`chaos: ${what}: ${(err as Error).message}`);
+          await sleep(300);
+        }
+      }
+    };
+
+    // --- Load: manual runs in a loop per manual service, and a producer spooling items.
+    const manualLoops = componentsOf('man-').map((c) => settle((async () => {
+      let n = 0;
+      while (!faultsDone) {
+        n++;
+        const workflowId = `chaos/manual/${c.id}/${n}`;
+        const input: RecoveryInput = { component: c, trigger: 'manual', requestedBy: 'chaos', reason: `chaos run ${n}`, related: [] };
+        await retrying(`start ${workflowId}`, async () => {
+          try {
+            await mend.temporal.workflow.start(STRATEGY_WORKFLOW.immediate, { workflowId, taskQueue: QUEUE, args: [input], staticSummary: `chaos: recover ${c.id} (run ${n})` });
+          } catch (err) {
+            // A start whose answer was lost to a restart: the unique id makes the retry see it.
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          }
+        });
+        manualIds.push(workflowId);
+        await retrying(`${workflowId} to close`, async () => {
+          const d = await mend.temporal.workflow.getHandle(workflowId).describe();
+          if (d.status.name === 'RUNNING') throw new Error('still running');
+        }, 300_000).catch((err: Error) => log(err.message));
+        await sleep(between([200, 1_000]));
+      }
+    })()));
+
+    const spooled: string[] = [];
+    // Bursts of items for as long as the faults go on (and at least minItems), as a producer
+    // would spool them while its sink fails.
+    const producer = settle((async () => {
+      let i = 0;
+      while (!faultsDone || spooled.length < minItems) {
+        for (let burst = between([1, 10]); burst > 0; burst--, i++) {
+          const id = `${randomUUID().slice(0, 8)}-${i}`;
+          await writeItem(spool.dir, { id, createdAt: new Date(), payload: { n: i } });
+          spooled.push(id);
+        }
+        await sleep(between([200, 1_200]));
+      }
+    })());
+
+    // --- Faults.
+    const snapshot = async (): Promise<Map<string, SupervisorState['stats']> | undefined> => {
+      try {
+        const out = new Map<string, SupervisorState['stats']>();
+        for (const c of componentsOf('sup-')) {
+          const s = await mend.connection.withDeadline(Date.now() + 5_000, () => supervisorState(mend, c.id));
+          if (s) out.set(c.id, s.stats);
+        }
+        return out;
+      } catch {
+        return undefined;
+      }
+    };
+    let counterChecks = 0;
+    const decreased: string[] = [];
+    const compare = (before: Map<string, SupervisorState['stats']>, after: Map<string, SupervisorState['stats']>, fault: string) => {
+      counterChecks++;
+      for (const [id, b] of before) {
+        const a = after.get(id);
+        if (!a) {
+          decreased.push(`${id}: no state after ${fault}`);
+          continue;
+        }
+        for (const key of ['attempted', 'succeeded', 'failed', 'breakerOpened'] as const) {
+          if (a[key] < b[key]) decreased.push(`${id}.${key} ${b[key]} → ${a[key]} across ${fault}`);
+        }
+      }
+    };
+
+    const kinds = Object.entries(weights).filter(([, w]) => w > 0) as Array<[FaultKind, number]>;
+    const totalWeight = kinds.reduce((s, [, w]) => s + w, 0);
+    // Every kind once first (in random order), so a short run covers them all; then by weight.
+    const firsts = kinds.map(([k]) => k).sort(() => Math.random() - 0.5);
+    const pick = (): FaultKind => {
+      const first = firsts.shift();
+      if (first) return first;
+      let r = Math.random() * totalWeight;
+      for (const [k, w] of kinds) if ((r -= w) < 0) return k;
+      return kinds[0]![0];
+    };
+
+    for (let i = 1; i <= opts.faults; i++) {
+      opts.signal?.throwIfAborted();
+      await sleep(between(gap));
+      const kind = pick();
+      const before = await snapshot();
+      const detail = await inject(kind);
+      faults[kind]++;
+      faults.total++;
+      if (i % 10 === 0 || opts.faults <= 20) log(`chaos: fault ${i}/${opts.faults} ${kind}${detail ? ` (${detail})` : ''}`);
+      if (before) {
+        const after = await until(`supervisor state after ${kind}`, 120_000, () => snapshot()).catch(() => undefined);
+        if (after) compare(before, after, `fault ${i} (${kind})`);
+        else decreased.push(`supervisors did not answer within 120s after fault ${i} (${kind})`);
+      }
+    }
+
+    async function inject(kind: FaultKind): Promise<string> {
+      switch (kind) {
+        case 'worker-kill': {
+          const w = worker!;
+          w.killedOnPurpose = true;
+          w.proc.kill('SIGKILL');
+          await w.exited;
+          await sleep(between([0, 1_000]));
+          await restartWorker();
+          return `pid ${w.proc.pid}`;
+        }
+        case 'server-restart': {
+          const s = server!;
+          const t = Date.now();
+          await s.stop();
+          await sleep(between([0, 1_500]));
+          server = await retrying('dev server restart', () => startServer(), 180_000);
+          return `down ${((Date.now() - t) / 1000).toFixed(1)}s`;
+        }
+        case 'service-kill': {
+          // A live one, so every counted kill really killed a process (one may be mid-recovery).
+          const victim = await until('a supervised service running', 60_000, async () => {
+            const alive = [];
+            for (const c of componentsOf('sup-')) {
+              const record = await readPidFile(processAdapter(c).pidFile!);
+              // Only one that answers with its pid: a process killed before it ran its first line
+              // would not have counted its start, and the accounting would miss it.
+              if (record && isAlive(record) && (await servicePid(probeUrl(c))) === record.pid) alive.push({ c, record });
+            }
+            return alive.length > 0 && alive[Math.floor(Math.random() * alive.length)]!;
+          });
+          process.kill(victim.record.pid, 'SIGKILL');
+          return `${victim.c.id} pid ${victim.record.pid}`;
+        }
+        case 'sink-down': {
+          await fetch(`${sinkUrl}/admin/down`, { method: 'POST' }).then((r) => r.body?.cancel());
+          const ms = between([300, 2_500]);
+          await sleep(ms);
+          await fetch(`${sinkUrl}/admin/up`, { method: 'POST' }).then((r) => r.body?.cancel());
+          return `${ms}ms`;
+        }
+      }
+    }
+    faultsDone = true;
+    log(`chaos: ${faults.total} faults injected; quiet period`);
+
+    // --- Quiet period: everything settles.
+    await producer;
+    await Promise.all(manualLoops);
+    if (loadErrors.length) throw loadErrors[0]!;
+    if (restarting) await restarting;
+    await until('supervised services healthy with no recovery running', 300_000, async () => {
+      for (const c of componentsOf('sup-')) {
+        const s = await supervisorState(mend, c.id);
+        if (!s || s.current || s.health !== 'healthy' || !(await httpOk(probeUrl(c)))) return false;
+      }
+      return true;
+    }, 500);
+    await until('the spool to drain', 600_000, () => pendingCount(spool.dir) === 0, 500);
+    await until('no recovery run still open', 120_000, async () => {
+      const open = await mend.temporal.workflow.count(`ExecutionStatus = "Running" AND TaskQueue = "${QUEUE}" AND WorkflowType = "${STRATEGY_WORKFLOW.immediate}"`);
+      return open.count === 0;
+    }, 500);
+
+    // --- Checks.
+    const runs: ChaosSummary['runs'] = { attempted: 0, completed: 0, recovered: 0, failedOutcome: 0, lost: 0, duplicated: 0, manual: manualIds.length, supervisor: 0 };
+    const claimed = new Map<string, Array<{ at: string; pid: number }>>(config.components.map((c) => [c.id, []]));
+    const account = (component: string, result: RecoveryResult) => {
+      for (const step of result.steps) {
+        if (step.name !== 'start' || step.component !== component) continue;
+        const m = /(?:started pid|already running as pid) (\d+)/.exec(step.detail ?? '');
+        if (m) claimed.get(component)!.push({ at: step.startedAt, pid: Number(m[1]) });
+      }
+    };
+    const checkRun = async (workflowId: string, component: string, executions: Array<{ runId: string; status: string }>) => {
+      for (const e of executions) {
+        runs.attempted++;
+        if (e.status !== 'COMPLETED') {
+          runs.lost++;
+          violations.push(`run ${workflowId} (${e.runId}) ended ${e.status}`);
+          continue;
+        }
+        const result = (await mend.temporal.workflow.getHandle(workflowId, e.runId).result()) as RecoveryResult;
+        runs.completed++;
+        if (result.outcome === 'recovered') runs.recovered++;
+        else runs.failedOutcome++;
+        account(component, result);
+      }
+    };
+    const executionsOf = async (workflowId: string) => {
+      const out: Array<{ runId: string; status: string }> = [];
+      for await (const w of mend.temporal.workflow.list({ query: `WorkflowId = ${JSON.stringify(workflowId)}` })) out.push({ runId: w.runId, status: w.status.name });
+      return out;
+    };
+    for (const id of manualIds) {
+      const component = id.split('/')[2]!;
+      const executions = await executionsOf(id);
+      if (executions.length === 0) {
+        runs.attempted++;
+        runs.lost++;
+        violations.push(`manual run ${id} not found`);
+        continue;
+      }
+      if (executions.length > 1) {
+        runs.duplicated += executions.length - 1;
+        violations.push(`manual run ${id} has ${executions.length} executions`);
+      }
+      await checkRun(id, component, executions);
+    }
+    const supTotals = { attempted: 0, succeeded: 0, failed: 0 };
+    for (const c of componentsOf('sup-')) {
+      const executions = await executionsOf(recoveryWorkflowId(c.id));
+      runs.supervisor += executions.length;
+      await checkRun(recoveryWorkflowId(c.id), c.id, executions);
+      const s = (await supervisorState(mend, c.id))!;
+      supTotals.attempted += s.stats.attempted;
+      supTotals.succeeded += s.stats.succeeded;
+      supTotals.failed += s.stats.failed;
+      if (s.stats.attempted !== executions.length) violations.push(`supervisor of ${c.id} counted ${s.stats.attempted} recoveries, ${executions.length} runs exist`);
+      if (s.stats.succeeded + s.stats.failed !== s.stats.attempted) violations.push(`supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed != ${s.stats.attempted} attempted`);
+    }
+    if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);
+
+    const actions = accountStarts(config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), processes: countProcesses(initialPid.get(c.id)!, claimed.get(c.id)!) })));
+    if (actions.duplicated > 0) violations.push(`${actions.duplicated} duplicated action(s): ${actions.unexplained.join('; ')}`);
+    else if (actions.unexplained.length > 0) violations.push(`start accounting inconsistent: ${actions.unexplained.join('; ')}`);
+
+    const sinkItems = ((await (await fetch(`${sinkUrl}/items`)).json()) as { items: Array<{ id: string }> }).items.map((i) => i.id);
+    const sinkStats = (await (await fetch(`${sinkUrl}/admin/stats`)).json()) as { injectedFailures: number };
+    const failed = await listFailed(spool.dir);
+    const { backlog, strangers } = accountBacklog(spooled, sinkItems, failed, sinkStats.injectedFailures);
+    if (backlog.duplicated) violations.push(`${backlog.duplicated} backlog item(s) written to the sink twice`);
+    if (backlog.lost) violations.push(`${backlog.lost} backlog item(s) lost`);
+    if (backlog.bothDeliveredAndFailed) violations.push(`${backlog.bothDeliveredAndFailed} item(s) both delivered and dead-lettered`);
+    if (backlog.withoutReason) violations.push(`${backlog.withoutReason} dead letter(s) without a reason`);
+    if (strangers.length) violations.push(`${strangers.length} item(s) at the sink that were never spooled`);
+
+    if (decreased.length) violations.push(...decreased.map((d) => `supervisor counter: ${d}`));
+    if (unexpectedWorkerExits) violations.push(`${unexpectedWorkerExits} unexpected worker exit(s) (see ${workerLog})`);
+
+    return {
+      faults,
+      runs,
+      actions,
+      backlog,
+      supervisors: { counterChecks, decreased, ...supTotals },
+      unexpectedWorkerExits,
+      durationMs: Date.now() - t0,
+      violations,
+      ok: violations.length === 0,
+    };
+  } finally {
+    stopping = true;
+    faultsDone = true;
+    // The load loops use the client: let them end before it closes.
+    await Promise.all(loads);
+    if (client && config) {
+      const mend = client;
+      await deleteHealthSchedules(mend, QUEUE).catch(() => undefined);
+      for (const c of config.components) await mend.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('chaos over').catch(() => undefined);
+      for (const s of config.spools) await mend.temporal.workflow.getHandle(backlogWorkflowId(s.name)).terminate('chaos over').catch(() => undefined);
+      await mend.temporal.workflow.getHandle(fleetLimiterWorkflowId(QUEUE)).terminate('chaos over').catch(() => undefined);
+      await mend.close().catch(() => undefined);
+    }
+    if (restarting) await restarting.catch(() => undefined);
+    if (worker) {
+      worker.killedOnPurpose = true;
+      worker.proc.kill('SIGTERM');
+      const timer = setTimeout(() => worker?.proc.kill('SIGKILL'), 15_000);
+      await worker.exited;
+      clearTimeout(timer);
+    }
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
+    sink.kill('SIGTERM');
+    await sinkExited;
+    await server?.stop();
+  }
+}
+
+/**
+ * The processes the runs account for: a component runs one process at a time and its runs never
+ * overlap, so in step order each change of the reported pid is one more process. (Not distinct
+ * pids: over a long run the kernel reuses pids, pid_max is 32768 here.)
+ */
+export function countProcesses(initialPid: number, claims: Array<{ at: string; pid: number }>): number {
+  let count = 1;
+  let last = initialPid;
+  for (const claim of [...claims].sort((a, b) => a.at.localeCompare(b.at))) {
+    if (claim.pid === last) continue;
+    count++;
+    last = claim.pid;
+  }
+  return count;
+}
+
+/**
+ * Duplicated actions: a component's process starts (its state file) beyond the processes the
+ * initial start and the runs' start steps account for. Fewer starts than that is inconsistent too.
+ */
+export function accountStarts(rows: Array<{ component: string; starts: number; processes: number }>): ChaosSummary['actions'] {
+  const actions: ChaosSummary['actions'] = { processStarts: 0, accountedStarts: 0, duplicated: 0, unexplained: [] };
+  for (const { component, starts, processes } of rows) {
+    actions.processStarts += starts;
+    actions.accountedStarts += Math.min(starts, processes);
+    if (starts > processes) {
+      actions.duplicated += starts - processes;
+      actions.unexplained.push(`${component}: ${starts} starts, ${processes} accounted for`);
+    } else if (starts < processes) {
+      actions.unexplained.push(`${component}: runs report ${processes} processes but only ${starts} starts`);
+    }
+  }
+  return actions;
+}
+
+/** Backlog: each spooled id at the sink once, or dead-lettered with a reason, never both, never neither. */
+export function accountBacklog(
+  spooled: string[],
+  sinkWrites: string[],
+  failed: Array<{ file: string; reason?: { reason?: string } }>,
+  injectedSinkFailures: number,
+): { backlog: ChaosSummary['backlog']; strangers: string[] } {
+  const failedIds = new Set(failed.map((f) => f.file.replace(/^\d{15}-|\.json$/g, '')));
+  const delivered = new Set(sinkWrites);
+  const wanted = new Set(spooled);
+  return {
+    backlog: {
+      spooled: spooled.length,
+      delivered: delivered.size,
+      deadLettered: failedIds.size,
+      sinkWrites: sinkWrites.length,
+      duplicated: sinkWrites.length - delivered.size,
+      lost: spooled.filter((id) => !delivered.has(id) && !failedIds.has(id)).length,
+      bothDeliveredAndFailed: [...failedIds].filter((id) => delivered.has(id)).length,
+      withoutReason: failed.filter((f) => !f.reason?.reason).length,
+      injectedSinkFailures,
+    },
+    strangers: [...delivered].filter((id) => !wanted.has(id)),
+  };
+}
+
+async function servicePid(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+    return ((await res.json()) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function probeUrl(c: Component): string {
+  return c.probe.type === 'http' ? c.probe.url : '';
+}
+
+function stateStarts(dir: string, id: string): number {
+  try {
+    return (JSON.parse(readFileSync(path.join(dir, 'state', `${id}.json`), 'utf8')) as { starts: number }).starts;
+  } catch {
+    return 0;
+  }
+}
+
+function pendingCount(spoolDir: string): number {
+  try {
+    return readdirSync(path.join(spoolDir, 'pending')).filter((f) => f.endsWith('.json') && !f.startsWith('.')).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The chaos config: `sup-<n>` supervised (1-s sweep, pid watch), `man-<n>` recovered on request only, one spool. */
+async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: string): Promise<string> {
+  const supervision = {
+    group: 'chaos',
+    interval: '1s',
+    failuresBeforeRecovery: 3,
+    confirmInterval: '250ms',
+    startupGrace: '0s',
+    restartBackoff: { initial: '100ms', max: '1s' },
+    backoffResetAfter: '5s',
+    breaker: { maxRecoveries: 1000, window: '1m' },
+  };
+  const lines = ['version: 1', 'components:'];
+  const ids = [...Array.from({ length: nSup }, (_, i) => `sup-${i + 1}`), ...Array.from({ length: nMan }, (_, i) => `man-${i + 1}`)];
+  for (const id of ids) {
+    const port = await freePort();
+    lines.push(
+      `  - id: ${id}`,
+      `    adapter: { type: process, command: ${JSON.stringify([process.execPath, path.join(ROOT, 'demo/service.js')])}, env: ${JSON.stringify({ MEND_DEMO_NAME: id, PORT: String(port), STATE_FILE: path.join(dir, 'state', `${id}.json`) })}, stopTimeout: 2s }`,
+      `    probe: { type: http, url: "http://127.0.0.1:${port}/healthz", timeout: 1s }`,
+      `    policy: { strategy: immediate, timeout: 30s, validateInterval: 100ms }`,
+      `    supervision: ${JSON.stringify(id.startsWith('sup-') ? supervision : { enabled: false })}`,
+    );
+  }
+  const spool = { name: 'chaos', dir: 'spool/chaos', sink: { url: sinkUrl, timeout: '1s' }, batchSize: 10, maxBatchesPerCycle: 1000, intervals: { busy: '200ms', some: '300ms', idle: '500ms' }, maxBackoff: '1s' };
+  lines.push('spools:', `  - ${JSON.stringify(spool)}`);
+  const file = path.join(dir, 'mend.config.yaml');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};

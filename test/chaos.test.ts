@@ -1,0 +1,88 @@
+/**
+ * The chaos suite, short: chaos/harness.ts with its own dev server on a file database (it restarts
+ * it), a worker, supervised and manual demo services and a backlog spool to a flaky sink, through
+ * a dozen faults of every kind. The full run is `npm run chaos` (200 faults).
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { accountBacklog, accountStarts, countProcesses, runChaos } from '../chaos/harness';
+import { tempDir } from './helpers';
+
+describe('chaos accounting', () => {
+  test('a process start no run accounts for is a duplicated action; fewer starts than processes is reported', () => {
+    const ok = accountStarts([{ component: 'a', starts: 3, processes: 3 }]);
+    assert.deepEqual([ok.duplicated, ok.unexplained], [0, []]);
+    const dup = accountStarts([
+      { component: 'a', starts: 4, processes: 3 },
+      { component: 'b', starts: 1, processes: 1 },
+    ]);
+    assert.equal(dup.duplicated, 1);
+    assert.equal(dup.processStarts, 5);
+    assert.equal(dup.accountedStarts, 4);
+    assert.match(dup.unexplained[0]!, /a: 4 starts, 3 accounted for/);
+    const short = accountStarts([{ component: 'c', starts: 1, processes: 2 }]);
+    assert.equal(short.duplicated, 0);
+    assert.match(short.unexplained[0]!, /only 1 starts/);
+  });
+
+  test('processes are counted by pid changes in step order, so a reused pid is a new process', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 18, 0, s)).toISOString();
+    // 10 (initial) → 11 → 11 again (an "already running" after a retried start) → 12 → 10 (pid reused)
+    const claims = [{ at: at(4), pid: 12 }, { at: at(1), pid: 11 }, { at: at(2), pid: 11 }, { at: at(6), pid: 10 }];
+    assert.equal(countProcesses(10, claims), 4);
+    assert.equal(countProcesses(10, []), 1);
+    assert.equal(countProcesses(10, [{ at: at(1), pid: 10 }]), 1, 'a run that found the first process running started nothing');
+  });
+
+  test('backlog: a second write is a duplicate, a missing id is lost, delivered and dead is both', () => {
+    const failed = [
+      { file: '001763888400000-c.json', reason: { reason: '3 failed attempts' } },
+      { file: '001763888400001-d.json', reason: { reason: '3 failed attempts' } },
+      { file: '001763888400002-e.json' },
+    ];
+    const { backlog, strangers } = accountBacklog(['a', 'b', 'c', 'd', 'e', 'f'], ['a', 'b', 'a', 'd', 'x'], failed, 7);
+    assert.equal(backlog.duplicated, 1, 'a written twice');
+    assert.equal(backlog.lost, 1, 'f is nowhere');
+    assert.equal(backlog.bothDeliveredAndFailed, 1, 'd delivered and dead-lettered');
+    assert.equal(backlog.withoutReason, 1, 'e has no reason file');
+    assert.deepEqual(strangers, ['x']);
+    assert.equal(backlog.deadLettered, 3);
+  });
+});
+
+describe('chaos, short', () => {
+  test('12 faults (worker SIGKILLs, dev-server restarts, service SIGKILLs, sink outages): every run completes once, no action twice, no item lost or doubled, counters kept', { timeout: 600_000 }, async () => {
+    const dir = tempDir('chaos');
+    const summary = await runChaos({
+      faults: 12,
+      dir,
+      minItems: 50,
+      gapMs: [200, 800],
+      workflowBundle: process.env.MEND_WORKFLOW_BUNDLE,
+      log: (line) => console.log(`# ${line}`),
+    });
+    const f = summary.faults;
+    console.log(
+      `# chaos: ${f.total} faults (${f['worker-kill']} worker kills, ${f['server-restart']} server restarts, ${f['service-kill']} service kills, ${f['sink-down']} sink outages) in ${(summary.durationMs / 1000).toFixed(0)}s; ` +
+        `${summary.runs.attempted} runs, ${summary.runs.completed} completed, ${summary.actions.duplicated} duplicated actions, ${summary.backlog.lost} lost items, ${summary.backlog.injectedSinkFailures} injected sink failures`,
+    );
+    assert.deepEqual(summary.violations, []);
+    assert.equal(f.total, 12);
+    for (const kind of ['worker-kill', 'server-restart', 'service-kill', 'sink-down'] as const) assert.ok(f[kind] >= 1, `at least one ${kind}`);
+    assert.ok(summary.runs.manual >= 5, 'manual runs went on during the faults');
+    assert.ok(summary.runs.supervisor >= 1, 'supervisors recovered killed services');
+    assert.equal(summary.runs.completed, summary.runs.attempted);
+    assert.equal(summary.runs.lost, 0);
+    assert.equal(summary.actions.duplicated, 0);
+    assert.equal(summary.actions.processStarts, summary.actions.accountedStarts);
+    assert.ok(summary.backlog.spooled >= 50);
+    assert.equal(summary.backlog.lost, 0);
+    assert.equal(summary.backlog.duplicated, 0);
+    assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, summary.backlog.spooled);
+    assert.ok(summary.backlog.injectedSinkFailures > 0, 'the sink really failed requests');
+    assert.equal(summary.supervisors.counterChecks, 12);
+    assert.deepEqual(summary.supervisors.decreased, []);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
