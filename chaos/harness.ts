@@ -41,6 +41,7 @@ import { backlogWorkflowId, fleetLimiterWorkflowId, recoveryWorkflowId, supervis
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
+import { healthy } from '../bench/lib/util';
 import { ensureTemporal } from '../scripts/ensure-temporal';
 import { freePort } from '../scripts/ports';
 import { startDevServer, type DevServer } from '../scripts/temporal-server';
@@ -113,15 +114,6 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
   throw new Error(`chaos: timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const t0 = Date.now();
@@ -226,7 +218,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const initialPid = new Map<string, number>();
 
   try {
-    await until('sink to answer', 15_000, () => httpOk(`${sinkUrl}/healthz`));
+    await until('sink to answer', 15_000, () => healthy(`${sinkUrl}/healthz`, 1_000));
     server = await startServer();
     log(`chaos: dev server ${server.address} on ${dbFile}, sink ${sinkUrl}`);
 
@@ -235,7 +227,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       const started = await startProcess(processAdapter(c));
       initialPid.set(c.id, started.pid);
     }
-    for (const c of config.components) await until(`${c.id} healthy`, 30_000, () => httpOk(probeUrl(c)));
+    for (const c of config.components) await until(`${c.id} healthy`, 30_000, () => healthy(probeUrl(c), 1_000));
 
     worker = await startWorker();
     client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
@@ -410,7 +402,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await until('supervised services healthy with no recovery running', 300_000, async () => {
       for (const c of componentsOf('sup-')) {
         const s = await supervisorState(mend, c.id);
-        if (!s || s.current || s.health !== 'healthy' || !(await httpOk(probeUrl(c)))) return false;
+        if (!s || s.current || s.health !== 'healthy' || !(await healthy(probeUrl(c), 1_000))) return false;
       }
       return true;
     }, 500);
