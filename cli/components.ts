@@ -5,6 +5,7 @@ import { TemporalUnreachableError } from '../client';
 import { checkComponent } from '../client/checks';
 import { loadConfigFile } from '../client/config';
 import { supervisorState, supervisorView, type SupervisorView } from '../client/supervisors';
+import { componentView } from '../core/api';
 import { selectComponents } from '../core/config';
 import type { Settings } from '../core/settings';
 import type { CheckResult } from '../core/supervision';
@@ -55,16 +56,7 @@ export function addComponentCommands(program: Command, settings: Settings): void
         });
       } else {
         const config = loadConfigFile(opts.config, { stateDir: settings.MEND_HOME });
-        const views = config.components.map((c) => ({
-          id: c.id,
-          description: c.description,
-          adapter: c.adapter.type,
-          probe: c.probe.type,
-          dependsOn: c.dependsOn,
-          critical: c.critical,
-          policy: { strategy: c.policy.strategy, escalation: c.policy.escalation },
-          supervised: c.supervision.enabled,
-        }));
+        const views = config.components.map(componentView);
         // The supervisors' health, when Temporal answers; the config alone otherwise.
         let states: Array<SupervisorView | undefined | 'unreadable'> = views.map(() => 'unreadable');
         try {

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { FAILURE_CLASSES } from './failure';
 import { OUTCOMES, PHASES } from './run';
-import { ComponentIdSchema, GroupNameSchema, RunRequestSchema, SagaIdSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
+import { ComponentIdSchema, GroupNameSchema, type Component, RunRequestSchema, SagaIdSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
 
 // ---------------------------------------------------------------- errors
 
@@ -90,6 +90,22 @@ export const ComponentViewSchema = z
     }),
   })
   .meta({ id: 'Component' });
+
+export type ComponentView = z.output<typeof ComponentViewSchema>;
+
+/** What the API and CLI show of a component: no commands, env, headers, URLs or paths. */
+export function componentView(c: Component): ComponentView {
+  return {
+    id: c.id,
+    description: c.description,
+    adapter: c.adapter.type,
+    probe: c.probe.type,
+    dependsOn: c.dependsOn,
+    critical: c.critical,
+    supervised: c.supervision.enabled,
+    policy: { strategy: c.policy.strategy, escalation: c.policy.escalation, timeoutMs: c.policy.timeout, maxRetries: c.policy.maxRetries, preApproved: c.policy.preApproved },
+  };
+}
 
 export const ComponentListSchema = z.object({ components: z.array(ComponentViewSchema) }).describe('the configured components');
 export const ComponentStatsSchema = z.object({
@@ -412,14 +428,8 @@ export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: 
 export const FleetStatsSchema = z
   .object({
     components: z.array(ComponentStatsSchema),
-    fleet: z.object({
+    fleet: ComponentStatsSchema.pick({ attempted: true, succeeded: true, failed: true, successRate: true, mttrP50Ms: true, mttrP95Ms: true }).extend({
       supervised: z.number(),
-      attempted: z.number(),
-      succeeded: z.number(),
-      failed: z.number(),
-      successRate: z.number().optional(),
-      mttrP50Ms: z.number().optional(),
-      mttrP95Ms: z.number().optional(),
       breakersOpen: z.number(),
     }),
     unsupervised: z.array(z.string()),

@@ -3,8 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { RunNotFoundError, type MendClient } from '../../client';
 import { describeSummary } from '../../client/runs';
 import { recoveryWorkflowId } from '../../core/constants';
-import type { z } from 'zod';
-import type { ComponentViewSchema, Role } from '../../core/api';
+import type { Role } from '../../core/api';
 import type { Component, Config } from '../../core/schemas';
 import { componentOfWorkflowId } from '../../core/visibility';
 import { inScope, roleAtLeast, type Principal } from '../auth';
@@ -43,19 +42,6 @@ export async function componentsOfRun(mend: MendClient, workflowId: string): Pro
   return named ? [named] : (await describeSummary(mend, workflowId)).components;
 }
 
-/** What the API shows of a component: no commands, env, headers, URLs or paths. */
-export function componentView(c: Component): z.output<typeof ComponentViewSchema> {
-  return {
-    id: c.id,
-    description: c.description,
-    adapter: c.adapter.type,
-    probe: c.probe.type,
-    dependsOn: c.dependsOn,
-    critical: c.critical,
-    supervised: c.supervision.enabled,
-    policy: { strategy: c.policy.strategy, escalation: c.policy.escalation, timeoutMs: c.policy.timeout, maxRetries: c.policy.maxRetries, preApproved: c.policy.preApproved },
-  };
-}
 
 /** The component's recovery run, when one is running. */
 export async function runningRecovery(mend: MendClient, componentId: string): Promise<{ workflowId: string; runId: string } | undefined> {

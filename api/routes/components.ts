@@ -7,10 +7,10 @@ import { RunNotFoundError } from '../../client';
 import { checkComponent } from '../../client/checks';
 import { describeSummary } from '../../client/runs';
 import { supervisorState, supervisorView } from '../../client/supervisors';
-import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema } from '../../core/api';
+import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema, componentView } from '../../core/api';
 import { recoveryWorkflowId } from '../../core/constants';
 import { errorResponses } from '../errors';
-import { componentsById, componentView, principalOf, requireScope } from './common';
+import { componentsById, principalOf, requireScope } from './common';
 import type { V1Options } from './index';
 
 export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }) => {
