@@ -40,6 +40,7 @@ export interface ConfirmResult {
   probes: number;
   failures: number;
   last: ProbeResult;
+  /** When the last probe answered (or timed out). */
   lastAt: string;
 }
 
@@ -119,8 +120,10 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       const client = ctx.client;
       const results = await Promise.all(
         specs.map(async (spec) => {
-          const checkedAt = new Date().toISOString();
           const { result, failures } = await probeOverlapping(spec.component, safeProbe);
+          // When the verdict was known: a timeout is evidence as of its end, not of its start (the
+          // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
+          const checkedAt = new Date().toISOString();
           return { spec, result, checkedAt, failures };
         }),
       );
@@ -161,8 +164,8 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       let lastAt = new Date().toISOString();
       for (let i = 0; i < probes; i++) {
         if (i > 0) await ctx.sleep(intervalMs);
-        lastAt = new Date().toISOString();
         last = await probe(component);
+        lastAt = new Date().toISOString();
         ctx.heartbeat({ probe: i + 1 });
         if (last.healthy) return { healthy: true, probes: i + 1, failures, last, lastAt };
         failures += 1;
