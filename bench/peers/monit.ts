@@ -24,7 +24,10 @@ export function monitPeer(dir: string, settings: PeerSettings): Peer {
         writeFileSync(script, `#!/bin/sh\ncd ${ROOT}\n${env} exec ${process.execPath} demo/service.js >> ${path.join(dir, `${s.name}.log`)} 2>&1 &\necho $! > ${pidFile(s)}\n`, { mode: 0o755 });
         return [
           `check process ${s.name} with pidfile ${pidFile(s)}`,
-          `  start program = "/bin/sh ${script}" with timeout 10 seconds`,
+          // monit holds connection tests while a process is younger than its start timeout; a
+          // hang in a process restarted a moment ago (the previous trial) would wait that out. The
+          // service answers within a second of its start, so 2 s is a fair start timeout.
+          `  start program = "/bin/sh ${script}" with timeout 2 seconds`,
           `  stop program = "/bin/sh -c 'kill -9 $(cat ${pidFile(s)}) 2>/dev/null; true'"`,
           `  if failed host 127.0.0.1 port ${s.port} protocol http request "/healthz" with timeout ${Math.ceil(settings.timeoutMs / 1000)} seconds for ${settings.failures} cycles then restart`,
         ].join('\n');

@@ -34,8 +34,11 @@ export async function faultTrials(peer: Peer, service: BenchService, fault: 'cra
   const measuredAt = new Date().toISOString();
   let notRecovered = 0;
   for (let i = 1; i <= trials; i++) {
-    // Settled first: healthy for 1.5 s (supervisord counts a start after 1 s up).
-    await steadyHealthy(url, 1_500, 60_000);
+    // Settled first. A crash: healthy for 1.5 s (supervisord counts a start after 1 s up). A hang:
+    // 4 s, so that every peer has checked the restarted service and found it healthy (monit holds
+    // connection tests for its 2-s start timeout; without a passing check in between it still
+    // counts the previous trial's failures and acts on the first new one).
+    await steadyHealthy(url, fault === 'hang' ? 4_000 : 1_500, 60_000);
     const pid = await servicePid(url);
     if (!pid) throw new Error(`bench: ${service.name} did not report its pid`);
     const t0 = now();
