@@ -9,7 +9,7 @@ import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStart
 import type { Workflow } from '@temporalio/common';
 import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { Component, Config } from '../core/schemas';
-import type { SupervisorSpec } from '../core/supervision';
+import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
 import { reconcileDrills } from './drills';
 import { recoveryRelatives, type MendClient } from './index';
 import { applySchedule, deleteUnwanted, ownedSchedules } from './schedule-sync';
@@ -52,11 +52,15 @@ export interface HealthScheduleInfo {
 /** What a supervisor gets for each watched component of `config`. */
 export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
   const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
+  // A cap the fleet cannot reach never refuses a permit: its limiter round trip is left out (a
+  // destructive recovery still goes through it, for the per-minute ration).
+  const watched = config.components.filter((c) => c.supervision.enabled).length;
+  const capNeeded = watched > maxConcurrentRecoveries || DESTRUCTIVE_STRATEGIES.includes(component.policy.strategy);
   return {
     component,
     related: recoveryRelatives(component.policy.strategy, component, config.components),
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
-    maxConcurrentRecoveries,
+    maxConcurrentRecoveries: capNeeded ? maxConcurrentRecoveries : undefined,
     maxDestructivePerMinute,
   };
 }

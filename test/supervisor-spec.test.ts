@@ -1,0 +1,35 @@
+/** What each supervisor is told about the fleet: the fleet cap is left out where it can never bind. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { supervisorSpec } from '../client/schedules';
+import { parseConfig } from '../core/config';
+
+const opts = { baseDir: '/srv/app', stateDir: '/srv/app/.mend' };
+
+function fleet(count: number, cap: number, strategyOfFirst = 'immediate') {
+  const components = Array.from({ length: count }, (_, i) =>
+    [
+      `  - id: svc${i}`,
+      '    adapter: { type: process, command: [node, server.js] }',
+      `    probe: { type: http, url: "http://127.0.0.1:${4000 + i}/healthz" }`,
+      ...(i === 0 ? [`    policy: { strategy: ${strategyOfFirst} }`] : []),
+    ].join('\n'),
+  );
+  return parseConfig(`version: 1\nsupervision: { maxConcurrentRecoveries: ${cap} }\ncomponents:\n${components.join('\n')}\n`, 'mend.config.yaml', opts);
+}
+
+test('a fleet no larger than its cap asks no limiter for permits', () => {
+  const config = fleet(3, 3);
+  for (const c of config.components) assert.equal(supervisorSpec(c, config).maxConcurrentRecoveries, undefined);
+});
+
+test('a fleet larger than its cap has every supervisor take a permit', () => {
+  const config = fleet(4, 3);
+  for (const c of config.components) assert.equal(supervisorSpec(c, config).maxConcurrentRecoveries, 3);
+});
+
+test('a destructive recovery goes through the limiter even in a small fleet (its per-minute ration)', () => {
+  const config = fleet(2, 5, 'state-recovery');
+  assert.equal(supervisorSpec(config.components[0]!, config).maxConcurrentRecoveries, 5);
+  assert.equal(supervisorSpec(config.components[1]!, config).maxConcurrentRecoveries, undefined);
+});
