@@ -1,4 +1,8 @@
-/** supervisord (Debian's `supervisor`) running the bench services: restart on exit, no health probe. */
+/**
+ * supervisord (Debian's `supervisor`) running the bench services: restart on exit, no health probe.
+ * It has no dependencies: a service's `dependsOn` only orders start-up (a higher `priority` number
+ * starts later), which is all supervisord offers.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +19,10 @@ export function supervisordPeer(dir: string): Peer {
     async start(services: BenchService[]) {
       const version = await run('supervisord', ['--version']);
       this.version = `supervisord ${version.out.trim()}`;
+      const depth = (name: string, seen: string[] = []): number => {
+        const deps = services.find((x) => x.name === name)?.dependsOn ?? [];
+        return deps.length === 0 || seen.includes(name) ? 0 : 1 + Math.max(...deps.map((d) => depth(d, [...seen, name])));
+      };
       const programs = services.map((s) => {
         const env = { MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env };
         return [
@@ -23,6 +31,8 @@ export function supervisordPeer(dir: string): Peer {
           `directory=${dir}`,
           `environment=${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join(',')}`,
           'autostart=true',
+          // supervisord's default priority is 999; dependencies first, as far as start order goes.
+          `priority=${100 + 100 * depth(s.name)}`,
           'autorestart=true',
           // Defaults, spelled out: up 1 s counts as started; 3 quick failures make it FATAL.
           'startsecs=1',
