@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
+import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorSpec } from '../core/supervision';
 import { reconcileDrills } from './drills';
@@ -52,9 +53,11 @@ export interface HealthScheduleInfo {
 /** What a supervisor gets for each watched component of `config`. */
 export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
   const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
+  const dependencies = new Set(relatives(config.components, component.id).dependencies);
   return {
     component,
     related: recoveryRelatives(component.policy.strategy, component, config.components),
+    ...(dependencies.size > 0 ? { dependencies: config.components.filter((c) => dependencies.has(c.id)) } : {}),
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
     maxConcurrentRecoveries,
     maxDestructivePerMinute,

@@ -14,6 +14,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -57,6 +58,8 @@ export interface SupervisorInput {
   historyLimit?: number;
 }
 
+/** Patch: a supervisor holds a recovery while a dependency is unhealthy or being recovered. */
+const HOLD_FOR_DEPENDENCIES = 'supervisor-holds-for-dependencies';
 const WATCH_MAX_MS = 5 * 60_000;
 const WATCH_POLL_MS = 200;
 const FOREVER = Number.MAX_SAFE_INTEGER;
@@ -318,6 +321,18 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (state.pausedUntil !== undefined && now < state.pausedUntil) {
       backOffDetection(`paused${state.pausedBy ? ` by ${state.pausedBy}` : ''}`);
       return;
+    }
+    // Nothing is restarted before what it depends on is healthy: a dependent started without its
+    // dependency comes up broken, and a dependency's recovery may restart its dependents itself.
+    // Held without a detection backoff: the next failure report looks again, so the component is
+    // recovered within one check interval of its dependencies being ready.
+    const dependencies = spec.dependencies ?? [];
+    if (dependencies.length > 0 && patched(HOLD_FOR_DEPENDENCIES)) {
+      const { waitingFor } = await probes.dependenciesNotReady({ dependencies });
+      if (waitingFor.length > 0) {
+        state.held = `waiting for ${waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
+        return;
+      }
     }
     tick();
     const decision = breakerDecision(state.breaker, sup(), now);
