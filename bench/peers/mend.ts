@@ -66,7 +66,12 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
         stdio: 'ignore',
         detached: true,
       });
-      for (const c of config.components) await startProcess(processAdapter(c));
+      // A stack with dependencies is brought up in order, each service once what it needs answers.
+      const ordered = services.some((s) => s.dependsOn?.length);
+      for (const [i, c] of config.components.entries()) {
+        await startProcess(processAdapter(c));
+        if (ordered) await waitUntil(`${c.id} healthy`, 30_000, () => healthy(healthUrl(services[i]!)));
+      }
       await waitUntil('mend services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
       client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
       await reconcileSchedules(client, config);

@@ -30,7 +30,8 @@ export function supervisordPeer(dir: string): Peer {
           `command=${process.execPath} ${path.join(ROOT, 'demo/service.js')}`,
           `directory=${dir}`,
           `environment=${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join(',')}`,
-          'autostart=true',
+          // A dependent is started by hand once its dependencies answer (supervisord would start it at once).
+          `autostart=${s.dependsOn?.length ? 'false' : 'true'}`,
           // supervisord's default priority is 999; dependencies first, as far as start order goes.
           `priority=${100 + 100 * depth(s.name)}`,
           'autorestart=true',
@@ -61,6 +62,12 @@ export function supervisordPeer(dir: string): Peer {
       );
       // tini -s reaps orphans promptly (DESIGN §11); supervisord reaps its own children.
       child = spawn('tini', ['-s', '--', 'supervisord', '-n', '-c', conf], { detached: true, stdio: 'ignore' });
+      for (const s of services.filter((x) => x.dependsOn?.length)) {
+        const needs = services.filter((x) => s.dependsOn!.includes(x.name));
+        await waitUntil(`${s.name}'s dependencies`, 30_000, async () => (await Promise.all(needs.map((x) => healthy(healthUrl(x))))).every(Boolean));
+        const started = await ctl('start', s.name);
+        if (started.code !== 0) throw new Error(`bench: supervisorctl start ${s.name} failed: ${started.out.trim()}`);
+      }
       await waitUntil('supervisord services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
     },
     async stop() {
