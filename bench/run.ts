@@ -46,6 +46,7 @@ function mergeInto(previous: BenchResults | undefined, next: BenchResults): Benc
     faults,
     crashLoop: { ...previous.crashLoop, ...next.crashLoop },
     checkpoint: next.checkpoint ?? previous.checkpoint,
+    extra: { ...previous.extra, ...next.extra },
   };
 }
 
