@@ -5,7 +5,7 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
@@ -42,6 +42,15 @@ export interface ConfirmResult {
   last: ProbeResult;
   /** When the last probe answered (or timed out). */
   lastAt: string;
+}
+
+export interface DependenciesInput {
+  dependencies: Component[];
+}
+
+export interface DependenciesResult {
+  /** The dependencies not ready, each with why: a recovery of it runs, or its probe fails. */
+  waitingFor: Array<{ id: string; reason: string }>;
 }
 
 export interface WatchInput {
@@ -171,6 +180,30 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
         failures += 1;
       }
       return { healthy: false, probes, failures, last, lastAt };
+    },
+
+    /**
+     * Read-only (a describe and a probe per dependency), so safe twice: which of a component's
+     * dependencies are not ready for it to be restarted, because a recovery of it (`mend/recover/<id>`)
+     * is running or because its probe fails.
+     */
+    async dependenciesNotReady({ dependencies }: DependenciesInput): Promise<DependenciesResult> {
+      const client = Context.current().client;
+      const found = await Promise.all(
+        dependencies.map(async (dep): Promise<{ id: string; reason: string } | undefined> => {
+          const run = await client.workflow
+            .getHandle(recoveryWorkflowId(dep.id))
+            .describe()
+            .catch((err: unknown) => {
+              if (err instanceof WorkflowNotFoundError) return undefined;
+              throw err;
+            });
+          if (run?.status.name === 'RUNNING') return { id: dep.id, reason: `recovery ${recoveryWorkflowId(dep.id)} running` };
+          const health = await safeProbe(dep);
+          return health.healthy ? undefined : { id: dep.id, reason: `${health.failureClass ?? 'unhealthy'}: ${health.detail}` };
+        }),
+      );
+      return { waitingFor: found.filter((f): f is { id: string; reason: string } => f !== undefined) };
     },
 
     /**

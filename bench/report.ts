@@ -32,7 +32,7 @@ function faultTable(fault: 'crash' | 'hang', rows: Record<string, FaultResult>):
 }
 
 /** A horizontal bar chart of medians (with p95 whiskers) per peer. */
-function barChart(title: string, rows: Array<{ label: string; summary?: Summary; note?: string }>): string {
+export function barChart(title: string, rows: Array<{ label: string; summary?: Summary; note?: string }>): string {
   const width = 640;
   const rowH = 34;
   const left = 120;

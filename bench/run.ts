@@ -2,7 +2,7 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
  */
@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
+import { dependencySection, dependencyStack, dependencyTrials, type DependencyResult } from './scenarios/dependency';
+import { DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials, type MassOutageResult } from './scenarios/mass-outage';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
@@ -44,6 +46,7 @@ function mergeInto(previous: BenchResults | undefined, next: BenchResults): Benc
     faults,
     crashLoop: { ...previous.crashLoop, ...next.crashLoop },
     checkpoint: next.checkpoint ?? previous.checkpoint,
+    extra: { ...previous.extra, ...next.extra },
   };
 }
 
@@ -118,6 +121,34 @@ async function main(): Promise<void> {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  }
+
+  if (wants('deps')) {
+    // mend: the whole stack's policy is dependency-aware (a store recovery restarts api, then web).
+    const handling: Record<string, string> = { mend: 'dependsOn, policy dependency-aware', monit: '`depends on`', supervisord: 'none (start priority only)' };
+    const rows: Record<string, DependencyResult> = {};
+    for (const [name, make] of peers) {
+      const n = name === 'supervisord' ? Math.min(quick ? 2 : 3, trials) : quick ? 3 : 10;
+      log(`dependency order: ${name}, ${n} trials`);
+      const peerOf = name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { strategy: { store: 'dependency-aware', api: 'dependency-aware', web: 'dependency-aware' } }) : make;
+      const { version, result } = await withPeer(peerOf, dependencyStack, (peer, list) => dependencyTrials(peer, list, handling[name] ?? '-', n, name === 'supervisord' ? 10_000 : 30_000));
+      results.versions[name] = version;
+      rows[name] = result;
+    }
+    (results.extra ??= {})['Dependency order (store ← api ← web, store killed)'] = dependencySection(rows, path.join(__dirname, 'results'));
+  }
+
+  if (wants('mass')) {
+    const caps: Record<string, string> = { mend: `fleet cap ${DEFAULT_FLEET_CAP} (default)`, monit: 'none', supervisord: 'none' };
+    const rows: Record<string, MassOutageResult> = {};
+    for (const [name, make] of peers) {
+      const n = quick ? 2 : 5;
+      log(`mass outage: ${name}, ${n} trials`);
+      const { version, result } = await withPeer(make, massOutageFleet, (peer, list) => massOutageTrials(peer, list, caps[name] ?? '-', n, 120_000));
+      results.versions[name] = version;
+      rows[name] = result;
+    }
+    (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
   }
 
   const resultsDir = path.join(__dirname, 'results');

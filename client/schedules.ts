@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
+import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
 import { reconcileDrills } from './drills';
@@ -56,9 +57,11 @@ export function supervisorSpec(component: Component, config: Config): Supervisor
   // destructive recovery still goes through it, for the per-minute ration).
   const watched = config.components.filter((c) => c.supervision.enabled).length;
   const capNeeded = watched > maxConcurrentRecoveries || DESTRUCTIVE_STRATEGIES.includes(component.policy.strategy);
+  const dependencies = new Set(relatives(config.components, component.id).dependencies);
   return {
     component,
     related: recoveryRelatives(component.policy.strategy, component, config.components),
+    ...(dependencies.size > 0 ? { dependencies: config.components.filter((c) => dependencies.has(c.id)) } : {}),
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
     maxConcurrentRecoveries: capNeeded ? maxConcurrentRecoveries : undefined,
     maxDestructivePerMinute,

@@ -11,6 +11,12 @@ export interface SupervisorSpec {
   component: Component;
   /** The component's dependencies and dependents, for strategies that act on them. */
   related?: Component[];
+  /**
+   * Everything the component depends on, directly or not: its supervisor starts no recovery while
+   * one of them is unhealthy or being recovered (a dependent started before its dependency is
+   * healthy comes up broken, and a dependency's recovery may restart its dependents itself).
+   */
+  dependencies?: Component[];
   notify?: { webhook?: string; timeoutMs: number };
   /** Fleet-wide cap on recoveries running at once (on this task queue). */
   maxConcurrentRecoveries?: number;

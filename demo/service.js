@@ -6,6 +6,12 @@
 //   FAIL_FIRST_STARTS  exit at once on the first N starts (counted in the state file): a flaky start
 //   CRASH_AFTER_MS     exit this long after every start (a crash loop) ...
 //   FIXED_FILE         ... unless this file exists: creating it is "deploying the fix"
+//   CONNECT_DEPENDENCIES=1  hold a "connection" to each DEPENDS_ON service, opened at start: the
+//       service remembers each dependency's pid (from its /healthz) and answers 503 "stale
+//       connection to <dep>" once that dependency has restarted, or "started without <dep>" when
+//       the dependency was not healthy at start, until the service itself is restarted. Starts
+//       made while a dependency was not healthy are counted as `startsWithoutDependency` in the
+//       state file (the benchmark's "started before its dependency was healthy").
 // Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/unhang,
 // POST /admin/crash, POST /admin/restart (an in-process restart: clears a hang, counted as `restarts`
 // in the state file; what an http adapter's restart call hits).
@@ -61,8 +67,50 @@ if (crashAfter > 0 && !(process.env.FIXED_FILE && fs.existsSync(process.env.FIXE
 }
 
 let hung = false;
+const connectDependencies = process.env.CONNECT_DEPENDENCIES === '1';
+/** url -> { name, pid } of each dependency as found at start (CONNECT_DEPENDENCIES); pid undefined: not healthy then. */
+const connections = new Map();
+
+/** One GET of a dependency's /healthz: { ok, name, pid, problem }. */
+async function askDependency(url) {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(500) });
+    const body = await res.json().catch(() => ({}));
+    return { ok: res.ok, name: body.name || url, pid: body.pid, problem: res.ok ? undefined : `${url} answered ${res.status}` };
+  } catch (err) {
+    return { ok: false, name: url, pid: undefined, problem: `${url} unreachable (${err.cause?.code || err.name})` };
+  }
+}
+
+/** At start: remember each dependency's identity; count this start when one was not healthy. */
+async function connectToDependencies() {
+  const found = await Promise.all(dependsOn.map(async (url) => [url, await askDependency(url)]));
+  for (const [url, dep] of found) connections.set(url, { name: dep.name, pid: dep.ok ? dep.pid : undefined });
+  const missing = found.filter(([, dep]) => !dep.ok).map(([, dep]) => dep.name);
+  if (missing.length > 0) {
+    state.startsWithoutDependency = (state.startsWithoutDependency || 0) + 1;
+    saveState();
+    log(`started without ${missing.join(', ')} (start #${state.starts}; ${state.startsWithoutDependency} such start(s) so far)`);
+  }
+}
 
 async function dependencyProblems() {
+  if (connectDependencies) {
+    const problems = [];
+    await Promise.all(
+      dependsOn.map(async (url) => {
+        const conn = connections.get(url);
+        if (!conn || conn.pid === undefined) {
+          problems.push(`started without ${conn?.name || url}`);
+          return;
+        }
+        const now = await askDependency(url);
+        if (!now.ok) problems.push(now.problem);
+        else if (now.pid !== conn.pid) problems.push(`stale connection to ${conn.name} (it restarted: pid ${conn.pid} -> ${now.pid})`);
+      }),
+    );
+    return problems;
+  }
   const problems = [];
   await Promise.all(
     dependsOn.map(async (url) => {
@@ -138,6 +186,11 @@ function shutdown(signal) {
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
 
-server.listen(port, '127.0.0.1', () => {
-  log(`listening on 127.0.0.1:${server.address().port} (start #${state.starts}${dependsOn.length ? `, needs ${dependsOn.join(', ')}` : ''})`);
-});
+function listen() {
+  server.listen(port, '127.0.0.1', () => {
+    log(`listening on 127.0.0.1:${server.address().port} (start #${state.starts}${dependsOn.length ? `, needs ${dependsOn.join(', ')}` : ''})`);
+  });
+}
+// With CONNECT_DEPENDENCIES the service answers only once it has "connected" (looked at each dependency).
+if (connectDependencies) void connectToDependencies().then(listen);
+else listen();

@@ -4,10 +4,13 @@
  * free (oldest request first), and gives it back with `release` once its recovery has ended.
  * A permit whose supervisor is gone, or held past its lease, is taken back.
  */
-import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { pickGrants, type PermitQueue, type PermitRequest } from '../core/supervision';
 
 export type { PermitRequest };
+
+/** Patch: the permits of one pass are signalled concurrently. */
+const PARALLEL_GRANTS = 'fleet-limiter-parallel-grants';
 
 export interface FleetLimiterState extends PermitQueue {
   /** Permits granted since the limiter first started. */
@@ -60,7 +63,7 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     }
     state.destructiveGrants = state.destructiveGrants.filter((t) => now - t < 60_000);
     const { grant, wakeAt } = pickGrants(state, now);
-    for (const next of grant) {
+    const grantOne = async (next: PermitRequest) => {
       state.waiting = state.waiting.filter((w) => w.component !== next.component);
       try {
         await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
@@ -70,7 +73,11 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
       } catch {
         log.warn('supervisor gone before its permit', { component: next.component });
       }
-    }
+    };
+    // Permits freed together are signalled together: one after the other, each waits a workflow
+    // task round trip, which a mass outage makes long.
+    if (patched(PARALLEL_GRANTS)) await Promise.all(grant.map(grantOne));
+    else for (const next of grant) await grantOne(next);
     if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > 10_000) {
       await continueAsNew<typeof fleetLimiter>({ state, leaseMs: input.leaseMs });
     }

@@ -12,8 +12,10 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -22,7 +24,7 @@ import {
 } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import type { NotifyEvent } from '../activities/notify/webhook';
-import { recoveryWorkflowId } from '../core/constants';
+import { fleetLimiterWorkflowId, recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
 import {
   DESTRUCTIVE_STRATEGIES,
@@ -39,7 +41,7 @@ import {
   type SupervisorSpec,
   type SupervisorState,
 } from '../core/supervision';
-import { permitSignal } from './fleet-limiter';
+import { permitSignal, releaseSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
 export const reportSignal = defineSignal<[ProbeReport]>('report');
@@ -57,6 +59,12 @@ export interface SupervisorInput {
   historyLimit?: number;
 }
 
+/** Patch: a supervisor holds a recovery while a dependency is unhealthy or being recovered. */
+const HOLD_FOR_DEPENDENCIES = 'supervisor-holds-for-dependencies';
+/** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
+const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
+/** Patch: fresh failure reports waiting in the inbox count as evidence, so no extra probe before acting. */
+const INBOX_EVIDENCE = 'supervisor-inbox-failures-are-evidence';
 const WATCH_MAX_MS = 5 * 60_000;
 const WATCH_POLL_MS = 200;
 const FOREVER = Number.MAX_SAFE_INTEGER;
@@ -301,7 +309,13 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   };
 
   const releaseFleetPermit = async () => {
-    await fleet.releaseFleetPermit({ taskQueue: workflowInfo().taskQueue, component: id }).catch((err: unknown) => log.warn('fleet permit not released', { component: id, error: causeMessage(err) }));
+    const { taskQueue } = workflowInfo();
+    // A signal straight to the limiter hands the permit on without an activity's round trip
+    // through the task queue, which in a mass outage is queued behind everything else.
+    const released = patched(RELEASE_BY_SIGNAL)
+      ? getExternalWorkflowHandle(fleetLimiterWorkflowId(taskQueue)).signal(releaseSignal, { component: id })
+      : fleet.releaseFleetPermit({ taskQueue, component: id });
+    await released.catch((err: unknown) => log.warn('fleet permit not released', { component: id, error: causeMessage(err) }));
   };
 
   const maybeRecover = async (failureClass: ProbeReport['failureClass']): Promise<void> => {
@@ -318,6 +332,18 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (state.pausedUntil !== undefined && now < state.pausedUntil) {
       backOffDetection(`paused${state.pausedBy ? ` by ${state.pausedBy}` : ''}`);
       return;
+    }
+    // Nothing is restarted before what it depends on is healthy: a dependent started without its
+    // dependency comes up broken, and a dependency's recovery may restart its dependents itself.
+    // Held without a detection backoff: the next failure report looks again, so the component is
+    // recovered within one check interval of its dependencies being ready.
+    const dependencies = spec.dependencies ?? [];
+    if (dependencies.length > 0 && patched(HOLD_FOR_DEPENDENCIES)) {
+      const { waitingFor } = await probes.dependenciesNotReady({ dependencies });
+      if (waitingFor.length > 0) {
+        state.held = `waiting for ${waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
+        return;
+      }
     }
     tick();
     const decision = breakerDecision(state.breaker, sup(), now);
@@ -336,7 +362,9 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     try {
       // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
       if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
-      if (Date.now() - lastFailedCheckAt > Math.max(1_000, 4 * sup().confirmInterval)) {
+      // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
+      const evidenceAt = patched(INBOX_EVIDENCE) ? Math.max(lastFailedCheckAt, ...inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : lastFailedCheckAt;
+      if (Date.now() - evidenceAt > Math.max(1_000, 4 * sup().confirmInterval)) {
         // The evidence went stale while waiting: one more look before acting.
         const again = await probes.confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
         state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(again.lastAt));

@@ -1,7 +1,8 @@
 /**
  * mend supervising the bench services: its own dev server (headless, throwaway SQLite), a worker
  * process, the health schedules reconciled from a config with the shared settings, and a
- * supervisor per service (pid watch, 1-s sweep, fast confirmation, immediate restart).
+ * supervisor per service (pid watch, 1-s sweep, fast confirmation, immediate restart unless a
+ * scenario names another strategy).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
 import { supervisorState } from '../../client/supervisors';
 import { supervisorWorkflowId } from '../../core/constants';
-import type { Config } from '../../core/schemas';
+import type { Config, Strategy } from '../../core/schemas';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
 import { healthy, ROOT, stopGroup, waitUntil } from '../lib/util';
@@ -20,7 +21,7 @@ import { healthUrl, type BenchService, type Peer, type PeerSettings } from './ty
 
 const QUEUE = 'bench';
 
-export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean } = {}): Peer {
+export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean; strategy?: Record<string, Strategy> } = {}): Peer {
   let server: DevServer | undefined;
   let worker: ChildProcess | undefined;
   let client: MendClient | undefined;
@@ -51,8 +52,8 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
           `  - id: ${s.name}`,
           `    adapter: { type: process, command: ${JSON.stringify([process.execPath, path.join(ROOT, 'demo/service.js')])}, env: ${JSON.stringify({ MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env })}, stopTimeout: 2s }`,
           `    probe: { type: http, url: "${healthUrl(s)}", timeout: ${settings.timeoutMs}ms }`,
-          `    dependsOn: ${JSON.stringify(extra.dependsOn?.[s.name] ?? [])}`,
-          `    policy: { strategy: immediate, timeout: 30s, validateInterval: 20ms }`,
+          `    dependsOn: ${JSON.stringify(extra.dependsOn?.[s.name] ?? s.dependsOn ?? [])}`,
+          `    policy: { strategy: ${extra.strategy?.[s.name] ?? 'immediate'}, timeout: 30s, validateInterval: 20ms }`,
           `    supervision: ${JSON.stringify(supervision)}`,
         );
       }
@@ -65,7 +66,12 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
         stdio: 'ignore',
         detached: true,
       });
-      for (const c of config.components) await startProcess(processAdapter(c));
+      // A stack with dependencies is brought up in order, each service once what it needs answers.
+      const ordered = services.some((s) => s.dependsOn?.length);
+      for (const [i, c] of config.components.entries()) {
+        await startProcess(processAdapter(c));
+        if (ordered) await waitUntil(`${c.id} healthy`, 30_000, () => healthy(healthUrl(services[i]!)));
+      }
       await waitUntil('mend services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
       client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
       await reconcileSchedules(client, config);
@@ -86,6 +92,10 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
       if (!client) return 'unknown';
       const s = await supervisorState(client, service).catch(() => undefined);
       return s ? `${s.health}, breaker ${s.breaker.state}` : 'no supervisor';
+    },
+    async recoveries(service: string) {
+      const s = client && (await supervisorState(client, service).catch(() => undefined));
+      return (s?.stats.recent ?? []).map((r) => ({ startedAt: r.startedAt, endedAt: r.endedAt }));
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));

@@ -30,6 +30,8 @@ export function monitPeer(dir: string, settings: PeerSettings): Peer {
           `  start program = "/bin/sh ${script}" with timeout 2 seconds`,
           `  stop program = "/bin/sh -c 'kill -9 $(cat ${pidFile(s)}) 2>/dev/null; true'"`,
           `  if failed host 127.0.0.1 port ${s.port} protocol http request "/healthz" with timeout ${Math.ceil(settings.timeoutMs / 1000)} seconds for ${settings.failures} cycles then restart`,
+          // monit stops a service's dependents before restarting it and starts them after it.
+          ...(s.dependsOn?.length ? [`  depends on ${s.dependsOn.join(', ')}`] : []),
         ].join('\n');
       });
       writeFileSync(

@@ -1,4 +1,8 @@
-/** supervisord (Debian's `supervisor`) running the bench services: restart on exit, no health probe. */
+/**
+ * supervisord (Debian's `supervisor`) running the bench services: restart on exit, no health probe.
+ * It has no dependencies: a service's `dependsOn` only orders start-up (a higher `priority` number
+ * starts later), which is all supervisord offers.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,6 +19,10 @@ export function supervisordPeer(dir: string): Peer {
     async start(services: BenchService[]) {
       const version = await run('supervisord', ['--version']);
       this.version = `supervisord ${version.out.trim()}`;
+      const depth = (name: string, seen: string[] = []): number => {
+        const deps = services.find((x) => x.name === name)?.dependsOn ?? [];
+        return deps.length === 0 || seen.includes(name) ? 0 : 1 + Math.max(...deps.map((d) => depth(d, [...seen, name])));
+      };
       const programs = services.map((s) => {
         const env = { MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env };
         return [
@@ -22,7 +30,10 @@ export function supervisordPeer(dir: string): Peer {
           `command=${process.execPath} ${path.join(ROOT, 'demo/service.js')}`,
           `directory=${dir}`,
           `environment=${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join(',')}`,
-          'autostart=true',
+          // A dependent is started by hand once its dependencies answer (supervisord would start it at once).
+          `autostart=${s.dependsOn?.length ? 'false' : 'true'}`,
+          // supervisord's default priority is 999; dependencies first, as far as start order goes.
+          `priority=${100 + 100 * depth(s.name)}`,
           'autorestart=true',
           // Defaults, spelled out: up 1 s counts as started; 3 quick failures make it FATAL.
           'startsecs=1',
@@ -51,6 +62,12 @@ export function supervisordPeer(dir: string): Peer {
       );
       // tini -s reaps orphans promptly (DESIGN §11); supervisord reaps its own children.
       child = spawn('tini', ['-s', '--', 'supervisord', '-n', '-c', conf], { detached: true, stdio: 'ignore' });
+      for (const s of services.filter((x) => x.dependsOn?.length)) {
+        const needs = services.filter((x) => s.dependsOn!.includes(x.name));
+        await waitUntil(`${s.name}'s dependencies`, 30_000, async () => (await Promise.all(needs.map((x) => healthy(healthUrl(x))))).every(Boolean));
+        const started = await ctl('start', s.name);
+        if (started.code !== 0) throw new Error(`bench: supervisorctl start ${s.name} failed: ${started.out.trim()}`);
+      }
       await waitUntil('supervisord services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
     },
     async stop() {

@@ -5,6 +5,8 @@ export interface BenchService {
   /** Demo service state file: its `starts` count is the restart count, the same for every peer. */
   stateFile: string;
   env?: Record<string, string>;
+  /** Names of the bench services this one needs (monit: `depends on`; supervisord: start priority; mend: `dependsOn`). */
+  dependsOn?: string[];
 }
 
 /** The settings every peer gets, the same for all: check interval, probe timeout, failures before acting. */
@@ -24,6 +26,8 @@ export interface Peer {
   alerted?(service: string): Promise<boolean>;
   /** What the peer reports about the service now (e.g. supervisord's FATAL). */
   state?(service: string): Promise<string>;
+  /** The recovery runs the peer itself recorded for the service (start and end, ISO), where it keeps such a record (mend). */
+  recoveries?(service: string): Promise<Array<{ startedAt: string; endedAt?: string }>>;
 }
 
 export const healthUrl = (s: BenchService) => `http://127.0.0.1:${s.port}/healthz`;
