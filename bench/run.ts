@@ -2,7 +2,8 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, overhead, scale)
+ *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
  */
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
+import { overheadBench } from './scenarios/overhead';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
@@ -44,6 +46,7 @@ function mergeInto(previous: BenchResults | undefined, next: BenchResults): Benc
     faults,
     crashLoop: { ...previous.crashLoop, ...next.crashLoop },
     checkpoint: next.checkpoint ?? previous.checkpoint,
+    extra: { ...previous.extra, ...next.extra },
   };
 }
 
@@ -118,6 +121,14 @@ async function main(): Promise<void> {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+  }
+
+  if (wants('overhead')) {
+    const runs = quick ? 20 : 100;
+    log(`overhead: ${runs} immediate-restart runs, each against the same actions called directly`);
+    const overhead = await overheadBench(runs);
+    results.versions.mend ??= `mend 0.1.0 on Temporal ${overhead.temporal}`;
+    (results.extra ??= {})['Orchestration overhead'] = overhead;
   }
 
   const resultsDir = path.join(__dirname, 'results');
