@@ -13,6 +13,7 @@ import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
 import { overheadBench } from './scenarios/overhead';
+import { scaleBench } from './scenarios/scale';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
@@ -31,7 +32,10 @@ function parseArgs(argv: string[]) {
   };
   const only = list('--only');
   const peers = list('--peers');
-  return { quick, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
+  const scale = list('--scale');
+  const sizes = scale ? [...scale].map((x) => Number(x)) : [100, 1_000, 5_000];
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench: --scale takes component counts, e.g. --scale 100,1000');
+  return { quick, sizes, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
 }
 
 /** With --merge: the last report, with what this run measured laid over it (each result keeps its own measuredAt). */
@@ -79,7 +83,7 @@ async function withPeer<T>(makePeer: (dir: string) => Peer, services: (dir: stri
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
+  const { quick, sizes, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const allPeers: Array<[string, (dir: string) => Peer]> = [
@@ -129,6 +133,11 @@ async function main(): Promise<void> {
     const overhead = await overheadBench(runs);
     results.versions.mend ??= `mend 0.1.0 on Temporal ${overhead.temporal}`;
     (results.extra ??= {})['Orchestration overhead'] = overhead;
+  }
+
+  if (wants('scale')) {
+    const scale = await scaleBench({ sizes, intervalMs: 1_000, windowMs: quick ? 10_000 : 20_000, failures: quick ? 10 : 20 });
+    (results.extra ??= {})['Scale: components per worker'] = scale;
   }
 
   const resultsDir = path.join(__dirname, 'results');
