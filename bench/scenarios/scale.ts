@@ -41,6 +41,8 @@ export interface ScaleRow {
   /** Seconds from the schedules' creation until a supervisor runs for every component (undefined: not all within the deadline). */
   supervisorsUpSeconds?: number;
   supervisorsRunning: number;
+  /** Seconds from the schedules' creation until the sweeps keep up (undefined: they never did within the deadline). */
+  steadyAfterSeconds?: number;
   worker: ProcUsage;
   server: ProcUsage;
   target: ProcUsage;
@@ -193,8 +195,18 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     }, 1_000)
       .then(() => (supervisorsUpSeconds = (now() - t0) / 1000))
       .catch(() => log(`scale ${count}: only ${running} of ${count} supervisors after ${upDeadline / 1000}s; measuring anyway`));
-    log(`scale ${count}: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; settling, then a ${opts.windowMs / 1000}s steady window`);
-    await sleep(Math.max(3_000, 3 * opts.intervalMs));
+    log(`scale ${count}: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; waiting for the sweeps to keep up`);
+    // Steady: the sweeps of the last few intervals all closed, each within one interval. Before
+    // that the worker is still starting supervisors (their first workflow tasks) and sweeps queue.
+    let steadyAfterSeconds: number | undefined;
+    const steadyDeadline = 120_000 + count * 20;
+    await waitUntil(`the sweeps of ${count} components to keep up`, steadyDeadline, async () => {
+      const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
+      return recent.length >= 3 && recent.every((x) => x * 1000 < opts.intervalMs);
+    }, 1_000)
+      .then(() => (steadyAfterSeconds = (now() - t0) / 1000))
+      .catch(() => log(`scale ${count}: the sweeps did not keep up within ${steadyDeadline / 1000}s; measuring anyway`));
+    if (steadyAfterSeconds) log(`scale ${count}: steady after ${steadyAfterSeconds.toFixed(1)}s; a ${opts.windowMs / 1000}s window`);
 
     const windowFrom = Date.now();
     const usage = await usageOver({ worker: s.worker.pid!, server: s.server.pid, target: target.child.pid! }, opts.windowMs);
@@ -212,6 +224,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
       components: count,
       supervisorsUpSeconds,
       supervisorsRunning: running,
+      steadyAfterSeconds,
       ...usage,
       sweeps: { ran: sweepSeconds.length, due, seconds: summarize(sweepSeconds) },
       detectionSeconds: measured.detection,
@@ -253,14 +266,14 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
   const lines = [
     `One worker and one dev server on this machine; every component is a path of one target process, probed over HTTP every ${opts.intervalMs / 1000} s (the same at every size), acting after 2 failed checks (the sweep's, then one confirmation 250 ms later), recovered by an http restart call. CPU (% of one core) and RSS sampled from /proc over a ${opts.windowMs / 1000} s steady window with no failures. Detection: from the injected failure (the target's clock) to the start time Temporal gives the component's recovery run, ${opts.failures} failures per size, spread over the components, 370 ms apart. Recovery: failure → the target's restart call.`,
     '',
-    '| components | supervisors up after | worker CPU | worker RSS (max) | server CPU | server RSS (max) | target CPU | sweeps ran / due (median length) | detection median | detection p95 | failure → restarted p95 | not detected |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| components | supervisors up after | sweeps keep up after | worker CPU | worker RSS (max) | server CPU | server RSS (max) | target CPU | sweeps ran / due (median length) | detection median | detection p95 | failure → restarted p95 | not detected |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.components.toLocaleString('en')} | ${r.supervisorsUpSeconds === undefined ? `${r.supervisorsRunning} only` : sec(r.supervisorsUpSeconds)} | ${r.worker.cpuPercent}% | ${r.worker.rssMiBMax} MiB | ${r.server.cpuPercent}% | ${r.server.rssMiBMax} MiB | ${r.target.cpuPercent}% | ${r.sweeps.ran} / ${r.sweeps.due} (${sec(r.sweeps.seconds.median)}) | ${sec(r.detection.median)} | ${sec(r.detection.p95)} | ${sec(r.recovery.p95)} | ${r.undetected} |`,
+      `| ${r.components.toLocaleString('en')} | ${r.supervisorsUpSeconds === undefined ? `${r.supervisorsRunning} only` : sec(r.supervisorsUpSeconds)} | ${r.steadyAfterSeconds === undefined ? 'never' : sec(r.steadyAfterSeconds)} | ${r.worker.cpuPercent}% | ${r.worker.rssMiBMax} MiB | ${r.server.cpuPercent}% | ${r.server.rssMiBMax} MiB | ${r.target.cpuPercent}% | ${r.sweeps.ran} / ${r.sweeps.due} (${sec(r.sweeps.seconds.median)}) | ${sec(r.detection.median)} | ${sec(r.detection.p95)} | ${sec(r.recovery.p95)} | ${r.undetected} |`,
     );
   }
-  for (const f of failed) lines.push(`| ${f.components.toLocaleString('en')} | failed: ${f.error.replace(/\|/g, '/')} | | | | | | | | | | |`);
+  for (const f of failed) lines.push(`| ${f.components.toLocaleString('en')} | failed: ${f.error.replace(/\|/g, '/')} | | | | | | | | | | | |`);
   return lines;
 }
