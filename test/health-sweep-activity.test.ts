@@ -115,7 +115,7 @@ describe('a big sweep on one worker', () => {
     } as unknown as Client;
     const env = new MockActivityEnvironment({}, { client });
     const { sweepHealth } = createSupervisionActivities(probe, undefined, { probes: 8, reports: 3 });
-    const [a, b] = await Promise.all([
+    const [a, b]: SweepResult[] = await Promise.all([
       env.run(sweepHealth, { group: 'a', specs: many.slice(0, 30), taskQueue: 'q', revision: 'r' }),
       env.run(sweepHealth, { group: 'b', specs: many.slice(30), taskQueue: 'q', revision: 'r' }),
     ]);
