@@ -115,10 +115,8 @@ describe('a big sweep on one worker', () => {
     } as unknown as Client;
     const env = new MockActivityEnvironment({}, { client });
     const { sweepHealth } = createSupervisionActivities(probe, undefined, { probes: 8, reports: 3 });
-    const [a, b]: SweepResult[] = await Promise.all([
-      env.run(sweepHealth, { group: 'a', specs: many.slice(0, 30), taskQueue: 'q', revision: 'r' }),
-      env.run(sweepHealth, { group: 'b', specs: many.slice(30), taskQueue: 'q', revision: 'r' }),
-    ]);
+    const sweep = (group: string, part: typeof many): Promise<SweepResult> => env.run(sweepHealth, { group, specs: part, taskQueue: 'q', revision: 'r' });
+    const [a, b] = await Promise.all([sweep('a', many.slice(0, 30)), sweep('b', many.slice(30))]);
     assert.deepEqual([a.probed, b.probed, a.reported.length + b.reported.length], [30, 30, 60], 'every component probed and (first sweep) reported');
     assert.equal(maxProbing, 8, 'probes capped over both sweeps');
     assert.equal(maxSignalling, 3, 'reports capped over both sweeps');
