@@ -4,6 +4,7 @@
  *   --quick            fewer trials (a smoke run; the report says so)
  *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, overhead, scale)
  *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
+ *   --scale-interval 2000  its check interval in ms, the same at every size (default 1000)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
  */
@@ -35,7 +36,10 @@ function parseArgs(argv: string[]) {
   const scale = list('--scale');
   const sizes = scale ? [...scale].map((x) => Number(x)) : [100, 1_000, 5_000];
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench: --scale takes component counts, e.g. --scale 100,1000');
-  return { quick, sizes, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
+  const at = argv.indexOf('--scale-interval');
+  const scaleIntervalMs = at >= 0 ? Number(argv[at + 1]) : 1_000;
+  if (!Number.isInteger(scaleIntervalMs) || scaleIntervalMs < 1_000) throw new Error('bench: --scale-interval takes milliseconds, at least 1000 (a schedule fires at most once a second)');
+  return { quick, sizes, scaleIntervalMs, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
 }
 
 /** With --merge: the last report, with what this run measured laid over it (each result keeps its own measuredAt). */
@@ -83,7 +87,7 @@ async function withPeer<T>(makePeer: (dir: string) => Peer, services: (dir: stri
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, sizes, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
+  const { quick, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const allPeers: Array<[string, (dir: string) => Peer]> = [
@@ -136,7 +140,7 @@ async function main(): Promise<void> {
   }
 
   if (wants('scale')) {
-    const scale = await scaleBench({ sizes, intervalMs: 1_000, windowMs: quick ? 10_000 : 20_000, failures: quick ? 10 : 20 });
+    const scale = await scaleBench({ sizes, intervalMs: scaleIntervalMs, windowMs: quick ? 10_000 : 20_000, failures: quick ? 10 : 20 });
     (results.extra ??= {})['Scale: components per worker'] = scale;
   }
 

@@ -16,6 +16,7 @@ import { probeComponent } from '../../activities/probes';
 import { loadConfigFile } from '../../client/config';
 import type { Component } from '../../core/schemas';
 import { freePort } from '../../scripts/ports';
+import type { ExtraChart } from '../report';
 import { startStack } from '../lib/stack';
 import { summarize, percentile, type Summary } from '../lib/stats';
 import { log, now, ROOT, sleep, steadyHealthy } from '../lib/util';
@@ -40,6 +41,7 @@ export interface OverheadResult {
   temporal: string;
   measuredAt: string;
   markdown: string[];
+  chart: ExtraChart;
 }
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -139,7 +141,17 @@ export async function overheadBench(runs: number): Promise<OverheadResult> {
     rmSync(dir, { recursive: true, force: true });
   }
   const summaries = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, withP99(v)])) as OverheadResult['summaries'];
-  return { runs, ...samples, summaries, temporal: stack.temporalVersion, measuredAt, markdown: overheadMarkdown(runs, summaries) };
+  const inSeconds = (k: keyof typeof samples) => summarize(samples[k].map((x) => x / 1000));
+  const chart: ExtraChart = {
+    file: 'overhead.svg',
+    title: 'immediate restart: through Temporal vs the same actions directly (median, p95)',
+    rows: [
+      { label: 'mend', summary: inSeconds('clientEndToEndMs') },
+      { label: 'direct', summary: inSeconds('rawMs') },
+      { label: 'overhead', summary: inSeconds('overheadMs') },
+    ],
+  };
+  return { runs, ...samples, summaries, temporal: stack.temporalVersion, measuredAt, markdown: overheadMarkdown(runs, summaries), chart };
 }
 
 function overheadMarkdown(runs: number, s: OverheadResult['summaries']): string[] {

@@ -14,6 +14,7 @@ import { loadConfigFile } from '../../client/config';
 import { planHealthGroups, reconcileSchedules } from '../../client/schedules';
 import { recoveryWorkflowId } from '../../core/constants';
 import type { Config } from '../../core/schemas';
+import type { ExtraChart } from '../report';
 import { sampleProc, type ProcSample } from '../lib/proc';
 import { startStack, type BenchStack } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
@@ -65,7 +66,10 @@ export interface ScaleResult {
   /** Sizes that could not be measured, and why. */
   failed: Array<{ components: number; error: string }>;
   measuredAt: string;
+  /** How long the whole scenario took (s). */
+  durationSeconds: number;
   markdown: string[];
+  chart: ExtraChart;
 }
 
 /** One target process serving `count` components' health endpoints; resolves with its port. */
@@ -247,6 +251,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
 
 export async function scaleBench(opts: ScaleOptions): Promise<ScaleResult> {
   const measuredAt = new Date().toISOString();
+  const began = now();
   const rows: ScaleRow[] = [];
   const failed: ScaleResult['failed'] = [];
   for (const count of opts.sizes) {
@@ -263,7 +268,12 @@ export async function scaleBench(opts: ScaleOptions): Promise<ScaleResult> {
     }
     log(`scale ${count}: done in ${((now() - started) / 1000).toFixed(0)}s`);
   }
-  return { intervalMs: opts.intervalMs, windowSeconds: opts.windowMs / 1000, rows, failed, measuredAt, markdown: scaleMarkdown(opts, rows, failed) };
+  const chart: ExtraChart = {
+    file: 'scale.svg',
+    title: `failure → recovery run started, check every ${opts.intervalMs / 1000} s (median, p95 whisker)`,
+    rows: [...rows.map((r) => ({ label: r.components.toLocaleString('en'), summary: r.detection.n ? r.detection : undefined, note: 'never detected' })), ...failed.map((f) => ({ label: f.components.toLocaleString('en'), note: 'could not be measured' }))],
+  };
+  return { intervalMs: opts.intervalMs, windowSeconds: opts.windowMs / 1000, rows, failed, measuredAt, durationSeconds: Math.round((now() - began) / 1000), markdown: scaleMarkdown(opts, rows, failed), chart };
 }
 
 function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult['failed']): string[] {
@@ -276,7 +286,7 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.components.toLocaleString('en')} | ${r.supervisorsUpSeconds === undefined ? `${r.supervisorsRunning} only` : sec(r.supervisorsUpSeconds)} | ${r.steadyAfterSeconds === undefined ? 'never' : sec(r.steadyAfterSeconds)} | ${r.worker.cpuPercent}% | ${r.worker.rssMiBMax} MiB | ${r.server.cpuPercent}% | ${r.server.rssMiBMax} MiB | ${r.target.cpuPercent}% | ${r.sweeps.ran} / ${r.sweeps.due} (${sec(r.sweeps.seconds.median)}) | ${sec(r.detection.median)} | ${sec(r.detection.p95)} | ${sec(r.recovery.p95)} | ${r.undetected} |`,
+      `| ${r.components.toLocaleString('en')} | ${r.supervisorsUpSeconds === undefined ? `${r.supervisorsRunning} only` : sec(r.supervisorsUpSeconds)} | ${r.steadyAfterSeconds === undefined ? 'never' : sec(r.steadyAfterSeconds)} | ${r.worker.cpuPercent}% | ${r.worker.rssMiBMax} MiB | ${r.server.cpuPercent}% | ${r.server.rssMiBMax} MiB | ${r.target.cpuPercent}% | ${r.sweeps.ran} / ${r.sweeps.due} over ${r.sweeps.schedules} schedule(s) (${sec(r.sweeps.seconds.median)}) | ${sec(r.detection.median)} | ${sec(r.detection.p95)} | ${sec(r.recovery.p95)} | ${r.undetected} |`,
     );
   }
   for (const f of failed) lines.push(`| ${f.components.toLocaleString('en')} | failed: ${f.error.replace(/\|/g, '/')} | | | | | | | | | | | |`);
