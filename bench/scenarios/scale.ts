@@ -290,5 +290,12 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
     );
   }
   for (const f of failed) lines.push(`| ${f.components.toLocaleString('en')} | failed: ${f.error.replace(/\|/g, '/')} | | | | | | | | | | | |`);
+  lines.push('');
+  for (const r of rows) {
+    // Said in words where a size did not cope: skipped sweeps and a slow start are what bound detection.
+    if (r.sweeps.ran < r.sweeps.due) lines.push(`- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`);
+    if (r.steadyAfterSeconds === undefined) lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
+    if (r.undetected > 0) lines.push(`- ${r.components.toLocaleString('en')}: ${r.undetected} injected failure(s) had no recovery run within 60 s.`);
+  }
   return lines;
 }
