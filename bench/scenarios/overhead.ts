@@ -37,7 +37,13 @@ export interface OverheadResult {
   clientEndToEndMs: number[];
   /** Per run, ms: the same actions (probe, stop, start, probe until healthy) called directly. */
   rawMs: number[];
-  summaries: Record<'overheadMs' | 'wallMs' | 'activityMs' | 'startCallMs' | 'firstTaskMs' | 'clientEndToEndMs' | 'rawMs', Summary & { p99: number }>;
+  /** Per run, ms: activities waiting for a worker, summed (history: ActivityTaskScheduled → Started). */
+  activityDispatchMs: number[];
+  /** Per run, ms: workflow tasks, summed (history: WorkflowTaskScheduled → Completed). */
+  workflowTaskMs: number[];
+  /** Activities per run (the same every run: probe, stop, start, validate). */
+  activitiesPerRun: number;
+  summaries: Record<'overheadMs' | 'wallMs' | 'activityMs' | 'startCallMs' | 'firstTaskMs' | 'clientEndToEndMs' | 'rawMs' | 'activityDispatchMs' | 'workflowTaskMs', Summary & { p99: number }>;
   temporal: string;
   measuredAt: string;
   markdown: string[];
@@ -52,20 +58,32 @@ const ms = (e: HistoryEvent | undefined): number => {
   return Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
 };
 
-/** Wall time, activities' own time and start-to-first-task from one closed run's history. */
-export function historyTimes(events: HistoryEvent[]): { wallMs: number; activityMs: number; firstTaskMs: number } {
+/**
+ * Wall time, activities' own time and start-to-first-task from one closed run's history; and where
+ * the rest went: activities waiting for a worker (Scheduled → Started) and workflow tasks
+ * (Scheduled → Completed: dispatch plus the workflow code's own turn).
+ */
+export function historyTimes(events: HistoryEvent[]): { wallMs: number; activityMs: number; firstTaskMs: number; activityDispatchMs: number; workflowTaskMs: number; activities: number } {
   const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
   const closed = events.find((e) => e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes);
   const firstTask = events.find((e) => e.workflowTaskStartedEventAttributes);
   if (!started || !closed || !firstTask) throw new Error('bench: history lacks a start, a first task or a close event');
   const byId = new Map(events.map((e) => [Number(e.eventId), e]));
   let activityMs = 0;
+  let activityDispatchMs = 0;
+  let workflowTaskMs = 0;
+  let activities = 0;
   for (const e of events) {
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
-    if (!done) continue;
-    activityMs += ms(e) - ms(byId.get(Number(done.startedEventId)));
+    if (done) {
+      activities++;
+      activityMs += ms(e) - ms(byId.get(Number(done.startedEventId)));
+      activityDispatchMs += ms(byId.get(Number(done.startedEventId))) - ms(byId.get(Number(done.scheduledEventId)));
+    }
+    const task = e.workflowTaskCompletedEventAttributes;
+    if (task) workflowTaskMs += ms(e) - ms(byId.get(Number(task.scheduledEventId)));
   }
-  return { wallMs: ms(closed) - ms(started), activityMs, firstTaskMs: ms(firstTask) - ms(started) };
+  return { wallMs: ms(closed) - ms(started), activityMs, firstTaskMs: ms(firstTask) - ms(started), activityDispatchMs, workflowTaskMs, activities };
 }
 
 function componentFor(dir: string, port: number): Component {
@@ -108,7 +126,8 @@ export async function overheadBench(runs: number): Promise<OverheadResult> {
   const component = componentFor(dir, await freePort());
   const url = component.probe.type === 'http' ? component.probe.url : '';
   const stack = await startStack(dir, { taskQueue: 'bench-overhead' });
-  const samples = { overheadMs: [] as number[], wallMs: [] as number[], activityMs: [] as number[], startCallMs: [] as number[], firstTaskMs: [] as number[], clientEndToEndMs: [] as number[], rawMs: [] as number[] };
+  const samples = { overheadMs: [] as number[], wallMs: [] as number[], activityMs: [] as number[], startCallMs: [] as number[], firstTaskMs: [] as number[], clientEndToEndMs: [] as number[], rawMs: [] as number[], activityDispatchMs: [] as number[], workflowTaskMs: [] as number[] };
+  let activitiesPerRun = 0;
   const measuredAt = new Date().toISOString();
   try {
     await startAdapter(component);
@@ -129,6 +148,9 @@ export async function overheadBench(runs: number): Promise<OverheadResult> {
       samples.activityMs.push(t.activityMs);
       samples.overheadMs.push(t.wallMs - t.activityMs);
       samples.firstTaskMs.push(t.firstTaskMs);
+      samples.activityDispatchMs.push(t.activityDispatchMs);
+      samples.workflowTaskMs.push(t.workflowTaskMs);
+      activitiesPerRun = t.activities;
       samples.startCallMs.push(startCallMs);
       samples.clientEndToEndMs.push(endToEnd);
       // The peer, interleaved so both see the same machine load.
@@ -151,10 +173,10 @@ export async function overheadBench(runs: number): Promise<OverheadResult> {
       { label: 'overhead', summary: inSeconds('overheadMs') },
     ],
   };
-  return { runs, ...samples, summaries, temporal: stack.temporalVersion, measuredAt, markdown: overheadMarkdown(runs, summaries), chart };
+  return { runs, ...samples, activitiesPerRun, summaries, temporal: stack.temporalVersion, measuredAt, markdown: overheadMarkdown(runs, activitiesPerRun, summaries), chart };
 }
 
-function overheadMarkdown(runs: number, s: OverheadResult['summaries']): string[] {
+function overheadMarkdown(runs: number, activities: number, s: OverheadResult['summaries']): string[] {
   const f = (x: number) => `${x.toFixed(1)} ms`;
   const row = (what: string, k: keyof OverheadResult['summaries']) => `| ${what} | ${f(s[k].median)} | ${f(s[k].p95)} | ${f(s[k].p99)} |`;
   return [
@@ -165,6 +187,8 @@ function overheadMarkdown(runs: number, s: OverheadResult['summaries']): string[
     row('orchestration overhead: workflow wall time − activities\' own time', 'overheadMs'),
     row('workflow wall time (history: started → completed)', 'wallMs'),
     row('activities\' own time (history: each ActivityTaskStarted → Completed, summed)', 'activityMs'),
+    row(`of the overhead: ${activities} activities waiting for the worker (Scheduled → Started, summed)`, 'activityDispatchMs'),
+    row('of the overhead: workflow tasks (Scheduled → Completed, summed)', 'workflowTaskMs'),
     row('client `start` call (request → answer)', 'startCallMs'),
     row('start → first workflow task started (history)', 'firstTaskMs'),
     row('client: `start` call → result in hand', 'clientEndToEndMs'),
