@@ -62,4 +62,8 @@ server.maxRequestsPerSocket = 0;
 server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  server.close(() => process.exit(0));
+  // Kept-alive probe connections would otherwise hold the close for their idle timeout.
+  server.closeAllConnections();
+});
