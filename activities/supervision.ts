@@ -10,6 +10,7 @@ import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import { processAdapter, readPidFile, isAlive } from './adapters/process';
+import { createLimiter } from './limit';
 import { postWebhook, type NotifyEvent, type WebhookResult } from './notify/webhook';
 
 export interface SweepInput {
@@ -109,12 +110,24 @@ export async function probeOverlapping(component: Component, probe: (component: 
 const REFRESH_MS = 10 * 60_000;
 
 /**
+ * Components probed at once by one worker, over all its sweeps. Without a cap, 5,000 components
+ * fired 5,000 probes in the same instant and, on a busy 2-core machine, thousands timed out
+ * (false failures, each one confirmation activity more). With it, a sweep of all-hung components
+ * takes (count / cap) × probe timeout.
+ */
+export const SWEEP_PROBE_CONCURRENCY = 256;
+/** Supervisor reports (signal-with-start) one worker sends at once, over all its sweeps. */
+export const SWEEP_REPORT_CONCURRENCY = 64;
+
+/**
  * `shutdown`, when aborted (the worker is stopping), ends pid watches at once (as "still alive"), so
  * a stopping worker is not held for its grace time; the supervisor renews the watch on another worker.
  */
-export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal) {
+export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal, limits: { probes?: number; reports?: number } = {}) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
   const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
+  const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
+  const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
 
   const safeProbe = (component: Component) => probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
 
@@ -128,13 +141,15 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       const ctx = Context.current();
       const client = ctx.client;
       const results = await Promise.all(
-        specs.map(async (spec) => {
-          const { result, failures } = await probeOverlapping(spec.component, safeProbe);
-          // When the verdict was known: a timeout is evidence as of its end, not of its start (the
-          // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
-          const checkedAt = new Date().toISOString();
-          return { spec, result, checkedAt, failures };
-        }),
+        specs.map((spec) =>
+          probeSlot(async () => {
+            const { result, failures } = await probeOverlapping(spec.component, safeProbe);
+            // When the verdict was known: a timeout is evidence as of its end, not of its start (the
+            // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
+            const checkedAt = new Date().toISOString();
+            return { spec, result, checkedAt, failures };
+          }),
+        ),
       );
       ctx.heartbeat();
       const now = Date.now();
@@ -148,14 +163,16 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
           const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
           if (!due) return;
           const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec, ...(failures > 1 ? { failures } : {}) };
-          await client.workflow.signalWithStart('supervisor', {
-            workflowId: supervisorWorkflowId(id),
-            taskQueue,
-            args: [{ spec }],
-            signal: 'report',
-            signalArgs: [report],
-            staticSummary: `supervise ${id} (health group ${group})`,
-          });
+          await reportSlot(() =>
+            client.workflow.signalWithStart('supervisor', {
+              workflowId: supervisorWorkflowId(id),
+              taskQueue,
+              args: [{ spec }],
+              signal: 'report',
+              signalArgs: [report],
+              staticSummary: `supervise ${id} (health group ${group})`,
+            }),
+          );
           lastSent.set(key, { healthy: result.healthy, at: now, spec: specText, revision });
           reported.push(id);
         }),

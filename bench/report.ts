@@ -18,6 +18,13 @@ export interface BenchResults {
   extra?: Record<string, unknown>;
 }
 
+/** A chart an `extra` section asks for: bars of medians (seconds) with p95 whiskers, written to `file` in the results folder. */
+export interface ExtraChart {
+  file: string;
+  title: string;
+  rows: Array<{ label: string; summary?: Summary; note?: string }>;
+}
+
 const s = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b) ? '-' : `${(a / b).toFixed(2)}×`);
 
@@ -90,8 +97,12 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
     md.push('', 'Medians; p95 and every sample are in latest.json.', '');
   }
   for (const [name, section] of Object.entries(r.extra ?? {})) {
-    const text = (section as { markdown?: string[] }).markdown;
+    const { markdown: text, chart } = section as { markdown?: string[]; chart?: ExtraChart };
     if (text) md.push(`## ${name}`, '', ...text, '');
+    if (chart) {
+      writeFileSync(path.join(dir, chart.file), barChart(chart.title, chart.rows));
+      md.push(`![${name}](${chart.file})`, '');
+    }
   }
   const markdown = path.join(dir, 'README.md');
   writeFileSync(markdown, md.join('\n'));

@@ -2,7 +2,9 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale)
+ *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
+ *   --scale-interval 2000  its check interval in ms, the same at every size (default 1000)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
  */
@@ -13,6 +15,8 @@ import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
 import { dependencySection, dependencyStack, dependencyTrials, type DependencyResult } from './scenarios/dependency';
 import { DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials, type MassOutageResult } from './scenarios/mass-outage';
+import { overheadBench } from './scenarios/overhead';
+import { scaleBench } from './scenarios/scale';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
@@ -31,7 +35,13 @@ function parseArgs(argv: string[]) {
   };
   const only = list('--only');
   const peers = list('--peers');
-  return { quick, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
+  const scale = list('--scale');
+  const sizes = scale ? [...scale].map((x) => Number(x)) : [100, 1_000, 5_000];
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench: --scale takes component counts, e.g. --scale 100,1000');
+  const at = argv.indexOf('--scale-interval');
+  const scaleIntervalMs = at >= 0 ? Number(argv[at + 1]) : 1_000;
+  if (!Number.isInteger(scaleIntervalMs) || scaleIntervalMs < 1_000) throw new Error('bench: --scale-interval takes milliseconds, at least 1000 (a schedule fires at most once a second)');
+  return { quick, sizes, scaleIntervalMs, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
 }
 
 /** With --merge: the last report, with what this run measured laid over it (each result keeps its own measuredAt). */
@@ -79,7 +89,7 @@ async function withPeer<T>(makePeer: (dir: string) => Peer, services: (dir: stri
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
+  const { quick, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const allPeers: Array<[string, (dir: string) => Peer]> = [
@@ -149,6 +159,19 @@ async function main(): Promise<void> {
       rows[name] = result;
     }
     (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
+  }
+
+  if (wants('overhead')) {
+    const runs = quick ? 20 : 100;
+    log(`overhead: ${runs} immediate-restart runs, each against the same actions called directly`);
+    const overhead = await overheadBench(runs);
+    results.versions.mend ??= `mend 0.1.0 on Temporal ${overhead.temporal}`;
+    (results.extra ??= {})['Orchestration overhead'] = overhead;
+  }
+
+  if (wants('scale')) {
+    const scale = await scaleBench({ sizes, intervalMs: scaleIntervalMs, windowMs: quick ? 10_000 : 20_000, failures: quick ? 10 : 20 });
+    (results.extra ??= {})['Scale: components per worker'] = scale;
   }
 
   const resultsDir = path.join(__dirname, 'results');

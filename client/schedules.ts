@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
+import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
@@ -19,6 +19,8 @@ const PREFIX = healthScheduleId('');
 
 export interface HealthGroupPlan {
   group: string;
+  /** Which part of its group this schedule sweeps (1 unless the group is split; see SWEEP_INPUT_BUDGET). */
+  part: number;
   scheduleId: string;
   /** The smallest `supervision.interval` of the group's components. */
   intervalMs: number;
@@ -50,6 +52,34 @@ export interface HealthScheduleInfo {
   lastRunAt?: string;
 }
 
+/**
+ * Largest input (JSON bytes of the specs) one sweep carries. The specs travel in the schedule's
+ * action and again in every sweep's start and activity events: above ~2 MB the server refuses the
+ * schedule (5,000 components of ~1.1 kB each could not be watched at all), and well below it the
+ * server still copies megabytes into history every interval. Under the server's 512 kB warning.
+ */
+export const SWEEP_INPUT_BUDGET = 400 * 1024;
+
+/** Splits specs, in order, into runs whose JSON stays within `budget` bytes (a single larger spec goes alone). */
+export function splitSpecs(specs: SupervisorSpec[], budget = SWEEP_INPUT_BUDGET): SupervisorSpec[][] {
+  const parts: SupervisorSpec[][] = [];
+  let current: SupervisorSpec[] = [];
+  // JSON of the array: its brackets, then each spec and a comma (one fewer than counted: the `]`).
+  let bytes = 1;
+  for (const spec of specs) {
+    const size = JSON.stringify(spec).length + 1;
+    if (current.length > 0 && bytes + size > budget) {
+      parts.push(current);
+      current = [];
+      bytes = 1;
+    }
+    current.push(spec);
+    bytes += size;
+  }
+  if (current.length > 0) parts.push(current);
+  return parts;
+}
+
 /** What a supervisor gets for each watched component of `config`. */
 export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
   const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
@@ -68,8 +98,11 @@ export function supervisorSpec(component: Component, config: Config): Supervisor
   };
 }
 
-/** The schedules `config` asks for: one per group of enabled components, sorted by group. */
-export function planHealthGroups(config: Config, taskQueue: string): HealthGroupPlan[] {
+/**
+ * The schedules `config` asks for: one per group of enabled components, sorted by group; a group
+ * whose specs exceed SWEEP_INPUT_BUDGET gets one schedule per part, in config order.
+ */
+export function planHealthGroups(config: Config, taskQueue: string, budget = SWEEP_INPUT_BUDGET): HealthGroupPlan[] {
   const groups = new Map<string, Component[]>();
   for (const c of config.components) {
     if (!c.supervision.enabled) continue;
@@ -77,11 +110,14 @@ export function planHealthGroups(config: Config, taskQueue: string): HealthGroup
   }
   return [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([group, components]) => {
+    .flatMap(([group, components]) => {
       const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
-      const specs = components.map((c) => supervisorSpec(c, config));
-      const hash = createHash('sha256').update(JSON.stringify({ v: 1, intervalMs, taskQueue, specs })).digest('hex');
-      return { group, scheduleId: healthScheduleId(group), intervalMs, specs, hash };
+      return splitSpecs(components.map((c) => supervisorSpec(c, config)), budget).map((specs, i) => {
+        const part = i + 1;
+        // Part 1 hashes as a whole group always did: an unsplit group's schedule is left unchanged.
+        const hash = createHash('sha256').update(JSON.stringify(part === 1 ? { v: 1, intervalMs, taskQueue, specs } : { v: 1, part, intervalMs, taskQueue, specs })).digest('hex');
+        return { group, part, scheduleId: healthSchedulePartId(group, part), intervalMs, specs, hash };
+      });
     });
 }
 
@@ -93,8 +129,8 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
     workflowId: plan.scheduleId,
     taskQueue,
     args: [{ group: plan.group, specs: plan.specs, revision: plan.hash }],
-    memo: { mendSpecHash: plan.hash, mendGroup: plan.group, mendComponents: plan.specs.map((s) => s.component.id) },
-    staticSummary: `health sweep of ${plan.group} (${plan.specs.length} component(s))`,
+    memo: { mendSpecHash: plan.hash, mendGroup: plan.group, mendPart: plan.part, mendComponents: plan.specs.map((s) => s.component.id) },
+    staticSummary: `health sweep of ${plan.group}${plan.part > 1 ? ` part ${plan.part}` : ''} (${plan.specs.length} component(s))`,
   };
   return {
     spec: { intervals: [{ every: plan.intervalMs }] },
@@ -165,7 +201,7 @@ export async function listHealthSchedules(client: MendClient, opts: { owner?: st
       const every = d.spec.intervals?.[0]?.every;
       return {
         scheduleId: id,
-        group: id.slice(PREFIX.length),
+        group: typeof action?.memo?.mendGroup === 'string' ? action.memo.mendGroup : id.slice(PREFIX.length),
         intervalMs: typeof every === 'number' ? every : undefined,
         paused: d.state.paused,
         components: Array.isArray(action?.memo?.mendComponents) ? (action.memo.mendComponents as string[]) : [],

@@ -447,4 +447,10 @@ export const HealthScheduleSchema = z.object({
 });
 export const ScheduleListSchema = z.object({ schedules: z.array(HealthScheduleSchema) });
 export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
-export const ScheduleActionResponseSchema = z.object({ scheduleId: z.string(), action: z.enum(['pause', 'resume', 'trigger']), by: z.string() });
+export const ScheduleActionResponseSchema = z.object({
+  scheduleId: z.string(),
+  /** Every schedule acted on, when the group is split into parts (the first is `scheduleId`). */
+  scheduleIds: z.array(z.string()).optional(),
+  action: z.enum(['pause', 'resume', 'trigger']),
+  by: z.string(),
+});

@@ -52,8 +52,17 @@ export function drillScheduleId(name: string): string {
   return `mend/drill/${name}`;
 }
 
+/** Schedule id of a health-check group, and the workflow id its sweeps start with. */
 export function healthScheduleId(group: string): string {
   return `mend/health/${group}`;
+}
+
+/**
+ * A group too big for one sweep's input is split into parts: part 1 keeps the group's id, the
+ * others add `/<part>` (a group name cannot hold a `/`, so no group's id is another's part).
+ */
+export function healthSchedulePartId(group: string, part: number): string {
+  return part <= 1 ? healthScheduleId(group) : `${healthScheduleId(group)}/${part}`;
 }
 
 /** Link to a run in the Temporal Web UI. */

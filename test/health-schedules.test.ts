@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { MendClient } from '../client';
-import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules, supervisorSpec } from '../client/schedules';
+import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules, supervisorSpec, SWEEP_INPUT_BUDGET } from '../client/schedules';
 import { parseConfig } from '../core/config';
-import { healthScheduleId, supervisorWorkflowId } from '../core/constants';
+import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { sharedServer, uniqueQueue, waitFor } from './helpers';
 
@@ -123,5 +123,67 @@ describe('health schedules reconciled from config', () => {
     } finally {
       await client.temporal.workflow.getHandle(supervisorWorkflowId(kept.id)).terminate('test over').catch(() => undefined);
     }
+  });
+});
+
+describe('a health-check group too big for one sweep input', () => {
+  const queue = uniqueQueue('schedules-split');
+  const group = `big-${suffix}`;
+  let client: MendClient;
+
+  /** `n` components of one group, in config order, all specs of the same size. */
+  function bigConfig(n: number): Config {
+    const lines = ['version: 1', 'components:'];
+    for (let i = 0; i < n; i++) {
+      lines.push(`  - id: b${String(i).padStart(5, '0')}-${suffix}`, `    adapter: { type: process, command: [node, server.js] }`, `    probe: { type: tcp, port: 10000 }`, `    supervision: { group: ${group}, interval: 1h }`);
+    }
+    return parseConfig(lines.join('\n'), 'big.yaml', { baseDir: '/tmp', stateDir: '/tmp/.mend' });
+  }
+
+  before(async () => {
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  });
+
+  after(async () => {
+    await deleteHealthSchedules(client, queue, [1, 2, 3, 4].map((p) => healthSchedulePartId(group, p)));
+    await client.close();
+  });
+
+  test('is split into parts within the budget, in config order; part 1 keeps the group id', () => {
+    const config = bigConfig(25);
+    const one = JSON.stringify(supervisorSpec(config.components[0]!, config)).length + 1;
+    const plans = planHealthGroups(config, queue, 1 + one * 10);
+    assert.deepEqual(plans.map((p) => [p.scheduleId, p.part, p.group, p.specs.length]), [
+      [healthScheduleId(group), 1, group, 10],
+      [`${healthScheduleId(group)}/2`, 2, group, 10],
+      [`${healthScheduleId(group)}/3`, 3, group, 5],
+    ]);
+    assert.deepEqual(plans.flatMap((p) => p.specs.map((s) => s.component.id)), config.components.map((c) => c.id));
+    assert.equal(new Set(plans.map((p) => p.hash)).size, 3, 'each part has its own hash');
+    // Within budget, a group is one schedule with the hash it always had.
+    assert.deepEqual(planHealthGroups(config, queue).map((p) => p.scheduleId), [healthScheduleId(group)]);
+  });
+
+  test('5,000 components: every part carries at most SWEEP_INPUT_BUDGET bytes of specs', () => {
+    const config = bigConfig(5_000);
+    const plans = planHealthGroups(config, queue);
+    assert.ok(plans.length > 1, `${plans.length} part(s)`);
+    for (const p of plans) assert.ok(JSON.stringify(p.specs).length <= SWEEP_INPUT_BUDGET, `${p.scheduleId}: ${JSON.stringify(p.specs).length} bytes`);
+    assert.equal(plans.reduce((n, p) => n + p.specs.length, 0), 5_000);
+  });
+
+  test('reconcile creates every part, lists them under the group, and a second reconcile changes nothing', async () => {
+    // ~1 kB a spec: 800 components need more than one 400 kB sweep.
+    const config = bigConfig(800);
+    const ids = planHealthGroups(config, queue).map((p) => p.scheduleId);
+    assert.ok(ids.length >= 2, `${ids.length} part(s)`);
+    const first = await reconcileSchedules(client, config);
+    assert.deepEqual(first.created, ids);
+    await waitFor('every part listed', 20_000, async () => (await listHealthSchedules(client, { owner: queue })).length === ids.length);
+    const listed = await listHealthSchedules(client, { owner: queue });
+    assert.deepEqual(listed.map((s) => s.group), ids.map(() => group));
+    assert.equal(listed.reduce((n, s) => n + s.components.length, 0), 800);
+    const second = await reconcileSchedules(client, config);
+    assert.deepEqual([second.created, second.updated, second.unchanged], [[], [], ids]);
   });
 });

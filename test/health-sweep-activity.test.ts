@@ -83,3 +83,42 @@ describe('overlapping probes of a slow component', () => {
     assert.equal(slowThenHealthy.result.healthy, true);
   });
 });
+
+describe('a big sweep on one worker', () => {
+  const many = parseConfig(
+    ['version: 1', 'components:', ...Array.from({ length: 60 }, (_, i) => [`  - id: m${i}`, '    adapter: { type: command, start: ["true"], stop: ["true"] }', '    probe: { type: tcp, port: 1 }']).flat()].join('\n'),
+    'many.yaml',
+    { baseDir: '/tmp', stateDir: '/tmp/.mend' },
+  ).components.map((component) => ({ component }));
+
+  test('probes and reports at most the caps at once, over concurrent sweeps, and still probes every component', async () => {
+    let probing = 0;
+    let maxProbing = 0;
+    let signalling = 0;
+    let maxSignalling = 0;
+    const probe = async (): Promise<ProbeResult> => {
+      maxProbing = Math.max(maxProbing, ++probing);
+      await new Promise((r) => setTimeout(r, 5));
+      probing--;
+      return { healthy: true, detail: 'ok', latencyMs: 5 };
+    };
+    const client = {
+      withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+      workflow: {
+        signalWithStart: async () => {
+          maxSignalling = Math.max(maxSignalling, ++signalling);
+          await new Promise((r) => setTimeout(r, 5));
+          signalling--;
+          return {};
+        },
+      },
+    } as unknown as Client;
+    const env = new MockActivityEnvironment({}, { client });
+    const { sweepHealth } = createSupervisionActivities(probe, undefined, { probes: 8, reports: 3 });
+    const sweep = (group: string, part: typeof many): Promise<SweepResult> => env.run(sweepHealth, { group, specs: part, taskQueue: 'q', revision: 'r' });
+    const [a, b] = await Promise.all([sweep('a', many.slice(0, 30)), sweep('b', many.slice(30))]);
+    assert.deepEqual([a.probed, b.probed, a.reported.length + b.reported.length], [30, 30, 60], 'every component probed and (first sweep) reported');
+    assert.equal(maxProbing, 8, 'probes capped over both sweeps');
+    assert.equal(maxSignalling, 3, 'reports capped over both sweeps');
+  });
+});

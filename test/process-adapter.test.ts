@@ -140,6 +140,20 @@ describe('probes', () => {
     assert.ok(result.latencyMs < 1_000, `took ${result.latencyMs}ms`);
   });
 
+  test('http: a service restarted on the same port answers healthy at once (a kept-alive socket from before is not a failure)', async () => {
+    const port = await freePort();
+    const serve = () => new Promise<http.Server>((resolve) => { const s = http.createServer((_req, res) => res.end('up')); s.keepAliveTimeout = 60_000; s.listen(port, '127.0.0.1', () => resolve(s)); });
+    const probe = () => probeHttp({ type: 'http', url: `http://127.0.0.1:${port}/`, method: 'GET', expectStatus: 200, timeout: 500 });
+    for (let round = 0; round < 5; round++) {
+      const up = await serve();
+      assert.equal((await probe()).healthy, true, `round ${round}: first probe`);
+      assert.equal((await probe()).healthy, true, `round ${round}: probe on the kept-alive socket`);
+      up.closeAllConnections();
+      await new Promise((r) => up.close(r));
+      assert.equal((await probe()).failureClass, 'network', `round ${round}: down is a network failure`);
+    }
+  });
+
   test('tcp: connects to a listener, refuses a closed port', async () => {
     assert.equal((await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await ready, timeout: 300 })).healthy, true);
     assert.deepEqual(pick(await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await freePort(), timeout: 300 })), { healthy: false, failureClass: 'network' });

@@ -4,6 +4,7 @@ import type { CommandProbe, Component, HttpProbe, TcpProbe } from '../../core/sc
 import { classifyErrorCode, classifyHttpStatus, type ProbeResult } from '../../core/failure';
 import { lastLine, runArgv } from '../adapters/exec';
 import { processAdapter, runningProcess } from '../adapters/process';
+import { probeRequest, type ProbeRequestError } from './http-get';
 
 export async function probeComponent(component: Component): Promise<ProbeResult> {
   const probe = component.probe;
@@ -23,20 +24,18 @@ export async function probeHttp(probe: HttpProbe): Promise<ProbeResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const res = await fetch(probe.url, { method: probe.method, signal: AbortSignal.timeout(probe.timeout), redirect: 'manual' });
-    const body = probe.bodyIncludes !== undefined ? await res.text() : (await res.body?.cancel(), '');
+    const res = await probeRequest(probe.url, probe.method, probe.timeout, probe.bodyIncludes !== undefined);
     if (res.status !== probe.expectStatus) {
       return { healthy: false, failureClass: classifyHttpStatus(res.status), detail: `HTTP ${res.status} (expected ${probe.expectStatus})`, latencyMs: elapsed() };
     }
-    if (probe.bodyIncludes !== undefined && !body.includes(probe.bodyIncludes)) {
+    if (probe.bodyIncludes !== undefined && !res.body.includes(probe.bodyIncludes)) {
       return { healthy: false, failureClass: 'data', detail: `body does not include ${JSON.stringify(probe.bodyIncludes)}`, latencyMs: elapsed() };
     }
     return { healthy: true, detail: `HTTP ${res.status}`, latencyMs: elapsed() };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string }; code?: string };
-    const code = e.cause?.code ?? e.code;
-    const failureClass = classifyErrorCode(code, e.name);
-    const detail = failureClass === 'timeout' ? `no answer within ${probe.timeout}ms` : `${code ?? e.name}: ${e.message}`;
+    const e = err as ProbeRequestError;
+    const failureClass = classifyErrorCode(e.code, e.name);
+    const detail = failureClass === 'timeout' ? `no answer within ${probe.timeout}ms` : `${e.code ?? e.name}: ${e.message}`;
     return { healthy: false, failureClass, detail, latencyMs: elapsed() };
   }
 }

@@ -1,10 +1,9 @@
 /** /v1/stats and /v1/schedules: what the supervisors counted, and the health-check schedules. */
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { listHealthSchedules } from '../../client/schedules';
+import { listHealthSchedules, planHealthGroups } from '../../client/schedules';
 import { supervisionStats } from '../../client/supervisors';
 import { FleetStatsSchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
-import { healthScheduleId } from '../../core/constants';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
 import type { V1Options } from './index';
@@ -53,17 +52,23 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
         if (!deps.config.components.some((c) => c.supervision.enabled && c.supervision.group === group)) {
           throw new HttpError(404, `no health-check group ${group} in the config`);
         }
-        const scheduleId = healthScheduleId(group);
-        const handle = deps.mend.temporal.schedule.getHandle(scheduleId);
-        try {
-          if (action === 'pause') await handle.pause(`paused by ${by}`);
-          else if (action === 'resume') await handle.unpause(`resumed by ${by}`);
-          else await handle.trigger();
-        } catch (err) {
-          if (err instanceof ScheduleNotFoundError) throw new HttpError(404, `schedule ${scheduleId} does not exist (reconcile with \`mend schedules --reconcile\`)`);
-          throw err;
+        // A big group is swept by several schedules (its parts): the action applies to each.
+        const scheduleIds = planHealthGroups(deps.config, deps.mend.taskQueue)
+          .filter((p) => p.group === group)
+          .map((p) => p.scheduleId);
+        for (const scheduleId of scheduleIds) {
+          const handle = deps.mend.temporal.schedule.getHandle(scheduleId);
+          try {
+            if (action === 'pause') await handle.pause(`paused by ${by}`);
+            else if (action === 'resume') await handle.unpause(`resumed by ${by}`);
+            else await handle.trigger();
+          } catch (err) {
+            if (err instanceof ScheduleNotFoundError) throw new HttpError(404, `schedule ${scheduleId} does not exist (reconcile with \`mend schedules --reconcile\`)`);
+            throw err;
+          }
         }
-        return { scheduleId, action, by };
+        const scheduleId = scheduleIds[0]!;
+        return { scheduleId, ...(scheduleIds.length > 1 ? { scheduleIds } : {}), action, by };
       },
     );
   }
