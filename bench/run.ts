@@ -158,6 +158,13 @@ async function main(): Promise<void> {
       results.versions[name] = version;
       rows[name] = result;
     }
+    if (wantsPeer('mend')) {
+      // The same fleet with a wider cap: what the blast-radius limit costs in time.
+      const cap = 25;
+      log(`mass outage: mend with a fleet cap of ${cap}, ${quick ? 2 : 5} trials`);
+      const { result } = await withPeer((dir) => mendPeer(dir, SETTINGS, { maxConcurrentRecoveries: cap }), massOutageFleet, (peer, list) => massOutageTrials(peer, list, `fleet cap ${cap}`, quick ? 2 : 5, 120_000));
+      rows[`mend (cap ${cap})`] = result;
+    }
     (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
   }
 

@@ -125,7 +125,7 @@ export function massOutageSection(rows: Record<string, MassOutageResult>, result
   for (const [name, r] of Object.entries(rows)) {
     const never = r.seconds.length === 0;
     markdown.push(
-      `| ${name} | ${r.cap} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${r.peakRestarting.length ? Math.max(...r.peakRestarting) : '-'} | ${r.peakRecoveryRuns?.length ? Math.max(...r.peakRecoveryRuns) : '-'} | ${summarize(r.starts).median} | ${name === 'mend' || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`} |`,
+      `| ${name} | ${r.cap} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${r.peakRestarting.length ? Math.max(...r.peakRestarting) : '-'} | ${r.peakRecoveryRuns?.length ? Math.max(...r.peakRecoveryRuns) : '-'} | ${summarize(r.starts).median} | ${name.startsWith('mend') || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`} |`,
     );
   }
   markdown.push('', '![mass outage](mass-outage.svg)');
