@@ -1,10 +1,10 @@
 /** Writes the results: latest.json (everything measured), README.md (tables) and SVG charts. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Summary } from './lib/stats';
+import { summarize, type Summary } from './lib/stats';
 import type { PeerSettings } from './peers/types';
 import type { CheckpointRow } from './scenarios/checkpoint';
-import type { CrashLoopResult, FaultResult } from './scenarios/faults';
+import { STAGES, type CrashLoopResult, type FaultResult, type StageName } from './scenarios/faults';
 
 export interface BenchResults {
   machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string; date: string; loadAverage?: number[]; mergedWith?: string[] };
@@ -25,6 +25,7 @@ export interface ExtraChart {
   rows: Array<{ label: string; summary?: Summary; note?: string }>;
 }
 
+const ms = (x: number) => (Number.isNaN(x) ? '-' : `${Math.round(x * 1000)} ms`);
 const s = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b) ? '-' : `${(a / b).toFixed(2)}×`);
 
@@ -60,6 +61,25 @@ export function barChart(title: string, rows: Array<{ label: string; summary?: S
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><rect width="100%" height="100%" fill="#fff"/><text x="10" y="22" font-size="15" font-weight="bold">${title}</text>${bars.join('')}</svg>\n`;
 }
 
+const STAGE_WORDS: Record<StageName, string> = {
+  detect: 'fault → recovery run started (seen, confirmed, decided)',
+  prepare: 'run started → start action running (first steps, stop)',
+  start: 'start action (spawn, pid file)',
+  boot: "start done → first healthy answer (the service's own start-up)",
+};
+
+/** mend's time stage by stage, from its recovery runs' histories (medians over the trials it covers). */
+function stageTable(fault: 'crash' | 'hang', mend: FaultResult | undefined): string[] {
+  const stages = mend?.stages;
+  if (!stages || stages.detect.length === 0) return [];
+  const lines = [`Where mend's ${fault} time goes (${stages.detect.length} trials; stages from each recovery run's history, on the same clock as the fault):`, '', '| stage | median | p95 |', '| --- | --- | --- |'];
+  for (const k of STAGES) {
+    const sum = summarize(stages[k]);
+    lines.push(`| ${STAGE_WORDS[k]} | ${ms(sum.median)} | ${ms(sum.p95)} |`);
+  }
+  return [...lines, ''];
+}
+
 export async function writeReport(dir: string, r: BenchResults): Promise<{ json: string; markdown: string }> {
   mkdirSync(dir, { recursive: true });
   const json = path.join(dir, 'latest.json');
@@ -70,7 +90,7 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
     '',
     `Measured ${r.machine.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.os}, Node ${r.machine.node}${r.machine.loadAverage ? `; load average at the start ${r.machine.loadAverage.join(', ')} (1, 5, 15 min)` : ''}${r.machine.mergedWith?.length ? ` (merged over the runs of ${r.machine.mergedWith.join(', ')}: each row says when it was measured)` : ''}.${r.quick ? ' **Quick run (few trials): not for quoting.**' : ''}`,
     `Peers: ${Object.entries(r.versions).map(([k, v]) => `${k}: ${v}`).join('; ') || '-'}.`,
-    `Same settings for every peer: check every ${r.settings.intervalMs / 1000} s, probe timeout ${r.settings.timeoutMs / 1000} s, act after ${r.settings.failures} failed checks. Times run from the fault (injected by the benchmark) to the first healthy answer the benchmark sees, polling every 10 ms. Raw samples: [latest.json](latest.json).`,
+    `Same settings for every peer: check every ${r.settings.intervalMs / 1000} s, probe timeout ${r.settings.timeoutMs / 1000} s, act after ${r.settings.failures} failed checks. Times run from the fault (injected by the benchmark at a random point of the check cycle) to the first healthy answer the benchmark sees, polling every 10 ms. Raw samples: [latest.json](latest.json).`,
     '',
   ];
   for (const fault of ['crash', 'hang'] as const) {
@@ -78,6 +98,7 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
     if (!rows) continue;
     md.push(`## ${fault === 'crash' ? 'Crash (SIGKILL)' : 'Hang (SIGSTOP: alive, not answering)'}`, '', ...faultTable(fault, rows), '', `![${fault}](${fault}.svg)`, '');
     if (fault === 'hang' && rows.supervisord && rows.supervisord.seconds.length === 0) md.push('supervisord has no health probe: it cannot see a hung process, so it never restarts it.', '');
+    md.push(...stageTable(fault, rows.mend));
     writeFileSync(
       path.join(dir, `${fault}.svg`),
       barChart(`time to recover from a ${fault} (median, p95 whisker)`, Object.entries(rows).map(([label, res]) => ({ label, summary: res.seconds.length ? res.summary : undefined }))),

@@ -108,7 +108,7 @@ async function main(): Promise<void> {
       log(`${fault}: ${name}, ${trials} trials`);
       // supervisord has no health probe: a hang is never seen; a few trials show it.
       const n = fault === 'hang' && name === 'supervisord' ? Math.min(trials, 3) : trials;
-      const { version, result } = await withPeer(make, oneService, (peer, [svc]) => faultTrials(peer, svc!, fault, n, fault === 'hang' ? 15_000 : 10_000));
+      const { version, result } = await withPeer(make, oneService, (peer, [svc]) => faultTrials(peer, svc!, fault, n, fault === 'hang' ? 15_000 : 10_000, SETTINGS.intervalMs));
       results.versions[name] = version;
       (results.faults[fault] ??= {})[name] = result;
     }
@@ -138,7 +138,8 @@ async function main(): Promise<void> {
     const handling: Record<string, string> = { mend: 'dependsOn, policy dependency-aware', monit: '`depends on`', supervisord: 'none (start priority only)' };
     const rows: Record<string, DependencyResult> = {};
     for (const [name, make] of peers) {
-      const n = name === 'supervisord' ? Math.min(quick ? 2 : 3, trials) : quick ? 3 : 10;
+      // supervisord never repairs the stack (a few trials show it); the others get the full count.
+      const n = name === 'supervisord' ? Math.min(quick ? 2 : 3, trials) : trials;
       log(`dependency order: ${name}, ${n} trials`);
       const peerOf = name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { strategy: { store: 'dependency-aware', api: 'dependency-aware', web: 'dependency-aware' } }) : make;
       const { version, result } = await withPeer(peerOf, dependencyStack, (peer, list) => dependencyTrials(peer, list, handling[name] ?? '-', n, name === 'supervisord' ? 10_000 : 30_000));

@@ -66,7 +66,8 @@ const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
 /** Patch: fresh failure reports waiting in the inbox count as evidence, so no extra probe before acting. */
 const INBOX_EVIDENCE = 'supervisor-inbox-failures-are-evidence';
 const WATCH_MAX_MS = 5 * 60_000;
-const WATCH_POLL_MS = 200;
+/** A process exit is seen within this (a pid-file read and a /proc stat read per poll). */
+const WATCH_POLL_MS = 100;
 const FOREVER = Number.MAX_SAFE_INTEGER;
 
 const probes = proxyActivities<MendActivities>({

@@ -12,7 +12,8 @@ import { MendClient } from '../../client';
 import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
 import { supervisorState } from '../../client/supervisors';
-import { supervisorWorkflowId } from '../../core/constants';
+import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
+import { recoveryTimeline } from '../lib/timeline';
 import type { Config, Strategy } from '../../core/schemas';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
@@ -96,6 +97,12 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
     async recoveries(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));
       return (s?.stats.recent ?? []).map((r) => ({ startedAt: r.startedAt, endedAt: r.endedAt }));
+    },
+    /** The last recovery run of `service`: when it started and when each of its activities was scheduled, started and closed (wall-clock ms). */
+    async timeline(service: string) {
+      if (!client) return [];
+      const history = await client.temporal.workflow.getHandle(recoveryWorkflowId(service)).fetchHistory();
+      return recoveryTimeline(history.events ?? []);
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));

@@ -1,3 +1,5 @@
+import type { TimelinePoint } from '../lib/timeline';
+
 /** What every supervisor under test (mend, monit, supervisord) offers the scenarios. */
 export interface BenchService {
   name: string;
@@ -28,6 +30,8 @@ export interface Peer {
   state?(service: string): Promise<string>;
   /** The recovery runs the peer itself recorded for the service (start and end, ISO), where it keeps such a record (mend). */
   recoveries?(service: string): Promise<Array<{ startedAt: string; endedAt?: string }>>;
+  /** The steps of the peer's last recovery run of the service, in wall-clock ms, where it records them (mend). */
+  timeline?(service: string): Promise<TimelinePoint[]>;
 }
 
 export const healthUrl = (s: BenchService) => `http://127.0.0.1:${s.port}/healthz`;

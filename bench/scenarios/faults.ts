@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { summarize, type Summary } from '../lib/stats';
 import { firstHealthy, log, now, servicePid, sleep, steadyHealthy } from '../lib/util';
+import type { TimelinePoint } from '../lib/timeline';
 import { healthUrl, type BenchService, type Peer } from '../peers/types';
 
 export interface FaultResult {
@@ -17,6 +18,25 @@ export interface FaultResult {
   trials: number;
   /** When these trials ran (ISO). */
   measuredAt?: string;
+  /** Where the peer's time went, per recovered trial, in seconds (peers that record their runs: mend). */
+  stages?: Record<StageName, number[]>;
+}
+
+/**
+ * A recovery's stages, from the fault to the first healthy answer: `detect` (fault → recovery run
+ * started: the failure seen, confirmed and decided on), `prepare` (run started → the start action
+ * running: the run's first steps, the stop), `start` (the start action: spawn, pid file), `boot`
+ * (start action done → first healthy answer: the service's own start-up).
+ */
+export const STAGES = ['detect', 'prepare', 'start', 'boot'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Splits one trial by the peer's own record of its last recovery run; undefined when the record does not cover the trial. */
+export function recoveryStages(points: TimelinePoint[], faultAt: number, healthyAt: number): Record<StageName, number> | undefined {
+  const at = (what: string) => points.find((p) => p.what === what)?.at;
+  const [runStarted, startBegan, startDone] = [at('run started'), at('startComponent started'), at('startComponent closed')];
+  if (runStarted === undefined || startBegan === undefined || startDone === undefined || runStarted < faultAt || startDone > healthyAt) return undefined;
+  return { detect: (runStarted - faultAt) / 1000, prepare: (startBegan - runStarted) / 1000, start: (startDone - startBegan) / 1000, boot: (healthyAt - startDone) / 1000 };
 }
 
 function starts(stateFile: string): number {
@@ -27,11 +47,18 @@ function starts(stateFile: string): number {
   }
 }
 
-/** SIGKILL (crash) or SIGSTOP (hang) the service `trials` times; a hang not recovered in `deadlineMs` is SIGCONTed. */
-export async function faultTrials(peer: Peer, service: BenchService, fault: 'crash' | 'hang', trials: number, deadlineMs: number): Promise<FaultResult> {
+/**
+ * SIGKILL (crash) or SIGSTOP (hang) the service `trials` times; a hang not recovered in `deadlineMs` is SIGCONTed.
+ * Each fault lands at a random point of the peer's check cycle (a random wait of up to `cycleMs`
+ * after the service settled): without it, a trial's settle time, which starts when the previous
+ * recovery ended, locks every fault to the same phase of the cycle, and the median then says
+ * where that phase happened to fall rather than what the peer does on average.
+ */
+export async function faultTrials(peer: Peer, service: BenchService, fault: 'crash' | 'hang', trials: number, deadlineMs: number, cycleMs: number): Promise<FaultResult> {
   const url = healthUrl(service);
   const seconds: number[] = [];
   const measuredAt = new Date().toISOString();
+  const stages = peer.timeline ? (Object.fromEntries(STAGES.map((k) => [k, []])) as unknown as Record<StageName, number[]>) : undefined;
   let notRecovered = 0;
   for (let i = 1; i <= trials; i++) {
     // Settled first. A crash: healthy for 1.5 s (supervisord counts a start after 1 s up). A hang:
@@ -39,9 +66,12 @@ export async function faultTrials(peer: Peer, service: BenchService, fault: 'cra
     // connection tests for its 2-s start timeout; without a passing check in between it still
     // counts the previous trial's failures and acts on the first new one).
     await steadyHealthy(url, fault === 'hang' ? 4_000 : 1_500, 60_000);
+    await sleep(Math.random() * cycleMs);
     const pid = await servicePid(url);
     if (!pid) throw new Error(`bench: ${service.name} did not report its pid`);
     const t0 = now();
+    // The wall clock too, to place the fault among the times the peer's own records carry.
+    const wall0 = Date.now();
     process.kill(pid, fault === 'crash' ? 'SIGKILL' : 'SIGSTOP');
     const t1 = await firstHealthy(url, deadlineMs);
     if (t1 === undefined) {
@@ -55,9 +85,13 @@ export async function faultTrials(peer: Peer, service: BenchService, fault: 'cra
       continue;
     }
     seconds.push((t1 - t0) / 1000);
+    if (stages && peer.timeline) {
+      const split = recoveryStages(await peer.timeline(service.name).catch(() => []), wall0, wall0 + (t1 - t0));
+      if (split) for (const k of STAGES) stages[k].push(split[k]);
+    }
     if (i % 10 === 0) log(`${peer.name} ${fault}: ${i}/${trials}, median so far ${summarize(seconds).median}s`);
   }
-  return { seconds, summary: summarize(seconds), notRecovered, trials, measuredAt };
+  return { seconds, summary: summarize(seconds), notRecovered, trials, measuredAt, ...(stages ? { stages } : {}) };
 }
 
 export interface CrashLoopResult {

@@ -1,0 +1,34 @@
+/** A recovery run's history as points in time: where the run's wall time went, step by step. */
+import type { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+export interface TimelinePoint {
+  /** `run started`, `<activity> scheduled|started|closed`, `run closed`. */
+  what: string;
+  /** Wall clock, ms since the epoch (the server's clock; the same machine as the bench). */
+  at: number;
+}
+
+export const eventMs = (e: HistoryEvent): number => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+export function recoveryTimeline(events: HistoryEvent[]): TimelinePoint[] {
+  const names = new Map<number, string>();
+  const points: TimelinePoint[] = [];
+  for (const e of events) {
+    const at = eventMs(e);
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (e.workflowExecutionStartedEventAttributes) points.push({ what: 'run started', at });
+    else if (scheduled) {
+      const name = scheduled.activityType?.name ?? 'activity';
+      names.set(Number(e.eventId), name);
+      points.push({ what: `${name} scheduled`, at });
+    } else if (e.activityTaskStartedEventAttributes) points.push({ what: `${names.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? 'activity'} started`, at });
+    else {
+      const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+      if (done) points.push({ what: `${names.get(Number(done.scheduledEventId)) ?? 'activity'} closed`, at });
+      else if (e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes) points.push({ what: 'run closed', at });
+    }
+  }
+  return points;
+}
