@@ -152,8 +152,11 @@ async function main(): Promise<void> {
   if (wants('mass')) {
     const caps: Record<string, string> = { mend: `fleet cap ${DEFAULT_FLEET_CAP} (default)`, monit: 'none', supervisord: 'none' };
     const rows: Record<string, MassOutageResult> = {};
+    // 10 trials, each of 50 recoveries: a mend trial takes about 30 s on 2 cores, and 30 trials of
+    // four fleets would take most of an hour on their own.
+    const massTrials = quick ? 2 : 10;
     for (const [name, make] of peers) {
-      const n = quick ? 2 : 5;
+      const n = massTrials;
       log(`mass outage: ${name}, ${n} trials`);
       const { version, result } = await withPeer(make, massOutageFleet, (peer, list) => massOutageTrials(peer, list, caps[name] ?? '-', n, 120_000));
       results.versions[name] = version;
@@ -162,8 +165,8 @@ async function main(): Promise<void> {
     if (wantsPeer('mend')) {
       // The same fleet with a wider cap: what the blast-radius limit costs in time.
       const cap = 25;
-      log(`mass outage: mend with a fleet cap of ${cap}, ${quick ? 2 : 5} trials`);
-      const { result } = await withPeer((dir) => mendPeer(dir, SETTINGS, { maxConcurrentRecoveries: cap }), massOutageFleet, (peer, list) => massOutageTrials(peer, list, `fleet cap ${cap}`, quick ? 2 : 5, 120_000));
+      log(`mass outage: mend with a fleet cap of ${cap}, ${massTrials} trials`);
+      const { result } = await withPeer((dir) => mendPeer(dir, SETTINGS, { maxConcurrentRecoveries: cap }), massOutageFleet, (peer, list) => massOutageTrials(peer, list, `fleet cap ${cap}`, massTrials, 120_000));
       rows[`mend (cap ${cap})`] = result;
     }
     (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
