@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   if (wants('checkpoint')) {
     const work = mkdtempSync(path.join(os.tmpdir(), 'mend-bench-cp-'));
     try {
-      results.checkpoint = await checkpointBench(work, quick ? [1, 10] : [1, 10, 100], quick ? 3 : 5);
+      results.checkpoint = await checkpointBench(work, quick ? [1, 10] : [1, 10, 100], quick ? 3 : 30);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
