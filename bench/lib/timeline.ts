@@ -1,7 +1,7 @@
 /** A recovery run's history as points in time: where the run's wall time went, step by step. */
 import type { temporal } from '@temporalio/proto';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 export interface TimelinePoint {
   /** `run started`, `<activity> scheduled|started|closed`, `run closed`. */
@@ -10,7 +10,12 @@ export interface TimelinePoint {
   at: number;
 }
 
-export const eventMs = (e: HistoryEvent): number => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+/** An event's server time in ms since the epoch. */
+export function eventMs(e: HistoryEvent | undefined): number {
+  const t = e?.eventTime;
+  if (!t) throw new Error('bench: history event without a time');
+  return Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
+}
 
 export function recoveryTimeline(events: HistoryEvent[]): TimelinePoint[] {
   const names = new Map<number, string>();

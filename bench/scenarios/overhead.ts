@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { temporal } from '@temporalio/proto';
+import { eventMs, type HistoryEvent } from '../lib/timeline';
 import { startAdapter, stopAdapter } from '../../activities/adapters';
 import { processAdapter, stopProcess } from '../../activities/adapters/process';
 import { probeComponent } from '../../activities/probes';
@@ -50,14 +50,6 @@ export interface OverheadResult {
   chart: ExtraChart;
 }
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
-const ms = (e: HistoryEvent | undefined): number => {
-  const t = e?.eventTime;
-  if (!t) throw new Error('bench: history event without a time');
-  return Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
-};
-
 /**
  * Wall time, activities' own time and start-to-first-task from one closed run's history; and where
  * the rest went: activities waiting for a worker (Scheduled → Started) and workflow tasks
@@ -77,13 +69,13 @@ export function historyTimes(events: HistoryEvent[]): { wallMs: number; activity
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
     if (done) {
       activities++;
-      activityMs += ms(e) - ms(byId.get(Number(done.startedEventId)));
-      activityDispatchMs += ms(byId.get(Number(done.startedEventId))) - ms(byId.get(Number(done.scheduledEventId)));
+      activityMs += eventMs(e) - eventMs(byId.get(Number(done.startedEventId)));
+      activityDispatchMs += eventMs(byId.get(Number(done.startedEventId))) - eventMs(byId.get(Number(done.scheduledEventId)));
     }
     const task = e.workflowTaskCompletedEventAttributes;
-    if (task) workflowTaskMs += ms(e) - ms(byId.get(Number(task.scheduledEventId)));
+    if (task) workflowTaskMs += eventMs(e) - eventMs(byId.get(Number(task.scheduledEventId)));
   }
-  return { wallMs: ms(closed) - ms(started), activityMs, firstTaskMs: ms(firstTask) - ms(started), activityDispatchMs, workflowTaskMs, activities };
+  return { wallMs: eventMs(closed) - eventMs(started), activityMs, firstTaskMs: eventMs(firstTask) - eventMs(started), activityDispatchMs, workflowTaskMs, activities };
 }
 
 function componentFor(dir: string, port: number): Component {
