@@ -14,6 +14,13 @@ const execFileAsync = promisify(execFile);
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
+/**
+ * The CLI's release builds stamp its version at link time; a plain `go install` leaves the
+ * default `0.0.0-DEV`, so the build sets it the same way and `temporal --version` says 1.5.1.
+ */
+const VERSION_LDFLAGS = `-ldflags=-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION.replace(/^v/, '')}`;
+/** What a build without the stamp reports: such a cached binary is rebuilt (a relink with Go's build cache). */
+const UNSTAMPED = '0.0.0-DEV';
 
 export interface TemporalBinary {
   path: string;
@@ -87,7 +94,7 @@ export async function ensureTemporal(opts: EnsureOptions = {}): Promise<Temporal
   const dir = cacheDir(env);
   const cached = path.join(dir, 'temporal');
   const cachedVersion = await versionOf(cached);
-  if (cachedVersion) return { path: cached, version: cachedVersion, source: 'cache' };
+  if (cachedVersion && !cachedVersion.includes(UNSTAMPED)) return { path: cached, version: cachedVersion, source: 'cache' };
 
   const go = await findOnPath('go', env);
   if (!go) throw new TemporalNotFoundError(`No Temporal CLI found (TEMPORAL_CLI_PATH unset, none on PATH, none in ${dir}) and Go is not installed.\n${HOW_TO_INSTALL}`);
@@ -97,7 +104,8 @@ export async function ensureTemporal(opts: EnsureOptions = {}): Promise<Temporal
   try {
     // Another process may have finished the build while we waited for the lock.
     const builtMeanwhile = await versionOf(cached);
-    if (builtMeanwhile) return { path: cached, version: builtMeanwhile, source: 'cache' };
+    if (builtMeanwhile && !builtMeanwhile.includes(UNSTAMPED)) return { path: cached, version: builtMeanwhile, source: 'cache' };
+    if (builtMeanwhile) log(`rebuilding ${cached}: it reports ${UNSTAMPED} (built without the version stamp)`);
     await goInstall(go, dir, env, log);
   } finally {
     await release();
@@ -115,7 +123,7 @@ async function goInstall(go: string, dir: string, env: NodeJS.ProcessEnv, log: (
   try {
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(go, ['install', GO_PACKAGE], {
+      const child = spawn(go, ['install', VERSION_LDFLAGS, GO_PACKAGE], {
         env: { ...env, GOBIN: staging },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -20,7 +20,7 @@ function fakeTemporal(file: string, version: string): string {
 function fakeGo(binDir: string, counter: string): void {
   mkdirSync(binDir, { recursive: true });
   const file = path.join(binDir, 'go');
-  writeFileSync(file, `#!/bin/sh\necho run >> "${counter}"\necho "go: downloading github.com/temporalio/cli v1.5.1" >&2\nsleep 1\nprintf '#!/bin/sh\\necho "temporal version built"\\n' > "$GOBIN/temporal"\nchmod +x "$GOBIN/temporal"\n`);
+  writeFileSync(file, `#!/bin/sh\necho "run $*" >> "${counter}"\necho "go: downloading github.com/temporalio/cli v1.5.1" >&2\nsleep 1\nprintf '#!/bin/sh\\necho "temporal version built"\\n' > "$GOBIN/temporal"\nchmod +x "$GOBIN/temporal"\n`);
   chmodSync(file, 0o755);
 }
 
@@ -81,5 +81,28 @@ describe('ensure-temporal', () => {
       assert.match(err.message, /TEMPORAL_CLI_PATH/);
       return true;
     });
+  });
+
+  test('the build stamps the release version, so `temporal --version` says 1.5.1 and not 0.0.0-DEV', async () => {
+    const dir = tempDir('et-stamp');
+    const counter = path.join(dir, 'go-runs');
+    fakeGo(path.join(dir, 'gobin'), counter);
+    await ensureTemporal({ env: { PATH: `${dir}/gobin:${basePath}`, HOME: dir }, log: quiet });
+    assert.match(readFileSync(counter, 'utf8'), /^run install -ldflags=-X github\.com\/temporalio\/cli\/temporalcli\.Version=1\.5\.1 github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1$/m);
+  });
+
+  test('a cached binary built without the version stamp is rebuilt once', async () => {
+    const dir = tempDir('et-unstamped');
+    const counter = path.join(dir, 'go-runs');
+    fakeGo(path.join(dir, 'gobin'), counter);
+    fakeTemporal(path.join(cacheDir({ HOME: dir }), 'temporal'), '0.0.0-DEV (Server 1.29.1, UI 2.42.1)');
+    const lines: string[] = [];
+    const env = { PATH: `${dir}/gobin:${basePath}`, HOME: dir };
+    const bin = await ensureTemporal({ env, log: (l) => lines.push(l) });
+    assert.deepEqual([bin.source, bin.version], ['built', 'temporal version built']);
+    assert.ok(lines.some((l) => l.includes('reports 0.0.0-DEV')), 'it said why it rebuilds');
+    const again = await ensureTemporal({ env, log: quiet });
+    assert.equal(again.source, 'cache');
+    assert.equal(readFileSync(counter, 'utf8').trim().split('\n').length, 1, 'go ran once in all');
   });
 });
