@@ -12,6 +12,7 @@ import type { Role } from '../core/api';
 import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
 import { HttpError, installErrorHandling } from './errors';
+import { installBodyParsing } from './json-body';
 import { RateLimiter, type RateLimitOptions } from './rate-limit';
 import { ApiMetrics } from './metrics';
 import { metaRoutes } from './routes/meta';
@@ -34,6 +35,8 @@ export interface ApiDeps {
   temporalDeadlineMs?: number;
   /** Alert labels naming the component, tried in order; default component, service, job. */
   alertLabels?: string[];
+  /** A firing alert whose recovery ended less than this ago starts no other; default 30 minutes. */
+  alertDedupeWindowMs?: number;
 }
 
 /** What every route module receives. */
@@ -65,6 +68,22 @@ function isDocsRoute(url: string | undefined): boolean {
   return url === '/docs' || url?.startsWith('/docs/') === true;
 }
 
+type OpenApiDoc = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { $ref?: string; required?: unknown[] } }> } }>>; components?: { schemas?: Record<string, { required?: unknown[] }> } };
+
+/** A body with no required field may be left out (the API reads it as `{}`): say so in the document. */
+function optionalBodies<T>(doc: T): T {
+  const d = doc as OpenApiDoc;
+  for (const methods of Object.values(d.paths ?? {})) {
+    for (const op of Object.values(methods)) {
+      const schema = op.requestBody?.content?.['application/json']?.schema;
+      if (!schema) continue;
+      const resolved = schema.$ref ? d.components?.schemas?.[schema.$ref.split('/').pop()!] : schema;
+      if (resolved && !(resolved.required?.length)) op.requestBody!.required = false;
+    }
+  }
+  return doc;
+}
+
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger
@@ -82,8 +101,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // JSON only: anything else is a 415, never parsed as text.
-  app.removeContentTypeParser(['text/plain']);
+  installBodyParsing(app, BODY_LIMIT);
   installErrorHandling(app);
 
   const apiRoutes: Array<{ method: string; url: string }> = [];
@@ -147,7 +165,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       ],
     },
     transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'] }),
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (input) => optionalBodies(jsonSchemaTransformObject(input)),
   });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
@@ -160,6 +178,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     config: deps.config,
     tokens: deps.tokens,
     alertLabels: deps.alertLabels ?? ['component', 'service', 'job'],
+    alertDedupeWindowMs: deps.alertDedupeWindowMs ?? 30 * 60_000,
     startLimiter: new RateLimiter(deps.rateLimit ?? { burst: 10, perMinute: 30 }),
     metrics,
   };

@@ -6,7 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isUnreachable } from '../client';
+import { AlreadyRunningError, RunEndedError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isUnreachable } from '../client';
 import { ErrorResponseSchema, type ErrorResponse } from '../core/api';
 import { ValidationError } from '../core/errors';
 
@@ -34,7 +34,7 @@ function fieldPath(context: string | undefined, pointer: string): string {
   return out;
 }
 
-export function toErrorResponse(err: unknown, requestId: string): { body: ErrorResponse; headers: Record<string, string>; internal: boolean } {
+export function toErrorResponse(err: unknown, requestId: string, contentType?: string): { body: ErrorResponse; headers: Record<string, string>; internal: boolean } {
   const body = (statusCode: number, message: string, extra: Partial<ErrorResponse> = {}): ErrorResponse => ({
     statusCode,
     error: STATUS_CODES[statusCode] ?? 'Error',
@@ -44,7 +44,13 @@ export function toErrorResponse(err: unknown, requestId: string): { body: ErrorR
   });
   if (hasZodFastifySchemaValidationErrors(err)) {
     const context = (err as FastifyError).validationContext;
-    const issues = err.validation.map((v) => ({ path: fieldPath(context, v.instancePath), message: v.message ?? 'invalid' }));
+    const issues = err.validation.flatMap((v) => {
+      const path = fieldPath(context, v.instancePath);
+      // Strict schemas: each unknown field is named where it is (`body.extra: unknown field`).
+      const keys = v.keyword === 'unrecognized_keys' ? (v.params as { keys?: unknown }).keys : undefined;
+      if (Array.isArray(keys) && keys.length > 0) return keys.map((k) => ({ path: `${path}.${String(k)}`, message: 'unknown field' }));
+      return [{ path, message: v.message ?? 'invalid' }];
+    });
     return { body: body(400, issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues }), headers: {}, internal: false };
   }
   if (err instanceof HttpError) {
@@ -53,9 +59,14 @@ export function toErrorResponse(err: unknown, requestId: string): { body: ErrorR
   }
   if (err instanceof AlreadyRunningError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunNotFoundError) return { body: body(404, err.message), headers: {}, internal: false };
+  if (err instanceof RunEndedError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunRefusedError) return { body: body(409, err.message), headers: {}, internal: false };
   if (err instanceof TemporalUnreachableError || isUnreachable(err)) return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
   if (err instanceof ValidationError) return { body: body(400, err.message), headers: {}, internal: false };
+  if ((err as FastifyError | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    const given = contentType ? `content-type ${JSON.stringify(contentType.slice(0, 100))}` : 'a body without a content-type';
+    return { body: body(415, `${given} is not accepted: send application/json (or no body where none is needed)`), headers: {}, internal: false };
+  }
   const status = (err as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Fastify's own client errors (bad JSON, 413, 415, ...): their messages name no internals.
@@ -66,7 +77,7 @@ export function toErrorResponse(err: unknown, requestId: string): { body: ErrorR
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const { body, headers, internal } = toErrorResponse(err, request.id);
+    const { body, headers, internal } = toErrorResponse(err, request.id, request.headers['content-type']);
     if (internal) request.log.error({ err }, 'request failed');
     else request.log.debug({ statusCode: body.statusCode, message: body.message }, 'request refused');
     return sendError(reply, body, headers);

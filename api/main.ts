@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     logger: { level: settings.MEND_LOG_LEVEL },
     rateLimit: { burst: settings.MEND_API_START_BURST, perMinute: settings.MEND_API_START_PER_MINUTE },
     alertLabels: settings.MEND_ALERT_LABELS,
+    alertDedupeWindowMs: settings.MEND_ALERT_DEDUPE_WINDOW,
   });
   if (tokens.size === 0) app.log.warn('no API tokens (MEND_TOKENS / MEND_TOKENS_FILE): every /v1 request is refused with 401');
   const sync = settings.MEND_SYNC_ON_START ? syncFromConfig(client, config, app.log) : undefined;

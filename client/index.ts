@@ -7,6 +7,7 @@ import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunbookKind, type RunProgress, type SagaInput } from '../core/run';
+import type { AlertKey } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 
@@ -39,6 +40,19 @@ export class RunRefusedError extends Error {
   override name = 'RunRefusedError';
 }
 
+/** A request for a run that has ended: it is not running any more, so there is nothing to act on. */
+export class RunEndedError extends RunRefusedError {
+  override name = 'RunEndedError';
+  constructor(
+    readonly workflowId: string,
+    readonly runId: string,
+    /** Temporal's execution status, e.g. COMPLETED. */
+    readonly status: string,
+  ) {
+    super(`${workflowId} has ended (${status.toLowerCase()})`);
+  }
+}
+
 export class TemporalUnreachableError extends Error {
   override name = 'TemporalUnreachableError';
 }
@@ -53,6 +67,8 @@ export interface StartRecoveryRequest {
   options?: RunOptions;
   /** The whole config's components; dependency-aware and emergency-reset runs get the component's relatives from it. */
   allComponents?: Component[];
+  /** The firing alerts that asked for it, kept in the run's memo (`alerts`) so a repeat of them is recognised. */
+  alerts?: AlertKey[];
 }
 
 export interface StartSagaRequest {
@@ -144,7 +160,7 @@ export class MendClient {
         taskQueue: this.taskQueue,
         args: [input],
         typedSearchAttributes: startAttributes([req.component.id], req.strategy, req.trigger),
-        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
+        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '', ...(req.alerts?.length ? { alerts: req.alerts } : {}) },
         staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
@@ -266,9 +282,21 @@ export class MendClient {
     await this.temporal.workflow.getHandle(workflowId).signal('resume', { by }).catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
   }
 
-  /** Requests cancellation: the running step is cancelled and the run ends `cancelled` (a saga compensates first). */
+  /**
+   * Requests cancellation: the running step is cancelled and the run ends `cancelled` (a saga
+   * compensates first). RunEndedError when the run has ended: Temporal accepts a cancellation
+   * request for a closed run without a word, so the run's status is read first.
+   */
   async cancel(workflowId: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).cancel().catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    try {
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING') throw new RunEndedError(workflowId, d.runId, d.status.name);
+      await handle.cancel();
+    } catch (err) {
+      if (err instanceof RunEndedError) throw err;
+      throw mapRunError(err, workflowId);
+    }
   }
 
   async close(): Promise<void> {

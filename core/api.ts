@@ -55,6 +55,14 @@ export const TokenEntrySchema = z
 export const TokensFileSchema = z.object({ tokens: z.array(TokenEntrySchema).min(1, { message: 'list at least one token' }) }).strict();
 export type TokenEntry = z.output<typeof TokenEntrySchema>;
 
+// ---------------------------------------------------------------- bodies
+
+/**
+ * The body of a POST that takes nothing: absent, empty or `{}` (the API reads a missing body as
+ * `{}`, see api/json-body.ts); anything else is a 400, so junk never acts.
+ */
+export const NoBodySchema = z.object({}).strict().meta({ id: 'NoBody', description: 'nothing: leave the body out, or send {}' });
+
 // ---------------------------------------------------------------- components
 
 export const ComponentIdParamsSchema = z.object({ id: ComponentIdSchema }).strict();
@@ -290,11 +298,11 @@ export const RunDetailSchema = z
   .meta({ id: 'Run', description: 'the run: status, progress and result' });
 
 /** pause / resume / cancel: an optional reason. */
-export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict().nullish();
+export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict();
 export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() }).describe('the request reached the run');
 
 /** approve: `approve: false` rejects; who decides is the token's name. */
-export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict().nullish();
+export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict();
 export const ApproveResponseSchema = ApprovalStatusSchema.extend({ workflowId: z.string() }).describe('the decision, as the run recorded it');
 
 // ---------------------------------------------------------------- sagas
@@ -325,8 +333,7 @@ export const StartSagaBodySchema = z
     dryRun: z.boolean().default(false),
     reason: z.string().max(500).optional(),
   })
-  .strict()
-  .nullish();
+  .strict();
 export const StartedSagaSchema = z
   .object({ workflowId: z.string(), runId: z.string(), url: z.string(), requestId: z.string() })
   .describe('started as mend/saga/<name>/<requestId>');
@@ -360,10 +367,20 @@ export const AlertmanagerPayloadSchema = z
   .meta({ id: 'AlertmanagerWebhook' });
 export type AlertmanagerPayload = z.output<typeof AlertmanagerPayloadSchema>;
 
+/** One firing of an alert: Alertmanager's fingerprint (a hash of its labels) and when it started firing. */
+export const AlertKeySchema = z.object({ fingerprint: z.string(), startsAt: z.string().optional() });
+export type AlertKey = z.output<typeof AlertKeySchema>;
+/** What a recovery started by alerts keeps in its memo (`alerts`): the firings that asked for it. */
+export const AlertMemoSchema = z.array(AlertKeySchema);
+
 export const AlertOutcomeSchema = z.object({
   started: z.array(StartedRunSchema),
   /** A recovery of that component was already running (or this payload named it twice): not started again. */
   alreadyRunning: z.array(z.object({ component: z.string(), workflowId: z.string() })),
+  /** Checked on a worker before anything started, and healthy now: nothing started. */
+  healthy: z.array(z.object({ component: z.string(), detail: z.string(), checkedAt: z.string() })),
+  /** These firings already had a recovery (`workflowId`) that ended within the dedupe window: not started again. */
+  deduplicated: z.array(z.object({ component: z.string(), workflowId: z.string(), endedAt: z.string(), fingerprints: z.array(z.string()) })),
   /** Firing alerts whose component label names no configured component (or none at all). */
   unknown: z.array(z.object({ value: z.string().optional(), fingerprint: z.string().optional(), alertname: z.string().optional() })),
   /** Components this token may not act on. */
@@ -417,8 +434,7 @@ export const BacklogPauseBodySchema = z
     minutes: z.number().positive().max(7 * 24 * 60).default(15),
     reason: z.string().max(500).optional(),
   })
-  .strict()
-  .nullish();
+  .strict();
 
 export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: BacklogStatusSchema });
 

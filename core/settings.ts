@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from './constants';
 import { formatIssues, ValidationError } from './errors';
+import { DurationSchema } from './schemas';
 
 const Port = z.coerce.number().int().min(1).max(65_535);
 
@@ -34,6 +35,12 @@ export const SettingsSchema = z.object({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/, { message: 'expected comma-separated label names, e.g. component,service,job' })
     .default('component,service,job')
     .transform((s) => s.split(',')),
+  /**
+   * Alertmanager webhook: a firing alert (same fingerprint and start) whose recovery ended less than
+   * this long ago starts no second one, even if the component is unhealthy again (the supervisor and
+   * its breaker own relapses). Recorded on the run in Temporal, so an API restart keeps it.
+   */
+  MEND_ALERT_DEDUPE_WINDOW: DurationSchema.prefault('30m'),
   /** Where API clients (cli/api-client.ts) find the API, and the token they send. */
   MEND_URL: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL, e.g. http://127.0.0.1:3000' }).optional(),
   MEND_TOKEN: z.string().min(1).optional(),
@@ -68,6 +75,7 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_API_START_BURST: 'API: run starts a token may make at once (default 10)',
   MEND_API_START_PER_MINUTE: 'API: run starts a token regains per minute (default 30)',
   MEND_ALERT_LABELS: 'Alertmanager webhook: labels naming the component, tried in order (default component,service,job)',
+  MEND_ALERT_DEDUPE_WINDOW: 'Alertmanager webhook: a repeated firing alert whose recovery ended within this starts no other (default 30m)',
   MEND_URL: "API clients: the mend API's base URL, e.g. http://127.0.0.1:3000 (optional)",
   MEND_TOKEN: 'API clients: the bearer token they send (optional)',
   MEND_SYNC_ON_START: 'API: reconcile health schedules and start backlog replays from the config at start (default true)',
@@ -104,6 +112,7 @@ export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'cli' | 
   MEND_API_START_BURST: 'api',
   MEND_API_START_PER_MINUTE: 'api',
   MEND_ALERT_LABELS: 'api',
+  MEND_ALERT_DEDUPE_WINDOW: 'api',
   MEND_URL: 'cli',
   MEND_TOKEN: 'cli',
   MEND_SYNC_ON_START: 'api',

@@ -82,13 +82,13 @@ describe('API error responses', () => {
   test('unknown fields are refused, in the body, its options and the query', async () => {
     const extra = await start({ strategy: 'immediate', components: [id], command: ['rm', '-rf', '/'] });
     assert.equal(extra.statusCode, 400);
-    assert.match(extra.json().message, /Unrecognized key: "command"/);
+    assert.equal(extra.json().message, 'body.command: unknown field');
     const option = await start({ strategy: 'immediate', components: [id], options: { url: 'http://evil' } });
     assert.equal(option.statusCode, 400);
-    assert.equal(option.json().issues[0].path, 'body.options');
+    assert.equal(option.json().issues[0].path, 'body.options.url');
     const query = await app.inject({ method: 'GET', url: '/v1/runs?component=x&query=WorkflowId%3D%22a%22', headers: bearer(tokens.viewer) });
     assert.equal(query.statusCode, 400);
-    assert.match(query.json().message, /Unrecognized key: "query"/);
+    assert.equal(query.json().message, 'query.query: unknown field');
     assert.equal(starts.length, 0);
   });
 

@@ -226,4 +226,20 @@ describe('runs API on real services', () => {
       await down.close();
     }
   });
+  test('cancelling a run that has ended is a 409 naming its state; the run gets no cancellation request', async () => {
+    const other = c('other');
+    await waitFor('no run of other running', 30_000, async () => (await call('GET', `/v1/runs/${other.id}`, tokens.viewer)).json().status !== 'RUNNING');
+    const started = await call('POST', '/v1/runs', tokens.operator, { strategy: 'immediate', components: [other.id], dryRun: true });
+    assert.equal(started.statusCode, 202, started.body);
+    const { workflowId, runId } = started.json();
+    await waitFor('the run to end', 30_000, async () => (await run(workflowId)).status === 'COMPLETED');
+
+    const res = await call('POST', `/v1/runs/${other.id}/cancel`, tokens.operator, { reason: 'too late' });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(res.json().message, `${workflowId} has ended (completed)`);
+    assert.equal(res.json().workflowId, workflowId);
+    assert.equal(res.json().runId, runId);
+    const history = await suite.client.temporal.workflow.getHandle(workflowId, runId).fetchHistory();
+    assert.ok(!history.events?.some((e) => e.workflowExecutionCancelRequestedEventAttributes), 'a cancellation request reached the ended run');
+  });
 });

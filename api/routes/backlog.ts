@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { RunNotFoundError } from '../../client';
 import { BacklogControl } from '../../client/backlog';
-import { BacklogListSchema, BacklogPauseBodySchema, BacklogResetResponseSchema, BacklogStatusSchema, SpoolParamsSchema } from '../../core/api';
+import { BacklogListSchema, BacklogPauseBodySchema, BacklogResetResponseSchema, BacklogStatusSchema, NoBodySchema, SpoolParamsSchema } from '../../core/api';
 import type { Spool } from '../../core/schemas';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
@@ -66,7 +66,7 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
     },
     async (request) => {
       const spool = spoolOf(request.params.spool);
-      return control.pause(spool.name, { minutes: request.body?.minutes ?? 15, reason: request.body?.reason, by: principalOf(request).name });
+      return control.pause(spool.name, { minutes: request.body.minutes, reason: request.body.reason, by: principalOf(request).name });
     },
   );
 
@@ -80,7 +80,8 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
           summary: action === 'resume' ? 'end a pause now' : 'run a replay cycle now, cutting a sink backoff short (409 while paused)',
           security,
           params: SpoolParamsSchema,
-          response: { 200: BacklogStatusSchema, ...errorResponses(400, 401, 403, 404, 409, 503) },
+          body: NoBodySchema,
+          response: { 200: BacklogStatusSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
         },
       },
       async (request) => {
@@ -100,7 +101,8 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
         summary: 'move every dead letter back to pending with fresh attempts, then replay',
         security,
         params: SpoolParamsSchema,
-        response: { 200: BacklogResetResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 503) },
+        body: NoBodySchema,
+        response: { 200: BacklogResetResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
     async (request) => control.resetFailed(spoolOf(request.params.spool).name, principalOf(request).name),

@@ -7,7 +7,7 @@ import { RunNotFoundError } from '../../client';
 import { checkComponent } from '../../client/checks';
 import { describeSummary } from '../../client/runs';
 import { supervisorState, supervisorView } from '../../client/supervisors';
-import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema, componentView } from '../../core/api';
+import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema, componentView, NoBodySchema } from '../../core/api';
 import { recoveryWorkflowId } from '../../core/constants';
 import { errorResponses } from '../errors';
 import { componentsById, principalOf, requireScope } from './common';
@@ -61,7 +61,8 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
         summary: "check a component now: one probe on a worker; its supervisor gets the result (a failure is confirmed and recovered as a sweep's would be)",
         security: [{ bearer: [] }],
         params: ComponentIdParamsSchema,
-        response: { 200: CheckResultSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        body: NoBodySchema,
+        response: { 200: CheckResultSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
       },
     },
     async (request) => {

@@ -3,7 +3,7 @@
  * visibility, describe with progress, and pause / resume / cancel / approve.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunNotFoundError, type MendClient, type StartedRun } from '../../client';
+import { AlreadyRunningError, RunEndedError, RunNotFoundError, type MendClient, type StartedRun } from '../../client';
 import { describeSummary, listRuns } from '../../client/runs';
 import {
   ApproveBodySchema,
@@ -124,7 +124,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
           security,
           params: RunIdParamsSchema,
           body: ControlBodySchema,
-          response: { 202: ControlResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
+          response: { 202: ControlResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
         },
       },
       async (request, reply) => {
@@ -132,7 +132,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         const workflowId = workflowIdOf(request.params.id);
         if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
         try {
-          if (action === 'pause') await mend.pause(workflowId, principal.name, request.body?.reason);
+          if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
           else if (action === 'resume') await mend.resume(workflowId, principal.name);
           else await mend.cancel(workflowId);
         } catch (err) {
@@ -156,14 +156,14 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         security,
         params: RunIdParamsSchema,
         body: ApproveBodySchema,
-        response: { 200: ApproveResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 415, 503) },
+        response: { 200: ApproveResponseSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
     async (request) => {
       const principal = principalOf(request);
       const workflowId = workflowIdOf(request.params.id);
       if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
-      const decision = request.body ?? { approve: true };
+      const decision = request.body;
       const status = await mend.approve(workflowId, { approve: decision.approve, by: principal.name, reason: decision.reason });
       request.log.info({ reqId: request.id, workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');
       return status;
@@ -174,5 +174,5 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
 /** A signal to a closed run reads as "not found": say that it has ended instead, when it exists. */
 async function refuseIfEnded(mend: MendClient, workflowId: string): Promise<void> {
   const summary = await describeSummary(mend, workflowId).catch(() => undefined);
-  if (summary) throw new HttpError(409, `${workflowId} has ended (${summary.status.toLowerCase()})`, { workflowId, runId: summary.runId });
+  if (summary) throw new RunEndedError(workflowId, summary.runId, summary.status);
 }

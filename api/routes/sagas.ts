@@ -68,7 +68,7 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
         requireScope(principal, sagaComponents(saga));
       }
       takeStarts(startLimiter, principal);
-      const body = request.body ?? { dryRun: false };
+      const body = request.body;
       const requestId = body.requestId ?? randomUUID();
       const run = await mend.startSaga({ saga, allComponents: config.components, requestId, trigger: 'api', requestedBy: principal.name, reason: body.reason, dryRun: body.dryRun });
       deps.metrics.runStarted('saga', 'api');

@@ -3,7 +3,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listHealthSchedules, planHealthGroups } from '../../client/schedules';
 import { supervisionStats } from '../../client/supervisors';
-import { FleetStatsSchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
+import { FleetStatsSchema, NoBodySchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
 import type { V1Options } from './index';
@@ -42,7 +42,8 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
           summary: action === 'pause' ? "pause a group's health checks" : action === 'resume' ? "resume a group's health checks" : "run a group's health sweep now",
           security,
           params: ScheduleParamsSchema,
-          response: { 200: ScheduleActionResponseSchema, ...errorResponses(400, 401, 403, 404, 503) },
+          body: NoBodySchema,
+          response: { 200: ScheduleActionResponseSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
         },
       },
       async (request) => {
