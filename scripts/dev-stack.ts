@@ -262,7 +262,7 @@ async function main(): Promise<void> {
     say(`  API              ${apiUrl}  (docs: ${apiUrl}/docs)`);
     say(`  API admin token  ${adminToken}`);
     say(`                   (also in ${shown(tokenFile)}; curl -H "Authorization: Bearer $(cat ${shown(tokenFile)})" ${apiUrl}/v1/components)`);
-    say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE}); HTTP API :${server.httpPort}, metrics http://127.0.0.1:${server.metricsPort}/metrics`);
+    say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE}); HTTP API http://127.0.0.1:${server.httpPort}, metrics http://127.0.0.1:${server.metricsPort}/metrics`);
     const logs = `(logs in ${shown(path.join(home, 'log'))}/)`;
     if (demo) say(`  demo fleet       ${fleet.map((c) => c.id).join(', ')}  ${logs}`);
     else say(`  components       ${fleetSummary(fleet, fleetStart)}${fleet.length > 0 ? `  ${logs}` : ''}`);

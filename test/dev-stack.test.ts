@@ -163,11 +163,11 @@ describe('the dev stack (npm start)', () => {
     assert.ok(env, 'the first test set the stack up');
     stack = await up(env);
     const stackPids = () => JSON.parse(readFileSync(path.join(home, 'run', 'dev-stack.json'), 'utf8')) as Record<string, number>;
-    // The worker as ps sees it: a process of this stack running workers/main.ts.
-    const workerPid = Number(processesOf(home).find((line) => line.includes('workers/main.ts'))?.trim().split(/\s+/)[0]);
-    assert.ok(workerPid > 0, processesOf(home).join('\n'));
-    assert.equal(stackPids().worker, workerPid, 'run/dev-stack.json names the worker');
-    const temporalPid = stackPids().temporal!;
+    // The worker and the Temporal server as ps sees them: processes of this stack.
+    const pidOf = (what: string) => Number(processesOf(home).find((line) => line.includes(what))?.trim().split(/\s+/)[0]);
+    const workerPid = pidOf('workers/main.ts');
+    const temporalPid = pidOf('server start-dev');
+    assert.ok(workerPid > 0 && temporalPid > 0, processesOf(home).join('\n'));
     const servicePids = Object.fromEntries(['store', 'api', 'web'].map((id) => [id, componentPid(home, id)]));
 
     process.kill(workerPid, 'SIGKILL');
@@ -185,7 +185,7 @@ describe('the dev stack (npm start)', () => {
     await waitFor('/readyz from a new API', 60_000, async () => stackPids().api !== apiPid && (await httpStatus(`http://127.0.0.1:${env.MEND_API_PORT}/readyz`)) === 200);
 
     assert.equal(stack.proc.exitCode, null, 'the stack still runs');
-    assert.equal(stackPids().temporal, temporalPid);
+    assert.equal(stackPids().temporal, temporalPid, 'run/dev-stack.json names the Temporal server');
     assert.ok(alive(temporalPid), 'the same Temporal server still runs');
     assert.equal(stackPids().worker, newWorker);
     for (const [id, pid] of Object.entries(servicePids)) {
@@ -227,7 +227,7 @@ describe('the dev stack with a user config (MEND_CONFIG)', () => {
     assert.ok(banner.split('\n').includes(`[mend]   config           ${file}`), `the banner names ${file}:\n${banner}`);
     assert.match(banner, /^\[mend\] {3}components +1 process component started: svc /m);
     assert.match(banner, /process components are left running \(MEND_COMPONENTS_ON_EXIT=leave\)/);
-    assert.match(banner, new RegExp(`HTTP API :${httpPort}, metrics http://127\\.0\\.0\\.1:${metricsPort}/metrics`));
+    assert.match(banner, new RegExp(`HTTP API http://127\\.0\\.0\\.1:${httpPort}, metrics http://127\\.0\\.0\\.1:${metricsPort}/metrics`));
     assert.match(banner, /npx mend run immediate svc/);
 
     // The Temporal server answers on the configured HTTP and metrics ports.
