@@ -80,6 +80,8 @@ export class RestartingChild {
     const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.startedAt = Date.now();
+    // A failed spawn (no exit follows) is said, not thrown: the stack's other processes stay up.
+    proc.once('error', (err) => this.opts.log(`${name}: ${err.message}`));
     for (const stream of [proc.stdout, proc.stderr]) readline.createInterface({ input: stream! }).on('line', (line) => output(`[${name}] ${line}`));
     this.exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => (this.onExit(code, signal), resolve())));
     if (proc.pid !== undefined) this.opts.onStart?.(proc.pid);
