@@ -20,6 +20,11 @@ export const SettingsSchema = z.object({
   MEND_UI_URL: z.url().default('http://localhost:8233'),
   MEND_TEMPORAL_PORT: Port.default(7233),
   MEND_UI_PORT: Port.default(8233),
+  /** Dev stack: the embedded server's HTTP API and Prometheus ports; unset: free ports picked at start. */
+  MEND_TEMPORAL_HTTP_PORT: Port.optional(),
+  MEND_TEMPORAL_METRICS_PORT: Port.optional(),
+  /** Dev stack: what happens to the config's `process` components when the stack stops. */
+  MEND_COMPONENTS_ON_EXIT: z.enum(['stop', 'leave'], { message: 'expected stop or leave' }).default('stop'),
   MEND_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** A workflow bundle built ahead of time (tests, production images); otherwise bundled at worker start. */
   MEND_WORKFLOW_BUNDLE: z.string().optional(),
@@ -67,6 +72,9 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_UI_URL: 'Temporal Web UI base URL used in links (default http://localhost:8233)',
   MEND_TEMPORAL_PORT: 'dev stack: port of the embedded Temporal server (default 7233)',
   MEND_UI_PORT: 'dev stack: port of the embedded Web UI (default 8233)',
+  MEND_TEMPORAL_HTTP_PORT: "dev stack: port of the embedded server's HTTP API (default: a free port, printed at start)",
+  MEND_TEMPORAL_METRICS_PORT: "dev stack: port of the embedded server's Prometheus metrics (default: a free port, printed at start)",
+  MEND_COMPONENTS_ON_EXIT: "dev stack: the config's process components at exit: stop (default) or leave (left running; the next start adopts them)",
   MEND_LOG_LEVEL: 'log level of the worker and API (default info)',
   MEND_WORKFLOW_BUNDLE: 'prebuilt workflow bundle for the worker (optional)',
   TEMPORAL_CLI_PATH: 'the temporal binary to use instead of finding or building one (optional)',
@@ -105,6 +113,9 @@ export const SETTINGS_SCOPE: Record<keyof Settings, 'service' | 'api' | 'cli' | 
   MEND_LOG_LEVEL: 'service',
   MEND_TEMPORAL_PORT: 'dev',
   MEND_UI_PORT: 'dev',
+  MEND_TEMPORAL_HTTP_PORT: 'dev',
+  MEND_TEMPORAL_METRICS_PORT: 'dev',
+  MEND_COMPONENTS_ON_EXIT: 'dev',
   MEND_WORKFLOW_BUNDLE: 'dev',
   TEMPORAL_CLI_PATH: 'dev',
   MEND_TOKENS: 'api',

@@ -17,6 +17,9 @@ export interface DevServerOptions {
   port?: number;
   /** A port for the Web UI, or `false` for a headless server. */
   uiPort?: number | false;
+  /** Ports of the server's HTTP API and Prometheus `/metrics`; free ports when omitted. */
+  httpPort?: number;
+  metricsPort?: number;
   /** SQLite file for a persistent server; in-memory when omitted. */
   dbFile?: string;
   /** WAL + synchronous=OFF: fast, for throwaway test databases only. */
@@ -32,6 +35,8 @@ export interface DevServerOptions {
 export interface DevServer {
   address: string;
   uiUrl?: string;
+  httpPort: number;
+  metricsPort: number;
   pid: number;
   child: ChildProcess;
   stop(): Promise<void>;
@@ -45,7 +50,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
   // A port free now may be one the caller is about to listen on, or one picked a moment ago: skip those.
-  const taken = new Set([port, ...(opts.avoidPorts ?? []), ...(typeof opts.uiPort === 'number' ? [opts.uiPort] : [])]);
+  const taken = new Set([port, ...(opts.avoidPorts ?? []), ...[opts.uiPort, opts.httpPort, opts.metricsPort].filter((p): p is number => typeof p === 'number')]);
   const spare = async () => {
     for (;;) {
       const candidate = await freePort(ip);
@@ -54,7 +59,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       return candidate;
     }
   };
-  args.push('--http-port', String(await spare()), '--metrics-port', String(await spare()));
+  const httpPort = opts.httpPort ?? (await spare());
+  const metricsPort = opts.metricsPort ?? (await spare());
+  args.push('--http-port', String(httpPort), '--metrics-port', String(metricsPort));
   if (opts.uiPort === false) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort ?? (await spare())));
   if (opts.dbFile) {
@@ -101,7 +108,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   const uiPortIndex = args.indexOf('--ui-port');
   const uiUrl = uiPortIndex >= 0 ? `http://localhost:${args[uiPortIndex + 1]}` : undefined;
-  return { address, uiUrl, pid: child.pid!, child, stop };
+  return { address, uiUrl, httpPort, metricsPort, pid: child.pid!, child, stop };
 }
 
 async function waitReady(address: string, namespace: string, timeoutMs: number, exited: () => string | undefined): Promise<void> {

@@ -1,16 +1,21 @@
 /**
- * `npm start`'s stack for real: dev server on a SQLite file, demo fleet, worker and API. It comes up,
- * its supervisors recover a killed service with no human action (and a run by hand works too), it
- * stops on SIGTERM leaving no process behind (ps proves it), and a second start on the same
- * database still sees the earlier run.
+ * `npm start`'s stack for real: dev server on a SQLite file, process components, worker and API. It
+ * comes up, its supervisors recover a killed service with no human action (and a run by hand works
+ * too), it stops on SIGTERM leaving no process behind (ps proves it), a second start on the same
+ * database still sees the earlier run, a killed worker or API is restarted while the Temporal
+ * server and the components keep running, and a user's own config gets its own banner, ports and
+ * exit behaviour.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { readProcStat } from '../activities/adapters/process';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';
+import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
 import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 /** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
@@ -19,33 +24,50 @@ function processesOf(home: string): string[] {
   return out.split('\n').filter((line) => line.includes(`MEND_HOME=${home} `) && !/^\s*\d+\s+Z/.test(line)).map((line) => line.slice(0, 160));
 }
 
+/** The pid a process component's pid file names. */
+function componentPid(home: string, id: string): number {
+  return (JSON.parse(readFileSync(path.join(home, 'run', `${id}.pid`), 'utf8')) as { pid: number }).pid;
+}
+
+/** Running, and not a zombie (a process orphaned by an exited stack may wait unreaped). */
+function alive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** Starts the stack in its own process group and waits for its banner. */
+async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
+  const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
+  await waitFor('"mend is up"', 120_000, () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))));
+  return started;
+}
+
+/** SIGTERMs the stack's whole group, as Ctrl-C or a service manager would; it must exit 0, leaving only `survivors` (pids). */
+async function down(started: Spawned, home: string, survivors: number[] = []): Promise<void> {
+  process.kill(-started.proc.pid!, 'SIGTERM');
+  const code = await started.exited;
+  assert.equal(code, 0, started.output.slice(-10).join('\n'));
+  const left = () => processesOf(home).filter((line) => !survivors.includes(Number(line.trim().split(/\s+/)[0])));
+  await waitFor('no process of the stack left', 10_000, () => left().length === 0).catch(() => {
+    assert.deepEqual(left(), [], 'processes left behind');
+  });
+}
+
+/** Stops a detached test stack that is still running when its suite ends (a failed test). */
+async function killLeftover(stack: Spawned | undefined): Promise<void> {
+  if (stack && stack.proc.exitCode === null) {
+    process.kill(-stack.proc.pid!, 'SIGKILL');
+    await stack.exited;
+  }
+}
+
 describe('the dev stack (npm start)', () => {
   const dir = tempDir('stack');
   const home = path.join(dir, '.mend');
   let stack: Spawned | undefined;
   let env: NodeJS.ProcessEnv;
 
-  after(async () => {
-    if (stack && stack.proc.exitCode === null) {
-      process.kill(-stack.proc.pid!, 'SIGKILL');
-      await stack.exited;
-    }
-  });
-
-  async function up(): Promise<Spawned> {
-    const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
-    await waitFor('"mend is up"', 120_000, () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))));
-    return started;
-  }
-
-  async function down(started: Spawned): Promise<void> {
-    process.kill(-started.proc.pid!, 'SIGTERM'); // the whole group, as Ctrl-C or a service manager would
-    const code = await started.exited;
-    assert.equal(code, 0, started.output.slice(-10).join('\n'));
-    await waitFor('no process of the stack left', 10_000, () => processesOf(home).length === 0).catch(() => {
-      assert.deepEqual(processesOf(home), [], 'processes left behind');
-    });
-  }
+  after(() => killLeftover(stack));
 
   test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
     const { file, services } = await writeDemoConfig(dir, [{ id: 'store' }, { id: 'api', dependsOn: ['store'] }, { id: 'web', dependsOn: ['api'] }]);
@@ -59,7 +81,7 @@ describe('the dev stack (npm start)', () => {
       MEND_UI_PORT: String(await freePort()),
       TEMPORAL_CLI_PATH: sharedServer().temporalCli,
     };
-    stack = await up();
+    stack = await up(env);
     assert.equal(await httpStatus(`http://127.0.0.1:${apiPort}/readyz`, 3_000), 200);
     const token = /API admin token\s+(\S+)/.exec(stack.output.join('\n'))?.[1];
     assert.ok(token, 'the stack prints an admin token');
@@ -120,12 +142,12 @@ describe('the dev stack (npm start)', () => {
     assert.match(checked.stdout, /^api: healthy \(HTTP 200, \d+ms\)\n$/);
 
     assert.ok(processesOf(home).length >= 6, `expected server, worker, api and 3 demo services, saw:\n${processesOf(home).join('\n')}`);
-    await down(stack);
+    await down(stack, home);
   });
 
   test('a second start reuses the database and sees the earlier run', async () => {
     assert.ok(env, 'the first test set the stack up');
-    stack = await up();
+    stack = await up(env);
     const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     try {
       const desc = await client.temporal.workflow.getHandle(recoveryWorkflowId('api')).describe();
@@ -134,6 +156,113 @@ describe('the dev stack (npm start)', () => {
     } finally {
       await client.close();
     }
-    await down(stack);
+    await down(stack, home);
+  });
+
+  test('a SIGKILLed worker or API is restarted while the Temporal server and the components keep running', async () => {
+    assert.ok(env, 'the first test set the stack up');
+    stack = await up(env);
+    const stackPids = () => JSON.parse(readFileSync(path.join(home, 'run', 'dev-stack.json'), 'utf8')) as Record<string, number>;
+    // The worker and the Temporal server as ps sees them: processes of this stack.
+    const pidOf = (what: string) => Number(processesOf(home).find((line) => line.includes(what))?.trim().split(/\s+/)[0]);
+    const workerPid = pidOf('workers/main.ts');
+    const temporalPid = pidOf('server start-dev');
+    assert.ok(workerPid > 0 && temporalPid > 0, processesOf(home).join('\n'));
+    const servicePids = Object.fromEntries(['store', 'api', 'web'].map((id) => [id, componentPid(home, id)]));
+
+    process.kill(workerPid, 'SIGKILL');
+    await waitFor('the restart notice', 30_000, () => stack!.output.includes('[mend] worker exited (signal SIGKILL); restarting in 1s') || (stack!.proc.exitCode !== null && Promise.reject(new Error(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))));
+    const newWorker = await waitFor('a new worker pid', 30_000, () => stackPids().worker !== workerPid && alive(stackPids().worker!) && stackPids().worker);
+    // The new worker does work: a check is a workflow, run on the worker.
+    const checked = await runCli(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    assert.equal(checked.code, 0, checked.stderr + checked.stdout);
+    assert.match(checked.stdout, /^store: healthy/);
+
+    // The API too: it comes back on its port.
+    const apiPid = stackPids().api!;
+    process.kill(apiPid, 'SIGKILL');
+    await waitFor('the API restart notice', 30_000, () => stack!.output.includes('[mend] api exited (signal SIGKILL); restarting in 1s'));
+    await waitFor('/readyz from a new API', 60_000, async () => stackPids().api !== apiPid && (await httpStatus(`http://127.0.0.1:${env.MEND_API_PORT}/readyz`)) === 200);
+
+    assert.equal(stack.proc.exitCode, null, 'the stack still runs');
+    assert.equal(stackPids().temporal, temporalPid, 'run/dev-stack.json names the Temporal server');
+    assert.ok(alive(temporalPid), 'the same Temporal server still runs');
+    assert.equal(stackPids().worker, newWorker);
+    for (const [id, pid] of Object.entries(servicePids)) {
+      assert.equal(componentPid(home, id), pid, `${id} was not restarted`);
+      assert.ok(alive(pid), `${id} still runs`);
+    }
+    await down(stack, home);
+    assert.ok(!alive(temporalPid) && !alive(newWorker), 'stopped');
+  });
+});
+
+describe('the dev stack with a user config (MEND_CONFIG)', () => {
+  const dir = tempDir('stack-user');
+  const home = path.join(dir, '.mend');
+  let stack: Spawned | undefined;
+
+  after(() => killLeftover(stack));
+
+  test('names the config, has no demo hints, uses the configured Temporal HTTP and metrics ports, and stops or leaves its components as MEND_COMPONENTS_ON_EXIT says', async () => {
+    const { file, services } = await writeDemoConfig(dir, [{ id: 'svc' }]);
+    const [svc] = services;
+    const httpPort = await freePort();
+    const metricsPort = await freePort();
+    const env = {
+      ...process.env,
+      MEND_HOME: home,
+      MEND_CONFIG: file,
+      MEND_API_PORT: String(await freePort()),
+      MEND_TEMPORAL_PORT: String(await freePort()),
+      MEND_UI_PORT: String(await freePort()),
+      MEND_TEMPORAL_HTTP_PORT: String(httpPort),
+      MEND_TEMPORAL_METRICS_PORT: String(metricsPort),
+      TEMPORAL_CLI_PATH: sharedServer().temporalCli,
+    };
+    // First start, components left running at exit.
+    stack = await up({ ...env, MEND_COMPONENTS_ON_EXIT: 'leave' });
+    const banner = stack.output.filter((l) => l.startsWith('[mend]')).join('\n');
+    assert.doesNotMatch(banner, /demo/i, 'no demo fleet, no demo hints');
+    assert.ok(banner.split('\n').includes(`[mend]   config           ${file}`), `the banner names ${file}:\n${banner}`);
+    assert.match(banner, /^\[mend\] {3}components +1 process component started: svc /m);
+    assert.match(banner, /process components are left running \(MEND_COMPONENTS_ON_EXIT=leave\)/);
+    assert.match(banner, new RegExp(`HTTP API http://127\\.0\\.0\\.1:${httpPort}, metrics http://127\\.0\\.0\\.1:${metricsPort}/metrics`));
+    assert.match(banner, /npx mend run immediate svc/);
+
+    // The Temporal server answers on the configured HTTP and metrics ports.
+    const namespaces = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(namespaces.status, 200);
+    assert.match(await namespaces.text(), /"name":"default"/);
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /^# TYPE /m);
+
+    const svcPid = componentPid(home, 'svc');
+    await down(stack, home, [svcPid]);
+    assert.ok(stack.output.some((l) => l.includes('process components left running (MEND_COMPONENTS_ON_EXIT=leave): svc')), stack.output.slice(-5).join('\n'));
+    assert.ok(alive(svcPid), 'svc was left running');
+    assert.equal(await httpStatus(`http://127.0.0.1:${svc!.port}/healthz`), 200);
+
+    // Second start (default: stop): the running component is adopted, not started twice, and stopped at exit.
+    stack = await up(env);
+    const banner2 = stack.output.filter((l) => l.startsWith('[mend]')).join('\n');
+    assert.match(banner2, /^\[mend\] {3}components +1 process component already running: svc /m);
+    assert.match(banner2, /process components are stopped \(MEND_COMPONENTS_ON_EXIT=leave keeps them running\)/);
+    assert.equal(componentPid(home, 'svc'), svcPid);
+    await down(stack, home);
+    assert.ok(!alive(svcPid), 'svc was stopped');
+    assert.equal(await httpStatus(`http://127.0.0.1:${svc!.port}/healthz`), undefined);
+  });
+});
+
+describe('restart backoff of the dev stack children', () => {
+  test('starts at 1s, doubles up to 30s while the child keeps dying fast, and starts over after a long run', () => {
+    const delays: number[] = [];
+    let last: number | undefined;
+    for (let i = 0; i < 8; i++) delays.push((last = nextRestartDelay(last, 500)));
+    assert.deepEqual(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+    assert.equal(nextRestartDelay(30_000, DEFAULT_RESTART_POLICY.resetAfterMs), 1_000);
+    assert.equal(nextRestartDelay(8_000, DEFAULT_RESTART_POLICY.resetAfterMs - 1), 16_000);
   });
 });
