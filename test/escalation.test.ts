@@ -48,7 +48,7 @@ describe('escalation', () => {
     const res = await runCli(['run', 'immediate', id, '--watch', '--config', path.join(dir, 'mend.config.yaml')], env());
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /running\s+escalate\s+escalate .* to progressive/, '--watch shows the escalation while it runs');
-    assert.match(res.stdout, /escalation: immediate failed: .*not healthy within 1000ms/);
+    assert.match(res.stdout, /escalation: immediate failed: .*exited before it was healthy \(pid \d+, exit code 4\)/);
     assert.match(res.stdout, /escalation: progressive recovered/);
     assert.equal(demoStarts(dir, id), 3, 'three starts in all: no action ran twice');
 
