@@ -6,7 +6,7 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
-import { CommandNotFoundError } from './adapters/process';
+import { CommandNotFoundError, deathOf } from './adapters/process';
 import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
 import { whileBeating } from './heartbeat';
@@ -38,7 +38,12 @@ export interface WaitHealthyResult {
   probes: number;
   elapsedMs: number;
   last: ProbeResult;
+  /** The started process exited before it was healthy; `last` says how (class `crash` or `resource`, exit status, log tail). */
+  died?: boolean;
 }
+
+/** How often validation looks at the started pid between probes. */
+const PID_WATCH_MS = 100;
 
 export function createActivities(deps: ActivityDeps = {}) {
   const probe = deps.probe ?? probeComponent;
@@ -75,18 +80,37 @@ export function createActivities(deps: ActivityDeps = {}) {
       }
     },
 
-    /** Read-only: probes until healthy or the timeout, heartbeating each probe; a retry just probes again. */
+    /**
+     * Read-only: probes until healthy or the timeout, heartbeating each probe; a retry just probes again.
+     * A process component's recorded pid is watched meanwhile: once it is gone (a zombie counts) while
+     * the component is unhealthy, the wait ends at once with how it ended: waiting out the timeout cannot help.
+     */
     async waitUntilHealthy({ component, timeoutMs, intervalMs }: WaitHealthyInput): Promise<WaitHealthyResult> {
       const ctx = Context.current();
+      const watched = component.adapter.type === 'process' ? component.adapter : undefined;
       const started = Date.now();
       let probes = 0;
+      const died = async (): Promise<WaitHealthyResult | undefined> => {
+        const death = watched && (await deathOf(watched));
+        if (!death) return undefined;
+        log.info('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
+        return { healthy: false, died: true, probes, elapsedMs: Date.now() - started, last: { healthy: false, failureClass: death.failureClass, detail: death.detail, latencyMs: 0 } };
+      };
       for (;;) {
         const last = await probe(component);
         probes += 1;
         ctx.heartbeat({ probes, last: last.detail });
+        // Healthy wins: whoever answers, the component works (a stale pid file does not fail it).
+        const dead = !last.healthy && (await died());
+        if (dead) return dead;
         const elapsedMs = Date.now() - started;
         if (last.healthy || elapsedMs >= timeoutMs) return { healthy: last.healthy, probes, elapsedMs, last };
-        await ctx.sleep(Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs)));
+        const until = Date.now() + Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs));
+        while (Date.now() < until) {
+          await ctx.sleep(Math.min(watched ? PID_WATCH_MS : intervalMs, until - Date.now()));
+          const dead = await died();
+          if (dead) return dead;
+        }
       }
     },
 

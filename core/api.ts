@@ -265,7 +265,7 @@ const RunProgressSchema = z.object({
   steps: z.array(StepRecordSchema),
 });
 
-const RungSchema = z.object({ strategy: z.string(), workflowId: z.string(), outcome: z.enum(OUTCOMES), reason: z.string().optional() });
+const RungSchema = z.object({ strategy: z.string(), workflowId: z.string(), runId: z.string().optional(), outcome: z.enum(OUTCOMES), reason: z.string().optional() });
 
 const RecoveryResultSchema = z.object({
   outcome: z.enum(OUTCOMES),

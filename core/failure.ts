@@ -1,5 +1,8 @@
-/** Why a probe or an action failed, so policies can react (an `auth` failure is not fixed by a restart). */
-export const FAILURE_CLASSES = ['network', 'timeout', 'auth', 'data', 'resource', 'unknown'] as const;
+/**
+ * Why a probe or an action failed, so policies can react (an `auth` failure is not fixed by a restart).
+ * `crash`: the process mend started exited before it was healthy.
+ */
+export const FAILURE_CLASSES = ['network', 'timeout', 'auth', 'data', 'resource', 'crash', 'unknown'] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 export interface ProbeResult {

@@ -44,6 +44,9 @@ export interface RecoveryInput {
 export interface Rung {
   strategy: RunbookKind;
   workflowId: string;
+  /** Set since rungs link their runs; older ladders name the workflow only. */
+  runId?: string;
+  /** This rung's own outcome (the last rung's is the ladder's). */
   outcome: Outcome;
   reason?: string;
 }

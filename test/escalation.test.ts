@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MendClient } from '../client';
+import { listRuns } from '../client/runs';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
 import { demoStarts, recordHistory, runCli, sharedServer, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
@@ -32,6 +33,12 @@ describe('escalation', () => {
         policy: { strategy: 'immediate', escalation: ['immediate', 'progressive'], timeout: '1s', maxRetries: 3, initialDelay: '200ms', jitter: 0 },
       },
       {
+        id: `${id}-three`,
+        // Starts 1 and 2 exit at once: immediate fails, progressive (one attempt) fails, dependency-aware recovers.
+        env: { FAIL_FIRST_STARTS: '2' },
+        policy: { strategy: 'immediate', escalation: ['immediate', 'progressive', 'dependency-aware'], timeout: '10s', maxRetries: 1 },
+      },
+      {
         id: `${id}-reset`,
         // Start 1 exits at once: immediate fails, and the ladder ends in an emergency reset that waits for approval.
         env: { FAIL_FIRST_STARTS: '1' },
@@ -48,7 +55,7 @@ describe('escalation', () => {
     const res = await runCli(['run', 'immediate', id, '--watch', '--config', path.join(dir, 'mend.config.yaml')], env());
     assert.equal(res.code, 0, res.stdout + res.stderr);
     assert.match(res.stdout, /running\s+escalate\s+escalate .* to progressive/, '--watch shows the escalation while it runs');
-    assert.match(res.stdout, /escalation: immediate failed: .*not healthy within 1000ms/);
+    assert.match(res.stdout, /escalation: immediate failed: .*exited before it was healthy \(pid \d+, exit code 4\)/);
     assert.match(res.stdout, /escalation: progressive recovered/);
     assert.equal(demoStarts(dir, id), 3, 'three starts in all: no action ran twice');
 
@@ -96,9 +103,51 @@ describe('escalation', () => {
     assert.ok(summaries.length > 0 && summaries.every(Boolean), 'every activity has a summary');
   });
 
+  test('each rung records its own outcome: a failed middle rung is found by MendOutcome = "failed", the first run carries the final one and links every rung', async () => {
+    const target = `${id}-three`;
+    const component = config.components.find((c) => c.id === target)!;
+    const run = await client.startRecovery({ strategy: 'immediate', component, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const result = await client.result(run.workflowId, run.runId);
+    const middle = `mend/recover/${target}/escalation/progressive`;
+    const last = `${middle}/escalation/dependency-aware`;
+    assert.equal(result.outcome, 'recovered', result.reason);
+    assert.deepEqual(
+      result.ladder?.map((r) => [r.strategy, r.outcome, r.workflowId]),
+      [
+        ['immediate', 'failed', run.workflowId],
+        ['progressive', 'failed', middle],
+        ['dependency-aware', 'recovered', last],
+      ],
+    );
+    const runIds = await Promise.all([run.workflowId, middle, last].map(async (w) => (await client.describe(w)).runId));
+    assert.deepEqual(result.ladder?.map((r) => r.runId), runIds, 'the first run links every rung by run id');
+
+    // Visibility is eventually consistent: wait until the middle rung is listed as failed.
+    const failed = await waitFor('the failed rung in MendOutcome = "failed"', 15_000, async () => {
+      const list = await listRuns(client, { component: target, outcome: 'failed', limit: 10 });
+      return list.runs.some((r) => r.workflowId === middle) && list;
+    });
+    assert.match(failed.query, /MendOutcome = "failed"/);
+    assert.deepEqual(failed.runs.map((r) => r.workflowId), [middle], 'only the middle rung failed for good: the first run carries the final outcome');
+    const sa = (w: string) => client.temporal.workflow.getHandle(w).describe().then((d) => d.searchAttributes as Record<string, unknown[]>);
+    assert.deepEqual([(await sa(middle)).MendOutcome, (await sa(middle)).MendPhase], [['failed'], ['failure']], 'the middle rung is not labelled recovered');
+    assert.deepEqual([(await sa(run.workflowId)).MendOutcome, (await sa(run.workflowId)).MendPhase], [['recovered'], ['completion']]);
+    assert.deepEqual((await sa(last)).MendOutcome, ['recovered']);
+    const recovered = await waitFor('the first and last rungs in MendOutcome = "recovered"', 15_000, async () => {
+      const list = await listRuns(client, { component: target, outcome: 'recovered', limit: 10 });
+      return list.runs.length === 2 && list;
+    });
+    assert.deepEqual(recovered.runs.map((r) => r.workflowId).sort(), [run.workflowId, last].sort());
+
+    const middleResult = await client.result(middle);
+    assert.equal(middleResult.outcome, 'failed', 'the middle rung\'s own result says what it did');
+    assert.deepEqual(middleResult.ladder?.map((r) => `${r.strategy} ${r.outcome}`), ['progressive failed', 'dependency-aware recovered']);
+    recordHistory(middle, runIds[1]!, 'escalation-middle-rung-failed.json');
+  });
+
   test('an emergency reset reached by escalation is approved through the component\'s run id', async () => {
     const target = `${id}-reset`;
-    const run = await client.startRecovery({ strategy: 'immediate', component: config.components[1]!, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const run = await client.startRecovery({ strategy: 'immediate', component: config.components.find((c) => c.id === target)!, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
     const childId = `mend/recover/${target}/escalation/emergency-reset`;
     await waitFor('the escalated reset to wait for approval', 20_000, async () => (await client.progress(childId)).approval?.state === 'waiting');
     const approved = await waitFor('the approval to reach the waiting rung', 10_000, async () => {

@@ -79,14 +79,14 @@ describe('immediate recovery on a real process', () => {
     assert.deepEqual(sa.MendTrigger, ['manual']);
   });
 
-  test('a service that never gets healthy ends failed, exit code 1, with the reason', async () => {
+  test('a service that exits at once ends failed, exit code 1, with the reason', async () => {
     const broken = config.components[1]!;
     const run = await runCli(['run', 'immediate', broken.id, '--json'], env());
     assert.equal(run.code, 1, run.stderr);
     const { result } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'failed');
-    assert.match(result.reason ?? '', /not healthy within 1500ms/);
-    assert.equal(result.failureClass, 'network');
+    assert.match(result.reason ?? '', /exited before it was healthy \(pid \d+, exit code 1\)/);
+    assert.equal(result.failureClass, 'crash');
     const desc = await client.workflow.getHandle(recoveryWorkflowId(broken.id)).describe();
     assert.deepEqual((desc.searchAttributes as Record<string, unknown[]>).MendOutcome, ['failed']);
     assert.deepEqual((desc.searchAttributes as Record<string, unknown[]>).MendPhase, ['failure']);

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isAlive, readPidFile, readProcStat, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { deathOf, isAlive, readPidFile, readProcStat, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
 import { probeHttp, probeTcp } from '../activities/probes';
 import { ProcessAdapterSchema, type ProcessAdapter } from '../core/schemas';
 import { freePort } from '../scripts/ports';
@@ -101,6 +101,30 @@ describe('process adapter', () => {
     } finally {
       parent.kill('SIGKILL');
     }
+  });
+
+  test('a started process that died is reported with its exit status and only its own log lines', async () => {
+    const { adapter } = await demoAdapter(dir, 'dies');
+    const run = (code: string) => ({ ...adapter, command: ['node', '-e', code] });
+    // A first start that crashes with a Node error: its stack frames are dropped, the error line kept.
+    const first = run("console.log('from the first start'); setTimeout(() => { throw new Error('listen EADDRINUSE: address already in use') }, 50)");
+    const { pid } = await startProcess(first);
+    assert.equal(await deathOf(first), undefined, 'alive: no death to report');
+    const died = await waitFor('the first start to die', 10_000, () => deathOf(first));
+    assert.deepEqual([died.pid, died.exit, died.failureClass], [pid, { code: 1, signal: null }, 'resource']);
+    assert.ok(died.logTail.includes('from the first start'), died.detail);
+    assert.ok(died.logTail.some((l) => l.startsWith('Error: listen EADDRINUSE')), died.detail);
+    assert.ok(!died.logTail.some((l) => l.startsWith('at ')), 'no stack frames');
+
+    // The next start, killed by a signal: the log lines of the first start are not its own.
+    const second = run("console.log('second start up'); setInterval(() => {}, 1000)");
+    const next = await startProcess(second);
+    await waitFor('the second start to log', 5_000, () => readFileSync(adapter.logFile!, 'utf8').includes('second start up'));
+    process.kill(next.pid, 'SIGKILL');
+    const killed = await waitFor('the second start to die', 5_000, () => deathOf(second));
+    assert.equal(killed.failureClass, 'crash');
+    assert.deepEqual(killed.logTail, ['second start up']);
+    assert.equal(killed.detail, `exited before it was healthy (pid ${next.pid}, killed by SIGKILL); log: second start up`);
   });
 
   test('a missing command fails with a clear error', async () => {

@@ -1,6 +1,6 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { escalate } from './lib/escalation';
-import { probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
+import { notHealthyReason, probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -17,7 +17,7 @@ export async function immediateRestart(input: RecoveryInput): Promise<RecoveryRe
     const validated = await restartAndValidate(run, component, '', { cleanup: wantsCleanup(component, before) });
     if (run.dryRun) return run.finish('planned');
     if (!validated?.healthy) {
-      throw new StepFailed(`${component.id} not healthy within ${component.policy.timeout}ms: ${validated?.last.detail ?? 'no probe'}`, validated?.last.failureClass);
+      throw new StepFailed(notHealthyReason(component, validated), validated?.last.failureClass);
     }
     return run.finish('recovered');
   };

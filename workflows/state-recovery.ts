@@ -1,6 +1,6 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { escalate } from './lib/escalation';
-import { acts, asideStep, cleanupStep, LONG, probeBefore, startStep, stopStep, validateStep } from './lib/restart';
+import { acts, asideStep, cleanupStep, LONG, notHealthyReason, probeBefore, startStep, stopStep, validateStep } from './lib/restart';
 import { Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -44,7 +44,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
     const validated = await validateStep(run, component);
     if (run.dryRun) return run.finish('planned');
     if (!validated?.healthy) {
-      throw new StepFailed(`${id} not healthy within ${component.policy.timeout}ms after restoring ${chosen.id}: ${validated?.last.detail ?? 'no probe'}`, validated?.last.failureClass);
+      throw new StepFailed(notHealthyReason(component, validated, `restoring ${chosen.id}`), validated?.last.failureClass);
     }
     return run.finish('recovered');
   };

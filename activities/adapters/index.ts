@@ -6,7 +6,7 @@ import type { Component, ProcessAdapter } from '../../core/schemas';
 import { restartCommand, startCommand, stopCommand } from './command';
 import { restartHttp, startHttp, stopHttp } from './http';
 import { AdapterError, type StartOutcome, type StopOutcome } from './outcome';
-import { CommandNotFoundError, startProcess, stopProcess } from './process';
+import { CommandNotFoundError, deathOf, startProcess, stopProcess } from './process';
 
 export { AdapterError, type StartOutcome, type StopOutcome } from './outcome';
 
@@ -59,7 +59,10 @@ async function stopProcessAdapter(adapter: ProcessAdapter, heartbeat?: () => voi
 async function startProcessAdapter(adapter: ProcessAdapter): Promise<StartOutcome> {
   try {
     const outcome = await startProcess(adapter);
-    return { ...outcome, detail: outcome.started ? `started pid ${outcome.pid}` : `already running as pid ${outcome.pid}` };
+    const detail = outcome.started ? `started pid ${outcome.pid}` : `already running as pid ${outcome.pid}`;
+    // Watching the pid starts here: one that is gone already fails the start step (validate then sees it too).
+    const death = await deathOf(adapter);
+    return death ? { ...outcome, detail, died: { failureClass: death.failureClass, detail: death.detail } } : { ...outcome, detail };
   } catch (err) {
     if (err instanceof CommandNotFoundError) throw new AdapterError(err.message, 'resource', false);
     throw err;

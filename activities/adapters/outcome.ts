@@ -8,6 +8,8 @@ export interface StartOutcome {
   pid?: number;
   /** One line for the run's step log: what was done or why nothing was. */
   detail: string;
+  /** Set when the started process was already gone when the start returned (process adapter). */
+  died?: { failureClass: FailureClass; detail: string };
 }
 
 export interface StopOutcome {

@@ -4,7 +4,7 @@
  * taken for the component, and a zombie (exited, not yet reaped) counts as dead.
  */
 import { spawn } from 'node:child_process';
-import { promises as fs, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { promises as fs, openSync, closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 
@@ -14,6 +14,8 @@ export interface PidRecord {
   startTicks: number;
   command: string[];
   startedAt: string;
+  /** Size of the log file when this process was spawned: where its own output begins. */
+  logOffset?: number;
 }
 
 export interface ProcStat {
@@ -133,6 +135,7 @@ export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcom
 
   await fs.mkdir(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');
+  const logOffset = fstatSync(logFd).size;
   const [file, ...args] = adapter.command as [string, ...string[]];
   try {
     const child = spawn(file, args, {
@@ -141,23 +144,115 @@ export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcom
       detached: true,
       stdio: ['ignore', logFd, logFd],
     });
+    // The exit listener also makes this process reap the child if it exits while we live.
+    const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (err: NodeJS.ErrnoException) => {
         reject(err.code === 'ENOENT' || err.code === 'EACCES' ? new CommandNotFoundError(`cannot run ${JSON.stringify(file)}: ${err.code}`) : err);
       });
     });
-    // Keep an exit listener so this process reaps the child if it exits while we live.
-    child.on('exit', () => undefined);
     child.unref();
     const pid = child.pid!;
+    children.set(pidFile, { pid, exited });
     const stat = readProcStat(pid);
-    const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString() };
+    const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString(), logOffset };
     await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
     return { started: true, pid };
   } finally {
     closeSync(logFd);
   }
+}
+
+/** How a process ended, as its parent saw it. */
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The last process this worker started per pid file, and its exit: only a parent learns an exit status. */
+const children = new Map<string, { pid: number; exited: Promise<ProcessExit> }>();
+
+/**
+ * The exit status of `pid` if this worker started it (undefined when another worker did, or the
+ * worker restarted since). A dead child is seen in /proc (a zombie) a moment before Node reaps it
+ * and reports the status, hence the short wait.
+ */
+export async function exitStatus(pidFile: string, pid: number, waitMs = 2_000): Promise<ProcessExit | undefined> {
+  const child = children.get(pidFile);
+  if (child?.pid !== pid) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+  try {
+    return await Promise.race([child.exited, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A started process that is gone before it was healthy: what a start or validate step reports. */
+export interface ProcessDeath {
+  pid: number;
+  /** Undefined when this worker is not its parent (the status is lost to whoever reaped it). */
+  exit?: ProcessExit;
+  /** The last lines it wrote to its log since it was started. */
+  logTail: string[];
+  /** `resource` when its log says the address is in use, `crash` otherwise. */
+  failureClass: 'crash' | 'resource';
+  /** One line: pid, exit code or signal, the log tail. */
+  detail: string;
+}
+
+const TAIL_LINES = 5;
+
+/** The recorded process of the component if it is dead (a zombie counts), with how it ended; undefined while it runs or when none is recorded. */
+export async function deathOf(adapter: ProcessAdapter): Promise<ProcessDeath | undefined> {
+  const pidFile = requiredPath(adapter.pidFile, 'pidFile');
+  const record = await readPidFile(pidFile);
+  if (!record || isAlive(record)) return undefined;
+  const exit = await exitStatus(pidFile, record.pid);
+  const output = await readLogSince(requiredPath(adapter.logFile, 'logFile'), record.logOffset);
+  const logTail = tailLines(output);
+  const failureClass = /EADDRINUSE|address already in use/i.test(output) ? 'resource' : 'crash';
+  const status = !exit ? 'exit status unknown: not started by this worker' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  const log = logTail.length ? `; log: ${logTail.join(' | ')}` : '; its log is empty';
+  return { pid: record.pid, exit, logTail, failureClass, detail: `exited before it was healthy (pid ${record.pid}, ${status})${log}` };
+}
+
+/** What the process wrote from `offset` on (its own output), at most the last 16 KiB; the file's tail when it shrank since (rotated). */
+async function readLogSince(logFile: string, offset = 0): Promise<string> {
+  try {
+    const handle = await fs.open(logFile, 'r');
+    try {
+      const { size } = await handle.stat();
+      const from = Math.max(offset <= size ? offset : 0, size - 16_384);
+      const buf = Buffer.alloc(size - from);
+      await handle.read(buf, 0, buf.length, from);
+      return buf.toString('utf8');
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The last lines worth reading: blank lines and stack frames dropped, and the last line that names
+ * an error kept in front when it falls before them (a Node crash ends with the error's fields, not its message).
+ */
+export function tailLines(output: string, count = TAIL_LINES): string[] {
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    // Stack frames, and lines of punctuation only (a dumped object's closing brace).
+    .filter((l) => /[A-Za-z0-9]/.test(l) && !/^at\s/.test(l))
+    .map((l) => (l.length > 200 ? `${l.slice(0, 199)}…` : l));
+  const tail = lines.slice(-count);
+  let errorLine = lines.length - count - 1;
+  while (errorLine >= 0 && !/\w*(Error|Exception)\b|\b(panic|fatal|FATAL)\b/.test(lines[errorLine]!)) errorLine -= 1;
+  if (errorLine >= 0) tail.unshift(lines[errorLine]!);
+  return tail;
 }
 
 export interface StopOutcome {

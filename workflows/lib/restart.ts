@@ -61,10 +61,15 @@ export async function stopStep(run: Runbook, component: Component, label = ''): 
 
 export async function startStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const started = await run.step('start', `start ${id}${label}`, id, () =>
-    acts(`start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
+  const started = await run.step(
+    'start',
+    `start ${id}${label}`,
+    id,
+    () => acts(`start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
+    // A process gone by the time its start returned: the step failed; validation sees it at once too.
+    { failed: (s) => s.died !== undefined },
   );
-  if (started) run.note(started.detail, id);
+  if (started) run.note(started.died ? `${started.detail}, which ${started.died.detail}` : started.detail, id);
 }
 
 /** Moves temp files, stale locks and corrupt markers aside (never deletes), for a start on clean ground. */
@@ -96,17 +101,35 @@ export async function validateStep(run: Runbook, component: Component, label = '
     return run.dryRun ? undefined : { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
   }
   const timeoutMs = component.policy.timeout;
-  const validated = await run.step('validate', `validate ${id}${label} (healthy within ${timeoutMs}ms)`, id, () =>
-    acts(`validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
-      component,
-      timeoutMs,
-      intervalMs: component.policy.validateInterval,
-    }),
+  const validated = await run.step(
+    'validate',
+    `validate ${id}${label} (healthy within ${timeoutMs}ms)`,
+    id,
+    () =>
+      acts(`validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
+        component,
+        timeoutMs,
+        intervalMs: component.policy.validateInterval,
+      }),
+    { failed: (v) => !v.healthy },
   );
-  if (validated) {
-    run.note(validated.healthy ? `healthy after ${validated.probes} probe(s), ${validated.elapsedMs}ms` : `${validated.probes} probes, last: ${validated.last.detail}`, id);
-  }
+  if (validated) run.note(validationNote(validated), id);
   return validated;
+}
+
+function validationNote(v: WaitHealthyResult): string {
+  if (v.healthy) return `healthy after ${v.probes} probe(s), ${v.elapsedMs}ms`;
+  if (v.died) return `${v.last.failureClass}: ${v.last.detail} (after ${v.elapsedMs}ms)`;
+  return `not healthy after ${v.probes} probes, ${v.elapsedMs}ms; last: ${v.last.detail}`;
+}
+
+/**
+ * A run's reason for a validation that did not end healthy: how the started process died, or the
+ * last probe when the timeout ran out. `after` names what came before, e.g. "restoring <checkpoint>".
+ */
+export function notHealthyReason(component: Component, validated: WaitHealthyResult | undefined, after?: string): string {
+  if (validated?.died) return `${component.id}${after ? ` (after ${after})` : ''} ${validated.last.detail}`;
+  return `${component.id} not healthy within ${component.policy.timeout}ms${after ? ` after ${after}` : ''}: ${validated?.last.detail ?? 'no probe'}`;
 }
 
 /**

@@ -67,9 +67,16 @@ export class Runbook {
   /**
    * Runs one side effect as a named step. Waits first while paused (never pauses mid-step).
    * In a dry run the step is recorded as planned and `fn` is not called, unless it is `readOnly`
-   * (a probe), which runs so the plan can say what it would do.
+   * (a probe), which runs so the plan can say what it would do. `failed` marks a step failed by
+   * what it returned (a validation that did not end healthy) without throwing.
    */
-  async step<T>(name: string, summary: string, component: string | undefined, fn: () => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T | undefined> {
+  async step<T>(
+    name: string,
+    summary: string,
+    component: string | undefined,
+    fn: () => Promise<T>,
+    opts: { readOnly?: boolean; failed?: (value: T) => boolean } = {},
+  ): Promise<T | undefined> {
     if (this.dryRun && !opts.readOnly) {
       this.steps.push({ name, summary, component, status: 'planned', startedAt: new Date().toISOString() });
       return undefined;
@@ -80,7 +87,7 @@ export class Runbook {
     const started = Date.now();
     try {
       const value = await fn();
-      record.status = 'ok';
+      record.status = opts.failed?.(value) ? 'failed' : 'ok';
       return value;
     } catch (err) {
       record.status = 'failed';
