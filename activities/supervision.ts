@@ -250,23 +250,18 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
     /**
      * Read-only: watches the process the pid file names when the watch starts, every `pollMs` (a
      * zombie counts as exited), and returns when it is gone, or after `maxMs`. The process is watched,
-     * not the file: a stop that removes the file before the next look is an exit too, and is reported.
-     * A live successor already in the pid file by then (restarted within one poll) is watched on.
-     * Cancelled with the supervisor's watch scope.
+     * not the file: a stop that removes the file (or a restart that replaces it) before the next look
+     * is an exit too, and is reported, so the supervisor always learns of it (and can tell a recovery
+     * run's stop from a crash). Cancelled with the supervisor's watch scope.
      */
     async watchProcess({ component, maxMs, pollMs }: WatchInput): Promise<WatchResult> {
       const ctx = Context.current();
       const adapter = processAdapter(component);
-      const pidFile = adapter.pidFile;
       const started = Date.now();
-      let watched = pidFile ? await readPidFile(pidFile) : undefined;
+      const watched = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
       if (!watched) return { exited: true, detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
       for (;;) {
-        if (!isAlive(watched)) {
-          const now = pidFile ? await readPidFile(pidFile) : undefined;
-          if (!now || now.pid === watched.pid || !isAlive(now)) return { exited: true, detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
-          watched = now;
-        }
+        if (!isAlive(watched)) return { exited: true, detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
         if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };
         ctx.heartbeat();
         await ctx.sleep(pollMs);
