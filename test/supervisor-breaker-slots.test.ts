@@ -1,11 +1,13 @@
 /**
  * Breaker slots are recoveries that really started, for real: a crash that heals while its
- * recovery waits out the restart backoff (here: restarted by hand) starts no run, and leaves no
+ * recovery waits out the restart backoff (here: restarted by hand, after a sweep saw it down, so the
+ * healthy report reaches the supervisor while it waits) starts no run, and leaves no
  * slot in the breaker; the slots equal the runs the supervisor started.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import type { SweepResult } from '../activities/supervision';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
@@ -22,6 +24,15 @@ describe('breaker slots', () => {
   const state = async () => (await supervisorState(suite.client, id)) as SupervisorState;
   const component = () => suite.config.components[0]!;
   const url = () => (component().probe as { url: string }).url;
+  /** Whether a sweep started after `sinceMs` found the component down and reported it to its supervisor. */
+  const sweptDown = async (sinceMs: number) => {
+    const schedule = await suite.client.temporal.schedule.getHandle(`mend/health/${group}`).describe();
+    for (const action of schedule.info.recentActions.filter((a) => a.takenAt.getTime() > sinceMs)) {
+      const sweep = await suite.client.temporal.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId).result().catch(() => undefined);
+      if ((sweep as SweepResult | undefined)?.unhealthy.includes(id)) return true;
+    }
+    return false;
+  };
   const kill = async () => process.kill((await runningProcess(processAdapter(component())))!.pid, 'SIGKILL');
 
   before(async () => {
@@ -49,8 +60,11 @@ describe('breaker slots', () => {
       return s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy' && (await httpStatus(url())) === 200;
     });
 
+    const killedAt = Date.now();
     await kill();
     await waitFor('second recovery held by the restart backoff', 30_000, async () => /restart backoff/.test((await state()).held ?? ''));
+    // The sweep sees it down too (and, once fixed, reports the change to healthy).
+    await waitFor('a sweep reported it down', 20_000, () => sweptDown(killedAt));
     // Fixed by hand while the supervisor waits: the sweep reports it healthy.
     await startProcess(processAdapter(component()));
     const healed = await waitFor('supervisor sees it healed, its wait over', 60_000, async () => {
