@@ -61,6 +61,30 @@ export interface WatchInput {
   pollMs: number;
 }
 
+export interface RecoveryRunInput {
+  /** `mend/recover/<component>`. */
+  workflowId: string;
+  /** While the run is going, wait up to this long for it to end (0: look once). */
+  waitMs: number;
+  /** Spacing of the looks while waiting. */
+  pollMs?: number;
+}
+
+export interface RecoveryRunResult {
+  /** The latest run under that id, if there is one. */
+  run?: {
+    runId: string;
+    startedAt: string;
+    running: boolean;
+    closedAt?: string;
+    /** An ended run's outcome: its result's, or `failed`/`cancelled` when it returned none. */
+    outcome?: string;
+    reason?: string;
+    /** When the run says it ended (its result's endedAt), else its close time. */
+    endedAt?: string;
+  };
+}
+
 export interface WatchResult {
   exited: boolean;
   detail: string;
@@ -224,21 +248,64 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
     },
 
     /**
-     * Read-only: watches the pid file's process every `pollMs` (a zombie counts as exited) and
-     * returns when it is gone, or after `maxMs`. Cancelled with the supervisor's watch scope.
+     * Read-only: watches the process the pid file names when the watch starts, every `pollMs` (a
+     * zombie counts as exited), and returns when it is gone, or after `maxMs`. The process is watched,
+     * not the file: a stop that removes the file (or a restart that replaces it) before the next look
+     * is an exit too, and is reported, so the supervisor always learns of it (and can tell a recovery
+     * run's stop from a crash). Cancelled with the supervisor's watch scope.
      */
     async watchProcess({ component, maxMs, pollMs }: WatchInput): Promise<WatchResult> {
       const ctx = Context.current();
       const adapter = processAdapter(component);
       const started = Date.now();
+      const watched = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
+      if (!watched) return { exited: true, detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
       for (;;) {
-        const record = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
-        if (!record || !isAlive(record)) {
-          return { exited: true, detail: record ? `pid ${record.pid} exited` : 'no process recorded (pid file missing)', at: new Date().toISOString() };
-        }
-        if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${record.pid} alive`, at: new Date().toISOString() };
+        if (!isAlive(watched)) return { exited: true, detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
+        if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };
         ctx.heartbeat();
         await ctx.sleep(pollMs);
+      }
+    },
+
+    /**
+     * Read-only (describes and reads results), so safe twice: the latest run under a recovery id,
+     * whether it still goes, and how it ended; while it goes, looks again every `pollMs` for up to
+     * `waitMs`. A supervisor waits out a recovery it did not start with it.
+     */
+    async recoveryRun({ workflowId, waitMs, pollMs = 200 }: RecoveryRunInput): Promise<RecoveryRunResult> {
+      const ctx = Context.current();
+      const client = ctx.client;
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const described = await client.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return undefined;
+            throw err;
+          });
+        if (!described) return {};
+        const running = described.status.name === 'RUNNING';
+        if (running && Date.now() < deadline) {
+          ctx.heartbeat();
+          await ctx.sleep(Math.min(pollMs, Math.max(1, deadline - Date.now())));
+          continue;
+        }
+        const run: NonNullable<RecoveryRunResult['run']> = { runId: described.runId, startedAt: described.startTime.toISOString(), running };
+        if (running) return { run };
+        run.closedAt = (described.closeTime ?? new Date()).toISOString();
+        run.endedAt = run.closedAt;
+        if (described.status.name === 'COMPLETED') {
+          const result = (await client.workflow.getHandle(workflowId, described.runId).result()) as { outcome?: string; reason?: string; endedAt?: string };
+          run.outcome = result.outcome ?? 'failed';
+          run.reason = result.reason;
+          run.endedAt = result.endedAt ?? run.closedAt;
+        } else {
+          run.outcome = described.status.name === 'CANCELLED' ? 'cancelled' : 'failed';
+          run.reason = `run ${described.status.name.toLowerCase()}`;
+        }
+        return { run };
       }
     },
 

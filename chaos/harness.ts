@@ -467,7 +467,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       supTotals.succeeded += s.stats.succeeded;
       supTotals.failed += s.stats.failed;
       if (s.stats.attempted !== executions.length) violations.push(`supervisor of ${c.id} counted ${s.stats.attempted} recoveries, ${executions.length} runs exist`);
-      if (s.stats.succeeded + s.stats.failed !== s.stats.attempted) violations.push(`supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed != ${s.stats.attempted} attempted`);
+      // A recovery that ended recovered counts as succeeded or relapsed once its relapse window is over.
+      const settled = s.stats.succeeded + s.stats.failed + (s.stats.relapsed ?? 0) + (s.confirming ? 1 : 0);
+      if (settled !== s.stats.attempted) violations.push(`supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed + ${s.stats.relapsed ?? 0} relapsed + ${s.confirming ? 1 : 0} awaiting confirmation != ${s.stats.attempted} attempted`);
     }
     if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);
 

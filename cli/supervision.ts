@@ -51,7 +51,7 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
 
   program
     .command('stats')
-    .description('recoveries per component and fleet-wide, from the supervisors: attempts, success rate, MTTR p50/p95, breaker state')
+    .description('recoveries per component and fleet-wide, from the supervisors: attempts, succeeded (stayed up for the relapse window), failed, relapsed, success rate, MTTR p50/p95, breaker state')
     .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
     .option('--prometheus', 'print Prometheus text (mend_recoveries_total, mend_recovery_mttr_seconds, mend_breaker_state, mend_component_healthy)')
@@ -61,10 +61,10 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         const stats = await supervisionStats(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME }));
         if (opts.json) return console.log(JSON.stringify(stats, null, 2));
         if (opts.prometheus) return void process.stdout.write(renderSupervisionMetrics(stats));
-        const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
-        const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
+        const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'RELAPSED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
+        const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), String(c.relapsed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
         const f = stats.fleet;
-        rows.push(['(fleet)', `${f.supervised} supervised`, `${f.breakersOpen} not closed`, String(f.attempted), String(f.succeeded), String(f.failed), percent(f.successRate), ms(f.mttrP50Ms), ms(f.mttrP95Ms), '']);
+        rows.push(['(fleet)', `${f.supervised} supervised`, `${f.breakersOpen} not closed`, String(f.attempted), String(f.succeeded), String(f.failed), String(f.relapsed), percent(f.successRate), ms(f.mttrP50Ms), ms(f.mttrP95Ms), '']);
         console.log(table([head, ...rows], (cell, r, col) => (r > 0 && r <= stats.components.length && col === 2 ? breakerCell(cell.trim() as ComponentStats['breaker']) + ' '.repeat(cell.length - cell.trim().length) : cell)));
         for (const c of stats.components) {
           if (c.current) console.log(`${c.component}: recovering (${c.current})`);

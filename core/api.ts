@@ -123,6 +123,9 @@ export const ComponentStatsSchema = z.object({
   attempted: z.number(),
   succeeded: z.number(),
   failed: z.number(),
+  /** Recovered, then failed again within the component's `relapseWindow`: not a success. */
+  relapsed: z.number(),
+  /** succeeded / (succeeded + failed + relapsed). */
   successRate: z.number().optional(),
   mttrP50Ms: z.number().optional(),
   mttrP95Ms: z.number().optional(),
@@ -444,7 +447,7 @@ export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: 
 export const FleetStatsSchema = z
   .object({
     components: z.array(ComponentStatsSchema),
-    fleet: ComponentStatsSchema.pick({ attempted: true, succeeded: true, failed: true, successRate: true, mttrP50Ms: true, mttrP95Ms: true }).extend({
+    fleet: ComponentStatsSchema.pick({ attempted: true, succeeded: true, failed: true, relapsed: true, successRate: true, mttrP50Ms: true, mttrP95Ms: true }).extend({
       supervised: z.number(),
       breakersOpen: z.number(),
     }),

@@ -212,6 +212,8 @@ export const SupervisionSchema = z
     restartBackoff: z.object({ initial: DurationSchema.prefault('1s'), max: DurationSchema.prefault('1m') }).strict().prefault({}),
     /** Healthy this long resets the restart backoff. */
     backoffResetAfter: DurationSchema.prefault('10m'),
+    /** A recovery counts as succeeded once the component stays healthy this long after it; failing sooner is a relapse. */
+    relapseWindow: DurationSchema.prefault('5s'),
     /** Detection backoff while down and no recovery is possible: from `min`, doubling up to `max`. */
     cadence: z.object({ min: DurationSchema.prefault('1s'), max: DurationSchema.prefault('5m') }).strict().prefault({}),
     breaker: BreakerSchema.prefault({}),

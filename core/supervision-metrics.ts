@@ -25,15 +25,15 @@ export function renderSupervisionMetrics(stats: FleetStats): string {
   family(
     'mend_recoveries_total',
     'counter',
-    'Recoveries supervisors started that ended, by component, policy strategy and outcome.',
+    'Recoveries supervisors started that ended, by component, policy strategy and outcome (relapsed: recovered, then failed again within the relapse window).',
     cs.flatMap((c) =>
-      (['succeeded', 'failed'] as const).map((outcome) => `mend_recoveries_total${labels({ component: c.component, strategy: c.strategy ?? 'unknown', outcome })} ${c[outcome]}`),
+      (['succeeded', 'failed', 'relapsed'] as const).map((outcome) => `mend_recoveries_total${labels({ component: c.component, strategy: c.strategy ?? 'unknown', outcome })} ${c[outcome]}`),
     ),
   );
   family(
     'mend_recoveries_started_total',
     'counter',
-    'Recoveries started by supervisors (succeeded + failed + running).',
+    'Recoveries started by supervisors (succeeded + failed + relapsed + running or awaiting confirmation).',
     cs.map((c) => `mend_recoveries_started_total${labels({ component: c.component })} ${c.attempted}`),
   );
   family(

@@ -3,6 +3,7 @@
  * holds, the circuit breaker, detection and restart backoff, MTTR statistics. Used by the
  * supervisor workflow (so no zod here), the sweep, the client and the CLI.
  */
+import type { BreakerState, BreakerStatus } from './breaker';
 import type { FailureClass } from './failure';
 import type { Component, Supervision } from './schemas';
 
@@ -41,17 +42,7 @@ export interface ProbeReport {
 }
 
 export type HealthState = 'unknown' | 'healthy' | 'unhealthy' | 'recovering';
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-export interface BreakerStatus {
-  state: BreakerState;
-  /** Start times (ms) of the recoveries within the breaker's window. */
-  recoveries: number[];
-  openedAt?: number;
-  /** When an open breaker turns half-open. */
-  halfOpenAt?: number;
-  reason?: string;
-}
+export type { BreakerState, BreakerStatus } from './breaker';
 
 export interface RecoveryRecord {
   workflowId: string;
@@ -63,12 +54,17 @@ export interface RecoveryRecord {
   reason?: string;
   /** From the first failed check to validated healthy. */
   mttrMs?: number;
+  /** The component failed again within `relapseWindow` of this recovery's end (ISO). */
+  relapsedAt?: string;
 }
 
 export interface SupervisorStats {
   attempted: number;
+  /** Recovered, and the component stayed healthy for `relapseWindow` afterwards. */
   succeeded: number;
   failed: number;
+  /** Recovered, but the component failed again within `relapseWindow` (absent in states from before relapses were counted). */
+  relapsed?: number;
   /** MTTRs of the most recent successful recoveries (ms), oldest first. */
   mttrs: number[];
   lastMttrMs?: number;
@@ -104,6 +100,10 @@ export interface SupervisorState {
   /** Recoveries in a row without a healthy period of `backoffResetAfter` (drives the restart backoff). */
   consecutiveRecoveries: number;
   current?: RecoveryRecord;
+  /** The last recovery ended recovered and is not confirmed yet: it counts as succeeded once healthy until `until` (ms). */
+  confirming?: { runId: string; endedAt: number; until: number; mttrMs: number };
+  /** Run id of the last recovery run not started by this supervisor that it waited out (never attributed twice). */
+  waitedOutRunId?: string;
   breaker: BreakerStatus;
   stats: SupervisorStats;
   /** Why the last failure started no recovery, if it did not. */
@@ -140,7 +140,13 @@ export function restartDelay(consecutive: number, supervision: Supervision): num
   return Math.min(max, initial * Math.pow(2, consecutive - 1));
 }
 
-/** Time-driven breaker moves: open → half-open after the cool-down; half-open → closed after a healthy period. */
+/*
+ * The breaker rules of supervisors that started before `supervisor-breaker-one-trial` (half-open let
+ * every recovery through; a reservation was recorded at once). Kept unchanged so those histories
+ * replay; the rules now in force are in ./breaker.
+ */
+
+/** Legacy. Time-driven breaker moves: open → half-open after the cool-down; half-open → closed after a healthy period. */
 export function advanceBreaker(breaker: BreakerStatus, supervision: Supervision, now: number, healthySince: number | undefined): BreakerStatus {
   const cfg = supervision.breaker;
   const recoveries = breaker.recoveries.filter((t) => now - t < cfg.window);
@@ -154,8 +160,8 @@ export function advanceBreaker(breaker: BreakerStatus, supervision: Supervision,
 }
 
 /**
- * Whether a recovery may start now. Closed: yes while fewer than maxRecoveries ran within the window,
- * else the breaker opens. Half-open: one trial. Open: no.
+ * Legacy. Whether a recovery may start now. Closed: yes while fewer than maxRecoveries ran within the window,
+ * else the breaker opens. Half-open: yes (any number). Open: no.
  */
 export function breakerDecision(breaker: BreakerStatus, supervision: Supervision, now: number): { allow: boolean; breaker: BreakerStatus; opened: boolean } {
   const cfg = supervision.breaker;
@@ -177,10 +183,52 @@ export function breakerDecision(breaker: BreakerStatus, supervision: Supervision
   return { allow: true, breaker: { ...breaker, recoveries: [...recoveries, now] }, opened: false };
 }
 
-/** After a recovery in half-open state: a failed trial opens the breaker again. */
+/** Legacy. After a recovery in half-open state: a failed trial opens the breaker again. */
 export function afterTrial(breaker: BreakerStatus, supervision: Supervision, now: number, recovered: boolean): { breaker: BreakerStatus; opened: boolean } {
   if (breaker.state !== 'half-open' || recovered) return { breaker, opened: false };
   return { opened: true, breaker: { ...breaker, state: 'open', openedAt: now, halfOpenAt: now + supervision.breaker.coolDown, reason: 'trial recovery failed' } };
+}
+
+/**
+ * A recovery that ended recovered waits for confirmation: it counts as succeeded once the component
+ * stayed healthy until `confirming.until`. A confirmed failure first seen before then is a relapse.
+ */
+export function relapsedWithin(confirming: NonNullable<SupervisorState['confirming']>, failedAt: number): boolean {
+  return failedAt < confirming.until;
+}
+
+/** Settles the recovery waiting for confirmation: succeeded (its MTTR counts) or relapsed. */
+export function settleRecovery(state: SupervisorState, verdict: 'succeeded' | 'relapsed', atMs: number): SupervisorState['stats'] {
+  const pending = state.confirming;
+  if (!pending) return state.stats;
+  const s = state.stats;
+  const recent = s.recent.map((r) => (r.runId === pending.runId && verdict === 'relapsed' ? { ...r, relapsedAt: new Date(atMs).toISOString() } : r));
+  if (verdict === 'relapsed') return { ...s, recent, relapsed: (s.relapsed ?? 0) + 1 };
+  const succeeded = s.succeeded + 1;
+  return {
+    ...s,
+    recent,
+    succeeded,
+    mttrs: [...s.mttrs, pending.mttrMs].slice(-KEEP_MTTRS),
+    lastMttrMs: pending.mttrMs,
+    meanMttrMs: Math.round(((s.meanMttrMs ?? 0) * (succeeded - 1) + pending.mttrMs) / succeeded),
+  };
+}
+
+/**
+ * Whether a confirmed failure (last seen at `failedAt`) is the doing of `run`, the latest run under
+ * the component's recovery id: a run this supervisor did not start (its own are `ownRunIds`), not
+ * already waited out, that still goes, or that ended no earlier than `slackMs` before the failure
+ * was seen (a watch or probe may notice the run's stop a moment late). Its stop and start are not
+ * failures; its result is the news.
+ */
+export function heldByRecoveryRun(
+  run: { runId: string; running: boolean; closedAt?: string },
+  seen: { failedAt: number; ownRunIds: readonly string[]; waitedOutRunId?: string; slackMs: number },
+): boolean {
+  if (run.runId === seen.waitedOutRunId || seen.ownRunIds.includes(run.runId)) return false;
+  if (run.running) return true;
+  return run.closedAt !== undefined && Date.parse(run.closedAt) + seen.slackMs >= seen.failedAt;
 }
 
 /** Nearest-rank percentile of `values` (p in 0..100); undefined when empty. */
@@ -201,8 +249,12 @@ export interface ComponentStats {
   health: HealthState;
   breaker: BreakerState;
   attempted: number;
+  /** Recovered and stayed healthy for the component's `relapseWindow`. */
   succeeded: number;
   failed: number;
+  /** Recovered, then failed again within `relapseWindow`. */
+  relapsed: number;
+  /** succeeded / (succeeded + failed + relapsed). */
   successRate?: number;
   mttrP50Ms?: number;
   mttrP95Ms?: number;
@@ -231,14 +283,15 @@ export function mttrHistogram(mttrsMs: readonly number[]): NonNullable<Component
 
 export interface FleetStats {
   components: ComponentStats[];
-  fleet: { supervised: number; attempted: number; succeeded: number; failed: number; successRate?: number; mttrP50Ms?: number; mttrP95Ms?: number; breakersOpen: number };
+  fleet: { supervised: number; attempted: number; succeeded: number; failed: number; relapsed: number; successRate?: number; mttrP50Ms?: number; mttrP95Ms?: number; breakersOpen: number };
   /** Components in the config without a supervisor yet. */
   unsupervised: string[];
 }
 
 export function componentStats(state: SupervisorState): ComponentStats {
   const s = state.stats;
-  const done = s.succeeded + s.failed;
+  const relapsed = s.relapsed ?? 0;
+  const done = s.succeeded + s.failed + relapsed;
   return {
     component: state.component,
     health: state.health,
@@ -246,6 +299,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     attempted: s.attempted,
     succeeded: s.succeeded,
     failed: s.failed,
+    relapsed,
     successRate: done > 0 ? s.succeeded / done : undefined,
     mttrP50Ms: percentile(s.mttrs, 50),
     mttrP95Ms: percentile(s.mttrs, 95),
@@ -263,6 +317,7 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
   const sum = (f: (c: ComponentStats) => number) => components.reduce((n, c) => n + f(c), 0);
   const succeeded = sum((c) => c.succeeded);
   const failed = sum((c) => c.failed);
+  const relapsed = sum((c) => c.relapsed);
   const mttrs = states.flatMap((s) => s.stats.mttrs);
   return {
     components,
@@ -271,7 +326,8 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
       attempted: sum((c) => c.attempted),
       succeeded,
       failed,
-      successRate: succeeded + failed > 0 ? succeeded / (succeeded + failed) : undefined,
+      relapsed,
+      successRate: succeeded + failed + relapsed > 0 ? succeeded / (succeeded + failed + relapsed) : undefined,
       mttrP50Ms: percentile(mttrs, 50),
       mttrP95Ms: percentile(mttrs, 95),
       breakersOpen: components.filter((c) => c.breaker !== 'closed').length,

@@ -49,6 +49,7 @@ describe('supervision config', () => {
     assert.equal(s.failuresBeforeRecovery, 3);
     assert.equal(s.confirmInterval, 250);
     assert.equal(s.backoffResetAfter, 600_000);
+    assert.equal(s.relapseWindow, 5_000);
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
     assert.deepEqual(s.breaker, { maxRecoveries: 3, window: 600_000, coolDown: 300_000, healthyToClose: 60_000 });
     assert.deepEqual(config.supervision, { maxConcurrentRecoveries: 5, maxDestructivePerMinute: 2, notify: { timeout: 5_000 } });
@@ -133,9 +134,22 @@ describe('statistics', () => {
     b.stats = { ...b.stats, attempted: 1, succeeded: 1, mttrs: [200] };
     b.breaker = { state: 'open', recoveries: [] };
     const stats = fleetStats([a, b], ['c']);
-    assert.deepEqual(stats.fleet, { supervised: 2, attempted: 4, succeeded: 3, failed: 1, successRate: 0.75, mttrP50Ms: 200, mttrP95Ms: 300, breakersOpen: 1 });
+    assert.deepEqual(stats.fleet, { supervised: 2, attempted: 4, succeeded: 3, failed: 1, relapsed: 0, successRate: 0.75, mttrP50Ms: 200, mttrP95Ms: 300, breakersOpen: 1 });
     assert.equal(stats.components[0]!.successRate, 2 / 3);
     assert.deepEqual(stats.unsupervised, ['c']);
+  });
+
+  test('relapses are counted apart and are not successes', () => {
+    const a = initialState('a', sup, 0);
+    a.stats = { ...a.stats, attempted: 4, succeeded: 1, failed: 0, relapsed: 3, mttrs: [100] };
+    const stats = fleetStats([a], []);
+    assert.equal(stats.components[0]!.relapsed, 3);
+    assert.equal(stats.components[0]!.successRate, 0.25);
+    assert.deepEqual([stats.fleet.relapsed, stats.fleet.successRate], [3, 0.25]);
+    const old = initialState('old', sup, 0);
+    old.stats = { ...old.stats, attempted: 1, succeeded: 1 };
+    delete old.stats.relapsed;
+    assert.equal(fleetStats([old], []).components[0]!.relapsed, 0, 'a state from before relapses were counted');
   });
 });
 
@@ -143,14 +157,15 @@ describe('metrics', () => {
   test('supervision statistics render as Prometheus text', () => {
     const a = initialState('api', sup, 0);
     a.health = 'healthy';
-    a.stats = { ...a.stats, attempted: 3, succeeded: 2, failed: 1, mttrs: [1_500, 500] };
+    a.stats = { ...a.stats, attempted: 4, succeeded: 2, failed: 1, relapsed: 1, mttrs: [1_500, 500] };
     const b = initialState('store', sup, 0);
     b.breaker = { state: 'open', recoveries: [] };
     const text = renderSupervisionMetrics(fleetStats([a, b], []));
     const lines = text.trimEnd().split('\n');
     assert.ok(lines.includes('# TYPE mend_recoveries_total counter'));
-    assert.ok(lines.includes('mend_recoveries_started_total{component="api"} 3'));
+    assert.ok(lines.includes('mend_recoveries_started_total{component="api"} 4'));
     assert.ok(lines.includes('mend_recoveries_total{component="api",strategy="unknown",outcome="failed"} 1'));
+    assert.ok(lines.includes('mend_recoveries_total{component="api",strategy="unknown",outcome="relapsed"} 1'));
     assert.ok(lines.includes('# TYPE mend_recovery_duration_seconds histogram'));
     assert.ok(lines.includes('mend_recovery_duration_seconds_bucket{component="api",le="0.5"} 1'));
     assert.ok(lines.includes('mend_recovery_duration_seconds_bucket{component="api",le="+Inf"} 2'));

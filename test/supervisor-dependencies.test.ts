@@ -78,10 +78,12 @@ describe('supervisors and dependencies', () => {
     await waitFor('api recovered', 30_000, async () => (await httpStatus(urlOf(component(api)))) === 200);
     assert.equal(demoStarts(dir, api), apiStarts + 1, 'api restarted once');
     assert.equal(startsWithoutStore(), 0, 'api never started while store was down');
-    const apiState = await waitFor('api supervisor healthy', 10_000, async () => {
+    // Counted as succeeded once api stays up for its relapse window.
+    const apiState = await waitFor('api supervisor healthy, its recovery confirmed', 20_000, async () => {
       const s = await supervisorState(suite.client, api);
-      return s?.health === 'healthy' && s;
+      return s?.health === 'healthy' && s.confirming === undefined && s;
     });
     assert.equal(apiState.stats.succeeded, 1);
+    assert.equal(apiState.stats.relapsed ?? 0, 0);
   });
 });

@@ -187,8 +187,8 @@ describe('supervisors recover demo services with no human action', () => {
 
     const text = await runCli(['stats'], env);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /COMPONENT\s+HEALTH\s+BREAKER\s+RECOVERIES/);
-    assert.match(text.stdout, new RegExp(`${component('hang').id}\\s+healthy\\s+closed\\s+1\\s+1\\s+0\\s+100%`));
+    assert.match(text.stdout, /COMPONENT\s+HEALTH\s+BREAKER\s+RECOVERIES\s+OK\s+FAILED\s+RELAPSED\s+SUCCESS/);
+    assert.match(text.stdout, new RegExp(`${component('hang').id}\\s+healthy\\s+closed\\s+1\\s+1\\s+0\\s+0\\s+100%`));
 
     const prom = await runCli(['stats', '--prometheus'], env);
     assert.equal(prom.code, 0, prom.stderr);

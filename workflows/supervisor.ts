@@ -26,6 +26,7 @@ import type { MendActivities } from '../activities';
 import type { NotifyEvent } from '../activities/notify/webhook';
 import { fleetLimiterWorkflowId, recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
+import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery } from '../core/breaker';
 import {
   DESTRUCTIVE_STRATEGIES,
   KEEP_MTTRS,
@@ -35,12 +36,16 @@ import {
   breakerDecision,
   initialState,
   nextDetectBackoff,
+  heldByRecoveryRun,
+  relapsedWithin,
   restartDelay,
+  settleRecovery,
   type ProbeReport,
   type RecoveryRecord,
   type SupervisorSpec,
   type SupervisorState,
 } from '../core/supervision';
+import type { RecoveryRunResult } from '../activities/supervision';
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
@@ -49,6 +54,8 @@ export const supervisorStateQuery = defineQuery<SupervisorState>('state');
 /** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
 export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
 export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+
+type RecoveryRun = NonNullable<RecoveryRunResult['run']>;
 
 export interface SupervisorInput {
   spec: SupervisorSpec;
@@ -65,6 +72,22 @@ const HOLD_FOR_DEPENDENCIES = 'supervisor-holds-for-dependencies';
 const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
 /** Patch: fresh failure reports waiting in the inbox count as evidence, so no extra probe before acting. */
 const INBOX_EVIDENCE = 'supervisor-inbox-failures-are-evidence';
+/**
+ * Patch: the breaker of ./core/breaker: half-open admits one trial, a relapse within
+ * `healthyToClose` reopens it, a recovery is recorded only when its run starts (an unused
+ * reservation is released); a recovery counts as succeeded only after `relapseWindow` healthy.
+ */
+const BREAKER_ONE_TRIAL = 'supervisor-breaker-one-trial';
+/**
+ * Patch: a confirmed failure while a recovery run this supervisor did not start holds the component
+ * (`mend run`, the API, a schedule, an escalation ladder) is that run's doing: waited out, not counted.
+ */
+const WAIT_OUT_RECOVERY_RUNS = 'supervisor-waits-out-recovery-runs';
+/** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
+const RUN_END_SLACK_MS = 1_000;
+/** A wait for a recovery run renews after this long (a run may wait hours for an approval). */
+const RUN_WAIT_MS = 60_000;
+const DEFAULT_RELAPSE_WINDOW_MS = 5_000;
 const WATCH_MAX_MS = 5 * 60_000;
 /** A process exit is seen within this (a pid-file read and a /proc stat read per poll). */
 const WATCH_POLL_MS = 100;
@@ -78,6 +101,11 @@ const probes = proxyActivities<MendActivities>({
 const watcher = proxyActivities<MendActivities>({
   startToCloseTimeout: WATCH_MAX_MS + 60_000,
   heartbeatTimeout: '5s',
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+});
+const runs = proxyActivities<MendActivities>({
+  startToCloseTimeout: RUN_WAIT_MS + 60_000,
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
 });
 const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
@@ -96,6 +124,9 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   const state: SupervisorState = input.state ?? initialState(id, sup(), Date.now());
   const inbox: ProbeReport[] = [...(input.pending ?? [])];
   const historyLimit = input.historyLimit ?? 10_000;
+  // A reservation lives only within one maybeRecover; one carried in was never used.
+  if (state.breaker.reservedAt !== undefined) state.breaker = releaseReservation(state.breaker);
+  const relapseWindow = () => sup().relapseWindow ?? DEFAULT_RELAPSE_WINDOW_MS;
 
   let permitted = false;
   /** When a check last failed (ms): evidence older than a moment is checked again before a delayed recovery. */
@@ -182,7 +213,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   const tick = () => {
     const now = Date.now();
     const before = state.breaker.state;
-    state.breaker = advanceBreaker(state.breaker, sup(), now, state.healthySince);
+    state.breaker = patched(BREAKER_ONE_TRIAL) ? advance(state.breaker, sup().breaker, now, state.healthySince) : advanceBreaker(state.breaker, sup(), now, state.healthySince);
     if (before === 'open' && state.breaker.state === 'half-open') {
       log.info('breaker half-open: one trial recovery allowed', { component: id });
       state.ignoreUntil = undefined;
@@ -197,6 +228,12 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       state.pausedUntil = undefined;
       state.pausedBy = undefined;
     }
+    // Stayed healthy for the relapse window (no failure from before its end waits in the inbox): a success.
+    const pending = state.confirming;
+    if (pending && state.health === 'healthy' && now >= pending.until && !inbox.some((r) => !r.healthy && Date.parse(r.checkedAt) < pending.until)) {
+      state.stats = settleRecovery(state, 'succeeded', now);
+      state.confirming = undefined;
+    }
   };
 
   const nextDeadline = (): number | undefined => {
@@ -206,10 +243,16 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (breaker.state === 'half-open' && healthySince !== undefined) at.push(healthySince + sup().breaker.healthyToClose);
     if (state.consecutiveRecoveries > 0 && healthySince !== undefined) at.push(healthySince + sup().backoffResetAfter);
     if (state.pausedUntil !== undefined && state.pausedUntil < FOREVER) at.push(state.pausedUntil);
+    // Only set on the BREAKER_ONE_TRIAL branch, so older histories never see this timer.
+    if (state.confirming && state.health === 'healthy') at.push(state.confirming.until);
     return at.length > 0 ? Math.min(...at) : undefined;
   };
 
-  const recover = async (): Promise<void> => {
+  /**
+   * Starts the supervisor's own recovery and waits for it. `started` is false when none started: a
+   * run under that id already holds the component (`busy`, to be waited out once the permit is back).
+   */
+  const recover = async (oneTrial: boolean): Promise<{ started: boolean; busy?: RecoveryRun }> => {
     const component = spec.component;
     const strategy = component.policy.strategy;
     const workflowId = recoveryWorkflowId(id);
@@ -229,14 +272,27 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      // Someone else's recovery runs (mend run, the API): let it finish, look again after a while.
-      // It does not count against this supervisor's breaker.
-      state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
-      // Count afresh afterwards: the next failed check is confirmed again before anything is done.
+      // Someone else's recovery runs (mend run, the API): it does not count against this
+      // supervisor's breaker (on the one-trial branch the caller releases the reservation).
+      if (!oneTrial) state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
+      if (patched(WAIT_OUT_RECOVERY_RUNS)) {
+        const { run } = await runs.recoveryRun({ workflowId, waitMs: 0 });
+        if (run) return { started: false, busy: run };
+      }
+      // Let it finish, look again after a while. Count afresh afterwards: the next failed check is
+      // confirmed again before anything is done.
       state.consecutiveFailures = 0;
       state.held = `a recovery already runs as ${workflowId}`;
       state.ignoreUntil = Date.now() + Math.max(sup().interval, sup().cadence.min);
-      return;
+      return { started: false };
+    }
+    if (oneTrial) {
+      state.breaker = commitReservation(state.breaker, sup().breaker, Date.now());
+      // Defensive: a recovery still awaiting confirmation when another starts did not hold.
+      if (state.confirming) {
+        state.stats = settleRecovery(state, 'relapsed', Date.now());
+        state.confirming = undefined;
+      }
     }
     const record: RecoveryRecord = { workflowId, runId: handle.firstExecutionRunId, strategy, startedAt: new Date().toISOString() };
     state.current = record;
@@ -259,16 +315,21 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     record.reason ??= result?.reason;
     // Reports probed before the recovery ended say nothing about the component now.
     state.lastReportAt = Math.max(state.lastReportAt ?? 0, endedMs);
-    const trial = afterTrial(state.breaker, sup(), Date.now(), recovered);
+    const trial = oneTrial ? afterRecovery(state.breaker, sup().breaker, Date.now(), recovered) : afterTrial(state.breaker, sup(), Date.now(), recovered);
     state.breaker = trial.breaker;
     if (recovered) {
       const mttr = endedMs - (state.firstFailedAt ?? Date.parse(record.startedAt));
       record.mttrMs = mttr;
-      const s = state.stats;
-      s.succeeded += 1;
-      s.mttrs = [...s.mttrs, mttr].slice(-KEEP_MTTRS);
-      s.lastMttrMs = mttr;
-      s.meanMttrMs = Math.round(((s.meanMttrMs ?? 0) * (s.succeeded - 1) + mttr) / s.succeeded);
+      if (oneTrial) {
+        // A success once it holds for the relapse window (tick), a relapse if it fails before.
+        state.confirming = { runId: record.runId, endedAt: endedMs, until: endedMs + relapseWindow(), mttrMs: mttr };
+      } else {
+        const s = state.stats;
+        s.succeeded += 1;
+        s.mttrs = [...s.mttrs, mttr].slice(-KEEP_MTTRS);
+        s.lastMttrMs = mttr;
+        s.meanMttrMs = Math.round(((s.meanMttrMs ?? 0) * (s.succeeded - 1) + mttr) / s.succeeded);
+      }
       state.healthySince = undefined;
       markHealthy(endedMs);
       watchUnavailable = false;
@@ -282,6 +343,72 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (trial.opened) openedBreaker();
     state.stats.recent = [...state.stats.recent, record].slice(-KEEP_RECENT);
     state.current = undefined;
+    return { started: true };
+  };
+
+  /**
+   * Waits until `first`, a recovery run this supervisor did not start, ends, and takes its result
+   * as the news: healthy as of its end if it recovered, else unhealthy and counted afresh. Nothing
+   * goes to the breaker or the statistics, and no alert: the run reports for itself.
+   */
+  const waitOut = async (workflowId: string, first: RecoveryRun): Promise<void> => {
+    let run = first;
+    stopWatch();
+    state.health = 'recovering';
+    state.held = `recovery ${workflowId} (not started by this supervisor) holds the component: waiting it out`;
+    log.info('waiting out a recovery run', { component: id, workflowId, runId: run.runId });
+    for (;;) {
+      state.waitedOutRunId = run.runId;
+      if (!run.running) break;
+      const seen = (await runs.recoveryRun({ workflowId, waitMs: RUN_WAIT_MS })).run;
+      if (!seen) break;
+      run = seen;
+    }
+    const endedMs = run.endedAt ? Date.parse(run.endedAt) : Date.now();
+    // Reports probed before the run ended say nothing about the component now.
+    state.lastReportAt = Math.max(state.lastReportAt ?? 0, endedMs);
+    state.consecutiveFailures = 0;
+    if (run.outcome === 'recovered') {
+      state.healthySince = undefined;
+      markHealthy(endedMs);
+      // The run started a new process: watch that one.
+      watchUnavailable = false;
+    } else {
+      state.health = 'unhealthy';
+      state.held = `recovery ${workflowId} (not started by this supervisor) ended ${run.outcome ?? 'without a result'}${run.reason ? `: ${run.reason}` : ''}`;
+    }
+  };
+
+  /** True when the failure just confirmed is a recovery run's doing (see heldByRecoveryRun); then it was waited out. */
+  const waitOutRecoveryRun = async (): Promise<boolean> => {
+    const workflowId = recoveryWorkflowId(id);
+    const { run } = await runs.recoveryRun({ workflowId, waitMs: 0 });
+    if (!run || !heldByRecoveryRun(run, { failedAt: lastFailedCheckAt, ownRunIds: state.stats.recent.map((r) => r.runId), waitedOutRunId: state.waitedOutRunId, slackMs: RUN_END_SLACK_MS })) return false;
+    await waitOut(workflowId, run);
+    return true;
+  };
+
+  /**
+   * A confirmed failure that is no recovery run's doing: settles a recovery awaiting confirmation
+   * (a relapse if it came within the relapse window) and, half-open after a trial, reopens the
+   * breaker (with an alert). True when it reopened: nothing more is done for this failure.
+   */
+  const noteConfirmedFailure = (): boolean => {
+    const failedAt = state.firstFailedAt ?? Date.now();
+    const pending = state.confirming;
+    if (pending) {
+      const relapsed = relapsedWithin(pending, failedAt);
+      state.stats = settleRecovery(state, relapsed ? 'relapsed' : 'succeeded', failedAt);
+      state.confirming = undefined;
+      if (relapsed) log.warn('relapsed after recovery', { component: id, runId: pending.runId, afterMs: failedAt - pending.endedAt });
+    }
+    tick();
+    const relapse = onConfirmedFailure(state.breaker, sup().breaker, Date.now());
+    state.breaker = relapse.breaker;
+    if (!relapse.opened) return false;
+    openedBreaker();
+    backOffDetection(`circuit breaker ${state.breaker.state}`);
+    return true;
   };
 
   const openedBreaker = () => {
@@ -325,6 +452,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       state.held = `startup grace until ${new Date(state.graceUntil).toISOString()}`;
       return;
     }
+    // Before anything counts: a recovery run's own stop and start are not failures.
+    if (patched(WAIT_OUT_RECOVERY_RUNS) && (await waitOutRecoveryRun())) return;
+    const oneTrial = patched(BREAKER_ONE_TRIAL);
+    if (oneTrial && noteConfirmedFailure()) return;
     if (failureClass === 'auth') {
       if (state.held?.startsWith('auth') !== true) notify({ kind: 'auth-failure', text: `${id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, details: { detail: state.lastDetail } });
       backOffDetection('auth failure: a restart does not fix credentials');
@@ -347,38 +478,46 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       }
     }
     tick();
-    const decision = breakerDecision(state.breaker, sup(), now);
+    const decision = oneTrial ? reserveRecovery(state.breaker, sup().breaker, Date.now()) : breakerDecision(state.breaker, sup(), now);
     state.breaker = decision.breaker;
     if (!decision.allow) {
       if (decision.opened) openedBreaker();
       backOffDetection(`circuit breaker ${state.breaker.state}`);
       return;
     }
-    const delay = restartDelay(state.consecutiveRecoveries, sup());
-    if (delay > 0) {
-      state.held = `restart backoff ${delay}ms`;
-      await sleep(delay);
-    }
-    const permit = await takeFleetPermit();
+    // The reservation is recorded when a run starts (recover), and given back on every other way out.
+    let started = false;
+    let busy: RecoveryRun | undefined;
     try {
-      // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
-      if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
-      // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
-      const evidenceAt = patched(INBOX_EVIDENCE) ? Math.max(lastFailedCheckAt, ...inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : lastFailedCheckAt;
-      if (Date.now() - evidenceAt > Math.max(1_000, 4 * sup().confirmInterval)) {
-        // The evidence went stale while waiting: one more look before acting.
-        const again = await probes.confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
-        state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(again.lastAt));
-        if (again.healthy) {
-          markHealthy(Date.parse(again.lastAt));
-          state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
-          return;
-        }
+      const delay = restartDelay(state.consecutiveRecoveries, sup());
+      if (delay > 0) {
+        state.held = `restart backoff ${delay}ms`;
+        await sleep(delay);
       }
-      await recover();
+      const permit = await takeFleetPermit();
+      try {
+        // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
+        if (inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (state.lastReportAt ?? 0))) return;
+        // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
+        const evidenceAt = patched(INBOX_EVIDENCE) ? Math.max(lastFailedCheckAt, ...inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : lastFailedCheckAt;
+        if (Date.now() - evidenceAt > Math.max(1_000, 4 * sup().confirmInterval)) {
+          // The evidence went stale while waiting: one more look before acting.
+          const again = await probes.confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
+          state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(again.lastAt));
+          if (again.healthy) {
+            markHealthy(Date.parse(again.lastAt));
+            if (!oneTrial) state.breaker.recoveries = state.breaker.recoveries.slice(0, -1);
+            return;
+          }
+        }
+        ({ started, busy } = await recover(oneTrial));
+      } finally {
+        if (permit) await releaseFleetPermit();
+      }
     } finally {
-      if (permit) await releaseFleetPermit();
+      if (oneTrial && !started && state.breaker.reservedAt !== undefined) state.breaker = releaseReservation(state.breaker);
     }
+    if (busy) await waitOut(recoveryWorkflowId(id), busy);
   };
 
   const handleFailure = async (report: ProbeReport): Promise<void> => {
