@@ -170,7 +170,17 @@ export type MachineEvent =
 
 export type Decision = { machine: SupervisorMachine; intents: Intent[]; ask?: undefined } | { ask: Patch; intents: Intent[]; machine?: undefined };
 
-export function initialMachine(input: { spec: SupervisorSpec; state?: SupervisorState; pending?: ProbeReport[] }, now: number): SupervisorMachine {
+/** The supervisor workflow's input. */
+export interface SupervisorInput {
+  spec: SupervisorSpec;
+  /** Carried across continue-as-new. */
+  state?: SupervisorState;
+  pending?: ProbeReport[];
+  /** Continue as new after this many history events (default 10,000; tests use less). */
+  historyLimit?: number;
+}
+
+export function initialMachine(input: SupervisorInput, now: number): SupervisorMachine {
   const id = input.spec.component.id;
   const state = input.state ? { ...input.state } : initialState(id, input.spec.component.supervision, now);
   // A reservation lives only within one pass; one carried in was never used.

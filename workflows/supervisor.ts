@@ -1,36 +1,15 @@
 /**
- * The supervisor of one component (`mend/supervisor/<component>`): a long-lived entity that turns
- * probe reports (from health sweeps and its own pid watch) into at most one recovery at a time,
- * behind a startup grace, fast confirmation, a restart backoff, a circuit breaker, a fleet-wide cap
- * and a pause. Every decision is made by the pure machine of core/supervisor-machine.ts; this
- * workflow holds its handlers, its loop and its I/O. Its state (and statistics) survive worker
- * crashes and continue-as-new.
+ * The supervisor of one component (`mend/supervisor/<component>`): turns probe reports (from health
+ * sweeps and its own pid watch) into at most one recovery at a time. Every decision is made by the
+ * pure machine of core/supervisor-machine.ts; this workflow holds its handlers, loop and I/O.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import {
-  CancellationScope,
-  ParentClosePolicy,
-  condition,
-  continueAsNew,
-  defineQuery,
-  defineSignal,
-  getExternalWorkflowHandle,
-  isCancellation,
-  log,
-  patched,
-  proxyActivities,
-  setHandler,
-  sleep,
-  startChild,
-  workflowInfo,
-  type ChildWorkflowHandle,
-  type Workflow,
-} from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, setHandler, sleep, startChild, workflowInfo, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import { fleetLimiterWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
-import type { ProbeReport, SupervisorSpec, SupervisorState } from '../core/supervision';
-import { RUN_WAIT_MS, decide, initialMachine, waitIntent, type Intent, type MachineEvent, type Patch, type Patches, type WaitIntent } from '../core/supervisor-machine';
+import type { ProbeReport, SupervisorState } from '../core/supervision';
+import { RUN_WAIT_MS, decide, initialMachine, waitIntent, type Intent, type MachineEvent, type Patch, type Patches, type SupervisorInput, type WaitIntent } from '../core/supervisor-machine';
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
@@ -39,62 +18,30 @@ export const supervisorStateQuery = defineQuery<SupervisorState>('state');
 /** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
 export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
 export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
-
-export interface SupervisorInput {
-  spec: SupervisorSpec;
-  /** Carried across continue-as-new. */
-  state?: SupervisorState;
-  pending?: ProbeReport[];
-  /** Continue as new after this many history events (default 10,000; tests use less). */
-  historyLimit?: number;
-}
+export type { SupervisorInput };
 
 /** The machine's patch flags as the markers in supervisors' histories (see Patch in core/supervisor-machine). */
-const PATCH_IDS: Record<Patch, string> = {
-  holdForDependencies: 'supervisor-holds-for-dependencies',
-  inboxEvidence: 'supervisor-inbox-failures-are-evidence',
-  oneTrial: 'supervisor-breaker-one-trial',
-  waitOutRuns: 'supervisor-waits-out-recovery-runs',
-};
+const PATCH_IDS: Record<Patch, string> = { holdForDependencies: 'supervisor-holds-for-dependencies', inboxEvidence: 'supervisor-inbox-failures-are-evidence', oneTrial: 'supervisor-breaker-one-trial', waitOutRuns: 'supervisor-waits-out-recovery-runs' };
 /** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
 const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
-const WATCH_MAX_MS = 5 * 60_000;
-/** A process exit is seen within this (a pid-file read and a /proc stat read per poll). */
-const WATCH_POLL_MS = 100;
+/** A watch renews after WATCH_MAX_MS; an exit is seen within WATCH_POLL_MS (a pid-file read and a /proc stat read per poll). */
+const [WATCH_MAX_MS, WATCH_POLL_MS] = [5 * 60_000, 100];
 
 // Every activity the supervisor calls, by group; their call sites are all in `act` and `io` below.
-const probes = proxyActivities<MendActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
-});
-const watcher = proxyActivities<MendActivities>({
-  startToCloseTimeout: WATCH_MAX_MS + 60_000,
-  heartbeatTimeout: '5s',
-  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
-});
-const runs = proxyActivities<MendActivities>({
-  startToCloseTimeout: RUN_WAIT_MS + 60_000,
-  heartbeatTimeout: '10s',
-  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
-});
+const probes = proxyActivities<MendActivities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 } });
+const watcher = proxyActivities<MendActivities>({ startToCloseTimeout: WATCH_MAX_MS + 60_000, heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
+const runs = proxyActivities<MendActivities>({ startToCloseTimeout: RUN_WAIT_MS + 60_000, heartbeatTimeout: '10s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
 const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
 const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
 
 /**
- * Runs until terminated. Reports arrive by the `report` signal (signal-with-start from the sweep);
- * `state` answers with everything it holds; `pause`/`resume` hold and release auto-recovery.
- * Recoveries start as children `mend/recover/<component>` (ABANDON: a supervisor's end never
- * cancels a recovery); a run already going under that id (e.g. started by hand) is waited out, never doubled.
+ * Runs until terminated; reports arrive by `report` (signal-with-start from the sweep). Recoveries start as children
+ * `mend/recover/<component>` (ABANDON: a supervisor's end never cancels one); a run it did not start is waited out.
  */
 export async function supervisor(input: SupervisorInput): Promise<void> {
   let m = initialMachine(input, Date.now());
-  const historyLimit = input.historyLimit ?? 10_000;
-  let permitted = false;
-  let watch: CancellationScope | undefined;
-  let child: ChildWorkflowHandle<Workflow> | undefined;
-  let failure: unknown;
-
+  let [permitted, watch] = [false, undefined as CancellationScope | undefined];
+  let child: ChildWorkflowHandle<Workflow> | undefined, failure: unknown;
   /** Decides `ev`, answering each patch flag the machine asks for where it asks, and carries out its immediate intents. */
   const feed = (ev: MachineEvent): WaitIntent | undefined => {
     const patches: Patches = {};
@@ -110,9 +57,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     }
   };
   setHandler(reportSignal, (report) => void feed({ kind: 'report', report }));
-  setHandler(permitSignal, ({ component }) => {
-    if (component === m.id) permitted = true;
-  });
+  setHandler(permitSignal, ({ component }) => void (permitted ||= component === m.id));
   setHandler(supervisorStateQuery, () => m.state);
   setHandler(pauseSupervisionSignal, (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs }));
   setHandler(resumeSupervisionSignal, () => void feed({ kind: 'resume' }));
@@ -127,98 +72,77 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       watch = undefined;
     } else if (i.kind === 'watch' && !watch) {
       const scope = (watch = new CancellationScope());
-      void scope.run(() => watcher.watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS })).then(
-        (seen) => {
-          if (watch === scope) watch = undefined;
-          feed({ kind: 'watch-ended', seen });
-        },
-        (err: unknown) => {
-          if (watch === scope) watch = undefined;
-          if (!isCancellation(err)) feed({ kind: 'watch-ended', error: causeMessage(err) });
-        },
-      );
+      const ended = (ev?: MachineEvent) => {
+        if (watch === scope) watch = undefined;
+        if (ev) feed(ev);
+      };
+      const watched = scope.run(() => watcher.watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
+      void watched.then((seen) => ended({ kind: 'watch-ended', seen }), (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }));
     }
   }
 
-  const loopEvent = (): MachineEvent => {
-    const info = workflowInfo();
-    return { kind: 'loop', now: Date.now(), historyFull: info.continueAsNewSuggested || info.historyLength > historyLimit };
-  };
+  /** What came of an intent, as of now. */
+  const event = (kind: MachineEvent['kind'], rest: object = {}) => ({ kind, now: Date.now(), ...rest }) as MachineEvent;
+  const historyFull = ({ continueAsNewSuggested, historyLength } = workflowInfo()) => continueAsNewSuggested || historyLength > (input.historyLimit ?? 10_000);
 
   /** Carries out the intent the machine waits on; what came of it is the next event. */
   async function io(i: WaitIntent): Promise<MachineEvent> {
-    const now = Date.now;
     switch (i.kind) {
       case 'loop':
-        return loopEvent();
+        return event('loop', { historyFull: historyFull() });
       case 'continue':
-        return { kind: 'continue', now: now() };
+        return event('continue');
       case 'wait':
-        await condition(() => m.inbox.length > 0 || m.renewWatch, i.until === undefined ? undefined : Math.max(1, i.until - now()));
-        return { kind: 'woke', now: now() };
+        await condition(() => m.inbox.length > 0 || m.renewWatch, i.until === undefined ? undefined : Math.max(1, i.until - Date.now()));
+        return event('woke');
       case 'continue-as-new':
         return await continueAsNew<typeof supervisor>({ spec: i.spec, state: i.state, pending: i.pending, historyLimit: input.historyLimit });
       case 'throw':
         throw failure;
       case 'await-recovery':
-        try {
-          const result = (await child!.result()) as RecoveryResult;
-          return { kind: 'recovery-ended', now: now(), result };
-        } catch (err) {
-          return { kind: 'recovery-ended', now: now(), error: causeMessage(err) };
-        }
+        return event('recovery-ended', await child!.result().then((result: RecoveryResult) => ({ result }), (err: unknown) => ({ error: causeMessage(err) })));
       case 'release-permit': {
         const { taskQueue } = workflowInfo();
-        // A signal straight to the limiter hands the permit on without an activity's round trip
-        // through the task queue, which in a mass outage is queued behind everything else.
+        // A signal hands the permit on without an activity's round trip through a task queue that a mass outage fills.
         const released = patched(RELEASE_BY_SIGNAL)
           ? getExternalWorkflowHandle(fleetLimiterWorkflowId(taskQueue)).signal(releaseSignal, { component: i.component })
           : fleet.releaseFleetPermit({ taskQueue, component: i.component });
         await released.catch((err: unknown) => log.warn('fleet permit not released', { component: m.id, error: causeMessage(err) }));
-        return { kind: 'permit-released', now: now() };
+        return event('permit-released');
       }
     }
     try {
       switch (i.kind) {
-        case 'confirm': {
-          const result = await probes.confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs });
-          return { kind: 'confirmed', now: now(), result };
-        }
-        case 'find-recovery-run': {
-          const { run } = await runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs });
-          return { kind: 'recovery-run', now: now(), run };
-        }
-        case 'check-dependencies': {
-          const { waitingFor } = await probes.dependenciesNotReady({ dependencies: i.dependencies });
-          return { kind: 'dependencies', now: now(), waitingFor };
-        }
+        case 'confirm':
+          return event('confirmed', { result: await probes.confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }) });
+        case 'find-recovery-run':
+          return event('recovery-run', await runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }));
+        case 'check-dependencies':
+          return event('dependencies', await probes.dependenciesNotReady({ dependencies: i.dependencies }));
         case 'sleep':
           await sleep(i.ms);
-          return { kind: 'slept', now: now() };
+          return event('slept');
         case 'ask-permit': {
           permitted = false;
           const { taskQueue, workflowId: supervisorId } = workflowInfo();
           await fleet.requestFleetPermit({ taskQueue, supervisorId, component: i.component, max: i.max, destructive: i.destructive, maxDestructivePerMinute: i.maxDestructivePerMinute });
           await condition(() => permitted);
-          return { kind: 'permit-granted', now: now() };
+          return event('permit-granted');
         }
-        case 'start-recovery':
-          try {
-            child = await startChild(i.workflowType, { workflowId: i.workflowId, args: [i.input], parentClosePolicy: ParentClosePolicy.ABANDON, staticSummary: i.summary, staticDetails: i.details });
-            return { kind: 'recovery-started', now: now(), runId: child.firstExecutionRunId };
-          } catch (err) {
-            if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'recovery-already-running', now: now() };
-            throw err;
-          }
+        case 'start-recovery': {
+          const options = { workflowId: i.workflowId, args: [i.input], parentClosePolicy: ParentClosePolicy.ABANDON, staticSummary: i.summary, staticDetails: i.details };
+          child = await startChild(i.workflowType, options).catch((err: unknown) => (err instanceof WorkflowExecutionAlreadyStartedError ? undefined : Promise.reject(err)));
+          return child ? event('recovery-started', { runId: child.firstExecutionRunId }) : event('recovery-already-running');
+        }
       }
     } catch (err) {
       // Its retries are spent: what the pass holds is given back, then the supervisor fails with it (as it always did).
       failure = err;
-      return { kind: 'failed', now: now() };
+      return event('failed');
     }
   }
 
-  for (let ev = loopEvent(); ; ) {
+  for (let ev = event('loop', { historyFull: historyFull() }); ; ) {
     const next = feed(ev);
     if (!next) throw new Error('supervisor: the machine decided nothing to wait on');
     ev = await io(next);
