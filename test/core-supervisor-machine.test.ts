@@ -87,6 +87,8 @@ class Sim {
     this.m = out.machine!;
     for (const intent of out.intents) this.seen.push({ at: this.now, intent, machine: this.m });
     const next = waitIntent(out.intents);
+    const side = ['report', 'pause', 'resume', 'watch-ended'].includes(ev.kind);
+    assert.equal(next === undefined, side, `${ev.kind}: ${side ? 'a signal or a watch result waits on nothing' : 'every other event ends with an intent to wait on'}`);
     if (next) this.waiting = next;
   }
 
