@@ -9,6 +9,7 @@ import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
+import type { WatchOutcome } from '../core/supervisor-machine';
 import { processAdapter, readPidFile, isAlive } from './adapters/process';
 import { createLimiter } from './limit';
 import { postWebhook, type NotifyEvent, type WebhookResult } from './notify/webhook';
@@ -85,12 +86,8 @@ export interface RecoveryRunResult {
   };
 }
 
-export interface WatchResult {
-  exited: boolean;
-  detail: string;
-  /** When the exit was seen (ISO). */
-  at: string;
-}
+/** How the watch ended, with why (`reason`) typed: the supervisor never reads `detail` to decide. `at`: when it was seen (ISO). */
+export type WatchResult = WatchOutcome;
 
 /**
  * Probes a component; while no answer has come, starts another probe every `confirmInterval`, up
@@ -259,9 +256,9 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
       const adapter = processAdapter(component);
       const started = Date.now();
       const watched = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
-      if (!watched) return { exited: true, detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
+      if (!watched) return { exited: true, reason: 'pid-file-missing', detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
       for (;;) {
-        if (!isAlive(watched)) return { exited: true, detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
+        if (!isAlive(watched)) return { exited: true, reason: 'exited', detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
         if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };
         ctx.heartbeat();
         await ctx.sleep(pollMs);

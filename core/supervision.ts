@@ -189,6 +189,11 @@ export function afterTrial(breaker: BreakerStatus, supervision: Supervision, now
   return { opened: true, breaker: { ...breaker, state: 'open', openedAt: now, halfOpenAt: now + supervision.breaker.coolDown, reason: 'trial recovery failed' } };
 }
 
+/** Legacy. The recovery last recorded did not start after all (healthy again, another run holds the component): it no longer counts. */
+export function dropLastRecovery(breaker: BreakerStatus): BreakerStatus {
+  return { ...breaker, recoveries: breaker.recoveries.slice(0, -1) };
+}
+
 /**
  * A recovery that ended recovered waits for confirmation: it counts as succeeded once the component
  * stayed healthy until `confirming.until`. A confirmed failure first seen before then is a relapse.

@@ -1,0 +1,802 @@
+/**
+ * The decisions of a component's supervisor as a pure state machine: no I/O, no clock, no Temporal.
+ * Events go in (a report, a probe's answer, a recovery run seen, started or ended, a permit, the
+ * wake-up of its timer, pause and resume); the new state and intents come out (confirm with N more
+ * probes, look for a recovery run, check the dependencies, sleep out the restart backoff, ask a
+ * fleet permit, start a recovery, notify, watch the pid, continue as new). workflows/supervisor.ts
+ * carries the intents out and feeds what came of them back in as events; it decides nothing.
+ *
+ * Only one thing is in flight at a time (`pass.stage` says what it waits for). The one intent per
+ * decision that needs an answer comes last; `notify`, `log`, `watch` and `stop-watch` before it are
+ * carried out at once, in order (so the workflow issues its commands in the order it always did).
+ *
+ * Replay: behaviour that changed under a running supervisor sits behind a `patched()` marker in its
+ * history. The machine asks for such a flag (a `patched` answer instead of a machine) at exactly the
+ * point the workflow called `patched()` before the machine existed; the workflow calls it there
+ * (the marker lands where it always did) and decides the same event again with the answer known.
+ */
+import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery } from './breaker';
+import { recoveryWorkflowId } from './constants';
+import type { FailureClass } from './failure';
+import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from './run';
+import type { Component } from './schemas';
+import {
+  DESTRUCTIVE_STRATEGIES,
+  KEEP_MTTRS,
+  KEEP_RECENT,
+  advanceBreaker,
+  afterTrial,
+  breakerDecision,
+  dropLastRecovery,
+  heldByRecoveryRun,
+  initialState,
+  nextDetectBackoff,
+  relapsedWithin,
+  restartDelay,
+  settleRecovery,
+  type ProbeReport,
+  type RecoveryRecord,
+  type SupervisorSpec,
+  type SupervisorState,
+} from './supervision';
+
+/**
+ * Flags of the workflow's `patched()` markers (the workflow maps them to marker names).
+ * oneTrial: the breaker of ./breaker (one half-open trial, relapses, reservations).
+ * waitOutRuns: a recovery run this supervisor did not start is waited out, not counted.
+ * holdForDependencies: no recovery while a dependency is unhealthy or being recovered.
+ * inboxEvidence: failure reports that arrived while waiting count as fresh evidence.
+ */
+export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence';
+export type Patches = Partial<Record<Patch, boolean>>;
+
+/** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
+export const RUN_END_SLACK_MS = 1_000;
+/** A wait for a recovery run renews after this long (a run may wait hours for an approval). */
+export const RUN_WAIT_MS = 60_000;
+export const DEFAULT_RELAPSE_WINDOW_MS = 5_000;
+const FOREVER = Number.MAX_SAFE_INTEGER;
+
+/** The latest run under a component's recovery id, as the `recoveryRun` activity sees it. */
+export interface RecoveryRunSeen {
+  runId: string;
+  startedAt: string;
+  running: boolean;
+  closedAt?: string;
+  outcome?: string;
+  reason?: string;
+  endedAt?: string;
+}
+
+/** What confirmation probes found (the `confirmFailure` activity's answer). */
+export interface Confirmation {
+  healthy: boolean;
+  failures: number;
+  last: { failureClass?: FailureClass; detail: string };
+  lastAt: string;
+}
+
+/** How a pid watch ended: still alive after its time, the process exited, or no pid file names one. */
+export type WatchOutcome = { exited: false; detail: string; at: string } | { exited: true; reason: 'exited' | 'pid-file-missing'; detail: string; at: string };
+
+/** A watch result as recorded in a history: those from before `reason` existed say it only in their text. */
+export type RecordedWatchOutcome = { exited: boolean; reason?: 'exited' | 'pid-file-missing'; detail: string; at: string };
+
+export function watchReason(seen: RecordedWatchOutcome): 'alive' | 'exited' | 'pid-file-missing' {
+  if (!seen.exited) return 'alive';
+  return seen.reason ?? (seen.detail.includes('pid file missing') ? 'pid-file-missing' : 'exited');
+}
+
+type Stage = 'confirm' | 'run-lookup' | 'dependencies' | 'backoff' | 'permit' | 'last-look' | 'starting' | 'busy-lookup' | 'recovering' | 'releasing' | 'waiting-out' | 'next';
+
+/** What is in flight for the failure being handled (a pass through the recovery decision). */
+interface Pass {
+  stage: Stage;
+  /** When the recovery decision began (ms). */
+  since?: number;
+  failureClass?: FailureClass;
+  oneTrial?: boolean;
+  /** A fleet permit is held (given back before the pass ends). */
+  permit?: boolean;
+  /** The supervisor's own recovery started (its breaker reservation is committed). */
+  started?: boolean;
+  /** A run this supervisor did not start holds the component: waited out once the permit is back. */
+  busy?: RecoveryRunSeen;
+  /** The run being waited out. */
+  run?: RecoveryRunSeen;
+  /** An intent failed: after the permit is back, the workflow fails with it. */
+  rethrow?: boolean;
+}
+
+export interface SupervisorMachine {
+  id: string;
+  spec: SupervisorSpec;
+  /** Carried across continue-as-new; the `state` query's answer. */
+  state: SupervisorState;
+  /** Reports received and not yet taken up. */
+  inbox: ProbeReport[];
+  /** Reports taken up, handled oldest first. */
+  batch: ProbeReport[];
+  /** When a check last failed (ms): evidence older than a moment is checked again before a delayed recovery. */
+  lastFailedCheckAt: number;
+  /** The pid file names no process: no watch until a recovery writes one. */
+  watchUnavailable: boolean;
+  /** A watch ended without news: the loop wakes to renew it. */
+  renewWatch: boolean;
+  pass?: Pass;
+}
+
+export type NotifyIntent = { kind: 'notify'; url: string; timeoutMs: number; event: { kind: string; text: string; details?: Record<string, unknown>; component: string } };
+
+/** Carried out at once, in order. */
+export type SyncIntent = NotifyIntent | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> } | { kind: 'watch'; component: Component } | { kind: 'stop-watch' };
+
+/** The one intent a decision ends with: its outcome comes back as the event named. */
+export type WaitIntent =
+  | { kind: 'wait'; until?: number } // → woke (a report, a renewed watch, or the deadline)
+  | { kind: 'loop' } // → loop (the loop top)
+  | { kind: 'continue' } // → continue (the rest of the reports taken up)
+  | { kind: 'continue-as-new'; spec: SupervisorSpec; state: SupervisorState; pending: ProbeReport[] }
+  | { kind: 'confirm'; component: Component; probes: number; intervalMs: number } // → confirmed
+  | { kind: 'find-recovery-run'; workflowId: string; waitMs: number } // → recovery-run
+  | { kind: 'check-dependencies'; dependencies: Component[] } // → dependencies
+  | { kind: 'sleep'; ms: number } // → slept
+  | { kind: 'ask-permit'; component: string; max: number; destructive: boolean; maxDestructivePerMinute?: number } // → permit-granted
+  | { kind: 'start-recovery'; workflowType: string; workflowId: string; input: RecoveryInput; summary: string; details: string } // → recovery-started | recovery-already-running
+  | { kind: 'await-recovery' } // → recovery-ended
+  | { kind: 'release-permit'; component: string } // → permit-released
+  | { kind: 'throw' }; // the intent that failed fails the workflow
+
+export type Intent = SyncIntent | WaitIntent;
+
+export type MachineEvent =
+  | { kind: 'report'; report: ProbeReport }
+  | { kind: 'pause'; now: number; by?: string; forMs?: number }
+  | { kind: 'resume' }
+  | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string }
+  | { kind: 'loop'; now: number; historyFull: boolean }
+  | { kind: 'woke'; now: number }
+  | { kind: 'continue'; now: number }
+  | { kind: 'confirmed'; now: number; result: Confirmation }
+  | { kind: 'recovery-run'; now: number; run?: RecoveryRunSeen }
+  | { kind: 'dependencies'; now: number; waitingFor: Array<{ id: string; reason: string }> }
+  | { kind: 'slept'; now: number }
+  | { kind: 'permit-granted'; now: number }
+  | { kind: 'recovery-started'; now: number; runId: string }
+  | { kind: 'recovery-already-running'; now: number }
+  | { kind: 'recovery-ended'; now: number; result?: RecoveryResult; error?: string }
+  | { kind: 'permit-released'; now: number }
+  | { kind: 'failed'; now: number };
+
+export type Decision = { machine: SupervisorMachine; intents: Intent[]; ask?: undefined } | { ask: Patch; intents: Intent[]; machine?: undefined };
+
+/** The supervisor workflow's input. */
+export interface SupervisorInput {
+  spec: SupervisorSpec;
+  /** Carried across continue-as-new. */
+  state?: SupervisorState;
+  pending?: ProbeReport[];
+  /** Continue as new after this many history events (default 10,000; tests use less). */
+  historyLimit?: number;
+}
+
+export function initialMachine(input: SupervisorInput, now: number): SupervisorMachine {
+  const id = input.spec.component.id;
+  const state = input.state ? { ...input.state } : initialState(id, input.spec.component.supervision, now);
+  // A reservation lives only within one pass; one carried in was never used.
+  if (state.breaker.reservedAt !== undefined) state.breaker = releaseReservation(state.breaker);
+  return { id, spec: input.spec, state, inbox: [...(input.pending ?? [])], batch: [], lastFailedCheckAt: 0, watchUnavailable: false, renewWatch: false };
+}
+
+/** The intent the workflow waits on, if the decision ends with one. */
+export function waitIntent(intents: readonly Intent[]): WaitIntent | undefined {
+  const last = intents[intents.length - 1];
+  return last && !['notify', 'log', 'watch', 'stop-watch'].includes(last.kind) ? (last as WaitIntent) : undefined;
+}
+
+class NeedPatch {
+  constructor(readonly patch: Patch) {}
+}
+
+/** One decision: the draft machine it changes, the clock, the patch answers known, the intents so far. */
+class Step {
+  readonly intents: Intent[] = [];
+  constructor(
+    readonly m: SupervisorMachine,
+    readonly now: number,
+    private readonly patches: Patches,
+  ) {}
+  get st(): SupervisorState {
+    return this.m.state;
+  }
+  get sup() {
+    return this.m.spec.component.supervision;
+  }
+  patched(patch: Patch): boolean {
+    const known = this.patches[patch];
+    if (known === undefined) throw new NeedPatch(patch);
+    return known;
+  }
+  emit(intent: Intent): void {
+    this.intents.push(intent);
+  }
+  log(level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}): void {
+    this.emit({ kind: 'log', level, message, fields: { component: this.m.id, ...fields } });
+  }
+  notify(kind: string, text: string, details?: Record<string, unknown>): void {
+    const url = this.m.spec.notify?.webhook;
+    if (url) this.emit({ kind: 'notify', url, timeoutMs: this.m.spec.notify?.timeoutMs ?? 5_000, event: { kind, text, ...(details ? { details } : {}), component: this.m.id } });
+  }
+  /** Waits for `stage` with `intent`. */
+  await(stage: Stage, intent: WaitIntent): void {
+    this.m.pass = { ...(this.m.pass ?? { stage }), stage };
+    this.emit(intent);
+  }
+  get pass(): Pass {
+    if (!this.m.pass) throw new Error('supervisor machine: no pass in flight');
+    return this.m.pass;
+  }
+}
+
+/** Decides one event. Pure: `m` is not changed. With `ask`, decide the same event again once `patches[ask]` is known. */
+export function decide(m: SupervisorMachine, event: MachineEvent, patches: Patches = {}): Decision {
+  const s = new Step(draft(m), 'now' in event ? event.now : 0, patches);
+  try {
+    apply(s, event);
+  } catch (err) {
+    if (err instanceof NeedPatch) return { ask: err.patch, intents: s.intents };
+    throw err;
+  }
+  return { machine: s.m, intents: s.intents };
+}
+
+function draft(m: SupervisorMachine): SupervisorMachine {
+  const st = m.state;
+  return {
+    ...m,
+    inbox: [...m.inbox],
+    batch: [...m.batch],
+    pass: m.pass && { ...m.pass },
+    state: { ...st, breaker: { ...st.breaker }, stats: { ...st.stats }, current: st.current && { ...st.current }, confirming: st.confirming && { ...st.confirming } },
+  };
+}
+
+function expect(s: Step, stages: Stage[], event: MachineEvent): Pass {
+  const pass = s.m.pass;
+  if (!pass || !stages.includes(pass.stage)) throw new Error(`supervisor machine: ${event.kind} while ${pass?.stage ?? 'idle'}`);
+  return pass;
+}
+
+function apply(s: Step, ev: MachineEvent): void {
+  const { m, st } = s;
+  switch (ev.kind) {
+    case 'report':
+      m.inbox.push(ev.report);
+      return;
+    case 'pause':
+      st.pausedUntil = ev.forMs ? ev.now + ev.forMs : FOREVER;
+      st.pausedBy = ev.by;
+      return;
+    case 'resume':
+      st.pausedUntil = undefined;
+      st.pausedBy = undefined;
+      // A failure held by the pause may be acted on at the next report.
+      st.ignoreUntil = undefined;
+      st.detectBackoffMs = 0;
+      return;
+    case 'watch-ended':
+      return watchEnded(s, ev);
+    case 'loop':
+      return loopTop(s, ev.historyFull);
+    case 'woke':
+      m.renewWatch = false;
+      tick(s);
+      m.batch = m.inbox.splice(0).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
+      return handleBatch(s);
+    case 'continue':
+      expect(s, ['next'], ev);
+      m.pass = undefined;
+      return handleBatch(s);
+    case 'confirmed':
+      return expect(s, ['confirm', 'last-look'], ev).stage === 'confirm' ? confirmed(s, ev.result) : lastLooked(s, ev.result);
+    case 'recovery-run': {
+      const stage = expect(s, ['run-lookup', 'busy-lookup', 'waiting-out'], ev).stage;
+      if (stage === 'run-lookup') return runLookedUp(s, ev.run);
+      if (stage === 'busy-lookup') return busyLookedUp(s, ev.run);
+      return waitingOut(s, ev.run);
+    }
+    case 'dependencies':
+      expect(s, ['dependencies'], ev);
+      if (ev.waitingFor.length > 0) {
+        st.held = `waiting for ${ev.waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
+        return endPass(s);
+      }
+      return reserve(s);
+    case 'slept':
+      expect(s, ['backoff'], ev);
+      return takePermit(s);
+    case 'permit-granted':
+      expect(s, ['permit'], ev).permit = true;
+      return permitted(s);
+    case 'recovery-started':
+      expect(s, ['starting'], ev);
+      return recoveryStarted(s, ev.runId);
+    case 'recovery-already-running':
+      expect(s, ['starting'], ev);
+      return alreadyRunning(s);
+    case 'recovery-ended':
+      expect(s, ['recovering'], ev);
+      return recoveryEnded(s, ev.result, ev.error);
+    case 'permit-released':
+      expect(s, ['releasing'], ev);
+      return permitReleased(s);
+    case 'failed':
+      return failed(s);
+  }
+}
+
+/** Loop top: time-driven moves, the pid watch, continue-as-new when the history is long, then wait. */
+function loopTop(s: Step, historyFull: boolean): void {
+  const { m, st } = s;
+  tick(s);
+  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current) s.emit({ kind: 'watch', component: m.spec.component });
+  if (historyFull && !st.current) {
+    s.emit({ kind: 'stop-watch' });
+    s.emit({ kind: 'continue-as-new', spec: m.spec, state: { ...st, generation: st.generation + 1 }, pending: m.inbox.splice(0) });
+    return;
+  }
+  s.emit({ kind: 'wait', until: nextDeadline(s) });
+}
+
+function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>): void {
+  if (!ev.seen) {
+    // Its own retries are spent (seconds apart): try a fresh watch rather than none until the next report.
+    s.log('warn', 'pid watch failed', { error: ev.error });
+    s.m.renewWatch = true;
+    return;
+  }
+  const reason = watchReason(ev.seen);
+  if (reason === 'alive') s.m.renewWatch = true;
+  else if (reason === 'pid-file-missing') s.m.watchUnavailable = true;
+  else s.m.inbox.push({ healthy: false, failureClass: 'unknown', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
+}
+
+/** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry, recovery confirmed. */
+function tick(s: Step): void {
+  const { m, st, sup, now } = s;
+  const before = st.breaker.state;
+  st.breaker = s.patched('oneTrial') ? advance(st.breaker, sup.breaker, now, st.healthySince) : advanceBreaker(st.breaker, sup, now, st.healthySince);
+  if (before === 'open' && st.breaker.state === 'half-open') {
+    s.log('info', 'breaker half-open: one trial recovery allowed');
+    st.ignoreUntil = undefined;
+    st.detectBackoffMs = 0;
+  }
+  if (before !== 'closed' && st.breaker.state === 'closed') {
+    s.log('info', 'breaker closed');
+    s.notify('breaker-closed', `${m.id}: circuit breaker closed (${st.breaker.reason})`);
+  }
+  if (st.consecutiveRecoveries > 0 && st.healthySince !== undefined && now - st.healthySince >= sup.backoffResetAfter) st.consecutiveRecoveries = 0;
+  if (st.pausedUntil !== undefined && now >= st.pausedUntil) {
+    st.pausedUntil = undefined;
+    st.pausedBy = undefined;
+  }
+  // Stayed healthy for the relapse window (no failure from before its end waits in the inbox): a success.
+  const pending = st.confirming;
+  if (pending && st.health === 'healthy' && now >= pending.until && !m.inbox.some((r) => !r.healthy && Date.parse(r.checkedAt) < pending.until)) {
+    st.stats = settleRecovery(st, 'succeeded', now);
+    st.confirming = undefined;
+  }
+}
+
+/** When the loop must wake without a report: breaker moves, backoff reset, pause end, recovery confirmed. */
+export function nextDeadline(s: { st: SupervisorState; sup: SupervisorSpec['component']['supervision'] }): number | undefined {
+  const { st, sup } = s;
+  const { breaker, healthySince } = st;
+  const at: number[] = [];
+  if (breaker.state === 'open' && breaker.halfOpenAt !== undefined) at.push(breaker.halfOpenAt);
+  if (breaker.state === 'half-open' && healthySince !== undefined) at.push(healthySince + sup.breaker.healthyToClose);
+  if (st.consecutiveRecoveries > 0 && healthySince !== undefined) at.push(healthySince + sup.backoffResetAfter);
+  if (st.pausedUntil !== undefined && st.pausedUntil < FOREVER) at.push(st.pausedUntil);
+  // Only set on the oneTrial branch, so older histories never see this timer.
+  if (st.confirming && st.health === 'healthy') at.push(st.confirming.until);
+  return at.length > 0 ? Math.min(...at) : undefined;
+}
+
+/** The reports taken up, oldest first: duplicates and stale ones dropped, healthy ones noted, failures handled. */
+function handleBatch(s: Step): void {
+  const { m, st } = s;
+  for (let report = m.batch.shift(); report; report = m.batch.shift()) {
+    if (report.spec) m.spec = report.spec;
+    const checkedMs = Date.parse(report.checkedAt);
+    // Duplicates (a retried sweep) and reports older than what is known are dropped.
+    if (checkedMs <= (st.lastReportAt ?? 0)) continue;
+    st.lastReportAt = checkedMs;
+    if (report.healthy) {
+      if (st.health !== 'healthy') s.log('info', 'healthy', { source: report.source });
+      markHealthy(s, checkedMs);
+      continue;
+    }
+    handleFailure(s, report);
+    if (m.pass) return;
+  }
+  // All handled: back to the loop top (after the workflow yields, as the loop always did).
+  s.emit({ kind: 'loop' });
+}
+
+function markHealthy(s: Step, atMs: number): void {
+  const { st } = s;
+  st.health = 'healthy';
+  st.consecutiveFailures = 0;
+  st.detectBackoffMs = 0;
+  st.ignoreUntil = undefined;
+  st.firstFailedAt = undefined;
+  st.healthySince ??= atMs;
+  st.held = undefined;
+}
+
+function backOffDetection(s: Step, why: string): void {
+  s.st.held = why;
+  s.st.detectBackoffMs = nextDetectBackoff(s.st.detectBackoffMs, s.sup);
+  s.st.ignoreUntil = s.now + s.st.detectBackoffMs;
+}
+
+/** The failure handled is done with: the rest of the reports taken up come next (after the workflow yields). */
+function endPass(s: Step): void {
+  s.await('next', { kind: 'continue' });
+}
+
+function handleFailure(s: Step, report: ProbeReport): void {
+  const { m, st, sup } = s;
+  const checkedMs = Date.parse(report.checkedAt);
+  m.lastFailedCheckAt = checkedMs;
+  st.health = st.health === 'recovering' ? st.health : 'unhealthy';
+  st.healthySince = undefined;
+  st.lastFailureClass = report.failureClass;
+  st.lastDetail = report.detail;
+  st.firstFailedAt ??= checkedMs;
+  st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(-KEEP_RECENT);
+  if (st.ignoreUntil !== undefined && s.now < st.ignoreUntil) return;
+  const threshold = sup.failuresBeforeRecovery;
+  st.threshold = threshold;
+  // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
+  // A sweep's overlapping probes of a slow component may stand for several failures at once.
+  st.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, st.consecutiveFailures + 1) : st.consecutiveFailures + Math.max(1, report.failures ?? 1);
+  if (st.consecutiveFailures < threshold) {
+    s.await('confirm', { kind: 'confirm', component: m.spec.component, probes: threshold - st.consecutiveFailures, intervalMs: sup.confirmInterval });
+    return;
+  }
+  maybeRecover(s, st.lastFailureClass);
+}
+
+function confirmed(s: Step, result: Confirmation): void {
+  const { m, st } = s;
+  st.lastReportAt = Math.max(st.lastReportAt ?? 0, Date.parse(result.lastAt));
+  if (result.healthy) {
+    markHealthy(s, Date.parse(result.lastAt));
+    return endPass(s);
+  }
+  st.consecutiveFailures += result.failures;
+  m.lastFailedCheckAt = Date.parse(result.lastAt);
+  st.lastFailureClass = result.last.failureClass;
+  st.lastDetail = result.last.detail;
+  if (st.consecutiveFailures >= s.sup.failuresBeforeRecovery) {
+    m.pass = undefined;
+    maybeRecover(s, st.lastFailureClass);
+    if (s.m.pass) return;
+  }
+  endPass(s);
+}
+
+/** A confirmed failure: hold (grace, a run not ours, breaker, auth, pause, dependencies) or go for a recovery. */
+function maybeRecover(s: Step, failureClass: FailureClass | undefined): void {
+  const { m, st } = s;
+  if (s.now < st.graceUntil) {
+    st.held = `startup grace until ${new Date(st.graceUntil).toISOString()}`;
+    return;
+  }
+  m.pass = { stage: 'run-lookup', since: s.now, failureClass };
+  // Before anything counts: a recovery run's own stop and start are not failures.
+  if (s.patched('waitOutRuns')) return s.await('run-lookup', { kind: 'find-recovery-run', workflowId: recoveryWorkflowId(m.id), waitMs: 0 });
+  holdOrReserve(s);
+}
+
+function runLookedUp(s: Step, run: RecoveryRunSeen | undefined): void {
+  const { m, st } = s;
+  if (run && heldByRecoveryRun(run, { failedAt: m.lastFailedCheckAt, ownRunIds: st.stats.recent.map((r) => r.runId), waitedOutRunId: st.waitedOutRunId, slackMs: RUN_END_SLACK_MS })) {
+    return waitOut(s, run);
+  }
+  holdOrReserve(s);
+}
+
+function holdOrReserve(s: Step): void {
+  const { m, st } = s;
+  const pass = s.pass;
+  const oneTrial = (pass.oneTrial = s.patched('oneTrial'));
+  if (oneTrial && noteConfirmedFailure(s)) return endPass(s);
+  if (pass.failureClass === 'auth') {
+    if (st.held?.startsWith('auth') !== true) s.notify('auth-failure', `${m.id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, { detail: st.lastDetail });
+    backOffDetection(s, 'auth failure: a restart does not fix credentials');
+    return endPass(s);
+  }
+  if (st.pausedUntil !== undefined && pass.since! < st.pausedUntil) {
+    backOffDetection(s, `paused${st.pausedBy ? ` by ${st.pausedBy}` : ''}`);
+    return endPass(s);
+  }
+  // Nothing is restarted before what it depends on is healthy: a dependent started without its
+  // dependency comes up broken, and a dependency's recovery may restart its dependents itself.
+  // Held without a detection backoff: the next failure report looks again, so the component is
+  // recovered within one check interval of its dependencies being ready.
+  const dependencies = m.spec.dependencies ?? [];
+  if (dependencies.length > 0 && s.patched('holdForDependencies')) return s.await('dependencies', { kind: 'check-dependencies', dependencies });
+  reserve(s);
+}
+
+/**
+ * A confirmed failure that is no recovery run's doing: settles a recovery awaiting confirmation
+ * (a relapse if it came within the relapse window) and, half-open after a trial, reopens the
+ * breaker (with an alert). True when it reopened: nothing more is done for this failure.
+ */
+function noteConfirmedFailure(s: Step): boolean {
+  const { st } = s;
+  const failedAt = st.firstFailedAt ?? s.now;
+  const pending = st.confirming;
+  if (pending) {
+    const relapsed = relapsedWithin(pending, failedAt);
+    st.stats = settleRecovery(st, relapsed ? 'relapsed' : 'succeeded', failedAt);
+    st.confirming = undefined;
+    if (relapsed) s.log('warn', 'relapsed after recovery', { runId: pending.runId, afterMs: failedAt - pending.endedAt });
+  }
+  tick(s);
+  const relapse = onConfirmedFailure(st.breaker, s.sup.breaker, s.now);
+  st.breaker = relapse.breaker;
+  if (!relapse.opened) return false;
+  openedBreaker(s);
+  backOffDetection(s, `circuit breaker ${st.breaker.state}`);
+  return true;
+}
+
+function openedBreaker(s: Step): void {
+  const { m, st } = s;
+  st.stats.breakerOpened += 1;
+  const text = `${m.id}: circuit breaker OPEN (${st.breaker.reason}); no automatic recovery until ${new Date(st.breaker.halfOpenAt ?? 0).toISOString()}`;
+  s.log('error', text);
+  s.notify('breaker-open', text, { reason: st.breaker.reason });
+}
+
+/** The breaker admits a recovery (a reservation) or holds; then the restart backoff. */
+function reserve(s: Step): void {
+  const { st, sup } = s;
+  const pass = s.pass;
+  tick(s);
+  const decision = pass.oneTrial ? reserveRecovery(st.breaker, sup.breaker, s.now) : breakerDecision(st.breaker, sup, pass.since!);
+  st.breaker = decision.breaker;
+  if (!decision.allow) {
+    if (decision.opened) openedBreaker(s);
+    backOffDetection(s, `circuit breaker ${st.breaker.state}`);
+    return endPass(s);
+  }
+  // From here on the reservation is recorded when a run starts, and given back on every other way out (permitReleased).
+  pass.started = false;
+  const delay = restartDelay(st.consecutiveRecoveries, sup);
+  if (delay > 0) {
+    st.held = `restart backoff ${delay}ms`;
+    return s.await('backoff', { kind: 'sleep', ms: delay });
+  }
+  takePermit(s);
+}
+
+/** Waits for a permit of the fleet limiter when the fleet caps recoveries. */
+function takePermit(s: Step): void {
+  const { m, st } = s;
+  const max = m.spec.maxConcurrentRecoveries;
+  if (!max) return permitted(s);
+  st.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
+  const destructive = DESTRUCTIVE_STRATEGIES.includes(m.spec.component.policy.strategy);
+  s.await('permit', { kind: 'ask-permit', component: m.id, max, destructive, maxDestructivePerMinute: m.spec.maxDestructivePerMinute });
+}
+
+function permitted(s: Step): void {
+  const { m, st, sup } = s;
+  // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
+  if (m.inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (st.lastReportAt ?? 0))) return finishAttempt(s);
+  // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
+  const evidenceAt = s.patched('inboxEvidence') ? Math.max(m.lastFailedCheckAt, ...m.inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : m.lastFailedCheckAt;
+  if (s.now - evidenceAt > Math.max(1_000, 4 * sup.confirmInterval)) {
+    // The evidence went stale while waiting: one more look before acting.
+    return s.await('last-look', { kind: 'confirm', component: m.spec.component, probes: 1, intervalMs: 0 });
+  }
+  startRecovery(s);
+}
+
+function lastLooked(s: Step, again: Confirmation): void {
+  const { st } = s;
+  st.lastReportAt = Math.max(st.lastReportAt ?? 0, Date.parse(again.lastAt));
+  if (!again.healthy) return startRecovery(s);
+  markHealthy(s, Date.parse(again.lastAt));
+  if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
+  finishAttempt(s);
+}
+
+function recoveryReason(st: SupervisorState): string {
+  return `${st.consecutiveFailures} failed checks (${st.lastFailureClass ?? 'unknown'}): ${st.lastDetail ?? ''}`;
+}
+
+/** Starts the supervisor's own recovery, `mend/recover/<component>`, as a child it does not wait on to end. */
+function startRecovery(s: Step): void {
+  const { m, st } = s;
+  const component = m.spec.component;
+  const strategy = component.policy.strategy;
+  const reason = recoveryReason(st);
+  // The failure just confirmed goes along, so the run acts at once instead of probing again.
+  const observed = { healthy: false, failureClass: st.lastFailureClass, detail: st.lastDetail ?? '', latencyMs: 0 };
+  const input: RecoveryInput = { component, trigger: 'schedule', requestedBy: 'supervisor', reason, related: m.spec.related, observed };
+  s.emit({ kind: 'stop-watch' });
+  s.await('starting', {
+    kind: 'start-recovery',
+    workflowType: STRATEGY_WORKFLOW[strategy],
+    workflowId: recoveryWorkflowId(m.id),
+    input,
+    summary: `recover ${m.id} (${strategy}, started by its supervisor)`,
+    details: reason,
+  });
+}
+
+/** Someone else's recovery runs (mend run, the API): it does not count against this supervisor's breaker. */
+function alreadyRunning(s: Step): void {
+  const { m, st } = s;
+  // On the oneTrial branch the reservation is released when the attempt finishes.
+  if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
+  if (s.patched('waitOutRuns')) return s.await('busy-lookup', { kind: 'find-recovery-run', workflowId: recoveryWorkflowId(m.id), waitMs: 0 });
+  notStarted(s);
+}
+
+function busyLookedUp(s: Step, run: RecoveryRunSeen | undefined): void {
+  if (!run) return notStarted(s);
+  s.pass.busy = run;
+  finishAttempt(s);
+}
+
+/** Let the other run finish, look again after a while; the next failed check is confirmed again before anything is done. */
+function notStarted(s: Step): void {
+  const { st, sup } = s;
+  st.consecutiveFailures = 0;
+  st.held = `a recovery already runs as ${recoveryWorkflowId(s.m.id)}`;
+  st.ignoreUntil = s.now + Math.max(sup.interval, sup.cadence.min);
+  finishAttempt(s);
+}
+
+function recoveryStarted(s: Step, runId: string): void {
+  const { m, st, sup } = s;
+  const pass = s.pass;
+  pass.started = true;
+  if (pass.oneTrial) {
+    st.breaker = commitReservation(st.breaker, sup.breaker, s.now);
+    // Defensive: a recovery still awaiting confirmation when another starts did not hold.
+    if (st.confirming) {
+      st.stats = settleRecovery(st, 'relapsed', s.now);
+      st.confirming = undefined;
+    }
+  }
+  const record: RecoveryRecord = { workflowId: recoveryWorkflowId(m.id), runId, strategy: m.spec.component.policy.strategy, startedAt: new Date(s.now).toISOString() };
+  st.current = record;
+  st.health = 'recovering';
+  st.held = undefined;
+  st.stats.attempted += 1;
+  st.consecutiveRecoveries += 1;
+  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, reason: recoveryReason(st) });
+  s.await('recovering', { kind: 'await-recovery' });
+}
+
+function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: string | undefined): void {
+  const { m, st, sup } = s;
+  const oneTrial = s.pass.oneTrial;
+  const record = st.current!;
+  if (!result) record.reason = error;
+  const endedMs = result ? Date.parse(result.endedAt) : s.now;
+  const recovered = result?.outcome === 'recovered';
+  record.endedAt = new Date(endedMs).toISOString();
+  record.outcome = result?.outcome ?? 'failed';
+  record.reason ??= result?.reason;
+  // Reports probed before the recovery ended say nothing about the component now.
+  st.lastReportAt = Math.max(st.lastReportAt ?? 0, endedMs);
+  const trial = oneTrial ? afterRecovery(st.breaker, sup.breaker, s.now, recovered) : afterTrial(st.breaker, sup, s.now, recovered);
+  st.breaker = trial.breaker;
+  if (recovered) {
+    const mttr = endedMs - (st.firstFailedAt ?? Date.parse(record.startedAt));
+    record.mttrMs = mttr;
+    if (oneTrial) {
+      // A success once it holds for the relapse window (tick), a relapse if it fails before.
+      st.confirming = { runId: record.runId, endedAt: endedMs, until: endedMs + (sup.relapseWindow ?? DEFAULT_RELAPSE_WINDOW_MS), mttrMs: mttr };
+    } else {
+      const stats = st.stats;
+      stats.succeeded += 1;
+      stats.mttrs = [...stats.mttrs, mttr].slice(-KEEP_MTTRS);
+      stats.lastMttrMs = mttr;
+      stats.meanMttrMs = Math.round(((stats.meanMttrMs ?? 0) * (stats.succeeded - 1) + mttr) / stats.succeeded);
+    }
+    st.healthySince = undefined;
+    markHealthy(s, endedMs);
+    m.watchUnavailable = false;
+    s.log('info', 'recovered', { workflowId: record.workflowId, mttrMs: mttr });
+  } else {
+    st.stats.failed += 1;
+    st.health = 'unhealthy';
+    s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
+    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, { workflowId: record.workflowId, runId: record.runId });
+  }
+  if (trial.opened) openedBreaker(s);
+  st.stats.recent = [...st.stats.recent, record].slice(-KEEP_RECENT);
+  st.current = undefined;
+  finishAttempt(s);
+}
+
+/** Every way out of an attempt: the permit goes back, then an unused reservation, then a busy run is waited out. */
+function finishAttempt(s: Step): void {
+  if (s.pass.permit) return s.await('releasing', { kind: 'release-permit', component: s.m.id });
+  permitReleased(s);
+}
+
+function permitReleased(s: Step): void {
+  const { st } = s;
+  const pass = s.pass;
+  pass.permit = false;
+  if (pass.oneTrial && pass.started === false && st.breaker.reservedAt !== undefined) st.breaker = releaseReservation(st.breaker);
+  if (pass.rethrow) return s.emit({ kind: 'throw' });
+  if (pass.busy) return waitOut(s, pass.busy);
+  endPass(s);
+}
+
+/** An intent failed (its retries spent): what was taken is given back, then the workflow fails with it. */
+function failed(s: Step): void {
+  const pass = s.pass;
+  pass.rethrow = true;
+  // The permit is held only from 'permit-granted' until 'permit-released'; the reservation from reserve until the attempt ends.
+  if (pass.started === undefined) return s.emit({ kind: 'throw' });
+  finishAttempt(s);
+}
+
+/**
+ * Waits until `first`, a recovery run this supervisor did not start, ends, and takes its result
+ * as the news: healthy as of its end if it recovered, else unhealthy and counted afresh. Nothing
+ * goes to the breaker or the statistics, and no alert: the run reports for itself.
+ */
+function waitOut(s: Step, first: RecoveryRunSeen): void {
+  const { m, st } = s;
+  const workflowId = recoveryWorkflowId(m.id);
+  s.emit({ kind: 'stop-watch' });
+  st.health = 'recovering';
+  st.held = `recovery ${workflowId} (not started by this supervisor) holds the component: waiting it out`;
+  s.log('info', 'waiting out a recovery run', { workflowId, runId: first.runId });
+  m.pass = { stage: 'waiting-out', run: first };
+  waitingOutStep(s, first);
+}
+
+function waitingOut(s: Step, seen: RecoveryRunSeen | undefined): void {
+  if (!seen) return waitedOut(s, s.pass.run!);
+  s.pass.run = seen;
+  waitingOutStep(s, seen);
+}
+
+function waitingOutStep(s: Step, run: RecoveryRunSeen): void {
+  s.st.waitedOutRunId = run.runId;
+  if (run.running) return s.await('waiting-out', { kind: 'find-recovery-run', workflowId: recoveryWorkflowId(s.m.id), waitMs: RUN_WAIT_MS });
+  waitedOut(s, run);
+}
+
+function waitedOut(s: Step, run: RecoveryRunSeen): void {
+  const { m, st } = s;
+  const endedMs = run.endedAt ? Date.parse(run.endedAt) : s.now;
+  // Reports probed before the run ended say nothing about the component now.
+  st.lastReportAt = Math.max(st.lastReportAt ?? 0, endedMs);
+  st.consecutiveFailures = 0;
+  if (run.outcome === 'recovered') {
+    st.healthySince = undefined;
+    markHealthy(s, endedMs);
+    // The run started a new process: watch that one.
+    m.watchUnavailable = false;
+  } else {
+    st.health = 'unhealthy';
+    st.held = `recovery ${recoveryWorkflowId(m.id)} (not started by this supervisor) ended ${run.outcome ?? 'without a result'}${run.reason ? `: ${run.reason}` : ''}`;
+  }
+  endPass(s);
+}

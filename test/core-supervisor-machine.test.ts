@@ -1,0 +1,610 @@
+/**
+ * The supervisor's decisions (core/supervisor-machine.ts) as unit tests: scenarios that were
+ * end-to-end supervisor tests when the decisions lived in the workflow (auth, a failed recovery
+ * and the breaker, a hang confirmed by probes, dependencies, a run started by hand, pause,
+ * continue-as-new, the pid watch's reasons, the patch flags), and fast-check properties over
+ * random reports, waits, pauses and outcomes.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ComponentSchema, type Component } from '../core/schemas';
+import type { ProbeReport, SupervisorSpec } from '../core/supervision';
+import {
+  RUN_WAIT_MS,
+  decide,
+  initialMachine,
+  waitIntent,
+  watchReason,
+  type Intent,
+  type MachineEvent,
+  type Patch,
+  type Patches,
+  type RecoveryRunSeen,
+  type SupervisorMachine,
+  type WaitIntent,
+} from '../core/supervisor-machine';
+
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const ALL: Patches = { oneTrial: true, waitOutRuns: true, holdForDependencies: true, inboxEvidence: true };
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function component(id: string, supervision: Record<string, unknown> = {}): Component {
+  return ComponentSchema.parse({ id, adapter: { type: 'process', command: ['node', 'server.js'] }, probe: { type: 'tcp', port: 1 }, supervision: { startupGrace: '0s', ...supervision } });
+}
+
+function spec(supervision: Record<string, unknown> = {}, extra: Partial<SupervisorSpec> = {}): SupervisorSpec {
+  return { component: component('api', supervision), notify: { webhook: 'http://127.0.0.1:9/hook', timeoutMs: 1_000 }, ...extra };
+}
+
+/** How the world answers each intent the machine waits on. */
+interface World {
+  confirm(i: Extract<WaitIntent, { kind: 'confirm' }>): { healthy: boolean; failureClass?: ProbeReport['failureClass']; detail?: string };
+  recoveryRun(i: Extract<WaitIntent, { kind: 'find-recovery-run' }>): RecoveryRunSeen | undefined;
+  dependencies(): Array<{ id: string; reason: string }>;
+  alreadyRunning(): boolean;
+  recovered(): { outcome: 'recovered' | 'failed'; reason?: string } | { error: string };
+}
+
+const calm: World = {
+  confirm: () => ({ healthy: false, failureClass: 'unknown', detail: 'connection refused' }),
+  recoveryRun: () => undefined,
+  dependencies: () => [],
+  alreadyRunning: () => false,
+  recovered: () => ({ outcome: 'recovered' }),
+};
+
+/** Drives a machine as workflows/supervisor.ts does, against a scripted world; checks invariants after each decision. */
+class Sim {
+  m: SupervisorMachine;
+  now = T0;
+  /** Every intent the machine emitted, with the time. */
+  readonly seen: Array<{ at: number; intent: Intent; machine: SupervisorMachine }> = [];
+  waiting?: WaitIntent;
+  /** Where in `seen` each dependency check that found one down was answered. */
+  readonly dependencyDown: number[] = [];
+  private runs = 0;
+
+  constructor(
+    readonly spec: SupervisorSpec,
+    public world: World = calm,
+    readonly patches: Patches = ALL,
+  ) {
+    this.m = initialMachine({ spec }, this.now);
+    this.feed({ kind: 'loop', now: this.now, historyFull: false });
+    this.settle();
+  }
+
+  get state() {
+    return this.m.state;
+  }
+
+  feed(ev: MachineEvent): void {
+    const before = JSON.stringify(this.m);
+    const out = decide(this.m, ev, this.patches);
+    assert.equal(JSON.stringify(this.m), before, 'decide never changes the machine it is given');
+    assert.equal(out.ask, undefined, `asked for ${out.ask}`);
+    this.m = out.machine!;
+    for (const intent of out.intents) this.seen.push({ at: this.now, intent, machine: this.m });
+    const next = waitIntent(out.intents);
+    const side = ['report', 'pause', 'resume', 'watch-ended'].includes(ev.kind);
+    assert.equal(next === undefined, side, `${ev.kind}: ${side ? 'a signal or a watch result waits on nothing' : 'every other event ends with an intent to wait on'}`);
+    if (next) this.waiting = next;
+  }
+
+  /** A report by signal; handled at once when the machine is idle. */
+  report(r: Partial<ProbeReport> & { healthy: boolean }, gapMs = 1_000): void {
+    this.now += gapMs;
+    this.feed({ kind: 'report', report: { detail: r.healthy ? 'ok' : 'connection refused', checkedAt: iso(this.now), source: 'sweep', failureClass: r.healthy ? undefined : 'unknown', ...r } });
+    if (this.waiting?.kind === 'wait') this.wake();
+  }
+
+  /** Time passes (to the machine's own deadline at most, as its timer would fire). */
+  wait(ms: number): void {
+    const until = this.waiting?.kind === 'wait' ? this.waiting.until : undefined;
+    this.now = until !== undefined && until < this.now + ms ? Math.max(this.now, until) : this.now + ms;
+    if (this.waiting?.kind === 'wait') this.wake();
+  }
+
+  wake(): void {
+    this.feed({ kind: 'woke', now: this.now });
+    this.settle();
+  }
+
+  /** Answers intents until the machine waits for a report or its timer again. */
+  settle(limit = 200): void {
+    for (let n = 0; n < limit; n++) {
+      const i = this.waiting;
+      if (!i || i.kind === 'wait' || i.kind === 'continue-as-new' || i.kind === 'throw') return;
+      this.waiting = undefined;
+      this.feed(this.answer(i));
+    }
+    throw new Error('the machine never settled');
+  }
+
+  private answer(i: WaitIntent): MachineEvent {
+    const w = this.world;
+    switch (i.kind) {
+      case 'loop':
+        return { kind: 'loop', now: this.now, historyFull: false };
+      case 'continue':
+        return { kind: 'continue', now: this.now };
+      case 'confirm': {
+        this.now += 50 + i.probes * i.intervalMs;
+        const c = w.confirm(i);
+        return { kind: 'confirmed', now: this.now, result: { healthy: c.healthy, failures: c.healthy ? 0 : i.probes, last: { failureClass: c.failureClass, detail: c.detail ?? 'probe' }, lastAt: iso(this.now) } };
+      }
+      case 'find-recovery-run':
+        this.now += i.waitMs > 0 ? 500 : 5;
+        return { kind: 'recovery-run', now: this.now, run: w.recoveryRun(i) };
+      case 'check-dependencies': {
+        this.now += 20;
+        const waitingFor = w.dependencies();
+        if (waitingFor.length > 0) this.dependencyDown.push(this.seen.length);
+        return { kind: 'dependencies', now: this.now, waitingFor };
+      }
+      case 'sleep':
+        this.now += i.ms;
+        return { kind: 'slept', now: this.now };
+      case 'ask-permit':
+        this.now += 10;
+        return { kind: 'permit-granted', now: this.now };
+      case 'start-recovery':
+        this.now += 10;
+        return w.alreadyRunning() ? { kind: 'recovery-already-running', now: this.now } : { kind: 'recovery-started', now: this.now, runId: `run-${++this.runs}` };
+      case 'await-recovery': {
+        const startedAt = this.now;
+        this.now += 300;
+        const r = w.recovered();
+        if ('error' in r) return { kind: 'recovery-ended', now: this.now, error: r.error };
+        const result = { outcome: r.outcome, reason: r.reason, strategy: 'immediate' as const, components: ['api'], dryRun: false, attempts: 1, steps: [], startedAt: iso(startedAt), endedAt: iso(this.now), durationMs: 300 };
+        return { kind: 'recovery-ended', now: this.now, result };
+      }
+      case 'release-permit':
+        this.now += 5;
+        return { kind: 'permit-released', now: this.now };
+      default:
+        throw new Error(`unexpected ${i.kind}`);
+    }
+  }
+
+  intents<K extends Intent['kind']>(kind: K): Array<Extract<Intent, { kind: K }>> {
+    return this.seen.map((x) => x.intent).filter((i): i is Extract<Intent, { kind: K }> => i.kind === kind);
+  }
+
+  notified(kind: string): number {
+    return this.intents('notify').filter((n) => n.event.kind === kind).length;
+  }
+}
+
+/** What the machine waits on now (read afresh: the compiler would narrow a property across calls). */
+const waitingFor = (sim: Sim): string | undefined => sim.waiting?.kind;
+
+describe('supervisor decisions', () => {
+  test('a failed sweep report is confirmed by the remaining probes at the confirm interval, then recovered with the failure handed over', () => {
+    const sim = new Sim(spec({ failuresBeforeRecovery: 3, confirmInterval: '250ms' }), { ...calm, confirm: () => ({ healthy: false, failureClass: 'timeout', detail: 'timed out after 1000ms' }) });
+    sim.report({ healthy: false, failureClass: 'timeout', detail: 'timed out after 1000ms' });
+    const [confirm] = sim.intents('confirm');
+    assert.deepEqual([confirm!.probes, confirm!.intervalMs], [2, 250]);
+    const [start] = sim.intents('start-recovery');
+    assert.ok(start, 'a recovery started');
+    assert.equal(start.workflowId, 'mend/recover/api');
+    assert.equal(start.workflowType, 'immediateRestart');
+    assert.deepEqual([start.input.trigger, start.input.requestedBy, start.input.observed?.failureClass], ['schedule', 'supervisor', 'timeout']);
+    assert.match(start.input.reason ?? '', /^3 failed checks \(timeout\): timed out/);
+    assert.ok(sim.intents('stop-watch').length >= 1, 'the pid watch stops before the recovery starts');
+    assert.equal(sim.state.stats.attempted, 1);
+    assert.equal(sim.state.health, 'healthy');
+    assert.equal(sim.state.stats.succeeded, 0, 'not a success until it holds for the relapse window');
+    sim.wait(10_000);
+    assert.equal(sim.state.stats.succeeded, 1);
+    assert.equal(sim.state.stats.recentFailures.at(-1)?.failureClass, 'timeout');
+  });
+
+  test('a blip (a confirmation probe healthy) starts nothing and clears the count', () => {
+    const sim = new Sim(spec(), { ...calm, confirm: () => ({ healthy: true }) });
+    sim.report({ healthy: false });
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.deepEqual([sim.state.health, sim.state.consecutiveFailures], ['healthy', 0]);
+  });
+
+  test('an auth failure alerts once, starts no recovery, and backs off detection', () => {
+    const sim = new Sim(spec({ interval: '1s' }), { ...calm, confirm: () => ({ healthy: false, failureClass: 'auth', detail: 'HTTP 401' }) });
+    for (let n = 0; n < 6; n++) sim.report({ healthy: false, failureClass: 'auth', detail: 'HTTP 401' }, 1_500);
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.notified('auth-failure'), 1, 'alerted once');
+    assert.match(sim.state.held ?? '', /^auth failure/);
+    assert.ok(sim.state.detectBackoffMs >= 1_000, 'detection backs off while nothing can be done');
+  });
+
+  test('a recovery that fails is counted and alerted with its reason; the next failure opens the breaker with an alert', () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '5m', coolDown: '1h' } }), { ...calm, recovered: () => ({ outcome: 'failed', reason: 'exited before it was healthy (pid 7, exit code 1)' }) });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.state.stats.attempted, sim.state.stats.failed, sim.state.stats.succeeded, sim.state.health], [1, 1, 0, 'unhealthy']);
+    assert.equal(sim.state.stats.recent[0]!.outcome, 'failed');
+    const failed = sim.intents('notify').find((n) => n.event.kind === 'recovery-failed')!;
+    assert.match(failed.event.text, /ended failed: exited before it was healthy \(pid 7, exit code 1\)/);
+    sim.report({ healthy: false, source: 'watch' }, 2_000);
+    assert.equal(sim.state.breaker.state, 'open');
+    assert.equal(sim.intents('start-recovery').length, 1, 'no second recovery');
+    assert.equal(sim.notified('breaker-open'), 1);
+    assert.equal(sim.state.stats.breakerOpened, 1);
+  });
+
+  test('a failed run (its result an error) is recorded failed with the error as its reason', () => {
+    const sim = new Sim(spec(), { ...calm, recovered: () => ({ error: 'child workflow terminated' }) });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.state.stats.recent[0]!.outcome, sim.state.stats.recent[0]!.reason], ['failed', 'child workflow terminated']);
+  });
+
+  test('a dependent is held while a dependency is down (no detection backoff), and recovered at the next failure once it is back', () => {
+    let down = true;
+    const db = component('db');
+    const sim = new Sim(spec({}, { dependencies: [db] }), { ...calm, dependencies: () => (down ? [{ id: 'db', reason: 'unknown: connection refused' }] : []) });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.state.held, 'waiting for db (unknown: connection refused)');
+    assert.equal(sim.state.ignoreUntil, undefined, 'the next failure report looks again');
+    assert.deepEqual(sim.intents('check-dependencies')[0]!.dependencies, [db]);
+    down = false;
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
+  test('a failure while a run it did not start holds the component is waited out: nothing started, nothing counted, healthy as of its end', () => {
+    const manual: RecoveryRunSeen = { runId: 'manual', startedAt: iso(T0), running: true };
+    let looks = 0;
+    const sim = new Sim(spec(), {
+      ...calm,
+      recoveryRun: (i) => {
+        looks++;
+        if (i.waitMs === 0) return manual;
+        assert.equal(i.waitMs, RUN_WAIT_MS);
+        return looks < 3 ? manual : { ...manual, running: false, outcome: 'recovered', endedAt: iso(T0 + 5_000), closedAt: iso(T0 + 5_000) };
+      },
+    });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0, 'never doubled');
+    assert.deepEqual([sim.state.health, sim.state.stats.attempted, sim.state.waitedOutRunId, sim.state.consecutiveFailures], ['healthy', 0, 'manual', 0]);
+    assert.equal(sim.state.breaker.recoveries.length, 0, 'not counted against the breaker');
+  });
+
+  test('a run that takes the recovery id first is waited out after the permit goes back; its reservation is released', () => {
+    const other: RecoveryRunSeen = { runId: 'api-run', startedAt: iso(T0), running: false, outcome: 'failed', reason: 'gave up', endedAt: iso(T0 + 1_000), closedAt: iso(T0 + 1_000) };
+    let lookups = 0;
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), { ...calm, alreadyRunning: () => true, recoveryRun: () => (lookups++ === 0 ? undefined : other) });
+    sim.report({ healthy: false, source: 'watch' });
+    const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
+    assert.deepEqual(kinds.slice(kinds.indexOf('ask-permit')), ['ask-permit', 'stop-watch', 'start-recovery', 'find-recovery-run', 'release-permit', 'stop-watch', 'continue', 'loop', 'wait']);
+    assert.equal(sim.state.breaker.reservedAt, undefined);
+    assert.deepEqual(sim.state.breaker.recoveries, []);
+    assert.equal(sim.state.health, 'unhealthy');
+    assert.match(sim.state.held ?? '', /not started by this supervisor\) ended failed: gave up/);
+  });
+
+  test('pause holds a confirmed failure (detection backs off); resume lets the next failure recover', () => {
+    const sim = new Sim(spec());
+    sim.feed({ kind: 'pause', now: sim.now, by: 'ops' });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.state.held, 'paused by ops');
+    sim.feed({ kind: 'resume' });
+    assert.deepEqual([sim.state.pausedUntil, sim.state.ignoreUntil, sim.state.detectBackoffMs], [undefined, undefined, 0]);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
+  test('a pause for a while ends by itself at its deadline', () => {
+    const sim = new Sim(spec());
+    sim.feed({ kind: 'pause', now: sim.now, forMs: 30_000 });
+    sim.wake();
+    assert.equal((sim.waiting as { until?: number }).until, T0 + 30_000);
+    sim.wait(60_000);
+    assert.equal(sim.state.pausedUntil, undefined);
+  });
+
+  test('failures within the startup grace are noted and start nothing', () => {
+    const sim = new Sim(spec({ startupGrace: '1m' }));
+    sim.report({ healthy: false, source: 'watch' });
+    assert.match(sim.state.held ?? '', /^startup grace until/);
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.state.stats.recentFailures.length, 1);
+  });
+
+  test('recoveries in a row wait out a doubling restart backoff, capped at its max', () => {
+    const sim = new Sim(spec({ restartBackoff: { initial: '100ms', max: '300ms' }, breaker: { maxRecoveries: 10 }, relapseWindow: '100ms' }));
+    for (let n = 0; n < 5; n++) sim.report({ healthy: false, source: 'watch' }, 1_000);
+    assert.deepEqual(
+      sim.intents('sleep').map((s) => s.ms),
+      [100, 200, 300, 300],
+    );
+  });
+
+  test('continues as new when its history is long and no recovery runs, carrying its state, reports and the next generation', () => {
+    const sim = new Sim(spec());
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'report', report: { healthy: true, detail: 'ok', checkedAt: iso(sim.now + 5), source: 'sweep' } });
+    sim.feed({ kind: 'loop', now: sim.now, historyFull: true });
+    const can = sim.waiting;
+    assert.equal(can?.kind, 'continue-as-new');
+    if (can?.kind !== 'continue-as-new') return;
+    assert.equal(can.state.generation, 1);
+    assert.equal(can.state.health, 'healthy');
+    assert.equal(can.pending.length, 1, 'reports not yet handled go along');
+    const next = initialMachine({ spec: can.spec, state: can.state, pending: can.pending }, sim.now);
+    assert.deepEqual([next.state.generation, next.inbox.length], [1, 1]);
+  });
+
+  test('the pid watch: an exit is a certain failure, no pid file stops watching until a recovery, alive renews it', () => {
+    const sim = new Sim(spec());
+    sim.report({ healthy: true });
+    assert.equal(sim.intents('watch').length, 1, 'a healthy process component is watched');
+    sim.feed({ kind: 'watch-ended', seen: { exited: false, detail: 'pid 7 alive', at: iso(sim.now) } });
+    assert.equal(sim.m.renewWatch, true);
+    sim.wake();
+    sim.feed({ kind: 'watch-ended', seen: { exited: true, reason: 'pid-file-missing', detail: 'no process recorded', at: iso(sim.now) } });
+    assert.equal(sim.m.watchUnavailable, true);
+    const before = sim.intents('watch').length;
+    sim.report({ healthy: true });
+    assert.equal(sim.intents('watch').length, before, 'no watch while no pid file names a process');
+    sim.feed({ kind: 'watch-ended', seen: { exited: true, reason: 'exited', detail: 'pid 7 exited', at: iso(sim.now + 1) } });
+    assert.equal(sim.m.inbox.at(-1)?.detail, 'process exited (pid 7 exited)');
+    sim.wake();
+    assert.equal(sim.intents('start-recovery').length, 1, 'recovered without confirmation probes');
+    assert.equal(sim.intents('confirm').length, 0);
+    assert.equal(sim.m.watchUnavailable, false, 'the recovery wrote a pid file: watched again');
+  });
+
+  test('watch results recorded before the typed reason existed are read as they always were', () => {
+    assert.equal(watchReason({ exited: true, detail: 'no process recorded (pid file missing)', at: iso(T0) }), 'pid-file-missing');
+    assert.equal(watchReason({ exited: true, detail: 'pid 7 exited', at: iso(T0) }), 'exited');
+    assert.equal(watchReason({ exited: false, detail: 'pid 7 alive', at: iso(T0) }), 'alive');
+    assert.equal(watchReason({ exited: true, reason: 'exited', detail: 'pid file missing (in the text only)', at: iso(T0) }), 'exited', 'the typed reason wins');
+  });
+
+  test('it asks for each patch flag where the workflow always called patched(): the loop first, then the failure pass in order', () => {
+    const m = initialMachine({ spec: spec() }, T0);
+    const asks: Patch[] = [];
+    const answerAll = (machine: SupervisorMachine, ev: MachineEvent, patches: Patches) => {
+      for (;;) {
+        const out = decide(machine, ev, patches);
+        if (!out.ask) return out;
+        asks.push(out.ask);
+        patches[out.ask] = true;
+      }
+    };
+    let out = answerAll(m, { kind: 'loop', now: T0, historyFull: false }, {});
+    assert.deepEqual(asks, ['oneTrial']);
+    asks.length = 0;
+    out = answerAll(out.machine, { kind: 'report', report: { healthy: false, detail: 'exit', checkedAt: iso(T0 + 1), source: 'watch' } }, {});
+    out = answerAll(out.machine, { kind: 'woke', now: T0 + 2 }, {});
+    assert.deepEqual(asks, ['oneTrial', 'waitOutRuns'], 'the loop tick, then whether runs are waited out');
+    assert.equal(waitIntent(out.intents)?.kind, 'find-recovery-run');
+    asks.length = 0;
+    out = answerAll(out.machine, { kind: 'recovery-run', now: T0 + 3 }, {});
+    assert.deepEqual(asks, ['oneTrial', 'inboxEvidence']);
+    assert.equal(waitIntent(out.intents)?.kind, 'start-recovery');
+    // Intents before an ask come first, so the workflow carries them out before it calls patched().
+    const first = decide(out.machine, { kind: 'recovery-started', now: T0 + 4, runId: 'r' }, {});
+    assert.equal(first.ask, undefined, 'nothing here depends on a patch');
+  });
+
+  test('without the one-trial patch (older supervisors) a half-open breaker lets every recovery through and a recovery counts at its end', () => {
+    const legacy: Patches = { oneTrial: false, waitOutRuns: false, holdForDependencies: false, inboxEvidence: false };
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '1h', coolDown: '1s', healthyToClose: '1h' } }), calm, legacy);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.stats.succeeded, 1, 'counted at once');
+    assert.equal(sim.state.confirming, undefined);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.breaker.state, 'open');
+    sim.wait(2_000);
+    sim.report({ healthy: false, source: 'watch' });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.breaker.state, 'half-open');
+    assert.equal(sim.intents('start-recovery').length, 3, 'two recoveries in one half-open period');
+    assert.equal(sim.intents('find-recovery-run').length, 0, 'no run lookups before waitOutRuns');
+  });
+
+  test('an activity that fails for good gives the permit back, releases the reservation, then fails the workflow', () => {
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 2 }));
+    sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'watch' } });
+    sim.feed({ kind: 'woke', now: T0 + 2 });
+    assert.equal(waitingFor(sim), 'find-recovery-run');
+    sim.feed({ kind: 'recovery-run', now: T0 + 3 });
+    assert.equal(waitingFor(sim), 'ask-permit');
+    sim.feed({ kind: 'permit-granted', now: T0 + 4 });
+    assert.equal(waitingFor(sim), 'start-recovery');
+    assert.ok(sim.state.breaker.reservedAt !== undefined);
+    sim.feed({ kind: 'failed', now: T0 + 5 });
+    assert.equal(waitingFor(sim), 'release-permit');
+    sim.feed({ kind: 'permit-released', now: T0 + 6 });
+    assert.equal(waitingFor(sim), 'throw');
+    assert.equal(sim.state.breaker.reservedAt, undefined);
+  });
+
+  test('a failure before anything is held fails the workflow at once', () => {
+    const sim = new Sim(spec({ failuresBeforeRecovery: 3 }));
+    sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'sweep' } });
+    sim.feed({ kind: 'woke', now: T0 + 2 });
+    assert.equal(waitingFor(sim), 'confirm');
+    sim.feed({ kind: 'failed', now: T0 + 3 });
+    assert.equal(waitingFor(sim), 'throw');
+  });
+});
+
+// --- properties ---
+
+type Action =
+  | { kind: 'report'; healthy: boolean; source: 'sweep' | 'watch'; failureClass: 'unknown' | 'timeout' | 'auth'; gapMs: number }
+  | { kind: 'wait'; ms: number }
+  | { kind: 'pause'; forMs?: number }
+  | { kind: 'resume' };
+
+const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('report' as const), healthy: fc.boolean(), source: fc.constantFrom('sweep' as const, 'watch' as const), failureClass: fc.constantFrom('unknown' as const, 'timeout' as const, 'auth' as const), gapMs: fc.integer({ min: 1, max: 20_000 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 120_000 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), forMs: fc.option(fc.integer({ min: 1_000, max: 60_000 }), { nil: undefined }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('resume' as const) }) },
+);
+
+const configArb = fc.record({
+  failuresBeforeRecovery: fc.integer({ min: 1, max: 3 }),
+  confirmInterval: fc.integer({ min: 10, max: 500 }).map((ms) => `${ms}ms`),
+  startupGrace: fc.integer({ min: 0, max: 30_000 }).map((ms) => `${ms}ms`),
+  restartBackoff: fc.tuple(fc.integer({ min: 10, max: 2_000 }), fc.integer({ min: 10, max: 5_000 })).map(([initial, max]) => ({ initial: `${initial}ms`, max: `${max}ms` })),
+  backoffResetAfter: fc.integer({ min: 1_000, max: 120_000 }).map((ms) => `${ms}ms`),
+  relapseWindow: fc.integer({ min: 100, max: 20_000 }).map((ms) => `${ms}ms`),
+  cadence: fc.integer({ min: 1_000, max: 60_000 }).map((max) => ({ min: '1s', max: `${max}ms` })),
+  breaker: fc.record({
+    maxRecoveries: fc.integer({ min: 1, max: 4 }),
+    window: fc.integer({ min: 1_000, max: 300_000 }).map((ms) => `${ms}ms`),
+    coolDown: fc.integer({ min: 100, max: 60_000 }).map((ms) => `${ms}ms`),
+    healthyToClose: fc.integer({ min: 100, max: 30_000 }).map((ms) => `${ms}ms`),
+  }),
+});
+
+/** The world's answers, drawn in turn from a random list; a friendly world lets most failures through to a recovery. */
+function randomWorld(bits: number[], friendly = false): World {
+  let n = 0;
+  const next = () => bits[n++ % bits.length]!;
+  if (friendly) return { ...calm, recovered: () => (next() % 4 === 0 ? { outcome: 'failed' as const, reason: 'no' } : { outcome: 'recovered' as const }) };
+  return {
+    confirm: () => (next() % 3 === 0 ? { healthy: true } : { healthy: false, failureClass: next() % 5 === 0 ? 'auth' : 'unknown', detail: 'refused' }),
+    recoveryRun: (i) => {
+      const r = next() % 6;
+      if (r > 1) return undefined;
+      return { runId: `other-${n}`, startedAt: iso(T0), running: i.waitMs === 0 && r === 0, outcome: next() % 2 ? 'recovered' : 'failed', endedAt: iso(T0), closedAt: iso(T0 + 10 * 3_600_000) };
+    },
+    dependencies: () => (next() % 2 ? [{ id: 'db', reason: 'down' }] : []),
+    alreadyRunning: () => next() % 7 === 0,
+    recovered: () => (next() % 4 === 0 ? { outcome: 'failed' as const, reason: 'no' } : { outcome: 'recovered' as const }),
+  };
+}
+
+interface Run {
+  sim: Sim;
+  violations: string[];
+  /** Recoveries started: when, and the breaker state that admitted them. */
+  starts: Array<{ at: number; admittedIn: string; period: number }>;
+}
+
+/** Plays `actions` against a supervisor, checking at every recovery start that nothing held it. */
+function play(config: Record<string, unknown>, actions: Action[], bits: number[], extra: Partial<SupervisorSpec> = {}, friendly = false): Run {
+  const sim = new Sim(spec(config, extra), randomWorld(bits, friendly));
+  const violations: string[] = [];
+  const starts: Run['starts'] = [];
+  let period = 0;
+  let checked = 0;
+  let lastBreaker = sim.state.breaker.state;
+  let running = 0;
+  const inspect = () => {
+    for (; checked < sim.seen.length; checked++) {
+      const { intent, machine, at } = sim.seen[checked]!;
+      const st = machine.state;
+      if (st.breaker.state === 'half-open' && lastBreaker !== 'half-open') period++;
+      lastBreaker = st.breaker.state;
+      if (intent.kind === 'start-recovery') {
+        if (st.pausedUntil !== undefined && at < st.pausedUntil) violations.push(`started while paused at ${at}`);
+        if (at < st.graceUntil) violations.push(`started within the startup grace at ${at}`);
+        if (st.lastFailureClass === 'auth') violations.push(`started on an auth failure at ${at}`);
+        if (st.current) violations.push(`started while ${st.current.runId} runs`);
+        if (running > 0) violations.push('two recoveries at once');
+      }
+      if (intent.kind === 'await-recovery') {
+        running++;
+        starts.push({ at, admittedIn: st.breaker.trialAt === at ? 'half-open' : 'closed', period });
+      }
+      if (intent.kind === 'sleep' && intent.ms > sim.spec.component.supervision.restartBackoff.max) violations.push(`restart backoff ${intent.ms} over its cap`);
+      if (st.detectBackoffMs > sim.spec.component.supervision.cadence.max) violations.push(`detection backoff ${st.detectBackoffMs} over its cap`);
+      if (st.current === undefined) running = 0;
+    }
+  };
+  for (const a of actions) {
+    if (a.kind === 'report') {
+      sim.report({ healthy: a.healthy, source: a.source, failureClass: a.healthy ? undefined : a.failureClass }, a.gapMs);
+      if (a.healthy && sim.m.pass === undefined && sim.m.batch.length === 0 && sim.state.lastReportAt === sim.now && sim.state.consecutiveFailures !== 0) violations.push('a healthy report left a failure count');
+    } else if (a.kind === 'wait') sim.wait(a.ms);
+    else if (a.kind === 'pause') sim.feed({ kind: 'pause', now: sim.now, forMs: a.forMs });
+    else sim.feed({ kind: 'resume' });
+    inspect();
+  }
+  // A dependency found down ends the pass: nothing is done before the way back to the loop.
+  for (const from of sim.dependencyDown) {
+    const after = sim.seen.slice(from).map((x) => x.intent.kind);
+    const end = after.indexOf('continue');
+    if (after.slice(0, end).some((k) => ['sleep', 'ask-permit', 'start-recovery', 'confirm'].includes(k))) violations.push('acted while a dependency was down');
+  }
+  return { sim, violations, starts };
+}
+
+describe('supervisor machine properties (fast-check)', () => {
+  const runs = { numRuns: 300 };
+  const bitsArb = fc.array(fc.nat(99), { minLength: 1, maxLength: 40 });
+
+  test('a held component (paused, in its grace, on an auth failure, waiting for a dependency) never starts a recovery', () => {
+    const db = component('db');
+    fc.assert(
+      fc.property(configArb, fc.array(actionArb, { maxLength: 60 }), bitsArb, fc.boolean(), (config, actions, bits, withDeps) => {
+        const { violations } = play(config, actions, bits, withDeps ? { dependencies: [db] } : {});
+        assert.deepEqual(
+          violations.filter((v) => !v.includes('backoff') && !v.includes('failure count')),
+          [],
+        );
+      }),
+      runs,
+    );
+  });
+
+  test('never two recoveries at once, and restart and detection backoffs never exceed their caps', () => {
+    fc.assert(
+      fc.property(configArb, fc.array(actionArb, { maxLength: 60 }), bitsArb, (config, actions, bits) => {
+        const { violations, sim } = play(config, actions, bits, { maxConcurrentRecoveries: 2 });
+        assert.deepEqual(
+          violations.filter((v) => v.includes('at once') || v.includes('runs') || v.includes('backoff')),
+          [],
+        );
+        assert.equal(sim.state.breaker.reservedAt, undefined, 'no reservation outlives its pass');
+      }),
+      runs,
+    );
+  });
+
+  test('the breaker never lets more than maxRecoveries through within its window while closed, and one per half-open period', () => {
+    const stats = { starts: 0, trials: 0 };
+    // Mostly crashes seen by the watch and waits, in a world that lets them through to recoveries.
+    const crashes = fc.oneof(
+      { weight: 4, arbitrary: fc.record({ kind: fc.constant('report' as const), healthy: fc.constant(false), source: fc.constant('watch' as const), failureClass: fc.constant('unknown' as const), gapMs: fc.integer({ min: 1, max: 5_000 }) }) },
+      { weight: 1, arbitrary: actionArb },
+    );
+    fc.assert(
+      fc.property(configArb, fc.array(crashes, { maxLength: 80 }), bitsArb, (config, actions, bits) => {
+        const { starts, sim } = play({ ...config, startupGrace: '0s' }, actions, bits, {}, true);
+        const { maxRecoveries, window } = sim.spec.component.supervision.breaker;
+        for (const x of starts.filter((k) => k.admittedIn === 'closed')) {
+          const within = starts.filter((k) => k.at > x.at - window && k.at <= x.at);
+          assert.ok(within.length <= maxRecoveries, `${within.length} recoveries within ${window}ms (max ${maxRecoveries})`);
+        }
+        const perPeriod = new Map<number, number>();
+        stats.starts += starts.length;
+        stats.trials += starts.filter((x) => x.admittedIn === 'half-open').length;
+        for (const k of starts.filter((x) => x.admittedIn === 'half-open')) perPeriod.set(k.period, (perPeriod.get(k.period) ?? 0) + 1);
+        assert.ok([...perPeriod.values()].every((n) => n <= 1), 'one trial per half-open period');
+      }),
+      runs,
+    );
+    assert.ok(stats.starts > runs.numRuns && stats.trials > 20, `the runs reach recoveries (${stats.starts}) and half-open trials (${stats.trials})`);
+  });
+
+  test('a healthy report clears the failure count', () => {
+    fc.assert(
+      fc.property(configArb, fc.array(actionArb, { maxLength: 60 }), bitsArb, (config, actions, bits) => {
+        const { violations } = play(config, actions, bits);
+        assert.deepEqual(
+          violations.filter((v) => v.includes('failure count')),
+          [],
+        );
+      }),
+      runs,
+    );
+  });
+});
