@@ -98,7 +98,8 @@ describe('a flapping service under the circuit breaker', () => {
     assert.deepEqual([mine.succeeded, mine.relapsed, mine.successRate], [0, 3, 0]);
     const table = await runCli(['stats'], { ...suite.env, MEND_CONFIG: configFile });
     assert.match(table.stdout, /RELAPSED/);
-    assert.match(table.stdout, new RegExp(`${id}\\s+\\w+\\s+open\\s+3\\s+0\\s+0\\s+3\\s+0%`));
+    // The breaker's state was asserted above; by now its cool-down may have run out (half-open).
+    assert.match(table.stdout, new RegExp(`${id}\\s+\\w+\\s+(?:open|half-open)\\s+3\\s+0\\s+0\\s+3\\s+0%`));
     const prom = await runCli(['stats', '--prometheus'], { ...suite.env, MEND_CONFIG: configFile });
     assert.ok(prom.stdout.includes(`mend_recoveries_total{component="${id}",strategy="immediate",outcome="relapsed"} 3`), prom.stdout);
 
