@@ -1,9 +1,12 @@
 // Lint: typescript-eslint's recommended rules, floating promises as errors, and a guard on the
 // workflow sandbox (no Node builtins, no I/O packages, no zod, no activity/worker/client code).
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'process', 'util', 'stream', 'events', 'readline', 'worker_threads', 'dns', 'timers', 'url'];
+// Every Node builtin this Node knows (subpaths such as fs/promises included), bare and `node:`-prefixed.
+// Newer Nodes list their prefix-only modules (node:test, node:sqlite) already prefixed.
+const nodeBuiltins = [...new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])))];
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.mend/', 'dist/', 'bench/results/'] },
@@ -25,7 +28,7 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'workflow code runs in a deterministic sandbox: no Node builtins' })),
+            ...nodeBuiltins.map((name) => ({ name, message: 'workflow code runs in a deterministic sandbox: no Node builtins' })),
             { name: 'zod', message: 'workflows use the inferred types from core/, never zod (sdk-typescript#2227)' },
           ],
           patterns: [

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
 import { createJsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { MendClient } from '../client';
 import type { Role } from '../core/api';
@@ -13,7 +14,7 @@ import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
 import { HttpError, installErrorHandling } from './errors';
 import { installBodyParsing } from './json-body';
-import { RateLimiter, type RateLimitOptions } from './rate-limit';
+import { bucketWindow, tokenBucketStore, waitFor, type Limiter, type RateLimitOptions } from './rate-limit';
 import { ApiMetrics } from './metrics';
 import { metaRoutes } from './routes/meta';
 import { metricsRoutes } from './routes/metrics';
@@ -41,7 +42,8 @@ export interface ApiDeps {
 
 /** What every route module receives. */
 export interface RouteDeps extends Required<Omit<ApiDeps, 'logger' | 'rateLimit' | 'authFailureLimit' | 'temporalReachable' | 'temporalDeadlineMs'>> {
-  startLimiter: RateLimiter;
+  /** Run starts per token: take them with `takeStarts`. */
+  startLimiter: Limiter;
   metrics: ApiMetrics;
 }
 
@@ -118,7 +120,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     };
   });
 
-  const authFailures = new RateLimiter(deps.authFailureLimit ?? { burst: 20, perMinute: 10 });
+  // Limits are taken explicitly (a failed authentication, a run start), never per request by the plugin's own hook.
+  await app.register(rateLimit, { global: false, store: tokenBucketStore() });
+  const authFailures = app.createRateLimit(bucketWindow(deps.authFailureLimit ?? { burst: 20, perMinute: 10 }));
   const tooManyFailures = (ip: string, retryAfterSeconds: number) =>
     new HttpError(429, `too many failed authentications from ${ip}; retry in ${retryAfterSeconds}s`, { retryAfterSeconds });
   app.addHook('onRequest', async (request, reply) => {
@@ -128,13 +132,13 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     if (needed === 'public' || request.is404 || isDocsRoute(request.routeOptions.url)) return;
     if (!needed) throw new HttpError(403, 'this route has no access rule');
     // An address that keeps failing is refused before its token is even looked at: guessing gets no answer.
-    const wait = authFailures.waitFor(request.ip);
+    const wait = await waitFor(authFailures, request);
     if (wait > 0) throw tooManyFailures(request.ip, wait);
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <token>)', { headers: { 'www-authenticate': 'Bearer realm="mend"' } });
     const principal = deps.tokens.authenticate(token);
     if (!principal) {
-      authFailures.take(request.ip);
+      await authFailures(request);
       throw new HttpError(401, 'unknown token', { headers: { 'www-authenticate': 'Bearer realm="mend", error="invalid_token"' } });
     }
     request.principal = principal;
@@ -179,7 +183,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     tokens: deps.tokens,
     alertLabels: deps.alertLabels ?? ['component', 'service', 'job'],
     alertDedupeWindowMs: deps.alertDedupeWindowMs ?? 30 * 60_000,
-    startLimiter: new RateLimiter(deps.rateLimit ?? { burst: 10, perMinute: 30 }),
+    startLimiter: app.createRateLimit({
+      ...bucketWindow(deps.rateLimit ?? { burst: 10, perMinute: 30 }),
+      keyGenerator: (request) => (request.principal ? `token:${request.principal.name}` : `ip:${request.ip}`),
+    }),
     metrics,
   };
   await app.register(metaRoutes, { temporalReachable: deps.temporalReachable ?? (() => deps.mend.isReachable()) });

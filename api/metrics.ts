@@ -1,41 +1,59 @@
-/** The API's own Prometheus metrics (text exposition format 0.0.4), kept in memory. */
+/**
+ * The API's own Prometheus metrics (prom-client). Each app has its own registry, never prom-client's
+ * global one, so several apps in one process (the tests) keep their counts apart.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { supervisionRegistry } from '../client/supervision-metrics';
+import type { FleetStats } from '../core/supervision';
+
+/** What a scrape reads from Temporal; `runsRunning` and `supervision` are left out when Temporal did not answer. */
+export interface ScrapeReadings {
+  temporalUp: boolean;
+  runsRunning?: number;
+  supervision?: FleetStats;
+}
+
 export class ApiMetrics {
-  private readonly requests = new Map<string, number>();
-  private readonly started = new Map<string, number>();
-  private readonly durationSum = new Map<string, number>();
+  static readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
+  private readonly registry = new Registry();
+  private readonly requests = new Counter({
+    name: 'mend_api_requests_total',
+    help: 'API requests by method, route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'mend_api_request_duration_seconds',
+    help: 'Time spent answering API requests, by method and route.',
+    labelNames: ['method', 'route'] as const,
+    registers: [this.registry],
+  });
+  private readonly started = new Counter({
+    name: 'mend_api_runs_started_total',
+    help: 'Runs the API started, by strategy and trigger.',
+    labelNames: ['strategy', 'trigger'] as const,
+    registers: [this.registry],
+  });
 
   /** One finished request: `route` is the route's template (`/v1/runs/:id`), never the raw URL. */
   request(method: string, route: string, status: number, seconds: number): void {
-    const key = labels({ method, route, status: String(status) });
-    this.requests.set(key, (this.requests.get(key) ?? 0) + 1);
-    const byRoute = labels({ method, route });
-    this.durationSum.set(byRoute, (this.durationSum.get(byRoute) ?? 0) + seconds);
+    this.requests.inc({ method, route, status: String(status) });
+    this.duration.observe({ method, route }, seconds);
   }
 
   runStarted(strategy: string, trigger: string): void {
-    const key = labels({ strategy, trigger });
-    this.started.set(key, (this.started.get(key) ?? 0) + 1);
+    this.started.inc({ strategy, trigger });
   }
 
-  /** The exposition text; `gauges` are values read at scrape time (e.g. running runs). */
-  render(gauges: Array<{ name: string; help: string; value: number; labels?: Record<string, string> }> = []): string {
-    const out: string[] = [];
-    const family = (name: string, type: string, help: string, rows: Iterable<[string, number]>) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [key, value] of rows) out.push(`${name}${key} ${value}`);
-    };
-    family('mend_api_requests_total', 'counter', 'API requests by method, route and status.', this.requests);
-    family('mend_api_request_duration_seconds_sum', 'counter', 'Total time spent answering API requests, by method and route.', this.durationSum);
-    family('mend_api_runs_started_total', 'counter', 'Runs the API started, by strategy and trigger.', this.started);
-    for (const g of gauges) family(g.name, 'gauge', g.help, [[g.labels ? labels(g.labels) : '', g.value]]);
-    return `${out.join('\n')}\n`;
+  /** The exposition text: this app's counters, then what the scrape read (in a registry of its own, as it is a snapshot). */
+  async render(readings: ScrapeReadings): Promise<string> {
+    const scrape = new Registry();
+    new Gauge({ name: 'mend_temporal_up', help: 'Whether Temporal answered the last scrape.', registers: [scrape] }).set(readings.temporalUp ? 1 : 0);
+    if (readings.runsRunning !== undefined) {
+      new Gauge({ name: 'mend_runs_running', help: "mend's runs running now on this task queue.", registers: [scrape] }).set(readings.runsRunning);
+    }
+    const registries = [this.registry, scrape];
+    if (readings.supervision) registries.push(supervisionRegistry(readings.supervision));
+    return Registry.merge(registries).metrics();
   }
-}
-
-function escape(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function labels(values: Record<string, string>): string {
-  return `{${Object.entries(values).map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
 }

@@ -1,44 +1,103 @@
-/** A token bucket per key (a token's name, a client address): `burst` at once, refilled at `perMinute`. */
+/**
+ * The API's rate limits, on @fastify/rate-limit: the plugin keys requests (a token's name; a client
+ * address, IPv6 grouped by /64) and asks a store how much budget a key has left. Its own store counts
+ * in fixed windows, where a spent budget comes back whole when the window ends; the store here keeps a
+ * token bucket per key instead (`burst` at once, refilled one token at a time at `perMinute`), so an
+ * address that spent its guesses gets one more every so often, never a fresh burst.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+
 export interface RateLimitOptions {
   burst: number;
   perMinute: number;
 }
 
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+/** A limiter from `app.createRateLimit(...)`. */
+export type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
-  constructor(
-    private readonly opts: RateLimitOptions,
-    private readonly now: () => number = Date.now,
-  ) {}
+type StoreCallback = Parameters<FastifyRateLimitStore['incr']>[1];
 
-  /** Seconds until `key` has a whole token again, without taking one; 0 when it has one now. */
-  waitFor(key: string): number {
-    if (!this.buckets.has(key)) return 0;
-    const bucket = this.refill(key);
-    return bucket.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / (this.opts.perMinute / 60_000) / 1000));
-  }
+/** The plugin's `max` and `timeWindow` for a bucket: `max` tokens, all refilled in `timeWindow` ms. */
+export function bucketWindow(opts: RateLimitOptions): { max: number; timeWindow: number } {
+  return { max: opts.burst, timeWindow: Math.round((opts.burst * 60_000) / opts.perMinute) };
+}
 
-  /** Takes `cost` (capped at the burst) from `key`'s bucket; when short, how many seconds until it would succeed. */
-  take(key: string, cost = 1): { ok: true } | { ok: false; retryAfterSeconds: number } {
-    const n = Math.min(Math.max(cost, 1), this.opts.burst);
-    const perMs = this.opts.perMinute / 60_000;
-    const bucket = this.refill(key);
-    if (bucket.tokens >= n) {
-      bucket.tokens -= n;
-      return { ok: true };
-    }
-    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((n - bucket.tokens) / perMs / 1000)) };
-  }
+/** Keys at most; past that, buckets that have refilled completely (they say nothing a new one would not) are dropped. */
+const MAX_KEYS = 10_000;
 
-  private refill(key: string): { tokens: number; at: number } {
+/**
+ * A token bucket per key, kept as the time at which the key's bucket is full again (GCRA): taking a
+ * token moves it one refill interval (`timeWindow / max`) later, and a take that would move it more
+ * than `timeWindow` past now is refused and takes nothing. `current` is the tokens in use (partial
+ * ones count), so the plugin's `remaining` is the whole tokens left.
+ */
+class TokenBucketStore implements FastifyRateLimitStore {
+  private readonly fullAt = new Map<string, number>();
+
+  constructor(private readonly now: () => number) {}
+
+  incr(key: string, callback: StoreCallback, timeWindow: number, max: number): void {
     const now = this.now();
-    // Full buckets say nothing a new one would not: drop them when many keys have been seen.
-    if (this.buckets.size > 10_000) for (const [k, b] of this.buckets) if (b.tokens + (now - b.at) * (this.opts.perMinute / 60_000) >= this.opts.burst) this.buckets.delete(k);
-    const bucket = this.buckets.get(key) ?? { tokens: this.opts.burst, at: now };
-    bucket.tokens = Math.min(this.opts.burst, bucket.tokens + (now - bucket.at) * (this.opts.perMinute / 60_000));
-    bucket.at = now;
-    this.buckets.set(key, bucket);
-    return bucket;
+    const interval = timeWindow / max;
+    const fullAt = Math.max(this.fullAt.get(key) ?? now, now);
+    // A take is refused, taking nothing, until one token has come back.
+    if (fullAt + interval - now > timeWindow + 1e-6) return callback(null, { current: max + 1, ttl: fullAt + interval - timeWindow - now });
+    this.fullAt.set(key, fullAt + interval);
+    if (this.fullAt.size > MAX_KEYS) this.forgetFull(now);
+    callback(null, { current: inUse(fullAt + interval - now, interval), ttl: fullAt + interval - now });
   }
+
+  /** The key's state without taking anything; `ttl` is how long until its bucket is full. */
+  read(key: string, callback: StoreCallback, timeWindow: number, max: number): void {
+    const untilFull = Math.max((this.fullAt.get(key) ?? 0) - this.now(), 0);
+    callback(null, { current: Math.min(inUse(untilFull, timeWindow / max), max), ttl: untilFull });
+  }
+
+  /** Each limiter has buckets of its own (a token's name must not share a bucket with an address). */
+  child(): FastifyRateLimitStore {
+    return new TokenBucketStore(this.now);
+  }
+
+  private forgetFull(now: number): void {
+    for (const [key, fullAt] of this.fullAt) if (fullAt <= now) this.fullAt.delete(key);
+  }
+}
+
+function inUse(untilFull: number, interval: number): number {
+  return Math.ceil(untilFull / interval - 1e-9);
+}
+
+/** The store class to register the plugin with; `now` is for tests that move the clock. */
+export function tokenBucketStore(now: () => number = Date.now): FastifyRateLimitStoreCtor {
+  return class extends TokenBucketStore {
+    constructor() {
+      super(now);
+    }
+  };
+}
+
+/**
+ * Takes `cost` tokens (capped at the burst) from the request's bucket, all or none; when short,
+ * how many seconds until there would be enough.
+ */
+export async function take(limit: Limiter, request: FastifyRequest, cost = 1): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }> {
+  const state = await limit(request, { increment: false });
+  if (state.isAllowed) return { ok: true };
+  const n = Math.min(Math.max(cost, 1), state.max);
+  const interval = state.timeWindow / state.max;
+  if (state.remaining < n) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil((state.ttl + n * interval - state.timeWindow) / 1000)) };
+  for (let i = 0; i < n; i++) {
+    // Refused only when a concurrent request of the same key took tokens between the read and here.
+    const taken = await limit(request);
+    if (!taken.isAllowed && taken.isExceeded) return { ok: false, retryAfterSeconds: Math.max(1, taken.ttlInSeconds) };
+  }
+  return { ok: true };
+}
+
+/** Seconds until the request's bucket has a token, without taking one; 0 when it has one now. */
+export async function waitFor(limit: Limiter, request: FastifyRequest): Promise<number> {
+  const state = await limit(request, { increment: false });
+  if (state.isAllowed || state.remaining > 0) return 0;
+  return Math.max(1, Math.ceil((state.ttl + state.timeWindow / state.max - state.timeWindow) / 1000));
 }

@@ -7,7 +7,7 @@ import { supervisionStats } from '../client/supervisors';
 import { formatDuration } from '../core/duration';
 import type { Settings } from '../core/settings';
 import type { ComponentStats } from '../core/supervision';
-import { renderSupervisionMetrics } from '../core/supervision-metrics';
+import { renderSupervisionMetrics } from '../client/supervision-metrics';
 import { table } from './format';
 import { green, red, yellow } from './format';
 
@@ -60,7 +60,7 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
       withClient(settings, async (client) => {
         const stats = await supervisionStats(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME }));
         if (opts.json) return console.log(JSON.stringify(stats, null, 2));
-        if (opts.prometheus) return void process.stdout.write(renderSupervisionMetrics(stats));
+        if (opts.prometheus) return void process.stdout.write(await renderSupervisionMetrics(stats));
         const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'RELAPSED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
         const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), String(c.relapsed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
         const f = stats.fleet;

@@ -3,7 +3,6 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { componentStats, fleetStats, type ComponentStats, type FleetStats, type HealthState, type BreakerState, type SupervisorState } from '../core/supervision';
-import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import type { MendClient } from './index';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
@@ -29,11 +28,6 @@ export async function supervisionStats(client: MendClient, config: Config): Prom
   const strategy = new Map(config.components.map((c) => [c.id, c.policy.strategy]));
   for (const c of stats.components) c.strategy = strategy.get(c.component);
   return stats;
-}
-
-/** The supervisors' statistics as Prometheus text, for a `/metrics` route or a node_exporter textfile. */
-export async function supervisionMetrics(client: MendClient, config: Config): Promise<string> {
-  return renderSupervisionMetrics(await supervisionStats(client, config));
 }
 
 /** Holds auto-recovery of a component (for `forMs`, or until resumed). */

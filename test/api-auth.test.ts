@@ -9,9 +9,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { generateToken, loadTokens, parseTokensEnv, type TokenTable } from '../api/auth';
-import { RateLimiter } from '../api/rate-limit';
+import { bucketWindow, take, tokenBucketStore } from '../api/rate-limit';
 import { MendClient, type StartRecoveryRequest } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { Config } from '../core/schemas';
@@ -55,15 +56,50 @@ describe('API tokens', () => {
     assert.throws(() => loadTokens({ MEND_TOKENS_FILE: file }, () => readFileSync(file, 'utf8')), /give exactly one of token or sha256/);
   });
 
-  test('the start rate limit refills with time and says how long to wait', () => {
-    let now = 0;
-    const limiter = new RateLimiter({ burst: 2, perMinute: 6 }, () => now);
-    assert.deepEqual(limiter.take('a'), { ok: true });
-    assert.deepEqual(limiter.take('a'), { ok: true });
-    assert.deepEqual(limiter.take('a'), { ok: false, retryAfterSeconds: 10 });
-    assert.deepEqual(limiter.take('b'), { ok: true }, 'buckets are per token');
-    now = 10_000;
-    assert.deepEqual(limiter.take('a'), { ok: true });
+  /** A Fastify app with the rate-limit plugin on a clock the test moves; POST /take?cost=n takes from the bucket of x-key. */
+  async function bucketApp(limit: { burst: number; perMinute: number }) {
+    const clock = { now: 0 };
+    const app = Fastify();
+    await app.register(rateLimit, { global: false, store: tokenBucketStore(() => clock.now) });
+    const limiter = app.createRateLimit({ ...bucketWindow(limit), keyGenerator: (req) => String(req.headers['x-key']) });
+    app.post<{ Querystring: { cost?: string } }>('/take', async (req) => take(limiter, req, Number(req.query.cost ?? 1)));
+    const takeFrom = async (key: string, cost = 1) => (await app.inject({ method: 'POST', url: `/take?cost=${cost}`, headers: { 'x-key': key } })).json();
+    return { app, clock, take: takeFrom };
+  }
+
+  test('the start rate limit refills with time and says how long to wait; a start of several takes all or nothing', async () => {
+    const { app, clock, take } = await bucketApp({ burst: 2, perMinute: 6 });
+    try {
+      assert.deepEqual(await take('a'), { ok: true });
+      assert.deepEqual(await take('a'), { ok: true });
+      assert.deepEqual(await take('a'), { ok: false, retryAfterSeconds: 10 });
+      assert.deepEqual(await take('b'), { ok: true }, 'buckets are per key');
+      clock.now = 10_000;
+      assert.deepEqual(await take('a'), { ok: true });
+      assert.deepEqual(await take('c'), { ok: true });
+      assert.deepEqual(await take('c', 2), { ok: false, retryAfterSeconds: 10 }, 'one token left: a start of two waits for another');
+      assert.deepEqual(await take('c'), { ok: true }, 'the refused start took nothing');
+      clock.now = 40_000;
+      assert.deepEqual(await take('c', 5), { ok: true }, 'a cost above the burst is capped at the burst');
+      assert.deepEqual(await take('c'), { ok: false, retryAfterSeconds: 10 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('an address that spent its 20 guesses gets one more every 6 s, never a fresh burst', async () => {
+    const { app, clock, take } = await bucketApp({ burst: 20, perMinute: 10 });
+    try {
+      for (let i = 0; i < 20; i++) assert.deepEqual(await take('10.0.0.9'), { ok: true }, `guess ${i + 1}`);
+      assert.deepEqual(await take('10.0.0.9'), { ok: false, retryAfterSeconds: 6 });
+      for (let round = 1; round <= 3; round++) {
+        clock.now = round * 6_000;
+        assert.deepEqual(await take('10.0.0.9'), { ok: true }, `one more try after ${round * 6} s`);
+        assert.deepEqual(await take('10.0.0.9'), { ok: false, retryAfterSeconds: 6 }, 'and only one');
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 

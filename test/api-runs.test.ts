@@ -195,12 +195,19 @@ describe('runs API on real services', () => {
     const res = await app.inject({ method: 'GET', url: '/metrics' });
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
-    const lines = res.body.trim().split('\n');
+    // Blank lines between families are allowed by the format.
+    const lines = res.body.trim().split('\n').filter((l) => l !== '');
     for (const line of lines) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \d+(\.\d+)?(e[-+]?\d+)?)$/, line);
     const value = (series: string) => Number(lines.find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
     assert.ok(value('mend_api_runs_started_total{strategy="immediate",trigger="api"}') >= 3, res.body);
     assert.ok(value('mend_api_runs_started_total{strategy="emergency-reset",trigger="api"}') >= 2);
     assert.ok(value('mend_api_requests_total{method="GET",route="/v1/runs/:id",status="200"}') >= 1);
+    // The request durations are a whole histogram: buckets, sum and count.
+    assert.ok(lines.includes('# TYPE mend_api_request_duration_seconds histogram'), res.body);
+    const runReads = value('mend_api_request_duration_seconds_count{method="GET",route="/v1/runs/:id"}');
+    assert.ok(runReads >= 1, res.body);
+    assert.equal(value('mend_api_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/runs/:id"}'), runReads);
+    assert.ok(value('mend_api_request_duration_seconds_sum{method="GET",route="/v1/runs/:id"}') > 0);
     assert.equal(value('mend_temporal_up'), 1);
     assert.ok(value('mend_runs_running') >= 0);
     assert.ok(!res.body.includes(c('svc').id), 'no component ids or raw URLs in labels');

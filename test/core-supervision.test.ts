@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { parseConfig } from '../core/config';
 import { ValidationError } from '../core/errors';
 import { SupervisionSchema } from '../core/schemas';
-import { renderSupervisionMetrics } from '../core/supervision-metrics';
+import { renderSupervisionMetrics } from '../client/supervision-metrics';
 import {
   advanceBreaker,
   afterTrial,
@@ -154,13 +154,13 @@ describe('statistics', () => {
 });
 
 describe('metrics', () => {
-  test('supervision statistics render as Prometheus text', () => {
+  test('supervision statistics render as Prometheus text', async () => {
     const a = initialState('api', sup, 0);
     a.health = 'healthy';
     a.stats = { ...a.stats, attempted: 4, succeeded: 2, failed: 1, relapsed: 1, mttrs: [1_500, 500] };
     const b = initialState('store', sup, 0);
     b.breaker = { state: 'open', recoveries: [] };
-    const text = renderSupervisionMetrics(fleetStats([a, b], []));
+    const text = await renderSupervisionMetrics(fleetStats([a, b], []));
     const lines = text.trimEnd().split('\n');
     assert.ok(lines.includes('# TYPE mend_recoveries_total counter'));
     assert.ok(lines.includes('mend_recoveries_started_total{component="api"} 4'));
@@ -172,6 +172,8 @@ describe('metrics', () => {
     assert.ok(lines.includes('mend_recovery_duration_seconds_count{component="api"} 2'));
     assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.5"} 0.5'));
     assert.ok(lines.includes('mend_recovery_mttr_seconds{component="api",quantile="0.95"} 1.5'));
+    assert.ok(lines.includes('mend_recovery_mttr_seconds_sum{component="api"} 2'), 'a summary has its sum');
+    assert.ok(lines.includes('mend_recovery_mttr_seconds_count{component="api"} 2'), 'a summary has its count');
     assert.ok(!lines.some((l) => l.startsWith('mend_recovery_mttr_seconds{component="store"')), 'no MTTR without recoveries');
     assert.ok(lines.includes('mend_breaker_state{component="store",state="open"} 1'));
     assert.ok(lines.includes('mend_breaker_state{component="store",state="closed"} 0'));
@@ -179,8 +181,8 @@ describe('metrics', () => {
     assert.ok(lines.includes('mend_breaker_open{component="api"} 0'));
     assert.ok(lines.includes('mend_component_up{component="api"} 1'));
     assert.ok(lines.includes('mend_component_up{component="store"} 0'));
-    // Every sample line is `name{labels} number`.
-    for (const line of lines.filter((l) => !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?(e-?\d+)?$/);
+    // Every sample line is `name{labels} number` (blank lines between families are allowed by the format).
+    for (const line of lines.filter((l) => l !== '' && !l.startsWith('#'))) assert.match(line, /^mend_[a-z_]+\{[^}]*\} -?\d+(\.\d+)?(e-?\d+)?$/);
   });
 });
 

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { cleanState, moveStateAside, runKeyFor } from '../activities/state/aside';
 import {
   CheckpointError,
@@ -388,6 +389,20 @@ test('glob matcher: * and ? on base names, everything else literal', () => {
   assert.equal(globMatcher('lock.?')('lock.1'), true);
   assert.equal(globMatcher('lock.?')('lock.12'), false);
   assert.equal(globMatcher('[a].(b)+')('[a].(b)+'), true);
+  assert.equal(globMatcher('[a].(b)+')('a.b'), false);
+  assert.equal(globMatcher('*')('sub/file'), false, 'a base name glob never crosses a folder');
+});
+
+test('glob matcher: any name without wildcards matches only itself, * any run, ? exactly one character', () => {
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !'*?/'.includes(c));
+  const name = fc.string({ unit: fc.constantFrom(...printable, 'é', '字'), minLength: 1, maxLength: 10 });
+  const run = fc.string({ unit: fc.constantFrom(...printable), maxLength: 5 });
+  fc.assert(fc.property(name, name, (glob, other) => globMatcher(glob)(glob) && globMatcher(glob)(other) === (glob === other)), { numRuns: 2000 });
+  fc.assert(fc.property(name, run, name, (head, middle, tail) => globMatcher(`${head}*${tail}`)(head + middle + tail)), { numRuns: 2000 });
+  fc.assert(
+    fc.property(name, fc.constantFrom(...printable), (head, one) => globMatcher(`${head}?`)(head + one) && !globMatcher(`${head}?`)(head) && !globMatcher(`${head}?`)(head + one + one)),
+    { numRuns: 2000 },
+  );
 });
 
 /** Sorted contents of every file under `dir` except the moves log: unchanged as long as nothing is deleted. */

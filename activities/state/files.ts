@@ -1,11 +1,12 @@
 /**
  * File helpers shared by checkpoints and moving state aside: copies that hash while they stream,
- * fsync, moves that never overwrite, and a small glob matcher for base names.
+ * fsync, moves that never overwrite, and a glob matcher for base names.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import picomatch from 'picomatch';
 
 /** Read size of streamed copies and hashes: memory stays flat whatever the file size. */
 const CHUNK_BYTES = 1024 * 1024;
@@ -144,17 +145,16 @@ export async function movePath(from: string, to: string): Promise<void> {
   await fs.rm(from, { recursive: true, force: true });
 }
 
+/** Every character but the two wildcards, escaped for picomatch (a backslash only matches itself inside a class). */
+function literalExceptWildcards(glob: string): string {
+  return [...glob].map((ch) => (ch === '*' || ch === '?' || /[\p{L}\p{N}]/u.test(ch) ? ch : ch === '\\' ? '[\\\\]' : `\\${ch}`)).join('');
+}
+
 /**
- * A matcher for shell-like globs on a base name: `*` is any run of characters, `?` one character,
- * everything else literal. Dot files match too (`*.tmp` matches `.cache.tmp`).
+ * A matcher for shell-like globs on a base name, by picomatch: `*` is any run of characters, `?`
+ * one character, everything else literal (config globs predate brackets and braces, and a file
+ * named `lock[1]` must keep matching itself). Dot files match too (`*.tmp` matches `.cache.tmp`).
  */
 export function globMatcher(glob: string): (name: string) => boolean {
-  let source = '';
-  for (const ch of glob) {
-    if (ch === '*') source += '.*';
-    else if (ch === '?') source += '.';
-    else source += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  }
-  const re = new RegExp(`^${source}$`, 's');
-  return (name) => re.test(name);
+  return picomatch(literalExceptWildcards(glob), { dot: true });
 }

@@ -139,7 +139,7 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         } else toStart.push(c);
       });
       if (toStart.length > 0) {
-        takeStarts(startLimiter, principal, toStart.length);
+        await takeStarts(startLimiter, request, toStart.length);
       }
 
       for (const { component, alertname, alerts } of toStart) {

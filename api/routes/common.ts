@@ -8,7 +8,7 @@ import type { Component, Config } from '../../core/schemas';
 import { componentOfWorkflowId } from '../../core/visibility';
 import { inScope, roleAtLeast, type Principal } from '../auth';
 import { HttpError } from '../errors';
-import type { RateLimiter } from '../rate-limit';
+import { take, type Limiter } from '../rate-limit';
 
 /** The authenticated caller (the onRequest hook set it on every non-public route). */
 export function principalOf(request: FastifyRequest): Principal {
@@ -53,7 +53,8 @@ export async function runningRecovery(mend: MendClient, componentId: string): Pr
 }
 
 /** Takes `count` run starts from the caller's budget; 429 with Retry-After when it is spent. */
-export function takeStarts(limiter: RateLimiter, principal: Principal, count = 1): void {
-  const limited = limiter.take(principal.name, count);
+export async function takeStarts(limiter: Limiter, request: FastifyRequest, count = 1): Promise<void> {
+  const principal = principalOf(request);
+  const limited = await take(limiter, request, count);
   if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
 }

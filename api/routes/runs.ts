@@ -51,7 +51,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         const running = await runningRecovery(mend, c.id);
         if (running) throw new AlreadyRunningError(running.workflowId, running.runId);
       }
-      takeStarts(startLimiter, principal, components.length);
+      await takeStarts(startLimiter, request, components.length);
 
       const runs: Array<StartedRun & { component: string }> = [];
       for (const component of components) {

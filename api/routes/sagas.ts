@@ -67,7 +67,7 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
         if (hasCommands(saga)) throw new HttpError(403, `${principal.name} is scoped to components; saga ${saga.name} runs commands`);
         requireScope(principal, sagaComponents(saga));
       }
-      takeStarts(startLimiter, principal);
+      await takeStarts(startLimiter, request);
       const body = request.body;
       const requestId = body.requestId ?? randomUUID();
       const run = await mend.startSaga({ saga, allComponents: config.components, requestId, trigger: 'api', requestedBy: principal.name, reason: body.reason, dryRun: body.dryRun });
