@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { processAdapter, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { CheckResultSchema, ComponentDetailSchema } from '../core/api';

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, sym
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { cleanState, moveStateAside, runKeyFor } from '../activities/state/aside';
+import { cleanState, moveStateAside, runKeyFor } from '../domain/state/aside';
 import {
   CheckpointError,
   checkpointId,
@@ -15,8 +15,8 @@ import {
   restoreCheckpoint,
   selectCheckpoint,
   verifyCheckpoint,
-} from '../activities/state/checkpoint';
-import { globMatcher } from '../activities/state/files';
+} from '../domain/state/checkpoint';
+import { globMatcher } from '../domain/state/files';
 import { parseConfig } from '../core/config';
 import type { Component } from '../core/schemas';
 import { tempDir } from './helpers';

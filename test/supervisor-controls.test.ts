@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules, reconcileSchedules, supervisorSpec } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';

@@ -23,7 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
-import type { NotifyEvent } from '../activities/notify/webhook';
+import type { NotifyEvent } from '../domain/notify/webhook';
 import { fleetLimiterWorkflowId, recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
 import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery } from '../core/breaker';
