@@ -16,7 +16,7 @@ import {
   selectCheckpoint,
   verifyCheckpoint,
 } from '../domain/state/checkpoint';
-import { globMatcher } from '../domain/state/files';
+import { globMatcher, walkTree } from '../domain/state/files';
 import { parseConfig } from '../core/config';
 import type { Component } from '../core/schemas';
 import { tempDir } from './helpers';
@@ -388,6 +388,21 @@ test('glob matcher: * and ? on base names, everything else literal', () => {
   assert.equal(globMatcher('lock.?')('lock.1'), true);
   assert.equal(globMatcher('lock.?')('lock.12'), false);
   assert.equal(globMatcher('[a].(b)+')('[a].(b)+'), true);
+});
+
+test('walkTree: the root first, then depth first in byte order, symlinks not followed; a missing root yields nothing', async () => {
+  const root = path.join(tempDir('walk'), 'tree');
+  mkdirSync(path.join(root, 'b', 'empty'), { recursive: true });
+  writeFileSync(path.join(root, 'b', 'z.txt'), 'z');
+  writeFileSync(path.join(root, 'a.txt'), 'a');
+  writeFileSync(path.join(root, 'B.txt'), 'B');
+  symlinkSync(path.join(root, 'b'), path.join(root, 'link'));
+  const seen: string[] = [];
+  for await (const entry of walkTree(root)) seen.push(`${entry.kind}:${entry.rel}`);
+  assert.deepEqual(seen, ['dir:', 'file:B.txt', 'file:a.txt', 'dir:b', 'dir:b/empty', 'file:b/z.txt', 'other:link']);
+  const none: string[] = [];
+  for await (const entry of walkTree(path.join(root, 'missing'))) none.push(entry.rel);
+  assert.deepEqual(none, []);
 });
 
 /** Sorted contents of every file under `dir` except the moves log: unchanged as long as nothing is deleted. */

@@ -41,12 +41,16 @@ export interface TreeEntry {
 export async function* walkTree(root: string): AsyncGenerator<TreeEntry> {
   const stat = await lstatIfExists(root);
   if (!stat) return;
-  const kindOf = (e: { isDirectory(): boolean; isFile(): boolean }) => (e.isDirectory() ? 'dir' : e.isFile() ? 'file' : 'other');
   yield { abs: root, rel: '', kind: kindOf(stat) };
-  if (stat.isDirectory()) yield* walkFolder(root, '', kindOf);
+  if (stat.isDirectory()) yield* walkFolder(root, '');
 }
 
-async function* walkFolder(abs: string, rel: string, kindOf: (e: { isDirectory(): boolean; isFile(): boolean }) => TreeEntry['kind']): AsyncGenerator<TreeEntry> {
+/** From lstat or a Dirent, neither of which follows symlinks. */
+function kindOf(entry: { isDirectory(): boolean; isFile(): boolean }): TreeEntry['kind'] {
+  return entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
+}
+
+async function* walkFolder(abs: string, rel: string): AsyncGenerator<TreeEntry> {
   let entries;
   try {
     entries = await fs.readdir(abs, { withFileTypes: true });
@@ -58,7 +62,7 @@ async function* walkFolder(abs: string, rel: string, kindOf: (e: { isDirectory()
   for (const entry of entries) {
     const child: TreeEntry = { abs: path.join(abs, entry.name), rel: rel ? path.posix.join(rel, entry.name) : entry.name, kind: kindOf(entry) };
     yield child;
-    if (child.kind === 'dir') yield* walkFolder(child.abs, child.rel, kindOf);
+    if (child.kind === 'dir') yield* walkFolder(child.abs, child.rel);
   }
 }
 
