@@ -12,6 +12,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY tsconfig.json mend.config.yaml ./
 COPY workflows ./workflows
 COPY activities ./activities
+COPY domain ./domain
 COPY workers ./workers
 COPY client ./client
 COPY api ./api

@@ -1,5 +1,7 @@
 // Lint: typescript-eslint's recommended rules, floating promises as errors, and a guard on the
-// workflow sandbox (no Node builtins, no I/O packages, no zod, no activity/worker/client code).
+// workflow sandbox (no Node builtins, no I/O packages, no zod, no activity/worker/client code), and
+// the layers of DESIGN §8: domain/ is Temporal-free and stands on core/ and Node alone; cli/ and
+// scripts/ reach the domain code directly, never through activities/.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -7,6 +9,9 @@ import tseslint from 'typescript-eslint';
 // Every Node builtin this Node knows (subpaths such as fs/promises included), bare and `node:`-prefixed.
 // Newer Nodes list their prefix-only modules (node:test, node:sqlite) already prefixed.
 const nodeBuiltins = [...new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])))];
+
+/** Folders above domain/ in DESIGN §8: domain code never imports from them, not even types. */
+const upperLayers = ['activities', 'workers', 'workflows', 'client', 'api', 'cli', 'scripts', 'test', 'bench', 'chaos', 'demo'].flatMap((dir) => [`**/${dir}`, `**/${dir}/*`]);
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.mend/', 'dist/', 'bench/results/'] },
@@ -34,12 +39,33 @@ export default tseslint.config(
           patterns: [
             { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'], message: 'not allowed in the workflow sandbox' },
             { group: ['fastify', 'fastify-*', '@fastify/*', 'pino', 'pino-*', 'yaml'], message: 'no I/O packages in workflow code' },
-            { group: ['**/activities/*', '**/activities', '**/client/*', '**/client', '**/api/*', '**/workers/*', '**/scripts/*'], allowTypeImports: true, message: 'workflows import activities as types only, and nothing with I/O' },
+            { group: ['**/activities/*', '**/activities', '**/domain/*', '**/domain', '**/client/*', '**/client', '**/api/*', '**/workers/*', '**/scripts/*'], allowTypeImports: true, message: 'workflows import activities as types only, and nothing with I/O' },
             { group: ['**/core/config', '**/core/schemas', '**/core/settings'], allowTypeImports: true, message: 'schemas (zod) stay out of workflows: import their types only' },
           ],
         },
       ],
       'no-console': 'error',
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            // Pure helper libraries with no I/O are allowed by name; Temporal, zod and the rest are not.
+            { regex: '^(?!node:|\\.|picomatch$)', message: 'domain code imports only core/, Node builtins (as node:*) and pure helpers (picomatch): no Temporal, no zod, no other packages' },
+            { group: upperLayers, message: 'domain code imports only core/ and Node builtins: it sits under activities/, cli/ and scripts/' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['cli/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/activities', '**/activities/*'], message: 'cli/ and scripts/ use the domain code in domain/, never activities/ (DESIGN §8)' }] }],
     },
   },
   {

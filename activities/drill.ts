@@ -2,8 +2,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProbeResult } from '../core/failure';
 import type { Component, Drill } from '../core/schemas';
-import { runArgv } from './adapters/exec';
-import { processAdapter, runningProcess } from './adapters/process';
+import { runArgv } from '../domain/adapters/exec';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 
 export interface InjectFaultInput {
   component: Component;

@@ -5,12 +5,12 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
-import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from './adapters';
-import { CommandNotFoundError, deathOf } from './adapters/process';
+import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from '../domain/adapters';
+import { CommandNotFoundError, deathOf } from '../domain/adapters/process';
 import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
 import { whileBeating } from './heartbeat';
-import { probeComponent } from './probes';
+import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
 import { createSupervisionActivities } from './supervision';
@@ -55,7 +55,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     /** Idempotent: stopping a component that is not running does nothing (pid file, `status` command);
-     *  command and http stops are themselves safe to repeat (see activities/adapters). */
+     *  command and http stops are themselves safe to repeat (see domain/adapters). */
     async stopComponent({ component }: ComponentRef): Promise<StopOutcome> {
       const ctx = Context.current();
       try {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { lastLine, runArgv } from './adapters/exec';
+import { lastLine, runArgv } from '../domain/adapters/exec';
 
 export interface RunCommandInput {
   command: string[];

@@ -12,7 +12,9 @@ import {
   ErrorResponseSchema,
   RunDetailSchema,
   RunListSchema,
+  StartedSagaSchema,
   StartRunsBodySchema,
+  StartSagaBodySchema,
   StartRunsResponseSchema,
   type RunListQuery,
 } from '../core/api';
@@ -66,6 +68,11 @@ export class ApiClient {
   /** Starts one run per component; the body is checked here first, as the server would. */
   async startRuns(body: z.input<typeof StartRunsBodySchema>) {
     return this.call('POST', '/v1/runs', StartRunsResponseSchema, StartRunsBodySchema.parse(body));
+  }
+
+  /** Runs a configured saga as `mend/saga/<name>/<requestId>`. */
+  startSaga(name: string, body: z.input<typeof StartSagaBodySchema>) {
+    return this.call('POST', `/v1/sagas/${encodeURIComponent(name)}/runs`, StartedSagaSchema, StartSagaBodySchema.parse(body));
   }
 
   listRuns(filter: Partial<RunListQuery> = {}) {

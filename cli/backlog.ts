@@ -1,7 +1,7 @@
 /** `mend backlog`: the replay entities of the configured spools: status, pause, resume, force, reset-failed, failed. */
 import os from 'node:os';
 import type { Command } from '@commander-js/extra-typings';
-import { counts, listFailed } from '../activities/backlog/spool';
+import { counts, listFailed } from '../domain/backlog/spool';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';

@@ -1,6 +1,6 @@
 /** `mend checkpoint`: create, list, verify and prune checkpoints of a component's state, offline (no Temporal). */
 import type { Command } from '@commander-js/extra-typings';
-import { CheckpointError, createCheckpoint, listCheckpoints, pruneCheckpoints, verifyCheckpoint, type CheckpointInfo } from '../activities/state/checkpoint';
+import { CheckpointError, createCheckpoint, listCheckpoints, pruneCheckpoints, verifyCheckpoint, type CheckpointInfo } from '../domain/state/checkpoint';
 import { loadConfigFile } from '../client/config';
 import { selectComponents } from '../core/config';
 import { formatDuration, parseDuration } from '../core/duration';

@@ -1,10 +1,8 @@
 /** The `mend` command. Bad usage exits 2, a failed run 1, Temporal not reachable 3. */
-import os from 'node:os';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { randomUUID } from 'node:crypto';
-import { AlreadyRunningError, MendClient, RunNotFoundError, RunRefusedError, TemporalUnreachableError, type StartedRun } from '../client';
+import { AlreadyRunningError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, type StartedRun } from '../client';
 import { loadConfigFile } from '../client/config';
-import { selectComponents, selectSaga } from '../core/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { ValidationError } from '../core/errors';
@@ -20,6 +18,7 @@ import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
 import { progressLines, watchRun } from './watch';
+import { withOps } from './ops';
 import { configJsonSchema } from './schema';
 
 function parseStrategy(text: string): Strategy {
@@ -52,24 +51,6 @@ function parseRequestId(text: string | undefined): string {
   return text;
 }
 
-async function withClient(settings: Settings, fn: (client: MendClient) => Promise<void>): Promise<void> {
-  const client = await connect(settings);
-  try {
-    await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
-async function connect(settings: Settings): Promise<MendClient> {
-  return MendClient.connect({
-    address: settings.MEND_TEMPORAL_ADDRESS,
-    namespace: settings.MEND_NAMESPACE,
-    taskQueue: settings.MEND_TASK_QUEUE,
-    uiUrl: settings.MEND_UI_URL,
-  });
-}
-
 export function buildProgram(settings: Settings): Command {
   const program = new Command('mend')
     .description('durable recovery runbooks on Temporal')
@@ -81,7 +62,7 @@ export function buildProgram(settings: Settings): Command {
     .description('run a recovery strategy on components (one run per component), or a configured saga by name')
     .argument('<strategy>', `${STRATEGIES.join(', ')}, or saga`)
     .argument('<targets...>', 'component ids from the config (for saga: the saga name)')
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', 'components config (not used with MEND_URL: the API\'s config is)', settings.MEND_CONFIG)
     .option('--reason <text>', 'why (shown in the Web UI)')
     .option('--dry-run', 'show the plan without acting')
     .option('--watch', 'show live progress (phase, steps, next retry, approvals) until the run ends')
@@ -96,28 +77,21 @@ export function buildProgram(settings: Settings): Command {
       '\nExamples:\n  mend run immediate api --reason "api stopped answering" --watch\n  mend run state-recovery store --before 2026-11-23T10:00:00Z\n  mend run saga rotate-store --dry-run',
     )
     .action(async (strategyText, targets, opts) => {
-      const config = loadConfigFile(opts.config, { stateDir: settings.MEND_HOME });
-      const requestedBy = `${os.userInfo().username}@cli`;
-      const client = await connect(settings);
-      try {
+      // Checked before anything is reached: bad usage starts nothing, whichever way mend is reached.
+      const saga = strategyText === 'saga';
+      if (saga && targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
+      const requestId = saga ? parseRequestId(opts.requestId) : undefined;
+      const strategy = saga ? undefined : parseStrategy(strategyText);
+      const options = saga ? undefined : parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
+      await withOps(settings, opts.config, async (ops) => {
         const started: Array<StartedRun & { target: string }> = [];
         // Each run is recorded and printed as it starts: if a later one is refused, the earlier ones are known.
         const announce = (target: string, run: StartedRun) => {
           started.push({ target, ...run });
           if (!opts.json) console.log(`started ${run.workflowId} (${strategyText}) → ${run.url}`);
         };
-        if (strategyText === 'saga') {
-          if (targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
-          const saga = selectSaga(config, targets[0]!);
-          const requestId = parseRequestId(opts.requestId);
-          announce(saga.name, await client.startSaga({ saga, allComponents: config.components, requestId, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun }));
-        } else {
-          const strategy = parseStrategy(strategyText);
-          const options = parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
-          for (const component of selectComponents(config, targets)) {
-            announce(component.id, await client.startRecovery({ strategy, component, trigger: 'manual', requestedBy, reason: opts.reason, dryRun: opts.dryRun, options, allComponents: config.components }));
-          }
-        }
+        if (saga) announce(targets[0]!, await ops.startSaga({ name: targets[0]!, requestId: requestId!, reason: opts.reason, dryRun: opts.dryRun }));
+        else await ops.startRecoveries({ strategy: strategy!, components: targets, reason: opts.reason, dryRun: opts.dryRun, options }, announce);
         if (!opts.wait) {
           if (opts.json) console.log(JSON.stringify(started, null, 2));
           return;
@@ -127,16 +101,14 @@ export function buildProgram(settings: Settings): Command {
           started.map(async (run) => ({
             ...run,
             result: watching
-              ? await watchRun(client, run.workflowId, run.runId, (line) => console.log(started.length > 1 ? `[${run.target}] ${line}` : line))
-              : await client.result(run.workflowId, run.runId),
+              ? await watchRun(ops, run.workflowId, run.runId, (line) => console.log(started.length > 1 ? `[${run.target}] ${line}` : line))
+              : await ops.result(run.workflowId, run.runId),
           })),
         );
         if (opts.json) console.log(JSON.stringify(results, null, 2));
         else for (const { target, result } of results) console.log(formatResult(target, result, { stepsShown: watching }));
         if (!results.every((r) => isSuccess(r.result))) process.exitCode = EXIT.failed;
-      } finally {
-        await client.close();
-      }
+      });
     });
 
   program
@@ -148,8 +120,8 @@ export function buildProgram(settings: Settings): Command {
     .addHelpText('after', '\nExamples:\n  mend status api\n  mend status mend/recover/api --watch')
     .action(async (runArg, opts) => {
       const workflowId = runIdOf(runArg);
-      await withClient(settings, async (client) => {
-        const d = await client.describe(workflowId);
+      await withOps(settings, undefined, async (ops) => {
+        const d = await ops.describe(workflowId);
         if (opts.json) {
           console.log(JSON.stringify(d, null, 2));
           return;
@@ -164,7 +136,7 @@ export function buildProgram(settings: Settings): Command {
         if (d.progress) for (const line of progressLines(undefined, d.progress, state.announced, state.finished, workflowId)) console.log(line);
         if (d.status === 'RUNNING') {
           if (!opts.watch) return;
-          const result = await watchRun(client, workflowId, d.runId, (line) => console.log(line), state);
+          const result = await watchRun(ops, workflowId, d.runId, (line) => console.log(line), state);
           console.log(formatResult(workflowId, result, { stepsShown: true }));
           if (!isSuccess(result)) process.exitCode = EXIT.failed;
           return;
@@ -187,11 +159,8 @@ export function buildProgram(settings: Settings): Command {
       .addHelpText('after', `\nExample:\n  mend ${name} mend/recover/api`)
       .action(async (runArg, opts) => {
         const workflowId = runIdOf(runArg);
-        const by = `${os.userInfo().username}@cli`;
-        await withClient(settings, async (client) => {
-          if (name === 'pause') await client.pause(workflowId, by, opts.reason);
-          else if (name === 'resume') await client.resume(workflowId, by);
-          else await client.cancel(workflowId);
+        await withOps(settings, undefined, async (ops) => {
+          await ops.control(workflowId, name, opts.reason);
           console.log(`${name === 'cancel' ? 'cancellation requested for' : `${name}d`} ${workflowId}`);
         });
       });
@@ -203,12 +172,12 @@ export function buildProgram(settings: Settings): Command {
     .argument('<run>', 'workflow id, e.g. mend/recover/store (a bare component id means its recovery run)')
     .option('--reason <text>', 'why (recorded in the run and shown in the Web UI)')
     .option('--reject', 'reject instead: the run ends without doing anything')
-    .option('--by <who>', 'who decides (default: your user name)')
+    .option('--by <who>', 'who decides (default: your user name; with MEND_URL the token\'s name is recorded instead)')
     .addHelpText('after', '\nExamples:\n  mend approve store --reason "disk replaced, reset is safe"\n  mend approve mend/recover/store --reject --reason "not during the sale"')
     .action(async (runArg, opts) => {
       const workflowId = runIdOf(runArg);
-      await withClient(settings, async (client) => {
-        const status = await client.approve(workflowId, { approve: !opts.reject, by: opts.by ?? `${os.userInfo().username}@cli`, reason: opts.reason });
+      await withOps(settings, undefined, async (ops) => {
+        const status = await ops.approve(workflowId, { approve: !opts.reject, by: opts.by, reason: opts.reason });
         console.log(`${status.workflowId}: ${status.state} by ${status.by}${status.reason ? ` (${status.reason})` : ''}`);
       });
     });

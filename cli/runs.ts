@@ -1,11 +1,10 @@
 /** `mend runs`: recent runs from Temporal visibility, filtered by mend's search attributes. */
 import type { Command } from '@commander-js/extra-typings';
-import { listRuns } from '../client/runs';
 import { RunListQuerySchema, type RunListQuery } from '../core/api';
 import type { Settings } from '../core/settings';
 import { CliError, EXIT } from './errors';
 import { dim, green, red, table, yellow } from './format';
-import { backendOf, withApi, withTemporal } from './remote';
+import { withOps } from './ops';
 
 const FILTERS = ['component', 'strategy', 'phase', 'outcome', 'trigger', 'status', 'since', 'limit'] as const;
 
@@ -42,8 +41,7 @@ export function addRunsCommand(program: Command, settings: Settings): void {
     .addHelpText('after', '\nExamples:\n  mend runs\n  mend runs --component api --status running\n  mend runs --strategy immediate --outcome failed --since 2026-11-23T00:00:00Z --json')
     .action(async (opts) => {
       const filter = parseRunFilter(opts);
-      const backend = backendOf(settings);
-      const list = backend.kind === 'api' ? await withApi(backend.api, (api) => api.listRuns(filter)) : await withTemporal(backend.connect, (client) => listRuns(client, filter));
+      const list = await withOps(settings, undefined, (ops) => ops.listRuns(filter));
       if (opts.json) return console.log(JSON.stringify(list, null, 2));
       if (list.runs.length === 0) return console.log(`no runs match${dim(` (${list.query})`)}`);
       const head = ['RUN', 'STATUS', 'STRATEGY', 'PHASE', 'OUTCOME', 'TRIGGER', 'STARTED', 'COMPONENTS'];

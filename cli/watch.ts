@@ -1,7 +1,7 @@
 /** `--watch`: live progress of a run (phase, steps as they start and end, next retry, approval) until it ends. */
-import type { MendClient } from '../client';
 import type { RecoveryResult, RunProgress } from '../core/run';
 import { dim, formatStep, yellow } from './format';
+import type { MendOps } from './ops';
 
 const POLL_MS = 400;
 
@@ -14,7 +14,7 @@ export interface WatchState {
 
 /** Prints what changed since the last poll; returns the run's result once it ends. */
 export async function watchRun(
-  client: MendClient,
+  client: Pick<MendOps, 'result' | 'progress' | 'waitingRung'>,
   workflowId: string,
   runId: string | undefined,
   print: (line: string) => void,

@@ -275,11 +275,24 @@ export class MendClient {
 
   /** Holds the run before its next side effect (a step in progress finishes first). */
   async pause(workflowId: string, by: string, reason?: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal('pause', { by, reason }).catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
+    await this.signalRun(workflowId, 'pause', { by, reason });
   }
 
   async resume(workflowId: string, by: string): Promise<void> {
-    await this.temporal.workflow.getHandle(workflowId).signal('resume', { by }).catch((err: unknown) => Promise.reject(mapRunError(err, workflowId)));
+    await this.signalRun(workflowId, 'resume', { by });
+  }
+
+  /** A signal to a closed run reads as "not found" in Temporal: RunEndedError says it has ended instead, when it exists. */
+  private async signalRun(workflowId: string, signal: 'pause' | 'resume', arg: { by: string; reason?: string }): Promise<void> {
+    const handle = this.temporal.workflow.getHandle(workflowId);
+    try {
+      await handle.signal(signal, arg);
+    } catch (err) {
+      const mapped = mapRunError(err, workflowId);
+      if (!(mapped instanceof RunNotFoundError)) throw mapped;
+      const closed = await handle.describe().catch(() => undefined);
+      throw closed ? new RunEndedError(workflowId, closed.runId, closed.status.name) : mapped;
+    }
   }
 
   /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadConfigFile } from '../client/config';
 import { selectComponents } from '../core/config';
 import { readSettings } from '../core/settings';
-import { runningProcess, processAdapter } from '../activities/adapters/process';
+import { runningProcess, processAdapter } from '../domain/adapters/process';
 
 async function main(): Promise<number> {
   const [id, mode = 'crash'] = process.argv.slice(2);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { TokenTable } from '../api/auth';
-import { processAdapter, runningProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { countRuns } from '../client/runs';
 import { recoveryWorkflowId } from '../core/constants';
 import { alertPayload, bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';

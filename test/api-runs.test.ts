@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
-import { probeComponent } from '../activities/probes';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { probeComponent } from '../domain/probes';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import type { Component } from '../core/schemas';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { listFailed, writeItem } from '../activities/backlog/spool';
+import { listFailed, writeItem } from '../domain/backlog/spool';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';

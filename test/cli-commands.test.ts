@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { processAdapter, runningProcess, startProcess, stopProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { CheckResultSchema, ComponentDetailSchema } from '../core/api';
@@ -267,10 +267,10 @@ describe('mend commands against a running worker', () => {
 
     const unknown = await runCli(['check', 'nope'], viaApi);
     assert.equal(unknown.code, 2, 'unknown component: 404 → bad usage');
-    assert.match(unknown.stderr, /^mend: the API answered 404: unknown component nope/);
+    assert.match(unknown.stderr, /^mend: unknown component nope/);
     const viewer = await runCli(['check', A], { ...viaApi, MEND_TOKEN: tokens.viewer });
     assert.equal(viewer.code, 1);
-    assert.match(viewer.stderr, /^mend: the API answered 403: test-viewer is viewer; this needs operator\n$/);
+    assert.match(viewer.stderr, /^mend: test-viewer is viewer; this needs operator\n$/);
     const noApi = await runCli(['components'], { ...viaApi, MEND_URL: 'http://127.0.0.1:1' });
     assert.equal(noApi.code, 3);
     assert.match(noApi.stderr, /^mend: the mend API is not reachable at http:\/\/127.0.0.1:1/);

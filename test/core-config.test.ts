@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { processAdapter } from '../activities/adapters/process';
+import { processAdapter } from '../domain/adapters/process';
 import { parseConfig, selectComponents } from '../core/config';
 import { backoffDelay } from '../core/backoff';
 import { formatDuration, parseDuration } from '../core/duration';

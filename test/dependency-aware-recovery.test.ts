@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runningProcess, startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
-import { probeComponent } from '../activities/probes';
+import { runningProcess, startProcess, stopProcess, processAdapter } from '../domain/adapters/process';
+import { probeComponent } from '../domain/probes';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import { topologicalLevels } from '../core/graph';

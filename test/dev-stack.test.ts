@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { readProcStat } from '../activities/adapters/process';
+import { readProcStat } from '../domain/adapters/process';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, startProcess } from '../activities/adapters/process';
+import { processAdapter, startProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { parseConfig } from '../core/config';

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
-import { probeComponent } from '../activities/probes';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { probeComponent } from '../domain/probes';
 import type { MendClient } from '../client';
 import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';

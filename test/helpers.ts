@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { processAdapter, stopProcess } from '../activities/adapters/process';
+import { processAdapter, stopProcess } from '../domain/adapters/process';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { Config } from '../core/schemas';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { runningProcess, startProcess, stopProcess, processAdapter } from '../activities/adapters/process';
+import { runningProcess, startProcess, stopProcess, processAdapter } from '../domain/adapters/process';
 import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';

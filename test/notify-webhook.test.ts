@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { postWebhook } from '../activities/notify/webhook';
+import { postWebhook } from '../domain/notify/webhook';
 import { freePort } from '../scripts/ports';
 
 describe('webhook alerts', () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { stopProcess, processAdapter } from '../activities/adapters/process';
+import { stopProcess, processAdapter } from '../domain/adapters/process';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { RunProgress } from '../core/run';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { cleanState, moveStateAside, runKeyFor } from '../activities/state/aside';
+import { cleanState, moveStateAside, runKeyFor } from '../domain/state/aside';
 import {
   CheckpointError,
   checkpointId,
@@ -16,8 +16,8 @@ import {
   restoreCheckpoint,
   selectCheckpoint,
   verifyCheckpoint,
-} from '../activities/state/checkpoint';
-import { globMatcher } from '../activities/state/files';
+} from '../domain/state/checkpoint';
+import { globMatcher, walkTree } from '../domain/state/files';
 import { parseConfig } from '../core/config';
 import type { Component } from '../core/schemas';
 import { tempDir } from './helpers';
@@ -403,6 +403,21 @@ test('glob matcher: any name without wildcards matches only itself, * any run, ?
     fc.property(name, fc.constantFrom(...printable), (head, one) => globMatcher(`${head}?`)(head + one) && !globMatcher(`${head}?`)(head) && !globMatcher(`${head}?`)(head + one + one)),
     { numRuns: 2000 },
   );
+});
+
+test('walkTree: the root first, then depth first in byte order, symlinks not followed; a missing root yields nothing', async () => {
+  const root = path.join(tempDir('walk'), 'tree');
+  mkdirSync(path.join(root, 'b', 'empty'), { recursive: true });
+  writeFileSync(path.join(root, 'b', 'z.txt'), 'z');
+  writeFileSync(path.join(root, 'a.txt'), 'a');
+  writeFileSync(path.join(root, 'B.txt'), 'B');
+  symlinkSync(path.join(root, 'b'), path.join(root, 'link'));
+  const seen: string[] = [];
+  for await (const entry of walkTree(root)) seen.push(`${entry.kind}:${entry.rel}`);
+  assert.deepEqual(seen, ['dir:', 'file:B.txt', 'file:a.txt', 'dir:b', 'dir:b/empty', 'file:b/z.txt', 'other:link']);
+  const none: string[] = [];
+  for await (const entry of walkTree(path.join(root, 'missing'))) none.push(entry.rel);
+  assert.deepEqual(none, []);
 });
 
 /** Sorted contents of every file under `dir` except the moves log: unchanged as long as nothing is deleted. */

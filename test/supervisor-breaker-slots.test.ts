@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import type { SweepResult } from '../activities/supervision';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { pauseSupervisor, resumeSupervisor, supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../activities/adapters/process';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';

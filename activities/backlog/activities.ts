@@ -7,22 +7,13 @@ import type { BatchResult, SpoolCounts } from '../../core/backlog';
 import type { Spool } from '../../core/schemas';
 import type { ProbeResult } from '../../core/failure';
 import { whileBeating } from '../heartbeat';
-import { deliver, SinkError, sinkHas, sinkHealthy } from './sink';
-import { counts, deadLetter, listPending, readAttempts, recordAttempt, removeDelivered, resetFailed, type PendingEntry } from './spool';
+import { replayBatch, type ReplayBatchInput } from '../../domain/backlog/replay';
+import { sinkHealthy } from '../../domain/backlog/sink';
+import { counts, resetFailed } from '../../domain/backlog/spool';
 
 export interface SpoolRef {
   spool: Spool;
 }
-
-export interface ReplayBatchInput extends SpoolRef {
-  /** Names the batch at the sink (x-mend-batch) and in logs. */
-  batch: string;
-  /** Pending files to leave for a later cycle (they failed earlier in this one). */
-  skip?: string[];
-}
-
-/** Retryable failures in a row after which a batch stops: the sink is struggling, the rest can wait. */
-const STOP_AFTER_FAILURES_IN_A_ROW = 3;
 
 export function createBacklogActivities() {
   return {
@@ -37,13 +28,15 @@ export function createBacklogActivities() {
     },
 
     /**
-     * Delivers the oldest pending items one after another, oldest first. Safe to run twice: an item
-     * leaves pending/ only after the sink confirms it holds it, and delivery asks the sink first (and
-     * sends the id as idempotency key), so a retry after a crash finds it there instead of posting
-     * again. A retry counts a new attempt only for an item that really failed again.
+     * Delivers the oldest pending items, heartbeating per item. Safe to run twice: an item leaves
+     * pending/ only once the sink confirms it holds it, and a retry asks the sink first (domain/backlog/replay).
      */
     async replayBatch(input: ReplayBatchInput): Promise<BatchResult> {
-      return whileBeating(() => replay(input));
+      const ctx = Context.current();
+      const result = await whileBeating(() => replayBatch(input, { onItem: (file) => ctx.heartbeat({ batch: input.batch, file }), signal: ctx.cancellationSignal }));
+      const { spool, batch } = input;
+      log.info('replay batch', { spool: spool.name, batch, taken: result.taken, delivered: result.delivered, already: result.already, failedAttempts: result.failedAttempts, deadLettered: result.deadLettered.length, pending: result.counts.pending });
+      return result;
     },
 
     /** Safe to run twice: a second run finds no dead letters left to move. */
@@ -53,105 +46,4 @@ export function createBacklogActivities() {
       return { moved, counts: await counts(spool.dir) };
     },
   };
-}
-
-async function replay({ spool, batch, skip = [] }: ReplayBatchInput): Promise<BatchResult> {
-  const ctx = Context.current();
-  const entries = await listPending(spool.dir, spool.batchSize, spool.maxItemBytes, new Set(skip));
-  const result: BatchResult = { taken: entries.length, delivered: 0, already: 0, failedAttempts: 0, corrupt: 0, deadLettered: [], retry: [], sinkUnreachable: false, counts: { pending: 0, failed: 0 } };
-  let failuresInARow = 0;
-  for (const entry of entries) {
-    ctx.heartbeat({ batch, file: entry.file });
-    if (ctx.cancellationSignal.aborted) break;
-    const outcome = await replayOne(spool, entry, batch);
-    if (outcome.kind === 'delivered') result.delivered++;
-    if (outcome.kind === 'already') result.already++;
-    if (outcome.kind === 'dead-lettered') result.deadLettered.push(outcome.dead);
-    if (outcome.kind === 'dead-lettered' && !outcome.counted) result.corrupt++;
-    if (outcome.kind === 'attempt-failed' || (outcome.kind === 'dead-lettered' && outcome.counted)) {
-      result.failedAttempts++;
-      result.lastError = outcome.kind === 'attempt-failed' ? outcome.error.message : outcome.dead.reason;
-    }
-    if (outcome.kind === 'attempt-failed') {
-      result.retry.push(entry.file);
-      failuresInARow++;
-      // The sink is not there at all, or keeps failing: stop before wearing down every item's attempts.
-      if (outcome.error.failureClass === 'network' || outcome.error.failureClass === 'timeout') {
-        result.sinkUnreachable = true;
-        break;
-      }
-      if (failuresInARow >= STOP_AFTER_FAILURES_IN_A_ROW) break;
-    } else {
-      failuresInARow = 0;
-    }
-  }
-  result.counts = await counts(spool.dir);
-  log.info('replay batch', { spool: spool.name, batch, taken: result.taken, delivered: result.delivered, already: result.already, failedAttempts: result.failedAttempts, deadLettered: result.deadLettered.length, pending: result.counts.pending });
-  return result;
-}
-
-type ItemOutcome =
-  | { kind: 'delivered' | 'already' }
-  | { kind: 'attempt-failed'; error: SinkError }
-  | { kind: 'dead-lettered'; dead: BatchResult['deadLettered'][number]; counted: boolean };
-
-async function replayOne(spool: Spool, entry: PendingEntry, batch: string): Promise<ItemOutcome> {
-  if (!entry.ok) {
-    // Unreadable, not an item or too large: trying again cannot help, and it must not block the queue.
-    const id = entry.file.replace(/\.json$/, '');
-    await deadLetter(spool.dir, entry.file, { failureClass: 'data', reason: entry.reason, attempts: 0 });
-    return { kind: 'dead-lettered', dead: { id, failureClass: 'data', reason: entry.reason }, counted: false };
-  }
-  const { item, file } = entry;
-  let sent: Awaited<ReturnType<typeof deliver>>;
-  try {
-    sent = await deliver(spool, item, { batch });
-  } catch (err) {
-    if (!(err instanceof SinkError)) throw err;
-    if (!err.retryable) {
-      // The sink refused this item (4xx other than 408/429): it did not take it, and will not.
-      const attempts = (await readAttempts(spool.dir, item.id)).attempts + 1;
-      await deadLetter(spool.dir, file, { failureClass: err.failureClass, reason: err.message, attempts });
-      return { kind: 'dead-lettered', dead: { id: item.id, failureClass: err.failureClass, reason: err.message }, counted: true };
-    }
-    const attempts = await recordAttempt(spool.dir, item.id, err.message);
-    return (attempts >= spool.maxAttempts && (await lastChance(spool, file, item.id, err, attempts))) || { kind: 'attempt-failed', error: err };
-  }
-  // Verify before forgetting: the item leaves the spool only once the sink says it holds it.
-  let held: boolean;
-  try {
-    held = await sinkHas(spool, item.id);
-  } catch (err) {
-    if (!(err instanceof SinkError)) throw err;
-    // Delivered but not confirmed: stays pending (not an attempt against it); the next try asks first.
-    return { kind: 'attempt-failed', error: new SinkError(`verify after delivery: ${err.message}`, err.failureClass, true, err.status) };
-  }
-  if (!held) {
-    const error = new SinkError(`the sink accepted ${item.id} but does not hold it`, 'data', true);
-    const attempts = await recordAttempt(spool.dir, item.id, error.message);
-    return (attempts >= spool.maxAttempts && (await lastChance(spool, file, item.id, error, attempts))) || { kind: 'attempt-failed', error };
-  }
-  await removeDelivered(spool.dir, file);
-  return { kind: sent.delivered ? 'delivered' : 'already' };
-}
-
-/**
- * After the last allowed attempt: an item goes to failed/ only when the sink says it does not hold
- * it, so nothing ends both delivered and dead. Found there, it is removed as delivered; when the
- * sink cannot say, the item stays pending for the next cycle (undefined).
- */
-async function lastChance(spool: Spool, file: string, id: string, error: SinkError, attempts: number): Promise<ItemOutcome | undefined> {
-  let held: boolean;
-  try {
-    held = await sinkHas(spool, id);
-  } catch {
-    return undefined;
-  }
-  if (held) {
-    await removeDelivered(spool.dir, file);
-    return { kind: 'already' };
-  }
-  const reason = `${attempts} failed attempts; last: ${error.message}`;
-  await deadLetter(spool.dir, file, { failureClass: error.failureClass, reason, attempts });
-  return { kind: 'dead-lettered', dead: { id, failureClass: error.failureClass, reason }, counted: true };
 }

@@ -1,13 +1,13 @@
 /**
  * State activities (checkpoint, select, restore, move aside, clean) as the worker registers them:
  * heartbeating while they copy or hash, with typed failures. Each delegates to an idempotent
- * function in this folder; the comment on each says why running it twice is safe.
+ * function in domain/state; the comment on each says why running it twice is safe.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Component } from '../../core/schemas';
-import { CheckpointError, createCheckpoint, pruneCheckpoints, restoreCheckpoint, selectCheckpoint } from './checkpoint';
+import { CheckpointError, createCheckpoint, pruneCheckpoints, restoreCheckpoint, selectCheckpoint } from '../../domain/state/checkpoint';
 import { whileBeating } from '../heartbeat';
-import { cleanState, moveStateAside } from './aside';
+import { cleanState, moveStateAside } from '../../domain/state/aside';
 
 interface StateRef {
   component: Component;

@@ -3,8 +3,8 @@
  * visibility, describe with progress, and pause / resume / cancel / approve.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunEndedError, RunNotFoundError, type MendClient, type StartedRun } from '../../client';
-import { describeSummary, listRuns } from '../../client/runs';
+import { AlreadyRunningError, type StartedRun } from '../../client';
+import { listRuns } from '../../client/runs';
 import {
   ApproveBodySchema,
   ApproveResponseSchema,
@@ -131,14 +131,9 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         const principal = principalOf(request);
         const workflowId = workflowIdOf(request.params.id);
         if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
-        try {
-          if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
-          else if (action === 'resume') await mend.resume(workflowId, principal.name);
-          else await mend.cancel(workflowId);
-        } catch (err) {
-          if (err instanceof RunNotFoundError) await refuseIfEnded(mend, workflowId);
-          throw err;
-        }
+        if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
+        else if (action === 'resume') await mend.resume(workflowId, principal.name);
+        else await mend.cancel(workflowId);
         request.log.info({ reqId: request.id, workflowId, by: principal.name, action }, `run ${action}`);
         return reply.code(202).send({ workflowId, action, by: principal.name });
       },
@@ -170,9 +165,3 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
     },
   );
 };
-
-/** A signal to a closed run reads as "not found": say that it has ended instead, when it exists. */
-async function refuseIfEnded(mend: MendClient, workflowId: string): Promise<void> {
-  const summary = await describeSummary(mend, workflowId).catch(() => undefined);
-  if (summary) throw new RunEndedError(workflowId, summary.runId, summary.status);
-}

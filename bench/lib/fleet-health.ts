@@ -3,7 +3,7 @@
  * multi-service scenarios (dependency order, mass outage) poll and measure, the same for every peer.
  */
 import { readFileSync } from 'node:fs';
-import { readProcStat } from '../../activities/adapters/process';
+import { readProcStat } from '../../domain/adapters/process';
 import { healthUrl, type BenchService } from '../peers/types';
 import { healthy, now, run, sleep } from './util';
 

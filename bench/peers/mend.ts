@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { processAdapter, startProcess, stopProcess } from '../../activities/adapters/process';
+import { processAdapter, startProcess, stopProcess } from '../../domain/adapters/process';
 import { MendClient } from '../../client';
 import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createCheckpoint, restoreCheckpoint } from '../../activities/state/checkpoint';
+import { createCheckpoint, restoreCheckpoint } from '../../domain/state/checkpoint';
 import { ComponentSchema } from '../../core/schemas';
 import { summarize, type Summary } from '../lib/stats';
 import { log, now, run } from '../lib/util';

@@ -5,7 +5,7 @@
  */
 import { classifyErrorCode, classifyHttpStatus, type FailureClass, type ProbeResult } from '../../core/failure';
 import type { SpoolSink } from '../../core/schemas';
-import type { SpoolItem } from './spool';
+import type { SpoolItem } from '../../core/spool';
 
 /** A failed sink call; `retryable: false` means trying the same item again cannot help (dead-letter it). */
 export class SinkError extends Error {

@@ -1,6 +1,6 @@
 /**
- * File helpers shared by checkpoints and moving state aside: copies that hash while they stream,
- * fsync, moves that never overwrite, and a glob matcher for base names.
+ * File helpers shared by checkpoints and moving state aside: a tree walk, copies that hash while
+ * they stream, fsync, moves that never overwrite, and a glob matcher for base names.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Stats } from 'node:fs';
@@ -23,6 +23,47 @@ export async function lstatIfExists(p: string): Promise<Stats | undefined> {
     const code = errnoCode(err);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw err;
+  }
+}
+
+/** One entry of a walked tree: `rel` is its posix path under the root ('' for the root itself). */
+export interface TreeEntry {
+  abs: string;
+  rel: string;
+  /** Symlinks are never followed: they are `other`, like sockets and devices. */
+  kind: 'dir' | 'file' | 'other';
+}
+
+/**
+ * Every entry of the tree at `root`, the root first, then depth first with names in byte order
+ * (so whatever is built from a walk comes out the same each time). A root that is not there
+ * yields nothing; a folder that vanishes mid-walk is taken as empty.
+ */
+export async function* walkTree(root: string): AsyncGenerator<TreeEntry> {
+  const stat = await lstatIfExists(root);
+  if (!stat) return;
+  yield { abs: root, rel: '', kind: kindOf(stat) };
+  if (stat.isDirectory()) yield* walkFolder(root, '');
+}
+
+/** From lstat or a Dirent, neither of which follows symlinks. */
+function kindOf(entry: { isDirectory(): boolean; isFile(): boolean }): TreeEntry['kind'] {
+  return entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
+}
+
+async function* walkFolder(abs: string, rel: string): AsyncGenerator<TreeEntry> {
+  let entries;
+  try {
+    entries = await fs.readdir(abs, { withFileTypes: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const child: TreeEntry = { abs: path.join(abs, entry.name), rel: rel ? path.posix.join(rel, entry.name) : entry.name, kind: kindOf(entry) };
+    yield child;
+    if (child.kind === 'dir') yield* walkFolder(child.abs, child.rel);
   }
 }
 

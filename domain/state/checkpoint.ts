@@ -10,39 +10,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import { ManifestSchema, type CheckpointDir, type CheckpointFile, type CheckpointManifest } from '../../core/checkpoint';
 import type { Component } from '../../core/schemas';
-import { copyHashing, errnoCode, fsyncDir, hashFile, lstatIfExists, writeFileSynced } from './files';
-
-export interface CheckpointFile {
-  /** Relative path inside the checkpoint's data folder. */
-  path: string;
-  /** Absolute path it was copied from and restores to. */
-  source: string;
-  size: number;
-  sha256: string;
-}
-
-export interface CheckpointDir {
-  /** Relative path inside the checkpoint's data folder. */
-  path: string;
-  /** Absolute path of the folder it restores to. */
-  source: string;
-}
-
-export interface CheckpointManifest {
-  id: string;
-  component: string;
-  /** ISO 8601. */
-  createdAt: string;
-  label?: string;
-  files: CheckpointFile[];
-  totalBytes: number;
-  /** Folders of state paths that were folders (empty ones too), so a restore recreates the tree. */
-  dirs?: CheckpointDir[];
-  /** Symlinks and special files found in the state and not recorded. */
-  skipped?: string[];
-}
+import { copyHashing, errnoCode, fsyncDir, hashFile, lstatIfExists, walkTree, writeFileSynced } from './files';
 
 export interface CheckpointInfo {
   id: string;
@@ -74,24 +44,6 @@ const DELETING_PREFIX = '.deleting-';
 const STALE_TEMP_MS = 3_600_000;
 /** Ids are folder names: no separators, no leading dot (dot folders are temp and prune folders). */
 const ID_RE = /^[\w-][\w.-]{0,99}$/;
-
-const ManifestSchema = z.object({
-  id: z.string().min(1),
-  component: z.string().min(1),
-  createdAt: z.iso.datetime({ offset: true }),
-  label: z.string().optional(),
-  files: z.array(
-    z.object({
-      path: z.string().min(1),
-      source: z.string().min(1),
-      size: z.number().int().min(0),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    }),
-  ),
-  totalBytes: z.number().int().min(0),
-  dirs: z.array(z.object({ path: z.string().min(1), source: z.string().min(1) })).optional(),
-  skipped: z.array(z.string()).optional(),
-});
 
 /** A sortable id from a time: 2026-11-23T10:15:00.123Z -> "20261123T101500123Z". */
 export function checkpointId(date: Date): string {
@@ -181,49 +133,30 @@ export async function createCheckpoint(
     const skipped: string[] = [];
     let found = 0;
 
-    const copyFile = async (source: string, rel: string): Promise<void> => {
-      try {
-        const { size, sha256 } = await copyHashing(source, path.join(temp, DATA, rel), opts.onProgress);
-        files.push({ path: rel, source, size, sha256 });
-      } catch (err) {
-        // Removed between listing and copying: the checkpoint is of what was there.
-        if (errnoCode(err) !== 'ENOENT') throw err;
-        skipped.push(source);
+    for (const [index, statePath] of component.state.paths.entries()) {
+      const prefix = `${index}-${path.basename(statePath)}`;
+      let seen = false;
+      for await (const entry of walkTree(statePath)) {
+        const rel = entry.rel ? path.posix.join(prefix, entry.rel) : prefix;
+        // The state path itself counts as state only when it is a file or a folder.
+        if (entry.rel === '' && entry.kind !== 'other') seen = true;
+        if (entry.kind === 'dir') {
+          await fs.mkdir(path.join(temp, DATA, rel), { recursive: true });
+          dirs.push({ path: rel, source: entry.abs });
+        } else if (entry.kind === 'file') {
+          try {
+            const { size, sha256 } = await copyHashing(entry.abs, path.join(temp, DATA, rel), opts.onProgress);
+            files.push({ path: rel, source: entry.abs, size, sha256 });
+          } catch (err) {
+            // Removed between listing and copying: the checkpoint is of what was there.
+            if (errnoCode(err) !== 'ENOENT') throw err;
+            skipped.push(entry.abs);
+          }
+        } else {
+          skipped.push(entry.abs);
+        }
       }
-    };
-    const copyTree = async (source: string, rel: string): Promise<void> => {
-      await fs.mkdir(path.join(temp, DATA, rel), { recursive: true });
-      dirs.push({ path: rel, source });
-      let entries;
-      try {
-        entries = await fs.readdir(source, { withFileTypes: true });
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-        return;
-      }
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      for (const entry of entries) {
-        const childSource = path.join(source, entry.name);
-        const childRel = path.posix.join(rel, entry.name);
-        if (entry.isDirectory()) await copyTree(childSource, childRel);
-        else if (entry.isFile()) await copyFile(childSource, childRel);
-        else skipped.push(childSource);
-      }
-    };
-
-    for (const [index, source] of component.state.paths.entries()) {
-      const stat = await lstatIfExists(source);
-      if (!stat) continue;
-      const rel = `${index}-${path.basename(source)}`;
-      if (stat.isFile()) {
-        found++;
-        await copyFile(source, rel);
-      } else if (stat.isDirectory()) {
-        found++;
-        await copyTree(source, rel);
-      } else {
-        skipped.push(source);
-      }
+      if (seen) found++;
     }
     if (found === 0) {
       const why = skipped.length > 0 ? ` (only symlinks or special files: ${skipped.join(', ')})` : ` (none of ${component.state.paths.join(', ') || 'no state paths configured'} exists)`;
@@ -293,25 +226,13 @@ function isInside(child: string, parent: string): boolean {
 }
 
 /** Latest mtime of anything in a tree: a create still copying a big file keeps it fresh. */
-async function newestMtime(p: string): Promise<number | undefined> {
-  const stat = await lstatIfExists(p);
-  if (!stat) return undefined;
-  let newest = stat.mtimeMs;
-  if (stat.isDirectory()) {
-    for (const name of await fs.readdir(p).catch(() => [] as string[])) newest = Math.max(newest, (await newestMtime(path.join(p, name))) ?? 0);
+async function newestMtime(root: string): Promise<number | undefined> {
+  let newest: number | undefined;
+  for await (const entry of walkTree(root)) {
+    const stat = await lstatIfExists(entry.abs);
+    if (stat) newest = Math.max(newest ?? 0, stat.mtimeMs);
   }
   return newest;
-}
-
-/** Every non-folder entry under `dir`, as posix paths relative to it. */
-async function listTree(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(path.join(dir, rel), { withFileTypes: true })) {
-    const childRel = rel ? path.posix.join(rel, entry.name) : entry.name;
-    if (entry.isDirectory()) out.push(...(await listTree(dir, childRel)));
-    else out.push(childRel);
-  }
-  return out;
 }
 
 /**
@@ -369,13 +290,7 @@ export async function verifyCheckpoint(component: Component, id: string, onProgr
     const { sha256 } = await hashFile(abs, onProgress);
     if (sha256 !== file.sha256) problems.push(`${file.path}: changed (sha256 differs from the manifest)`);
   }
-  let present: string[] = [];
-  try {
-    present = await listTree(dataDir);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-  for (const rel of present) if (!listed.has(rel)) problems.push(`${rel}: not in the manifest`);
+  for await (const entry of walkTree(dataDir)) if (entry.rel !== '' && entry.kind !== 'dir' && !listed.has(entry.rel)) problems.push(`${entry.rel}: not in the manifest`);
   return { ok: problems.length === 0, problems };
 }
 

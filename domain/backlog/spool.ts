@@ -13,23 +13,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
 import type { FailureClass } from '../../core/failure';
+import { ITEM_ID_RE, SpoolItemSchema, type SpoolItem } from '../../core/spool';
 import { errnoCode, fsyncDir, writeFileSynced } from '../state/files';
 
-export const ITEM_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const ITEM_FILE_RE = /^(\d{15})-([A-Za-z0-9][A-Za-z0-9_-]{0,127})\.json$/;
 export const DEFAULT_MAX_ITEM_BYTES = 1024 * 1024;
-
-export const SpoolItemSchema = z
-  .object({
-    id: z.string().regex(ITEM_ID_RE, { message: 'expected an item id: letters, digits, "-" or "_" (max 128)' }),
-    createdAt: z.iso.datetime({ offset: true }),
-    payload: z.unknown(),
-  })
-  .strict();
-
-export type SpoolItem = z.output<typeof SpoolItemSchema>;
 
 export type PendingEntry = { ok: true; file: string; item: SpoolItem } | { ok: false; file: string; reason: string };
 

@@ -1,0 +1,76 @@
+/**
+ * The one way every `mend` command reaches mend: through the HTTP API when MEND_URL is set
+ * (MEND_TOKEN as the bearer token), else straight to Temporal with MendClient. Both ways give the
+ * commands the same answers and the same errors, so a command prints the same lines and exits
+ * with the same code either way; only who is recorded differs (the token's name, or user@cli).
+ */
+import type { RunDescription, StartedRun } from '../client';
+import type { RunList } from '../client/runs';
+import type { RunListQuery } from '../core/api';
+import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
+import type { RunOptions, Strategy } from '../core/schemas';
+import type { Settings } from '../core/settings';
+import type { CheckResult } from '../core/supervision';
+import { ApiClient } from './api-client';
+import type { ComponentRow } from './component-row';
+import { ApiOps } from './ops-api';
+import { TemporalOps } from './ops-temporal';
+
+export interface StartRecoveriesRequest {
+  strategy: Strategy;
+  /** Component ids, one run each, in this order. */
+  components: string[];
+  reason?: string;
+  dryRun?: boolean;
+  options?: RunOptions;
+}
+
+export interface StartSagaRequest {
+  name: string;
+  requestId: string;
+  reason?: string;
+  dryRun?: boolean;
+}
+
+/** `mend components`: a row per component, and a note when part of it could not be read. */
+export interface ComponentTable {
+  rows: ComponentRow[];
+  note?: string;
+}
+
+export type CheckAnswer = Omit<CheckResult, 'reported'> & { reported?: boolean };
+
+export interface MendOps {
+  /** Starts one recovery per component; `onStarted` hears of each as it starts (so a later refusal leaves the earlier ones known). */
+  startRecoveries(req: StartRecoveriesRequest, onStarted: (target: string, run: StartedRun) => void): Promise<void>;
+  startSaga(req: StartSagaRequest): Promise<StartedRun>;
+  describe(workflowId: string): Promise<RunDescription>;
+  /** Waits for the run to end and returns its result. */
+  result(workflowId: string, runId?: string): Promise<RecoveryResult>;
+  progress(workflowId: string, runId?: string): Promise<RunProgress>;
+  /** The running escalation rung under `workflowId` that waits for an approval, if any. */
+  waitingRung(workflowId: string): Promise<string | undefined>;
+  control(workflowId: string, action: 'pause' | 'resume' | 'cancel', reason?: string): Promise<void>;
+  /** `by` names who decides; through the API the token's name is recorded instead, so giving one there is bad usage. */
+  approve(workflowId: string, decision: { approve: boolean; reason?: string; by?: string }): Promise<ApprovalStatus & { workflowId: string }>;
+  listRuns(filter: RunListQuery): Promise<RunList>;
+  components(): Promise<ComponentTable>;
+  check(component: string): Promise<CheckAnswer>;
+  close(): Promise<void>;
+}
+
+/** The ops for these settings: over the API when MEND_URL is set, else over Temporal with the config file given. */
+export function opsFor(settings: Settings, configFile: string = settings.MEND_CONFIG): MendOps {
+  const api = ApiClient.fromSettings(settings);
+  return api ? new ApiOps(api) : new TemporalOps(settings, configFile);
+}
+
+/** Runs `fn` with the ops of these settings and closes them after. */
+export async function withOps<T>(settings: Settings, configFile: string | undefined, fn: (ops: MendOps) => Promise<T>): Promise<T> {
+  const ops = opsFor(settings, configFile);
+  try {
+    return await fn(ops);
+  } finally {
+    await ops.close();
+  }
+}
