@@ -11,6 +11,7 @@ import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '..
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { reconcileDrills } from './drills';
 import { recoveryRelatives, type MendClient } from './index';
 import { applySchedule, deleteUnwanted, ownedSchedules } from './schedule-sync';
@@ -124,7 +125,7 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
 function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
   const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
     type: 'startWorkflow',
-    workflowType: 'healthSweep',
+    workflowType: WORKFLOW_TYPES.healthSweep,
     // The schedule appends the firing time: mend/health/<group>-2026-11-23T16:00:00Z.
     workflowId: plan.scheduleId,
     taskQueue,
@@ -168,7 +169,7 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
  */
 async function retireSupervisors(client: MendClient, config: Config): Promise<string[]> {
   const wanted = new Set(config.components.filter((c) => c.supervision.enabled).map((c) => supervisorWorkflowId(c.id)));
-  const query = `WorkflowType = "supervisor" AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(client.taskQueue)}`;
+  const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.supervisor)} AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(client.taskQueue)}`;
   const retired: string[] = [];
   for await (const run of client.temporal.workflow.list({ query })) {
     if (wanted.has(run.workflowId)) continue;

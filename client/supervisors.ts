@@ -1,6 +1,7 @@
 /** Reading and steering component supervisors (`mend/supervisor/<component>`): state, stats, pause. */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
+import { pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
 import { componentStats, fleetStats, type ComponentStats, type FleetStats, type HealthState, type BreakerState, type SupervisorState } from '../core/supervision';
 import { renderSupervisionMetrics } from '../core/supervision-metrics';
@@ -9,7 +10,7 @@ import type { MendClient } from './index';
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
 export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
   try {
-    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query<SupervisorState>('state');
+    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query(supervisorStateQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     // The server's reason (no worker answered, a failed workflow task) is in the cause.
@@ -38,11 +39,11 @@ export async function supervisionMetrics(client: MendClient, config: Config): Pr
 
 /** Holds auto-recovery of a component (for `forMs`, or until resumed). */
 export async function pauseSupervisor(client: MendClient, componentId: string, by: string, forMs?: number): Promise<void> {
-  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('pause', { by, forMs });
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(pauseSupervisionSignal, { by, forMs });
 }
 
 export async function resumeSupervisor(client: MendClient, componentId: string, by: string): Promise<void> {
-  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('resume', { by });
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(resumeSupervisionSignal, { by });
 }
 
 /** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */

@@ -1,23 +1,10 @@
 /**
  * The backlog replay entity's contract: its input, its status report, the results of its
- * activities, the names of its queries and updates, and the pure rules for its cadence.
+ * activities, and the pure rules for its cadence.
  * Shared by the workflow (types only), the activities, the client and the CLI.
  */
 import type { FailureClass } from './failure';
 import type { Spool } from './schemas';
-
-/** Workflow type name of the replay entity (`mend/backlog/<spool>`). */
-export const BACKLOG_WORKFLOW = 'backlogReplay';
-
-/** Query, signal and update names the entity answers. */
-export const BACKLOG_HANDLERS = {
-  status: 'status',
-  pause: 'pause',
-  resume: 'resume',
-  force: 'force',
-  resetFailed: 'resetFailed',
-  reconfigure: 'reconfigure',
-} as const;
 
 /** What one replay batch did; the activity's answer. */
 export interface BatchResult {

@@ -13,14 +13,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** What a run executes: a component strategy, or a configured saga. */
 export type RunbookKind = Strategy | 'saga';
 
-/** Workflow type that runs each strategy. */
-export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
-  immediate: 'immediateRestart',
-  progressive: 'progressiveRestart',
-  'dependency-aware': 'dependencyAwareRestart',
-  'state-recovery': 'stateRecovery',
-  'emergency-reset': 'emergencyReset',
-};
+export { STRATEGY_WORKFLOW } from './workflow-types';
 
 export interface RecoveryInput {
   /** The component as configured when the run was requested (paths already absolute). */

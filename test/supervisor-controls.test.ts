@@ -13,7 +13,9 @@ import { processAdapter, runningProcess, startProcess } from '../activities/adap
 import { deleteHealthSchedules, reconcileSchedules, supervisorSpec } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';
+import { reportSignal } from '../core/messages';
 import type { ProbeReport, SupervisorState } from '../core/supervision';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { bearer, makeTokens, testApp } from './api-fixtures';
 import { demoStarts, httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
@@ -167,11 +169,11 @@ describe('supervisor controls', () => {
   test('a supervisor continues as new with its state and statistics intact', async () => {
     const id = ids.entity;
     const spec = supervisorSpec(component(id), suite.config);
-    const handle = await suite.client.temporal.workflow.signalWithStart('supervisor', {
+    const handle = await suite.client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
       workflowId: supervisorWorkflowId(id),
       taskQueue: queue,
       args: [{ spec, historyLimit: 10 }],
-      signal: 'report',
+      signal: reportSignal,
       signalArgs: [{ healthy: true, detail: 'ok', checkedAt: new Date(Date.now() - 60_000).toISOString(), source: 'manual' } satisfies ProbeReport],
     });
     const firstRun = handle.signaledRunId;
@@ -180,7 +182,7 @@ describe('supervisor controls', () => {
       // Failures as a watch reports them (certain, so no confirmation probes newer than these reports).
       const failed = i % 5 === 0;
       const report: ProbeReport = { healthy: !failed, failureClass: failed ? 'unknown' : undefined, detail: `report ${i}`, checkedAt: new Date(t0 + i * 1_000).toISOString(), source: failed ? 'watch' : 'manual' };
-      await handle.signal('report', report);
+      await handle.signal(reportSignal, report);
     }
     const s = await waitFor('all reports handled', 30_000, async () => {
       const st = await state(id);

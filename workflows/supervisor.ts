@@ -10,8 +10,6 @@ import {
   ParentClosePolicy,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -49,11 +47,9 @@ import type { RecoveryRunResult } from '../activities/supervision';
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
-export const reportSignal = defineSignal<[ProbeReport]>('report');
-export const supervisorStateQuery = defineQuery<SupervisorState>('state');
-/** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
-export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
-export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+// Defined once in core/messages (the client and the sweep send them).
+import { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+export { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
 
 type RecoveryRun = NonNullable<RecoveryRunResult['run']>;
 

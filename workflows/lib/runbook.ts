@@ -2,15 +2,12 @@
  * The step library every runbook is built from: phases (upserted to MendPhase), a `progress`
  * query, `pause`/`resume` signals honoured between side effects, dry-run plans and a typed result.
  */
-import { ApplicationFailure, condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import { FAILURE_CLASSES, type FailureClass } from '../../core/failure';
-import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, RunProgress, StepRecord } from '../../core/run';
+import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, StepRecord } from '../../core/run';
+import { pauseSignal, progressQuery, resumeSignal } from '../../core/messages';
 import type { Trigger } from '../../core/schemas';
 import { upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
-
-export const progressQuery = defineQuery<RunProgress>('progress');
-export const pauseSignal = defineSignal<[{ by?: string; reason?: string }?]>('pause');
-export const resumeSignal = defineSignal<[{ by?: string }?]>('resume');
 
 /** A step failed; carries what the result should say. */
 export class StepFailed extends Error {
