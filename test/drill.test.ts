@@ -11,7 +11,7 @@ import { supervisorState } from '../client/supervisors';
 import { parseConfig } from '../core/config';
 import { drillScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { DrillResult } from '../core/drill';
-import { httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('drills', () => {
   const dir = tempDir('drill');
@@ -59,6 +59,9 @@ describe('drills', () => {
     assert.ok(Date.parse(result.recoveredAt!) - Date.parse(result.injectedAt!) === result.mttrMs);
     assert.equal(await httpStatus(url), 200);
     await waitFor('the supervisor to count the recovery', 20_000, async () => (await supervisorState(suite.client, id))!.stats.attempted > before);
+    for await (const run of suite.client.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "mend/drill/crash-${suffix}/" AND TaskQueue = "${queue}"` })) {
+      recordHistory(run.workflowId, run.runId, 'drill-crash-recovered.json');
+    }
   });
 
   test('a hang drill is recovered too; the table output says how long it took', async () => {
