@@ -8,7 +8,7 @@ import { relatives } from '../core/graph';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput } from '../core/run';
-import type { AlertKey } from '../core/api';
+import type { AlertKey, RunDetail } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { STRATEGY_WORKFLOW, WORKFLOW_TYPES } from '../core/workflow-types';
@@ -85,17 +85,8 @@ export interface StartSagaRequest {
   dryRun?: boolean;
 }
 
-export interface RunDescription {
-  workflowId: string;
-  runId: string;
-  type: string;
-  status: string;
-  startTime: string;
-  closeTime?: string;
-  url: string;
-  progress?: RunProgress;
-  result?: RecoveryResult;
-}
+/** A run's status, progress and result, as the API's `Run` shows it. */
+export type RunDescription = RunDetail;
 
 export interface StartedRun {
   workflowId: string;

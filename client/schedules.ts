@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
+import type { HealthSchedule } from '../core/api';
 import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
@@ -41,17 +42,8 @@ export interface ReconcileResult {
   drills?: { created: string[]; updated: string[]; deleted: string[]; unchanged: string[] };
 }
 
-export interface HealthScheduleInfo {
-  scheduleId: string;
-  group: string;
-  intervalMs?: number;
-  paused: boolean;
-  components: string[];
-  taskQueue?: string;
-  owner?: string;
-  nextRunAt?: string;
-  lastRunAt?: string;
-}
+/** A health schedule as the API shows it, and whose it is (not shown by the API). */
+export type HealthScheduleInfo = HealthSchedule & { taskQueue?: string; owner?: string };
 
 /**
  * Largest input (JSON bytes of the specs) one sweep carries. The specs travel in the schedule's

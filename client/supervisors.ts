@@ -3,7 +3,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
 import { pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
-import { componentStats, fleetStats, type ComponentStats, type FleetStats, type HealthState, type BreakerState, type SupervisorState } from '../core/supervision';
+import type { SupervisorView } from '../core/api';
+import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
 import { renderSupervisionMetrics } from '../core/supervision-metrics';
 import type { MendClient } from './index';
 
@@ -46,26 +47,9 @@ export async function resumeSupervisor(client: MendClient, componentId: string, 
   await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(resumeSupervisionSignal, { by });
 }
 
-/** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
-export interface SupervisorView {
-  workflowId: string;
-  health: HealthState;
-  consecutiveFailures: number;
-  threshold: number;
-  breaker: { state: BreakerState; reason?: string; halfOpenAt?: string };
-  current?: { workflowId: string; strategy: string; startedAt: string };
-  /** Auto-recovery held (`mend pause mend/supervisor/<component>`); until `pausedUntil`, or until resumed when absent. */
-  paused: boolean;
-  pausedUntil?: string;
-  pausedBy?: string;
-  held?: string;
-  lastFailureClass?: string;
-  lastDetail?: string;
-  stats: ComponentStats;
-}
-
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 
+/** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
 export function supervisorView(state: SupervisorState): SupervisorView {
   return {
     workflowId: supervisorWorkflowId(state.component),

@@ -11,6 +11,24 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import ts from 'typescript';
+import type { z } from 'zod';
+import type { MendClient } from '../client';
+import type { listRuns } from '../client/runs';
+import type { supervisorView } from '../client/supervisors';
+import type {
+  BacklogStatusSchema,
+  CheckResultSchema,
+  ComponentStatsSchema,
+  FleetStatsSchema,
+  RecoveryResultSchema,
+  RunDetailSchema,
+  RunListSchema,
+  RunProgressSchema,
+  SupervisorViewSchema,
+} from '../core/api';
+import type { BacklogStatus } from '../core/backlog';
+import type { RecoveryResult, RunProgress } from '../core/run';
+import type { CheckResult, ComponentStats, FleetStats } from '../core/supervision';
 import * as messages from '../core/messages';
 import { STRATEGY_WORKFLOW, WORKFLOW_TYPES, type WorkflowType } from '../core/workflow-types';
 import * as workflows from '../workflows';
@@ -21,6 +39,21 @@ const ROOT = path.resolve(__dirname, '..');
 // Compile-time half of the check: a name in the maps that workflows/index.ts does not export fails typecheck.
 type Unregistered = Exclude<WorkflowType, keyof typeof workflows>;
 const everyNameRegistered: [Unregistered] extends [never] ? true : Unregistered = true;
+
+// One shape per concept: what workflows return, the client builds and the CLI prints is exactly what
+// the API's schema serializes (a field missing from one would be stripped from responses unseen).
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const shapesAreTheSchemas: [
+  Equals<RecoveryResult, z.output<typeof RecoveryResultSchema>>,
+  Equals<RunProgress, z.output<typeof RunProgressSchema>>,
+  Equals<Awaited<ReturnType<MendClient['describe']>>, z.output<typeof RunDetailSchema>>,
+  Equals<Awaited<ReturnType<typeof listRuns>>, z.output<typeof RunListSchema>>,
+  Equals<BacklogStatus, z.output<typeof BacklogStatusSchema>>,
+  Equals<ReturnType<typeof supervisorView>, z.output<typeof SupervisorViewSchema>>,
+  Equals<ComponentStats, z.output<typeof ComponentStatsSchema>>,
+  Equals<FleetStats, z.output<typeof FleetStatsSchema>>,
+  Equals<CheckResult, z.output<typeof CheckResultSchema>>,
+] = [true, true, true, true, true, true, true, true, true];
 
 /** The files that may spell handler and workflow-type names. */
 const DEFINITIONS = new Set(['core/messages.ts', 'core/workflow-types.ts']);
@@ -81,6 +114,11 @@ describe('one definition per Temporal contract', () => {
     // And the other way: a workflow nobody can name by type is a workflow nobody can start.
     const named = new Set<string>([...Object.values(WORKFLOW_TYPES), ...Object.values(STRATEGY_WORKFLOW)]);
     assert.deepEqual(Object.keys(exported).filter((k) => !named.has(k)), []);
+  });
+
+  test('run results, progress, backlog status and supervisor views are the types inferred from the API schemas', () => {
+    // The check itself is the type above (typecheck fails when a shape drifts from its schema).
+    assert.ok(shapesAreTheSchemas.every((same) => same));
   });
 
   test('handler definitions are signal, query and update definitions named, as the SDK builds them', () => {
