@@ -8,7 +8,7 @@ import { relatives } from '../core/graph';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput } from '../core/run';
-import type { AlertKey, RunDetail } from '../core/api';
+import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { STRATEGY_WORKFLOW, WORKFLOW_TYPES } from '../core/workflow-types';
@@ -88,11 +88,8 @@ export interface StartSagaRequest {
 /** A run's status, progress and result, as the API's `Run` shows it. */
 export type RunDescription = RunDetail;
 
-export interface StartedRun {
-  workflowId: string;
-  runId: string;
-  url: string;
-}
+/** A run just started (the API's StartedRun, without the component it names). */
+export type StartedRun = Omit<StartedRunBody, 'component'>;
 
 export class MendClient {
   readonly namespace: string;

@@ -11,6 +11,7 @@ export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
 export type StartRunsBody = z.output<typeof StartRunsBodySchema>;
 
 export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.string(), runId: z.string(), url: z.string() });
+export type StartedRunBody = z.output<typeof StartedRunSchema>;
 
 /** 202: one run per component, in the order asked; the top-level ids are the first run's. */
 export const StartRunsResponseSchema = z
