@@ -216,7 +216,7 @@ describe('mend commands against a running worker', () => {
     const res = await runCli(['stats'], env);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^COMPONENT\s+HEALTH\s+BREAKER\s+RECOVERIES/m);
-    assert.match(res.stdout, new RegExp(`^${A}\\s+healthy\\s+closed\\s+0\\s+0\\s+0\\s+-`, 'm'));
+    assert.match(res.stdout, new RegExp(`^${A}\\s+healthy\\s+closed\\s+0\\s+0\\s+0\\s+0\\s+-`, 'm'));
     assert.match(res.stdout, /^\(fleet\)\s+1 supervised\s+0 not closed/m);
     assert.doesNotMatch(res.stdout, new RegExp(`^${B}\\s`, 'm'), 'B is not supervised');
   });
