@@ -7,6 +7,7 @@ import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
+import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import type { WatchOutcome } from '../core/supervisor-machine';
@@ -14,6 +15,7 @@ import { processAdapter, readPidFile, isAlive } from '../domain/adapters/process
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 
 export interface SweepInput {
   group: string;
@@ -148,11 +150,11 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
           if (!due) return;
           const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec, ...(failures > 1 ? { failures } : {}) };
           await reportSlot(() =>
-            client.workflow.signalWithStart('supervisor', {
+            client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
               workflowId: supervisorWorkflowId(id),
               taskQueue,
               args: [{ spec }],
-              signal: 'report',
+              signal: reportSignal,
               signalArgs: [report],
               staticSummary: `supervise ${id} (health group ${group})`,
             }),
@@ -272,11 +274,11 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
     /** Asks the fleet limiter for a recovery permit (starting it if needed). Safe twice: the limiter queues a component once. */
     async requestFleetPermit(req: PermitRequest & { taskQueue: string }): Promise<void> {
       const { taskQueue, ...request } = req;
-      await Context.current().client.workflow.signalWithStart('fleetLimiter', {
+      await Context.current().client.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
         workflowId: fleetLimiterWorkflowId(taskQueue),
         taskQueue,
         args: [{}],
-        signal: 'acquire',
+        signal: acquireSignal,
         signalArgs: [request],
         staticSummary: `fleet-wide cap on recoveries started by supervisors (queue ${taskQueue})`,
       });
@@ -286,7 +288,7 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
     async releaseFleetPermit(req: { taskQueue: string; component: string }): Promise<void> {
       await Context.current()
         .client.workflow.getHandle(fleetLimiterWorkflowId(req.taskQueue))
-        .signal('release', { component: req.component })
+        .signal(releaseSignal, { component: req.component })
         .catch((err: unknown) => {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });

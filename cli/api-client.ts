@@ -1,6 +1,6 @@
 /**
  * A typed client of mend's HTTP API for CLI commands and scripts (MEND_URL, MEND_TOKEN): the same
- * zod contract as the server (core/api.ts) builds the requests and checks the answers.
+ * zod contract as the server (core/api/) builds the requests and checks the answers.
  */
 import type { z } from 'zod';
 import {

@@ -1,35 +1,19 @@
 /** One row of `mend components`: the component as configured and what its supervisor says. */
-import type { SupervisorView } from '../client/supervisors';
+import type { ComponentView, SupervisorView } from '../core/api';
 
-export interface ComponentRow {
-  id: string;
-  description?: string;
-  adapter: string;
-  probe: string;
-  dependsOn: string[];
-  critical: boolean;
-  strategy: string;
-  escalation: string[];
-  /** The supervisor's health; `none` (no supervisor yet), `off` (supervision disabled), `?` (not readable). */
-  health: string;
-  breaker: string;
-  consecutiveFailures?: number;
-  /** Workflow id of the recovery running now. */
-  current?: string;
-  held?: string;
-}
+/** The API's component view, flattened, with the supervisor's health, breaker and recovery. */
+export type ComponentRow = Pick<ComponentView, 'id' | 'description' | 'adapter' | 'probe' | 'dependsOn' | 'critical'> &
+  Pick<ComponentView['policy'], 'strategy' | 'escalation'> & {
+    /** The supervisor's health; `none` (no supervisor yet), `off` (supervision disabled), `?` (not readable). */
+    health: SupervisorView['health'] | 'none' | 'off' | '?';
+    breaker: SupervisorView['breaker']['state'] | '-';
+    consecutiveFailures?: SupervisorView['consecutiveFailures'];
+    /** Workflow id of the recovery running now. */
+    current?: string;
+    held?: SupervisorView['held'];
+  };
 
-interface Configured {
-  id: string;
-  description?: string;
-  adapter: string;
-  probe: string;
-  dependsOn: string[];
-  critical: boolean;
-  policy: { strategy: string; escalation: string[] };
-}
-
-export function componentRow(c: Configured, supervisor: Omit<SupervisorView, 'stats'> | undefined, otherwise = 'none'): ComponentRow {
+export function componentRow(c: ComponentView, supervisor: Omit<SupervisorView, 'stats'> | undefined, otherwise: 'none' | 'off' | '?' = 'none'): ComponentRow {
   return {
     id: c.id,
     description: c.description,

@@ -4,8 +4,8 @@ import { MendClient, TemporalUnreachableError, type StartedRun } from '../client
 import { checkComponent } from '../client/checks';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
-import { supervisorState, supervisorView, type SupervisorView } from '../client/supervisors';
-import { componentView, type RunListQuery } from '../core/api';
+import { supervisorState, supervisorView } from '../client/supervisors';
+import { componentView, type RunListQuery, type SupervisorView } from '../core/api';
 import { selectComponents, selectSaga } from '../core/config';
 import type { Config } from '../core/schemas';
 import type { Settings } from '../core/settings';

@@ -3,9 +3,19 @@
  * status, pause, resume, force a cycle, move its dead letters back.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { BACKLOG_HANDLERS, BACKLOG_WORKFLOW, type BacklogInput, type BacklogStatus, type PauseRequest } from '../core/backlog';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { BacklogInput, BacklogStatus, PauseRequest } from '../core/backlog';
 import { backlogWorkflowId } from '../core/constants';
+import {
+  backlogForceUpdate,
+  backlogPauseUpdate,
+  backlogReconfigureSignal,
+  backlogResetFailedUpdate,
+  backlogResumeUpdate,
+  backlogStatusQuery,
+} from '../core/messages';
 import type { Spool } from '../core/schemas';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { MendStrategy, MendTrigger } from '../core/search-attributes';
 import { mapConnectionError, mapRunError, RunNotFoundError, type MendClient, type StartedRun } from './index';
 
@@ -19,11 +29,11 @@ export class BacklogControl {
   async ensure(spool: Spool, opts: Pick<BacklogInput, 'continueAfterEvents'> = {}): Promise<StartedRun> {
     const workflowId = backlogWorkflowId(spool.name);
     try {
-      const handle = await this.mend.temporal.workflow.signalWithStart(BACKLOG_WORKFLOW, {
+      const handle = await this.mend.temporal.workflow.signalWithStart(WORKFLOW_TYPES.backlog, {
         workflowId,
         taskQueue: this.mend.taskQueue,
         args: [{ spool, ...opts } satisfies BacklogInput],
-        signal: BACKLOG_HANDLERS.reconfigure,
+        signal: backlogReconfigureSignal,
         signalArgs: [spool],
         typedSearchAttributes: [
           { key: MendStrategy, value: 'backlog' },
@@ -43,33 +53,33 @@ export class BacklogControl {
     try {
       const d = await handle.describe();
       if (d.status.name !== 'RUNNING') throw notRunning(spool, d.status.name.toLowerCase());
-      return await handle.query<BacklogStatus>(BACKLOG_HANDLERS.status);
+      return await handle.query(backlogStatusQuery);
     } catch (err) {
       throw this.mapped(err, spool);
     }
   }
 
   pause(spool: string, req: PauseRequest): Promise<BacklogStatus> {
-    return this.update<BacklogStatus>(spool, BACKLOG_HANDLERS.pause, req);
+    return this.update(spool, backlogPauseUpdate, req);
   }
 
   resume(spool: string, by: string): Promise<BacklogStatus> {
-    return this.update<BacklogStatus>(spool, BACKLOG_HANDLERS.resume, { by });
+    return this.update(spool, backlogResumeUpdate, { by });
   }
 
   /** Runs a cycle now (cuts a sink backoff short); refused while paused. */
   force(spool: string, by: string): Promise<BacklogStatus> {
-    return this.update<BacklogStatus>(spool, BACKLOG_HANDLERS.force, { by });
+    return this.update(spool, backlogForceUpdate, { by });
   }
 
   /** Moves every dead letter back to pending with a fresh attempt count, then runs a cycle. */
   resetFailed(spool: string, by: string): Promise<{ moved: number; status: BacklogStatus }> {
-    return this.update(spool, BACKLOG_HANDLERS.resetFailed, { by });
+    return this.update(spool, backlogResetFailedUpdate, { by });
   }
 
-  private async update<T>(spool: string, name: string, arg: unknown): Promise<T> {
+  private async update<T, A>(spool: string, def: UpdateDefinition<T, [A]>, arg: A): Promise<T> {
     try {
-      return await this.mend.temporal.workflow.getHandle(backlogWorkflowId(spool)).executeUpdate<T, [unknown]>(name, { args: [arg] });
+      return await this.mend.temporal.workflow.getHandle(backlogWorkflowId(spool)).executeUpdate(def, { args: [arg] });
     } catch (err) {
       throw this.mapped(err, spool);
     }

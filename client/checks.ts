@@ -4,6 +4,7 @@ import { TimeoutFailure } from '@temporalio/common';
 import { MendComponents, MendTrigger } from '../core/search-attributes';
 import type { Component, Trigger } from '../core/schemas';
 import { checkWorkflowId, type CheckResult } from '../core/supervision';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { mapConnectionError, TemporalUnreachableError, type MendClient } from './index';
 
 /** Time a worker has to pick the check up and probe, beyond the probe's own timeout. */
@@ -18,7 +19,7 @@ export async function checkComponent(client: MendClient, component: Component, r
   const workflowId = checkWorkflowId(component.id);
   const timeoutMs = ('timeout' in component.probe ? component.probe.timeout : 1_000) + WORKER_GRACE_MS;
   try {
-    return await client.temporal.workflow.execute('checkComponent', {
+    return await client.temporal.workflow.execute(WORKFLOW_TYPES.check, {
       workflowId,
       taskQueue: client.taskQueue,
       args: [{ component }],

@@ -5,7 +5,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { drillScheduleId } from '../core/constants';
-import { DRILL_WORKFLOW, type DrillInput, type DrillResult } from '../core/drill';
+import type { DrillInput, DrillResult } from '../core/drill';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { Config, Drill } from '../core/schemas';
 import { MendComponents, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { mapConnectionError, type MendClient, type StartedRun } from './index';
@@ -23,7 +24,7 @@ function inputOf(config: Config, drill: Drill, trigger: DrillInput['trigger'], r
 export async function startDrill(client: MendClient, config: Config, drill: Drill, requestedBy: string): Promise<StartedRun> {
   const workflowId = `${drillScheduleId(drill.name)}/${randomUUID().slice(0, 8)}`;
   try {
-    const handle = await client.temporal.workflow.start(DRILL_WORKFLOW, {
+    const handle = await client.temporal.workflow.start(WORKFLOW_TYPES.drill, {
       workflowId,
       taskQueue: client.taskQueue,
       args: [inputOf(config, drill, 'manual', requestedBy)],
@@ -58,7 +59,7 @@ export async function reconcileDrills(client: MendClient, config: Config, owner 
       spec: { intervals: [{ every: drill.every }] },
       action: {
         type: 'startWorkflow',
-        workflowType: DRILL_WORKFLOW,
+        workflowType: WORKFLOW_TYPES.drill,
         workflowId: scheduleId,
         taskQueue: client.taskQueue,
         args: [input],

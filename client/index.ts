@@ -6,10 +6,12 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
-import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunbookKind, type RunProgress, type SagaInput } from '../core/run';
-import type { AlertKey } from '../core/api';
+import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
+import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput } from '../core/run';
+import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
+import { STRATEGY_WORKFLOW, WORKFLOW_TYPES } from '../core/workflow-types';
 
 export interface MendClientOptions {
   address: string;
@@ -83,23 +85,11 @@ export interface StartSagaRequest {
   dryRun?: boolean;
 }
 
-export interface RunDescription {
-  workflowId: string;
-  runId: string;
-  type: string;
-  status: string;
-  startTime: string;
-  closeTime?: string;
-  url: string;
-  progress?: RunProgress;
-  result?: RecoveryResult;
-}
+/** A run's status, progress and result, as the API's `Run` shows it. */
+export type RunDescription = RunDetail;
 
-export interface StartedRun {
-  workflowId: string;
-  runId: string;
-  url: string;
-}
+/** A run just started (the API's StartedRun, without the component it names). */
+export type StartedRun = Omit<StartedRunBody, 'component'>;
 
 export class MendClient {
   readonly namespace: string;
@@ -181,7 +171,7 @@ export class MendClient {
     const components = req.allComponents.filter((c) => named.has(c.id));
     const input: SagaInput = { saga: req.saga, components, requestId: req.requestId, trigger: req.trigger, requestedBy: req.requestedBy, reason: req.reason, dryRun: req.dryRun };
     try {
-      const handle = await this.temporal.workflow.start('saga', {
+      const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.saga, {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
@@ -207,7 +197,7 @@ export class MendClient {
   async approve(workflowId: string, req: ApprovalRequest): Promise<ApprovalStatus & { workflowId: string }> {
     const target = (await this.waitingRung(workflowId)) ?? workflowId;
     try {
-      const status = await this.temporal.workflow.getHandle(target).executeUpdate<ApprovalStatus, [ApprovalRequest]>('approve', { args: [req] });
+      const status = await this.temporal.workflow.getHandle(target).executeUpdate(approveUpdate, { args: [req] });
       return { ...status, workflowId: target };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
@@ -238,7 +228,7 @@ export class MendClient {
     try {
       const d = await handle.describe();
       const closed = d.status.name !== 'RUNNING';
-      const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+      const progress = await handle.query(progressQuery).catch(() => undefined);
       const result = d.status.name === 'COMPLETED' ? ((await handle.result()) as RecoveryResult) : undefined;
       return {
         workflowId,
@@ -267,7 +257,7 @@ export class MendClient {
 
   async progress(workflowId: string, runId?: string): Promise<RunProgress> {
     try {
-      return await this.temporal.workflow.getHandle(workflowId, runId).query<RunProgress>('progress');
+      return await this.temporal.workflow.getHandle(workflowId, runId).query(progressQuery);
     } catch (err) {
       throw mapRunError(err, workflowId);
     }
@@ -275,15 +265,15 @@ export class MendClient {
 
   /** Holds the run before its next side effect (a step in progress finishes first). */
   async pause(workflowId: string, by: string, reason?: string): Promise<void> {
-    await this.signalRun(workflowId, 'pause', { by, reason });
+    await this.signalRun(workflowId, pauseSignal, { by, reason });
   }
 
   async resume(workflowId: string, by: string): Promise<void> {
-    await this.signalRun(workflowId, 'resume', { by });
+    await this.signalRun(workflowId, resumeSignal, { by });
   }
 
   /** A signal to a closed run reads as "not found" in Temporal: RunEndedError says it has ended instead, when it exists. */
-  private async signalRun(workflowId: string, signal: 'pause' | 'resume', arg: { by: string; reason?: string }): Promise<void> {
+  private async signalRun(workflowId: string, signal: typeof pauseSignal | typeof resumeSignal, arg: { by: string; reason?: string }): Promise<void> {
     const handle = this.temporal.workflow.getHandle(workflowId);
     try {
       await handle.signal(signal, arg);

@@ -1,14 +1,11 @@
 /** Reading runs through Temporal visibility: lists for the API, and which components a run acts on. */
 import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
-import type { RunListQuery, RunSummary } from '../core/api';
+import type { RunList, RunListQuery, RunSummary } from '../core/api';
 import { runListQuery } from '../core/visibility';
 import { MendComponents, MendOutcome, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { mapConnectionError, RunNotFoundError, type MendClient } from './index';
 
-export interface RunList {
-  query: string;
-  runs: RunSummary[];
-}
+export type { RunList };
 
 /** mend's runs on the client's task queue matching `filter`, newest first, at most `filter.limit`. */
 export async function listRuns(client: MendClient, filter: RunListQuery): Promise<RunList> {

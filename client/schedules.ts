@@ -7,10 +7,12 @@
 import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
+import type { HealthSchedule } from '../core/api';
 import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { reconcileDrills } from './drills';
 import { recoveryRelatives, type MendClient } from './index';
 import { applySchedule, deleteUnwanted, ownedSchedules } from './schedule-sync';
@@ -40,17 +42,8 @@ export interface ReconcileResult {
   drills?: { created: string[]; updated: string[]; deleted: string[]; unchanged: string[] };
 }
 
-export interface HealthScheduleInfo {
-  scheduleId: string;
-  group: string;
-  intervalMs?: number;
-  paused: boolean;
-  components: string[];
-  taskQueue?: string;
-  owner?: string;
-  nextRunAt?: string;
-  lastRunAt?: string;
-}
+/** A health schedule as the API shows it, and whose it is (not shown by the API). */
+export type HealthScheduleInfo = HealthSchedule & { taskQueue?: string; owner?: string };
 
 /**
  * Largest input (JSON bytes of the specs) one sweep carries. The specs travel in the schedule's
@@ -124,7 +117,7 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
 function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
   const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
     type: 'startWorkflow',
-    workflowType: 'healthSweep',
+    workflowType: WORKFLOW_TYPES.healthSweep,
     // The schedule appends the firing time: mend/health/<group>-2026-11-23T16:00:00Z.
     workflowId: plan.scheduleId,
     taskQueue,
@@ -168,7 +161,7 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
  */
 async function retireSupervisors(client: MendClient, config: Config): Promise<string[]> {
   const wanted = new Set(config.components.filter((c) => c.supervision.enabled).map((c) => supervisorWorkflowId(c.id)));
-  const query = `WorkflowType = "supervisor" AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(client.taskQueue)}`;
+  const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.supervisor)} AND ExecutionStatus = "Running" AND TaskQueue = ${JSON.stringify(client.taskQueue)}`;
   const retired: string[] = [];
   for await (const run of client.temporal.workflow.list({ query })) {
     if (wanted.has(run.workflowId)) continue;

@@ -1,14 +1,16 @@
 /** Reading and steering component supervisors (`mend/supervisor/<component>`): state, stats, pause. */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { supervisorWorkflowId } from '../core/constants';
+import { pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
-import { componentStats, fleetStats, type ComponentStats, type FleetStats, type HealthState, type BreakerState, type SupervisorState } from '../core/supervision';
+import type { SupervisorView } from '../core/api';
+import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
 import type { MendClient } from './index';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
 export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
   try {
-    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query<SupervisorState>('state');
+    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query(supervisorStateQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     // The server's reason (no worker answered, a failed workflow task) is in the cause.
@@ -32,33 +34,16 @@ export async function supervisionStats(client: MendClient, config: Config): Prom
 
 /** Holds auto-recovery of a component (for `forMs`, or until resumed). */
 export async function pauseSupervisor(client: MendClient, componentId: string, by: string, forMs?: number): Promise<void> {
-  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('pause', { by, forMs });
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(pauseSupervisionSignal, { by, forMs });
 }
 
 export async function resumeSupervisor(client: MendClient, componentId: string, by: string): Promise<void> {
-  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal('resume', { by });
-}
-
-/** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
-export interface SupervisorView {
-  workflowId: string;
-  health: HealthState;
-  consecutiveFailures: number;
-  threshold: number;
-  breaker: { state: BreakerState; reason?: string; halfOpenAt?: string };
-  current?: { workflowId: string; strategy: string; startedAt: string };
-  /** Auto-recovery held (`mend pause mend/supervisor/<component>`); until `pausedUntil`, or until resumed when absent. */
-  paused: boolean;
-  pausedUntil?: string;
-  pausedBy?: string;
-  held?: string;
-  lastFailureClass?: string;
-  lastDetail?: string;
-  stats: ComponentStats;
+  await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(resumeSupervisionSignal, { by });
 }
 
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 
+/** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
 export function supervisorView(state: SupervisorState): SupervisorView {
   return {
     workflowId: supervisorWorkflowId(state.component),

@@ -1,23 +1,11 @@
 /**
  * The backlog replay entity's contract: its input, its status report, the results of its
- * activities, the names of its queries and updates, and the pure rules for its cadence.
+ * activities, and the pure rules for its cadence.
  * Shared by the workflow (types only), the activities, the client and the CLI.
  */
+import type { BacklogStatus } from './api/backlog';
 import type { FailureClass } from './failure';
 import type { Spool } from './schemas';
-
-/** Workflow type name of the replay entity (`mend/backlog/<spool>`). */
-export const BACKLOG_WORKFLOW = 'backlogReplay';
-
-/** Query, signal and update names the entity answers. */
-export const BACKLOG_HANDLERS = {
-  status: 'status',
-  pause: 'pause',
-  resume: 'resume',
-  force: 'force',
-  resetFailed: 'resetFailed',
-  reconfigure: 'reconfigure',
-} as const;
 
 /** What one replay batch did; the activity's answer. */
 export interface BatchResult {
@@ -71,6 +59,9 @@ export interface BacklogInput {
   continueAfterEvents?: number;
 }
 
+// The status is an API shape, inferred from its schema (a type only: the workflow imports this module).
+export type { BacklogStatus };
+
 export interface SinkHealth {
   healthy: boolean;
   checkedAt: string;
@@ -97,26 +88,6 @@ export interface PauseRequest {
   reason?: string;
 }
 
-/** The `status` query's answer. */
-export interface BacklogStatus {
-  spool: string;
-  state: 'running' | 'paused';
-  pausedUntil?: string;
-  pausedBy?: string;
-  pauseReason?: string;
-  /** What the entity is doing now. */
-  activity: 'idle' | 'checking-sink' | 'replaying' | 'backing-off';
-  sink: SinkHealth | { healthy: null; checkedAt?: undefined; detail: string };
-  /** As of `countedAt` (the last cycle or reset); items spooled since then are not in it yet. */
-  counts: SpoolCounts & { processing: number; countedAt?: string };
-  lastHour: { delivered: number; failed: number; successRate: number | null };
-  totals: BacklogTotals;
-  intervalMs: number;
-  nextCycleAt?: string;
-  backoffUntil?: string;
-  cycles: number;
-  lastError?: string;
-}
 
 /** The wait before the next cycle when the sink is healthy: shorter the more is waiting. */
 export function replayInterval(pending: number, intervals: Spool['intervals']): number {

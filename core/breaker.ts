@@ -11,7 +11,8 @@
  * only when the run really starts (`commitReservation`) and otherwise given back (`releaseReservation`).
  */
 
-export type BreakerState = 'closed' | 'open' | 'half-open';
+export const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+export type BreakerState = (typeof BREAKER_STATES)[number];
 
 export interface BreakerConfig {
   maxRecoveries: number;

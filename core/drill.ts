@@ -1,8 +1,6 @@
 /** A drill run's input and result; shared by the drill workflow, its activities, the client and the CLI. */
 import type { Component, Drill } from './schemas';
 
-export const DRILL_WORKFLOW = 'drill';
-
 export interface DrillInput {
   drill: Drill;
   component: Component;

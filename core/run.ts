@@ -1,7 +1,8 @@
 /** Plain types of a run's input, progress and result, shared by workflows, client, API and CLI. */
+import type { z } from 'zod';
+import type { ApprovalStatusSchema, RecoveryResultSchema, RunProgressSchema, RungSchema, StepRecordSchema } from './api/runs';
 import type { ProbeResult } from './failure';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from './schemas';
-import type { FailureClass } from './failure';
 
 export const PHASES = ['detection', 'analysis', 'preparation', 'execution', 'validation', 'completion', 'failure'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -13,14 +14,18 @@ export type Outcome = (typeof OUTCOMES)[number];
 /** What a run executes: a component strategy, or a configured saga. */
 export type RunbookKind = Strategy | 'saga';
 
-/** Workflow type that runs each strategy. */
-export const STRATEGY_WORKFLOW: Record<Strategy, string> = {
-  immediate: 'immediateRestart',
-  progressive: 'progressiveRestart',
-  'dependency-aware': 'dependencyAwareRestart',
-  'state-recovery': 'stateRecovery',
-  'emergency-reset': 'emergencyReset',
-};
+// A run's progress and result are API shapes: inferred from their schemas in core/api/runs.ts, as
+// types only (workflows import this module; zod stays out of their bundle).
+export type ApprovalStatus = z.output<typeof ApprovalStatusSchema>;
+export type ApprovalState = ApprovalStatus['state'];
+export type StepRecord = z.output<typeof StepRecordSchema>;
+export type StepStatus = StepRecord['status'];
+export type RunProgress = z.output<typeof RunProgressSchema>;
+/** One rung of an escalation ladder. */
+export type Rung = z.output<typeof RungSchema>;
+export type RecoveryResult = z.output<typeof RecoveryResultSchema>;
+
+export { STRATEGY_WORKFLOW } from './workflow-types';
 
 export interface RecoveryInput {
   /** The component as configured when the run was requested (paths already absolute). */
@@ -38,17 +43,6 @@ export interface RecoveryInput {
   escalatedFrom?: Rung[];
   /** A failure the caller has just confirmed (a supervisor): the run does not probe again before acting. */
   observed?: ProbeResult;
-}
-
-/** One rung of an escalation ladder. */
-export interface Rung {
-  strategy: RunbookKind;
-  workflowId: string;
-  /** Set since rungs link their runs; older ladders name the workflow only. */
-  runId?: string;
-  /** This rung's own outcome (the last rung's is the ladder's). */
-  outcome: Outcome;
-  reason?: string;
 }
 
 export interface SagaInput {
@@ -69,52 +63,3 @@ export interface ApprovalRequest {
   reason?: string;
 }
 
-export type ApprovalState = 'not-needed' | 'pre-approved' | 'waiting' | 'approved' | 'rejected' | 'timed-out';
-
-export interface ApprovalStatus {
-  state: ApprovalState;
-  by?: string;
-  reason?: string;
-  /** While waiting: when the wait gives up. */
-  deadline?: string;
-}
-
-export type StepStatus = 'running' | 'ok' | 'failed' | 'skipped' | 'planned';
-
-export interface StepRecord {
-  name: string;
-  summary: string;
-  component?: string;
-  status: StepStatus;
-  startedAt: string;
-  endedAt?: string;
-  durationMs?: number;
-  detail?: string;
-}
-
-export interface RunProgress {
-  phase: Phase;
-  step?: string;
-  attempt: number;
-  paused: boolean;
-  nextAttemptAt?: string;
-  approval?: ApprovalStatus;
-  steps: StepRecord[];
-}
-
-export interface RecoveryResult {
-  outcome: Outcome;
-  strategy: RunbookKind;
-  components: string[];
-  dryRun: boolean;
-  reason?: string;
-  failureClass?: FailureClass;
-  attempts: number;
-  steps: StepRecord[];
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  approval?: ApprovalStatus;
-  /** When this run failed and escalated: every rung from this run to the last, with its outcome. */
-  ladder?: Rung[];
-}

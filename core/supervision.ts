@@ -3,9 +3,14 @@
  * holds, the circuit breaker, detection and restart backoff, MTTR statistics. Used by the
  * supervisor workflow (so no zod here), the sweep, the client and the CLI.
  */
-import type { BreakerState, BreakerStatus } from './breaker';
+import type { BreakerStatus } from './breaker';
 import type { FailureClass } from './failure';
+import type { CheckResult } from './api/components';
+import type { ComponentStats, FleetStats } from './api/supervision';
 import type { Component, Supervision } from './schemas';
+
+// The API's shapes, inferred from its schemas (types only: no zod at run time here).
+export type { CheckResult, ComponentStats, FleetStats };
 
 /** What a supervisor needs to know about its component, as configured (paths resolved). */
 export interface SupervisorSpec {
@@ -41,7 +46,8 @@ export interface ProbeReport {
   spec?: SupervisorSpec;
 }
 
-export type HealthState = 'unknown' | 'healthy' | 'unhealthy' | 'recovering';
+export const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy', 'recovering'] as const;
+export type HealthState = (typeof HEALTH_STATES)[number];
 export type { BreakerState, BreakerStatus } from './breaker';
 
 export interface RecoveryRecord {
@@ -248,32 +254,6 @@ export function percentile(values: readonly number[], p: number): number | undef
 export const KEEP_RECENT = 20;
 export const KEEP_MTTRS = 200;
 
-/** A supervisor's state as `mend stats` and the API report it. */
-export interface ComponentStats {
-  component: string;
-  health: HealthState;
-  breaker: BreakerState;
-  attempted: number;
-  /** Recovered and stayed healthy for the component's `relapseWindow`. */
-  succeeded: number;
-  failed: number;
-  /** Recovered, then failed again within `relapseWindow`. */
-  relapsed: number;
-  /** succeeded / (succeeded + failed + relapsed). */
-  successRate?: number;
-  mttrP50Ms?: number;
-  mttrP95Ms?: number;
-  lastMttrMs?: number;
-  meanMttrMs?: number;
-  lastFailureClass?: FailureClass;
-  current?: string;
-  /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */
-  held?: string;
-  /** The component's policy strategy (filled in from the config when known). */
-  strategy?: string;
-  /** MTTRs of the kept recent recoveries as cumulative counts per upper bound (seconds), for a Prometheus histogram. */
-  mttrHistogram?: { buckets: Array<{ le: number; count: number }>; count: number; sumSeconds: number };
-}
 
 /** Upper bounds (seconds) of the recovery-duration histogram. */
 export const MTTR_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];
@@ -284,13 +264,6 @@ export function mttrHistogram(mttrsMs: readonly number[]): NonNullable<Component
     count: mttrsMs.length,
     sumSeconds: mttrsMs.reduce((a, b) => a + b, 0) / 1000,
   };
-}
-
-export interface FleetStats {
-  components: ComponentStats[];
-  fleet: { supervised: number; attempted: number; succeeded: number; failed: number; relapsed: number; successRate?: number; mttrP50Ms?: number; mttrP95Ms?: number; breakersOpen: number };
-  /** Components in the config without a supervisor yet. */
-  unsupervised: string[];
 }
 
 export function componentStats(state: SupervisorState): ComponentStats {
@@ -389,19 +362,6 @@ export function pickGrants(queue: PermitQueue, now: number): { grant: Array<Perm
     if (req.destructive) recent.push(now);
   }
   return { grant, wakeAt };
-}
-
-/** A component checked now (`mend check`, POST /v1/components/:id/check): one probe, as the worker sees it. */
-export interface CheckResult {
-  component: string;
-  healthy: boolean;
-  failureClass?: FailureClass;
-  detail: string;
-  latencyMs: number;
-  /** When the probe ran (ISO). */
-  checkedAt: string;
-  /** Whether the component's supervisor got the result as a report (false: it has none). */
-  reported: boolean;
 }
 
 /** A check's workflow id: concurrent checks of one component share one probe. */

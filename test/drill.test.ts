@@ -11,7 +11,8 @@ import { supervisorState } from '../client/supervisors';
 import { parseConfig } from '../core/config';
 import { drillScheduleId, supervisorWorkflowId } from '../core/constants';
 import type { DrillResult } from '../core/drill';
-import { httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { MendComponents, MendOutcome, MendPhase, MendStrategy } from '../core/search-attributes';
+import { httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('drills', () => {
   const dir = tempDir('drill');
@@ -59,6 +60,27 @@ describe('drills', () => {
     assert.ok(Date.parse(result.recoveredAt!) - Date.parse(result.injectedAt!) === result.mttrMs);
     assert.equal(await httpStatus(url), 200);
     await waitFor('the supervisor to count the recovery', 20_000, async () => (await supervisorState(suite.client, id))!.stats.attempted > before);
+    for await (const run of suite.client.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "mend/drill/crash-${suffix}/" AND TaskQueue = "${queue}"` })) {
+      recordHistory(run.workflowId, run.runId, 'drill-crash-recovered.json');
+    }
+  });
+
+  test('a drill is a runbook like a recovery: its steps are in its progress, with the recovery\'s search attributes', async () => {
+    // Visibility catches up with the run's last upsert shortly after it closes.
+    const runs = await waitFor('the drill listed with its outcome', 10_000, async () => {
+      const found = [];
+      for await (const run of suite.client.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "mend/drill/crash-${suffix}/" AND TaskQueue = "${queue}"` })) found.push(run);
+      return found.length === 1 && found[0]!.typedSearchAttributes.get(MendOutcome) ? found : undefined;
+    });
+    const progress = await suite.client.progress(runs[0]!.workflowId);
+    assert.deepEqual(progress.steps.map((s) => [s.name, s.status, s.component]), [
+      ['probe', 'ok', id],
+      ['inject', 'ok', id],
+      ['watch', 'ok', id],
+    ]);
+    assert.equal(progress.phase, 'completion');
+    const sa = runs[0]!.typedSearchAttributes;
+    assert.deepEqual([sa.get(MendStrategy), sa.get(MendPhase), sa.get(MendOutcome), sa.get(MendComponents)], ['drill', 'completion', 'recovered', [id]]);
   });
 
   test('a hang drill is recovered too; the table output says how long it took', async () => {

@@ -10,7 +10,9 @@ import { MendClient } from '../client';
 import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules, supervisorSpec, SWEEP_INPUT_BUDGET } from '../client/schedules';
 import { parseConfig } from '../core/config';
 import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
+import { reportSignal } from '../core/messages';
 import type { Config } from '../core/schemas';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { sharedServer, uniqueQueue, waitFor } from './helpers';
 
 const suffix = Date.now().toString(36);
@@ -103,18 +105,18 @@ describe('health schedules reconciled from config', () => {
     const config = fleetConfig({ 1: '30m' }, 3);
     const kept = config.components[0]!;
     const start = (id: string) =>
-      client.temporal.workflow.signalWithStart('supervisor', {
+      client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
         workflowId: supervisorWorkflowId(id),
         taskQueue: queue,
         args: [{ spec: supervisorSpec(kept, config) }],
-        signal: 'report',
+        signal: reportSignal,
         signalArgs: [{ healthy: true, detail: 'ok', checkedAt: new Date().toISOString(), source: 'manual' }],
       });
     const gone = `c3-${suffix}`; // group 3 was removed from the config
     await start(kept.id);
     await start(gone);
     try {
-      const query = `WorkflowType = "supervisor" AND ExecutionStatus = "Running" AND TaskQueue = "${queue}"`;
+      const query = `WorkflowType = "${WORKFLOW_TYPES.supervisor}" AND ExecutionStatus = "Running" AND TaskQueue = "${queue}"`;
       await waitFor('both supervisors listed', 20_000, async () => (await client.temporal.workflow.count(query)).count === 2);
       const result = await reconcileSchedules(client, config);
       assert.deepEqual(result.retired, [supervisorWorkflowId(gone)]);

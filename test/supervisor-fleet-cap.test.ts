@@ -10,9 +10,9 @@ import { processAdapter, runningProcess, startProcess } from '../domain/adapters
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { fleetStateQuery } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
-import type { FleetLimiterState } from '../workflows/fleet-limiter';
 import { httpStatus, ROOT, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('fleet-wide cap on recoveries', () => {
@@ -61,9 +61,9 @@ describe('fleet-wide cap on recoveries', () => {
     for (let i = 1; i < runs.length; i++) {
       assert.ok(Date.parse(runs[i]!.startedAt) >= Date.parse(runs[i - 1]!.endedAt!), `run ${i} started after run ${i - 1} ended`);
     }
-    const limiter = await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query<FleetLimiterState>('state');
+    const limiter = await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery);
     assert.equal(limiter.granted, 3);
     assert.equal(limiter.max, 1);
-    await waitFor('every permit given back', 10_000, async () => (await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query<FleetLimiterState>('state')).holders.length === 0);
+    await waitFor('every permit given back', 10_000, async () => (await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery)).holders.length === 0);
   });
 });

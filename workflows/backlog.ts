@@ -5,11 +5,10 @@
  * leaves the spool. The wait between cycles follows the backlog. Continues as new to keep its
  * history small, carrying its counters and pause.
  */
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import {
   addToMinutes,
-  BACKLOG_HANDLERS,
   lastHour,
   replayInterval,
   sinkBackoff,
@@ -17,23 +16,20 @@ import {
   type BacklogInput,
   type BacklogStatus,
   type BatchResult,
-  type PauseRequest,
 } from '../core/backlog';
 import type { FailureClass } from '../core/failure';
+import {
+  backlogForceUpdate,
+  backlogPauseUpdate,
+  backlogReconfigureSignal,
+  backlogResetFailedUpdate,
+  backlogResumeUpdate,
+  backlogStatusQuery,
+  type Requester,
+} from '../core/messages';
 import type { Spool } from '../core/schemas';
 
-export const backlogStatusQuery = defineQuery<BacklogStatus>(BACKLOG_HANDLERS.status);
-export const backlogPauseUpdate = defineUpdate<BacklogStatus, [PauseRequest]>(BACKLOG_HANDLERS.pause);
-export const backlogResumeUpdate = defineUpdate<BacklogStatus, [Requester]>(BACKLOG_HANDLERS.resume);
-export const backlogForceUpdate = defineUpdate<BacklogStatus, [Requester]>(BACKLOG_HANDLERS.force);
-export const backlogResetFailedUpdate = defineUpdate<{ moved: number; status: BacklogStatus }, [Requester]>(BACKLOG_HANDLERS.resetFailed);
-export const backlogReconfigureSignal = defineSignal<[Spool]>(BACKLOG_HANDLERS.reconfigure);
-
 const DEFAULT_CONTINUE_AFTER_EVENTS = 4_000;
-/** Who asks (recorded in the log). */
-export interface Requester {
-  by?: string;
-}
 
 const MAX_PAUSE_MINUTES = 7 * 24 * 60;
 

@@ -6,6 +6,7 @@
 import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import { supervisorWorkflowId } from '../core/constants';
+import { reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { CheckResult, ProbeReport } from '../core/supervision';
 
@@ -28,7 +29,7 @@ export async function checkComponent(input: CheckInput): Promise<CheckResult> {
   if (input.report !== false) {
     const report: ProbeReport = { healthy, failureClass, detail, checkedAt: probed.lastAt, source: 'manual' };
     try {
-      await getExternalWorkflowHandle(supervisorWorkflowId(id)).signal('report', report);
+      await getExternalWorkflowHandle(supervisorWorkflowId(id)).signal(reportSignal, report);
       reported = true;
     } catch {
       // No supervisor (supervision disabled, or no sweep has run yet): the result is only returned.

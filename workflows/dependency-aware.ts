@@ -2,8 +2,8 @@ import type { Component } from '../core/schemas';
 import { relatives, topologicalLevels } from '../core/graph';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
 import { acts, restartAndValidate } from './lib/restart';
-import { escalate } from './lib/escalation';
-import { Runbook, StepFailed } from './lib/runbook';
+import { StepFailed } from './lib/runbook';
+import { runStrategy } from './lib/strategy';
 
 /**
  * `dependency-aware`: make sure what the component depends on is healthy (recovering unhealthy
@@ -17,31 +17,30 @@ export async function dependencyAwareRestart(input: RecoveryInput): Promise<Reco
   const all = [target, ...(input.related ?? []).filter((c) => c.id !== target.id)];
   const byId = new Map(all.map((c) => [c.id, c]));
   const { dependencies, dependents } = relatives(all, target.id);
-  const run = new Runbook({ strategy: 'dependency-aware', components: all.map((c) => c.id), trigger: input.trigger, dryRun: input.dryRun });
-  const failed = new Set<string>();
+  return runStrategy('dependency-aware', input, async (run) => {
+    const failed = new Set<string>();
 
-  /** Restarts one level in parallel; returns once every member validated (the health gate). */
-  const recoverLevel = async (ids: string[]) => {
-    await Promise.all(
-      ids.map(async (id) => {
-        const component = byId.get(id)!;
-        const blockedBy = component.dependsOn.filter((d) => failed.has(d));
-        if (blockedBy.length > 0) {
-          failed.add(id);
-          run.skip('restart', `restart ${id}`, id, `not started: ${blockedBy.join(', ')} did not recover`);
-          return;
-        }
-        const validated = await restartAndValidate(run, component);
-        if (validated && !validated.healthy) failed.add(id);
-      }),
-    );
-    const critical = ids.filter((id) => failed.has(id) && byId.get(id)!.critical);
-    if (critical.length > 0) {
-      throw new StepFailed(`critical component ${critical.join(', ')} did not recover; cascade stopped`, 'unknown');
-    }
-  };
+    /** Restarts one level in parallel; returns once every member validated (the health gate). */
+    const recoverLevel = async (ids: string[]) => {
+      await Promise.all(
+        ids.map(async (id) => {
+          const component = byId.get(id)!;
+          const blockedBy = component.dependsOn.filter((d) => failed.has(d));
+          if (blockedBy.length > 0) {
+            failed.add(id);
+            run.skip('restart', `restart ${id}`, id, `not started: ${blockedBy.join(', ')} did not recover`);
+            return;
+          }
+          const validated = await restartAndValidate(run, component);
+          if (validated && !validated.healthy) failed.add(id);
+        }),
+      );
+      const critical = ids.filter((id) => failed.has(id) && byId.get(id)!.critical);
+      if (critical.length > 0) {
+        throw new StepFailed(`critical component ${critical.join(', ')} did not recover; cascade stopped`, 'unknown');
+      }
+    };
 
-  const body = async (): Promise<RecoveryResult> => {
     run.enter('analysis');
     const health = await Promise.all(
       dependencies.map((id) =>
@@ -61,8 +60,7 @@ export async function dependencyAwareRestart(input: RecoveryInput): Promise<Reco
     if (run.dryRun) return run.finish('planned');
     if (failed.size > 0) throw new StepFailed(`did not recover: ${[...failed].sort().join(', ')}`);
     return run.finish('recovered');
-  };
-  return escalate(run, input, 'dependency-aware', await body().catch((err: unknown) => run.fail(err)));
+  }, { components: all.map((c) => c.id) });
 }
 
 /** Topological levels of a subset; dependencies outside it count as satisfied. */

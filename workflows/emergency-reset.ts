@@ -1,9 +1,9 @@
 import { relatives, topologicalLevels } from '../core/graph';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { awaitApproval, handleApprovals } from './lib/approval';
-import { escalate } from './lib/escalation';
+import { awaitApproval } from './lib/approval';
 import { acts, asideStep, startStep, stopStep, validateStep } from './lib/restart';
-import { Runbook, StepFailed } from './lib/runbook';
+import { StepFailed } from './lib/runbook';
+import { runStrategy } from './lib/strategy';
 
 /**
  * `emergency-reset`, the last resort: waits for an approval (the `approve` update, with who and
@@ -20,10 +20,7 @@ export async function emergencyReset(input: RecoveryInput): Promise<RecoveryResu
   const byId = new Map(affected.map((c) => [c.id, c]));
   const levels = topologicalLevels(affected);
   const ids = levels.flat();
-  const run = new Runbook({ strategy: 'emergency-reset', components: ids, trigger: input.trigger, dryRun: input.dryRun });
-  handleApprovals(run);
-
-  const body = async (): Promise<RecoveryResult> => {
+  return runStrategy('emergency-reset', input, async (run) => {
     run.enter('analysis');
     await Promise.all(
       affected.map(async (component) => {
@@ -66,6 +63,5 @@ export async function emergencyReset(input: RecoveryInput): Promise<RecoveryResu
       }
     }
     return run.finish(run.dryRun ? 'planned' : 'recovered');
-  };
-  return escalate(run, input, 'emergency-reset', await body().catch((err: unknown) => run.fail(err)));
+  }, { components: ids, approvals: true });
 }

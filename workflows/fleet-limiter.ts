@@ -4,23 +4,16 @@
  * free (oldest request first), and gives it back with `release` once its recovery has ended.
  * A permit whose supervisor is gone, or held past its lease, is taken back.
  */
-import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import { pickGrants, type PermitQueue, type PermitRequest } from '../core/supervision';
+import { condition, continueAsNew, getExternalWorkflowHandle, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { acquireSignal, fleetStateQuery, permitSignal, releaseSignal, type FleetLimiterState } from '../core/messages';
+import { pickGrants, type PermitRequest } from '../core/supervision';
 
-export type { PermitRequest };
+export type { FleetLimiterState, PermitRequest };
+// The supervisor imports these from here.
+export { permitSignal, releaseSignal };
 
 /** Patch: the permits of one pass are signalled concurrently. */
 const PARALLEL_GRANTS = 'fleet-limiter-parallel-grants';
-
-export interface FleetLimiterState extends PermitQueue {
-  /** Permits granted since the limiter first started. */
-  granted: number;
-}
-
-export const acquireSignal = defineSignal<[PermitRequest]>('acquire');
-export const releaseSignal = defineSignal<[{ component: string }]>('release');
-export const permitSignal = defineSignal<[{ component: string }]>('permit');
-export const fleetStateQuery = defineQuery<FleetLimiterState>('state');
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;

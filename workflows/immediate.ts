@@ -1,7 +1,7 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { escalate } from './lib/escalation';
 import { notHealthyReason, probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
-import { Runbook, StepFailed } from './lib/runbook';
+import { StepFailed } from './lib/runbook';
+import { runStrategy } from './lib/strategy';
 
 /**
  * `immediate`: stop the component, clean up (when the policy asks and it was unhealthy), start
@@ -10,8 +10,7 @@ import { Runbook, StepFailed } from './lib/runbook';
  */
 export async function immediateRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
-  const run = new Runbook({ strategy: 'immediate', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
-  const body = async (): Promise<RecoveryResult> => {
+  return runStrategy('immediate', input, async (run) => {
     run.enter('analysis');
     const before = await probeBefore(run, component, input.observed);
     const validated = await restartAndValidate(run, component, '', { cleanup: wantsCleanup(component, before) });
@@ -20,6 +19,5 @@ export async function immediateRestart(input: RecoveryInput): Promise<RecoveryRe
       throw new StepFailed(notHealthyReason(component, validated), validated?.last.failureClass);
     }
     return run.finish('recovered');
-  };
-  return escalate(run, input, 'immediate', await body().catch((err: unknown) => run.fail(err)));
+  });
 }

@@ -2,9 +2,9 @@ import { sleep } from '@temporalio/workflow';
 import type { WaitHealthyResult } from '../activities';
 import { backoffDelay } from '../core/backoff';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { escalate } from './lib/escalation';
 import { probeBefore, restartAndValidate, wantsCleanup } from './lib/restart';
-import { Runbook, StepFailed } from './lib/runbook';
+import { StepFailed } from './lib/runbook';
+import { runStrategy } from './lib/strategy';
 
 /**
  * `progressive`: restart and validate; after a failed attempt wait with exponential backoff and
@@ -14,8 +14,7 @@ import { Runbook, StepFailed } from './lib/runbook';
 export async function progressiveRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
   const { policy } = component;
-  const run = new Runbook({ strategy: 'progressive', components: [component.id], trigger: input.trigger, dryRun: input.dryRun });
-  const body = async (): Promise<RecoveryResult> => {
+  return runStrategy('progressive', input, async (run) => {
     run.enter('analysis');
     const before = await probeBefore(run, component, input.observed);
     const cleanup = wantsCleanup(component, before);
@@ -35,6 +34,5 @@ export async function progressiveRestart(input: RecoveryInput): Promise<Recovery
       run.nextAttemptAt = undefined;
     }
     throw new StepFailed(`${component.id} not healthy after ${policy.maxRetries} attempts: ${last?.last.detail ?? 'no probe'}`, last?.last.failureClass);
-  };
-  return escalate(run, input, 'progressive', await body().catch((err: unknown) => run.fail(err)));
+  });
 }

@@ -1,7 +1,7 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { escalate } from './lib/escalation';
 import { acts, asideStep, cleanupStep, LONG, notHealthyReason, probeBefore, startStep, stopStep, validateStep } from './lib/restart';
-import { Runbook, StepFailed } from './lib/runbook';
+import { StepFailed } from './lib/runbook';
+import { runStrategy } from './lib/strategy';
 
 /**
  * `state-recovery`: choose a checkpoint first (the newest whose sha256 manifest verifies, a named
@@ -12,9 +12,7 @@ import { Runbook, StepFailed } from './lib/runbook';
 export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResult> {
   const { component, options = {} } = input;
   const id = component.id;
-  const run = new Runbook({ strategy: 'state-recovery', components: [id], trigger: input.trigger, dryRun: input.dryRun });
-
-  const body = async (): Promise<RecoveryResult> => {
+  return runStrategy('state-recovery', input, async (run) => {
     run.enter('analysis');
     await probeBefore(run, component, input.observed);
     if (component.state.paths.length === 0) throw new StepFailed(`${id} has no state paths configured; nothing to restore`, 'data');
@@ -47,6 +45,5 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
       throw new StepFailed(notHealthyReason(component, validated, `restoring ${chosen.id}`), validated?.last.failureClass);
     }
     return run.finish('recovered');
-  };
-  return escalate(run, input, 'state-recovery', await body().catch((err: unknown) => run.fail(err)));
+  });
 }

@@ -4,20 +4,17 @@
  * pure machine of core/supervisor-machine.ts; this workflow holds its handlers, loop and I/O.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, setHandler, sleep, startChild, workflowInfo, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
+import { CancellationScope, ParentClosePolicy, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, setHandler, sleep, startChild, workflowInfo, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import { fleetLimiterWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
-import type { ProbeReport, SupervisorState } from '../core/supervision';
 import { RUN_WAIT_MS, decide, initialMachine, waitIntent, type Intent, type MachineEvent, type Patch, type Patches, type SupervisorInput, type WaitIntent } from '../core/supervisor-machine';
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { causeMessage } from './lib/runbook';
 
-export const reportSignal = defineSignal<[ProbeReport]>('report');
-export const supervisorStateQuery = defineQuery<SupervisorState>('state');
-/** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
-export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
-export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+// Defined once in core/messages (the client and the sweep send them).
+import { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+export { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
 export type { SupervisorInput };
 
 /** The machine's patch flags as the markers in supervisors' histories (see Patch in core/supervisor-machine). */

@@ -14,6 +14,7 @@ import { loadConfigFile } from '../../client/config';
 import { planHealthGroups, reconcileSchedules } from '../../client/schedules';
 import { recoveryWorkflowId } from '../../core/constants';
 import type { Config } from '../../core/schemas';
+import { WORKFLOW_TYPES } from '../../core/workflow-types';
 import type { ExtraChart } from '../report';
 import { sampleProc, type ProcSample } from '../lib/proc';
 import { startStack, type BenchStack } from '../lib/stack';
@@ -133,7 +134,7 @@ async function usageOver(pids: Record<'worker' | 'server' | 'target', number>, w
 /** Durations of the health sweeps that started in [fromMs, toMs] (epoch), from visibility. */
 async function sweepsBetween(stack: BenchStack, fromMs: number, toMs: number): Promise<number[]> {
   const iso = (ms: number) => new Date(ms).toISOString();
-  const query = `WorkflowType = "healthSweep" AND TaskQueue = "${stack.taskQueue}" AND StartTime >= "${iso(fromMs)}" AND StartTime <= "${iso(toMs)}" AND ExecutionStatus != "Running"`;
+  const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.healthSweep)} AND TaskQueue = "${stack.taskQueue}" AND StartTime >= "${iso(fromMs)}" AND StartTime <= "${iso(toMs)}" AND ExecutionStatus != "Running"`;
   const seconds: number[] = [];
   for await (const w of stack.client.temporal.workflow.list({ query })) {
     if (w.closeTime) seconds.push((w.closeTime.getTime() - w.startTime.getTime()) / 1000);
@@ -194,7 +195,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     // Every supervisor is started by a sweep's signal-with-start; give a slow start room, but bounded.
     const upDeadline = 60_000 + count * 30;
     await waitUntil(`${count} supervisors`, upDeadline, async () => {
-      running = await countRunning(s, 'supervisor');
+      running = await countRunning(s, WORKFLOW_TYPES.supervisor);
       return running >= count;
     }, 1_000)
       .then(() => (supervisorsUpSeconds = (now() - t0) / 1000))

@@ -3,12 +3,11 @@
  * timeout. The validator rejects a malformed request or one that comes when nothing is waiting,
  * so it never enters history.
  */
-import { condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { condition, setHandler } from '@temporalio/workflow';
 import { formatDuration } from '../../core/duration';
-import type { ApprovalRequest, ApprovalStatus } from '../../core/run';
+import { approveUpdate } from '../../core/messages';
+import type { ApprovalStatus } from '../../core/run';
 import type { Runbook } from './runbook';
-
-export const approveUpdate = defineUpdate<ApprovalStatus, [ApprovalRequest]>('approve');
 
 /** Registers the `approve` handler; call at the start of the workflow. */
 export function handleApprovals(run: Runbook): void {

@@ -2,15 +2,12 @@
  * The step library every runbook is built from: phases (upserted to MendPhase), a `progress`
  * query, `pause`/`resume` signals honoured between side effects, dry-run plans and a typed result.
  */
-import { ApplicationFailure, condition, defineQuery, defineSignal, isCancellation, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import { FAILURE_CLASSES, type FailureClass } from '../../core/failure';
-import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, RunProgress, StepRecord } from '../../core/run';
+import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, StepRecord } from '../../core/run';
+import { pauseSignal, progressQuery, resumeSignal } from '../../core/messages';
 import type { Trigger } from '../../core/schemas';
-import { upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
-
-export const progressQuery = defineQuery<RunProgress>('progress');
-export const pauseSignal = defineSignal<[{ by?: string; reason?: string }?]>('pause');
-export const resumeSignal = defineSignal<[{ by?: string }?]>('resume');
+import { upsertEnd, upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
 
 /** A step failed; carries what the result should say. */
 export class StepFailed extends Error {
@@ -24,14 +21,17 @@ export class StepFailed extends Error {
 }
 
 export interface RunbookOptions {
-  strategy: RunbookKind;
+  /** A strategy, a saga, or a drill (which rehearses a recovery and returns its own result). */
+  strategy: RunbookKind | 'drill';
   components: string[];
   trigger: Trigger;
   dryRun?: boolean;
+  /** The phase the run starts in (default detection; a drill starts preparing). */
+  phase?: Phase;
 }
 
 export class Runbook {
-  private phase: Phase = 'detection';
+  private phase: Phase;
   private paused = false;
   private readonly steps: StepRecord[] = [];
   private readonly startedAt = Date.now();
@@ -40,6 +40,7 @@ export class Runbook {
   approval?: ApprovalStatus;
 
   constructor(private readonly opts: RunbookOptions) {
+    this.phase = opts.phase ?? 'detection';
     setHandler(progressQuery, () => ({
       phase: this.phase,
       // Derived from the log: the latest step still running (parallel levels may run several).
@@ -113,12 +114,14 @@ export class Runbook {
 
   /** Ends the run: final phase and outcome upserted, typed result returned. */
   finish(outcome: Outcome, extra: { reason?: string; failureClass?: FailureClass } = {}): RecoveryResult {
+    const { strategy } = this.opts;
+    if (strategy === 'drill') throw new Error('a drill ends with conclude(), not with a recovery result');
     this.enter(outcome === 'recovered' || outcome === 'planned' ? 'completion' : 'failure');
     upsertOutcome(outcome);
     const endedAt = Date.now();
     return {
       outcome,
-      strategy: this.opts.strategy,
+      strategy,
       components: this.opts.components,
       dryRun: this.dryRun,
       reason: extra.reason,
@@ -130,6 +133,15 @@ export class Runbook {
       durationMs: endedAt - this.startedAt,
       approval: this.approval,
     };
+  }
+
+  /**
+   * Ends a run whose result is not a RecoveryResult (a drill): its final phase and outcome go up
+   * in one upsert, as drills always did.
+   */
+  conclude(outcome: string, succeeded: boolean): void {
+    this.phase = succeeded ? 'completion' : 'failure';
+    upsertEnd(this.phase, outcome);
   }
 
   /** Maps an error thrown out of the runbook body to its result. */

@@ -18,3 +18,11 @@ export function upsertPhase(phase: Phase): void {
 export function upsertOutcome(outcome: Outcome): void {
   upsertSearchAttributes([{ key: MendOutcome, value: outcome }]);
 }
+
+/** The final phase and outcome in one upsert (a drill's end: its histories have one command there). */
+export function upsertEnd(phase: Phase, outcome: string): void {
+  upsertSearchAttributes([
+    { key: MendPhase, value: phase },
+    { key: MendOutcome, value: outcome },
+  ]);
+}

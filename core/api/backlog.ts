@@ -1,0 +1,47 @@
+/** /v1/backlog: the spools' replay entities, their status and controls. */
+import { z } from 'zod';
+import { FAILURE_CLASSES } from '../failure';
+import { ComponentIdSchema } from '../schemas';
+
+export const SpoolParamsSchema = z.object({ spool: ComponentIdSchema }).strict();
+
+const BacklogTotalsSchema = z.object({ delivered: z.number(), already: z.number(), failedAttempts: z.number(), deadLettered: z.number() });
+
+export const BacklogStatusSchema = z
+  .object({
+    spool: z.string(),
+    state: z.enum(['running', 'paused']),
+    pausedUntil: z.string().optional(),
+    pausedBy: z.string().optional(),
+    pauseReason: z.string().optional(),
+    /** What the entity is doing now. */
+    activity: z.enum(['idle', 'checking-sink', 'replaying', 'backing-off']),
+    /** null: not checked yet. */
+    sink: z.object({ healthy: z.boolean().nullable(), checkedAt: z.string().optional(), detail: z.string(), failureClass: z.enum(FAILURE_CLASSES).optional() }),
+    /** As of `countedAt` (the last cycle or reset); items spooled since then are not in it yet. */
+    counts: z.object({ pending: z.number(), failed: z.number(), processing: z.number(), countedAt: z.string().optional() }),
+    lastHour: z.object({ delivered: z.number(), failed: z.number(), successRate: z.number().nullable() }),
+    totals: BacklogTotalsSchema,
+    intervalMs: z.number(),
+    nextCycleAt: z.string().optional(),
+    backoffUntil: z.string().optional(),
+    cycles: z.number(),
+    lastError: z.string().optional(),
+  })
+  .meta({ id: 'BacklogStatus' });
+/** The replay entity's `status` query answer. */
+export type BacklogStatus = z.output<typeof BacklogStatusSchema>;
+
+export const BacklogListSchema = z.object({
+  spools: z.array(z.object({ spool: z.string(), running: z.boolean(), status: BacklogStatusSchema.optional() })),
+});
+
+/** pause: for how many minutes (default 15, at most 7 days) and why. */
+export const BacklogPauseBodySchema = z
+  .object({
+    minutes: z.number().positive().max(7 * 24 * 60).default(15),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: BacklogStatusSchema });

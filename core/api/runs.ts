@@ -1,0 +1,146 @@
+/** /v1/runs: starting runs, listing them, a run's progress and result, and controlling it. */
+import { z } from 'zod';
+import { FAILURE_CLASSES } from '../failure';
+import { OUTCOMES, PHASES } from '../run';
+import { ComponentIdSchema, RunRequestSchema, STRATEGIES, TriggerSchema } from '../schemas';
+
+/** POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself. */
+export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
+  .refine((body) => new Set(body.components).size === body.components.length, { message: 'each component may appear once', path: ['components'] })
+  .meta({ id: 'StartRunsRequest' });
+export type StartRunsBody = z.output<typeof StartRunsBodySchema>;
+
+export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.string(), runId: z.string(), url: z.string() });
+export type StartedRunBody = z.output<typeof StartedRunSchema>;
+
+/** 202: one run per component, in the order asked; the top-level ids are the first run's. */
+export const StartRunsResponseSchema = z
+  .object({ workflowId: z.string(), runId: z.string(), url: z.string(), runs: z.array(StartedRunSchema) })
+  .meta({ id: 'StartedRuns', description: 'started: one run per component' });
+
+/** What a run executes: a component strategy, or a configured saga. */
+export const RUN_KINDS = [...STRATEGIES, 'saga'] as const;
+
+/** GET /v1/runs filters; each becomes a clause of a visibility query on mend's search attributes. */
+export const RunListQuerySchema = z
+  .object({
+    component: ComponentIdSchema.optional(),
+    strategy: z.enum(RUN_KINDS).optional(),
+    phase: z.enum(PHASES).optional(),
+    outcome: z.enum(OUTCOMES).optional(),
+    trigger: TriggerSchema.optional(),
+    status: z.enum(['running', 'closed']).optional(),
+    /** Runs started at or after this time. */
+    since: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-11-23T10:00:00Z' }).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+export type RunListQuery = z.output<typeof RunListQuerySchema>;
+
+export const RunSummarySchema = z.object({
+  workflowId: z.string(),
+  runId: z.string(),
+  type: z.string(),
+  status: z.string(),
+  startTime: z.string(),
+  closeTime: z.string().optional(),
+  components: z.array(z.string()),
+  strategy: z.string().optional(),
+  phase: z.string().optional(),
+  outcome: z.string().optional(),
+  trigger: z.string().optional(),
+  url: z.string(),
+});
+export type RunSummary = z.output<typeof RunSummarySchema>;
+export const RunListSchema = z.object({ query: z.string(), runs: z.array(RunSummarySchema) }).describe('matching runs, newest first, and the visibility query used');
+export type RunList = z.output<typeof RunListSchema>;
+
+/**
+ * A run in a path: a workflow id (`mend/recover/api`, URL-encoded: `mend%2Frecover%2Fapi`), or a bare
+ * component id meaning its recovery run.
+ */
+export const RunIdSchema = z.union([ComponentIdSchema, z.string().regex(/^mend\/[\w./-]{1,300}$/)], {
+  error: () => 'expected a workflow id such as mend/recover/api (URL-encoded) or a component id',
+});
+export const RunIdParamsSchema = z.object({ id: RunIdSchema }).strict();
+
+export const ApprovalStatusSchema = z.object({
+  state: z.enum(['not-needed', 'pre-approved', 'waiting', 'approved', 'rejected', 'timed-out']),
+  by: z.string().optional(),
+  reason: z.string().optional(),
+  /** While waiting: when the wait gives up. */
+  deadline: z.string().optional(),
+});
+
+export const StepRecordSchema = z.object({
+  name: z.string(),
+  summary: z.string(),
+  component: z.string().optional(),
+  status: z.enum(['running', 'ok', 'failed', 'skipped', 'planned']),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationMs: z.number().optional(),
+  detail: z.string().optional(),
+});
+
+export const RunProgressSchema = z.object({
+  phase: z.enum(PHASES),
+  step: z.string().optional(),
+  attempt: z.number(),
+  paused: z.boolean(),
+  nextAttemptAt: z.string().optional(),
+  approval: ApprovalStatusSchema.optional(),
+  steps: z.array(StepRecordSchema),
+});
+
+/** One rung of an escalation ladder. */
+export const RungSchema = z.object({
+  strategy: z.enum(RUN_KINDS),
+  workflowId: z.string(),
+  /** Set since rungs link their runs; older ladders name the workflow only. */
+  runId: z.string().optional(),
+  /** This rung's own outcome (the last rung's is the ladder's). */
+  outcome: z.enum(OUTCOMES),
+  reason: z.string().optional(),
+});
+
+/** What a run returns (every strategy and the saga). */
+export const RecoveryResultSchema = z.object({
+  outcome: z.enum(OUTCOMES),
+  strategy: z.enum(RUN_KINDS),
+  components: z.array(z.string()),
+  dryRun: z.boolean(),
+  reason: z.string().optional(),
+  failureClass: z.enum(FAILURE_CLASSES).optional(),
+  attempts: z.number(),
+  steps: z.array(StepRecordSchema),
+  startedAt: z.string(),
+  endedAt: z.string(),
+  durationMs: z.number(),
+  approval: ApprovalStatusSchema.optional(),
+  /** When this run failed and escalated: every rung from this run to the last, with its outcome. */
+  ladder: z.array(RungSchema).optional(),
+});
+
+export const RunDetailSchema = z
+  .object({
+    workflowId: z.string(),
+    runId: z.string(),
+    type: z.string(),
+    status: z.string(),
+    startTime: z.string(),
+    closeTime: z.string().optional(),
+    url: z.string(),
+    progress: RunProgressSchema.optional(),
+    result: RecoveryResultSchema.optional(),
+  })
+  .meta({ id: 'Run', description: 'the run: status, progress and result' });
+export type RunDetail = z.output<typeof RunDetailSchema>;
+
+/** pause / resume / cancel: an optional reason. */
+export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict();
+export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() }).describe('the request reached the run');
+
+/** approve: `approve: false` rejects; who decides is the token's name. */
+export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict();
+export const ApproveResponseSchema = ApprovalStatusSchema.extend({ workflowId: z.string() }).describe('the decision, as the run recorded it');

@@ -1,0 +1,68 @@
+/** /v1/stats and /v1/schedules: supervision statistics and the health schedules. */
+import { z } from 'zod';
+import { BREAKER_STATES } from '../breaker';
+import { FAILURE_CLASSES } from '../failure';
+import { GroupNameSchema } from '../schemas';
+import { HEALTH_STATES } from '../supervision';
+
+/** A supervisor's statistics as `mend stats` and the API report them. */
+export const ComponentStatsSchema = z.object({
+  component: z.string(),
+  health: z.enum(HEALTH_STATES),
+  breaker: z.enum(BREAKER_STATES),
+  attempted: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  /** Recovered, then failed again within the component's `relapseWindow`: not a success. */
+  relapsed: z.number(),
+  /** succeeded / (succeeded + failed + relapsed). */
+  successRate: z.number().optional(),
+  mttrP50Ms: z.number().optional(),
+  mttrP95Ms: z.number().optional(),
+  lastMttrMs: z.number().optional(),
+  meanMttrMs: z.number().optional(),
+  lastFailureClass: z.enum(FAILURE_CLASSES).optional(),
+  /** Workflow id of the recovery running now. */
+  current: z.string().optional(),
+  /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */
+  held: z.string().optional(),
+  /** The component's policy strategy (filled in from the config when known). */
+  strategy: z.string().optional(),
+  /** MTTRs of the kept recent recoveries as cumulative counts per upper bound (seconds), for a Prometheus histogram. */
+  mttrHistogram: z.object({ buckets: z.array(z.object({ le: z.number(), count: z.number() })), count: z.number(), sumSeconds: z.number() }).optional(),
+});
+export type ComponentStats = z.output<typeof ComponentStatsSchema>;
+
+export const FleetStatsSchema = z
+  .object({
+    components: z.array(ComponentStatsSchema),
+    fleet: ComponentStatsSchema.pick({ attempted: true, succeeded: true, failed: true, relapsed: true, successRate: true, mttrP50Ms: true, mttrP95Ms: true }).extend({
+      supervised: z.number(),
+      breakersOpen: z.number(),
+    }),
+    /** Components in the config without a supervisor yet. */
+    unsupervised: z.array(z.string()),
+  })
+  .meta({ id: 'FleetStats' });
+export type FleetStats = z.output<typeof FleetStatsSchema>;
+
+export const HealthScheduleSchema = z.object({
+  scheduleId: z.string(),
+  group: z.string(),
+  intervalMs: z.number().optional(),
+  paused: z.boolean(),
+  components: z.array(z.string()),
+  nextRunAt: z.string().optional(),
+  lastRunAt: z.string().optional(),
+});
+/** A health schedule as the API shows it. */
+export type HealthSchedule = z.output<typeof HealthScheduleSchema>;
+export const ScheduleListSchema = z.object({ schedules: z.array(HealthScheduleSchema) });
+export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
+export const ScheduleActionResponseSchema = z.object({
+  scheduleId: z.string(),
+  /** Every schedule acted on, when the group is split into parts (the first is `scheduleId`). */
+  scheduleIds: z.array(z.string()).optional(),
+  action: z.enum(['pause', 'resume', 'trigger']),
+  by: z.string(),
+});
