@@ -39,7 +39,7 @@ export default tseslint.config(
           patterns: [
             { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'], message: 'not allowed in the workflow sandbox' },
             { group: ['fastify', 'fastify-*', '@fastify/*', 'pino', 'pino-*', 'yaml'], message: 'no I/O packages in workflow code' },
-            { group: ['**/activities/*', '**/activities', '**/domain/*', '**/domain', '**/client/*', '**/client', '**/api/*', '**/workers/*', '**/scripts/*'], allowTypeImports: true, message: 'workflows import activities as types only, and nothing with I/O' },
+            { group: ['**/activities/*', '**/activities', '**/domain/*', '../domain', '../../domain', '**/client/*', '**/client', '**/api/*', '**/workers/*', '**/scripts/*'], allowTypeImports: true, message: 'workflows import activities as types only, and nothing with I/O' },
             { group: ['**/core/config', '**/core/schemas', '**/core/settings', '**/core/api', '**/core/api/*'], allowTypeImports: true, message: 'schemas (zod) stay out of workflows: import their types only' },
           ],
         },
