@@ -15,6 +15,7 @@ import { addCheckpointCommand } from './checkpoint';
 import { addDrillCommand } from './drill';
 import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
+import { addAgentCommand } from './agent';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -239,6 +240,7 @@ export function buildProgram(settings: Settings): Command {
   addComponentCommands(program, settings);
   addRunsCommand(program, settings);
   addUpCommand(program);
+  addAgentCommand(program);
   return program;
 }
 

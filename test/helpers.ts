@@ -46,6 +46,8 @@ export interface DemoService {
   supervision?: Record<string, unknown>;
   /** Probe timeout (default 500ms). */
   probeTimeout?: string;
+  /** `host:` of the component (the config then needs a `hosts:` list, e.g. in extraYaml). */
+  host?: string;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
@@ -63,6 +65,7 @@ export async function writeDemoConfig(
     const command = s.command ?? ['node', path.join(ROOT, 'demo/service.js')];
     lines.push(
       `  - id: ${s.id}`,
+      ...(s.host ? [`    host: ${s.host}`] : []),
       `    adapter:`,
       `      type: process`,
       `      command: ${JSON.stringify(command)}`,

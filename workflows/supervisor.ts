@@ -22,10 +22,11 @@ import {
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { MendActivities } from '../activities';
+import type { DependenciesResult, MendActivities } from '../activities';
 import type { NotifyEvent } from '../activities/notify/webhook';
 import { fleetLimiterWorkflowId, recoveryWorkflowId } from '../core/constants';
 import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from '../core/run';
+import type { Component } from '../core/schemas';
 import {
   DESTRUCTIVE_STRATEGIES,
   KEEP_MTTRS,
@@ -42,6 +43,7 @@ import {
   type SupervisorState,
 } from '../core/supervision';
 import { permitSignal, releaseSignal } from './fleet-limiter';
+import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 import { causeMessage } from './lib/runbook';
 
 export const reportSignal = defineSignal<[ProbeReport]>('report');
@@ -70,16 +72,19 @@ const WATCH_MAX_MS = 5 * 60_000;
 const WATCH_POLL_MS = 100;
 const FOREVER = Number.MAX_SAFE_INTEGER;
 
-const probes = proxyActivities<MendActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
-});
-const watcher = proxyActivities<MendActivities>({
-  startToCloseTimeout: WATCH_MAX_MS + 60_000,
-  heartbeatTimeout: '5s',
-  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
-});
+/** Confirmation probes and the pid watch run on the component's (or dependency's) host: see workflows/lib/hosts.ts. */
+const probes = (where: { host?: string }) =>
+  hostActivities(where.host, {
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
+  });
+const watcher = (where: { host?: string }) =>
+  hostActivities(where.host, {
+    startToCloseTimeout: WATCH_MAX_MS + 60_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+  });
 const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
 const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
 
@@ -137,7 +142,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (watch || watchUnavailable || spec.component.adapter.type !== 'process' || state.health !== 'healthy' || state.current) return;
     const scope = new CancellationScope();
     const promise = scope
-      .run(() => watcher.watchProcess({ component: spec.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }))
+      .run(() => watcher(spec.component).watchProcess({ component: spec.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }))
       .then(
         (seen) => {
           if (watch?.scope === scope) watch = undefined;
@@ -340,7 +345,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     // recovered within one check interval of its dependencies being ready.
     const dependencies = spec.dependencies ?? [];
     if (dependencies.length > 0 && patched(HOLD_FOR_DEPENDENCIES)) {
-      const { waitingFor } = await probes.dependenciesNotReady({ dependencies });
+      const waitingFor = await dependenciesNotReady(dependencies);
       if (waitingFor.length > 0) {
         state.held = `waiting for ${waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
         return;
@@ -367,7 +372,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       const evidenceAt = patched(INBOX_EVIDENCE) ? Math.max(lastFailedCheckAt, ...inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : lastFailedCheckAt;
       if (Date.now() - evidenceAt > Math.max(1_000, 4 * sup().confirmInterval)) {
         // The evidence went stale while waiting: one more look before acting.
-        const again = await probes.confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
+        const again = await probes(spec.component).confirmFailure({ component: spec.component, probes: 1, intervalMs: 0 });
         state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(again.lastAt));
         if (again.healthy) {
           markHealthy(Date.parse(again.lastAt));
@@ -397,7 +402,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     // A sweep's overlapping probes of a slow component may stand for several failures at once.
     state.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, state.consecutiveFailures + 1) : state.consecutiveFailures + Math.max(1, report.failures ?? 1);
     if (state.consecutiveFailures < threshold) {
-      const confirmed = await probes.confirmFailure({ component: spec.component, probes: threshold - state.consecutiveFailures, intervalMs: confirmInterval });
+      const confirmed = await probes(spec.component).confirmFailure({ component: spec.component, probes: threshold - state.consecutiveFailures, intervalMs: confirmInterval });
       state.lastReportAt = Math.max(state.lastReportAt ?? 0, Date.parse(confirmed.lastAt));
       if (confirmed.healthy) {
         markHealthy(Date.parse(confirmed.lastAt));
@@ -439,4 +444,11 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       }
     }
   }
+}
+
+/** Which dependencies are not ready, each probed from its own host (one activity per host, at once). */
+async function dependenciesNotReady(dependencies: Component[]): Promise<DependenciesResult['waitingFor']> {
+  if (!patched(HOST_QUEUES_PATCH)) return (await probes({}).dependenciesNotReady({ dependencies })).waitingFor;
+  const found = await Promise.all(byHost(dependencies, (dep) => dep).map(({ host, items }) => probes({ host }).dependenciesNotReady({ dependencies: items })));
+  return found.flatMap((f) => f.waitingFor);
 }
