@@ -16,6 +16,7 @@ import { addDrillCommand } from './drill';
 import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
 import { addAgentCommand } from './agent';
+import { addHostsCommand } from './hosts';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -241,6 +242,7 @@ export function buildProgram(settings: Settings): Command {
   addRunsCommand(program, settings);
   addUpCommand(program);
   addAgentCommand(program);
+  addHostsCommand(program, settings);
   return program;
 }
 
