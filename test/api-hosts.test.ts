@@ -36,7 +36,7 @@ describe('hosts through the API and the CLI, with one real agent', () => {
       'hosts:\n  - { id: edge, description: the edge box, labels: { zone: eu-1 } }\n  - { id: idle }\n',
     ));
     config = loadConfigFile(configFile, { stateDir: `${dir}/.mend` });
-    agent = spawnTs('workers/agent.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: `${dir}/edge-home`, MEND_AGENT_HOST: 'edge' });
+    agent = spawnTs('workers/agent.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: `${dir}/edge-home` }, { args: ['--host', 'edge'] });
     await waitFor('agent to poll', 30_000, () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))));
     mend = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
     let table;

@@ -100,9 +100,9 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `node --import tsx <script>` from the repo root, collecting its output. */
-export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean } = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+/** Spawns `node --import tsx <script> [args]` from the repo root, collecting its output. */
+export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
   const output: string[] = [];
   for (const stream of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => output.push(line));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

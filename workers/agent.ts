@@ -42,10 +42,10 @@ export async function createAgentWorker(opts: AgentOptions): Promise<{ worker: W
   }
 }
 
-/** `--host <id>` from argv, else MEND_AGENT_HOST. */
+/** `--host <id>` (or `--host=<id>`) from argv. */
 function hostArg(argv: string[]): string | undefined {
   const i = argv.findIndex((a) => a === '--host' || a.startsWith('--host='));
-  if (i < 0) return process.env.MEND_AGENT_HOST;
+  if (i < 0) return undefined;
   return argv[i]!.includes('=') ? argv[i]!.slice('--host='.length) : argv[i + 1];
 }
 
