@@ -5,6 +5,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { BACKLOG_HANDLERS, BACKLOG_WORKFLOW, type BacklogInput, type BacklogStatus, type PauseRequest } from '../core/backlog';
 import { backlogWorkflowId } from '../core/constants';
+import { onHost } from '../core/hosts';
 import type { Spool } from '../core/schemas';
 import { MendStrategy, MendTrigger } from '../core/search-attributes';
 import { mapConnectionError, mapRunError, RunNotFoundError, type MendClient, type StartedRun } from './index';
@@ -29,7 +30,7 @@ export class BacklogControl {
           { key: MendStrategy, value: 'backlog' },
           { key: MendTrigger, value: 'schedule' },
         ],
-        staticSummary: `replay spool ${spool.name} to ${spool.sink.url}`,
+        staticSummary: `replay spool ${spool.name}${onHost(spool)} to ${spool.sink.url}`,
       });
       return { workflowId, runId: handle.signaledRunId, url: this.mend.runUrl(workflowId) };
     } catch (err) {

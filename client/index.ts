@@ -5,6 +5,7 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
+import { onHost } from '../core/hosts';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { STRATEGY_WORKFLOW, type ApprovalRequest, type ApprovalStatus, type RecoveryInput, type RecoveryResult, type RunbookKind, type RunProgress, type SagaInput } from '../core/run';
 import type { AlertKey } from '../core/api';
@@ -161,7 +162,7 @@ export class MendClient {
         args: [input],
         typedSearchAttributes: startAttributes([req.component.id], req.strategy, req.trigger),
         memo: { requestedBy: req.requestedBy, reason: req.reason ?? '', ...(req.alerts?.length ? { alerts: req.alerts } : {}) },
-        staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
+        staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id}${onHost(req.component)} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };

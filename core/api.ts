@@ -479,6 +479,7 @@ const HostAgentSchema = z.object({
   /** The worker identity Temporal records on every activity it runs. */
   identity: z.string(),
   role: z.enum(['agent', 'worker']).optional(),
+  host: z.string().optional(),
   machine: z.string().optional(),
   pid: z.number().optional(),
   version: z.string().optional(),

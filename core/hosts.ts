@@ -40,6 +40,12 @@ export function adapterHost(component: Component): string | undefined {
   return urls.some(isLoopbackUrl) ? hostOf(component) : undefined;
 }
 
+/** " on <host>" for a summary of an adapter action (" on the central worker" for one that belongs to no host); "" in a one-host config. */
+export function onAdapterHost(component: Component): string {
+  if (component.host === undefined) return '';
+  return ` on ${adapterHost(component) ?? 'the central worker'}`;
+}
+
 /** Every host id a config knows: its `hosts:` and the default host. */
 export function knownHosts(config: Pick<Config, 'hosts'>): string[] {
   const ids = config.hosts.map((h) => h.id);

@@ -3,7 +3,7 @@ import { patched, workflowInfo, type ActivityOptions } from '@temporalio/workflo
 import type { MendActivities, WaitHealthyResult } from '../../activities';
 import { runKey } from '../../core/constants';
 import type { ProbeResult } from '../../core/failure';
-import { onHost } from '../../core/hosts';
+import { onAdapterHost, onHost } from '../../core/hosts';
 import type { Component } from '../../core/schemas';
 import { adapterActivities, hostActivities } from './hosts';
 import type { Runbook } from './runbook';
@@ -23,7 +23,7 @@ export function acts(where: { host?: string }, summary: string, extra: ActivityO
 
 /** A component's adapter actions (start, stop): like `acts`, but an http adapter on absolute URLs runs centrally. */
 export function adapterActs(component: Component, summary: string, extra: ActivityOptions = {}): MendActivities {
-  return adapterActivities(component, { ...base, ...extra, summary: summary + onHost(component) });
+  return adapterActivities(component, { ...base, ...extra, summary: summary + onAdapterHost(component) });
 }
 
 /** Options for activities that copy or hash state: long, heartbeating. */
@@ -46,7 +46,7 @@ export async function probeBefore(run: Runbook, component: Component, observed?:
   }
   // Dry runs probe since this patch; dry runs recorded before it planned the probe instead.
   const readOnly = !run.dryRun || patched('dry-run-probes');
-  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), { readOnly });
+  const before = await run.step('probe', `probe ${id} before acting${onHost(component)}`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), { readOnly });
   if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
   return before;
 }
@@ -63,7 +63,7 @@ export function adapterBudget(component: Component, op: 'start' | 'stop'): numbe
 
 export async function stopStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const stopped = await run.step('stop', `stop ${id}${label}`, id, () =>
+  const stopped = await run.step('stop', `stop ${id}${label}${onAdapterHost(component)}`, id, () =>
     adapterActs(component, `stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({ component }),
   );
   if (stopped) run.note(stopped.detail, id);
@@ -73,7 +73,7 @@ export async function startStep(run: Runbook, component: Component, label = ''):
   const id = component.id;
   const started = await run.step(
     'start',
-    `start ${id}${label}`,
+    `start ${id}${label}${onAdapterHost(component)}`,
     id,
     () => adapterActs(component, `start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
     // A process gone by the time its start returned: the step failed; validation sees it at once too.
@@ -85,7 +85,7 @@ export async function startStep(run: Runbook, component: Component, label = ''):
 /** Moves temp files, stale locks and corrupt markers aside (never deletes), for a start on clean ground. */
 export async function cleanupStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}`, id, () =>
+  const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}${onHost(component)}`, id, () =>
     acts(component, `clean ${id}${label}`, LONG).cleanState({ component, runKey: thisRunKey() }),
   );
   if (cleaned) run.note(cleaned.moved.length > 0 ? `moved aside: ${cleaned.moved.map((m) => m.from).join(', ')}` : 'nothing to clean', id);
@@ -94,7 +94,7 @@ export async function cleanupStep(run: Runbook, component: Component, label = ''
 /** Moves the component's state aside under this run's key (never deleted) for a fresh start or a restore. */
 export async function asideStep(run: Runbook, component: Component): Promise<void> {
   const id = component.id;
-  const aside = await run.step('aside', `move state of ${id} aside`, id, () => acts(component, `move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
+  const aside = await run.step('aside', `move state of ${id} aside${onHost(component)}`, id, () => acts(component, `move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
   if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
 }
 
@@ -113,7 +113,7 @@ export async function validateStep(run: Runbook, component: Component, label = '
   const timeoutMs = component.policy.timeout;
   const validated = await run.step(
     'validate',
-    `validate ${id}${label} (healthy within ${timeoutMs}ms)`,
+    `validate ${id}${label}${onHost(component)} (healthy within ${timeoutMs}ms)`,
     id,
     () =>
       acts(component, `validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
