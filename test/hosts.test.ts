@@ -5,6 +5,7 @@
  * and from the process table of the host that should (and those that should not) hold the process.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,8 +13,10 @@ import type { temporal } from '@temporalio/proto';
 import { stopProcess, processAdapter } from '../activities/adapters/process';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
+import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
 import { withHomeDefaults } from '../core/config';
-import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
+import { DEFAULT_HOST, healthScheduleId, hostTaskQueue, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult, StepRecord } from '../core/run';
 import type { Component, Config } from '../core/schemas';
 import { demoStarts, recordHistory, ROOT, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
@@ -60,7 +63,8 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
   const dir = tempDir('hosts');
   const queue = uniqueQueue('hosts');
   const s = Date.now().toString(36);
-  const ids = { solo: `solo-${s}`, slow: `slow-${s}`, store: `store-${s}`, api: `api-${s}`, web: `web-${s}` };
+  const ids = { solo: `solo-${s}`, slow: `slow-${s}`, store: `store-${s}`, api: `api-${s}`, web: `web-${s}`, watched: `watched-${s}` };
+  const group = `hosts-${s}`;
   const centralHome = path.join(dir, 'central');
   const hosts: Record<'a' | 'b', SimHost | undefined> = { a: undefined, b: undefined };
   let config: Config;
@@ -89,6 +93,8 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
         { id: ids.store, host: 'a', critical: true, policy },
         { id: ids.api, host: 'b', dependsOn: [ids.store], policy },
         { id: ids.web, dependsOn: [ids.api], policy },
+        // Swept hourly: after the first sweep only its pid watch (on a) can see a crash.
+        { id: ids.watched, host: 'a', policy, supervision: { group, interval: '1h', startupGrace: '0s', restartBackoff: { initial: '100ms' } } },
       ],
       'hosts:\n  - { id: a, description: simulated host a }\n  - { id: b, labels: { role: api } }\n',
     );
@@ -102,6 +108,10 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
   });
 
   after(async () => {
+    if (client) {
+      await deleteHealthSchedules(client, queue, [healthScheduleId(group)]);
+      await client.temporal.workflow.getHandle(supervisorWorkflowId(ids.watched)).terminate('test over').catch(() => undefined);
+    }
     // Processes of a and b die with their namespaces; the default host's run under the central home.
     for (const x of config?.components ?? []) if (x.host === DEFAULT_HOST) await stopProcess(processAdapter(x)).catch(() => undefined);
     await worker?.stop();
@@ -186,5 +196,43 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     assert.notEqual(second.identity, first.identity);
     assert.equal(demoStarts(dir, ids.slow), 1, 'the process was started exactly once');
     assert.ok(b.environ(recordedPid(b, ids.slow))?.split('\0').includes(marker(b, ids.slow)));
+  });
+
+  test("a supervised component on host a: its sweep and its pid watch run on a, and a crash there is recovered there", async () => {
+    const a = hosts.a!;
+    const watched = c(ids.watched);
+    const first = await client.startRecovery({ strategy: 'immediate', component: watched, trigger: 'manual', requestedBy: 'test' });
+    assert.equal((await client.result(first.workflowId, first.runId)).outcome, 'recovered');
+    const reconciled = await reconcileSchedules(client, { ...config, components: [watched] });
+    assert.deepEqual(reconciled.created, [healthScheduleId(group)]);
+    const schedule = client.temporal.schedule.getHandle(healthScheduleId(group));
+    await schedule.trigger();
+    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(client, ids.watched))?.health === 'healthy');
+
+    // The sweep probed it on a.
+    const sweep = (await schedule.describe()).info.recentActions.at(-1)!.action;
+    const swept = await placements(client, sweep.workflow.workflowId, sweep.workflow.firstExecutionRunId);
+    assert.deepEqual(swept.map((p) => [p.activity, p.taskQueue, p.identity]), [['sweepHealth', hostTaskQueue(queue, 'a'), a.agent!.identity]]);
+
+    // Its pid watch runs on a's agent (only there is the pid it watches a process of a).
+    const supervisor = client.temporal.workflow.getHandle(supervisorWorkflowId(ids.watched));
+    await waitFor('pid watch on a', 20_000, async () =>
+      (await supervisor.describe()).raw.pendingActivities?.some((p) => p.activityType?.name === 'watchProcess' && p.lastWorkerIdentity === a.agent!.identity),
+    );
+
+    const crashed = recordedPid(a, ids.watched);
+    execFileSync('nsenter', ['--target', String(a.nsPid), '--pid', '--mount', '--', 'kill', '-9', String(crashed)]);
+    const restarted = await waitFor('recovered on a with a new process', 60_000, async () => {
+      const st = await supervisorState(client, ids.watched);
+      const pid = recordedPid(a, ids.watched);
+      return st?.health === 'healthy' && st.stats.succeeded >= 1 && pid !== crashed && a.environ(pid)?.split('\0').includes(marker(a, ids.watched)) && pid;
+    });
+    assert.ok(restarted);
+    const desc = await client.temporal.workflow.getHandle(first.workflowId).describe();
+    assert.notEqual(desc.runId, first.runId, 'the supervisor started its own recovery');
+    const acted = await placements(client, first.workflowId, desc.runId);
+    const start = acted.find((p) => p.activity === 'startComponent');
+    assert.deepEqual([start?.taskQueue, start?.identity], [hostTaskQueue(queue, 'a'), a.agent!.identity]);
+    assert.equal(demoStarts(dir, ids.watched), 2, 'started by hand, then once by its supervisor');
   });
 });
