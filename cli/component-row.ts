@@ -4,6 +4,7 @@ import type { SupervisorView } from '../client/supervisors';
 export interface ComponentRow {
   id: string;
   description?: string;
+  host: string;
   adapter: string;
   probe: string;
   dependsOn: string[];
@@ -22,6 +23,7 @@ export interface ComponentRow {
 interface Configured {
   id: string;
   description?: string;
+  host: string;
   adapter: string;
   probe: string;
   dependsOn: string[];
@@ -33,6 +35,7 @@ export function componentRow(c: Configured, supervisor: Omit<SupervisorView, 'st
   return {
     id: c.id,
     description: c.description,
+    host: c.host,
     adapter: c.adapter,
     probe: c.probe,
     dependsOn: c.dependsOn,

@@ -6,6 +6,7 @@ import { checkComponent } from '../client/checks';
 import { loadConfigFile } from '../client/config';
 import { supervisorState, supervisorView, type SupervisorView } from '../client/supervisors';
 import { componentView } from '../core/api';
+import { DEFAULT_HOST } from '../core/constants';
 import { selectComponents } from '../core/config';
 import type { Settings } from '../core/settings';
 import type { CheckResult } from '../core/supervision';
@@ -78,9 +79,21 @@ export function addComponentCommands(program: Command, settings: Settings): void
         });
       }
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
-      const head = ['COMPONENT', 'ADAPTER', 'PROBE', 'DEPENDS ON', 'STRATEGY', 'HEALTH', 'BREAKER', 'RECOVERING'];
-      const body = rows.map((r) => [r.id, r.adapter, r.probe, r.dependsOn.join(', ') || '-', (r.escalation[0] === r.strategy ? r.escalation : [r.strategy, ...r.escalation]).join(' → '), r.health, r.breaker, r.current ?? '-']);
-      console.log(table([head, ...body], (cell, row, col) => (row === 0 ? cell : col === 5 ? healthCell(cell.trim()) + cell.slice(cell.trim().length) : col === 6 ? breakerCell(cell.trim()) + cell.slice(cell.trim().length) : cell)));
+      // A HOST column once components are on several hosts; a one-host table stays as it was.
+      const hosts = rows.some((r) => r.host !== DEFAULT_HOST) ? 1 : 0;
+      const head = ['COMPONENT', ...(hosts ? ['HOST'] : []), 'ADAPTER', 'PROBE', 'DEPENDS ON', 'STRATEGY', 'HEALTH', 'BREAKER', 'RECOVERING'];
+      const body = rows.map((r) => [
+        r.id,
+        ...(hosts ? [r.host] : []),
+        r.adapter,
+        r.probe,
+        r.dependsOn.join(', ') || '-',
+        (r.escalation[0] === r.strategy ? r.escalation : [r.strategy, ...r.escalation]).join(' → '),
+        r.health,
+        r.breaker,
+        r.current ?? '-',
+      ]);
+      console.log(table([head, ...body], (cell, row, col) => (row === 0 ? cell : col === 5 + hosts ? healthCell(cell.trim()) + cell.slice(cell.trim().length) : col === 6 + hosts ? breakerCell(cell.trim()) + cell.slice(cell.trim().length) : cell)));
       if (note) console.log(dim(note));
     });
 

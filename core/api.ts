@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { FAILURE_CLASSES } from './failure';
+import { hostOf } from './hosts';
 import { OUTCOMES, PHASES } from './run';
 import { ComponentIdSchema, GroupNameSchema, HostIdSchema, type Component, RunRequestSchema, SagaIdSchema, STRATEGIES, StrategySchema, TriggerSchema } from './schemas';
 
@@ -83,6 +84,8 @@ export const ComponentViewSchema = z
   .object({
     id: z.string(),
     description: z.string().optional(),
+    /** The host it runs on (`local`, the default host, unless the config names hosts). */
+    host: z.string(),
     adapter: z.enum(['process', 'command', 'http']),
     probe: z.enum(['http', 'tcp', 'command', 'process']),
     dependsOn: z.array(z.string()),
@@ -106,6 +109,7 @@ export function componentView(c: Component): ComponentView {
   return {
     id: c.id,
     description: c.description,
+    host: hostOf(c),
     adapter: c.adapter.type,
     probe: c.probe.type,
     dependsOn: c.dependsOn,

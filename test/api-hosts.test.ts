@@ -114,6 +114,20 @@ describe('hosts through the API and the CLI, with one real agent', () => {
     assert.match(text.stdout, /no agent polling for idle, local/);
   });
 
+  test('the components list names each component host: GET /v1/components, and a HOST column in mend components', async () => {
+    const res = await app.inject({ method: 'GET', url: '/v1/components', headers: bearer(tokens.viewer) });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual((res.json() as { components: Array<{ id: string; host: string }> }).components.map((c) => [c.id, c.host]), [['edge-api', 'edge'], ['edge-web', 'edge'], ['central-db', DEFAULT_HOST]]);
+
+    const env = { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_CONFIG: configFile, MEND_HOME: `${dir}/.mend` };
+    const text = await runCli(['components'], env);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^COMPONENT\s+HOST\s+ADAPTER\s+PROBE\s+DEPENDS ON\s+STRATEGY\s+HEALTH\s+BREAKER\s+RECOVERING$/);
+    assert.match(lines[1]!, /^edge-api\s+edge\s+process\s+http\s/);
+    assert.match(lines[3]!, new RegExp(`^central-db\\s+${DEFAULT_HOST}\\s+process`));
+  });
+
   test('a poller Temporal has not heard from for longer than a long poll counts as down', () => {
     const now = Date.parse('2026-01-01T00:10:00Z');
     const at = (ms: number) => new Date(now - ms).toISOString();
