@@ -2,7 +2,9 @@
  * The activities the worker registers. Every one is idempotent (safe if Temporal runs it twice);
  * the comment on each says why. Built by a factory so tests can pass their own dependencies.
  */
+import path from 'node:path';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { withHomeDefaults } from '../core/config';
 import type { Component } from '../core/schemas';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from '../domain/adapters';
@@ -18,7 +20,7 @@ import { createSupervisionActivities } from './supervision';
 export interface ActivityDeps {
   /** Probe implementation; tests may wrap it to count calls. */
   probe?: (component: Component) => Promise<ProbeResult>;
-  /** MEND_HOME: where saga step markers live. */
+  /** MEND_HOME: where saga step markers live, and pid files, logs and checkpoints of components the config leaves to this host. */
   stateDir?: string;
   /** Aborted when the worker begins to stop: long watches end early instead of holding the shutdown. */
   shutdown?: AbortSignal;
@@ -46,9 +48,14 @@ export interface WaitHealthyResult {
 const PID_WATCH_MS = 100;
 
 export function createActivities(deps: ActivityDeps = {}) {
-  const probe = deps.probe ?? probeComponent;
+  const home = path.resolve(deps.stateDir ?? '.mend');
+  // A component on another host than the default comes without pid file, log and state folders:
+  // they are placed under the MEND_HOME of the worker that acts on it (its host's agent).
+  const local = (component: Component) => withHomeDefaults(component, home);
+  const baseProbe = deps.probe ?? probeComponent;
+  const probe = (component: Component) => baseProbe(local(component));
 
-  return {
+  return withLocalComponents(local, {
     /** Read-only: a probe changes nothing, so running it twice is harmless. */
     async checkHealth({ component }: ComponentRef): Promise<ProbeResult> {
       return probe(component);
@@ -116,14 +123,30 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     ...createStateActivities(),
     ...createSupervisionActivities(probe, deps.shutdown),
-    ...createSagaActivities(deps.stateDir ?? '.mend'),
+    ...createSagaActivities(home),
     ...createBacklogActivities(),
     ...createDrillActivities(probe),
-  };
+  });
+}
+
+/** Every activity whose input names a `component` gets it with this worker's home defaults filled in. */
+function withLocalComponents<T extends Record<string, (...args: never[]) => unknown>>(local: (c: Component) => Component, activities: T): T {
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = (input: unknown, ...rest: unknown[]) => {
+      const localized = isComponentRef(input) ? { ...input, component: local(input.component) } : input;
+      return (fn as (...args: unknown[]) => unknown)(localized, ...rest);
+    };
+  }
+  return wrapped as T;
+}
+
+function isComponentRef(input: unknown): input is ComponentRef {
+  return typeof input === 'object' && input !== null && 'component' in input && typeof (input as ComponentRef).component === 'object';
 }
 
 export type MendActivities = ReturnType<typeof createActivities>;
-export type { SweepResult, ConfirmResult, WatchResult } from './supervision';
+export type { SweepResult, ConfirmResult, WatchResult, DependenciesResult } from './supervision';
 
 /** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */
 function adapterFailure(err: unknown): unknown {

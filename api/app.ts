@@ -165,6 +165,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'alerts', description: 'alert webhooks that start recoveries' },
         { name: 'backlog', description: 'backlog replay of the configured spools' },
         { name: 'supervision', description: 'supervisor statistics and health-check schedules' },
+        { name: 'hosts', description: 'the hosts of the fleet and their agents' },
         { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },

@@ -8,6 +8,8 @@ import {
   CheckResultSchema,
   ComponentDetailSchema,
   ComponentListSchema,
+  HostListSchema,
+  HostViewSchema,
   ControlResponseSchema,
   ErrorResponseSchema,
   RunDetailSchema,
@@ -58,6 +60,14 @@ export class ApiClient {
 
   component(id: string) {
     return this.call('GET', `/v1/components/${encodeURIComponent(id)}`, ComponentDetailSchema);
+  }
+
+  hosts() {
+    return this.call('GET', '/v1/hosts', HostListSchema);
+  }
+
+  host(id: string) {
+    return this.call('GET', `/v1/hosts/${encodeURIComponent(id)}`, HostViewSchema);
   }
 
   /** Probes the component now on a worker; its supervisor gets the result. */

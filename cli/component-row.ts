@@ -2,7 +2,7 @@
 import type { ComponentView, SupervisorView } from '../core/api';
 
 /** The API's component view, flattened, with the supervisor's health, breaker and recovery. */
-export type ComponentRow = Pick<ComponentView, 'id' | 'description' | 'adapter' | 'probe' | 'dependsOn' | 'critical'> &
+export type ComponentRow = Pick<ComponentView, 'id' | 'description' | 'host' | 'adapter' | 'probe' | 'dependsOn' | 'critical'> &
   Pick<ComponentView['policy'], 'strategy' | 'escalation'> & {
     /** The supervisor's health; `none` (no supervisor yet), `off` (supervision disabled), `?` (not readable). */
     health: SupervisorView['health'] | 'none' | 'off' | '?';
@@ -17,6 +17,7 @@ export function componentRow(c: ComponentView, supervisor: Omit<SupervisorView, 
   return {
     id: c.id,
     description: c.description,
+    host: c.host,
     adapter: c.adapter,
     probe: c.probe,
     dependsOn: c.dependsOn,

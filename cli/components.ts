@@ -1,5 +1,6 @@
 /** `mend components` (the configured components, with their supervisors' health) and `mend check <component>` (probe now). */
 import type { Command } from '@commander-js/extra-typings';
+import { DEFAULT_HOST } from '../core/constants';
 import type { Settings } from '../core/settings';
 import { EXIT } from './errors';
 import { dim, green, red, table, yellow } from './format';
@@ -29,9 +30,21 @@ export function addComponentCommands(program: Command, settings: Settings): void
     .action(async (opts) => {
       const { rows, note } = await withOps(settings, opts.config, (ops) => ops.components());
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
-      const head = ['COMPONENT', 'ADAPTER', 'PROBE', 'DEPENDS ON', 'STRATEGY', 'HEALTH', 'BREAKER', 'RECOVERING'];
-      const body = rows.map((r) => [r.id, r.adapter, r.probe, r.dependsOn.join(', ') || '-', (r.escalation[0] === r.strategy ? r.escalation : [r.strategy, ...r.escalation]).join(' → '), r.health, r.breaker, r.current ?? '-']);
-      console.log(table([head, ...body], (cell, row, col) => (row === 0 ? cell : col === 5 ? healthCell(cell.trim()) + cell.slice(cell.trim().length) : col === 6 ? breakerCell(cell.trim()) + cell.slice(cell.trim().length) : cell)));
+      // A HOST column once components are on several hosts; a one-host table stays as it was.
+      const hosts = rows.some((r) => r.host !== DEFAULT_HOST) ? 1 : 0;
+      const head = ['COMPONENT', ...(hosts ? ['HOST'] : []), 'ADAPTER', 'PROBE', 'DEPENDS ON', 'STRATEGY', 'HEALTH', 'BREAKER', 'RECOVERING'];
+      const body = rows.map((r) => [
+        r.id,
+        ...(hosts ? [r.host] : []),
+        r.adapter,
+        r.probe,
+        r.dependsOn.join(', ') || '-',
+        (r.escalation[0] === r.strategy ? r.escalation : [r.strategy, ...r.escalation]).join(' → '),
+        r.health,
+        r.breaker,
+        r.current ?? '-',
+      ]);
+      console.log(table([head, ...body], (cell, row, col) => (row === 0 ? cell : col === 5 + hosts ? healthCell(cell.trim()) + cell.slice(cell.trim().length) : col === 6 + hosts ? breakerCell(cell.trim()) + cell.slice(cell.trim().length) : cell)));
       if (note) console.log(dim(note));
     });
 

@@ -13,6 +13,8 @@ import { addCheckpointCommand } from './checkpoint';
 import { addDrillCommand } from './drill';
 import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
+import { addAgentCommand } from './agent';
+import { addHostsCommand } from './hosts';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -208,6 +210,8 @@ export function buildProgram(settings: Settings): Command {
   addComponentCommands(program, settings);
   addRunsCommand(program, settings);
   addUpCommand(program);
+  addAgentCommand(program);
+  addHostsCommand(program, settings);
   return program;
 }
 

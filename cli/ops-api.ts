@@ -1,6 +1,7 @@
 /** MendOps through mend's HTTP API (MEND_URL, MEND_TOKEN): the API's config, the token's role and scope. */
 import type { RunDescription, StartedRun } from '../client';
 import type { RunListQuery } from '../core/api';
+import type { HostStatus } from '../core/host-status';
 import type { RecoveryResult, RunProgress } from '../core/run';
 import { ApiError, type ApiClient } from './api-client';
 import { componentRow } from './component-row';
@@ -107,6 +108,10 @@ export class ApiOps implements MendOps {
 
   async check(id: string): Promise<CheckAnswer> {
     return this.call(() => this.api.check(id));
+  }
+
+  async hosts(): Promise<HostStatus[]> {
+    return this.call(async () => (await this.api.hosts()).hosts);
   }
 
   async close(): Promise<void> {}

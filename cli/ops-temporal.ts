@@ -2,12 +2,14 @@
 import os from 'node:os';
 import { MendClient, TemporalUnreachableError, type StartedRun } from '../client';
 import { checkComponent } from '../client/checks';
+import { describeHosts } from '../client/hosts';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
 import { supervisorState, supervisorView } from '../client/supervisors';
 import { componentView, type RunListQuery, type SupervisorView } from '../core/api';
 import { selectComponents, selectSaga } from '../core/config';
 import type { Config } from '../core/schemas';
+import type { HostStatus } from '../core/host-status';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
 import type { CheckAnswer, ComponentTable, MendOps, StartRecoveriesRequest, StartSagaRequest } from './ops';
@@ -112,6 +114,10 @@ export class TemporalOps implements MendOps {
   async check(id: string): Promise<CheckAnswer> {
     const [component] = selectComponents(this.config(), [id]);
     return checkComponent(await this.connect(), component!, { trigger: 'manual', requestedBy: cliUser() });
+  }
+
+  async hosts(): Promise<HostStatus[]> {
+    return describeHosts(await this.connect(), this.config());
   }
 
   async close(): Promise<void> {

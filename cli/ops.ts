@@ -10,6 +10,7 @@ import type { RunListQuery } from '../core/api';
 import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
 import type { RunOptions, Strategy } from '../core/schemas';
 import type { Settings } from '../core/settings';
+import type { HostStatus } from '../core/host-status';
 import type { CheckResult } from '../core/supervision';
 import { ApiClient } from './api-client';
 import type { ComponentRow } from './component-row';
@@ -56,6 +57,8 @@ export interface MendOps {
   listRuns(filter: RunListQuery): Promise<RunList>;
   components(): Promise<ComponentTable>;
   check(component: string): Promise<CheckAnswer>;
+  /** The config's hosts with their agents (`mend hosts`). */
+  hosts(): Promise<HostStatus[]>;
   close(): Promise<void>;
 }
 

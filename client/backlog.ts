@@ -14,6 +14,7 @@ import {
   backlogResumeUpdate,
   backlogStatusQuery,
 } from '../core/messages';
+import { onHost } from '../core/hosts';
 import type { Spool } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { MendStrategy, MendTrigger } from '../core/search-attributes';
@@ -39,7 +40,7 @@ export class BacklogControl {
           { key: MendStrategy, value: 'backlog' },
           { key: MendTrigger, value: 'schedule' },
         ],
-        staticSummary: `replay spool ${spool.name} to ${spool.sink.url}`,
+        staticSummary: `replay spool ${spool.name}${onHost(spool)} to ${spool.sink.url}`,
       });
       return { workflowId, runId: handle.signaledRunId, url: this.mend.runUrl(workflowId) };
     } catch (err) {

@@ -1,6 +1,7 @@
 /** Checking a component now: one probe on a worker through a short workflow (`mend/check/<component>`). */
 import { WorkflowFailedError } from '@temporalio/client';
 import { TimeoutFailure } from '@temporalio/common';
+import { onHost } from '../core/hosts';
 import { MendComponents, MendTrigger } from '../core/search-attributes';
 import type { Component, Trigger } from '../core/schemas';
 import { checkWorkflowId, type CheckResult } from '../core/supervision';
@@ -29,7 +30,7 @@ export async function checkComponent(client: MendClient, component: Component, r
         { key: MendComponents, value: [component.id] },
         { key: MendTrigger, value: req.trigger },
       ],
-      staticSummary: `check ${component.id} now (${req.trigger} by ${req.requestedBy})`,
+      staticSummary: `check ${component.id}${onHost(component)} now (${req.trigger} by ${req.requestedBy})`,
     });
   } catch (err) {
     if (err instanceof WorkflowFailedError && err.cause instanceof TimeoutFailure) {

@@ -5,6 +5,7 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
+import { onHost } from '../core/hosts';
 import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput } from '../core/run';
@@ -151,7 +152,7 @@ export class MendClient {
         args: [input],
         typedSearchAttributes: startAttributes([req.component.id], req.strategy, req.trigger),
         memo: { requestedBy: req.requestedBy, reason: req.reason ?? '', ...(req.alerts?.length ? { alerts: req.alerts } : {}) },
-        staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
+        staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id}${onHost(req.component)} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };

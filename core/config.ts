@@ -4,6 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigSchema, type Component, type Config, type Saga, type Drill, type SagaAction, type Spool } from './schemas';
 import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
+import { DEFAULT_HOST } from './constants';
+import { hostOf, knownHosts } from './hosts';
 
 /**
  * Parses YAML text into a validated config. Relative paths in components are resolved against
@@ -20,34 +22,68 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(source, formatIssues(parsed.error.issues));
-  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data), ...drillProblems(parsed.data)];
+  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data), ...drillProblems(parsed.data), ...hostProblems(parsed.data)];
   if (problems.length > 0) throw new ValidationError(source, problems);
   const abs = (p: string) => path.resolve(opts.baseDir, p);
+  // With `hosts:`, everything carries its host explicitly (summaries then name it); without, none does.
+  const multiHost = parsed.data.hosts.length > 0;
+  const place = <T extends { host?: string }>(item: T, fallback = DEFAULT_HOST): T => (multiHost ? { ...item, host: item.host ?? fallback } : item);
+  const components = parsed.data.components.map((c) => place(resolveComponentPaths(c, abs, opts.stateDir)));
+  const hostById = new Map(components.map((c) => [c.id, c.host]));
   return {
     ...parsed.data,
-    components: parsed.data.components.map((c) => resolveComponentPaths(c, abs, opts.stateDir)),
+    components,
     sagas: parsed.data.sagas.map((saga) => ({
       ...saga,
-      steps: saga.steps.map((step) => ({ ...step, action: resolveActionPaths(step.action, abs), compensate: step.compensate && resolveActionPaths(step.compensate, abs) })),
+      steps: saga.steps.map((step) => ({
+        ...step,
+        action: resolveActionPaths(step.action, abs, place),
+        compensate: step.compensate && resolveActionPaths(step.compensate, abs, place),
+      })),
     })),
-    spools: parsed.data.spools.map((spool) => ({ ...spool, dir: abs(spool.dir) })),
-    drills: parsed.data.drills.map((drill) => (typeof drill.fault === 'string' ? drill : { ...drill, fault: { ...drill.fault, cwd: abs(drill.fault.cwd ?? '.') } })),
+    spools: parsed.data.spools.map((spool) => place({ ...spool, dir: abs(spool.dir) })),
+    drills: parsed.data.drills.map((drill) => {
+      const placed = place(drill, hostById.get(drill.component));
+      return typeof placed.fault === 'string' ? placed : { ...placed, fault: { ...placed.fault, cwd: abs(placed.fault.cwd ?? '.') } };
+    }),
   };
 }
 
-function resolveComponentPaths(component: Component, abs: (p: string) => string, stateDir: string): Component {
-  const { adapter, probe, state } = component;
-  const paths = state.paths.map(abs);
+/**
+ * Fills what a component's paths default to under a MEND_HOME (`stateDir`): pid and log files,
+ * checkpoint and aside folders. The config does it for the default host (whose MEND_HOME is the
+ * central one); a component on another host keeps them unset, and its agent fills them under its
+ * own MEND_HOME when an activity runs there.
+ */
+export function withHomeDefaults(component: Component, stateDir: string): Component {
+  const { adapter, state } = component;
+  if (adapter.type === 'process' && adapter.pidFile && adapter.logFile && state.checkpointDir && state.asideDir) return component;
   return {
     ...component,
     adapter:
       adapter.type === 'process'
         ? {
             ...adapter,
-            cwd: abs(adapter.cwd ?? '.'),
-            pidFile: adapter.pidFile ? abs(adapter.pidFile) : path.join(stateDir, 'run', `${component.id}.pid`),
-            logFile: adapter.logFile ? abs(adapter.logFile) : path.join(stateDir, 'log', `${component.id}.log`),
+            pidFile: adapter.pidFile ?? path.join(stateDir, 'run', `${component.id}.pid`),
+            logFile: adapter.logFile ?? path.join(stateDir, 'log', `${component.id}.log`),
           }
+        : adapter,
+    state: {
+      ...state,
+      checkpointDir: state.checkpointDir ?? path.join(stateDir, 'checkpoints', component.id),
+      asideDir: state.asideDir ?? path.join(stateDir, 'aside', component.id),
+    },
+  };
+}
+
+function resolveComponentPaths(component: Component, abs: (p: string) => string, stateDir: string): Component {
+  const { adapter, probe, state } = component;
+  const paths = state.paths.map(abs);
+  const resolved: Component = {
+    ...component,
+    adapter:
+      adapter.type === 'process'
+        ? { ...adapter, cwd: abs(adapter.cwd ?? '.'), pidFile: adapter.pidFile && abs(adapter.pidFile), logFile: adapter.logFile && abs(adapter.logFile) }
         : adapter.type === 'command'
           ? { ...adapter, cwd: abs(adapter.cwd ?? '.') }
           : adapter,
@@ -55,15 +91,44 @@ function resolveComponentPaths(component: Component, abs: (p: string) => string,
     state: {
       ...state,
       paths,
-      checkpointDir: state.checkpointDir ? abs(state.checkpointDir) : path.join(stateDir, 'checkpoints', component.id),
-      asideDir: state.asideDir ? abs(state.asideDir) : path.join(stateDir, 'aside', component.id),
+      checkpointDir: state.checkpointDir && abs(state.checkpointDir),
+      asideDir: state.asideDir && abs(state.asideDir),
       cleanup: { ...state.cleanup, dirs: state.cleanup.dirs ? state.cleanup.dirs.map(abs) : [...new Set(paths.map((p) => path.dirname(p)))] },
     },
   };
+  return hostOf(component) === DEFAULT_HOST ? withHomeDefaults(resolved, stateDir) : resolved;
 }
 
-function resolveActionPaths(action: SagaAction, abs: (p: string) => string): SagaAction {
-  return action.type === 'command' ? { ...action, cwd: abs(action.cwd ?? '.') } : action;
+function resolveActionPaths(action: SagaAction, abs: (p: string) => string, place: <T extends { host?: string }>(item: T) => T): SagaAction {
+  return action.type === 'command' ? place({ ...action, cwd: abs(action.cwd ?? '.') }) : action;
+}
+
+/** Every `host:` names a host of `hosts:` (or the default host); a crash or hang drill runs on its component's host. */
+function hostProblems(config: Config): string[] {
+  const known = knownHosts(config);
+  const problems: string[] = [];
+  const check = (where: string, host: string | undefined) => {
+    if (host !== undefined && !known.includes(host)) problems.push(`${where}.host: unknown host ${JSON.stringify(host)} (known: ${known.join(', ')})`);
+  };
+  config.components.forEach((c, i) => check(`components[${i}]`, c.host));
+  config.spools.forEach((s, i) => check(`spools[${i}]`, s.host));
+  config.sagas.forEach((saga, i) =>
+    saga.steps.forEach((step, j) => {
+      for (const key of ['action', 'compensate'] as const) {
+        const action = step[key];
+        if (action?.type === 'command') check(`sagas[${i}].steps[${j}].${key}`, action.host);
+      }
+    }),
+  );
+  const componentHost = new Map(config.components.map((c) => [c.id, hostOf(c)]));
+  config.drills.forEach((drill, i) => {
+    check(`drills[${i}]`, drill.host);
+    const own = componentHost.get(drill.component);
+    if (drill.host !== undefined && own !== undefined && known.includes(drill.host) && known.includes(own) && typeof drill.fault === 'string' && drill.host !== own) {
+      problems.push(`drills[${i}].host: a ${drill.fault} drill runs on its component's host (${own}), not ${drill.host}`);
+    }
+  });
+  return problems;
 }
 
 /** Saga names are unique and their steps name configured components. */

@@ -3,6 +3,28 @@
 export const DEFAULT_TASK_QUEUE = 'mend';
 export const DEFAULT_NAMESPACE = 'default';
 
+/**
+ * The host of everything a config without `hosts:` names (and of whatever names no host): served by
+ * the central worker itself, which also polls this host's queue, so a one-machine setup needs no agent.
+ */
+export const DEFAULT_HOST = 'local';
+
+/**
+ * How long a host-bound activity may wait for its host's agent to pick it up. Short, so a dead host
+ * shows in seconds (the activity fails with a schedule-to-start timeout) instead of work piling up
+ * unseen. Not applied to the default host: its poller lives in the central worker, which runs the
+ * workflows too, so while it is down nothing waits on it in vain.
+ */
+export const HOST_PICKUP_TIMEOUT_MS = 15_000;
+
+/**
+ * The task queue of a host's agent: `<main queue>/host/<id>`, so `mend/host/<id>` for the default
+ * queue, and each test's queue keeps its own hosts.
+ */
+export function hostTaskQueue(mainQueue: string, host: string): string {
+  return `${mainQueue}/host/${host}`;
+}
+
 /** Custom search attributes mend registers on the Temporal server, with their types. */
 export const SEARCH_ATTRIBUTES = {
   MendComponents: 'KeywordList',

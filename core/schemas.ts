@@ -17,6 +17,21 @@ export const ComponentIdSchema = z
     message: 'expected a component id: lowercase letters, digits, "-" or "_", starting with a letter or digit (max 63)',
   });
 
+/** A host id: which machine a component, spool, saga command or drill is on (its agent polls `mend/host/<id>`). */
+export const HostIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected a host id: lowercase letters, digits, "-" or "_", starting with a letter or digit (max 63)' });
+
+/** A machine with components on it; its agent (`mend agent --host <id>`) runs their host-bound activities. */
+export const HostSchema = z
+  .object({
+    id: HostIdSchema,
+    description: z.string().optional(),
+    /** Free-form labels (e.g. `{ zone: eu-1 }`), shown by `mend hosts`. */
+    labels: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
 const ArgvSchema = z.array(z.string().min(1)).min(1, { message: 'expected a non-empty argv list, e.g. ["node", "server.js"]' });
 
 /** mend starts, stops and restarts a local process it supervises, with pid and log files. */
@@ -224,6 +239,8 @@ export const ComponentSchema = z
   .object({
     id: ComponentIdSchema,
     description: z.string().optional(),
+    /** The host it runs on (one of `hosts:`); without it, the default host the central worker serves. */
+    host: HostIdSchema.optional(),
     adapter: AdapterSchema,
     probe: ProbeSchema,
     dependsOn: z.array(ComponentIdSchema).default([]),
@@ -242,6 +259,8 @@ export const SagaActionSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('command'),
       command: ArgvSchema,
+      /** The host the command runs on; without it, the default host. */
+      host: HostIdSchema.optional(),
       cwd: z.string().optional(),
       env: z.record(z.string(), z.string()).default({}),
       timeout: DurationSchema.prefault('1m'),
@@ -285,6 +304,8 @@ const joinUrl = (base: string, rel: string) => `${base.replace(/\/+$/, '')}/${re
 export const SpoolSchema = z
   .object({
     name: ComponentIdSchema,
+    /** The host whose disk holds the spool folder (its agent delivers); without it, the default host. */
+    host: HostIdSchema.optional(),
     /** Folder holding pending/, failed/ and attempts/ (relative to the config file). */
     dir: z.string().min(1),
     sink: z
@@ -347,6 +368,8 @@ export const DrillSchema = z
   .object({
     name: SagaIdSchema,
     component: ComponentIdSchema,
+    /** Where the fault is injected and recovery watched from; by default its component's host. */
+    host: HostIdSchema.optional(),
     /** crash: SIGKILL its process; hang: SIGSTOP it; or an operator command (argv, no shell) that breaks it. */
     fault: z.union([z.enum(['crash', 'hang']), z.object({ command: ArgvSchema, cwd: z.string().optional(), timeout: DurationSchema.prefault('30s') }).strict()]).default('crash'),
     /** How often the drill's schedule fires; without it the drill runs only on request. */
@@ -359,6 +382,11 @@ export const DrillSchema = z
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
+    /** The machines of the fleet; without it, everything is on the default host (`local`). */
+    hosts: z
+      .array(HostSchema)
+      .refine((hosts) => new Set(hosts.map((h) => h.id)).size === hosts.length, { message: 'each host id may appear once' })
+      .default([]),
     supervision: FleetSupervisionSchema.prefault({}),
     components: z.array(ComponentSchema).default([]),
     sagas: z.array(SagaSchema).default([]),
@@ -416,6 +444,7 @@ export type Strategy = z.output<typeof StrategySchema>;
 export type Policy = z.output<typeof PolicySchema>;
 export type Component = z.output<typeof ComponentSchema>;
 export type Config = z.output<typeof ConfigSchema>;
+export type Host = z.output<typeof HostSchema>;
 export type Supervision = z.output<typeof SupervisionSchema>;
 export type Breaker = z.output<typeof BreakerSchema>;
 export type FleetSupervision = z.output<typeof FleetSupervisionSchema>;

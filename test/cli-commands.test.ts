@@ -296,7 +296,7 @@ describe('mend --help', () => {
   test('every command has help with an example; up --help does not start anything', async () => {
     const commands = [
       ['components'], ['check'], ['runs'], ['up'], ['run'], ['status'], ['pause'], ['resume'], ['cancel'], ['approve'], ['stats'], ['schedules'],
-      ['config', 'validate'], ['schema'], ['checkpoint'], ['backlog'], ['backlog', 'status'],
+      ['config', 'validate'], ['schema'], ['checkpoint'], ['backlog'], ['backlog', 'status'], ['agent'], ['hosts'],
     ];
     for (let i = 0; i < commands.length; i += 4) {
       await Promise.all(

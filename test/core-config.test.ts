@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { processAdapter } from '../domain/adapters/process';
-import { parseConfig, selectComponents } from '../core/config';
+import { configJsonSchema } from '../cli/schema';
+import { parseConfig, selectComponents, withHomeDefaults } from '../core/config';
+import { DEFAULT_HOST } from '../core/constants';
+import { adapterHost } from '../core/hosts';
 import { backoffDelay } from '../core/backoff';
 import { formatDuration, parseDuration } from '../core/duration';
 import { ValidationError } from '../core/errors';
@@ -135,6 +138,73 @@ describe('config', () => {
     const config = parseConfig(`components:${component('api')}${component('web')}`, 'mend.config.yaml', opts);
     assert.throws(() => selectComponents(config, ['api', 'ghost']), /unknown component "ghost" \(known: api, web\)/);
     assert.deepEqual(selectComponents(config, ['web']).map((c) => c.id), ['web']);
+  });
+});
+
+describe('hosts', () => {
+  const spool = (extra = '') => `\nspools:\n  - name: orders\n    dir: spool\n    sink: { url: "http://127.0.0.1:1" }${extra}`;
+  const saga = (extra = '') => `\nsagas:\n  - name: deploy\n    steps:\n      - name: migrate\n        action: { type: command, command: ["true"]${extra} }`;
+
+  test('without hosts: nothing names a host, and paths default under the central MEND_HOME as before', () => {
+    const config = parseConfig(`components:${component('api')}${spool()}${saga()}`, 'mend.config.yaml', opts);
+    assert.deepEqual(config.hosts, []);
+    assert.equal(config.components[0]!.host, undefined);
+    assert.equal(config.spools[0]!.host, undefined);
+    assert.equal(processAdapter(config.components[0]!).pidFile, '/srv/app/.mend/run/api.pid');
+  });
+
+  test('with hosts: everything carries its host, the default host when it names none', () => {
+    const text = `hosts:\n  - { id: a, labels: { zone: eu-1 } }\n  - id: b\n    description: the api box\ncomponents:${component('api', '\n    host: b')}${component('web')}${spool('\n    host: a')}${saga(', host: a')}\ndrills:\n  - { name: crash-api, component: api }`;
+    const config = parseConfig(text, 'mend.config.yaml', opts);
+    assert.deepEqual(config.hosts, [{ id: 'a', labels: { zone: 'eu-1' } }, { id: 'b', description: 'the api box', labels: {} }]);
+    assert.deepEqual(config.components.map((c) => c.host), ['b', DEFAULT_HOST]);
+    assert.equal(config.spools[0]!.host, 'a');
+    assert.equal(config.sagas[0]!.steps[0]!.action.type === 'command' && config.sagas[0]!.steps[0]!.action.host, 'a');
+    assert.equal(config.drills[0]!.host, 'b', 'a drill runs on its component host by default');
+    // On another host the pid file and state folders are left for that host's agent to place under its own MEND_HOME.
+    const api = config.components[0]!;
+    assert.equal(api.adapter.type === 'process' && api.adapter.pidFile, undefined);
+    assert.equal(api.state.checkpointDir, undefined);
+    assert.equal(processAdapter(withHomeDefaults(api, '/var/lib/mend-b')).pidFile, '/var/lib/mend-b/run/api.pid');
+    assert.equal(processAdapter(config.components[1]!).pidFile, '/srv/app/.mend/run/web.pid');
+  });
+
+  test('an unknown host id is named with its path, wherever it is used', () => {
+    const text = `hosts: [{ id: a }]\ncomponents:${component('api', '\n    host: ghost')}${spool('\n    host: b')}${saga(', host: c')}\ndrills:\n  - { name: crash-api, component: api, host: d }`;
+    assert.deepEqual(problemsOf(text), [
+      `components[0].host: unknown host "ghost" (known: a, ${DEFAULT_HOST})`,
+      `spools[0].host: unknown host "b" (known: a, ${DEFAULT_HOST})`,
+      `sagas[0].steps[0].action.host: unknown host "c" (known: a, ${DEFAULT_HOST})`,
+      `drills[0].host: unknown host "d" (known: a, ${DEFAULT_HOST})`,
+    ]);
+    // Without a hosts list only the default host is known.
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    host: a')}`), [`components[0].host: unknown host "a" (known: ${DEFAULT_HOST})`]);
+  });
+
+  test('duplicate and malformed host ids are rejected', () => {
+    assert.deepEqual(problemsOf('hosts: [{ id: a }, { id: a }]'), ['hosts: each host id may appear once']);
+    assert.ok(problemsOf('hosts: [{ id: "A b" }]').some((p) => p.startsWith('hosts[0].id: expected a host id')));
+  });
+
+  test('a crash drill cannot run on another host than its component', () => {
+    const text = `hosts: [{ id: a }, { id: b }]\ncomponents:${component('api', '\n    host: a')}\ndrills:\n  - { name: crash-api, component: api, host: b }`;
+    assert.deepEqual(problemsOf(text), ["drills[0].host: a crash drill runs on its component's host (a), not b"]);
+  });
+
+  test('adapter actions of an http adapter on an absolute URL belong to no host; loopback ones to the component host', () => {
+    const http = (url: string) => `\n  - id: edge\n    host: a\n    adapter: { type: http, restart: { url: "${url}" } }\n    probe: { type: tcp, port: 80 }`;
+    const config = (url: string) => parseConfig(`hosts: [{ id: a }]\ncomponents:${http(url)}`, 'mend.config.yaml', opts).components[0]!;
+    assert.equal(adapterHost(config('https://admin.example.com/restart')), undefined);
+    assert.equal(adapterHost(config('http://127.0.0.1:9000/restart')), 'a');
+    assert.equal(adapterHost(config('http://localhost/restart')), 'a');
+    assert.equal(adapterHost(parseConfig(`hosts: [{ id: a }]\ncomponents:${component('api', '\n    host: a')}`, 'mend.config.yaml', opts).components[0]!), 'a');
+  });
+
+  test('the JSON schema of the config knows hosts and host fields', () => {
+    type Obj = { properties: Record<string, Obj & { items: Obj; type?: string }> };
+    const props = (configJsonSchema() as unknown as Obj).properties;
+    assert.deepEqual(Object.keys(props.hosts!.items.properties).sort(), ['description', 'id', 'labels']);
+    for (const list of ['components', 'spools', 'drills'] as const) assert.equal(props[list]!.items.properties.host?.type, 'string', `${list} have a host`);
   });
 });
 

@@ -28,6 +28,7 @@ interface Service {
   ports?: Port[];
   volumes?: Mount[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  profiles?: string[];
 }
 
 interface Compose {
@@ -170,6 +171,20 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
       assert.ok(cmd.includes(entry), `${name} does not run ${entry}`);
       assert.ok(existsSync(path.join(ROOT, entry)), `${entry} does not exist`);
     }
+  });
+
+  test('has an agent service, off by default (a profile), running workers/agent.ts for the host named at start, with its own MEND_HOME volume', () => {
+    const agent = service('mend-agent');
+    assert.ok(agent.build, 'the agent is built from this repository');
+    assert.ok(agent.profiles?.length, 'a plain `docker compose up` would start an agent next to the central worker');
+    const cmd = commandText(agent);
+    assert.match(cmd, /node --import tsx workers\/agent\.ts --host \$\{MEND_HOST_ID/);
+    assert.ok(existsSync(path.join(ROOT, 'workers/agent.ts')));
+    const env = envOf(agent);
+    assert.deepEqual(SERVICE_SETTINGS.filter((key) => !(key in env)), [], 'the agent reads the same settings');
+    const home = namedVolumes(agent).find((v) => v.target === env.MEND_HOME);
+    assert.ok(home, 'MEND_HOME of the agent is on a volume');
+    assert.notEqual(home.name, namedVolumes(service('mend-worker')).find((v) => v.target === envOf(service('mend-worker')).MEND_HOME)?.name, 'the agent has its own MEND_HOME');
   });
 
   test('declares at top level every named volume a service mounts, and keeps PostgreSQL data and MEND_HOME on volumes', () => {

@@ -46,6 +46,8 @@ export interface DemoService {
   supervision?: Record<string, unknown>;
   /** Probe timeout (default 500ms). */
   probeTimeout?: string;
+  /** `host:` of the component (the config then needs a `hosts:` list, e.g. in extraYaml). */
+  host?: string;
 }
 
 /** Writes a config of demo services on free ports into `dir` and returns its path. */
@@ -63,6 +65,7 @@ export async function writeDemoConfig(
     const command = s.command ?? ['node', path.join(ROOT, 'demo/service.js')];
     lines.push(
       `  - id: ${s.id}`,
+      ...(s.host ? [`    host: ${s.host}`] : []),
       `    adapter:`,
       `      type: process`,
       `      command: ${JSON.stringify(command)}`,
@@ -97,9 +100,9 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `node --import tsx <script>` from the repo root, collecting its output. */
-export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean } = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+/** Spawns `node --import tsx <script> [args]` from the repo root, collecting its output. */
+export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
   const output: string[] = [];
   for (const stream of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => output.push(line));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

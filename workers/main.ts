@@ -1,5 +1,6 @@
-/** The worker process: polls the mend task queue until SIGINT/SIGTERM, then drains and exits. */
+/** The central worker process: polls the mend task queue (and the default host's) until SIGINT/SIGTERM, then drains and exits. */
 import { Runtime } from '@temporalio/worker';
+import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { readSettings } from '../core/settings';
 import { createMendWorker } from './worker';
 
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
     console.log(`worker metrics on http://${bindAddress}/metrics`);
   }
-  const { worker, connection } = await createMendWorker({
+  const { run, connection } = await createMendWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
@@ -31,8 +32,9 @@ async function main(): Promise<void> {
   });
   try {
     running = true;
-    console.log(`worker polling task queue "${settings.MEND_TASK_QUEUE}" on ${settings.MEND_TEMPORAL_ADDRESS}`);
-    await worker.run();
+    // Also the default host's queue: components that name no host run their host-bound activities here.
+    console.log(`worker polling task queue "${settings.MEND_TASK_QUEUE}" (and "${hostTaskQueue(settings.MEND_TASK_QUEUE, DEFAULT_HOST)}") on ${settings.MEND_TEMPORAL_ADDRESS}`);
+    await run();
   } finally {
     await connection.close();
   }

@@ -1,6 +1,12 @@
-/** Builds the mend worker: its own NativeConnection, the workflow bundle and the activities. */
+/**
+ * Builds the workers of one process: the central worker (workflow bundle + every activity, on the
+ * main queue) and, embedded, the default host's activities-only worker on `<queue>/host/local`, so a
+ * one-machine setup needs no agent. Each owns one NativeConnection, shared.
+ */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
+import { workerIdentity } from './identity';
 
 export interface MendWorkerOptions {
   address: string;
@@ -9,25 +15,64 @@ export interface MendWorkerOptions {
   /** Path of a prebuilt bundle (bundleWorkflowCode output); otherwise workflows are bundled now. */
   workflowBundlePath?: string;
   activityDeps?: ActivityDeps;
+  /** Also serve the default host's queue (default true); false when an agent runs for it. */
+  embeddedHost?: boolean;
   /** Extra Worker options (tests shorten shutdown grace, etc.). */
   overrides?: Partial<WorkerOptions>;
 }
 
-export async function createMendWorker(opts: MendWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export interface MendWorkers {
+  workers: Worker[];
+  connection: NativeConnection;
+  /** Runs every worker until all stop (SIGINT/SIGTERM shut them all down); one failing stops the others. */
+  run(): Promise<void>;
+}
+
+export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWorkers> {
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
-    const worker = await Worker.create({
+    // One set of activities for both: in-flight work scheduled on the main queue before host routing
+    // (and host-free work) still finds every activity there.
+    const activities = createActivities(opts.activityDeps);
+    const central = await Worker.create({
       connection,
       namespace: opts.namespace,
       taskQueue: opts.taskQueue,
+      identity: workerIdentity('worker', DEFAULT_HOST),
       ...(opts.workflowBundlePath ? { workflowBundle: { codePath: opts.workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
-      activities: createActivities(opts.activityDeps),
+      activities,
       shutdownGraceTime: '10s',
       ...opts.overrides,
     });
-    return { worker, connection };
+    const workers = [central];
+    if (opts.embeddedHost !== false) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace: opts.namespace,
+          taskQueue: hostTaskQueue(opts.taskQueue, DEFAULT_HOST),
+          identity: workerIdentity('worker', DEFAULT_HOST),
+          activities,
+          shutdownGraceTime: '10s',
+          ...opts.overrides,
+        }),
+      );
+    }
+    return { workers, connection, run: () => runAll(workers) };
   } catch (err) {
     await connection.close();
     throw err;
   }
+}
+
+/** Runs workers together: when one ends (or fails), the others are shut down too. */
+export async function runAll(workers: Worker[]): Promise<void> {
+  const runs = workers.map((w) =>
+    w.run().finally(() => {
+      for (const other of workers) if (other !== w && other.getState() === 'RUNNING') other.shutdown();
+    }),
+  );
+  const settled = await Promise.allSettled(runs);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -5,8 +5,9 @@
  * leaves the spool. The wait between cycles follows the backlog. Continues as new to keep its
  * history small, carrying its counters and pause.
  */
-import { allHandlersFinished, condition, continueAsNew, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { MendActivities } from '../activities';
+import { allHandlersFinished, condition, continueAsNew, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { onHost } from '../core/hosts';
+import { hostActivities } from './lib/hosts';
 import {
   addToMinutes,
   lastHour,
@@ -36,17 +37,18 @@ const MAX_PAUSE_MINUTES = 7 * 24 * 60;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function activitiesFor(spool: Spool) {
-  const quick = proxyActivities<MendActivities>({
+  // On the spool's host: its folder is on that host's disk.
+  const quick = hostActivities(spool.host, {
     startToCloseTimeout: spool.sink.timeout + 5_000,
     retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
-    summary: `check sink of ${spool.name}`,
+    summary: `check sink of ${spool.name}${onHost(spool)}`,
   });
-  const batch = proxyActivities<MendActivities>({
+  const batch = hostActivities(spool.host, {
     // Each item may take a lookup, a post, a verify and a last lookup.
     startToCloseTimeout: spool.batchSize * 4 * spool.sink.timeout + 30_000,
     heartbeatTimeout: '5s',
     retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10 },
-    summary: `replay up to ${spool.batchSize} items of ${spool.name}`,
+    summary: `replay up to ${spool.batchSize} items of ${spool.name}${onHost(spool)}`,
   });
   return { checkSink: quick.checkSink, spoolCounts: quick.spoolCounts, resetFailedItems: quick.resetFailedItems, replayBatch: batch.replayBatch };
 }

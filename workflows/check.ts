@@ -3,12 +3,12 @@
  * its result handed to the component's supervisor as a report (so a failure is confirmed and
  * recovered like a sweep's), and returned to the caller.
  */
-import { getExternalWorkflowHandle, proxyActivities } from '@temporalio/workflow';
-import type { MendActivities } from '../activities';
+import { getExternalWorkflowHandle } from '@temporalio/workflow';
 import { supervisorWorkflowId } from '../core/constants';
 import { reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { CheckResult, ProbeReport } from '../core/supervision';
+import { hostActivities } from './lib/hosts';
 
 export interface CheckInput {
   component: Component;
@@ -16,13 +16,13 @@ export interface CheckInput {
   report?: boolean;
 }
 
-const probes = proxyActivities<MendActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 2 },
-});
-
 export async function checkComponent(input: CheckInput): Promise<CheckResult> {
   const id = input.component.id;
+  // On the component's host: a probe of 127.0.0.1 means that host.
+  const probes = hostActivities(input.component.host, {
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '200ms', maximumInterval: '2s', maximumAttempts: 2 },
+  });
   const probed = await probes.confirmFailure({ component: input.component, probes: 1, intervalMs: 0 });
   const { healthy, failureClass, detail, latencyMs } = probed.last;
   let reported = false;

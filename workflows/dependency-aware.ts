@@ -44,7 +44,7 @@ export async function dependencyAwareRestart(input: RecoveryInput): Promise<Reco
     run.enter('analysis');
     const health = await Promise.all(
       dependencies.map((id) =>
-        run.step('probe', `probe dependency ${id}`, id, () => acts(`probe ${id}`).checkHealth({ component: byId.get(id)! }), { readOnly: true }),
+        run.step('probe', `probe dependency ${id}`, id, () => acts(byId.get(id)!, `probe ${id}`).checkHealth({ component: byId.get(id)! }), { readOnly: true }),
       ),
     );
     const unhealthy = dependencies.filter((_, i) => !health[i]?.healthy);

@@ -24,7 +24,7 @@ export async function emergencyReset(input: RecoveryInput): Promise<RecoveryResu
     run.enter('analysis');
     await Promise.all(
       affected.map(async (component) => {
-        const seen = await run.step('probe', `probe ${component.id}`, component.id, () => acts(`probe ${component.id}`).checkHealth({ component }), { readOnly: true });
+        const seen = await run.step('probe', `probe ${component.id}`, component.id, () => acts(component, `probe ${component.id}`).checkHealth({ component }), { readOnly: true });
         if (seen) run.note(seen.healthy ? 'healthy' : `${seen.failureClass}: ${seen.detail}`, component.id);
       }),
     );

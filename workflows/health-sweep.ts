@@ -3,9 +3,10 @@
  * report failures and changes to their supervisors (signal-with-start, so a supervisor exists for
  * every watched component). Short-lived; the schedule skips a firing while the last still runs.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, SweepResult } from '../activities';
 import type { SupervisorSpec } from '../core/supervision';
+import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 
 export interface HealthSweepInput {
   group: string;
@@ -17,10 +18,32 @@ export interface HealthSweepInput {
 export async function healthSweep(input: HealthSweepInput): Promise<SweepResult> {
   // Every probe is bounded by its own timeout: the slowest one plus margin bounds the sweep.
   const slowest = Math.max(1_000, ...input.specs.map((s) => ('timeout' in s.component.probe ? s.component.probe.timeout : 1_000)));
-  const { sweepHealth } = proxyActivities<MendActivities>({
-    startToCloseTimeout: slowest + 30_000,
-    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 },
-    summary: `probe ${input.specs.length} component(s) of group ${input.group}`,
-  });
-  return sweepHealth({ group: input.group, specs: input.specs, revision: input.revision, taskQueue: workflowInfo().taskQueue });
+  const options: ActivityOptions = { startToCloseTimeout: slowest + 30_000, retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 } };
+  const taskQueue = workflowInfo().taskQueue;
+  if (!patched(HOST_QUEUES_PATCH)) {
+    const { sweepHealth } = proxyActivities<MendActivities>({ ...options, summary: `probe ${input.specs.length} component(s) of group ${input.group}` });
+    return sweepHealth({ group: input.group, specs: input.specs, revision: input.revision, taskQueue });
+  }
+  // Each host's agent probes its own components (127.0.0.1 in a probe means that host), all at once.
+  const groups = byHost(input.specs, (spec) => spec.component);
+  const named = groups.length > 1 || input.specs.some((s) => s.component.host !== undefined);
+  const settled = await Promise.allSettled(
+    groups.map(({ host, items }) =>
+      hostActivities(host, { ...options, summary: `probe ${items.length} component(s) of group ${input.group}${named ? ` on ${host}` : ''}` }).sweepHealth({
+        group: input.group,
+        specs: items,
+        revision: input.revision,
+        taskQueue,
+      }),
+    ),
+  );
+  // One host down does not hide what the others found (its components go unreported this time); all down fails the sweep.
+  const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (results.length === 0 && failed) throw failed.reason;
+  return {
+    probed: results.reduce((n, r) => n + r.probed, 0),
+    unhealthy: results.flatMap((r) => r.unhealthy),
+    reported: results.flatMap((r) => r.reported),
+  };
 }

@@ -2,7 +2,7 @@ import { ActivityCancellationType, CancellationScope, isCancellation, workflowIn
 import type { FailureClass } from '../core/failure';
 import type { RecoveryResult, SagaInput } from '../core/run';
 import type { SagaAction } from '../core/schemas';
-import { acts, LONG } from './lib/restart';
+import { acts, adapterActs, LONG } from './lib/restart';
 import { causeMessage, failureClassOf, Runbook, StepFailed } from './lib/runbook';
 
 /**
@@ -24,7 +24,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
     // On cancel, wait until the action has really stopped before compensating what came before it.
     const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
     if (action.type === 'command') {
-      const out = await acts(label, { startToCloseTimeout: action.timeout + 10_000, heartbeatTimeout: '10s', retry, cancellationType }).runCommand({
+      const out = await acts(action, label, { startToCloseTimeout: action.timeout + 10_000, heartbeatTimeout: '10s', retry, cancellationType }).runCommand({
         command: action.command,
         cwd: action.cwd,
         env: action.env,
@@ -34,7 +34,7 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       return out.detail;
     }
     const component = byId.get(action.component)!;
-    const a = acts(label, { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30s', retry, cancellationType });
+    const a = adapterActs(component, label, { startToCloseTimeout: '5 minutes', heartbeatTimeout: '30s', retry, cancellationType });
     switch (action.op) {
       case 'stop':
         return (await a.stopComponent({ component })).detail;
@@ -46,12 +46,12 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       case 'checkpoint': {
         // One id per step of this run, so a retry finds the checkpoint it already made.
         const id = `saga-${def.name}-${info.runId.slice(0, 8)}-${index}`;
-        const made = await acts(label, { ...LONG, retry, cancellationType }).createCheckpoint({ component, id, label });
+        const made = await acts(component, label, { ...LONG, retry, cancellationType }).createCheckpoint({ component, id, label });
         return `checkpoint ${made.id}`;
       }
       case 'validate': {
         const { policy } = component;
-        const seen = await acts(label, { startToCloseTimeout: policy.timeout + 15_000, heartbeatTimeout: '10s', retry, cancellationType }).waitUntilHealthy({
+        const seen = await acts(component, label, { startToCloseTimeout: policy.timeout + 15_000, heartbeatTimeout: '10s', retry, cancellationType }).waitUntilHealthy({
           component,
           timeoutMs: policy.timeout,
           intervalMs: policy.validateInterval,

@@ -20,7 +20,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
     run.enter('preparation');
     const wanted = options.checkpoint ? `checkpoint ${options.checkpoint}` : options.before ? `newest checkpoint before ${options.before}` : 'newest checkpoint';
     const selection = await run.step('select', `choose ${wanted} of ${id} that verifies`, id, () =>
-      acts(`verify checkpoints of ${id}`, LONG).selectCheckpoint({ component, id: options.checkpoint, before: options.before }),
+      acts(component, `verify checkpoints of ${id}`, LONG).selectCheckpoint({ component, id: options.checkpoint, before: options.before }),
       { readOnly: true },
     );
     const skipped = selection?.skipped ?? [];
@@ -34,7 +34,7 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
     await asideStep(run, component);
     await cleanupStep(run, component);
     const restored = await run.step('restore', `restore checkpoint ${chosen.id} of ${id}`, id, () =>
-      acts(`restore ${chosen.id} to ${id}`, LONG).restoreCheckpoint({ component, id: chosen.id }),
+      acts(component, `restore ${chosen.id} to ${id}`, LONG).restoreCheckpoint({ component, id: chosen.id }),
     );
     if (restored) run.note(`${restored.restored.length} path(s), ${restored.bytes} bytes`, id);
     await startStep(run, component);

@@ -5,11 +5,13 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { CancellationScope, ParentClosePolicy, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, setHandler, sleep, startChild, workflowInfo, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
-import type { MendActivities } from '../activities';
+import type { DependenciesResult, MendActivities } from '../activities';
 import { fleetLimiterWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
+import type { Component } from '../core/schemas';
 import { RUN_WAIT_MS, decide, initialMachine, waitIntent, type Intent, type MachineEvent, type Patch, type Patches, type SupervisorInput, type WaitIntent } from '../core/supervisor-machine';
 import { permitSignal, releaseSignal } from './fleet-limiter';
+import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 import { causeMessage } from './lib/runbook';
 
 // Defined once in core/messages (the client and the sweep send them).
@@ -25,8 +27,9 @@ const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
 const [WATCH_MAX_MS, WATCH_POLL_MS] = [5 * 60_000, 100];
 
 // Every activity the supervisor calls, by group; their call sites are all in `act` and `io` below.
-const probes = proxyActivities<MendActivities>({ startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 } });
-const watcher = proxyActivities<MendActivities>({ startToCloseTimeout: WATCH_MAX_MS + 60_000, heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
+// Confirmation probes and the pid watch run on the component's (or the dependency's) host: see workflows/lib/hosts.ts.
+const probes = ({ host }: { host?: string }) => hostActivities(host, { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 } });
+const watcher = ({ host }: { host?: string }) => hostActivities(host, { startToCloseTimeout: WATCH_MAX_MS + 60_000, heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
 const runs = proxyActivities<MendActivities>({ startToCloseTimeout: RUN_WAIT_MS + 60_000, heartbeatTimeout: '10s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
 const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
 const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
@@ -73,7 +76,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         if (watch === scope) watch = undefined;
         if (ev) feed(ev);
       };
-      const watched = scope.run(() => watcher.watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
+      const watched = scope.run(() => watcher(i.component).watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
       void watched.then((seen) => ended({ kind: 'watch-ended', seen }), (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }));
     }
   }
@@ -111,11 +114,11 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     try {
       switch (i.kind) {
         case 'confirm':
-          return event('confirmed', { result: await probes.confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }) });
+          return event('confirmed', { result: await probes(i.component).confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }) });
         case 'find-recovery-run':
           return event('recovery-run', await runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }));
         case 'check-dependencies':
-          return event('dependencies', await probes.dependenciesNotReady({ dependencies: i.dependencies }));
+          return event('dependencies', { waitingFor: await dependenciesNotReady(i.dependencies) });
         case 'sleep':
           await sleep(i.ms);
           return event('slept');
@@ -144,4 +147,11 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     if (!next) throw new Error('supervisor: the machine decided nothing to wait on');
     ev = await io(next);
   }
+}
+
+/** Which dependencies are not ready, each probed from its own host (one activity per host, at once). */
+async function dependenciesNotReady(dependencies: Component[]): Promise<DependenciesResult['waitingFor']> {
+  if (!patched(HOST_QUEUES_PATCH)) return (await probes({}).dependenciesNotReady({ dependencies })).waitingFor;
+  const found = await Promise.all(byHost(dependencies, (dep) => dep).map(({ host, items }) => probes({ host }).dependenciesNotReady({ dependencies: items })));
+  return found.flatMap((f) => f.waitingFor);
 }

@@ -8,6 +8,7 @@ import type { RouteDeps } from '../app';
 import { alertRoutes } from './alerts';
 import { backlogRoutes } from './backlog';
 import { componentRoutes } from './components';
+import { hostRoutes } from './hosts';
 import { runRoutes } from './runs';
 import { supervisionRoutes } from './supervision';
 import { sagaRoutes } from './sagas';
@@ -16,4 +17,4 @@ export interface V1Options {
   deps: RouteDeps;
 }
 
-export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, sagaRoutes, alertRoutes, backlogRoutes, supervisionRoutes];
+export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, sagaRoutes, alertRoutes, backlogRoutes, supervisionRoutes, hostRoutes];

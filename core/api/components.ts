@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { BREAKER_STATES } from '../breaker';
 import { FAILURE_CLASSES } from '../failure';
+import { hostOf } from '../hosts';
 import { ComponentIdSchema, type Component, StrategySchema } from '../schemas';
 import { HEALTH_STATES } from '../supervision';
 import { ComponentStatsSchema } from './supervision';
@@ -24,6 +25,8 @@ export const ComponentViewSchema = z
   .object({
     id: z.string(),
     description: z.string().optional(),
+    /** The host it runs on (`local`, the default host, unless the config names hosts). */
+    host: z.string(),
     adapter: z.enum(['process', 'command', 'http']),
     probe: z.enum(['http', 'tcp', 'command', 'process']),
     dependsOn: z.array(z.string()),
@@ -47,6 +50,7 @@ export function componentView(c: Component): ComponentView {
   return {
     id: c.id,
     description: c.description,
+    host: hostOf(c),
     adapter: c.adapter.type,
     probe: c.probe.type,
     dependsOn: c.dependsOn,

@@ -16,3 +16,4 @@ export * from './alerts';
 export * from './meta';
 export * from './backlog';
 export * from './supervision';
+export * from './hosts';

@@ -1,9 +1,11 @@
 /** The stop / clean / start / validate steps runbooks share, as steps of a Runbook. */
-import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import { patched, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, WaitHealthyResult } from '../../activities';
 import { runKey } from '../../core/constants';
 import type { ProbeResult } from '../../core/failure';
+import { onAdapterHost, onHost } from '../../core/hosts';
 import type { Component } from '../../core/schemas';
+import { adapterActivities, hostActivities } from './hosts';
 import type { Runbook } from './runbook';
 
 const base: ActivityOptions = {
@@ -11,9 +13,17 @@ const base: ActivityOptions = {
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
 };
 
-/** Activities with a per-call summary the Web UI shows ("stop api (attempt 2 of 5)"). */
-export function acts(summary: string, extra: ActivityOptions = {}): MendActivities {
-  return proxyActivities<MendActivities>({ ...base, ...extra, summary });
+/**
+ * Host-bound activities of `where` (a component, or a saga command) on its host, with a per-call
+ * summary the Web UI shows ("stop api (attempt 2 of 5)", "... on b" when the config names hosts).
+ */
+export function acts(where: { host?: string }, summary: string, extra: ActivityOptions = {}): MendActivities {
+  return hostActivities(where.host, { ...base, ...extra, summary: summary + onHost(where) });
+}
+
+/** A component's adapter actions (start, stop): like `acts`, but an http adapter on absolute URLs runs centrally. */
+export function adapterActs(component: Component, summary: string, extra: ActivityOptions = {}): MendActivities {
+  return adapterActivities(component, { ...base, ...extra, summary: summary + onAdapterHost(component) });
 }
 
 /** Options for activities that copy or hash state: long, heartbeating. */
@@ -36,7 +46,7 @@ export async function probeBefore(run: Runbook, component: Component, observed?:
   }
   // Dry runs probe since this patch; dry runs recorded before it planned the probe instead.
   const readOnly = !run.dryRun || patched('dry-run-probes');
-  const before = await run.step('probe', `probe ${id} before acting`, id, () => acts(`probe ${id}`).checkHealth({ component }), { readOnly });
+  const before = await run.step('probe', `probe ${id} before acting${onHost(component)}`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), { readOnly });
   if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
   return before;
 }
@@ -53,8 +63,8 @@ export function adapterBudget(component: Component, op: 'start' | 'stop'): numbe
 
 export async function stopStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const stopped = await run.step('stop', `stop ${id}${label}`, id, () =>
-    acts(`stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({ component }),
+  const stopped = await run.step('stop', `stop ${id}${label}${onAdapterHost(component)}`, id, () =>
+    adapterActs(component, `stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({ component }),
   );
   if (stopped) run.note(stopped.detail, id);
 }
@@ -63,9 +73,9 @@ export async function startStep(run: Runbook, component: Component, label = ''):
   const id = component.id;
   const started = await run.step(
     'start',
-    `start ${id}${label}`,
+    `start ${id}${label}${onAdapterHost(component)}`,
     id,
-    () => acts(`start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
+    () => adapterActs(component, `start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
     // A process gone by the time its start returned: the step failed; validation sees it at once too.
     { failed: (s) => s.died !== undefined },
   );
@@ -75,8 +85,8 @@ export async function startStep(run: Runbook, component: Component, label = ''):
 /** Moves temp files, stale locks and corrupt markers aside (never deletes), for a start on clean ground. */
 export async function cleanupStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
-  const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}`, id, () =>
-    acts(`clean ${id}${label}`, LONG).cleanState({ component, runKey: thisRunKey() }),
+  const cleaned = await run.step('cleanup', `clean temp files, stale locks and corrupt markers of ${id}${label}${onHost(component)}`, id, () =>
+    acts(component, `clean ${id}${label}`, LONG).cleanState({ component, runKey: thisRunKey() }),
   );
   if (cleaned) run.note(cleaned.moved.length > 0 ? `moved aside: ${cleaned.moved.map((m) => m.from).join(', ')}` : 'nothing to clean', id);
 }
@@ -84,7 +94,7 @@ export async function cleanupStep(run: Runbook, component: Component, label = ''
 /** Moves the component's state aside under this run's key (never deleted) for a fresh start or a restore. */
 export async function asideStep(run: Runbook, component: Component): Promise<void> {
   const id = component.id;
-  const aside = await run.step('aside', `move state of ${id} aside`, id, () => acts(`move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
+  const aside = await run.step('aside', `move state of ${id} aside${onHost(component)}`, id, () => acts(component, `move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
   if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
 }
 
@@ -103,10 +113,10 @@ export async function validateStep(run: Runbook, component: Component, label = '
   const timeoutMs = component.policy.timeout;
   const validated = await run.step(
     'validate',
-    `validate ${id}${label} (healthy within ${timeoutMs}ms)`,
+    `validate ${id}${label}${onHost(component)} (healthy within ${timeoutMs}ms)`,
     id,
     () =>
-      acts(`validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
+      acts(component, `validate ${id}${label}`, { startToCloseTimeout: timeoutMs + 15_000, heartbeatTimeout: '10s' }).waitUntilHealthy({
         component,
         timeoutMs,
         intervalMs: component.policy.validateInterval,
