@@ -1,3 +1,4 @@
+// test-lane: serial — starts and kills a whole stack (its own dev server, worker, API, fleet): run alone, not starved by other files
 /**
  * `npm start`'s stack for real: dev server on a SQLite file, demo fleet, worker and API. It comes up,
  * its supervisors recover a killed service with no human action (and a run by hand works too), it
