@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';
-import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, runMendBinary, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 /** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
 function processesOf(home: string): string[] {
@@ -91,7 +91,7 @@ describe('the dev stack (npm start)', () => {
     }
 
     // A recovery by hand still works beside the supervisors.
-    const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    const run = await runMendBinary(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /api: recovered in /);
     assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
@@ -113,10 +113,10 @@ describe('the dev stack (npm start)', () => {
 
     // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
     const viaApi = { ...env, MEND_URL: `http://127.0.0.1:${apiPort}`, MEND_TOKEN: token, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' };
-    const listed = await runCli(['components'], viaApi);
+    const listed = await runMendBinary(['components'], viaApi);
     assert.equal(listed.code, 0, listed.stderr);
     for (const id of ['store', 'api', 'web']) assert.match(listed.stdout, new RegExp(`^${id}\\s+process\\s+http\\s`, 'm'));
-    const checked = await runCli(['check', 'api'], viaApi);
+    const checked = await runMendBinary(['check', 'api'], viaApi);
     assert.equal(checked.code, 0, checked.stderr + checked.stdout);
     assert.match(checked.stdout, /^api: healthy \(HTTP 200, \d+ms\)\n$/);
 

@@ -1,10 +1,12 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { processAdapter, stopProcess } from '../activities/adapters/process';
+import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import type { Config } from '../core/schemas';
@@ -173,8 +175,55 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the installed `mend` command (bin/mend) as a user would. */
+/**
+ * Runs a `mend` command line in this process: the CLI's own main(argv, env), its output captured
+ * (see cliOutput below). Spawning node + tsx + the client for each of a hundred calls cost more
+ * than the tests themselves; runMendBinary keeps a few smoke tests on the installed command.
+ * Calls run one at a time (process.exitCode is how commands report failure): a test that needs
+ * two commands at once, one waiting on the other, uses runMendBinary.
+ */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const run = cliQueue.then(() => {
+    const captured = { stdout: '', stderr: '' };
+    routeCliOutput();
+    return cliOutput.run(captured, async () => {
+      const code = await main(['node', 'mend', ...args], { ...process.env, NO_COLOR: '1', ...env });
+      return { code, ...captured };
+    });
+  });
+  cliQueue = run.catch(() => undefined);
+  return run;
+}
+
+let cliQueue: Promise<unknown> = Promise.resolve();
+
+/** The output of the in-process CLI call whose async context this is. */
+const cliOutput = new AsyncLocalStorage<{ stdout: string; stderr: string }>();
+let cliOutputRouted = false;
+
+/**
+ * Writes to stdout/stderr made within a runCli call (console.log, commander's help and errors) go
+ * to that call's result; every other write (the test runner's own reports) goes through as before.
+ */
+function routeCliOutput(): void {
+  if (cliOutputRouted) return;
+  cliOutputRouted = true;
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = process[name];
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const captured = cliOutput.getStore();
+      if (!captured) return write(chunk, ...rest);
+      captured[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      if (callback) process.nextTick(callback);
+      return true;
+    }) as typeof stream.write;
+  }
+}
+
+/** Runs the installed `mend` command (bin/mend) in a child process, as a user would. */
+export function runMendBinary(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
     const proc = spawn(path.join(ROOT, 'bin/mend'), args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
