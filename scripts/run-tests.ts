@@ -2,8 +2,8 @@
  * `npm test`'s runner: finds or builds the Temporal CLI, starts ONE dev server on free ports and
  * bundles the workflows ONCE, then runs test/*.test.ts with node's test runner, sharing both.
  * Each test uses its own task queue, ids, ports and folders, so files run several at a time
- * (the concurrent lane); files marked `// test-lane: serial` run afterwards, one at a time
- * (see scripts/test-lanes.ts). The server is stopped at the end, whatever happened.
+ * (the concurrent lane); files marked `// test-lane: serial` run one at a time in a lane of their
+ * own, beside it (see scripts/test-lanes.ts). The server is stopped at the end, whatever happened.
  *
  *   node --import tsx scripts/run-tests.ts [--checks] [--concurrency N] [name-substring ...]
  *
@@ -82,9 +82,14 @@ interface LaneResult {
   durations: Record<string, number>;
 }
 
-/** One `node --test` over the lane's files: its spec output passes through, its counters are kept. */
-function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string): Promise<LaneResult> {
-  console.log(`test harness: ${lane.name} lane, ${lane.files.length} file${lane.files.length === 1 ? '' : 's'}, ${lane.concurrency} at a time`);
+/**
+ * One `node --test` over the lane's files; its counters are kept. Its spec output passes through
+ * as it comes (`live`), or in one block at the end, so that two lanes' lines do not interleave.
+ */
+function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean): Promise<LaneResult> {
+  const heading = `test harness: ${lane.name} lane, ${lane.files.length} file${lane.files.length === 1 ? '' : 's'}, ${lane.concurrency} at a time`;
+  console.log(live ? heading : `${heading} (its output follows when it ends)`);
+  const held: string[] = [];
   const timings = path.join(work, `timings-${lane.name}.jsonl`);
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${lane.concurrency}`];
   args.push('--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'test-timing-reporter.mjs')}`, `--test-reporter-destination=${timings}`);
@@ -93,10 +98,13 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string): Promise<Lane
   const summary: Partial<Summary> = {};
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {
     readSummaryLine(line, summary);
-    console.log(line);
+    if (live) console.log(line);
+    else held.push(line);
   });
   return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': every line of its output has been read by then.
+    child.once('close', (code, signal) => {
+      if (!live) console.log(`${heading}:\n${held.join('\n')}`);
       let durations: Record<string, number> = {};
       try {
         durations = fileDurations(ROOT, readFileSync(timings, 'utf8'));
@@ -144,8 +152,7 @@ async function main(): Promise<number> {
       { name: 'serial', files: files.filter((f) => f.serial), concurrency: 1 },
     ].filter((lane) => lane.files.length > 0);
     const lanesStart = Date.now();
-    const results: LaneResult[] = [];
-    for (const lane of lanes) results.push(await runLane(lane, env, work));
+    const results = await Promise.all(lanes.map((lane, i) => runLane(lane, env, work, i === 0)));
     const checked = await Promise.all(checks);
 
     const measured = Object.assign({}, ...results.map((r) => r.durations)) as Record<string, number>;
