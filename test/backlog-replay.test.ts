@@ -162,7 +162,7 @@ describe('backlog replay', () => {
       await sink.admin('up');
       const started = Date.now();
       await control.force(spool.name, 'test');
-      await waitFor('the spool to drain', 120_000, () => pendingFiles(spool).length === 0);
+      await waitFor('the spool to drain', 300_000, () => pendingFiles(spool).length === 0); // generous: a loaded machine is slow, not wrong
       const drainedMs = Date.now() - started;
       const items = await sink.items();
       console.log(`# 1,000 items replayed in ${(drainedMs / 1000).toFixed(1)}s after the sink came back: ${Math.round(1000 / (drainedMs / 1000))} items/s`);

@@ -5,12 +5,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { processAdapter, stopProcess } from '../activities/adapters/process';
 import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
+import { DEFAULT_NAMESPACE } from '../core/constants';
 import type { Config } from '../core/schemas';
+import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
+import { createMendWorker } from '../workers/worker';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -131,18 +135,54 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-/** Starts a real worker process on the shared server and waits until it polls. */
+/**
+ * Starts a real worker process on the shared server and waits until it polls. For tests that kill
+ * their worker (or read its output); the others use startInProcessWorker.
+ */
 export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Spawned> {
   const { address, bundle } = sharedServer();
   const worker = spawnTs('workers/main.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: taskQueue, MEND_WORKFLOW_BUNDLE: bundle, ...extraEnv });
-  await waitFor('worker to poll', 30_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))));
+  // Generous: on a loaded machine a worker can take long to start, and a slow start is not a failure.
+  await waitFor('worker to poll', 120_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`)))).catch(async (err: Error) => {
+    await worker.stop('SIGKILL'); // a worker left running would keep this test file from ever ending
+    throw err;
+  });
   return worker;
 }
 
+export interface TestWorker {
+  /** Drains the worker (in-flight activities finish or are cancelled) and closes its connection. */
+  stop(): Promise<void>;
+}
+
+let workerRuntimeReady = false;
+
+/**
+ * The same worker as workers/main.ts builds (createMendWorker), run inside the test process: no
+ * second node + tsx to start. Its logs below WARN are dropped, as a worker process's output was.
+ */
+export async function startInProcessWorker(taskQueue: string, stateDir = readSettings(process.env).MEND_HOME): Promise<TestWorker> {
+  if (!workerRuntimeReady) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    workerRuntimeReady = true;
+  }
+  const { address, bundle } = sharedServer();
+  const shutdown = new AbortController();
+  const { worker, connection } = await createMendWorker({ address, namespace: DEFAULT_NAMESPACE, taskQueue, workflowBundlePath: bundle, activityDeps: { stateDir, shutdown: shutdown.signal } });
+  const running = worker.run();
+  return {
+    async stop() {
+      shutdown.abort();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.finally(() => connection.close());
+    },
+  };
+}
+
 /** What a runbook suite runs against: its config, a worker on its own queue, a client, and the CLI's env. */
-export interface RunbookSuite {
+export interface RunbookSuite<W extends TestWorker = TestWorker> {
   config: Config;
-  worker: Spawned;
+  worker: W;
   client: MendClient;
   /** Environment for `runCli`: the shared server, this queue, MEND_HOME in the suite's folder. */
   env: NodeJS.ProcessEnv;
@@ -150,23 +190,30 @@ export interface RunbookSuite {
   stop(): Promise<void>;
 }
 
-/** Loads `configFile` (state under `<dir>/.mend`), starts a worker on `queue` and connects a client. */
-export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite> {
+/**
+ * Loads `configFile` (state under `<dir>/.mend`), starts a worker on `queue` and connects a client.
+ * The worker runs in this process unless `workerProcess` (for a test that kills it).
+ */
+export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite>;
+export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess: true }): Promise<RunbookSuite<Spawned>>;
+export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess?: boolean } = {}): Promise<RunbookSuite<TestWorker>> {
   const home = path.join(dir, '.mend');
   const config = loadConfigFile(configFile, { stateDir: home });
-  const worker = await startWorker(queue, { MEND_HOME: home });
+  const worker = opts.workerProcess ? await startWorker(queue, { MEND_HOME: home }) : await startInProcessWorker(queue, home);
   const client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-  return {
+  const suite: RunbookSuite<TestWorker> = {
     config,
     worker,
     client,
     env: { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: home },
     async stop() {
       for (const c of config.components) if (c.adapter.type === 'process') await stopProcess(processAdapter(c)).catch(() => undefined);
-      await worker.stop();
+      // suite.worker, not worker: a test may have replaced a killed worker.
+      await suite.worker.stop();
       await client.close();
     },
   };
+  return suite;
 }
 
 export interface CliResult {

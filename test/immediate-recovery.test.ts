@@ -11,7 +11,7 @@ import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { STRATEGIES, type Config } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, runMendBinary, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, recordHistory, runCli, runMendBinary, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 
 /** The one run `mend run --json` printed. */
 function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; runId: string } {
@@ -23,7 +23,7 @@ function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; 
 describe('immediate recovery on a real process', () => {
   const dir = tempDir('immediate');
   const queue = uniqueQueue('immediate');
-  let worker: Spawned;
+  let worker: TestWorker;
   let config: Config;
   let configFile: string;
   let connection: Connection;
@@ -39,7 +39,7 @@ describe('immediate recovery on a real process', () => {
       { id: `broken-${suffix}`, command: ['node', '-e', 'process.exit(1)'], timeout: '1500ms' },
     ]));
     config = loadConfigFile(configFile, { stateDir: path.join(dir, '.mend') });
-    worker = await startWorker(queue);
+    worker = await startInProcessWorker(queue);
     connection = await Connection.connect({ address: sharedServer().address });
     client = new Client({ connection });
   });
