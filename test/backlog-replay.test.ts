@@ -106,7 +106,8 @@ describe('backlog cadence rules', () => {
   });
 });
 
-describe('backlog replay', () => {
+// Each test has its own folder, sink and entity (setup): they run at once, so the longest sets the pace.
+describe('backlog replay', { concurrency: true }, () => {
   const queue = uniqueQueue('backlog');
   let suite: RunbookSuite;
   let control: BacklogControl;
