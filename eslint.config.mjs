@@ -73,5 +73,5 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', console: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
-  { files: ['eslint.config.mjs'], languageOptions: { sourceType: 'module' } },
+  { files: ['eslint.config.mjs', 'scripts/test-timing-reporter.mjs'], languageOptions: { sourceType: 'module' } },
 );

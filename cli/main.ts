@@ -230,16 +230,25 @@ export function exitCodeFor(err: unknown): { code: number; message?: string } {
   return { code: EXIT.failed, message: err instanceof Error ? err.message : String(err) };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one command line with `env` (settings) and returns its exit code. It never exits the
+ * process (bin/mend does, with this code), so tests can call it in-process.
+ */
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Commands report failure through process.exitCode: read this command's, give back the caller's.
+  const callers = process.exitCode;
+  process.exitCode = undefined;
   try {
-    const settings = readSettings(process.env);
+    const settings = readSettings(env);
     await buildProgram(settings).parseAsync(argv);
     return Number(process.exitCode ?? EXIT.ok);
   } catch (err) {
     const { code, message } = exitCodeFor(err);
     if (message) console.error(`mend: ${message.split('\n')[0]}`);
-    if (process.env.MEND_DEBUG && err instanceof Error) console.error(err.stack);
+    if (env.MEND_DEBUG && err instanceof Error) console.error(err.stack);
     return code;
+  } finally {
+    process.exitCode = callers;
   }
 }
 

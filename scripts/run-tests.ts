@@ -1,31 +1,132 @@
 /**
  * `npm test`'s runner: finds or builds the Temporal CLI, starts ONE dev server on free ports and
- * bundles the workflows ONCE, then runs every test/*.test.ts with node's test runner, sharing both.
- * Each test uses its own task queue. The server is stopped at the end, whatever happened.
+ * bundles the workflows ONCE, then runs test/*.test.ts with node's test runner, sharing both.
+ * Each test uses its own task queue, ids, ports and folders, so files run several at a time
+ * (the concurrent lane); files marked `// test-lane: serial` run one at a time in a lane of their
+ * own, beside it (see scripts/test-lanes.ts). The server is stopped at the end, whatever happened.
+ *
+ *   node --import tsx scripts/run-tests.ts [--checks] [--concurrency N] [name-substring ...]
+ *
+ * --checks also runs the typecheck and lint, as child processes alongside the tests (`npm test`
+ * passes it); their failure fails the run. The last lines printed are the spec reporter's
+ * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from './ensure-temporal';
 import { startDevServer } from './temporal-server';
+import { addSummaries, discoverTestFiles, durationsFile, fileDurations, formatSummary, loadDurations, readSummaryLine, saveDurations, slowestFirst, type Summary, type TestFile } from './test-lanes';
 
 const ROOT = path.resolve(__dirname, '..');
 
+/**
+ * Files at a time in the concurrent lane. Most of a test's time is spent waiting (on the server,
+ * on a process coming up, on a timer), so more files than cores keeps the machine busy.
+ */
+const DEFAULT_CONCURRENCY = 6;
+
+interface Options {
+  checks: boolean;
+  concurrency: number;
+  filter: string[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { checks: false, concurrency: Number(process.env.MEND_TEST_CONCURRENCY) || DEFAULT_CONCURRENCY, filter: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--checks') opts.checks = true;
+    else if (arg === '--concurrency') opts.concurrency = Number(argv[++i]);
+    else if (arg.startsWith('--concurrency=')) opts.concurrency = Number(arg.slice('--concurrency='.length));
+    else opts.filter.push(arg);
+  }
+  if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error('--concurrency: expected a whole number of at least 1');
+  return opts;
+}
+
+interface CheckResult {
+  name: string;
+  ok: boolean;
+}
+
+/** Runs a check (typecheck, lint) as a child process; prints its output in one block when it ends. */
+function runCheck(name: string, bin: string, args: string[]): Promise<CheckResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(path.join(ROOT, 'node_modules/.bin', bin), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const done = (ok: boolean, detail: string) => {
+      console.log(`${name}: ${ok ? 'ok' : `FAILED (${detail})`} in ${((Date.now() - t0) / 1000).toFixed(1)}s${output.trim() ? `\n${output.trimEnd()}` : ''}`);
+      resolve({ name, ok });
+    };
+    child.once('error', (err) => done(false, err.message));
+    child.once('exit', (code, signal) => done(code === 0, `exit ${code ?? signal}`));
+  });
+}
+
+interface Lane {
+  name: string;
+  files: TestFile[];
+  concurrency: number;
+}
+
+interface LaneResult {
+  code: number;
+  summary: Partial<Summary>;
+  durations: Record<string, number>;
+}
+
+/**
+ * One `node --test` over the lane's files; its counters are kept. Its spec output passes through
+ * as it comes (`live`), or in one block at the end, so that two lanes' lines do not interleave.
+ */
+function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean): Promise<LaneResult> {
+  const heading = `test harness: ${lane.name} lane, ${lane.files.length} file${lane.files.length === 1 ? '' : 's'}, ${lane.concurrency} at a time`;
+  console.log(live ? heading : `${heading} (its output follows when it ends)`);
+  const held: string[] = [];
+  const timings = path.join(work, `timings-${lane.name}.jsonl`);
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${lane.concurrency}`];
+  args.push('--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'test-timing-reporter.mjs')}`, `--test-reporter-destination=${timings}`);
+  args.push(...lane.files.map((f) => f.path));
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const summary: Partial<Summary> = {};
+  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    readSummaryLine(line, summary);
+    if (live) console.log(line);
+    else held.push(line);
+  });
+  return new Promise((resolve) => {
+    // 'close', not 'exit': every line of its output has been read by then.
+    child.once('close', (code, signal) => {
+      if (!live) console.log(`${heading}:\n${held.join('\n')}`);
+      let durations: Record<string, number> = {};
+      try {
+        durations = fileDurations(ROOT, readFileSync(timings, 'utf8'));
+      } catch {
+        /* no timings: the lane died early, its exit code says so */
+      }
+      resolve({ code: code ?? (signal ? 1 : 0), summary, durations });
+    });
+  });
+}
+
 async function main(): Promise<number> {
-  const filter = process.argv.slice(2);
-  const files = readdirSync(path.join(ROOT, 'test'))
-    .filter((f) => f.endsWith('.test.ts'))
-    .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
-    .sort()
-    .map((f) => path.join('test', f));
+  const opts = parseArgs(process.argv.slice(2));
+  const files = discoverTestFiles(ROOT, opts.filter);
   if (files.length === 0) {
-    console.error(`no test files match ${filter.join(' ')}`);
+    console.error(`no test files match ${opts.filter.join(' ')}`);
     return 2;
   }
 
   const t0 = Date.now();
+  // The checks need neither the server nor the bundle: they run meanwhile, and beside the tests.
+  const checks = opts.checks ? [runCheck('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']), runCheck('lint', 'eslint', ['.'])] : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
   const server = await startDevServer({ binary: binary.path, uiPort: false, dbFile: path.join(work, 'temporal.db'), fastSqlite: true, logFile: path.join(work, 'temporal.log') });
@@ -45,10 +146,25 @@ async function main(): Promise<number> {
       TEMPORAL_CLI_PATH: binary.path,
       MEND_TEST_WORK: work,
     };
-    return await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { cwd: ROOT, env, stdio: 'inherit' });
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-    });
+    const known = loadDurations(durationsFile());
+    const lanes: Lane[] = [
+      { name: 'concurrent', files: slowestFirst(files.filter((f) => !f.serial), known), concurrency: opts.concurrency },
+      { name: 'serial', files: files.filter((f) => f.serial), concurrency: 1 },
+    ].filter((lane) => lane.files.length > 0);
+    const lanesStart = Date.now();
+    const results = await Promise.all(lanes.map((lane, i) => runLane(lane, env, work, i === 0)));
+    const checked = await Promise.all(checks);
+
+    const measured = Object.assign({}, ...results.map((r) => r.durations)) as Record<string, number>;
+    saveDurations(durationsFile(), measured);
+    const slowest = Object.entries(measured).sort(([, a], [, b]) => b - a).slice(0, 10);
+    console.log(`\ntest harness: slowest files\n${slowest.map(([file, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)}s  ${file}`).join('\n')}`);
+    for (const [i, r] of results.entries()) if (r.code !== 0) console.log(`test harness: ${lanes[i]!.name} lane failed (exit ${r.code})`);
+    for (const c of checked) if (!c.ok) console.log(`test harness: ${c.name} failed (its output is above)`);
+    console.log(`test harness: ${((Date.now() - t0) / 1000).toFixed(1)}s in all`);
+    // Last: the counters of all lanes together, in the spec reporter's own format.
+    for (const line of formatSummary(addSummaries(results.map((r) => r.summary), Date.now() - lanesStart))) console.log(line);
+    return results.some((r) => r.code !== 0) || checked.some((c) => !c.ok) ? 1 : 0;
   } finally {
     await stopServer();
     rmSync(work, { recursive: true, force: true });

@@ -4,11 +4,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { STRATEGIES } from '../core/schemas';
-import { ROOT, runCli, tempDir } from './helpers';
+import { ROOT, runMendBinary, tempDir } from './helpers';
 
 describe('mend CLI (offline commands)', () => {
   test('config validate accepts the demo config and names its components', async () => {
-    const res = await runCli(['config', 'validate', path.join(ROOT, 'mend.config.yaml')], {});
+    const res = await runMendBinary(['config', 'validate', path.join(ROOT, 'mend.config.yaml')], {});
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /ok \(5 components: store, api, web, sink, producer\)/);
   });
@@ -16,19 +16,19 @@ describe('mend CLI (offline commands)', () => {
   test('config validate refuses a bad file with one line naming the file and the path, exit 2', async () => {
     const file = path.join(tempDir('cli'), 'bad.yaml');
     writeFileSync(file, 'components:\n  - id: api\n    adapter: { type: process, command: [node] }\n    probe: { type: http, url: "http://x/healthz", timeout: soon }\n');
-    const res = await runCli(['config', 'validate', file], {});
+    const res = await runMendBinary(['config', 'validate', file], {});
     assert.equal(res.code, 2);
     assert.equal(res.stderr.trim(), `mend: ${file}: components[0].probe.timeout: expected a duration such as "500ms", "30s" or "5m"`);
   });
 
   test('a missing config file is one clear line, exit 2', async () => {
-    const res = await runCli(['config', 'validate', '/nonexistent/mend.yaml'], {});
+    const res = await runMendBinary(['config', 'validate', '/nonexistent/mend.yaml'], {});
     assert.equal(res.code, 2);
     assert.equal(res.stderr.trim(), 'mend: /nonexistent/mend.yaml: file not found');
   });
 
   test('schema prints a JSON Schema editors can use: durations as patterns, strategies as an enum', async () => {
-    const res = await runCli(['schema'], {});
+    const res = await runMendBinary(['schema'], {});
     assert.equal(res.code, 0, res.stderr);
     const schema = JSON.parse(res.stdout);
     const component = schema.properties.components.items;
@@ -39,7 +39,7 @@ describe('mend CLI (offline commands)', () => {
   });
 
   test('an unknown command or option is bad usage: exit 2', async () => {
-    assert.equal((await runCli(['frobnicate'], {})).code, 2);
-    assert.equal((await runCli(['run', 'immediate', 'api', '--bogus'], {})).code, 2);
+    assert.equal((await runMendBinary(['frobnicate'], {})).code, 2);
+    assert.equal((await runMendBinary(['run', 'immediate', 'api', '--bogus'], {})).code, 2);
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RecoveryResult } from '../core/run';
 import { freePort } from '../scripts/ports';
-import { demoStarts, httpStatus, ROOT, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, type Spawned } from './helpers';
+import { demoStarts, httpStatus, ROOT, runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, type TestWorker } from './helpers';
 
 const CTL = path.join(ROOT, 'test/fixtures/demo-ctl.js');
 
@@ -40,7 +40,7 @@ describe('immediate recovery through the command and http adapters', () => {
   const configFile = path.join(dir, 'mend.config.yaml');
   let cmdPort: number;
   let httpPort: number;
-  let worker: Spawned;
+  let worker: TestWorker;
   let hungService: ChildProcess | undefined;
   /** Refuses every admin call with 401 and counts them; its health endpoint says 503. */
   let refusing: http.Server;
@@ -97,7 +97,7 @@ describe('immediate recovery through the command and http adapters', () => {
       ],
     };
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    worker = await startWorker(queue);
+    worker = await startInProcessWorker(queue);
   });
 
   after(async () => {

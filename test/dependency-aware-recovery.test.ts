@@ -12,7 +12,7 @@ import { loadConfigFile } from '../client/config';
 import { topologicalLevels } from '../core/graph';
 import type { RecoveryResult, StepRecord } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { demoStarts, recordHistory, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { demoStarts, recordHistory, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 
 describe('dependency-aware recovery', () => {
   const dir = tempDir('depaware');
@@ -21,7 +21,7 @@ describe('dependency-aware recovery', () => {
   const ids = { store: `store-${s}`, api1: `api1-${s}`, api2: `api2-${s}`, web: `web-${s}`, db: `db-${s}`, app: `app-${s}` };
   let config: Config;
   let client: MendClient;
-  let worker: Spawned;
+  let worker: TestWorker;
   const c = (id: string): Component => config.components.find((x) => x.id === id)!;
   const startsOf = (id: string): number => demoStarts(dir, id);
   const run = async (id: string, fixture?: string): Promise<RecoveryResult> => {
@@ -55,7 +55,7 @@ describe('dependency-aware recovery', () => {
         await waitFor(`${id} healthy`, 10_000, async () => (await probeComponent(c(id))).healthy);
       }
     }
-    worker = await startWorker(queue);
+    worker = await startInProcessWorker(queue);
     client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
   });
 

@@ -1,3 +1,4 @@
+// test-lane: serial — starts and kills a whole stack (its own dev server, worker, API, fleet): run alone, not starved by other files
 /**
  * `npm start`'s stack for real: dev server on a SQLite file, process components, worker and API. It
  * comes up, its supervisors recover a killed service with no human action (and a run by hand works
@@ -16,7 +17,7 @@ import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { freePort } from '../scripts/ports';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
-import { httpStatus, runCli, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, runMendBinary, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 /** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
 function processesOf(home: string): string[] {
@@ -112,7 +113,7 @@ describe('the dev stack (npm start)', () => {
     }
 
     // A recovery by hand still works beside the supervisors.
-    const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    const run = await runMendBinary(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /api: recovered in /);
     assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
@@ -134,10 +135,10 @@ describe('the dev stack (npm start)', () => {
 
     // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
     const viaApi = { ...env, MEND_URL: `http://127.0.0.1:${apiPort}`, MEND_TOKEN: token, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' };
-    const listed = await runCli(['components'], viaApi);
+    const listed = await runMendBinary(['components'], viaApi);
     assert.equal(listed.code, 0, listed.stderr);
     for (const id of ['store', 'api', 'web']) assert.match(listed.stdout, new RegExp(`^${id}\\s+process\\s+http\\s`, 'm'));
-    const checked = await runCli(['check', 'api'], viaApi);
+    const checked = await runMendBinary(['check', 'api'], viaApi);
     assert.equal(checked.code, 0, checked.stderr + checked.stdout);
     assert.match(checked.stdout, /^api: healthy \(HTTP 200, \d+ms\)\n$/);
 
@@ -174,7 +175,7 @@ describe('the dev stack (npm start)', () => {
     await waitFor('the restart notice', 30_000, () => stack!.output.includes('[mend] worker exited (signal SIGKILL); restarting in 1s') || (stack!.proc.exitCode !== null && Promise.reject(new Error(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))));
     const newWorker = await waitFor('a new worker pid', 30_000, () => stackPids().worker !== workerPid && alive(stackPids().worker!) && stackPids().worker);
     // The new worker does work: a check is a workflow, run on the worker.
-    const checked = await runCli(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    const checked = await runMendBinary(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(checked.code, 0, checked.stderr + checked.stdout);
     assert.match(checked.stdout, /^store: healthy/);
 

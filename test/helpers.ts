@@ -1,14 +1,20 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { processAdapter, stopProcess } from '../domain/adapters/process';
+import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
+import { DEFAULT_NAMESPACE } from '../core/constants';
 import type { Config } from '../core/schemas';
+import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
+import { createMendWorker } from '../workers/worker';
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -132,18 +138,54 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
   throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-/** Starts a real worker process on the shared server and waits until it polls. */
+/**
+ * Starts a real worker process on the shared server and waits until it polls. For tests that kill
+ * their worker (or read its output); the others use startInProcessWorker.
+ */
 export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Spawned> {
   const { address, bundle } = sharedServer();
   const worker = spawnTs('workers/main.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: taskQueue, MEND_WORKFLOW_BUNDLE: bundle, ...extraEnv });
-  await waitFor('worker to poll', 30_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))));
+  // Generous: on a loaded machine a worker can take long to start, and a slow start is not a failure.
+  await waitFor('worker to poll', 120_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`)))).catch(async (err: Error) => {
+    await worker.stop('SIGKILL'); // a worker left running would keep this test file from ever ending
+    throw err;
+  });
   return worker;
 }
 
+export interface TestWorker {
+  /** Drains the worker (in-flight activities finish or are cancelled) and closes its connection. */
+  stop(): Promise<void>;
+}
+
+let workerRuntimeReady = false;
+
+/**
+ * The same worker as workers/main.ts builds (createMendWorker), run inside the test process: no
+ * second node + tsx to start. Its logs below WARN are dropped, as a worker process's output was.
+ */
+export async function startInProcessWorker(taskQueue: string, stateDir = readSettings(process.env).MEND_HOME): Promise<TestWorker> {
+  if (!workerRuntimeReady) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    workerRuntimeReady = true;
+  }
+  const { address, bundle } = sharedServer();
+  const shutdown = new AbortController();
+  const { workers, connection, run } = await createMendWorker({ address, namespace: DEFAULT_NAMESPACE, taskQueue, workflowBundlePath: bundle, activityDeps: { stateDir, shutdown: shutdown.signal } });
+  const running = run();
+  return {
+    async stop() {
+      shutdown.abort();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running.finally(() => connection.close());
+    },
+  };
+}
+
 /** What a runbook suite runs against: its config, a worker on its own queue, a client, and the CLI's env. */
-export interface RunbookSuite {
+export interface RunbookSuite<W extends TestWorker = TestWorker> {
   config: Config;
-  worker: Spawned;
+  worker: W;
   client: MendClient;
   /** Environment for `runCli`: the shared server, this queue, MEND_HOME in the suite's folder. */
   env: NodeJS.ProcessEnv;
@@ -151,23 +193,30 @@ export interface RunbookSuite {
   stop(): Promise<void>;
 }
 
-/** Loads `configFile` (state under `<dir>/.mend`), starts a worker on `queue` and connects a client. */
-export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite> {
+/**
+ * Loads `configFile` (state under `<dir>/.mend`), starts a worker on `queue` and connects a client.
+ * The worker runs in this process unless `workerProcess` (for a test that kills it).
+ */
+export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite>;
+export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess: true }): Promise<RunbookSuite<Spawned>>;
+export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess?: boolean } = {}): Promise<RunbookSuite<TestWorker>> {
   const home = path.join(dir, '.mend');
   const config = loadConfigFile(configFile, { stateDir: home });
-  const worker = await startWorker(queue, { MEND_HOME: home });
+  const worker = opts.workerProcess ? await startWorker(queue, { MEND_HOME: home }) : await startInProcessWorker(queue, home);
   const client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-  return {
+  const suite: RunbookSuite<TestWorker> = {
     config,
     worker,
     client,
     env: { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: home },
     async stop() {
       for (const c of config.components) if (c.adapter.type === 'process') await stopProcess(processAdapter(c)).catch(() => undefined);
-      await worker.stop();
+      // suite.worker, not worker: a test may have replaced a killed worker.
+      await suite.worker.stop();
       await client.close();
     },
   };
+  return suite;
 }
 
 export interface CliResult {
@@ -176,8 +225,55 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the installed `mend` command (bin/mend) as a user would. */
+/**
+ * Runs a `mend` command line in this process: the CLI's own main(argv, env), its output captured
+ * (see cliOutput below). Spawning node + tsx + the client for each of a hundred calls cost more
+ * than the tests themselves; runMendBinary keeps a few smoke tests on the installed command.
+ * Calls run one at a time (process.exitCode is how commands report failure): a test that needs
+ * two commands at once, one waiting on the other, uses runMendBinary.
+ */
 export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const run = cliQueue.then(() => {
+    const captured = { stdout: '', stderr: '' };
+    routeCliOutput();
+    return cliOutput.run(captured, async () => {
+      const code = await main(['node', 'mend', ...args], { ...process.env, NO_COLOR: '1', ...env });
+      return { code, ...captured };
+    });
+  });
+  cliQueue = run.catch(() => undefined);
+  return run;
+}
+
+let cliQueue: Promise<unknown> = Promise.resolve();
+
+/** The output of the in-process CLI call whose async context this is. */
+const cliOutput = new AsyncLocalStorage<{ stdout: string; stderr: string }>();
+let cliOutputRouted = false;
+
+/**
+ * Writes to stdout/stderr made within a runCli call (console.log, commander's help and errors) go
+ * to that call's result; every other write (the test runner's own reports) goes through as before.
+ */
+function routeCliOutput(): void {
+  if (cliOutputRouted) return;
+  cliOutputRouted = true;
+  for (const name of ['stdout', 'stderr'] as const) {
+    const stream = process[name];
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const captured = cliOutput.getStore();
+      if (!captured) return write(chunk, ...rest);
+      captured[name] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      const callback = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      if (callback) process.nextTick(callback);
+      return true;
+    }) as typeof stream.write;
+  }
+}
+
+/** Runs the installed `mend` command (bin/mend) in a child process, as a user would. */
+export function runMendBinary(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve) => {
     const proc = spawn(path.join(ROOT, 'bin/mend'), args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -11,7 +11,7 @@ import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { STRATEGIES, type Config } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, recordHistory, runCli, runMendBinary, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 
 /** The one run `mend run --json` printed. */
 function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; runId: string } {
@@ -23,7 +23,7 @@ function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; 
 describe('immediate recovery on a real process', () => {
   const dir = tempDir('immediate');
   const queue = uniqueQueue('immediate');
-  let worker: Spawned;
+  let worker: TestWorker;
   let config: Config;
   let configFile: string;
   let connection: Connection;
@@ -39,7 +39,7 @@ describe('immediate recovery on a real process', () => {
       { id: `broken-${suffix}`, command: ['node', '-e', 'process.exit(1)'], timeout: '1500ms' },
     ]));
     config = loadConfigFile(configFile, { stateDir: path.join(dir, '.mend') });
-    worker = await startWorker(queue);
+    worker = await startInProcessWorker(queue);
     connection = await Connection.connect({ address: sharedServer().address });
     client = new Client({ connection });
   });
@@ -59,7 +59,7 @@ describe('immediate recovery on a real process', () => {
     process.kill(first.pid, 'SIGKILL');
     await waitFor('service down', 5_000, async () => (await httpStatus(url)) === undefined);
 
-    const run = await runCli(['run', 'immediate', svc.id, '--json', '--reason', 'test kill'], env());
+    const run = await runMendBinary(['run', 'immediate', svc.id, '--json', '--reason', 'test kill'], env()); // the installed command, end to end
     assert.equal(run.code, 0, `mend run failed: ${run.stderr}${run.stdout}`);
     const { result, workflowId } = onlyRun(run.stdout);
     assert.equal(workflowId, recoveryWorkflowId(svc.id));
@@ -120,7 +120,7 @@ describe('immediate recovery on a real process', () => {
   });
 
   test('Temporal not reachable: one line, exit 3', async () => {
-    const run = await runCli(['run', 'immediate', config.components[0]!.id], { ...env(), MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const run = await runMendBinary(['run', 'immediate', config.components[0]!.id], { ...env(), MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' });
     assert.equal(run.code, 3);
     assert.match(run.stderr, /^mend: Temporal is not reachable at 127\.0\.0\.1:1/);
     assert.equal(run.stderr.trim().split('\n').length, 1);

@@ -13,7 +13,7 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import type { FleetStats, SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, recordHistory, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { demoStarts, httpStatus, recordHistory, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite, type Spawned } from './helpers';
 
 const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
@@ -25,7 +25,7 @@ describe('supervisors recover demo services with no human action', () => {
   // The crash component's group sweeps once an hour: after the first sweep only its pid watch can see a crash.
   const watchGroup = `watch-${suffix}`;
   const scheduleIds = [`mend/health/${group}`, `mend/health/${watchGroup}`];
-  let suite: RunbookSuite;
+  let suite: RunbookSuite<Spawned>; // a worker process: one test kills it
   let configFile: string;
   const stopped: number[] = [];
   const component = (name: string) => suite.config.components.find((c) => c.id === `${name}-${suffix}`)!;
@@ -38,7 +38,7 @@ describe('supervisors recover demo services with no human action', () => {
       { id: `hang-${suffix}`, supervision },
     ]);
     configFile = file;
-    suite = await startRunbookSuite(dir, queue, file);
+    suite = await startRunbookSuite(dir, queue, file, { workerProcess: true });
     for (const c of suite.config.components) await startProcess(processAdapter(c));
     for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 15_000, async () => (await httpStatus(urlOf(c))) === 200);
     const reconciled = await reconcileSchedules(suite.client, suite.config);

@@ -1,0 +1,100 @@
+/**
+ * How scripts/run-tests.ts splits and orders the test files, and adds up the lanes' summaries.
+ *
+ * Every test/*.test.ts runs in the concurrent lane (several files at a time, each kept apart by
+ * its own task queue, ids, ports and folders) unless it carries the serial marker: a line
+ * `// test-lane: serial — <why>`. Those are files whose faults are timing-sensitive or that load the
+ * machine heavily (their own dev servers, killed stacks); they run one at a time, by themselves.
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const SERIAL_MARKER = /^\/\/ test-lane: serial\b/m;
+
+export interface TestFile {
+  /** Relative to the repository root, e.g. test/saga.test.ts. */
+  path: string;
+  serial: boolean;
+}
+
+/** test/*.test.ts whose names contain one of `filter` (all when empty), with their lane. */
+export function discoverTestFiles(root: string, filter: string[]): TestFile[] {
+  return readdirSync(path.join(root, 'test'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
+    .sort()
+    .map((f) => {
+      const rel = path.join('test', f);
+      return { path: rel, serial: SERIAL_MARKER.test(readFileSync(path.join(root, rel), 'utf8')) };
+    });
+}
+
+/**
+ * Slowest first (by the last measured durations), so that a long file does not start last and
+ * hold the run alone at the end. Files never measured go first: they may be slow.
+ */
+export function slowestFirst(files: TestFile[], durations: Record<string, number>): TestFile[] {
+  const known = (f: TestFile) => durations[f.path] ?? Number.POSITIVE_INFINITY;
+  return [...files].sort((a, b) => known(b) - known(a) || a.path.localeCompare(b.path));
+}
+
+export function durationsFile(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME || path.join(env.HOME || os.homedir(), '.cache');
+  return path.join(base, 'mend', 'test-durations.json');
+}
+
+export function loadDurations(file: string): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+/** Keeps the earlier figures of files this run did not measure. */
+export function saveDurations(file: string, measured: Record<string, number>): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...loadDurations(file), ...measured }, null, 2) + '\n');
+  } catch {
+    /* only an ordering hint: a read-only home costs speed, not correctness */
+  }
+}
+
+/** Per-file milliseconds from the timing reporter's JSON lines (top-level tests, summed). */
+export function fileDurations(root: string, jsonLines: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of jsonLines.split('\n')) {
+    if (!line.trim()) continue;
+    const { file, ms } = JSON.parse(line) as { file: string; ms: number };
+    const rel = path.relative(root, file);
+    out[rel] = (out[rel] ?? 0) + ms;
+  }
+  return out;
+}
+
+/** The spec reporter's closing counters, in the order it prints them. */
+export const SUMMARY_KEYS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo', 'duration_ms'] as const;
+export type Summary = Record<(typeof SUMMARY_KEYS)[number], number>;
+
+const SUMMARY_LINE = new RegExp(`^ℹ (${SUMMARY_KEYS.join('|')}) (\\d+(?:\\.\\d+)?)$`);
+
+/** Reads one summary line of the spec reporter (`ℹ pass 12`) into `into`; false for other lines. */
+export function readSummaryLine(line: string, into: Partial<Summary>): boolean {
+  const m = SUMMARY_LINE.exec(line);
+  if (!m) return false;
+  into[m[1] as keyof Summary] = Number(m[2]);
+  return true;
+}
+
+export function addSummaries(parts: Array<Partial<Summary>>, durationMs: number): Summary {
+  const total = Object.fromEntries(SUMMARY_KEYS.map((k) => [k, parts.reduce((sum, p) => sum + (p[k] ?? 0), 0)])) as Summary;
+  total.duration_ms = durationMs;
+  return total;
+}
+
+/** The same lines the spec reporter closes with, so whatever reads the end of the output still can. */
+export function formatSummary(s: Summary): string[] {
+  return SUMMARY_KEYS.map((k) => `ℹ ${k} ${k === 'duration_ms' ? s[k].toFixed(3) : s[k]}`);
+}
