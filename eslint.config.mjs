@@ -11,7 +11,10 @@ import tseslint from 'typescript-eslint';
 const nodeBuiltins = [...new Set(builtinModules.flatMap((m) => (m.startsWith('node:') ? [m] : [m, `node:${m}`])))];
 
 /** Folders above domain/ in DESIGN §8: domain code never imports from them, not even types. */
-const upperLayers = ['activities', 'workers', 'workflows', 'client', 'api', 'cli', 'scripts', 'test', 'bench', 'chaos', 'demo'].flatMap((dir) => [`**/${dir}`, `**/${dir}/*`]);
+const upperLayers = ['activities', 'workers', 'workflows', 'client', 'api', 'cli', 'scripts', 'test', 'bench', 'chaos', 'demo'].flatMap((dir) => [
+  `**/${dir}`,
+  `**/${dir}/*`,
+]);
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.mend/', 'dist/', 'bench/results/'] },
@@ -21,7 +24,10 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }] },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
@@ -37,10 +43,32 @@ export default tseslint.config(
             { name: 'zod', message: 'workflows use the inferred types from core/, never zod (sdk-typescript#2227)' },
           ],
           patterns: [
-            { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'], message: 'not allowed in the workflow sandbox' },
+            {
+              group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing'],
+              message: 'not allowed in the workflow sandbox',
+            },
             { group: ['fastify', 'fastify-*', '@fastify/*', 'pino', 'pino-*', 'yaml'], message: 'no I/O packages in workflow code' },
-            { group: ['**/activities/*', '**/activities', '**/domain/*', '../domain', '../../domain', '**/client/*', '**/client', '**/api/*', '**/workers/*', '**/scripts/*'], allowTypeImports: true, message: 'workflows import activities as types only, and nothing with I/O' },
-            { group: ['**/core/config', '**/core/schemas', '**/core/settings', '**/core/api', '**/core/api/*'], allowTypeImports: true, message: 'schemas (zod) stay out of workflows: import their types only' },
+            {
+              group: [
+                '**/activities/*',
+                '**/activities',
+                '**/domain/*',
+                '../domain',
+                '../../domain',
+                '**/client/*',
+                '**/client',
+                '**/api/*',
+                '**/workers/*',
+                '**/scripts/*',
+              ],
+              allowTypeImports: true,
+              message: 'workflows import activities as types only, and nothing with I/O',
+            },
+            {
+              group: ['**/core/config', '**/core/schemas', '**/core/settings', '**/core/api', '**/core/api/*'],
+              allowTypeImports: true,
+              message: 'schemas (zod) stay out of workflows: import their types only',
+            },
           ],
         },
       ],
@@ -55,7 +83,10 @@ export default tseslint.config(
         {
           patterns: [
             // Pure helper libraries with no I/O are allowed by name; Temporal, zod and the rest are not.
-            { regex: '^(?!node:|\\.|picomatch$)', message: 'domain code imports only core/, Node builtins (as node:*) and pure helpers (picomatch): no Temporal, no zod, no other packages' },
+            {
+              regex: '^(?!node:|\\.|picomatch$)',
+              message: 'domain code imports only core/, Node builtins (as node:*) and pure helpers (picomatch): no Temporal, no zod, no other packages',
+            },
             { group: upperLayers, message: 'domain code imports only core/ and Node builtins: it sits under activities/, cli/ and scripts/' },
           ],
         },
@@ -65,12 +96,34 @@ export default tseslint.config(
   {
     files: ['cli/**/*.ts', 'scripts/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/activities', '**/activities/*'], message: 'cli/ and scripts/ use the domain code in domain/, never activities/ (DESIGN §8)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/activities', '**/activities/*'], message: 'cli/ and scripts/ use the domain code in domain/, never activities/ (DESIGN §8)' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs', 'bin/*'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', console: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+        AbortSignal: 'readonly',
+        __dirname: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   { files: ['eslint.config.mjs', 'scripts/test-timing-reporter.mjs'], languageOptions: { sourceType: 'module' } },

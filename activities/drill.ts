@@ -27,7 +27,14 @@ export function createDrillActivities(probe: (component: Component) => Promise<P
     async injectFault({ component, fault }: InjectFaultInput): Promise<{ injectedAtMs: number; detail: string }> {
       if (typeof fault !== 'string') {
         const result = await runArgv(fault.command, { cwd: fault.cwd, timeoutMs: fault.timeout });
-        const why = result.kind === 'timeout' ? 'timed out' : result.kind === 'cannot-run' ? result.message : result.code === 0 ? undefined : `exit ${result.code ?? result.signal}`;
+        const why =
+          result.kind === 'timeout'
+            ? 'timed out'
+            : result.kind === 'cannot-run'
+              ? result.message
+              : result.code === 0
+                ? undefined
+                : `exit ${result.code ?? result.signal}`;
         if (why) throw ApplicationFailure.nonRetryable(`fault command ${fault.command.join(' ')} failed: ${why}`, 'resource');
         return { injectedAtMs: Date.now(), detail: `ran ${fault.command.join(' ')}` };
       }
@@ -38,7 +45,12 @@ export function createDrillActivities(probe: (component: Component) => Promise<P
     },
 
     /** Read-only: probes until the component answers healthy (after `sinceMs`) or the timeout; a retry probes again. */
-    async watchRecovery({ component, sinceMs, timeoutMs, intervalMs }: WatchRecoveryInput): Promise<{ healthy: boolean; atMs: number; probes: number; last: string }> {
+    async watchRecovery({
+      component,
+      sinceMs,
+      timeoutMs,
+      intervalMs,
+    }: WatchRecoveryInput): Promise<{ healthy: boolean; atMs: number; probes: number; last: string }> {
       const ctx = Context.current();
       let probes = 0;
       for (;;) {

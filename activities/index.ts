@@ -101,7 +101,13 @@ export function createActivities(deps: ActivityDeps = {}) {
         const death = watched && (await deathOf(watched));
         if (!death) return undefined;
         log.info('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
-        return { healthy: false, died: true, probes, elapsedMs: Date.now() - started, last: { healthy: false, failureClass: death.failureClass, detail: death.detail, latencyMs: 0 } };
+        return {
+          healthy: false,
+          died: true,
+          probes,
+          elapsedMs: Date.now() - started,
+          last: { healthy: false, failureClass: death.failureClass, detail: death.detail, latencyMs: 0 },
+        };
       };
       for (;;) {
         const last = await probe(component);

@@ -32,7 +32,10 @@ export function createSagaActivities(stateDir: string) {
      */
     async runCommand({ command, cwd, env, timeoutMs, key }: RunCommandInput): Promise<RunCommandResult> {
       const marker = path.join(markers, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.json`);
-      const done = await fs.readFile(marker, 'utf8').then((t) => JSON.parse(t) as RunCommandResult, () => undefined);
+      const done = await fs.readFile(marker, 'utf8').then(
+        (t) => JSON.parse(t) as RunCommandResult,
+        () => undefined,
+      );
       if (done) return { ...done, replayed: true };
 
       const ctx = Context.current();

@@ -109,13 +109,18 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
  * `shutdown`, when aborted (the worker is stopping), ends pid watches at once (as "still alive"), so
  * a stopping worker is not held for its grace time; the supervisor renews the watch on another worker.
  */
-export function createSupervisionActivities(probe: (component: Component) => Promise<ProbeResult>, shutdown?: AbortSignal, limits: { probes?: number; reports?: number } = {}) {
+export function createSupervisionActivities(
+  probe: (component: Component) => Promise<ProbeResult>,
+  shutdown?: AbortSignal,
+  limits: { probes?: number; reports?: number } = {},
+) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
   const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
 
-  const safeProbe = (component: Component) => probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
+  const safeProbe = (component: Component) =>
+    probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
 
   return {
     /**
@@ -146,9 +151,18 @@ export function createSupervisionActivities(probe: (component: Component) => Pro
           const key = `${taskQueue}\u0000${id}`;
           const specText = JSON.stringify(spec);
           const prev = lastSent.get(key);
-          const due = !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
+          const due =
+            !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
           if (!due) return;
-          const report: ProbeReport = { healthy: result.healthy, failureClass: result.failureClass, detail: result.detail, checkedAt, source: 'sweep', spec, ...(failures > 1 ? { failures } : {}) };
+          const report: ProbeReport = {
+            healthy: result.healthy,
+            failureClass: result.failureClass,
+            detail: result.detail,
+            checkedAt,
+            source: 'sweep',
+            spec,
+            ...(failures > 1 ? { failures } : {}),
+          };
           await reportSlot(() =>
             client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
               workflowId: supervisorWorkflowId(id),

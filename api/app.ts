@@ -70,7 +70,13 @@ function isDocsRoute(url: string | undefined): boolean {
   return url === '/docs' || url?.startsWith('/docs/') === true;
 }
 
-type OpenApiDoc = { paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { $ref?: string; required?: unknown[] } }> } }>>; components?: { schemas?: Record<string, { required?: unknown[] }> } };
+type OpenApiDoc = {
+  paths?: Record<
+    string,
+    Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { $ref?: string; required?: unknown[] } }> } }>
+  >;
+  components?: { schemas?: Record<string, { required?: unknown[] }> };
+};
 
 /** A body with no required field may be left out (the API reads it as `{}`): say so in the document. */
 function optionalBodies<T>(doc: T): T {
@@ -80,7 +86,7 @@ function optionalBodies<T>(doc: T): T {
       const schema = op.requestBody?.content?.['application/json']?.schema;
       if (!schema) continue;
       const resolved = schema.$ref ? d.components?.schemas?.[schema.$ref.split('/').pop()!] : schema;
-      if (resolved && !(resolved.required?.length)) op.requestBody!.required = false;
+      if (resolved && !resolved.required?.length) op.requestBody!.required = false;
     }
   }
   return doc;
@@ -148,7 +154,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const metrics = new ApiMetrics();
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
-    const line = { reqId: request.id, method: request.method, url: request.url.split('?')[0], statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime), by: request.principal?.name };
+    const line = {
+      reqId: request.id,
+      method: request.method,
+      url: request.url.split('?')[0],
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      by: request.principal?.name,
+    };
     if (request.routeOptions.config.quiet && reply.statusCode < 400) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
   });
@@ -156,7 +169,11 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: API_TITLE, version: '1', description: 'Durable recovery runbooks on Temporal: start, inspect and control runs. Authenticate with `Authorization: Bearer <token>`.' },
+      info: {
+        title: API_TITLE,
+        version: '1',
+        description: 'Durable recovery runbooks on Temporal: start, inspect and control runs. Authenticate with `Authorization: Bearer <token>`.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       tags: [
         { name: 'components', description: 'configured components' },
@@ -169,7 +186,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },
-    transform: createJsonSchemaTransform({ skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'] }),
+    transform: createJsonSchemaTransform({
+      skipList: ['/docs', '/docs/', '/docs/json', '/docs/yaml', '/docs/static/*', '/docs/*', '/docs/initOAuth', '/docs/uiConfig'],
+    }),
     transformObject: (input) => optionalBodies(jsonSchemaTransformObject(input)),
   });
   await app.register(swaggerUi, {

@@ -39,7 +39,12 @@ export class TokenTable {
     this.tokens = entries.map((e) => {
       if (names.has(e.name)) throw new ValidationError('tokens', [`duplicate token name ${JSON.stringify(e.name)}`]);
       names.add(e.name);
-      return { name: e.name, role: e.role, components: e.components && new Set(e.components), hash: e.sha256 ? Buffer.from(e.sha256, 'hex') : sha256(e.token!) };
+      return {
+        name: e.name,
+        role: e.role,
+        components: e.components && new Set(e.components),
+        hash: e.sha256 ? Buffer.from(e.sha256, 'hex') : sha256(e.token!),
+      };
     });
   }
 

@@ -34,7 +34,11 @@ function fieldPath(context: string | undefined, pointer: string): string {
   return out;
 }
 
-export function toErrorResponse(err: unknown, requestId: string, contentType?: string): { body: ErrorResponse; headers: Record<string, string>; internal: boolean } {
+export function toErrorResponse(
+  err: unknown,
+  requestId: string,
+  contentType?: string,
+): { body: ErrorResponse; headers: Record<string, string>; internal: boolean } {
   const body = (statusCode: number, message: string, extra: Partial<ErrorResponse> = {}): ErrorResponse => ({
     statusCode,
     error: STATUS_CODES[statusCode] ?? 'Error',
@@ -55,13 +59,19 @@ export function toErrorResponse(err: unknown, requestId: string, contentType?: s
   }
   if (err instanceof HttpError) {
     const headers = { ...err.extra.headers, ...(err.extra.retryAfterSeconds ? { 'retry-after': String(err.extra.retryAfterSeconds) } : {}) };
-    return { body: body(err.statusCode, err.message, { issues: err.extra.issues, workflowId: err.extra.workflowId, runId: err.extra.runId }), headers, internal: false };
+    return {
+      body: body(err.statusCode, err.message, { issues: err.extra.issues, workflowId: err.extra.workflowId, runId: err.extra.runId }),
+      headers,
+      internal: false,
+    };
   }
-  if (err instanceof AlreadyRunningError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
+  if (err instanceof AlreadyRunningError)
+    return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunNotFoundError) return { body: body(404, err.message), headers: {}, internal: false };
   if (err instanceof RunEndedError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunRefusedError) return { body: body(409, err.message), headers: {}, internal: false };
-  if (err instanceof TemporalUnreachableError || isUnreachable(err)) return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
+  if (err instanceof TemporalUnreachableError || isUnreachable(err))
+    return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
   if (err instanceof ValidationError) return { body: body(400, err.message), headers: {}, internal: false };
   if ((err as FastifyError | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     const given = contentType ? `content-type ${JSON.stringify(contentType.slice(0, 100))}` : 'a body without a content-type';
@@ -113,6 +123,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 /** OpenAPI response entries for the errors a route can answer with. */
 export function errorResponses(...codes: number[]) {
   return Object.fromEntries(
-    codes.map((c) => [c, { description: ERROR_DESCRIPTIONS[c] ?? STATUS_CODES[c] ?? 'error', content: { 'application/json': { schema: ErrorResponseSchema } } }]),
+    codes.map((c) => [
+      c,
+      { description: ERROR_DESCRIPTIONS[c] ?? STATUS_CODES[c] ?? 'error', content: { 'application/json': { schema: ErrorResponseSchema } } },
+    ]),
   );
 }

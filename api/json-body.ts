@@ -45,7 +45,9 @@ export function parseJsonBody(text: string): unknown {
   const forbidden = forbiddenKeyPath(value);
   if (forbidden) {
     const key = forbidden.slice(forbidden.lastIndexOf('.') + 1);
-    throw new HttpError(400, `${forbidden}: forbidden key "${key === 'prototype' ? 'constructor.prototype' : key}"`, { issues: [{ path: forbidden, message: 'forbidden key' }] });
+    throw new HttpError(400, `${forbidden}: forbidden key "${key === 'prototype' ? 'constructor.prototype' : key}"`, {
+      issues: [{ path: forbidden, message: 'forbidden key' }],
+    });
   }
   return value;
 }
@@ -54,13 +56,17 @@ export function parseJsonBody(text: string): unknown {
 export function installBodyParsing(app: FastifyInstance, bodyLimit: number): void {
   // JSON only: anything else is a 415, never parsed as text.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
-    try {
-      done(null, parseJsonBody(body));
-    } catch (err) {
-      done(err as Error);
-    }
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit },
+    (_request: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void) => {
+      try {
+        done(null, parseJsonBody(body));
+      } catch (err) {
+        done(err as Error);
+      }
+    },
+  );
   // Fastify hands a missing body to the validator as null, which would be the same as a JSON null:
   // a route that declares a body sees `{}` instead, so only a literal null is refused as one.
   app.addHook('preValidation', async (request) => {

@@ -18,7 +18,10 @@ export function syncFromConfig(mend: MendClient, config: Config, log: FastifyBas
         const r = await reconcileSchedules(mend, config);
         const backlog = new BacklogControl(mend);
         for (const spool of config.spools) await backlog.ensure(spool);
-        log.info({ created: r.created, updated: r.updated, deleted: r.deleted, unchanged: r.unchanged.length, spools: config.spools.map((s) => s.name) }, 'synced health schedules and backlog replays with the config');
+        log.info(
+          { created: r.created, updated: r.updated, deleted: r.deleted, unchanged: r.unchanged.length, spools: config.spools.map((s) => s.name) },
+          'synced health schedules and backlog replays with the config',
+        );
         return;
       } catch (err) {
         log.warn({ attempt, error: (err as Error).message }, `could not sync with Temporal yet; retrying in ${retryMs / 1000}s`);

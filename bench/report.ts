@@ -27,14 +27,17 @@ export interface ExtraChart {
 
 const ms = (x: number) => (Number.isNaN(x) ? '-' : `${Math.round(x * 1000)} ms`);
 const s = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
-const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b) ? '-' : `${(a / b).toFixed(2)}×`);
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || !b || Number.isNaN(a) || Number.isNaN(b) ? '-' : `${(a / b).toFixed(2)}×`;
 
 function faultTable(fault: 'crash' | 'hang', rows: Record<string, FaultResult>): string[] {
   const mend = rows.mend?.summary;
   const lines = [`| ${fault} | trials | median | p95 | not recovered | mend / peer (median) | measured |`, '| --- | --- | --- | --- | --- | --- | --- |'];
   for (const [name, r] of Object.entries(rows)) {
     const never = r.seconds.length === 0;
-    lines.push(`| ${name} | ${r.trials} | ${never ? 'never' : s(r.summary.median)} | ${never ? 'never' : s(r.summary.p95)} | ${r.notRecovered} | ${name === 'mend' || never ? '-' : ratio(mend?.median, r.summary.median)} | ${r.measuredAt?.slice(0, 16).replace('T', ' ') ?? '-'} |`);
+    lines.push(
+      `| ${name} | ${r.trials} | ${never ? 'never' : s(r.summary.median)} | ${never ? 'never' : s(r.summary.p95)} | ${r.notRecovered} | ${name === 'mend' || never ? '-' : ratio(mend?.median, r.summary.median)} | ${r.measuredAt?.slice(0, 16).replace('T', ' ') ?? '-'} |`,
+    );
   }
   return lines;
 }
@@ -49,7 +52,8 @@ export function barChart(title: string, rows: Array<{ label: string; summary?: S
   const x = (v: number) => left + (v / max) * (width - left - 80);
   const bars = rows.map((r, i) => {
     const y = 40 + i * rowH;
-    if (!r.summary || r.summary.n === 0) return `<text x="${left}" y="${y + 16}" font-size="13" fill="#a33">${r.label}: ${r.note ?? 'never recovered'}</text><text x="10" y="${y + 16}" font-size="13">${r.label}</text>`;
+    if (!r.summary || r.summary.n === 0)
+      return `<text x="${left}" y="${y + 16}" font-size="13" fill="#a33">${r.label}: ${r.note ?? 'never recovered'}</text><text x="10" y="${y + 16}" font-size="13">${r.label}</text>`;
     const m = r.summary.median;
     return [
       `<text x="10" y="${y + 16}" font-size="13">${r.label}</text>`,
@@ -72,7 +76,12 @@ const STAGE_WORDS: Record<StageName, string> = {
 function stageTable(fault: 'crash' | 'hang', mend: FaultResult | undefined): string[] {
   const stages = mend?.stages;
   if (!stages || stages.detect.length === 0) return [];
-  const lines = [`Where mend's ${fault} time goes (${stages.detect.length} trials; stages from each recovery run's history, on the same clock as the fault):`, '', '| stage | median | p95 |', '| --- | --- | --- |'];
+  const lines = [
+    `Where mend's ${fault} time goes (${stages.detect.length} trials; stages from each recovery run's history, on the same clock as the fault):`,
+    '',
+    '| stage | median | p95 |',
+    '| --- | --- | --- |',
+  ];
   for (const k of STAGES) {
     const sum = summarize(stages[k]);
     lines.push(`| ${STAGE_WORDS[k]} | ${ms(sum.median)} | ${ms(sum.p95)} |`);
@@ -89,31 +98,61 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
     '# mend benchmarks: latest results',
     '',
     `Measured ${r.machine.date} on ${r.machine.cpu} (${r.machine.cores} cores, ${r.machine.memoryGiB} GiB), ${r.machine.os}, Node ${r.machine.node}${r.machine.loadAverage ? `; load average at the start ${r.machine.loadAverage.join(', ')} (1, 5, 15 min)` : ''}${r.machine.mergedWith?.length ? ` (merged over the runs of ${r.machine.mergedWith.join(', ')}: each row says when it was measured)` : ''}.${r.quick ? ' **Quick run (few trials): not for quoting.**' : ''}`,
-    `Peers: ${Object.entries(r.versions).map(([k, v]) => `${k}: ${v}`).join('; ') || '-'}.`,
+    `Peers: ${
+      Object.entries(r.versions)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ') || '-'
+    }.`,
     `Same settings for every peer: check every ${r.settings.intervalMs / 1000} s, probe timeout ${r.settings.timeoutMs / 1000} s, act after ${r.settings.failures} failed checks. Times run from the fault (injected by the benchmark at a random point of the check cycle) to the first healthy answer the benchmark sees, polling every 10 ms. Raw samples: [latest.json](latest.json).`,
     '',
   ];
   for (const fault of ['crash', 'hang'] as const) {
     const rows = r.faults[fault];
     if (!rows) continue;
-    md.push(`## ${fault === 'crash' ? 'Crash (SIGKILL)' : 'Hang (SIGSTOP: alive, not answering)'}`, '', ...faultTable(fault, rows), '', `![${fault}](${fault}.svg)`, '');
-    if (fault === 'hang' && rows.supervisord && rows.supervisord.seconds.length === 0) md.push('supervisord has no health probe: it cannot see a hung process, so it never restarts it.', '');
+    md.push(
+      `## ${fault === 'crash' ? 'Crash (SIGKILL)' : 'Hang (SIGSTOP: alive, not answering)'}`,
+      '',
+      ...faultTable(fault, rows),
+      '',
+      `![${fault}](${fault}.svg)`,
+      '',
+    );
+    if (fault === 'hang' && rows.supervisord && rows.supervisord.seconds.length === 0)
+      md.push('supervisord has no health probe: it cannot see a hung process, so it never restarts it.', '');
     md.push(...stageTable(fault, rows.mend));
     writeFileSync(
       path.join(dir, `${fault}.svg`),
-      barChart(`time to recover from a ${fault} (median, p95 whisker)`, Object.entries(rows).map(([label, res]) => ({ label, summary: res.seconds.length ? res.summary : undefined }))),
+      barChart(
+        `time to recover from a ${fault} (median, p95 whisker)`,
+        Object.entries(rows).map(([label, res]) => ({ label, summary: res.seconds.length ? res.summary : undefined })),
+      ),
     );
   }
   const loops = Object.entries(r.crashLoop);
   if (loops.length) {
-    md.push('## Crash loop (dies 0.5 s after each start, then fixed)', '', '| peer | window | starts in window | alert | state at fix | fix → healthy |', '| --- | --- | --- | --- | --- | --- |');
-    for (const [name, c] of loops) md.push(`| ${name} | ${c.windowSeconds} s | ${c.restarts} | ${c.alerted ? 'yes' : 'no'} | ${c.stateAtFix} | ${c.fixToHealthySeconds === undefined ? 'never' : s(c.fixToHealthySeconds)} |`);
+    md.push(
+      '## Crash loop (dies 0.5 s after each start, then fixed)',
+      '',
+      '| peer | window | starts in window | alert | state at fix | fix → healthy |',
+      '| --- | --- | --- | --- | --- | --- |',
+    );
+    for (const [name, c] of loops)
+      md.push(
+        `| ${name} | ${c.windowSeconds} s | ${c.restarts} | ${c.alerted ? 'yes' : 'no'} | ${c.stateAtFix} | ${c.fixToHealthySeconds === undefined ? 'never' : s(c.fixToHealthySeconds)} |`,
+      );
     md.push('');
   }
   if (r.checkpoint?.length) {
-    md.push('## Checkpoint create and restore (8 files of random data)', '', '| size | mend create | tar + sha256sum create | ratio | mend restore (verify + copy) | sha256sum -c + tar -x | ratio |', '| --- | --- | --- | --- | --- | --- | --- |');
+    md.push(
+      '## Checkpoint create and restore (8 files of random data)',
+      '',
+      '| size | mend create | tar + sha256sum create | ratio | mend restore (verify + copy) | sha256sum -c + tar -x | ratio |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+    );
     for (const c of r.checkpoint) {
-      md.push(`| ${c.sizeMb} MB | ${s(c.mendCreate.median)} | ${s(c.tarCreate.median)} | ${ratio(c.mendCreate.median, c.tarCreate.median)} | ${s(c.mendRestore.median)} | ${s(c.tarRestore.median)} | ${ratio(c.mendRestore.median, c.tarRestore.median)} |`);
+      md.push(
+        `| ${c.sizeMb} MB | ${s(c.mendCreate.median)} | ${s(c.tarCreate.median)} | ${ratio(c.mendCreate.median, c.tarCreate.median)} | ${s(c.mendRestore.median)} | ${s(c.tarRestore.median)} | ${ratio(c.mendRestore.median, c.tarRestore.median)} |`,
+      );
     }
     md.push('', 'Medians; p95 and every sample are in latest.json.', '');
   }

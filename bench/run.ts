@@ -40,15 +40,24 @@ function parseArgs(argv: string[]) {
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('bench: --scale takes component counts, e.g. --scale 100,1000');
   const at = argv.indexOf('--scale-interval');
   const scaleIntervalMs = at >= 0 ? Number(argv[at + 1]) : 1_000;
-  if (!Number.isInteger(scaleIntervalMs) || scaleIntervalMs < 1_000) throw new Error('bench: --scale-interval takes milliseconds, at least 1000 (a schedule fires at most once a second)');
-  return { quick, sizes, scaleIntervalMs, merge: argv.includes('--merge'), wants: (name: string) => !only || only.has(name), wantsPeer: (name: string) => !peers || peers.has(name) };
+  if (!Number.isInteger(scaleIntervalMs) || scaleIntervalMs < 1_000)
+    throw new Error('bench: --scale-interval takes milliseconds, at least 1000 (a schedule fires at most once a second)');
+  return {
+    quick,
+    sizes,
+    scaleIntervalMs,
+    merge: argv.includes('--merge'),
+    wants: (name: string) => !only || only.has(name),
+    wantsPeer: (name: string) => !peers || peers.has(name),
+  };
 }
 
 /** With --merge: the last report, with what this run measured laid over it (each result keeps its own measuredAt). */
 function mergeInto(previous: BenchResults | undefined, next: BenchResults): BenchResults {
   if (!previous) return next;
   const faults = { ...previous.faults };
-  for (const [fault, rows] of Object.entries(next.faults) as Array<[keyof BenchResults['faults'], Record<string, FaultResult>]>) faults[fault] = { ...faults[fault], ...rows };
+  for (const [fault, rows] of Object.entries(next.faults) as Array<[keyof BenchResults['faults'], Record<string, FaultResult>]>)
+    faults[fault] = { ...faults[fault], ...rows };
   return {
     ...next,
     machine: { ...next.machine, mergedWith: [previous.machine.date, ...(previous.machine.mergedWith ?? [])] },
@@ -73,7 +82,11 @@ async function machine(): Promise<BenchResults['machine']> {
   };
 }
 
-async function withPeer<T>(makePeer: (dir: string) => Peer, services: (dir: string) => Promise<BenchService[]>, fn: (peer: Peer, services: BenchService[]) => Promise<T>): Promise<{ version: string; result: T }> {
+async function withPeer<T>(
+  makePeer: (dir: string) => Peer,
+  services: (dir: string) => Promise<BenchService[]>,
+  fn: (peer: Peer, services: BenchService[]) => Promise<T>,
+): Promise<{ version: string; result: T }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mend-bench-'));
   const peer = makePeer(dir);
   const list = await services(dir);
@@ -108,7 +121,9 @@ async function main(): Promise<void> {
       log(`${fault}: ${name}, ${trials} trials`);
       // supervisord has no health probe: a hang is never seen; a few trials show it.
       const n = fault === 'hang' && name === 'supervisord' ? Math.min(trials, 3) : trials;
-      const { version, result } = await withPeer(make, oneService, (peer, [svc]) => faultTrials(peer, svc!, fault, n, fault === 'hang' ? 15_000 : 10_000, SETTINGS.intervalMs));
+      const { version, result } = await withPeer(make, oneService, (peer, [svc]) =>
+        faultTrials(peer, svc!, fault, n, fault === 'hang' ? 15_000 : 10_000, SETTINGS.intervalMs),
+      );
       results.versions[name] = version;
       (results.faults[fault] ??= {})[name] = result;
     }
@@ -116,10 +131,17 @@ async function main(): Promise<void> {
 
   if (wants('crashloop')) {
     const windowMs = quick ? 20_000 : 60_000;
-    const loopPeers: Array<[string, (dir: string) => Peer]> = peers.map(([name, make]) => [name, name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { flapControl: true }) : make]);
+    const loopPeers: Array<[string, (dir: string) => Peer]> = peers.map(([name, make]) => [
+      name,
+      name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { flapControl: true }) : make,
+    ]);
     for (const [name, make] of loopPeers) {
       log(`crash loop: ${name}, ${windowMs / 1000}s window`);
-      const { result } = await withPeer(make, async (dir) => [crashLoopService(dir, 'loop', await freePort())], (peer, [svc]) => crashLoop(peer, svc!, windowMs, 30_000));
+      const { result } = await withPeer(
+        make,
+        async (dir) => [crashLoopService(dir, 'loop', await freePort())],
+        (peer, [svc]) => crashLoop(peer, svc!, windowMs, 30_000),
+      );
       results.crashLoop[name] = result;
     }
   }
@@ -141,8 +163,13 @@ async function main(): Promise<void> {
       // supervisord never repairs the stack (a few trials show it); the others get the full count.
       const n = name === 'supervisord' ? Math.min(quick ? 2 : 3, trials) : trials;
       log(`dependency order: ${name}, ${n} trials`);
-      const peerOf = name === 'mend' ? (dir: string) => mendPeer(dir, SETTINGS, { strategy: { store: 'dependency-aware', api: 'dependency-aware', web: 'dependency-aware' } }) : make;
-      const { version, result } = await withPeer(peerOf, dependencyStack, (peer, list) => dependencyTrials(peer, list, handling[name] ?? '-', n, name === 'supervisord' ? 10_000 : 30_000));
+      const peerOf =
+        name === 'mend'
+          ? (dir: string) => mendPeer(dir, SETTINGS, { strategy: { store: 'dependency-aware', api: 'dependency-aware', web: 'dependency-aware' } })
+          : make;
+      const { version, result } = await withPeer(peerOf, dependencyStack, (peer, list) =>
+        dependencyTrials(peer, list, handling[name] ?? '-', n, name === 'supervisord' ? 10_000 : 30_000),
+      );
       results.versions[name] = version;
       rows[name] = result;
     }
@@ -166,7 +193,11 @@ async function main(): Promise<void> {
       // The same fleet with a wider cap: what the blast-radius limit costs in time.
       const cap = 25;
       log(`mass outage: mend with a fleet cap of ${cap}, ${massTrials} trials`);
-      const { result } = await withPeer((dir) => mendPeer(dir, SETTINGS, { maxConcurrentRecoveries: cap }), massOutageFleet, (peer, list) => massOutageTrials(peer, list, `fleet cap ${cap}`, massTrials, 120_000));
+      const { result } = await withPeer(
+        (dir) => mendPeer(dir, SETTINGS, { maxConcurrentRecoveries: cap }),
+        massOutageFleet,
+        (peer, list) => massOutageTrials(peer, list, `fleet cap ${cap}`, massTrials, 120_000),
+      );
       rows[`mend (cap ${cap})`] = result;
     }
     (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
@@ -186,7 +217,10 @@ async function main(): Promise<void> {
   }
 
   const resultsDir = path.join(__dirname, 'results');
-  const previous = merge && existsSync(path.join(resultsDir, 'latest.json')) ? (JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as BenchResults) : undefined;
+  const previous =
+    merge && existsSync(path.join(resultsDir, 'latest.json'))
+      ? (JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as BenchResults)
+      : undefined;
   const out = await writeReport(resultsDir, mergeInto(previous, results));
   log(`results: ${out.json}, ${out.markdown}`);
 }

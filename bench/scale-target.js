@@ -40,7 +40,8 @@ const server = http.createServer((req, res) => {
   if (!m || i >= count) return send(res, 404, { error: 'no such component' });
   const action = m[2];
   if (action === 'healthz' && req.method === 'GET') return send(res, healthy[i] ? 200 : 503, { id: i, healthy: healthy[i] === 1 });
-  if (action === 'status' && req.method === 'GET') return send(res, 200, { healthy: healthy[i] === 1, failedAt: failedAt[i] || null, restartedAt: restartedAt[i] || null, restarts: restarts[i] });
+  if (action === 'status' && req.method === 'GET')
+    return send(res, 200, { healthy: healthy[i] === 1, failedAt: failedAt[i] || null, restartedAt: restartedAt[i] || null, restarts: restarts[i] });
   if (action === 'fail' && req.method === 'POST') {
     healthy[i] = 0;
     failedAt[i] = Date.now();

@@ -77,9 +77,28 @@ export interface ChaosOptions {
 
 export interface ChaosSummary {
   faults: Record<FaultKind, number> & { total: number };
-  runs: { attempted: number; completed: number; recovered: number; failedOutcome: number; lost: number; duplicated: number; manual: number; supervisor: number };
+  runs: {
+    attempted: number;
+    completed: number;
+    recovered: number;
+    failedOutcome: number;
+    lost: number;
+    duplicated: number;
+    manual: number;
+    supervisor: number;
+  };
   actions: { processStarts: number; accountedStarts: number; duplicated: number; unexplained: string[] };
-  backlog: { spooled: number; delivered: number; deadLettered: number; sinkWrites: number; duplicated: number; lost: number; bothDeliveredAndFailed: number; withoutReason: number; injectedSinkFailures: number };
+  backlog: {
+    spooled: number;
+    delivered: number;
+    deadLettered: number;
+    sinkWrites: number;
+    duplicated: number;
+    lost: number;
+    bothDeliveredAndFailed: number;
+    withoutReason: number;
+    injectedSinkFailures: number;
+  };
   supervisors: { counterChecks: number; decreased: string[]; attempted: number; succeeded: number; failed: number };
   unexpectedWorkerExits: number;
   durationMs: number;
@@ -113,7 +132,6 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
   }
   throw new Error(`chaos: timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
-
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const t0 = Date.now();
@@ -151,7 +169,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const dbFile = path.join(dir, 'temporal.db');
   const serverPort = await freePort();
   let server: DevServer | undefined;
-  const startServer = () => startDevServer({ binary: binary.path, port: serverPort, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: [sinkPort] });
+  const startServer = () =>
+    startDevServer({
+      binary: binary.path,
+      port: serverPort,
+      uiPort: false,
+      dbFile,
+      fastSqlite: true,
+      logFile: path.join(dir, 'temporal.log'),
+      avoidPorts: [sinkPort],
+    });
 
   let worker: Worker | undefined;
   let unexpectedWorkerExits = 0;
@@ -172,7 +199,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const startWorker = async (): Promise<Worker> => {
     const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, MEND_TEMPORAL_ADDRESS: server!.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_WORKFLOW_BUNDLE: bundlePath, MEND_LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        MEND_TEMPORAL_ADDRESS: server!.address,
+        MEND_TASK_QUEUE: QUEUE,
+        MEND_HOME: home,
+        MEND_WORKFLOW_BUNDLE: bundlePath,
+        MEND_LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const w: Worker = { proc, exited: new Promise<void>((r) => proc.once('exit', () => r())), killedOnPurpose: false };
@@ -194,7 +228,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         void restartWorker();
       }
     });
-    await until('worker to poll', 60_000, () => polling || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${lines.slice(-5).join(' | ')}`))));
+    await until(
+      'worker to poll',
+      60_000,
+      () => polling || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${lines.slice(-5).join(' | ')}`))),
+    );
     return w;
   };
   let restarting: Promise<void> | undefined;
@@ -233,7 +271,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
     const mend = client;
     await reconcileSchedules(mend, config);
-    for (const c of componentsOf('sup-')) await until(`supervisor of ${c.id} healthy`, 120_000, async () => (await supervisorState(mend, c.id))?.health === 'healthy');
+    for (const c of componentsOf('sup-'))
+      await until(`supervisor of ${c.id} healthy`, 120_000, async () => (await supervisorState(mend, c.id))?.health === 'healthy');
     const spool = config.spools[0]!;
     await new BacklogControl(mend).ensure(spool);
     log(`chaos: ${nSup} supervised + ${nMan} manual services up, backlog entity running; injecting ${opts.faults} faults`);
@@ -253,43 +292,58 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
 
     // --- Load: manual runs in a loop per manual service, and a producer spooling items.
-    const manualLoops = componentsOf('man-').map((c) => settle((async () => {
-      let n = 0;
-      while (!faultsDone) {
-        n++;
-        const workflowId = `chaos/manual/${c.id}/${n}`;
-        const input: RecoveryInput = { component: c, trigger: 'manual', requestedBy: 'chaos', reason: `chaos run ${n}`, related: [] };
-        await retrying(`start ${workflowId}`, async () => {
-          try {
-            await mend.temporal.workflow.start(STRATEGY_WORKFLOW.immediate, { workflowId, taskQueue: QUEUE, args: [input], staticSummary: `chaos: recover ${c.id} (run ${n})` });
-          } catch (err) {
-            // A start whose answer was lost to a restart: the unique id makes the retry see it.
-            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const manualLoops = componentsOf('man-').map((c) =>
+      settle(
+        (async () => {
+          let n = 0;
+          while (!faultsDone) {
+            n++;
+            const workflowId = `chaos/manual/${c.id}/${n}`;
+            const input: RecoveryInput = { component: c, trigger: 'manual', requestedBy: 'chaos', reason: `chaos run ${n}`, related: [] };
+            await retrying(`start ${workflowId}`, async () => {
+              try {
+                await mend.temporal.workflow.start(STRATEGY_WORKFLOW.immediate, {
+                  workflowId,
+                  taskQueue: QUEUE,
+                  args: [input],
+                  staticSummary: `chaos: recover ${c.id} (run ${n})`,
+                });
+              } catch (err) {
+                // A start whose answer was lost to a restart: the unique id makes the retry see it.
+                if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+              }
+            });
+            manualIds.push(workflowId);
+            await retrying(
+              `${workflowId} to close`,
+              async () => {
+                const d = await mend.temporal.workflow.getHandle(workflowId).describe();
+                if (d.status.name === 'RUNNING') throw new Error('still running');
+              },
+              300_000,
+            ).catch((err: Error) => log(err.message));
+            await sleep(between([200, 1_000]));
           }
-        });
-        manualIds.push(workflowId);
-        await retrying(`${workflowId} to close`, async () => {
-          const d = await mend.temporal.workflow.getHandle(workflowId).describe();
-          if (d.status.name === 'RUNNING') throw new Error('still running');
-        }, 300_000).catch((err: Error) => log(err.message));
-        await sleep(between([200, 1_000]));
-      }
-    })()));
+        })(),
+      ),
+    );
 
     const spooled: string[] = [];
     // Bursts of items for as long as the faults go on (and at least minItems), as a producer
     // would spool them while its sink fails.
-    const producer = settle((async () => {
-      let i = 0;
-      while (!faultsDone || spooled.length < minItems) {
-        for (let burst = between([1, 10]); burst > 0; burst--, i++) {
-          const id = `${randomUUID().slice(0, 8)}-${i}`;
-          await writeItem(spool.dir, { id, createdAt: new Date(), payload: { n: i } });
-          spooled.push(id);
+    const producer = settle(
+      (async () => {
+        let i = 0;
+        while (!faultsDone || spooled.length < minItems) {
+          for (let burst = between([1, 10]); burst > 0; burst--, i++) {
+            const id = `${randomUUID().slice(0, 8)}-${i}`;
+            await writeItem(spool.dir, { id, createdAt: new Date(), payload: { n: i } });
+            spooled.push(id);
+          }
+          await sleep(between([200, 1_200]));
         }
-        await sleep(between([200, 1_200]));
-      }
-    })());
+      })(),
+    );
 
     // --- Faults.
     const snapshot = async (): Promise<Map<string, SupervisorState['stats']> | undefined> => {
@@ -399,21 +453,42 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await Promise.all(manualLoops);
     if (loadErrors.length) throw loadErrors[0]!;
     if (restarting) await restarting;
-    await until('supervised services healthy with no recovery running', 300_000, async () => {
-      for (const c of componentsOf('sup-')) {
-        const s = await supervisorState(mend, c.id);
-        if (!s || s.current || s.health !== 'healthy' || !(await healthy(probeUrl(c), 1_000))) return false;
-      }
-      return true;
-    }, 500);
+    await until(
+      'supervised services healthy with no recovery running',
+      300_000,
+      async () => {
+        for (const c of componentsOf('sup-')) {
+          const s = await supervisorState(mend, c.id);
+          if (!s || s.current || s.health !== 'healthy' || !(await healthy(probeUrl(c), 1_000))) return false;
+        }
+        return true;
+      },
+      500,
+    );
     await until('the spool to drain', 600_000, () => pendingCount(spool.dir) === 0, 500);
-    await until('no recovery run still open', 120_000, async () => {
-      const open = await mend.temporal.workflow.count(`ExecutionStatus = "Running" AND TaskQueue = "${QUEUE}" AND WorkflowType = "${STRATEGY_WORKFLOW.immediate}"`);
-      return open.count === 0;
-    }, 500);
+    await until(
+      'no recovery run still open',
+      120_000,
+      async () => {
+        const open = await mend.temporal.workflow.count(
+          `ExecutionStatus = "Running" AND TaskQueue = "${QUEUE}" AND WorkflowType = "${STRATEGY_WORKFLOW.immediate}"`,
+        );
+        return open.count === 0;
+      },
+      500,
+    );
 
     // --- Checks.
-    const runs: ChaosSummary['runs'] = { attempted: 0, completed: 0, recovered: 0, failedOutcome: 0, lost: 0, duplicated: 0, manual: manualIds.length, supervisor: 0 };
+    const runs: ChaosSummary['runs'] = {
+      attempted: 0,
+      completed: 0,
+      recovered: 0,
+      failedOutcome: 0,
+      lost: 0,
+      duplicated: 0,
+      manual: manualIds.length,
+      supervisor: 0,
+    };
     const claimed = new Map<string, Array<{ at: string; pid: number }>>(config.components.map((c) => [c.id, []]));
     const account = (component: string, result: RecoveryResult) => {
       for (const step of result.steps) {
@@ -439,7 +514,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
     const executionsOf = async (workflowId: string) => {
       const out: Array<{ runId: string; status: string }> = [];
-      for await (const w of mend.temporal.workflow.list({ query: `WorkflowId = ${JSON.stringify(workflowId)}` })) out.push({ runId: w.runId, status: w.status.name });
+      for await (const w of mend.temporal.workflow.list({ query: `WorkflowId = ${JSON.stringify(workflowId)}` }))
+        out.push({ runId: w.runId, status: w.status.name });
       return out;
     };
     for (const id of manualIds) {
@@ -466,14 +542,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       supTotals.attempted += s.stats.attempted;
       supTotals.succeeded += s.stats.succeeded;
       supTotals.failed += s.stats.failed;
-      if (s.stats.attempted !== executions.length) violations.push(`supervisor of ${c.id} counted ${s.stats.attempted} recoveries, ${executions.length} runs exist`);
+      if (s.stats.attempted !== executions.length)
+        violations.push(`supervisor of ${c.id} counted ${s.stats.attempted} recoveries, ${executions.length} runs exist`);
       // A recovery that ended recovered counts as succeeded or relapsed once its relapse window is over.
       const settled = s.stats.succeeded + s.stats.failed + (s.stats.relapsed ?? 0) + (s.confirming ? 1 : 0);
-      if (settled !== s.stats.attempted) violations.push(`supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed + ${s.stats.relapsed ?? 0} relapsed + ${s.confirming ? 1 : 0} awaiting confirmation != ${s.stats.attempted} attempted`);
+      if (settled !== s.stats.attempted)
+        violations.push(
+          `supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed + ${s.stats.relapsed ?? 0} relapsed + ${s.confirming ? 1 : 0} awaiting confirmation != ${s.stats.attempted} attempted`,
+        );
     }
     if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);
 
-    const actions = accountStarts(config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), processes: countProcesses(initialPid.get(c.id)!, claimed.get(c.id)!) })));
+    const actions = accountStarts(
+      config.components.map((c) => ({ component: c.id, starts: stateStarts(dir, c.id), processes: countProcesses(initialPid.get(c.id)!, claimed.get(c.id)!) })),
+    );
     if (actions.duplicated > 0) violations.push(`${actions.duplicated} duplicated action(s): ${actions.unexplained.join('; ')}`);
     else if (actions.unexplained.length > 0) violations.push(`start accounting inconsistent: ${actions.unexplained.join('; ')}`);
 
@@ -509,9 +591,20 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     if (client && config) {
       const mend = client;
       await deleteHealthSchedules(mend, QUEUE).catch(() => undefined);
-      for (const c of config.components) await mend.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('chaos over').catch(() => undefined);
-      for (const s of config.spools) await mend.temporal.workflow.getHandle(backlogWorkflowId(s.name)).terminate('chaos over').catch(() => undefined);
-      await mend.temporal.workflow.getHandle(fleetLimiterWorkflowId(QUEUE)).terminate('chaos over').catch(() => undefined);
+      for (const c of config.components)
+        await mend.temporal.workflow
+          .getHandle(supervisorWorkflowId(c.id))
+          .terminate('chaos over')
+          .catch(() => undefined);
+      for (const s of config.spools)
+        await mend.temporal.workflow
+          .getHandle(backlogWorkflowId(s.name))
+          .terminate('chaos over')
+          .catch(() => undefined);
+      await mend.temporal.workflow
+        .getHandle(fleetLimiterWorkflowId(QUEUE))
+        .terminate('chaos over')
+        .catch(() => undefined);
       await mend.close().catch(() => undefined);
     }
     if (restarting) await restarting.catch(() => undefined);
@@ -643,7 +736,15 @@ async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: str
       `    supervision: ${JSON.stringify(id.startsWith('sup-') ? supervision : { enabled: false })}`,
     );
   }
-  const spool = { name: 'chaos', dir: 'spool/chaos', sink: { url: sinkUrl, timeout: '1s' }, batchSize: 10, maxBatchesPerCycle: 1000, intervals: { busy: '200ms', some: '300ms', idle: '500ms' }, maxBackoff: '1s' };
+  const spool = {
+    name: 'chaos',
+    dir: 'spool/chaos',
+    sink: { url: sinkUrl, timeout: '1s' },
+    batchSize: 10,
+    maxBatchesPerCycle: 1000,
+    intervals: { busy: '200ms', some: '300ms', idle: '500ms' },
+    maxBackoff: '1s',
+  };
   lines.push('spools:', `  - ${JSON.stringify(spool)}`);
   const file = path.join(dir, 'mend.config.yaml');
   writeFileSync(file, lines.join('\n') + '\n');

@@ -10,18 +10,24 @@ const ROOT = path.resolve(__dirname, '..');
 export function addAgentCommand(program: Command): void {
   program
     .command('agent')
-    .description("run this host's agent: an activities-only worker polling mend/host/<id>, acting on the components the config puts on that host (start, stop, probes, checkpoints, spools)")
-    .requiredOption('--host <id>', 'the host id, as in the config\'s hosts:')
+    .description(
+      "run this host's agent: an activities-only worker polling mend/host/<id>, acting on the components the config puts on that host (start, stop, probes, checkpoints, spools)",
+    )
+    .requiredOption('--host <id>', "the host id, as in the config's hosts:")
     .addHelpText(
       'after',
-      '\nExamples:\n  mend agent --host web-1\n  MEND_TEMPORAL_ADDRESS=temporal.internal:7233 MEND_HOME=/var/lib/mend mend agent --host db-1\n\nOne agent per host; Temporal, the central worker and the API run once. MEND_HOME holds this host\'s pid files, logs and checkpoints.',
+      "\nExamples:\n  mend agent --host web-1\n  MEND_TEMPORAL_ADDRESS=temporal.internal:7233 MEND_HOME=/var/lib/mend mend agent --host db-1\n\nOne agent per host; Temporal, the central worker and the API run once. MEND_HOME holds this host's pid files, logs and checkpoints.",
     )
     .action(async (opts) => {
       const parsed = HostIdSchema.safeParse(opts.host);
       if (!parsed.success) throw new CliError(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`, EXIT.usage);
       const env = { ...process.env };
       if (env.MEND_HOME) env.MEND_HOME = path.resolve(env.MEND_HOME);
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', parsed.data], { cwd: ROOT, stdio: 'inherit', env });
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', parsed.data], {
+        cwd: ROOT,
+        stdio: 'inherit',
+        env,
+      });
       const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward(signal));
       process.exitCode = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));

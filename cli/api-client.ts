@@ -86,7 +86,11 @@ export class ApiClient {
   }
 
   listRuns(filter: Partial<RunListQuery> = {}) {
-    const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString();
+    const query = new URLSearchParams(
+      Object.entries(filter)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    ).toString();
     return this.call('GET', `/v1/runs${query ? `?${query}` : ''}`, RunListSchema);
   }
 
@@ -108,7 +112,10 @@ export class ApiClient {
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
-        headers: { ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
       });
@@ -125,7 +132,12 @@ export class ApiClient {
     if (!res.ok) {
       const parsed = ErrorResponseSchema.safeParse(json);
       const retryAfter = Number(res.headers.get('retry-after')) || undefined;
-      throw new ApiError(res.status, parsed.success ? parsed.data.message : `HTTP ${res.status}`, parsed.success ? parsed.data.workflowId : undefined, retryAfter);
+      throw new ApiError(
+        res.status,
+        parsed.success ? parsed.data.message : `HTTP ${res.status}`,
+        parsed.success ? parsed.data.workflowId : undefined,
+        retryAfter,
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) throw new ApiError(res.status, `the mend API answered in an unexpected shape: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

@@ -33,8 +33,12 @@ function rate(status: BacklogStatus): string {
 
 /** The one-spool report. */
 export function formatBacklogStatus(s: BacklogStatus, onDisk?: SpoolCounts): string {
-  const state = s.state === 'paused' ? yellow(`paused until ${s.pausedUntil} (${relative(s.pausedUntil)})${s.pausedBy ? ` by ${s.pausedBy}` : ''}${s.pauseReason ? `: ${s.pauseReason}` : ''}`) : green('running');
-  const sink = s.sink.healthy === null ? 'not checked yet' : `${s.sink.healthy ? green('up') : red('down')} — ${s.sink.detail} (checked ${relative(s.sink.checkedAt)})`;
+  const state =
+    s.state === 'paused'
+      ? yellow(`paused until ${s.pausedUntil} (${relative(s.pausedUntil)})${s.pausedBy ? ` by ${s.pausedBy}` : ''}${s.pauseReason ? `: ${s.pauseReason}` : ''}`)
+      : green('running');
+  const sink =
+    s.sink.healthy === null ? 'not checked yet' : `${s.sink.healthy ? green('up') : red('down')} — ${s.sink.detail} (checked ${relative(s.sink.checkedAt)})`;
   const lines = [
     `spool ${s.spool}: ${state}, ${s.activity}`,
     `  sink         ${sink}`,
@@ -58,11 +62,19 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
   const backlog = program
     .command('backlog')
     .description('backlog replay: items spooled while a sink was down, delivered once each, in order')
-    .addHelpText('after', '\nExamples:\n  mend backlog status\n  mend backlog pause events --minutes 30 --reason "sink maintenance"\n  mend backlog failed events\n  mend backlog reset-failed events');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend backlog status\n  mend backlog pause events --minutes 30 --reason "sink maintenance"\n  mend backlog failed events\n  mend backlog reset-failed events',
+    );
 
   const withControl = async (fn: (control: BacklogControl, config: Config) => Promise<void>, configFile: string) => {
     const config = loadConfigFile(configFile, { stateDir: settings.MEND_HOME });
-    const client = await MendClient.connect({ address: settings.MEND_TEMPORAL_ADDRESS, namespace: settings.MEND_NAMESPACE, taskQueue: settings.MEND_TASK_QUEUE, uiUrl: settings.MEND_UI_URL });
+    const client = await MendClient.connect({
+      address: settings.MEND_TEMPORAL_ADDRESS,
+      namespace: settings.MEND_NAMESPACE,
+      taskQueue: settings.MEND_TASK_QUEUE,
+      uiUrl: settings.MEND_UI_URL,
+    });
     try {
       await fn(new BacklogControl(client), config);
     } finally {
@@ -85,7 +97,17 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
         // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
         if (name) return console.log(formatBacklogStatus(statuses[0]!, await counts(spools[0]!.dir).catch(() => undefined)));
         const rows = [['SPOOL', 'STATE', 'SINK', 'PENDING', 'FAILED', 'LAST HOUR', 'RATE', 'NEXT CYCLE']];
-        for (const s of statuses) rows.push([s.spool, s.state, sinkLabel(s), String(s.counts.pending), String(s.counts.failed), `${s.lastHour.delivered} ok / ${s.lastHour.failed} failed`, rate(s), relative(s.nextCycleAt)]);
+        for (const s of statuses)
+          rows.push([
+            s.spool,
+            s.state,
+            sinkLabel(s),
+            String(s.counts.pending),
+            String(s.counts.failed),
+            `${s.lastHour.delivered} ok / ${s.lastHour.failed} failed`,
+            rate(s),
+            relative(s.nextCycleAt),
+          ]);
         console.log(table(rows));
       }, opts.config),
     );
@@ -115,7 +137,8 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
     .addHelpText('after', '\nExample:\n  mend backlog pause events --minutes 30 --reason "sink maintenance"')
     .action(async (name, opts) => {
       const minutes = Number(opts.minutes);
-      if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 10_080) throw new CliError('--minutes: expected a number above 0 and at most 10080 (7 days)', EXIT.usage);
+      if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 10_080)
+        throw new CliError('--minutes: expected a number above 0 and at most 10080 (7 days)', EXIT.usage);
       await withControl(async (control, config) => {
         const status = await control.pause(selectSpool(config, name).name, { minutes, by: who(), reason: opts.reason });
         console.log(`${name}: paused until ${status.pausedUntil}`);
@@ -163,7 +186,14 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
       if (opts.json) return console.log(JSON.stringify(failed, null, 2));
       if (failed.length === 0) return console.log(`${spool.name}: no failed items`);
       const rows = [['ITEM', 'CLASS', 'ATTEMPTS', 'FAILED AT', 'REASON']];
-      for (const f of failed) rows.push([f.file, f.reason?.failureClass ?? '?', String(f.reason?.attempts ?? '?'), f.reason?.failedAt ?? '?', f.reason?.reason ?? '(no reason file)']);
+      for (const f of failed)
+        rows.push([
+          f.file,
+          f.reason?.failureClass ?? '?',
+          String(f.reason?.attempts ?? '?'),
+          f.reason?.failedAt ?? '?',
+          f.reason?.reason ?? '(no reason file)',
+        ]);
       console.log(table(rows));
     });
 }

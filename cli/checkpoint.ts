@@ -28,10 +28,10 @@ function formatAge(ms: number): string {
   return ms >= 86_400_000 && ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
 }
 
-
 function parseKeep(text: string): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`--keep: expected a whole number of at least 1, got ${JSON.stringify(text)}`, EXIT.usage);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new CliError(`--keep: expected a whole number of at least 1, got ${JSON.stringify(text)}`, EXIT.usage);
   return n;
 }
 
@@ -95,7 +95,14 @@ export function addCheckpointCommand(program: Command, settings: Settings): void
         if (opts.json) return console.log(JSON.stringify(rows, null, 2));
         if (rows.length === 0) return console.log(`${component.id}: no checkpoints in ${component.state.checkpointDir}`);
         const head = ['ID', 'CREATED', 'FILES', 'SIZE', ...(opts.verify ? ['STATUS'] : []), 'LABEL'];
-        const body = rows.map((r) => [r.id, r.createdAt, String(r.files), formatBytes(r.totalBytes), ...(opts.verify ? [r.ok ? 'ok' : 'TAMPERED'] : []), r.label ?? '']);
+        const body = rows.map((r) => [
+          r.id,
+          r.createdAt,
+          String(r.files),
+          formatBytes(r.totalBytes),
+          ...(opts.verify ? [r.ok ? 'ok' : 'TAMPERED'] : []),
+          r.label ?? '',
+        ]);
         const statusCol = opts.verify ? 4 : -1;
         console.log(table([head, ...body], (cell, r, col) => (r > 0 && col === statusCol ? (rows[r - 1]!.ok ? green : red)(cell) : cell)));
       }),
@@ -118,7 +125,11 @@ export function addCheckpointCommand(program: Command, settings: Settings): void
         if (opts.json) console.log(JSON.stringify({ component: component.id, id: checkpointId, ok, problems }, null, 2));
         else if (ok) console.log(`${component.id}: checkpoint ${checkpointId} ${green('ok')}`);
         else console.log([`${component.id}: checkpoint ${checkpointId} ${red('does not verify')}:`, ...problems.map((p) => `  - ${p}`)].join('\n'));
-        if (!ok) throw new CliError(`checkpoint ${checkpointId} of ${component.id} does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}: ${problems[0]})`, EXIT.failed);
+        if (!ok)
+          throw new CliError(
+            `checkpoint ${checkpointId} of ${component.id} does not verify (${problems.length} problem${problems.length === 1 ? '' : 's'}: ${problems[0]})`,
+            EXIT.failed,
+          );
       }),
     );
 

@@ -24,9 +24,12 @@ export function addComponentCommands(program: Command, settings: Settings): void
   program
     .command('components')
     .description('list the configured components: adapter, probe, dependencies, strategy, and health and breaker from their supervisors (when reachable)')
-    .option('-c, --config <file>', 'components config (not used with MEND_URL: the API\'s config is shown)', settings.MEND_CONFIG)
+    .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is shown)", settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  mend components\n  mend components --json | jq \'.[] | select(.health != "healthy")\'\n  MEND_URL=http://127.0.0.1:3000 MEND_TOKEN=... mend components   # through the API')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend components\n  mend components --json | jq \'.[] | select(.health != "healthy")\'\n  MEND_URL=http://127.0.0.1:3000 MEND_TOKEN=... mend components   # through the API',
+    )
     .action(async (opts) => {
       const { rows, note } = await withOps(settings, opts.config, (ops) => ops.components());
       if (opts.json) return console.log(JSON.stringify(rows, null, 2));
@@ -44,7 +47,17 @@ export function addComponentCommands(program: Command, settings: Settings): void
         r.breaker,
         r.current ?? '-',
       ]);
-      console.log(table([head, ...body], (cell, row, col) => (row === 0 ? cell : col === 5 + hosts ? healthCell(cell.trim()) + cell.slice(cell.trim().length) : col === 6 + hosts ? breakerCell(cell.trim()) + cell.slice(cell.trim().length) : cell)));
+      console.log(
+        table([head, ...body], (cell, row, col) =>
+          row === 0
+            ? cell
+            : col === 5 + hosts
+              ? healthCell(cell.trim()) + cell.slice(cell.trim().length)
+              : col === 6 + hosts
+                ? breakerCell(cell.trim()) + cell.slice(cell.trim().length)
+                : cell,
+        ),
+      );
       if (note) console.log(dim(note));
     });
 
@@ -61,4 +74,3 @@ export function addComponentCommands(program: Command, settings: Settings): void
       if (!result.healthy) process.exitCode = EXIT.failed;
     });
 }
-

@@ -24,7 +24,11 @@ export function formatStep(step: StepRecord): string {
 export function formatResult(component: string, result: RecoveryResult, opts: { stepsShown?: boolean } = {}): string {
   const lines = opts.stepsShown ? [] : result.steps.map(formatStep);
   if (result.approval && result.approval.state !== 'not-needed') {
-    lines.push(dim(`  approval: ${result.approval.state}${result.approval.by ? ` by ${result.approval.by}` : ''}${result.approval.reason ? ` (${result.approval.reason})` : ''}`));
+    lines.push(
+      dim(
+        `  approval: ${result.approval.state}${result.approval.by ? ` by ${result.approval.by}` : ''}${result.approval.reason ? ` (${result.approval.reason})` : ''}`,
+      ),
+    );
   }
   for (const rung of result.ladder ?? []) {
     lines.push(dim(`  escalation: ${rung.strategy} ${rung.outcome}${rung.reason ? `: ${rung.reason}` : ''} (${rung.workflowId})`));
@@ -43,6 +47,11 @@ export function formatResult(component: string, result: RecoveryResult, opts: { 
 export function table(rows: string[][], paint: (cell: string, row: number, col: number) => string = (cell) => cell): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
   return rows
-    .map((row, r) => row.map((cell, col) => paint(col === row.length - 1 ? cell : cell.padEnd(widths[col]!), r, col)).join('  ').trimEnd())
+    .map((row, r) =>
+      row
+        .map((cell, col) => paint(col === row.length - 1 ? cell : cell.padEnd(widths[col]!), r, col))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }

@@ -17,7 +17,10 @@ export function addHostsCommand(program: Command, settings: Settings): void {
     .description("list the config's hosts: agent up or down (from Temporal's pollers on mend/host/<id>), last seen, version, components on it")
     .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is shown)", settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  mend hosts\n  mend hosts --json | jq \'.[] | select(.agent == "down") | .id\'\n  MEND_URL=http://127.0.0.1:3000 MEND_TOKEN=... mend hosts   # through the API')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend hosts\n  mend hosts --json | jq \'.[] | select(.agent == "down") | .id\'\n  MEND_URL=http://127.0.0.1:3000 MEND_TOKEN=... mend hosts   # through the API',
+    )
     .action(async (opts) => {
       const hosts: HostStatus[] = await withOps(settings, opts.config, (ops) => ops.hosts());
       if (opts.json) return console.log(JSON.stringify(hosts, null, 2));
@@ -29,10 +32,15 @@ export function addHostsCommand(program: Command, settings: Settings): void {
         ago(h.lastSeen, now),
         h.version ?? '-',
         String(h.components),
-        Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(', ') || '-',
+        Object.entries(h.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ') || '-',
       ]);
       console.log(table([head, ...body], (cell, row, col) => (row > 0 && col === 1 ? (cell.trim() === 'up' ? green(cell) : red(cell)) : cell)));
       const down = hosts.filter((h) => h.agent === 'down').map((h) => h.id);
-      if (down.length > 0) console.log(dim(`no agent polling for ${down.join(', ')}: start one there with \`mend agent --host <id>\` (the default host is served by the central worker)`));
+      if (down.length > 0)
+        console.log(
+          dim(`no agent polling for ${down.join(', ')}: start one there with \`mend agent --host <id>\` (the default host is served by the central worker)`),
+        );
     });
 }

@@ -54,24 +54,21 @@ function parseRequestId(text: string | undefined): string {
 }
 
 export function buildProgram(settings: Settings): Command {
-  const program = new Command('mend')
-    .description('durable recovery runbooks on Temporal')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  const program = new Command('mend').description('durable recovery runbooks on Temporal').showHelpAfterError('(run with --help for usage)').exitOverride();
 
   program
     .command('run')
     .description('run a recovery strategy on components (one run per component), or a configured saga by name')
     .argument('<strategy>', `${STRATEGIES.join(', ')}, or saga`)
     .argument('<targets...>', 'component ids from the config (for saga: the saga name)')
-    .option('-c, --config <file>', 'components config (not used with MEND_URL: the API\'s config is)', settings.MEND_CONFIG)
+    .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
     .option('--reason <text>', 'why (shown in the Web UI)')
     .option('--dry-run', 'show the plan without acting')
     .option('--watch', 'show live progress (phase, steps, next retry, approvals) until the run ends')
     .option('--no-wait', 'print the run ids and return without waiting for the result')
     .option('--checkpoint <id>', 'state-recovery: restore this checkpoint')
     .option('--before <time>', 'state-recovery: restore the newest checkpoint created before this ISO time')
-    .option('--no-escalation', 'do not start the policy\'s escalation chain if this run fails')
+    .option('--no-escalation', "do not start the policy's escalation chain if this run fails")
     .option('--request-id <id>', 'saga: idempotency key; the same id never runs the saga twice (default: a new one)')
     .option('--json', 'print results as JSON')
     .addHelpText(
@@ -84,7 +81,9 @@ export function buildProgram(settings: Settings): Command {
       if (saga && targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
       const requestId = saga ? parseRequestId(opts.requestId) : undefined;
       const strategy = saga ? undefined : parseStrategy(strategyText);
-      const options = saga ? undefined : parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
+      const options = saga
+        ? undefined
+        : parseRunOptions({ checkpoint: opts.checkpoint, before: opts.before, noEscalation: opts.escalation === false ? true : undefined });
       await withOps(settings, opts.config, async (ops) => {
         const started: Array<StartedRun & { target: string }> = [];
         // Each run is recorded and printed as it starts: if a later one is refused, the earlier ones are known.
@@ -174,8 +173,11 @@ export function buildProgram(settings: Settings): Command {
     .argument('<run>', 'workflow id, e.g. mend/recover/store (a bare component id means its recovery run)')
     .option('--reason <text>', 'why (recorded in the run and shown in the Web UI)')
     .option('--reject', 'reject instead: the run ends without doing anything')
-    .option('--by <who>', 'who decides (default: your user name; with MEND_URL the token\'s name is recorded instead)')
-    .addHelpText('after', '\nExamples:\n  mend approve store --reason "disk replaced, reset is safe"\n  mend approve mend/recover/store --reject --reason "not during the sale"')
+    .option('--by <who>', "who decides (default: your user name; with MEND_URL the token's name is recorded instead)")
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend approve store --reason "disk replaced, reset is safe"\n  mend approve mend/recover/store --reject --reason "not during the sale"',
+    )
     .action(async (runArg, opts) => {
       const workflowId = runIdOf(runArg);
       await withOps(settings, undefined, async (ops) => {

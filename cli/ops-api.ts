@@ -35,12 +35,16 @@ export class ApiOps implements MendOps {
 
   /** One request for all: the API checks every component first, so a refused request starts nothing. */
   async startRecoveries(req: StartRecoveriesRequest, onStarted: (target: string, run: StartedRun) => void): Promise<void> {
-    const started = await this.call(() => this.api.startRuns({ strategy: req.strategy, components: req.components, reason: req.reason, dryRun: req.dryRun, options: req.options }));
+    const started = await this.call(() =>
+      this.api.startRuns({ strategy: req.strategy, components: req.components, reason: req.reason, dryRun: req.dryRun, options: req.options }),
+    );
     for (const { component, ...run } of started.runs) onStarted(component, run);
   }
 
   async startSaga(req: StartSagaRequest): Promise<StartedRun> {
-    const { workflowId, runId, url } = await this.call(() => this.api.startSaga(req.name, { requestId: req.requestId, reason: req.reason, dryRun: req.dryRun }));
+    const { workflowId, runId, url } = await this.call(() =>
+      this.api.startSaga(req.name, { requestId: req.requestId, reason: req.reason, dryRun: req.dryRun }),
+    );
     return { workflowId, runId, url };
   }
 
@@ -96,7 +100,11 @@ export class ApiOps implements MendOps {
   async components(): Promise<ComponentTable> {
     return this.call(async () => {
       const { components } = await this.api.components();
-      const details = await Promise.all(components.map((c) => this.api.component(c.id).catch((err: unknown) => (err instanceof ApiError && err.status === 503 ? undefined : Promise.reject(err)))));
+      const details = await Promise.all(
+        components.map((c) =>
+          this.api.component(c.id).catch((err: unknown) => (err instanceof ApiError && err.status === 503 ? undefined : Promise.reject(err))),
+        ),
+      );
       const unread = components.filter((_, i) => !details[i]).map((c) => c.id);
       const rows = components.map((c, i) => {
         const d = details[i];

@@ -46,7 +46,16 @@ export class TemporalOps implements MendOps {
     const components = selectComponents(config, req.components);
     const client = await this.connect();
     for (const component of components) {
-      const run = await client.startRecovery({ strategy: req.strategy, component, trigger: 'manual', requestedBy: cliUser(), reason: req.reason, dryRun: req.dryRun, options: req.options, allComponents: config.components });
+      const run = await client.startRecovery({
+        strategy: req.strategy,
+        component,
+        trigger: 'manual',
+        requestedBy: cliUser(),
+        reason: req.reason,
+        dryRun: req.dryRun,
+        options: req.options,
+        allComponents: config.components,
+      });
       onStarted(component.id, run);
     }
   }
@@ -54,7 +63,15 @@ export class TemporalOps implements MendOps {
   async startSaga(req: StartSagaRequest): Promise<StartedRun> {
     const config = this.config();
     const saga = selectSaga(config, req.name);
-    return (await this.connect()).startSaga({ saga, allComponents: config.components, requestId: req.requestId, trigger: 'manual', requestedBy: cliUser(), reason: req.reason, dryRun: req.dryRun });
+    return (await this.connect()).startSaga({
+      saga,
+      allComponents: config.components,
+      requestId: req.requestId,
+      trigger: 'manual',
+      requestedBy: cliUser(),
+      reason: req.reason,
+      dryRun: req.dryRun,
+    });
   }
 
   async describe(workflowId: string) {
@@ -96,10 +113,19 @@ export class TemporalOps implements MendOps {
     try {
       const client = await this.connect();
       states = await client.connection.withDeadline(Date.now() + SUPERVISOR_DEADLINE_MS, () =>
-        Promise.all(views.map(async (v) => (v.supervised ? await supervisorState(client, v.id).then((s) => (s ? supervisorView(s) : undefined)).catch(() => 'unreadable' as const) : undefined))),
+        Promise.all(
+          views.map(async (v) =>
+            v.supervised
+              ? await supervisorState(client, v.id)
+                  .then((s) => (s ? supervisorView(s) : undefined))
+                  .catch(() => 'unreadable' as const)
+              : undefined,
+          ),
+        ),
       );
       const unread = views.filter((_, i) => states[i] === 'unreadable').map((v) => v.id);
-      if (unread.length > 0) note = `health unknown for ${unread.join(', ')}: their supervisors did not answer (is a worker running on task queue ${this.settings.MEND_TASK_QUEUE}?)`;
+      if (unread.length > 0)
+        note = `health unknown for ${unread.join(', ')}: their supervisors did not answer (is a worker running on task queue ${this.settings.MEND_TASK_QUEUE}?)`;
     } catch (err) {
       if (!(err instanceof TemporalUnreachableError)) throw err;
       note = `health unknown: ${err.message.split('\n')[0]}`;

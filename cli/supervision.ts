@@ -12,7 +12,12 @@ import { table } from './format';
 import { green, red, yellow } from './format';
 
 async function withClient<T>(settings: Settings, fn: (client: MendClient) => Promise<T>): Promise<T> {
-  const client = await MendClient.connect({ address: settings.MEND_TEMPORAL_ADDRESS, namespace: settings.MEND_NAMESPACE, taskQueue: settings.MEND_TASK_QUEUE, uiUrl: settings.MEND_UI_URL });
+  const client = await MendClient.connect({
+    address: settings.MEND_TEMPORAL_ADDRESS,
+    namespace: settings.MEND_NAMESPACE,
+    taskQueue: settings.MEND_TASK_QUEUE,
+    uiUrl: settings.MEND_UI_URL,
+  });
   try {
     return await fn(client);
   } finally {
@@ -34,14 +39,19 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
     .option('-c, --config <file>', 'components config (for --reconcile)', settings.MEND_CONFIG)
     .option('--reconcile', 'create, update and delete schedules to match the config (idempotent)')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default   # hold a group')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default   # hold a group',
+    )
     .action(async (opts) =>
       withClient(settings, async (client) => {
         const reconciled = opts.reconcile ? await reconcileSchedules(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME })) : undefined;
         const schedules = await listHealthSchedules(client);
         if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
         if (reconciled) {
-          console.log(`reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired`);
+          console.log(
+            `reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired`,
+          );
         }
         if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');
         const rows = schedules.map((s) => [s.scheduleId, s.group, ms(s.intervalMs), s.paused ? 'yes' : 'no', s.taskQueue ?? '-', s.components.join(', ')]);
@@ -51,7 +61,9 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
 
   program
     .command('stats')
-    .description('recoveries per component and fleet-wide, from the supervisors: attempts, succeeded (stayed up for the relapse window), failed, relapsed, success rate, MTTR p50/p95, breaker state')
+    .description(
+      'recoveries per component and fleet-wide, from the supervisors: attempts, succeeded (stayed up for the relapse window), failed, relapsed, success rate, MTTR p50/p95, breaker state',
+    )
     .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
     .option('--prometheus', 'print Prometheus text (mend_recoveries_total, mend_recovery_mttr_seconds, mend_breaker_state, mend_component_healthy)')
@@ -62,10 +74,40 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         if (opts.json) return console.log(JSON.stringify(stats, null, 2));
         if (opts.prometheus) return void process.stdout.write(await renderSupervisionMetrics(stats));
         const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'RELAPSED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];
-        const rows = stats.components.map((c) => [c.component, c.health, c.breaker, String(c.attempted), String(c.succeeded), String(c.failed), String(c.relapsed), percent(c.successRate), ms(c.mttrP50Ms), ms(c.mttrP95Ms), ms(c.lastMttrMs)]);
+        const rows = stats.components.map((c) => [
+          c.component,
+          c.health,
+          c.breaker,
+          String(c.attempted),
+          String(c.succeeded),
+          String(c.failed),
+          String(c.relapsed),
+          percent(c.successRate),
+          ms(c.mttrP50Ms),
+          ms(c.mttrP95Ms),
+          ms(c.lastMttrMs),
+        ]);
         const f = stats.fleet;
-        rows.push(['(fleet)', `${f.supervised} supervised`, `${f.breakersOpen} not closed`, String(f.attempted), String(f.succeeded), String(f.failed), String(f.relapsed), percent(f.successRate), ms(f.mttrP50Ms), ms(f.mttrP95Ms), '']);
-        console.log(table([head, ...rows], (cell, r, col) => (r > 0 && r <= stats.components.length && col === 2 ? breakerCell(cell.trim() as ComponentStats['breaker']) + ' '.repeat(cell.length - cell.trim().length) : cell)));
+        rows.push([
+          '(fleet)',
+          `${f.supervised} supervised`,
+          `${f.breakersOpen} not closed`,
+          String(f.attempted),
+          String(f.succeeded),
+          String(f.failed),
+          String(f.relapsed),
+          percent(f.successRate),
+          ms(f.mttrP50Ms),
+          ms(f.mttrP95Ms),
+          '',
+        ]);
+        console.log(
+          table([head, ...rows], (cell, r, col) =>
+            r > 0 && r <= stats.components.length && col === 2
+              ? breakerCell(cell.trim() as ComponentStats['breaker']) + ' '.repeat(cell.length - cell.trim().length)
+              : cell,
+          ),
+        );
         for (const c of stats.components) {
           if (c.current) console.log(`${c.component}: recovering (${c.current})`);
           else if (c.held && c.health !== 'healthy') console.log(`${c.component}: not recovering: ${c.held}`);

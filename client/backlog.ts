@@ -93,5 +93,7 @@ export class BacklogControl {
 }
 
 function notRunning(spool: string, status?: string): RunNotFoundError {
-  return new RunNotFoundError(`the replay of spool ${spool} is not running${status ? ` (${status})` : ''}; start it with \`mend backlog start ${spool}\` (npm start does this)`);
+  return new RunNotFoundError(
+    `the replay of spool ${spool} is not running${status ? ` (${status})` : ''}; start it with \`mend backlog start ${spool}\` (npm start does this)`,
+  );
 }

@@ -34,7 +34,9 @@ export async function checkComponent(client: MendClient, component: Component, r
     });
   } catch (err) {
     if (err instanceof WorkflowFailedError && err.cause instanceof TimeoutFailure) {
-      throw new TemporalUnreachableError(`no worker on task queue ${client.taskQueue} checked ${component.id} within ${Math.round(timeoutMs / 1000)}s (is the worker running?)`);
+      throw new TemporalUnreachableError(
+        `no worker on task queue ${client.taskQueue} checked ${component.id} within ${Math.round(timeoutMs / 1000)}s (is the worker running?)`,
+      );
     }
     throw mapConnectionError(err);
   }

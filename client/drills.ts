@@ -46,7 +46,11 @@ export async function drillResult(client: MendClient, run: StartedRun): Promise<
 }
 
 /** Creates, updates and deletes the drill schedules to match `config` (idempotent, like the health schedules). */
-export async function reconcileDrills(client: MendClient, config: Config, owner = client.taskQueue): Promise<{ created: string[]; updated: string[]; deleted: string[]; unchanged: string[] }> {
+export async function reconcileDrills(
+  client: MendClient,
+  config: Config,
+  owner = client.taskQueue,
+): Promise<{ created: string[]; updated: string[]; deleted: string[]; unchanged: string[] }> {
   const result = { created: [] as string[], updated: [] as string[], deleted: [] as string[], unchanged: [] as string[] };
   const wanted = new Set<string>();
   for (const drill of config.drills) {
@@ -54,7 +58,9 @@ export async function reconcileDrills(client: MendClient, config: Config, owner 
     const scheduleId = drillScheduleId(drill.name);
     wanted.add(scheduleId);
     const input = inputOf(config, drill, 'schedule', 'schedule');
-    const hash = createHash('sha256').update(JSON.stringify({ v: 1, every: drill.every, taskQueue: client.taskQueue, input })).digest('hex');
+    const hash = createHash('sha256')
+      .update(JSON.stringify({ v: 1, every: drill.every, taskQueue: client.taskQueue, input }))
+      .digest('hex');
     const parts: ScheduleParts = {
       spec: { intervals: [{ every: drill.every }] },
       action: {

@@ -24,9 +24,19 @@ export async function hostPollers(client: MendClient, host: string): Promise<Pol
 
 /** Every host of `config` with its agent up or down, last seen, version and component count. */
 export async function describeHosts(client: MendClient, config: Pick<Config, 'hosts' | 'components'>, now = Date.now()): Promise<HostStatus[]> {
-  const ids = hostStatuses(config, () => [], (h) => h, now).map((h) => h.id);
+  const ids = hostStatuses(
+    config,
+    () => [],
+    (h) => h,
+    now,
+  ).map((h) => h.id);
   const pollers = new Map(await Promise.all(ids.map(async (id) => [id, await hostPollers(client, id)] as const)));
-  return hostStatuses(config, (id) => pollers.get(id) ?? [], (id) => hostTaskQueue(client.taskQueue, id), now);
+  return hostStatuses(
+    config,
+    (id) => pollers.get(id) ?? [],
+    (id) => hostTaskQueue(client.taskQueue, id),
+    now,
+  );
 }
 
 function timestampIso(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {

@@ -158,7 +158,10 @@ export class MendClient {
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        const running = await this.temporal.workflow.getHandle(workflowId).describe().catch(() => undefined);
+        const running = await this.temporal.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined);
         throw new AlreadyRunningError(workflowId, running?.runId);
       }
       throw mapConnectionError(err);
@@ -170,7 +173,15 @@ export class MendClient {
     const workflowId = sagaWorkflowId(req.saga.name, req.requestId);
     const named = new Set(req.saga.steps.flatMap((s) => [s.action, s.compensate]).flatMap((a) => (a?.type === 'component' ? [a.component] : [])));
     const components = req.allComponents.filter((c) => named.has(c.id));
-    const input: SagaInput = { saga: req.saga, components, requestId: req.requestId, trigger: req.trigger, requestedBy: req.requestedBy, reason: req.reason, dryRun: req.dryRun };
+    const input: SagaInput = {
+      saga: req.saga,
+      components,
+      requestId: req.requestId,
+      trigger: req.trigger,
+      requestedBy: req.requestedBy,
+      reason: req.reason,
+      dryRun: req.dryRun,
+    };
     try {
       const handle = await this.temporal.workflow.start(WORKFLOW_TYPES.saga, {
         workflowId,
@@ -178,14 +189,19 @@ export class MendClient {
         args: [input],
         // A saga id is used once: a retried request with the same id reports the earlier run.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: startAttributes(components.map((c) => c.id), 'saga', req.trigger),
+        typedSearchAttributes: startAttributes(
+          components.map((c) => c.id),
+          'saga',
+          req.trigger,
+        ),
         memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
         staticSummary: `${req.dryRun ? 'plan' : 'run'} saga ${req.saga.name} (${req.saga.steps.length} steps, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new AlreadyRunningError(workflowId, undefined, `saga request ${req.requestId} already ran as ${workflowId}`);
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        throw new AlreadyRunningError(workflowId, undefined, `saga request ${req.requestId} already ran as ${workflowId}`);
       throw mapConnectionError(err);
     }
   }
@@ -203,7 +219,10 @@ export class MendClient {
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) {
         // A closed run answers updates with "not found": say that it ended, if it exists.
-        const closed = await this.temporal.workflow.getHandle(target).describe().catch(() => undefined);
+        const closed = await this.temporal.workflow
+          .getHandle(target)
+          .describe()
+          .catch(() => undefined);
         if (closed) throw new RunRefusedError(`${target} has ended (${closed.status.name.toLowerCase()}); it is not waiting for an approval`);
       }
       throw mapRunError(err, workflowId);
@@ -348,6 +367,7 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 export function mapConnectionError(err: unknown): unknown {
-  if (isUnreachable(err) || /deadline/i.test((err as Error)?.message ?? '')) return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
+  if (isUnreachable(err) || /deadline/i.test((err as Error)?.message ?? ''))
+    return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
   return err;
 }

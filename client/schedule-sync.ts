@@ -17,7 +17,13 @@ export interface ScheduleParts {
  * Creates the schedule, or updates it when the hash in its action memo differs; leaves it alone
  * when it matches. Keeps an operator's pause (and its note) across an update.
  */
-export async function applySchedule(client: MendClient, scheduleId: string, parts: ScheduleParts, hash: string, owner: string): Promise<'created' | 'updated' | 'unchanged'> {
+export async function applySchedule(
+  client: MendClient,
+  scheduleId: string,
+  parts: ScheduleParts,
+  hash: string,
+  owner: string,
+): Promise<'created' | 'updated' | 'unchanged'> {
   const handle = client.temporal.schedule.getHandle(scheduleId);
   const current = await handle.describe().catch((err: unknown) => {
     if (err instanceof ScheduleNotFoundError) return undefined;
@@ -38,9 +44,12 @@ export async function deleteUnwanted(client: MendClient, prefix: string, owner: 
   const deleted: string[] = [];
   for (const info of await ownedSchedules(client, owner, prefix)) {
     if (wanted.has(info.scheduleId)) continue;
-    await client.temporal.schedule.getHandle(info.scheduleId).delete().catch((err: unknown) => {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    });
+    await client.temporal.schedule
+      .getHandle(info.scheduleId)
+      .delete()
+      .catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
     deleted.push(info.scheduleId);
   }
   return deleted;

@@ -105,10 +105,15 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
     .sort(([a], [b]) => a.localeCompare(b))
     .flatMap(([group, components]) => {
       const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
-      return splitSpecs(components.map((c) => supervisorSpec(c, config)), budget).map((specs, i) => {
+      return splitSpecs(
+        components.map((c) => supervisorSpec(c, config)),
+        budget,
+      ).map((specs, i) => {
         const part = i + 1;
         // Part 1 hashes as a whole group always did: an unsplit group's schedule is left unchanged.
-        const hash = createHash('sha256').update(JSON.stringify(part === 1 ? { v: 1, intervalMs, taskQueue, specs } : { v: 1, part, intervalMs, taskQueue, specs })).digest('hex');
+        const hash = createHash('sha256')
+          .update(JSON.stringify(part === 1 ? { v: 1, intervalMs, taskQueue, specs } : { v: 1, part, intervalMs, taskQueue, specs }))
+          .digest('hex');
         return { group, part, scheduleId: healthSchedulePartId(group, part), intervalMs, specs, hash };
       });
     });
@@ -153,7 +158,6 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
   return result;
 }
 
-
 /**
  * Terminates the running supervisors on the client's task queue whose component is gone from the
  * config or no longer supervised, so none of them restarts what the operator took out. A recovery
@@ -176,7 +180,6 @@ async function retireSupervisors(client: MendClient, config: Config): Promise<st
   return retired.sort();
 }
 
-
 /** Every mend health schedule on the server (of `owner` when given), described. */
 export async function listHealthSchedules(client: MendClient, opts: { owner?: string } = {}): Promise<HealthScheduleInfo[]> {
   const ids: Array<{ id: string; owner?: string }> = [];
@@ -188,7 +191,10 @@ export async function listHealthSchedules(client: MendClient, opts: { owner?: st
   }
   const infos = await Promise.all(
     ids.map(async ({ id, owner }): Promise<HealthScheduleInfo | undefined> => {
-      const d = await client.temporal.schedule.getHandle(id).describe().catch(() => undefined);
+      const d = await client.temporal.schedule
+        .getHandle(id)
+        .describe()
+        .catch(() => undefined);
       if (!d) return undefined;
       const action = d.action.type === 'startWorkflow' ? d.action : undefined;
       const every = d.spec.intervals?.[0]?.every;
@@ -213,7 +219,10 @@ export async function deleteHealthSchedules(client: MendClient, owner: string, k
   const deleted: string[] = [];
   const ids = new Set([...known, ...(await ownedSchedules(client, owner, PREFIX)).map((s) => s.scheduleId)]);
   for (const scheduleId of ids) {
-    await client.temporal.schedule.getHandle(scheduleId).delete().catch(() => undefined);
+    await client.temporal.schedule
+      .getHandle(scheduleId)
+      .delete()
+      .catch(() => undefined);
     deleted.push(scheduleId);
   }
   return deleted;

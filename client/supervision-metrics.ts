@@ -19,10 +19,7 @@ type Sample = { metricName: string; labels: Record<string, string>; value: numbe
  * quantiles): prom-client's own Histogram and Summary only take observations, so this hands it the
  * finished samples, which it names, escapes and formats like any other family.
  */
-function registerAggregated(
-  registry: Registry,
-  family: { name: string; help: string; type: 'histogram' | 'summary'; values: Sample[] },
-): void {
+function registerAggregated(registry: Registry, family: { name: string; help: string; type: 'histogram' | 'summary'; values: Sample[] }): void {
   const collector = { name: family.name, type: family.type, get: async () => ({ ...family, aggregator: 'sum' }), reset: () => undefined };
   // prom-client's types name only its four classes; its registry needs only name, type, get and reset.
   registry.registerMetric(collector as unknown as Metric);
@@ -40,7 +37,9 @@ export function supervisionRegistry(stats: FleetStats): Registry {
     labelNames: ['component', 'strategy', 'outcome'] as const,
     registers,
   });
-  for (const c of cs) for (const outcome of ['succeeded', 'failed', 'relapsed'] as const) recoveries.inc({ component: c.component, strategy: c.strategy ?? 'unknown', outcome }, c[outcome]);
+  for (const c of cs)
+    for (const outcome of ['succeeded', 'failed', 'relapsed'] as const)
+      recoveries.inc({ component: c.component, strategy: c.strategy ?? 'unknown', outcome }, c[outcome]);
 
   const started = new Counter({
     name: 'mend_recoveries_started_total',
@@ -84,13 +83,28 @@ export function supervisionRegistry(stats: FleetStats): Registry {
     }),
   });
 
-  const breakerState = new Gauge({ name: 'mend_breaker_state', help: 'Circuit breaker state of each component: 1 for the current state.', labelNames: ['component', 'state'] as const, registers });
+  const breakerState = new Gauge({
+    name: 'mend_breaker_state',
+    help: 'Circuit breaker state of each component: 1 for the current state.',
+    labelNames: ['component', 'state'] as const,
+    registers,
+  });
   for (const c of cs) for (const state of BREAKER_STATES) breakerState.set({ component: c.component, state }, c.breaker === state ? 1 : 0);
 
-  const breakerOpen = new Gauge({ name: 'mend_breaker_open', help: 'Whether automatic recovery of the component is stopped by its circuit breaker (open: 1).', labelNames: ['component'] as const, registers });
+  const breakerOpen = new Gauge({
+    name: 'mend_breaker_open',
+    help: 'Whether automatic recovery of the component is stopped by its circuit breaker (open: 1).',
+    labelNames: ['component'] as const,
+    registers,
+  });
   for (const c of cs) breakerOpen.set({ component: c.component }, c.breaker === 'open' ? 1 : 0);
 
-  const up = new Gauge({ name: 'mend_component_up', help: 'Whether the supervisor last saw the component healthy (1) or not (0).', labelNames: ['component'] as const, registers });
+  const up = new Gauge({
+    name: 'mend_component_up',
+    help: 'Whether the supervisor last saw the component healthy (1) or not (0).',
+    labelNames: ['component'] as const,
+    registers,
+  });
   for (const c of cs) up.set({ component: c.component }, c.health === 'healthy' ? 1 : 0);
 
   return registry;

@@ -50,7 +50,11 @@ export function supervisorView(state: SupervisorState): SupervisorView {
     health: state.health,
     consecutiveFailures: state.consecutiveFailures,
     threshold: state.threshold,
-    breaker: { state: state.breaker.state, reason: state.breaker.reason, halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined },
+    breaker: {
+      state: state.breaker.state,
+      reason: state.breaker.reason,
+      halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined,
+    },
     current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
     paused: state.pausedUntil !== undefined,
     pausedUntil: iso(state.pausedUntil),

@@ -88,7 +88,6 @@ export interface PauseRequest {
   reason?: string;
 }
 
-
 /** The wait before the next cycle when the sink is healthy: shorter the more is waiting. */
 export function replayInterval(pending: number, intervals: Spool['intervals']): number {
   if (pending >= intervals.busyAt) return intervals.busy;

@@ -59,7 +59,13 @@ export function advance(breaker: BreakerStatus, cfg: BreakerConfig, now: number,
     return { state: 'half-open', recoveries, openedAt: breaker.openedAt, reason: `cool-down of ${cfg.coolDown}ms over: one trial recovery allowed` };
   }
   const since = breaker.trialAt ?? breaker.openedAt;
-  if (breaker.state === 'half-open' && breaker.reservedAt === undefined && healthySince !== undefined && now - healthySince >= cfg.healthyToClose && (since === undefined || healthySince > since)) {
+  if (
+    breaker.state === 'half-open' &&
+    breaker.reservedAt === undefined &&
+    healthySince !== undefined &&
+    now - healthySince >= cfg.healthyToClose &&
+    (since === undefined || healthySince > since)
+  ) {
     return { state: 'closed', recoveries, reason: `healthy for ${cfg.healthyToClose}ms${breaker.trialAt !== undefined ? ' after the trial recovery' : ''}` };
   }
   return { ...breaker, recoveries };
@@ -87,7 +93,11 @@ export function reserveRecovery(breaker: BreakerStatus, cfg: BreakerConfig, now:
 
 /** The admitted recovery really started (at `now`): it is recorded; in half-open it is the trial. */
 export function commitReservation(breaker: BreakerStatus, cfg: BreakerConfig, now: number): BreakerStatus {
-  return { ...releaseReservation(breaker), recoveries: [...inWindow(breaker.recoveries, cfg, now), now], ...(breaker.state === 'half-open' ? { trialAt: now } : {}) };
+  return {
+    ...releaseReservation(breaker),
+    recoveries: [...inWindow(breaker.recoveries, cfg, now), now],
+    ...(breaker.state === 'half-open' ? { trialAt: now } : {}),
+  };
 }
 
 /** The admitted recovery did not start (healthy again meanwhile, another run holds the component): nothing is recorded. */

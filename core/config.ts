@@ -124,7 +124,14 @@ function hostProblems(config: Config): string[] {
   config.drills.forEach((drill, i) => {
     check(`drills[${i}]`, drill.host);
     const own = componentHost.get(drill.component);
-    if (drill.host !== undefined && own !== undefined && known.includes(drill.host) && known.includes(own) && typeof drill.fault === 'string' && drill.host !== own) {
+    if (
+      drill.host !== undefined &&
+      own !== undefined &&
+      known.includes(drill.host) &&
+      known.includes(own) &&
+      typeof drill.fault === 'string' &&
+      drill.host !== own
+    ) {
       problems.push(`drills[${i}].host: a ${drill.fault} drill runs on its component's host (${own}), not ${drill.host}`);
     }
   });

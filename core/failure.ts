@@ -25,7 +25,8 @@ export function classifyHttpStatus(status: number): FailureClass {
 /** Failure class of a Node/network error code (ECONNREFUSED, ETIMEDOUT, ...). */
 export function classifyErrorCode(code: string | undefined, name?: string): FailureClass {
   if (name === 'TimeoutError' || name === 'AbortError' || code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
-  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET'].includes(code)) return 'network';
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET'].includes(code))
+    return 'network';
   if (code === 'EMFILE' || code === 'ENOSPC' || code === 'ENOMEM') return 'resource';
   if (code === 'EACCES' || code === 'EPERM') return 'auth';
   return 'unknown';

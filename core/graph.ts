@@ -58,7 +58,10 @@ export function topologicalLevels(nodes: readonly GraphNode[]): string[][] {
   const remaining = new Map(nodes.map((n) => [n.id, new Set(n.dependsOn.filter((d) => ids.has(d)))]));
   const levels: string[][] = [];
   while (remaining.size > 0) {
-    const ready = [...remaining].filter(([, deps]) => deps.size === 0).map(([id]) => id).sort();
+    const ready = [...remaining]
+      .filter(([, deps]) => deps.size === 0)
+      .map(([id]) => id)
+      .sort();
     if (ready.length === 0) throw new Error('dependency cycle');
     for (const id of ready) remaining.delete(id);
     for (const deps of remaining.values()) for (const id of ready) deps.delete(id);

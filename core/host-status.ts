@@ -59,18 +59,37 @@ export interface HostStatus {
 }
 
 /** Every host of the config (the default host too, when anything is on it or no hosts are listed), with its pollers. */
-export function hostStatuses(config: Pick<Config, 'hosts' | 'components'>, pollers: (host: string) => Poller[], taskQueueOf: (host: string) => string, now: number): HostStatus[] {
+export function hostStatuses(
+  config: Pick<Config, 'hosts' | 'components'>,
+  pollers: (host: string) => Poller[],
+  taskQueueOf: (host: string) => string,
+  now: number,
+): HostStatus[] {
   const listed = config.hosts.map((h) => ({ id: h.id, description: h.description, labels: h.labels }));
   const onDefault = config.components.some((c) => hostOf(c) === DEFAULT_HOST);
-  const all = listed.some((h) => h.id === DEFAULT_HOST) || (!onDefault && listed.length > 0) ? listed : [...listed, { id: DEFAULT_HOST, description: 'served by the central worker', labels: {} }];
+  const all =
+    listed.some((h) => h.id === DEFAULT_HOST) || (!onDefault && listed.length > 0)
+      ? listed
+      : [...listed, { id: DEFAULT_HOST, description: 'served by the central worker', labels: {} }];
   return all.map((h) => hostStatus(h, config, pollers(h.id), taskQueueOf(h.id), now));
 }
 
-function hostStatus(h: { id: string; description?: string; labels: Record<string, string> }, config: Pick<Config, 'components'>, pollers: Poller[], taskQueue: string, now: number): HostStatus {
+function hostStatus(
+  h: { id: string; description?: string; labels: Record<string, string> },
+  config: Pick<Config, 'components'>,
+  pollers: Poller[],
+  taskQueue: string,
+  now: number,
+): HostStatus {
   const agents: HostAgent[] = pollers
     .map((p) => {
       const seen = p.lastAccessTime ? Date.parse(p.lastAccessTime) : NaN;
-      return { identity: p.identity, ...parseWorkerIdentity(p.identity), lastSeen: p.lastAccessTime, up: Number.isFinite(seen) && now - seen <= POLLER_FRESH_MS };
+      return {
+        identity: p.identity,
+        ...parseWorkerIdentity(p.identity),
+        lastSeen: p.lastAccessTime,
+        up: Number.isFinite(seen) && now - seen <= POLLER_FRESH_MS,
+      };
     })
     .sort((a, b) => (b.lastSeen ?? '').localeCompare(a.lastSeen ?? ''));
   const live = agents.filter((a) => a.up);

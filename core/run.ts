@@ -62,4 +62,3 @@ export interface ApprovalRequest {
   by: string;
   reason?: string;
 }
-

@@ -6,16 +6,11 @@ import { z } from 'zod';
 import { DURATION_RE, parseDuration } from './duration';
 
 /** "500ms" | "30s" | "5m" in the file, milliseconds once parsed. */
-export const DurationSchema = z
-  .string()
-  .regex(DURATION_RE, { message: 'expected a duration such as "500ms", "30s" or "5m"' })
-  .transform(parseDuration);
+export const DurationSchema = z.string().regex(DURATION_RE, { message: 'expected a duration such as "500ms", "30s" or "5m"' }).transform(parseDuration);
 
-export const ComponentIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
-    message: 'expected a component id: lowercase letters, digits, "-" or "_", starting with a letter or digit (max 63)',
-  });
+export const ComponentIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+  message: 'expected a component id: lowercase letters, digits, "-" or "_", starting with a letter or digit (max 63)',
+});
 
 /** A host id: which machine a component, spool, saga command or drill is on (its agent polls `mend/host/<id>`). */
 export const HostIdSchema = z
@@ -193,7 +188,9 @@ export const StateSchema = z
   .strict();
 
 /** A name for a health-check group: one schedule (`mend/health/<group>`) sweeps its components. */
-export const GroupNameSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected a group name: lowercase letters, digits, "-" or "_" (max 63)' });
+export const GroupNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { message: 'expected a group name: lowercase letters, digits, "-" or "_" (max 63)' });
 
 /** Circuit breaker against restart storms: more than `maxRecoveries` within `window` opens it. */
 export const BreakerSchema = z
@@ -224,13 +221,19 @@ export const SupervisionSchema = z
     /** After the supervisor starts, failures are noted but start no recovery for this long. */
     startupGrace: DurationSchema.prefault('10s'),
     /** Wait before a recovery that follows another without a healthy period: initial, doubling up to max. */
-    restartBackoff: z.object({ initial: DurationSchema.prefault('1s'), max: DurationSchema.prefault('1m') }).strict().prefault({}),
+    restartBackoff: z
+      .object({ initial: DurationSchema.prefault('1s'), max: DurationSchema.prefault('1m') })
+      .strict()
+      .prefault({}),
     /** Healthy this long resets the restart backoff. */
     backoffResetAfter: DurationSchema.prefault('10m'),
     /** A recovery counts as succeeded once the component stays healthy this long after it; failing sooner is a relapse. */
     relapseWindow: DurationSchema.prefault('5s'),
     /** Detection backoff while down and no recovery is possible: from `min`, doubling up to `max`. */
-    cadence: z.object({ min: DurationSchema.prefault('1s'), max: DurationSchema.prefault('5m') }).strict().prefault({}),
+    cadence: z
+      .object({ min: DurationSchema.prefault('1s'), max: DurationSchema.prefault('5m') })
+      .strict()
+      .prefault({}),
     breaker: BreakerSchema.prefault({}),
   })
   .strict();
@@ -326,7 +329,11 @@ export const SpoolSchema = z
     /** Retryable delivery failures of one item before it is dead-lettered. */
     maxAttempts: z.number().int().min(1).max(20).default(3),
     /** Larger pending files are reported bad (and dead-lettered), never read into memory whole. */
-    maxItemBytes: z.number().int().min(1).default(1024 * 1024),
+    maxItemBytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * 1024),
     /** Replay spacing: `busy` while at least `busyAt` items wait, `some` while any wait, `idle` when none. */
     intervals: z
       .object({
@@ -371,7 +378,9 @@ export const DrillSchema = z
     /** Where the fault is injected and recovery watched from; by default its component's host. */
     host: HostIdSchema.optional(),
     /** crash: SIGKILL its process; hang: SIGSTOP it; or an operator command (argv, no shell) that breaks it. */
-    fault: z.union([z.enum(['crash', 'hang']), z.object({ command: ArgvSchema, cwd: z.string().optional(), timeout: DurationSchema.prefault('30s') }).strict()]).default('crash'),
+    fault: z
+      .union([z.enum(['crash', 'hang']), z.object({ command: ArgvSchema, cwd: z.string().optional(), timeout: DurationSchema.prefault('30s') }).strict()])
+      .default('crash'),
     /** How often the drill's schedule fires; without it the drill runs only on request. */
     every: DurationSchema.refine((ms) => ms >= 60_000, { message: 'expected at least 1m between drills' }).optional(),
     /** The component must be healthy again within this, or the drill fails. */
@@ -414,7 +423,10 @@ export const RunRequestSchema = z
     options: z
       .object({
         /** state-recovery: restore this checkpoint id instead of the newest that verifies. */
-        checkpoint: z.string().regex(/^[\w.-]{1,100}$/, { message: 'expected a checkpoint id' }).optional(),
+        checkpoint: z
+          .string()
+          .regex(/^[\w.-]{1,100}$/, { message: 'expected a checkpoint id' })
+          .optional(),
         /** state-recovery: restore the newest checkpoint created before this time (point in time). */
         before: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time, e.g. 2026-11-23T10:00:00Z' }).optional(),
         /** Do not start the policy's escalation chain when this run fails. */

@@ -159,7 +159,12 @@ export function advanceBreaker(breaker: BreakerStatus, supervision: Supervision,
   if (breaker.state === 'open' && breaker.halfOpenAt !== undefined && now >= breaker.halfOpenAt) {
     return { ...breaker, recoveries, state: 'half-open', reason: `cool-down of ${cfg.coolDown}ms over: one trial recovery allowed` };
   }
-  if (breaker.state === 'half-open' && healthySince !== undefined && now - healthySince >= cfg.healthyToClose && (breaker.openedAt === undefined || healthySince > breaker.openedAt)) {
+  if (
+    breaker.state === 'half-open' &&
+    healthySince !== undefined &&
+    now - healthySince >= cfg.healthyToClose &&
+    (breaker.openedAt === undefined || healthySince > breaker.openedAt)
+  ) {
     return { state: 'closed', recoveries: [], reason: `healthy for ${cfg.healthyToClose}ms` };
   }
   return { ...breaker, recoveries };
@@ -192,7 +197,10 @@ export function breakerDecision(breaker: BreakerStatus, supervision: Supervision
 /** Legacy. After a recovery in half-open state: a failed trial opens the breaker again. */
 export function afterTrial(breaker: BreakerStatus, supervision: Supervision, now: number, recovered: boolean): { breaker: BreakerStatus; opened: boolean } {
   if (breaker.state !== 'half-open' || recovered) return { breaker, opened: false };
-  return { opened: true, breaker: { ...breaker, state: 'open', openedAt: now, halfOpenAt: now + supervision.breaker.coolDown, reason: 'trial recovery failed' } };
+  return {
+    opened: true,
+    breaker: { ...breaker, state: 'open', openedAt: now, halfOpenAt: now + supervision.breaker.coolDown, reason: 'trial recovery failed' },
+  };
 }
 
 /** Legacy. The recovery last recorded did not start after all (healthy again, another run holds the component): it no longer counts. */
@@ -253,7 +261,6 @@ export function percentile(values: readonly number[], p: number): number | undef
 /** Most recent entries kept in a supervisor's state: its history stays small across continue-as-new. */
 export const KEEP_RECENT = 20;
 export const KEEP_MTTRS = 200;
-
 
 /** Upper bounds (seconds) of the recovery-duration histogram. */
 export const MTTR_BUCKETS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300];

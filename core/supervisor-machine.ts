@@ -87,7 +87,19 @@ export function watchReason(seen: RecordedWatchOutcome): 'alive' | 'exited' | 'p
   return seen.reason ?? (seen.detail.includes('pid file missing') ? 'pid-file-missing' : 'exited');
 }
 
-type Stage = 'confirm' | 'run-lookup' | 'dependencies' | 'backoff' | 'permit' | 'last-look' | 'starting' | 'busy-lookup' | 'recovering' | 'releasing' | 'waiting-out' | 'next';
+type Stage =
+  | 'confirm'
+  | 'run-lookup'
+  | 'dependencies'
+  | 'backoff'
+  | 'permit'
+  | 'last-look'
+  | 'starting'
+  | 'busy-lookup'
+  | 'recovering'
+  | 'releasing'
+  | 'waiting-out'
+  | 'next';
 
 /** What is in flight for the failure being handled (a pass through the recovery decision). */
 interface Pass {
@@ -126,10 +138,19 @@ export interface SupervisorMachine {
   pass?: Pass;
 }
 
-export type NotifyIntent = { kind: 'notify'; url: string; timeoutMs: number; event: { kind: string; text: string; details?: Record<string, unknown>; component: string } };
+export type NotifyIntent = {
+  kind: 'notify';
+  url: string;
+  timeoutMs: number;
+  event: { kind: string; text: string; details?: Record<string, unknown>; component: string };
+};
 
 /** Carried out at once, in order. */
-export type SyncIntent = NotifyIntent | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> } | { kind: 'watch'; component: Component } | { kind: 'stop-watch' };
+export type SyncIntent =
+  | NotifyIntent
+  | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }
+  | { kind: 'watch'; component: Component }
+  | { kind: 'stop-watch' };
 
 /** The one intent a decision ends with: its outcome comes back as the event named. */
 export type WaitIntent =
@@ -225,7 +246,13 @@ class Step {
   }
   notify(kind: string, text: string, details?: Record<string, unknown>): void {
     const url = this.m.spec.notify?.webhook;
-    if (url) this.emit({ kind: 'notify', url, timeoutMs: this.m.spec.notify?.timeoutMs ?? 5_000, event: { kind, text, ...(details ? { details } : {}), component: this.m.id } });
+    if (url)
+      this.emit({
+        kind: 'notify',
+        url,
+        timeoutMs: this.m.spec.notify?.timeoutMs ?? 5_000,
+        event: { kind, text, ...(details ? { details } : {}), component: this.m.id },
+      });
   }
   /** Waits for `stage` with `intent`. */
   await(stage: Stage, intent: WaitIntent): void {
@@ -257,7 +284,13 @@ function draft(m: SupervisorMachine): SupervisorMachine {
     inbox: [...m.inbox],
     batch: [...m.batch],
     pass: m.pass && { ...m.pass },
-    state: { ...st, breaker: { ...st.breaker }, stats: { ...st.stats }, current: st.current && { ...st.current }, confirming: st.confirming && { ...st.confirming } },
+    state: {
+      ...st,
+      breaker: { ...st.breaker },
+      stats: { ...st.stats },
+      current: st.current && { ...st.current },
+      confirming: st.confirming && { ...st.confirming },
+    },
   };
 }
 
@@ -339,7 +372,8 @@ function apply(s: Step, ev: MachineEvent): void {
 function loopTop(s: Step, historyFull: boolean): void {
   const { m, st } = s;
   tick(s);
-  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current) s.emit({ kind: 'watch', component: m.spec.component });
+  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current)
+    s.emit({ kind: 'watch', component: m.spec.component });
   if (historyFull && !st.current) {
     s.emit({ kind: 'stop-watch' });
     s.emit({ kind: 'continue-as-new', spec: m.spec, state: { ...st, generation: st.generation + 1 }, pending: m.inbox.splice(0) });
@@ -454,13 +488,16 @@ function handleFailure(s: Step, report: ProbeReport): void {
   st.lastFailureClass = report.failureClass;
   st.lastDetail = report.detail;
   st.firstFailedAt ??= checkedMs;
-  st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(-KEEP_RECENT);
+  st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(
+    -KEEP_RECENT,
+  );
   if (st.ignoreUntil !== undefined && s.now < st.ignoreUntil) return;
   const threshold = sup.failuresBeforeRecovery;
   st.threshold = threshold;
   // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
   // A sweep's overlapping probes of a slow component may stand for several failures at once.
-  st.consecutiveFailures = report.source === 'watch' ? Math.max(threshold, st.consecutiveFailures + 1) : st.consecutiveFailures + Math.max(1, report.failures ?? 1);
+  st.consecutiveFailures =
+    report.source === 'watch' ? Math.max(threshold, st.consecutiveFailures + 1) : st.consecutiveFailures + Math.max(1, report.failures ?? 1);
   if (st.consecutiveFailures < threshold) {
     s.await('confirm', { kind: 'confirm', component: m.spec.component, probes: threshold - st.consecutiveFailures, intervalMs: sup.confirmInterval });
     return;
@@ -502,7 +539,15 @@ function maybeRecover(s: Step, failureClass: FailureClass | undefined): void {
 
 function runLookedUp(s: Step, run: RecoveryRunSeen | undefined): void {
   const { m, st } = s;
-  if (run && heldByRecoveryRun(run, { failedAt: m.lastFailedCheckAt, ownRunIds: st.stats.recent.map((r) => r.runId), waitedOutRunId: st.waitedOutRunId, slackMs: RUN_END_SLACK_MS })) {
+  if (
+    run &&
+    heldByRecoveryRun(run, {
+      failedAt: m.lastFailedCheckAt,
+      ownRunIds: st.stats.recent.map((r) => r.runId),
+      waitedOutRunId: st.waitedOutRunId,
+      slackMs: RUN_END_SLACK_MS,
+    })
+  ) {
     return waitOut(s, run);
   }
   holdOrReserve(s);
@@ -514,7 +559,8 @@ function holdOrReserve(s: Step): void {
   const oneTrial = (pass.oneTrial = s.patched('oneTrial'));
   if (oneTrial && noteConfirmedFailure(s)) return endPass(s);
   if (pass.failureClass === 'auth') {
-    if (st.held?.startsWith('auth') !== true) s.notify('auth-failure', `${m.id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, { detail: st.lastDetail });
+    if (st.held?.startsWith('auth') !== true)
+      s.notify('auth-failure', `${m.id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, { detail: st.lastDetail });
     backOffDetection(s, 'auth failure: a restart does not fix credentials');
     return endPass(s);
   }
@@ -600,7 +646,9 @@ function permitted(s: Step): void {
   // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
   if (m.inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (st.lastReportAt ?? 0))) return finishAttempt(s);
   // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
-  const evidenceAt = s.patched('inboxEvidence') ? Math.max(m.lastFailedCheckAt, ...m.inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt))) : m.lastFailedCheckAt;
+  const evidenceAt = s.patched('inboxEvidence')
+    ? Math.max(m.lastFailedCheckAt, ...m.inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt)))
+    : m.lastFailedCheckAt;
   if (s.now - evidenceAt > Math.max(1_000, 4 * sup.confirmInterval)) {
     // The evidence went stale while waiting: one more look before acting.
     return s.await('last-look', { kind: 'confirm', component: m.spec.component, probes: 1, intervalMs: 0 });
@@ -677,7 +725,12 @@ function recoveryStarted(s: Step, runId: string): void {
       st.confirming = undefined;
     }
   }
-  const record: RecoveryRecord = { workflowId: recoveryWorkflowId(m.id), runId, strategy: m.spec.component.policy.strategy, startedAt: new Date(s.now).toISOString() };
+  const record: RecoveryRecord = {
+    workflowId: recoveryWorkflowId(m.id),
+    runId,
+    strategy: m.spec.component.policy.strategy,
+    startedAt: new Date(s.now).toISOString(),
+  };
   st.current = record;
   st.health = 'recovering';
   st.held = undefined;
@@ -722,7 +775,10 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
     st.stats.failed += 1;
     st.health = 'unhealthy';
     s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
-    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, { workflowId: record.workflowId, runId: record.runId });
+    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, {
+      workflowId: record.workflowId,
+      runId: record.runId,
+    });
   }
   if (trial.opened) openedBreaker(s);
   st.stats.recent = [...st.stats.recent, record].slice(-KEEP_RECENT);

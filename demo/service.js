@@ -137,7 +137,14 @@ const server = http.createServer(async (req, res) => {
   if (hung && url.pathname !== '/admin/unhang' && url.pathname !== '/admin/restart') return;
   if (req.method === 'GET' && url.pathname === '/healthz') {
     const problems = await dependencyProblems();
-    return send(res, problems.length ? 503 : 200, { status: problems.length ? 'degraded' : 'ok', name, pid: process.pid, starts: state.starts, restarts: state.restarts || 0, problems });
+    return send(res, problems.length ? 503 : 200, {
+      status: problems.length ? 'degraded' : 'ok',
+      name,
+      pid: process.pid,
+      starts: state.starts,
+      restarts: state.restarts || 0,
+      problems,
+    });
   }
   const item = /^\/items\/([\w.-]{1,100})$/.exec(url.pathname);
   if (item && req.method === 'GET') {

@@ -144,7 +144,14 @@ async function handle(req, res) {
       return send(res, 200, { id: body.id, duplicate: true });
     }
     const batch = req.headers['x-mend-batch'];
-    const item = { id: body.id, createdAt: body.createdAt, payload: body.payload, seq: store.items.length + 1, receivedAt: new Date().toISOString(), ...(batch ? { batch } : {}) };
+    const item = {
+      id: body.id,
+      createdAt: body.createdAt,
+      payload: body.payload,
+      seq: store.items.length + 1,
+      receivedAt: new Date().toISOString(),
+      ...(batch ? { batch } : {}),
+    };
     store.items.push(item);
     byId.set(item.id, item);
     saveStore();

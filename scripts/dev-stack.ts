@@ -101,10 +101,18 @@ async function watchFleet(config: Config, opts: { address: string; namespace: st
   const client = await MendClient.connect(opts);
   try {
     const result = await reconcileSchedules(client, config);
-    const changes = [`${result.created.length} created`, `${result.updated.length} updated`, `${result.deleted.length} deleted`, `${result.unchanged.length} unchanged`, `${result.retired.length} supervisor(s) retired`];
+    const changes = [
+      `${result.created.length} created`,
+      `${result.updated.length} updated`,
+      `${result.deleted.length} deleted`,
+      `${result.unchanged.length} unchanged`,
+      `${result.retired.length} supervisor(s) retired`,
+    ];
     say(`health schedules reconciled: ${changes.join(', ')}`);
     const watched = config.components.filter((c) => c.supervision.enabled);
-    return watched.length > 0 ? `${watched.map((c) => c.id).join(', ')}  (health schedules: mend/health/<group>)` : 'nothing (supervision disabled for every component)';
+    return watched.length > 0
+      ? `${watched.map((c) => c.id).join(', ')}  (health schedules: mend/health/<group>)`
+      : 'nothing (supervision disabled for every component)';
   } finally {
     await client.close();
   }
@@ -144,7 +152,8 @@ function fleetSummary(fleet: Component[], start: FleetStart): string {
     start.alreadyRunning.length > 0 && `${start.alreadyRunning.length} already running`,
   ].filter((p): p is string => Boolean(p));
   const ids = fleet.map((c) => c.id).join(', ');
-  const how = start.started.length === n ? ' started' : start.alreadyRunning.length === n ? ' already running' : parts.length > 0 ? ` (${parts.join(', ')})` : '';
+  const how =
+    start.started.length === n ? ' started' : start.alreadyRunning.length === n ? ' already running' : parts.length > 0 ? ` (${parts.join(', ')})` : '';
   const unhealthy = start.unhealthy.length > 0 ? `; not healthy yet: ${start.unhealthy.join(', ')}` : '';
   return `${noun}${how}: ${ids}${unhealthy}`;
 }
@@ -178,7 +187,8 @@ async function main(): Promise<void> {
     [settings.MEND_TEMPORAL_METRICS_PORT, 'MEND_TEMPORAL_METRICS_PORT'],
   ];
   for (const [port, variable] of ports) {
-    if (port !== undefined && (await portInUse(port))) throw new Error(`port ${port} is already in use (is another mend stack running? set ${variable} to use another port)`);
+    if (port !== undefined && (await portInUse(port)))
+      throw new Error(`port ${port} is already in use (is another mend stack running? set ${variable} to use another port)`);
   }
 
   let server: DevServer | undefined;
@@ -194,7 +204,8 @@ async function main(): Promise<void> {
       if (!leaveComponents) await stopFleet(fleet);
       await server?.stop();
       pids.remove();
-      if (leaveComponents && fleet.length > 0) say(`stopped; process components left running (MEND_COMPONENTS_ON_EXIT=leave): ${fleet.map((c) => c.id).join(', ')}`);
+      if (leaveComponents && fleet.length > 0)
+        say(`stopped; process components left running (MEND_COMPONENTS_ON_EXIT=leave): ${fleet.map((c) => c.id).join(', ')}`);
       else say('stopped; nothing left running');
       process.exit(code);
     })();
@@ -219,10 +230,13 @@ async function main(): Promise<void> {
     pids.set('temporal', server.pid);
     // Nothing here can run without the server: it going away is the one fault that stops the stack.
     server.child.once('exit', (code, signal) => {
-      if (!stopping) void shutdown(`Temporal server exited (${signal ? `signal ${signal}` : `code ${code}`}; its log: ${path.join(home, 'log', 'temporal.log')})`, 1);
+      if (!stopping)
+        void shutdown(`Temporal server exited (${signal ? `signal ${signal}` : `code ${code}`}; its log: ${path.join(home, 'log', 'temporal.log')})`, 1);
     });
     if (stopping) return;
-    say(`config ${shown(configFile)}: ${fleet.length === 0 ? 'no process components to start' : `starting its ${demo ? 'demo services' : 'process components'} that are not running`}`);
+    say(
+      `config ${shown(configFile)}: ${fleet.length === 0 ? 'no process components to start' : `starting its ${demo ? 'demo services' : 'process components'} that are not running`}`,
+    );
     const fleetStart = await startFleet(fleet, label);
     if (stopping) return;
 
@@ -233,7 +247,14 @@ async function main(): Promise<void> {
     writeFileSync(tokenFile, `${adminToken}\n`, { mode: 0o600 });
     chmodSync(tokenFile, 0o600);
     const tokens = [settings.MEND_TOKENS, `dev-admin=${adminToken}:admin`].filter(Boolean).join(' ');
-    const env = { ...process.env, MEND_CONFIG: configFile, MEND_TEMPORAL_ADDRESS: server.address, MEND_HOME: home, MEND_UI_URL: server.uiUrl ?? settings.MEND_UI_URL, MEND_TOKENS: tokens };
+    const env = {
+      ...process.env,
+      MEND_CONFIG: configFile,
+      MEND_TEMPORAL_ADDRESS: server.address,
+      MEND_HOME: home,
+      MEND_UI_URL: server.uiUrl ?? settings.MEND_UI_URL,
+      MEND_TOKENS: tokens,
+    };
     // During start-up a child that exits is a broken setup: stop and say so. Once up, it is restarted.
     const common = {
       output: (line: string) => process.stdout.write(`${line}\n`),
@@ -243,7 +264,13 @@ async function main(): Promise<void> {
     // The stack reconciles schedules and starts backlog replays itself (below), and says what it did.
     children.push(
       new RestartingChild({ ...common, name: 'worker', script: 'workers/main.ts', env, onStart: (pid) => pids.set('worker', pid) }),
-      new RestartingChild({ ...common, name: 'api', script: 'api/main.ts', env: { ...env, MEND_SYNC_ON_START: 'false' }, onStart: (pid) => pids.set('api', pid) }),
+      new RestartingChild({
+        ...common,
+        name: 'api',
+        script: 'api/main.ts',
+        env: { ...env, MEND_SYNC_ON_START: 'false' },
+        onStart: (pid) => pids.set('api', pid),
+      }),
     );
     const apiUrl = `http://${settings.MEND_API_HOST}:${settings.MEND_API_PORT}`;
     await waitUntil('API', 60_000, async () => (await fetch(`${apiUrl}/readyz`)).ok);
@@ -262,11 +289,16 @@ async function main(): Promise<void> {
     say(`  API              ${apiUrl}  (docs: ${apiUrl}/docs)`);
     say(`  API admin token  ${adminToken}`);
     say(`                   (also in ${shown(tokenFile)}; curl -H "Authorization: Bearer $(cat ${shown(tokenFile)})" ${apiUrl}/v1/components)`);
-    say(`  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE}); HTTP API http://127.0.0.1:${server.httpPort}, metrics http://127.0.0.1:${server.metricsPort}/metrics`);
+    say(
+      `  Temporal         ${server.address}  (namespace ${settings.MEND_NAMESPACE}); HTTP API http://127.0.0.1:${server.httpPort}, metrics http://127.0.0.1:${server.metricsPort}/metrics`,
+    );
     const logs = `(logs in ${shown(path.join(home, 'log'))}/)`;
     if (demo) say(`  demo fleet       ${fleet.map((c) => c.id).join(', ')}  ${logs}`);
     else say(`  components       ${fleetSummary(fleet, fleetStart)}${fleet.length > 0 ? `  ${logs}` : ''}`);
-    if (fleet.length > 0) say(`  at exit          ${leaveComponents ? 'process components are left running (MEND_COMPONENTS_ON_EXIT=leave)' : 'process components are stopped (MEND_COMPONENTS_ON_EXIT=leave keeps them running)'}`);
+    if (fleet.length > 0)
+      say(
+        `  at exit          ${leaveComponents ? 'process components are left running (MEND_COMPONENTS_ON_EXIT=leave)' : 'process components are stopped (MEND_COMPONENTS_ON_EXIT=leave keeps them running)'}`,
+      );
     say(`  supervised       ${watched}`);
     if (config.spools.length > 0) say(`  backlog replay   ${config.spools.map((s) => s.name).join(', ')}  (mend backlog status)`);
     if (exportsNeeded.length > 0) say(`For mend commands in another shell: export ${exportsNeeded.join(' ')}`);

@@ -97,7 +97,10 @@ export async function ensureTemporal(opts: EnsureOptions = {}): Promise<Temporal
   if (cachedVersion && !cachedVersion.includes(UNSTAMPED)) return { path: cached, version: cachedVersion, source: 'cache' };
 
   const go = await findOnPath('go', env);
-  if (!go) throw new TemporalNotFoundError(`No Temporal CLI found (TEMPORAL_CLI_PATH unset, none on PATH, none in ${dir}) and Go is not installed.\n${HOW_TO_INSTALL}`);
+  if (!go)
+    throw new TemporalNotFoundError(
+      `No Temporal CLI found (TEMPORAL_CLI_PATH unset, none on PATH, none in ${dir}) and Go is not installed.\n${HOW_TO_INSTALL}`,
+    );
 
   await fs.mkdir(dir, { recursive: true });
   const release = await acquireLock(path.join(dir, 'build.lock'), log);

@@ -19,7 +19,19 @@ import readline from 'node:readline';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from './ensure-temporal';
 import { startDevServer } from './temporal-server';
-import { addSummaries, discoverTestFiles, durationsFile, fileDurations, formatSummary, loadDurations, readSummaryLine, saveDurations, slowestFirst, type Summary, type TestFile } from './test-lanes';
+import {
+  addSummaries,
+  discoverTestFiles,
+  durationsFile,
+  fileDurations,
+  formatSummary,
+  loadDurations,
+  readSummaryLine,
+  saveDurations,
+  slowestFirst,
+  type Summary,
+  type TestFile,
+} from './test-lanes';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -92,7 +104,12 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
   const held: string[] = [];
   const timings = path.join(work, `timings-${lane.name}.jsonl`);
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${lane.concurrency}`];
-  args.push('--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'test-timing-reporter.mjs')}`, `--test-reporter-destination=${timings}`);
+  args.push(
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(__dirname, 'test-timing-reporter.mjs')}`,
+    `--test-reporter-destination=${timings}`,
+  );
   args.push(...lane.files.map((f) => f.path));
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
   const summary: Partial<Summary> = {};
@@ -126,10 +143,22 @@ async function main(): Promise<number> {
 
   const t0 = Date.now();
   // The checks need neither the server nor the bundle: they run meanwhile, and beside the tests.
-  const checks = opts.checks ? [runCheck('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']), runCheck('lint', 'eslint', ['.'])] : [];
+  const checks = opts.checks
+    ? [
+        runCheck('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']),
+        runCheck('lint', 'eslint', ['.']),
+        runCheck('format', 'prettier', ['--check', '--log-level', 'warn', '.']),
+      ]
+    : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
-  const server = await startDevServer({ binary: binary.path, uiPort: false, dbFile: path.join(work, 'temporal.db'), fastSqlite: true, logFile: path.join(work, 'temporal.log') });
+  const server = await startDevServer({
+    binary: binary.path,
+    uiPort: false,
+    dbFile: path.join(work, 'temporal.db'),
+    fastSqlite: true,
+    logFile: path.join(work, 'temporal.log'),
+  });
   const stopServer = () => server.stop();
   process.once('SIGINT', () => void stopServer().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stopServer().then(() => process.exit(143)));
@@ -148,7 +177,14 @@ async function main(): Promise<number> {
     };
     const known = loadDurations(durationsFile());
     const lanes: Lane[] = [
-      { name: 'concurrent', files: slowestFirst(files.filter((f) => !f.serial), known), concurrency: opts.concurrency },
+      {
+        name: 'concurrent',
+        files: slowestFirst(
+          files.filter((f) => !f.serial),
+          known,
+        ),
+        concurrency: opts.concurrency,
+      },
       { name: 'serial', files: files.filter((f) => f.serial), concurrency: 1 },
     ].filter((lane) => lane.files.length > 0);
     const lanesStart = Date.now();
@@ -157,13 +193,21 @@ async function main(): Promise<number> {
 
     const measured = Object.assign({}, ...results.map((r) => r.durations)) as Record<string, number>;
     saveDurations(durationsFile(), measured);
-    const slowest = Object.entries(measured).sort(([, a], [, b]) => b - a).slice(0, 10);
+    const slowest = Object.entries(measured)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 10);
     console.log(`\ntest harness: slowest files\n${slowest.map(([file, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)}s  ${file}`).join('\n')}`);
     for (const [i, r] of results.entries()) if (r.code !== 0) console.log(`test harness: ${lanes[i]!.name} lane failed (exit ${r.code})`);
     for (const c of checked) if (!c.ok) console.log(`test harness: ${c.name} failed (its output is above)`);
     console.log(`test harness: ${((Date.now() - t0) / 1000).toFixed(1)}s in all`);
     // Last: the counters of all lanes together, in the spec reporter's own format.
-    for (const line of formatSummary(addSummaries(results.map((r) => r.summary), Date.now() - lanesStart))) console.log(line);
+    for (const line of formatSummary(
+      addSummaries(
+        results.map((r) => r.summary),
+        Date.now() - lanesStart,
+      ),
+    ))
+      console.log(line);
     return results.some((r) => r.code !== 0) || checked.some((c) => !c.ok) ? 1 : 0;
   } finally {
     await stopServer();

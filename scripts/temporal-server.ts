@@ -50,7 +50,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', namespace, '--log-level', 'warn'];
   // A port free now may be one the caller is about to listen on, or one picked a moment ago: skip those.
-  const taken = new Set([port, ...(opts.avoidPorts ?? []), ...[opts.uiPort, opts.httpPort, opts.metricsPort].filter((p): p is number => typeof p === 'number')]);
+  const taken = new Set([
+    port,
+    ...(opts.avoidPorts ?? []),
+    ...[opts.uiPort, opts.httpPort, opts.metricsPort].filter((p): p is number => typeof p === 'number'),
+  ]);
   const spare = async () => {
     for (;;) {
       const candidate = await freePort(ip);

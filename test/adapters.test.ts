@@ -76,7 +76,9 @@ describe('command adapter', () => {
   });
 
   test('the restart argv is used when configured; env and cwd come from the config', async () => {
-    const c = component({ adapter: { type: 'command', start: ['false'], stop: ['false'], restart: sh('echo "$GREETING from $(pwd)"'), env: { GREETING: 'hello' }, cwd: 'sub/..' } });
+    const c = component({
+      adapter: { type: 'command', start: ['false'], stop: ['false'], restart: sh('echo "$GREETING from $(pwd)"'), env: { GREETING: 'hello' }, cwd: 'sub/..' },
+    });
     const outcome = await restartAdapter(c);
     assert.equal(outcome.started, true);
     assert.match(outcome.detail, new RegExp(`hello from ${dir}$`));
@@ -184,10 +186,17 @@ describe('http adapter', () => {
 
   test('start and stop use their own calls; without a stop call, stop does nothing', async () => {
     seen.length = 0;
-    const c = httpComponent({ restart: { url: `${base}/status/500` }, start: { url: `${base}/status/201`, method: 'PUT' }, stop: { url: `${base}/status/204`, method: 'DELETE' } });
+    const c = httpComponent({
+      restart: { url: `${base}/status/500` },
+      start: { url: `${base}/status/201`, method: 'PUT' },
+      stop: { url: `${base}/status/204`, method: 'DELETE' },
+    });
     assert.equal((await startAdapter(c)).started, true);
     assert.equal((await stopAdapter(c)).stopped, true);
-    assert.deepEqual(seen.map((s) => `${s.method} ${s.url}`), ['PUT /status/201', 'DELETE /status/204']);
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url}`),
+      ['PUT /status/201', 'DELETE /status/204'],
+    );
 
     seen.length = 0;
     const noStop = httpComponent({ restart: { url: `${base}/status/200` } });
@@ -224,7 +233,10 @@ describe('http adapter', () => {
     seen.length = 0;
     const err = await adapterError(restartAdapter(httpComponent({ restart: { url: `${base}/redirect` } })));
     assert.match(err.message, /answered 302 .*redirect to \/status\/200 not followed/);
-    assert.deepEqual(seen.map((s) => s.url), ['/redirect']);
+    assert.deepEqual(
+      seen.map((s) => s.url),
+      ['/redirect'],
+    );
   });
 
   test('an unreachable endpoint is a retryable network failure; a slow one a retryable timeout', async () => {
@@ -263,7 +275,8 @@ describe('http adapter', () => {
 });
 
 describe('command probe', () => {
-  const probeWith = (probe: Record<string, unknown>) => probeComponent(component({ adapter: { type: 'command', start: ['true'], stop: ['true'] }, probe: { type: 'command', ...probe } }));
+  const probeWith = (probe: Record<string, unknown>) =>
+    probeComponent(component({ adapter: { type: 'command', start: ['true'], stop: ['true'] }, probe: { type: 'command', ...probe } }));
 
   test('exit 0 is healthy; the detail has the exit code and the last output line', async () => {
     const result = await probeWith({ command: sh('echo checking; echo "all 3 replicas ready"') });

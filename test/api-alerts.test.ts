@@ -69,18 +69,32 @@ describe('Alertmanager webhook', () => {
     assert.deepEqual(body.started.map((r: { component: string }) => r.component).sort(), [ids.byComponent, ids.byService, ids.byJob].sort());
     assert.deepEqual(body.alreadyRunning, []);
     assert.equal(body.resolved, 1);
-    assert.deepEqual(body.unknown.map((u: { value?: string; fingerprint: string }) => [u.value, u.fingerprint]), [['not-configured', 'unknown'], [undefined, 'nolabel']]);
+    assert.deepEqual(
+      body.unknown.map((u: { value?: string; fingerprint: string }) => [u.value, u.fingerprint]),
+      [
+        ['not-configured', 'unknown'],
+        [undefined, 'nolabel'],
+      ],
+    );
 
     const repeats = [await post(), ...(await Promise.all([post(), post(), post()]))];
     for (const res of repeats) {
       assert.equal(res.statusCode, 200, res.body);
       assert.deepEqual(res.json().started, []);
-      assert.deepEqual(res.json().alreadyRunning.map((r: { component: string }) => r.component).sort(), [ids.byComponent, ids.byService, ids.byJob].sort());
+      assert.deepEqual(
+        res
+          .json()
+          .alreadyRunning.map((r: { component: string }) => r.component)
+          .sort(),
+        [ids.byComponent, ids.byService, ids.byJob].sort(),
+      );
     }
 
     for (const id of [ids.byComponent, ids.byService, ids.byJob]) {
       await waitFor(`one run of ${id} visible`, 20_000, async () => (await countRuns(suite.client, { component: id, strategy: 'immediate' })) === 1);
-      const listed = (await app.inject({ method: 'GET', url: `/v1/runs?component=${id}&trigger=alert&strategy=immediate`, headers: bearer(tokens.viewer) })).json();
+      const listed = (
+        await app.inject({ method: 'GET', url: `/v1/runs?component=${id}&trigger=alert&strategy=immediate`, headers: bearer(tokens.viewer) })
+      ).json();
       assert.equal(listed.runs.length, 1);
       assert.equal(listed.runs[0].workflowId, recoveryWorkflowId(id));
       assert.equal(listed.runs[0].strategy, 'immediate');
@@ -113,7 +127,10 @@ describe('Alertmanager webhook', () => {
     const alert = () => app.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: bearer(tokens.operator), payload: alertPayload(healthyAfter) });
     const first = await alert();
     assert.equal(first.statusCode, 200, first.body);
-    assert.deepEqual(first.json().started.map((r: { component: string }) => r.component), [healthyAfter]);
+    assert.deepEqual(
+      first.json().started.map((r: { component: string }) => r.component),
+      [healthyAfter],
+    );
     const done = await ended(healthyAfter);
     assert.equal(done.result?.outcome, 'recovered');
     const pid = (await runningProcess(processAdapter(component)))?.pid;
@@ -124,7 +141,10 @@ describe('Alertmanager webhook', () => {
     const body = again.json();
     assert.deepEqual(body.started, []);
     assert.deepEqual(body.alreadyRunning, []);
-    assert.deepEqual(body.healthy.map((h: { component: string }) => h.component), [healthyAfter]);
+    assert.deepEqual(
+      body.healthy.map((h: { component: string }) => h.component),
+      [healthyAfter],
+    );
     assert.equal((await suite.client.describe(recoveryWorkflowId(healthyAfter))).runId, done.runId, 'no second recovery run');
     assert.equal((await runningProcess(processAdapter(component)))?.pid, pid, 'the service was not restarted');
     await waitFor('the first run visible', 20_000, async () => (await countRuns(suite.client, { component: healthyAfter, strategy: 'immediate' })) === 1);
@@ -132,9 +152,14 @@ describe('Alertmanager webhook', () => {
 
   test('the same firings whose recovery ended within the window start no second one, even after an API restart; a new firing does', async () => {
     const payload = alertPayload(neverHealthy);
-    const alert = (on: FastifyInstance, p: object = payload) => on.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: bearer(tokens.operator), payload: p });
+    const alert = (on: FastifyInstance, p: object = payload) =>
+      on.inject({ method: 'POST', url: '/v1/alerts/alertmanager', headers: bearer(tokens.operator), payload: p });
     const first = await alert(app);
-    assert.deepEqual(first.json().started.map((r: { component: string }) => r.component), [neverHealthy], first.body);
+    assert.deepEqual(
+      first.json().started.map((r: { component: string }) => r.component),
+      [neverHealthy],
+      first.body,
+    );
     const done = await ended(neverHealthy);
     assert.equal(done.result?.outcome, 'failed');
 
@@ -145,16 +170,25 @@ describe('Alertmanager webhook', () => {
       assert.equal(repeat.statusCode, 200, repeat.body);
       assert.deepEqual(repeat.json().started, []);
       assert.deepEqual(repeat.json().healthy, [], 'it is not healthy');
-      assert.deepEqual(repeat.json().deduplicated, [{ component: neverHealthy, workflowId: recoveryWorkflowId(neverHealthy), endedAt: done.closeTime, fingerprints: ['f0'] }]);
+      assert.deepEqual(repeat.json().deduplicated, [
+        { component: neverHealthy, workflowId: recoveryWorkflowId(neverHealthy), endedAt: done.closeTime, fingerprints: ['f0'] },
+      ]);
       assert.equal((await suite.client.describe(recoveryWorkflowId(neverHealthy))).runId, done.runId, 'no second recovery run');
 
       // The same alert firing again after it resolved (a new startsAt) is a new failure: it recovers.
       const refired = { ...payload, alerts: payload.alerts.map((a) => ({ ...a, startsAt: '2026-11-23T11:00:00Z' })) };
       const again = await alert(restarted, refired);
-      assert.deepEqual(again.json().started.map((r: { component: string }) => r.component), [neverHealthy], again.body);
+      assert.deepEqual(
+        again.json().started.map((r: { component: string }) => r.component),
+        [neverHealthy],
+        again.body,
+      );
       const second = await ended(neverHealthy);
       assert.notEqual(second.runId, done.runId);
-      assert.deepEqual((await alert(restarted, refired)).json().deduplicated.map((d: { component: string }) => d.component), [neverHealthy]);
+      assert.deepEqual(
+        (await alert(restarted, refired)).json().deduplicated.map((d: { component: string }) => d.component),
+        [neverHealthy],
+      );
     } finally {
       await restarted.close();
     }
@@ -164,7 +198,11 @@ describe('Alertmanager webhook', () => {
     try {
       const refired = { ...payload, alerts: payload.alerts.map((a) => ({ ...a, startsAt: '2026-11-23T11:00:00Z' })) };
       const res = await alert(noWindow, refired);
-      assert.deepEqual(res.json().started.map((r: { component: string }) => r.component), [neverHealthy], res.body);
+      assert.deepEqual(
+        res.json().started.map((r: { component: string }) => r.component),
+        [neverHealthy],
+        res.body,
+      );
     } finally {
       await noWindow.close();
     }

@@ -23,18 +23,24 @@ describe('API tokens', () => {
   test('MEND_TOKENS entries give names, roles and scopes; unnamed ones get a name that does not reveal the token', () => {
     const secret = generateToken();
     const entries = parseTokensEnv(`ops=${'o'.repeat(20)}:operator:api,store ; ${secret}:viewer\n${'a'.repeat(24)}:admin`);
-    assert.deepEqual(entries.map((e) => [e.name, e.role, e.components]), [
-      ['ops', 'operator', ['api', 'store']],
-      [entries[1]!.name, 'viewer', undefined],
-      [entries[2]!.name, 'admin', undefined],
-    ]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.role, e.components]),
+      [
+        ['ops', 'operator', ['api', 'store']],
+        [entries[1]!.name, 'viewer', undefined],
+        [entries[2]!.name, 'admin', undefined],
+      ],
+    );
     assert.match(entries[1]!.name, /^viewer-[0-9a-f]{8}$/);
     assert.ok(!entries[1]!.name.includes(secret.slice(0, 8)));
   });
 
   test('a bad MEND_TOKENS entry is named by position, never by its token', () => {
     const secret = 'short-secret';
-    assert.throws(() => parseTokensEnv(`${secret}:operator`), (err: Error) => /entry 1: token: a token needs at least 16 characters/.test(err.message) && !err.message.includes(secret));
+    assert.throws(
+      () => parseTokensEnv(`${secret}:operator`),
+      (err: Error) => /entry 1: token: a token needs at least 16 characters/.test(err.message) && !err.message.includes(secret),
+    );
     assert.throws(() => parseTokensEnv(`${'x'.repeat(20)}:root`), /entry 1: role:/);
     assert.throws(() => parseTokensEnv(`${'x'.repeat(20)}:operator:Bad Id`), /entry 1: components/);
   });
@@ -51,7 +57,10 @@ describe('API tokens', () => {
     assert.deepEqual([...(ci?.components ?? [])], ['api']);
     assert.equal(table.authenticate('m'.repeat(20))?.role, 'admin');
     assert.equal(table.authenticate(token + 'x'), undefined);
-    assert.throws(() => loadTokens({ MEND_TOKENS: `ci=${'c'.repeat(20)}:viewer`, MEND_TOKENS_FILE: file }, () => readFileSync(file, 'utf8')), /duplicate token name "ci"/);
+    assert.throws(
+      () => loadTokens({ MEND_TOKENS: `ci=${'c'.repeat(20)}:viewer`, MEND_TOKENS_FILE: file }, () => readFileSync(file, 'utf8')),
+      /duplicate token name "ci"/,
+    );
     writeFileSync(file, 'tokens:\n  - name: x\n    role: admin\n');
     assert.throws(() => loadTokens({ MEND_TOKENS_FILE: file }, () => readFileSync(file, 'utf8')), /give exactly one of token or sha256/);
   });
@@ -158,7 +167,8 @@ describe('API access by role', () => {
     const start = await call('POST', '/v1/runs', tokens.viewer, { strategy: 'immediate', components: [A] });
     assert.equal(start.statusCode, 403);
     assert.match(start.json().message, /test-viewer is viewer; this needs operator/);
-    for (const action of ['pause', 'resume', 'cancel', 'approve']) assert.equal((await call('POST', `/v1/runs/${A}/${action}`, tokens.viewer)).statusCode, 403, action);
+    for (const action of ['pause', 'resume', 'cancel', 'approve'])
+      assert.equal((await call('POST', `/v1/runs/${A}/${action}`, tokens.viewer)).statusCode, 403, action);
     assert.equal((await call('POST', '/v1/alerts/alertmanager', tokens.viewer, alertPayload(A))).statusCode, 403);
     assert.equal(starts.length, 0);
   });
@@ -173,10 +183,11 @@ describe('API access by role', () => {
     assert.equal(reset.statusCode, 403);
     assert.match(reset.json().message, /an emergency reset needs admin/);
     assert.equal((await call('POST', `/v1/runs/${A}/approve`, tokens.operator, { approve: true })).statusCode, 403);
-    for (const action of ['pause', 'resume', 'cancel']) assert.equal((await call('POST', `/v1/runs/${A}/${action}`, tokens.operator)).statusCode, 404, `${action}: allowed, but no run`);
+    for (const action of ['pause', 'resume', 'cancel'])
+      assert.equal((await call('POST', `/v1/runs/${A}/${action}`, tokens.operator)).statusCode, 404, `${action}: allowed, but no run`);
     const viaAlert = await call('POST', '/v1/alerts/alertmanager', tokens.operator, alertPayload(B));
     assert.equal(viaAlert.statusCode, 200);
-    assert.deepEqual(viaAlert.json().forbidden, [B], "an alert may not start an emergency-reset policy for an operator");
+    assert.deepEqual(viaAlert.json().forbidden, [B], 'an alert may not start an emergency-reset policy for an operator');
     assert.equal(starts.length, count);
   });
 
@@ -189,14 +200,24 @@ describe('API access by role', () => {
     assert.equal((await call('POST', '/v1/runs', tokens.scoped, { strategy: 'immediate', components: [A, B] })).statusCode, 403, 'all or nothing');
     for (const action of ['pause', 'resume', 'cancel']) {
       assert.equal((await call('POST', `/v1/runs/${B}/${action}`, tokens.scoped)).statusCode, 403, action);
-      assert.equal((await call('POST', `/v1/runs/${encodeURIComponent(`mend/recover/${B}/escalation/progressive`)}/${action}`, tokens.scoped)).statusCode, 403, `${action} on an escalation rung of B`);
+      assert.equal(
+        (await call('POST', `/v1/runs/${encodeURIComponent(`mend/recover/${B}/escalation/progressive`)}/${action}`, tokens.scoped)).statusCode,
+        403,
+        `${action} on an escalation rung of B`,
+      );
       assert.equal((await call('POST', `/v1/runs/${A}/${action}`, tokens.scoped)).statusCode, 404, `${action} on A: allowed, no run`);
     }
     const alerts = await call('POST', '/v1/alerts/alertmanager', tokens.scoped, alertPayload(A, B));
     assert.equal(alerts.statusCode, 200);
     assert.deepEqual(alerts.json().forbidden, [B]);
-    assert.deepEqual(alerts.json().started.map((r: { component: string }) => r.component), [A]);
-    assert.deepEqual(starts.slice(count).map((s) => s.component.id), [A, A]);
+    assert.deepEqual(
+      alerts.json().started.map((r: { component: string }) => r.component),
+      [A],
+    );
+    assert.deepEqual(
+      starts.slice(count).map((s) => s.component.id),
+      [A, A],
+    );
   });
 
   test('an admin starts emergency resets and may approve', async () => {
@@ -211,7 +232,8 @@ describe('API access by role', () => {
     const { mend, starts: limitedStarts } = spyClient(real);
     const limited = await testApp(mend, config, table, { rateLimit: { burst: 2, perMinute: 1 } });
     try {
-      const go = (token: string) => limited.inject({ method: 'POST', url: '/v1/runs', headers: bearer(token), payload: { strategy: 'immediate', components: [A] } });
+      const go = (token: string) =>
+        limited.inject({ method: 'POST', url: '/v1/runs', headers: bearer(token), payload: { strategy: 'immediate', components: [A] } });
       assert.equal((await go(tokens.operator)).statusCode, 202);
       assert.equal((await go(tokens.operator)).statusCode, 202);
       const third = await go(tokens.operator);
@@ -228,7 +250,8 @@ describe('API access by role', () => {
   test('an address that keeps presenting wrong tokens gets 429s, even for a right one; other addresses are unaffected', async () => {
     const guarded = await testApp(real, config, table, { authFailureLimit: { burst: 3, perMinute: 1 } });
     try {
-      const get = (token: string, remoteAddress = '10.0.0.9') => guarded.inject({ method: 'GET', url: '/v1/components', headers: bearer(token), remoteAddress });
+      const get = (token: string, remoteAddress = '10.0.0.9') =>
+        guarded.inject({ method: 'GET', url: '/v1/components', headers: bearer(token), remoteAddress });
       for (let i = 0; i < 3; i++) assert.equal((await get(generateToken())).statusCode, 401);
       const locked = await get(generateToken());
       assert.equal(locked.statusCode, 429);
@@ -248,7 +271,10 @@ describe('API access by role', () => {
     for (const token of Object.values(tokens)) assert.ok(!text.includes(token), 'a token reached the log');
     const lines = log.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((l) => l.url === '/v1/components' && l.by === 'test-viewer' && typeof l.reqId === 'string'));
-    assert.ok(lines.some((l) => l.reqId === 'trace-me-123' && l.by === 'test-admin'), 'a given x-request-id is the request id');
+    assert.ok(
+      lines.some((l) => l.reqId === 'trace-me-123' && l.by === 'test-admin'),
+      'a given x-request-id is the request id',
+    );
     assert.ok(!lines.some((l) => l.url === '/readyz'), '/readyz is not logged at info');
     const res = await app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'abc' } });
     assert.equal(res.headers['x-request-id'], 'abc');

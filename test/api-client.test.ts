@@ -48,7 +48,10 @@ describe('API client (MEND_URL, MEND_TOKEN)', () => {
 
   test('reads components and runs, and starts runs as its token', async () => {
     const viewer = new ApiClient({ url, token: tokens.viewer });
-    assert.deepEqual((await viewer.components()).components.map((c) => c.id), [id]);
+    assert.deepEqual(
+      (await viewer.components()).components.map((c) => c.id),
+      [id],
+    );
     assert.equal((await viewer.component(id)).recovery, null);
     assert.ok(Array.isArray((await viewer.listRuns({ component: id, limit: 5 })).runs));
 
@@ -67,6 +70,9 @@ describe('API client (MEND_URL, MEND_TOKEN)', () => {
     const count = starts.length;
     await assert.rejects(new ApiClient({ url, token: tokens.admin }).startRuns({ strategy: 'immediate', components: ['Not Valid'] }), ZodError);
     assert.equal(starts.length, count);
-    await assert.rejects(new ApiClient({ url: `http://127.0.0.1:${await freePort()}`, token: tokens.admin }).components(), (err: ApiError) => err.status === 0 && /not reachable/.test(err.message));
+    await assert.rejects(
+      new ApiClient({ url: `http://127.0.0.1:${await freePort()}`, token: tokens.admin }).components(),
+      (err: ApiError) => err.status === 0 && /not reachable/.test(err.message),
+    );
   });
 });

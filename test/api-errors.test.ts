@@ -30,7 +30,18 @@ describe('visibility queries and run ids (pure)', () => {
   test('each filter adds one clause on its search attribute; runs are limited to the task queue', () => {
     assert.equal(runListQuery({}, 'mend'), 'WorkflowId STARTS_WITH "mend/" AND TaskQueue = "mend"');
     assert.equal(
-      runListQuery({ component: 'api', strategy: 'immediate', phase: 'validation', outcome: 'failed', trigger: 'alert', status: 'running', since: '2026-11-23T10:00:00+01:00' }, 'q'),
+      runListQuery(
+        {
+          component: 'api',
+          strategy: 'immediate',
+          phase: 'validation',
+          outcome: 'failed',
+          trigger: 'alert',
+          status: 'running',
+          since: '2026-11-23T10:00:00+01:00',
+        },
+        'q',
+      ),
       'WorkflowId STARTS_WITH "mend/" AND TaskQueue = "q" AND MendComponents = "api" AND MendStrategy = "immediate" AND MendPhase = "validation" AND MendOutcome = "failed" AND MendTrigger = "alert" AND ExecutionStatus = "Running" AND StartTime >= "2026-11-23T09:00:00.000Z"',
     );
   });
@@ -68,7 +79,12 @@ describe('API error responses', () => {
   });
 
   const start = (payload: string | object, contentType = 'application/json') =>
-    app.inject({ method: 'POST', url: '/v1/runs', headers: { ...bearer(tokens.admin), 'content-type': contentType }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+    app.inject({
+      method: 'POST',
+      url: '/v1/runs',
+      headers: { ...bearer(tokens.admin), 'content-type': contentType },
+      payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+    });
 
   test('400 names each bad field with its path and what was expected', async () => {
     const res = await start({ strategy: 'reboot', components: [id, 'Bad Id'], options: { before: 'yesterday' } });
@@ -120,7 +136,11 @@ describe('API error responses', () => {
   });
 
   test('an unknown route or method is a JSON 404 with the request id', async () => {
-    for (const [method, url] of [['GET', '/v2/runs'], ['DELETE', '/v1/runs'], ['PUT', `/v1/components/${id}`]] as const) {
+    for (const [method, url] of [
+      ['GET', '/v2/runs'],
+      ['DELETE', '/v1/runs'],
+      ['PUT', `/v1/components/${id}`],
+    ] as const) {
       const res = await app.inject({ method, url, headers: bearer(tokens.admin) });
       assert.equal(res.statusCode, 404, `${method} ${url}`);
       assert.equal(res.json().requestId, res.headers['x-request-id']);

@@ -49,7 +49,10 @@ export async function testApp(mend: MendClient, config: Config, table: TokenTabl
  * The real client, except that starts (recoveries and sagas) are recorded instead of made (auth and
  * input tests must prove what would start without leaving runs behind). `startsThrough: true` lets them through.
  */
-export function spyClient(real: MendClient, opts: { startsThrough?: boolean } = {}): { mend: MendClient; starts: StartRecoveryRequest[]; sagaStarts: StartSagaRequest[] } {
+export function spyClient(
+  real: MendClient,
+  opts: { startsThrough?: boolean } = {},
+): { mend: MendClient; starts: StartRecoveryRequest[]; sagaStarts: StartSagaRequest[] } {
   const starts: StartRecoveryRequest[] = [];
   const sagaStarts: StartSagaRequest[] = [];
   const mend = new Proxy(real, {

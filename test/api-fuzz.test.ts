@@ -32,7 +32,11 @@ describe('API under malformed input (fast-check)', () => {
 
   before(async () => {
     const saga = `sagas:\n  - name: fz-saga\n    steps:\n      - name: check\n        action: { type: component, component: ${known[0]}, op: validate }\n`;
-    const { file } = await writeDemoConfig(dir, known.map((id) => ({ id })), saga);
+    const { file } = await writeDemoConfig(
+      dir,
+      known.map((id) => ({ id })),
+      saga,
+    );
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     const made = makeTokens(known[0]!);
     tokens = made.tokens;
@@ -52,8 +56,21 @@ describe('API under malformed input (fast-check)', () => {
     const notKnown = (s: string) => !known.includes(s);
     const huge = fc.integer({ min: 70_000, max: 150_000 }).map((n) => 'x'.repeat(n));
     const ascii = fc.string({ unit: fc.constantFrom(...' !"#$%&\'()*+,-./0123456789:;<=>?@ABCXYZ[\\]^_`abcxyz{|}~'.split('')), maxLength: 40 });
-    const anyString = fc.oneof(fc.string({ maxLength: 60 }), fc.string({ unit: 'binary', maxLength: 60 }), ascii, fc.constantFrom('', ' ', 'null', '__proto__', 'constructor', '../etc/passwd', 'mend/recover/', 'mend//x', '%00', 'a'.repeat(500)));
-    const wrongType = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue(), { maxKeys: 3 }), anyString);
+    const anyString = fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.string({ unit: 'binary', maxLength: 60 }),
+      ascii,
+      fc.constantFrom('', ' ', 'null', '__proto__', 'constructor', '../etc/passwd', 'mend/recover/', 'mend//x', '%00', 'a'.repeat(500)),
+    );
+    const wrongType = fc.oneof(
+      fc.integer(),
+      fc.double(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(fc.jsonValue(), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue(), { maxKeys: 3 }),
+      anyString,
+    );
 
     // A valid start, then one change that must make it invalid.
     const validStart = fc.record({
@@ -66,29 +83,49 @@ describe('API under malformed input (fast-check)', () => {
     const brokenStart = fc.tuple(validStart, fc.nat(8), wrongType, anyString, fc.string({ minLength: 1, maxLength: 10 })).map(([body, how, bad, text, key]) => {
       const b: Record<string, unknown> = { ...body };
       switch (how) {
-        case 0: b[`x${key}`] = bad; break; // unknown field
-        case 1: b.strategy = typeof bad === 'string' && ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset', 'saga'].includes(bad) ? 42 : bad; break;
-        case 2: b.components = typeof bad === 'string' ? [notKnown(bad) ? bad : `${bad}!`] : bad; break;
-        case 3: b.components = []; break;
-        case 4: b.dryRun = typeof bad === 'boolean' ? String(bad) : bad; break;
-        case 5: b.reason = 'r'.repeat(501 + text.length); break;
-        case 6: b.options = { [`x${key}`]: bad }; break;
-        case 7: b.options = { before: `${text}not-a-time`, checkpoint: '../../etc' }; break;
-        default: delete b.strategy;
+        case 0:
+          b[`x${key}`] = bad;
+          break; // unknown field
+        case 1:
+          b.strategy =
+            typeof bad === 'string' && ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset', 'saga'].includes(bad) ? 42 : bad;
+          break;
+        case 2:
+          b.components = typeof bad === 'string' ? [notKnown(bad) ? bad : `${bad}!`] : bad;
+          break;
+        case 3:
+          b.components = [];
+          break;
+        case 4:
+          b.dryRun = typeof bad === 'boolean' ? String(bad) : bad;
+          break;
+        case 5:
+          b.reason = 'r'.repeat(501 + text.length);
+          break;
+        case 6:
+          b.options = { [`x${key}`]: bad };
+          break;
+        case 7:
+          b.options = { before: `${text}not-a-time`, checkpoint: '../../etc' };
+          break;
+        default:
+          delete b.strategy;
       }
       return b;
     });
     // A valid Alertmanager payload naming no configured component (random labels, some fields left out), or one field broken.
     const labels = fc.dictionary(fc.constantFrom('component', 'service', 'job', 'alertname', 'instance', 'x'), anyString.filter(notKnown), { maxKeys: 4 });
-    const alertBody = fc.tuple(fc.array(anyString.filter(notKnown), { minLength: 1, maxLength: 4 }), fc.nat(6), wrongType, fc.array(labels, { minLength: 1, maxLength: 5 })).map(([names, how, bad, labelSets]) => {
-      const p: Record<string, unknown> = alertPayload(...names);
-      if (how === 1) p.version = bad === '4' ? 4 : bad;
-      if (how === 2) p.alerts = bad;
-      if (how === 3) p.alerts = [{ status: bad, labels: { component: known[0] } }];
-      if (how === 4) p.alerts = labelSets.map((l) => ({ status: 'firing', labels: l }));
-      if (how === 5) p.alerts = labelSets.map((l, i) => ({ status: i % 2 ? 'resolved' : 'firing', labels: l, annotations: bad }));
-      return p;
-    });
+    const alertBody = fc
+      .tuple(fc.array(anyString.filter(notKnown), { minLength: 1, maxLength: 4 }), fc.nat(6), wrongType, fc.array(labels, { minLength: 1, maxLength: 5 }))
+      .map(([names, how, bad, labelSets]) => {
+        const p: Record<string, unknown> = alertPayload(...names);
+        if (how === 1) p.version = bad === '4' ? 4 : bad;
+        if (how === 2) p.alerts = bad;
+        if (how === 3) p.alerts = [{ status: bad, labels: { component: known[0] } }];
+        if (how === 4) p.alerts = labelSets.map((l) => ({ status: 'firing', labels: l }));
+        if (how === 5) p.alerts = labelSets.map((l, i) => ({ status: i % 2 ? 'resolved' : 'firing', labels: l, annotations: bad }));
+        return p;
+      });
     const controlBody = fc.oneof(
       fc.record({ reason: wrongType }).filter((b) => typeof b.reason !== 'string' || b.reason.length > 500),
       fc.record({ approve: wrongType }).filter((b) => typeof b.approve !== 'boolean'),
@@ -129,7 +166,19 @@ describe('API under malformed input (fast-check)', () => {
       );
     const contentType = fc.oneof(
       { weight: 6, arbitrary: fc.constant('application/json') },
-      { weight: 3, arbitrary: fc.constantFrom('application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json; charset=latin1', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '') },
+      {
+        weight: 3,
+        arbitrary: fc.constantFrom(
+          'application/json; charset=utf-8',
+          'APPLICATION/JSON',
+          'application/json; charset=latin1',
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'multipart/form-data; boundary=x',
+          'application/xml',
+          '',
+        ),
+      },
       { weight: 1, arbitrary: fc.constant(undefined) },
     );
     const idParam = fc.oneof(
@@ -139,24 +188,75 @@ describe('API under malformed input (fast-check)', () => {
       fc.constantFrom('%', '%zz', '%2e%2e', '..', '.', '%00', '%F0%9F%92%A9'),
     );
     const query = fc.oneof(
-      fc.dictionary(fc.constantFrom('component', 'strategy', 'phase', 'outcome', 'trigger', 'status', 'since', 'limit', 'x', '__proto__'), anyString, { maxKeys: 4 }).map((q) => new URLSearchParams(q).toString()),
-      fc.constantFrom('limit=0', 'limit=-1', 'limit=1e9', 'limit=abc', 'since=yesterday', 'component=A', 'component=a&component=b', 'strategy=reboot', '%', 'a=%zz'),
+      fc
+        .dictionary(fc.constantFrom('component', 'strategy', 'phase', 'outcome', 'trigger', 'status', 'since', 'limit', 'x', '__proto__'), anyString, {
+          maxKeys: 4,
+        })
+        .map((q) => new URLSearchParams(q).toString()),
+      fc.constantFrom(
+        'limit=0',
+        'limit=-1',
+        'limit=1e9',
+        'limit=abc',
+        'since=yesterday',
+        'component=A',
+        'component=a&component=b',
+        'strategy=reboot',
+        '%',
+        'a=%zz',
+      ),
     );
     const authHeader = fc.oneof(
       { weight: 8, arbitrary: fc.constant('admin' as const) },
       { weight: 1, arbitrary: fc.constantFrom('operator' as const, 'scoped' as const, 'viewer' as const) },
-      { weight: 1, arbitrary: fc.oneof(fc.constant(undefined), ascii.map((s) => `Bearer ${s}`), ascii) },
+      {
+        weight: 1,
+        arbitrary: fc.oneof(
+          fc.constant(undefined),
+          ascii.map((s) => `Bearer ${s}`),
+          ascii,
+        ),
+      },
     );
     type Req = { method: string; template: string; body?: { json: unknown } | { raw: string } };
     const routeAndBody: fc.Arbitrary<Req> = fc.oneof(
       { weight: 4, arbitrary: bodyOf(brokenStart).map((body) => ({ method: 'POST', template: '/v1/runs', body })) },
       { weight: 3, arbitrary: bodyOf(alertBody).map((body) => ({ method: 'POST', template: '/v1/alerts/alertmanager', body })) },
-      { weight: 3, arbitrary: fc.tuple(fc.constantFrom('pause', 'resume', 'cancel', 'approve'), bodyOf(controlBody)).map(([a, body]) => ({ method: 'POST', template: `/v1/runs/:id/${a}`, body })) },
-      { weight: 2, arbitrary: fc.tuple(fc.constantFrom('fz-saga', 'fz-saga', 'nope', 'Bad Name', '..'), bodyOf(brokenSaga)).map(([name, body]) => ({ method: 'POST', template: `/v1/sagas/${encodeURIComponent(name)}/runs`, body })).filter((r) => r.body !== undefined && !wouldRunSaga(r.body)) },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(fc.constantFrom('pause', 'resume', 'cancel', 'approve'), bodyOf(controlBody))
+          .map(([a, body]) => ({ method: 'POST', template: `/v1/runs/:id/${a}`, body })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.constantFrom('fz-saga', 'fz-saga', 'nope', 'Bad Name', '..'), bodyOf(brokenSaga))
+          .map(([name, body]) => ({ method: 'POST', template: `/v1/sagas/${encodeURIComponent(name)}/runs`, body }))
+          .filter((r) => r.body !== undefined && !wouldRunSaga(r.body)),
+      },
       // A check of a known component would really run (on a queue no worker polls): only unknown and malformed ids.
-      { weight: 2, arbitrary: fc.tuple(idParam.filter((id) => !known.includes(id) && !id.includes(':')), bodyOf(controlBody)).map(([id, body]) => ({ method: 'POST', template: `/v1/components/${id}/check`, body })) },
-      { weight: 2, arbitrary: fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/v1/sagas', '/healthz', '/readyz', '/metrics', '/docs/json').map((template) => ({ method: 'GET', template })) },
-      { weight: 1, arbitrary: fc.tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components')).map(([method, template]) => ({ method, template })) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(
+            idParam.filter((id) => !known.includes(id) && !id.includes(':')),
+            bodyOf(controlBody),
+          )
+          .map(([id, body]) => ({ method: 'POST', template: `/v1/components/${id}/check`, body })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components', '/v1/components/:id', '/v1/sagas', '/healthz', '/readyz', '/metrics', '/docs/json')
+          .map((template) => ({ method: 'GET', template })),
+      },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom('PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), fc.constantFrom('/v1/runs', '/v1/runs/:id', '/v1/components'))
+          .map(([method, template]) => ({ method, template })),
+      },
     );
 
     const request = fc.record({ req: routeAndBody, id: idParam, query: fc.option(query), contentType, auth: authHeader });
@@ -176,7 +276,8 @@ describe('API under malformed input (fast-check)', () => {
         byStatus.set(res.statusCode, (byStatus.get(res.statusCode) ?? 0) + 1);
         assert.ok(res.statusCode < 500, `${method} ${url} → ${res.statusCode}: ${res.body.slice(0, 300)}`);
         assert.doesNotMatch(res.body, /\n\s+at .+:\d+:\d+/, `${method} ${url}: a stack trace`);
-        if (res.statusCode >= 400 && method !== 'HEAD') assert.equal(res.json().statusCode, res.statusCode, `${method} ${url}: error body ${res.body.slice(0, 200)}`);
+        if (res.statusCode >= 400 && method !== 'HEAD')
+          assert.equal(res.json().statusCode, res.statusCode, `${method} ${url}: error body ${res.body.slice(0, 200)}`);
         assert.notEqual(res.statusCode, 202, `${method} ${url} was accepted: ${String(opts.payload).slice(0, 200)}`);
         if (template === '/v1/alerts/alertmanager' && res.statusCode === 200) assert.deepEqual(res.json().started, []);
       }),
@@ -184,7 +285,12 @@ describe('API under malformed input (fast-check)', () => {
     );
 
     assert.equal(requests, NUM_RUNS);
-    console.log(`statuses: ${[...byStatus].sort(([a], [b]) => a - b).map(([code, n]) => `${code}×${n}`).join(' ')}`);
+    console.log(
+      `statuses: ${[...byStatus]
+        .sort(([a], [b]) => a - b)
+        .map(([code, n]) => `${code}×${n}`)
+        .join(' ')}`,
+    );
     // The mix must reach the handlers, not stop at the door.
     for (const code of [400, 401, 403, 404, 413, 415]) assert.ok(byStatus.has(code), `no ${code} among ${[...byStatus.keys()].join(', ')}`);
     assert.equal(starts.length, 0, `runs started: ${starts.map((s) => s.component.id).join(', ')}`);

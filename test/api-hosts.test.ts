@@ -28,16 +28,20 @@ describe('hosts through the API and the CLI, with one real agent', () => {
   before(async () => {
     ({ file: configFile } = await writeDemoConfig(
       dir,
-      [
-        { id: 'edge-api', host: 'edge' },
-        { id: 'edge-web', host: 'edge' },
-        { id: 'central-db' },
-      ],
+      [{ id: 'edge-api', host: 'edge' }, { id: 'edge-web', host: 'edge' }, { id: 'central-db' }],
       'hosts:\n  - { id: edge, description: the edge box, labels: { zone: eu-1 } }\n  - { id: idle }\n',
     ));
     config = loadConfigFile(configFile, { stateDir: `${dir}/.mend` });
-    agent = spawnTs('workers/agent.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: `${dir}/edge-home` }, { args: ['--host', 'edge'] });
-    await waitFor('agent to poll', 30_000, () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))));
+    agent = spawnTs(
+      'workers/agent.ts',
+      { ...process.env, MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: `${dir}/edge-home` },
+      { args: ['--host', 'edge'] },
+    );
+    await waitFor(
+      'agent to poll',
+      30_000,
+      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))),
+    );
     mend = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
     let table;
     ({ tokens, table } = makeTokens('edge-api'));
@@ -59,7 +63,10 @@ describe('hosts through the API and the CLI, with one real agent', () => {
       const body = HostListSchema.parse(res.json());
       return body.hosts.find((h) => h.id === 'edge')?.agent === 'up' && body.hosts;
     });
-    assert.deepEqual(hosts.map((h) => h.id), ['edge', 'idle', DEFAULT_HOST]);
+    assert.deepEqual(
+      hosts.map((h) => h.id),
+      ['edge', 'idle', DEFAULT_HOST],
+    );
     const edge = hosts[0]!;
     assert.equal(edge.taskQueue, hostTaskQueue(queue, 'edge'));
     assert.equal(edge.components, 2);
@@ -103,7 +110,14 @@ describe('hosts through the API and the CLI, with one real agent', () => {
     const json = await runCli(['hosts', '--json'], env);
     assert.equal(json.code, 0, json.stderr);
     const hosts = HostListSchema.shape.hosts.parse(JSON.parse(json.stdout));
-    assert.deepEqual(hosts.map((h) => [h.id, h.agent]), [['edge', 'up'], ['idle', 'down'], [DEFAULT_HOST, 'down']]);
+    assert.deepEqual(
+      hosts.map((h) => [h.id, h.agent]),
+      [
+        ['edge', 'up'],
+        ['idle', 'down'],
+        [DEFAULT_HOST, 'down'],
+      ],
+    );
 
     const text = await runCli(['hosts'], env);
     assert.equal(text.code, 0, text.stderr);
@@ -117,7 +131,14 @@ describe('hosts through the API and the CLI, with one real agent', () => {
   test('the components list names each component host: GET /v1/components, and a HOST column in mend components', async () => {
     const res = await app.inject({ method: 'GET', url: '/v1/components', headers: bearer(tokens.viewer) });
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual((res.json() as { components: Array<{ id: string; host: string }> }).components.map((c) => [c.id, c.host]), [['edge-api', 'edge'], ['edge-web', 'edge'], ['central-db', DEFAULT_HOST]]);
+    assert.deepEqual(
+      (res.json() as { components: Array<{ id: string; host: string }> }).components.map((c) => [c.id, c.host]),
+      [
+        ['edge-api', 'edge'],
+        ['edge-web', 'edge'],
+        ['central-db', DEFAULT_HOST],
+      ],
+    );
 
     const env = { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_CONFIG: configFile, MEND_HOME: `${dir}/.mend` };
     const text = await runCli(['components'], env);
@@ -132,9 +153,19 @@ describe('hosts through the API and the CLI, with one real agent', () => {
     const now = Date.parse('2026-01-01T00:10:00Z');
     const at = (ms: number) => new Date(now - ms).toISOString();
     const identity = 'mend-agent/edge@box-1 pid 42 v0.1.0 started 2026-01-01T00:00:00.000Z';
-    const [fresh] = hostStatuses(config, () => [{ identity, lastAccessTime: at(5_000) }], (id) => id, now);
+    const [fresh] = hostStatuses(
+      config,
+      () => [{ identity, lastAccessTime: at(5_000) }],
+      (id) => id,
+      now,
+    );
     assert.deepEqual([fresh!.agent, fresh!.version, fresh!.agents[0]!.machine, fresh!.agents[0]!.pid], ['up', '0.1.0', 'box-1', 42]);
-    const [stale] = hostStatuses(config, () => [{ identity, lastAccessTime: at(POLLER_FRESH_MS + 1_000) }], (id) => id, now);
+    const [stale] = hostStatuses(
+      config,
+      () => [{ identity, lastAccessTime: at(POLLER_FRESH_MS + 1_000) }],
+      (id) => id,
+      now,
+    );
     assert.deepEqual([stale!.agent, stale!.version, stale!.lastSeen], ['down', undefined, at(POLLER_FRESH_MS + 1_000)]);
   });
 });

@@ -35,10 +35,28 @@ const JUNK: Junk[] = [
   { name: 'a number', payload: '42', contentType: 'application/json', status: 400, says: /^body: .*expected object, received number/ },
   { name: 'a string', payload: '"pause"', contentType: 'application/json', status: 400, says: /^body: .*expected object, received string/ },
   { name: 'an unknown field', payload: '{"unknownField":1}', contentType: 'application/json', status: 400, says: /body\.unknownField: unknown field/ },
-  { name: 'a __proto__ key', payload: '{"__proto__":{"x":1}}', contentType: 'application/json', status: 400, says: /^body\.__proto__: forbidden key "__proto__"$/ },
-  { name: 'a constructor.prototype key', payload: '{"constructor":{"prototype":{"x":1}}}', contentType: 'application/json', status: 400, says: /^body\.constructor\.prototype: forbidden key/ },
+  {
+    name: 'a __proto__ key',
+    payload: '{"__proto__":{"x":1}}',
+    contentType: 'application/json',
+    status: 400,
+    says: /^body\.__proto__: forbidden key "__proto__"$/,
+  },
+  {
+    name: 'a constructor.prototype key',
+    payload: '{"constructor":{"prototype":{"x":1}}}',
+    contentType: 'application/json',
+    status: 400,
+    says: /^body\.constructor\.prototype: forbidden key/,
+  },
   { name: 'text/plain', payload: '{}', contentType: 'text/plain', status: 415, says: /content-type "text\/plain" is not accepted: send application\/json/ },
-  { name: 'a form', payload: 'reason=x', contentType: 'application/x-www-form-urlencoded', status: 415, says: /content-type "application\/x-www-form-urlencoded" is not accepted/ },
+  {
+    name: 'a form',
+    payload: 'reason=x',
+    contentType: 'application/x-www-form-urlencoded',
+    status: 415,
+    says: /content-type "application\/x-www-form-urlencoded" is not accepted/,
+  },
   { name: 'no content type', payload: '{}', status: 415, says: /a body without a content-type is not accepted/ },
 ];
 
@@ -92,7 +110,15 @@ describe('junk bodies on every POST route take no effect', () => {
     app = await testApp(spy.mend, suite.config, made.table);
 
     const gateComponent = suite.config.components.find((c) => c.id === gate)!;
-    gateRunId = (await suite.client.startRecovery({ strategy: 'emergency-reset', component: gateComponent, trigger: 'manual', requestedBy: 'junk-test', allComponents: suite.config.components })).runId;
+    gateRunId = (
+      await suite.client.startRecovery({
+        strategy: 'emergency-reset',
+        component: gateComponent,
+        trigger: 'manual',
+        requestedBy: 'junk-test',
+        allComponents: suite.config.components,
+      })
+    ).runId;
     await waitFor('the run to wait for an approval', 30_000, async () => (await suite.client.progress(recoveryWorkflowId(gate))).approval?.state === 'waiting');
     control = new BacklogControl(suite.client);
     backlogRunId = (await control.ensure(suite.config.spools[0]!)).runId;
@@ -102,7 +128,10 @@ describe('junk bodies on every POST route take no effect', () => {
 
   after(async () => {
     await suite?.client.cancel(recoveryWorkflowId(gate)).catch(() => undefined);
-    await suite?.client.temporal.workflow.getHandle(backlogWorkflowId(spoolName)).terminate('test over').catch(() => undefined);
+    await suite?.client.temporal.workflow
+      .getHandle(backlogWorkflowId(spoolName))
+      .terminate('test over')
+      .catch(() => undefined);
     if (suite) await deleteHealthSchedules(suite.client, queue).catch(() => undefined);
     await app?.close();
     await suite?.stop();
@@ -118,7 +147,8 @@ describe('junk bodies on every POST route take no effect', () => {
     });
   }
 
-  const history = async (workflowId: string, runId: string) => (await suite.client.temporal.workflow.getHandle(workflowId, runId).fetchHistory()).events as Array<Record<string, unknown>>;
+  const history = async (workflowId: string, runId: string) =>
+    (await suite.client.temporal.workflow.getHandle(workflowId, runId).fetchHistory()).events as Array<Record<string, unknown>>;
   const scheduleId = () => planHealthGroups(suite.config, queue).find((p) => p.group === group)!.scheduleId;
   const schedule = async () => {
     const d = await suite.client.temporal.schedule.getHandle(scheduleId()).describe();
@@ -133,10 +163,17 @@ describe('junk bodies on every POST route take no effect', () => {
         .map(([method, op]) => ({ method: method.toUpperCase() as 'POST', path, declared: op.requestBody !== undefined })),
     );
     // The document lists every route the app has that is not a read (runs, sagas, alerts, checks, backlog and schedule controls).
-    const served = app.apiRoutes.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.url}`).sort();
+    const served = app.apiRoutes
+      .filter((r) => r.method !== 'GET')
+      .map((r) => `${r.method} ${r.url}`)
+      .sort();
     assert.deepEqual(routes.map((r) => `${r.method} ${r.path.replace(/\{(\w+)\}/g, ':$1')}`).sort(), served);
     assert.ok(served.length >= 15, served.join(', '));
-    assert.deepEqual(routes.filter((r) => !r.declared).map((r) => `${r.method} ${r.path}`), [], 'routes without a declared body');
+    assert.deepEqual(
+      routes.filter((r) => !r.declared).map((r) => `${r.method} ${r.path}`),
+      [],
+      'routes without a declared body',
+    );
 
     const gateBefore = actedOn(await history(recoveryWorkflowId(gate), gateRunId));
     const backlogBefore = actedOn(await history(backlogWorkflowId(spoolName), backlogRunId));
@@ -153,13 +190,20 @@ describe('junk bodies on every POST route take no effect', () => {
         // The Alertmanager payload tolerates fields Alertmanager may add: an unknown field alone lacks the required ones.
         if (junk.name === 'an unknown field' && path === '/v1/alerts/alertmanager') assert.match(body.message, /^body\.version: /, what);
         else assert.match(body.message, junk.says, what);
-        if (junk.status === 400) assert.ok(body.issues?.length && body.issues.every((i) => i.path.startsWith('body')), `${what}: issues ${JSON.stringify(body.issues)}`);
+        if (junk.status === 400)
+          assert.ok(body.issues?.length && body.issues.every((i) => i.path.startsWith('body')), `${what}: issues ${JSON.stringify(body.issues)}`);
       }
     }
 
     // Nothing started: no recovery or saga reached the client, no check workflow exists.
-    assert.deepEqual(spy.starts.map((s) => s.component.id), []);
-    assert.deepEqual(spy.sagaStarts.map((s) => s.saga.name), []);
+    assert.deepEqual(
+      spy.starts.map((s) => s.component.id),
+      [],
+    );
+    assert.deepEqual(
+      spy.sagaStarts.map((s) => s.saga.name),
+      [],
+    );
     await assert.rejects(suite.client.temporal.workflow.getHandle(checkWorkflowId(svc)).describe(), WorkflowNotFoundError, 'a check ran');
     // Nothing was sent: the run and the replay entity got no signal, cancellation or update.
     assert.equal(actedOn(await history(recoveryWorkflowId(gate), gateRunId)), gateBefore, 'the run was acted on');
@@ -178,13 +222,23 @@ describe('junk bodies on every POST route take no effect', () => {
   });
 
   test('the same targets see a valid request: `{}` or no body where none is needed', async () => {
-    const check = await app.inject({ method: 'POST', url: `/v1/components/${svc}/check`, headers: { ...bearer(tokens.operator), 'content-type': 'application/json' }, payload: '{}' });
+    const check = await app.inject({
+      method: 'POST',
+      url: `/v1/components/${svc}/check`,
+      headers: { ...bearer(tokens.operator), 'content-type': 'application/json' },
+      payload: '{}',
+    });
     assert.equal(check.statusCode, 200, check.body);
     assert.equal(check.json().component, svc);
     await suite.client.temporal.workflow.getHandle(checkWorkflowId(svc)).describe();
 
     const gateBefore = actedOn(await history(recoveryWorkflowId(gate), gateRunId));
-    const paused = await app.inject({ method: 'POST', url: `/v1/runs/${gate}/pause`, headers: { ...bearer(tokens.operator), 'content-type': 'application/json' }, payload: '{}' });
+    const paused = await app.inject({
+      method: 'POST',
+      url: `/v1/runs/${gate}/pause`,
+      headers: { ...bearer(tokens.operator), 'content-type': 'application/json' },
+      payload: '{}',
+    });
     assert.equal(paused.statusCode, 202, paused.body);
     assert.equal(actedOn(await history(recoveryWorkflowId(gate), gateRunId)), gateBefore + 1);
 
@@ -195,6 +249,9 @@ describe('junk bodies on every POST route take no effect', () => {
 
     const saga = await app.inject({ method: 'POST', url: `/v1/sagas/${sagaName}/runs`, headers: bearer(tokens.operator) });
     assert.equal(saga.statusCode, 202, saga.body);
-    assert.deepEqual(spy.sagaStarts.map((s) => s.saga.name), [sagaName]);
+    assert.deepEqual(
+      spy.sagaStarts.map((s) => s.saga.name),
+      [sagaName],
+    );
   });
 });

@@ -48,7 +48,10 @@ describe('OpenAPI document and /docs', () => {
       const op = doc.paths[openapiPath(url)]?.[method.toLowerCase()] as Operation | undefined;
       assert.ok(op, `${method} ${url} is missing from the OpenAPI document`);
       assert.ok(op.summary, `${method} ${url} has no summary`);
-      assert.ok(Object.keys(op.responses).some((code) => code.startsWith('2')), `${method} ${url} documents no success response`);
+      assert.ok(
+        Object.keys(op.responses).some((code) => code.startsWith('2')),
+        `${method} ${url} documents no success response`,
+      );
       if (url.startsWith('/v1/')) {
         assert.deepEqual(op.security, [{ bearer: [] }], `${method} ${url} does not say it needs a token`);
         assert.ok(op.responses['401'] && op.responses['403'], `${method} ${url} does not document 401/403`);
@@ -76,7 +79,8 @@ describe('OpenAPI document and /docs', () => {
       assert.match((await tab.textContent('.swagger-ui .info .title')) ?? '', new RegExp(API_TITLE));
       await tab.waitForSelector('.opblock-summary-path', { timeout: 30_000 });
       const paths = await tab.$$eval('.opblock-summary-path', (els) => els.map((e) => e.textContent?.replace(/\u200b/g, '').trim()));
-      for (const p of ['/v1/runs', '/v1/runs/{id}/approve', '/v1/alerts/alertmanager', '/v1/components/{id}']) assert.ok(paths.includes(p), `${p} not rendered: ${paths.join(', ')}`);
+      for (const p of ['/v1/runs', '/v1/runs/{id}/approve', '/v1/alerts/alertmanager', '/v1/components/{id}'])
+        assert.ok(paths.includes(p), `${p} not rendered: ${paths.join(', ')}`);
       assert.equal(await tab.title(), API_TITLE);
       const shot = path.join(process.env.MEND_TEST_WORK ?? tempDir('docs'), 'docs.png');
       await tab.screenshot({ path: shot, fullPage: false });

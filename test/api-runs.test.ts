@@ -68,7 +68,10 @@ describe('runs API on real services', () => {
       return d.status === 'COMPLETED' && d;
     });
     assert.equal(done.result.outcome, 'recovered');
-    assert.deepEqual(done.result.steps.map((s: { name: string }) => s.name), ['probe', 'stop', 'start', 'validate']);
+    assert.deepEqual(
+      done.result.steps.map((s: { name: string }) => s.name),
+      ['probe', 'stop', 'start', 'validate'],
+    );
     assert.equal(await httpStatus(url), 200);
 
     const desc = await suite.client.temporal.workflow.getHandle(body.workflowId).describe();
@@ -77,7 +80,13 @@ describe('runs API on real services', () => {
 
     // Visibility catches up shortly after the run closes.
     const listed = await waitFor('the run in GET /v1/runs', 20_000, async () => {
-      const list = (await call('GET', `/v1/runs?component=${svc.id}&trigger=api&outcome=recovered&strategy=immediate&status=closed&since=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`, tokens.viewer)).json();
+      const list = (
+        await call(
+          'GET',
+          `/v1/runs?component=${svc.id}&trigger=api&outcome=recovered&strategy=immediate&status=closed&since=${encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString())}`,
+          tokens.viewer,
+        )
+      ).json();
       return list.runs.length === 1 && list;
     });
     assert.equal(listed.runs[0].workflowId, body.workflowId);
@@ -168,7 +177,10 @@ describe('runs API on real services', () => {
     const res = await call('POST', '/v1/runs', tokens.operator, { strategy: 'immediate', components: [svc.id, other.id], dryRun: true });
     assert.equal(res.statusCode, 202, res.body);
     const body = res.json();
-    assert.deepEqual(body.runs.map((r: { component: string }) => r.component), [svc.id, other.id]);
+    assert.deepEqual(
+      body.runs.map((r: { component: string }) => r.component),
+      [svc.id, other.id],
+    );
     assert.equal(body.workflowId, recoveryWorkflowId(svc.id));
     for (const r of body.runs) {
       const d = await waitFor(`${r.workflowId} done`, 30_000, async () => {
@@ -181,7 +193,10 @@ describe('runs API on real services', () => {
 
   test('GET /v1/components lists the config without commands; an unknown id is a 404', async () => {
     const list = (await call('GET', '/v1/components', tokens.viewer)).json();
-    assert.deepEqual(list.components.map((x: { id: string }) => x.id), suite.config.components.map((x) => x.id));
+    assert.deepEqual(
+      list.components.map((x: { id: string }) => x.id),
+      suite.config.components.map((x) => x.id),
+    );
     assert.equal(list.components[1].policy.strategy, 'emergency-reset');
     const missing = await call('GET', '/v1/components/nope', tokens.viewer);
     assert.equal(missing.statusCode, 404);
@@ -196,7 +211,10 @@ describe('runs API on real services', () => {
     assert.equal(res.statusCode, 200);
     assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
     // Blank lines between families are allowed by the format.
-    const lines = res.body.trim().split('\n').filter((l) => l !== '');
+    const lines = res.body
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '');
     for (const line of lines) assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? \d+(\.\d+)?(e[-+]?\d+)?)$/, line);
     const value = (series: string) => Number(lines.find((l) => l.startsWith(`${series} `))?.split(' ')[1]);
     assert.ok(value('mend_api_runs_started_total{strategy="immediate",trigger="api"}') >= 3, res.body);

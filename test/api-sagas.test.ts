@@ -46,7 +46,10 @@ describe('sagas API', () => {
     const res = await call('GET', '/v1/sagas', tokens.viewer);
     assert.equal(res.statusCode, 200);
     const sagas = res.json().sagas;
-    assert.deepEqual(sagas.map((s: { name: string }) => s.name), ['check-web', 'migrate']);
+    assert.deepEqual(
+      sagas.map((s: { name: string }) => s.name),
+      ['check-web', 'migrate'],
+    );
     assert.deepEqual(sagas[0].components, [web]);
     assert.deepEqual(sagas[0].steps[1], { name: 'checkpoint', action: 'component', component: web, op: 'checkpoint', compensated: true });
     assert.ok(!res.body.includes('process.exit'), 'commands are not shown');
@@ -81,6 +84,10 @@ describe('sagas API', () => {
     const unknown = await call('POST', '/v1/sagas/nope/runs', tokens.operator, {});
     assert.equal(unknown.statusCode, 404);
     assert.match(unknown.json().message, /unknown saga nope \(known: check-web, migrate\)/);
-    await waitFor('the scoped run to finish', 30_000, async () => (await call('GET', `/v1/runs/${encodeURIComponent(scoped.json().workflowId)}`, tokens.viewer)).json().status === 'COMPLETED');
+    await waitFor(
+      'the scoped run to finish',
+      30_000,
+      async () => (await call('GET', `/v1/runs/${encodeURIComponent(scoped.json().workflowId)}`, tokens.viewer)).json().status === 'COMPLETED',
+    );
   });
 });

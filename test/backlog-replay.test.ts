@@ -17,7 +17,21 @@ import { backlogWorkflowId } from '../core/constants';
 import type { Spool } from '../core/schemas';
 import { freePort } from '../scripts/ports';
 import { bearer, makeTokens, testApp } from './api-fixtures';
-import { httpStatus, recordHistory, runCli, sharedServer, spawnTs, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite, type Spawned } from './helpers';
+import {
+  httpStatus,
+  recordHistory,
+  runCli,
+  sharedServer,
+  spawnTs,
+  startRunbookSuite,
+  startWorker,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+  type Spawned,
+} from './helpers';
 
 interface SinkItem {
   id: string;
@@ -87,7 +101,10 @@ const pendingFiles = (spool: Spool) => {
 describe('backlog cadence rules', () => {
   const intervals = { busy: 10_000, some: 30_000, idle: 60_000, busyAt: 50 };
   test('the interval follows the backlog: >= 50 busy, some, empty idle', () => {
-    assert.deepEqual([replayInterval(50, intervals), replayInterval(49, intervals), replayInterval(1, intervals), replayInterval(0, intervals)], [10_000, 30_000, 30_000, 60_000]);
+    assert.deepEqual(
+      [replayInterval(50, intervals), replayInterval(49, intervals), replayInterval(1, intervals), replayInterval(0, intervals)],
+      [10_000, 30_000, 30_000, 60_000],
+    );
   });
   test('the sink backoff starts at the busy interval and doubles up to the maximum', () => {
     const waits: number[] = [];
@@ -134,7 +151,11 @@ describe('backlog replay', { concurrency: true }, () => {
     const file = await spoolConfig(dir, sink.url, { name: `events-${name}`, ...extra });
     const config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     const spool = config.spools[0]!;
-    const terminate = () => suite.client.temporal.workflow.getHandle(backlogWorkflowId(spool.name)).terminate('test over').catch(() => undefined);
+    const terminate = () =>
+      suite.client.temporal.workflow
+        .getHandle(backlogWorkflowId(spool.name))
+        .terminate('test over')
+        .catch(() => undefined);
     return { dir, sink, spool, file, terminate };
   }
 
@@ -169,7 +190,11 @@ describe('backlog replay', { concurrency: true }, () => {
       console.log(`# 1,000 items replayed in ${(drainedMs / 1000).toFixed(1)}s after the sink came back: ${Math.round(1000 / (drainedMs / 1000))} items/s`);
 
       assert.equal(items.length, 1000, 'each item reached the sink once');
-      assert.deepEqual(items.map((i) => i.id), ids, 'in created order');
+      assert.deepEqual(
+        items.map((i) => i.id),
+        ids,
+        'in created order',
+      );
       const stats = await sink.stats();
       assert.equal(stats.maxInFlight, 1, 'the sink never had two replay requests at once');
       // Batches arrive whole and in turn: each batch's items are contiguous, at most batchSize of them.
@@ -215,7 +240,10 @@ describe('backlog replay', { concurrency: true }, () => {
         }
         await waitFor('every item to be delivered or dead-lettered', 180_000, () => pendingFiles(spool).length === 0);
       } finally {
-        await client.temporal.workflow.getHandle(backlogWorkflowId(spool.name)).terminate('test over').catch(() => undefined);
+        await client.temporal.workflow
+          .getHandle(backlogWorkflowId(spool.name))
+          .terminate('test over')
+          .catch(() => undefined);
         await client.close();
       }
 
@@ -226,7 +254,11 @@ describe('backlog replay', { concurrency: true }, () => {
       console.log(`# faults: ${delivered.length} delivered, ${failed.length} dead-lettered, ${stats.injectedFailures} injected sink failures, 3 worker kills`);
       assert.ok(stats.injectedFailures > 20, 'the sink really failed requests');
       assert.equal(new Set(delivered).size, delivered.length, 'no item reached the sink twice');
-      assert.deepEqual(delivered.filter((id) => failedIds.includes(id)), [], 'no item is both delivered and dead-lettered');
+      assert.deepEqual(
+        delivered.filter((id) => failedIds.includes(id)),
+        [],
+        'no item is both delivered and dead-lettered',
+      );
       assert.deepEqual([...delivered, ...failedIds].sort(), [...ids].sort(), 'every item is either delivered or dead-lettered');
       for (const f of failed) {
         assert.ok(f.reason, `${f.file} has a reason file`);
@@ -254,14 +286,20 @@ describe('backlog replay', { concurrency: true }, () => {
 
       await control.ensure(spool);
       await waitFor('the batch to settle', 30_000, () => pendingFiles(spool).length === 0);
-      assert.deepEqual((await sink.items()).map((i) => i.id), ['first', 'last']);
+      assert.deepEqual(
+        (await sink.items()).map((i) => i.id),
+        ['first', 'last'],
+      );
       const failed = await listFailed(spool.dir);
-      assert.deepEqual(failed.map((f) => [f.file, f.reason?.failureClass]), [
-        [name(1, 'garbled'), 'data'],
-        [name(2, 'huge'), 'data'],
-        [name(3, 'shapeless'), 'data'],
-        ['notes.json', 'data'],
-      ]);
+      assert.deepEqual(
+        failed.map((f) => [f.file, f.reason?.failureClass]),
+        [
+          [name(1, 'garbled'), 'data'],
+          [name(2, 'huge'), 'data'],
+          [name(3, 'shapeless'), 'data'],
+          ['notes.json', 'data'],
+        ],
+      );
       assert.match(failed[0]!.reason!.reason, /not valid JSON/);
       assert.match(failed[1]!.reason!.reason, /more than maxItemBytes 2000/);
       assert.match(failed[2]!.reason!.reason, /not a spool item/);
@@ -305,7 +343,10 @@ describe('backlog replay', { concurrency: true }, () => {
       assert.equal(reset.code, 0, reset.stderr);
       assert.match(reset.stdout, /3 items moved back to pending/);
       await waitFor('the reset items to reach the sink', 30_000, async () => (await sink.items()).length === 3);
-      assert.deepEqual((await sink.items()).map((i) => i.id), ids);
+      assert.deepEqual(
+        (await sink.items()).map((i) => i.id),
+        ids,
+      );
       assert.deepEqual(await listFailed(spool.dir), []);
     } finally {
       await terminate();
@@ -371,7 +412,8 @@ describe('backlog replay', { concurrency: true }, () => {
     const config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     const { tokens, table } = makeTokens('nothing');
     const app = await testApp(suite.client, config, table);
-    const call = (method: 'GET' | 'POST', url: string, token: string, payload?: object) => app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
+    const call = (method: 'GET' | 'POST', url: string, token: string, payload?: object) =>
+      app.inject({ method, url, headers: bearer(token), ...(payload ? { payload } : {}) });
     try {
       const before = (await call('GET', '/v1/backlog', tokens.viewer)).json() as { spools: Array<{ spool: string; running: boolean }> };
       assert.deepEqual(before.spools, [{ spool: spool.name, running: false }]);
@@ -403,7 +445,10 @@ describe('backlog replay', { concurrency: true }, () => {
       assert.equal(reset.statusCode, 200, reset.body);
       assert.equal((reset.json() as { moved: number }).moved, 2);
       await waitFor('the reset items at the sink', 20_000, async () => (await sink.items()).length === 2);
-      assert.deepEqual((await sink.items()).map((i) => i.id), ids);
+      assert.deepEqual(
+        (await sink.items()).map((i) => i.id),
+        ids,
+      );
       const forced = await call('POST', `/v1/backlog/${spool.name}/force`, tokens.operator);
       assert.equal(forced.statusCode, 200, forced.body);
     } finally {

@@ -21,7 +21,14 @@ describe('spool schema', () => {
     assert.equal(spool.dir, '/etc/mend/spool/orders');
     assert.equal(spool.sink.healthUrl, 'http://127.0.0.1:9/api/healthz');
     assert.deepEqual(
-      { timeout: spool.sink.timeout, headers: spool.sink.headers, batchSize: spool.batchSize, maxAttempts: spool.maxAttempts, maxItemBytes: spool.maxItemBytes, maxBackoff: spool.maxBackoff },
+      {
+        timeout: spool.sink.timeout,
+        headers: spool.sink.headers,
+        batchSize: spool.batchSize,
+        maxAttempts: spool.maxAttempts,
+        maxItemBytes: spool.maxItemBytes,
+        maxBackoff: spool.maxBackoff,
+      },
       { timeout: 5_000, headers: {}, batchSize: 10, maxAttempts: 3, maxItemBytes: 1024 * 1024, maxBackoff: 300_000 },
     );
     assert.deepEqual(spool.intervals, { busy: 10_000, some: 30_000, idle: 60_000, busyAt: 50 });
@@ -33,7 +40,10 @@ describe('spool schema', () => {
     assert.equal(SpoolSchema.safeParse({ ...base, name: 'Orders!' }).success, false);
     assert.equal(SpoolSchema.safeParse({ ...base, batchSize: 101 }).success, false);
     assert.equal(SpoolSchema.safeParse({ ...base, sink: { url: 'ftp://x' } }).success, false);
-    assert.throws(() => parseConfig(`spools:\n  - ${JSON.stringify(base)}\n  - ${JSON.stringify(base)}\n`, 't.yaml', { baseDir: '/', stateDir: '/s' }), /spool name/);
+    assert.throws(
+      () => parseConfig(`spools:\n  - ${JSON.stringify(base)}\n  - ${JSON.stringify(base)}\n`, 't.yaml', { baseDir: '/', stateDir: '/s' }),
+      /spool name/,
+    );
   });
 });
 
@@ -50,7 +60,10 @@ describe('spool files', () => {
       [{ n: 1 }, { n: 2 }, 'three'],
     );
     assert.deepEqual(entries[0], { ok: true, file: first.file, item: { id: 'a', createdAt: '2026-11-23T10:00:01.000Z', payload: { n: 1 } } });
-    assert.deepEqual((await listPending(dir, 2)).map((e) => e.ok && e.item.id), ['a', 'b']);
+    assert.deepEqual(
+      (await listPending(dir, 2)).map((e) => e.ok && e.item.id),
+      ['a', 'b'],
+    );
     assert.deepEqual(await counts(dir), { pending: 3, failed: 0 });
   });
 
@@ -69,7 +82,10 @@ describe('spool files', () => {
     writeFileSync(path.join(pending, `.${String(t0).padStart(15, '0')}-half.json.123-ab.tmp`), '{"id":"ha');
     writeFileSync(path.join(pending, `${String(t0 + 1000).padStart(15, '0')}-corrupt.json`), '{"id":"corr');
     writeFileSync(path.join(pending, `${String(t0 + 2000).padStart(15, '0')}-shape.json`), JSON.stringify({ id: 'shape', payload: 1 }));
-    writeFileSync(path.join(pending, `${String(t0 + 3000).padStart(15, '0')}-other.json`), JSON.stringify({ id: 'mismatch', createdAt: at(0).toISOString(), payload: 1 }));
+    writeFileSync(
+      path.join(pending, `${String(t0 + 3000).padStart(15, '0')}-other.json`),
+      JSON.stringify({ id: 'mismatch', createdAt: at(0).toISOString(), payload: 1 }),
+    );
     await writeItem(dir, { id: 'big', createdAt: at(4000), payload: 'x'.repeat(2000) });
     const entries = await listPending(dir, 10, 1000);
     assert.deepEqual(
@@ -123,7 +139,10 @@ describe('spool files', () => {
     assert.deepEqual(await counts(dir), { pending: 2, failed: 0 });
     assert.deepEqual(readdirSync(path.join(dir, 'failed')), []);
     assert.equal((await readAttempts(dir, 'd1')).attempts, 0);
-    assert.deepEqual((await listPending(dir, 10)).map((e) => e.ok && e.item.id), ['d1', 'keep']);
+    assert.deepEqual(
+      (await listPending(dir, 10)).map((e) => e.ok && e.item.id),
+      ['d1', 'keep'],
+    );
   });
 });
 
@@ -161,7 +180,11 @@ describe('delivery to a real sink', () => {
       [{ total: 42 }],
     );
     // A raw second POST (a retry that skipped the lookup) is a duplicate, not a second copy.
-    const res = await fetch(`${base}/items`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' }, body: JSON.stringify(item) });
+    const res = await fetch(`${base}/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+      body: JSON.stringify(item),
+    });
     assert.deepEqual([res.status, await res.json()], [200, { id: 'order-1', duplicate: true }]);
     assert.equal((await received()).filter((i) => i.id === 'order-1').length, 1);
     assert.equal((await sinkHealthy(spool)).healthy, true);

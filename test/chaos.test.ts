@@ -30,7 +30,12 @@ describe('chaos accounting', () => {
   test('processes are counted by pid changes in step order, so a reused pid is a new process', () => {
     const at = (s: number) => new Date(Date.UTC(2026, 10, 23, 18, 0, s)).toISOString();
     // 10 (initial) → 11 → 11 again (an "already running" after a retried start) → 12 → 10 (pid reused)
-    const claims = [{ at: at(4), pid: 12 }, { at: at(1), pid: 11 }, { at: at(2), pid: 11 }, { at: at(6), pid: 10 }];
+    const claims = [
+      { at: at(4), pid: 12 },
+      { at: at(1), pid: 11 },
+      { at: at(2), pid: 11 },
+      { at: at(6), pid: 10 },
+    ];
     assert.equal(countProcesses(10, claims), 4);
     assert.equal(countProcesses(10, []), 1);
     assert.equal(countProcesses(10, [{ at: at(1), pid: 10 }]), 1, 'a run that found the first process running started nothing');
@@ -53,37 +58,41 @@ describe('chaos accounting', () => {
 });
 
 describe('chaos, short', () => {
-  test('12 faults (worker SIGKILLs, dev-server restarts, service SIGKILLs, sink outages): every run completes once, no action twice, no item lost or doubled, counters kept', { timeout: 600_000 }, async () => {
-    const dir = tempDir('chaos');
-    const summary = await runChaos({
-      faults: 12,
-      dir,
-      minItems: 50,
-      gapMs: [200, 800],
-      workflowBundle: process.env.MEND_WORKFLOW_BUNDLE,
-      log: (line) => console.log(`# ${line}`),
-    });
-    const f = summary.faults;
-    console.log(
-      `# chaos: ${f.total} faults (${f['worker-kill']} worker kills, ${f['server-restart']} server restarts, ${f['service-kill']} service kills, ${f['sink-down']} sink outages) in ${(summary.durationMs / 1000).toFixed(0)}s; ` +
-        `${summary.runs.attempted} runs, ${summary.runs.completed} completed, ${summary.actions.duplicated} duplicated actions, ${summary.backlog.lost} lost items, ${summary.backlog.injectedSinkFailures} injected sink failures`,
-    );
-    assert.deepEqual(summary.violations, []);
-    assert.equal(f.total, 12);
-    for (const kind of ['worker-kill', 'server-restart', 'service-kill', 'sink-down'] as const) assert.ok(f[kind] >= 1, `at least one ${kind}`);
-    assert.ok(summary.runs.manual >= 5, 'manual runs went on during the faults');
-    assert.ok(summary.runs.supervisor >= 1, 'supervisors recovered killed services');
-    assert.equal(summary.runs.completed, summary.runs.attempted);
-    assert.equal(summary.runs.lost, 0);
-    assert.equal(summary.actions.duplicated, 0);
-    assert.equal(summary.actions.processStarts, summary.actions.accountedStarts);
-    assert.ok(summary.backlog.spooled >= 50);
-    assert.equal(summary.backlog.lost, 0);
-    assert.equal(summary.backlog.duplicated, 0);
-    assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, summary.backlog.spooled);
-    assert.ok(summary.backlog.injectedSinkFailures > 0, 'the sink really failed requests');
-    assert.equal(summary.supervisors.counterChecks, 12);
-    assert.deepEqual(summary.supervisors.decreased, []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  test(
+    '12 faults (worker SIGKILLs, dev-server restarts, service SIGKILLs, sink outages): every run completes once, no action twice, no item lost or doubled, counters kept',
+    { timeout: 600_000 },
+    async () => {
+      const dir = tempDir('chaos');
+      const summary = await runChaos({
+        faults: 12,
+        dir,
+        minItems: 50,
+        gapMs: [200, 800],
+        workflowBundle: process.env.MEND_WORKFLOW_BUNDLE,
+        log: (line) => console.log(`# ${line}`),
+      });
+      const f = summary.faults;
+      console.log(
+        `# chaos: ${f.total} faults (${f['worker-kill']} worker kills, ${f['server-restart']} server restarts, ${f['service-kill']} service kills, ${f['sink-down']} sink outages) in ${(summary.durationMs / 1000).toFixed(0)}s; ` +
+          `${summary.runs.attempted} runs, ${summary.runs.completed} completed, ${summary.actions.duplicated} duplicated actions, ${summary.backlog.lost} lost items, ${summary.backlog.injectedSinkFailures} injected sink failures`,
+      );
+      assert.deepEqual(summary.violations, []);
+      assert.equal(f.total, 12);
+      for (const kind of ['worker-kill', 'server-restart', 'service-kill', 'sink-down'] as const) assert.ok(f[kind] >= 1, `at least one ${kind}`);
+      assert.ok(summary.runs.manual >= 5, 'manual runs went on during the faults');
+      assert.ok(summary.runs.supervisor >= 1, 'supervisors recovered killed services');
+      assert.equal(summary.runs.completed, summary.runs.attempted);
+      assert.equal(summary.runs.lost, 0);
+      assert.equal(summary.actions.duplicated, 0);
+      assert.equal(summary.actions.processStarts, summary.actions.accountedStarts);
+      assert.ok(summary.backlog.spooled >= 50);
+      assert.equal(summary.backlog.lost, 0);
+      assert.equal(summary.backlog.duplicated, 0);
+      assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, summary.backlog.spooled);
+      assert.ok(summary.backlog.injectedSinkFailures > 0, 'the sink really failed requests');
+      assert.equal(summary.supervisors.counterChecks, 12);
+      assert.deepEqual(summary.supervisors.decreased, []);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
 });

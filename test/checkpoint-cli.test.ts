@@ -95,7 +95,10 @@ describe('mend checkpoint', () => {
 
   test('with no state on disk, create fails with exit 1 and the reason', async () => {
     const { dir, config, env } = setup();
-    writeFileSync(config, `components:\n  - id: store\n    adapter: { type: process, command: [node, x.js] }\n    probe: { type: http, url: "http://127.0.0.1:1/" }\n    state: { paths: [gone.json] }\n`);
+    writeFileSync(
+      config,
+      `components:\n  - id: store\n    adapter: { type: process, command: [node, x.js] }\n    probe: { type: http, url: "http://127.0.0.1:1/" }\n    state: { paths: [gone.json] }\n`,
+    );
     const res = await runCli(['checkpoint', 'create', 'store', '-c', config], env);
     assert.equal(res.code, 1);
     assert.equal(res.stderr.trim(), `mend: store: no state to checkpoint (none of ${path.join(dir, 'gone.json')} exists)`);

@@ -23,13 +23,15 @@ interface Step {
 
 /** Masks what differs between two sessions by nature: ids, URLs, times, durations, who acted. */
 function masked(text: string, who: string): string {
-  return text
-    .replaceAll(who, '<who>')
-    .replace(/https?:\/\/\S+?(?=["\s)]|$)/g, '<url>')
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<uuid>')
-    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
-    // With the padding before it: a table column is as wide as its longest duration.
-    .replace(/ *\b\d+(\.\d+)?(ms|s|m|h)\b/g, ' <dur>');
+  return (
+    text
+      .replaceAll(who, '<who>')
+      .replace(/https?:\/\/\S+?(?=["\s)]|$)/g, '<url>')
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<uuid>')
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+      // With the padding before it: a table column is as wide as its longest duration.
+      .replace(/ *\b\d+(\.\d+)?(ms|s|m|h)\b/g, ' <dur>')
+  );
 }
 
 describe('the run commands give the same output and exit codes through the API as straight to Temporal', () => {
@@ -44,7 +46,9 @@ describe('the run commands give the same output and exit codes through the API a
   let adminToken: string;
 
   before(async () => {
-    const saga = ['sagas:', '  - name: bounce', '    steps:', `      - name: validate\n        action: { type: component, component: ${C}, op: validate }`].join('\n') + '\n';
+    const saga =
+      ['sagas:', '  - name: bounce', '    steps:', `      - name: validate\n        action: { type: component, component: ${C}, op: validate }`].join('\n') +
+      '\n';
     const { file } = await writeDemoConfig(dir, [{ id: C, supervision: { enabled: false }, policy: { approvalTimeout: '10m' } }], saga);
     configFile = file;
     suite = await startRunbookSuite(dir, queue, file);
@@ -59,7 +63,10 @@ describe('the run commands give the same output and exit codes through the API a
 
   after(async () => {
     await app?.close();
-    await suite?.client.temporal.workflow.getHandle(workflowId).terminate('test over').catch(() => undefined);
+    await suite?.client.temporal.workflow
+      .getHandle(workflowId)
+      .terminate('test over')
+      .catch(() => undefined);
     await suite?.stop();
   });
 
@@ -71,7 +78,8 @@ describe('the run commands give the same output and exit codes through the API a
       steps.push({ command: args.join(' '), code: res.code, stdout: masked(res.stdout, who), stderr: masked(res.stderr, who) });
       return res;
     };
-    const waiting = () => waitFor('the reset to wait for an approval', 30_000, async () => (await suite.client.progress(workflowId)).approval?.state === 'waiting');
+    const waiting = () =>
+      waitFor('the reset to wait for an approval', 30_000, async () => (await suite.client.progress(workflowId)).approval?.state === 'waiting');
 
     await mend('run', 'immediate', C, '--dry-run', '--reason', 'both ways');
     await mend('run', 'saga', 'bounce', '--dry-run');
@@ -103,7 +111,10 @@ describe('the run commands give the same output and exit codes through the API a
   test('run --dry-run, run saga, run, pause, status, resume, cancel, approve --reject and their refusals', async () => {
     const direct = await session({ ...suite.env, MEND_CONFIG: configFile }, `${os.userInfo().username}@cli`);
     // Temporal unreachable for the CLI itself: only the API can answer these.
-    const viaApi = await session({ ...suite.env, MEND_CONFIG: configFile, MEND_URL: apiUrl, MEND_TOKEN: adminToken, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' }, 'test-admin');
+    const viaApi = await session(
+      { ...suite.env, MEND_CONFIG: configFile, MEND_URL: apiUrl, MEND_TOKEN: adminToken, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' },
+      'test-admin',
+    );
 
     assert.deepEqual(
       direct.map((s) => [s.command, s.code]),

@@ -59,12 +59,18 @@ describe('mend commands against a running worker', () => {
     await app?.close();
     if (!suite) return;
     await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]).catch(() => undefined);
-    await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(A)).terminate('test over').catch(() => undefined);
-    await suite.client.temporal.workflow.getHandle(recoveryWorkflowId(B)).terminate('test over').catch(() => undefined);
+    await suite.client.temporal.workflow
+      .getHandle(supervisorWorkflowId(A))
+      .terminate('test over')
+      .catch(() => undefined);
+    await suite.client.temporal.workflow
+      .getHandle(recoveryWorkflowId(B))
+      .terminate('test over')
+      .catch(() => undefined);
     await suite.stop();
   });
 
-  test('schedules --reconcile creates the group\'s schedule and lists it as a table', async () => {
+  test("schedules --reconcile creates the group's schedule and lists it as a table", async () => {
     const res = await runCli(['schedules', '--reconcile'], env);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^reconciled: 1 created, 0 updated, 0 deleted/m);
@@ -85,7 +91,13 @@ describe('mend commands against a running worker', () => {
     const json = await runCli(['components', '--json'], env);
     assert.equal(json.code, 0, json.stderr);
     const rows = JSON.parse(json.stdout) as Array<{ id: string; health: string; breaker: string; consecutiveFailures?: number }>;
-    assert.deepEqual(rows.map((r) => [r.id, r.health, r.breaker, r.consecutiveFailures]), [[A, 'healthy', 'closed', 0], [B, 'off', '-', undefined]]);
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.health, r.breaker, r.consecutiveFailures]),
+      [
+        [A, 'healthy', 'closed', 0],
+        [B, 'off', '-', undefined],
+      ],
+    );
   });
 
   test('components still lists the config when Temporal is not reachable (health unknown), exit 0', async () => {
@@ -104,7 +116,7 @@ describe('mend commands against a running worker', () => {
     assert.equal(json.code, 0, json.stderr);
     const parsed = CheckResultSchema.parse(JSON.parse(json.stdout));
     assert.equal(parsed.healthy, true);
-    assert.equal(parsed.reported, true, 'A\'s supervisor got the result');
+    assert.equal(parsed.reported, true, "A's supervisor got the result");
     await recordCheck(A, 'check-healthy-reported.json');
 
     const b = component(B);
@@ -152,8 +164,14 @@ describe('mend commands against a running worker', () => {
     assert.equal(json.code, 0, json.stderr);
     const list = JSON.parse(json.stdout) as { query: string; runs: Array<{ workflowId: string; type: string }> };
     assert.match(list.query, new RegExp(`MendComponents = "${B}"`));
-    assert.ok(list.runs.some((r) => r.workflowId === recoveryWorkflowId(B) && r.type === 'immediateRestart'), json.stdout);
-    assert.ok(list.runs.some((r) => r.workflowId === `mend/check/${B}`), 'checks are runs too (their trigger is manual)');
+    assert.ok(
+      list.runs.some((r) => r.workflowId === recoveryWorkflowId(B) && r.type === 'immediateRestart'),
+      json.stdout,
+    );
+    assert.ok(
+      list.runs.some((r) => r.workflowId === `mend/check/${B}`),
+      'checks are runs too (their trigger is manual)',
+    );
 
     const none = await runCli(['runs', '--component', B, '--outcome', 'failed'], env);
     assert.equal(none.code, 0, none.stderr);
@@ -229,8 +247,16 @@ describe('mend commands against a running worker', () => {
     assert.match(result.detail, /^HTTP 200$/);
     assert.ok(!Number.isNaN(Date.parse(result.checkedAt)));
 
-    assert.equal((await app.inject({ method: 'POST', url: `/v1/components/${A}/check`, headers: bearer(tokens.viewer) })).statusCode, 403, 'a viewer may not check');
-    assert.equal((await app.inject({ method: 'POST', url: `/v1/components/${B}/check`, headers: bearer(tokens.scoped) })).statusCode, 403, 'outside the token\'s scope');
+    assert.equal(
+      (await app.inject({ method: 'POST', url: `/v1/components/${A}/check`, headers: bearer(tokens.viewer) })).statusCode,
+      403,
+      'a viewer may not check',
+    );
+    assert.equal(
+      (await app.inject({ method: 'POST', url: `/v1/components/${B}/check`, headers: bearer(tokens.scoped) })).statusCode,
+      403,
+      "outside the token's scope",
+    );
     const unknown = await app.inject({ method: 'POST', url: '/v1/components/nope/check', headers: bearer(tokens.operator) });
     assert.equal(unknown.statusCode, 404);
     assert.match(unknown.json().message, /^unknown component nope/);
@@ -295,8 +321,25 @@ describe('mend commands against a running worker', () => {
 describe('mend --help', () => {
   test('every command has help with an example; up --help does not start anything', async () => {
     const commands = [
-      ['components'], ['check'], ['runs'], ['up'], ['run'], ['status'], ['pause'], ['resume'], ['cancel'], ['approve'], ['stats'], ['schedules'],
-      ['config', 'validate'], ['schema'], ['checkpoint'], ['backlog'], ['backlog', 'status'], ['agent'], ['hosts'],
+      ['components'],
+      ['check'],
+      ['runs'],
+      ['up'],
+      ['run'],
+      ['status'],
+      ['pause'],
+      ['resume'],
+      ['cancel'],
+      ['approve'],
+      ['stats'],
+      ['schedules'],
+      ['config', 'validate'],
+      ['schema'],
+      ['checkpoint'],
+      ['backlog'],
+      ['backlog', 'status'],
+      ['agent'],
+      ['hosts'],
     ];
     for (let i = 0; i < commands.length; i += 4) {
       await Promise.all(

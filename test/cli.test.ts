@@ -15,7 +15,10 @@ describe('mend CLI (offline commands)', () => {
 
   test('config validate refuses a bad file with one line naming the file and the path, exit 2', async () => {
     const file = path.join(tempDir('cli'), 'bad.yaml');
-    writeFileSync(file, 'components:\n  - id: api\n    adapter: { type: process, command: [node] }\n    probe: { type: http, url: "http://x/healthz", timeout: soon }\n');
+    writeFileSync(
+      file,
+      'components:\n  - id: api\n    adapter: { type: process, command: [node] }\n    probe: { type: http, url: "http://x/healthz", timeout: soon }\n',
+    );
     const res = await runMendBinary(['config', 'validate', file], {});
     assert.equal(res.code, 2);
     assert.equal(res.stderr.trim(), `mend: ${file}: components[0].probe.timeout: expected a duration such as "500ms", "30s" or "5m"`);

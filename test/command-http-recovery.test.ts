@@ -49,7 +49,10 @@ describe('immediate recovery through the command and http adapters', () => {
   const env = () => ({ MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_CONFIG: configFile, MEND_HOME: path.join(dir, '.mend') });
   const ctl = (action: string) =>
     new Promise<number | null>((resolve) => {
-      const proc = spawn(process.execPath, [CTL, action], { env: { ...process.env, PID_FILE: pidFile, PORT: String(cmdPort), STATE_FILE: path.join(dir, 'state', `${cmdId}.json`), MEND_DEMO_NAME: cmdId }, stdio: 'ignore' });
+      const proc = spawn(process.execPath, [CTL, action], {
+        env: { ...process.env, PID_FILE: pidFile, PORT: String(cmdPort), STATE_FILE: path.join(dir, 'state', `${cmdId}.json`), MEND_DEMO_NAME: cmdId },
+        stdio: 'ignore',
+      });
       proc.once('exit', resolve);
     });
 
@@ -90,7 +93,12 @@ describe('immediate recovery through the command and http adapters', () => {
         },
         {
           id: deniedId,
-          adapter: { type: 'http', restart: { url: `http://127.0.0.1:${refusingPort}/admin/restart` }, headers: { authorization: 'Bearer expired' }, timeout: '2s' },
+          adapter: {
+            type: 'http',
+            restart: { url: `http://127.0.0.1:${refusingPort}/admin/restart` },
+            headers: { authorization: 'Bearer expired' },
+            timeout: '2s',
+          },
           probe: { type: 'http', url: `http://127.0.0.1:${refusingPort}/healthz`, timeout: '300ms' },
           policy,
         },

@@ -60,7 +60,17 @@ const DEFINITIONS = new Set(['core/messages.ts', 'core/workflow-types.ts']);
 const SCANNED = ['activities', 'api', 'bench', 'chaos', 'cli', 'client', 'core', 'demo', 'scripts', 'test', 'workers', 'workflows'];
 
 /** Methods whose first argument names a signal, query, update or workflow type. */
-const NAMED_BY_FIRST_ARG = new Set(['signal', 'query', 'executeUpdate', 'startUpdate', 'executeUpdateWithStart', 'startUpdateWithStart', 'signalWithStart', 'startChild', 'executeChild']);
+const NAMED_BY_FIRST_ARG = new Set([
+  'signal',
+  'query',
+  'executeUpdate',
+  'startUpdate',
+  'executeUpdateWithStart',
+  'startUpdateWithStart',
+  'signalWithStart',
+  'startChild',
+  'executeChild',
+]);
 /** Methods of `client.workflow` (and `workflow` handles) whose first argument is a workflow type. */
 const WORKFLOW_METHODS = new Set(['start', 'execute']);
 /** Option fields holding a handler or workflow type name. */
@@ -81,12 +91,21 @@ function literalContractNames(fileName: string, source: string): string[] {
       const first = node.arguments[0];
       if (name && /^define(Signal|Query|Update)$/.test(name)) report(node, `${name} outside core/messages.ts`);
       else if (name && NAMED_BY_FIRST_ARG.has(name) && isLiteral(first)) report(node, `${name}('${first.text}')`);
-      else if (name && WORKFLOW_METHODS.has(name) && isLiteral(first) && ts.isPropertyAccessExpression(callee) && /workflow$/i.test(callee.expression.getText(sf))) {
+      else if (
+        name &&
+        WORKFLOW_METHODS.has(name) &&
+        isLiteral(first) &&
+        ts.isPropertyAccessExpression(callee) &&
+        /workflow$/i.test(callee.expression.getText(sf))
+      ) {
         report(node, `${callee.expression.getText(sf)}.${name}('${first.text}')`);
       }
     } else if (ts.isPropertyAssignment(node) && ts.isIdentifier(node.name) && NAMED_BY_FIELD.has(node.name.text) && isLiteral(node.initializer)) {
       report(node, `${node.name.text}: '${node.initializer.text}'`);
-    } else if ((ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node)) && /WorkflowType\s*=\s*\\?["'][A-Za-z]/.test(node.text)) {
+    } else if (
+      (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node)) &&
+      /WorkflowType\s*=\s*\\?["'][A-Za-z]/.test(node.text)
+    ) {
       report(node, `visibility query naming a workflow type: ${node.text.slice(0, 60)}`);
     }
     ts.forEachChild(node, visit);
@@ -113,7 +132,10 @@ describe('one definition per Temporal contract', () => {
     }
     // And the other way: a workflow nobody can name by type is a workflow nobody can start.
     const named = new Set<string>([...Object.values(WORKFLOW_TYPES), ...Object.values(STRATEGY_WORKFLOW)]);
-    assert.deepEqual(Object.keys(exported).filter((k) => !named.has(k)), []);
+    assert.deepEqual(
+      Object.keys(exported).filter((k) => !named.has(k)),
+      [],
+    );
   });
 
   test('run results, progress, backlog status and supervisor views are the types inferred from the API schemas', () => {
@@ -128,12 +150,19 @@ describe('one definition per Temporal contract', () => {
   });
 
   test('the shared definitions load without workflow code or zod, so the client and activities can import them', () => {
-    const loaded = execFileSync(process.execPath, ['--import', 'tsx', '-e', "require('./core/messages'); require('./core/workflow-types'); console.log(JSON.stringify(Object.keys(require.cache)))"], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
+    const loaded = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', "require('./core/messages'); require('./core/workflow-types'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
     const modules = JSON.parse(loaded) as string[];
-    assert.deepEqual(modules.filter((m) => m.includes(`${path.sep}workflows${path.sep}`) || m.includes(`${path.sep}zod${path.sep}`)), []);
+    assert.deepEqual(
+      modules.filter((m) => m.includes(`${path.sep}workflows${path.sep}`) || m.includes(`${path.sep}zod${path.sep}`)),
+      [],
+    );
   });
 
   test('the workflow bundle holds no zod (schemas stay out of the sandbox; types are imported as types)', () => {
@@ -149,7 +178,7 @@ describe('one definition per Temporal contract', () => {
       "await handle.executeUpdate<S, [R]>('approve', { args: [req] });",
       "await client.workflow.start('saga', { args });",
       "await client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, { signal: 'report', signalArgs: [r] });",
-      "const q = `WorkflowType = \"supervisor\" AND TaskQueue = ${q}`;",
+      'const q = `WorkflowType = "supervisor" AND TaskQueue = ${q}`;',
       "export const s = defineSignal('x');",
       "const action = { type: 'startWorkflow', workflowType: 'healthSweep' };",
       "await startChild('immediateRestart', {});",

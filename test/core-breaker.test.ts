@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery, type BreakerConfig, type BreakerStatus } from '../core/breaker';
+import {
+  advance,
+  afterRecovery,
+  commitReservation,
+  onConfirmedFailure,
+  releaseReservation,
+  reserveRecovery,
+  type BreakerConfig,
+  type BreakerStatus,
+} from '../core/breaker';
 import { heldByRecoveryRun, initialState, relapsedWithin, settleRecovery } from '../core/supervision';
 import { SupervisionSchema } from '../core/schemas';
 
@@ -82,7 +91,8 @@ describe('circuit breaker rules', () => {
   });
 });
 
-type Step = { kind: 'wait'; ms: number } | { kind: 'healthy' } | { kind: 'failure'; use: 'start' | 'unused'; waitMs: number; runMs: number; recovered: boolean };
+type Step =
+  { kind: 'wait'; ms: number } | { kind: 'healthy' } | { kind: 'failure'; use: 'start' | 'unused'; waitMs: number; runMs: number; recovered: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 40_000 }) }),

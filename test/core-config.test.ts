@@ -61,20 +61,29 @@ describe('config', () => {
   });
 
   test('errors name the path inside the file and what was expected', () => {
-    const problems = problemsOf(`components:${component('api')}${component('web', '\n    policy: { timeout: soon }')}\n  - id: db\n    adapter: { type: process, command: [] }\n    probe: { type: http, url: "ftp://x" }`);
+    const problems = problemsOf(
+      `components:${component('api')}${component('web', '\n    policy: { timeout: soon }')}\n  - id: db\n    adapter: { type: process, command: [] }\n    probe: { type: http, url: "ftp://x" }`,
+    );
     assert.ok(problems.includes('components[1].policy.timeout: expected a duration such as "500ms", "30s" or "5m"'), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('components[2].adapter.command: expected a non-empty argv list')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('components[2].adapter.command: expected a non-empty argv list')),
+      problems.join('\n'),
+    );
     assert.ok(problems.includes('components[2].probe.url: expected an http(s) URL'), problems.join('\n'));
   });
 
   test('unknown fields and unknown strategies are rejected, not ignored', () => {
     assert.ok(problemsOf(`components:${component('api', '\n    restartt: always')}`).some((p) => p.startsWith('components[0]:') && p.includes('restartt')));
-    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { strategy: pray }')}`), [`components[0].policy.strategy: unknown strategy "pray" (available: ${STRATEGIES.join(', ')})`]);
+    assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { strategy: pray }')}`), [
+      `components[0].policy.strategy: unknown strategy "pray" (available: ${STRATEGIES.join(', ')})`,
+    ]);
   });
 
   test('an unknown dependency and a dependency cycle are named at load', () => {
     assert.deepEqual(problemsOf(`components:${component('api', '\n    dependsOn: [ghost]')}`), ['components[0].dependsOn[0]: unknown component "ghost"']);
-    const cyclic = problemsOf(`components:${component('a', '\n    dependsOn: [b]')}${component('b', '\n    dependsOn: [c]')}${component('c', '\n    dependsOn: [a]')}`);
+    const cyclic = problemsOf(
+      `components:${component('a', '\n    dependsOn: [b]')}${component('b', '\n    dependsOn: [c]')}${component('c', '\n    dependsOn: [a]')}`,
+    );
     assert.deepEqual(cyclic, ['dependsOn: dependency cycle a -> b -> c -> a']);
   });
 
@@ -100,7 +109,11 @@ describe('config', () => {
     assert.equal(nginx!.adapter.type === 'command' && nginx!.adapter.timeout, 30_000);
     assert.equal(nginx!.probe.type === 'command' && nginx!.probe.cwd, '/srv/app');
     assert.equal(search!.adapter.type === 'http' && search!.adapter.restart.method, 'POST');
-    assert.ok(problemsOf(`components:\n  - id: x\n    adapter: { type: http, restart: { url: "file:///etc/passwd" } }\n    probe: { type: process }`).includes('components[0].adapter.restart.url: expected an http(s) URL'));
+    assert.ok(
+      problemsOf(`components:\n  - id: x\n    adapter: { type: http, restart: { url: "file:///etc/passwd" } }\n    probe: { type: process }`).includes(
+        'components[0].adapter.restart.url: expected an http(s) URL',
+      ),
+    );
   });
 
   test('state defaults: checkpoints and state moved aside under MEND_HOME, cleanup in the state folders', () => {
@@ -116,14 +129,19 @@ describe('config', () => {
   });
 
   test('an escalation chain names only known strategies', () => {
-    assert.ok(problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, reboot] }')}`).some((p) => p.startsWith('components[0].policy.escalation[1]: unknown strategy "reboot"')));
+    assert.ok(
+      problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, reboot] }')}`).some((p) =>
+        p.startsWith('components[0].policy.escalation[1]: unknown strategy "reboot"'),
+      ),
+    );
     assert.deepEqual(problemsOf(`components:${component('api', '\n    policy: { escalation: [immediate, progressive, immediate] }')}`), [
       'components[0].policy.escalation: each strategy may appear once in an escalation chain',
     ]);
   });
 
   test('sagas: unknown components and duplicate names are named with their path', () => {
-    const saga = (name: string, target: string) => `\n  - name: ${name}\n    steps:\n      - name: one\n        action: { type: component, component: ${target}, op: restart }\n        compensate: { type: command, command: ["true"] }`;
+    const saga = (name: string, target: string) =>
+      `\n  - name: ${name}\n    steps:\n      - name: one\n        action: { type: component, component: ${target}, op: restart }\n        compensate: { type: command, command: ["true"] }`;
     assert.deepEqual(problemsOf(`components:${component('api')}\nsagas:${saga('fix', 'ghost')}${saga('fix', 'api')}`), [
       'sagas[0].steps[0].action.component: unknown component "ghost"',
       'sagas[1].name: duplicate saga name "fix"',
@@ -137,7 +155,10 @@ describe('config', () => {
   test('selecting an unknown component names it and the known ones', () => {
     const config = parseConfig(`components:${component('api')}${component('web')}`, 'mend.config.yaml', opts);
     assert.throws(() => selectComponents(config, ['api', 'ghost']), /unknown component "ghost" \(known: api, web\)/);
-    assert.deepEqual(selectComponents(config, ['web']).map((c) => c.id), ['web']);
+    assert.deepEqual(
+      selectComponents(config, ['web']).map((c) => c.id),
+      ['web'],
+    );
   });
 });
 
@@ -156,8 +177,14 @@ describe('hosts', () => {
   test('with hosts: everything carries its host, the default host when it names none', () => {
     const text = `hosts:\n  - { id: a, labels: { zone: eu-1 } }\n  - id: b\n    description: the api box\ncomponents:${component('api', '\n    host: b')}${component('web')}${spool('\n    host: a')}${saga(', host: a')}\ndrills:\n  - { name: crash-api, component: api }`;
     const config = parseConfig(text, 'mend.config.yaml', opts);
-    assert.deepEqual(config.hosts, [{ id: 'a', labels: { zone: 'eu-1' } }, { id: 'b', description: 'the api box', labels: {} }]);
-    assert.deepEqual(config.components.map((c) => c.host), ['b', DEFAULT_HOST]);
+    assert.deepEqual(config.hosts, [
+      { id: 'a', labels: { zone: 'eu-1' } },
+      { id: 'b', description: 'the api box', labels: {} },
+    ]);
+    assert.deepEqual(
+      config.components.map((c) => c.host),
+      ['b', DEFAULT_HOST],
+    );
     assert.equal(config.spools[0]!.host, 'a');
     assert.equal(config.sagas[0]!.steps[0]!.action.type === 'command' && config.sagas[0]!.steps[0]!.action.host, 'a');
     assert.equal(config.drills[0]!.host, 'b', 'a drill runs on its component host by default');
@@ -232,7 +259,10 @@ describe('settings', () => {
 describe('backoff', () => {
   const policy = { initialDelay: 1_000, maxDelay: 10_000, exponentialBase: 2, jitter: 0 };
   test('grows by the base from the initial delay and stops at the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, policy, 0.5)), [1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map((a) => backoffDelay(a, policy, 0.5)),
+      [1_000, 2_000, 4_000, 8_000, 10_000, 10_000],
+    );
   });
   test('jitter stays within ±jitter of the delay and never passes the cap', () => {
     const jittery = { ...policy, jitter: 0.2 };

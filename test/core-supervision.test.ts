@@ -37,7 +37,12 @@ function problemsOf(text: string): string[] {
   assert.fail('config was accepted');
 }
 
-const sup = SupervisionSchema.parse({ interval: '2s', breaker: { maxRecoveries: 2, window: '1m', coolDown: '30s', healthyToClose: '10s' }, restartBackoff: { initial: '1s', max: '8s' }, cadence: { min: '1s', max: '5m' } });
+const sup = SupervisionSchema.parse({
+  interval: '2s',
+  breaker: { maxRecoveries: 2, window: '1m', coolDown: '30s', healthyToClose: '10s' },
+  restartBackoff: { initial: '1s', max: '8s' },
+  cadence: { min: '1s', max: '5m' },
+});
 
 describe('supervision config', () => {
   test('a config without supervision gets every default', () => {
@@ -56,7 +61,9 @@ describe('supervision config', () => {
   });
 
   test('bad supervision values are named by their path', () => {
-    assert.deepEqual(problemsOf(component('\n    supervision: { interval: 500ms }')), ['components[0].supervision.interval: expected at least 1s (schedules fire at most once a second)']);
+    assert.deepEqual(problemsOf(component('\n    supervision: { interval: 500ms }')), [
+      'components[0].supervision.interval: expected at least 1s (schedules fire at most once a second)',
+    ]);
     assert.match(problemsOf(component('\n    supervision: { group: "Bad Group" }'))[0]!, /^components\[0\]\.supervision\.group: expected a group name/);
     assert.match(problemsOf(component('\n    supervision: { breaker: { maxRecoveries: 0 } }'))[0]!, /^components\[0\]\.supervision\.breaker\.maxRecoveries: /);
     assert.match(problemsOf(component('\n    supervision: { intervall: 5s }'))[0]!, /^components\[0\]\.supervision: .*intervall/);
@@ -113,7 +120,10 @@ describe('backoff', () => {
   });
 
   test('restart backoff: none for the first recovery, then initial doubling up to max', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((n) => restartDelay(n, sup)), [0, 1_000, 2_000, 4_000, 8_000, 8_000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((n) => restartDelay(n, sup)),
+      [0, 1_000, 2_000, 4_000, 8_000, 8_000],
+    );
   });
 });
 
@@ -134,7 +144,17 @@ describe('statistics', () => {
     b.stats = { ...b.stats, attempted: 1, succeeded: 1, mttrs: [200] };
     b.breaker = { state: 'open', recoveries: [] };
     const stats = fleetStats([a, b], ['c']);
-    assert.deepEqual(stats.fleet, { supervised: 2, attempted: 4, succeeded: 3, failed: 1, relapsed: 0, successRate: 0.75, mttrP50Ms: 200, mttrP95Ms: 300, breakersOpen: 1 });
+    assert.deepEqual(stats.fleet, {
+      supervised: 2,
+      attempted: 4,
+      succeeded: 3,
+      failed: 1,
+      relapsed: 0,
+      successRate: 0.75,
+      mttrP50Ms: 200,
+      mttrP95Ms: 300,
+      breakersOpen: 1,
+    });
     assert.equal(stats.components[0]!.successRate, 2 / 3);
     assert.deepEqual(stats.unsupervised, ['c']);
   });
@@ -190,18 +210,41 @@ describe('fleet permits', () => {
   const req = (component: string, at: number, destructive = false) => ({ component, supervisorId: `mend/supervisor/${component}`, max: 2, destructive, at });
 
   test('grant oldest first while fewer than max are held', () => {
-    const queue: PermitQueue = { max: 2, holders: [{ component: 'a', supervisorId: 'x', since: 0 }], waiting: [req('b', 1), req('c', 2)], destructiveGrants: [] };
-    assert.deepEqual(pickGrants(queue, 10).grant.map((g) => g.component), ['b']);
-    assert.deepEqual(pickGrants({ ...queue, holders: [] }, 10).grant.map((g) => g.component), ['b', 'c']);
+    const queue: PermitQueue = {
+      max: 2,
+      holders: [{ component: 'a', supervisorId: 'x', since: 0 }],
+      waiting: [req('b', 1), req('c', 2)],
+      destructiveGrants: [],
+    };
+    assert.deepEqual(
+      pickGrants(queue, 10).grant.map((g) => g.component),
+      ['b'],
+    );
+    assert.deepEqual(
+      pickGrants({ ...queue, holders: [] }, 10).grant.map((g) => g.component),
+      ['b', 'c'],
+    );
   });
 
   test('destructive recoveries are held back past the per-minute limit without holding back the others', () => {
-    const queue: PermitQueue = { max: 10, maxDestructivePerMinute: 2, holders: [], waiting: [req('d1', 1, true), req('d2', 2, true), req('d3', 3, true), req('plain', 4)], destructiveGrants: [] };
+    const queue: PermitQueue = {
+      max: 10,
+      maxDestructivePerMinute: 2,
+      holders: [],
+      waiting: [req('d1', 1, true), req('d2', 2, true), req('d3', 3, true), req('plain', 4)],
+      destructiveGrants: [],
+    };
     const first = pickGrants(queue, 1_000);
-    assert.deepEqual(first.grant.map((g) => g.component), ['d1', 'd2', 'plain']);
+    assert.deepEqual(
+      first.grant.map((g) => g.component),
+      ['d1', 'd2', 'plain'],
+    );
     assert.equal(first.wakeAt, 61_000, 'd3 may go a minute after the first destructive grant');
     const later: PermitQueue = { ...queue, waiting: [req('d3', 3, true)], destructiveGrants: [1_000, 1_000] };
     assert.deepEqual(pickGrants(later, 60_999).grant, []);
-    assert.deepEqual(pickGrants(later, 61_000).grant.map((g) => g.component), ['d3']);
+    assert.deepEqual(
+      pickGrants(later, 61_000).grant.map((g) => g.component),
+      ['d3'],
+    );
   });
 });

@@ -30,7 +30,12 @@ const ALL: Patches = { oneTrial: true, waitOutRuns: true, holdForDependencies: t
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function component(id: string, supervision: Record<string, unknown> = {}): Component {
-  return ComponentSchema.parse({ id, adapter: { type: 'process', command: ['node', 'server.js'] }, probe: { type: 'tcp', port: 1 }, supervision: { startupGrace: '0s', ...supervision } });
+  return ComponentSchema.parse({
+    id,
+    adapter: { type: 'process', command: ['node', 'server.js'] },
+    probe: { type: 'tcp', port: 1 },
+    supervision: { startupGrace: '0s', ...supervision },
+  });
 }
 
 function spec(supervision: Record<string, unknown> = {}, extra: Partial<SupervisorSpec> = {}): SupervisorSpec {
@@ -88,14 +93,27 @@ class Sim {
     for (const intent of out.intents) this.seen.push({ at: this.now, intent, machine: this.m });
     const next = waitIntent(out.intents);
     const side = ['report', 'pause', 'resume', 'watch-ended'].includes(ev.kind);
-    assert.equal(next === undefined, side, `${ev.kind}: ${side ? 'a signal or a watch result waits on nothing' : 'every other event ends with an intent to wait on'}`);
+    assert.equal(
+      next === undefined,
+      side,
+      `${ev.kind}: ${side ? 'a signal or a watch result waits on nothing' : 'every other event ends with an intent to wait on'}`,
+    );
     if (next) this.waiting = next;
   }
 
   /** A report by signal; handled at once when the machine is idle. */
   report(r: Partial<ProbeReport> & { healthy: boolean }, gapMs = 1_000): void {
     this.now += gapMs;
-    this.feed({ kind: 'report', report: { detail: r.healthy ? 'ok' : 'connection refused', checkedAt: iso(this.now), source: 'sweep', failureClass: r.healthy ? undefined : 'unknown', ...r } });
+    this.feed({
+      kind: 'report',
+      report: {
+        detail: r.healthy ? 'ok' : 'connection refused',
+        checkedAt: iso(this.now),
+        source: 'sweep',
+        failureClass: r.healthy ? undefined : 'unknown',
+        ...r,
+      },
+    });
     if (this.waiting?.kind === 'wait') this.wake();
   }
 
@@ -132,7 +150,16 @@ class Sim {
       case 'confirm': {
         this.now += 50 + i.probes * i.intervalMs;
         const c = w.confirm(i);
-        return { kind: 'confirmed', now: this.now, result: { healthy: c.healthy, failures: c.healthy ? 0 : i.probes, last: { failureClass: c.failureClass, detail: c.detail ?? 'probe' }, lastAt: iso(this.now) } };
+        return {
+          kind: 'confirmed',
+          now: this.now,
+          result: {
+            healthy: c.healthy,
+            failures: c.healthy ? 0 : i.probes,
+            last: { failureClass: c.failureClass, detail: c.detail ?? 'probe' },
+            lastAt: iso(this.now),
+          },
+        };
       }
       case 'find-recovery-run':
         this.now += i.waitMs > 0 ? 500 : 5;
@@ -151,13 +178,26 @@ class Sim {
         return { kind: 'permit-granted', now: this.now };
       case 'start-recovery':
         this.now += 10;
-        return w.alreadyRunning() ? { kind: 'recovery-already-running', now: this.now } : { kind: 'recovery-started', now: this.now, runId: `run-${++this.runs}` };
+        return w.alreadyRunning()
+          ? { kind: 'recovery-already-running', now: this.now }
+          : { kind: 'recovery-started', now: this.now, runId: `run-${++this.runs}` };
       case 'await-recovery': {
         const startedAt = this.now;
         this.now += 300;
         const r = w.recovered();
         if ('error' in r) return { kind: 'recovery-ended', now: this.now, error: r.error };
-        const result = { outcome: r.outcome, reason: r.reason, strategy: 'immediate' as const, components: ['api'], dryRun: false, attempts: 1, steps: [], startedAt: iso(startedAt), endedAt: iso(this.now), durationMs: 300 };
+        const result = {
+          outcome: r.outcome,
+          reason: r.reason,
+          strategy: 'immediate' as const,
+          components: ['api'],
+          dryRun: false,
+          attempts: 1,
+          steps: [],
+          startedAt: iso(startedAt),
+          endedAt: iso(this.now),
+          durationMs: 300,
+        };
         return { kind: 'recovery-ended', now: this.now, result };
       }
       case 'release-permit':
@@ -182,7 +222,10 @@ const waitingFor = (sim: Sim): string | undefined => sim.waiting?.kind;
 
 describe('supervisor decisions', () => {
   test('a failed sweep report is confirmed by the remaining probes at the confirm interval, then recovered with the failure handed over', () => {
-    const sim = new Sim(spec({ failuresBeforeRecovery: 3, confirmInterval: '250ms' }), { ...calm, confirm: () => ({ healthy: false, failureClass: 'timeout', detail: 'timed out after 1000ms' }) });
+    const sim = new Sim(spec({ failuresBeforeRecovery: 3, confirmInterval: '250ms' }), {
+      ...calm,
+      confirm: () => ({ healthy: false, failureClass: 'timeout', detail: 'timed out after 1000ms' }),
+    });
     sim.report({ healthy: false, failureClass: 'timeout', detail: 'timed out after 1000ms' });
     const [confirm] = sim.intents('confirm');
     assert.deepEqual([confirm!.probes, confirm!.intervalMs], [2, 250]);
@@ -218,7 +261,10 @@ describe('supervisor decisions', () => {
   });
 
   test('a recovery that fails is counted and alerted with its reason; the next failure opens the breaker with an alert', () => {
-    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '5m', coolDown: '1h' } }), { ...calm, recovered: () => ({ outcome: 'failed', reason: 'exited before it was healthy (pid 7, exit code 1)' }) });
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '5m', coolDown: '1h' } }), {
+      ...calm,
+      recovered: () => ({ outcome: 'failed', reason: 'exited before it was healthy (pid 7, exit code 1)' }),
+    });
     sim.report({ healthy: false, source: 'watch' });
     assert.deepEqual([sim.state.stats.attempted, sim.state.stats.failed, sim.state.stats.succeeded, sim.state.health], [1, 1, 0, 'unhealthy']);
     assert.equal(sim.state.stats.recent[0]!.outcome, 'failed');
@@ -270,12 +316,34 @@ describe('supervisor decisions', () => {
   });
 
   test('a run that takes the recovery id first is waited out after the permit goes back; its reservation is released', () => {
-    const other: RecoveryRunSeen = { runId: 'api-run', startedAt: iso(T0), running: false, outcome: 'failed', reason: 'gave up', endedAt: iso(T0 + 1_000), closedAt: iso(T0 + 1_000) };
+    const other: RecoveryRunSeen = {
+      runId: 'api-run',
+      startedAt: iso(T0),
+      running: false,
+      outcome: 'failed',
+      reason: 'gave up',
+      endedAt: iso(T0 + 1_000),
+      closedAt: iso(T0 + 1_000),
+    };
     let lookups = 0;
-    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), { ...calm, alreadyRunning: () => true, recoveryRun: () => (lookups++ === 0 ? undefined : other) });
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), {
+      ...calm,
+      alreadyRunning: () => true,
+      recoveryRun: () => (lookups++ === 0 ? undefined : other),
+    });
     sim.report({ healthy: false, source: 'watch' });
     const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
-    assert.deepEqual(kinds.slice(kinds.indexOf('ask-permit')), ['ask-permit', 'stop-watch', 'start-recovery', 'find-recovery-run', 'release-permit', 'stop-watch', 'continue', 'loop', 'wait']);
+    assert.deepEqual(kinds.slice(kinds.indexOf('ask-permit')), [
+      'ask-permit',
+      'stop-watch',
+      'start-recovery',
+      'find-recovery-run',
+      'release-permit',
+      'stop-watch',
+      'continue',
+      'loop',
+      'wait',
+    ]);
     assert.equal(sim.state.breaker.reservedAt, undefined);
     assert.deepEqual(sim.state.breaker.recoveries, []);
     assert.equal(sim.state.health, 'unhealthy');
@@ -359,7 +427,11 @@ describe('supervisor decisions', () => {
     assert.equal(watchReason({ exited: true, detail: 'no process recorded (pid file missing)', at: iso(T0) }), 'pid-file-missing');
     assert.equal(watchReason({ exited: true, detail: 'pid 7 exited', at: iso(T0) }), 'exited');
     assert.equal(watchReason({ exited: false, detail: 'pid 7 alive', at: iso(T0) }), 'alive');
-    assert.equal(watchReason({ exited: true, reason: 'exited', detail: 'pid file missing (in the text only)', at: iso(T0) }), 'exited', 'the typed reason wins');
+    assert.equal(
+      watchReason({ exited: true, reason: 'exited', detail: 'pid file missing (in the text only)', at: iso(T0) }),
+      'exited',
+      'the typed reason wins',
+    );
   });
 
   test('it asks for each patch flag where the workflow always called patched(): the loop first, then the failure pass in order', () => {
@@ -441,7 +513,16 @@ type Action =
   | { kind: 'resume' };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('report' as const), healthy: fc.boolean(), source: fc.constantFrom('sweep' as const, 'watch' as const), failureClass: fc.constantFrom('unknown' as const, 'timeout' as const, 'auth' as const), gapMs: fc.integer({ min: 1, max: 20_000 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('report' as const),
+      healthy: fc.boolean(),
+      source: fc.constantFrom('sweep' as const, 'watch' as const),
+      failureClass: fc.constantFrom('unknown' as const, 'timeout' as const, 'auth' as const),
+      gapMs: fc.integer({ min: 1, max: 20_000 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 120_000 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('pause' as const), forMs: fc.option(fc.integer({ min: 1_000, max: 60_000 }), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('resume' as const) }) },
@@ -451,7 +532,9 @@ const configArb = fc.record({
   failuresBeforeRecovery: fc.integer({ min: 1, max: 3 }),
   confirmInterval: fc.integer({ min: 10, max: 500 }).map((ms) => `${ms}ms`),
   startupGrace: fc.integer({ min: 0, max: 30_000 }).map((ms) => `${ms}ms`),
-  restartBackoff: fc.tuple(fc.integer({ min: 10, max: 2_000 }), fc.integer({ min: 10, max: 5_000 })).map(([initial, max]) => ({ initial: `${initial}ms`, max: `${max}ms` })),
+  restartBackoff: fc
+    .tuple(fc.integer({ min: 10, max: 2_000 }), fc.integer({ min: 10, max: 5_000 }))
+    .map(([initial, max]) => ({ initial: `${initial}ms`, max: `${max}ms` })),
   backoffResetAfter: fc.integer({ min: 1_000, max: 120_000 }).map((ms) => `${ms}ms`),
   relapseWindow: fc.integer({ min: 100, max: 20_000 }).map((ms) => `${ms}ms`),
   cadence: fc.integer({ min: 1_000, max: 60_000 }).map((max) => ({ min: '1s', max: `${max}ms` })),
@@ -473,7 +556,14 @@ function randomWorld(bits: number[], friendly = false): World {
     recoveryRun: (i) => {
       const r = next() % 6;
       if (r > 1) return undefined;
-      return { runId: `other-${n}`, startedAt: iso(T0), running: i.waitMs === 0 && r === 0, outcome: next() % 2 ? 'recovered' : 'failed', endedAt: iso(T0), closedAt: iso(T0 + 10 * 3_600_000) };
+      return {
+        runId: `other-${n}`,
+        startedAt: iso(T0),
+        running: i.waitMs === 0 && r === 0,
+        outcome: next() % 2 ? 'recovered' : 'failed',
+        endedAt: iso(T0),
+        closedAt: iso(T0 + 10 * 3_600_000),
+      };
     },
     dependencies: () => (next() % 2 ? [{ id: 'db', reason: 'down' }] : []),
     alreadyRunning: () => next() % 7 === 0,
@@ -514,7 +604,8 @@ function play(config: Record<string, unknown>, actions: Action[], bits: number[]
         running++;
         starts.push({ at, admittedIn: st.breaker.trialAt === at ? 'half-open' : 'closed', period });
       }
-      if (intent.kind === 'sleep' && intent.ms > sim.spec.component.supervision.restartBackoff.max) violations.push(`restart backoff ${intent.ms} over its cap`);
+      if (intent.kind === 'sleep' && intent.ms > sim.spec.component.supervision.restartBackoff.max)
+        violations.push(`restart backoff ${intent.ms} over its cap`);
       if (st.detectBackoffMs > sim.spec.component.supervision.cadence.max) violations.push(`detection backoff ${st.detectBackoffMs} over its cap`);
       if (st.current === undefined) running = 0;
     }
@@ -522,7 +613,8 @@ function play(config: Record<string, unknown>, actions: Action[], bits: number[]
   for (const a of actions) {
     if (a.kind === 'report') {
       sim.report({ healthy: a.healthy, source: a.source, failureClass: a.healthy ? undefined : a.failureClass }, a.gapMs);
-      if (a.healthy && sim.m.pass === undefined && sim.m.batch.length === 0 && sim.state.lastReportAt === sim.now && sim.state.consecutiveFailures !== 0) violations.push('a healthy report left a failure count');
+      if (a.healthy && sim.m.pass === undefined && sim.m.batch.length === 0 && sim.state.lastReportAt === sim.now && sim.state.consecutiveFailures !== 0)
+        violations.push('a healthy report left a failure count');
     } else if (a.kind === 'wait') sim.wait(a.ms);
     else if (a.kind === 'pause') sim.feed({ kind: 'pause', now: sim.now, forMs: a.forMs });
     else sim.feed({ kind: 'resume' });
@@ -573,7 +665,16 @@ describe('supervisor machine properties (fast-check)', () => {
     const stats = { starts: 0, trials: 0 };
     // Mostly crashes seen by the watch and waits, in a world that lets them through to recoveries.
     const crashes = fc.oneof(
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant('report' as const), healthy: fc.constant(false), source: fc.constant('watch' as const), failureClass: fc.constant('unknown' as const), gapMs: fc.integer({ min: 1, max: 5_000 }) }) },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant('report' as const),
+          healthy: fc.constant(false),
+          source: fc.constant('watch' as const),
+          failureClass: fc.constant('unknown' as const),
+          gapMs: fc.integer({ min: 1, max: 5_000 }),
+        }),
+      },
       { weight: 1, arbitrary: actionArb },
     );
     fc.assert(
@@ -588,7 +689,10 @@ describe('supervisor machine properties (fast-check)', () => {
         stats.starts += starts.length;
         stats.trials += starts.filter((x) => x.admittedIn === 'half-open').length;
         for (const k of starts.filter((x) => x.admittedIn === 'half-open')) perPeriod.set(k.period, (perPeriod.get(k.period) ?? 0) + 1);
-        assert.ok([...perPeriod.values()].every((n) => n <= 1), 'one trial per half-open period');
+        assert.ok(
+          [...perPeriod.values()].every((n) => n <= 1),
+          'one trial per half-open period',
+        );
       }),
       runs,
     );

@@ -25,7 +25,13 @@ describe('dependency-aware recovery', () => {
   const c = (id: string): Component => config.components.find((x) => x.id === id)!;
   const startsOf = (id: string): number => demoStarts(dir, id);
   const run = async (id: string, fixture?: string): Promise<RecoveryResult> => {
-    const started = await client.startRecovery({ strategy: 'dependency-aware', component: c(id), trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const started = await client.startRecovery({
+      strategy: 'dependency-aware',
+      component: c(id),
+      trigger: 'manual',
+      requestedBy: 'test',
+      allComponents: config.components,
+    });
     const result = await client.result(started.workflowId, started.runId);
     if (fixture) recordHistory(started.workflowId, started.runId, fixture);
     return result;
@@ -97,13 +103,24 @@ describe('dependency-aware recovery', () => {
     const result = await run(ids.app);
     assert.equal(result.outcome, 'failed');
     assert.match(result.reason ?? '', new RegExp(`critical component ${ids.db} did not recover; cascade stopped`));
-    assert.equal(result.steps.some((x) => x.component === ids.app && x.name === 'start'), false, 'app was never started');
+    assert.equal(
+      result.steps.some((x) => x.component === ids.app && x.name === 'start'),
+      false,
+      'app was never started',
+    );
     assert.equal(startsOf(ids.app), 0);
   });
 
   test('a dry run probes, then plans dependencies, the component and its dependents without acting', async () => {
     const startsBefore = startsOf(ids.web);
-    const started = await client.startRecovery({ strategy: 'dependency-aware', component: c(ids.api2), trigger: 'manual', requestedBy: 'test', dryRun: true, allComponents: config.components });
+    const started = await client.startRecovery({
+      strategy: 'dependency-aware',
+      component: c(ids.api2),
+      trigger: 'manual',
+      requestedBy: 'test',
+      dryRun: true,
+      allComponents: config.components,
+    });
     const result = await client.result(started.workflowId, started.runId);
     assert.equal(result.outcome, 'planned');
     const planned = result.steps.filter((x) => x.status === 'planned').map((x) => `${x.name} ${x.component}`);

@@ -22,7 +22,10 @@ import { httpStatus, runMendBinary, sharedServer, spawnTs, tempDir, waitFor, wri
 /** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
 function processesOf(home: string): string[] {
   const out = execFileSync('ps', ['-e', 'e', '-ww', '-o', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.includes(`MEND_HOME=${home} `) && !/^\s*\d+\s+Z/.test(line)).map((line) => line.slice(0, 160));
+  return out
+    .split('\n')
+    .filter((line) => line.includes(`MEND_HOME=${home} `) && !/^\s*\d+\s+Z/.test(line))
+    .map((line) => line.slice(0, 160));
 }
 
 /** The pid a process component's pid file names. */
@@ -39,7 +42,11 @@ function alive(pid: number): boolean {
 /** Starts the stack in its own process group and waits for its banner. */
 async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
   const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
-  await waitFor('"mend is up"', 120_000, () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))));
+  await waitFor(
+    '"mend is up"',
+    120_000,
+    () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))),
+  );
   return started;
 }
 
@@ -88,7 +95,10 @@ describe('the dev stack (npm start)', () => {
     assert.ok(token, 'the stack prints an admin token');
     const components = await fetch(`http://127.0.0.1:${apiPort}/v1/components`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(components.status, 200);
-    assert.deepEqual(((await components.json()) as { components: Array<{ id: string }> }).components.map((c) => c.id), ['store', 'api', 'web']);
+    assert.deepEqual(
+      ((await components.json()) as { components: Array<{ id: string }> }).components.map((c) => c.id),
+      ['store', 'api', 'web'],
+    );
     assert.equal(await httpStatus(`http://127.0.0.1:${apiPort}/v1/components`), 401, 'no token, no answer');
     assert.equal(execFileSync('cat', [path.join(home, 'api-token')], { encoding: 'utf8' }).trim(), token);
     assert.equal(await httpStatus(`http://127.0.0.1:${env.MEND_UI_PORT}/`, 5_000), 200, 'the Web UI answers');
@@ -123,11 +133,18 @@ describe('the dev stack (npm start)', () => {
     const webPid = JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
     process.kill(webPid, 'SIGKILL');
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, { method: 'POST', headers: auth, body: JSON.stringify({ strategy: 'immediate', components: ['web'], reason: 'dev stack test' }) });
+    const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ strategy: 'immediate', components: ['web'], reason: 'dev stack test' }),
+    });
     assert.equal(started.status, 202, await started.clone().text());
     const { workflowId } = (await started.json()) as { workflowId: string };
     const done = await waitFor('the API-started run to finish', 30_000, async () => {
-      const d = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/runs/${encodeURIComponent(workflowId)}`, { headers: auth })).json()) as { status: string; result?: { outcome: string } };
+      const d = (await (await fetch(`http://127.0.0.1:${apiPort}/v1/runs/${encodeURIComponent(workflowId)}`, { headers: auth })).json()) as {
+        status: string;
+        result?: { outcome: string };
+      };
       return d.status === 'COMPLETED' && d;
     });
     assert.equal(done.result?.outcome, 'recovered');
@@ -165,14 +182,26 @@ describe('the dev stack (npm start)', () => {
     stack = await up(env);
     const stackPids = () => JSON.parse(readFileSync(path.join(home, 'run', 'dev-stack.json'), 'utf8')) as Record<string, number>;
     // The worker and the Temporal server as ps sees them: processes of this stack.
-    const pidOf = (what: string) => Number(processesOf(home).find((line) => line.includes(what))?.trim().split(/\s+/)[0]);
+    const pidOf = (what: string) =>
+      Number(
+        processesOf(home)
+          .find((line) => line.includes(what))
+          ?.trim()
+          .split(/\s+/)[0],
+      );
     const workerPid = pidOf('workers/main.ts');
     const temporalPid = pidOf('server start-dev');
     assert.ok(workerPid > 0 && temporalPid > 0, processesOf(home).join('\n'));
     const servicePids = Object.fromEntries(['store', 'api', 'web'].map((id) => [id, componentPid(home, id)]));
 
     process.kill(workerPid, 'SIGKILL');
-    await waitFor('the restart notice', 30_000, () => stack!.output.includes('[mend] worker exited (signal SIGKILL); restarting in 1s') || (stack!.proc.exitCode !== null && Promise.reject(new Error(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))));
+    await waitFor(
+      'the restart notice',
+      30_000,
+      () =>
+        stack!.output.includes('[mend] worker exited (signal SIGKILL); restarting in 1s') ||
+        (stack!.proc.exitCode !== null && Promise.reject(new Error(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))),
+    );
     const newWorker = await waitFor('a new worker pid', 30_000, () => stackPids().worker !== workerPid && alive(stackPids().worker!) && stackPids().worker);
     // The new worker does work: a check is a workflow, run on the worker.
     const checked = await runMendBinary(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
@@ -183,7 +212,11 @@ describe('the dev stack (npm start)', () => {
     const apiPid = stackPids().api!;
     process.kill(apiPid, 'SIGKILL');
     await waitFor('the API restart notice', 30_000, () => stack!.output.includes('[mend] api exited (signal SIGKILL); restarting in 1s'));
-    await waitFor('/readyz from a new API', 60_000, async () => stackPids().api !== apiPid && (await httpStatus(`http://127.0.0.1:${env.MEND_API_PORT}/readyz`)) === 200);
+    await waitFor(
+      '/readyz from a new API',
+      60_000,
+      async () => stackPids().api !== apiPid && (await httpStatus(`http://127.0.0.1:${env.MEND_API_PORT}/readyz`)) === 200,
+    );
 
     assert.equal(stack.proc.exitCode, null, 'the stack still runs');
     assert.equal(stackPids().temporal, temporalPid, 'run/dev-stack.json names the Temporal server');
@@ -241,7 +274,10 @@ describe('the dev stack with a user config (MEND_CONFIG)', () => {
 
     const svcPid = componentPid(home, 'svc');
     await down(stack, home, [svcPid]);
-    assert.ok(stack.output.some((l) => l.includes('process components left running (MEND_COMPONENTS_ON_EXIT=leave): svc')), stack.output.slice(-5).join('\n'));
+    assert.ok(
+      stack.output.some((l) => l.includes('process components left running (MEND_COMPONENTS_ON_EXIT=leave): svc')),
+      stack.output.slice(-5).join('\n'),
+    );
     assert.ok(alive(svcPid), 'svc was left running');
     assert.equal(await httpStatus(`http://127.0.0.1:${svc!.port}/healthz`), 200);
 

@@ -50,10 +50,12 @@ function service(name: string): Service {
 function envOf(svc: Service): Record<string, string> {
   const env = svc.environment ?? {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((line) => {
-      const eq = line.indexOf('=');
-      return eq < 0 ? [line, ''] : [line.slice(0, eq), line.slice(eq + 1)];
-    }));
+    return Object.fromEntries(
+      env.map((line) => {
+        const eq = line.indexOf('=');
+        return eq < 0 ? [line, ''] : [line.slice(0, eq), line.slice(eq + 1)];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === null ? '' : String(v)]));
 }
@@ -69,7 +71,9 @@ function dependsOn(svc: Service): Record<string, string> {
 function portsOf(svc: Service): string[] {
   return (svc.ports ?? []).map((p) => {
     if (typeof p === 'object') return `${p.published ?? ''}:${p.target}`;
-    const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
+    const parts = String(p)
+      .replace(/\/(tcp|udp)$/, '')
+      .split(':');
     const container = parts.at(-1)!;
     const host = parts.length > 1 ? parts.at(-2)! : '';
     return `${host}:${container}`;
@@ -98,7 +102,9 @@ function commandText(svc: Service): string {
 
 const PULLED = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui'];
 const BUILT = ['mend-worker', 'mend-api'];
-const SERVICE_SETTINGS = Object.entries(SETTINGS_SCOPE).filter(([, scope]) => scope === 'service').map(([name]) => name);
+const SERVICE_SETTINGS = Object.entries(SETTINGS_SCOPE)
+  .filter(([, scope]) => scope === 'service')
+  .map(([name]) => name);
 
 describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker and the API', () => {
   test('defines PostgreSQL, Temporal, the search-attribute setup, the Web UI, the worker and the API', () => {
@@ -165,7 +171,10 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
   });
 
   test('runs the worker and the API entry points that exist in this repository', () => {
-    for (const [name, entry] of [['mend-worker', 'workers/main.ts'], ['mend-api', 'api/main.ts']] as const) {
+    for (const [name, entry] of [
+      ['mend-worker', 'workers/main.ts'],
+      ['mend-api', 'api/main.ts'],
+    ] as const) {
       const cmd = commandText(service(name));
       assert.match(cmd, /node --import tsx /, `${name} does not run through tsx`);
       assert.ok(cmd.includes(entry), `${name} does not run ${entry}`);
@@ -181,10 +190,18 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
     assert.match(cmd, /node --import tsx workers\/agent\.ts --host \$\{MEND_HOST_ID/);
     assert.ok(existsSync(path.join(ROOT, 'workers/agent.ts')));
     const env = envOf(agent);
-    assert.deepEqual(SERVICE_SETTINGS.filter((key) => !(key in env)), [], 'the agent reads the same settings');
+    assert.deepEqual(
+      SERVICE_SETTINGS.filter((key) => !(key in env)),
+      [],
+      'the agent reads the same settings',
+    );
     const home = namedVolumes(agent).find((v) => v.target === env.MEND_HOME);
     assert.ok(home, 'MEND_HOME of the agent is on a volume');
-    assert.notEqual(home.name, namedVolumes(service('mend-worker')).find((v) => v.target === envOf(service('mend-worker')).MEND_HOME)?.name, 'the agent has its own MEND_HOME');
+    assert.notEqual(
+      home.name,
+      namedVolumes(service('mend-worker')).find((v) => v.target === envOf(service('mend-worker')).MEND_HOME)?.name,
+      'the agent has its own MEND_HOME',
+    );
   });
 
   test('declares at top level every named volume a service mounts, and keeps PostgreSQL data and MEND_HOME on volumes', () => {
@@ -192,10 +209,16 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
     for (const [name, svc] of Object.entries(compose.services)) {
       for (const v of namedVolumes(svc)) assert.ok(declared.has(v.name), `${name} mounts volume "${v.name}", not declared under volumes:`);
     }
-    assert.ok(namedVolumes(service('postgresql')).some((v) => v.target === '/var/lib/postgresql/data'), 'PostgreSQL data is not on a volume');
+    assert.ok(
+      namedVolumes(service('postgresql')).some((v) => v.target === '/var/lib/postgresql/data'),
+      'PostgreSQL data is not on a volume',
+    );
     for (const name of BUILT) {
       const home = envOf(service(name)).MEND_HOME;
-      assert.ok(namedVolumes(service(name)).some((v) => v.target === home), `${name}: MEND_HOME ${home} is not on a volume`);
+      assert.ok(
+        namedVolumes(service(name)).some((v) => v.target === home),
+        `${name}: MEND_HOME ${home} is not on a volume`,
+      );
     }
   });
 
@@ -223,7 +246,10 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
       assert.equal(envOf(service(name)).MEND_CONFIG, '/app/mend.config.yaml');
     }
     const apiPort = String(SettingsSchema.parse(envOf(service('mend-api'))).MEND_API_PORT);
-    assert.ok(portsOf(service('mend-api')).some((p) => p.endsWith(`:${apiPort}`)), `MEND_API_PORT ${apiPort} is not the published container port`);
+    assert.ok(
+      portsOf(service('mend-api')).some((p) => p.endsWith(`:${apiPort}`)),
+      `MEND_API_PORT ${apiPort} is not the published container port`,
+    );
   });
 });
 
@@ -252,7 +278,11 @@ function envReads(source: string): string[] {
   // const { A, B: b } = process.env
   for (const m of source.matchAll(/\{([^{}]*)\}\s*=\s*process\.env\b/g)) {
     for (const part of m[1]!.split(',')) {
-      const key = part.split(':')[0]!.split('=')[0]!.trim().replace(/^\.\.\./, '');
+      const key = part
+        .split(':')[0]!
+        .split('=')[0]!
+        .trim()
+        .replace(/^\.\.\./, '');
       if (/^[A-Za-z_]\w*$/.test(key)) names.push(key);
     }
   }

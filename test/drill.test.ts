@@ -24,7 +24,15 @@ describe('drills', () => {
   let url = '';
 
   before(async () => {
-    const supervision = { group, interval: '1s', failuresBeforeRecovery: 2, startupGrace: '0s', restartBackoff: { initial: '100ms' }, backoffResetAfter: '1s', breaker: { maxRecoveries: 50 } };
+    const supervision = {
+      group,
+      interval: '1s',
+      failuresBeforeRecovery: 2,
+      startupGrace: '0s',
+      restartBackoff: { initial: '100ms' },
+      backoffResetAfter: '1s',
+      breaker: { maxRecoveries: 50 },
+    };
     const drills = [
       { name: `crash-${suffix}`, component: id, fault: 'crash', timeout: '30s' },
       { name: `hang-${suffix}`, component: id, fault: 'hang', timeout: '30s' },
@@ -43,9 +51,15 @@ describe('drills', () => {
 
   after(async () => {
     if (!suite) return;
-    await suite.client.temporal.schedule.getHandle(drillScheduleId(`nightly-${suffix}`)).delete().catch(() => undefined);
+    await suite.client.temporal.schedule
+      .getHandle(drillScheduleId(`nightly-${suffix}`))
+      .delete()
+      .catch(() => undefined);
     await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-    await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).terminate('test over').catch(() => undefined);
+    await suite.client.temporal.workflow
+      .getHandle(supervisorWorkflowId(id))
+      .terminate('test over')
+      .catch(() => undefined);
     await suite.stop();
   });
 
@@ -65,26 +79,34 @@ describe('drills', () => {
     }
   });
 
-  test('a drill is a runbook like a recovery: its steps are in its progress, with the recovery\'s search attributes', async () => {
+  test("a drill is a runbook like a recovery: its steps are in its progress, with the recovery's search attributes", async () => {
     // Visibility catches up with the run's last upsert shortly after it closes.
     const runs = await waitFor('the drill listed with its outcome', 10_000, async () => {
       const found = [];
-      for await (const run of suite.client.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "mend/drill/crash-${suffix}/" AND TaskQueue = "${queue}"` })) found.push(run);
+      for await (const run of suite.client.temporal.workflow.list({ query: `WorkflowId STARTS_WITH "mend/drill/crash-${suffix}/" AND TaskQueue = "${queue}"` }))
+        found.push(run);
       return found.length === 1 && found[0]!.typedSearchAttributes.get(MendOutcome) ? found : undefined;
     });
     const progress = await suite.client.progress(runs[0]!.workflowId);
-    assert.deepEqual(progress.steps.map((s) => [s.name, s.status, s.component]), [
-      ['probe', 'ok', id],
-      ['inject', 'ok', id],
-      ['watch', 'ok', id],
-    ]);
+    assert.deepEqual(
+      progress.steps.map((s) => [s.name, s.status, s.component]),
+      [
+        ['probe', 'ok', id],
+        ['inject', 'ok', id],
+        ['watch', 'ok', id],
+      ],
+    );
     assert.equal(progress.phase, 'completion');
     const sa = runs[0]!.typedSearchAttributes;
     assert.deepEqual([sa.get(MendStrategy), sa.get(MendPhase), sa.get(MendOutcome), sa.get(MendComponents)], ['drill', 'completion', 'recovered', [id]]);
   });
 
   test('a hang drill is recovered too; the table output says how long it took', async () => {
-    await waitFor('healthy and settled', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy' && (await httpStatus(url)) === 200);
+    await waitFor(
+      'healthy and settled',
+      30_000,
+      async () => (await supervisorState(suite.client, id))?.health === 'healthy' && (await httpStatus(url)) === 200,
+    );
     const res = await runCli(['drill', `hang-${suffix}`], { ...suite.env, MEND_CONFIG: `${dir}/mend.config.yaml` });
     assert.equal(res.code, 0, res.stderr + res.stdout);
     assert.match(res.stdout, /^started mend\/drill\/hang-\w+\/[0-9a-f]{8} → http/m);
@@ -106,8 +128,14 @@ describe('drills', () => {
     const proc = '{ type: process, command: [node, x.js] }';
     const cmd = '{ type: command, start: ["true"], stop: ["true"] }';
     const opts = { baseDir: '/etc/mend', stateDir: '/var/mend' };
-    assert.throws(() => parseConfig(`${component(proc)}drills: [{ name: d, component: ghost }]\n`, 't.yaml', opts), /drills\[0\]\.component: unknown component "ghost"/);
-    assert.throws(() => parseConfig(`${component(cmd)}drills: [{ name: d, component: web, fault: hang }]\n`, 't.yaml', opts), /drills\[0\]\.fault: hang needs a process adapter/);
+    assert.throws(
+      () => parseConfig(`${component(proc)}drills: [{ name: d, component: ghost }]\n`, 't.yaml', opts),
+      /drills\[0\]\.component: unknown component "ghost"/,
+    );
+    assert.throws(
+      () => parseConfig(`${component(cmd)}drills: [{ name: d, component: web, fault: hang }]\n`, 't.yaml', opts),
+      /drills\[0\]\.fault: hang needs a process adapter/,
+    );
     assert.throws(() => parseConfig(`${component(proc)}drills: [{ name: d, component: web, every: 30s }]\n`, 't.yaml', opts), /at least 1m between drills/);
     const ok = parseConfig(`${component(cmd)}drills: [{ name: d, component: web, fault: { command: [sh, break.sh] } }]\n`, 't.yaml', opts);
     assert.deepEqual(ok.drills[0]!.fault, { command: ['sh', 'break.sh'], cwd: '/etc/mend', timeout: 30_000 });

@@ -23,7 +23,8 @@ describe('emergency reset', () => {
   const env = () => suite.env;
   const c = (prefix: string): Component => config.components.find((x) => x.id.startsWith(prefix))!;
   const pidOf = async (x: Component) => (await runningProcess(processAdapter(x)))?.pid;
-  const start = (x: Component) => client.startRecovery({ strategy: 'emergency-reset', component: x, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+  const start = (x: Component) =>
+    client.startRecovery({ strategy: 'emergency-reset', component: x, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
   const waitingForApproval = (workflowId: string) =>
     waitFor('the run to wait for approval', 15_000, async () => (await client.progress(workflowId)).approval?.state === 'waiting');
 

@@ -20,7 +20,10 @@ function fakeTemporal(file: string, version: string): string {
 function fakeGo(binDir: string, counter: string): void {
   mkdirSync(binDir, { recursive: true });
   const file = path.join(binDir, 'go');
-  writeFileSync(file, `#!/bin/sh\necho "run $*" >> "${counter}"\necho "go: downloading github.com/temporalio/cli v1.5.1" >&2\nsleep 1\nprintf '#!/bin/sh\\necho "temporal version built"\\n' > "$GOBIN/temporal"\nchmod +x "$GOBIN/temporal"\n`);
+  writeFileSync(
+    file,
+    `#!/bin/sh\necho "run $*" >> "${counter}"\necho "go: downloading github.com/temporalio/cli v1.5.1" >&2\nsleep 1\nprintf '#!/bin/sh\\necho "temporal version built"\\n' > "$GOBIN/temporal"\nchmod +x "$GOBIN/temporal"\n`,
+  );
   chmodSync(file, 0o755);
 }
 
@@ -38,7 +41,10 @@ describe('ensure-temporal', () => {
 
   test('a TEMPORAL_CLI_PATH that does not run is an error, not a silent fallback', async () => {
     const dir = tempDir('et-bad');
-    await assert.rejects(ensureTemporal({ env: { TEMPORAL_CLI_PATH: path.join(dir, 'missing'), PATH: basePath, HOME: dir }, log: quiet }), /TEMPORAL_CLI_PATH=.*does not run/);
+    await assert.rejects(
+      ensureTemporal({ env: { TEMPORAL_CLI_PATH: path.join(dir, 'missing'), PATH: basePath, HOME: dir }, log: quiet }),
+      /TEMPORAL_CLI_PATH=.*does not run/,
+    );
   });
 
   test('`temporal` on PATH comes before the cache', async () => {
@@ -67,8 +73,14 @@ describe('ensure-temporal', () => {
     assert.equal(readFileSync(counter, 'utf8').trim().split('\n').length, 1, 'go ran exactly once');
     assert.deepEqual([a.path, b.path], [path.join(cacheDir({ HOME: dir }), 'temporal'), path.join(cacheDir({ HOME: dir }), 'temporal')]);
     assert.deepEqual([a.source, b.source].sort(), ['built', 'cache']);
-    assert.ok(lines.some((l) => l.includes('building the Temporal CLI v1.5.1')), 'progress was printed');
-    assert.ok(lines.some((l) => l.includes('is building the Temporal CLI; waiting')), 'the second caller said it waits');
+    assert.ok(
+      lines.some((l) => l.includes('building the Temporal CLI v1.5.1')),
+      'progress was printed',
+    );
+    assert.ok(
+      lines.some((l) => l.includes('is building the Temporal CLI; waiting')),
+      'the second caller said it waits',
+    );
   });
 
   test('with no binary and no Go, one message says how to install it', async () => {
@@ -88,7 +100,10 @@ describe('ensure-temporal', () => {
     const counter = path.join(dir, 'go-runs');
     fakeGo(path.join(dir, 'gobin'), counter);
     await ensureTemporal({ env: { PATH: `${dir}/gobin:${basePath}`, HOME: dir }, log: quiet });
-    assert.match(readFileSync(counter, 'utf8'), /^run install -ldflags=-X github\.com\/temporalio\/cli\/temporalcli\.Version=1\.5\.1 github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1$/m);
+    assert.match(
+      readFileSync(counter, 'utf8'),
+      /^run install -ldflags=-X github\.com\/temporalio\/cli\/temporalcli\.Version=1\.5\.1 github\.com\/temporalio\/cli\/cmd\/temporal@v1\.5\.1$/m,
+    );
   });
 
   test('a cached binary built without the version stamp is rebuilt once', async () => {
@@ -100,7 +115,10 @@ describe('ensure-temporal', () => {
     const env = { PATH: `${dir}/gobin:${basePath}`, HOME: dir };
     const bin = await ensureTemporal({ env, log: (l) => lines.push(l) });
     assert.deepEqual([bin.source, bin.version], ['built', 'temporal version built']);
-    assert.ok(lines.some((l) => l.includes('reports 0.0.0-DEV')), 'it said why it rebuilds');
+    assert.ok(
+      lines.some((l) => l.includes('reports 0.0.0-DEV')),
+      'it said why it rebuilds',
+    );
     const again = await ensureTemporal({ env, log: quiet });
     assert.equal(again.source, 'cache');
     assert.equal(readFileSync(counter, 'utf8').trim().split('\n').length, 1, 'go ran once in all');

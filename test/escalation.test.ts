@@ -11,7 +11,18 @@ import type { MendClient } from '../client';
 import { listRuns } from '../client/runs';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
-import { demoStarts, recordHistory, runCli, sharedServer, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import {
+  demoStarts,
+  recordHistory,
+  runCli,
+  sharedServer,
+  startRunbookSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+} from './helpers';
 
 describe('escalation', () => {
   const dir = tempDir('escalation');
@@ -22,7 +33,8 @@ describe('escalation', () => {
   let result: RecoveryResult;
   let suite: RunbookSuite;
   const env = () => suite.env;
-  const temporal = (args: string[]) => execFileSync(sharedServer().temporalCli, [...args, '--address', sharedServer().address, '--output', 'json'], { encoding: 'utf8' });
+  const temporal = (args: string[]) =>
+    execFileSync(sharedServer().temporalCli, [...args, '--address', sharedServer().address, '--output', 'json'], { encoding: 'utf8' });
 
   before(async () => {
     const { file } = await writeDemoConfig(dir, [
@@ -120,7 +132,11 @@ describe('escalation', () => {
       ],
     );
     const runIds = await Promise.all([run.workflowId, middle, last].map(async (w) => (await client.describe(w)).runId));
-    assert.deepEqual(result.ladder?.map((r) => r.runId), runIds, 'the first run links every rung by run id');
+    assert.deepEqual(
+      result.ladder?.map((r) => r.runId),
+      runIds,
+      'the first run links every rung by run id',
+    );
 
     // Visibility is eventually consistent: wait until the middle rung is listed as failed.
     const failed = await waitFor('the failed rung in MendOutcome = "failed"', 15_000, async () => {
@@ -128,8 +144,16 @@ describe('escalation', () => {
       return list.runs.some((r) => r.workflowId === middle) && list;
     });
     assert.match(failed.query, /MendOutcome = "failed"/);
-    assert.deepEqual(failed.runs.map((r) => r.workflowId), [middle], 'only the middle rung failed for good: the first run carries the final outcome');
-    const sa = (w: string) => client.temporal.workflow.getHandle(w).describe().then((d) => d.searchAttributes as Record<string, unknown[]>);
+    assert.deepEqual(
+      failed.runs.map((r) => r.workflowId),
+      [middle],
+      'only the middle rung failed for good: the first run carries the final outcome',
+    );
+    const sa = (w: string) =>
+      client.temporal.workflow
+        .getHandle(w)
+        .describe()
+        .then((d) => d.searchAttributes as Record<string, unknown[]>);
     assert.deepEqual([(await sa(middle)).MendOutcome, (await sa(middle)).MendPhase], [['failed'], ['failure']], 'the middle rung is not labelled recovered');
     assert.deepEqual([(await sa(run.workflowId)).MendOutcome, (await sa(run.workflowId)).MendPhase], [['recovered'], ['completion']]);
     assert.deepEqual((await sa(last)).MendOutcome, ['recovered']);
@@ -140,14 +164,23 @@ describe('escalation', () => {
     assert.deepEqual(recovered.runs.map((r) => r.workflowId).sort(), [run.workflowId, last].sort());
 
     const middleResult = await client.result(middle);
-    assert.equal(middleResult.outcome, 'failed', 'the middle rung\'s own result says what it did');
-    assert.deepEqual(middleResult.ladder?.map((r) => `${r.strategy} ${r.outcome}`), ['progressive failed', 'dependency-aware recovered']);
+    assert.equal(middleResult.outcome, 'failed', "the middle rung's own result says what it did");
+    assert.deepEqual(
+      middleResult.ladder?.map((r) => `${r.strategy} ${r.outcome}`),
+      ['progressive failed', 'dependency-aware recovered'],
+    );
     recordHistory(middle, runIds[1]!, 'escalation-middle-rung-failed.json');
   });
 
-  test('an emergency reset reached by escalation is approved through the component\'s run id', async () => {
+  test("an emergency reset reached by escalation is approved through the component's run id", async () => {
     const target = `${id}-reset`;
-    const run = await client.startRecovery({ strategy: 'immediate', component: config.components.find((c) => c.id === target)!, trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const run = await client.startRecovery({
+      strategy: 'immediate',
+      component: config.components.find((c) => c.id === target)!,
+      trigger: 'manual',
+      requestedBy: 'test',
+      allComponents: config.components,
+    });
     const childId = `mend/recover/${target}/escalation/emergency-reset`;
     await waitFor('the escalated reset to wait for approval', 20_000, async () => (await client.progress(childId)).approval?.state === 'waiting');
     const approved = await waitFor('the approval to reach the waiting rung', 10_000, async () => {
@@ -157,6 +190,9 @@ describe('escalation', () => {
     assert.match(approved.stdout, new RegExp(`^${childId}: approved by carol`));
     const result = await client.result(run.workflowId, run.runId);
     assert.equal(result.outcome, 'recovered', result.reason);
-    assert.deepEqual(result.ladder?.map((r) => `${r.strategy} ${r.outcome}`), ['immediate failed', 'emergency-reset recovered']);
+    assert.deepEqual(
+      result.ladder?.map((r) => `${r.strategy} ${r.outcome}`),
+      ['immediate failed', 'emergency-reset recovered'],
+    );
   });
 });

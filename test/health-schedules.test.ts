@@ -51,7 +51,10 @@ describe('health schedules reconciled from config', () => {
 
   test('100 components make one schedule per group; a second reconcile makes no change', async () => {
     const config = fleetConfig();
-    assert.deepEqual(planHealthGroups(config, queue).map((p) => [p.scheduleId, p.specs.length]), groups.map((g) => [healthScheduleId(g), 25]));
+    assert.deepEqual(
+      planHealthGroups(config, queue).map((p) => [p.scheduleId, p.specs.length]),
+      groups.map((g) => [healthScheduleId(g), 25]),
+    );
     const t0 = performance.now();
     const first = await reconcileSchedules(client, config);
     const firstMs = performance.now() - t0;
@@ -62,7 +65,14 @@ describe('health schedules reconciled from config', () => {
     const second = await reconcileSchedules(client, config);
     const secondMs = performance.now() - t1;
     console.log(`reconcile of 100 components: first ${Math.round(firstMs)}ms (4 created), second ${Math.round(secondMs)}ms (no change)`);
-    assert.deepEqual(second, { created: [], updated: [], deleted: [], unchanged: groups.map(healthScheduleId), retired: [], drills: { created: [], updated: [], deleted: [], unchanged: [] } });
+    assert.deepEqual(second, {
+      created: [],
+      updated: [],
+      deleted: [],
+      unchanged: groups.map(healthScheduleId),
+      retired: [],
+      drills: { created: [], updated: [], deleted: [], unchanged: [] },
+    });
   });
 
   test('a changed group is updated alone, keeping its paused state', async () => {
@@ -95,7 +105,10 @@ describe('health schedules reconciled from config', () => {
         const list = await listHealthSchedules(client, { owner: queue });
         return list.length === 3 && list;
       });
-      assert.deepEqual(listed.map((s) => s.components.length), [25, 25, 25]);
+      assert.deepEqual(
+        listed.map((s) => s.components.length),
+        [25, 25, 25],
+      );
     } finally {
       await otherOwner.close();
     }
@@ -123,7 +136,10 @@ describe('health schedules reconciled from config', () => {
       assert.equal((await client.temporal.workflow.getHandle(supervisorWorkflowId(gone)).describe()).status.name, 'TERMINATED');
       assert.equal((await client.temporal.workflow.getHandle(supervisorWorkflowId(kept.id)).describe()).status.name, 'RUNNING');
     } finally {
-      await client.temporal.workflow.getHandle(supervisorWorkflowId(kept.id)).terminate('test over').catch(() => undefined);
+      await client.temporal.workflow
+        .getHandle(supervisorWorkflowId(kept.id))
+        .terminate('test over')
+        .catch(() => undefined);
     }
   });
 });
@@ -137,7 +153,12 @@ describe('a health-check group too big for one sweep input', () => {
   function bigConfig(n: number): Config {
     const lines = ['version: 1', 'components:'];
     for (let i = 0; i < n; i++) {
-      lines.push(`  - id: b${String(i).padStart(5, '0')}-${suffix}`, `    adapter: { type: process, command: [node, server.js] }`, `    probe: { type: tcp, port: 10000 }`, `    supervision: { group: ${group}, interval: 1h }`);
+      lines.push(
+        `  - id: b${String(i).padStart(5, '0')}-${suffix}`,
+        `    adapter: { type: process, command: [node, server.js] }`,
+        `    probe: { type: tcp, port: 10000 }`,
+        `    supervision: { group: ${group}, interval: 1h }`,
+      );
     }
     return parseConfig(lines.join('\n'), 'big.yaml', { baseDir: '/tmp', stateDir: '/tmp/.mend' });
   }
@@ -147,7 +168,11 @@ describe('a health-check group too big for one sweep input', () => {
   });
 
   after(async () => {
-    await deleteHealthSchedules(client, queue, [1, 2, 3, 4].map((p) => healthSchedulePartId(group, p)));
+    await deleteHealthSchedules(
+      client,
+      queue,
+      [1, 2, 3, 4].map((p) => healthSchedulePartId(group, p)),
+    );
     await client.close();
   });
 
@@ -155,15 +180,24 @@ describe('a health-check group too big for one sweep input', () => {
     const config = bigConfig(25);
     const one = JSON.stringify(supervisorSpec(config.components[0]!, config)).length + 1;
     const plans = planHealthGroups(config, queue, 1 + one * 10);
-    assert.deepEqual(plans.map((p) => [p.scheduleId, p.part, p.group, p.specs.length]), [
-      [healthScheduleId(group), 1, group, 10],
-      [`${healthScheduleId(group)}/2`, 2, group, 10],
-      [`${healthScheduleId(group)}/3`, 3, group, 5],
-    ]);
-    assert.deepEqual(plans.flatMap((p) => p.specs.map((s) => s.component.id)), config.components.map((c) => c.id));
+    assert.deepEqual(
+      plans.map((p) => [p.scheduleId, p.part, p.group, p.specs.length]),
+      [
+        [healthScheduleId(group), 1, group, 10],
+        [`${healthScheduleId(group)}/2`, 2, group, 10],
+        [`${healthScheduleId(group)}/3`, 3, group, 5],
+      ],
+    );
+    assert.deepEqual(
+      plans.flatMap((p) => p.specs.map((s) => s.component.id)),
+      config.components.map((c) => c.id),
+    );
     assert.equal(new Set(plans.map((p) => p.hash)).size, 3, 'each part has its own hash');
     // Within budget, a group is one schedule with the hash it always had.
-    assert.deepEqual(planHealthGroups(config, queue).map((p) => p.scheduleId), [healthScheduleId(group)]);
+    assert.deepEqual(
+      planHealthGroups(config, queue).map((p) => p.scheduleId),
+      [healthScheduleId(group)],
+    );
   });
 
   test('5,000 components: every part carries at most SWEEP_INPUT_BUDGET bytes of specs', () => {
@@ -171,7 +205,10 @@ describe('a health-check group too big for one sweep input', () => {
     const plans = planHealthGroups(config, queue);
     assert.ok(plans.length > 1, `${plans.length} part(s)`);
     for (const p of plans) assert.ok(JSON.stringify(p.specs).length <= SWEEP_INPUT_BUDGET, `${p.scheduleId}: ${JSON.stringify(p.specs).length} bytes`);
-    assert.equal(plans.reduce((n, p) => n + p.specs.length, 0), 5_000);
+    assert.equal(
+      plans.reduce((n, p) => n + p.specs.length, 0),
+      5_000,
+    );
   });
 
   test('reconcile creates every part, lists them under the group, and a second reconcile changes nothing', async () => {
@@ -183,8 +220,14 @@ describe('a health-check group too big for one sweep input', () => {
     assert.deepEqual(first.created, ids);
     await waitFor('every part listed', 20_000, async () => (await listHealthSchedules(client, { owner: queue })).length === ids.length);
     const listed = await listHealthSchedules(client, { owner: queue });
-    assert.deepEqual(listed.map((s) => s.group), ids.map(() => group));
-    assert.equal(listed.reduce((n, s) => n + s.components.length, 0), 800);
+    assert.deepEqual(
+      listed.map((s) => s.group),
+      ids.map(() => group),
+    );
+    assert.equal(
+      listed.reduce((n, s) => n + s.components.length, 0),
+      800,
+    );
     const second = await reconcileSchedules(client, config);
     assert.deepEqual([second.created, second.updated, second.unchanged], [[], [], ids]);
   });

@@ -15,7 +15,11 @@ import type { Component } from '../core/schemas';
 import type { ProbeReport } from '../core/supervision';
 
 const config = parseConfig(
-  ['version: 1', 'components:', ...['a', 'b'].flatMap((id) => [`  - id: ${id}`, '    adapter: { type: command, start: ["true"], stop: ["true"] }', '    probe: { type: tcp, port: 1 }'])].join('\n'),
+  [
+    'version: 1',
+    'components:',
+    ...['a', 'b'].flatMap((id) => [`  - id: ${id}`, '    adapter: { type: command, start: ["true"], stop: ["true"] }', '    probe: { type: tcp, port: 1 }']),
+  ].join('\n'),
   'sweep.yaml',
   { baseDir: '/tmp', stateDir: '/tmp/.mend' },
 );
@@ -27,7 +31,8 @@ describe('health sweep activity', () => {
       ['a', true],
       ['b', false],
     ]);
-    const probe = async (c: Component): Promise<ProbeResult> => (health.get(c.id) ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 });
+    const probe = async (c: Component): Promise<ProbeResult> =>
+      health.get(c.id) ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 };
     const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
     const client: Client = {
       // The activity context binds the client to the activity's cancellation.
@@ -79,7 +84,9 @@ describe('overlapping probes of a slow component', () => {
     const fast = await probeOverlapping(component, () => (calls++, after(1, { ...failed, failureClass: 'network' })));
     assert.deepEqual([fast.failures, calls], [1, 1]);
     let n = 0;
-    const slowThenHealthy = await probeOverlapping(component, () => (n++ === 0 ? after(300, failed) : after(10, { healthy: true, detail: 'ok', latencyMs: 10 })));
+    const slowThenHealthy = await probeOverlapping(component, () =>
+      n++ === 0 ? after(300, failed) : after(10, { healthy: true, detail: 'ok', latencyMs: 10 }),
+    );
     assert.equal(slowThenHealthy.failures, 0);
     assert.equal(slowThenHealthy.result.healthy, true);
   });
@@ -87,7 +94,15 @@ describe('overlapping probes of a slow component', () => {
 
 describe('a big sweep on one worker', () => {
   const many = parseConfig(
-    ['version: 1', 'components:', ...Array.from({ length: 60 }, (_, i) => [`  - id: m${i}`, '    adapter: { type: command, start: ["true"], stop: ["true"] }', '    probe: { type: tcp, port: 1 }']).flat()].join('\n'),
+    [
+      'version: 1',
+      'components:',
+      ...Array.from({ length: 60 }, (_, i) => [
+        `  - id: m${i}`,
+        '    adapter: { type: command, start: ["true"], stop: ["true"] }',
+        '    probe: { type: tcp, port: 1 }',
+      ]).flat(),
+    ].join('\n'),
     'many.yaml',
     { baseDir: '/tmp', stateDir: '/tmp/.mend' },
   ).components.map((component) => ({ component }));

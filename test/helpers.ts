@@ -23,7 +23,8 @@ export function sharedServer(): { address: string; bundle: string; temporalCli: 
   const address = process.env.MEND_TEST_TEMPORAL_ADDRESS;
   const bundle = process.env.MEND_WORKFLOW_BUNDLE;
   const temporalCli = process.env.TEMPORAL_CLI_PATH;
-  if (!address || !bundle || !temporalCli) throw new Error('this test needs the shared dev server: run it through `npm test` (or `node --import tsx scripts/run-tests.ts <file>`)');
+  if (!address || !bundle || !temporalCli)
+    throw new Error('this test needs the shared dev server: run it through `npm test` (or `node --import tsx scripts/run-tests.ts <file>`)');
   return { address, bundle, temporalCli };
 }
 
@@ -108,7 +109,12 @@ export interface Spawned {
 
 /** Spawns `node --import tsx <script> [args]` from the repo root, collecting its output. */
 export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
+  });
   const output: string[] = [];
   for (const stream of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => output.push(line));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
@@ -144,9 +150,21 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
  */
 export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Spawned> {
   const { address, bundle } = sharedServer();
-  const worker = spawnTs('workers/main.ts', { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: taskQueue, MEND_WORKFLOW_BUNDLE: bundle, ...extraEnv });
+  const worker = spawnTs('workers/main.ts', {
+    ...process.env,
+    MEND_TEMPORAL_ADDRESS: address,
+    MEND_TASK_QUEUE: taskQueue,
+    MEND_WORKFLOW_BUNDLE: bundle,
+    ...extraEnv,
+  });
   // Generous: on a loaded machine a worker can take long to start, and a slow start is not a failure.
-  await waitFor('worker to poll', 120_000, () => worker.output.some((l) => l.includes('worker polling')) || (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`)))).catch(async (err: Error) => {
+  await waitFor(
+    'worker to poll',
+    120_000,
+    () =>
+      worker.output.some((l) => l.includes('worker polling')) ||
+      (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))),
+  ).catch(async (err: Error) => {
     await worker.stop('SIGKILL'); // a worker left running would keep this test file from ever ending
     throw err;
   });
@@ -171,7 +189,13 @@ export async function startInProcessWorker(taskQueue: string, stateDir = readSet
   }
   const { address, bundle } = sharedServer();
   const shutdown = new AbortController();
-  const { workers, connection, run } = await createMendWorker({ address, namespace: DEFAULT_NAMESPACE, taskQueue, workflowBundlePath: bundle, activityDeps: { stateDir, shutdown: shutdown.signal } });
+  const { workers, connection, run } = await createMendWorker({
+    address,
+    namespace: DEFAULT_NAMESPACE,
+    taskQueue,
+    workflowBundlePath: bundle,
+    activityDeps: { stateDir, shutdown: shutdown.signal },
+  });
   const running = run();
   return {
     async stop() {
@@ -199,7 +223,12 @@ export interface RunbookSuite<W extends TestWorker = TestWorker> {
  */
 export async function startRunbookSuite(dir: string, queue: string, configFile: string): Promise<RunbookSuite>;
 export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess: true }): Promise<RunbookSuite<Spawned>>;
-export async function startRunbookSuite(dir: string, queue: string, configFile: string, opts: { workerProcess?: boolean } = {}): Promise<RunbookSuite<TestWorker>> {
+export async function startRunbookSuite(
+  dir: string,
+  queue: string,
+  configFile: string,
+  opts: { workerProcess?: boolean } = {},
+): Promise<RunbookSuite<TestWorker>> {
   const home = path.join(dir, '.mend');
   const config = loadConfigFile(configFile, { stateDir: home });
   const worker = opts.workerProcess ? await startWorker(queue, { MEND_HOME: home }) : await startInProcessWorker(queue, home);

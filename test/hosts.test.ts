@@ -73,7 +73,8 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
   const c = (id: string): Component => config.components.find((x) => x.id === id)!;
   const hostOfAgent = (identity: string) => /^mend-(agent|worker)\/([\w-]+)@/.exec(identity)?.[2];
   /** The pid a host recorded for a component, from the pid file in that host's MEND_HOME. */
-  const recordedPid = (host: SimHost, id: string): number => (JSON.parse(readFileSync(path.join(host.home, 'run', `${id}.pid`), 'utf8')) as { pid: number }).pid;
+  const recordedPid = (host: SimHost, id: string): number =>
+    (JSON.parse(readFileSync(path.join(host.home, 'run', `${id}.pid`), 'utf8')) as { pid: number }).pid;
   const marker = (host: SimHost, id: string) => `MEND_PID_FILE=${path.join(host.home, 'run', `${id}.pid`)}`;
   const step = (result: RecoveryResult, name: string, component: string): StepRecord => {
     const found = result.steps.filter((x) => x.name === name && x.component === component).at(-1);
@@ -110,7 +111,10 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
   after(async () => {
     if (client) {
       await deleteHealthSchedules(client, queue, [healthScheduleId(group)]);
-      await client.temporal.workflow.getHandle(supervisorWorkflowId(ids.watched)).terminate('test over').catch(() => undefined);
+      await client.temporal.workflow
+        .getHandle(supervisorWorkflowId(ids.watched))
+        .terminate('test over')
+        .catch(() => undefined);
     }
     // Processes of a and b die with their namespaces; the default host's run under the central home.
     for (const x of config?.components ?? []) if (x.host === DEFAULT_HOST) await stopProcess(processAdapter(x)).catch(() => undefined);
@@ -142,12 +146,21 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     const pid = recordedPid(b, ids.solo);
     assert.ok(b.environ(pid)?.split('\0').includes(marker(b, ids.solo)), `pid ${pid} in b is ${ids.solo}`);
     assert.ok(!a.environ(pid)?.split('\0').includes(marker(b, ids.solo)), `host a has no such process`);
-    assert.ok(!existsSync(path.join(a.home, 'run', `${ids.solo}.pid`)) && !existsSync(path.join(centralHome, 'run', `${ids.solo}.pid`)), 'no other host recorded it');
+    assert.ok(
+      !existsSync(path.join(a.home, 'run', `${ids.solo}.pid`)) && !existsSync(path.join(centralHome, 'run', `${ids.solo}.pid`)),
+      'no other host recorded it',
+    );
     assert.equal(demoStarts(dir, ids.solo), 1);
   });
 
   test('a dependency chain across hosts (store on a, api on b, web on the default host) recovers in order, each on its host', async () => {
-    const started = await client.startRecovery({ strategy: 'dependency-aware', component: c(ids.store), trigger: 'manual', requestedBy: 'test', allComponents: config.components });
+    const started = await client.startRecovery({
+      strategy: 'dependency-aware',
+      component: c(ids.store),
+      trigger: 'manual',
+      requestedBy: 'test',
+      allComponents: config.components,
+    });
     const result = await client.result(started.workflowId, started.runId);
     recordHistory(started.workflowId, started.runId, 'dependency-aware-across-hosts.json');
     assert.equal(result.outcome, 'recovered', result.reason);
@@ -163,9 +176,16 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
       assert.equal(p.taskQueue, hostTaskQueue(queue, host), `${p.activity} of ${p.component} scheduled for ${host}`);
       assert.equal(hostOfAgent(p.identity), host, `${p.activity} of ${p.component} ran on ${p.identity}`);
     }
-    assert.match(acted.find((p) => p.component === ids.web && p.activity === 'startComponent')!.identity, /^mend-worker\/local@/, 'the central worker serves the default host');
+    assert.match(
+      acted.find((p) => p.component === ids.web && p.activity === 'startComponent')!.identity,
+      /^mend-worker\/local@/,
+      'the central worker serves the default host',
+    );
 
-    for (const [id, host] of [[ids.store, hosts.a!], [ids.api, hosts.b!]] as const) {
+    for (const [id, host] of [
+      [ids.store, hosts.a!],
+      [ids.api, hosts.b!],
+    ] as const) {
       assert.ok(host.environ(recordedPid(host, id))?.split('\0').includes(marker(host, id)), `${id} runs on ${host.id}`);
     }
     const web = processAdapter(withHomeDefaults(c(ids.web), centralHome));
@@ -198,7 +218,7 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     assert.ok(b.environ(recordedPid(b, ids.slow))?.split('\0').includes(marker(b, ids.slow)));
   });
 
-  test("a supervised component on host a: its sweep and its pid watch run on a, and a crash there is recovered there", async () => {
+  test('a supervised component on host a: its sweep and its pid watch run on a, and a crash there is recovered there', async () => {
     const a = hosts.a!;
     const watched = c(ids.watched);
     const first = await client.startRecovery({ strategy: 'immediate', component: watched, trigger: 'manual', requestedBy: 'test' });
@@ -212,7 +232,10 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     // The sweep probed it on a.
     const sweep = (await schedule.describe()).info.recentActions.at(-1)!.action;
     const swept = await placements(client, sweep.workflow.workflowId, sweep.workflow.firstExecutionRunId);
-    assert.deepEqual(swept.map((p) => [p.activity, p.taskQueue, p.identity]), [['sweepHealth', hostTaskQueue(queue, 'a'), a.agent!.identity]]);
+    assert.deepEqual(
+      swept.map((p) => [p.activity, p.taskQueue, p.identity]),
+      [['sweepHealth', hostTaskQueue(queue, 'a'), a.agent!.identity]],
+    );
 
     // Its pid watch runs on a's agent (only there is the pid it watches a process of a).
     const supervisor = client.temporal.workflow.getHandle(supervisorWorkflowId(ids.watched));

@@ -11,7 +11,19 @@ import { loadConfigFile } from '../client/config';
 import { recoveryWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { STRATEGIES, type Config } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, runMendBinary, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import {
+  httpStatus,
+  recordHistory,
+  runCli,
+  runMendBinary,
+  sharedServer,
+  startInProcessWorker,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type TestWorker,
+} from './helpers';
 
 /** The one run `mend run --json` printed. */
 function onlyRun(stdout: string): { result: RecoveryResult; workflowId: string; runId: string } {
@@ -64,7 +76,15 @@ describe('immediate recovery on a real process', () => {
     const { result, workflowId } = onlyRun(run.stdout);
     assert.equal(workflowId, recoveryWorkflowId(svc.id));
     assert.equal(result.outcome, 'recovered');
-    assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'ok'], ['start', 'ok'], ['validate', 'ok']]);
+    assert.deepEqual(
+      result.steps.map((s) => [s.name, s.status]),
+      [
+        ['probe', 'ok'],
+        ['stop', 'ok'],
+        ['start', 'ok'],
+        ['validate', 'ok'],
+      ],
+    );
 
     assert.equal(await httpStatus(url), 200);
     const now = await runningProcess(processAdapter(svc));
@@ -100,7 +120,15 @@ describe('immediate recovery on a real process', () => {
     assert.equal(run.code, 0, run.stderr);
     const { result, workflowId, runId } = onlyRun(run.stdout);
     assert.equal(result.outcome, 'planned');
-    assert.deepEqual(result.steps.map((s) => [s.name, s.status]), [['probe', 'ok'], ['stop', 'planned'], ['start', 'planned'], ['validate', 'planned']]);
+    assert.deepEqual(
+      result.steps.map((s) => [s.name, s.status]),
+      [
+        ['probe', 'ok'],
+        ['stop', 'planned'],
+        ['start', 'planned'],
+        ['validate', 'planned'],
+      ],
+    );
     assert.equal((await runningProcess(processAdapter(svc)))?.pid, before.pid, 'same process still runs');
     recordHistory(workflowId, runId, 'immediate-dry-run.json');
   });

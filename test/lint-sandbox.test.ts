@@ -18,7 +18,10 @@ test('workflow code may import no Node builtin, bare or node:-prefixed, subpaths
   const code = names.map((name, i) => `import * as m${i} from '${name}';\nexport { m${i} };\n`).join('');
   const errors = await sandboxErrors(code);
   assert.equal(errors.length, names.length, `one error per import; unguarded: ${names.filter((n) => !errors.some((e) => e.includes(`'${n}'`))).join(', ')}`);
-  assert.ok(errors.every((e) => e.includes('no Node builtins')), errors[0]);
+  assert.ok(
+    errors.every((e) => e.includes('no Node builtins')),
+    errors[0],
+  );
 });
 
 test('the sandbox rule leaves the workflow SDK alone', async () => {

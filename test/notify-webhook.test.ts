@@ -30,7 +30,11 @@ describe('webhook alerts', () => {
   });
 
   test('posts JSON with text, kind, component and details', async () => {
-    const result = await postWebhook(`${base}/hook`, { kind: 'breaker-open', component: 'api', text: 'api: circuit breaker OPEN', details: { reason: 'flapping' } }, 2_000);
+    const result = await postWebhook(
+      `${base}/hook`,
+      { kind: 'breaker-open', component: 'api', text: 'api: circuit breaker OPEN', details: { reason: 'flapping' } },
+      2_000,
+    );
     assert.deepEqual(result, { delivered: true, status: 200, detail: 'HTTP 200' });
     const last = received.at(-1)!;
     assert.equal(last.headers['content-type'], 'application/json');

@@ -20,7 +20,10 @@ async function demoAdapter(dir: string, name: string): Promise<{ adapter: Proces
     env: { MEND_DEMO_NAME: name, PORT: String(port), STATE_FILE: path.join(dir, `${name}.json`) },
     stopTimeout: '2s',
   });
-  return { adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) }, url: `http://127.0.0.1:${port}/healthz` };
+  return {
+    adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) },
+    url: `http://127.0.0.1:${port}/healthz`,
+  };
 }
 
 describe('process adapter', () => {
@@ -113,7 +116,10 @@ describe('process adapter', () => {
     const died = await waitFor('the first start to die', 10_000, () => deathOf(first));
     assert.deepEqual([died.pid, died.exit, died.failureClass], [pid, { code: 1, signal: null }, 'resource']);
     assert.ok(died.logTail.includes('from the first start'), died.detail);
-    assert.ok(died.logTail.some((l) => l.startsWith('Error: listen EADDRINUSE')), died.detail);
+    assert.ok(
+      died.logTail.some((l) => l.startsWith('Error: listen EADDRINUSE')),
+      died.detail,
+    );
     assert.ok(!died.logTail.some((l) => l.startsWith('at ')), 'no stack frames');
 
     // The next start, killed by a signal: the log lines of the first start are not its own.
@@ -145,7 +151,8 @@ describe('probes', () => {
     server.closeAllConnections();
     server.close();
   });
-  const httpProbe = async (p: string, extra: object = {}) => probeHttp({ type: 'http', url: `http://127.0.0.1:${await ready}${p}`, method: 'GET', expectStatus: 200, timeout: 300, ...extra });
+  const httpProbe = async (p: string, extra: object = {}) =>
+    probeHttp({ type: 'http', url: `http://127.0.0.1:${await ready}${p}`, method: 'GET', expectStatus: 200, timeout: 300, ...extra });
 
   test('http: healthy on the expected status and body', async () => {
     assert.equal((await httpProbe('/ok', { bodyIncludes: 'good' })).healthy, true);
@@ -155,7 +162,10 @@ describe('probes', () => {
     assert.deepEqual(pick(await httpProbe('/busy')), { healthy: false, failureClass: 'resource' });
     assert.deepEqual(pick(await httpProbe('/auth')), { healthy: false, failureClass: 'auth' });
     assert.deepEqual(pick(await httpProbe('/ok', { bodyIncludes: 'nope' })), { healthy: false, failureClass: 'data' });
-    assert.deepEqual(pick(await probeHttp({ type: 'http', url: `http://127.0.0.1:${await freePort()}/`, method: 'GET', expectStatus: 200, timeout: 300 })), { healthy: false, failureClass: 'network' });
+    assert.deepEqual(pick(await probeHttp({ type: 'http', url: `http://127.0.0.1:${await freePort()}/`, method: 'GET', expectStatus: 200, timeout: 300 })), {
+      healthy: false,
+      failureClass: 'network',
+    });
   });
 
   test('http: a hang is a timeout, reported within the probe timeout', async () => {
@@ -166,7 +176,12 @@ describe('probes', () => {
 
   test('http: a service restarted on the same port answers healthy at once (a kept-alive socket from before is not a failure)', async () => {
     const port = await freePort();
-    const serve = () => new Promise<http.Server>((resolve) => { const s = http.createServer((_req, res) => res.end('up')); s.keepAliveTimeout = 60_000; s.listen(port, '127.0.0.1', () => resolve(s)); });
+    const serve = () =>
+      new Promise<http.Server>((resolve) => {
+        const s = http.createServer((_req, res) => res.end('up'));
+        s.keepAliveTimeout = 60_000;
+        s.listen(port, '127.0.0.1', () => resolve(s));
+      });
     const probe = () => probeHttp({ type: 'http', url: `http://127.0.0.1:${port}/`, method: 'GET', expectStatus: 200, timeout: 500 });
     for (let round = 0; round < 5; round++) {
       const up = await serve();
@@ -180,7 +195,10 @@ describe('probes', () => {
 
   test('tcp: connects to a listener, refuses a closed port', async () => {
     assert.equal((await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await ready, timeout: 300 })).healthy, true);
-    assert.deepEqual(pick(await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await freePort(), timeout: 300 })), { healthy: false, failureClass: 'network' });
+    assert.deepEqual(pick(await probeTcp({ type: 'tcp', host: '127.0.0.1', port: await freePort(), timeout: 300 })), {
+      healthy: false,
+      failureClass: 'network',
+    });
   });
 });
 

@@ -29,9 +29,21 @@ describe('progressive recovery', () => {
 
   before(async () => {
     const { file } = await writeDemoConfig(dir, [
-      { id: `flaky-${suffix}`, env: { FAIL_FIRST_STARTS: '2' }, policy: { strategy: 'progressive', timeout: '1500ms', maxRetries: 5, initialDelay: '300ms', exponentialBase: 2, jitter: 0 } },
-      { id: `never-${suffix}`, env: { FAIL_FIRST_STARTS: '1000' }, policy: { strategy: 'progressive', timeout: '400ms', maxRetries: 20, initialDelay: '1500ms', exponentialBase: 1, jitter: 0 } },
-      { id: `killed-${suffix}`, env: { FAIL_FIRST_STARTS: '1' }, policy: { strategy: 'progressive', timeout: '1s', maxRetries: 3, initialDelay: '2s', jitter: 0 } },
+      {
+        id: `flaky-${suffix}`,
+        env: { FAIL_FIRST_STARTS: '2' },
+        policy: { strategy: 'progressive', timeout: '1500ms', maxRetries: 5, initialDelay: '300ms', exponentialBase: 2, jitter: 0 },
+      },
+      {
+        id: `never-${suffix}`,
+        env: { FAIL_FIRST_STARTS: '1000' },
+        policy: { strategy: 'progressive', timeout: '400ms', maxRetries: 20, initialDelay: '1500ms', exponentialBase: 1, jitter: 0 },
+      },
+      {
+        id: `killed-${suffix}`,
+        env: { FAIL_FIRST_STARTS: '1' },
+        policy: { strategy: 'progressive', timeout: '1s', maxRetries: 3, initialDelay: '2s', jitter: 0 },
+      },
     ]);
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     workers.push(await startWorker(queue));
@@ -52,14 +64,20 @@ describe('progressive recovery', () => {
     assert.equal(result.attempts, 3);
     assert.equal(startsOf(flaky), 3, 'exactly three process starts');
     const backoffs = result.steps.filter((s) => s.name === 'backoff');
-    assert.deepEqual(backoffs.map((s) => s.summary), ['backoff 300ms before attempt 2', 'backoff 600ms before attempt 3']);
+    assert.deepEqual(
+      backoffs.map((s) => s.summary),
+      ['backoff 300ms before attempt 2', 'backoff 600ms before attempt 3'],
+    );
     for (const [i, s] of backoffs.entries()) assert.ok(s.durationMs! >= [300, 600][i]!, `backoff ${i + 1} waited ${s.durationMs}ms`);
 
     // The waits are durable timers with a summary the Web UI shows.
     const history = await client.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
     const timers = (history.events ?? []).filter((e) => e.timerStartedEventAttributes);
     assert.equal(timers.length, 2);
-    assert.ok(timers.every((t) => t.userMetadata?.summary), 'timers carry a summary');
+    assert.ok(
+      timers.every((t) => t.userMetadata?.summary),
+      'timers carry a summary',
+    );
     recordHistory(run.workflowId, run.runId, 'progressive-recovered-attempt-3.json');
   });
 

@@ -22,12 +22,19 @@ describe('saga', () => {
   let suite: RunbookSuite;
   const env = () => suite.env;
   /** argv that appends a line to the journal, then exits with `code`. */
-  const note = (line: string, code = 0) => JSON.stringify(['node', '-e', `require('fs').appendFileSync(${JSON.stringify(journal)}, ${JSON.stringify(line + '\n')}); process.exit(${code})`]);
+  const note = (line: string, code = 0) =>
+    JSON.stringify(['node', '-e', `require('fs').appendFileSync(${JSON.stringify(journal)}, ${JSON.stringify(line + '\n')}); process.exit(${code})`]);
   const lines = () => readFileSync(journal, 'utf8').trim().split('\n');
   const step = (name: string, action: string, compensate?: string) =>
     `      - name: ${name}\n        action: { type: command, command: ${action} }\n${compensate ? `        compensate: { type: command, command: ${compensate} }\n` : ''}`;
   const run = async (name: string, requestId: string): Promise<RecoveryResult> => {
-    const started = await client.startSaga({ saga: selectSaga(config, name), allComponents: config.components, requestId, trigger: 'manual', requestedBy: 'test' });
+    const started = await client.startSaga({
+      saga: selectSaga(config, name),
+      allComponents: config.components,
+      requestId,
+      trigger: 'manual',
+      requestedBy: 'test',
+    });
     return client.result(started.workflowId, started.runId);
   };
 
@@ -84,8 +91,21 @@ describe('saga', () => {
 
   test('cancel during a step: the running command is stopped, then the completed steps are compensated', async () => {
     const before = lines().length;
-    const started = await client.startSaga({ saga: selectSaga(config, 'slow'), allComponents: config.components, requestId: 'c1', trigger: 'manual', requestedBy: 'test' });
-    const pid = await waitFor('the copy step to start', 15_000, () => Number(lines().slice(before).find((l) => l.startsWith('copy started'))?.split(' ')[2]));
+    const started = await client.startSaga({
+      saga: selectSaga(config, 'slow'),
+      allComponents: config.components,
+      requestId: 'c1',
+      trigger: 'manual',
+      requestedBy: 'test',
+    });
+    const pid = await waitFor('the copy step to start', 15_000, () =>
+      Number(
+        lines()
+          .slice(before)
+          .find((l) => l.startsWith('copy started'))
+          ?.split(' ')[2],
+      ),
+    );
     const cancelled = await runCli(['cancel', started.workflowId], env());
     assert.equal(cancelled.code, 0, cancelled.stderr);
     const result = await client.result(started.workflowId, started.runId);

@@ -46,7 +46,8 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-const exitOf = (proc: ChildProcess) => new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once('exit', () => resolve())));
+const exitOf = (proc: ChildProcess) =>
+  new Promise<void>((resolve) => (proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once('exit', () => resolve())));
 
 /** Starts the namespace of host `id`; its agent polls `<queue>/host/<id>` with MEND_HOME `home`. */
 export async function startSimHost(id: string, queue: string, home: string): Promise<SimHost> {
@@ -58,15 +59,36 @@ export async function startSimHost(id: string, queue: string, home: string): Pro
     nsPid,
     async startAgent() {
       const env = { ...process.env, MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: home };
-      const proc = spawn('nsenter', ['--target', String(nsPid), '--pid', '--mount', `--wd=${ROOT}`, '--', process.execPath, '--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', id], {
-        cwd: ROOT,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const proc = spawn(
+        'nsenter',
+        [
+          '--target',
+          String(nsPid),
+          '--pid',
+          '--mount',
+          `--wd=${ROOT}`,
+          '--',
+          process.execPath,
+          '--import',
+          'tsx',
+          path.join(ROOT, 'workers/agent.ts'),
+          '--host',
+          id,
+        ],
+        {
+          cwd: ROOT,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       const output: string[] = [];
       for (const stream of [proc.stdout!, proc.stderr!]) readline.createInterface({ input: stream }).on('line', (line) => output.push(line));
       const exited = exitOf(proc);
-      await waitFor(`agent of ${id} to poll`, 30_000, () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${output.join('\n')}`))));
+      await waitFor(
+        `agent of ${id} to poll`,
+        30_000,
+        () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${output.join('\n')}`))),
+      );
       const pid = await waitFor(`pid of the agent of ${id}`, 5_000, () => childrenOf(proc.pid!)[0]);
       const identity = / as (mend-agent\/.+)$/.exec(output.find((l) => l.includes('agent polling'))!)![1]!;
       host.agent = { proc, pid, output, exited, identity };
@@ -81,7 +103,10 @@ export async function startSimHost(id: string, queue: string, home: string): Pro
     },
     environ(pid: number) {
       try {
-        return execFileSync('nsenter', ['--target', String(nsPid), '--pid', '--mount', '--', 'cat', `/proc/${pid}/environ`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        return execFileSync('nsenter', ['--target', String(nsPid), '--pid', '--mount', '--', 'cat', `/proc/${pid}/environ`], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        });
       } catch {
         return undefined;
       }

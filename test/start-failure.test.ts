@@ -30,7 +30,11 @@ describe('a process that dies during start', () => {
   before(async () => {
     const { file, services } = await writeDemoConfig(dir, [
       { id: ids.portTaken, timeout: `${VALIDATION_TIMEOUT_MS}ms` },
-      { id: ids.exits3, command: ['node', '-e', "console.error('fatal: config file /etc/exits3.conf is missing'); process.exit(3)"], timeout: `${VALIDATION_TIMEOUT_MS}ms` },
+      {
+        id: ids.exits3,
+        command: ['node', '-e', "console.error('fatal: config file /etc/exits3.conf is missing'); process.exit(3)"],
+        timeout: `${VALIDATION_TIMEOUT_MS}ms`,
+      },
     ]);
     // Another listener holds the service's port and resets every connection (what the probe then sees).
     holder = net.createServer((socket) => socket.resetAndDestroy());
@@ -56,7 +60,10 @@ describe('a process that dies during start', () => {
     assert.match(result.reason ?? '', /EADDRINUSE/, 'the log line naming the cause is in the reason');
     const validate = result.steps.find((s) => s.name === 'validate')!;
     assert.equal(validate.status, 'failed');
-    assert.ok(validate.durationMs! < VALIDATION_TIMEOUT_MS / 2, `validation ended after ${validate.durationMs}ms, not at its ${VALIDATION_TIMEOUT_MS}ms timeout`);
+    assert.ok(
+      validate.durationMs! < VALIDATION_TIMEOUT_MS / 2,
+      `validation ended after ${validate.durationMs}ms, not at its ${VALIDATION_TIMEOUT_MS}ms timeout`,
+    );
     assert.ok(wallMs < VALIDATION_TIMEOUT_MS / 2 + 5_000, `the whole CLI call took ${wallMs}ms`);
   });
 

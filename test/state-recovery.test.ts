@@ -11,10 +11,23 @@ import { processAdapter, runningProcess, startProcess } from '../domain/adapters
 import { createCheckpoint } from '../domain/state/checkpoint';
 import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type DemoService, type RunbookSuite } from './helpers';
+import {
+  httpStatus,
+  recordHistory,
+  runCli,
+  startRunbookSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type DemoService,
+  type RunbookSuite,
+} from './helpers';
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => path.join(dir, f)).filter((f) => statSync(f).isFile());
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).isFile());
 }
 
 describe('state recovery', () => {

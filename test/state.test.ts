@@ -108,7 +108,10 @@ describe('checkpoints', () => {
     const info = await createCheckpoint(component, { onProgress: (bytes) => chunks.push(bytes) });
     assert.equal(info.totalBytes, size);
     assert.ok(chunks.length >= 8, `progress reported ${chunks.length} times`);
-    assert.equal(chunks.reduce((a, b) => a + b, 0), size);
+    assert.equal(
+      chunks.reduce((a, b) => a + b, 0),
+      size,
+    );
     let hashed = 0;
     await verifyCheckpoint(component, info.id, (bytes) => (hashed += bytes));
     assert.equal(hashed, size);
@@ -144,7 +147,10 @@ describe('checkpoints', () => {
   test('with no state path present, create fails as a resource problem and leaves nothing behind', async () => {
     const dir = tempDir('ckpt-none');
     const component = componentIn(dir, { paths: ['nope.json', 'nodir'] });
-    await assert.rejects(createCheckpoint(component), (err: unknown) => err instanceof CheckpointError && err.failureClass === 'resource' && /no state to checkpoint/.test(err.message));
+    await assert.rejects(
+      createCheckpoint(component),
+      (err: unknown) => err instanceof CheckpointError && err.failureClass === 'resource' && /no state to checkpoint/.test(err.message),
+    );
     assert.deepEqual(readdirSync(component.state.checkpointDir!), [], 'temp folder removed');
   });
 
@@ -170,7 +176,10 @@ describe('checkpoints', () => {
     assert.equal(skipped.length, 1);
     assert.equal(skipped[0]!.id, newer.id);
     assert.match(skipped[0]!.problems.join('\n'), /0-state\.json: changed \(sha256 differs/);
-    await assert.rejects(restoreCheckpoint(component, newer.id), (err: unknown) => err instanceof CheckpointError && err.failureClass === 'data' && /0-state\.json/.test(err.message));
+    await assert.rejects(
+      restoreCheckpoint(component, newer.id),
+      (err: unknown) => err instanceof CheckpointError && err.failureClass === 'data' && /0-state\.json/.test(err.message),
+    );
     assert.equal(readFileSync(file, 'utf8'), '{"version":2}\n', 'a refused restore touches nothing');
   });
 
@@ -241,7 +250,10 @@ describe('checkpoints', () => {
     writeFileSync(path.join(root, `.tmp-20261123T000000000Z-99999`, 'data', '0-state.json'), 'half');
     mkdirSync(path.join(root, 'no-manifest'));
     writeFileSync(path.join(root, 'stray-file'), '');
-    assert.deepEqual((await listCheckpoints(component)).map((c) => c.id), [b.id, a.id]);
+    assert.deepEqual(
+      (await listCheckpoints(component)).map((c) => c.id),
+      [b.id, a.id],
+    );
   });
 
   test('prune keeps the N newest and those younger than maxAge', async () => {
@@ -374,7 +386,10 @@ describe('moving state aside', () => {
     const before = allContents(dir);
     await moveStateAside(component, 'run-2');
     const { moved } = await cleanState(component, 'run-2');
-    assert.deepEqual(moved.map((m) => path.basename(m.to)), ['x.tmp', 'x.tmp~2']);
+    assert.deepEqual(
+      moved.map((m) => path.basename(m.to)),
+      ['x.tmp', 'x.tmp~2'],
+    );
     assert.deepEqual(allContents(dir), before);
     assert.deepEqual(readdirSync(path.join(dir, 'a')), []);
   });
@@ -397,10 +412,20 @@ test('glob matcher: any name without wildcards matches only itself, * any run, ?
   const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => !'*?/'.includes(c));
   const name = fc.string({ unit: fc.constantFrom(...printable, 'é', '字'), minLength: 1, maxLength: 10 });
   const run = fc.string({ unit: fc.constantFrom(...printable), maxLength: 5 });
-  fc.assert(fc.property(name, name, (glob, other) => globMatcher(glob)(glob) && globMatcher(glob)(other) === (glob === other)), { numRuns: 2000 });
-  fc.assert(fc.property(name, run, name, (head, middle, tail) => globMatcher(`${head}*${tail}`)(head + middle + tail)), { numRuns: 2000 });
   fc.assert(
-    fc.property(name, fc.constantFrom(...printable), (head, one) => globMatcher(`${head}?`)(head + one) && !globMatcher(`${head}?`)(head) && !globMatcher(`${head}?`)(head + one + one)),
+    fc.property(name, name, (glob, other) => globMatcher(glob)(glob) && globMatcher(glob)(other) === (glob === other)),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(name, run, name, (head, middle, tail) => globMatcher(`${head}*${tail}`)(head + middle + tail)),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(
+      name,
+      fc.constantFrom(...printable),
+      (head, one) => globMatcher(`${head}?`)(head + one) && !globMatcher(`${head}?`)(head) && !globMatcher(`${head}?`)(head + one + one),
+    ),
     { numRuns: 2000 },
   );
 });

@@ -28,7 +28,10 @@ describe('breaker slots', () => {
   const sweptDown = async (sinceMs: number) => {
     const schedule = await suite.client.temporal.schedule.getHandle(`mend/health/${group}`).describe();
     for (const action of schedule.info.recentActions.filter((a) => a.takenAt.getTime() > sinceMs)) {
-      const sweep = await suite.client.temporal.workflow.getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId).result().catch(() => undefined);
+      const sweep = await suite.client.temporal.workflow
+        .getHandle(action.action.workflow.workflowId, action.action.workflow.firstExecutionRunId)
+        .result()
+        .catch(() => undefined);
       if ((sweep as SweepResult | undefined)?.unhealthy.includes(id)) return true;
     }
     return false;
@@ -37,7 +40,9 @@ describe('breaker slots', () => {
 
   before(async () => {
     // The second recovery in a row waits 15s first: long enough to heal by hand meanwhile.
-    const { file } = await writeDemoConfig(dir, [{ id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' } } }]);
+    const { file } = await writeDemoConfig(dir, [
+      { id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' } } },
+    ]);
     suite = await startRunbookSuite(dir, queue, file);
     await startProcess(processAdapter(component()));
     await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
@@ -48,7 +53,11 @@ describe('breaker slots', () => {
   after(async () => {
     if (suite) {
       await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)]) await suite.client.temporal.workflow.getHandle(wf).terminate('test over').catch(() => undefined);
+      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
+        await suite.client.temporal.workflow
+          .getHandle(wf)
+          .terminate('test over')
+          .catch(() => undefined);
       await suite.stop();
     }
   });

@@ -69,7 +69,10 @@ describe('circuit breaker against restart storms', () => {
   after(async () => {
     if (suite) {
       await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).terminate('test over').catch(() => undefined);
+      await suite.client.temporal.workflow
+        .getHandle(supervisorWorkflowId(id))
+        .terminate('test over')
+        .catch(() => undefined);
       await suite.stop();
     }
     hook?.close();

@@ -37,7 +37,11 @@ describe('supervisor controls', () => {
   after(async () => {
     if (suite) {
       await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const id of Object.values(ids)) await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).terminate('test over').catch(() => undefined);
+      for (const id of Object.values(ids))
+        await suite.client.temporal.workflow
+          .getHandle(supervisorWorkflowId(id))
+          .terminate('test over')
+          .catch(() => undefined);
       await suite.stop();
     }
   });
@@ -75,7 +79,9 @@ describe('supervisor controls', () => {
     try {
       const listed = await call('GET', '/v1/schedules', tokens.viewer);
       assert.equal(listed.statusCode, 200, listed.body);
-      const schedule = (listed.json() as { schedules: Array<{ scheduleId: string; paused: boolean; components: string[] }> }).schedules.find((x) => x.scheduleId === `mend/health/${group}`);
+      const schedule = (listed.json() as { schedules: Array<{ scheduleId: string; paused: boolean; components: string[] }> }).schedules.find(
+        (x) => x.scheduleId === `mend/health/${group}`,
+      );
       assert.ok(schedule, 'the group schedule is listed');
       assert.ok(schedule.components.includes(ids.paused));
 

@@ -52,7 +52,11 @@ describe('supervisors and dependencies', () => {
   after(async () => {
     if (!suite) return;
     await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-    for (const id of [store, api]) await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).terminate('test over').catch(() => undefined);
+    for (const id of [store, api])
+      await suite.client.temporal.workflow
+        .getHandle(supervisorWorkflowId(id))
+        .terminate('test over')
+        .catch(() => undefined);
     await suite.stop();
   });
 

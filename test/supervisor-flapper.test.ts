@@ -53,7 +53,11 @@ describe('a flapping service under the circuit breaker', () => {
   after(async () => {
     if (suite) {
       await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)]) await suite.client.temporal.workflow.getHandle(wf).terminate('test over').catch(() => undefined);
+      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
+        await suite.client.temporal.workflow
+          .getHandle(wf)
+          .terminate('test over')
+          .catch(() => undefined);
       await suite.stop();
     }
     sink?.close();
@@ -88,13 +92,17 @@ describe('a flapping service under the circuit breaker', () => {
     );
     assert.deepEqual([reopened.stats.succeeded, reopened.stats.failed, reopened.stats.relapsed], [0, 0, 3]);
 
-    const relapseAlert = await waitFor('breaker-open alert for the relapse', 10_000, () => sink.alerts.find((a) => a.kind === 'breaker-open' && /relapsed/.test(a.text)));
+    const relapseAlert = await waitFor('breaker-open alert for the relapse', 10_000, () =>
+      sink.alerts.find((a) => a.kind === 'breaker-open' && /relapsed/.test(a.text)),
+    );
     assert.equal(relapseAlert.component, id);
     assert.equal(sink.alerts.filter((a) => a.kind === 'breaker-open').length, 2);
 
     const json = await runCli(['stats', '--json'], { ...suite.env, MEND_CONFIG: configFile });
     assert.equal(json.code, 0, json.stderr);
-    const mine = (JSON.parse(json.stdout) as { components: Array<{ component: string; relapsed: number; succeeded: number; successRate?: number }> }).components.find((c) => c.component === id)!;
+    const mine = (
+      JSON.parse(json.stdout) as { components: Array<{ component: string; relapsed: number; succeeded: number; successRate?: number }> }
+    ).components.find((c) => c.component === id)!;
     assert.deepEqual([mine.succeeded, mine.relapsed, mine.successRate], [0, 3, 0]);
     const table = await runCli(['stats'], { ...suite.env, MEND_CONFIG: configFile });
     assert.match(table.stdout, /RELAPSED/);

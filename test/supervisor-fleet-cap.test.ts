@@ -36,14 +36,18 @@ describe('fleet-wide cap on recoveries', () => {
     await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
     for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(urlOf(c))) === 200);
     await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components) await waitFor(`supervisor of ${c.id}`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    for (const c of suite.config.components)
+      await waitFor(`supervisor of ${c.id}`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
   });
 
   after(async () => {
     if (!suite) return;
     await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
     for (const id of [...suite.config.components.map((c) => supervisorWorkflowId(c.id)), fleetLimiterWorkflowId(queue)]) {
-      await suite.client.temporal.workflow.getHandle(id).terminate('test over').catch(() => undefined);
+      await suite.client.temporal.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
     }
     await suite.stop();
   });
@@ -64,6 +68,10 @@ describe('fleet-wide cap on recoveries', () => {
     const limiter = await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery);
     assert.equal(limiter.granted, 3);
     assert.equal(limiter.max, 1);
-    await waitFor('every permit given back', 10_000, async () => (await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery)).holders.length === 0);
+    await waitFor(
+      'every permit given back',
+      10_000,
+      async () => (await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery)).holders.length === 0,
+    );
   });
 });

@@ -45,7 +45,11 @@ describe('a recovery run by hand on a supervised component', () => {
   after(async () => {
     if (suite) {
       await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)]) await suite.client.temporal.workflow.getHandle(wf).terminate('test over').catch(() => undefined);
+      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
+        await suite.client.temporal.workflow
+          .getHandle(wf)
+          .terminate('test over')
+          .catch(() => undefined);
       await suite.stop();
     }
     sink?.close();

@@ -13,7 +13,20 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import type { FleetStats, SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, recordHistory, runCli, startRunbookSuite, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite, type Spawned } from './helpers';
+import {
+  demoStarts,
+  httpStatus,
+  recordHistory,
+  runCli,
+  startRunbookSuite,
+  startWorker,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+  type Spawned,
+} from './helpers';
 
 const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
@@ -32,7 +45,14 @@ describe('supervisors recover demo services with no human action', () => {
   const state = async (c: Component) => (await supervisorState(suite.client, c.id)) as SupervisorState;
 
   before(async () => {
-    const supervision = { group, interval: '1s', failuresBeforeRecovery: 3, confirmInterval: '250ms', startupGrace: '0s', restartBackoff: { initial: '100ms' } };
+    const supervision = {
+      group,
+      interval: '1s',
+      failuresBeforeRecovery: 3,
+      confirmInterval: '250ms',
+      startupGrace: '0s',
+      restartBackoff: { initial: '100ms' },
+    };
     const { file } = await writeDemoConfig(dir, [
       { id: `crash-${suffix}`, supervision: { ...supervision, group: watchGroup, interval: '1h' } },
       { id: `hang-${suffix}`, supervision },
@@ -45,7 +65,8 @@ describe('supervisors recover demo services with no human action', () => {
     assert.deepEqual(reconciled.created, scheduleIds);
     // A first sweep of the hourly group now, so its supervisor exists (and watches the pid).
     await suite.client.temporal.schedule.getHandle(`mend/health/${watchGroup}`).trigger();
-    for (const c of suite.config.components) await waitFor(`supervisor of ${c.id} sees it healthy`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    for (const c of suite.config.components)
+      await waitFor(`supervisor of ${c.id} sees it healthy`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
   });
 
   after(async () => {
@@ -59,7 +80,11 @@ describe('supervisors recover demo services with no human action', () => {
     }
     if (!suite) return;
     await deleteHealthSchedules(suite.client, queue, scheduleIds);
-    for (const c of suite.config.components) await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('test over').catch(() => undefined);
+    for (const c of suite.config.components)
+      await suite.client.temporal.workflow
+        .getHandle(supervisorWorkflowId(c.id))
+        .terminate('test over')
+        .catch(() => undefined);
     await suite.worker.stop(); // the replacement worker, when a test started one
     await suite.stop();
   });
@@ -92,7 +117,9 @@ describe('supervisors recover demo services with no human action', () => {
     const exit = recovered.stats.recentFailures.find((f) => f.detail.startsWith('process exited'));
     assert.ok(exit, 'the pid watch reported the exit');
     const startedMs = Date.parse(recovered.stats.recent[0]!.startedAt) - killedAt;
-    console.log(`SIGKILL → exit seen by the pid watch in ${Date.parse(exit.at) - killedAt}ms, recovery run started in ${startedMs}ms, MTTR ${recovered.stats.lastMttrMs}ms`);
+    console.log(
+      `SIGKILL → exit seen by the pid watch in ${Date.parse(exit.at) - killedAt}ms, recovery run started in ${startedMs}ms, MTTR ${recovered.stats.lastMttrMs}ms`,
+    );
     assert.equal(await httpStatus(urlOf(svc)), 200);
     const now = await runningProcess(processAdapter(svc));
     assert.ok(now && now.pid !== before.pid, 'a new process runs the service');
@@ -144,7 +171,10 @@ describe('supervisors recover demo services with no human action', () => {
     const now = await runningProcess(processAdapter(svc));
     assert.ok(now && now.pid !== before.pid);
     assert.equal(demoStarts(dir, svc.id), startsBefore + 1);
-    assert.ok(recovered.stats.recentFailures.some((f) => f.failureClass === 'timeout'), 'the hang was seen as a timeout');
+    assert.ok(
+      recovered.stats.recentFailures.some((f) => f.failureClass === 'timeout'),
+      'the hang was seen as a timeout',
+    );
   });
 
   test("a supervisor's counters survive a worker SIGKILL, and the new worker keeps supervising", async () => {
@@ -196,7 +226,9 @@ describe('supervisors recover demo services with no human action', () => {
 
     const schedules = await runCli(['schedules', '--json'], env);
     assert.equal(schedules.code, 0, schedules.stderr);
-    const mine = (JSON.parse(schedules.stdout) as Array<{ scheduleId: string; components: string[]; taskQueue: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+    const mine = (JSON.parse(schedules.stdout) as Array<{ scheduleId: string; components: string[]; taskQueue: string }>).find(
+      (s) => s.scheduleId === `mend/health/${group}`,
+    );
     assert.ok(mine, 'our schedule is listed');
     assert.equal(mine.taskQueue, queue);
     assert.deepEqual(mine.components, [component('hang').id]);

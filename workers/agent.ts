@@ -51,7 +51,7 @@ function hostArg(argv: string[]): string | undefined {
 
 async function main(): Promise<void> {
   const raw = hostArg(process.argv.slice(2));
-  if (!raw) throw new Error('which host? give --host <id> (one of the config\'s hosts:)');
+  if (!raw) throw new Error("which host? give --host <id> (one of the config's hosts:)");
   const parsed = HostIdSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`);
   const settings = readSettings(process.env);

@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   try {
     running = true;
     // Also the default host's queue: components that name no host run their host-bound activities here.
-    console.log(`worker polling task queue "${settings.MEND_TASK_QUEUE}" (and "${hostTaskQueue(settings.MEND_TASK_QUEUE, DEFAULT_HOST)}") on ${settings.MEND_TEMPORAL_ADDRESS}`);
+    console.log(
+      `worker polling task queue "${settings.MEND_TASK_QUEUE}" (and "${hostTaskQueue(settings.MEND_TASK_QUEUE, DEFAULT_HOST)}") on ${settings.MEND_TEMPORAL_ADDRESS}`,
+    );
     await run();
   } finally {
     await connection.close();

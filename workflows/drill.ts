@@ -23,20 +23,45 @@ export async function drill({ drill: d, component, trigger }: DrillInput): Promi
 
   // The fault and the watch run on the drill's host (by default its component's): a crash signal reaches only that host's processes.
   const where = { host: d.host ?? component.host };
-  const quick = hostActivities(where.host, { startToCloseTimeout: '1 minute', retry: { maximumAttempts: 3 }, summary: `probe ${id} before the drill${onHost(where)}` });
+  const quick = hostActivities(where.host, {
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 3 },
+    summary: `probe ${id} before the drill${onHost(where)}`,
+  });
   const before = await step('probe', `probe ${id} before the drill${onHost(where)}`, () => quick.checkHealth({ component }));
   if (!before.healthy) return finish({ ...base, outcome: 'skipped', detail: `${id} was not healthy before the drill (${before.detail}); nothing broken` });
 
   run.enter('execution');
   // Once: a fault is not something to retry blindly.
-  const { injectFault } = hostActivities(where.host, { startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 1 }, summary: `break ${id} (${fault})${onHost(where)}` });
+  const { injectFault } = hostActivities(where.host, {
+    startToCloseTimeout: '2 minutes',
+    retry: { maximumAttempts: 1 },
+    summary: `break ${id} (${fault})${onHost(where)}`,
+  });
   const injected = await step('inject', `break ${id} (${fault})${onHost(where)}`, () => injectFault({ component, fault: d.fault }));
 
   run.enter('validation');
   const waitFor = `wait up to ${Math.round(d.timeout / 1000)}s for ${id} to be healthy again${onHost(where)}`;
-  const { watchRecovery } = hostActivities(where.host, { startToCloseTimeout: d.timeout + 60_000, heartbeatTimeout: '30s', retry: { maximumAttempts: 3 }, summary: waitFor });
+  const { watchRecovery } = hostActivities(where.host, {
+    startToCloseTimeout: d.timeout + 60_000,
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 3 },
+    summary: waitFor,
+  });
   const watched = await step('watch', waitFor, () => watchRecovery({ component, sinceMs: injected.injectedAtMs, timeoutMs: d.timeout, intervalMs: 50 }));
   const times = { injectedAt: new Date(injected.injectedAtMs).toISOString(), recoveredAt: watched.healthy ? new Date(watched.atMs).toISOString() : undefined };
-  if (!watched.healthy) return finish({ ...base, ...times, outcome: 'failed', detail: `${injected.detail}; not healthy within ${Math.round(d.timeout / 1000)}s (last: ${watched.last})` });
-  return finish({ ...base, ...times, outcome: 'recovered', mttrMs: watched.atMs - injected.injectedAtMs, detail: `${injected.detail}; healthy again after ${watched.atMs - injected.injectedAtMs}ms` });
+  if (!watched.healthy)
+    return finish({
+      ...base,
+      ...times,
+      outcome: 'failed',
+      detail: `${injected.detail}; not healthy within ${Math.round(d.timeout / 1000)}s (last: ${watched.last})`,
+    });
+  return finish({
+    ...base,
+    ...times,
+    outcome: 'recovered',
+    mttrMs: watched.atMs - injected.injectedAtMs,
+    detail: `${injected.detail}; healthy again after ${watched.atMs - injected.injectedAtMs}ms`,
+  });
 }

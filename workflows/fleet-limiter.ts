@@ -35,7 +35,9 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
       state.waiting.push({ ...req, at: Date.now() });
     } else if (state.holders.some((h) => h.component === req.component)) {
       // Already held: say so again, in case the first permit signal was lost with a supervisor run.
-      void getExternalWorkflowHandle(req.supervisorId).signal(permitSignal, { component: req.component }).catch(() => undefined);
+      void getExternalWorkflowHandle(req.supervisorId)
+        .signal(permitSignal, { component: req.component })
+        .catch(() => undefined);
     }
     changed = true;
   });

@@ -51,7 +51,12 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
       }
       case 'validate': {
         const { policy } = component;
-        const seen = await acts(component, label, { startToCloseTimeout: policy.timeout + 15_000, heartbeatTimeout: '10s', retry, cancellationType }).waitUntilHealthy({
+        const seen = await acts(component, label, {
+          startToCloseTimeout: policy.timeout + 15_000,
+          heartbeatTimeout: '10s',
+          retry,
+          cancellationType,
+        }).waitUntilHealthy({
           component,
           timeoutMs: policy.timeout,
           intervalMs: policy.validateInterval,
@@ -114,7 +119,8 @@ export async function saga(input: SagaInput): Promise<RecoveryResult> {
   if (run.dryRun) {
     for (const i of [...def.steps.keys()].reverse()) {
       const step = def.steps[i]!;
-      if (step.compensate) run.skip('compensate', `compensate ${step.name}: ${describe(step.compensate)}`, componentOf(step.compensate), 'only if a later step fails');
+      if (step.compensate)
+        run.skip('compensate', `compensate ${step.name}: ${describe(step.compensate)}`, componentOf(step.compensate), 'only if a later step fails');
     }
     return run.finish('planned');
   }

@@ -18,9 +18,16 @@ export async function stateRecovery(input: RecoveryInput): Promise<RecoveryResul
     if (component.state.paths.length === 0) throw new StepFailed(`${id} has no state paths configured; nothing to restore`, 'data');
 
     run.enter('preparation');
-    const wanted = options.checkpoint ? `checkpoint ${options.checkpoint}` : options.before ? `newest checkpoint before ${options.before}` : 'newest checkpoint';
-    const selection = await run.step('select', `choose ${wanted} of ${id} that verifies`, id, () =>
-      acts(component, `verify checkpoints of ${id}`, LONG).selectCheckpoint({ component, id: options.checkpoint, before: options.before }),
+    const wanted = options.checkpoint
+      ? `checkpoint ${options.checkpoint}`
+      : options.before
+        ? `newest checkpoint before ${options.before}`
+        : 'newest checkpoint';
+    const selection = await run.step(
+      'select',
+      `choose ${wanted} of ${id} that verifies`,
+      id,
+      () => acts(component, `verify checkpoints of ${id}`, LONG).selectCheckpoint({ component, id: options.checkpoint, before: options.before }),
       { readOnly: true },
     );
     const skipped = selection?.skipped ?? [];

@@ -4,12 +4,39 @@
  * pure machine of core/supervisor-machine.ts; this workflow holds its handlers, loop and I/O.
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { CancellationScope, ParentClosePolicy, condition, continueAsNew, getExternalWorkflowHandle, isCancellation, log, patched, proxyActivities, setHandler, sleep, startChild, workflowInfo, type ChildWorkflowHandle, type Workflow } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
+  type Workflow,
+} from '@temporalio/workflow';
 import type { DependenciesResult, MendActivities } from '../activities';
 import { fleetLimiterWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
-import { RUN_WAIT_MS, decide, initialMachine, waitIntent, type Intent, type MachineEvent, type Patch, type Patches, type SupervisorInput, type WaitIntent } from '../core/supervisor-machine';
+import {
+  RUN_WAIT_MS,
+  decide,
+  initialMachine,
+  waitIntent,
+  type Intent,
+  type MachineEvent,
+  type Patch,
+  type Patches,
+  type SupervisorInput,
+  type WaitIntent,
+} from '../core/supervisor-machine';
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 import { causeMessage } from './lib/runbook';
@@ -20,7 +47,12 @@ export { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervis
 export type { SupervisorInput };
 
 /** The machine's patch flags as the markers in supervisors' histories (see Patch in core/supervisor-machine). */
-const PATCH_IDS: Record<Patch, string> = { holdForDependencies: 'supervisor-holds-for-dependencies', inboxEvidence: 'supervisor-inbox-failures-are-evidence', oneTrial: 'supervisor-breaker-one-trial', waitOutRuns: 'supervisor-waits-out-recovery-runs' };
+const PATCH_IDS: Record<Patch, string> = {
+  holdForDependencies: 'supervisor-holds-for-dependencies',
+  inboxEvidence: 'supervisor-inbox-failures-are-evidence',
+  oneTrial: 'supervisor-breaker-one-trial',
+  waitOutRuns: 'supervisor-waits-out-recovery-runs',
+};
 /** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
 const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
 /** A watch renews after WATCH_MAX_MS; an exit is seen within WATCH_POLL_MS (a pid-file read and a /proc stat read per poll). */
@@ -28,9 +60,23 @@ const [WATCH_MAX_MS, WATCH_POLL_MS] = [5 * 60_000, 100];
 
 // Every activity the supervisor calls, by group; their call sites are all in `act` and `io` below.
 // Confirmation probes and the pid watch run on the component's (or the dependency's) host: see workflows/lib/hosts.ts.
-const probes = ({ host }: { host?: string }) => hostActivities(host, { startToCloseTimeout: '2 minutes', heartbeatTimeout: '30s', retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 } });
-const watcher = ({ host }: { host?: string }) => hostActivities(host, { startToCloseTimeout: WATCH_MAX_MS + 60_000, heartbeatTimeout: '5s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
-const runs = proxyActivities<MendActivities>({ startToCloseTimeout: RUN_WAIT_MS + 60_000, heartbeatTimeout: '10s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 } });
+const probes = ({ host }: { host?: string }) =>
+  hostActivities(host, {
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
+  });
+const watcher = ({ host }: { host?: string }) =>
+  hostActivities(host, {
+    startToCloseTimeout: WATCH_MAX_MS + 60_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+  });
+const runs = proxyActivities<MendActivities>({
+  startToCloseTimeout: RUN_WAIT_MS + 60_000,
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+});
 const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
 const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
 
@@ -45,7 +91,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   /** Decides `ev`, answering each patch flag the machine asks for where it asks, and carries out its immediate intents. */
   const feed = (ev: MachineEvent): WaitIntent | undefined => {
     const patches: Patches = {};
-    for (let done = 0; ; ) {
+    for (let done = 0; ;) {
       const out = decide(m, ev, patches);
       out.intents.slice(done).forEach(act);
       done = out.intents.length;
@@ -77,7 +123,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         if (ev) feed(ev);
       };
       const watched = scope.run(() => watcher(i.component).watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
-      void watched.then((seen) => ended({ kind: 'watch-ended', seen }), (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }));
+      void watched.then(
+        (seen) => ended({ kind: 'watch-ended', seen }),
+        (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }),
+      );
     }
   }
 
@@ -100,7 +149,13 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
       case 'throw':
         throw failure;
       case 'await-recovery':
-        return event('recovery-ended', await child!.result().then((result: RecoveryResult) => ({ result }), (err: unknown) => ({ error: causeMessage(err) })));
+        return event(
+          'recovery-ended',
+          await child!.result().then(
+            (result: RecoveryResult) => ({ result }),
+            (err: unknown) => ({ error: causeMessage(err) }),
+          ),
+        );
       case 'release-permit': {
         const { taskQueue } = workflowInfo();
         // A signal hands the permit on without an activity's round trip through a task queue that a mass outage fills.
@@ -114,7 +169,9 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     try {
       switch (i.kind) {
         case 'confirm':
-          return event('confirmed', { result: await probes(i.component).confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }) });
+          return event('confirmed', {
+            result: await probes(i.component).confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }),
+          });
         case 'find-recovery-run':
           return event('recovery-run', await runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }));
         case 'check-dependencies':
@@ -125,13 +182,28 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         case 'ask-permit': {
           permitted = false;
           const { taskQueue, workflowId: supervisorId } = workflowInfo();
-          await fleet.requestFleetPermit({ taskQueue, supervisorId, component: i.component, max: i.max, destructive: i.destructive, maxDestructivePerMinute: i.maxDestructivePerMinute });
+          await fleet.requestFleetPermit({
+            taskQueue,
+            supervisorId,
+            component: i.component,
+            max: i.max,
+            destructive: i.destructive,
+            maxDestructivePerMinute: i.maxDestructivePerMinute,
+          });
           await condition(() => permitted);
           return event('permit-granted');
         }
         case 'start-recovery': {
-          const options = { workflowId: i.workflowId, args: [i.input], parentClosePolicy: ParentClosePolicy.ABANDON, staticSummary: i.summary, staticDetails: i.details };
-          child = await startChild(i.workflowType, options).catch((err: unknown) => (err instanceof WorkflowExecutionAlreadyStartedError ? undefined : Promise.reject(err)));
+          const options = {
+            workflowId: i.workflowId,
+            args: [i.input],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            staticSummary: i.summary,
+            staticDetails: i.details,
+          };
+          child = await startChild(i.workflowType, options).catch((err: unknown) =>
+            err instanceof WorkflowExecutionAlreadyStartedError ? undefined : Promise.reject(err),
+          );
           return child ? event('recovery-started', { runId: child.firstExecutionRunId }) : event('recovery-already-running');
         }
       }
@@ -142,7 +214,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     }
   }
 
-  for (let ev = event('loop', { historyFull: historyFull() }); ; ) {
+  for (let ev = event('loop', { historyFull: historyFull() }); ;) {
     const next = feed(ev);
     if (!next) throw new Error('supervisor: the machine decided nothing to wait on');
     ev = await io(next);

@@ -33,9 +33,20 @@ export function createBacklogActivities() {
      */
     async replayBatch(input: ReplayBatchInput): Promise<BatchResult> {
       const ctx = Context.current();
-      const result = await whileBeating(() => replayBatch(input, { onItem: (file) => ctx.heartbeat({ batch: input.batch, file }), signal: ctx.cancellationSignal }));
+      const result = await whileBeating(() =>
+        replayBatch(input, { onItem: (file) => ctx.heartbeat({ batch: input.batch, file }), signal: ctx.cancellationSignal }),
+      );
       const { spool, batch } = input;
-      log.info('replay batch', { spool: spool.name, batch, taken: result.taken, delivered: result.delivered, already: result.already, failedAttempts: result.failedAttempts, deadLettered: result.deadLettered.length, pending: result.counts.pending });
+      log.info('replay batch', {
+        spool: spool.name,
+        batch,
+        taken: result.taken,
+        delivered: result.delivered,
+        already: result.already,
+        failedAttempts: result.failedAttempts,
+        deadLettered: result.deadLettered.length,
+        pending: result.counts.pending,
+      });
       return result;
     },
 

@@ -106,7 +106,8 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
 
       const candidates: Array<Wanted & { latest?: LatestRecovery }> = [];
       for (const entry of wanted.values()) {
-        const allowed = inScope(principal, [entry.component.id]) && (entry.component.policy.strategy !== 'emergency-reset' || roleAtLeast(principal.role, 'admin'));
+        const allowed =
+          inScope(principal, [entry.component.id]) && (entry.component.policy.strategy !== 'emergency-reset' || roleAtLeast(principal.role, 'admin'));
         if (!allowed) {
           outcome.forbidden.push(entry.component.id);
           continue;
@@ -123,7 +124,10 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         Promise.all(
           candidates.map((c) =>
             checkComponent(mend, c.component, { trigger: 'alert', requestedBy: principal.name }).catch((err: unknown): CheckResult | undefined => {
-              request.log.warn({ reqId: request.id, component: c.component.id, err: (err as Error).message }, 'alert: health check failed; recovering as asked');
+              request.log.warn(
+                { reqId: request.id, component: c.component.id, err: (err as Error).message },
+                'alert: health check failed; recovering as asked',
+              );
               return undefined;
             }),
           ),
@@ -135,7 +139,12 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         const check = checks[i];
         if (check?.healthy) outcome.healthy.push({ component: c.component.id, detail: check.detail, checkedAt: check.checkedAt });
         else if (isRepeat(c, c.latest, alertDedupeWindowMs, now)) {
-          outcome.deduplicated.push({ component: c.component.id, workflowId: c.latest!.workflowId, endedAt: c.latest!.closeTime!.toISOString(), fingerprints: c.alerts.map((a) => a.fingerprint) });
+          outcome.deduplicated.push({
+            component: c.component.id,
+            workflowId: c.latest!.workflowId,
+            endedAt: c.latest!.closeTime!.toISOString(),
+            fingerprints: c.alerts.map((a) => a.fingerprint),
+          });
         } else toStart.push(c);
       });
       if (toStart.length > 0) {
@@ -145,7 +154,15 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
       for (const { component, alertname, alerts } of toStart) {
         const reason = `alertmanager ${payload.receiver}: ${alertname ?? 'alert'} firing`.slice(0, 500);
         try {
-          const run = await mend.startRecovery({ strategy: component.policy.strategy, component, trigger: 'alert', requestedBy: principal.name, reason, allComponents: config.components, alerts: alerts.slice(0, MAX_KEPT_ALERTS) });
+          const run = await mend.startRecovery({
+            strategy: component.policy.strategy,
+            component,
+            trigger: 'alert',
+            requestedBy: principal.name,
+            reason,
+            allComponents: config.components,
+            alerts: alerts.slice(0, MAX_KEPT_ALERTS),
+          });
           outcome.started.push({ component: component.id, ...run });
           deps.metrics.runStarted(component.policy.strategy, 'alert');
           request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, alertname }, 'run started by alert');

@@ -21,7 +21,15 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
 
   app.get(
     '/backlog',
-    { config: { auth: 'viewer' }, schema: { tags: ['backlog'], summary: 'replay status of every configured spool', security, response: { 200: BacklogListSchema, ...errorResponses(401, 403, 503) } } },
+    {
+      config: { auth: 'viewer' },
+      schema: {
+        tags: ['backlog'],
+        summary: 'replay status of every configured spool',
+        security,
+        response: { 200: BacklogListSchema, ...errorResponses(401, 403, 503) },
+      },
+    },
     async () => ({
       spools: await Promise.all(
         deps.config.spools.map(async (s) => {

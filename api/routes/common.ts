@@ -32,7 +32,11 @@ export function requireScope(principal: Principal, components: readonly string[]
 export function componentsById(config: Config, ids: readonly string[]): Component[] {
   const byId = new Map(config.components.map((c) => [c.id, c]));
   const unknown = ids.filter((id) => !byId.has(id));
-  if (unknown.length > 0) throw new HttpError(404, `unknown component${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${config.components.map((c) => c.id).join(', ') || 'none'})`);
+  if (unknown.length > 0)
+    throw new HttpError(
+      404,
+      `unknown component${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${config.components.map((c) => c.id).join(', ') || 'none'})`,
+    );
   return ids.map((id) => byId.get(id)!);
 }
 
@@ -41,7 +45,6 @@ export async function componentsOfRun(mend: MendClient, workflowId: string): Pro
   const named = componentOfWorkflowId(workflowId);
   return named ? [named] : (await describeSummary(mend, workflowId)).components;
 }
-
 
 /** The component's recovery run, when one is running. */
 export async function runningRecovery(mend: MendClient, componentId: string): Promise<{ workflowId: string; runId: string } | undefined> {
@@ -56,5 +59,8 @@ export async function runningRecovery(mend: MendClient, componentId: string): Pr
 export async function takeStarts(limiter: Limiter, request: FastifyRequest, count = 1): Promise<void> {
   const principal = principalOf(request);
   const limited = await take(limiter, request, count);
-  if (!limited.ok) throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, { retryAfterSeconds: limited.retryAfterSeconds });
+  if (!limited.ok)
+    throw new HttpError(429, `too many run starts for ${principal.name}; retry in ${limited.retryAfterSeconds}s`, {
+      retryAfterSeconds: limited.retryAfterSeconds,
+    });
 }

@@ -18,7 +18,12 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
     '/components',
     {
       config: { auth: 'viewer' },
-      schema: { tags: ['components'], summary: 'list the configured components', security: [{ bearer: [] }], response: { 200: ComponentListSchema, ...errorResponses(401, 403) } },
+      schema: {
+        tags: ['components'],
+        summary: 'list the configured components',
+        security: [{ bearer: [] }],
+        response: { 200: ComponentListSchema, ...errorResponses(401, 403) },
+      },
     },
     async () => ({ components: deps.config.components.map(componentView) }),
   );
@@ -47,7 +52,16 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
       return {
         ...componentView(component!),
         supervisor: supervisor ? supervisorView(supervisor) : null,
-        recovery: recovery && { workflowId: recovery.workflowId, runId: recovery.runId, status: recovery.status, startTime: recovery.startTime, closeTime: recovery.closeTime, phase: recovery.phase, outcome: recovery.outcome, url: recovery.url },
+        recovery: recovery && {
+          workflowId: recovery.workflowId,
+          runId: recovery.runId,
+          status: recovery.status,
+          startTime: recovery.startTime,
+          closeTime: recovery.closeTime,
+          phase: recovery.phase,
+          outcome: recovery.outcome,
+          url: recovery.url,
+        },
       };
     },
   );

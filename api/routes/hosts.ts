@@ -18,7 +18,12 @@ export const hostRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
     '/hosts',
     {
       config: { auth: 'viewer' },
-      schema: { tags: ['hosts'], summary: 'list the hosts and whether their agents poll', security, response: { 200: HostListSchema, ...errorResponses(401, 403, 503) } },
+      schema: {
+        tags: ['hosts'],
+        summary: 'list the hosts and whether their agents poll',
+        security,
+        response: { 200: HostListSchema, ...errorResponses(401, 403, 503) },
+      },
     },
     async () => ({ hosts: await describeHosts(mend, config) }),
   );
@@ -27,10 +32,21 @@ export const hostRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
     '/hosts/:id',
     {
       config: { auth: 'viewer' },
-      schema: { tags: ['hosts'], summary: 'a host and its agent', security, params: HostIdParamsSchema, response: { 200: HostViewSchema, ...errorResponses(400, 401, 403, 404, 503) } },
+      schema: {
+        tags: ['hosts'],
+        summary: 'a host and its agent',
+        security,
+        params: HostIdParamsSchema,
+        response: { 200: HostViewSchema, ...errorResponses(400, 401, 403, 404, 503) },
+      },
     },
     async (request) => {
-      const known = hostStatuses(config, () => [], (id) => id, Date.now()).map((h) => h.id);
+      const known = hostStatuses(
+        config,
+        () => [],
+        (id) => id,
+        Date.now(),
+      ).map((h) => h.id);
       if (!known.includes(request.params.id)) throw new HttpError(404, `unknown host ${request.params.id} (known: ${known.join(', ')})`);
       return (await describeHosts(mend, config)).find((h) => h.id === request.params.id)!;
     },

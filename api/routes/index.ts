@@ -17,4 +17,12 @@ export interface V1Options {
   deps: RouteDeps;
 }
 
-export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [componentRoutes, runRoutes, sagaRoutes, alertRoutes, backlogRoutes, supervisionRoutes, hostRoutes];
+export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [
+  componentRoutes,
+  runRoutes,
+  sagaRoutes,
+  alertRoutes,
+  backlogRoutes,
+  supervisionRoutes,
+  hostRoutes,
+];

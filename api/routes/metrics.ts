@@ -12,7 +12,11 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ mend: MendClient; metrics: A
     '/metrics',
     {
       config: { auth: 'public', quiet: true },
-      schema: { tags: ['meta'], summary: 'Prometheus metrics (text format)', response: { 200: z.string().describe('Prometheus text exposition format 0.0.4') } },
+      schema: {
+        tags: ['meta'],
+        summary: 'Prometheus metrics (text format)',
+        response: { 200: z.string().describe('Prometheus text exposition format 0.0.4') },
+      },
     },
     async (_request, reply) => {
       const running = await mend.connection
@@ -20,9 +24,14 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ mend: MendClient; metrics: A
         .then((value) => ({ up: true, value }))
         .catch(() => ({ up: false, value: undefined }));
       // The supervisors' durable counters (recoveries, durations, breakers, health), when Temporal answers.
-      const supervision = running.up ? await mend.connection.withDeadline(Date.now() + 3_000, () => supervisionStats(mend, config)).catch(() => undefined) : undefined;
+      const supervision = running.up
+        ? await mend.connection.withDeadline(Date.now() + 3_000, () => supervisionStats(mend, config)).catch(() => undefined)
+        : undefined;
       const text = await metrics.render({ temporalUp: running.up, runsRunning: running.value, supervision });
-      return reply.type(ApiMetrics.contentType).serializer((s: unknown) => String(s)).send(text);
+      return reply
+        .type(ApiMetrics.contentType)
+        .serializer((s: unknown) => String(s))
+        .send(text);
     },
   );
 };

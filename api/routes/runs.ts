@@ -34,10 +34,14 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       schema: {
         tags: ['runs'],
         summary: 'start a recovery per component (emergency-reset needs admin)',
-        description: 'One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token\'s scope, or already recovering (409 with its workflow id).',
+        description:
+          "One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token's scope, or already recovering (409 with its workflow id).",
         security,
         body: StartRunsBodySchema,
-        response: { 202: StartRunsResponseSchema.describe('started: one run per component, in the order asked'), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+        response: {
+          202: StartRunsResponseSchema.describe('started: one run per component, in the order asked'),
+          ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -72,7 +76,10 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         } catch (err) {
           // Another caller won a race after the check: say which runs this request did start.
           if (err instanceof AlreadyRunningError && runs.length > 0) {
-            throw new HttpError(409, `${err.message}; this request already started ${runs.map((r) => r.workflowId).join(', ')}`, { workflowId: err.workflowId, runId: err.runId });
+            throw new HttpError(409, `${err.message}; this request already started ${runs.map((r) => r.workflowId).join(', ')}`, {
+              workflowId: err.workflowId,
+              runId: err.runId,
+            });
           }
           throw err;
         }
@@ -120,7 +127,9 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         config: { auth: 'operator' },
         schema: {
           tags: ['runs'],
-          summary: { pause: 'hold the run before its next side effect', resume: 'let a paused run go on', cancel: 'cancel the run (a saga compensates first)' }[action],
+          summary: { pause: 'hold the run before its next side effect', resume: 'let a paused run go on', cancel: 'cancel the run (a saga compensates first)' }[
+            action
+          ],
           security,
           params: RunIdParamsSchema,
           body: ControlBodySchema,
@@ -147,7 +156,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       schema: {
         tags: ['runs'],
         summary: 'approve (or with `approve: false` reject) a run waiting for an approval',
-        description: 'Needs admin. The decision is recorded with the token\'s name. When an escalation rung of the run is the one waiting, it is decided there.',
+        description: "Needs admin. The decision is recorded with the token's name. When an escalation rung of the run is the one waiting, it is decided there.",
         security,
         params: RunIdParamsSchema,
         body: ApproveBodySchema,

@@ -28,7 +28,10 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
 
   app.get(
     '/sagas',
-    { config: { auth: 'viewer' }, schema: { tags: ['sagas'], summary: 'list the configured sagas', security, response: { 200: SagaListSchema, ...errorResponses(401, 403) } } },
+    {
+      config: { auth: 'viewer' },
+      schema: { tags: ['sagas'], summary: 'list the configured sagas', security, response: { 200: SagaListSchema, ...errorResponses(401, 403) } },
+    },
     async () => ({
       sagas: config.sagas.map((saga) => ({
         name: saga.name,
@@ -70,7 +73,15 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
       await takeStarts(startLimiter, request);
       const body = request.body;
       const requestId = body.requestId ?? randomUUID();
-      const run = await mend.startSaga({ saga, allComponents: config.components, requestId, trigger: 'api', requestedBy: principal.name, reason: body.reason, dryRun: body.dryRun });
+      const run = await mend.startSaga({
+        saga,
+        allComponents: config.components,
+        requestId,
+        trigger: 'api',
+        requestedBy: principal.name,
+        reason: body.reason,
+        dryRun: body.dryRun,
+      });
       deps.metrics.runStarted('saga', 'api');
       request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name }, 'saga started');
       return reply.code(202).send({ ...run, requestId });

@@ -15,7 +15,12 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
     '/stats',
     {
       config: { auth: 'viewer' },
-      schema: { tags: ['supervision'], summary: 'recoveries, success rate, MTTR p50/p95 and breaker state, per component and fleet-wide', security, response: { 200: FleetStatsSchema, ...errorResponses(401, 403, 503) } },
+      schema: {
+        tags: ['supervision'],
+        summary: 'recoveries, success rate, MTTR p50/p95 and breaker state, per component and fleet-wide',
+        security,
+        response: { 200: FleetStatsSchema, ...errorResponses(401, 403, 503) },
+      },
     },
     async () => supervisionStats(deps.mend, deps.config),
   );
@@ -24,11 +29,26 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
     '/schedules',
     {
       config: { auth: 'viewer' },
-      schema: { tags: ['supervision'], summary: 'the health-check schedules (mend/health/<group>) of this task queue', security, response: { 200: ScheduleListSchema, ...errorResponses(401, 403, 503) } },
+      schema: {
+        tags: ['supervision'],
+        summary: 'the health-check schedules (mend/health/<group>) of this task queue',
+        security,
+        response: { 200: ScheduleListSchema, ...errorResponses(401, 403, 503) },
+      },
     },
     async () => {
       const all = await listHealthSchedules(deps.mend, { owner: deps.mend.taskQueue });
-      return { schedules: all.map(({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt }) => ({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt })) };
+      return {
+        schedules: all.map(({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt }) => ({
+          scheduleId,
+          group,
+          intervalMs,
+          paused,
+          components,
+          nextRunAt,
+          lastRunAt,
+        })),
+      };
     },
   );
 
@@ -39,7 +59,8 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
         config: { auth: 'admin' },
         schema: {
           tags: ['supervision'],
-          summary: action === 'pause' ? "pause a group's health checks" : action === 'resume' ? "resume a group's health checks" : "run a group's health sweep now",
+          summary:
+            action === 'pause' ? "pause a group's health checks" : action === 'resume' ? "resume a group's health checks" : "run a group's health sweep now",
           security,
           params: ScheduleParamsSchema,
           body: NoBodySchema,
@@ -64,7 +85,8 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
             else if (action === 'resume') await handle.unpause(`resumed by ${by}`);
             else await handle.trigger();
           } catch (err) {
-            if (err instanceof ScheduleNotFoundError) throw new HttpError(404, `schedule ${scheduleId} does not exist (reconcile with \`mend schedules --reconcile\`)`);
+            if (err instanceof ScheduleNotFoundError)
+              throw new HttpError(404, `schedule ${scheduleId} does not exist (reconcile with \`mend schedules --reconcile\`)`);
             throw err;
           }
         }

@@ -24,7 +24,13 @@ export interface BenchStack {
 export async function startStack(dir: string, opts: { taskQueue?: string; workerEnv?: Record<string, string> } = {}): Promise<BenchStack> {
   const taskQueue = opts.taskQueue ?? 'bench';
   const binary = await ensureTemporal();
-  const server = await startDevServer({ binary: binary.path, uiPort: false, dbFile: path.join(dir, 'temporal.db'), fastSqlite: true, logFile: path.join(dir, 'temporal.log') });
+  const server = await startDevServer({
+    binary: binary.path,
+    uiPort: false,
+    dbFile: path.join(dir, 'temporal.db'),
+    fastSqlite: true,
+    logFile: path.join(dir, 'temporal.log'),
+  });
   let worker: ChildProcess | undefined;
   let client: MendClient | undefined;
   // The worker's own output goes to a file in `dir`, read when something goes wrong.
@@ -32,17 +38,29 @@ export async function startStack(dir: string, opts: { taskQueue?: string; worker
   try {
     worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_TASK_QUEUE: taskQueue, MEND_HOME: path.join(dir, '.mend'), MEND_LOG_LEVEL: 'warn', ...opts.workerEnv },
+      env: {
+        ...process.env,
+        MEND_TEMPORAL_ADDRESS: server.address,
+        MEND_TASK_QUEUE: taskQueue,
+        MEND_HOME: path.join(dir, '.mend'),
+        MEND_LOG_LEVEL: 'warn',
+        ...opts.workerEnv,
+      },
       stdio: ['ignore', workerLog, workerLog],
       detached: true,
     });
     client = await MendClient.connect({ address: server.address, taskQueue });
     const c = client;
     // The worker is ready once it polls: the task queue then lists a poller.
-    await waitUntil('the bench worker to poll its task queue', 60_000, async () => {
-      const res = await c.connection.workflowService.describeTaskQueue({ namespace: c.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
-      return (res.pollers?.length ?? 0) > 0;
-    }, 250);
+    await waitUntil(
+      'the bench worker to poll its task queue',
+      60_000,
+      async () => {
+        const res = await c.connection.workflowService.describeTaskQueue({ namespace: c.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+        return (res.pollers?.length ?? 0) > 0;
+      },
+      250,
+    );
   } catch (err) {
     await client?.close();
     if (worker) await stopGroup(worker);

@@ -20,5 +20,12 @@ export function summarize(samples: readonly number[]): Summary {
   const n = sorted.length;
   const mean = n === 0 ? NaN : sorted.reduce((a, b) => a + b, 0) / n;
   const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { n, median: round(percentile(sorted, 50)), p95: round(percentile(sorted, 95)), min: round(sorted[0] ?? NaN), max: round(sorted[n - 1] ?? NaN), mean: round(mean) };
+  return {
+    n,
+    median: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    min: round(sorted[0] ?? NaN),
+    max: round(sorted[n - 1] ?? NaN),
+    mean: round(mean),
+  };
 }

@@ -28,7 +28,8 @@ export function recoveryTimeline(events: HistoryEvent[]): TimelinePoint[] {
       const name = scheduled.activityType?.name ?? 'activity';
       names.set(Number(e.eventId), name);
       points.push({ what: `${name} scheduled`, at });
-    } else if (e.activityTaskStartedEventAttributes) points.push({ what: `${names.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? 'activity'} started`, at });
+    } else if (e.activityTaskStartedEventAttributes)
+      points.push({ what: `${names.get(Number(e.activityTaskStartedEventAttributes.scheduledEventId)) ?? 'activity'} started`, at });
     else {
       const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
       if (done) points.push({ what: `${names.get(Number(done.scheduledEventId)) ?? 'activity'} closed`, at });

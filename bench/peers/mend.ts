@@ -22,7 +22,11 @@ import { healthUrl, type BenchService, type Peer, type PeerSettings } from './ty
 
 const QUEUE = 'bench';
 
-export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean; strategy?: Record<string, Strategy> } = {}): Peer {
+export function mendPeer(
+  dir: string,
+  settings: PeerSettings,
+  extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean; strategy?: Record<string, Strategy> } = {},
+): Peer {
   let server: DevServer | undefined;
   let worker: ChildProcess | undefined;
   let client: MendClient | undefined;
@@ -34,7 +38,13 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
     async start(services: BenchService[]) {
       const binary = await ensureTemporal();
       this.version = `mend 0.1.0 on Temporal ${binary.version.replace(/^temporal version /, '')}`;
-      server = await startDevServer({ binary: binary.path, uiPort: false, dbFile: path.join(dir, 'temporal.db'), fastSqlite: true, logFile: path.join(dir, 'temporal.log') });
+      server = await startDevServer({
+        binary: binary.path,
+        uiPort: false,
+        dbFile: path.join(dir, 'temporal.db'),
+        fastSqlite: true,
+        logFile: path.join(dir, 'temporal.log'),
+      });
       // The shared settings: check interval, probe timeout, failures before acting. Restarts are not
       // held back (peers restart at once every time) and the breaker stays out of the way of trials.
       // With flapControl (the crash-loop scenario) mend's restart backoff and breaker do their job,
@@ -44,10 +54,18 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
         failuresBeforeRecovery: settings.failures,
         startupGrace: '0ms',
         ...(extra.flapControl
-          ? { restartBackoff: { initial: '1s', max: '30s' }, backoffResetAfter: '10m', breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' } }
+          ? {
+              restartBackoff: { initial: '1s', max: '30s' },
+              backoffResetAfter: '10m',
+              breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' },
+            }
           : { restartBackoff: { initial: '0ms', max: '0ms' }, backoffResetAfter: '1s', breaker: { maxRecoveries: 1000, window: '1m' } }),
       };
-      const lines = ['version: 1', ...(extra.maxConcurrentRecoveries ? [`supervision: { maxConcurrentRecoveries: ${extra.maxConcurrentRecoveries} }`] : []), 'components:'];
+      const lines = [
+        'version: 1',
+        ...(extra.maxConcurrentRecoveries ? [`supervision: { maxConcurrentRecoveries: ${extra.maxConcurrentRecoveries} }`] : []),
+        'components:',
+      ];
       for (const s of services) {
         lines.push(
           `  - id: ${s.name}`,
@@ -77,12 +95,22 @@ export function mendPeer(dir: string, settings: PeerSettings, extra: { maxConcur
       client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
       await reconcileSchedules(client, config);
       const c = client;
-      await waitUntil('mend supervisors to see every service healthy', 120_000, async () => (await Promise.all(services.map(async (s) => (await supervisorState(c, s.name).catch(() => undefined))?.health === 'healthy'))).every(Boolean), 250);
+      await waitUntil(
+        'mend supervisors to see every service healthy',
+        120_000,
+        async () =>
+          (await Promise.all(services.map(async (s) => (await supervisorState(c, s.name).catch(() => undefined))?.health === 'healthy'))).every(Boolean),
+        250,
+      );
     },
     async stop() {
       if (client && config) {
         await deleteHealthSchedules(client, QUEUE).catch(() => undefined);
-        for (const c of config.components) await client.temporal.workflow.getHandle(supervisorWorkflowId(c.id)).terminate('bench over').catch(() => undefined);
+        for (const c of config.components)
+          await client.temporal.workflow
+            .getHandle(supervisorWorkflowId(c.id))
+            .terminate('bench over')
+            .catch(() => undefined);
         await client.close();
       }
       if (worker) await stopGroup(worker);

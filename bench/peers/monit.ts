@@ -14,14 +14,21 @@ export function monitPeer(dir: string, settings: PeerSettings): Peer {
     name: 'monit',
     version: 'monit',
     async start(services: BenchService[]) {
-      this.version = (await run('monit', ['-V'])).out.split('\n')[0]!.replace(/^This is /, '').trim();
+      this.version = (await run('monit', ['-V'])).out
+        .split('\n')[0]!
+        .replace(/^This is /, '')
+        .trim();
       const checks = services.map((s) => {
         const env = Object.entries({ MEND_DEMO_NAME: s.name, PORT: String(s.port), STATE_FILE: s.stateFile, ...s.env })
           .map(([k, v]) => `${k}='${v}'`)
           .join(' ');
         // monit runs a start program without a shell: a small script backgrounds the service and writes its pid.
         const script = path.join(dir, `start-${s.name}.sh`);
-        writeFileSync(script, `#!/bin/sh\ncd ${ROOT}\n${env} exec ${process.execPath} demo/service.js >> ${path.join(dir, `${s.name}.log`)} 2>&1 &\necho $! > ${pidFile(s)}\n`, { mode: 0o755 });
+        writeFileSync(
+          script,
+          `#!/bin/sh\ncd ${ROOT}\n${env} exec ${process.execPath} demo/service.js >> ${path.join(dir, `${s.name}.log`)} 2>&1 &\necho $! > ${pidFile(s)}\n`,
+          { mode: 0o755 },
+        );
         return [
           `check process ${s.name} with pidfile ${pidFile(s)}`,
           // monit holds connection tests while a process is younger than its start timeout; a
@@ -64,9 +71,16 @@ export function monitPeer(dir: string, settings: PeerSettings): Peer {
       return false;
     },
     async state(service: string) {
-      const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`'${service}'`));
+      const lines = readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(`'${service}'`));
       // The last thing monit said about it, without the start script's path.
-      return lines.at(-1)?.replace(/^.*?: /, '').replace(/ start: '[^']*'/, ' start program run (no backoff)') ?? 'unknown';
+      return (
+        lines
+          .at(-1)
+          ?.replace(/^.*?: /, '')
+          .replace(/ start: '[^']*'/, ' start program run (no backoff)') ?? 'unknown'
+      );
     },
   };
 }

@@ -29,7 +29,9 @@ export function supervisordPeer(dir: string): Peer {
           `[program:${s.name}]`,
           `command=${process.execPath} ${path.join(ROOT, 'demo/service.js')}`,
           `directory=${dir}`,
-          `environment=${Object.entries(env).map(([k, v]) => `${k}="${v}"`).join(',')}`,
+          `environment=${Object.entries(env)
+            .map(([k, v]) => `${k}="${v}"`)
+            .join(',')}`,
           // A dependent is started by hand once its dependencies answer (supervisord would start it at once).
           `autostart=${s.dependsOn?.length ? 'false' : 'true'}`,
           // supervisord's default priority is 999; dependencies first, as far as start order goes.

@@ -67,8 +67,16 @@ export async function checkpointBench(work: string, sizesMb: number[], trials: n
       rmSync(tar, { force: true });
       rmSync(path.join(work, `cp-${sizeMb}`, info.id), { recursive: true, force: true });
     }
-    const row = { sizeMb, mendCreate: summarize(samples.mendCreate), tarCreate: summarize(samples.tarCreate), mendRestore: summarize(samples.mendRestore), tarRestore: summarize(samples.tarRestore) };
-    log(`checkpoint ${sizeMb} MB: create mend ${row.mendCreate.median}s vs tar ${row.tarCreate.median}s; restore mend ${row.mendRestore.median}s vs tar ${row.tarRestore.median}s`);
+    const row = {
+      sizeMb,
+      mendCreate: summarize(samples.mendCreate),
+      tarCreate: summarize(samples.tarCreate),
+      mendRestore: summarize(samples.mendRestore),
+      tarRestore: summarize(samples.tarRestore),
+    };
+    log(
+      `checkpoint ${sizeMb} MB: create mend ${row.mendCreate.median}s vs tar ${row.tarCreate.median}s; restore mend ${row.mendRestore.median}s vs tar ${row.tarRestore.median}s`,
+    );
     rows.push(row);
     rmSync(state, { recursive: true, force: true });
   }

@@ -64,10 +64,28 @@ async function repairByHand(services: BenchService[]): Promise<void> {
 }
 
 /** `trials` store kills; a trial not all healthy within `deadlineMs` is repaired by hand before the next. */
-export async function dependencyTrials(peer: Peer, services: BenchService[], dependencyHandling: string, trials: number, deadlineMs: number): Promise<DependencyResult> {
+export async function dependencyTrials(
+  peer: Peer,
+  services: BenchService[],
+  dependencyHandling: string,
+  trials: number,
+  deadlineMs: number,
+): Promise<DependencyResult> {
   const store = services[0]!;
-  const result: DependencyResult = { dependencyHandling, trials, seconds: [], summary: summarize([]), notRecovered: 0, startsBeforeDependency: [], starts: [], measuredAt: new Date().toISOString() };
-  const totals = () => services.map((s) => serviceCounts(s.stateFile)).reduce((a, c) => ({ starts: a.starts + c.starts, without: a.without + c.startsWithoutDependency }), { starts: 0, without: 0 });
+  const result: DependencyResult = {
+    dependencyHandling,
+    trials,
+    seconds: [],
+    summary: summarize([]),
+    notRecovered: 0,
+    startsBeforeDependency: [],
+    starts: [],
+    measuredAt: new Date().toISOString(),
+  };
+  const totals = () =>
+    services
+      .map((s) => serviceCounts(s.stateFile))
+      .reduce((a, c) => ({ starts: a.starts + c.starts, without: a.without + c.startsWithoutDependency }), { starts: 0, without: 0 });
   for (let i = 1; i <= trials; i++) {
     // Settled first: all healthy together for 1.5 s (supervisord counts a start after 1 s up).
     if ((await allHealthyAt(services, 30_000, 1_500)) === undefined) await repairByHand(services);
@@ -88,7 +106,9 @@ export async function dependencyTrials(peer: Peer, services: BenchService[], dep
       continue;
     }
     result.seconds.push((t1 - t0) / 1000);
-    log(`${peer.name} dependency ${i}/${trials}: all healthy after ${((t1 - t0) / 1000).toFixed(2)}s, ${after.starts - before.starts} starts, ${after.without - before.without} before their dependency was healthy`);
+    log(
+      `${peer.name} dependency ${i}/${trials}: all healthy after ${((t1 - t0) / 1000).toFixed(2)}s, ${after.starts - before.starts} starts, ${after.without - before.without} before their dependency was healthy`,
+    );
   }
   result.summary = summarize(result.seconds);
   return result;
@@ -116,7 +136,10 @@ export function dependencySection(rows: Record<string, DependencyResult>, result
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
     path.join(resultsDir, 'dependency-order.svg'),
-    barChart('store killed: time until store, api and web are all healthy (median, p95)', Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' }))),
+    barChart(
+      'store killed: time until store, api and web are all healthy (median, p95)',
+      Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' })),
+    ),
   );
   return { peers: rows, markdown };
 }

@@ -36,7 +36,12 @@ export function recoveryStages(points: TimelinePoint[], faultAt: number, healthy
   const at = (what: string) => points.find((p) => p.what === what)?.at;
   const [runStarted, startBegan, startDone] = [at('run started'), at('startComponent started'), at('startComponent closed')];
   if (runStarted === undefined || startBegan === undefined || startDone === undefined || runStarted < faultAt || startDone > healthyAt) return undefined;
-  return { detect: (runStarted - faultAt) / 1000, prepare: (startBegan - runStarted) / 1000, start: (startDone - startBegan) / 1000, boot: (healthyAt - startDone) / 1000 };
+  return {
+    detect: (runStarted - faultAt) / 1000,
+    prepare: (startBegan - runStarted) / 1000,
+    start: (startDone - startBegan) / 1000,
+    boot: (healthyAt - startDone) / 1000,
+  };
 }
 
 function starts(stateFile: string): number {
@@ -54,7 +59,14 @@ function starts(stateFile: string): number {
  * recovery ended, locks every fault to the same phase of the cycle, and the median then says
  * where that phase happened to fall rather than what the peer does on average.
  */
-export async function faultTrials(peer: Peer, service: BenchService, fault: 'crash' | 'hang', trials: number, deadlineMs: number, cycleMs: number): Promise<FaultResult> {
+export async function faultTrials(
+  peer: Peer,
+  service: BenchService,
+  fault: 'crash' | 'hang',
+  trials: number,
+  deadlineMs: number,
+  cycleMs: number,
+): Promise<FaultResult> {
   const url = healthUrl(service);
   const seconds: number[] = [];
   const measuredAt = new Date().toISOString();
@@ -120,8 +132,15 @@ export async function crashLoop(peer: Peer, service: BenchService, windowMs: num
   const fixedAt = now();
   const healthyAt = await firstHealthy(healthUrl(service), deadlineMs, 50);
   // A fleeting healthy answer before the next crash does not count: it must stay up.
-  const steady = healthyAt !== undefined && (await steadyHealthy(healthUrl(service), 1_000, 5_000).then(() => true, () => false));
-  log(`${peer.name} crash loop: ${restarts} starts in ${windowMs / 1000}s, state ${stateAtFix}, ${steady ? `healthy ${((healthyAt! - fixedAt) / 1000).toFixed(2)}s after the fix` : 'not healthy after the fix'}`);
+  const steady =
+    healthyAt !== undefined &&
+    (await steadyHealthy(healthUrl(service), 1_000, 5_000).then(
+      () => true,
+      () => false,
+    ));
+  log(
+    `${peer.name} crash loop: ${restarts} starts in ${windowMs / 1000}s, state ${stateAtFix}, ${steady ? `healthy ${((healthyAt! - fixedAt) / 1000).toFixed(2)}s after the fix` : 'not healthy after the fix'}`,
+  );
   return { windowSeconds: windowMs / 1000, restarts, alerted, stateAtFix, fixToHealthySeconds: steady ? (healthyAt! - fixedAt) / 1000 : undefined };
 }
 

@@ -67,10 +67,21 @@ async function backAgain(service: BenchService, oldPid: number, deadline: number
 }
 
 export async function massOutageTrials(peer: Peer, services: BenchService[], cap: string, trials: number, deadlineMs: number): Promise<MassOutageResult> {
-  const result: MassOutageResult = { components: services.length, cap, trials, seconds: [], summary: summarize([]), notRecovered: 0, peakRestarting: [], starts: [], measuredAt: new Date().toISOString() };
+  const result: MassOutageResult = {
+    components: services.length,
+    cap,
+    trials,
+    seconds: [],
+    summary: summarize([]),
+    notRecovered: 0,
+    peakRestarting: [],
+    starts: [],
+    measuredAt: new Date().toISOString(),
+  };
   const totalStarts = () => services.reduce((n, s) => n + serviceCounts(s.stateFile).starts, 0);
   for (let i = 1; i <= trials; i++) {
-    if ((await allHealthyAt(services, 90_000, 1_500, 50)) === undefined) throw new Error(`bench: ${peer.name} mass outage: the ${services.length} services were not all healthy before trial ${i}`);
+    if ((await allHealthyAt(services, 90_000, 1_500, 50)) === undefined)
+      throw new Error(`bench: ${peer.name} mass outage: the ${services.length} services were not all healthy before trial ${i}`);
     const pids = await Promise.all(services.map((s) => healthyPid(s, 1_000)));
     const before = totalStarts();
     const killedAt = Date.now();
@@ -105,7 +116,9 @@ export async function massOutageTrials(peer: Peer, services: BenchService[], cap
     }
     const seconds = (Math.max(...recovered.map((r) => r.healthyAt)) - killedAt) / 1000;
     result.seconds.push(seconds);
-    log(`${peer.name} mass outage ${i}/${trials}: all ${services.length} healthy after ${seconds.toFixed(2)}s, peak ${result.peakRestarting.at(-1)} restarting at once${result.peakRecoveryRuns ? ` (${result.peakRecoveryRuns.at(-1)} recovery runs)` : ''}, ${result.starts.at(-1)} starts`);
+    log(
+      `${peer.name} mass outage ${i}/${trials}: all ${services.length} healthy after ${seconds.toFixed(2)}s, peak ${result.peakRestarting.at(-1)} restarting at once${result.peakRecoveryRuns ? ` (${result.peakRecoveryRuns.at(-1)} recovery runs)` : ''}, ${result.starts.at(-1)} starts`,
+    );
   }
   result.summary = summarize(result.seconds);
   return result;
@@ -132,7 +145,10 @@ export function massOutageSection(rows: Record<string, MassOutageResult>, result
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
     path.join(resultsDir, 'mass-outage.svg'),
-    barChart(`${MASS_OUTAGE_SIZE} services killed at once: time until all are healthy (median, p95)`, Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' }))),
+    barChart(
+      `${MASS_OUTAGE_SIZE} services killed at once: time until all are healthy (median, p95)`,
+      Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' })),
+    ),
   );
   return { peers: rows, markdown };
 }

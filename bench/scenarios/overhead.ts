@@ -43,7 +43,10 @@ export interface OverheadResult {
   workflowTaskMs: number[];
   /** Activities per run (the same every run: probe, stop, start, validate). */
   activitiesPerRun: number;
-  summaries: Record<'overheadMs' | 'wallMs' | 'activityMs' | 'startCallMs' | 'firstTaskMs' | 'clientEndToEndMs' | 'rawMs' | 'activityDispatchMs' | 'workflowTaskMs', Summary & { p99: number }>;
+  summaries: Record<
+    'overheadMs' | 'wallMs' | 'activityMs' | 'startCallMs' | 'firstTaskMs' | 'clientEndToEndMs' | 'rawMs' | 'activityDispatchMs' | 'workflowTaskMs',
+    Summary & { p99: number }
+  >;
   temporal: string;
   measuredAt: string;
   markdown: string[];
@@ -55,7 +58,14 @@ export interface OverheadResult {
  * the rest went: activities waiting for a worker (Scheduled → Started) and workflow tasks
  * (Scheduled → Completed: dispatch plus the workflow code's own turn).
  */
-export function historyTimes(events: HistoryEvent[]): { wallMs: number; activityMs: number; firstTaskMs: number; activityDispatchMs: number; workflowTaskMs: number; activities: number } {
+export function historyTimes(events: HistoryEvent[]): {
+  wallMs: number;
+  activityMs: number;
+  firstTaskMs: number;
+  activityDispatchMs: number;
+  workflowTaskMs: number;
+  activities: number;
+} {
   const started = events.find((e) => e.workflowExecutionStartedEventAttributes);
   const closed = events.find((e) => e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes);
   const firstTask = events.find((e) => e.workflowTaskStartedEventAttributes);
@@ -75,7 +85,14 @@ export function historyTimes(events: HistoryEvent[]): { wallMs: number; activity
     const task = e.workflowTaskCompletedEventAttributes;
     if (task) workflowTaskMs += eventMs(e) - eventMs(byId.get(Number(task.scheduledEventId)));
   }
-  return { wallMs: eventMs(closed) - eventMs(started), activityMs, firstTaskMs: eventMs(firstTask) - eventMs(started), activityDispatchMs, workflowTaskMs, activities };
+  return {
+    wallMs: eventMs(closed) - eventMs(started),
+    activityMs,
+    firstTaskMs: eventMs(firstTask) - eventMs(started),
+    activityDispatchMs,
+    workflowTaskMs,
+    activities,
+  };
 }
 
 function componentFor(dir: string, port: number): Component {
@@ -111,14 +128,33 @@ async function rawRestart(component: Component): Promise<number> {
   return now() - t0;
 }
 
-const withP99 = (xs: number[]) => ({ ...summarize(xs), p99: Math.round(percentile([...xs].sort((a, b) => a - b), 99) * 1000) / 1000 });
+const withP99 = (xs: number[]) => ({
+  ...summarize(xs),
+  p99:
+    Math.round(
+      percentile(
+        [...xs].sort((a, b) => a - b),
+        99,
+      ) * 1000,
+    ) / 1000,
+});
 
 export async function overheadBench(runs: number): Promise<OverheadResult> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mend-bench-overhead-'));
   const component = componentFor(dir, await freePort());
   const url = component.probe.type === 'http' ? component.probe.url : '';
   const stack = await startStack(dir, { taskQueue: 'bench-overhead' });
-  const samples = { overheadMs: [] as number[], wallMs: [] as number[], activityMs: [] as number[], startCallMs: [] as number[], firstTaskMs: [] as number[], clientEndToEndMs: [] as number[], rawMs: [] as number[], activityDispatchMs: [] as number[], workflowTaskMs: [] as number[] };
+  const samples = {
+    overheadMs: [] as number[],
+    wallMs: [] as number[],
+    activityMs: [] as number[],
+    startCallMs: [] as number[],
+    firstTaskMs: [] as number[],
+    clientEndToEndMs: [] as number[],
+    rawMs: [] as number[],
+    activityDispatchMs: [] as number[],
+    workflowTaskMs: [] as number[],
+  };
   let activitiesPerRun = 0;
   const measuredAt = new Date().toISOString();
   try {
@@ -165,7 +201,16 @@ export async function overheadBench(runs: number): Promise<OverheadResult> {
       { label: 'overhead', summary: inSeconds('overheadMs') },
     ],
   };
-  return { runs, ...samples, activitiesPerRun, summaries, temporal: stack.temporalVersion, measuredAt, markdown: overheadMarkdown(runs, activitiesPerRun, summaries), chart };
+  return {
+    runs,
+    ...samples,
+    activitiesPerRun,
+    summaries,
+    temporal: stack.temporalVersion,
+    measuredAt,
+    markdown: overheadMarkdown(runs, activitiesPerRun, summaries),
+    chart,
+  };
 }
 
 function overheadMarkdown(runs: number, activities: number, s: OverheadResult['summaries']): string[] {
@@ -176,9 +221,9 @@ function overheadMarkdown(runs: number, activities: number, s: OverheadResult['s
     '',
     '| per run | median | p95 | p99 |',
     '| --- | --- | --- | --- |',
-    row('orchestration overhead: workflow wall time − activities\' own time', 'overheadMs'),
+    row("orchestration overhead: workflow wall time − activities' own time", 'overheadMs'),
     row('workflow wall time (history: started → completed)', 'wallMs'),
-    row('activities\' own time (history: each ActivityTaskStarted → Completed, summed)', 'activityMs'),
+    row("activities' own time (history: each ActivityTaskStarted → Completed, summed)", 'activityMs'),
     row(`of the overhead: ${activities} activities waiting for the worker (Scheduled → Started, summed)`, 'activityDispatchMs'),
     row('of the overhead: workflow tasks (Scheduled → Completed, summed)', 'workflowTaskMs'),
     row('client `start` call (request → answer)', 'startCallMs'),

@@ -75,7 +75,11 @@ export interface ScaleResult {
 
 /** One target process serving `count` components' health endpoints; resolves with its port. */
 async function startTarget(count: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bench/scale-target.js')], { env: { ...process.env, COMPONENTS: String(count), PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench/scale-target.js')], {
+    env: { ...process.env, COMPONENTS: String(count), PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -98,7 +102,14 @@ function writeConfig(dir: string, count: number, port: number, intervalMs: numbe
     probe: { type: 'http', url: `${base}/${i}/healthz`, timeout: '1s' },
     policy: { strategy: 'immediate', timeout: '10s', validateInterval: '100ms' },
     // As the crash/hang scenarios: act after 2 failed checks, restarts never held back, breaker out of the way.
-    supervision: { interval: `${intervalMs}ms`, failuresBeforeRecovery: 2, startupGrace: '0ms', restartBackoff: { initial: '0ms', max: '0ms' }, backoffResetAfter: '1s', breaker: { maxRecoveries: 1000, window: '1m' } },
+    supervision: {
+      interval: `${intervalMs}ms`,
+      failuresBeforeRecovery: 2,
+      startupGrace: '0ms',
+      restartBackoff: { initial: '0ms', max: '0ms' },
+      backoffResetAfter: '1s',
+      breaker: { maxRecoveries: 1000, window: '1m' },
+    },
   }));
   const file = path.join(dir, 'mend.config.yaml');
   // JSON is YAML: thousands of components are simplest written this way.
@@ -126,7 +137,14 @@ async function usageOver(pids: Record<'worker' | 'server' | 'target', number>, w
   return Object.fromEntries(
     names.map((n) => {
       const last = sampleProc(pids[n]);
-      return [n, { cpuPercent: round(((last.cpuSeconds - first[n].cpuSeconds) / seconds) * 100), rssMiBMean: round(rss[n].reduce((a, b) => a + b, 0) / rss[n].length), rssMiBMax: round(Math.max(...rss[n])) }];
+      return [
+        n,
+        {
+          cpuPercent: round(((last.cpuSeconds - first[n].cpuSeconds) / seconds) * 100),
+          rssMiBMean: round(rss[n].reduce((a, b) => a + b, 0) / rss[n].length),
+          rssMiBMax: round(Math.max(...rss[n])),
+        },
+      ];
     }),
   ) as Record<keyof typeof pids, ProcUsage>;
 }
@@ -153,7 +171,12 @@ export function spreadSample(n: number, k: number): number[] {
   return Array.from({ length: Math.min(n, k) }, (_, j) => Math.floor(((j + 0.5) * n) / Math.min(n, k)));
 }
 
-async function injectAndMeasure(stack: BenchStack, port: number, sample: number[], deadlineMs: number): Promise<{ detection: number[]; recovery: number[]; undetected: number }> {
+async function injectAndMeasure(
+  stack: BenchStack,
+  port: number,
+  sample: number[],
+  deadlineMs: number,
+): Promise<{ detection: number[]; recovery: number[]; undetected: number }> {
   const failedAt = new Map<number, number>();
   // Spaced 370 ms apart (not a divisor of the interval): failures land at every phase of the sweep cycle.
   for (const i of sample) {
@@ -167,7 +190,10 @@ async function injectAndMeasure(stack: BenchStack, port: number, sample: number[
   while (now() < end && (detection.size < sample.length || recovery.size < sample.length)) {
     for (const i of sample) {
       if (!detection.has(i)) {
-        const d = await stack.client.temporal.workflow.getHandle(recoveryWorkflowId(componentId(i))).describe().catch(() => undefined);
+        const d = await stack.client.temporal.workflow
+          .getHandle(recoveryWorkflowId(componentId(i)))
+          .describe()
+          .catch(() => undefined);
         if (d && d.startTime.getTime() >= failedAt.get(i)! - 1_000) detection.set(i, (d.startTime.getTime() - failedAt.get(i)!) / 1000);
       }
       if (!recovery.has(i)) {
@@ -194,22 +220,34 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     let supervisorsUpSeconds: number | undefined;
     // Every supervisor is started by a sweep's signal-with-start; give a slow start room, but bounded.
     const upDeadline = 60_000 + count * 30;
-    await waitUntil(`${count} supervisors`, upDeadline, async () => {
-      running = await countRunning(s, WORKFLOW_TYPES.supervisor);
-      return running >= count;
-    }, 1_000)
+    await waitUntil(
+      `${count} supervisors`,
+      upDeadline,
+      async () => {
+        running = await countRunning(s, WORKFLOW_TYPES.supervisor);
+        return running >= count;
+      },
+      1_000,
+    )
       .then(() => (supervisorsUpSeconds = (now() - t0) / 1000))
       .catch(() => log(`scale ${count}: only ${running} of ${count} supervisors after ${upDeadline / 1000}s; measuring anyway`));
-    log(`scale ${count}: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; waiting for the sweeps to keep up`);
+    log(
+      `scale ${count}: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; waiting for the sweeps to keep up`,
+    );
     // Steady: the sweeps of the last few intervals all closed, each within one interval. Before
     // that the worker is still starting supervisors (their first workflow tasks) and sweeps queue.
     let steadyAfterSeconds: number | undefined;
     const steadyDeadline = 90_000 + count * 10;
     const schedulesDue = planHealthGroups(config, s.taskQueue).length;
-    await waitUntil(`the sweeps of ${count} components to keep up`, steadyDeadline, async () => {
-      const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
-      return recent.length >= 3 * schedulesDue && recent.every((x) => x * 1000 < opts.intervalMs);
-    }, 1_000)
+    await waitUntil(
+      `the sweeps of ${count} components to keep up`,
+      steadyDeadline,
+      async () => {
+        const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
+        return recent.length >= 3 * schedulesDue && recent.every((x) => x * 1000 < opts.intervalMs);
+      },
+      1_000,
+    )
       .then(() => (steadyAfterSeconds = (now() - t0) / 1000))
       .catch(() => log(`scale ${count}: the sweeps did not keep up within ${steadyDeadline / 1000}s; measuring anyway`));
     if (steadyAfterSeconds) log(`scale ${count}: steady after ${steadyAfterSeconds.toFixed(1)}s; a ${opts.windowMs / 1000}s window`);
@@ -223,7 +261,9 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     // Every schedule (a big group is split into parts) is due once per interval.
     const schedules = planHealthGroups(config, s.taskQueue).length;
     const due = Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
-    log(`scale ${count}: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB; ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`);
+    log(
+      `scale ${count}: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB; ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`,
+    );
 
     const sample = spreadSample(count, opts.failures);
     log(`scale ${count}: failing ${sample.length} components, 370 ms apart`);
@@ -272,9 +312,21 @@ export async function scaleBench(opts: ScaleOptions): Promise<ScaleResult> {
   const chart: ExtraChart = {
     file: 'scale.svg',
     title: `failure → recovery run started, check every ${opts.intervalMs / 1000} s (median, p95 whisker)`,
-    rows: [...rows.map((r) => ({ label: r.components.toLocaleString('en'), summary: r.detection.n ? r.detection : undefined, note: 'never detected' })), ...failed.map((f) => ({ label: f.components.toLocaleString('en'), note: 'could not be measured' }))],
+    rows: [
+      ...rows.map((r) => ({ label: r.components.toLocaleString('en'), summary: r.detection.n ? r.detection : undefined, note: 'never detected' })),
+      ...failed.map((f) => ({ label: f.components.toLocaleString('en'), note: 'could not be measured' })),
+    ],
   };
-  return { intervalMs: opts.intervalMs, windowSeconds: opts.windowMs / 1000, rows, failed, measuredAt, durationSeconds: Math.round((now() - began) / 1000), markdown: scaleMarkdown(opts, rows, failed), chart };
+  return {
+    intervalMs: opts.intervalMs,
+    windowSeconds: opts.windowMs / 1000,
+    rows,
+    failed,
+    measuredAt,
+    durationSeconds: Math.round((now() - began) / 1000),
+    markdown: scaleMarkdown(opts, rows, failed),
+    chart,
+  };
 }
 
 function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult['failed']): string[] {
@@ -294,8 +346,12 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
   lines.push('');
   for (const r of rows) {
     // Said in words where a size did not cope: skipped sweeps and a slow start are what bound detection.
-    if (r.sweeps.ran < r.sweeps.due) lines.push(`- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`);
-    if (r.steadyAfterSeconds === undefined) lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
+    if (r.sweeps.ran < r.sweeps.due)
+      lines.push(
+        `- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`,
+      );
+    if (r.steadyAfterSeconds === undefined)
+      lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
     if (r.undetected > 0) lines.push(`- ${r.components.toLocaleString('en')}: ${r.undetected} injected failure(s) had no recovery run within 60 s.`);
   }
   return lines;

@@ -35,19 +35,21 @@ export type AlertKey = z.output<typeof AlertKeySchema>;
 /** What a recovery started by alerts keeps in its memo (`alerts`): the firings that asked for it. */
 export const AlertMemoSchema = z.array(AlertKeySchema);
 
-export const AlertOutcomeSchema = z.object({
-  started: z.array(StartedRunSchema),
-  /** A recovery of that component was already running (or this payload named it twice): not started again. */
-  alreadyRunning: z.array(z.object({ component: z.string(), workflowId: z.string() })),
-  /** Checked on a worker before anything started, and healthy now: nothing started. */
-  healthy: z.array(z.object({ component: z.string(), detail: z.string(), checkedAt: z.string() })),
-  /** These firings already had a recovery (`workflowId`) that ended within the dedupe window: not started again. */
-  deduplicated: z.array(z.object({ component: z.string(), workflowId: z.string(), endedAt: z.string(), fingerprints: z.array(z.string()) })),
-  /** Firing alerts whose component label names no configured component (or none at all). */
-  unknown: z.array(z.object({ value: z.string().optional(), fingerprint: z.string().optional(), alertname: z.string().optional() })),
-  /** Components this token may not act on. */
-  forbidden: z.array(z.string()),
-  /** Resolved alerts: nothing to do. */
-  resolved: z.number().int(),
-}).describe('what the payload started, skipped and could not map');
+export const AlertOutcomeSchema = z
+  .object({
+    started: z.array(StartedRunSchema),
+    /** A recovery of that component was already running (or this payload named it twice): not started again. */
+    alreadyRunning: z.array(z.object({ component: z.string(), workflowId: z.string() })),
+    /** Checked on a worker before anything started, and healthy now: nothing started. */
+    healthy: z.array(z.object({ component: z.string(), detail: z.string(), checkedAt: z.string() })),
+    /** These firings already had a recovery (`workflowId`) that ended within the dedupe window: not started again. */
+    deduplicated: z.array(z.object({ component: z.string(), workflowId: z.string(), endedAt: z.string(), fingerprints: z.array(z.string()) })),
+    /** Firing alerts whose component label names no configured component (or none at all). */
+    unknown: z.array(z.object({ value: z.string().optional(), fingerprint: z.string().optional(), alertname: z.string().optional() })),
+    /** Components this token may not act on. */
+    forbidden: z.array(z.string()),
+    /** Resolved alerts: nothing to do. */
+    resolved: z.number().int(),
+  })
+  .describe('what the payload started, skipped and could not map');
 export type AlertOutcome = z.output<typeof AlertOutcomeSchema>;

@@ -39,7 +39,11 @@ export const BacklogListSchema = z.object({
 /** pause: for how many minutes (default 15, at most 7 days) and why. */
 export const BacklogPauseBodySchema = z
   .object({
-    minutes: z.number().positive().max(7 * 24 * 60).default(15),
+    minutes: z
+      .number()
+      .positive()
+      .max(7 * 24 * 60)
+      .default(15),
     reason: z.string().max(500).optional(),
   })
   .strict();

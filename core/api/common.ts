@@ -35,7 +35,10 @@ export const TokenEntrySchema = z
     /** Recorded as `requestedBy` / `approved by` in runs; never the token itself. */
     name: z.string().regex(/^[\w.@-]{1,64}$/, { message: 'expected a name: letters, digits, ".", "_", "@" or "-" (max 64)' }),
     token: z.string().min(16, { message: 'a token needs at least 16 characters' }).max(512).optional(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected 64 lowercase hex digits' }).optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, { message: 'expected 64 lowercase hex digits' })
+      .optional(),
     role: RoleSchema,
     /** Components this token may start and control runs on; absent = all. Reads are never scoped. */
     components: z.array(ComponentIdSchema).min(1).optional(),

@@ -56,7 +56,13 @@ export function componentView(c: Component): ComponentView {
     dependsOn: c.dependsOn,
     critical: c.critical,
     supervised: c.supervision.enabled,
-    policy: { strategy: c.policy.strategy, escalation: c.policy.escalation, timeoutMs: c.policy.timeout, maxRetries: c.policy.maxRetries, preApproved: c.policy.preApproved },
+    policy: {
+      strategy: c.policy.strategy,
+      escalation: c.policy.escalation,
+      timeoutMs: c.policy.timeout,
+      maxRetries: c.policy.maxRetries,
+      preApproved: c.policy.preApproved,
+    },
   };
 }
 

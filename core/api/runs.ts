@@ -52,7 +52,9 @@ export const RunSummarySchema = z.object({
   url: z.string(),
 });
 export type RunSummary = z.output<typeof RunSummarySchema>;
-export const RunListSchema = z.object({ query: z.string(), runs: z.array(RunSummarySchema) }).describe('matching runs, newest first, and the visibility query used');
+export const RunListSchema = z
+  .object({ query: z.string(), runs: z.array(RunSummarySchema) })
+  .describe('matching runs, newest first, and the visibility query used');
 export type RunList = z.output<typeof RunListSchema>;
 
 /**
@@ -139,7 +141,9 @@ export type RunDetail = z.output<typeof RunDetailSchema>;
 
 /** pause / resume / cancel: an optional reason. */
 export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict();
-export const ControlResponseSchema = z.object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() }).describe('the request reached the run');
+export const ControlResponseSchema = z
+  .object({ workflowId: z.string(), action: z.enum(['pause', 'resume', 'cancel']), by: z.string() })
+  .describe('the request reached the run');
 
 /** approve: `approve: false` rejects; who decides is the token's name. */
 export const ApproveBodySchema = z.object({ approve: z.boolean().default(true), reason: z.string().max(500).optional() }).strict();

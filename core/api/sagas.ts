@@ -24,7 +24,10 @@ export const SagaListSchema = z.object({ sagas: z.array(SagaViewSchema) }).descr
 /** POST /v1/sagas/:name/runs: the request id makes a retried request run the saga once. */
 export const StartSagaBodySchema = z
   .object({
-    requestId: z.string().regex(/^[\w.-]{1,100}$/, { message: 'expected letters, digits, ".", "_" or "-" (max 100)' }).optional(),
+    requestId: z
+      .string()
+      .regex(/^[\w.-]{1,100}$/, { message: 'expected letters, digits, ".", "_" or "-" (max 100)' })
+      .optional(),
     dryRun: z.boolean().default(false),
     reason: z.string().max(500).optional(),
   })

@@ -36,7 +36,15 @@ export type ComponentStats = z.output<typeof ComponentStatsSchema>;
 export const FleetStatsSchema = z
   .object({
     components: z.array(ComponentStatsSchema),
-    fleet: ComponentStatsSchema.pick({ attempted: true, succeeded: true, failed: true, relapsed: true, successRate: true, mttrP50Ms: true, mttrP95Ms: true }).extend({
+    fleet: ComponentStatsSchema.pick({
+      attempted: true,
+      succeeded: true,
+      failed: true,
+      relapsed: true,
+      successRate: true,
+      mttrP50Ms: true,
+      mttrP95Ms: true,
+    }).extend({
       supervised: z.number(),
       breakersOpen: z.number(),
     }),

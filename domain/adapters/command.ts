@@ -51,7 +51,13 @@ async function isRunning(adapter: CommandAdapter, timeoutMs: number, heartbeat?:
 }
 
 /** Runs one argv and throws an AdapterError unless it exits 0. */
-async function run(adapter: CommandAdapter, action: Action, argv: string[], timeoutMs: number, heartbeat?: () => void): Promise<Extract<ExecResult, { kind: 'exited' }>> {
+async function run(
+  adapter: CommandAdapter,
+  action: Action,
+  argv: string[],
+  timeoutMs: number,
+  heartbeat?: () => void,
+): Promise<Extract<ExecResult, { kind: 'exited' }>> {
   const result = await runArgv(argv, { cwd: adapter.cwd, env: adapter.env, timeoutMs, heartbeat });
   if (result.kind === 'exited' && result.code === 0) return result;
   throw toAdapterError(action, argv, timeoutMs, result);

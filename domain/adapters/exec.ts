@@ -81,7 +81,13 @@ export function runArgv(argv: readonly string[], opts: ExecOptions): Promise<Exe
 
     child.once('error', (err: NodeJS.ErrnoException) => {
       // 'error' without a pid: the program never started. With one, it is a signalling error; wait for exit.
-      if (child.pid === undefined) finish({ kind: 'cannot-run', code: err.code ?? 'error', message: `cannot run ${JSON.stringify(file)}${opts.cwd ? ` in ${opts.cwd}` : ''}: ${err.code ?? err.message}`, durationMs: elapsed() });
+      if (child.pid === undefined)
+        finish({
+          kind: 'cannot-run',
+          code: err.code ?? 'error',
+          message: `cannot run ${JSON.stringify(file)}${opts.cwd ? ` in ${opts.cwd}` : ''}: ${err.code ?? err.message}`,
+          durationMs: elapsed(),
+        });
     });
     child.once('exit', (code, signal) => {
       const end = () => {
@@ -102,6 +108,9 @@ export function runArgv(argv: readonly string[], opts: ExecOptions): Promise<Exe
 
 /** The last non-empty line of a command's output, trimmed, for one-line details. */
 export function lastLine(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return (lines.at(-1) ?? '').slice(0, 300);
 }

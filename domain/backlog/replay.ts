@@ -31,7 +31,17 @@ const STOP_AFTER_FAILURES_IN_A_ROW = 3;
 /** Delivers the oldest pending items one after another, oldest first. */
 export async function replayBatch({ spool, batch, skip = [] }: ReplayBatchInput, hooks: ReplayHooks = {}): Promise<BatchResult> {
   const entries = await listPending(spool.dir, spool.batchSize, spool.maxItemBytes, new Set(skip));
-  const result: BatchResult = { taken: entries.length, delivered: 0, already: 0, failedAttempts: 0, corrupt: 0, deadLettered: [], retry: [], sinkUnreachable: false, counts: { pending: 0, failed: 0 } };
+  const result: BatchResult = {
+    taken: entries.length,
+    delivered: 0,
+    already: 0,
+    failedAttempts: 0,
+    corrupt: 0,
+    deadLettered: [],
+    retry: [],
+    sinkUnreachable: false,
+    counts: { pending: 0, failed: 0 },
+  };
   let failuresInARow = 0;
   for (const entry of entries) {
     hooks.onItem?.(entry.file);

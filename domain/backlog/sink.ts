@@ -46,7 +46,11 @@ function statusError(what: string, status: number, body: string): SinkError {
 
 async function call(sink: SpoolSink, what: string, url: string, init: RequestInit = {}): Promise<Response> {
   try {
-    return await fetch(url, { ...init, headers: { ...sink.headers, ...(init.headers as Record<string, string> | undefined) }, signal: AbortSignal.timeout(sink.timeout) });
+    return await fetch(url, {
+      ...init,
+      headers: { ...sink.headers, ...(init.headers as Record<string, string> | undefined) },
+      signal: AbortSignal.timeout(sink.timeout),
+    });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const failureClass = classifyErrorCode(e.cause?.code, e.name);

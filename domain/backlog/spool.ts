@@ -105,7 +105,12 @@ export async function writeItem(dir: string, input: { id?: string; createdAt?: D
  * Up to `limit` pending items, oldest first, leaving out the files named in `skip`. A file that is too large, not JSON, not an item or
  * not matching its name is reported `ok: false` (for dead-lettering), never thrown.
  */
-export async function listPending(dir: string, limit: number, maxItemBytes = DEFAULT_MAX_ITEM_BYTES, skip: ReadonlySet<string> = new Set()): Promise<PendingEntry[]> {
+export async function listPending(
+  dir: string,
+  limit: number,
+  maxItemBytes = DEFAULT_MAX_ITEM_BYTES,
+  skip: ReadonlySet<string> = new Set(),
+): Promise<PendingEntry[]> {
   const entries: PendingEntry[] = [];
   for (const file of await visibleNames(pendingDir(dir))) {
     if (entries.length >= limit) break;
@@ -136,7 +141,8 @@ async function readEntry(full: string, file: string, maxItemBytes: number): Prom
     return { ok: false, file, reason: `not valid JSON: ${(err as Error).message}` };
   }
   const parsed = SpoolItemSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, file, reason: `not a spool item: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return { ok: false, file, reason: `not a spool item: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
   if (parsed.data.id !== match[2]) return { ok: false, file, reason: `item id ${JSON.stringify(parsed.data.id)} does not match its file name` };
   return { ok: true, file, item: parsed.data };
 }

@@ -24,12 +24,20 @@ export async function postWebhook(url: string, event: NotifyEvent, timeoutMs: nu
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: `mend: ${event.text}`, kind: event.kind, component: event.component, details: event.details ?? {}, at: new Date().toISOString() }),
+      body: JSON.stringify({
+        text: `mend: ${event.text}`,
+        kind: event.kind,
+        component: event.component,
+        details: event.details ?? {},
+        at: new Date().toISOString(),
+      }),
       signal: AbortSignal.timeout(timeoutMs),
       redirect: 'manual',
     });
     await res.body?.cancel();
-    return res.ok ? { delivered: true, status: res.status, detail: `HTTP ${res.status}` } : { delivered: false, status: res.status, detail: `HTTP ${res.status}` };
+    return res.ok
+      ? { delivered: true, status: res.status, detail: `HTTP ${res.status}` }
+      : { delivered: false, status: res.status, detail: `HTTP ${res.status}` };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     return { delivered: false, detail: `${e.cause?.code ?? e.name}: ${e.message}` };

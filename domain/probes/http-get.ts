@@ -56,7 +56,10 @@ export function probeRequest(url: string, method: 'GET' | 'HEAD', timeoutMs: num
         });
         res.once('error', fail);
       });
-      const timer = setTimeout(() => req.destroy(new ProbeRequestError(`no answer within ${timeoutMs}ms`, undefined, 'TimeoutError')), Math.max(1, deadline - Date.now()));
+      const timer = setTimeout(
+        () => req.destroy(new ProbeRequestError(`no answer within ${timeoutMs}ms`, undefined, 'TimeoutError')),
+        Math.max(1, deadline - Date.now()),
+      );
       function fail(err: NodeJS.ErrnoException) {
         clearTimeout(timer);
         if (!retried && req.reusedSocket && err.code === 'ECONNRESET' && Date.now() < deadline) return void attempt(true).then(resolve, reject);

@@ -26,7 +26,12 @@ export async function probeHttp(probe: HttpProbe): Promise<ProbeResult> {
   try {
     const res = await probeRequest(probe.url, probe.method, probe.timeout, probe.bodyIncludes !== undefined);
     if (res.status !== probe.expectStatus) {
-      return { healthy: false, failureClass: classifyHttpStatus(res.status), detail: `HTTP ${res.status} (expected ${probe.expectStatus})`, latencyMs: elapsed() };
+      return {
+        healthy: false,
+        failureClass: classifyHttpStatus(res.status),
+        detail: `HTTP ${res.status} (expected ${probe.expectStatus})`,
+        latencyMs: elapsed(),
+      };
     }
     if (probe.bodyIncludes !== undefined && !res.body.includes(probe.bodyIncludes)) {
       return { healthy: false, failureClass: 'data', detail: `body does not include ${JSON.stringify(probe.bodyIncludes)}`, latencyMs: elapsed() };
@@ -50,7 +55,9 @@ export function probeTcp(probe: TcpProbe): Promise<ProbeResult> {
     };
     socket.setTimeout(probe.timeout, () => done({ healthy: false, failureClass: 'timeout', detail: `no connection within ${probe.timeout}ms` }));
     socket.once('connect', () => done({ healthy: true, detail: `connected to ${probe.host}:${probe.port}` }));
-    socket.once('error', (err: NodeJS.ErrnoException) => done({ healthy: false, failureClass: classifyErrorCode(err.code), detail: `${err.code ?? 'error'}: ${err.message}` }));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done({ healthy: false, failureClass: classifyErrorCode(err.code), detail: `${err.code ?? 'error'}: ${err.message}` }),
+    );
   });
 }
 

@@ -8,7 +8,10 @@ import type { Component } from '../../core/schemas';
  * spacing, instead of one timeout per failure in turn. Healthy as soon as one probe is; otherwise
  * `failures` is how many probes failed.
  */
-export async function probeOverlapping(component: Component, probe: (component: Component) => Promise<ProbeResult>): Promise<{ result: ProbeResult; failures: number }> {
+export async function probeOverlapping(
+  component: Component,
+  probe: (component: Component) => Promise<ProbeResult>,
+): Promise<{ result: ProbeResult; failures: number }> {
   const max = Math.max(1, component.supervision.failuresBeforeRecovery);
   const spacing = component.supervision.confirmInterval;
   return new Promise((resolve) => {

@@ -55,7 +55,8 @@ export async function moveStateAside(component: Component, runKey: string): Prom
   const moved: MovedFile[] = [];
   for (const [index, from] of component.state.paths.entries()) {
     if (!(await lstatIfExists(from))) continue;
-    if (dir === from || dir.startsWith(from + path.sep)) throw new Error(`${component.id}: asideDir ${component.state.asideDir} is inside state path ${from}; it cannot be moved into itself`);
+    if (dir === from || dir.startsWith(from + path.sep))
+      throw new Error(`${component.id}: asideDir ${component.state.asideDir} is inside state path ${from}; it cannot be moved into itself`);
     const to = await freeDestination(path.join(dir, 'state', `${index}-${path.basename(from)}`));
     const move: MovedFile = { from, to, why: 'state' };
     if (await moveAndRecord(dir, move)) moved.push(move);

@@ -57,7 +57,8 @@ function checkpointRoot(component: Component): string {
 }
 
 function assertId(id: string): void {
-  if (!ID_RE.test(id)) throw new CheckpointError(`${JSON.stringify(id)} is not a checkpoint id (letters, digits, "_", "-", "."; not starting with ".")`, 'data');
+  if (!ID_RE.test(id))
+    throw new CheckpointError(`${JSON.stringify(id)} is not a checkpoint id (letters, digits, "_", "-", "."; not starting with ".")`, 'data');
 }
 
 /** Errors worth a retry once space or descriptors free up are `resource`; the rest pass through. */
@@ -94,7 +95,14 @@ async function readManifest(dir: string): Promise<ManifestRead> {
 }
 
 function infoOf(manifest: CheckpointManifest, id: string, dir: string): CheckpointInfo {
-  return { id, createdAt: manifest.createdAt, ...(manifest.label !== undefined && { label: manifest.label }), totalBytes: manifest.totalBytes, files: manifest.files.length, dir };
+  return {
+    id,
+    createdAt: manifest.createdAt,
+    ...(manifest.label !== undefined && { label: manifest.label }),
+    totalBytes: manifest.totalBytes,
+    files: manifest.files.length,
+    dir,
+  };
 }
 
 async function readInfo(root: string, id: string): Promise<CheckpointInfo | undefined> {
@@ -159,7 +167,10 @@ export async function createCheckpoint(
       if (seen) found++;
     }
     if (found === 0) {
-      const why = skipped.length > 0 ? ` (only symlinks or special files: ${skipped.join(', ')})` : ` (none of ${component.state.paths.join(', ') || 'no state paths configured'} exists)`;
+      const why =
+        skipped.length > 0
+          ? ` (only symlinks or special files: ${skipped.join(', ')})`
+          : ` (none of ${component.state.paths.join(', ') || 'no state paths configured'} exists)`;
       throw new CheckpointError(`${component.id}: no state to checkpoint${why}`, 'resource');
     }
 
@@ -250,7 +261,8 @@ export async function verifyCheckpoint(component: Component, id: string, onProgr
   const { manifest } = read;
   const problems: string[] = [];
   if (manifest.id !== id) problems.push(`${MANIFEST}: names checkpoint ${JSON.stringify(manifest.id)}, not ${JSON.stringify(id)}`);
-  if (manifest.component !== component.id) problems.push(`${MANIFEST}: made for component ${JSON.stringify(manifest.component)}, not ${JSON.stringify(component.id)}`);
+  if (manifest.component !== component.id)
+    problems.push(`${MANIFEST}: made for component ${JSON.stringify(manifest.component)}, not ${JSON.stringify(component.id)}`);
   const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
   if (total !== manifest.totalBytes) problems.push(`${MANIFEST}: totalBytes ${manifest.totalBytes} but the files add up to ${total}`);
 
@@ -290,7 +302,8 @@ export async function verifyCheckpoint(component: Component, id: string, onProgr
     const { sha256 } = await hashFile(abs, onProgress);
     if (sha256 !== file.sha256) problems.push(`${file.path}: changed (sha256 differs from the manifest)`);
   }
-  for await (const entry of walkTree(dataDir)) if (entry.rel !== '' && entry.kind !== 'dir' && !listed.has(entry.rel)) problems.push(`${entry.rel}: not in the manifest`);
+  for await (const entry of walkTree(dataDir))
+    if (entry.rel !== '' && entry.kind !== 'dir' && !listed.has(entry.rel)) problems.push(`${entry.rel}: not in the manifest`);
   return { ok: problems.length === 0, problems };
 }
 
@@ -331,7 +344,11 @@ export async function selectCheckpoint(
  * are left alone (move the current state aside first for an exact tree).
  * Safe to run twice: each run writes the same verified bytes to the same paths, each file atomically.
  */
-export async function restoreCheckpoint(component: Component, id: string, onProgress?: (bytes: number) => void): Promise<{ restored: string[]; bytes: number }> {
+export async function restoreCheckpoint(
+  component: Component,
+  id: string,
+  onProgress?: (bytes: number) => void,
+): Promise<{ restored: string[]; bytes: number }> {
   const { ok, problems } = await verifyCheckpoint(component, id, onProgress);
   if (!ok) throw new CheckpointError(`checkpoint ${id} of ${component.id} does not verify: ${problems.join('; ')}`, 'data');
   const dir = path.join(checkpointRoot(component), id);

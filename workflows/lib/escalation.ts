@@ -60,7 +60,10 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
   // The last rung's own outcome is the ladder's (a child that escalated further reported it as its
   // own outcome before rungs recorded their own: the same value either way).
   const final = ladder.at(-1)!.outcome;
-  run.note(child.ladder ? `${next} escalated further; the ladder ended ${final}` : `${next} ended ${final}${child.reason ? `: ${child.reason}` : ''}`, input.component.id);
+  run.note(
+    child.ladder ? `${next} escalated further; the ladder ended ${final}` : `${next} ended ${final}${child.reason ? `: ${child.reason}` : ''}`,
+    input.component.id,
+  );
   // A later rung keeps its own outcome (it failed: it escalated); only the first run carries the final one.
   const outcome = input.escalatedFrom?.length && patched('escalation-rung-own-outcome') ? result.outcome : final;
   run.enter(outcome === 'recovered' ? 'completion' : 'failure');

@@ -46,7 +46,9 @@ export async function probeBefore(run: Runbook, component: Component, observed?:
   }
   // Dry runs probe since this patch; dry runs recorded before it planned the probe instead.
   const readOnly = !run.dryRun || patched('dry-run-probes');
-  const before = await run.step('probe', `probe ${id} before acting${onHost(component)}`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), { readOnly });
+  const before = await run.step('probe', `probe ${id} before acting${onHost(component)}`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), {
+    readOnly,
+  });
   if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
   return before;
 }
@@ -64,7 +66,9 @@ export function adapterBudget(component: Component, op: 'start' | 'stop'): numbe
 export async function stopStep(run: Runbook, component: Component, label = ''): Promise<void> {
   const id = component.id;
   const stopped = await run.step('stop', `stop ${id}${label}${onAdapterHost(component)}`, id, () =>
-    adapterActs(component, `stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({ component }),
+    adapterActs(component, `stop ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'stop'), heartbeatTimeout: '10s' }).stopComponent({
+      component,
+    }),
   );
   if (stopped) run.note(stopped.detail, id);
 }
@@ -75,7 +79,10 @@ export async function startStep(run: Runbook, component: Component, label = ''):
     'start',
     `start ${id}${label}${onAdapterHost(component)}`,
     id,
-    () => adapterActs(component, `start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({ component }),
+    () =>
+      adapterActs(component, `start ${id}${label}`, { startToCloseTimeout: adapterBudget(component, 'start'), heartbeatTimeout: '10s' }).startComponent({
+        component,
+      }),
     // A process gone by the time its start returned: the step failed; validation sees it at once too.
     { failed: (s) => s.died !== undefined },
   );
@@ -94,7 +101,9 @@ export async function cleanupStep(run: Runbook, component: Component, label = ''
 /** Moves the component's state aside under this run's key (never deleted) for a fresh start or a restore. */
 export async function asideStep(run: Runbook, component: Component): Promise<void> {
   const id = component.id;
-  const aside = await run.step('aside', `move state of ${id} aside${onHost(component)}`, id, () => acts(component, `move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }));
+  const aside = await run.step('aside', `move state of ${id} aside${onHost(component)}`, id, () =>
+    acts(component, `move state of ${id} aside`, LONG).moveStateAside({ component, runKey: thisRunKey() }),
+  );
   if (aside) run.note(`${aside.moved.length} path(s) moved to ${aside.dir}`, id);
 }
 
@@ -108,7 +117,9 @@ export async function validateStep(run: Runbook, component: Component, label = '
   // `=== false`: runs started before the option existed carry no value and always validated.
   if (component.policy.validateAfterRecovery === false) {
     run.skip('validate', `validate ${id}${label}`, id, 'validateAfterRecovery is off');
-    return run.dryRun ? undefined : { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
+    return run.dryRun
+      ? undefined
+      : { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
   }
   const timeoutMs = component.policy.timeout;
   const validated = await run.step(
@@ -146,7 +157,12 @@ export function notHealthyReason(component: Component, validated: WaitHealthyRes
  * stop → (cleanup) → start → validate. Returns the validation result, or undefined in a dry run.
  * `label` is appended to summaries, e.g. " (attempt 2 of 5)".
  */
-export async function restartAndValidate(run: Runbook, component: Component, label = '', opts: { cleanup?: boolean } = {}): Promise<WaitHealthyResult | undefined> {
+export async function restartAndValidate(
+  run: Runbook,
+  component: Component,
+  label = '',
+  opts: { cleanup?: boolean } = {},
+): Promise<WaitHealthyResult | undefined> {
   run.enter('execution');
   await stopStep(run, component, label);
   if (opts.cleanup) await cleanupStep(run, component, label);
