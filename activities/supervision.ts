@@ -10,7 +10,7 @@ import type { ProbeResult } from '../core/failure';
 import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
-import type { WatchOutcome } from '../core/supervisor-machine';
+import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
 import { processAdapter, readPidFile, isAlive } from '../domain/adapters/process';
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
@@ -76,17 +76,7 @@ export interface RecoveryRunInput {
 
 export interface RecoveryRunResult {
   /** The latest run under that id, if there is one. */
-  run?: {
-    runId: string;
-    startedAt: string;
-    running: boolean;
-    closedAt?: string;
-    /** An ended run's outcome: its result's, or `failed`/`cancelled` when it returned none. */
-    outcome?: string;
-    reason?: string;
-    /** When the run says it ended (its result's endedAt), else its close time. */
-    endedAt?: string;
-  };
+  run?: RecoveryRunSeen;
 }
 
 /** How the watch ended, with why (`reason`) typed: the supervisor never reads `detail` to decide. `at`: when it was seen (ISO). */

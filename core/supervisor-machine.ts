@@ -63,8 +63,10 @@ export interface RecoveryRunSeen {
   startedAt: string;
   running: boolean;
   closedAt?: string;
+  /** An ended run's outcome: its result's, or `failed`/`cancelled` when it returned none. */
   outcome?: string;
   reason?: string;
+  /** When the run says it ended (its result's endedAt), else its close time. */
   endedAt?: string;
 }
 

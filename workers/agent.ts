@@ -10,6 +10,7 @@ import { hostTaskQueue } from '../core/constants';
 import { HostIdSchema } from '../core/schemas';
 import { readSettings } from '../core/settings';
 import { workerIdentity } from './identity';
+import { handleStopSignals } from './stop-signals';
 
 export interface AgentOptions {
   address: string;
@@ -55,24 +56,17 @@ async function main(): Promise<void> {
   const parsed = HostIdSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`);
   const settings = readSettings(process.env);
-  let running = false;
-  const stopping = new AbortController();
-  const exitIfNotRunning = () => {
-    stopping.abort();
-    if (!running) process.exit(0);
-  };
-  process.on('SIGINT', exitIfNotRunning);
-  process.on('SIGTERM', exitIfNotRunning);
+  const stop = handleStopSignals();
   const { worker, connection, taskQueue, identity } = await createAgentWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
     host: parsed.data,
     stateDir: settings.MEND_HOME,
-    shutdown: stopping.signal,
+    shutdown: stop.signal,
   });
   try {
-    running = true;
+    stop.running();
     console.log(`agent polling task queue "${taskQueue}" on ${settings.MEND_TEMPORAL_ADDRESS} as ${identity}`);
     await worker.run();
   } finally {

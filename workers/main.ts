@@ -2,20 +2,12 @@
 import { Runtime } from '@temporalio/worker';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { readSettings } from '../core/settings';
+import { handleStopSignals } from './stop-signals';
 import { createMendWorker } from './worker';
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
-  // Until the worker runs (bundling takes seconds), a stop signal simply ends the process;
-  // once it runs, the SDK's own handlers drain it and worker.run() returns.
-  let running = false;
-  const stopping = new AbortController();
-  const exitIfNotRunning = () => {
-    stopping.abort();
-    if (!running) process.exit(0);
-  };
-  process.on('SIGINT', exitIfNotRunning);
-  process.on('SIGTERM', exitIfNotRunning);
+  const stop = handleStopSignals();
 
   // The SDK's own metrics (task latencies, slots, polls, ...) in Prometheus format; must precede any connection.
   if (settings.MEND_WORKER_METRICS_PORT) {
@@ -28,10 +20,10 @@ async function main(): Promise<void> {
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
-    activityDeps: { stateDir: settings.MEND_HOME, shutdown: stopping.signal },
+    activityDeps: { stateDir: settings.MEND_HOME, shutdown: stop.signal },
   });
   try {
-    running = true;
+    stop.running();
     // Also the default host's queue: components that name no host run their host-bound activities here.
     console.log(
       `worker polling task queue "${settings.MEND_TASK_QUEUE}" (and "${hostTaskQueue(settings.MEND_TASK_QUEUE, DEFAULT_HOST)}") on ${settings.MEND_TEMPORAL_ADDRESS}`,
