@@ -1,0 +1,202 @@
+/**
+ * The supervisor's I/O: carries out the intents of core/supervisor-machine.ts (activities, the pid
+ * watch, the recovery child, the fleet permit) and turns what came of each into the machine's next
+ * event. Workflow code: it runs in the sandbox, and every command the supervisor issues is issued here,
+ * in the order the machine's intents name them (replayed histories depend on that order).
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  sleep,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
+  type Workflow,
+} from '@temporalio/workflow';
+import type { DependenciesResult, MendActivities } from '../../activities';
+import { fleetLimiterWorkflowId } from '../../core/constants';
+import type { RecoveryResult } from '../../core/run';
+import type { Component } from '../../core/schemas';
+import { RUN_WAIT_MS, type Intent, type MachineEvent, type SupervisorInput, type SupervisorMachine, type WaitIntent } from '../../core/supervisor-machine';
+import { releaseSignal } from '../fleet-limiter';
+import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
+import { causeMessage } from './runbook';
+
+/** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
+const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
+/** A watch renews after WATCH_MAX_MS; an exit is seen within WATCH_POLL_MS (a pid-file read and a /proc stat read per poll). */
+const [WATCH_MAX_MS, WATCH_POLL_MS] = [5 * 60_000, 100];
+
+// Every activity the supervisor calls, by group; their call sites are all in `act` and `io` below.
+// Confirmation probes and the pid watch run on the component's (or the dependency's) host: see workflows/lib/hosts.ts.
+const probes = ({ host }: { host?: string }) =>
+  hostActivities(host, {
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
+  });
+const watcher = ({ host }: { host?: string }) =>
+  hostActivities(host, {
+    startToCloseTimeout: WATCH_MAX_MS + 60_000,
+    heartbeatTimeout: '5s',
+    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+  });
+const runs = proxyActivities<MendActivities>({
+  startToCloseTimeout: RUN_WAIT_MS + 60_000,
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+});
+const fleet = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 } });
+const alerts = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 } });
+
+/** The supervisor's intent executors; see `supervisorIo`. */
+export interface SupervisorIo {
+  /** Carries out an intent at once (the one to wait on is left to `io`). */
+  act(i: Intent): void;
+  /** Carries out the intent the machine waits on; what came of it is the next event. */
+  io(i: WaitIntent): Promise<MachineEvent>;
+  /** The first event of a run: the loop top. */
+  start(): MachineEvent;
+  /** The fleet limiter granted a permit to `component` (by `permitSignal`). */
+  granted(component: string): void;
+}
+
+/**
+ * The I/O of one supervisor run. `machine` reads the current machine (its inbox and watch flag wake a
+ * wait); `feed` hands it an event that arrives outside the loop (a pid watch's end).
+ */
+export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMachine, feed: (ev: MachineEvent) => unknown): SupervisorIo {
+  let [permitted, watch] = [false, undefined as CancellationScope | undefined];
+  let child: ChildWorkflowHandle<Workflow> | undefined, failure: unknown;
+
+  function act(i: Intent): void {
+    if (i.kind === 'log') log[i.level](i.message, i.fields);
+    // Not awaited: an alert never holds up detection or a recovery.
+    else if (i.kind === 'notify') void alerts.notifyWebhook({ url: i.url, timeoutMs: i.timeoutMs, event: i.event }).catch(() => undefined);
+    else if (i.kind === 'stop-watch') {
+      watch?.cancel();
+      watch = undefined;
+    } else if (i.kind === 'watch' && !watch) {
+      const scope = (watch = new CancellationScope());
+      const ended = (ev?: MachineEvent) => {
+        if (watch === scope) watch = undefined;
+        if (ev) feed(ev);
+      };
+      const watched = scope.run(() => watcher(i.component).watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
+      void watched.then(
+        (seen) => ended({ kind: 'watch-ended', seen }),
+        (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }),
+      );
+    }
+  }
+
+  /** What came of an intent, as of now. */
+  const event = (kind: MachineEvent['kind'], rest: object = {}) => ({ kind, now: Date.now(), ...rest }) as MachineEvent;
+  const historyFull = ({ continueAsNewSuggested, historyLength } = workflowInfo()) => continueAsNewSuggested || historyLength > (input.historyLimit ?? 10_000);
+
+  async function io(i: WaitIntent): Promise<MachineEvent> {
+    switch (i.kind) {
+      case 'loop':
+        return event('loop', { historyFull: historyFull() });
+      case 'continue':
+        return event('continue');
+      case 'wait':
+        await condition(() => machine().inbox.length > 0 || machine().renewWatch, i.until === undefined ? undefined : Math.max(1, i.until - Date.now()));
+        return event('woke');
+      case 'continue-as-new':
+        return await continueAsNew<(input: SupervisorInput) => Promise<void>>({
+          spec: i.spec,
+          state: i.state,
+          pending: i.pending,
+          historyLimit: input.historyLimit,
+        });
+      case 'throw':
+        throw failure;
+      case 'await-recovery':
+        return event(
+          'recovery-ended',
+          await child!.result().then(
+            (result: RecoveryResult) => ({ result }),
+            (err: unknown) => ({ error: causeMessage(err) }),
+          ),
+        );
+      case 'release-permit': {
+        const { taskQueue } = workflowInfo();
+        // A signal hands the permit on without an activity's round trip through a task queue that a mass outage fills.
+        const released = patched(RELEASE_BY_SIGNAL)
+          ? getExternalWorkflowHandle(fleetLimiterWorkflowId(taskQueue)).signal(releaseSignal, { component: i.component })
+          : fleet.releaseFleetPermit({ taskQueue, component: i.component });
+        await released.catch((err: unknown) => log.warn('fleet permit not released', { component: machine().id, error: causeMessage(err) }));
+        return event('permit-released');
+      }
+    }
+    try {
+      switch (i.kind) {
+        case 'confirm':
+          return event('confirmed', {
+            result: await probes(i.component).confirmFailure({ component: i.component, probes: i.probes, intervalMs: i.intervalMs }),
+          });
+        case 'find-recovery-run':
+          return event('recovery-run', await runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }));
+        case 'check-dependencies':
+          return event('dependencies', { waitingFor: await dependenciesNotReady(i.dependencies) });
+        case 'sleep':
+          await sleep(i.ms);
+          return event('slept');
+        case 'ask-permit': {
+          permitted = false;
+          const { taskQueue, workflowId: supervisorId } = workflowInfo();
+          await fleet.requestFleetPermit({
+            taskQueue,
+            supervisorId,
+            component: i.component,
+            max: i.max,
+            destructive: i.destructive,
+            maxDestructivePerMinute: i.maxDestructivePerMinute,
+          });
+          await condition(() => permitted);
+          return event('permit-granted');
+        }
+        case 'start-recovery': {
+          const options = {
+            workflowId: i.workflowId,
+            args: [i.input],
+            parentClosePolicy: ParentClosePolicy.ABANDON,
+            staticSummary: i.summary,
+            staticDetails: i.details,
+          };
+          child = await startChild(i.workflowType, options).catch((err: unknown) =>
+            err instanceof WorkflowExecutionAlreadyStartedError ? undefined : Promise.reject(err),
+          );
+          return child ? event('recovery-started', { runId: child.firstExecutionRunId }) : event('recovery-already-running');
+        }
+      }
+    } catch (err) {
+      // Its retries are spent: what the pass holds is given back, then the supervisor fails with it (as it always did).
+      failure = err;
+      return event('failed');
+    }
+  }
+
+  return {
+    act,
+    io,
+    start: () => event('loop', { historyFull: historyFull() }),
+    granted: (component) => void (permitted ||= component === machine().id),
+  };
+}
+
+/** Which dependencies are not ready, each probed from its own host (one activity per host, at once). */
+async function dependenciesNotReady(dependencies: Component[]): Promise<DependenciesResult['waitingFor']> {
+  if (!patched(HOST_QUEUES_PATCH)) return (await probes({}).dependenciesNotReady({ dependencies })).waitingFor;
+  const found = await Promise.all(byHost(dependencies, (dep) => dep).map(({ host, items }) => probes({ host }).dependenciesNotReady({ dependencies: items })));
+  return found.flatMap((f) => f.waitingFor);
+}
