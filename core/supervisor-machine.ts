@@ -394,7 +394,7 @@ function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>)
   const reason = watchReason(ev.seen);
   if (reason === 'alive') s.m.renewWatch = true;
   else if (reason === 'pid-file-missing') s.m.watchUnavailable = true;
-  else s.m.inbox.push({ healthy: false, failureClass: 'unknown', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
+  else s.m.inbox.push({ healthy: false, failureClass: 'crash', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
 }
 
 /** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry, recovery confirmed. */

@@ -417,6 +417,7 @@ describe('supervisor decisions', () => {
     assert.equal(sim.intents('watch').length, before, 'no watch while no pid file names a process');
     sim.feed({ kind: 'watch-ended', seen: { exited: true, reason: 'exited', detail: 'pid 7 exited', at: iso(sim.now + 1) } });
     assert.equal(sim.m.inbox.at(-1)?.detail, 'process exited (pid 7 exited)');
+    assert.equal(sim.m.inbox.at(-1)?.failureClass, 'crash');
     sim.wake();
     assert.equal(sim.intents('start-recovery').length, 1, 'recovered without confirmation probes');
     assert.equal(sim.intents('confirm').length, 0);

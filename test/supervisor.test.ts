@@ -116,6 +116,7 @@ describe('supervisors recover demo services with no human action', () => {
     });
     const exit = recovered.stats.recentFailures.find((f) => f.detail.startsWith('process exited'));
     assert.ok(exit, 'the pid watch reported the exit');
+    assert.equal(exit.failureClass, 'crash', 'an exited process is a crash, not unknown');
     const startedMs = Date.parse(recovered.stats.recent[0]!.startedAt) - killedAt;
     console.log(
       `SIGKILL → exit seen by the pid watch in ${Date.parse(exit.at) - killedAt}ms, recovery run started in ${startedMs}ms, MTTR ${recovered.stats.lastMttrMs}ms`,
