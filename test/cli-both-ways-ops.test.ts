@@ -36,6 +36,12 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
   let apiUrl: string;
   let tokens: TestTokens;
   const pausedUntil = async () => (await supervisorState(suite.client, C))?.pausedUntil;
+  /** Waits for the replay to have run `cycles` cycles and to be between them, so the next status reads the same either way. */
+  const settled = (cycles: number) =>
+    waitFor(`the replay to finish cycle ${cycles}`, 30_000, async () => {
+      const s = await new BacklogControl(suite.client).status(spool);
+      return s.cycles >= cycles && s.activity !== 'checking-sink' && s.activity !== 'replaying' && s.cycles;
+    });
 
   before(async () => {
     const supervision = { group, interval: '1s', startupGrace: '0s' };
@@ -62,12 +68,8 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     await waitFor(`${C} healthy`, 15_000, async () => (await httpStatus(component.probe.type === 'http' ? component.probe.url : '')) === 200);
     await reconcileSchedules(suite.client, suite.config);
     await waitFor('the supervisor to see it healthy', 30_000, async () => (await supervisorState(suite.client, C))?.health === 'healthy');
-    const control = new BacklogControl(suite.client);
-    await control.ensure(suite.config.spools[0]!);
-    await waitFor('the replay to finish its first cycle', 30_000, async () => {
-      const s = await control.status(spool);
-      return s.cycles >= 1 && s.activity !== 'checking-sink' && s.activity !== 'replaying';
-    });
+    await new BacklogControl(suite.client).ensure(suite.config.spools[0]!);
+    await settled(1);
     const made = makeTokens(C);
     tokens = made.tokens;
     app = await testApp(suite.client, suite.config, made.table);
@@ -93,10 +95,14 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     await mend('stats');
     await mend('stats', '--json');
     await mend('schedules');
+    await mend('schedules', '--reconcile');
     await mend('backlog', 'status');
     await mend('backlog', 'status', spool);
     await mend('backlog', 'pause', spool, '--minutes', '5', '--reason', 'both ways');
+    const cycles = await settled(1);
     await mend('backlog', 'resume', spool);
+    // Resuming runs a cycle: the next status is read once it is over.
+    await settled(cycles + 1);
     await mend('pause', supervisorWorkflowId(C), '--reason', 'both ways');
     await waitFor('the supervisor to be paused', 15_000, async () => (await pausedUntil()) !== undefined);
     await mend('resume', supervisorWorkflowId(C));
@@ -124,6 +130,7 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
         ['stats', 0],
         ['stats --json', 0],
         ['schedules', 0],
+        ['schedules --reconcile', 0],
         ['backlog status', 0],
         [`backlog status ${spool}`, 0],
         [`backlog pause ${spool} --minutes 5 --reason both ways`, 0],
@@ -140,9 +147,11 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     assert.match(direct[0]!.stdout, new RegExp(`^COMPONENT .*\\n${C} +healthy +closed +0 `, 'm'));
     assert.ok(JSON.parse(direct[1]!.stdout).components.some((c: { component: string }) => c.component === C));
     assert.match(direct[2]!.stdout, new RegExp(`mend/health/${group} +${group} +<dur> +no +${queue} +${C}\\n`));
-    assert.match(direct[4]!.stdout, new RegExp(`^spool ${spool}: running, `));
-    assert.match(direct[9]!.stdout, new RegExp(`^started mend/drill/${drill}/<run> → <url>\\n${drill}: skipped — `));
-    assert.match(direct[10]!.stderr, /^mend: spools: unknown spool "nope" \(known: bw-spool-\w+\)\n$/);
+    // The test reconciled this config before: nothing to change, either way.
+    assert.match(direct[3]!.stdout, /^reconciled: 0 created, 0 updated, 0 deleted, 1 unchanged, 0 supervisor\(s\) retired\n/);
+    assert.match(direct[5]!.stdout, new RegExp(`^spool ${spool}: running, `));
+    assert.match(direct[10]!.stdout, new RegExp(`^started mend/drill/${drill}/<run> → <url>\\n${drill}: skipped — `));
+    assert.match(direct[11]!.stderr, /^mend: spools: unknown spool "nope" \(known: bw-spool-\w+\)\n$/);
     for (const [i, step] of viaApi.entries()) assert.deepEqual(step, direct[i], `${step.command}: through the API it differs`);
   });
 
