@@ -18,7 +18,7 @@ import { processAdapter, startProcess } from '../domain/adapters/process';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import { recorder } from './both-ways';
 import { freePort } from '../scripts/ports';
-import { httpStatus, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('stats, schedules, backlog, drill and supervisor pause/resume give the same output and exit codes through the API', () => {
   const dir = tempDir('cli-both-ways-ops');
@@ -174,6 +174,15 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     const started = await call('POST', `/v1/backlog/${spool}/start`, tokens.operator);
     assert.equal(started.statusCode, 200, started.body);
     assert.equal(started.json<{ workflowId: string }>().workflowId, backlogWorkflowId(spool));
+    // The CLI's way to it: `mend backlog start` with MEND_URL and no Temporal of its own.
+    const viaCli = await runCli(['backlog', 'start', spool], {
+      ...suite.env,
+      MEND_URL: apiUrl,
+      MEND_TOKEN: tokens.operator,
+      MEND_TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    assert.equal(viaCli.code, 0, viaCli.stderr);
+    assert.equal(viaCli.stdout, `${spool}: replaying as ${backlogWorkflowId(spool)} → ${suite.client.runUrl(backlogWorkflowId(spool))}\n`);
 
     assert.equal((await call('POST', '/v1/schedules/reconcile', tokens.operator)).statusCode, 403);
     const reconciled = await call('POST', '/v1/schedules/reconcile', tokens.admin);
