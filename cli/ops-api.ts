@@ -56,8 +56,13 @@ export class ApiOps implements MendOps {
 
   /** Looks at the run until it has ended; its result, or the reason it has none. */
   async result(workflowId: string): Promise<RecoveryResult> {
+    return this.untilEnded(workflowId, () => this.describe(workflowId));
+  }
+
+  /** Looks at a run with `look` until it has ended: its result, or the reason it has none. */
+  private async untilEnded<R>(workflowId: string, look: () => Promise<{ status: string; result?: R }>): Promise<R> {
     for (;;) {
-      const run = await this.describe(workflowId);
+      const run = await look();
       if (run.status !== 'RUNNING') {
         if (run.result) return run.result;
         throw new CliError(`${workflowId} ended ${run.status.toLowerCase()} without a result`, EXIT.failed);
@@ -176,17 +181,10 @@ export class ApiOps implements MendOps {
     return { workflowId, runId, url };
   }
 
-  /** Looks at the drill run (`mend/drill/<name>/<run>`) until it has ended; its result, or the reason it has none. */
+  /** Looks at the drill run (`mend/drill/<name>/<run>`) until it has ended. */
   async drillResult(run: StartedRun): Promise<DrillResult> {
     const [, , name, suffix] = run.workflowId.split('/');
-    for (;;) {
-      const d = await this.call(() => this.api.drillRun(name!, suffix!));
-      if (d.status !== 'RUNNING') {
-        if (d.result) return d.result;
-        throw new CliError(`${run.workflowId} ended ${d.status.toLowerCase()} without a result`, EXIT.failed);
-      }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    return this.untilEnded(run.workflowId, () => this.call(() => this.api.drillRun(name!, suffix!)));
   }
 
   async close(): Promise<void> {}
