@@ -183,6 +183,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'backlog', description: 'backlog replay of the configured spools' },
         { name: 'supervision', description: 'supervisor statistics and health-check schedules' },
         { name: 'hosts', description: 'the hosts of the fleet and their agents' },
+        { name: 'drills', description: 'recovery drills: run one now, read its result' },
         { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },

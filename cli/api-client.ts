@@ -5,6 +5,16 @@
 import type { z } from 'zod';
 import {
   ApproveResponseSchema,
+  BacklogListSchema,
+  BacklogResetResponseSchema,
+  BacklogSpoolStatusSchema,
+  BacklogStartResponseSchema,
+  BacklogStatusSchema,
+  DrillRunSchema,
+  FleetStatsSchema,
+  ReconcileResultSchema,
+  ScheduleListSchema,
+  StartedDrillSchema,
   CheckResultSchema,
   ComponentDetailSchema,
   ComponentListSchema,
@@ -105,6 +115,51 @@ export class ApiClient {
 
   approve(run: string, decision: { approve: boolean; reason?: string }) {
     return this.call('POST', `/v1/runs/${encodeURIComponent(run)}/approve`, ApproveResponseSchema, decision);
+  }
+
+  stats() {
+    return this.call('GET', '/v1/stats', FleetStatsSchema);
+  }
+
+  schedules() {
+    return this.call('GET', '/v1/schedules', ScheduleListSchema);
+  }
+
+  /** Makes the schedules match the API's config (admin). */
+  reconcileSchedules() {
+    return this.call('POST', '/v1/schedules/reconcile', ReconcileResultSchema, {});
+  }
+
+  backlog() {
+    return this.call('GET', '/v1/backlog', BacklogListSchema);
+  }
+
+  backlogStatus(spool: string) {
+    return this.call('GET', `/v1/backlog/${encodeURIComponent(spool)}`, BacklogSpoolStatusSchema);
+  }
+
+  backlogStart(spool: string) {
+    return this.call('POST', `/v1/backlog/${encodeURIComponent(spool)}/start`, BacklogStartResponseSchema, {});
+  }
+
+  backlogPause(spool: string, body: { minutes: number; reason?: string }) {
+    return this.call('POST', `/v1/backlog/${encodeURIComponent(spool)}/pause`, BacklogStatusSchema, body);
+  }
+
+  backlogAction(spool: string, action: 'resume' | 'force') {
+    return this.call('POST', `/v1/backlog/${encodeURIComponent(spool)}/${action}`, BacklogStatusSchema, {});
+  }
+
+  backlogResetFailed(spool: string) {
+    return this.call('POST', `/v1/backlog/${encodeURIComponent(spool)}/reset-failed`, BacklogResetResponseSchema, {});
+  }
+
+  startDrill(name: string) {
+    return this.call('POST', `/v1/drills/${encodeURIComponent(name)}/runs`, StartedDrillSchema, {});
+  }
+
+  drillRun(name: string, run: string) {
+    return this.call('GET', `/v1/drills/${encodeURIComponent(name)}/runs/${encodeURIComponent(run)}`, DrillRunSchema);
   }
 
   private async call<S extends z.ZodType>(method: 'GET' | 'POST', path: string, schema: S, body?: unknown): Promise<z.output<S>> {

@@ -1,19 +1,14 @@
 /** `mend backlog`: the replay entities of the configured spools: status, pause, resume, force, reset-failed, failed. */
-import os from 'node:os';
 import type { Command } from '@commander-js/extra-typings';
-import { counts, listFailed } from '../domain/backlog/spool';
-import { MendClient } from '../client';
-import { BacklogControl } from '../client/backlog';
+import { listFailed } from '../domain/backlog/spool';
 import { loadConfigFile } from '../client/config';
 import { selectSpool } from '../core/config';
 import type { BacklogStatus, SpoolCounts } from '../core/backlog';
 import { formatDuration } from '../core/duration';
-import type { Config, Spool } from '../core/schemas';
 import type { Settings } from '../core/settings';
 import { CliError, EXIT } from './errors';
 import { dim, green, red, table, yellow } from './format';
-
-const who = () => `${os.userInfo().username}@cli`;
+import { withOps } from './ops';
 
 /** "in 9s" / "3s ago" from now. */
 function relative(isoTime: string | undefined, now = Date.now()): string {
@@ -52,12 +47,6 @@ export function formatBacklogStatus(s: BacklogStatus, onDisk?: SpoolCounts): str
   return lines.join('\n');
 }
 
-function spoolsOf(config: Config, name: string | undefined): Spool[] {
-  if (name !== undefined) return [selectSpool(config, name)];
-  if (config.spools.length === 0) throw new CliError('no spools in the config (add a `spools:` section; see the README)', EXIT.usage);
-  return config.spools;
-}
-
 export function addBacklogCommand(program: Command, settings: Settings): void {
   const backlog = program
     .command('backlog')
@@ -67,35 +56,22 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
       '\nExamples:\n  mend backlog status\n  mend backlog pause events --minutes 30 --reason "sink maintenance"\n  mend backlog failed events\n  mend backlog reset-failed events',
     );
 
-  const withControl = async (fn: (control: BacklogControl, config: Config) => Promise<void>, configFile: string) => {
-    const config = loadConfigFile(configFile, { stateDir: settings.MEND_HOME });
-    const client = await MendClient.connect({
-      address: settings.MEND_TEMPORAL_ADDRESS,
-      namespace: settings.MEND_NAMESPACE,
-      taskQueue: settings.MEND_TASK_QUEUE,
-      uiUrl: settings.MEND_UI_URL,
-    });
-    try {
-      await fn(new BacklogControl(client), config);
-    } finally {
-      await client.close();
-    }
-  };
+  // With MEND_URL the API's config names the spools; this option is for the way straight to Temporal.
+  const configHelp = settings.MEND_URL ? "components config (not used with MEND_URL: the API's config is)" : 'components config';
 
   backlog
     .command('status')
     .description('pending, processing and failed items, sink health, last hour, next cycle')
     .argument('[spool]', 'spool name (default: every configured spool)')
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', configHelp, settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  mend backlog status\n  mend backlog status events --json')
     .action(async (name, opts) =>
-      withControl(async (control, config) => {
-        const spools = spoolsOf(config, name);
-        const statuses = await Promise.all(spools.map((s) => control.status(s.name)));
+      withOps(settings, opts.config, async (ops) => {
+        const reports = await ops.backlogStatus(name);
+        const statuses = reports.map((r) => r.status);
         if (opts.json) return console.log(JSON.stringify(name ? statuses[0] : statuses, null, 2));
-        // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
-        if (name) return console.log(formatBacklogStatus(statuses[0]!, await counts(spools[0]!.dir).catch(() => undefined)));
+        if (name) return console.log(formatBacklogStatus(statuses[0]!, reports[0]!.onDisk));
         const rows = [['SPOOL', 'STATE', 'SINK', 'PENDING', 'FAILED', 'LAST HOUR', 'RATE', 'NEXT CYCLE']];
         for (const s of statuses)
           rows.push([
@@ -109,22 +85,17 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
             relative(s.nextCycleAt),
           ]);
         console.log(table(rows));
-      }, opts.config),
+      }),
     );
 
   backlog
     .command('start')
     .description('start the replay of a spool (or of every configured spool); a running one takes the current config')
     .argument('[spool]', 'spool name (default: every configured spool)')
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', configHelp, settings.MEND_CONFIG)
     .addHelpText('after', '\nExample:\n  mend backlog start events')
     .action(async (name, opts) =>
-      withControl(async (control, config) => {
-        for (const spool of spoolsOf(config, name)) {
-          const run = await control.ensure(spool);
-          console.log(`${spool.name}: replaying as ${run.workflowId} → ${run.url}`);
-        }
-      }, opts.config),
+      withOps(settings, opts.config, (ops) => ops.backlogStart(name, (spool, run) => console.log(`${spool}: replaying as ${run.workflowId} → ${run.url}`))),
     );
 
   backlog
@@ -133,16 +104,16 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
     .argument('<spool>', 'spool name')
     .option('--minutes <n>', 'how long', '15')
     .option('--reason <text>', 'why (shown in status)')
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', configHelp, settings.MEND_CONFIG)
     .addHelpText('after', '\nExample:\n  mend backlog pause events --minutes 30 --reason "sink maintenance"')
     .action(async (name, opts) => {
       const minutes = Number(opts.minutes);
       if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 10_080)
         throw new CliError('--minutes: expected a number above 0 and at most 10080 (7 days)', EXIT.usage);
-      await withControl(async (control, config) => {
-        const status = await control.pause(selectSpool(config, name).name, { minutes, by: who(), reason: opts.reason });
+      await withOps(settings, opts.config, async (ops) => {
+        const status = await ops.backlogPause(name, { minutes, reason: opts.reason });
         console.log(`${name}: paused until ${status.pausedUntil}`);
-      }, opts.config);
+      });
     });
 
   for (const [verb, description, example] of [
@@ -154,30 +125,33 @@ export function addBacklogCommand(program: Command, settings: Settings): void {
       .command(verb)
       .description(description)
       .argument('<spool>', 'spool name')
-      .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+      .option('-c, --config <file>', configHelp, settings.MEND_CONFIG)
       .addHelpText('after', `\nExample:\n  ${example}`)
-      .action(async (name, opts) =>
-        withControl(async (control, config) => {
-          const spool = selectSpool(config, name).name;
+      .action(async (spool, opts) =>
+        withOps(settings, opts.config, async (ops) => {
           if (verb === 'resume') {
-            const s = await control.resume(spool, who());
+            const s = await ops.backlogControl(spool, 'resume');
             console.log(`${spool}: running; next cycle ${relative(s.nextCycleAt)}`);
           } else if (verb === 'force') {
-            await control.force(spool, who());
+            await ops.backlogControl(spool, 'force');
             console.log(`${spool}: replay cycle requested`);
           } else {
-            const { moved, status } = await control.resetFailed(spool, who());
+            const { moved, status } = await ops.backlogResetFailed(spool);
             console.log(`${spool}: ${moved} item${moved === 1 ? '' : 's'} moved back to pending (${status.counts.pending} pending now)`);
           }
-        }, opts.config),
+        }),
       );
   }
 
   backlog
     .command('failed')
-    .description('list dead letters with their failure class and reason (reads the spool folder)')
+    .description(
+      settings.MEND_URL
+        ? 'list dead letters with their failure class and reason: reads the spool folder on this machine, from the local config (not through MEND_URL)'
+        : 'list dead letters with their failure class and reason (reads the spool folder)',
+    )
     .argument('<spool>', 'spool name')
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', 'components config (read here, also with MEND_URL)', settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExample:\n  mend backlog failed events')
     .action(async (name, opts) => {

@@ -59,7 +59,12 @@ export function addCheckpointCommand(program: Command, settings: Settings): void
   const checkpoint = program
     .command('checkpoint')
     .description("make, list, verify and prune checkpoints of a component's state (restoring goes through `mend run state-recovery`)")
-    .addHelpText('after', '\nExample:\n  mend checkpoint create store && mend checkpoint list store --verify');
+    .addHelpText(
+      'after',
+      (settings.MEND_URL
+        ? '\nMEND_URL is set, but checkpoint stays local: it reads and writes the state and checkpoint folders on this machine, with the local config (-c), not through the API.\n'
+        : '') + '\nExample:\n  mend checkpoint create store && mend checkpoint list store --verify',
+    );
 
   checkpoint
     .command('create')

@@ -10,3 +10,6 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/** `mend backlog` without a spool name when the config has no spools: the same words either way mend is reached. */
+export const noSpoolsError = () => new CliError('no spools in the config (add a `spools:` section; see the README)', EXIT.usage);

@@ -1,12 +1,13 @@
 /** MendOps through mend's HTTP API (MEND_URL, MEND_TOKEN): the API's config, the token's role and scope. */
 import type { RunDescription, StartedRun } from '../client';
-import type { RunListQuery } from '../core/api';
+import type { DrillResult, FleetStats, RunListQuery } from '../core/api';
+import type { BacklogStatus } from '../core/backlog';
 import type { HostStatus } from '../core/host-status';
 import type { RecoveryResult, RunProgress } from '../core/run';
 import { ApiError, type ApiClient } from './api-client';
 import { componentRow } from './component-row';
-import { CliError, EXIT } from './errors';
-import type { CheckAnswer, ComponentTable, MendOps, StartRecoveriesRequest, StartSagaRequest } from './ops';
+import { CliError, EXIT, noSpoolsError } from './errors';
+import type { BacklogAction, CheckAnswer, ComponentTable, MendOps, ScheduleTable, SpoolReport, StartRecoveriesRequest, StartSagaRequest } from './ops';
 
 /** How often a run is looked at while waiting for it to end. */
 const POLL_MS = 400;
@@ -55,8 +56,13 @@ export class ApiOps implements MendOps {
 
   /** Looks at the run until it has ended; its result, or the reason it has none. */
   async result(workflowId: string): Promise<RecoveryResult> {
+    return this.untilEnded(workflowId, () => this.describe(workflowId));
+  }
+
+  /** Looks at a run with `look` until it has ended: its result, or the reason it has none. */
+  private async untilEnded<R>(workflowId: string, look: () => Promise<{ status: string; result?: R }>): Promise<R> {
     for (;;) {
-      const run = await this.describe(workflowId);
+      const run = await look();
       if (run.status !== 'RUNNING') {
         if (run.result) return run.result;
         throw new CliError(`${workflowId} ended ${run.status.toLowerCase()} without a result`, EXIT.failed);
@@ -120,6 +126,65 @@ export class ApiOps implements MendOps {
 
   async hosts(): Promise<HostStatus[]> {
     return this.call(async () => (await this.api.hosts()).hosts);
+  }
+
+  async stats(): Promise<FleetStats> {
+    return this.call(() => this.api.stats());
+  }
+
+  /** The API's schedules (those of its task queue); `reconcile` makes them match the API's config first. */
+  async schedules(opts: { reconcile: boolean }): Promise<ScheduleTable> {
+    return this.call(async () => {
+      const reconciled = opts.reconcile ? await this.api.reconcileSchedules() : undefined;
+      return { reconciled, schedules: (await this.api.schedules()).schedules };
+    });
+  }
+
+  /** The API's spools by name, so that each is then read (and refused) as one named spool is. */
+  private async spoolNames(name: string | undefined): Promise<string[]> {
+    if (name !== undefined) return [name];
+    const { spools } = await this.call(() => this.api.backlog());
+    if (spools.length === 0) throw noSpoolsError();
+    return spools.map((s) => s.spool);
+  }
+
+  async backlogStatus(name?: string): Promise<SpoolReport[]> {
+    const names = await this.spoolNames(name);
+    return this.call(() =>
+      Promise.all(
+        names.map(async (n) => {
+          const { onDisk, ...status } = await this.api.backlogStatus(n);
+          return { status, onDisk };
+        }),
+      ),
+    );
+  }
+
+  async backlogStart(name: string | undefined, onStarted: (spool: string, run: StartedRun) => void): Promise<void> {
+    for (const n of await this.spoolNames(name)) onStarted(n, await this.call(() => this.api.backlogStart(n)));
+  }
+
+  async backlogPause(name: string, req: { minutes: number; reason?: string }): Promise<BacklogStatus> {
+    return this.call(() => this.api.backlogPause(name, req));
+  }
+
+  async backlogControl(name: string, action: BacklogAction): Promise<BacklogStatus> {
+    return this.call(() => this.api.backlogAction(name, action));
+  }
+
+  async backlogResetFailed(name: string) {
+    return this.call(() => this.api.backlogResetFailed(name));
+  }
+
+  async startDrill(name: string): Promise<StartedRun> {
+    const { workflowId, runId, url } = await this.call(() => this.api.startDrill(name));
+    return { workflowId, runId, url };
+  }
+
+  /** Looks at the drill run (`mend/drill/<name>/<run>`) until it has ended. */
+  async drillResult(run: StartedRun): Promise<DrillResult> {
+    const [, , name, suffix] = run.workflowId.split('/');
+    return this.untilEnded(run.workflowId, () => this.call(() => this.api.drillRun(name!, suffix!)));
   }
 
   async close(): Promise<void> {}

@@ -1,18 +1,34 @@
 /** MendOps straight to Temporal (no MEND_URL): MendClient, with the components from the local config file. */
 import os from 'node:os';
 import { MendClient, TemporalUnreachableError, type StartedRun } from '../client';
+import { BacklogControl } from '../client/backlog';
 import { checkComponent } from '../client/checks';
+import { drillResult, startDrill } from '../client/drills';
+import { listHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { describeHosts } from '../client/hosts';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
-import { supervisorState, supervisorView } from '../client/supervisors';
-import { componentView, type RunListQuery, type SupervisorView } from '../core/api';
-import { selectComponents, selectSaga } from '../core/config';
-import type { Config } from '../core/schemas';
+import { supervisionStats, supervisorState, supervisorView } from '../client/supervisors';
+import {
+  BacklogResetResponseSchema,
+  BacklogStatusSchema,
+  componentView,
+  DrillResultSchema,
+  FleetStatsSchema,
+  HealthScheduleSchema,
+  ReconcileResultSchema,
+  type RunListQuery,
+  type SupervisorView,
+} from '../core/api';
+import type { BacklogStatus } from '../core/backlog';
+import { selectComponents, selectDrill, selectSaga, selectSpool } from '../core/config';
+import type { Config, Spool } from '../core/schemas';
+import { counts } from '../domain/backlog/spool';
 import type { HostStatus } from '../core/host-status';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
-import type { CheckAnswer, ComponentTable, MendOps, StartRecoveriesRequest, StartSagaRequest } from './ops';
+import { noSpoolsError } from './errors';
+import type { BacklogAction, CheckAnswer, ComponentTable, MendOps, ScheduleTable, SpoolReport, StartRecoveriesRequest, StartSagaRequest } from './ops';
 
 /** A supervisor answers through a worker: with none running, its health is `?` after this long, not a hang. */
 const SUPERVISOR_DEADLINE_MS = 10_000;
@@ -144,6 +160,75 @@ export class TemporalOps implements MendOps {
 
   async hosts(): Promise<HostStatus[]> {
     return describeHosts(await this.connect(), this.config());
+  }
+
+  // The answers below pass through the API's response schemas: the same fields in the same order as through the API.
+
+  async stats() {
+    return FleetStatsSchema.parse(await supervisionStats(await this.connect(), this.config()));
+  }
+
+  async schedules(opts: { reconcile: boolean }): Promise<ScheduleTable> {
+    const client = await this.connect();
+    const reconciled = opts.reconcile ? ReconcileResultSchema.parse(await reconcileSchedules(client, this.config())) : undefined;
+    // This stack's schedules (owner: its task queue), as the API lists them: not another stack's sharing the namespace.
+    const schedules = (await listHealthSchedules(client, { owner: client.taskQueue })).map((s) => HealthScheduleSchema.parse(s));
+    return { reconciled, schedules };
+  }
+
+  private spools(name: string | undefined): Spool[] {
+    const config = this.config();
+    if (name !== undefined) return [selectSpool(config, name)];
+    if (config.spools.length === 0) throw noSpoolsError();
+    return config.spools;
+  }
+
+  private async backlog(): Promise<BacklogControl> {
+    return new BacklogControl(await this.connect());
+  }
+
+  /** The spool folder itself, when this machine can see it: items spooled since the last cycle show up there. */
+  async backlogStatus(name?: string): Promise<SpoolReport[]> {
+    const spools = this.spools(name);
+    const control = await this.backlog();
+    return Promise.all(
+      spools.map(async (spool) => ({
+        status: BacklogStatusSchema.parse(await control.status(spool.name)),
+        onDisk: await counts(spool.dir).catch(() => undefined),
+      })),
+    );
+  }
+
+  async backlogStart(name: string | undefined, onStarted: (spool: string, run: StartedRun) => void): Promise<void> {
+    const spools = this.spools(name);
+    const control = await this.backlog();
+    for (const spool of spools) onStarted(spool.name, await control.ensure(spool));
+  }
+
+  async backlogPause(name: string, req: { minutes: number; reason?: string }): Promise<BacklogStatus> {
+    const spool = selectSpool(this.config(), name).name;
+    return BacklogStatusSchema.parse(await (await this.backlog()).pause(spool, { ...req, by: cliUser() }));
+  }
+
+  async backlogControl(name: string, action: BacklogAction): Promise<BacklogStatus> {
+    const spool = selectSpool(this.config(), name).name;
+    const control = await this.backlog();
+    return BacklogStatusSchema.parse(action === 'resume' ? await control.resume(spool, cliUser()) : await control.force(spool, cliUser()));
+  }
+
+  async backlogResetFailed(name: string) {
+    const spool = selectSpool(this.config(), name).name;
+    return BacklogResetResponseSchema.parse(await (await this.backlog()).resetFailed(spool, cliUser()));
+  }
+
+  async startDrill(name: string): Promise<StartedRun> {
+    const config = this.config();
+    const drill = selectDrill(config, name);
+    return startDrill(await this.connect(), config, drill, cliUser());
+  }
+
+  async drillResult(run: StartedRun) {
+    return DrillResultSchema.parse(await drillResult(await this.connect(), run));
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,9 @@
  */
 import type { RunDescription, StartedRun } from '../client';
 import type { RunList } from '../client/runs';
-import type { RunListQuery } from '../core/api';
+import type { HealthScheduleInfo } from '../client/schedules';
+import type { BacklogStatus, SpoolCounts } from '../core/backlog';
+import type { DrillResult, FleetStats, ReconcileResult, RunListQuery } from '../core/api';
 import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
 import type { RunOptions, Strategy } from '../core/schemas';
 import type { Settings } from '../core/settings';
@@ -39,6 +41,20 @@ export interface ComponentTable {
   note?: string;
 }
 
+/** A spool's replay status and, when its folder can be read where mend answers from, what is on it now. */
+export interface SpoolReport {
+  status: BacklogStatus;
+  onDisk?: SpoolCounts;
+}
+
+/** `mend schedules`: the health-check schedules, after a reconcile when one was asked for. */
+export interface ScheduleTable {
+  reconciled?: ReconcileResult;
+  schedules: HealthScheduleInfo[];
+}
+
+export type BacklogAction = 'resume' | 'force';
+
 export type CheckAnswer = Omit<CheckResult, 'reported'> & { reported?: boolean };
 
 export interface MendOps {
@@ -59,6 +75,20 @@ export interface MendOps {
   check(component: string): Promise<CheckAnswer>;
   /** The config's hosts with their agents (`mend hosts`). */
   hosts(): Promise<HostStatus[]>;
+  /** What the supervisors recorded, per component and fleet-wide (`mend stats`). */
+  stats(): Promise<FleetStats>;
+  schedules(opts: { reconcile: boolean }): Promise<ScheduleTable>;
+  /** Every configured spool's replay (no name), or one's; bad usage when the config has no spools or not this one. */
+  backlogStatus(name?: string): Promise<SpoolReport[]>;
+  /** Starts the replay of every configured spool (no name) or one, or hands a running one the current config. */
+  backlogStart(name: string | undefined, onStarted: (spool: string, run: StartedRun) => void): Promise<void>;
+  backlogPause(name: string, req: { minutes: number; reason?: string }): Promise<BacklogStatus>;
+  backlogControl(name: string, action: BacklogAction): Promise<BacklogStatus>;
+  backlogResetFailed(name: string): Promise<{ moved: number; status: BacklogStatus }>;
+  /** Starts a configured drill now (`mend/drill/<name>/<run>`). */
+  startDrill(name: string): Promise<StartedRun>;
+  /** Waits for the drill run to end and returns its result. */
+  drillResult(run: StartedRun): Promise<DrillResult>;
   close(): Promise<void>;
 }
 

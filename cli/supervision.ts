@@ -1,29 +1,11 @@
 /** `mend schedules` (health-check schedules) and `mend stats` (what the supervisors recorded). */
 import type { Command } from '@commander-js/extra-typings';
-import { MendClient } from '../client';
-import { loadConfigFile } from '../client/config';
-import { listHealthSchedules, reconcileSchedules } from '../client/schedules';
-import { supervisionStats } from '../client/supervisors';
 import { formatDuration } from '../core/duration';
 import type { Settings } from '../core/settings';
 import type { ComponentStats } from '../core/supervision';
 import { renderSupervisionMetrics } from '../client/supervision-metrics';
-import { table } from './format';
-import { green, red, yellow } from './format';
-
-async function withClient<T>(settings: Settings, fn: (client: MendClient) => Promise<T>): Promise<T> {
-  const client = await MendClient.connect({
-    address: settings.MEND_TEMPORAL_ADDRESS,
-    namespace: settings.MEND_NAMESPACE,
-    taskQueue: settings.MEND_TASK_QUEUE,
-    uiUrl: settings.MEND_UI_URL,
-  });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+import { green, red, table, yellow } from './format';
+import { withOps } from './ops';
 
 const ms = (value: number | undefined) => (value === undefined ? '-' : formatDuration(value));
 const percent = (value: number | undefined) => (value === undefined ? '-' : `${Math.round(value * 100)}%`);
@@ -36,17 +18,16 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
   program
     .command('schedules')
     .description('list the health-check schedules (mend/health/<group>): interval, paused, components; --reconcile makes them match the config first')
-    .option('-c, --config <file>', 'components config (for --reconcile)', settings.MEND_CONFIG)
-    .option('--reconcile', 'create, update and delete schedules to match the config (idempotent)')
+    .option('-c, --config <file>', "components config (for --reconcile; not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
+    .option('--reconcile', 'create, update and delete schedules to match the config (idempotent; with MEND_URL an admin token)')
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
       '\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default   # hold a group',
     )
     .action(async (opts) =>
-      withClient(settings, async (client) => {
-        const reconciled = opts.reconcile ? await reconcileSchedules(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME })) : undefined;
-        const schedules = await listHealthSchedules(client);
+      withOps(settings, opts.config, async (ops) => {
+        const { reconciled, schedules } = await ops.schedules({ reconcile: opts.reconcile === true });
         if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
         if (reconciled) {
           console.log(
@@ -64,13 +45,13 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
     .description(
       'recoveries per component and fleet-wide, from the supervisors: attempts, succeeded (stayed up for the relapse window), failed, relapsed, success rate, MTTR p50/p95, breaker state',
     )
-    .option('-c, --config <file>', 'components config', settings.MEND_CONFIG)
+    .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
     .option('--json', 'print as JSON')
     .option('--prometheus', 'print Prometheus text (mend_recoveries_total, mend_recovery_mttr_seconds, mend_breaker_state, mend_component_healthy)')
     .addHelpText('after', '\nExamples:\n  mend stats\n  mend stats --json | jq .fleet\n  mend stats --prometheus > /var/lib/node_exporter/mend.prom')
     .action(async (opts) =>
-      withClient(settings, async (client) => {
-        const stats = await supervisionStats(client, loadConfigFile(opts.config, { stateDir: settings.MEND_HOME }));
+      withOps(settings, opts.config, async (ops) => {
+        const stats = await ops.stats();
         if (opts.json) return console.log(JSON.stringify(stats, null, 2));
         if (opts.prometheus) return void process.stdout.write(await renderSupervisionMetrics(stats));
         const head = ['COMPONENT', 'HEALTH', 'BREAKER', 'RECOVERIES', 'OK', 'FAILED', 'RELAPSED', 'SUCCESS', 'MTTR P50', 'MTTR P95', 'LAST MTTR'];

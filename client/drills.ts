@@ -9,7 +9,7 @@ import type { DrillInput, DrillResult } from '../core/drill';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { Config, Drill } from '../core/schemas';
 import { MendComponents, MendStrategy, MendTrigger } from '../core/search-attributes';
-import { mapConnectionError, type MendClient, type StartedRun } from './index';
+import { mapConnectionError, mapRunError, type MendClient, type StartedRun } from './index';
 import { applySchedule, deleteUnwanted, type ScheduleParts } from './schedule-sync';
 
 const PREFIX = drillScheduleId('');
@@ -43,6 +43,17 @@ export async function startDrill(client: MendClient, config: Config, drill: Dril
 
 export async function drillResult(client: MendClient, run: StartedRun): Promise<DrillResult> {
   return (await client.temporal.workflow.getHandle(run.workflowId, run.runId).result()) as DrillResult;
+}
+
+/** A drill run's Temporal status and, once it has completed, its result; RunNotFoundError when there is no such run. */
+export async function describeDrillRun(client: MendClient, workflowId: string): Promise<{ workflowId: string; status: string; result?: DrillResult }> {
+  const handle = client.temporal.workflow.getHandle(workflowId);
+  try {
+    const d = await handle.describe();
+    return { workflowId, status: d.status.name, result: d.status.name === 'COMPLETED' ? ((await handle.result()) as DrillResult) : undefined };
+  } catch (err) {
+    throw mapRunError(err, workflowId);
+  }
 }
 
 /** Creates, updates and deletes the drill schedules to match `config` (idempotent, like the health schedules). */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import type { HealthSchedule } from '../core/api';
+import type { HealthSchedule, ReconcileResult } from '../core/api';
 import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
@@ -31,19 +31,10 @@ export interface HealthGroupPlan {
   hash: string;
 }
 
-export interface ReconcileResult {
-  created: string[];
-  updated: string[];
-  deleted: string[];
-  unchanged: string[];
-  /** Supervisors (on this task queue) of components the config no longer watches, terminated. */
-  retired: string[];
-  /** The drill schedules (`mend/drill/<name>`), reconciled the same way. */
-  drills?: { created: string[]; updated: string[]; deleted: string[]; unchanged: string[] };
-}
+export type { ReconcileResult } from '../core/api';
 
-/** A health schedule as the API shows it, and whose it is (not shown by the API). */
-export type HealthScheduleInfo = HealthSchedule & { taskQueue?: string; owner?: string };
+/** A health schedule with its task queue and whose it is, as the CLI and the API show it. */
+export type HealthScheduleInfo = HealthSchedule;
 
 /**
  * Largest input (JSON bytes of the specs) one sweep carries. The specs travel in the schedule's

@@ -8,16 +8,5 @@ export interface DrillInput {
   trigger: 'manual' | 'schedule';
 }
 
-export interface DrillResult {
-  drill: string;
-  component: string;
-  /** recovered: broken and healthy again in time; failed: not healthy within the timeout; skipped: not healthy before. */
-  outcome: 'recovered' | 'failed' | 'skipped';
-  fault: string;
-  /** When the fault was injected and when the component answered healthy again. */
-  injectedAt?: string;
-  recoveredAt?: string;
-  /** Time to recovery: from the fault to the first healthy answer after it. */
-  mttrMs?: number;
-  detail: string;
-}
+/** The drill workflow's result: one shape, the API's schema (a type-only import keeps zod out of the workflow). */
+export type { DrillResult } from './api/drills';

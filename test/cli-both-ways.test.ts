@@ -12,27 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { processAdapter, startProcess } from '../domain/adapters/process';
 import { recoveryWorkflowId } from '../core/constants';
 import { makeTokens, testApp } from './api-fixtures';
-import { httpStatus, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
-
-interface Step {
-  command: string;
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Masks what differs between two sessions by nature: ids, URLs, times, durations, who acted. */
-function masked(text: string, who: string): string {
-  return (
-    text
-      .replaceAll(who, '<who>')
-      .replace(/https?:\/\/\S+?(?=["\s)]|$)/g, '<url>')
-      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<uuid>')
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
-      // With the padding before it: a table column is as wide as its longest duration.
-      .replace(/ *\b\d+(\.\d+)?(ms|s|m|h)\b/g, ' <dur>')
-  );
-}
+import { recorder } from './both-ways';
+import { httpStatus, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
 describe('the run commands give the same output and exit codes through the API as straight to Temporal', () => {
   const dir = tempDir('cli-both-ways');
@@ -71,13 +52,8 @@ describe('the run commands give the same output and exit codes through the API a
   });
 
   /** The same commands, in the same order, waiting on the run (read from Temporal by the test) between them. */
-  async function session(env: NodeJS.ProcessEnv, who: string): Promise<Step[]> {
-    const steps: Step[] = [];
-    const mend = async (...args: string[]) => {
-      const res = await runCli(args, env);
-      steps.push({ command: args.join(' '), code: res.code, stdout: masked(res.stdout, who), stderr: masked(res.stderr, who) });
-      return res;
-    };
+  async function session(env: NodeJS.ProcessEnv, who: string) {
+    const { steps, mend } = recorder(env, who);
     const waiting = () =>
       waitFor('the reset to wait for an approval', 30_000, async () => (await suite.client.progress(workflowId)).approval?.state === 'waiting');
 

@@ -2,7 +2,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { RunNotFoundError } from '../../client';
 import { BacklogControl } from '../../client/backlog';
-import { BacklogListSchema, BacklogPauseBodySchema, BacklogResetResponseSchema, BacklogStatusSchema, NoBodySchema, SpoolParamsSchema } from '../../core/api';
+import {
+  BacklogListSchema,
+  BacklogPauseBodySchema,
+  BacklogResetResponseSchema,
+  BacklogSpoolStatusSchema,
+  BacklogStartResponseSchema,
+  BacklogStatusSchema,
+  NoBodySchema,
+  SpoolParamsSchema,
+} from '../../core/api';
+import { selectSpool } from '../../core/config';
+import { ValidationError } from '../../core/errors';
+import { counts } from '../../domain/backlog/spool';
 import type { Spool } from '../../core/schemas';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
@@ -14,9 +26,13 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
   const control = new BacklogControl(deps.mend);
   /** A configured spool by name; 404 naming the known ones. Only names from the config reach Temporal. */
   const spoolOf = (name: string): Spool => {
-    const spool = deps.config.spools.find((s) => s.name === name);
-    if (!spool) throw new HttpError(404, `unknown spool ${name} (known: ${deps.config.spools.map((s) => s.name).join(', ') || 'none'})`);
-    return spool;
+    try {
+      return selectSpool(deps.config, name);
+    } catch (err) {
+      // The CLI's own words for it (`mend backlog` says the same straight to Temporal), as a 404.
+      if (err instanceof ValidationError) throw new HttpError(404, err.message);
+      throw err;
+    }
   };
 
   app.get(
@@ -53,10 +69,37 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
         summary: "a spool's replay: running or paused, sink health, pending/processing/failed, last hour, next cycle",
         security,
         params: SpoolParamsSchema,
-        response: { 200: BacklogStatusSchema, ...errorResponses(400, 401, 403, 404, 503) },
+        response: { 200: BacklogSpoolStatusSchema, ...errorResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => control.status(spoolOf(request.params.spool).name),
+    async (request) => {
+      const spool = spoolOf(request.params.spool);
+      const status = await control.status(spool.name);
+      // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
+      const onDisk = await counts(spool.dir).catch(() => undefined);
+      return { ...status, ...(onDisk ? { onDisk: { pending: onDisk.pending, failed: onDisk.failed } } : {}) };
+    },
+  );
+
+  app.post(
+    '/backlog/:spool/start',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['backlog'],
+        summary: "start the spool's replay, or hand a running one the API's config for it (idempotent)",
+        security,
+        params: SpoolParamsSchema,
+        body: NoBodySchema,
+        response: { 200: BacklogStartResponseSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const spool = spoolOf(request.params.spool);
+      const run = await control.ensure(spool);
+      request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principalOf(request).name }, 'backlog replay started');
+      return run;
+    },
   );
 
   app.post(

@@ -8,6 +8,7 @@ import type { RouteDeps } from '../app';
 import { alertRoutes } from './alerts';
 import { backlogRoutes } from './backlog';
 import { componentRoutes } from './components';
+import { drillRoutes } from './drills';
 import { hostRoutes } from './hosts';
 import { runRoutes } from './runs';
 import { supervisionRoutes } from './supervision';
@@ -25,4 +26,5 @@ export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [
   backlogRoutes,
   supervisionRoutes,
   hostRoutes,
+  drillRoutes,
 ];

@@ -1,9 +1,9 @@
 /** /v1/stats and /v1/schedules: what the supervisors counted, and the health-check schedules. */
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { listHealthSchedules, planHealthGroups } from '../../client/schedules';
+import { listHealthSchedules, planHealthGroups, reconcileSchedules } from '../../client/schedules';
 import { supervisionStats } from '../../client/supervisors';
-import { FleetStatsSchema, NoBodySchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
+import { FleetStatsSchema, NoBodySchema, ReconcileResultSchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
 import type { V1Options } from './index';
@@ -36,19 +36,25 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
         response: { 200: ScheduleListSchema, ...errorResponses(401, 403, 503) },
       },
     },
-    async () => {
-      const all = await listHealthSchedules(deps.mend, { owner: deps.mend.taskQueue });
-      return {
-        schedules: all.map(({ scheduleId, group, intervalMs, paused, components, nextRunAt, lastRunAt }) => ({
-          scheduleId,
-          group,
-          intervalMs,
-          paused,
-          components,
-          nextRunAt,
-          lastRunAt,
-        })),
-      };
+    async () => ({ schedules: await listHealthSchedules(deps.mend, { owner: deps.mend.taskQueue }) }),
+  );
+
+  app.post(
+    '/schedules/reconcile',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['supervision'],
+        summary: "create, update and delete the health-check and drill schedules to match the API's config (idempotent), as at start-up",
+        security,
+        body: NoBodySchema,
+        response: { 200: ReconcileResultSchema, ...errorResponses(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const result = await reconcileSchedules(deps.mend, deps.config);
+      request.log.info({ reqId: request.id, by: principalOf(request).name, created: result.created, deleted: result.deleted }, 'schedules reconciled');
+      return result;
     },
   );
 

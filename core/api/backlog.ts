@@ -32,6 +32,11 @@ export const BacklogStatusSchema = z
 /** The replay entity's `status` query answer. */
 export type BacklogStatus = z.output<typeof BacklogStatusSchema>;
 
+/** GET /v1/backlog/:spool: the status, and the spool folder's counts now when the API's machine can read it (items spooled since the last cycle). */
+export const BacklogSpoolStatusSchema = BacklogStatusSchema.extend({
+  onDisk: z.object({ pending: z.number(), failed: z.number() }).optional(),
+});
+
 export const BacklogListSchema = z.object({
   spools: z.array(z.object({ spool: z.string(), running: z.boolean(), status: BacklogStatusSchema.optional() })),
 });
@@ -49,3 +54,6 @@ export const BacklogPauseBodySchema = z
   .strict();
 
 export const BacklogResetResponseSchema = z.object({ moved: z.number(), status: BacklogStatusSchema });
+
+/** POST /v1/backlog/:spool/start: the replay entity, started or handed the current config. */
+export const BacklogStartResponseSchema = z.object({ workflowId: z.string(), runId: z.string(), url: z.string() });

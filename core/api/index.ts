@@ -17,3 +17,4 @@ export * from './meta';
 export * from './backlog';
 export * from './supervision';
 export * from './hosts';
+export * from './drills';

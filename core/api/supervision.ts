@@ -62,10 +62,25 @@ export const HealthScheduleSchema = z.object({
   components: z.array(z.string()),
   nextRunAt: z.string().optional(),
   lastRunAt: z.string().optional(),
+  /** The task queue its sweeps run on, and the stack that made it (its task queue). */
+  taskQueue: z.string().optional(),
+  owner: z.string().optional(),
 });
 /** A health schedule as the API shows it. */
 export type HealthSchedule = z.output<typeof HealthScheduleSchema>;
 export const ScheduleListSchema = z.object({ schedules: z.array(HealthScheduleSchema) });
+/** What `mend schedules --reconcile` (POST /v1/schedules/reconcile) changed to make the schedules match the config. */
+export const ReconcileResultSchema = z.object({
+  created: z.array(z.string()),
+  updated: z.array(z.string()),
+  deleted: z.array(z.string()),
+  unchanged: z.array(z.string()),
+  /** Supervisors (on this task queue) of components the config no longer watches, terminated. */
+  retired: z.array(z.string()),
+  /** The drill schedules (`mend/drill/<name>`), reconciled the same way. */
+  drills: z.object({ created: z.array(z.string()), updated: z.array(z.string()), deleted: z.array(z.string()), unchanged: z.array(z.string()) }).optional(),
+});
+export type ReconcileResult = z.output<typeof ReconcileResultSchema>;
 export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
 export const ScheduleActionResponseSchema = z.object({
   scheduleId: z.string(),
