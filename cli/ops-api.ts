@@ -1,6 +1,6 @@
 /** MendOps through mend's HTTP API (MEND_URL, MEND_TOKEN): the API's config, the token's role and scope. */
 import type { RunDescription, StartedRun } from '../client';
-import type { RunListQuery } from '../core/api';
+import type { HostDrainResult, RunListQuery } from '../core/api';
 import type { HostStatus } from '../core/host-status';
 import type { RecoveryResult, RunProgress } from '../core/run';
 import { ApiError, type ApiClient } from './api-client';
@@ -120,6 +120,10 @@ export class ApiOps implements MendOps {
 
   async hosts(): Promise<HostStatus[]> {
     return this.call(async () => (await this.api.hosts()).hosts);
+  }
+
+  async drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult> {
+    return this.call(() => this.api.drainHost(host, action, reason));
   }
 
   async close(): Promise<void> {}

@@ -2,14 +2,16 @@
 import os from 'node:os';
 import { MendClient, TemporalUnreachableError, type StartedRun } from '../client';
 import { checkComponent } from '../client/checks';
+import { drainHost, undrainHost } from '../client/host-drain';
 import { describeHosts } from '../client/hosts';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
 import { supervisorState, supervisorView } from '../client/supervisors';
-import { componentView, type RunListQuery, type SupervisorView } from '../core/api';
+import { componentView, type HostDrainResult, type RunListQuery, type SupervisorView } from '../core/api';
 import { selectComponents, selectSaga } from '../core/config';
 import type { Config } from '../core/schemas';
-import type { HostStatus } from '../core/host-status';
+import { hostIds, type HostStatus } from '../core/host-status';
+import { ValidationError } from '../core/errors';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
 import type { CheckAnswer, ComponentTable, MendOps, StartRecoveriesRequest, StartSagaRequest } from './ops';
@@ -144,6 +146,17 @@ export class TemporalOps implements MendOps {
 
   async hosts(): Promise<HostStatus[]> {
     return describeHosts(await this.connect(), this.config());
+  }
+
+  async drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult> {
+    const config = this.config();
+    const known = hostIds(config);
+    if (!known.includes(host)) throw new ValidationError('host', [`unknown host ${JSON.stringify(host)} (known: ${known.join(', ')})`]);
+    const by = cliUser();
+    const client = await this.connect();
+    if (action === 'drain') return { host, action, by, components: await drainHost(client, config, host, by, reason) };
+    const { components, skipped } = await undrainHost(client, config, host, by);
+    return { host, action, by, components, ...(skipped.length > 0 ? { skipped } : {}) };
   }
 
   async close(): Promise<void> {

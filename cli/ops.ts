@@ -6,7 +6,7 @@
  */
 import type { RunDescription, StartedRun } from '../client';
 import type { RunList } from '../client/runs';
-import type { RunListQuery } from '../core/api';
+import type { HostDrainResult, RunListQuery } from '../core/api';
 import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
 import type { RunOptions, Strategy } from '../core/schemas';
 import type { Settings } from '../core/settings';
@@ -59,6 +59,8 @@ export interface MendOps {
   check(component: string): Promise<CheckAnswer>;
   /** The config's hosts with their agents (`mend hosts`). */
   hosts(): Promise<HostStatus[]>;
+  /** Holds (drain) or lets go on (undrain) the automatic recoveries of a host's components. */
+  drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult>;
   close(): Promise<void>;
 }
 

@@ -103,6 +103,10 @@ export interface SupervisorState {
   ignoreUntil?: number;
   pausedUntil?: number;
   pausedBy?: string;
+  /** Why it is paused (the pause signal's reason). */
+  pauseReason?: string;
+  /** The pause is a drain of this host (`mend hosts drain`): `undrain` resumes only such a pause. */
+  drainedHost?: string;
   /** Recoveries in a row without a healthy period of `backoffResetAfter` (drives the restart backoff). */
   consecutiveRecoveries: number;
   current?: RecoveryRecord;

@@ -172,7 +172,7 @@ export type Intent = SyncIntent | WaitIntent;
 
 export type MachineEvent =
   | { kind: 'report'; report: ProbeReport }
-  | { kind: 'pause'; now: number; by?: string; forMs?: number }
+  | { kind: 'pause'; now: number; by?: string; forMs?: number; reason?: string; host?: string }
   | { kind: 'resume' }
   | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string }
   | { kind: 'loop'; now: number; historyFull: boolean }
@@ -309,10 +309,11 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'pause':
       st.pausedUntil = ev.forMs ? ev.now + ev.forMs : FOREVER;
       st.pausedBy = ev.by;
+      st.pauseReason = ev.reason;
+      st.drainedHost = ev.host;
       return;
     case 'resume':
-      st.pausedUntil = undefined;
-      st.pausedBy = undefined;
+      clearPause(st);
       // A failure held by the pause may be acted on at the next report.
       st.ignoreUntil = undefined;
       st.detectBackoffMs = 0;
@@ -395,6 +396,20 @@ function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>)
   else s.m.inbox.push({ healthy: false, failureClass: 'unknown', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
 }
 
+function clearPause(st: SupervisorState): void {
+  st.pausedUntil = undefined;
+  st.pausedBy = undefined;
+  st.pauseReason = undefined;
+  st.drainedHost = undefined;
+}
+
+/** What `held` says of a pause: `host web-1 drained (disk swap) by alice`, or `paused by alice`. */
+export function pausedWhy(st: Pick<SupervisorState, 'pausedBy' | 'pauseReason' | 'drainedHost'>): string {
+  const by = st.pausedBy ? ` by ${st.pausedBy}` : '';
+  if (st.drainedHost !== undefined) return `host ${st.drainedHost} drained${st.pauseReason ? ` (${st.pauseReason})` : ''}${by}`;
+  return `paused${by}`;
+}
+
 /** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry, recovery confirmed. */
 function tick(s: Step): void {
   const { m, st, sup, now } = s;
@@ -410,10 +425,7 @@ function tick(s: Step): void {
     s.notify('breaker-closed', `${m.id}: circuit breaker closed (${st.breaker.reason})`);
   }
   if (st.consecutiveRecoveries > 0 && st.healthySince !== undefined && now - st.healthySince >= sup.backoffResetAfter) st.consecutiveRecoveries = 0;
-  if (st.pausedUntil !== undefined && now >= st.pausedUntil) {
-    st.pausedUntil = undefined;
-    st.pausedBy = undefined;
-  }
+  if (st.pausedUntil !== undefined && now >= st.pausedUntil) clearPause(st);
   // Stayed healthy for the relapse window (no failure from before its end waits in the inbox): a success.
   const pending = st.confirming;
   if (pending && st.health === 'healthy' && now >= pending.until && !m.inbox.some((r) => !r.healthy && Date.parse(r.checkedAt) < pending.until)) {
@@ -565,7 +577,7 @@ function holdOrReserve(s: Step): void {
     return endPass(s);
   }
   if (st.pausedUntil !== undefined && pass.since! < st.pausedUntil) {
-    backOffDetection(s, `paused${st.pausedBy ? ` by ${st.pausedBy}` : ''}`);
+    backOffDetection(s, pausedWhy(st));
     return endPass(s);
   }
   // Nothing is restarted before what it depends on is healthy: a dependent started without its

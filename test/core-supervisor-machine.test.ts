@@ -362,6 +362,19 @@ describe('supervisor decisions', () => {
     assert.equal(sim.intents('start-recovery').length, 1);
   });
 
+  test('a host drain holds a failure naming the host and why; only a resume ends it, and clears the drain', () => {
+    const sim = new Sim(spec());
+    sim.feed({ kind: 'pause', now: sim.now, by: 'alice', host: 'edge', reason: 'disk swap' });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.state.held, 'host edge drained (disk swap) by alice');
+    assert.equal(sim.state.stats.attempted, 0);
+    sim.feed({ kind: 'resume' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.pauseReason, sim.state.pausedUntil], [undefined, undefined, undefined]);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
   test('a pause for a while ends by itself at its deadline', () => {
     const sim = new Sim(spec());
     sim.feed({ kind: 'pause', now: sim.now, forMs: 30_000 });
