@@ -118,6 +118,8 @@ export interface SupervisorState {
   stats: SupervisorStats;
   /** Why the last failure started no recovery, if it did not. */
   held?: string;
+  /** The component's host did not pick up a confirmation probe in time: held until a report comes through again. */
+  unreachableHost?: string;
   /** Continue-as-new generations so far. */
   generation: number;
 }

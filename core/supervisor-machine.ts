@@ -187,6 +187,7 @@ export type MachineEvent =
   | { kind: 'recovery-already-running'; now: number }
   | { kind: 'recovery-ended'; now: number; result?: RecoveryResult; error?: string }
   | { kind: 'permit-released'; now: number }
+  | { kind: 'host-unreachable'; now: number; host: string }
   | { kind: 'failed'; now: number };
 
 export type Decision = { machine: SupervisorMachine; intents: Intent[]; ask?: undefined } | { ask: Patch; intents: Intent[]; machine?: undefined };
@@ -364,9 +365,27 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'permit-released':
       expect(s, ['releasing'], ev);
       return permitReleased(s);
+    case 'host-unreachable':
+      return hostUnreachable(s, expect(s, ['confirm', 'last-look'], ev).stage, ev.host);
     case 'failed':
       return failed(s);
   }
+}
+
+/**
+ * No agent picked up a confirmation probe on the component's host: nothing is known of the
+ * component, and nothing could be done there. Held with the host named; the failure is not
+ * counted, and what a last look held (the breaker's slot, a permit) is given back. The next report
+ * that comes through (the agent polls again) is handled as usual.
+ */
+function hostUnreachable(s: Step, stage: Stage, host: string): void {
+  const { st } = s;
+  st.unreachableHost = host;
+  st.held = `host ${host} unreachable: its agent did not pick up a probe in time`;
+  s.log('warn', 'host unreachable', { host });
+  if (stage === 'confirm') return endPass(s);
+  if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
+  finishAttempt(s);
 }
 
 /** Loop top: time-driven moves, the pid watch, continue-as-new when the history is long, then wait. */
@@ -478,6 +497,7 @@ function markHealthy(s: Step, atMs: number): void {
   st.firstFailedAt = undefined;
   st.healthySince ??= atMs;
   st.held = undefined;
+  st.unreachableHost = undefined;
 }
 
 function backOffDetection(s: Step, why: string): void {

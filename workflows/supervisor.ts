@@ -22,7 +22,7 @@ import {
   type Workflow,
 } from '@temporalio/workflow';
 import type { DependenciesResult, MendActivities } from '../activities';
-import { fleetLimiterWorkflowId } from '../core/constants';
+import { DEFAULT_HOST, fleetLimiterWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import {
@@ -40,6 +40,7 @@ import {
 import { permitSignal, releaseSignal } from './fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 import { causeMessage } from './lib/runbook';
+import { HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './lib/unreachable';
 
 // Defined once in core/messages (the client and the sweep send them).
 import { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
@@ -211,6 +212,9 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
         }
       }
     } catch (err) {
+      // A confirmation probe no agent picked up: the host is unreachable, not the component failed.
+      if (i.kind === 'confirm' && isPickupTimeout(err) && patched(HOLD_UNREACHABLE_PATCH))
+        return event('host-unreachable', { host: i.component.host ?? DEFAULT_HOST });
       // Its retries are spent: what the pass holds is given back, then the supervisor fails with it (as it always did).
       failure = err;
       return event('failed');
