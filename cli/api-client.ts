@@ -18,6 +18,8 @@ import {
   CheckResultSchema,
   ComponentDetailSchema,
   ComponentListSchema,
+  HostDrainBodySchema,
+  HostDrainResponseSchema,
   HostListSchema,
   HostViewSchema,
   ControlResponseSchema,
@@ -78,6 +80,12 @@ export class ApiClient {
 
   host(id: string) {
     return this.call('GET', `/v1/hosts/${encodeURIComponent(id)}`, HostViewSchema);
+  }
+
+  /** Drains or undrains a host; the body is checked here first, as the server would. */
+  drainHost(id: string, action: 'drain' | 'undrain', reason?: string) {
+    const body = action === 'drain' ? HostDrainBodySchema.parse(reason === undefined ? {} : { reason }) : {};
+    return this.call('POST', `/v1/hosts/${encodeURIComponent(id)}/${action}`, HostDrainResponseSchema, body);
   }
 
   /** Probes the component now on a worker; its supervisor gets the result. */

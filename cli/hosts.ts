@@ -4,6 +4,7 @@ import { formatDuration } from '../core/duration';
 import type { HostStatus } from '../core/host-status';
 import type { Settings } from '../core/settings';
 import { dim, green, red, table } from './format';
+import { CliError, EXIT } from './errors';
 import { withOps } from './ops';
 
 function ago(iso: string | undefined, now: number): string {
@@ -12,7 +13,7 @@ function ago(iso: string | undefined, now: number): string {
 }
 
 export function addHostsCommand(program: Command, settings: Settings): void {
-  program
+  const hosts = program
     .command('hosts')
     .description("list the config's hosts: agent up or down (from Temporal's pollers on mend/host/<id>), last seen, version, components on it")
     .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is shown)", settings.MEND_CONFIG)
@@ -43,4 +44,31 @@ export function addHostsCommand(program: Command, settings: Settings): void {
           dim(`no agent polling for ${down.join(', ')}: start one there with \`mend agent --host <id>\` (the default host is served by the central worker)`),
         );
     });
+
+  for (const action of ['drain', 'undrain'] as const) {
+    const cmd = hosts
+      .command(`${action} <host>`)
+      .description(
+        action === 'drain'
+          ? "hold the automatic recoveries of a host's components: their supervisors pause, naming the host, until `mend hosts undrain`"
+          : "let a drained host's components be recovered again (a failure is acted on at its next check); a pause made by hand stays",
+      )
+      .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is used)", settings.MEND_CONFIG);
+    if (action === 'drain') cmd.option('--reason <text>', 'why (shown in each supervisor as `held: host <id> drained (<reason>)`)');
+    cmd
+      .option('--json', 'print as JSON')
+      .addHelpText('after', `\nExample:\n  mend hosts ${action} web-1${action === 'drain' ? " --reason 'disk swap'" : ''}`)
+      .action(async (host, own: { config?: string; reason?: string; json?: boolean }) => {
+        // Commander gives `--json` and `-c` after the subcommand to `hosts` itself, which has the same options: both count.
+        const listing = hosts.opts();
+        const opts = { ...own, json: own.json || listing.json, config: hosts.getOptionValueSource('config') === 'cli' ? listing.config : own.config };
+        if (opts.reason !== undefined && opts.reason.trim() === '') throw new CliError('--reason must not be empty', EXIT.usage);
+        const done = await withOps(settings, opts.config, (ops) => ops.drainHost(host, action, opts.reason));
+        if (opts.json) return console.log(JSON.stringify(done, null, 2));
+        const list = done.components.length > 0 ? done.components.join(', ') : 'no supervised components';
+        console.log(action === 'drain' ? `host ${host} drained: recoveries held for ${list}` : `host ${host} undrained: ${list} may be recovered again`);
+        if (done.skipped?.length)
+          console.log(dim(`still paused by hand (not by this drain): ${done.skipped.join(', ')}; \`mend resume mend/supervisor/<component>\``));
+      });
+  }
 }

@@ -1,6 +1,6 @@
 /** MendOps through mend's HTTP API (MEND_URL, MEND_TOKEN): the API's config, the token's role and scope. */
 import type { RunDescription, StartedRun } from '../client';
-import type { DrillResult, FleetStats, RunListQuery } from '../core/api';
+import type { DrillResult, FleetStats, HostDrainResult, RunListQuery } from '../core/api';
 import type { BacklogStatus } from '../core/backlog';
 import type { HostStatus } from '../core/host-status';
 import type { RecoveryResult, RunProgress } from '../core/run';
@@ -185,6 +185,10 @@ export class ApiOps implements MendOps {
   async drillResult(run: StartedRun): Promise<DrillResult> {
     const [, , name, suffix] = run.workflowId.split('/');
     return this.untilEnded(run.workflowId, () => this.call(() => this.api.drillRun(name!, suffix!)));
+  }
+
+  async drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult> {
+    return this.call(() => this.api.drainHost(host, action, reason));
   }
 
   async close(): Promise<void> {}

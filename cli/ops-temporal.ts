@@ -5,6 +5,7 @@ import { BacklogControl } from '../client/backlog';
 import { checkComponent } from '../client/checks';
 import { drillResult, startDrill } from '../client/drills';
 import { listHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { drainHost, undrainHost } from '../client/host-drain';
 import { describeHosts } from '../client/hosts';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
@@ -17,6 +18,7 @@ import {
   FleetStatsSchema,
   HealthScheduleSchema,
   ReconcileResultSchema,
+  type HostDrainResult,
   type RunListQuery,
   type SupervisorView,
 } from '../core/api';
@@ -24,7 +26,8 @@ import type { BacklogStatus } from '../core/backlog';
 import { selectComponents, selectDrill, selectSaga, selectSpool } from '../core/config';
 import type { Config, Spool } from '../core/schemas';
 import { counts } from '../domain/backlog/spool';
-import type { HostStatus } from '../core/host-status';
+import { hostIds, type HostStatus } from '../core/host-status';
+import { ValidationError } from '../core/errors';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
 import { noSpoolsError } from './errors';
@@ -229,6 +232,17 @@ export class TemporalOps implements MendOps {
 
   async drillResult(run: StartedRun) {
     return DrillResultSchema.parse(await drillResult(await this.connect(), run));
+  }
+
+  async drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult> {
+    const config = this.config();
+    const known = hostIds(config);
+    if (!known.includes(host)) throw new ValidationError('host', [`unknown host ${JSON.stringify(host)} (known: ${known.join(', ')})`]);
+    const by = cliUser();
+    const client = await this.connect();
+    if (action === 'drain') return { host, action, by, components: await drainHost(client, config, host, by, reason) };
+    const { components, skipped } = await undrainHost(client, config, host, by);
+    return { host, action, by, components, ...(skipped.length > 0 ? { skipped } : {}) };
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import type { RunDescription, StartedRun } from '../client';
 import type { RunList } from '../client/runs';
 import type { HealthScheduleInfo } from '../client/schedules';
 import type { BacklogStatus, SpoolCounts } from '../core/backlog';
-import type { DrillResult, FleetStats, ReconcileResult, RunListQuery } from '../core/api';
+import type { DrillResult, FleetStats, HostDrainResult, ReconcileResult, RunListQuery } from '../core/api';
 import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
 import type { RunOptions, Strategy } from '../core/schemas';
 import type { Settings } from '../core/settings';
@@ -89,6 +89,8 @@ export interface MendOps {
   startDrill(name: string): Promise<StartedRun>;
   /** Waits for the drill run to end and returns its result. */
   drillResult(run: StartedRun): Promise<DrillResult>;
+  /** Holds (drain) or lets go on (undrain) the automatic recoveries of a host's components. */
+  drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult>;
   close(): Promise<void>;
 }
 

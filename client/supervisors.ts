@@ -59,6 +59,7 @@ export function supervisorView(state: SupervisorState): SupervisorView {
     paused: state.pausedUntil !== undefined,
     pausedUntil: iso(state.pausedUntil),
     pausedBy: state.pausedBy,
+    drainedHost: state.drainedHost,
     held: state.held,
     lastFailureClass: state.lastFailureClass,
     lastDetail: state.lastDetail,

@@ -74,6 +74,16 @@ export function hostStatuses(
   return all.map((h) => hostStatus(h, config, pollers(h.id), taskQueueOf(h.id), now));
 }
 
+/** The ids `hostStatuses` lists: what `mend hosts drain` and /v1/hosts/:id accept. */
+export function hostIds(config: Pick<Config, 'hosts' | 'components'>): string[] {
+  return hostStatuses(
+    config,
+    () => [],
+    (h) => h,
+    0,
+  ).map((h) => h.id);
+}
+
 function hostStatus(
   h: { id: string; description?: string; labels: Record<string, string> },
   config: Pick<Config, 'components'>,

@@ -30,8 +30,11 @@ export const approveUpdate = defineUpdate<ApprovalStatus, [ApprovalRequest]>('ap
 /** One health observation (a sweep's, the pid watch's, or a check's). */
 export const reportSignal = defineSignal<[ProbeReport]>('report');
 export const supervisorStateQuery = defineQuery<SupervisorState>('state');
-/** Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while. */
-export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number }?]>('pause');
+/**
+ * Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while.
+ * `host`: the pause drains that host (`mend hosts drain`), and `mend hosts undrain` resumes it.
+ */
+export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number; host?: string }?]>('pause');
 export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
 
 // ---------------------------------------------------------------- fleet limiter (mend/fleet/<task queue>)

@@ -103,6 +103,10 @@ export interface SupervisorState {
   ignoreUntil?: number;
   pausedUntil?: number;
   pausedBy?: string;
+  /** Why it is paused (the pause signal's reason). */
+  pauseReason?: string;
+  /** The pause is a drain of this host (`mend hosts drain`): `undrain` resumes only such a pause. */
+  drainedHost?: string;
   /** Recoveries in a row without a healthy period of `backoffResetAfter` (drives the restart backoff). */
   consecutiveRecoveries: number;
   current?: RecoveryRecord;
@@ -114,6 +118,8 @@ export interface SupervisorState {
   stats: SupervisorStats;
   /** Why the last failure started no recovery, if it did not. */
   held?: string;
+  /** The component's host did not pick up a confirmation probe in time: held until a report comes through again. */
+  unreachableHost?: string;
   /** Continue-as-new generations so far. */
   generation: number;
 }

@@ -174,7 +174,7 @@ export type Intent = SyncIntent | WaitIntent;
 
 export type MachineEvent =
   | { kind: 'report'; report: ProbeReport }
-  | { kind: 'pause'; now: number; by?: string; forMs?: number }
+  | { kind: 'pause'; now: number; by?: string; forMs?: number; reason?: string; host?: string }
   | { kind: 'resume' }
   | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string }
   | { kind: 'loop'; now: number; historyFull: boolean }
@@ -189,6 +189,7 @@ export type MachineEvent =
   | { kind: 'recovery-already-running'; now: number }
   | { kind: 'recovery-ended'; now: number; result?: RecoveryResult; error?: string }
   | { kind: 'permit-released'; now: number }
+  | { kind: 'host-unreachable'; now: number; host: string }
   | { kind: 'failed'; now: number };
 
 export type Decision = { machine: SupervisorMachine; intents: Intent[]; ask?: undefined } | { ask: Patch; intents: Intent[]; machine?: undefined };
@@ -311,10 +312,11 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'pause':
       st.pausedUntil = ev.forMs ? ev.now + ev.forMs : FOREVER;
       st.pausedBy = ev.by;
+      st.pauseReason = ev.reason;
+      st.drainedHost = ev.host;
       return;
     case 'resume':
-      st.pausedUntil = undefined;
-      st.pausedBy = undefined;
+      clearPause(st);
       // A failure held by the pause may be acted on at the next report.
       st.ignoreUntil = undefined;
       st.detectBackoffMs = 0;
@@ -365,9 +367,27 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'permit-released':
       expect(s, ['releasing'], ev);
       return permitReleased(s);
+    case 'host-unreachable':
+      return hostUnreachable(s, expect(s, ['confirm', 'last-look'], ev).stage, ev.host);
     case 'failed':
       return failed(s);
   }
+}
+
+/**
+ * No agent picked up a confirmation probe on the component's host: nothing is known of the
+ * component, and nothing could be done there. Held with the host named; the failure is not
+ * counted, and what a last look held (the breaker's slot, a permit) is given back. The next report
+ * that comes through (the agent polls again) is handled as usual.
+ */
+function hostUnreachable(s: Step, stage: Stage, host: string): void {
+  const { st } = s;
+  st.unreachableHost = host;
+  st.held = `host ${host} unreachable: its agent did not pick up a probe in time`;
+  s.log('warn', 'host unreachable', { host });
+  if (stage === 'confirm') return endPass(s);
+  if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
+  finishAttempt(s);
 }
 
 /** Loop top: time-driven moves, the pid watch, continue-as-new when the history is long, then wait. */
@@ -397,6 +417,20 @@ function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>)
   else s.m.inbox.push({ healthy: false, failureClass: 'crash', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
 }
 
+function clearPause(st: SupervisorState): void {
+  st.pausedUntil = undefined;
+  st.pausedBy = undefined;
+  st.pauseReason = undefined;
+  st.drainedHost = undefined;
+}
+
+/** What `held` says of a pause: `host web-1 drained (disk swap) by alice`, or `paused by alice`. */
+export function pausedWhy(st: Pick<SupervisorState, 'pausedBy' | 'pauseReason' | 'drainedHost'>): string {
+  const by = st.pausedBy ? ` by ${st.pausedBy}` : '';
+  if (st.drainedHost !== undefined) return `host ${st.drainedHost} drained${st.pauseReason ? ` (${st.pauseReason})` : ''}${by}`;
+  return `paused${by}`;
+}
+
 /** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry, recovery confirmed. */
 function tick(s: Step): void {
   const { m, st, sup, now } = s;
@@ -412,10 +446,7 @@ function tick(s: Step): void {
     s.notify('breaker-closed', `${m.id}: circuit breaker closed (${st.breaker.reason})`);
   }
   if (st.consecutiveRecoveries > 0 && st.healthySince !== undefined && now - st.healthySince >= sup.backoffResetAfter) st.consecutiveRecoveries = 0;
-  if (st.pausedUntil !== undefined && now >= st.pausedUntil) {
-    st.pausedUntil = undefined;
-    st.pausedBy = undefined;
-  }
+  if (st.pausedUntil !== undefined && now >= st.pausedUntil) clearPause(st);
   // Stayed healthy for the relapse window (no failure from before its end waits in the inbox): a success.
   const pending = st.confirming;
   if (pending && st.health === 'healthy' && now >= pending.until && !m.inbox.some((r) => !r.healthy && Date.parse(r.checkedAt) < pending.until)) {
@@ -468,6 +499,7 @@ function markHealthy(s: Step, atMs: number): void {
   st.firstFailedAt = undefined;
   st.healthySince ??= atMs;
   st.held = undefined;
+  st.unreachableHost = undefined;
 }
 
 function backOffDetection(s: Step, why: string): void {
@@ -567,7 +599,7 @@ function holdOrReserve(s: Step): void {
     return endPass(s);
   }
   if (st.pausedUntil !== undefined && pass.since! < st.pausedUntil) {
-    backOffDetection(s, `paused${st.pausedBy ? ` by ${st.pausedBy}` : ''}`);
+    backOffDetection(s, pausedWhy(st));
     return endPass(s);
   }
   // Nothing is restarted before what it depends on is healthy: a dependent started without its

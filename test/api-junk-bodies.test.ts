@@ -14,7 +14,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { BacklogControl } from '../client/backlog';
 import { planHealthGroups, reconcileSchedules, deleteHealthSchedules } from '../client/schedules';
-import { backlogWorkflowId, recoveryWorkflowId } from '../core/constants';
+import { supervisorState } from '../client/supervisors';
+import { backlogWorkflowId, DEFAULT_HOST, recoveryWorkflowId } from '../core/constants';
 import { checkWorkflowId } from '../core/supervision';
 import { freePort } from '../scripts/ports';
 import { bearer, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
@@ -140,7 +141,8 @@ describe('junk bodies on every POST route take no effect', () => {
   /** A concrete URL for an OpenAPI path of this app: each path parameter names one of the targets. */
   function urlOf(path: string): string {
     return path.replace(/\{(\w+)\}/g, (_m, param: string) => {
-      if (param === 'id') return path.startsWith('/v1/components/') ? svc : encodeURIComponent(recoveryWorkflowId(gate));
+      if (param === 'id')
+        return path.startsWith('/v1/components/') ? svc : path.startsWith('/v1/hosts/') ? DEFAULT_HOST : encodeURIComponent(recoveryWorkflowId(gate));
       const value = { name: sagaName, spool: spoolName, group }[param];
       assert.ok(value, `no target for {${param}} in ${path}: add one to this test`);
       return value;
@@ -208,6 +210,7 @@ describe('junk bodies on every POST route take no effect', () => {
     // Nothing was sent: the run and the replay entity got no signal, cancellation or update.
     assert.equal(actedOn(await history(recoveryWorkflowId(gate), gateRunId)), gateBefore, 'the run was acted on');
     assert.equal(actedOn(await history(backlogWorkflowId(spoolName), backlogRunId)), backlogBefore, 'the replay entity was acted on');
+    assert.equal((await supervisorState(suite.client, svc))?.drainedHost, undefined, 'the host was drained');
     const progress = await suite.client.progress(recoveryWorkflowId(gate));
     assert.equal(progress.approval?.state, 'waiting');
     assert.equal(progress.paused, false);

@@ -340,6 +340,8 @@ describe('mend --help', () => {
       ['backlog', 'status'],
       ['agent'],
       ['hosts'],
+      ['hosts', 'drain'],
+      ['hosts', 'undrain'],
     ];
     for (let i = 0; i < commands.length; i += 4) {
       await Promise.all(

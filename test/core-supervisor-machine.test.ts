@@ -44,7 +44,10 @@ function spec(supervision: Record<string, unknown> = {}, extra: Partial<Supervis
 
 /** How the world answers each intent the machine waits on. */
 interface World {
-  confirm(i: Extract<WaitIntent, { kind: 'confirm' }>): { healthy: boolean; failureClass?: ProbeReport['failureClass']; detail?: string };
+  /** `unreachable`: no agent of that host picked the probe up in time. */
+  confirm(
+    i: Extract<WaitIntent, { kind: 'confirm' }>,
+  ): { healthy: boolean; failureClass?: ProbeReport['failureClass']; detail?: string } | { unreachable: string };
   recoveryRun(i: Extract<WaitIntent, { kind: 'find-recovery-run' }>): RecoveryRunSeen | undefined;
   dependencies(): Array<{ id: string; reason: string }>;
   alreadyRunning(): boolean;
@@ -150,6 +153,7 @@ class Sim {
       case 'confirm': {
         this.now += 50 + i.probes * i.intervalMs;
         const c = w.confirm(i);
+        if ('unreachable' in c) return { kind: 'host-unreachable', now: this.now, host: c.unreachable };
         return {
           kind: 'confirmed',
           now: this.now,
@@ -360,6 +364,37 @@ describe('supervisor decisions', () => {
     assert.deepEqual([sim.state.pausedUntil, sim.state.ignoreUntil, sim.state.detectBackoffMs], [undefined, undefined, 0]);
     sim.report({ healthy: false, source: 'watch' });
     assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
+  test('a host drain holds a failure naming the host and why; only a resume ends it, and clears the drain', () => {
+    const sim = new Sim(spec());
+    sim.feed({ kind: 'pause', now: sim.now, by: 'alice', host: 'edge', reason: 'disk swap' });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.equal(sim.state.held, 'host edge drained (disk swap) by alice');
+    assert.equal(sim.state.stats.attempted, 0);
+    sim.feed({ kind: 'resume' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.pauseReason, sim.state.pausedUntil], [undefined, undefined, undefined]);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
+  test('a confirmation probe no agent picked up holds naming the host: the failure is not counted, nothing starts, a report that comes through ends it', () => {
+    let reachable = false;
+    const sim = new Sim(spec(), { ...calm, confirm: () => (reachable ? { healthy: true } : { unreachable: 'edge' }) });
+    sim.report({ healthy: false });
+    assert.equal(sim.state.held, 'host edge unreachable: its agent did not pick up a probe in time');
+    assert.equal(sim.state.unreachableHost, 'edge');
+    // Only the sweep's own failure: the probes that never ran count for nothing.
+    assert.equal(sim.state.consecutiveFailures, 1);
+    sim.report({ healthy: false });
+    assert.equal(sim.state.consecutiveFailures, 2);
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.deepEqual(sim.state.breaker.recoveries, []);
+    assert.equal(sim.intents('notify').length, 0);
+    reachable = true;
+    sim.report({ healthy: false });
+    assert.deepEqual([sim.state.health, sim.state.unreachableHost, sim.state.held], ['healthy', undefined, undefined]);
   });
 
   test('a pause for a while ends by itself at its deadline', () => {

@@ -55,7 +55,10 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
   setHandler(reportSignal, (report) => void feed({ kind: 'report', report }));
   setHandler(permitSignal, ({ component }) => granted(component));
   setHandler(supervisorStateQuery, () => m.state);
-  setHandler(pauseSupervisionSignal, (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs }));
+  setHandler(
+    pauseSupervisionSignal,
+    (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs, reason: req?.reason, host: req?.host }),
+  );
   setHandler(resumeSupervisionSignal, () => void feed({ kind: 'resume' }));
 
   for (let ev = start(); ;) {

@@ -82,6 +82,8 @@ export const SupervisorViewSchema = z.object({
   paused: z.boolean(),
   pausedUntil: z.string().optional(),
   pausedBy: z.string().optional(),
+  /** The pause is a drain of this host (`mend hosts drain`). */
+  drainedHost: z.string().optional(),
   /** Why the last failure started no recovery. */
   held: z.string().optional(),
   lastFailureClass: z.enum(FAILURE_CLASSES).optional(),

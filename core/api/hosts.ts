@@ -38,3 +38,19 @@ export const HostViewSchema = z
   .describe("a host and its agent, from Temporal's pollers on its queue");
 
 export const HostListSchema = z.object({ hosts: z.array(HostViewSchema) }).describe('the hosts of the config (and the default host)');
+
+/** drain: why (shown in each supervisor's `held`). undrain: nothing. */
+export const HostDrainBodySchema = z.object({ reason: z.string().min(1).max(500).optional() }).strict();
+
+export const HostDrainResponseSchema = z
+  .object({
+    host: z.string(),
+    action: z.enum(['drain', 'undrain']),
+    by: z.string(),
+    /** Supervised components whose supervisor was paused (drain) or resumed (undrain). */
+    components: z.array(z.string()),
+    /** undrain: components left paused because their pause is not this host's drain (an operator's own `mend pause`). */
+    skipped: z.array(z.string()).optional(),
+  })
+  .describe("a host's automatic recoveries held (drain) or let go on (undrain)");
+export type HostDrainResult = z.infer<typeof HostDrainResponseSchema>;

@@ -22,13 +22,14 @@ import {
   type Workflow,
 } from '@temporalio/workflow';
 import type { DependenciesResult, MendActivities } from '../../activities';
-import { fleetLimiterWorkflowId } from '../../core/constants';
+import { DEFAULT_HOST, fleetLimiterWorkflowId } from '../../core/constants';
 import type { RecoveryResult } from '../../core/run';
 import type { Component } from '../../core/schemas';
 import { RUN_WAIT_MS, type Intent, type MachineEvent, type SupervisorInput, type SupervisorMachine, type WaitIntent } from '../../core/supervisor-machine';
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { causeMessage } from './runbook';
+import { HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
 
 /** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
 const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
@@ -180,6 +181,9 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         }
       }
     } catch (err) {
+      // A confirmation probe no agent picked up: the host is unreachable, not the component failed.
+      if (i.kind === 'confirm' && isPickupTimeout(err) && patched(HOLD_UNREACHABLE_PATCH))
+        return event('host-unreachable', { host: i.component.host ?? DEFAULT_HOST });
       // Its retries are spent: what the pass holds is given back, then the supervisor fails with it (as it always did).
       failure = err;
       return event('failed');
