@@ -10,6 +10,7 @@ import { processAdapter, stopProcess } from '../domain/adapters/process';
 import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
+import { withHomeDefaults } from '../core/config';
 import { DEFAULT_NAMESPACE } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { readSettings } from '../core/settings';
@@ -239,7 +240,8 @@ export async function startRunbookSuite(
     client,
     env: { MEND_TEMPORAL_ADDRESS: sharedServer().address, MEND_TASK_QUEUE: queue, MEND_HOME: home },
     async stop() {
-      for (const c of config.components) if (c.adapter.type === 'process') await stopProcess(processAdapter(c)).catch(() => undefined);
+      // A component on another host has its pid file under its agent's MEND_HOME (here the suite's): stop it too.
+      for (const c of config.components) if (c.adapter.type === 'process') await stopProcess(processAdapter(withHomeDefaults(c, home))).catch(() => undefined);
       // suite.worker, not worker: a test may have replaced a killed worker.
       await suite.worker.stop();
       await client.close();

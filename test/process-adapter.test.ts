@@ -109,10 +109,15 @@ describe('process adapter', () => {
   test('a started process that died is reported with its exit status and only its own log lines', async () => {
     const { adapter } = await demoAdapter(dir, 'dies');
     const run = (code: string) => ({ ...adapter, command: ['node', '-e', code] });
-    // A first start that crashes with a Node error: its stack frames are dropped, the error line kept.
-    const first = run("console.log('from the first start'); setTimeout(() => { throw new Error('listen EADDRINUSE: address already in use') }, 50)");
+    // A first start that crashes with a Node error once the test lets it (so it is seen alive first, however slow
+    // the machine): its stack frames are dropped, the error line kept.
+    const letItDie = path.join(dir, 'let-it-die');
+    const first = run(
+      `console.log('from the first start'); setInterval(() => { if (require('fs').existsSync(${JSON.stringify(letItDie)})) throw new Error('listen EADDRINUSE: address already in use') }, 20)`,
+    );
     const { pid } = await startProcess(first);
     assert.equal(await deathOf(first), undefined, 'alive: no death to report');
+    writeFileSync(letItDie, '');
     const died = await waitFor('the first start to die', 10_000, () => deathOf(first));
     assert.deepEqual([died.pid, died.exit, died.failureClass], [pid, { code: 1, signal: null }, 'resource']);
     assert.ok(died.logTail.includes('from the first start'), died.detail);
