@@ -2,6 +2,7 @@
  * Hosts: GET /v1/hosts and GET /v1/hosts/:id: each host of the config with its agent up or down,
  * last seen, version and component count, read from Temporal's pollers on `<queue>/host/<id>`.
  */
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { drainHost, supervisedOnHost, undrainHost } from '../../client/host-drain';
 import { describeHosts } from '../../client/hosts';
@@ -50,6 +51,13 @@ export const hostRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
   );
 
   // Operator scope on every supervised component of the host: a drain holds (and an undrain lets go) their recoveries.
+  const authorizeHostAction = (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const host = request.params.id;
+    requireHost(config, host);
+    const principal = principalOf(request);
+    requireScope(principal, supervisedOnHost(config, host));
+    return { host, principal };
+  };
   app.post(
     '/hosts/:id/drain',
     {
@@ -64,10 +72,7 @@ export const hostRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
       },
     },
     async (request) => {
-      const host = request.params.id;
-      requireHost(config, host);
-      const principal = principalOf(request);
-      requireScope(principal, supervisedOnHost(config, host));
+      const { host, principal } = authorizeHostAction(request);
       const components = await drainHost(mend, config, host, principal.name, request.body?.reason);
       return { host, action: 'drain' as const, by: principal.name, components };
     },
@@ -87,10 +92,7 @@ export const hostRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
       },
     },
     async (request) => {
-      const host = request.params.id;
-      requireHost(config, host);
-      const principal = principalOf(request);
-      requireScope(principal, supervisedOnHost(config, host));
+      const { host, principal } = authorizeHostAction(request);
       const { components, skipped } = await undrainHost(mend, config, host, principal.name);
       return { host, action: 'undrain' as const, by: principal.name, components, ...(skipped.length > 0 ? { skipped } : {}) };
     },
