@@ -10,6 +10,7 @@ import { processAdapter, stopProcess } from '../domain/adapters/process';
 import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
+import { deleteHealthSchedules } from '../client/schedules';
 import { withHomeDefaults } from '../core/config';
 import { DEFAULT_NAMESPACE } from '../core/constants';
 import type { Config } from '../core/schemas';
@@ -332,4 +333,23 @@ export function recordHistory(workflowId: string, runId: string, file: string): 
   const json = execFileSync(temporalCli, ['workflow', 'show', '-w', workflowId, '-r', runId, '--address', address, '--output', 'json'], { encoding: 'utf8' });
   // The workflow id goes along: replaying a runbook that derives ids from it needs the real one.
   writeFileSync(path.join(__dirname, 'histories', file), JSON.stringify({ workflowId, ...(JSON.parse(json) as object) }, null, 2));
+}
+
+/**
+ * Ends a suite of supervised components: its health schedules (of `groups`) deleted, the given
+ * workflows (supervisors, recovery runs) terminated, then the suite stopped. Safe when `suite` never started.
+ */
+export async function stopSupervisedSuite(suite: RunbookSuite | undefined, queue: string, groups: string[], workflowIds: string[]): Promise<void> {
+  if (!suite) return;
+  await deleteHealthSchedules(
+    suite.client,
+    queue,
+    groups.map((g) => `mend/health/${g}`),
+  );
+  for (const wf of workflowIds)
+    await suite.client.temporal.workflow
+      .getHandle(wf)
+      .terminate('test over')
+      .catch(() => undefined);
+  await suite.stop();
 }

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
 import type { SweepResult } from '../activities/supervision';
-import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
-import { demoStarts, httpStatus, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { demoStarts, httpStatus, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite, stopSupervisedSuite } from './helpers';
 
 describe('breaker slots', () => {
   const dir = tempDir('slots');
@@ -51,15 +51,7 @@ describe('breaker slots', () => {
   });
 
   after(async () => {
-    if (suite) {
-      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
-        await suite.client.temporal.workflow
-          .getHandle(wf)
-          .terminate('test over')
-          .catch(() => undefined);
-      await suite.stop();
-    }
+    await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]);
   });
 
   test('a component that heals during the restart backoff leaves no breaker slot', async () => {

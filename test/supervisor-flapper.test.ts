@@ -6,12 +6,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
 import { startAlertSink, type AlertSink } from './alert-sink';
-import { demoStarts, recordHistory, runCli, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import {
+  demoStarts,
+  recordHistory,
+  runCli,
+  startRunbookSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+  stopSupervisedSuite,
+} from './helpers';
 
 describe('a flapping service under the circuit breaker', () => {
   const dir = tempDir('flapper');
@@ -51,15 +62,7 @@ describe('a flapping service under the circuit breaker', () => {
   });
 
   after(async () => {
-    if (suite) {
-      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
-        await suite.client.temporal.workflow
-          .getHandle(wf)
-          .terminate('test over')
-          .catch(() => undefined);
-      await suite.stop();
-    }
+    await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]);
     sink?.close();
   });
 

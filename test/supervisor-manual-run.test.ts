@@ -7,12 +7,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
-import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
 import { startAlertSink, type AlertSink } from './alert-sink';
-import { demoStarts, httpStatus, recordHistory, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import {
+  demoStarts,
+  httpStatus,
+  recordHistory,
+  startRunbookSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+  stopSupervisedSuite,
+} from './helpers';
 
 describe('a recovery run by hand on a supervised component', () => {
   const dir = tempDir('manual-run');
@@ -43,15 +54,7 @@ describe('a recovery run by hand on a supervised component', () => {
   });
 
   after(async () => {
-    if (suite) {
-      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-      for (const wf of [supervisorWorkflowId(id), recoveryWorkflowId(id)])
-        await suite.client.temporal.workflow
-          .getHandle(wf)
-          .terminate('test over')
-          .catch(() => undefined);
-      await suite.stop();
-    }
+    await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]);
     sink?.close();
   });
 
