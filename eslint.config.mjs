@@ -33,7 +33,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'kit/**/*.ts', 'runbooks/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

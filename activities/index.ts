@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { withHomeDefaults } from '../core/config';
-import type { Component } from '../core/schemas';
+import type { Component, HttpCall } from '../core/schemas';
+import { callEndpoint } from '../domain/adapters/http';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from '../domain/adapters';
 import { CommandNotFoundError, deathOf } from '../domain/adapters/process';
@@ -42,6 +43,12 @@ export interface WaitHealthyResult {
   last: ProbeResult;
   /** The started process exited before it was healthy; `last` says how (class `crash` or `resource`, exit status, log tail). */
   died?: boolean;
+}
+
+export interface HttpCallInput {
+  call: HttpCall;
+  headers?: Record<string, string>;
+  timeoutMs: number;
 }
 
 /** How often validation looks at the started pid between probes. */
@@ -124,6 +131,19 @@ export function createActivities(deps: ActivityDeps = {}) {
           const dead = await died();
           if (dead) return dead;
         }
+      }
+    },
+
+    /**
+     * A runbook's HTTP step (mend/kit `ctx.http`): one call, a one-line detail back. As idempotent
+     * as the endpoint it calls: a retry calls it again, so runbooks call endpoints safe to repeat
+     * (drain, undrain, set a flag), which the kit's documentation asks for.
+     */
+    async callHttp({ call, headers, timeoutMs }: HttpCallInput): Promise<{ detail: string }> {
+      try {
+        return { detail: await callEndpoint(call.method, call, headers ?? {}, timeoutMs) };
+      } catch (err) {
+        throw adapterFailure(err);
       }
     },
 

@@ -12,7 +12,7 @@ import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, Ru
 import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
-import { STRATEGY_WORKFLOW, WORKFLOW_TYPES } from '../core/workflow-types';
+import { isBuiltinStrategy, strategyWorkflowType, WORKFLOW_TYPES } from '../core/workflow-types';
 
 export interface MendClientOptions {
   address: string;
@@ -146,7 +146,7 @@ export class MendClient {
       related: recoveryRelatives(req.strategy, req.component, req.allComponents ?? []),
     };
     try {
-      const handle = await this.temporal.workflow.start(STRATEGY_WORKFLOW[req.strategy], {
+      const handle = await this.temporal.workflow.start(strategyWorkflowType(req.strategy), {
         workflowId,
         taskQueue: this.taskQueue,
         args: [input],
@@ -342,7 +342,9 @@ const NEEDS_RELATIVES = new Set<Strategy>(['dependency-aware', 'emergency-reset'
 
 /** The relatives a component's recovery needs (its strategy or escalation chain acts on them), else undefined. */
 export function recoveryRelatives(strategy: Strategy, component: Component, all: Component[]): Component[] | undefined {
-  return [strategy, ...component.policy.escalation].some((s) => NEEDS_RELATIVES.has(s)) ? relatedComponents(component.id, all) : undefined;
+  return [strategy, ...component.policy.escalation].some((s) => NEEDS_RELATIVES.has(s) || !isBuiltinStrategy(s))
+    ? relatedComponents(component.id, all)
+    : undefined;
 }
 
 function relatedComponents(id: string, all: Component[]): Component[] {

@@ -6,13 +6,15 @@ import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
 import { DEFAULT_HOST } from './constants';
 import { hostOf, knownHosts } from './hosts';
+import { strategyProblem } from './runbooks';
 
 /**
  * Parses YAML text into a validated config. Relative paths in components are resolved against
  * `baseDir` (the config file's folder); pid and log files default to `<stateDir>/run` and `<stateDir>/log`.
- * Throws ValidationError naming `source` and each offending path.
+ * `runbooks` names the custom runbooks found in the config's runbooks folder (the caller lists it):
+ * policies may name them as well as the built-ins. Throws ValidationError naming `source` and each offending path.
  */
-export function parseConfig(text: string, source: string, opts: { baseDir: string; stateDir: string }): Config {
+export function parseConfig(text: string, source: string, opts: { baseDir: string; stateDir: string; runbooks?: readonly string[] }): Config {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true }) ?? {};
@@ -22,7 +24,13 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
   }
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(source, formatIssues(parsed.error.issues));
-  const problems = [...graphProblems(parsed.data.components), ...sagaProblems(parsed.data), ...drillProblems(parsed.data), ...hostProblems(parsed.data)];
+  const problems = [
+    ...graphProblems(parsed.data.components),
+    ...sagaProblems(parsed.data),
+    ...drillProblems(parsed.data),
+    ...hostProblems(parsed.data),
+    ...strategyProblems(parsed.data, opts.runbooks ?? []),
+  ];
   if (problems.length > 0) throw new ValidationError(source, problems);
   const abs = (p: string) => path.resolve(opts.baseDir, p);
   // With `hosts:`, everything carries its host explicitly (summaries then name it); without, none does.
@@ -32,6 +40,7 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
   const hostById = new Map(components.map((c) => [c.id, c.host]));
   return {
     ...parsed.data,
+    runbooks: abs(parsed.data.runbooks),
     components,
     sagas: parsed.data.sagas.map((saga) => ({
       ...saga,
@@ -136,6 +145,21 @@ function hostProblems(config: Config): string[] {
     }
   });
   return problems;
+}
+
+/** Every strategy a policy names (its own and its escalation chain) is a built-in or a custom runbook. */
+function strategyProblems(config: Config, runbooks: readonly string[]): string[] {
+  return config.components.flatMap((c, i) => {
+    const where = `components[${i}].policy`;
+    const own = strategyProblem(c.policy.strategy, runbooks);
+    return [
+      ...(own ? [`${where}.strategy: ${own}`] : []),
+      ...c.policy.escalation.flatMap((s, j) => {
+        const problem = strategyProblem(s, runbooks);
+        return problem ? [`${where}.escalation[${j}]: ${problem}`] : [];
+      }),
+    ];
+  });
 }
 
 /** Saga names are unique and their steps name configured components. */

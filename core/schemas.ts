@@ -121,10 +121,22 @@ export const ProcessProbeSchema = z.object({ type: z.literal('process') }).stric
 
 export const ProbeSchema = z.discriminatedUnion('type', [HttpProbeSchema, TcpProbeSchema, CommandProbeSchema, ProcessProbeSchema]);
 
-/** Strategies a component's recovery can run; `mend run` and the API accept these (and `saga` by name). */
+/** The built-in strategies; `mend run` and the API accept these, a custom runbook's name (and `saga` by name). */
 export const STRATEGIES = ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset'] as const;
-export const StrategySchema = z.enum(STRATEGIES, {
-  error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')})`,
+export type BuiltinStrategy = (typeof STRATEGIES)[number];
+
+/**
+ * A custom runbook's name: its file name in the runbooks folder (`runbooks/drain-restart.ts`).
+ * Lowercase words joined by "-", so it maps one-to-one to a workflow type (core/workflow-types.ts).
+ */
+export const RUNBOOK_NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/**
+ * A built-in strategy, or the name of a custom runbook. The shape is checked here; whether a custom
+ * runbook of that name exists is checked where the runbooks folder is known (core/runbooks.ts).
+ */
+export const StrategySchema = z.union([z.enum(STRATEGIES), z.string().max(63).regex(RUNBOOK_NAME_PATTERN)], {
+  error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')}, or a custom runbook's name)`,
 });
 
 export const PolicySchema = z
@@ -391,6 +403,8 @@ export const DrillSchema = z
 export const ConfigSchema = z
   .object({
     version: z.literal(1).default(1),
+    /** Folder of custom runbooks (one `<name>.ts` each), relative to the config file; missing: none. */
+    runbooks: z.string().min(1).default('./runbooks'),
     /** The machines of the fleet; without it, everything is on the default host (`local`). */
     hosts: z
       .array(HostSchema)
@@ -452,7 +466,8 @@ export type Saga = z.output<typeof SagaSchema>;
 export type HttpProbe = z.output<typeof HttpProbeSchema>;
 export type TcpProbe = z.output<typeof TcpProbeSchema>;
 export type Probe = z.output<typeof ProbeSchema>;
-export type Strategy = z.output<typeof StrategySchema>;
+/** A built-in strategy or a custom runbook's name. */
+export type Strategy = BuiltinStrategy | (string & {});
 export type Policy = z.output<typeof PolicySchema>;
 export type Component = z.output<typeof ComponentSchema>;
 export type Config = z.output<typeof ConfigSchema>;

@@ -18,7 +18,8 @@
 import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery } from './breaker';
 import { recoveryWorkflowId } from './constants';
 import type { FailureClass } from './failure';
-import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult } from './run';
+import type { RecoveryInput, RecoveryResult } from './run';
+import { strategyWorkflowType } from './workflow-types';
 import type { Component } from './schemas';
 import {
   DESTRUCTIVE_STRATEGIES,
@@ -715,7 +716,7 @@ function startRecovery(s: Step): void {
   s.emit({ kind: 'stop-watch' });
   s.await('starting', {
     kind: 'start-recovery',
-    workflowType: STRATEGY_WORKFLOW[strategy],
+    workflowType: strategyWorkflowType(strategy),
     workflowId: recoveryWorkflowId(m.id),
     input,
     summary: `recover ${m.id} (${strategy}, started by its supervisor)`,

@@ -4,7 +4,7 @@
  * checks that every name here is one of them, so a renamed workflow fails a test, not a start.
  * Plain strings: the client, activities and other workflows import this without workflow code.
  */
-import type { Strategy } from './schemas';
+import type { BuiltinStrategy, Strategy } from './schemas';
 
 export const WORKFLOW_TYPES = {
   saga: 'saga',
@@ -23,6 +23,25 @@ export const STRATEGY_WORKFLOW = {
   'dependency-aware': 'dependencyAwareRestart',
   'state-recovery': 'stateRecovery',
   'emergency-reset': 'emergencyReset',
-} as const satisfies Record<Strategy, string>;
+} as const satisfies Record<BuiltinStrategy, string>;
 
-export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES] | (typeof STRATEGY_WORKFLOW)[Strategy];
+export type WorkflowType = (typeof WORKFLOW_TYPES)[keyof typeof WORKFLOW_TYPES] | (typeof STRATEGY_WORKFLOW)[BuiltinStrategy];
+
+/** True for the built-in strategies (the keys of STRATEGY_WORKFLOW). */
+export function isBuiltinStrategy(strategy: Strategy): strategy is BuiltinStrategy {
+  return Object.hasOwn(STRATEGY_WORKFLOW, strategy);
+}
+
+/**
+ * The workflow type of a custom runbook: `runbook_` and its name with "-" as "_" (names have no
+ * "_", so two names never share a type). The worker's generated bundle entry exports each custom
+ * runbook under this name (workers/runbooks.ts).
+ */
+export function runbookWorkflowType(name: string): string {
+  return `runbook_${name.replaceAll('-', '_')}`;
+}
+
+/** The workflow type that runs `strategy`, built-in or custom. */
+export function strategyWorkflowType(strategy: Strategy): string {
+  return isBuiltinStrategy(strategy) ? STRATEGY_WORKFLOW[strategy] : runbookWorkflowType(strategy);
+}

@@ -14,7 +14,7 @@
 //       state file (the benchmark's "started before its dependency was healthy").
 // Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/unhang,
 // POST /admin/crash, POST /admin/restart (an in-process restart: clears a hang, counted as `restarts`
-// in the state file; what an http adapter's restart call hits).
+// in the state file; what an http adapter's restart call hits), POST /admin/drain|undrain (items answer 503 while drained; counted as `drains`).
 'use strict';
 const http = require('node:http');
 const fs = require('node:fs');
@@ -67,6 +67,7 @@ if (crashAfter > 0 && !(process.env.FIXED_FILE && fs.existsSync(process.env.FIXE
 }
 
 let hung = false;
+let draining = false;
 const connectDependencies = process.env.CONNECT_DEPENDENCIES === '1';
 /** url -> { name, pid } of each dependency as found at start (CONNECT_DEPENDENCIES); pid undefined: not healthy then. */
 const connections = new Map();
@@ -144,9 +145,20 @@ const server = http.createServer(async (req, res) => {
       starts: state.starts,
       restarts: state.restarts || 0,
       problems,
+      draining,
+      drains: state.drains || 0,
     });
   }
+  // Drained: the service stays up and healthy but takes no traffic (a runbook drains it while what it calls restarts).
+  if (req.method === 'POST' && (url.pathname === '/admin/drain' || url.pathname === '/admin/undrain')) {
+    draining = url.pathname === '/admin/drain';
+    if (draining) state.drains = (state.drains || 0) + 1;
+    saveState();
+    log(draining ? 'drained: items answer 503 until undrained' : 'undrained');
+    return send(res, 200, { draining, drains: state.drains || 0 });
+  }
   const item = /^\/items\/([\w.-]{1,100})$/.exec(url.pathname);
+  if (item && draining) return send(res, 503, { error: 'draining' });
   if (item && req.method === 'GET') {
     const key = item[1];
     return key in state.items ? send(res, 200, { key, value: state.items[key] }) : send(res, 404, { error: `no item ${key}` });

@@ -4,6 +4,8 @@ import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { readSettings } from '../core/settings';
 import { handleStopSignals } from './stop-signals';
 import { createMendWorker } from './worker';
+import { runbooksDirOf } from '../client/config';
+import { listRunbookFiles } from '../client/runbooks';
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
@@ -15,15 +17,23 @@ async function main(): Promise<void> {
     Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
     console.log(`worker metrics on http://${bindAddress}/metrics`);
   }
-  const { run, connection } = await createMendWorker({
+  // The config's runbooks folder: its custom runbooks are bundled with the built-ins (a prebuilt bundle is used as built).
+  const runbooks = settings.MEND_WORKFLOW_BUNDLE ? [] : listRunbookFiles(runbooksDirOf(settings.MEND_CONFIG));
+  const {
+    run,
+    connection,
+    runbooks: loaded,
+  } = await createMendWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
     taskQueue: settings.MEND_TASK_QUEUE,
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
+    runbooks,
     activityDeps: { stateDir: settings.MEND_HOME, shutdown: stop.signal },
   });
   try {
     stop.running();
+    if (loaded.length > 0) console.log(`custom runbooks: ${loaded.map((r) => r.name).join(', ')}`);
     // Also the default host's queue: components that name no host run their host-bound activities here.
     console.log(
       `worker polling task queue "${settings.MEND_TASK_QUEUE}" (and "${hostTaskQueue(settings.MEND_TASK_QUEUE, DEFAULT_HOST)}") on ${settings.MEND_TEMPORAL_ADDRESS}`,

@@ -7,6 +7,9 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { workerIdentity } from './identity';
+import { bundleRunbooks } from './runbooks';
+import type { RunbookFile } from '../core/runbooks';
+import type { RunbookMeta } from '../kit/meta';
 
 export interface MendWorkerOptions {
   address: string;
@@ -14,6 +17,8 @@ export interface MendWorkerOptions {
   taskQueue: string;
   /** Path of a prebuilt bundle (bundleWorkflowCode output); otherwise workflows are bundled now. */
   workflowBundlePath?: string;
+  /** Custom runbooks to bundle with the built-ins (not with a prebuilt bundle); a bad one fails the start before any connection. */
+  runbooks?: RunbookFile[];
   activityDeps?: ActivityDeps;
   /** Also serve the default host's queue (default true); false when an agent runs for it. */
   embeddedHost?: boolean;
@@ -24,11 +29,15 @@ export interface MendWorkerOptions {
 export interface MendWorkers {
   workers: Worker[];
   connection: NativeConnection;
+  /** The custom runbooks bundled in. */
+  runbooks: RunbookMeta[];
   /** Runs every worker until all stop (SIGINT/SIGTERM shut them all down); one failing stops the others. */
   run(): Promise<void>;
 }
 
 export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWorkers> {
+  // Bundled first: a runbook that breaks the sandbox stops the start here, with nothing connected or polling.
+  const custom = !opts.workflowBundlePath && opts.runbooks?.length ? await bundleRunbooks(opts.runbooks) : undefined;
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
     // One set of activities for both: in-flight work scheduled on the main queue before host routing
@@ -39,7 +48,11 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
       namespace: opts.namespace,
       taskQueue: opts.taskQueue,
       identity: workerIdentity('worker', DEFAULT_HOST),
-      ...(opts.workflowBundlePath ? { workflowBundle: { codePath: opts.workflowBundlePath } } : { workflowsPath: require.resolve('../workflows') }),
+      ...(opts.workflowBundlePath
+        ? { workflowBundle: { codePath: opts.workflowBundlePath } }
+        : custom
+          ? { workflowBundle: { code: custom.code } }
+          : { workflowsPath: require.resolve('../workflows') }),
       activities,
       shutdownGraceTime: '10s',
       ...opts.overrides,
@@ -58,7 +71,7 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
         }),
       );
     }
-    return { workers, connection, run: () => runAll(workers) };
+    return { workers, connection, runbooks: custom?.runbooks ?? [], run: () => runAll(workers) };
   } catch (err) {
     await connection.close();
     throw err;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { FAILURE_CLASSES } from '../failure';
 import { OUTCOMES, PHASES } from '../run';
-import { ComponentIdSchema, RunRequestSchema, STRATEGIES, TriggerSchema } from '../schemas';
+import { ComponentIdSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from '../schemas';
 
 /** POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself. */
 export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
@@ -20,12 +20,14 @@ export const StartRunsResponseSchema = z
 
 /** What a run executes: a component strategy, or a configured saga. */
 export const RUN_KINDS = [...STRATEGIES, 'saga'] as const;
+/** A built-in kind, or a custom runbook's name. */
+const RunKindSchema = z.union([z.enum(RUN_KINDS), StrategySchema]);
 
 /** GET /v1/runs filters; each becomes a clause of a visibility query on mend's search attributes. */
 export const RunListQuerySchema = z
   .object({
     component: ComponentIdSchema.optional(),
-    strategy: z.enum(RUN_KINDS).optional(),
+    strategy: RunKindSchema.optional(),
     phase: z.enum(PHASES).optional(),
     outcome: z.enum(OUTCOMES).optional(),
     trigger: TriggerSchema.optional(),
@@ -97,7 +99,7 @@ export const RunProgressSchema = z.object({
 
 /** One rung of an escalation ladder. */
 export const RungSchema = z.object({
-  strategy: z.enum(RUN_KINDS),
+  strategy: RunKindSchema,
   workflowId: z.string(),
   /** Set since rungs link their runs; older ladders name the workflow only. */
   runId: z.string().optional(),
@@ -109,7 +111,7 @@ export const RungSchema = z.object({
 /** What a run returns (every strategy and the saga). */
 export const RecoveryResultSchema = z.object({
   outcome: z.enum(OUTCOMES),
-  strategy: z.enum(RUN_KINDS),
+  strategy: RunKindSchema,
   components: z.array(z.string()),
   dryRun: z.boolean(),
   reason: z.string().optional(),

@@ -7,7 +7,8 @@
  */
 import { isCancellation, ParentClosePolicy, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import { escalationWorkflowId } from '../../core/constants';
-import { STRATEGY_WORKFLOW, type RecoveryInput, type RecoveryResult, type Rung } from '../../core/run';
+import type { RecoveryInput, RecoveryResult, Rung } from '../../core/run';
+import { strategyWorkflowType } from '../../core/workflow-types';
 import type { Strategy } from '../../core/schemas';
 import { upsertOutcome } from './search-attributes';
 import { causeMessage, type Runbook } from './runbook';
@@ -35,7 +36,7 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
   try {
     // startChild issues the same command executeChild does, and tells the child's run id.
     child = await run.step('escalate', `escalate ${input.component.id} to ${next}`, input.component.id, async () => {
-      const handle = await startChild(STRATEGY_WORKFLOW[next], {
+      const handle = await startChild(strategyWorkflowType(next), {
         workflowId: childId,
         // What the first rung was told it would find is stale by now: the next rung probes for itself.
         args: [{ ...input, observed: undefined, trigger: 'escalation', escalatedFrom: [...(input.escalatedFrom ?? []), here] } satisfies RecoveryInput],

@@ -1,0 +1,63 @@
+/**
+ * The custom runbooks of a config: one `<name>.ts` per runbook in its runbooks folder (tests,
+ * `*.test.ts`, and sub-folders such as `fixtures/` are not runbooks). A missing folder means none.
+ */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ValidationError } from '../core/errors';
+import type { RunbookFile } from '../core/runbooks';
+import { RUNBOOK_NAME_PATTERN, STRATEGIES } from '../core/schemas';
+import type { RunbookMeta } from '../kit/meta';
+
+/** Names a custom runbook may not take: the built-ins, and `saga` (mend run saga <name>). */
+const RESERVED = new Set<string>([...STRATEGIES, 'saga']);
+
+/** The runbook files of `dir`, sorted by name; a file whose name is not a valid runbook name is an error naming it. */
+export function listRunbookFiles(dir: string): RunbookFile[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && !e.name.endsWith('.d.ts'))
+      .map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new ValidationError(dir, [`cannot read the runbooks folder (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  const problems: string[] = [];
+  const files = entries.sort().flatMap((entry) => {
+    const name = entry.slice(0, -'.ts'.length);
+    if (!RUNBOOK_NAME_PATTERN.test(name) || name.length > 63) {
+      problems.push(`${entry}: a runbook's file name is its name: lowercase words joined by "-", e.g. drain-restart.ts`);
+      return [];
+    }
+    if (RESERVED.has(name)) {
+      problems.push(`${entry}: "${name}" is a built-in name; give the runbook another`);
+      return [];
+    }
+    return [{ name, file: path.join(dir, entry) }];
+  });
+  if (problems.length > 0) throw new ValidationError(dir, problems);
+  return files;
+}
+
+/**
+ * What a runbook file declares (name, description, targets), read by loading it in Node: its
+ * default export is what `defineRunbook` returned. Errors name the file.
+ */
+export function loadRunbookMeta(runbook: RunbookFile): RunbookMeta {
+  let mod: { default?: { runbook?: RunbookMeta } };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a user's .ts file, loaded through tsx's require hook
+    mod = require(runbook.file) as typeof mod;
+  } catch (err) {
+    throw new ValidationError(runbook.file, [`cannot load: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const meta = mod.default?.runbook;
+  if (!meta) throw new ValidationError(runbook.file, ['expected `export default defineRunbook({ ... })` (from mend/kit)']);
+  if (meta.name !== runbook.name) {
+    throw new ValidationError(runbook.file, [
+      `defines runbook "${meta.name}", but a runbook's name is its file name: rename one so both say "${runbook.name}"`,
+    ]);
+  }
+  return meta;
+}
