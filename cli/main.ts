@@ -15,6 +15,7 @@ import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
 import { addAgentCommand } from './agent';
 import { addHostsCommand } from './hosts';
+import { addRunbookCommands } from './runbooks';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -59,7 +60,7 @@ export function buildProgram(settings: Settings): Command {
   program
     .command('run')
     .description('run a recovery strategy on components (one run per component), or a configured saga by name')
-    .argument('<strategy>', `${STRATEGIES.join(', ')}, or saga`)
+    .argument('<strategy>', `${STRATEGIES.join(', ')}, a custom runbook (mend runbooks), or saga`)
     .argument('<targets...>', 'component ids from the config (for saga: the saga name)')
     .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
     .option('--reason <text>', 'why (shown in the Web UI)')
@@ -214,6 +215,7 @@ export function buildProgram(settings: Settings): Command {
   addUpCommand(program);
   addAgentCommand(program);
   addHostsCommand(program, settings);
+  addRunbookCommands(program, settings);
   return program;
 }
 

@@ -30,7 +30,9 @@ import { hostIds, type HostStatus } from '../core/host-status';
 import { ValidationError } from '../core/errors';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
-import { noSpoolsError } from './errors';
+import { CliError, EXIT, noSpoolsError } from './errors';
+import { customRunbookNames } from '../client/runbooks';
+import { strategyProblem } from '../core/runbooks';
 import type { BacklogAction, CheckAnswer, ComponentTable, MendOps, ScheduleTable, SpoolReport, StartRecoveriesRequest, StartSagaRequest } from './ops';
 
 /** A supervisor answers through a worker: with none running, its health is `?` after this long, not a hang. */
@@ -62,6 +64,8 @@ export class TemporalOps implements MendOps {
 
   async startRecoveries(req: StartRecoveriesRequest, onStarted: (target: string, run: StartedRun) => void): Promise<void> {
     const config = this.config();
+    const unknownStrategy = strategyProblem(req.strategy, customRunbookNames(config));
+    if (unknownStrategy) throw new CliError(unknownStrategy, EXIT.usage);
     const components = selectComponents(config, req.components);
     const client = await this.connect();
     for (const component of components) {

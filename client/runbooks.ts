@@ -61,3 +61,8 @@ export function loadRunbookMeta(runbook: RunbookFile): RunbookMeta {
   }
   return meta;
 }
+
+/** The names of a config's custom runbooks (its `runbooks` folder, absolute once loaded). */
+export function customRunbookNames(config: { runbooks: string }): string[] {
+  return listRunbookFiles(config.runbooks).map((r) => r.name);
+}

@@ -1,6 +1,7 @@
 import type { WaitHealthyResult } from '../activities';
 import { backoffDelay } from '../core/backoff';
 import { defineRunbook } from '../kit';
+import { builtinDescription } from '../kit/meta';
 
 /**
  * `progressive`: restart and validate; after a failed attempt wait with exponential backoff and
@@ -9,7 +10,7 @@ import { defineRunbook } from '../kit';
  */
 export const progressiveRestart = defineRunbook({
   name: 'progressive',
-  description: 'restart and validate, retrying with exponential backoff and jitter up to policy.maxRetries attempts',
+  description: builtinDescription('progressive'),
   targets: 'components',
   async run(ctx) {
     const { component } = ctx;

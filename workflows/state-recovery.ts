@@ -1,6 +1,7 @@
 import { StepFailed } from './lib/runbook';
 import { acts, LONG } from './lib/restart';
 import { defineRunbook } from '../kit';
+import { builtinDescription } from '../kit/meta';
 
 /**
  * `state-recovery`: choose a checkpoint first (the newest whose sha256 manifest verifies, a named
@@ -10,7 +11,7 @@ import { defineRunbook } from '../kit';
  */
 export const stateRecovery = defineRunbook({
   name: 'state-recovery',
-  description: 'restore the newest checkpoint that verifies (or a named one): stop, move state aside, clean, restore, start, validate',
+  description: builtinDescription('state-recovery'),
   targets: 'components',
   async run(ctx) {
     const { component, input } = ctx;

@@ -21,6 +21,8 @@ import { workflowIdOf } from '../../core/visibility';
 import { errorResponses, HttpError } from '../errors';
 import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery, takeStarts } from './common';
 import type { V1Options } from './index';
+import { customRunbookNames } from '../../client/runbooks';
+import { strategyProblem } from '../../core/runbooks';
 
 const security = [{ bearer: [] }];
 
@@ -48,6 +50,8 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       const principal = principalOf(request);
       const body = request.body;
       if (body.strategy === 'emergency-reset') requireRole(principal, 'admin', 'an emergency reset');
+      const unknownStrategy = strategyProblem(body.strategy, customRunbookNames(config));
+      if (unknownStrategy) throw new HttpError(400, `strategy: ${unknownStrategy}`);
       const components = componentsById(config, body.components);
       requireScope(principal, body.components);
       // Checked before anything starts, so a refused request starts nothing.
