@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { STRATEGIES } from '../core/schemas';
+import { RUNBOOK_NAME_PATTERN, STRATEGIES } from '../core/schemas';
 import { ROOT, runMendBinary, tempDir } from './helpers';
 
 describe('mend CLI (offline commands)', () => {
@@ -30,13 +30,15 @@ describe('mend CLI (offline commands)', () => {
     assert.equal(res.stderr.trim(), 'mend: /nonexistent/mend.yaml: file not found');
   });
 
-  test('schema prints a JSON Schema editors can use: durations as patterns, strategies as an enum', async () => {
+  test('schema prints a JSON Schema editors can use: durations as patterns, built-in strategies as an enum beside the custom-runbook name pattern', async () => {
     const res = await runMendBinary(['schema'], {});
     assert.equal(res.code, 0, res.stderr);
     const schema = JSON.parse(res.stdout);
     const component = schema.properties.components.items;
     assert.deepEqual([...component.required].sort(), ['adapter', 'id', 'probe']);
-    assert.deepEqual(component.properties.policy.properties.strategy.enum, [...STRATEGIES]);
+    const strategy = component.properties.policy.properties.strategy as { anyOf: Array<{ enum?: string[]; pattern?: string }> };
+    assert.deepEqual(strategy.anyOf.find((a) => a.enum)?.enum, [...STRATEGIES]);
+    assert.equal(strategy.anyOf.find((a) => a.pattern)?.pattern, RUNBOOK_NAME_PATTERN.source);
     assert.equal(component.properties.policy.properties.timeout.pattern, '^(\\d+(?:\\.\\d+)?)(ms|s|m|h|d)$');
     assert.equal(component.properties.policy.properties.timeout.default, '30s');
   });
