@@ -15,6 +15,7 @@ import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
 import { addAgentCommand } from './agent';
 import { addHostsCommand } from './hosts';
+import { addBreakerCommand } from './breaker';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -214,6 +215,7 @@ export function buildProgram(settings: Settings): Command {
   addUpCommand(program);
   addAgentCommand(program);
   addHostsCommand(program, settings);
+  addBreakerCommand(program, settings);
   return program;
 }
 

@@ -120,6 +120,8 @@ export interface SupervisorState {
   held?: string;
   /** The component's host did not pick up a confirmation probe in time: held until a report comes through again. */
   unreachableHost?: string;
+  /** The last reset of the breaker by hand: when (ISO), who, why, and what state it was in. */
+  lastBreakerReset?: { at: string; by: string; reason: string; from: BreakerStatus['state'] };
   /** Continue-as-new generations so far. */
   generation: number;
 }
