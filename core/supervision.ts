@@ -81,6 +81,8 @@ export interface SupervisorStats {
   recentFailures: Array<{ at: string; failureClass?: FailureClass; detail: string }>;
   /** Times the breaker opened. */
   breakerOpened: number;
+  /** Outages seen, by the failure class of their first failed check (absent in states from before they were counted). */
+  failuresByClass?: Partial<Record<FailureClass, number>>;
 }
 
 /** Everything a supervisor carries across continue-as-new; also its `state` query answer. */
@@ -299,6 +301,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     lastMttrMs: s.lastMttrMs,
     meanMttrMs: s.meanMttrMs,
     lastFailureClass: state.lastFailureClass,
+    ...(s.failuresByClass ? { failuresByClass: s.failuresByClass } : {}),
     current: state.current?.workflowId,
     held: state.held,
     mttrHistogram: mttrHistogram(s.mttrs),

@@ -568,6 +568,11 @@ function handleFailure(s: Step, report: ProbeReport): void {
   st.healthySince = undefined;
   st.lastFailureClass = report.failureClass;
   st.lastDetail = report.detail;
+  if (st.firstFailedAt === undefined) {
+    // A new outage: counted by what happened (crash, timeout, resource ...), for the metrics.
+    const cls = report.failureClass ?? 'unknown';
+    st.stats.failuresByClass = { ...st.stats.failuresByClass, [cls]: (st.stats.failuresByClass?.[cls] ?? 0) + 1 };
+  }
   st.firstFailedAt ??= checkedMs;
   st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(
     -KEEP_RECENT,
@@ -817,7 +822,7 @@ function recoveryStarted(s: Step, runId: string): void {
   st.held = undefined;
   st.stats.attempted += 1;
   st.consecutiveRecoveries += 1;
-  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, reason: recoveryReason(st) });
+  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, failureClass: st.lastFailureClass, reason: recoveryReason(st) });
   s.await('recovering', { kind: 'await-recovery' });
 }
 
@@ -856,9 +861,11 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
     st.stats.failed += 1;
     st.health = 'unhealthy';
     s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
-    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, {
+    const cls = result?.failureClass;
+    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`, {
       workflowId: record.workflowId,
       runId: record.runId,
+      ...(cls ? { failureClass: cls } : {}),
     });
   }
   if (trial.opened) openedBreaker(s);
