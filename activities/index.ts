@@ -74,7 +74,8 @@ export function createActivities(deps: ActivityDeps = {}) {
       const ctx = Context.current();
       try {
         const outcome = await whileBeating(() => stopAdapter(component, () => ctx.heartbeat()));
-        log.info('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
+        // Steps of a recovery: debug (the supervisor logs the recovery's start and end).
+        log.debug('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
         return outcome;
       } catch (err) {
         throw adapterFailure(err);
@@ -87,7 +88,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       const ctx = Context.current();
       try {
         const outcome = await whileBeating(() => startAdapter(component, () => ctx.heartbeat()));
-        log.info('start', { component: component.id, adapter: component.adapter.type, ...outcome });
+        log.debug('start', { component: component.id, adapter: component.adapter.type, ...outcome });
         return outcome;
       } catch (err) {
         throw adapterFailure(err);
@@ -107,7 +108,7 @@ export function createActivities(deps: ActivityDeps = {}) {
       const died = async (): Promise<WaitHealthyResult | undefined> => {
         const death = watched && (await deathOf(watched));
         if (!death) return undefined;
-        log.info('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
+        log.debug('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
         return {
           healthy: false,
           died: true,

@@ -11,7 +11,7 @@ import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
-import { processAdapter, readPidFile, isAlive } from '../domain/adapters/process';
+import { exitStatus, exitText, isAlive, processAdapter, readPidFile } from '../domain/adapters/process';
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
@@ -168,7 +168,8 @@ export function createSupervisionActivities(
         }),
       );
       const unhealthy = results.filter((r) => !r.result.healthy).map((r) => r.spec.component.id);
-      if (unhealthy.length > 0) log.info('sweep found unhealthy components', { group, unhealthy });
+      // Every sweep while a component is down: debug (its supervisor logs what it does about it).
+      if (unhealthy.length > 0) log.debug('sweep found unhealthy components', { group, unhealthy });
       return { probed: results.length, unhealthy, reported };
     },
 
@@ -227,7 +228,11 @@ export function createSupervisionActivities(
       const watched = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
       if (!watched) return { exited: true, reason: 'pid-file-missing', detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
       for (;;) {
-        if (!isAlive(watched)) return { exited: true, reason: 'exited', detail: `pid ${watched.pid} exited`, at: new Date().toISOString() };
+        if (!isAlive(watched)) {
+          // Its exit code or signal, when this worker started it (only a parent learns them).
+          const exit = adapter.pidFile ? await exitStatus(adapter.pidFile, watched.pid) : undefined;
+          return { exited: true, reason: 'exited', detail: `pid ${watched.pid} exited: ${exitText(exit)}`, at: new Date().toISOString() };
+        }
         if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };
         ctx.heartbeat();
         await ctx.sleep(pollMs);

@@ -10,6 +10,8 @@ import {
   BacklogSpoolStatusSchema,
   BacklogStartResponseSchema,
   BacklogStatusSchema,
+  BreakerResetBodySchema,
+  BreakerResetResultSchema,
   DrillRunSchema,
   FleetStatsSchema,
   ReconcileResultSchema,
@@ -91,6 +93,11 @@ export class ApiClient {
   /** Probes the component now on a worker; its supervisor gets the result. */
   check(id: string) {
     return this.call('POST', `/v1/components/${encodeURIComponent(id)}/check`, CheckResultSchema, {});
+  }
+
+  /** Closes the component's circuit breaker; the body is checked here first, as the server would. */
+  resetBreaker(id: string, reason: string) {
+    return this.call('POST', `/v1/components/${encodeURIComponent(id)}/breaker/reset`, BreakerResetResultSchema, BreakerResetBodySchema.parse({ reason }));
   }
 
   /** Starts one run per component; the body is checked here first, as the server would. */

@@ -16,6 +16,7 @@ import { addRunsCommand } from './runs';
 import { addAgentCommand } from './agent';
 import { addHostsCommand } from './hosts';
 import { addRunbookCommands } from './runbooks';
+import { addBreakerCommand } from './breaker';
 import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
@@ -216,6 +217,7 @@ export function buildProgram(settings: Settings): Command {
   addAgentCommand(program);
   addHostsCommand(program, settings);
   addRunbookCommands(program, settings);
+  addBreakerCommand(program, settings);
   return program;
 }
 

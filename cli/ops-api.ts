@@ -191,5 +191,9 @@ export class ApiOps implements MendOps {
     return this.call(() => this.api.drainHost(host, action, reason));
   }
 
+  async resetBreaker(component: string, reason: string) {
+    return this.call(() => this.api.resetBreaker(component, reason));
+  }
+
   async close(): Promise<void> {}
 }

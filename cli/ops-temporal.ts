@@ -9,10 +9,11 @@ import { drainHost, undrainHost } from '../client/host-drain';
 import { describeHosts } from '../client/hosts';
 import { loadConfigFile } from '../client/config';
 import { listRuns } from '../client/runs';
-import { supervisionStats, supervisorState, supervisorView } from '../client/supervisors';
+import { resetBreaker, supervisionStats, supervisorState, supervisorView } from '../client/supervisors';
 import {
   BacklogResetResponseSchema,
   BacklogStatusSchema,
+  BreakerResetResultSchema,
   componentView,
   DrillResultSchema,
   FleetStatsSchema,
@@ -247,6 +248,11 @@ export class TemporalOps implements MendOps {
     if (action === 'drain') return { host, action, by, components: await drainHost(client, config, host, by, reason) };
     const { components, skipped } = await undrainHost(client, config, host, by);
     return { host, action, by, components, ...(skipped.length > 0 ? { skipped } : {}) };
+  }
+
+  async resetBreaker(id: string, reason: string) {
+    const [component] = selectComponents(this.config(), [id]);
+    return BreakerResetResultSchema.parse(await resetBreaker(await this.connect(), component!.id, { by: cliUser(), reason }));
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import type { RunDescription, StartedRun } from '../client';
 import type { RunList } from '../client/runs';
 import type { HealthScheduleInfo } from '../client/schedules';
 import type { BacklogStatus, SpoolCounts } from '../core/backlog';
-import type { DrillResult, FleetStats, HostDrainResult, ReconcileResult, RunListQuery } from '../core/api';
+import type { BreakerResetResult, DrillResult, FleetStats, HostDrainResult, ReconcileResult, RunListQuery } from '../core/api';
 import type { ApprovalStatus, RecoveryResult, RunProgress } from '../core/run';
 import type { RunOptions, Strategy } from '../core/schemas';
 import type { Settings } from '../core/settings';
@@ -91,6 +91,8 @@ export interface MendOps {
   drillResult(run: StartedRun): Promise<DrillResult>;
   /** Holds (drain) or lets go on (undrain) the automatic recoveries of a host's components. */
   drainHost(host: string, action: 'drain' | 'undrain', reason?: string): Promise<HostDrainResult>;
+  /** Closes the component's circuit breaker by hand, saying why; its supervisor checks it at once. */
+  resetBreaker(component: string, reason: string): Promise<BreakerResetResult>;
   close(): Promise<void>;
 }
 

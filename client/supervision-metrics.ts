@@ -1,6 +1,6 @@
 /**
  * Supervision statistics as Prometheus metrics (prom-client), for `/metrics` and `mend stats --prometheus`:
- * `mend_recoveries_total{component,strategy,outcome}`, `mend_recoveries_started_total`,
+ * `mend_recoveries_total{component,strategy,outcome}`, `mend_failures_total{component,failure_class}`, `mend_recoveries_started_total`,
  * `mend_recovery_duration_seconds` (histogram), `mend_recovery_mttr_seconds` (p50/p95 summary), `mend_component_up`,
  * `mend_breaker_open`, `mend_breaker_state`.
  * The values come from the supervisors' durable state (they survive worker and API restarts), so each
@@ -40,6 +40,14 @@ export function supervisionRegistry(stats: FleetStats): Registry {
   for (const c of cs)
     for (const outcome of ['succeeded', 'failed', 'relapsed'] as const)
       recoveries.inc({ component: c.component, strategy: c.strategy ?? 'unknown', outcome }, c[outcome]);
+
+  const failures = new Counter({
+    name: 'mend_failures_total',
+    help: 'Outages supervisors saw, by component and the failure class of their first failed check (crash, timeout, resource, network ...).',
+    labelNames: ['component', 'failure_class'] as const,
+    registers,
+  });
+  for (const c of cs) for (const [cls, n] of Object.entries(c.failuresByClass ?? {})) failures.inc({ component: c.component, failure_class: cls }, n ?? 0);
 
   const started = new Counter({
     name: 'mend_recoveries_started_total',

@@ -1,11 +1,12 @@
 /** Reading and steering component supervisors (`mend/supervisor/<component>`): state, stats, pause. */
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { mapConnectionError, RunRefusedError, type MendClient } from './index';
 import { supervisorWorkflowId } from '../core/constants';
-import { pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+import { breakerResetUpdate, pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+import type { BreakerResetRequest } from '../core/breaker';
 import type { Config } from '../core/schemas';
-import type { SupervisorView } from '../core/api';
+import type { BreakerResetResult, SupervisorView } from '../core/api';
 import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
-import type { MendClient } from './index';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
 export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
@@ -41,6 +42,22 @@ export async function resumeSupervisor(client: MendClient, componentId: string, 
   await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(resumeSupervisionSignal, { by });
 }
 
+/**
+ * Closes the component's breaker by hand: its supervisor records who and why in its history and
+ * checks the component at once. RunRefusedError when the component has no running supervisor.
+ */
+export async function resetBreaker(client: MendClient, componentId: string, req: BreakerResetRequest): Promise<BreakerResetResult> {
+  const workflowId = supervisorWorkflowId(componentId);
+  const handle = client.temporal.workflow.getHandle(workflowId);
+  try {
+    return await handle.executeUpdate(breakerResetUpdate, { args: [req] });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError || (err as { cause?: unknown }).cause instanceof WorkflowNotFoundError)
+      throw new RunRefusedError(`${componentId} has no running supervisor (${workflowId}): not supervised, or no health sweep has reported it yet`);
+    throw mapConnectionError(err);
+  }
+}
+
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 
 /** What a supervisor holds now, as the API and `mend components` show it (times as ISO). */
@@ -54,6 +71,7 @@ export function supervisorView(state: SupervisorState): SupervisorView {
       state: state.breaker.state,
       reason: state.breaker.reason,
       halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined,
+      lastReset: state.lastBreakerReset,
     },
     current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
     paused: state.pausedUntil !== undefined,

@@ -125,3 +125,23 @@ export function onConfirmedFailure(breaker: BreakerStatus, cfg: BreakerConfig, n
 function relapseReason(cfg: BreakerConfig): string {
   return `trial recovery relapsed: failing again within ${cfg.healthyToClose}ms`;
 }
+
+/** Who reset a breaker by hand, and why (`mend breaker reset`, POST /v1/components/:id/breaker/reset). */
+export interface BreakerResetRequest {
+  /** The token's name through the API, `user@cli` straight to Temporal. */
+  by: string;
+  reason: string;
+}
+
+/**
+ * An operator's reset: closed at once, the recoveries counted in the window forgotten (else the
+ * next failure would open it again), a reservation a pass holds kept so that pass still ends right.
+ */
+export function resetBreaker(breaker: BreakerStatus, req: BreakerResetRequest): BreakerStatus {
+  return {
+    state: 'closed',
+    recoveries: [],
+    reason: `reset by ${req.by}: ${req.reason}`,
+    ...(breaker.reservedAt !== undefined ? { reservedAt: breaker.reservedAt } : {}),
+  };
+}

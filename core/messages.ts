@@ -10,7 +10,9 @@
  * with a string literal.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BreakerResetResult } from './api/components';
 import type { BacklogStatus, PauseRequest } from './backlog';
+import type { BreakerResetRequest } from './breaker';
 import type { ApprovalRequest, ApprovalStatus, RunProgress } from './run';
 import type { Spool } from './schemas';
 import type { PermitQueue, PermitRequest, ProbeReport, SupervisorState } from './supervision';
@@ -36,6 +38,11 @@ export const supervisorStateQuery = defineQuery<SupervisorState>('state');
  */
 export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number; host?: string }?]>('pause');
 export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+/**
+ * Closes the breaker by hand (who and why land in the supervisor's history with the update) and
+ * has the supervisor check the component right away. An update, so the caller learns the state it was in.
+ */
+export const breakerResetUpdate = defineUpdate<BreakerResetResult, [BreakerResetRequest]>('resetBreaker');
 
 // ---------------------------------------------------------------- fleet limiter (mend/fleet/<task queue>)
 

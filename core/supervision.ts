@@ -81,6 +81,8 @@ export interface SupervisorStats {
   recentFailures: Array<{ at: string; failureClass?: FailureClass; detail: string }>;
   /** Times the breaker opened. */
   breakerOpened: number;
+  /** Outages seen, by the failure class of their first failed check (absent in states from before they were counted). */
+  failuresByClass?: Partial<Record<FailureClass, number>>;
 }
 
 /** Everything a supervisor carries across continue-as-new; also its `state` query answer. */
@@ -120,6 +122,8 @@ export interface SupervisorState {
   held?: string;
   /** The component's host did not pick up a confirmation probe in time: held until a report comes through again. */
   unreachableHost?: string;
+  /** The last reset of the breaker by hand: when (ISO), who, why, and what state it was in. */
+  lastBreakerReset?: { at: string; by: string; reason: string; from: BreakerStatus['state'] };
   /** Continue-as-new generations so far. */
   generation: number;
 }
@@ -297,6 +301,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     lastMttrMs: s.lastMttrMs,
     meanMttrMs: s.meanMttrMs,
     lastFailureClass: state.lastFailureClass,
+    ...(s.failuresByClass ? { failuresByClass: s.failuresByClass } : {}),
     current: state.current?.workflowId,
     held: state.held,
     mttrHistogram: mttrHistogram(s.mttrs),

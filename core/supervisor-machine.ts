@@ -15,7 +15,7 @@
  * point the workflow called `patched()` before the machine existed; the workflow calls it there
  * (the marker lands where it always did) and decides the same event again with the answer known.
  */
-import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery } from './breaker';
+import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery, resetBreaker } from './breaker';
 import { recoveryWorkflowId } from './constants';
 import type { FailureClass } from './failure';
 import type { RecoveryInput, RecoveryResult } from './run';
@@ -47,8 +47,9 @@ import {
  * waitOutRuns: a recovery run this supervisor did not start is waited out, not counted.
  * holdForDependencies: no recovery while a dependency is unhealthy or being recovered.
  * inboxEvidence: failure reports that arrived while waiting count as fresh evidence.
+ * breakerReset: an operator's breaker reset closes the breaker, alerts, and checks the component at once.
  */
-export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence';
+export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence' | 'breakerReset';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
@@ -102,6 +103,7 @@ type Stage =
   | 'recovering'
   | 'releasing'
   | 'waiting-out'
+  | 'reset-check'
   | 'next';
 
 /** What is in flight for the failure being handled (a pass through the recovery decision). */
@@ -138,6 +140,8 @@ export interface SupervisorMachine {
   watchUnavailable: boolean;
   /** A watch ended without news: the loop wakes to renew it. */
   renewWatch: boolean;
+  /** The breaker was reset by hand: the loop wakes to check the component once nothing else is in flight. */
+  checkDue?: boolean;
   pass?: Pass;
 }
 
@@ -177,6 +181,7 @@ export type MachineEvent =
   | { kind: 'report'; report: ProbeReport }
   | { kind: 'pause'; now: number; by?: string; forMs?: number; reason?: string; host?: string }
   | { kind: 'resume' }
+  | { kind: 'breaker-reset'; now: number; by: string; reason: string }
   | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string }
   | { kind: 'loop'; now: number; historyFull: boolean }
   | { kind: 'woke'; now: number }
@@ -322,6 +327,8 @@ function apply(s: Step, ev: MachineEvent): void {
       st.ignoreUntil = undefined;
       st.detectBackoffMs = 0;
       return;
+    case 'breaker-reset':
+      return breakerReset(s, ev);
     case 'watch-ended':
       return watchEnded(s, ev);
     case 'loop':
@@ -335,8 +342,11 @@ function apply(s: Step, ev: MachineEvent): void {
       expect(s, ['next'], ev);
       m.pass = undefined;
       return handleBatch(s);
-    case 'confirmed':
-      return expect(s, ['confirm', 'last-look'], ev).stage === 'confirm' ? confirmed(s, ev.result) : lastLooked(s, ev.result);
+    case 'confirmed': {
+      const stage = expect(s, ['confirm', 'last-look', 'reset-check'], ev).stage;
+      if (stage === 'reset-check') return resetChecked(s, ev.result);
+      return stage === 'confirm' ? confirmed(s, ev.result) : lastLooked(s, ev.result);
+    }
     case 'recovery-run': {
       const stage = expect(s, ['run-lookup', 'busy-lookup', 'waiting-out'], ev).stage;
       if (stage === 'run-lookup') return runLookedUp(s, ev.run);
@@ -369,7 +379,7 @@ function apply(s: Step, ev: MachineEvent): void {
       expect(s, ['releasing'], ev);
       return permitReleased(s);
     case 'host-unreachable':
-      return hostUnreachable(s, expect(s, ['confirm', 'last-look'], ev).stage, ev.host);
+      return hostUnreachable(s, expect(s, ['confirm', 'last-look', 'reset-check'], ev).stage, ev.host);
     case 'failed':
       return failed(s);
   }
@@ -386,7 +396,7 @@ function hostUnreachable(s: Step, stage: Stage, host: string): void {
   st.unreachableHost = host;
   st.held = `host ${host} unreachable: its agent did not pick up a probe in time`;
   s.log('warn', 'host unreachable', { host });
-  if (stage === 'confirm') return endPass(s);
+  if (stage === 'confirm' || stage === 'reset-check') return endPass(s);
   if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
   finishAttempt(s);
 }
@@ -397,6 +407,11 @@ function loopTop(s: Step, historyFull: boolean): void {
   tick(s);
   if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current)
     s.emit({ kind: 'watch', component: m.spec.component });
+  // Only set on the breakerReset branch: a reset's check, as soon as nothing else is in flight.
+  if (m.checkDue && !st.current) {
+    m.checkDue = false;
+    return s.await('reset-check', { kind: 'confirm', component: m.spec.component, probes: 1, intervalMs: 0 });
+  }
   if (historyFull && !st.current) {
     s.emit({ kind: 'stop-watch' });
     s.emit({ kind: 'continue-as-new', spec: m.spec, state: { ...st, generation: st.generation + 1 }, pending: m.inbox.splice(0) });
@@ -416,6 +431,38 @@ function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>)
   if (reason === 'alive') s.m.renewWatch = true;
   else if (reason === 'pid-file-missing') s.m.watchUnavailable = true;
   else s.m.inbox.push({ healthy: false, failureClass: 'crash', detail: `process exited (${ev.seen.detail})`, checkedAt: ev.seen.at, source: 'watch' });
+}
+
+/**
+ * An operator closed the breaker by hand: who and why are kept (and alerted); the restart and
+ * detection backoffs start over, and the component is checked at once (the loop wakes for it), its
+ * answer handled as a check-now report is: a failure is confirmed and recovered, the breaker closed.
+ */
+function breakerReset(s: Step, ev: Extract<MachineEvent, { kind: 'breaker-reset' }>): void {
+  const { m, st } = s;
+  if (!s.patched('breakerReset')) return;
+  const from = st.breaker.state;
+  st.breaker = resetBreaker(st.breaker, ev);
+  st.lastBreakerReset = { at: new Date(ev.now).toISOString(), by: ev.by, reason: ev.reason, from };
+  st.consecutiveRecoveries = 0;
+  st.detectBackoffMs = 0;
+  st.ignoreUntil = undefined;
+  if (st.held?.startsWith('circuit breaker')) st.held = undefined;
+  m.checkDue = true;
+  const text = `${m.id}: circuit breaker reset by ${ev.by} (was ${from}): ${ev.reason}`;
+  s.log('info', text, { by: ev.by, reason: ev.reason, from });
+  s.notify('breaker-reset', text, { by: ev.by, reason: ev.reason, from });
+}
+
+/** The reset's check answered: taken as a check now's report would be (a failure confirmed, then recovered). */
+function resetChecked(s: Step, result: Confirmation): void {
+  const { m } = s;
+  m.pass = undefined;
+  const { failureClass, detail } = result.last;
+  m.inbox.push({ healthy: result.healthy, ...(failureClass ? { failureClass } : {}), detail, checkedAt: result.lastAt, source: 'manual' });
+  tick(s);
+  m.batch = m.inbox.splice(0).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
+  handleBatch(s);
 }
 
 function clearPause(st: SupervisorState): void {
@@ -522,6 +569,11 @@ function handleFailure(s: Step, report: ProbeReport): void {
   st.healthySince = undefined;
   st.lastFailureClass = report.failureClass;
   st.lastDetail = report.detail;
+  if (st.firstFailedAt === undefined) {
+    // A new outage: counted by what happened (crash, timeout, resource ...), for the metrics.
+    const cls = report.failureClass ?? 'unknown';
+    st.stats.failuresByClass = { ...st.stats.failuresByClass, [cls]: (st.stats.failuresByClass?.[cls] ?? 0) + 1 };
+  }
   st.firstFailedAt ??= checkedMs;
   st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(
     -KEEP_RECENT,
@@ -771,7 +823,7 @@ function recoveryStarted(s: Step, runId: string): void {
   st.held = undefined;
   st.stats.attempted += 1;
   st.consecutiveRecoveries += 1;
-  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, reason: recoveryReason(st) });
+  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, failureClass: st.lastFailureClass, reason: recoveryReason(st) });
   s.await('recovering', { kind: 'await-recovery' });
 }
 
@@ -810,9 +862,11 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
     st.stats.failed += 1;
     st.health = 'unhealthy';
     s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
-    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${record.reason ? `: ${record.reason}` : ''}`, {
+    const cls = result?.failureClass;
+    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`, {
       workflowId: record.workflowId,
       runId: record.runId,
+      ...(cls ? { failureClass: cls } : {}),
     });
   }
   if (trial.opened) openedBreaker(s);
@@ -840,6 +894,11 @@ function permitReleased(s: Step): void {
 /** An intent failed (its retries spent): what was taken is given back, then the workflow fails with it. */
 function failed(s: Step): void {
   const pass = s.pass;
+  // A reset's check is a courtesy: the sweep goes on probing, so its failure does not end the supervisor.
+  if (pass.stage === 'reset-check') {
+    s.log('warn', 'the check after a breaker reset failed; the next sweep checks again');
+    return endPass(s);
+  }
   pass.rethrow = true;
   // The permit is held only from 'permit-granted' until 'permit-released'; the reservation from reserve until the attempt ends.
   if (pass.started === undefined) return s.emit({ kind: 'throw' });

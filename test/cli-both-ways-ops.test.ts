@@ -107,6 +107,9 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     await waitFor('the supervisor to be paused', 15_000, async () => (await pausedUntil()) !== undefined);
     await mend('resume', supervisorWorkflowId(C));
     await waitFor('the supervisor to be resumed', 15_000, async () => (await pausedUntil()) === undefined);
+    // A closed breaker may be reset too (its window's count forgotten): the same line either way.
+    await mend('breaker', 'reset', C, '--reason', 'both ways');
+    await mend('breaker', 'reset', C, '--reason', ' ');
     await mend('drill', drill);
     // Refusals: names neither config knows.
     await mend('backlog', 'status', 'nope');
@@ -137,6 +140,8 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
         [`backlog resume ${spool}`, 0],
         [`pause ${supervisorWorkflowId(C)} --reason both ways`, 0],
         [`resume ${supervisorWorkflowId(C)}`, 0],
+        [`breaker reset ${C} --reason both ways`, 0],
+        [`breaker reset ${C} --reason  `, 2],
         [`drill ${drill}`, 1],
         ['backlog status nope', 2],
         ['backlog force nope', 2],
@@ -150,8 +155,10 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     // The test reconciled this config before: nothing to change, either way.
     assert.match(direct[3]!.stdout, /^reconciled: 0 created, 0 updated, 0 deleted, 1 unchanged, 0 supervisor\(s\) retired\n/);
     assert.match(direct[5]!.stdout, new RegExp(`^spool ${spool}: running, `));
-    assert.match(direct[10]!.stdout, new RegExp(`^started mend/drill/${drill}/<run> → <url>\\n${drill}: skipped — `));
-    assert.match(direct[11]!.stderr, /^mend: spools: unknown spool "nope" \(known: bw-spool-\w+\)\n$/);
+    assert.equal(direct[10]!.stdout, `${C}: breaker closed (was closed), reset by <who>: both ways; checking it now\n`);
+    assert.equal(direct[11]!.stderr, 'mend: --reason: required: say why the breaker is reset\n');
+    assert.match(direct[12]!.stdout, new RegExp(`^started mend/drill/${drill}/<run> → <url>\\n${drill}: skipped — `));
+    assert.match(direct[13]!.stderr, /^mend: spools: unknown spool "nope" \(known: bw-spool-\w+\)\n$/);
     for (const [i, step] of viaApi.entries()) assert.deepEqual(step, direct[i], `${step.command}: through the API it differs`);
   });
 

@@ -26,7 +26,7 @@ import {
 } from '../core/supervisor-machine';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
-const ALL: Patches = { oneTrial: true, waitOutRuns: true, holdForDependencies: true, inboxEvidence: true };
+const ALL: Patches = { oneTrial: true, waitOutRuns: true, holdForDependencies: true, inboxEvidence: true, breakerReset: true };
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function component(id: string, supervision: Record<string, unknown> = {}): Component {
@@ -95,7 +95,7 @@ class Sim {
     this.m = out.machine!;
     for (const intent of out.intents) this.seen.push({ at: this.now, intent, machine: this.m });
     const next = waitIntent(out.intents);
-    const side = ['report', 'pause', 'resume', 'watch-ended'].includes(ev.kind);
+    const side = ['report', 'pause', 'resume', 'watch-ended', 'breaker-reset'].includes(ev.kind);
     assert.equal(
       next === undefined,
       side,
@@ -279,6 +279,58 @@ describe('supervisor decisions', () => {
     assert.equal(sim.intents('start-recovery').length, 1, 'no second recovery');
     assert.equal(sim.notified('breaker-open'), 1);
     assert.equal(sim.state.stats.breakerOpened, 1);
+  });
+
+  test('a breaker reset closes an open breaker with who and why, alerts, and checks the component at once: still down, it is recovered', () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '5m', coolDown: '1h' } }), {
+      ...calm,
+      recovered: () => ({ outcome: 'failed', reason: 'exit code 1' }),
+    });
+    sim.report({ healthy: false, source: 'watch' });
+    sim.report({ healthy: false, source: 'watch' }, 2_000);
+    assert.equal(sim.state.breaker.state, 'open');
+    assert.ok(sim.state.ignoreUntil !== undefined && sim.state.detectBackoffMs > 0, 'detection backs off while open');
+    const confirmsBefore = sim.intents('confirm').length;
+    sim.world = calm;
+
+    sim.now += 1_000;
+    sim.feed({ kind: 'breaker-reset', now: sim.now, by: 'alice', reason: 'disk freed' });
+    assert.deepEqual(sim.state.breaker, { state: 'closed', recoveries: [], reason: 'reset by alice: disk freed' });
+    assert.deepEqual(sim.state.lastBreakerReset, { at: iso(sim.now), by: 'alice', reason: 'disk freed', from: 'open' });
+    assert.deepEqual([sim.state.ignoreUntil, sim.state.detectBackoffMs, sim.state.consecutiveRecoveries], [undefined, 0, 0]);
+    const alert = sim.intents('notify').find((n) => n.event.kind === 'breaker-reset')!;
+    assert.deepEqual(alert.event.details, { by: 'alice', reason: 'disk freed', from: 'open' });
+    assert.equal(sim.m.checkDue, true, 'the loop wakes for the check');
+
+    // The loop wakes (no report came): one probe at once, and the failure it finds goes on to a recovery.
+    sim.wake();
+    const check = sim.intents('confirm')[confirmsBefore]!;
+    assert.deepEqual([check.probes, check.intervalMs], [1, 0]);
+    assert.equal(sim.intents('start-recovery').length, 2, 'recovered again, long before the cool-down');
+    assert.equal(sim.state.health, 'healthy');
+    assert.equal(sim.m.checkDue, false);
+  });
+
+  test('a breaker reset while a recovery runs checks the component once that recovery has ended', () => {
+    let resetDuring: { checkDue?: boolean; confirms: number } | undefined;
+    const sim: Sim = new Sim(spec(), {
+      ...calm,
+      // Healthy once recovered.
+      confirm: () => ({ healthy: resetDuring !== undefined }),
+      recovered: () => {
+        if (resetDuring) return { outcome: 'recovered' };
+        sim.feed({ kind: 'breaker-reset', now: sim.now, by: 'bob', reason: 'try again' });
+        resetDuring = { checkDue: sim.m.checkDue, confirms: sim.intents('confirm').length };
+        return { outcome: 'recovered' };
+      },
+    });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual(resetDuring, { checkDue: true, confirms: 0 });
+    const checks = sim.intents('confirm');
+    assert.equal(checks.length, 1, 'the check came after the recovery ended');
+    assert.deepEqual([checks[0]!.probes, checks[0]!.intervalMs], [1, 0]);
+    assert.equal(sim.intents('start-recovery').length, 1);
+    assert.equal(sim.state.health, 'healthy');
   });
 
   test('a failed run (its result an error) is recorded failed with the error as its reason', () => {

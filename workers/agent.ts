@@ -10,6 +10,7 @@ import { hostTaskQueue } from '../core/constants';
 import { HostIdSchema } from '../core/schemas';
 import { readSettings } from '../core/settings';
 import { workerIdentity } from './identity';
+import { installWorkerRuntime } from './logging';
 import { handleStopSignals } from './stop-signals';
 
 export interface AgentOptions {
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
   const parsed = HostIdSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`);
   const settings = readSettings(process.env);
+  installWorkerRuntime(settings);
   const stop = handleStopSignals();
   const { worker, connection, taskQueue, identity } = await createAgentWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,

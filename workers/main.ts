@@ -1,7 +1,7 @@
 /** The central worker process: polls the mend task queue (and the default host's) until SIGINT/SIGTERM, then drains and exits. */
-import { Runtime } from '@temporalio/worker';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { readSettings } from '../core/settings';
+import { installWorkerRuntime } from './logging';
 import { handleStopSignals } from './stop-signals';
 import { createMendWorker } from './worker';
 import { runbooksDirOf } from '../client/config';
@@ -11,12 +11,11 @@ async function main(): Promise<void> {
   const settings = readSettings(process.env);
   const stop = handleStopSignals();
 
-  // The SDK's own metrics (task latencies, slots, polls, ...) in Prometheus format; must precede any connection.
-  if (settings.MEND_WORKER_METRICS_PORT) {
-    const bindAddress = `${settings.MEND_API_HOST}:${settings.MEND_WORKER_METRICS_PORT}`;
-    Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress } } } });
-    console.log(`worker metrics on http://${bindAddress}/metrics`);
-  }
+  // One line per log entry at MEND_LOG_LEVEL, and the SDK's own metrics (task latencies, slots,
+  // polls, ...) in Prometheus format when asked for; must precede any connection.
+  const bindAddress = settings.MEND_WORKER_METRICS_PORT ? `${settings.MEND_API_HOST}:${settings.MEND_WORKER_METRICS_PORT}` : undefined;
+  installWorkerRuntime(settings, bindAddress ? { bindAddress } : undefined);
+  if (bindAddress) console.log(`worker metrics on http://${bindAddress}/metrics`);
   // The config's runbooks folder: its custom runbooks are bundled with the built-ins (a prebuilt bundle is used as built).
   const runbooks = settings.MEND_WORKFLOW_BUNDLE ? [] : listRunbookFiles(runbooksDirOf(settings.MEND_CONFIG));
   const {

@@ -157,9 +157,13 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
   };
 
   const sinkDown = (detail: string, failureClass: FailureClass | undefined) => {
+    // Logged when it goes down (and at debug for each cycle it stays down), not at every backoff.
+    const news = c.sink?.healthy !== false;
     c.sink = { healthy: false, checkedAt: iso(Date.now()), detail, failureClass };
     c.backoffMs = sinkBackoff(c.backoffMs, spool.intervals.busy, spool.maxBackoff);
-    log.warn('backlog sink down; backing off', { spool: spool.name, detail, backoffMs: c.backoffMs });
+    const fields = { spool: spool.name, detail, backoffMs: c.backoffMs };
+    if (news) log.warn('backlog sink down; backing off', fields);
+    else log.debug('backlog sink down; backing off', fields);
   };
 
   const cycle = async () => {
@@ -172,6 +176,7 @@ export async function backlogReplay(input: BacklogInput): Promise<void> {
       c.countedAt = Date.now();
       return;
     }
+    if (c.sink?.healthy === false) log.info('backlog sink up again', { spool: spool.name });
     c.sink = { healthy: true, checkedAt: iso(Date.now()), detail: health.detail };
     c.backoffMs = 0;
     activity = 'replaying';

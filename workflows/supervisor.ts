@@ -19,12 +19,14 @@ import { permitSignal } from './fleet-limiter';
 import { supervisorIo } from './lib/supervisor-io';
 
 // Defined once in core/messages (the client and the sweep send them).
-import { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
-export { pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
+import { breakerResetUpdate, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+import { supervisorWorkflowId } from '../core/constants';
+export { breakerResetUpdate, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
 export type { SupervisorInput };
 
 /** The machine's patch flags as the markers in supervisors' histories (see Patch in core/supervisor-machine). */
 const PATCH_IDS: Record<Patch, string> = {
+  breakerReset: 'supervisor-breaker-reset',
   holdForDependencies: 'supervisor-holds-for-dependencies',
   inboxEvidence: 'supervisor-inbox-failures-are-evidence',
   oneTrial: 'supervisor-breaker-one-trial',
@@ -60,6 +62,22 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs, reason: req?.reason, host: req?.host }),
   );
   setHandler(resumeSupervisionSignal, () => void feed({ kind: 'resume' }));
+  setHandler(breakerResetUpdate, ({ by, reason }) => {
+    const previous = m.state.breaker.state;
+    const at = Date.now();
+    feed({ kind: 'breaker-reset', now: at, by, reason });
+    const st = m.state;
+    return {
+      component: st.component,
+      workflowId: supervisorWorkflowId(st.component),
+      previous,
+      state: st.breaker.state,
+      by,
+      reason,
+      at: new Date(at).toISOString(),
+      checking: m.checkDue === true || m.pass?.stage === 'reset-check',
+    };
+  });
 
   for (let ev = start(); ;) {
     const next = feed(ev);

@@ -37,7 +37,8 @@ export function createBacklogActivities() {
         replayBatch(input, { onItem: (file) => ctx.heartbeat({ batch: input.batch, file }), signal: ctx.cancellationSignal }),
       );
       const { spool, batch } = input;
-      log.info('replay batch', {
+      // Every cycle's batches: debug (dead letters are logged by the workflow, one line each).
+      log.debug('replay batch', {
         spool: spool.name,
         batch,
         taken: result.taken,

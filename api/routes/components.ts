@@ -1,13 +1,23 @@
 /**
  * GET /v1/components and /v1/components/:id (the configured components, their supervisor and latest
- * recovery), POST /v1/components/:id/check (probe one now, on a worker).
+ * recovery), POST /v1/components/:id/check (probe one now, on a worker), POST /v1/components/:id/breaker/reset
+ * (close its supervisor's breaker by hand, saying why).
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { RunNotFoundError } from '../../client';
 import { checkComponent } from '../../client/checks';
 import { describeSummary } from '../../client/runs';
-import { supervisorState, supervisorView } from '../../client/supervisors';
-import { CheckResultSchema, ComponentDetailSchema, ComponentIdParamsSchema, ComponentListSchema, componentView, NoBodySchema } from '../../core/api';
+import { resetBreaker, supervisorState, supervisorView } from '../../client/supervisors';
+import {
+  BreakerResetBodySchema,
+  BreakerResetResultSchema,
+  CheckResultSchema,
+  ComponentDetailSchema,
+  ComponentIdParamsSchema,
+  ComponentListSchema,
+  componentView,
+  NoBodySchema,
+} from '../../core/api';
 import { recoveryWorkflowId } from '../../core/constants';
 import { errorResponses } from '../errors';
 import { componentsById, principalOf, requireScope } from './common';
@@ -85,6 +95,31 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
       // A failed check can start a recovery through the supervisor: the token's scope applies.
       requireScope(principal, [component!.id]);
       return checkComponent(deps.mend, component!, { trigger: 'api', requestedBy: principal.name });
+    },
+  );
+
+  app.post(
+    '/components/:id/breaker/reset',
+    {
+      config: { auth: 'operator' },
+      schema: {
+        tags: ['components'],
+        summary:
+          "close a component's circuit breaker by hand, saying why: its supervisor records who and why, starts its backoffs over and checks the component at once (a failure is then recovered)",
+        security: [{ bearer: [] }],
+        params: ComponentIdParamsSchema,
+        body: BreakerResetBodySchema,
+        response: { 200: BreakerResetResultSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const [component] = componentsById(deps.config, [request.params.id]);
+      // A closed breaker lets the supervisor restart the component: the token's scope applies.
+      requireScope(principal, [component!.id]);
+      const result = await resetBreaker(deps.mend, component!.id, { by: principal.name, reason: request.body.reason });
+      request.log.info({ reqId: request.id, by: principal.name, component: component!.id, from: result.previous }, 'breaker reset');
+      return result;
     },
   );
 };

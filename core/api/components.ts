@@ -75,7 +75,13 @@ export const SupervisorViewSchema = z.object({
   consecutiveFailures: z.number(),
   /** Failed checks that start a recovery. */
   threshold: z.number(),
-  breaker: z.object({ state: z.enum(BREAKER_STATES), reason: z.string().optional(), halfOpenAt: z.string().optional() }),
+  breaker: z.object({
+    state: z.enum(BREAKER_STATES),
+    reason: z.string().optional(),
+    halfOpenAt: z.string().optional(),
+    /** The last reset by hand (`mend breaker reset`). */
+    lastReset: z.object({ at: z.string(), by: z.string(), reason: z.string(), from: z.enum(BREAKER_STATES) }).optional(),
+  }),
   /** The recovery it runs now, if any. */
   current: z.object({ workflowId: z.string(), strategy: z.string(), startedAt: z.string() }).optional(),
   /** Auto-recovery held (`mend pause mend/supervisor/<component>`); until `pausedUntil`, or until resumed when absent. */
@@ -114,3 +120,24 @@ export const CheckResultSchema = z
   })
   .meta({ id: 'CheckResult', description: 'the probe result' });
 export type CheckResult = z.output<typeof CheckResultSchema>;
+
+/** POST /v1/components/:id/breaker/reset: why (required; recorded in the supervisor's history with who). */
+export const BreakerResetBodySchema = z.object({ reason: z.string().trim().min(1, 'required: say why the breaker is reset').max(500) }).strict();
+
+export const BreakerResetResultSchema = z
+  .object({
+    component: z.string(),
+    /** The supervisor that recorded the reset. */
+    workflowId: z.string(),
+    /** The breaker's state before the reset. */
+    previous: z.enum(BREAKER_STATES),
+    state: z.enum(BREAKER_STATES),
+    by: z.string(),
+    reason: z.string(),
+    /** When the supervisor took the reset (ISO). */
+    at: z.string(),
+    /** The supervisor checks the component right away (after a recovery it runs now, if one does). */
+    checking: z.boolean(),
+  })
+  .meta({ id: 'BreakerResetResult', description: "the breaker closed by hand, as the component's supervisor recorded it" });
+export type BreakerResetResult = z.output<typeof BreakerResetResultSchema>;

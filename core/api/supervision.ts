@@ -22,6 +22,8 @@ export const ComponentStatsSchema = z.object({
   lastMttrMs: z.number().optional(),
   meanMttrMs: z.number().optional(),
   lastFailureClass: z.enum(FAILURE_CLASSES).optional(),
+  /** Outages seen, by the failure class of their first failed check. */
+  failuresByClass: z.partialRecord(z.enum(FAILURE_CLASSES), z.number()).optional(),
   /** Workflow id of the recovery running now. */
   current: z.string().optional(),
   /** Why the last failure started no recovery (breaker open, paused, auth, grace ...). */

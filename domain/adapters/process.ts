@@ -205,8 +205,11 @@ export interface ProcessDeath {
 
 const TAIL_LINES = 5;
 
-/** The recorded process of the component if it is dead (a zombie counts), with how it ended; undefined while it runs or when none is recorded. */
-export async function deathOf(adapter: ProcessAdapter): Promise<ProcessDeath | undefined> {
+/**
+ * The recorded process of the component if it is dead (a zombie counts), with how it ended; undefined
+ * while it runs or when none is recorded. `what` opens the detail (a start's check: it died before it was healthy).
+ */
+export async function deathOf(adapter: ProcessAdapter, what = 'exited before it was healthy'): Promise<ProcessDeath | undefined> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
   const record = await readPidFile(pidFile);
   if (!record || isAlive(record)) return undefined;
@@ -214,9 +217,13 @@ export async function deathOf(adapter: ProcessAdapter): Promise<ProcessDeath | u
   const output = await readLogSince(requiredPath(adapter.logFile, 'logFile'), record.logOffset);
   const logTail = tailLines(output);
   const failureClass = /EADDRINUSE|address already in use/i.test(output) ? 'resource' : 'crash';
-  const status = !exit ? 'exit status unknown: not started by this worker' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
   const log = logTail.length ? `; log: ${logTail.join(' | ')}` : '; its log is empty';
-  return { pid: record.pid, exit, logTail, failureClass, detail: `exited before it was healthy (pid ${record.pid}, ${status})${log}` };
+  return { pid: record.pid, exit, logTail, failureClass, detail: `${what} (pid ${record.pid}, ${exitText(exit)})${log}` };
+}
+
+/** How a process ended, in words: `exit code 1`, `killed by SIGKILL`, or why that is not known. */
+export function exitText(exit: ProcessExit | undefined): string {
+  return !exit ? 'exit status unknown: not started by this worker' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
 /** What the process wrote from `offset` on (its own output), at most the last 16 KiB; the file's tail when it shrank since (rotated). */

@@ -3,10 +3,23 @@ import net from 'node:net';
 import type { CommandProbe, Component, HttpProbe, TcpProbe } from '../../core/schemas';
 import { classifyErrorCode, classifyHttpStatus, type ProbeResult } from '../../core/failure';
 import { lastLine, runArgv } from '../adapters/exec';
-import { processAdapter, runningProcess } from '../adapters/process';
+import { deathOf, processAdapter, runningProcess } from '../adapters/process';
 import { probeRequest, type ProbeRequestError } from './http-get';
 
+/**
+ * Probes the component. A failed probe of a `process` component whose recorded process is dead says
+ * what happened instead of how the probe failed: `crash` (with its exit code or signal, when this
+ * worker started it, and its last log lines), or `resource` when its log says its address was
+ * already in use. A hang (the process alive, the probe timing out) stays `timeout`.
+ */
 export async function probeComponent(component: Component): Promise<ProbeResult> {
+  const result = await probeOnce(component);
+  if (result.healthy || component.adapter.type !== 'process' || result.failureClass === 'timeout' || result.failureClass === 'auth') return result;
+  const death = await deathOf(component.adapter, 'process exited').catch(() => undefined);
+  return death ? { ...result, failureClass: death.failureClass, detail: `${death.detail}; probe: ${result.detail}` } : result;
+}
+
+async function probeOnce(component: Component): Promise<ProbeResult> {
   const probe = component.probe;
   switch (probe.type) {
     case 'http':
