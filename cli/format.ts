@@ -39,7 +39,9 @@ export function formatResult(component: string, result: RecoveryResult, opts: { 
       ? green(`${component}: ${result.strategy === 'saga' ? 'completed' : 'recovered'} in ${took}`)
       : result.outcome === 'planned'
         ? `${component}: plan (dry run, nothing done)`
-        : red(`${component}: ${result.outcome} after ${took}${result.failureClass ? ` [${result.failureClass}]` : ''}${result.reason ? `: ${result.reason}` : ''}`);
+        : red(
+            `${component}: ${result.outcome} after ${took}${result.failureClass ? ` [${result.failureClass}]` : ''}${result.reason ? `: ${result.reason}` : ''}`,
+          );
   return [...lines, head].join('\n');
 }
 

@@ -823,7 +823,12 @@ function recoveryStarted(s: Step, runId: string): void {
   st.held = undefined;
   st.stats.attempted += 1;
   st.consecutiveRecoveries += 1;
-  s.log('info', 'recovery started', { workflowId: record.workflowId, strategy: record.strategy, failureClass: st.lastFailureClass, reason: recoveryReason(st) });
+  s.log('info', 'recovery started', {
+    workflowId: record.workflowId,
+    strategy: record.strategy,
+    failureClass: st.lastFailureClass,
+    reason: recoveryReason(st),
+  });
   s.await('recovering', { kind: 'await-recovery' });
 }
 
@@ -863,11 +868,15 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
     st.health = 'unhealthy';
     s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
     const cls = result?.failureClass;
-    s.notify('recovery-failed', `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`, {
-      workflowId: record.workflowId,
-      runId: record.runId,
-      ...(cls ? { failureClass: cls } : {}),
-    });
+    s.notify(
+      'recovery-failed',
+      `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`,
+      {
+        workflowId: record.workflowId,
+        runId: record.runId,
+        ...(cls ? { failureClass: cls } : {}),
+      },
+    );
   }
   if (trial.opened) openedBreaker(s);
   st.stats.recent = [...st.stats.recent, record].slice(-KEEP_RECENT);

@@ -96,7 +96,9 @@ describe('failure classes of a process component', () => {
     const pid = (await runningProcess(processAdapter(c)))!.pid;
     setTimeout(() => process.kill(pid, 'SIGKILL'), 200);
     // Run as the sweep-activity test runs activities: in the SDK's activity context (heartbeats, sleeps).
-    const seen = (await new MockActivityEnvironment().run(watchProcess, { component: c, maxMs: 30_000, pollMs: 50 })) as Awaited<ReturnType<typeof watchProcess>>;
+    const seen = (await new MockActivityEnvironment().run(watchProcess, { component: c, maxMs: 30_000, pollMs: 50 })) as Awaited<
+      ReturnType<typeof watchProcess>
+    >;
     assert.deepEqual({ ...seen, at: undefined }, { exited: true, reason: 'exited', detail: `pid ${pid} exited: killed by SIGKILL`, at: undefined });
   });
 

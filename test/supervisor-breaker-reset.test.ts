@@ -90,7 +90,13 @@ describe('resetting an open circuit breaker by hand', () => {
         .slice(0, i + 2)
         .map((n) => n.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data)
         .map((d) => (decode(d) as { id?: string } | undefined)?.id);
-      return [{ args, checkedNext: next?.activityType?.name === 'confirmFailure' && input?.probes === 1 && input.intervalMs === 0, patched: markers.includes('supervisor-breaker-reset') }];
+      return [
+        {
+          args,
+          checkedNext: next?.activityType?.name === 'confirmFailure' && input?.probes === 1 && input.intervalMs === 0,
+          patched: markers.includes('supervisor-breaker-reset'),
+        },
+      ];
     });
   }
 
@@ -231,7 +237,10 @@ describe('resetting an open circuit breaker by hand', () => {
         { by: 'test-scoped', reason: 'upstream fixed' },
       ],
     );
-    assert.ok(resets.every((r) => r.checkedNext), 'each reset is followed by a check of the component');
+    assert.ok(
+      resets.every((r) => r.checkedNext),
+      'each reset is followed by a check of the component',
+    );
     const supervisorRun = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
     recordHistory(supervisorWorkflowId(id), supervisorRun.runId, 'supervisor-breaker-reset.json');
   });

@@ -113,7 +113,10 @@ describe('the worker log at the default level', () => {
     const ofComponent = log.filter((l) => l.includes(`component=${id}`));
     assert.equal(ofComponent.filter((l) => / INFO recovery started /.test(l)).length, 1, ofComponent.join('\n'));
     assert.equal(ofComponent.filter(ended).length, 1, ofComponent.join('\n'));
-    assert.match(ofComponent.find((l) => / INFO recovery started /.test(l))!, / strategy=immediate reason="\d+ failed checks \(crash\)/);
+    assert.match(
+      ofComponent.find((l) => / INFO recovery started /.test(l))!,
+      / strategy=immediate reason="\d+ failed checks \(crash\)/,
+    );
   });
 
   test('an entry is one line whatever it carries; MEND_LOG_LEVEL picks what is written', () => {

@@ -19,18 +19,7 @@ export function sdkLevel(level: Settings['MEND_LOG_LEVEL']): LogLevel | undefine
 }
 
 /** Task plumbing the SDK adds to every workflow and activity entry: it says nothing to an operator (the workflow id stays). */
-const PLUMBING = new Set([
-  'sdkComponent',
-  'taskToken',
-  'namespace',
-  'taskQueue',
-  'runId',
-  'workflowRunId',
-  'workflowType',
-  'activityId',
-  'isLocal',
-  'attempt',
-]);
+const PLUMBING = new Set(['sdkComponent', 'taskToken', 'namespace', 'taskQueue', 'runId', 'workflowRunId', 'workflowType', 'activityId', 'isLocal', 'attempt']);
 
 /** A value as one token: bare when it is a word, else JSON (quotes, escaped newlines). */
 function formatValue(value: unknown): string {

@@ -110,7 +110,10 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
       case 'continue':
         return event('continue');
       case 'wait':
-        await condition(() => machine().inbox.length > 0 || machine().renewWatch || machine().checkDue === true, i.until === undefined ? undefined : Math.max(1, i.until - Date.now()));
+        await condition(
+          () => machine().inbox.length > 0 || machine().renewWatch || machine().checkDue === true,
+          i.until === undefined ? undefined : Math.max(1, i.until - Date.now()),
+        );
         return event('woke');
       case 'continue-as-new':
         return await continueAsNew<(input: SupervisorInput) => Promise<void>>({
