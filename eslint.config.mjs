@@ -127,4 +127,12 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   { files: ['eslint.config.mjs', 'scripts/test-timing-reporter.mjs'], languageOptions: { sourceType: 'module' } },
+  {
+    // The fleet page's own module runs in the browser: ES module, browser globals only.
+    files: ['api/ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Date: 'readonly' },
+    },
+  },
 );

@@ -1,6 +1,6 @@
 /**
  * The API as one Fastify app: `buildApp(deps)` wires logging, auth, the error mapper, the OpenAPI
- * document and interactive docs (/docs), and the routes. Tests drive it with inject().
+ * document and interactive docs (/docs), the fleet page (/ui), and the routes. Tests drive it with inject().
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -16,6 +16,7 @@ import { HttpError, installErrorHandling } from './errors';
 import { installBodyParsing } from './json-body';
 import { bucketWindow, tokenBucketStore, waitFor, type Limiter, type RateLimitOptions } from './rate-limit';
 import { ApiMetrics } from './metrics';
+import { isPageRoute, pageRoutes } from './page';
 import { metaRoutes } from './routes/meta';
 import { metricsRoutes } from './routes/metrics';
 import { V1_ROUTES } from './routes';
@@ -116,7 +117,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorate('apiRoutes', apiRoutes);
   const deadlineMs = deps.temporalDeadlineMs ?? 10_000;
   app.addHook('onRoute', (route) => {
-    if (isDocsRoute(route.url)) return;
+    if (isDocsRoute(route.url) || isPageRoute(route.url)) return;
     for (const method of [route.method].flat()) if (method !== 'HEAD') apiRoutes.push({ method, url: route.url! });
     // Every Temporal call a request makes shares one deadline: a server that does not answer is a
     // 503 after deadlineMs, not a request hanging on the client's connection retries.
@@ -184,6 +185,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'supervision', description: 'supervisor statistics and health-check schedules' },
         { name: 'hosts', description: 'the hosts of the fleet and their agents' },
         { name: 'drills', description: 'recovery drills: run one now, read its result' },
+        { name: 'fleet', description: "the fleet page's reads: the fleet at a glance, and who a token is" },
         { name: 'meta', description: 'health, readiness and metrics (no token needed)' },
       ],
     },
@@ -210,6 +212,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     }),
     metrics,
   };
+  await app.register(pageRoutes);
   await app.register(metaRoutes, { temporalReachable: deps.temporalReachable ?? (() => deps.mend.isReachable()) });
   await app.register(metricsRoutes, { mend: deps.mend, metrics, config: deps.config });
   for (const routes of V1_ROUTES) await app.register(routes, { prefix: '/v1', deps: routeDeps });

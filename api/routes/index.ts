@@ -9,6 +9,7 @@ import { alertRoutes } from './alerts';
 import { backlogRoutes } from './backlog';
 import { componentRoutes } from './components';
 import { drillRoutes } from './drills';
+import { fleetRoutes } from './fleet';
 import { hostRoutes } from './hosts';
 import { runRoutes } from './runs';
 import { supervisionRoutes } from './supervision';
@@ -27,4 +28,5 @@ export const V1_ROUTES: ReadonlyArray<FastifyPluginAsyncZod<V1Options>> = [
   supervisionRoutes,
   hostRoutes,
   drillRoutes,
+  fleetRoutes,
 ];

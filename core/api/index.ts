@@ -18,3 +18,4 @@ export * from './backlog';
 export * from './supervision';
 export * from './hosts';
 export * from './drills';
+export * from './fleet';

@@ -1,0 +1,144 @@
+/**
+ * The fleet at a glance (GET /v1/fleet, the fleet page): each component with its supervisor's view,
+ * its running recovery and phase, the hosts, the spools and the runs that need a human, gathered in
+ * one pass so the page makes one request per refresh instead of one per component.
+ */
+import { componentView, hourlyCounts, type Fleet, type FleetComponent } from '../core/api';
+import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import type { Component, Config } from '../core/schemas';
+import { componentStats, type SupervisorState } from '../core/supervision';
+import { BacklogControl } from './backlog';
+import { describeHosts } from './hosts';
+import { listRuns } from './runs';
+import { supervisorState } from './supervisors';
+import { RunNotFoundError, type MendClient } from './index';
+
+const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
+const DAY_MS = 24 * 3_600_000;
+
+export async function fleetView(mend: MendClient, config: Config, now = Date.now()): Promise<Fleet> {
+  const control = new BacklogControl(mend);
+  const [states, running, needsAttention, hosts, spools] = await Promise.all([
+    Promise.all(config.components.map(async (c) => (c.supervision.enabled ? supervisorState(mend, c.id) : undefined))),
+    // One visibility query for every running run: the recoveries' phases, and the resets that may wait for approval.
+    listRuns(mend, { status: 'running', limit: 500 }),
+    listRuns(mend, { outcome: 'needs-attention', since: new Date(now - DAY_MS).toISOString(), limit: 20 }),
+    describeHosts(mend, config, now),
+    Promise.all(
+      config.spools.map(async (s) => {
+        try {
+          return { spool: s.name, running: true, status: await control.status(s.name) };
+        } catch (err) {
+          if (err instanceof RunNotFoundError) return { spool: s.name, running: false };
+          throw err;
+        }
+      }),
+    ),
+  ]);
+  const recoveries = running.runs.filter((r) => r.workflowId.startsWith('mend/recover/'));
+
+  // An emergency reset (or a rung of a ladder that escalated to one) is the run that waits for an admin:
+  // its progress says whether it waits now. A run that ended meanwhile is simply not listed.
+  const approvals = (
+    await Promise.all(
+      recoveries
+        .filter((r) => r.strategy === 'emergency-reset')
+        .map(async (r) => {
+          const progress = await mend.progress(r.workflowId).catch(() => undefined);
+          if (progress?.approval?.state !== 'waiting') return [];
+          return [
+            { workflowId: r.workflowId, runId: r.runId, url: r.url, components: r.components, strategy: r.strategy, deadline: progress.approval.deadline },
+          ];
+        }),
+    )
+  ).flat();
+
+  const components = config.components.map((c, i) => componentRow(mend, c, states[i], recoveries, now));
+  return {
+    generatedAt: new Date(now).toISOString(),
+    temporalUi: mend.uiUrl,
+    components,
+    hosts,
+    spools,
+    attention: {
+      approvals,
+      needsAttention: needsAttention.runs.map((r) => ({
+        workflowId: r.workflowId,
+        runId: r.runId,
+        url: r.url,
+        components: r.components,
+        strategy: r.strategy,
+        closeTime: r.closeTime,
+      })),
+      openBreakers: components.flatMap((c) => (c.breaker && c.breaker.state !== 'closed' ? [{ component: c.id, ...c.breaker }] : [])),
+    },
+  };
+}
+
+type Running = Awaited<ReturnType<typeof listRuns>>['runs'];
+
+function componentRow(mend: MendClient, c: Component, state: SupervisorState | undefined, recoveries: Running, now: number): FleetComponent {
+  // The supervisor's own record of its current run comes first (visibility may lag a just-started run);
+  // a run started by hand has only the visibility entry.
+  const own = recoveryWorkflowId(c.id);
+  const listed = recoveries.find((r) => r.workflowId === own || r.workflowId.startsWith(`${own}/`));
+  const fromSupervisor = state?.current;
+  const current = fromSupervisor
+    ? {
+        workflowId: fromSupervisor.workflowId,
+        runId: fromSupervisor.runId,
+        url: mend.runUrl(fromSupervisor.workflowId, fromSupervisor.runId),
+        strategy: fromSupervisor.strategy,
+        phase: listed?.workflowId === fromSupervisor.workflowId ? listed.phase : undefined,
+        startedAt: fromSupervisor.startedAt,
+      }
+    : listed && {
+        workflowId: listed.workflowId,
+        runId: listed.runId,
+        url: listed.url,
+        strategy: listed.strategy,
+        phase: listed.phase,
+        startedAt: listed.startTime,
+      };
+  const base = { ...componentView(c), group: c.supervision.group, recoveries24h: new Array<number>(24).fill(0) };
+  if (!state) return { ...base, health: 'unknown', current };
+
+  const finished = state.stats.recent.filter((r) => r.endedAt);
+  const last = finished[finished.length - 1];
+  const stats = componentStats(state);
+  return {
+    ...base,
+    health: state.health,
+    since: iso(state.health === 'healthy' ? state.healthySince : state.health === 'unknown' ? undefined : state.firstFailedAt),
+    breaker: {
+      state: state.breaker.state,
+      reason: state.breaker.reason,
+      halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined,
+    },
+    supervisor: {
+      workflowId: supervisorWorkflowId(c.id),
+      url: mend.runUrl(supervisorWorkflowId(c.id)),
+      paused: state.pausedUntil !== undefined,
+      pausedBy: state.pausedBy,
+      held: state.held,
+    },
+    lastFailureClass: state.lastFailureClass,
+    lastDetail: state.lastDetail,
+    current,
+    last: last && {
+      workflowId: last.workflowId,
+      runId: last.runId,
+      url: mend.runUrl(last.workflowId, last.runId),
+      outcome: last.outcome,
+      startedAt: last.startedAt,
+      endedAt: last.endedAt,
+      mttrMs: last.mttrMs,
+    },
+    mttrP50Ms: stats.mttrP50Ms,
+    mttrP95Ms: stats.mttrP95Ms,
+    recoveries24h: hourlyCounts(
+      state.stats.recent.map((r) => r.startedAt),
+      now,
+    ),
+  };
+}
