@@ -5,6 +5,7 @@ import { pauseSupervisionSignal, resumeSupervisionSignal, supervisorStateQuery }
 import type { Config } from '../core/schemas';
 import type { SupervisorView } from '../core/api';
 import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
+import { isPaused } from '../core/supervisor-machine';
 import type { MendClient } from './index';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
@@ -56,7 +57,7 @@ export function supervisorView(state: SupervisorState): SupervisorView {
       halfOpenAt: state.breaker.state === 'open' ? iso(state.breaker.halfOpenAt) : undefined,
     },
     current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
-    paused: state.pausedUntil !== undefined,
+    paused: isPaused(state),
     pausedUntil: iso(state.pausedUntil),
     pausedBy: state.pausedBy,
     drainedHost: state.drainedHost,
