@@ -18,6 +18,7 @@ import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import {
   demoStarts,
   httpStatus,
+  recordHistory,
   runCli,
   sharedServer,
   spawnTs,
@@ -191,6 +192,8 @@ describe('draining a host holds its automatic recoveries until it is undrained',
     assert.equal((shown.json() as { supervisor: { paused: boolean } }).supervisor.paused, true);
     assert.equal((await runCli(['resume', supervisorWorkflowId(ids.edge)], suite.env)).code, 0);
     await waitFor('resumed', 10_000, async () => (await state(ids.edge)).pausedUntil === undefined);
+    const { runId } = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(ids.edge)).describe();
+    recordHistory(supervisorWorkflowId(ids.edge), runId, 'supervisor-drain-kept-apart-from-pause.json');
   });
 
   test('mend hosts drain|undrain: the same through the CLI, one readable line for an unknown host (exit 2)', async () => {
