@@ -12,6 +12,7 @@ import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOu
 import { CommandNotFoundError, deathOf } from '../domain/adapters/process';
 import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
+import { createHostActivities } from './hosts';
 import { whileBeating } from './heartbeat';
 import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
@@ -150,6 +151,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
     ...createStateActivities(),
     ...createSupervisionActivities(probe, deps.shutdown),
+    ...createHostActivities(),
     ...createSagaActivities(home),
     ...createBacklogActivities(),
     ...createDrillActivities(probe),

@@ -1,13 +1,15 @@
 /**
  * Draining a host: its supervised components' supervisors are paused with the host named (the pause
  * signal's `host`), so they hold their automatic recoveries (`held: host web-1 drained ...`) until
- * `undrain` resumes them. The drain lives where every pause lives, in each supervisor's durable state
+ * `undrain` lifts the drain. A supervisor keeps a drain apart from a pause made by hand, so undrain
+ * leaves such a pause in place. The drain lives where every pause lives, in each supervisor's durable state
  * (carried across continue-as-new, visible in its history and `state` query): no registry of its own.
  */
 import { supervisorWorkflowId } from '../core/constants';
 import { hostOf } from '../core/hosts';
 import { pauseSupervisionSignal, resumeSupervisionSignal } from '../core/messages';
 import type { Config } from '../core/schemas';
+import type { SupervisorState } from '../core/supervision';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { MendClient } from './index';
 import { supervisorSpec } from './schedules';
@@ -47,12 +49,20 @@ export async function drainHost(client: MendClient, config: Config, host: string
   return ids;
 }
 
-/** Resumes the supervisors of `host`'s components that this host's drain paused; others (paused by hand, or not paused) are left as they are. */
+/**
+ * Lifts this host's drain from the supervisors of its components (a resume naming the host, which
+ * lifts the drain only). A pause made by hand stays, drained or not: those are `skipped` (still
+ * paused); `components` are the ones free to be recovered again.
+ */
 export async function undrainHost(client: MendClient, config: Config, host: string, by: string): Promise<{ components: string[]; skipped: string[] }> {
   const ids = supervisedOnHost(config, host);
   const states = await Promise.all(ids.map(async (id) => ({ id, state: await supervisorState(client, id) })));
-  const drained = states.filter((s) => s.state?.drainedHost === host).map((s) => s.id);
-  const skipped = states.filter((s) => s.state?.pausedUntil !== undefined && s.state.drainedHost !== host).map((s) => s.id);
-  await Promise.all(drained.map((id) => client.temporal.workflow.getHandle(supervisorWorkflowId(id)).signal(resumeSupervisionSignal, { by })));
-  return { components: drained, skipped };
+  const drained = states.filter((s) => s.state?.drainedHost === host);
+  // A drain recorded before drains were kept apart (no drainedBy) was the pause itself: lifting it resumes.
+  const pausedByHand = (st: SupervisorState | undefined) => st?.pausedUntil !== undefined && (st.drainedHost !== host || st.drainedBy !== undefined);
+  await Promise.all(drained.map((s) => client.temporal.workflow.getHandle(supervisorWorkflowId(s.id)).signal(resumeSupervisionSignal, { by, host })));
+  return {
+    components: drained.filter((s) => !pausedByHand(s.state)).map((s) => s.id),
+    skipped: states.filter((s) => pausedByHand(s.state)).map((s) => s.id),
+  };
 }

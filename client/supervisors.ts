@@ -7,6 +7,7 @@ import type { BreakerResetRequest } from '../core/breaker';
 import type { Config } from '../core/schemas';
 import type { BreakerResetResult, SupervisorView } from '../core/api';
 import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
+import { isPaused } from '../core/supervisor-machine';
 
 /** A supervisor's state, or undefined when the component has none (never reported, or ended). */
 export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
@@ -74,7 +75,7 @@ export function supervisorView(state: SupervisorState): SupervisorView {
       lastReset: state.lastBreakerReset,
     },
     current: state.current && { workflowId: state.current.workflowId, strategy: state.current.strategy, startedAt: state.current.startedAt },
-    paused: state.pausedUntil !== undefined,
+    paused: isPaused(state),
     pausedUntil: iso(state.pausedUntil),
     pausedBy: state.pausedBy,
     drainedHost: state.drainedHost,

@@ -25,6 +25,14 @@ export function hostTaskQueue(mainQueue: string, host: string): string {
   return `${mainQueue}/host/${host}`;
 }
 
+/**
+ * Workflow id of a host's outage watch: `mend/host/<id>` on the default queue (the same name as the
+ * host's task queue: one per host and main queue).
+ */
+export function hostWorkflowId(mainQueue: string, host: string): string {
+  return hostTaskQueue(mainQueue, host);
+}
+
 /** Custom search attributes mend registers on the Temporal server, with their types. */
 export const SEARCH_ATTRIBUTES = {
   MendComponents: 'KeywordList',

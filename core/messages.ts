@@ -13,6 +13,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BreakerResetResult } from './api/components';
 import type { BacklogStatus, PauseRequest } from './backlog';
 import type { BreakerResetRequest } from './breaker';
+import type { HostOutageReport, HostStatusUpdate, HostWatchState } from './host-outage';
 import type { ApprovalRequest, ApprovalStatus, RunProgress } from './run';
 import type { Spool } from './schemas';
 import type { PermitQueue, PermitRequest, ProbeReport, SupervisorState } from './supervision';
@@ -34,15 +35,24 @@ export const reportSignal = defineSignal<[ProbeReport]>('report');
 export const supervisorStateQuery = defineQuery<SupervisorState>('state');
 /**
  * Same names as a run's pause/resume, so `mend pause mend/supervisor/api` works; `forMs` pauses for a while.
- * `host`: the pause drains that host (`mend hosts drain`), and `mend hosts undrain` resumes it.
+ * `host`: the pause drains that host (`mend hosts drain`), kept apart from a pause by hand; a resume
+ * naming the host (`mend hosts undrain`) lifts that drain only, a resume without one lifts both.
  */
 export const pauseSupervisionSignal = defineSignal<[{ by?: string; reason?: string; forMs?: number; host?: string }?]>('pause');
-export const resumeSupervisionSignal = defineSignal<[{ by?: string }?]>('resume');
+export const resumeSupervisionSignal = defineSignal<[{ by?: string; host?: string }?]>('resume');
 /**
  * Closes the breaker by hand (who and why land in the supervisor's history with the update) and
  * has the supervisor check the component right away. An update, so the caller learns the state it was in.
  */
 export const breakerResetUpdate = defineUpdate<BreakerResetResult, [BreakerResetRequest]>('resetBreaker');
+/** From the host's workflow: the component's host is unreachable (hold, stop the pid watch) or back (watch again). */
+export const hostStatusSignal = defineSignal<[HostStatusUpdate]>('hostStatus');
+
+// ---------------------------------------------------------------- hosts (mend/host/<id>: one outage, one event)
+
+/** A pickup timeout seen on the host's queue (signal-with-start from a central activity). */
+export const hostOutageSignal = defineSignal<[HostOutageReport]>('hostOutage');
+export const hostWatchStateQuery = defineQuery<HostWatchState>('state');
 
 // ---------------------------------------------------------------- fleet limiter (mend/fleet/<task queue>)
 

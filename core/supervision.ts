@@ -103,12 +103,15 @@ export interface SupervisorState {
   /** Detection backoff: failure reports before `ignoreUntil` are dropped; doubles while nothing can be done. */
   detectBackoffMs: number;
   ignoreUntil?: number;
+  /** A pause by hand (`mend pause`), kept apart from a drain: undrain leaves it. */
   pausedUntil?: number;
   pausedBy?: string;
   /** Why it is paused (the pause signal's reason). */
   pauseReason?: string;
-  /** The pause is a drain of this host (`mend hosts drain`): `undrain` resumes only such a pause. */
+  /** Drained with this host (`mend hosts drain`): held until `undrain` (or a plain resume) lifts it. */
   drainedHost?: string;
+  drainedBy?: string;
+  drainReason?: string;
   /** Recoveries in a row without a healthy period of `backoffResetAfter` (drives the restart backoff). */
   consecutiveRecoveries: number;
   current?: RecoveryRecord;
@@ -120,7 +123,10 @@ export interface SupervisorState {
   stats: SupervisorStats;
   /** Why the last failure started no recovery, if it did not. */
   held?: string;
-  /** The component's host did not pick up a confirmation probe in time: held until a report comes through again. */
+  /**
+   * The component's host did not pick up a probe (or the pid watch) in time, or its host's workflow
+   * says it is unreachable: held, and no pid watch, until its host is back or a report comes through.
+   */
   unreachableHost?: string;
   /** The last reset of the breaker by hand: when (ISO), who, why, and what state it was in. */
   lastBreakerReset?: { at: string; by: string; reason: string; from: BreakerStatus['state'] };

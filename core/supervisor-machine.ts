@@ -47,9 +47,12 @@ import {
  * waitOutRuns: a recovery run this supervisor did not start is waited out, not counted.
  * holdForDependencies: no recovery while a dependency is unhealthy or being recovered.
  * inboxEvidence: failure reports that arrived while waiting count as fresh evidence.
+ * hostOutage: a host that picks up no probe or pid watch is reported to its host's workflow (one
+ *   event per outage), and the pid watch waits for the host instead of being renewed in vain.
+ * drainApart: a drain is kept apart from a pause by hand (undrain leaves that pause).
  * breakerReset: an operator's breaker reset closes the breaker, alerts, and checks the component at once.
  */
-export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence' | 'breakerReset';
+export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence' | 'hostOutage' | 'drainApart' | 'breakerReset';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
@@ -157,7 +160,9 @@ export type SyncIntent =
   | NotifyIntent
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }
   | { kind: 'watch'; component: Component }
-  | { kind: 'stop-watch' };
+  | { kind: 'stop-watch' }
+  /** Tell the host's workflow (`mend/host/<id>`) that its agent picked nothing up: one event per outage, however many report it. */
+  | { kind: 'host-down'; host: string; component: string; notify?: SupervisorSpec['notify'] };
 
 /** The one intent a decision ends with: its outcome comes back as the event named. */
 export type WaitIntent =
@@ -180,9 +185,11 @@ export type Intent = SyncIntent | WaitIntent;
 export type MachineEvent =
   | { kind: 'report'; report: ProbeReport }
   | { kind: 'pause'; now: number; by?: string; forMs?: number; reason?: string; host?: string }
-  | { kind: 'resume' }
+  | { kind: 'resume'; host?: string }
   | { kind: 'breaker-reset'; now: number; by: string; reason: string }
-  | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string }
+  | { kind: 'host-status'; host: string; reachable: boolean }
+  /** `unreachable`: the watch was not picked up on that host in time (a pickup timeout), not an error of the watch. */
+  | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string; unreachable?: string }
   | { kind: 'loop'; now: number; historyFull: boolean }
   | { kind: 'woke'; now: number }
   | { kind: 'continue'; now: number }
@@ -221,7 +228,7 @@ export function initialMachine(input: SupervisorInput, now: number): SupervisorM
 /** The intent the workflow waits on, if the decision ends with one. */
 export function waitIntent(intents: readonly Intent[]): WaitIntent | undefined {
   const last = intents[intents.length - 1];
-  return last && !['notify', 'log', 'watch', 'stop-watch'].includes(last.kind) ? (last as WaitIntent) : undefined;
+  return last && !['notify', 'log', 'watch', 'stop-watch', 'host-down'].includes(last.kind) ? (last as WaitIntent) : undefined;
 }
 
 class NeedPatch {
@@ -316,19 +323,33 @@ function apply(s: Step, ev: MachineEvent): void {
       m.inbox.push(ev.report);
       return;
     case 'pause':
+      // A drain is kept apart from a pause by hand, so undrain does not lift that pause.
+      if (ev.host !== undefined && s.patched('drainApart')) {
+        st.drainedHost = ev.host;
+        st.drainedBy = ev.by ?? 'unknown';
+        st.drainReason = ev.reason;
+        return;
+      }
       st.pausedUntil = ev.forMs ? ev.now + ev.forMs : FOREVER;
       st.pausedBy = ev.by;
       st.pauseReason = ev.reason;
       st.drainedHost = ev.host;
       return;
     case 'resume':
-      clearPause(st);
+      // An undrain lifts that host's drain only (a drain recorded before drainApart was the pause itself).
+      if (ev.host !== undefined) {
+        if (st.drainedHost !== ev.host) return;
+        if (st.drainedBy !== undefined) clearDrain(st);
+        else clearPause(st);
+      } else clearPause(st);
       // A failure held by the pause may be acted on at the next report.
       st.ignoreUntil = undefined;
       st.detectBackoffMs = 0;
       return;
     case 'breaker-reset':
       return breakerReset(s, ev);
+    case 'host-status':
+      return hostStatus(s, ev.host, ev.reachable);
     case 'watch-ended':
       return watchEnded(s, ev);
     case 'loop':
@@ -396,16 +417,47 @@ function hostUnreachable(s: Step, stage: Stage, host: string): void {
   st.unreachableHost = host;
   st.held = `host ${host} unreachable: its agent did not pick up a probe in time`;
   s.log('warn', 'host unreachable', { host });
+  if (s.patched('hostOutage')) reportHostDown(s, host);
   if (stage === 'confirm' || stage === 'reset-check') return endPass(s);
   if (!s.pass.oneTrial) st.breaker = dropLastRecovery(st.breaker);
   finishAttempt(s);
+}
+
+/** The host's workflow hears of it (at once, not awaited); the pid watch, which cannot run there, stops. */
+function reportHostDown(s: Step, host: string): void {
+  s.emit({ kind: 'stop-watch' });
+  s.emit({ kind: 'host-down', host, component: s.m.id, notify: s.m.spec.notify });
+}
+
+/**
+ * From the host's workflow. Unreachable: held naming the host, no pid watch (it would only wait on
+ * a queue nobody polls). Reachable: the hold ends and the watch starts again (the loop wakes); the
+ * host's workflow has its health sweeps fire at once, so a component that died with the host is
+ * recovered at the next report, after its dependencies (the dependency hold).
+ */
+function hostStatus(s: Step, host: string, reachable: boolean): void {
+  const { st } = s;
+  if (!reachable) {
+    if (st.unreachableHost === host) return;
+    st.unreachableHost = host;
+    if (!st.current) st.held = `host ${host} unreachable: its agent picks up nothing`;
+    s.log('warn', 'host unreachable', { host });
+    s.emit({ kind: 'stop-watch' });
+    return;
+  }
+  if (st.unreachableHost !== host) return;
+  st.unreachableHost = undefined;
+  if (st.held?.startsWith(`host ${host} unreachable`)) st.held = undefined;
+  s.log('info', 'host reachable again', { host });
+  s.m.renewWatch = true;
 }
 
 /** Loop top: time-driven moves, the pid watch, continue-as-new when the history is long, then wait. */
 function loopTop(s: Step, historyFull: boolean): void {
   const { m, st } = s;
   tick(s);
-  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current)
+  // Not while its host is unreachable (only set so while healthy on the hostOutage branch).
+  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current && st.unreachableHost === undefined)
     s.emit({ kind: 'watch', component: m.spec.component });
   // Only set on the breakerReset branch: a reset's check, as soon as nothing else is in flight.
   if (m.checkDue && !st.current) {
@@ -421,6 +473,14 @@ function loopTop(s: Step, historyFull: boolean): void {
 }
 
 function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>): void {
+  if (!ev.seen && ev.unreachable !== undefined && s.patched('hostOutage')) {
+    // Nobody picked the watch up on its host: renewing it would only queue another there.
+    const { st } = s;
+    st.unreachableHost = ev.unreachable;
+    if (!st.current) st.held = `host ${ev.unreachable} unreachable: its agent did not pick up the pid watch in time`;
+    s.log('warn', 'host unreachable', { host: ev.unreachable });
+    return reportHostDown(s, ev.unreachable);
+  }
   if (!ev.seen) {
     // Its own retries are spent (seconds apart): try a fresh watch rather than none until the next report.
     s.log('warn', 'pid watch failed', { error: ev.error });
@@ -469,14 +529,28 @@ function clearPause(st: SupervisorState): void {
   st.pausedUntil = undefined;
   st.pausedBy = undefined;
   st.pauseReason = undefined;
+  clearDrain(st);
+}
+
+function clearDrain(st: SupervisorState): void {
   st.drainedHost = undefined;
+  st.drainedBy = undefined;
+  st.drainReason = undefined;
+}
+
+/** Held by a pause by hand or a drain. */
+export function isPaused(st: Pick<SupervisorState, 'pausedUntil' | 'drainedHost'>): boolean {
+  return st.pausedUntil !== undefined || st.drainedHost !== undefined;
 }
 
 /** What `held` says of a pause: `host web-1 drained (disk swap) by alice`, or `paused by alice`. */
-export function pausedWhy(st: Pick<SupervisorState, 'pausedBy' | 'pauseReason' | 'drainedHost'>): string {
-  const by = st.pausedBy ? ` by ${st.pausedBy}` : '';
-  if (st.drainedHost !== undefined) return `host ${st.drainedHost} drained${st.pauseReason ? ` (${st.pauseReason})` : ''}${by}`;
-  return `paused${by}`;
+export function pausedWhy(st: Pick<SupervisorState, 'pausedBy' | 'pauseReason' | 'drainedHost' | 'drainedBy' | 'drainReason'>): string {
+  if (st.drainedHost !== undefined) {
+    // A drain from before drainApart kept its who and why in the pause's fields.
+    const [by, reason] = st.drainedBy !== undefined ? [st.drainedBy, st.drainReason] : [st.pausedBy, st.pauseReason];
+    return `host ${st.drainedHost} drained${reason ? ` (${reason})` : ''}${by ? ` by ${by}` : ''}`;
+  }
+  return `paused${st.pausedBy ? ` by ${st.pausedBy}` : ''}`;
 }
 
 /** Time-driven moves: breaker cool-down and close, restart backoff reset, pause expiry, recovery confirmed. */
@@ -651,7 +725,7 @@ function holdOrReserve(s: Step): void {
     backOffDetection(s, 'auth failure: a restart does not fix credentials');
     return endPass(s);
   }
-  if (st.pausedUntil !== undefined && pass.since! < st.pausedUntil) {
+  if ((st.pausedUntil !== undefined && pass.since! < st.pausedUntil) || st.drainedHost !== undefined) {
     backOffDetection(s, pausedWhy(st));
     return endPass(s);
   }

@@ -14,6 +14,7 @@ export const WORKFLOW_TYPES = {
   fleetLimiter: 'fleetLimiter',
   drill: 'drill',
   check: 'checkComponent',
+  hostWatch: 'hostWatch',
 } as const;
 
 /** Workflow type that runs each strategy. */

@@ -26,7 +26,15 @@ import {
 } from '../core/supervisor-machine';
 
 const T0 = Date.parse('2030-01-01T00:00:00Z');
-const ALL: Patches = { oneTrial: true, waitOutRuns: true, holdForDependencies: true, inboxEvidence: true, breakerReset: true };
+const ALL: Patches = {
+  oneTrial: true,
+  waitOutRuns: true,
+  holdForDependencies: true,
+  inboxEvidence: true,
+  hostOutage: true,
+  drainApart: true,
+  breakerReset: true,
+};
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function component(id: string, supervision: Record<string, unknown> = {}): Component {
@@ -95,7 +103,7 @@ class Sim {
     this.m = out.machine!;
     for (const intent of out.intents) this.seen.push({ at: this.now, intent, machine: this.m });
     const next = waitIntent(out.intents);
-    const side = ['report', 'pause', 'resume', 'watch-ended', 'breaker-reset'].includes(ev.kind);
+    const side = ['report', 'pause', 'resume', 'watch-ended', 'breaker-reset', 'host-status'].includes(ev.kind);
     assert.equal(
       next === undefined,
       side,
@@ -437,6 +445,11 @@ describe('supervisor decisions', () => {
     sim.report({ healthy: false });
     assert.equal(sim.state.held, 'host edge unreachable: its agent did not pick up a probe in time');
     assert.equal(sim.state.unreachableHost, 'edge');
+    assert.deepEqual(
+      sim.intents('host-down').map((i) => i.host),
+      ['edge'],
+      "reported to the host's workflow",
+    );
     // Only the sweep's own failure: the probes that never ran count for nothing.
     assert.equal(sim.state.consecutiveFailures, 1);
     sim.report({ healthy: false });
@@ -447,6 +460,85 @@ describe('supervisor decisions', () => {
     reachable = true;
     sim.report({ healthy: false });
     assert.deepEqual([sim.state.health, sim.state.unreachableHost, sim.state.held], ['healthy', undefined, undefined]);
+  });
+
+  test('a pause by hand outlives a drain: undrain (a resume naming the host) lifts the drain only, a plain resume lifts both', () => {
+    const sim = new Sim(spec());
+    sim.feed({ kind: 'pause', now: sim.now, by: 'bob', reason: 'hands off' });
+    sim.feed({ kind: 'pause', now: sim.now, by: 'alice', host: 'edge', reason: 'disk swap' });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.held, 'host edge drained (disk swap) by alice');
+    sim.feed({ kind: 'resume', host: 'edge' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.drainedBy, sim.state.pausedBy, sim.state.pauseReason], [undefined, undefined, 'bob', 'hands off']);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 0, 'still paused by hand');
+    assert.equal(sim.state.held, 'paused by bob');
+    // An undrain of another host changes nothing; a plain resume lifts the pause.
+    sim.feed({ kind: 'pause', now: sim.now, by: 'alice', host: 'edge' });
+    sim.feed({ kind: 'resume', host: 'other' });
+    assert.equal(sim.state.drainedHost, 'edge');
+    sim.feed({ kind: 'resume' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.pausedUntil], [undefined, undefined]);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+  });
+
+  test('before drainApart (older supervisors) a drain is the pause itself, and undrain lifts it', () => {
+    const sim = new Sim(spec(), calm, { ...ALL, drainApart: false });
+    sim.feed({ kind: 'pause', now: sim.now, by: 'bob' });
+    sim.feed({ kind: 'pause', now: sim.now, by: 'alice', host: 'edge', reason: 'disk swap' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.drainedBy, sim.state.pausedBy], ['edge', undefined, 'alice']);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.held, 'host edge drained (disk swap) by alice');
+    sim.feed({ kind: 'resume', host: 'edge' });
+    assert.deepEqual([sim.state.drainedHost, sim.state.pausedUntil], [undefined, undefined]);
+  });
+
+  test('a pid watch no agent picked up holds for the host: reported to the host once, not renewed until the host is back', () => {
+    const sim = new Sim(spec());
+    sim.report({ healthy: true });
+    assert.equal(sim.intents('watch').length, 1);
+    sim.feed({ kind: 'watch-ended', error: 'activity ScheduleToStart timeout', unreachable: 'edge' });
+    assert.deepEqual(
+      sim.intents('host-down').map((i) => [i.host, i.component, i.notify?.webhook]),
+      [['edge', 'api', 'http://127.0.0.1:9/hook']],
+    );
+    assert.equal(sim.m.renewWatch, false, 'no watch queued again on a queue nobody polls');
+    assert.equal(sim.state.unreachableHost, 'edge');
+    assert.match(sim.state.held ?? '', /^host edge unreachable/);
+    sim.wait(60_000);
+    sim.report({ healthy: true });
+    // A healthy report came through: the host is back for this component; the watch starts again.
+    assert.equal(sim.state.unreachableHost, undefined);
+    assert.equal(sim.intents('watch').length, 2);
+  });
+
+  test("the host's workflow holds a healthy supervisor (its watch stops) and lets it go again (its watch restarts)", () => {
+    const sim = new Sim(spec());
+    sim.report({ healthy: true });
+    const watches = sim.intents('watch').length;
+    const stops = sim.intents('stop-watch').length;
+    sim.feed({ kind: 'host-status', host: 'edge', reachable: false });
+    assert.equal(sim.intents('stop-watch').length, stops + 1);
+    assert.equal(sim.state.held, 'host edge unreachable: its agent picks up nothing');
+    sim.wait(1_000);
+    assert.equal(sim.intents('watch').length, watches, 'no watch while the host is away');
+    assert.equal(sim.intents('host-down').length, 0, 'the host workflow knows already');
+    sim.feed({ kind: 'host-status', host: 'other', reachable: true });
+    assert.equal(sim.state.unreachableHost, 'edge');
+    sim.feed({ kind: 'host-status', host: 'edge', reachable: true });
+    sim.wake();
+    assert.deepEqual([sim.state.unreachableHost, sim.state.held], [undefined, undefined]);
+    assert.equal(sim.intents('watch').length, watches + 1);
+  });
+
+  test('before hostOutage (older supervisors) a watch nobody picked up is renewed as any failed watch', () => {
+    const sim = new Sim(spec(), calm, { ...ALL, hostOutage: false });
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'watch-ended', error: 'timeout', unreachable: 'edge' });
+    assert.equal(sim.m.renewWatch, true);
+    assert.equal(sim.intents('host-down').length, 0);
+    assert.equal(sim.state.unreachableHost, undefined);
   });
 
   test('a pause for a while ends by itself at its deadline', () => {
@@ -550,7 +642,7 @@ describe('supervisor decisions', () => {
   });
 
   test('without the one-trial patch (older supervisors) a half-open breaker lets every recovery through and a recovery counts at its end', () => {
-    const legacy: Patches = { oneTrial: false, waitOutRuns: false, holdForDependencies: false, inboxEvidence: false };
+    const legacy: Patches = { oneTrial: false, waitOutRuns: false, holdForDependencies: false, inboxEvidence: false, hostOutage: false, drainApart: false };
     const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '1h', coolDown: '1s', healthyToClose: '1h' } }), calm, legacy);
     sim.report({ healthy: false, source: 'watch' });
     assert.equal(sim.state.stats.succeeded, 1, 'counted at once');

@@ -18,6 +18,7 @@ import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import {
   demoStarts,
   httpStatus,
+  recordHistory,
   runCli,
   sharedServer,
   spawnTs,
@@ -167,6 +168,34 @@ describe('draining a host holds its automatic recoveries until it is undrained',
     assert.equal((await state(ids.edge)).drainedHost, undefined, 'nothing refused was applied');
   });
 
+  test('undrain leaves a supervisor that was paused by hand before the drain paused: the drain is lifted, the pause stays', async () => {
+    const paused = await runCli(['pause', supervisorWorkflowId(ids.edge), '--reason', 'hands off'], suite.env);
+    assert.equal(paused.code, 0, paused.stderr);
+    await waitFor('pause applied', 10_000, async () => (await state(ids.edge)).pausedUntil !== undefined);
+    assert.equal((await post('/v1/hosts/edge/drain', tokens.operator, { reason: 'disk swap' })).statusCode, 200);
+    await waitFor('drain applied', 10_000, async () => (await state(ids.edge)).drainedHost === 'edge');
+    const undrained = await post('/v1/hosts/edge/undrain', tokens.operator);
+    assert.equal(undrained.statusCode, 200, undrained.body);
+    assert.deepEqual(HostDrainResponseSchema.parse(undrained.json()), {
+      host: 'edge',
+      action: 'undrain',
+      by: 'test-operator',
+      components: [],
+      skipped: [ids.edge],
+    });
+    const after = await waitFor('drain lifted', 10_000, async () => {
+      const st = await state(ids.edge);
+      return st.drainedHost === undefined && st;
+    });
+    assert.notEqual(after.pausedUntil, undefined, 'still paused by hand');
+    const shown = await app.inject({ method: 'GET', url: `/v1/components/${ids.edge}`, headers: bearer(tokens.viewer) });
+    assert.equal((shown.json() as { supervisor: { paused: boolean } }).supervisor.paused, true);
+    assert.equal((await runCli(['resume', supervisorWorkflowId(ids.edge)], suite.env)).code, 0);
+    await waitFor('resumed', 10_000, async () => (await state(ids.edge)).pausedUntil === undefined);
+    const { runId } = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(ids.edge)).describe();
+    recordHistory(supervisorWorkflowId(ids.edge), runId, 'supervisor-drain-kept-apart-from-pause.json');
+  });
+
   test('mend hosts drain|undrain: the same through the CLI, one readable line for an unknown host (exit 2)', async () => {
     const env = { ...suite.env, MEND_CONFIG: `${dir}/mend.config.yaml` };
     const drained = await runCli(['hosts', 'drain', 'edge', '--reason', 'kernel update', '--json'], env);
@@ -178,7 +207,7 @@ describe('draining a host holds its automatic recoveries until it is undrained',
       const st = await state(ids.edge);
       return st.drainedHost === 'edge' && st;
     });
-    assert.equal(held.pauseReason, 'kernel update');
+    assert.equal(held.drainReason, 'kernel update');
 
     const undrained = await runCli(['hosts', 'undrain', 'edge'], env);
     assert.equal(undrained.code, 0, undrained.stderr);

@@ -34,6 +34,8 @@ export interface SimHost {
   killAgent(): Promise<void>;
   /** `/proc/<pid>/environ` of a pid as this host sees it, or undefined when it has no such pid. */
   environ(pid: number): string | undefined;
+  /** Kills the whole host at once: SIGKILL to its PID 1, so its agent and every service in it die together. */
+  kill(): Promise<void>;
   /** Stops the agent and the whole namespace (every process in it dies with its PID 1). */
   stop(): Promise<void>;
 }
@@ -110,6 +112,13 @@ export async function startSimHost(id: string, queue: string, home: string): Pro
       } catch {
         return undefined;
       }
+    },
+    async kill() {
+      const agent = host.agent;
+      process.kill(nsPid, 'SIGKILL');
+      await exitOf(holder);
+      if (agent) await agent.exited;
+      host.agent = undefined;
     },
     async stop() {
       const agent = host.agent;

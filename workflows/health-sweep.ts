@@ -7,6 +7,10 @@ import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@t
 import type { MendActivities, SweepResult } from '../activities';
 import type { SupervisorSpec } from '../core/supervision';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
+import { isPickupTimeout } from './lib/unreachable';
+
+/** Patch: a host whose agent picked up no sweep is reported to its host's workflow (`mend/host/<id>`). */
+const SWEEP_REPORTS_OUTAGE_PATCH = 'sweep-reports-host-outage';
 
 export interface HealthSweepInput {
   group: string;
@@ -37,6 +41,20 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult>
       }),
     ),
   );
+  // A host whose agent picked nothing up is reported to its host's workflow: one event per outage, whoever sees it.
+  const unreachable = groups.filter((_, n) => settled[n]!.status === 'rejected' && isPickupTimeout((settled[n] as PromiseRejectedResult).reason));
+  if (unreachable.length > 0 && patched(SWEEP_REPORTS_OUTAGE_PATCH)) {
+    const { reportHostOutage } = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+    const seenAt = new Date(Date.now()).toISOString();
+    await Promise.all(
+      unreachable.map(({ host, items }) =>
+        reportHostOutage({
+          taskQueue,
+          report: { host, by: `sweep ${input.group}`, seenAt, components: items.map((spec) => spec.component.id), notify: items[0]!.notify },
+        }).catch(() => undefined),
+      ),
+    );
+  }
   // One host down does not hide what the others found (its components go unreported this time); all down fails the sweep.
   const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

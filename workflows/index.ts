@@ -11,3 +11,4 @@ export { healthSweep } from './health-sweep';
 export { fleetLimiter } from './fleet-limiter';
 export { drill } from './drill';
 export { checkComponent } from './check';
+export { hostWatch } from './host-watch';

@@ -19,9 +19,9 @@ import { permitSignal } from './fleet-limiter';
 import { supervisorIo } from './lib/supervisor-io';
 
 // Defined once in core/messages (the client and the sweep send them).
-import { breakerResetUpdate, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
+import { breakerResetUpdate, hostStatusSignal, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery } from '../core/messages';
 import { supervisorWorkflowId } from '../core/constants';
-export { breakerResetUpdate, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
+export { breakerResetUpdate, hostStatusSignal, pauseSupervisionSignal, reportSignal, resumeSupervisionSignal, supervisorStateQuery };
 export type { SupervisorInput };
 
 /** The machine's patch flags as the markers in supervisors' histories (see Patch in core/supervisor-machine). */
@@ -31,6 +31,8 @@ const PATCH_IDS: Record<Patch, string> = {
   inboxEvidence: 'supervisor-inbox-failures-are-evidence',
   oneTrial: 'supervisor-breaker-one-trial',
   waitOutRuns: 'supervisor-waits-out-recovery-runs',
+  hostOutage: 'supervisor-reports-host-outage',
+  drainApart: 'supervisor-keeps-drain-apart-from-pause',
 };
 
 /**
@@ -61,7 +63,8 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     pauseSupervisionSignal,
     (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs, reason: req?.reason, host: req?.host }),
   );
-  setHandler(resumeSupervisionSignal, () => void feed({ kind: 'resume' }));
+  setHandler(resumeSupervisionSignal, (req) => void feed(req?.host !== undefined ? { kind: 'resume', host: req.host } : { kind: 'resume' }));
+  setHandler(hostStatusSignal, ({ host, reachable }) => void feed({ kind: 'host-status', host, reachable }));
   setHandler(breakerResetUpdate, ({ by, reason }) => {
     const previous = m.state.breaker.state;
     const at = Date.now();

@@ -47,9 +47,9 @@ export const HostDrainResponseSchema = z
     host: z.string(),
     action: z.enum(['drain', 'undrain']),
     by: z.string(),
-    /** Supervised components whose supervisor was paused (drain) or resumed (undrain). */
+    /** Supervised components whose supervisor was drained (drain), or whose drain was lifted and nothing else holds (undrain). */
     components: z.array(z.string()),
-    /** undrain: components left paused because their pause is not this host's drain (an operator's own `mend pause`). */
+    /** undrain: components left paused by an operator's own `mend pause` (a drain of theirs, if any, is lifted). */
     skipped: z.array(z.string()).optional(),
   })
   .describe("a host's automatic recoveries held (drain) or let go on (undrain)");

@@ -1,9 +1,11 @@
 /** Alerts to an operator's webhook: a JSON body whose `text` Slack (and most chat tools) show as is. */
 
 export interface NotifyEvent {
-  /** e.g. breaker-open, auth-failure, recovery-failed, breaker-closed. */
+  /** e.g. breaker-open, auth-failure, recovery-failed, breaker-closed, host-unreachable, host-reachable. */
   kind: string;
-  component: string;
+  /** The component it is about; a host event names its host instead. */
+  component?: string;
+  host?: string;
   text: string;
   /** Extra fields for machines (workflow id, failure class, ...). */
   details?: Record<string, unknown>;
@@ -28,6 +30,7 @@ export async function postWebhook(url: string, event: NotifyEvent, timeoutMs: nu
         text: `mend: ${event.text}`,
         kind: event.kind,
         component: event.component,
+        host: event.host,
         details: event.details ?? {},
         at: new Date().toISOString(),
       }),

@@ -29,7 +29,7 @@ import { RUN_WAIT_MS, type Intent, type MachineEvent, type SupervisorInput, type
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { causeMessage } from './runbook';
-import { HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
+import { DEPENDENCY_HOST_PATCH, HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
 
 /** Patch: the fleet permit goes back by a signal from the workflow instead of an activity. */
 const RELEASE_BY_SIGNAL = 'supervisor-releases-permit-by-signal';
@@ -82,6 +82,14 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
     if (i.kind === 'log') log[i.level](i.message, i.fields);
     // Not awaited: an alert never holds up detection or a recovery.
     else if (i.kind === 'notify') void alerts.notifyWebhook({ url: i.url, timeoutMs: i.timeoutMs, event: i.event }).catch(() => undefined);
+    // Not awaited either: the host's workflow notifies once per outage, however many supervisors report it.
+    else if (i.kind === 'host-down')
+      void alerts
+        .reportHostOutage({
+          taskQueue: workflowInfo().taskQueue,
+          report: { host: i.host, by: `supervisor ${i.component}`, seenAt: new Date(Date.now()).toISOString(), components: [i.component], notify: i.notify },
+        })
+        .catch((err: unknown) => log.warn('host outage not reported', { host: i.host, error: causeMessage(err) }));
     else if (i.kind === 'stop-watch') {
       watch?.cancel();
       watch = undefined;
@@ -94,7 +102,13 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
       const watched = scope.run(() => watcher(i.component).watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
       void watched.then(
         (seen) => ended({ kind: 'watch-ended', seen }),
-        (err: unknown) => ended(isCancellation(err) ? undefined : { kind: 'watch-ended', error: causeMessage(err) }),
+        (err: unknown) =>
+          ended(
+            isCancellation(err)
+              ? undefined
+              : // Not picked up on its host: the machine decides (behind its hostOutage patch) whether that holds for the host.
+                { kind: 'watch-ended', error: causeMessage(err), ...(isPickupTimeout(err) ? { unreachable: i.component.host ?? DEFAULT_HOST } : {}) },
+          ),
       );
     }
   }
@@ -201,9 +215,18 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
   };
 }
 
-/** Which dependencies are not ready, each probed from its own host (one activity per host, at once). */
+/**
+ * Which dependencies are not ready, each probed from its own host (one activity per host, at once).
+ * A host whose agent picked nothing up is one entry, `host <id>` (unreachable): the dependent holds
+ * for it as for any down dependency, instead of failing (behind DEPENDENCY_HOST_PATCH).
+ */
 async function dependenciesNotReady(dependencies: Component[]): Promise<DependenciesResult['waitingFor']> {
   if (!patched(HOST_QUEUES_PATCH)) return (await probes({}).dependenciesNotReady({ dependencies })).waitingFor;
-  const found = await Promise.all(byHost(dependencies, (dep) => dep).map(({ host, items }) => probes({ host }).dependenciesNotReady({ dependencies: items })));
-  return found.flatMap((f) => f.waitingFor);
+  const groups = byHost(dependencies, (dep) => dep);
+  const check = ({ host, items }: { host: string; items: Component[] }) => probes({ host }).dependenciesNotReady({ dependencies: items });
+  if (!patched(DEPENDENCY_HOST_PATCH)) return (await Promise.all(groups.map(check))).flatMap((f) => f.waitingFor);
+  const found = await Promise.allSettled(groups.map(check));
+  const failed = found.find((f): f is PromiseRejectedResult => f.status === 'rejected' && !isPickupTimeout(f.reason));
+  if (failed) throw failed.reason;
+  return found.flatMap((f, n) => (f.status === 'fulfilled' ? f.value.waitingFor : [{ id: `host ${groups[n]!.host}`, reason: 'unreachable' }]));
 }

@@ -11,3 +11,6 @@ export const HOLD_UNREACHABLE_PATCH = 'supervisor-holds-unreachable-hosts';
 export function isPickupTimeout(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 }
+
+/** Patch: a dependency check whose host picked nothing up holds the dependent (`waiting for host X (unreachable)`) instead of failing the supervisor. */
+export const DEPENDENCY_HOST_PATCH = 'supervisor-dependency-host-unreachable-holds';

@@ -1,0 +1,115 @@
+/**
+ * Activities of a host outage as one event (the host's workflow, `mend/host/<id>`): reporting a
+ * pickup timeout to it, finding the host's supervised components, telling their supervisors, firing
+ * their health sweeps when the host is back, and the presence probe on the host's queue. All but
+ * the probe are central (they need the Temporal client, not the host). Each is safe twice (see each).
+ */
+import { Context } from '@temporalio/activity';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { healthScheduleId, hostWorkflowId, supervisorWorkflowId } from '../core/constants';
+import type { HostOutageReport } from '../core/host-outage';
+import { hostOf } from '../core/hosts';
+import { hostOutageSignal, hostStatusSignal } from '../core/messages';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
+
+export interface HostComponents {
+  /** Supervised components of the host, by id (sorted). */
+  components: string[];
+  /** The health schedules that sweep them. */
+  schedules: string[];
+}
+
+const HEALTH_PREFIX = healthScheduleId('');
+
+export function createHostActivities() {
+  return {
+    /**
+     * Signal-with-start of the host's workflow with what was seen. Safe twice: the workflow treats
+     * every report of an outage it already knows as the same outage (one notification).
+     */
+    async reportHostOutage({ taskQueue, report }: { taskQueue: string; report: HostOutageReport }): Promise<void> {
+      await Context.current().client.workflow.signalWithStart(WORKFLOW_TYPES.hostWatch, {
+        workflowId: hostWorkflowId(taskQueue, report.host),
+        taskQueue,
+        args: [{ host: report.host }],
+        signal: hostOutageSignal,
+        signalArgs: [report],
+        staticSummary: `host ${report.host}: one event per outage (first seen by ${report.by})`,
+      });
+    },
+
+    /**
+     * Read-only (lists and describes schedules): the supervised components of `host` on `taskQueue`,
+     * as the health schedules reconcile made from the config say, and those schedules.
+     */
+    async hostComponents({ taskQueue, host }: { taskQueue: string; host: string }): Promise<HostComponents> {
+      const client = Context.current().client;
+      const ids: string[] = [];
+      for await (const s of client.schedule.list()) if (s.scheduleId.startsWith(HEALTH_PREFIX)) ids.push(s.scheduleId);
+      const components = new Set<string>();
+      const schedules: string[] = [];
+      for (const id of ids) {
+        const d = await client.schedule
+          .getHandle(id)
+          .describe()
+          .catch((err: unknown) => {
+            if (err instanceof ScheduleNotFoundError) return undefined;
+            throw err;
+          });
+        if (d?.action.type !== 'startWorkflow' || d.action.taskQueue !== taskQueue) continue;
+        const input = d.action.args?.[0] as { specs?: Array<{ component: { id: string; host?: string } }> } | undefined;
+        const mine = (input?.specs ?? []).filter((spec) => hostOf(spec.component) === host);
+        if (mine.length === 0) continue;
+        schedules.push(id);
+        for (const spec of mine) components.add(spec.component.id);
+      }
+      return { components: [...components].sort(), schedules: schedules.sort() };
+    },
+
+    /** Signals the running supervisors of `components` that their host is (un)reachable. Safe twice: the same news changes nothing. */
+    async tellSupervisorsHostStatus({ host, reachable, components }: { host: string; reachable: boolean; components: string[] }): Promise<number> {
+      const client = Context.current().client;
+      const told = await Promise.all(
+        components.map((id) =>
+          client.workflow
+            .getHandle(supervisorWorkflowId(id))
+            .signal(hostStatusSignal, { host, reachable })
+            .then(
+              () => 1,
+              (err: unknown) => {
+                if (err instanceof WorkflowNotFoundError) return 0;
+                throw err;
+              },
+            ),
+        ),
+      );
+      return told.reduce((a, b) => a + b, 0);
+    },
+
+    /** Fires the health schedules now (any overlap allowed). Safe twice: a sweep more only probes again. */
+    async triggerHealthSchedules({ schedules }: { schedules: string[] }): Promise<string[]> {
+      const client = Context.current().client;
+      const fired: string[] = [];
+      for (const id of schedules) {
+        const ok = await client.schedule
+          .getHandle(id)
+          .trigger(ScheduleOverlapPolicy.ALLOW_ALL)
+          .then(
+            () => true,
+            (err: unknown) => {
+              if (err instanceof ScheduleNotFoundError) return false;
+              throw err;
+            },
+          );
+        if (ok) fired.push(id);
+      }
+      return fired;
+    },
+
+    /** Changes nothing: that a worker of the host's queue picked it up is the answer (the host is back). */
+    async agentPresent(): Promise<{ at: string }> {
+      // Who picked it up is on the activity's started event (the agent's identity).
+      return { at: new Date().toISOString() };
+    },
+  };
+}
