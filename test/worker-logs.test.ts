@@ -115,7 +115,7 @@ describe('the worker log at the default level', () => {
     assert.equal(ofComponent.filter(ended).length, 1, ofComponent.join('\n'));
     assert.match(
       ofComponent.find((l) => / INFO recovery started /.test(l))!,
-      / strategy=immediate reason="\d+ failed checks \(crash\)/,
+      / strategy=immediate failureClass=crash reason="\d+ failed checks \(crash\)/,
     );
   });
 
