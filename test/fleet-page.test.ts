@@ -46,7 +46,7 @@ describe('fleet page', () => {
   const group = `page-${suffix}`;
   // web restarts slowly (its start command sleeps first) and is confirmed down slowly, so each
   // state lasts several of the page's 2 s refreshes.
-  const ids = { web: `web-${suffix}`, db: `db-${suffix}`, vault: `vault-${suffix}` };
+  const ids = { web: `web-${suffix}`, db: `db-${suffix}`, vault: `vault-${suffix}`, fuse: `fuse-${suffix}` };
   let suite: RunbookSuite;
   let app: FastifyInstance;
   let base: string;
@@ -66,6 +66,8 @@ describe('fleet page', () => {
       },
       { id: ids.db, supervision },
       { id: ids.vault, supervision: { enabled: false }, policy: { approvalTimeout: '5m' } },
+      // One recovery per window and a cool-down no test waits out: only a reset lets it go again.
+      { id: ids.fuse, supervision: { ...supervision, breaker: { maxRecoveries: 1, window: '30m', coolDown: '30m', healthyToClose: '1s' } } },
     ]);
     suite = await startRunbookSuite(dir, queue, file);
     for (const c of suite.config.components) {
@@ -73,7 +75,7 @@ describe('fleet page', () => {
       await waitFor(`${c.id} healthy`, 20_000, async () => (await probeComponent(c)).healthy);
     }
     await reconcileSchedules(suite.client, suite.config);
-    for (const id of [ids.web, ids.db])
+    for (const id of [ids.web, ids.db, ids.fuse])
       await waitFor(`${id}'s supervisor sees it healthy`, 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
     const made = makeTokens(ids.db);
     tokens = made.tokens;
@@ -89,7 +91,7 @@ describe('fleet page', () => {
       suite,
       queue,
       [group],
-      [supervisorWorkflowId(ids.web), supervisorWorkflowId(ids.db), ...Object.values(ids).map(recoveryWorkflowId)],
+      [supervisorWorkflowId(ids.web), supervisorWorkflowId(ids.db), supervisorWorkflowId(ids.fuse), ...Object.values(ids).map(recoveryWorkflowId)],
     );
   });
 
@@ -146,7 +148,7 @@ describe('fleet page', () => {
   test('the page lists every component, the hosts and nothing waiting; axe-core finds no serious or critical violation', async () => {
     await withPage(tokens.admin, async (page) => {
       const rows = await page.$$eval('tbody tr[data-component]', (trs) => trs.map((tr) => tr.getAttribute('data-component')));
-      assert.deepEqual(rows, [ids.web, ids.db, ids.vault]);
+      assert.deepEqual(rows, [ids.web, ids.db, ids.vault, ids.fuse]);
       await page.waitForFunction((id) => document.querySelector(`tr[data-component="${id}"] td.health .badge`)?.textContent === 'healthy', ids.web);
       assert.equal(await healthOf(page, ids.db), 'healthy');
       assert.equal(await healthOf(page, ids.vault), 'unknown', 'an unsupervised component has no health of its own');
@@ -292,5 +294,33 @@ describe('fleet page', () => {
       assert.equal(result.approval?.by, 'test-admin');
       await waiting.waitFor({ state: 'detached', timeout: 30_000 });
     });
+  });
+
+  test("an open breaker is reset from the page: the supervisor records the token's name and the reason, and the service is recovered", async () => {
+    const fuse = component(ids.fuse);
+    const kill = async () => process.kill((await runningProcess(processAdapter(fuse)))!.pid, 'SIGKILL');
+    // The first crash is recovered (the one recovery its window allows); the second opens the breaker.
+    const before = (await supervisorState(suite.client, ids.fuse))!.stats.attempted;
+    await kill();
+    await waitFor('the first crash recovered', 60_000, async () => {
+      const s = await supervisorState(suite.client, ids.fuse);
+      return s !== undefined && s.stats.attempted > before && s.current === undefined && (await probeComponent(fuse)).healthy;
+    });
+    await kill();
+    await waitFor('breaker open', 60_000, async () => (await supervisorState(suite.client, ids.fuse))?.breaker.state === 'open');
+
+    await withPage(tokens.admin, async (page) => {
+      await page.getByLabel('Reason recorded with your actions').fill('fixed by hand');
+      await page.getByRole('button', { name: `Reset breaker of ${ids.fuse}` }).click();
+      await page.getByRole('status').filter({ hasText: 'reset' }).waitFor({ timeout: 30_000 });
+      await page.locator(`tr[data-component="${ids.fuse}"] .breaker .badge`).filter({ hasText: 'closed' }).waitFor({ timeout: 30_000 });
+    });
+    const state = await waitFor('recovered after the reset', 60_000, async () => {
+      const s = await supervisorState(suite.client, ids.fuse);
+      return s?.health === 'healthy' && (await probeComponent(fuse)).healthy && s;
+    });
+    assert.equal(state.lastBreakerReset?.by, 'test-admin');
+    assert.equal(state.lastBreakerReset?.reason, 'fixed by hand');
+    assert.equal(state.lastBreakerReset?.from, 'open');
   });
 });
