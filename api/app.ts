@@ -156,7 +156,6 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
     const line = {
-      reqId: request.id,
       method: request.method,
       url: request.url.split('?')[0],
       statusCode: reply.statusCode,

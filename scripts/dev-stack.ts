@@ -287,6 +287,7 @@ async function main(): Promise<void> {
     say(`  config           ${shown(configFile)}${demo ? '  (the demo config)' : ''}`);
     say(`  Temporal Web UI  ${server.uiUrl}`);
     say(`  API              ${apiUrl}  (docs: ${apiUrl}/docs)`);
+    say(`  fleet page       ${apiUrl}/ui  (sign in with the token printed below)`);
     say(`  API admin token  ${adminToken}`);
     say(`                   (also in ${shown(tokenFile)}; curl -H "Authorization: Bearer $(cat ${shown(tokenFile)})" ${apiUrl}/v1/components)`);
     say(

@@ -129,6 +129,8 @@ describe('the worker log at the default level', () => {
     logger.info('Worker state changed', { sdkComponent: 'worker', state: 'RUNNING' });
     logger.info('recovery started', { sdkComponent: 'workflow', component: 'api' });
     logger.warn('webhook not delivered', { sdkComponent: 'activity' });
+    // An activity-only worker (an agent, the embedded host worker) has no workflows by design.
+    logger.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'core' });
     assert.deepEqual(
       written.map((l) => l.split(' ').slice(1, 3).join(' ')),
       ['INFO recovery', 'WARN webhook'],

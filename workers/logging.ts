@@ -37,10 +37,15 @@ export function formatLine(level: LogLevel, message: string, meta: LogMetadata =
   return [at.toISOString(), level, message.replace(/\s*\n\s*/g, ' '), ...fields].join(' ');
 }
 
-/** The SDK's own info entries (worker state changes, "not polling for ..."): debug, not what an operator reads. */
-function demoted(level: LogLevel, meta: LogMetadata | undefined): LogLevel {
+/**
+ * The SDK's own info entries (worker state changes, "not polling for ..."): debug, not what an
+ * operator reads. So is core's warning that an activity-only worker (an agent, the embedded host
+ * worker) has no workflows: that is how they are built.
+ */
+function demoted(level: LogLevel, message: string, meta: LogMetadata | undefined): LogLevel {
   const component = meta?.sdkComponent as string | undefined;
-  return level === 'INFO' && (component === 'worker' || component === 'core') ? 'DEBUG' : level;
+  if (level === 'INFO' && (component === 'worker' || component === 'core')) return 'DEBUG';
+  return level === 'WARN' && message.startsWith('No workflows registered') ? 'DEBUG' : level;
 }
 
 export class OneLineLogger implements Logger {
@@ -50,7 +55,7 @@ export class OneLineLogger implements Logger {
   ) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const effective = demoted(level, meta);
+    const effective = demoted(level, message, meta);
     if (this.level === undefined || SEVERITY[effective] < SEVERITY[this.level]) return;
     this.write(formatLine(effective, message, meta));
   }

@@ -124,10 +124,7 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
         Promise.all(
           candidates.map((c) =>
             checkComponent(mend, c.component, { trigger: 'alert', requestedBy: principal.name }).catch((err: unknown): CheckResult | undefined => {
-              request.log.warn(
-                { reqId: request.id, component: c.component.id, err: (err as Error).message },
-                'alert: health check failed; recovering as asked',
-              );
+              request.log.warn({ component: c.component.id, err: (err as Error).message }, 'alert: health check failed; recovering as asked');
               return undefined;
             }),
           ),
@@ -165,7 +162,7 @@ export const alertRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
           });
           outcome.started.push({ component: component.id, ...run });
           deps.metrics.runStarted(component.policy.strategy, 'alert');
-          request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, alertname }, 'run started by alert');
+          request.log.info({ workflowId: run.workflowId, by: principal.name, alertname }, 'run started by alert');
         } catch (err) {
           if (!(err instanceof AlreadyRunningError)) throw err;
           outcome.alreadyRunning.push({ component: component.id, workflowId: err.workflowId });

@@ -97,7 +97,7 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
     async (request) => {
       const spool = spoolOf(request.params.spool);
       const run = await control.ensure(spool);
-      request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principalOf(request).name }, 'backlog replay started');
+      request.log.info({ workflowId: run.workflowId, by: principalOf(request).name }, 'backlog replay started');
       return run;
     },
   );

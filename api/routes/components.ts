@@ -118,7 +118,7 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
       // A closed breaker lets the supervisor restart the component: the token's scope applies.
       requireScope(principal, [component!.id]);
       const result = await resetBreaker(deps.mend, component!.id, { by: principal.name, reason: request.body.reason });
-      request.log.info({ reqId: request.id, by: principal.name, component: component!.id, from: result.previous }, 'breaker reset');
+      request.log.info({ by: principal.name, component: component!.id, from: result.previous }, 'breaker reset');
       return result;
     },
   );

@@ -51,7 +51,7 @@ export const drillRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps 
       }
       await takeStarts(startLimiter, request);
       const run = await startDrill(mend, config, drill, principal.name);
-      request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name }, 'drill started');
+      request.log.info({ workflowId: run.workflowId, by: principal.name }, 'drill started');
       return reply.code(202).send({ ...run, run: run.workflowId.slice(drillScheduleId(drill.name).length + 1) });
     },
   );

@@ -76,7 +76,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
           });
           runs.push({ component: component.id, ...run });
           deps.metrics.runStarted(body.strategy, 'api');
-          request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name, strategy: body.strategy }, 'run started');
+          request.log.info({ workflowId: run.workflowId, by: principal.name, strategy: body.strategy }, 'run started');
         } catch (err) {
           // Another caller won a race after the check: say which runs this request did start.
           if (err instanceof AlreadyRunningError && runs.length > 0) {
@@ -147,7 +147,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
         if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
         else if (action === 'resume') await mend.resume(workflowId, principal.name);
         else await mend.cancel(workflowId);
-        request.log.info({ reqId: request.id, workflowId, by: principal.name, action }, `run ${action}`);
+        request.log.info({ workflowId, by: principal.name, action }, `run ${action}`);
         return reply.code(202).send({ workflowId, action, by: principal.name });
       },
     );
@@ -173,7 +173,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
       const decision = request.body;
       const status = await mend.approve(workflowId, { approve: decision.approve, by: principal.name, reason: decision.reason });
-      request.log.info({ reqId: request.id, workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');
+      request.log.info({ workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');
       return status;
     },
   );

@@ -83,7 +83,7 @@ export const sagaRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps }
         dryRun: body.dryRun,
       });
       deps.metrics.runStarted('saga', 'api');
-      request.log.info({ reqId: request.id, workflowId: run.workflowId, by: principal.name }, 'saga started');
+      request.log.info({ workflowId: run.workflowId, by: principal.name }, 'saga started');
       return reply.code(202).send({ ...run, requestId });
     },
   );

@@ -53,7 +53,7 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
     },
     async (request) => {
       const result = await reconcileSchedules(deps.mend, deps.config);
-      request.log.info({ reqId: request.id, by: principalOf(request).name, created: result.created, deleted: result.deleted }, 'schedules reconciled');
+      request.log.info({ by: principalOf(request).name, created: result.created, deleted: result.deleted }, 'schedules reconciled');
       return result;
     },
   );
