@@ -14,6 +14,7 @@ import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
 import { createHostActivities } from './hosts';
 import { whileBeating } from './heartbeat';
+import { restartProcess, type RestartInput, type RestartParts, type RestartResult } from './restart';
 import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
@@ -63,6 +64,30 @@ export function createActivities(deps: ActivityDeps = {}) {
   const baseProbe = deps.probe ?? probeComponent;
   const probe = (component: Component) => baseProbe(local(component));
 
+  // The single actions, shared by their own activities and by the one-activity restart.
+  const parts: RestartParts = {
+    async stop(component, beat) {
+      try {
+        const outcome = await stopAdapter(component, beat);
+        // Steps of a recovery: debug (the supervisor logs the recovery's start and end).
+        log.debug('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
+        return outcome;
+      } catch (err) {
+        throw adapterFailure(err);
+      }
+    },
+    async start(component, beat) {
+      try {
+        const outcome = await startAdapter(component, beat);
+        log.debug('start', { component: component.id, adapter: component.adapter.type, ...outcome });
+        return outcome;
+      } catch (err) {
+        throw adapterFailure(err);
+      }
+    },
+    waitHealthy: (input, beat) => waitHealthy(probe, input, beat),
+  };
+
   return withLocalComponents(local, {
     /** Read-only: a probe changes nothing, so running it twice is harmless. */
     async checkHealth({ component }: ComponentRef): Promise<ProbeResult> {
@@ -73,27 +98,14 @@ export function createActivities(deps: ActivityDeps = {}) {
      *  command and http stops are themselves safe to repeat (see domain/adapters). */
     async stopComponent({ component }: ComponentRef): Promise<StopOutcome> {
       const ctx = Context.current();
-      try {
-        const outcome = await whileBeating(() => stopAdapter(component, () => ctx.heartbeat()));
-        // Steps of a recovery: debug (the supervisor logs the recovery's start and end).
-        log.debug('stop', { component: component.id, adapter: component.adapter.type, ...outcome });
-        return outcome;
-      } catch (err) {
-        throw adapterFailure(err);
-      }
+      return whileBeating(() => parts.stop(component, () => ctx.heartbeat()));
     },
 
     /** Idempotent: when the component already runs (a retry after a start that succeeded: live pid,
      *  `status` exits 0) nothing new is started; an http start endpoint sets a state. */
     async startComponent({ component }: ComponentRef): Promise<StartOutcome> {
       const ctx = Context.current();
-      try {
-        const outcome = await whileBeating(() => startAdapter(component, () => ctx.heartbeat()));
-        log.debug('start', { component: component.id, adapter: component.adapter.type, ...outcome });
-        return outcome;
-      } catch (err) {
-        throw adapterFailure(err);
-      }
+      return whileBeating(() => parts.start(component, () => ctx.heartbeat()));
     },
 
     /**
@@ -101,39 +113,18 @@ export function createActivities(deps: ActivityDeps = {}) {
      * A process component's recorded pid is watched meanwhile: once it is gone (a zombie counts) while
      * the component is unhealthy, the wait ends at once with how it ended: waiting out the timeout cannot help.
      */
-    async waitUntilHealthy({ component, timeoutMs, intervalMs }: WaitHealthyInput): Promise<WaitHealthyResult> {
+    async waitUntilHealthy(input: WaitHealthyInput): Promise<WaitHealthyResult> {
       const ctx = Context.current();
-      const watched = component.adapter.type === 'process' ? component.adapter : undefined;
-      const started = Date.now();
-      let probes = 0;
-      const died = async (): Promise<WaitHealthyResult | undefined> => {
-        const death = watched && (await deathOf(watched));
-        if (!death) return undefined;
-        log.debug('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
-        return {
-          healthy: false,
-          died: true,
-          probes,
-          elapsedMs: Date.now() - started,
-          last: { healthy: false, failureClass: death.failureClass, detail: death.detail, latencyMs: 0 },
-        };
-      };
-      for (;;) {
-        const last = await probe(component);
-        probes += 1;
-        ctx.heartbeat({ probes, last: last.detail });
-        // Healthy wins: whoever answers, the component works (a stale pid file does not fail it).
-        const dead = !last.healthy && (await died());
-        if (dead) return dead;
-        const elapsedMs = Date.now() - started;
-        if (last.healthy || elapsedMs >= timeoutMs) return { healthy: last.healthy, probes, elapsedMs, last };
-        const until = Date.now() + Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs));
-        while (Date.now() < until) {
-          await ctx.sleep(Math.min(watched ? PID_WATCH_MS : intervalMs, until - Date.now()));
-          const dead = await died();
-          if (dead) return dead;
-        }
-      }
+      return parts.waitHealthy(input, (seen) => ctx.heartbeat(seen));
+    },
+
+    /**
+     * stop-if-alive, clean (when asked), start and wait until healthy in one activity, for the
+     * supervisor's common case (a confirmed failure of a process component): see activities/restart.ts
+     * for why it is safe to retry (each sub-step is idempotent, and a retry resumes after a recorded start).
+     */
+    async restartProcess(input: RestartInput): Promise<RestartResult> {
+      return restartProcess(parts, input);
     },
 
     /**
@@ -174,7 +165,48 @@ function isComponentRef(input: unknown): input is ComponentRef {
   return typeof input === 'object' && input !== null && 'component' in input && typeof (input as ComponentRef).component === 'object';
 }
 
+/** Probes until healthy or the timeout; a process component's pid is watched meanwhile (see waitUntilHealthy). */
+async function waitHealthy(
+  probe: (component: Component) => Promise<ProbeResult>,
+  { component, timeoutMs, intervalMs }: WaitHealthyInput,
+  beat: (seen: object) => void,
+): Promise<WaitHealthyResult> {
+  const ctx = Context.current();
+  const watched = component.adapter.type === 'process' ? component.adapter : undefined;
+  const started = Date.now();
+  let probes = 0;
+  const died = async (): Promise<WaitHealthyResult | undefined> => {
+    const death = watched && (await deathOf(watched));
+    if (!death) return undefined;
+    log.debug('died before healthy', { component: component.id, pid: death.pid, ...death.exit });
+    return {
+      healthy: false,
+      died: true,
+      probes,
+      elapsedMs: Date.now() - started,
+      last: { healthy: false, failureClass: death.failureClass, detail: death.detail, latencyMs: 0 },
+    };
+  };
+  for (;;) {
+    const last = await probe(component);
+    probes += 1;
+    beat({ probes, last: last.detail });
+    // Healthy wins: whoever answers, the component works (a stale pid file does not fail it).
+    const dead = !last.healthy && (await died());
+    if (dead) return dead;
+    const elapsedMs = Date.now() - started;
+    if (last.healthy || elapsedMs >= timeoutMs) return { healthy: last.healthy, probes, elapsedMs, last };
+    const until = Date.now() + Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs));
+    while (Date.now() < until) {
+      await ctx.sleep(Math.min(watched ? PID_WATCH_MS : intervalMs, until - Date.now()));
+      const dead = await died();
+      if (dead) return dead;
+    }
+  }
+}
+
 export type MendActivities = ReturnType<typeof createActivities>;
+export type { RestartInput, RestartResult, SubStep } from './restart';
 export type { SweepResult, ConfirmResult, WatchResult, DependenciesResult } from './supervision';
 
 /** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */

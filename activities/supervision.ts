@@ -294,10 +294,10 @@ export function createSupervisionActivities(
     },
 
     /** Gives a permit back. Safe twice: releasing what is not held changes nothing. */
-    async releaseFleetPermit(req: { taskQueue: string; component: string }): Promise<void> {
+    async releaseFleetPermit(req: { taskQueue: string; component: string; ok?: boolean }): Promise<void> {
       await Context.current()
         .client.workflow.getHandle(fleetLimiterWorkflowId(req.taskQueue))
-        .signal(releaseSignal, { component: req.component })
+        .signal(releaseSignal, { component: req.component, ok: req.ok })
         .catch((err: unknown) => {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });

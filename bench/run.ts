@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   }
 
   if (wants('mass')) {
-    const caps: Record<string, string> = { mend: `fleet cap ${DEFAULT_FLEET_CAP} (default)`, monit: 'none', supervisord: 'none' };
+    const caps: Record<string, string> = { mend: `fleet cap ${DEFAULT_FLEET_CAP}`, monit: 'none', supervisord: 'none' };
     const rows: Record<string, MassOutageResult> = {};
     // 10 trials, each of 50 recoveries: a mend trial takes about 30 s on 2 cores, and 30 trials of
     // four fleets would take most of an hour on their own.

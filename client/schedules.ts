@@ -5,13 +5,15 @@
  * left alone, so a second reconcile changes nothing.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { HealthSchedule, ReconcileResult } from '../core/api';
-import { healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
+import { DEFAULT_MAX_CONCURRENT_RECOVERIES, healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
-import { DESTRUCTIVE_STRATEGIES, type SupervisorSpec } from '../core/supervision';
+import { hostOf } from '../core/hosts';
+import { CHEAP_STRATEGIES, DESTRUCTIVE_STRATEGIES, type AdaptiveCap, type SupervisorSpec } from '../core/supervision';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { reconcileDrills } from './drills';
 import { recoveryRelatives, type MendClient } from './index';
@@ -64,9 +66,10 @@ export function splitSpecs(specs: SupervisorSpec[], budget = SWEEP_INPUT_BUDGET)
   return parts;
 }
 
-/** What a supervisor gets for each watched component of `config`. */
-export function supervisorSpec(component: Component, config: Config): SupervisorSpec {
-  const { notify, maxConcurrentRecoveries, maxDestructivePerMinute } = config.supervision;
+/** What a supervisor gets for each watched component of `config`; `cores`: of the machine reading the config (for hosts that do not say). */
+export function supervisorSpec(component: Component, config: Config, cores = availableParallelism()): SupervisorSpec {
+  const { notify, maxConcurrentRecoveries: explicit, maxDestructivePerMinute } = config.supervision;
+  const maxConcurrentRecoveries = explicit ?? DEFAULT_MAX_CONCURRENT_RECOVERIES;
   // A cap the fleet cannot reach never refuses a permit: its limiter round trip is left out (a
   // destructive recovery still goes through it, for the per-minute ration).
   const watched = config.components.filter((c) => c.supervision.enabled).length;
@@ -79,7 +82,23 @@ export function supervisorSpec(component: Component, config: Config): Supervisor
     notify: notify.webhook ? { webhook: notify.webhook, timeoutMs: notify.timeout } : undefined,
     maxConcurrentRecoveries: capNeeded ? maxConcurrentRecoveries : undefined,
     maxDestructivePerMinute,
+    ...(capNeeded ? adaptiveCap(component, config, cores) : {}),
   };
+}
+
+/**
+ * A cheap recovery's adaptive window (issue 16): immediate or progressive restarts of a `process`
+ * component, unless turned off. Its ceiling is `adaptiveRecoveries.ceiling` or an explicit
+ * `maxConcurrentRecoveries` (a cap on every recovery), the lower of the two; with neither, it
+ * scales with its host's cores (`hosts[].cores`, else this machine's).
+ */
+function adaptiveCap(component: Component, config: Config, cores: number): { adaptive?: AdaptiveCap } {
+  const { adaptiveRecoveries: a, maxConcurrentRecoveries: explicit } = config.supervision;
+  const cheap = a.enabled && CHEAP_STRATEGIES.includes(component.policy.strategy) && component.adapter.type === 'process';
+  if (!cheap) return {};
+  const hostCores = config.hosts.find((h) => h.id === hostOf(component))?.cores ?? cores;
+  const ceiling = a.ceiling === undefined && explicit === undefined ? a.perCore * hostCores : Math.min(a.ceiling ?? Infinity, explicit ?? Infinity);
+  return { adaptive: { ceiling, slowMs: a.slowAfter } };
 }
 
 /**

@@ -9,6 +9,9 @@ export const DEFAULT_NAMESPACE = 'default';
  */
 export const DEFAULT_HOST = 'local';
 
+/** The strict fleet cap on recoveries that are not cheap, when `supervision.maxConcurrentRecoveries` is unset. */
+export const DEFAULT_MAX_CONCURRENT_RECOVERIES = 5;
+
 /**
  * How long a host-bound activity may wait for its host's agent to pick it up. Short, so a dead host
  * shows in seconds (the activity fails with a schedule-to-start timeout) instead of work piling up

@@ -63,8 +63,11 @@ export interface FleetLimiterState extends PermitQueue {
 
 /** A supervisor asks for a recovery permit. */
 export const acquireSignal = defineSignal<[PermitRequest]>('acquire');
-/** A supervisor gives its permit back. */
-export const releaseSignal = defineSignal<[{ component: string }]>('release');
+/**
+ * A supervisor gives its permit back; `ok` says whether the recovery it held it for recovered
+ * (absent when none ran): the adaptive window of cheap recoveries grows or shrinks by it.
+ */
+export const releaseSignal = defineSignal<[{ component: string; ok?: boolean }]>('release');
 /** The limiter grants a permit (sent to the asking supervisor). */
 export const permitSignal = defineSignal<[{ component: string }]>('permit');
 export const fleetStateQuery = defineQuery<FleetLimiterState>('state');

@@ -24,6 +24,8 @@ export const HostSchema = z
     description: z.string().optional(),
     /** Free-form labels (e.g. `{ zone: eu-1 }`), shown by `mend hosts`. */
     labels: z.record(z.string(), z.string()).default({}),
+    /** Its CPU cores, for the ceiling of its adaptive recoveries; unset: those of the machine reading the config. */
+    cores: z.number().int().min(1).max(100_000).optional(),
   })
   .strict();
 
@@ -370,8 +372,27 @@ export const SpoolSchema = z
 /** Fleet-wide limits and alerting of the supervisors. */
 export const FleetSupervisionSchema = z
   .object({
-    /** Recoveries the supervisors may run at once across the fleet; a further one waits. */
-    maxConcurrentRecoveries: z.number().int().min(1).max(10_000).default(5),
+    /**
+     * Recoveries the supervisors may run at once across the fleet; a further one waits. Unset: at
+     * most DEFAULT_MAX_CONCURRENT_RECOVERIES of those that are not cheap, and cheap ones (restarts of
+     * process components) as `adaptiveRecoveries` admits them. Set: a cap on every recovery.
+     */
+    maxConcurrentRecoveries: z.number().int().min(1).max(10_000).optional(),
+    /**
+     * Cheap recoveries (immediate or progressive restarts of `process` components), per host: as many
+     * at once as an AIMD window admits, which grows by one per recovery that ends well within
+     * `slowAfter` and halves on one that is slow or fails, between 1 and its ceiling.
+     */
+    adaptiveRecoveries: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Most at once per host; unset: `perCore` × the host's cores. */
+        ceiling: z.number().int().min(1).max(10_000).optional(),
+        perCore: z.number().int().min(1).max(1_000).default(8),
+        slowAfter: DurationSchema.prefault('10s'),
+      })
+      .strict()
+      .prefault({}),
     /** Destructive recoveries (emergency-reset, state-recovery) supervisors may start per minute; a further one waits. */
     maxDestructivePerMinute: z.number().int().min(1).max(10_000).default(2),
     notify: z

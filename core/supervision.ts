@@ -3,7 +3,9 @@
  * holds, the circuit breaker, detection and restart backoff, MTTR statistics. Used by the
  * supervisor workflow (so no zod here), the sweep, the client and the CLI.
  */
+import { admits, clampWindow, initialWindow, nextWindow, type AimdOutcome } from './aimd';
 import type { BreakerStatus } from './breaker';
+import { DEFAULT_HOST } from './constants';
 import type { FailureClass } from './failure';
 import type { CheckResult } from './api/components';
 import type { ComponentStats, FleetStats } from './api/supervision';
@@ -28,6 +30,8 @@ export interface SupervisorSpec {
   maxConcurrentRecoveries?: number;
   /** Fleet-wide cap on destructive recoveries started per minute. */
   maxDestructivePerMinute?: number;
+  /** A cheap recovery (immediate/progressive of a process): admitted by its host's adaptive window instead of the cap. */
+  adaptive?: AdaptiveCap;
 }
 
 export type ReportSource = 'sweep' | 'watch' | 'manual';
@@ -341,6 +345,15 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
 /** Strategies whose runs stop more than the component or move its state aside: rate-limited fleet-wide. */
 export const DESTRUCTIVE_STRATEGIES: readonly string[] = ['emergency-reset', 'state-recovery'];
 
+/** Strategies whose recovery of a `process` component is a restart: cheap, admitted by an adaptive window (core/aimd.ts). */
+export const CHEAP_STRATEGIES: readonly string[] = ['immediate', 'progressive'];
+
+/** The adaptive window a cheap recovery is admitted by (per host): its ceiling and what counts as slow. */
+export interface AdaptiveCap {
+  ceiling: number;
+  slowMs: number;
+}
+
 export interface PermitRequest {
   component: string;
   /** Workflow id of the asking supervisor: the permit is signalled there. */
@@ -351,15 +364,41 @@ export interface PermitRequest {
   destructive?: boolean;
   /** At most this many destructive recoveries start per minute, fleet-wide. */
   maxDestructivePerMinute?: number;
+  /** A cheap recovery (see CHEAP_STRATEGIES): admitted by its host's adaptive window instead of `max`. */
+  adaptive?: AdaptiveCap;
+  /** The component's host (the adaptive window is per host). */
+  host?: string;
+}
+
+export interface PermitHolder {
+  component: string;
+  supervisorId: string;
+  since: number;
+  /** Held under its host's adaptive window (not counted against `max`). */
+  cheap?: boolean;
+  host?: string;
+}
+
+/** A host's adaptive window of cheap recoveries. */
+export interface HostWindow extends AdaptiveCap {
+  /** Recoveries admitted at once (a real number; its whole part counts). */
+  size: number;
 }
 
 export interface PermitQueue {
   max: number;
   maxDestructivePerMinute?: number;
-  holders: Array<{ component: string; supervisorId: string; since: number }>;
+  holders: PermitHolder[];
   waiting: Array<PermitRequest & { at: number }>;
   /** Start times (ms) of destructive grants within the last minute. */
   destructiveGrants: number[];
+  /** Per host: the adaptive window of its cheap recoveries. */
+  windows?: Record<string, HostWindow>;
+}
+
+/** The host a request or holder counts against (the default host when it names none). */
+export function hostKey(x: { host?: string }): string {
+  return x.host ?? DEFAULT_HOST;
 }
 
 /**
@@ -367,15 +406,36 @@ export interface PermitQueue {
  * destructive one only while fewer than `maxDestructivePerMinute` destructive grants happened in
  * the last minute (a destructive request held back does not hold back the others).
  * `wakeAt` is when a held-back destructive request may go.
+ *
+ * With `adaptive` (the limiter's patch), a cheap request (one with `adaptive`) is admitted by its
+ * host's window instead: while fewer cheap recoveries than the window admits are held on that
+ * host. Each host has its own window, so a mass outage on one host holds back no other; the rest
+ * (destructive strategies, sagas, other adapters) keep the strict `max`, fleet-wide.
  */
-export function pickGrants(queue: PermitQueue, now: number): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
+export function pickGrants(queue: PermitQueue, now: number, adaptive = false): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
   const recent = queue.destructiveGrants.filter((t) => now - t < 60_000);
   const limit = queue.maxDestructivePerMinute;
   const grant: Array<PermitRequest & { at: number }> = [];
   let wakeAt: number | undefined;
-  let held = queue.holders.length;
+  const cheapOf = (r: { adaptive?: AdaptiveCap; cheap?: boolean }) => adaptive && (r.adaptive !== undefined || r.cheap === true);
+  let held = queue.holders.filter((h) => !cheapOf(h)).length;
+  const cheapHeld = new Map<string, number>();
+  for (const h of queue.holders) if (cheapOf(h)) cheapHeld.set(hostKey(h), (cheapHeld.get(hostKey(h)) ?? 0) + 1);
   for (const req of queue.waiting) {
-    if (held >= queue.max) break;
+    if (cheapOf(req)) {
+      const host = hostKey(req);
+      const window = queue.windows?.[host];
+      const admitted = window ? admits(window.size, window.ceiling) : admits(initialWindow(queue.max, req.adaptive!.ceiling), req.adaptive!.ceiling);
+      if ((cheapHeld.get(host) ?? 0) >= admitted) continue;
+      grant.push(req);
+      cheapHeld.set(host, (cheapHeld.get(host) ?? 0) + 1);
+      continue;
+    }
+    if (held >= queue.max) {
+      // Before the adaptive patch one queue held everyone: the first refused request ended the pass.
+      if (!adaptive) break;
+      continue;
+    }
     if (req.destructive && limit !== undefined && recent.length >= limit) {
       const opens = Math.min(...recent) + 60_000;
       wakeAt = wakeAt === undefined ? opens : Math.min(wakeAt, opens);
@@ -386,6 +446,17 @@ export function pickGrants(queue: PermitQueue, now: number): { grant: Array<Perm
     if (req.destructive) recent.push(now);
   }
   return { grant, wakeAt };
+}
+
+/** A host's window as the newest cheap request of it says (its ceiling and threshold), created at the strict cap. */
+export function windowFor(current: HostWindow | undefined, cap: AdaptiveCap, strictMax: number): HostWindow {
+  const size = current?.size ?? initialWindow(strictMax, cap.ceiling);
+  return { ceiling: cap.ceiling, slowMs: cap.slowMs, size: clampWindow(size, cap.ceiling) };
+}
+
+/** A cheap permit came back: its host's window after how the recovery went (core/aimd.ts). */
+export function releasedWindow(window: HostWindow, outcome: AimdOutcome): HostWindow {
+  return { ...window, size: nextWindow(window.size, outcome, window) };
 }
 
 /** A check's workflow id: concurrent checks of one component share one probe. */

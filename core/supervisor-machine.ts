@@ -23,6 +23,7 @@ import { strategyWorkflowType } from './workflow-types';
 import type { Component } from './schemas';
 import {
   DESTRUCTIVE_STRATEGIES,
+  type AdaptiveCap,
   KEEP_MTTRS,
   KEEP_RECENT,
   advanceBreaker,
@@ -174,10 +175,10 @@ export type WaitIntent =
   | { kind: 'find-recovery-run'; workflowId: string; waitMs: number } // → recovery-run
   | { kind: 'check-dependencies'; dependencies: Component[] } // → dependencies
   | { kind: 'sleep'; ms: number } // → slept
-  | { kind: 'ask-permit'; component: string; max: number; destructive: boolean; maxDestructivePerMinute?: number } // → permit-granted
+  | { kind: 'ask-permit'; component: string; max: number; destructive: boolean; maxDestructivePerMinute?: number; adaptive?: AdaptiveCap; host?: string } // → permit-granted
   | { kind: 'start-recovery'; workflowType: string; workflowId: string; input: RecoveryInput; summary: string; details: string } // → recovery-started | recovery-already-running
   | { kind: 'await-recovery' } // → recovery-ended
-  | { kind: 'release-permit'; component: string } // → permit-released
+  | { kind: 'release-permit'; component: string; ok?: boolean } // → permit-released (ok: how the recovery it was for ended)
   | { kind: 'throw' }; // the intent that failed fails the workflow
 
 export type Intent = SyncIntent | WaitIntent;
@@ -799,7 +800,9 @@ function takePermit(s: Step): void {
   if (!max) return permitted(s);
   st.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
   const destructive = DESTRUCTIVE_STRATEGIES.includes(m.spec.component.policy.strategy);
-  s.await('permit', { kind: 'ask-permit', component: m.id, max, destructive, maxDestructivePerMinute: m.spec.maxDestructivePerMinute });
+  // A cheap one (spec.adaptive) is admitted by its host's adaptive window; the host goes along for that.
+  const adaptive = m.spec.adaptive ? { adaptive: m.spec.adaptive, host: m.spec.component.host } : {};
+  s.await('permit', { kind: 'ask-permit', component: m.id, max, destructive, maxDestructivePerMinute: m.spec.maxDestructivePerMinute, ...adaptive });
 }
 
 function permitted(s: Step): void {
@@ -960,7 +963,11 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
 
 /** Every way out of an attempt: the permit goes back, then an unused reservation, then a busy run is waited out. */
 function finishAttempt(s: Step): void {
-  if (s.pass.permit) return s.await('releasing', { kind: 'release-permit', component: s.m.id });
+  if (s.pass.permit) {
+    // How the recovery ended feeds the adaptive window (none ran: no news).
+    const ran = s.pass.started === true ? s.st.stats.recent.at(-1) : undefined;
+    return s.await('releasing', { kind: 'release-permit', component: s.m.id, ...(ran ? { ok: ran.outcome === 'recovered' } : {}) });
+  }
   permitReleased(s);
 }
 

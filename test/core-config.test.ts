@@ -230,7 +230,7 @@ describe('hosts', () => {
   test('the JSON schema of the config knows hosts and host fields', () => {
     type Obj = { properties: Record<string, Obj & { items: Obj; type?: string }> };
     const props = (configJsonSchema() as unknown as Obj).properties;
-    assert.deepEqual(Object.keys(props.hosts!.items.properties).sort(), ['description', 'id', 'labels']);
+    assert.deepEqual(Object.keys(props.hosts!.items.properties).sort(), ['cores', 'description', 'id', 'labels']);
     for (const list of ['components', 'spools', 'drills'] as const) assert.equal(props[list]!.items.properties.host?.type, 'string', `${list} have a host`);
   });
 });

@@ -57,7 +57,11 @@ describe('supervision config', () => {
     assert.equal(s.relapseWindow, 5_000);
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
     assert.deepEqual(s.breaker, { maxRecoveries: 3, window: 600_000, coolDown: 300_000, healthyToClose: 60_000 });
-    assert.deepEqual(config.supervision, { maxConcurrentRecoveries: 5, maxDestructivePerMinute: 2, notify: { timeout: 5_000 } });
+    assert.deepEqual(config.supervision, {
+      maxDestructivePerMinute: 2,
+      adaptiveRecoveries: { enabled: true, perCore: 8, slowAfter: 10_000 },
+      notify: { timeout: 5_000 },
+    });
   });
 
   test('bad supervision values are named by their path', () => {

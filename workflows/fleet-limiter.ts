@@ -3,10 +3,13 @@
  * counting semaphore. A supervisor asks with `acquire`, gets a `permit` signal back when one is
  * free (oldest request first), and gives it back with `release` once its recovery has ended.
  * A permit whose supervisor is gone, or held past its lease, is taken back.
+ * Cheap recoveries (restarts of process components) are admitted per host by an adaptive window
+ * (core/aimd.ts) that grows while they end quickly and well and halves when one is slow or fails;
+ * the rest keep the strict cap and the destructive per-minute ration.
  */
 import { condition, continueAsNew, getExternalWorkflowHandle, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { acquireSignal, fleetStateQuery, permitSignal, releaseSignal, type FleetLimiterState } from '../core/messages';
-import { pickGrants, type PermitRequest } from '../core/supervision';
+import { hostKey, pickGrants, releasedWindow, windowFor, type PermitRequest } from '../core/supervision';
 
 export type { FleetLimiterState, PermitRequest };
 // The supervisor imports these from here.
@@ -14,6 +17,8 @@ export { permitSignal, releaseSignal };
 
 /** Patch: the permits of one pass are signalled concurrently. */
 const PARALLEL_GRANTS = 'fleet-limiter-parallel-grants';
+/** Patch: cheap recoveries are admitted by their host's adaptive window (before it, every request counted against `max`). */
+export const ADAPTIVE_PATCH = 'fleet-limiter-adaptive-windows';
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;
@@ -30,6 +35,11 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
   setHandler(acquireSignal, (req) => {
     state.max = req.max;
     state.maxDestructivePerMinute = req.maxDestructivePerMinute;
+    // The host's window takes the newest ceiling and threshold (state only: pickGrants reads it once patched).
+    if (req.adaptive) {
+      const host = hostKey(req);
+      state.windows = { ...state.windows, [host]: windowFor(state.windows?.[host], req.adaptive, req.max) };
+    }
     // A repeated request (a retried activity) neither queues twice nor takes a second permit.
     if (!state.holders.some((h) => h.component === req.component) && !state.waiting.some((w) => w.component === req.component)) {
       state.waiting.push({ ...req, at: Date.now() });
@@ -41,7 +51,10 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     }
     changed = true;
   });
-  setHandler(releaseSignal, ({ component }) => {
+  setHandler(releaseSignal, ({ component, ok }) => {
+    const holder = state.holders.find((h) => h.component === component);
+    const window = holder?.cheap ? state.windows?.[hostKey(holder)] : undefined;
+    if (holder && window) state.windows = { ...state.windows, [hostKey(holder)]: releasedWindow(window, { ok, durationMs: Date.now() - holder.since }) };
     state.holders = state.holders.filter((h) => h.component !== component);
     state.waiting = state.waiting.filter((w) => w.component !== component);
     changed = true;
@@ -57,12 +70,14 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
       state.holders = state.holders.filter((h) => now - h.since < leaseMs);
     }
     state.destructiveGrants = state.destructiveGrants.filter((t) => now - t < 60_000);
-    const { grant, wakeAt } = pickGrants(state, now);
+    const adaptive = patched(ADAPTIVE_PATCH);
+    const { grant, wakeAt } = pickGrants(state, now, adaptive);
     const grantOne = async (next: PermitRequest) => {
       state.waiting = state.waiting.filter((w) => w.component !== next.component);
       try {
         await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
-        state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now() });
+        const cheap = adaptive && next.adaptive !== undefined ? { cheap: true, host: hostKey(next) } : {};
+        state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now(), ...cheap });
         if (next.destructive) state.destructiveGrants.push(now);
         state.granted += 1;
       } catch {

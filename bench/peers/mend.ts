@@ -14,6 +14,7 @@ import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedule
 import { supervisorState } from '../../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
 import { recoveryTimeline } from '../lib/timeline';
+import type { RecoveryResult } from '../../core/run';
 import type { Config, Strategy } from '../../core/schemas';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
@@ -129,8 +130,15 @@ export function mendPeer(
     /** The last recovery run of `service`: when it started and when each of its activities was scheduled, started and closed (wall-clock ms). */
     async timeline(service: string) {
       if (!client) return [];
-      const history = await client.temporal.workflow.getHandle(recoveryWorkflowId(service)).fetchHistory();
-      return recoveryTimeline(history.events ?? []);
+      const handle = client.temporal.workflow.getHandle(recoveryWorkflowId(service));
+      const history = await handle.fetchHistory();
+      // A run on the short path does stop, start and validate in one activity: its steps (from the
+      // run's result, timed by the worker on this machine) say when the start began and ended.
+      const result = (await handle.result().catch(() => undefined)) as RecoveryResult | undefined;
+      const steps = (result?.steps ?? []).flatMap((st) =>
+        st.endedAt ? [{ what: `step ${st.name} started`, at: Date.parse(st.startedAt) }, { what: `step ${st.name} ended`, at: Date.parse(st.endedAt) }] : [],
+      );
+      return [...recoveryTimeline(history.events ?? []), ...steps];
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));

@@ -25,7 +25,8 @@ export interface FaultResult {
 /**
  * A recovery's stages, from the fault to the first healthy answer: `detect` (fault → recovery run
  * started: the failure seen, confirmed and decided on), `prepare` (run started → the start action
- * running: the run's first steps, the stop), `start` (the start action: spawn, pid file), `boot`
+ * running: the run's first steps, the stop), `start` (the start action: spawn, pid file; on the short
+ * path, the start step of the run's one activity), `boot`
  * (start action done → first healthy answer: the service's own start-up).
  */
 export const STAGES = ['detect', 'prepare', 'start', 'boot'] as const;
@@ -34,7 +35,8 @@ export type StageName = (typeof STAGES)[number];
 /** Splits one trial by the peer's own record of its last recovery run; undefined when the record does not cover the trial. */
 export function recoveryStages(points: TimelinePoint[], faultAt: number, healthyAt: number): Record<StageName, number> | undefined {
   const at = (what: string) => points.find((p) => p.what === what)?.at;
-  const [runStarted, startBegan, startDone] = [at('run started'), at('startComponent started'), at('startComponent closed')];
+  // One activity per step, or the short path's one activity, whose start step the run's result times.
+  const [runStarted, startBegan, startDone] = [at('run started'), at('startComponent started') ?? at('step start started'), at('startComponent closed') ?? at('step start ended')];
   if (runStarted === undefined || startBegan === undefined || startDone === undefined || runStarted < faultAt || startDone > healthyAt) return undefined;
   return {
     detect: (runStarted - faultAt) / 1000,

@@ -5,9 +5,10 @@
  * (the kernel's start time of the pid that then answers) to the first healthy answer this process
  * sees from it. For mend, the peak of its own recovery runs at once is added, from the
  * start and end its supervisors record for each run: that is what the fleet cap
- * (`supervision.maxConcurrentRecoveries`) bounds.
+ * (`supervision.maxConcurrentRecoveries`, or the adaptive window of `supervision.adaptiveRecoveries`) bounds.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { FleetSupervisionSchema } from '../../core/schemas';
 import { freePort } from '../../scripts/ports';
@@ -19,8 +20,9 @@ import type { BenchService, Peer } from '../peers/types';
 import { barChart } from '../report';
 
 export const MASS_OUTAGE_SIZE = 50;
-/** mend's fleet cap when the config does not set one: the bench leaves the default. */
-export const DEFAULT_FLEET_CAP = FleetSupervisionSchema.parse({}).maxConcurrentRecoveries;
+/** mend's fleet cap when the config does not set one (the bench leaves the default): restarts of process components are admitted by an adaptive window per host. */
+const adaptive = FleetSupervisionSchema.parse({}).adaptiveRecoveries;
+export const DEFAULT_FLEET_CAP = `adaptive, 1 to ${adaptive.perCore} × ${availableParallelism()} cores (default)`;
 
 export interface MassOutageResult {
   components: number;

@@ -1,9 +1,10 @@
 /** The stop / clean / start / validate steps runbooks share, as steps of a Runbook. */
-import { patched, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import type { MendActivities, WaitHealthyResult } from '../../activities';
+import { ActivityFailure, ApplicationFailure, patched, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
+import type { MendActivities, RestartResult, SubStep, WaitHealthyResult } from '../../activities';
 import { runKey } from '../../core/constants';
 import type { ProbeResult } from '../../core/failure';
 import { onAdapterHost, onHost } from '../../core/hosts';
+import type { StepRecord } from '../../core/run';
 import type { Component } from '../../core/schemas';
 import { adapterActivities, hostActivities } from './hosts';
 import type { Runbook } from './runbook';
@@ -173,4 +174,63 @@ export async function restartAndValidate(
 /** True when policy asks for cleanup and the component was seen unhealthy before acting. */
 export function wantsCleanup(component: Component, before: ProbeResult | undefined): boolean {
   return component.policy.cleanupOnFailure && before?.healthy !== true;
+}
+
+/**
+ * Patch: a failure its supervisor confirmed, of a `process` component, is restarted by one
+ * activity (stop-if-alive, clean, start, wait until healthy) instead of one activity per step.
+ * Runs recorded before it (and manual runs, dry runs, other adapters) keep one activity per step.
+ */
+export const SHORT_PATH_PATCH = 'immediate-short-path';
+
+/** The short path applies: a confirmed failure (nothing to look at first), a process component, a real run. */
+export function takesShortPath(run: Runbook, component: Component, observed: ProbeResult | undefined): boolean {
+  return observed !== undefined && !observed.healthy && !run.dryRun && component.adapter.type === 'process' && patched(SHORT_PATH_PATCH);
+}
+
+/**
+ * stop → (cleanup) → start → validate in one host-bound activity (see activities/restart.ts): one
+ * workflow task and one activity slot instead of one per step. The run's log still lists each step
+ * with its own times and details (the activity reports them); while it runs, the progress query
+ * shows the one `restart` step. Returns the validation result, as restartAndValidate does.
+ */
+export async function restartInOne(run: Runbook, component: Component, opts: { cleanup?: boolean } = {}): Promise<WaitHealthyResult | undefined> {
+  const id = component.id;
+  const { timeout: timeoutMs, validateInterval: intervalMs } = component.policy;
+  // `=== false`: as in validateStep.
+  const validate = component.policy.validateAfterRecovery === false ? undefined : { timeoutMs, intervalMs };
+  const summaries: Record<SubStep['name'], string> = {
+    stop: `stop ${id}${onAdapterHost(component)}`,
+    cleanup: `clean temp files, stale locks and corrupt markers of ${id}${onHost(component)}`,
+    start: `start ${id}${onAdapterHost(component)}`,
+    validate: `validate ${id}${onHost(component)} (healthy within ${timeoutMs}ms)`,
+  };
+  const records = (steps: SubStep[]): StepRecord[] => steps.map((s) => ({ ...s, summary: summaries[s.name], component: id }));
+  const names = ['stop', ...(opts.cleanup ? ['clean'] : []), 'start', ...(validate ? ['validate'] : [])];
+  run.enter('execution');
+  const budget = adapterBudget(component, 'stop') + adapterBudget(component, 'start') + (validate ? timeoutMs : 0);
+  const result: RestartResult = await run.compound(
+    'restart',
+    `${names.join(', ')} ${id}${onHost(component)} in one activity`,
+    id,
+    () =>
+      acts(component, `restart ${id} (${names.join(', ')})`, { startToCloseTimeout: budget, heartbeatTimeout: '10s' }).restartProcess({
+        component,
+        cleanup: opts.cleanup === true,
+        runKey: thisRunKey(),
+        validate,
+      }),
+    (r) => records(r.steps),
+    (err) => {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      const steps = cause instanceof ApplicationFailure ? (cause.details?.[0] as { steps?: SubStep[] } | undefined)?.steps : undefined;
+      return steps && records(steps);
+    },
+  );
+  if (!validate) {
+    run.enter('validation');
+    run.skip('validate', `validate ${id}`, id, 'validateAfterRecovery is off');
+    return { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
+  }
+  return result.validated;
 }

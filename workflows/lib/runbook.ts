@@ -100,6 +100,44 @@ export class Runbook {
     }
   }
 
+  /**
+   * Runs one activity that does several steps at once (the short path of a restart): one running
+   * step while it runs, replaced once it ends by the steps it reports (`parts`), each with its own
+   * times and status, so the log reads as if each had been its own step. A failure that carries
+   * the steps done so far (`partsOfError`) is shown the same way, the failed one last.
+   */
+  async compound<T>(
+    name: string,
+    summary: string,
+    component: string | undefined,
+    fn: () => Promise<T>,
+    parts: (value: T) => StepRecord[],
+    partsOfError: (err: unknown) => StepRecord[] | undefined,
+  ): Promise<T> {
+    await condition(() => !this.paused);
+    const record: StepRecord = { name, summary, component, status: 'running', startedAt: new Date().toISOString() };
+    this.steps.push(record);
+    const started = Date.now();
+    const replace = (with_: StepRecord[] | undefined) => {
+      const at = this.steps.indexOf(record);
+      if (with_ && with_.length > 0 && at >= 0) this.steps.splice(at, 1, ...with_);
+    };
+    try {
+      const value = await fn();
+      record.status = 'ok';
+      replace(parts(value));
+      return value;
+    } catch (err) {
+      record.status = 'failed';
+      record.detail = describeError(err);
+      replace(partsOfError(err));
+      throw err;
+    } finally {
+      record.endedAt = new Date().toISOString();
+      record.durationMs = Date.now() - started;
+    }
+  }
+
   /** Adds a detail line to the most recent step (of `component`, when given; parallel steps interleave). */
   note(detail: string, component?: string): void {
     const last = [...this.steps].reverse().find((s) => component === undefined || s.component === component);

@@ -150,8 +150,8 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         const { taskQueue } = workflowInfo();
         // A signal hands the permit on without an activity's round trip through a task queue that a mass outage fills.
         const released = patched(RELEASE_BY_SIGNAL)
-          ? getExternalWorkflowHandle(fleetLimiterWorkflowId(taskQueue)).signal(releaseSignal, { component: i.component })
-          : fleet.releaseFleetPermit({ taskQueue, component: i.component });
+          ? getExternalWorkflowHandle(fleetLimiterWorkflowId(taskQueue)).signal(releaseSignal, { component: i.component, ok: i.ok })
+          : fleet.releaseFleetPermit({ taskQueue, component: i.component, ok: i.ok });
         await released.catch((err: unknown) => log.warn('fleet permit not released', { component: machine().id, error: causeMessage(err) }));
         return event('permit-released');
       }
@@ -179,6 +179,8 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
             max: i.max,
             destructive: i.destructive,
             maxDestructivePerMinute: i.maxDestructivePerMinute,
+            adaptive: i.adaptive,
+            host: i.host,
           });
           await condition(() => permitted);
           return event('permit-granted');

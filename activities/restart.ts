@@ -1,0 +1,136 @@
+/**
+ * The short path of a restart (issue 16): stop-if-alive, clean (when asked), start and wait until
+ * healthy in one heartbeating activity on the component's host, instead of three or four
+ * activities each waiting a workflow task and an activity slot on a loaded worker. Its result
+ * lists every sub-step with its times, so the run's step log stays step by step.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ProbeResult } from '../core/failure';
+import type { Component } from '../core/schemas';
+import { cleanState } from '../domain/state/aside';
+import type { StartOutcome, StopOutcome } from '../domain/adapters';
+
+export type SubStepName = 'stop' | 'cleanup' | 'start' | 'validate';
+
+/** One sub-step as the workflow records it (a StepRecord's fields, times from the worker's clock). */
+export interface SubStep {
+  name: SubStepName;
+  status: 'ok' | 'failed';
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  detail: string;
+}
+
+export interface RestartInput {
+  component: Component;
+  /** Move temp files, stale locks and corrupt markers aside (under `runKey`) between stop and start. */
+  cleanup: boolean;
+  runKey: string;
+  /** Probe until healthy within this; undefined: validation is off (validateAfterRecovery: false). */
+  validate?: { timeoutMs: number; intervalMs: number };
+}
+
+/** What validation saw (the waitUntilHealthy activity's result). */
+export interface WaitHealthy {
+  healthy: boolean;
+  probes: number;
+  elapsedMs: number;
+  last: ProbeResult;
+  /** The started process exited before it was healthy. */
+  died?: boolean;
+}
+
+export interface RestartResult {
+  steps: SubStep[];
+  started: StartOutcome;
+  /** Undefined when validation is off. */
+  validated?: WaitHealthy;
+}
+
+/** What the activity heartbeats: the sub-steps done so far (a retry resumes after them). */
+interface Progress {
+  steps: SubStep[];
+  started?: StartOutcome;
+}
+
+/** The single-step actions the activity chains; each calls `beat` to show it is alive (with what it saw, if anything). */
+export interface RestartParts {
+  stop(component: Component, beat: () => void): Promise<StopOutcome>;
+  start(component: Component, beat: () => void): Promise<StartOutcome>;
+  waitHealthy(input: { component: Component; timeoutMs: number; intervalMs: number }, beat: (seen?: object) => void): Promise<WaitHealthy>;
+}
+
+/**
+ * Idempotent, so safe to retry: every sub-step is (stop does nothing to a process that is not
+ * running, cleanup moves aside only what is still there, start starts nothing when a live process
+ * already holds the pid file, validation only probes); and a retry resumes from the heartbeated
+ * progress: once a start is recorded, it goes straight to validation instead of stopping the
+ * process it started. A start whose heartbeat was lost with a dead worker is stopped and started
+ * again: one extra restart at worst, never two running copies.
+ */
+export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
+  const ctx = Context.current();
+  const prior = (ctx.info.heartbeatDetails as Progress | undefined) ?? { steps: [] };
+  const progress: Progress = { steps: prior.steps.filter((s) => s.status === 'ok'), started: prior.started };
+  const done = (name: SubStepName) => progress.steps.some((s) => s.name === name);
+  const { component } = input;
+  // Every heartbeat carries the progress (a detail-less one would erase it); `seen` is the latest probe.
+  const beat = (seen?: object) => ctx.heartbeat(seen ? { ...progress, seen } : progress);
+  const beating = <T>(fn: () => Promise<T>): Promise<T> => {
+    const timer = setInterval(() => beat(), 1_000);
+    return fn().finally(() => clearInterval(timer));
+  };
+
+  async function sub<T>(name: SubStepName, fn: () => Promise<T>, detail: (value: T) => string, failed?: (value: T) => boolean): Promise<T> {
+    const startedAt = new Date();
+    const record = (status: SubStep['status'], text: string): SubStep => {
+      const endedAt = new Date();
+      return { name, status, startedAt: startedAt.toISOString(), endedAt: endedAt.toISOString(), durationMs: endedAt.getTime() - startedAt.getTime(), detail: text };
+    };
+    try {
+      const value = await fn();
+      progress.steps.push(record(failed?.(value) ? 'failed' : 'ok', detail(value)));
+      beat();
+      return value;
+    } catch (err) {
+      // The steps so far go along with the failure, so the run's log still shows what was done.
+      const failedStep = record('failed', err instanceof Error ? err.message : String(err));
+      throw withSteps(err, [...progress.steps, failedStep]);
+    }
+  }
+
+  const resumed = progress.started !== undefined && done('start');
+  if (!resumed) {
+    await sub('stop', () => beating(() => parts.stop(component, beat)), (s) => s.detail);
+    if (input.cleanup && !done('cleanup'))
+      await sub('cleanup', () => beating(() => cleanState(component, input.runKey)), (c) =>
+        c.moved.length > 0 ? `moved aside: ${c.moved.map((m) => m.from).join(', ')}` : 'nothing to clean',
+      );
+    progress.started = await sub(
+      'start',
+      () => beating(() => parts.start(component, beat)),
+      (s) => (s.died ? `${s.detail}, which ${s.died.detail}` : s.detail),
+      (s) => s.died !== undefined,
+    );
+  }
+  const started = progress.started!;
+  if (!input.validate) return { steps: progress.steps, started };
+  const { timeoutMs, intervalMs } = input.validate;
+  const validated = await sub('validate', () => parts.waitHealthy({ component, timeoutMs, intervalMs }, beat), validationNote, (v) => !v.healthy);
+  return { steps: progress.steps, started, validated };
+}
+
+export function validationNote(v: WaitHealthy): string {
+  if (v.healthy) return `healthy after ${v.probes} probe(s), ${v.elapsedMs}ms`;
+  if (v.died) return `${v.last.failureClass}: ${v.last.detail} (after ${v.elapsedMs}ms)`;
+  return `not healthy after ${v.probes} probes, ${v.elapsedMs}ms; last: ${v.last.detail}`;
+}
+
+/** An ApplicationFailure carrying the sub-steps as its details (type and retryability of the original kept). */
+function withSteps(err: unknown, steps: SubStep[]): ApplicationFailure {
+  if (err instanceof ApplicationFailure)
+    return ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? false, details: [{ steps }], cause: err.cause });
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.create({ message, type: err instanceof Error ? err.name : 'Error', details: [{ steps }] });
+}

@@ -1,0 +1,174 @@
+/**
+ * The adaptive fleet cap (issue 16). First the limiter workflow itself, driven by acquire and
+ * release signals on the dev server: cheap recoveries (restarts of process components) are
+ * admitted by their host's AIMD window, which grows with quick successes past the strict cap and
+ * halves on a failure, while destructive ones stay at the strict cap, and one host's full window
+ * holds back no other host. Then real supervisors: seven slow-starting services killed at once,
+ * twice, with no cap configured: the second time more than five are recovered at once.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { reconcileSchedules } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
+import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { acquireSignal, fleetStateQuery, releaseSignal, type FleetLimiterState } from '../core/messages';
+import type { Component } from '../core/schemas';
+import type { PermitRequest, SupervisorState } from '../core/supervision';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { MendClient } from '../client';
+import {
+  httpStatus,
+  recordHistory,
+  ROOT,
+  sharedServer,
+  startInProcessWorker,
+  startRunbookSuite,
+  stopSupervisedSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+  type TestWorker,
+} from './helpers';
+
+describe('the fleet limiter admits cheap recoveries by an adaptive window per host', () => {
+  const queue = uniqueQueue('fleet-aimd');
+  const limiterId = fleetLimiterWorkflowId(queue);
+  // Permits are signalled to the asking supervisor; here a second limiter (which ignores them) stands in for each.
+  const standIn = fleetLimiterWorkflowId(`${queue}-stand-in`);
+  let worker: TestWorker;
+  let client: MendClient;
+
+  const acquire = (req: Omit<PermitRequest, 'supervisorId'>) =>
+    client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+      workflowId: limiterId,
+      taskQueue: queue,
+      args: [{}],
+      signal: acquireSignal,
+      signalArgs: [{ ...req, supervisorId: standIn }],
+    });
+  const cheap = (component: string, host = 'local') => acquire({ component, max: 2, adaptive: { ceiling: 12, slowMs: 60_000 }, host });
+  const state = () => client.temporal.workflow.getHandle(limiterId).query(fleetStateQuery);
+  const held = (s: FleetLimiterState, filter: (h: FleetLimiterState['holders'][number]) => boolean) => s.holders.filter(filter).length;
+  const cheapOn = (host: string) => (h: FleetLimiterState['holders'][number]) => h.cheap === true && h.host === host;
+  const settled = (what: string, check: (s: FleetLimiterState) => boolean) =>
+    waitFor(what, 20_000, async () => {
+      const s = await state();
+      return check(s) && s;
+    });
+
+  before(async () => {
+    worker = await startInProcessWorker(queue);
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    await client.temporal.workflow.start(WORKFLOW_TYPES.fleetLimiter, { workflowId: standIn, taskQueue: queue, args: [{}] });
+  });
+
+  after(async () => {
+    for (const id of [limiterId, standIn])
+      await client?.temporal.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
+    await client?.close();
+    await worker?.stop();
+  });
+
+  test('quick successes take cheap recoveries past the strict cap, a failure halves them, destructive ones stay at the cap', async () => {
+    for (let i = 0; i < 4; i++) await acquire({ component: `d${i}`, max: 2, destructive: true, maxDestructivePerMinute: 100 });
+    for (let i = 0; i < 30; i++) await cheap(`c${i}`);
+    // A second host with a queue of its own.
+    for (let i = 0; i < 3; i++) await cheap(`b${i}`, 'b');
+
+    // At first every window is the strict cap (2), per host; destructive ones have the strict cap (2).
+    let s = await settled('first grants', (x) => x.holders.length === 6);
+    assert.equal(held(s, cheapOn('local')), 2);
+    assert.equal(held(s, cheapOn('b')), 2);
+    assert.equal(held(s, (h) => !h.cheap), 2);
+
+    // Quick successes on host local: each gives its permit back and widens the window by one.
+    let next = 2;
+    for (let round = 0; round < 3; round++) {
+      const holding = s.holders.filter(cheapOn('local')).map((h) => h.component);
+      for (const component of holding) await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component, ok: true });
+      next = Math.min(12, next + holding.length);
+      const want = next;
+      s = await settled(`window ${want} on local`, (x) => held(x, cheapOn('local')) === Math.min(want, x.waiting.filter((w) => w.adaptive && w.host !== 'b').length + held(x, cheapOn('local'))));
+    }
+    assert.ok(held(s, cheapOn('local')) > 5, `more than 5 cheap recoveries at once on local (${held(s, cheapOn('local'))})`);
+    assert.equal(s.windows?.local?.size, 12, 'quick successes grew the window to its ceiling');
+    assert.equal(held(s, (h) => !h.cheap), 2, 'destructive recoveries stay at the strict cap');
+    assert.equal(held(s, cheapOn('b')), 2, "host b's window did not move with host local's");
+    assert.equal(s.windows?.b?.size, 2);
+
+    // A failed recovery halves the window: 12 → 6.
+    const one = s.holders.find(cheapOn('local'))!.component;
+    await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component: one, ok: false });
+    s = await settled('window halved', (x) => x.windows?.local?.size === 6);
+    assert.equal(held(s, (h) => !h.cheap), 2);
+
+    const { runId } = await client.temporal.workflow.getHandle(limiterId).describe();
+    recordHistory(limiterId, runId, 'fleet-limiter-adaptive-windows.json');
+  });
+});
+
+describe('supervisors recover more than five crashed services at once when recoveries are quick', () => {
+  const dir = tempDir('fleet-adaptive');
+  const queue = uniqueQueue('fleet-adaptive');
+  const suffix = Date.now().toString(36);
+  const group = `adaptive-${suffix}`;
+  let suite: RunbookSuite;
+  const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
+  const ids = Array.from({ length: 7 }, (_, i) => `s${i}-${suffix}`);
+
+  before(async () => {
+    const supervision = { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '0ms', max: '0ms' }, breaker: { maxRecoveries: 100, window: '1m' } };
+    // Each start takes 2 s, so recoveries that run at once overlap for all to see.
+    const command = ['sh', '-c', `sleep 2; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
+    const { file } = await writeDemoConfig(
+      dir,
+      ids.map((id) => ({ id, command, supervision, timeout: '30s' })),
+      // No maxConcurrentRecoveries: the strict cap is the default 5, cheap ones adapt up to 7.
+      'supervision:\n  adaptiveRecoveries: { ceiling: 7, slowAfter: 2m }\n',
+    );
+    suite = await startRunbookSuite(dir, queue, file);
+    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
+    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 30_000, async () => (await httpStatus(urlOf(c))) === 200);
+    await reconcileSchedules(suite.client, suite.config);
+    for (const c of suite.config.components)
+      await waitFor(`supervisor of ${c.id}`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+  });
+
+  after(() => stopSupervisedSuite(suite, queue, [`mend/health/${group}`], [...ids.map(supervisorWorkflowId), fleetLimiterWorkflowId(queue)]));
+
+  /** Kills every service, waits until each supervisor counts `n` successes, and returns the most recovery runs at once in that outage. */
+  async function outage(n: number): Promise<number> {
+    const killedAt = Date.now();
+    for (const c of suite.config.components) process.kill((await runningProcess(processAdapter(c)))!.pid, 'SIGKILL');
+    const states = await waitFor(`outage ${n} recovered`, 120_000, async () => {
+      const all = await Promise.all(ids.map((id) => supervisorState(suite.client, id)));
+      return all.every((s) => s && s.stats.succeeded === n && s.current === undefined) && (all as SupervisorState[]);
+    });
+    const runs = states.map((s) => s.stats.recent.at(-1)!).filter((r) => Date.parse(r.startedAt) >= killedAt);
+    assert.equal(runs.length, ids.length);
+    let peak = 0;
+    for (const r of runs) {
+      const at = Date.parse(r.startedAt);
+      peak = Math.max(peak, runs.filter((o) => Date.parse(o.startedAt) <= at && Date.parse(o.endedAt!) > at).length);
+    }
+    return peak;
+  }
+
+  test('after an outage of quick recoveries, the next is recovered more than five at once', async () => {
+    // The window starts at the strict cap (5) and grows with each quick success, during the outage too.
+    const first = await outage(1);
+    const limiter = await suite.client.temporal.workflow.getHandle(fleetLimiterWorkflowId(queue)).query(fleetStateQuery);
+    assert.equal(limiter.windows?.local?.size, 7, 'seven quick successes widened the window to its ceiling');
+    const second = await outage(2);
+    console.log(`recovery runs at once: ${first} in the first outage, ${second} in the second`);
+    assert.ok(second > 5, `more than five at once in the second outage (peak ${second})`);
+    for (const c of suite.config.components) assert.equal(await httpStatus(urlOf(c)), 200, `${c.id} healthy`);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The short path of the `immediate` runbook (issue 16): when its supervisor has confirmed that a
+ * process component crashed, the run does not probe again and restarts it in one activity, while
+ * its result, its progress query and its history still show each step with its own times.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { reconcileSchedules } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
+import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { progressQuery } from '../core/messages';
+import type { RecoveryResult } from '../core/run';
+import type { Component } from '../core/schemas';
+import { httpStatus, recordHistory, runCli, startRunbookSuite, stopSupervisedSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+
+describe('immediate recovery of a confirmed crash: the short path', () => {
+  const dir = tempDir('short-path');
+  const queue = uniqueQueue('short-path');
+  const suffix = Date.now().toString(36);
+  const group = `short-${suffix}`;
+  const id = `crashy-${suffix}`;
+  let suite: RunbookSuite;
+  const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
+
+  before(async () => {
+    const { file } = await writeDemoConfig(dir, [{ id, supervision: { group, interval: '1s', startupGrace: '0s' } }]);
+    suite = await startRunbookSuite(dir, queue, file);
+    const svc = suite.config.components[0]!;
+    await startProcess(processAdapter(svc));
+    await waitFor(`${id} healthy`, 15_000, async () => (await httpStatus(urlOf(svc))) === 200);
+    await reconcileSchedules(suite.client, suite.config);
+    await waitFor(`supervisor of ${id}`, 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+  });
+
+  after(() => stopSupervisedSuite(suite, queue, [`mend/health/${group}`], [supervisorWorkflowId(id), recoveryWorkflowId(id)]));
+
+  test('a SIGKILLed process is restarted by one activity, with stop, start and validate each in the log', async () => {
+    const svc = suite.config.components[0]!;
+    const first = await runningProcess(processAdapter(svc));
+    assert.ok(first);
+    process.kill(first.pid, 'SIGKILL');
+
+    const recovered = await waitFor('the supervisor recovered it', 60_000, async () => {
+      const s = await supervisorState(suite.client, id);
+      return s && s.stats.succeeded >= 1 && s.current === undefined && s;
+    });
+    assert.equal(await httpStatus(urlOf(svc)), 200);
+    const now = await runningProcess(processAdapter(svc));
+    assert.ok(now && now.pid !== first.pid, 'a new process runs the service');
+
+    const { workflowId, runId } = recovered.stats.recent[0]!;
+    const handle = suite.client.temporal.workflow.getHandle(workflowId, runId);
+    const result = (await handle.result()) as RecoveryResult;
+    assert.equal(result.outcome, 'recovered');
+    // The supervisor's confirmation stands in for a probe.
+    const expected = [
+      ['probe', 'skipped'],
+      ['stop', 'ok'],
+      ['start', 'ok'],
+      ['validate', 'ok'],
+    ];
+    assert.deepEqual(
+      result.steps.map((s) => [s.name, s.status]),
+      expected,
+    );
+    for (const s of result.steps.slice(1)) {
+      assert.equal(s.component, id);
+      assert.ok(s.durationMs !== undefined && s.endedAt !== undefined, `${s.name} has its own times`);
+      assert.ok(Date.parse(s.endedAt) >= Date.parse(s.startedAt));
+    }
+    assert.match(result.steps.find((s) => s.name === 'start')!.detail ?? '', /started/);
+    assert.match(result.steps.find((s) => s.name === 'validate')!.detail ?? '', /^healthy after \d+ probe\(s\)/);
+    assert.ok(Date.parse(result.steps[2]!.startedAt) >= Date.parse(result.steps[1]!.endedAt!), 'steps in order');
+
+    // The progress query (what `mend status` and the API show) lists the same steps.
+    const progress = await handle.query(progressQuery);
+    assert.deepEqual(
+      progress.steps.map((s) => [s.name, s.status]),
+      expected,
+    );
+
+    // `mend status` shows each step with its time, as for a run of one activity per step.
+    const status = await runCli(['status', workflowId], suite.env);
+    assert.equal(status.code, 0, status.stderr);
+    console.log(status.stdout);
+    for (const name of ['probe', 'stop', 'start', 'validate']) assert.match(status.stdout, new RegExp(`\\b${name}\\b.*${name === 'probe' ? 'confirmed unhealthy' : id}`));
+
+    // One activity did it all: no probe, no separate stop, start or validation activity.
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    assert.deepEqual(scheduled, ['restartProcess']);
+    recordHistory(workflowId, runId, 'immediate-short-path-recovered.json');
+  });
+});
