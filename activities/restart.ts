@@ -86,7 +86,14 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     const startedAt = new Date();
     const record = (status: SubStep['status'], text: string): SubStep => {
       const endedAt = new Date();
-      return { name, status, startedAt: startedAt.toISOString(), endedAt: endedAt.toISOString(), durationMs: endedAt.getTime() - startedAt.getTime(), detail: text };
+      return {
+        name,
+        status,
+        startedAt: startedAt.toISOString(),
+        endedAt: endedAt.toISOString(),
+        durationMs: endedAt.getTime() - startedAt.getTime(),
+        detail: text,
+      };
     };
     try {
       const value = await fn();
@@ -102,10 +109,16 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
 
   const resumed = progress.started !== undefined && done('start');
   if (!resumed) {
-    await sub('stop', () => beating(() => parts.stop(component, beat)), (s) => s.detail);
+    await sub(
+      'stop',
+      () => beating(() => parts.stop(component, beat)),
+      (s) => s.detail,
+    );
     if (input.cleanup && !done('cleanup'))
-      await sub('cleanup', () => beating(() => cleanState(component, input.runKey)), (c) =>
-        c.moved.length > 0 ? `moved aside: ${c.moved.map((m) => m.from).join(', ')}` : 'nothing to clean',
+      await sub(
+        'cleanup',
+        () => beating(() => cleanState(component, input.runKey)),
+        (c) => (c.moved.length > 0 ? `moved aside: ${c.moved.map((m) => m.from).join(', ')}` : 'nothing to clean'),
       );
     progress.started = await sub(
       'start',
@@ -117,7 +130,12 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
   const started = progress.started!;
   if (!input.validate) return { steps: progress.steps, started };
   const { timeoutMs, intervalMs } = input.validate;
-  const validated = await sub('validate', () => parts.waitHealthy({ component, timeoutMs, intervalMs }, beat), validationNote, (v) => !v.healthy);
+  const validated = await sub(
+    'validate',
+    () => parts.waitHealthy({ component, timeoutMs, intervalMs }, beat),
+    validationNote,
+    (v) => !v.healthy,
+  );
   return { steps: progress.steps, started, validated };
 }
 
@@ -130,7 +148,13 @@ export function validationNote(v: WaitHealthy): string {
 /** An ApplicationFailure carrying the sub-steps as its details (type and retryability of the original kept). */
 function withSteps(err: unknown, steps: SubStep[]): ApplicationFailure {
   if (err instanceof ApplicationFailure)
-    return ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? false, details: [{ steps }], cause: err.cause });
+    return ApplicationFailure.create({
+      message: err.message,
+      type: err.type ?? undefined,
+      nonRetryable: err.nonRetryable ?? false,
+      details: [{ steps }],
+      cause: err.cause,
+    });
   const message = err instanceof Error ? err.message : String(err);
   return ApplicationFailure.create({ message, type: err instanceof Error ? err.name : 'Error', details: [{ steps }] });
 }

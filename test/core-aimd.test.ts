@@ -91,10 +91,7 @@ const destructive = (component: string, at: number): PermitRequest & { at: numbe
 
 describe('fleet limiter grants with adaptive windows', () => {
   test('cheap recoveries go past the strict cap as their window grows; destructive ones stay at the cap', () => {
-    const waiting = [
-      ...Array.from({ length: 12 }, (_, i) => cheap(`c${i}`, i)),
-      ...Array.from({ length: 4 }, (_, i) => destructive(`d${i}`, 20 + i)),
-    ];
+    const waiting = [...Array.from({ length: 12 }, (_, i) => cheap(`c${i}`, i)), ...Array.from({ length: 4 }, (_, i) => destructive(`d${i}`, 20 + i))];
     let window = windowFor(undefined, { ceiling: 12, slowMs: 10_000 }, 2);
     for (let i = 0; i < 8; i++) window = releasedWindow(window, { ok: true, durationMs: 300 });
     const queue: PermitQueue = { max: 2, maxDestructivePerMinute: 100, holders: [], waiting, destructiveGrants: [], windows: { local: window } };
@@ -125,7 +122,10 @@ describe('fleet limiter grants with adaptive windows', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 10 }), (sizeA, queuedA, queuedB) => {
         const holders = Array.from({ length: sizeA }, (_, i) => ({ component: `a-held${i}`, supervisorId: 's', since: 0, cheap: true, host: 'a' }));
-        const waiting = [...Array.from({ length: queuedA }, (_, i) => cheap(`a${i}`, i, 'a')), ...Array.from({ length: queuedB }, (_, i) => cheap(`b${i}`, 100 + i, 'b'))];
+        const waiting = [
+          ...Array.from({ length: queuedA }, (_, i) => cheap(`a${i}`, i, 'a')),
+          ...Array.from({ length: queuedB }, (_, i) => cheap(`b${i}`, 100 + i, 'b')),
+        ];
         const queue: PermitQueue = {
           max: 2,
           holders,

@@ -86,7 +86,10 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
     let s = await settled('first grants', (x) => x.holders.length === 6);
     assert.equal(held(s, cheapOn('local')), 2);
     assert.equal(held(s, cheapOn('b')), 2);
-    assert.equal(held(s, (h) => !h.cheap), 2);
+    assert.equal(
+      held(s, (h) => !h.cheap),
+      2,
+    );
 
     // Quick successes on host local: each gives its permit back and widens the window by one.
     let next = 2;
@@ -95,11 +98,18 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
       for (const component of holding) await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component, ok: true });
       next = Math.min(12, next + holding.length);
       const want = next;
-      s = await settled(`window ${want} on local`, (x) => held(x, cheapOn('local')) === Math.min(want, x.waiting.filter((w) => w.adaptive && w.host !== 'b').length + held(x, cheapOn('local'))));
+      s = await settled(
+        `window ${want} on local`,
+        (x) => held(x, cheapOn('local')) === Math.min(want, x.waiting.filter((w) => w.adaptive && w.host !== 'b').length + held(x, cheapOn('local'))),
+      );
     }
     assert.ok(held(s, cheapOn('local')) > 5, `more than 5 cheap recoveries at once on local (${held(s, cheapOn('local'))})`);
     assert.equal(s.windows?.local?.size, 12, 'quick successes grew the window to its ceiling');
-    assert.equal(held(s, (h) => !h.cheap), 2, 'destructive recoveries stay at the strict cap');
+    assert.equal(
+      held(s, (h) => !h.cheap),
+      2,
+      'destructive recoveries stay at the strict cap',
+    );
     assert.equal(held(s, cheapOn('b')), 2, "host b's window did not move with host local's");
     assert.equal(s.windows?.b?.size, 2);
 
@@ -107,7 +117,10 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
     const one = s.holders.find(cheapOn('local'))!.component;
     await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component: one, ok: false });
     s = await settled('window halved', (x) => x.windows?.local?.size === 6);
-    assert.equal(held(s, (h) => !h.cheap), 2);
+    assert.equal(
+      held(s, (h) => !h.cheap),
+      2,
+    );
 
     const { runId } = await client.temporal.workflow.getHandle(limiterId).describe();
     recordHistory(limiterId, runId, 'fleet-limiter-adaptive-windows.json');
@@ -124,7 +137,13 @@ describe('supervisors recover more than five crashed services at once when recov
   const ids = Array.from({ length: 7 }, (_, i) => `s${i}-${suffix}`);
 
   before(async () => {
-    const supervision = { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '0ms', max: '0ms' }, breaker: { maxRecoveries: 100, window: '1m' } };
+    const supervision = {
+      group,
+      interval: '1s',
+      startupGrace: '0s',
+      restartBackoff: { initial: '0ms', max: '0ms' },
+      breaker: { maxRecoveries: 100, window: '1m' },
+    };
     // Each start takes 2 s, so recoveries that run at once overlap for all to see.
     const command = ['sh', '-c', `sleep 2; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
     const { file } = await writeDemoConfig(

@@ -12,7 +12,18 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { progressQuery } from '../core/messages';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
-import { httpStatus, recordHistory, runCli, startRunbookSuite, stopSupervisedSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import {
+  httpStatus,
+  recordHistory,
+  runCli,
+  startRunbookSuite,
+  stopSupervisedSuite,
+  tempDir,
+  uniqueQueue,
+  waitFor,
+  writeDemoConfig,
+  type RunbookSuite,
+} from './helpers';
 
 describe('immediate recovery of a confirmed crash: the short path', () => {
   const dir = tempDir('short-path');
@@ -84,11 +95,14 @@ describe('immediate recovery of a confirmed crash: the short path', () => {
     const status = await runCli(['status', workflowId], suite.env);
     assert.equal(status.code, 0, status.stderr);
     console.log(status.stdout);
-    for (const name of ['probe', 'stop', 'start', 'validate']) assert.match(status.stdout, new RegExp(`\\b${name}\\b.*${name === 'probe' ? 'confirmed unhealthy' : id}`));
+    for (const name of ['probe', 'stop', 'start', 'validate'])
+      assert.match(status.stdout, new RegExp(`\\b${name}\\b.*${name === 'probe' ? 'confirmed unhealthy' : id}`));
 
     // One activity did it all: no probe, no separate stop, start or validation activity.
     const history = await handle.fetchHistory();
-    const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+    const scheduled = (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+    );
     assert.deepEqual(scheduled, ['restartProcess']);
     recordHistory(workflowId, runId, 'immediate-short-path-recovered.json');
   });

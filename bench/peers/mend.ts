@@ -136,7 +136,12 @@ export function mendPeer(
       // run's result, timed by the worker on this machine) say when the start began and ended.
       const result = (await handle.result().catch(() => undefined)) as RecoveryResult | undefined;
       const steps = (result?.steps ?? []).flatMap((st) =>
-        st.endedAt ? [{ what: `step ${st.name} started`, at: Date.parse(st.startedAt) }, { what: `step ${st.name} ended`, at: Date.parse(st.endedAt) }] : [],
+        st.endedAt
+          ? [
+              { what: `step ${st.name} started`, at: Date.parse(st.startedAt) },
+              { what: `step ${st.name} ended`, at: Date.parse(st.endedAt) },
+            ]
+          : [],
       );
       return [...recoveryTimeline(history.events ?? []), ...steps];
     },

@@ -36,7 +36,11 @@ export type StageName = (typeof STAGES)[number];
 export function recoveryStages(points: TimelinePoint[], faultAt: number, healthyAt: number): Record<StageName, number> | undefined {
   const at = (what: string) => points.find((p) => p.what === what)?.at;
   // One activity per step, or the short path's one activity, whose start step the run's result times.
-  const [runStarted, startBegan, startDone] = [at('run started'), at('startComponent started') ?? at('step start started'), at('startComponent closed') ?? at('step start ended')];
+  const [runStarted, startBegan, startDone] = [
+    at('run started'),
+    at('startComponent started') ?? at('step start started'),
+    at('startComponent closed') ?? at('step start ended'),
+  ];
   if (runStarted === undefined || startBegan === undefined || startDone === undefined || runStarted < faultAt || startDone > healthyAt) return undefined;
   return {
     detect: (runStarted - faultAt) / 1000,
