@@ -2,9 +2,10 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale, hostloss)
  *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
  *   --scale-interval 2000  its check interval in ms, the same at every size (default 1000)
+ *   --hostloss-trials 3  trials of the hostloss scenario (default 10, 2 with --quick)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
  */
@@ -16,6 +17,7 @@ import { checkpointBench } from './scenarios/checkpoint';
 import { dependencySection, dependencyStack, dependencyTrials, type DependencyResult } from './scenarios/dependency';
 import { DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials, type MassOutageResult } from './scenarios/mass-outage';
 import { overheadBench } from './scenarios/overhead';
+import { hostLossBench } from './scenarios/hostloss';
 import { scaleBench } from './scenarios/scale';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
@@ -42,8 +44,12 @@ function parseArgs(argv: string[]) {
   const scaleIntervalMs = at >= 0 ? Number(argv[at + 1]) : 1_000;
   if (!Number.isInteger(scaleIntervalMs) || scaleIntervalMs < 1_000)
     throw new Error('bench: --scale-interval takes milliseconds, at least 1000 (a schedule fires at most once a second)');
+  const ht = argv.indexOf('--hostloss-trials');
+  const hostLossTrials = ht >= 0 ? Number(argv[ht + 1]) : quick ? 2 : 10;
+  if (!Number.isInteger(hostLossTrials) || hostLossTrials < 1) throw new Error('bench: --hostloss-trials takes a number of trials, at least 1');
   return {
     quick,
+    hostLossTrials,
     sizes,
     scaleIntervalMs,
     merge: argv.includes('--merge'),
@@ -102,7 +108,7 @@ async function withPeer<T>(
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
+  const { quick, hostLossTrials, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const allPeers: Array<[string, (dir: string) => Peer]> = [
@@ -214,6 +220,20 @@ async function main(): Promise<void> {
   if (wants('scale')) {
     const scale = await scaleBench({ sizes, intervalMs: scaleIntervalMs, windowMs: quick ? 10_000 : 20_000, failures: quick ? 10 : 20 });
     (results.extra ??= {})['Scale: components per worker'] = scale;
+  }
+
+  if (wants('hostloss')) {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'mend-bench-hostloss-'));
+    try {
+      log(`host loss: a simulated host with 10 components killed and back, ${hostLossTrials} trials`);
+      (results.extra ??= {})['Host loss (a simulated host killed and back)'] = await hostLossBench(work, {
+        components: 10,
+        trials: hostLossTrials,
+        awayMs: 5_000,
+      });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   }
 
   const resultsDir = path.join(__dirname, 'results');

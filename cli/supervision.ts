@@ -17,13 +17,15 @@ function breakerCell(state: ComponentStats['breaker']): string {
 export function addSupervisionCommands(program: Command, settings: Settings): void {
   program
     .command('schedules')
-    .description('list the health-check schedules (mend/health/<group>): interval, paused, components; --reconcile makes them match the config first')
+    .description(
+      'list the health-check schedules (mend/health/<group>, mend/health/<group>@<host> for a named host): host, interval, paused, components; --reconcile makes them match the config first',
+    )
     .option('-c, --config <file>', "components config (for --reconcile; not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
     .option('--reconcile', 'create, update and delete schedules to match the config (idempotent; with MEND_URL an admin token)')
     .option('--json', 'print as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default   # hold a group',
+      "\nExamples:\n  mend schedules\n  mend schedules --reconcile --json\n  temporal schedule toggle --pause -s mend/health/default     # hold a group (of the default host)\n  temporal schedule toggle --pause -s mend/health/default@b   # hold host b's checks of the group",
     )
     .action(async (opts) =>
       withOps(settings, opts.config, async (ops) => {
@@ -35,8 +37,16 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
           );
         }
         if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');
-        const rows = schedules.map((s) => [s.scheduleId, s.group, ms(s.intervalMs), s.paused ? 'yes' : 'no', s.taskQueue ?? '-', s.components.join(', ')]);
-        console.log(table([['SCHEDULE', 'GROUP', 'EVERY', 'PAUSED', 'QUEUE', 'COMPONENTS'], ...rows]));
+        const rows = schedules.map((s) => [
+          s.scheduleId,
+          s.group,
+          s.host,
+          ms(s.intervalMs),
+          s.paused ? 'yes' : 'no',
+          s.taskQueue ?? '-',
+          s.components.join(', '),
+        ]);
+        console.log(table([['SCHEDULE', 'GROUP', 'HOST', 'EVERY', 'PAUSED', 'QUEUE', 'COMPONENTS'], ...rows]));
       }),
     );
 

@@ -1,6 +1,7 @@
 /**
- * Health-check schedules, reconciled from config: one Temporal Schedule per check group
- * (`mend/health/<group>`) firing a `healthSweep` of the group's components. Reconcile creates,
+ * Health-check schedules, reconciled from config: one Temporal Schedule per check group and host
+ * (`mend/health/<group>`, `mend/health/<group>@<host>` for a named host) firing a `healthSweep` of
+ * those components. Reconcile creates,
  * updates and deletes to match, and is idempotent: a schedule whose stored spec hash matches is
  * left alone, so a second reconcile changes nothing.
  */
@@ -9,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { HealthSchedule, ReconcileResult } from '../core/api';
-import { DEFAULT_MAX_CONCURRENT_RECOVERIES, healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
+import { DEFAULT_HOST, DEFAULT_MAX_CONCURRENT_RECOVERIES, healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { hostOf } from '../core/hosts';
@@ -23,6 +24,8 @@ const PREFIX = healthScheduleId('');
 
 export interface HealthGroupPlan {
   group: string;
+  /** The host whose components it sweeps (DEFAULT_HOST for components without `host:`). */
+  host: string;
   /** Which part of its group this schedule sweeps (1 unless the group is split; see SWEEP_INPUT_BUDGET). */
   part: number;
   scheduleId: string;
@@ -102,29 +105,40 @@ function adaptiveCap(component: Component, config: Config, cores: number): { ada
 }
 
 /**
- * The schedules `config` asks for: one per group of enabled components, sorted by group; a group
- * whose specs exceed SWEEP_INPUT_BUDGET gets one schedule per part, in config order.
+ * The schedules `config` asks for: one per group and host of enabled components, sorted by group
+ * then id (so the default host's `mend/health/<group>` comes before `mend/health/<group>@<host>`); a
+ * group's part of a host whose specs exceed SWEEP_INPUT_BUDGET gets one schedule per part, in
+ * config order. Per host because the host's agent runs its sweeps: a lost host stalls only its
+ * own schedule, and pausing it stops only its checks.
  */
 export function planHealthGroups(config: Config, taskQueue: string, budget = SWEEP_INPUT_BUDGET): HealthGroupPlan[] {
-  const groups = new Map<string, Component[]>();
+  const groups = new Map<string, { group: string; host: string; components: Component[] }>();
   for (const c of config.components) {
     if (!c.supervision.enabled) continue;
-    groups.set(c.supervision.group, [...(groups.get(c.supervision.group) ?? []), c]);
+    const host = hostOf(c);
+    const key = healthSchedulePartId(c.supervision.group, 1, host);
+    const entry = groups.get(key) ?? { group: c.supervision.group, host, components: [] };
+    entry.components.push(c);
+    groups.set(key, entry);
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .flatMap(([group, components]) => {
+  return [...groups.values()]
+    .sort((a, b) => a.group.localeCompare(b.group) || (a.host === DEFAULT_HOST ? -1 : b.host === DEFAULT_HOST ? 1 : a.host.localeCompare(b.host)))
+    .flatMap(({ group, host, components }) => {
       const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
       return splitSpecs(
         components.map((c) => supervisorSpec(c, config)),
         budget,
       ).map((specs, i) => {
         const part = i + 1;
-        // Part 1 hashes as a whole group always did: an unsplit group's schedule is left unchanged.
-        const hash = createHash('sha256')
-          .update(JSON.stringify(part === 1 ? { v: 1, intervalMs, taskQueue, specs } : { v: 1, part, intervalMs, taskQueue, specs }))
-          .digest('hex');
-        return { group, part, scheduleId: healthSchedulePartId(group, part), intervalMs, specs, hash };
+        // The default host's part 1 hashes as a whole group always did: a one-host config's schedules are left unchanged.
+        const shape =
+          host !== DEFAULT_HOST
+            ? { v: 1, host, part, intervalMs, taskQueue, specs }
+            : part === 1
+              ? { v: 1, intervalMs, taskQueue, specs }
+              : { v: 1, part, intervalMs, taskQueue, specs };
+        const hash = createHash('sha256').update(JSON.stringify(shape)).digest('hex');
+        return { group, host, part, scheduleId: healthSchedulePartId(group, part, host), intervalMs, specs, hash };
       });
     });
 }
@@ -137,8 +151,15 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
     workflowId: plan.scheduleId,
     taskQueue,
     args: [{ group: plan.group, specs: plan.specs, revision: plan.hash }],
-    memo: { mendSpecHash: plan.hash, mendGroup: plan.group, mendPart: plan.part, mendComponents: plan.specs.map((s) => s.component.id) },
-    staticSummary: `health sweep of ${plan.group}${plan.part > 1 ? ` part ${plan.part}` : ''} (${plan.specs.length} component(s))`,
+    memo: {
+      mendSpecHash: plan.hash,
+      mendGroup: plan.group,
+      mendPart: plan.part,
+      mendComponents: plan.specs.map((s) => s.component.id),
+      // Only named hosts: a one-host config's schedules stay exactly as they were.
+      ...(plan.host === DEFAULT_HOST ? {} : { mendHost: plan.host }),
+    },
+    staticSummary: `health sweep of ${plan.group}${plan.host === DEFAULT_HOST ? '' : ` on ${plan.host}`}${plan.part > 1 ? ` part ${plan.part}` : ''} (${plan.specs.length} component(s))`,
   };
   return {
     spec: { intervals: [{ every: plan.intervalMs }] },
@@ -211,6 +232,7 @@ export async function listHealthSchedules(client: MendClient, opts: { owner?: st
       return {
         scheduleId: id,
         group: typeof action?.memo?.mendGroup === 'string' ? action.memo.mendGroup : id.slice(PREFIX.length),
+        host: typeof action?.memo?.mendHost === 'string' ? action.memo.mendHost : DEFAULT_HOST,
         intervalMs: typeof every === 'number' ? every : undefined,
         paused: d.state.paused,
         components: Array.isArray(action?.memo?.mendComponents) ? (action.memo.mendComponents as string[]) : [],

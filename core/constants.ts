@@ -94,8 +94,19 @@ export function healthScheduleId(group: string): string {
  * A group too big for one sweep's input is split into parts: part 1 keeps the group's id, the
  * others add `/<part>` (a group name cannot hold a `/`, so no group's id is another's part).
  */
-export function healthSchedulePartId(group: string, part: number): string {
-  return part <= 1 ? healthScheduleId(group) : `${healthScheduleId(group)}/${part}`;
+export function healthSchedulePartId(group: string, part: number, host: string = DEFAULT_HOST): string {
+  const base = host === DEFAULT_HOST ? healthScheduleId(group) : healthHostScheduleId(group, host);
+  return part <= 1 ? base : `${base}/${part}`;
+}
+
+/**
+ * Schedule id of a group's components on a named host (`mend/health/<group>@<host>`): each host's
+ * part of a group has its own schedule, so a lost host stalls only its own sweeps and pausing it
+ * stops only its checks. The default host keeps the group's id (a config without hosts is as
+ * before). Neither a group nor a host id can hold `@` or `/`, so no two of these ids collide.
+ */
+export function healthHostScheduleId(group: string, host: string): string {
+  return `${healthScheduleId(group)}@${host}`;
 }
 
 /** Link to a run in the Temporal Web UI. */

@@ -84,7 +84,7 @@ describe('draining a host holds its automatic recoveries until it is undrained',
   after(async () => {
     await app?.close();
     if (suite) {
-      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
+      await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`, `mend/health/${group}@edge`]);
       for (const id of Object.values(ids))
         await suite.client.temporal.workflow
           .getHandle(supervisorWorkflowId(id))

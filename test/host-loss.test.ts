@@ -14,7 +14,7 @@ import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
-import { healthScheduleId, hostWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { healthHostScheduleId, hostWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { HostWatchState } from '../core/host-outage';
 import { hostWatchStateQuery } from '../core/messages';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
@@ -94,7 +94,7 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
 
   after(async () => {
     if (client) {
-      await deleteHealthSchedules(client, queue, Object.values(groups).map(healthScheduleId));
+      await deleteHealthSchedules(client, queue, [healthHostScheduleId(groups.a, 'a'), healthHostScheduleId(groups.b, 'b')]);
       for (const wf of [...Object.values(ids).map(supervisorWorkflowId), hostWorkflowId(queue, 'a')])
         await client.temporal.workflow
           .getHandle(wf)

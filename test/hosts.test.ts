@@ -16,7 +16,7 @@ import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { withHomeDefaults } from '../core/config';
-import { DEFAULT_HOST, healthScheduleId, hostTaskQueue, supervisorWorkflowId } from '../core/constants';
+import { DEFAULT_HOST, healthHostScheduleId, hostTaskQueue, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult, StepRecord } from '../core/run';
 import type { Component, Config } from '../core/schemas';
 import { demoStarts, recordHistory, ROOT, sharedServer, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
@@ -110,7 +110,7 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
 
   after(async () => {
     if (client) {
-      await deleteHealthSchedules(client, queue, [healthScheduleId(group)]);
+      await deleteHealthSchedules(client, queue, [healthHostScheduleId(group, 'a')]);
       await client.temporal.workflow
         .getHandle(supervisorWorkflowId(ids.watched))
         .terminate('test over')
@@ -224,8 +224,8 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     const first = await client.startRecovery({ strategy: 'immediate', component: watched, trigger: 'manual', requestedBy: 'test' });
     assert.equal((await client.result(first.workflowId, first.runId)).outcome, 'recovered');
     const reconciled = await reconcileSchedules(client, { ...config, components: [watched] });
-    assert.deepEqual(reconciled.created, [healthScheduleId(group)]);
-    const schedule = client.temporal.schedule.getHandle(healthScheduleId(group));
+    assert.deepEqual(reconciled.created, [healthHostScheduleId(group, 'a')]);
+    const schedule = client.temporal.schedule.getHandle(healthHostScheduleId(group, 'a'));
     await schedule.trigger();
     await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(client, ids.watched))?.health === 'healthy');
 

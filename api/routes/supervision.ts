@@ -3,7 +3,15 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { listHealthSchedules, planHealthGroups, reconcileSchedules } from '../../client/schedules';
 import { supervisionStats } from '../../client/supervisors';
-import { FleetStatsSchema, NoBodySchema, ReconcileResultSchema, ScheduleActionResponseSchema, ScheduleListSchema, ScheduleParamsSchema } from '../../core/api';
+import {
+  FleetStatsSchema,
+  NoBodySchema,
+  ReconcileResultSchema,
+  ScheduleActionQuerySchema,
+  ScheduleActionResponseSchema,
+  ScheduleListSchema,
+  ScheduleParamsSchema,
+} from '../../core/api';
 import { errorResponses, HttpError } from '../errors';
 import { principalOf } from './common';
 import type { V1Options } from './index';
@@ -69,6 +77,7 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
             action === 'pause' ? "pause a group's health checks" : action === 'resume' ? "resume a group's health checks" : "run a group's health sweep now",
           security,
           params: ScheduleParamsSchema,
+          querystring: ScheduleActionQuerySchema,
           body: NoBodySchema,
           response: { 200: ScheduleActionResponseSchema, ...errorResponses(400, 401, 403, 404, 413, 415, 503) },
         },
@@ -76,14 +85,16 @@ export const supervisionRoutes: FastifyPluginAsyncZod<V1Options> = async (app, {
       async (request) => {
         const by = principalOf(request).name;
         const { group } = request.params;
+        const { host } = request.query;
         // Only groups of the config: an id from the request never names another schedule.
         if (!deps.config.components.some((c) => c.supervision.enabled && c.supervision.group === group)) {
           throw new HttpError(404, `no health-check group ${group} in the config`);
         }
-        // A big group is swept by several schedules (its parts): the action applies to each.
+        // A group is swept by one schedule per host (and a big one by several parts): the action applies to each, or to one host's.
         const scheduleIds = planHealthGroups(deps.config, deps.mend.taskQueue)
-          .filter((p) => p.group === group)
+          .filter((p) => p.group === group && (host === undefined || p.host === host))
           .map((p) => p.scheduleId);
+        if (scheduleIds.length === 0) throw new HttpError(404, `host: no component of group ${group} on host ${host} in the config`);
         for (const scheduleId of scheduleIds) {
           const handle = deps.mend.temporal.schedule.getHandle(scheduleId);
           try {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { BREAKER_STATES } from '../breaker';
 import { FAILURE_CLASSES } from '../failure';
-import { GroupNameSchema } from '../schemas';
+import { GroupNameSchema, HostIdSchema } from '../schemas';
 import { HEALTH_STATES } from '../supervision';
 
 /** A supervisor's statistics as `mend stats` and the API report them. */
@@ -59,6 +59,8 @@ export type FleetStats = z.output<typeof FleetStatsSchema>;
 export const HealthScheduleSchema = z.object({
   scheduleId: z.string(),
   group: z.string(),
+  /** The host whose components it sweeps (its agent runs the sweep's probes). */
+  host: z.string(),
   intervalMs: z.number().optional(),
   paused: z.boolean(),
   components: z.array(z.string()),
@@ -84,6 +86,8 @@ export const ReconcileResultSchema = z.object({
 });
 export type ReconcileResult = z.output<typeof ReconcileResultSchema>;
 export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
+/** `?host=<id>`: act on that host's schedules of the group only (without it: every host's). */
+export const ScheduleActionQuerySchema = z.object({ host: HostIdSchema.optional() }).strict();
 export const ScheduleActionResponseSchema = z.object({
   scheduleId: z.string(),
   /** Every schedule acted on, when the group is split into parts (the first is `scheduleId`). */
