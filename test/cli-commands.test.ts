@@ -180,7 +180,7 @@ describe('mend commands against a running worker', () => {
     for (const [args, message] of [
       [['--since', 'yesterday'], /^mend: --since: expected an ISO 8601 time/],
       [['--limit', '0'], /^mend: --limit: /],
-      [['--strategy', 'reboot'], /^mend: --strategy: /],
+      [['--strategy', 'Reboot!'], /^mend: --strategy: /],
     ] as const) {
       const bad = await runCli(['runs', ...args], env);
       assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
@@ -339,6 +339,8 @@ describe('mend --help', () => {
       ['backlog'],
       ['backlog', 'status'],
       ['agent'],
+      ['worker'],
+      ['api'],
       ['hosts'],
       ['hosts', 'drain'],
       ['hosts', 'undrain'],
