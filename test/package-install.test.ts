@@ -2,7 +2,7 @@
 /**
  * mend as a package in a user's own repository: `npm pack` of this checkout, installed into a fresh
  * temporary project outside the repo. From the installed package only: `mend runbook new` scaffolds
- * a runbook, its test passes, and a worker started with `mend worker` bundles the project's
+ * a runbook, `mend runbook test` passes it (recording fixtures `mend runbook replay` replays), and a worker started with `mend worker` bundles the project's
  * runbooks folder (mend's own TypeScript compiled from node_modules) and runs the new runbook on a
  * real demo service, started by `mend run` from the installed bin.
  */
@@ -72,7 +72,7 @@ describe('mend installed from npm pack into a fresh project', () => {
     for (const absent of ['test', 'bench', 'chaos', 'runbooks']) assert.ok(!readdirSync(installed).includes(absent), absent);
   });
 
-  test('mend runbook new scaffolds a runbook that imports mend/kit, and its test passes', async () => {
+  test('mend runbook new scaffolds a runbook that imports mend/kit; mend runbook test passes it and records fixtures that replay', async () => {
     const made = await run(mendBin, ['runbook', 'new', 'restart-twice'], project, env());
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /wrote runbooks\/restart-twice\.ts and runbooks\/restart-twice\.test\.ts/);
@@ -88,9 +88,14 @@ describe('mend installed from npm pack into a fresh project', () => {
         source: 'runbooks/restart-twice.ts',
       },
     ]);
-    const tested = await run(process.execPath, ['--import', 'tsx', '--test', 'runbooks/restart-twice.test.ts'], project);
+    // Its test against mend's own ephemeral dev server and demo service, from the installed package; its runs become fixtures.
+    const tested = await run(mendBin, ['runbook', 'test', 'restart-twice'], project);
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
-    assert.match(tested.stdout, /# pass [1-9]/);
+    assert.match(tested.stdout, /# pass 3\n# fail 0/);
+    assert.match(tested.stdout, /recorded runbooks\/fixtures\/restart-twice\.json/);
+    const replayed = await run(mendBin, ['runbook', 'replay'], project);
+    assert.equal(replayed.code, 0, replayed.stdout + replayed.stderr);
+    assert.match(replayed.stdout, /^ok {6}restart-twice\.json \(runbook restart-twice\)$/m);
   });
 
   test('a worker started from the installed package runs the new runbook on a real service', async () => {
