@@ -1,11 +1,8 @@
 /** `mend agent --host <id>`: this host's agent in the foreground (same as `npm run agent -- --host <id>`). */
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import type { Command } from '@commander-js/extra-typings';
 import { HostIdSchema } from '../core/schemas';
 import { CliError, EXIT } from './errors';
-
-const ROOT = path.resolve(__dirname, '..');
+import { runForeground } from './foreground';
 
 export function addAgentCommand(program: Command): void {
   program
@@ -21,15 +18,6 @@ export function addAgentCommand(program: Command): void {
     .action(async (opts) => {
       const parsed = HostIdSchema.safeParse(opts.host);
       if (!parsed.success) throw new CliError(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`, EXIT.usage);
-      const env = { ...process.env };
-      if (env.MEND_HOME) env.MEND_HOME = path.resolve(env.MEND_HOME);
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', parsed.data], {
-        cwd: ROOT,
-        stdio: 'inherit',
-        env,
-      });
-      const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
-      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, forward(signal));
-      process.exitCode = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+      process.exitCode = await runForeground('workers/agent.ts', ['--host', parsed.data]);
     });
 }

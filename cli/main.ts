@@ -14,6 +14,7 @@ import { addDrillCommand } from './drill';
 import { addComponentCommands } from './components';
 import { addRunsCommand } from './runs';
 import { addAgentCommand } from './agent';
+import { addServeCommands } from './serve';
 import { addHostsCommand } from './hosts';
 import { addRunbookCommands } from './runbooks';
 import { addBreakerCommand } from './breaker';
@@ -215,6 +216,7 @@ export function buildProgram(settings: Settings): Command {
   addRunsCommand(program, settings);
   addUpCommand(program);
   addAgentCommand(program);
+  addServeCommands(program);
   addHostsCommand(program, settings);
   addRunbookCommands(program, settings);
   addBreakerCommand(program, settings);

@@ -9,6 +9,7 @@ import type { Settings } from '../core/settings';
 import { BUILTIN_RUNBOOKS } from '../kit/meta';
 import { CliError, EXIT } from './errors';
 import type * as RunbookBundler from '../workers/runbooks';
+import type * as RunbookTester from './runbook-test';
 import type * as TemporalWorker from '@temporalio/worker';
 
 /** Where `mend runbook replay` finds recorded histories: `<runbooks>/fixtures/*.json`. */
@@ -55,7 +56,27 @@ export function addRunbookCommands(program: Command, settings: Settings): void {
       writeFileSync(file, runbookTemplate(name));
       if (!existsSync(test)) writeFileSync(test, testTemplate(name));
       console.log(`wrote ${path.relative(process.cwd(), file)} and ${path.relative(process.cwd(), test)}`);
+      console.log(`test it: mend runbook test ${name}   (an ephemeral Temporal, a worker and a demo service; records a replay fixture)`);
       console.log(`run it: mend run ${name} <component> --dry-run   (restart the worker first: it bundles the runbooks folder at start)`);
+    });
+
+  runbook
+    .command('test')
+    .description(
+      "run a runbook's test (<runbooks>/<name>.test.ts; every runbook's without a name) against an ephemeral Temporal dev server, a worker with the runbooks folder and a real demo service (the component `demo`); a passing test's runs are recorded as replay fixtures in <runbooks>/fixtures/",
+    )
+    .argument('[name]', 'the runbook (default: every runbook with a test)')
+    .option('-c, --config <file>', 'components config (its runbooks: folder)', settings.MEND_CONFIG)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  mend runbook test restart-twice\n  mend runbook test            # every runbook with a test\n  mend runbook replay          # then, e.g. in CI: the recorded runs still replay',
+    )
+    .action(async (name, opts) => {
+      // Loaded here: the dev server, the bundler and the SDK's worker are heavy, and only this command needs them.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { testRunbooks } = require('./runbook-test') as typeof RunbookTester;
+      const failed = await testRunbooks(runbooksDirOf(opts.config), name, (line) => console.log(line));
+      if (failed > 0) throw new CliError(`${failed} runbook test${failed === 1 ? '' : 's'} failed`, EXIT.failed);
     });
 
   runbook
@@ -77,8 +98,9 @@ export function addRunbookCommands(program: Command, settings: Settings): void {
       // Loaded here: the bundler and the SDK's worker are heavy, and only this command needs them.
       /* eslint-disable @typescript-eslint/no-require-imports */
       const { bundleRunbooks } = require('../workers/runbooks') as typeof RunbookBundler;
-      const { Worker } = require('@temporalio/worker') as typeof TemporalWorker;
+      const { Worker, Runtime, DefaultLogger } = require('@temporalio/worker') as typeof TemporalWorker;
       /* eslint-enable @typescript-eslint/no-require-imports */
+      quietSdkLogs(Runtime, DefaultLogger);
       const { code } = await bundleRunbooks(listRunbookFiles(dir));
       let failed = 0;
       for (const fixture of fixtures) {
@@ -98,6 +120,18 @@ export function addRunbookCommands(program: Command, settings: Settings): void {
           EXIT.failed,
         );
     });
+}
+
+/**
+ * The SDK's own log at ERROR: its INFO and WARN lines (worker states, each activity, a queue with no
+ * workflows) would bury the command's output, which says itself what failed. The runtime is installed once per process; one already installed (an embedding process) is kept.
+ */
+export function quietSdkLogs(runtime: typeof TemporalWorker.Runtime, logger: typeof TemporalWorker.DefaultLogger): void {
+  try {
+    runtime.install({ logger: new logger('ERROR') });
+  } catch {
+    // installed already: its logger stays
+  }
 }
 
 /** The runbook a history ran: its workflow type, `runbook_<name>` for custom ones. */
@@ -129,15 +163,38 @@ export default defineRunbook({
 }
 
 function testTemplate(name: string): string {
-  return `/** Checks that ${name} loads and declares itself; run: node --import tsx --test ${name}.test.ts */
+  return `/**
+ * Tests of ${name}. Run: mend runbook test ${name}
+ * (an ephemeral Temporal dev server, a worker with the runbooks folder and a real demo service, the
+ * component \`demo\`; the runs of a passing test are recorded in fixtures/ for \`mend runbook replay\`).
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runRunbook } from 'mend/testing';
 import runbook from './${name}';
 
 test('${name} declares its name, a description and its targets', () => {
   assert.equal(runbook.runbook.name, '${name}');
   assert.ok(runbook.runbook.description.length > 0);
   assert.equal(runbook.runbook.targets, 'components');
+});
+
+test('${name} plans its steps in a dry run', async () => {
+  const plan = await runRunbook('${name}', { dryRun: true });
+  assert.equal(plan.outcome, 'planned', plan.reason);
+  assert.deepEqual(
+    plan.steps.map((s) => \`\${s.name}:\${s.status}\`),
+    ['probe:ok', 'stop:planned', 'start:planned', 'validate:planned'],
+  );
+});
+
+test('${name} restarts the demo service and ends recovered', async () => {
+  const result = await runRunbook('${name}');
+  assert.equal(result.outcome, 'recovered', result.reason);
+  assert.deepEqual(
+    result.steps.map((s) => \`\${s.name}:\${s.status}\`),
+    ['probe:ok', 'stop:ok', 'start:ok', 'validate:ok'],
+  );
 });
 `;
 }

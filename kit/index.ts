@@ -41,7 +41,7 @@ import type { WaitHealthyResult } from '../activities';
 import type { RunCommandResult } from '../activities/saga';
 import type { FailureClass, ProbeResult } from '../core/failure';
 import { onHost } from '../core/hosts';
-import type { Outcome, Phase, RecoveryInput, RecoveryResult } from '../core/run';
+import type { ApprovalStatus, Outcome, Phase, RecoveryInput, RecoveryResult } from '../core/run';
 import type { Component, HttpCall } from '../core/schemas';
 import { awaitApproval, handleApprovals } from '../workflows/lib/approval';
 import { centralActivities } from '../workflows/lib/hosts';
@@ -64,12 +64,17 @@ import { runStrategy } from '../workflows/lib/strategy';
 import type { RunbookMeta, RunbookTargets } from './meta';
 
 export type { RunbookMeta, RunbookTargets } from './meta';
-export type { Component, FailureClass, Outcome, Phase, ProbeResult, RecoveryInput, RecoveryResult, RunCommandResult, WaitHealthyResult };
+export type { ApprovalStatus, Component, FailureClass, Outcome, Phase, ProbeResult, RecoveryInput, RecoveryResult, RunCommandResult, WaitHealthyResult };
 export { StepFailed, patched, condition, CancellationScope };
 
 export interface RunbookDefinition extends Omit<RunbookMeta, 'targets'> {
   /** Default `components`. */
   targets?: RunbookTargets;
+  /**
+   * The components a run acts on, for the MendComponents search attribute (what `mend runs
+   * --component` finds); default the one it was started for. Runbooks acting on its relatives list them.
+   */
+  components?(input: RecoveryInput): string[];
   /**
    * The runbook's body. Return nothing to end `recovered` (`planned` in a dry run), return
    * `ctx.finish(...)` for another outcome, or throw (`ctx.fail(...)`) to end `failed`, which escalates.
@@ -87,13 +92,18 @@ export type RunbookWorkflow = ((input: RecoveryInput) => Promise<RecoveryResult>
 export function defineRunbook(def: RunbookDefinition): RunbookWorkflow {
   const meta: RunbookMeta = { name: def.name, description: def.description, targets: def.targets ?? 'components' };
   const workflow = async (input: RecoveryInput): Promise<RecoveryResult> =>
-    runStrategy(meta.name, input, async (run) => {
-      const ctx = new RunbookContext(run, input);
-      // The gate exists for every kit runbook: an approve update is refused unless ctx.approval waits.
-      handleApprovals(run);
-      const result = await def.run(ctx);
-      return result ?? run.finish(run.dryRun ? 'planned' : 'recovered');
-    });
+    runStrategy(
+      meta.name,
+      input,
+      async (run) => {
+        const ctx = new RunbookContext(run, input);
+        // The gate exists for every kit runbook: an approve update is refused unless ctx.approval waits.
+        handleApprovals(run);
+        const result = await def.run(ctx);
+        return result ?? run.finish(run.dryRun ? 'planned' : 'recovered');
+      },
+      { components: def.components?.(input) },
+    );
   return Object.assign(workflow, { runbook: meta });
 }
 
@@ -286,12 +296,20 @@ export class RunbookContext {
    * approvalTimeout), unless `policy.preApproved`. Returns true when approved; planned in a dry run.
    */
   async approval(what: string, opts: { timeoutMs?: number } = {}): Promise<boolean> {
+    const status = await this.approvalStatus(what, opts);
+    return status.state === 'approved' || status.state === 'pre-approved';
+  }
+
+  /**
+   * ctx.approval, returning the decision itself: `approved` or `pre-approved`, `rejected` (with
+   * who and why), `timed-out`, or `waiting` in a dry run (the wait is planned, not done).
+   */
+  approvalStatus(what: string, opts: { timeoutMs?: number } = {}): Promise<ApprovalStatus> {
     const { policy } = this.component;
-    const status = await awaitApproval(this.run, what, this.component.id, {
+    return awaitApproval(this.run, what, this.component.id, {
       preApproved: policy.preApproved,
       timeoutMs: opts.timeoutMs ?? policy.approvalTimeout,
     });
-    return status.state === 'approved' || status.state === 'pre-approved';
   }
 
   /**

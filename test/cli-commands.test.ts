@@ -339,6 +339,8 @@ describe('mend --help', () => {
       ['backlog'],
       ['backlog', 'status'],
       ['agent'],
+      ['worker'],
+      ['api'],
       ['hosts'],
       ['hosts', 'drain'],
       ['hosts', 'undrain'],

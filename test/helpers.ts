@@ -186,7 +186,11 @@ let workerRuntimeReady = false;
  */
 export async function startInProcessWorker(taskQueue: string, stateDir = readSettings(process.env).MEND_HOME): Promise<TestWorker> {
   if (!workerRuntimeReady) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
+    try {
+      Runtime.install({ logger: new DefaultLogger('WARN') });
+    } catch {
+      // an in-process CLI command (runCli: mend runbook replay/test) installed it already (quieter still)
+    }
     workerRuntimeReady = true;
   }
   const { address, bundle } = sharedServer();
@@ -305,9 +309,14 @@ function routeCliOutput(): void {
 }
 
 /** Runs the installed `mend` command (bin/mend) in a child process, as a user would. */
-export function runMendBinary(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+export function runMendBinary(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const proc = spawn(path.join(ROOT, 'bin/mend'), args, { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without the runner's NODE_TEST_CONTEXT: a `node --test` the command starts reports to it, not to this runner.
+    const proc = spawn(path.join(ROOT, 'bin/mend'), args, {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, NODE_TEST_CONTEXT: undefined, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

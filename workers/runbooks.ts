@@ -10,13 +10,16 @@ import { builtinModules } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode, type Logger } from '@temporalio/worker';
+import type { Configuration, RuleSetRule } from 'webpack';
 import { loadRunbookMeta } from '../client/runbooks';
 import { ValidationError } from '../core/errors';
 import type { RunbookFile } from '../core/runbooks';
 import { runbookWorkflowType } from '../core/workflow-types';
 import type { RunbookMeta } from '../kit/meta';
 
-const BUILTINS = path.resolve(__dirname, '../workflows/index.ts');
+/** mend's own root: a checkout, or `node_modules/mend` once installed as a package. */
+const MEND_ROOT = path.resolve(__dirname, '..');
+const BUILTINS = path.join(MEND_ROOT, 'workflows', 'index.ts');
 /** The node_modules folder holding the Temporal SDK mend uses. */
 const SDK_MODULES = path.resolve(path.dirname(require.resolve('@temporalio/workflow/package.json')), '../..');
 
@@ -26,6 +29,28 @@ function forbidden(request: string): boolean {
   const bare = request.startsWith('node:') ? request.slice('node:'.length) : request;
   const top = bare.split('/')[0]!;
   return builtinModules.includes(top) && !ALLOWED_BUILTINS.has(top);
+}
+
+/**
+ * True for a file of mend's own sources, wherever mend is (its dependencies excluded). Installed
+ * as a package, mend ships TypeScript under node_modules, which Temporal's bundler leaves
+ * uncompiled (its .ts rule excludes node_modules): its rule is widened to mend's own files.
+ */
+export function isMendSource(file: string): boolean {
+  const rel = path.relative(MEND_ROOT, file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) && !rel.split(path.sep).includes('node_modules');
+}
+
+/** Temporal's webpack config with its TypeScript rule also compiling mend's own sources from node_modules. */
+export function compileMendSources(config: Configuration): Configuration {
+  const rules = (config.module?.rules ?? []).map((rule) => {
+    if (!rule || typeof rule !== 'object' || !(rule.test instanceof RegExp) || !rule.test.test('x.ts')) return rule;
+    const excluded = rule.exclude;
+    if (!(excluded instanceof RegExp)) return rule;
+    const widened: RuleSetRule = { ...rule, exclude: (file: string) => excluded.test(file) && !isMendSource(file) };
+    return widened;
+  });
+  return { ...config, module: { ...config.module, rules } };
 }
 
 /** The entry module: built-ins, then each runbook under its workflow type. */
@@ -73,7 +98,7 @@ export async function bundleRunbooks(runbooks: readonly RunbookFile[]): Promise<
       workflowsPath: entry,
       logger,
       webpackConfigHook: (config) => ({
-        ...config,
+        ...compileMendSources(config),
         // The generated entry lives in a temporary folder: the SDK it needs is found where mend's is.
         resolve: { ...config.resolve, modules: [...(config.resolve?.modules ?? ['node_modules']), SDK_MODULES] },
         plugins: [

@@ -37,7 +37,7 @@ export interface MendWorkers {
 
 export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWorkers> {
   // Bundled first: a runbook that breaks the sandbox stops the start here, with nothing connected or polling.
-  const custom = !opts.workflowBundlePath && opts.runbooks?.length ? await bundleRunbooks(opts.runbooks) : undefined;
+  const { workflowBundle, runbooks } = await workflowCode(opts);
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
     // One set of activities for both: in-flight work scheduled on the main queue before host routing
@@ -48,11 +48,7 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
       namespace: opts.namespace,
       taskQueue: opts.taskQueue,
       identity: workerIdentity('worker', DEFAULT_HOST),
-      ...(opts.workflowBundlePath
-        ? { workflowBundle: { codePath: opts.workflowBundlePath } }
-        : custom
-          ? { workflowBundle: { code: custom.code } }
-          : { workflowsPath: require.resolve('../workflows') }),
+      workflowBundle,
       activities,
       shutdownGraceTime: '10s',
       ...opts.overrides,
@@ -71,11 +67,22 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
         }),
       );
     }
-    return { workers, connection, runbooks: custom?.runbooks ?? [], run: () => runAll(workers) };
+    return { workers, connection, runbooks, run: () => runAll(workers) };
   } catch (err) {
     await connection.close();
     throw err;
   }
+}
+
+/**
+ * The prebuilt bundle, or the built-ins bundled now with the custom runbooks. Always through
+ * bundleRunbooks, custom runbooks or not: it also compiles mend's own TypeScript when mend is an
+ * installed package (under node_modules, which Temporal's default bundling leaves uncompiled).
+ */
+async function workflowCode(opts: MendWorkerOptions): Promise<{ workflowBundle: { code: string } | { codePath: string }; runbooks: RunbookMeta[] }> {
+  if (opts.workflowBundlePath) return { workflowBundle: { codePath: opts.workflowBundlePath }, runbooks: [] };
+  const { code, runbooks } = await bundleRunbooks(opts.runbooks ?? []);
+  return { workflowBundle: { code }, runbooks };
 }
 
 /** Runs workers together: when one ends (or fails), the others are shut down too. */
