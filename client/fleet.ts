@@ -11,18 +11,24 @@ import { BacklogControl } from './backlog';
 import { describeHosts } from './hosts';
 import { listRuns } from './runs';
 import { supervisorState } from './supervisors';
+import { isPaused } from '../core/supervisor-machine';
 import { RunNotFoundError, type MendClient } from './index';
 
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 const DAY_MS = 24 * 3_600_000;
+/** Runs of the last 24 h read per refresh: a fleet recovering more than this a day has bigger worries than a chart. */
+const DAY_RUNS_LIMIT = 500;
 
 export async function fleetView(mend: MendClient, config: Config, now = Date.now()): Promise<Fleet> {
   const control = new BacklogControl(mend);
-  const [states, running, needsAttention, hosts, spools] = await Promise.all([
+  const [states, running, needsAttention, lastDay, hosts, spools] = await Promise.all([
     Promise.all(config.components.map(async (c) => (c.supervision.enabled ? supervisorState(mend, c.id) : undefined))),
     // One visibility query for every running run: the recoveries' phases, and the resets that may wait for approval.
     listRuns(mend, { status: 'running', limit: 500 }),
     listRuns(mend, { outcome: 'needs-attention', since: new Date(now - DAY_MS).toISOString(), limit: 20 }),
+    // Every run of the last 24 h (newest first): the recoveries per hour, started by a supervisor or by hand
+    // (a supervisor keeps only its last few), and the last one of each component.
+    listRuns(mend, { since: new Date(now - DAY_MS).toISOString(), limit: DAY_RUNS_LIMIT }),
     describeHosts(mend, config, now),
     Promise.all(
       config.spools.map(async (s) => {
@@ -53,7 +59,18 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
     )
   ).flat();
 
-  const components = config.components.map((c, i) => componentRow(mend, c, states[i], recoveries, now));
+  // A dry run (outcome `planned`) recovered nothing: not in the chart, not a last recovery.
+  const dayRecoveries = lastDay.runs.filter((r) => r.workflowId.startsWith('mend/recover/') && r.outcome !== 'planned');
+  const components = config.components.map((c, i) =>
+    componentRow(
+      mend,
+      c,
+      states[i],
+      recoveries,
+      dayRecoveries.filter((r) => r.components.includes(c.id)),
+      now,
+    ),
+  );
   return {
     generatedAt: new Date(now).toISOString(),
     temporalUi: mend.uiUrl,
@@ -77,7 +94,7 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
 
 type Running = Awaited<ReturnType<typeof listRuns>>['runs'];
 
-function componentRow(mend: MendClient, c: Component, state: SupervisorState | undefined, recoveries: Running, now: number): FleetComponent {
+function componentRow(mend: MendClient, c: Component, state: SupervisorState | undefined, recoveries: Running, lastDay: Running, now: number): FleetComponent {
   // The supervisor's own record of its current run comes first (visibility may lag a just-started run);
   // a run started by hand has only the visibility entry.
   const own = recoveryWorkflowId(c.id);
@@ -100,11 +117,38 @@ function componentRow(mend: MendClient, c: Component, state: SupervisorState | u
         phase: listed.phase,
         startedAt: listed.startTime,
       };
-  const base = { ...componentView(c), group: c.supervision.group, recoveries24h: new Array<number>(24).fill(0) };
-  if (!state) return { ...base, health: 'unknown', current };
+  const recoveries24h = hourlyCounts(
+    lastDay.map((r) => r.startTime),
+    now,
+  );
+  // The last recovery that ended: the supervisor's record (with its time to recover), unless a run
+  // started by hand ended after it (visibility has that one; no MTTR, nobody measured an outage).
+  const byHand = lastDay.find((r) => r.closeTime);
+  const fromVisibility = byHand && {
+    workflowId: byHand.workflowId,
+    runId: byHand.runId,
+    url: byHand.url,
+    outcome: byHand.outcome ?? byHand.status.toLowerCase(),
+    startedAt: byHand.startTime,
+    endedAt: byHand.closeTime,
+    mttrMs: undefined,
+  };
+  const base = { ...componentView(c), group: c.supervision.group, recoveries24h };
+  if (!state) return { ...base, health: 'unknown', current, last: fromVisibility };
 
   const finished = state.stats.recent.filter((r) => r.endedAt);
-  const last = finished[finished.length - 1];
+  const mine = finished[finished.length - 1];
+  const ownLast = mine && {
+    workflowId: mine.workflowId,
+    runId: mine.runId,
+    url: mend.runUrl(mine.workflowId, mine.runId),
+    outcome: mine.outcome,
+    startedAt: mine.startedAt,
+    endedAt: mine.endedAt,
+    mttrMs: mine.mttrMs,
+  };
+  const handIsNewer = fromVisibility?.endedAt && ownLast?.endedAt && Date.parse(fromVisibility.endedAt) > Date.parse(ownLast.endedAt) + 1_000;
+  const last = !ownLast || handIsNewer ? fromVisibility : ownLast;
   const stats = componentStats(state);
   return {
     ...base,
@@ -118,27 +162,15 @@ function componentRow(mend: MendClient, c: Component, state: SupervisorState | u
     supervisor: {
       workflowId: supervisorWorkflowId(c.id),
       url: mend.runUrl(supervisorWorkflowId(c.id)),
-      paused: state.pausedUntil !== undefined,
+      paused: isPaused(state),
       pausedBy: state.pausedBy,
       held: state.held,
     },
     lastFailureClass: state.lastFailureClass,
     lastDetail: state.lastDetail,
     current,
-    last: last && {
-      workflowId: last.workflowId,
-      runId: last.runId,
-      url: mend.runUrl(last.workflowId, last.runId),
-      outcome: last.outcome,
-      startedAt: last.startedAt,
-      endedAt: last.endedAt,
-      mttrMs: last.mttrMs,
-    },
+    last,
     mttrP50Ms: stats.mttrP50Ms,
     mttrP95Ms: stats.mttrP95Ms,
-    recoveries24h: hourlyCounts(
-      state.stats.recent.map((r) => r.startedAt),
-      now,
-    ),
   };
 }

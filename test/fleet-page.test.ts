@@ -17,6 +17,7 @@ import { probeComponent } from '../domain/probes';
 import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import type { Fleet } from '../core/api';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import { ROOT, runCli, startRunbookSuite, stopSupervisedSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
 
@@ -248,6 +249,18 @@ describe('fleet page', () => {
       const described = await suite.client.temporal.workflow.getHandle(listed.workflowId, listed.runId).describe();
       assert.equal(described.memo?.requestedBy, 'test-operator');
       assert.equal(described.memo?.reason, 'from the page test');
+      // A run by hand is the row's last recovery (its supervisor recovered nothing) and counts in the 24 h chart.
+      const row = await waitFor("the run as the row's last recovery", 30_000, async () => {
+        const res = await fetch(`${base}/v1/fleet`, { headers: bearer(tokens.operator) });
+        const db = ((await res.json()) as Fleet).components.find((c) => c.id === ids.db)!;
+        return db.last?.runId === listed.runId && db;
+      });
+      assert.equal(row.last?.outcome, 'recovered');
+      assert.equal(row.last?.mttrMs, undefined, 'nobody measured an outage');
+      assert.equal(
+        row.recoveries24h.reduce((a, b) => a + b, 0),
+        1,
+      );
     });
   });
 

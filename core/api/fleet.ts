@@ -37,7 +37,7 @@ export const FleetComponentSchema = ComponentViewSchema.extend({
   lastDetail: z.string().optional(),
   /** The recovery running now, and its phase. */
   current: RunLinkSchema.extend({ strategy: z.string().optional(), phase: z.string().optional(), startedAt: z.string() }).optional(),
-  /** The supervisor's last finished recovery. */
+  /** The last finished recovery: the supervisor's (with its time to recover), or a later one started by hand (no MTTR). */
   last: RunLinkSchema.extend({
     outcome: z.string().optional(),
     startedAt: z.string(),
@@ -46,7 +46,7 @@ export const FleetComponentSchema = ComponentViewSchema.extend({
   }).optional(),
   mttrP50Ms: z.number().optional(),
   mttrP95Ms: z.number().optional(),
-  /** Recoveries started in each of the last 24 hours, oldest first (from the supervisor's recent ones). */
+  /** Recoveries started in each of the last 24 hours, oldest first: every recovery run, by a supervisor or by hand. */
   recoveries24h: z.array(z.number()),
 });
 export type FleetComponent = z.output<typeof FleetComponentSchema>;
