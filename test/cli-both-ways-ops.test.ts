@@ -151,7 +151,7 @@ describe('stats, schedules, backlog, drill and supervisor pause/resume give the 
     );
     assert.match(direct[0]!.stdout, new RegExp(`^COMPONENT .*\\n${C} +healthy +closed +0 `, 'm'));
     assert.ok(JSON.parse(direct[1]!.stdout).components.some((c: { component: string }) => c.component === C));
-    assert.match(direct[2]!.stdout, new RegExp(`mend/health/${group} +${group} +<dur> +no +${queue} +${C}\\n`));
+    assert.match(direct[2]!.stdout, new RegExp(`mend/health/${group} +${group} +local +<dur> +no +${queue} +${C}\\n`));
     // The test reconciled this config before: nothing to change, either way.
     assert.match(direct[3]!.stdout, /^reconciled: 0 created, 0 updated, 0 deleted, 1 unchanged, 0 supervisor\(s\) retired\n/);
     assert.match(direct[5]!.stdout, new RegExp(`^spool ${spool}: running, `));

@@ -74,8 +74,8 @@ describe('mend commands against a running worker', () => {
     const res = await runCli(['schedules', '--reconcile'], env);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /^reconciled: 1 created, 0 updated, 0 deleted/m);
-    assert.match(res.stdout, /^SCHEDULE\s+GROUP\s+EVERY\s+PAUSED\s+QUEUE\s+COMPONENTS$/m);
-    assert.match(res.stdout, new RegExp(`^mend/health/${group}\\s+${group}\\s+1h\\s+no\\s+${queue}\\s+${A}$`, 'm'));
+    assert.match(res.stdout, /^SCHEDULE\s+GROUP\s+HOST\s+EVERY\s+PAUSED\s+QUEUE\s+COMPONENTS$/m);
+    assert.match(res.stdout, new RegExp(`^mend/health/${group}\\s+${group}\\s+local\\s+1h\\s+no\\s+${queue}\\s+${A}$`, 'm'));
     // Its first sweep now: A's supervisor appears and sees A healthy.
     await suite.client.temporal.schedule.getHandle(`mend/health/${group}`).trigger();
     await waitFor(`supervisor of ${A} sees it healthy`, 60_000, async () => (await supervisorState(suite.client, A))?.health === 'healthy');
