@@ -188,7 +188,7 @@ async function main(): Promise<number> {
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
   const server = opts.prod
-    ? await startProdTemporal({ dataDir: path.join(work, 'prod'), fast: true })
+    ? await startProdTemporal({ fast: true }) // its own temporary folder, which the postgres user can reach
     : await startDevServer({
         binary: binary.path,
         uiPort: false,
