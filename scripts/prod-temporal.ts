@@ -320,7 +320,7 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
     } finally {
       await connection.close();
     }
-    log(`Temporal ${bins.version} on PostgreSQL at ${address} (namespace ${namespace}); data in ${dataDir}`);
+    log(`Temporal ${bins.version} at ${address} (namespace ${namespace}) on PostgreSQL 127.0.0.1:${postgresPort}; data in ${dataDir}`);
     return {
       address,
       namespace,

@@ -59,16 +59,16 @@ export const PROD_LANE = [
   'state-recovery',
   'saga',
   'escalation',
-  'supervisor.test',
-  'supervisor-breaker.test',
+  'supervisor',
+  'supervisor-breaker',
   'supervisor-controls',
   'supervisor-fleet-cap',
   'backlog-replay',
-  'api.test',
+  'api',
   'api-runs',
   'api-sagas',
   'api-hosts',
-  'cli.test',
+  'cli',
   'host-loss',
   'host-drain',
   'health-schedules',
@@ -170,7 +170,11 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const files = discoverTestFiles(ROOT, opts.filter.length === 0 && opts.prod ? PROD_LANE : opts.filter);
+  // PROD_LANE names whole files (a substring such as 'api.test' would also pick api-openapi.test.ts).
+  const files =
+    opts.filter.length === 0 && opts.prod
+      ? discoverTestFiles(ROOT, []).filter((f) => PROD_LANE.includes(path.basename(f.path, '.test.ts')))
+      : discoverTestFiles(ROOT, opts.filter);
   if (files.length === 0) {
     console.error(`no test files match ${opts.filter.join(' ')}`);
     return 2;
