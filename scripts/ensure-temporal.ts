@@ -52,7 +52,7 @@ async function versionOf(binary: string): Promise<string | undefined> {
   }
 }
 
-async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+export async function findOnPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -109,7 +109,17 @@ export async function ensureTemporal(opts: EnsureOptions = {}): Promise<Temporal
     const builtMeanwhile = await versionOf(cached);
     if (builtMeanwhile && !builtMeanwhile.includes(UNSTAMPED)) return { path: cached, version: builtMeanwhile, source: 'cache' };
     if (builtMeanwhile) log(`rebuilding ${cached}: it reports ${UNSTAMPED} (built without the version stamp)`);
-    await goInstall(go, dir, env, log);
+    await goInstall({
+      go,
+      packages: [GO_PACKAGE],
+      flags: [VERSION_LDFLAGS],
+      binaries: { temporal: 'temporal' },
+      what: `the Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+      dir,
+      env,
+      log,
+      hint: HOW_TO_INSTALL,
+    });
   } finally {
     await release();
   }
@@ -118,15 +128,37 @@ export async function ensureTemporal(opts: EnsureOptions = {}): Promise<Temporal
   return { path: cached, version, source: 'built' };
 }
 
-async function goInstall(go: string, dir: string, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<void> {
+export interface GoInstall {
+  go: string;
+  /** `module/path/cmd@version` of each program to build, in one `go install`. */
+  packages: string[];
+  flags?: string[];
+  /** Binary name `go install` writes -> its name in `dir`. */
+  binaries: Record<string, string>;
+  /** What is being built, for the progress lines. */
+  what: string;
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  /** Appended to a failure: how else to get the program. */
+  hint?: string;
+}
+
+/**
+ * `go install` into a staging folder next to `dir`, then renamed into place: a build that dies half
+ * way leaves nothing in the cache that looks finished. Progress every 20s and a module-download count.
+ * Returns the build's wall-clock time in ms. The caller holds the lock.
+ */
+export async function goInstall(spec: GoInstall): Promise<number> {
+  const { go, dir, env, log } = spec;
   const staging = await fs.mkdtemp(path.join(dir, 'staging-'));
   const started = Date.now();
-  log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with Go (first run only; takes a few minutes) ...`);
-  const ticker = setInterval(() => log(`still building ... ${Math.round((Date.now() - started) / 1000)}s`), 20_000);
+  log(`building ${spec.what} with Go (first run only; takes a few minutes) ...`);
+  const ticker = setInterval(() => log(`still building ${spec.what} ... ${Math.round((Date.now() - started) / 1000)}s`), 20_000);
   try {
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(go, ['install', VERSION_LDFLAGS, GO_PACKAGE], {
+      const child = spawn(go, ['install', ...(spec.flags ?? []), ...spec.packages], {
         env: { ...env, GOBIN: staging },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -146,10 +178,18 @@ async function goInstall(go: string, dir: string, env: NodeJS.ProcessEnv, log: (
       child.once('close', resolve);
     });
     if (code !== 0) {
-      throw new TemporalNotFoundError(`go install ${GO_PACKAGE} failed (exit ${code}):\n${output.slice(-15).join('\n')}\n${HOW_TO_INSTALL}`);
+      throw new TemporalNotFoundError(
+        `go install ${spec.packages.join(' ')} failed (exit ${code}):\n${output.slice(-15).join('\n')}${spec.hint ? `\n${spec.hint}` : ''}`,
+      );
     }
-    await fs.rename(path.join(staging, 'temporal'), path.join(dir, 'temporal'));
-    log(`built ${path.join(dir, 'temporal')} in ${Math.round((Date.now() - started) / 1000)}s`);
+    for (const [built, name] of Object.entries(spec.binaries)) await fs.rename(path.join(staging, built), path.join(dir, name));
+    const took = Date.now() - started;
+    log(
+      `built ${Object.values(spec.binaries)
+        .map((name) => path.join(dir, name))
+        .join(', ')} in ${Math.round(took / 1000)}s`,
+    );
+    return took;
   } finally {
     clearInterval(ticker);
     await fs.rm(staging, { recursive: true, force: true });
@@ -157,7 +197,7 @@ async function goInstall(go: string, dir: string, env: NodeJS.ProcessEnv, log: (
 }
 
 /** A lock directory holding the owner's pid; a lock whose owner died is taken over. */
-async function acquireLock(lockDir: string, log: (line: string) => void): Promise<() => Promise<void>> {
+export async function acquireLock(lockDir: string, log: (line: string) => void, what = 'the Temporal CLI'): Promise<() => Promise<void>> {
   let announced = false;
   for (;;) {
     try {
@@ -174,7 +214,7 @@ async function acquireLock(lockDir: string, log: (line: string) => void): Promis
       continue;
     }
     if (!announced) {
-      log(`another process${owner ? ` (pid ${owner})` : ''} is building the Temporal CLI; waiting for it ...`);
+      log(`another process${owner ? ` (pid ${owner})` : ''} is building ${what}; waiting for it ...`);
       announced = true;
     }
     await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -7,6 +7,10 @@
  *
  *   node --import tsx scripts/run-tests.ts [--checks] [--concurrency N] [name-substring ...]
  *
+ * --prod runs the tests against the production topology instead of the dev server: the real Temporal
+ * server on PostgreSQL that scripts/prod-temporal.ts starts (`npm run test:prod`, with the files of
+ * PROD_LANE below when no names are given).
+ *
  * --checks also runs the typecheck and lint, as child processes alongside the tests (`npm test`
  * passes it); their failure fails the run. The last lines printed are the spec reporter's
  * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
@@ -18,6 +22,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporal } from './ensure-temporal';
+import { startProdTemporal } from './prod-temporal';
 import { startDevServer } from './temporal-server';
 import {
   addSummaries,
@@ -41,17 +46,47 @@ const ROOT = path.resolve(__dirname, '..');
  */
 const DEFAULT_CONCURRENCY = 6;
 
+/**
+ * The end-to-end files `npm run test:prod` runs against the real server: every strategy, supervision,
+ * the backlog, the API and the CLI over it, the agents (host-bound work) and the visibility queries
+ * behind `mend runs`. Left out: files that start dev servers of their own, pure unit files, and the
+ * browser and chaos files (they run in `npm test` / `npm run chaos`).
+ */
+export const PROD_LANE = [
+  'immediate-recovery',
+  'progressive-recovery',
+  'dependency-aware-recovery',
+  'state-recovery',
+  'saga',
+  'escalation',
+  'supervisor',
+  'supervisor-breaker',
+  'supervisor-controls',
+  'supervisor-fleet-cap',
+  'backlog-replay',
+  'api',
+  'api-runs',
+  'api-sagas',
+  'api-hosts',
+  'cli',
+  'host-loss',
+  'host-drain',
+  'health-schedules',
+];
+
 interface Options {
+  prod: boolean;
   checks: boolean;
   concurrency: number;
   filter: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { checks: false, concurrency: Number(process.env.MEND_TEST_CONCURRENCY) || DEFAULT_CONCURRENCY, filter: [] };
+  const opts: Options = { prod: false, checks: false, concurrency: Number(process.env.MEND_TEST_CONCURRENCY) || DEFAULT_CONCURRENCY, filter: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--checks') opts.checks = true;
+    else if (arg === '--prod') opts.prod = true;
     else if (arg === '--concurrency') opts.concurrency = Number(argv[++i]);
     else if (arg.startsWith('--concurrency=')) opts.concurrency = Number(arg.slice('--concurrency='.length));
     else opts.filter.push(arg);
@@ -135,7 +170,11 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const files = discoverTestFiles(ROOT, opts.filter);
+  // PROD_LANE names whole files (a substring such as 'api.test' would also pick api-openapi.test.ts).
+  const files =
+    opts.filter.length === 0 && opts.prod
+      ? discoverTestFiles(ROOT, []).filter((f) => PROD_LANE.includes(path.basename(f.path, '.test.ts')))
+      : discoverTestFiles(ROOT, opts.filter);
   if (files.length === 0) {
     console.error(`no test files match ${opts.filter.join(' ')}`);
     return 2;
@@ -152,13 +191,15 @@ async function main(): Promise<number> {
     : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
-  const server = await startDevServer({
-    binary: binary.path,
-    uiPort: false,
-    dbFile: path.join(work, 'temporal.db'),
-    fastSqlite: true,
-    logFile: path.join(work, 'temporal.log'),
-  });
+  const server = opts.prod
+    ? await startProdTemporal({ fast: true }) // its own temporary folder, which the postgres user can reach
+    : await startDevServer({
+        binary: binary.path,
+        uiPort: false,
+        dbFile: path.join(work, 'temporal.db'),
+        fastSqlite: true,
+        logFile: path.join(work, 'temporal.log'),
+      });
   const stopServer = () => server.stop();
   process.once('SIGINT', () => void stopServer().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stopServer().then(() => process.exit(143)));
@@ -166,7 +207,8 @@ async function main(): Promise<number> {
     const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
     const bundlePath = path.join(work, 'workflow-bundle.js');
     writeFileSync(bundlePath, code);
-    console.log(`test harness: Temporal ${binary.version} (${binary.source}) at ${server.address}, workflows bundled, ready in ${Date.now() - t0}ms`);
+    const what = 'serverVersion' in server ? `the Temporal server ${server.serverVersion} on PostgreSQL` : `Temporal ${binary.version} (${binary.source})`;
+    console.log(`test harness: ${what} at ${server.address}, workflows bundled, ready in ${Date.now() - t0}ms`);
 
     const env = {
       ...process.env,
@@ -192,7 +234,7 @@ async function main(): Promise<number> {
     const checked = await Promise.all(checks);
 
     const measured = Object.assign({}, ...results.map((r) => r.durations)) as Record<string, number>;
-    saveDurations(durationsFile(), measured);
+    if (!opts.prod) saveDurations(durationsFile(), measured); // the dev server's timings order `npm test`
     const slowest = Object.entries(measured)
       .sort(([, a], [, b]) => b - a)
       .slice(0, 10);

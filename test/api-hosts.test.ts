@@ -39,7 +39,8 @@ describe('hosts through the API and the CLI, with one real agent', () => {
     );
     await waitFor(
       'agent to poll',
-      30_000,
+      // Generous, as startWorker's: on a loaded machine an agent can take long to start polling.
+      120_000,
       () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))),
     );
     mend = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });

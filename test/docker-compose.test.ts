@@ -10,6 +10,8 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../core/constants';
 import { SETTINGS_SCOPE, SettingsSchema } from '../core/settings';
+import { TEMPORAL_SERVER_VERSION } from '../scripts/ensure-temporal-server';
+import { CONFIG_DIR, CONFIG_ENV, DYNAMIC_CONFIG_FILE, LOCATION_SETTINGS, NAMESPACE_RETENTION_HOURS, SERVER_SETTINGS } from '../scripts/prod-temporal';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -100,14 +102,14 @@ function commandText(svc: Service): string {
   return parts.join(' ');
 }
 
-const PULLED = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui'];
+const PULLED = ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui'];
 const BUILT = ['mend-worker', 'mend-api'];
 const SERVICE_SETTINGS = Object.entries(SETTINGS_SCOPE)
   .filter(([, scope]) => scope === 'service')
   .map(([name]) => name);
 
 describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker and the API', () => {
-  test('defines PostgreSQL, Temporal, the search-attribute setup, the Web UI, the worker and the API', () => {
+  test('defines PostgreSQL, the schema setup, Temporal, the namespace and search-attribute setup, the Web UI, the worker and the API', () => {
     for (const name of [...PULLED, ...BUILT]) service(name);
   });
 
@@ -122,17 +124,26 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
       assert.ok(tag.length > 0 && tag !== 'latest', `${name}: image ${image} is not pinned`);
       assert.doesNotMatch(tag, /\$\{/, `${name}: image tag ${tag} comes from a variable`);
     }
-    assert.match(service('temporal').image!, /^temporalio\/auto-setup:1\.29\.\d+/);
+    // The server the native production lane builds (scripts/ensure-temporal-server.ts), and its tools.
+    assert.equal(service('temporal').image, `temporalio/server:${TEMPORAL_SERVER_VERSION.replace(/^v/, '')}`);
+    for (const name of ['temporal-schema', 'temporal-setup'])
+      assert.match(service(name).image!, new RegExp(`^temporalio/admin-tools:${TEMPORAL_SERVER_VERSION.replace(/^v/, '').replace(/\./g, '\\.')}-`));
     for (const name of BUILT) assert.ok(service(name).build, `${name} is not built from this repository`);
   });
 
-  test('runs Temporal on PostgreSQL and starts it only once PostgreSQL is healthy', () => {
+  test('sets up the schemas once PostgreSQL is healthy, and starts Temporal on PostgreSQL only after that', () => {
     const env = envOf(service('temporal'));
     assert.match(env.DB ?? '', /^postgres/, 'temporal: DB is not a PostgreSQL plugin');
     assert.equal(env.POSTGRES_SEEDS, 'postgresql', 'temporal: POSTGRES_SEEDS does not name the postgresql service');
     assert.ok(env.POSTGRES_USER, 'temporal: POSTGRES_USER is not set');
     assert.ok(env.POSTGRES_PWD, 'temporal: POSTGRES_PWD is not set');
-    assert.equal(dependsOn(service('temporal')).postgresql, 'service_healthy');
+    assert.equal(dependsOn(service('temporal-schema')).postgresql, 'service_healthy');
+    assert.equal(dependsOn(service('temporal'))['temporal-schema'], 'service_completed_successfully');
+    const script = commandText(service('temporal-schema'));
+    for (const step of ['create-database', 'setup-schema -v 0.0', 'update-schema -d /etc/temporal/schema/postgresql/v12/'])
+      assert.ok(script.includes(step), `temporal-schema does not run ${step}`);
+    assert.match(script, /"\$\$DBNAME" temporal\b/);
+    assert.match(script, /"\$\$VISIBILITY_DBNAME" visibility\b/);
   });
 
   test('publishes the Temporal frontend on 7233, the Web UI on 8233 (its 8080 inside) and the API on 3000', () => {
@@ -150,24 +161,27 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
         if (condition === 'service_healthy') waitedOn.add(dep);
       }
     }
-    assert.ok(waitedOn.has('postgresql') && waitedOn.has('temporal'));
+    assert.ok(waitedOn.has('postgresql'));
     for (const name of waitedOn) {
       const hc = service(name).healthcheck;
       assert.ok(hc?.test && !hc.disable, `${name} is waited on as healthy but has no healthcheck`);
       assert.notDeepEqual(hc.test, ['NONE'], `${name}: healthcheck disabled`);
     }
     assert.match(String(service('postgresql').healthcheck!.test), /pg_isready/);
-    assert.match(String(service('temporal').healthcheck!.test), /temporal operator cluster health/);
     assert.match(String(service('mend-api').healthcheck!.test), /\/readyz/);
   });
 
-  test('starts the worker and the API after Temporal is healthy and the search attributes are registered', () => {
-    for (const name of BUILT) {
-      const deps = dependsOn(service(name));
-      assert.equal(deps.temporal, 'service_healthy', `${name} does not wait for a healthy Temporal`);
-      assert.equal(deps['temporal-admin-tools'], 'service_completed_successfully', `${name} does not wait for the search-attribute setup`);
+  test('starts the worker, the API and the Web UI only after the setup saw Temporal serving and registered the namespace and search attributes', () => {
+    for (const name of [...BUILT, 'temporal-ui']) {
+      assert.equal(dependsOn(service(name))['temporal-setup'], 'service_completed_successfully', `${name} does not wait for the setup`);
     }
-    assert.equal(dependsOn(service('temporal-admin-tools')).temporal, 'service_healthy');
+    assert.ok(dependsOn(service('temporal-setup')).temporal, 'the setup does not wait for the temporal service');
+    const script = commandText(service('temporal-setup'));
+    assert.match(script, /until temporal operator cluster health --address temporal:7233 \| grep -q SERVING/);
+    assert.ok(
+      script.includes(`temporal operator namespace create --namespace default --retention ${NAMESPACE_RETENTION_HOURS}h`),
+      'the namespace is not created as scripts/prod-temporal.ts creates it',
+    );
   });
 
   test('runs the worker and the API entry points that exist in this repository', () => {
@@ -223,7 +237,7 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
   });
 
   test('registers every mend search attribute with its type, against the compose Temporal, tolerating "already exists"', () => {
-    const script = commandText(service('temporal-admin-tools'));
+    const script = commandText(service('temporal-setup'));
     assert.match(script, /temporal operator search-attribute create/);
     assert.match(script, /--address temporal:7233/);
     assert.match(script, /already exists/i, 'setup is not idempotent: it does not tolerate "already exists"');
@@ -250,6 +264,52 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
       portsOf(service('mend-api')).some((p) => p.endsWith(`:${apiPort}`)),
       `MEND_API_PORT ${apiPort} is not the published container port`,
     );
+  });
+});
+
+/** Variables the server config reads: every `env "NAME"` in deploy/temporal/production.yaml. */
+const SERVER_CONFIG = readFileSync(path.join(ROOT, CONFIG_DIR, `${CONFIG_ENV}.yaml`), 'utf8');
+const CONFIG_VARS = [...new Set([...SERVER_CONFIG.matchAll(/\benv "([A-Z_]+)"/g)].map((m) => m[1]!))].sort();
+
+describe('docker-compose.yml and the native production server (scripts/prod-temporal.ts) agree', () => {
+  test('the config is a server template: it renders from the environment, and names both PostgreSQL stores', () => {
+    assert.match(SERVER_CONFIG.split('\n')[0]!, /^# enable-template/);
+    assert.ok(CONFIG_VARS.length >= 10, `only ${CONFIG_VARS.join(', ')} read`);
+    assert.match(SERVER_CONFIG, /defaultStore: postgres-default/);
+    assert.match(SERVER_CONFIG, /visibilityStore: postgres-visibility/);
+  });
+
+  test('every variable the config reads is set by both, with equal values except addresses, ports and secrets', () => {
+    const native = { ...SERVER_SETTINGS } as Record<string, string>;
+    const location = new Set<string>(LOCATION_SETTINGS);
+    // The native script names each of these; both lists together are exactly what the config reads.
+    assert.deepEqual([...Object.keys(native), ...location].sort(), CONFIG_VARS, 'scripts/prod-temporal.ts and production.yaml read different variables');
+    const env = envOf(service('temporal'));
+    const command = commandText(service('temporal'));
+    for (const key of CONFIG_VARS) {
+      // TEMPORAL_BROADCAST_ADDRESS is the container's own IP, known only inside it: set by the command.
+      const set = key in env || new RegExp(`\\b${key}=`).test(command);
+      assert.ok(set, `compose's temporal service does not set ${key}`);
+      if (key in native) assert.equal(env[key], native[key], `${key}: compose says ${env[key]}, the native server ${native[key]}`);
+    }
+    // The schema setup reads the same names from the same anchor.
+    const schemaEnv = envOf(service('temporal-schema'));
+    for (const key of ['DB', 'DBNAME', 'VISIBILITY_DBNAME', 'POSTGRES_USER', 'POSTGRES_SEEDS', 'DB_PORT', 'POSTGRES_PWD']) {
+      assert.equal(schemaEnv[key], env[key], `temporal-schema and temporal disagree on ${key}`);
+    }
+    assert.equal(env.POSTGRES_USER, envOf(service('postgresql')).POSTGRES_USER);
+    assert.equal(env.POSTGRES_PWD, envOf(service('postgresql')).POSTGRES_PASSWORD);
+  });
+
+  test('runs the same config file, environment name and dynamic config as the native server', () => {
+    const env = envOf(service('temporal'));
+    const mount = (service('temporal').volumes ?? []).map(String).find((v) => v.startsWith(`./${CONFIG_DIR}:`));
+    assert.ok(mount, `the temporal service does not mount ./${CONFIG_DIR}`);
+    const target = mount.split(':')[1]!;
+    assert.match(commandText(service('temporal')), new RegExp(`temporal-server --root / --config ${target} --env ${CONFIG_ENV} --allow-no-auth start`));
+    assert.equal(env.DYNAMIC_CONFIG_FILE_PATH, path.posix.join(target, path.relative(CONFIG_DIR, DYNAMIC_CONFIG_FILE)));
+    assert.ok(existsSync(path.join(ROOT, DYNAMIC_CONFIG_FILE)));
+    assert.match(readFileSync(path.join(ROOT, DYNAMIC_CONFIG_FILE), 'utf8'), /^frontend\.enableUpdateWorkflowExecution:\n\s+- value: true/m);
   });
 });
 
