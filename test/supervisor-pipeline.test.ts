@@ -39,7 +39,12 @@ function failurePass(events: HistoryEvent[]) {
       .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
       .filter((n): n is string => n !== undefined);
   const taskOf = (name: string) => [...scheduled.entries()].find(([id, s]) => s.name === name && pass.some((e) => String(e.eventId) === id))?.[1].completedBy;
+  // Where the report of the exit spends its time: the watch seeing it (its `at`), its completion reaching the server, the workflow task taking it up.
+  const watchResult = events[watchEnd]!.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data;
+  const seenAt = watchResult ? Date.parse((JSON.parse(Buffer.from(watchResult).toString('utf8')) as { at: string }).at) : NaN;
+  const taskStarted = events.slice(watchEnd).find((e) => e.workflowTaskStartedEventAttributes);
   return {
+    report: { seenAt, completedAt: ms(events[watchEnd]!), takenUpAt: taskStarted ? ms(taskStarted) : NaN },
     permitAt,
     /** Activities scheduled after the permit came, before the start. */
     afterPermit: named(permitAt + 1, pass.length),
@@ -90,7 +95,9 @@ describe('from a pid exit to its recovery run', () => {
   });
 
   test('SIGKILLed services are recovered with the run lookup and the permit request in one task, and no probe between permit and start', async () => {
-    for (const c of suite.config.components) process.kill((await runningProcess(processAdapter(c)))!.pid, 'SIGKILL');
+    const pids = await Promise.all(suite.config.components.map(async (c) => (await runningProcess(processAdapter(c)))!.pid));
+    const killedAt = Date.now();
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
     const states = await waitFor('all three recovered', 120_000, async () => {
       const all = await Promise.all(suite.config.components.map((c) => supervisorState(suite.client, c.id)));
       return all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy') && (all as SupervisorState[]);
@@ -107,7 +114,15 @@ describe('from a pid exit to its recovery run', () => {
     // The last to be let through waited out the other two (1.5 s starts each): its evidence was stale by then.
     const last = passes.sort((x, y) => y.waitedMs - x.waitedMs)[0]!;
     recordHistory(supervisorWorkflowId(last.id), last.runId, 'supervisor-pid-exit-no-last-look.json');
-    console.log(passes.map((p) => `${p.id}: ${p.waitedMs} ms, before the permit ${p.beforePermit.join(',')}; after ${p.afterPermit.join(',') || '-'}`).join('\n'));
+    console.log(
+      passes
+        .map(
+          (p) =>
+            `${p.id}: exit seen by the watch +${p.report.seenAt - killedAt} ms, its completion at the server +${p.report.completedAt - killedAt} ms, ` +
+            `taken up +${p.report.takenUpAt - killedAt} ms; then ${p.waitedMs} ms to the start, before the permit ${p.beforePermit.join(',')}; after ${p.afterPermit.join(',') || '-'}`,
+        )
+        .join('\n'),
+    );
     assert.ok(last.waitedMs >= 2_000, `one supervisor waited for its permit (${last.waitedMs} ms)`);
     for (const p of passes) {
       assert.ok(p.permitAt >= 0, `${p.id}: its permit came by signal`);
