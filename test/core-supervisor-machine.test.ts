@@ -705,11 +705,26 @@ describe('supervisor decisions', () => {
   });
 
   test('a run found by the lookup that came with the permit request is waited out after the permit goes back; nothing reserved or counted', () => {
-    const other: RecoveryRunSeen = { runId: 'by-hand', startedAt: iso(T0), running: false, outcome: 'recovered', endedAt: iso(T0 + 1_500), closedAt: iso(T0 + 1_500) };
+    const other: RecoveryRunSeen = {
+      runId: 'by-hand',
+      startedAt: iso(T0),
+      running: false,
+      outcome: 'recovered',
+      endedAt: iso(T0 + 1_500),
+      closedAt: iso(T0 + 1_500),
+    };
     const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), { ...calm, recoveryRun: () => other });
     sim.report({ healthy: false, source: 'watch' });
     const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
-    assert.deepEqual(kinds.slice(kinds.indexOf('find-run-ask-permit')), ['find-run-ask-permit', 'release-permit', 'stop-watch', 'continue', 'loop', 'watch', 'wait']);
+    assert.deepEqual(kinds.slice(kinds.indexOf('find-run-ask-permit')), [
+      'find-run-ask-permit',
+      'release-permit',
+      'stop-watch',
+      'continue',
+      'loop',
+      'watch',
+      'wait',
+    ]);
     const release = sim.intents('release-permit')[0]!;
     assert.equal(release.ok, undefined, 'no recovery ran: no news for the adaptive window');
     assert.equal(sim.intents('start-recovery').length, 0);
@@ -756,7 +771,12 @@ describe('supervisor decisions', () => {
     probed.permitWaitMs = 5_000;
     probed.report({ healthy: false, source: 'sweep' });
     const kinds = probed.seen.map((x) => x.intent.kind);
-    assert.deepEqual(kinds.slice(kinds.indexOf('await-permit'), kinds.indexOf('start-recovery') + 1), ['await-permit', 'confirm', 'stop-watch', 'start-recovery']);
+    assert.deepEqual(kinds.slice(kinds.indexOf('await-permit'), kinds.indexOf('start-recovery') + 1), [
+      'await-permit',
+      'confirm',
+      'stop-watch',
+      'start-recovery',
+    ]);
   });
 
   test('a pid exit still gets its last look when more than the permit was waited for, or before the patch, or for a destructive strategy', () => {
@@ -913,7 +933,8 @@ function play(config: Record<string, unknown>, actions: Action[], bits: number[]
   for (const from of sim.dependencyDown) {
     const after = sim.seen.slice(from).map((x) => x.intent.kind);
     const end = after.indexOf('continue');
-    if (after.slice(0, end).some((k) => ['sleep', 'ask-permit', 'start-recovery', 'confirm'].includes(k))) violations.push('acted while a dependency was down');
+    if (after.slice(0, end).some((k) => ['sleep', 'ask-permit', 'find-run-ask-permit', 'await-permit', 'start-recovery', 'confirm'].includes(k)))
+      violations.push('acted while a dependency was down');
   }
   return { sim, violations, starts };
 }
@@ -945,6 +966,9 @@ describe('supervisor machine properties (fast-check)', () => {
           [],
         );
         assert.equal(sim.state.breaker.reservedAt, undefined, 'no reservation outlives its pass');
+        // Asked for alone or with the run lookup, every permit goes back once its pass is over.
+        const asked = sim.intents('ask-permit').length + sim.intents('find-run-ask-permit').length;
+        if (sim.waiting?.kind === 'wait') assert.equal(sim.intents('release-permit').length, asked, 'every permit asked for is given back');
       }),
       runs,
     );

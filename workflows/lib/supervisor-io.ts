@@ -25,7 +25,15 @@ import type { DependenciesResult, MendActivities } from '../../activities';
 import { DEFAULT_HOST, fleetLimiterWorkflowId } from '../../core/constants';
 import type { RecoveryResult } from '../../core/run';
 import type { Component } from '../../core/schemas';
-import { RUN_WAIT_MS, type AskPermit, type Intent, type MachineEvent, type SupervisorInput, type SupervisorMachine, type WaitIntent } from '../../core/supervisor-machine';
+import {
+  RUN_WAIT_MS,
+  type AskPermit,
+  type Intent,
+  type MachineEvent,
+  type SupervisorInput,
+  type SupervisorMachine,
+  type WaitIntent,
+} from '../../core/supervisor-machine';
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { causeMessage } from './runbook';
