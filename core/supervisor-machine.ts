@@ -52,8 +52,19 @@ import {
  *   event per outage), and the pid watch waits for the host instead of being renewed in vain.
  * drainApart: a drain is kept apart from a pause by hand (undrain leaves that pause).
  * breakerReset: an operator's breaker reset closes the breaker, alerts, and checks the component at once.
+ * pidExitNoLastLook: a pid exit that only waited for a fleet permit is acted on without a last look.
+ * permitWithRunLookup: the fleet permit is asked for together with the recovery run lookup (one round trip, not two).
  */
-export type Patch = 'oneTrial' | 'waitOutRuns' | 'holdForDependencies' | 'inboxEvidence' | 'hostOutage' | 'drainApart' | 'breakerReset';
+export type Patch =
+  | 'oneTrial'
+  | 'waitOutRuns'
+  | 'holdForDependencies'
+  | 'inboxEvidence'
+  | 'hostOutage'
+  | 'drainApart'
+  | 'breakerReset'
+  | 'pidExitNoLastLook'
+  | 'permitWithRunLookup';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
@@ -127,6 +138,10 @@ interface Pass {
   run?: RecoveryRunSeen;
   /** An intent failed: after the permit is back, the workflow fails with it. */
   rethrow?: boolean;
+  /** The evidence is a pid exit and nothing but the lookup and the permit was waited for since (a sleep or a dependency check clears it). */
+  pidExit?: boolean;
+  /** The permit was asked for with the run lookup: `permit` is set from then on (queued or held, it is given back on every way out). */
+  permitAsked?: boolean;
 }
 
 export interface SupervisorMachine {
@@ -175,13 +190,25 @@ export type WaitIntent =
   | { kind: 'find-recovery-run'; workflowId: string; waitMs: number } // → recovery-run
   | { kind: 'check-dependencies'; dependencies: Component[] } // → dependencies
   | { kind: 'sleep'; ms: number } // → slept
-  | { kind: 'ask-permit'; component: string; max: number; destructive: boolean; maxDestructivePerMinute?: number; adaptive?: AdaptiveCap; host?: string } // → permit-granted
+  | AskPermit // → permit-granted
+  | { kind: 'find-run-ask-permit'; workflowId: string; waitMs: number; permit: AskPermit } // → recovery-run (the permit comes by signal)
+  | { kind: 'await-permit' } // → permit-granted (asked for with the run lookup)
   | { kind: 'start-recovery'; workflowType: string; workflowId: string; input: RecoveryInput; summary: string; details: string } // → recovery-started | recovery-already-running
   | { kind: 'await-recovery' } // → recovery-ended
   | { kind: 'release-permit'; component: string; ok?: boolean } // → permit-released (ok: how the recovery it was for ended)
   | { kind: 'throw' }; // the intent that failed fails the workflow
 
 export type Intent = SyncIntent | WaitIntent;
+
+export type AskPermit = {
+  kind: 'ask-permit';
+  component: string;
+  max: number;
+  destructive: boolean;
+  maxDestructivePerMinute?: number;
+  adaptive?: AdaptiveCap;
+  host?: string;
+};
 
 export type MachineEvent =
   | { kind: 'report'; report: ProbeReport }
@@ -376,14 +403,14 @@ function apply(s: Step, ev: MachineEvent): void {
       return waitingOut(s, ev.run);
     }
     case 'dependencies':
-      expect(s, ['dependencies'], ev);
+      expect(s, ['dependencies'], ev).pidExit = false;
       if (ev.waitingFor.length > 0) {
         st.held = `waiting for ${ev.waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
         return endPass(s);
       }
       return reserve(s);
     case 'slept':
-      expect(s, ['backoff'], ev);
+      expect(s, ['backoff'], ev).pidExit = false;
       return takePermit(s);
     case 'permit-granted':
       expect(s, ['permit'], ev).permit = true;
@@ -664,7 +691,7 @@ function handleFailure(s: Step, report: ProbeReport): void {
     s.await('confirm', { kind: 'confirm', component: m.spec.component, probes: threshold - st.consecutiveFailures, intervalMs: sup.confirmInterval });
     return;
   }
-  maybeRecover(s, st.lastFailureClass);
+  maybeRecover(s, st.lastFailureClass, report.source === 'watch');
 }
 
 function confirmed(s: Step, result: Confirmation): void {
@@ -687,16 +714,50 @@ function confirmed(s: Step, result: Confirmation): void {
 }
 
 /** A confirmed failure: hold (grace, a run not ours, breaker, auth, pause, dependencies) or go for a recovery. */
-function maybeRecover(s: Step, failureClass: FailureClass | undefined): void {
+function maybeRecover(s: Step, failureClass: FailureClass | undefined, pidExit = false): void {
   const { m, st } = s;
   if (s.now < st.graceUntil) {
     st.held = `startup grace until ${new Date(st.graceUntil).toISOString()}`;
     return;
   }
-  m.pass = { stage: 'run-lookup', since: s.now, failureClass };
+  m.pass = { stage: 'run-lookup', since: s.now, failureClass, ...(pidExit ? { pidExit } : {}) };
   // Before anything counts: a recovery run's own stop and start are not failures.
-  if (s.patched('waitOutRuns')) return s.await('run-lookup', { kind: 'find-recovery-run', workflowId: recoveryWorkflowId(m.id), waitMs: 0 });
+  if (s.patched('waitOutRuns')) {
+    const workflowId = recoveryWorkflowId(m.id);
+    // When nothing but the permit would come between the lookup and the start, the permit is asked
+    // for at once, alongside the lookup: a mass outage queues for permits a round trip sooner.
+    const permit = permitLikelyNext(s) ? permitIntent(s) : undefined;
+    if (permit && s.patched('permitWithRunLookup')) {
+      Object.assign(s.pass, { permit: true, permitAsked: true });
+      return s.await('run-lookup', { kind: 'find-run-ask-permit', workflowId, waitMs: 0, permit });
+    }
+    return s.await('run-lookup', { kind: 'find-recovery-run', workflowId, waitMs: 0 });
+  }
   holdOrReserve(s);
+}
+
+/**
+ * Whether a pass is likely to go from the run lookup straight to the fleet permit: the fleet caps
+ * recoveries, and no dependency check, restart backoff, pause or breaker would come first (if one
+ * does after all, the permit asked for is given back, and the pass goes on as it would have).
+ */
+function permitLikelyNext(s: Step): boolean {
+  const { m, st, sup } = s;
+  return (
+    m.spec.maxConcurrentRecoveries !== undefined &&
+    m.spec.maxConcurrentRecoveries > 0 &&
+    (m.spec.dependencies ?? []).length === 0 &&
+    restartDelay(st.consecutiveRecoveries, sup) === 0 &&
+    st.breaker.state === 'closed' &&
+    !isPaused(st) &&
+    s.pass.failureClass !== 'auth'
+  );
+}
+
+/** The pass ends before its recovery: a permit asked for with the run lookup goes back first. */
+function endHeld(s: Step): void {
+  if (s.pass.permitAsked) return finishAttempt(s);
+  endPass(s);
 }
 
 function runLookedUp(s: Step, run: RecoveryRunSeen | undefined): void {
@@ -710,6 +771,11 @@ function runLookedUp(s: Step, run: RecoveryRunSeen | undefined): void {
       slackMs: RUN_END_SLACK_MS,
     })
   ) {
+    // A permit asked for with the lookup goes back before the run is waited out.
+    if (s.pass.permitAsked) {
+      s.pass.busy = run;
+      return finishAttempt(s);
+    }
     return waitOut(s, run);
   }
   holdOrReserve(s);
@@ -719,16 +785,16 @@ function holdOrReserve(s: Step): void {
   const { m, st } = s;
   const pass = s.pass;
   const oneTrial = (pass.oneTrial = s.patched('oneTrial'));
-  if (oneTrial && noteConfirmedFailure(s)) return endPass(s);
+  if (oneTrial && noteConfirmedFailure(s)) return endHeld(s);
   if (pass.failureClass === 'auth') {
     if (st.held?.startsWith('auth') !== true)
       s.notify('auth-failure', `${m.id}: probe fails with an auth error; a restart does not fix credentials, not recovering`, { detail: st.lastDetail });
     backOffDetection(s, 'auth failure: a restart does not fix credentials');
-    return endPass(s);
+    return endHeld(s);
   }
   if ((st.pausedUntil !== undefined && pass.since! < st.pausedUntil) || st.drainedHost !== undefined) {
     backOffDetection(s, pausedWhy(st));
-    return endPass(s);
+    return endHeld(s);
   }
   // Nothing is restarted before what it depends on is healthy: a dependent started without its
   // dependency comes up broken, and a dependency's recovery may restart its dependents itself.
@@ -781,7 +847,7 @@ function reserve(s: Step): void {
   if (!decision.allow) {
     if (decision.opened) openedBreaker(s);
     backOffDetection(s, `circuit breaker ${st.breaker.state}`);
-    return endPass(s);
+    return endHeld(s);
   }
   // From here on the reservation is recorded when a run starts, and given back on every other way out (permitReleased).
   pass.started = false;
@@ -799,10 +865,23 @@ function takePermit(s: Step): void {
   const max = m.spec.maxConcurrentRecoveries;
   if (!max) return permitted(s);
   st.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
+  if (s.pass.permitAsked) return s.await('permit', { kind: 'await-permit' });
+  s.await('permit', permitIntent(s));
+}
+
+function permitIntent(s: Step): AskPermit {
+  const { m } = s;
   const destructive = DESTRUCTIVE_STRATEGIES.includes(m.spec.component.policy.strategy);
   // A cheap one (spec.adaptive) is admitted by its host's adaptive window; the host goes along for that.
   const adaptive = m.spec.adaptive ? { adaptive: m.spec.adaptive, host: m.spec.component.host } : {};
-  s.await('permit', { kind: 'ask-permit', component: m.id, max, destructive, maxDestructivePerMinute: m.spec.maxDestructivePerMinute, ...adaptive });
+  return {
+    kind: 'ask-permit',
+    component: m.id,
+    max: m.spec.maxConcurrentRecoveries ?? 0,
+    destructive,
+    maxDestructivePerMinute: m.spec.maxDestructivePerMinute,
+    ...adaptive,
+  };
 }
 
 function permitted(s: Step): void {
@@ -814,6 +893,10 @@ function permitted(s: Step): void {
     ? Math.max(m.lastFailedCheckAt, ...m.inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt)))
     : m.lastFailedCheckAt;
   if (s.now - evidenceAt > Math.max(1_000, 4 * sup.confirmInterval)) {
+    // A process seen gone does not come back by itself, and only the permit was waited for: the
+    // (non-destructive) run stops whatever runs before it starts, so the look would only cost time.
+    const cheap = !DESTRUCTIVE_STRATEGIES.includes(m.spec.component.policy.strategy);
+    if (s.pass.pidExit === true && cheap && s.patched('pidExitNoLastLook')) return startRecovery(s);
     // The evidence went stale while waiting: one more look before acting.
     return s.await('last-look', { kind: 'confirm', component: m.spec.component, probes: 1, intervalMs: 0 });
   }
@@ -991,7 +1074,8 @@ function failed(s: Step): void {
   }
   pass.rethrow = true;
   // The permit is held only from 'permit-granted' until 'permit-released'; the reservation from reserve until the attempt ends.
-  if (pass.started === undefined) return s.emit({ kind: 'throw' });
+  // A permit asked for with the run lookup is held (or queued) before anything is reserved.
+  if (pass.started === undefined && !pass.permit) return s.emit({ kind: 'throw' });
   finishAttempt(s);
 }
 

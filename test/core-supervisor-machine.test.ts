@@ -34,6 +34,8 @@ const ALL: Patches = {
   hostOutage: true,
   drainApart: true,
   breakerReset: true,
+  pidExitNoLastLook: true,
+  permitWithRunLookup: true,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -80,6 +82,8 @@ class Sim {
   /** Where in `seen` each dependency check that found one down was answered. */
   readonly dependencyDown: number[] = [];
   private runs = 0;
+  /** How long a fleet permit takes to come (other recoveries hold the fleet's). */
+  permitWaitMs = 0;
 
   constructor(
     readonly spec: SupervisorSpec,
@@ -186,7 +190,13 @@ class Sim {
         this.now += i.ms;
         return { kind: 'slept', now: this.now };
       case 'ask-permit':
-        this.now += 10;
+        this.now += 10 + this.permitWaitMs;
+        return { kind: 'permit-granted', now: this.now };
+      case 'find-run-ask-permit':
+        this.now += 5;
+        return { kind: 'recovery-run', now: this.now, run: w.recoveryRun({ kind: 'find-recovery-run', workflowId: i.workflowId, waitMs: i.waitMs }) };
+      case 'await-permit':
+        this.now += 10 + this.permitWaitMs;
         return { kind: 'permit-granted', now: this.now };
       case 'start-recovery':
         this.now += 10;
@@ -390,11 +400,15 @@ describe('supervisor decisions', () => {
       closedAt: iso(T0 + 1_000),
     };
     let lookups = 0;
-    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), {
-      ...calm,
-      alreadyRunning: () => true,
-      recoveryRun: () => (lookups++ === 0 ? undefined : other),
-    });
+    const sim = new Sim(
+      spec({}, { maxConcurrentRecoveries: 1 }),
+      {
+        ...calm,
+        alreadyRunning: () => true,
+        recoveryRun: () => (lookups++ === 0 ? undefined : other),
+      },
+      { ...ALL, permitWithRunLookup: false },
+    );
     sim.report({ healthy: false, source: 'watch' });
     const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
     assert.deepEqual(kinds.slice(kinds.indexOf('ask-permit')), [
@@ -658,7 +672,7 @@ describe('supervisor decisions', () => {
   });
 
   test('an activity that fails for good gives the permit back, releases the reservation, then fails the workflow', () => {
-    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 2 }));
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 2 }), calm, { ...ALL, permitWithRunLookup: false });
     sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'watch' } });
     sim.feed({ kind: 'woke', now: T0 + 2 });
     assert.equal(waitingFor(sim), 'find-recovery-run');
@@ -672,6 +686,121 @@ describe('supervisor decisions', () => {
     sim.feed({ kind: 'permit-released', now: T0 + 6 });
     assert.equal(waitingFor(sim), 'throw');
     assert.equal(sim.state.breaker.reservedAt, undefined);
+  });
+
+  test('with a fleet cap the permit is asked for together with the run lookup, then awaited: no second round trip before the start', () => {
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 2 }));
+    sim.report({ healthy: false, source: 'watch' });
+    const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
+    assert.deepEqual(kinds.slice(kinds.indexOf('find-run-ask-permit'), kinds.indexOf('start-recovery') + 1), [
+      'find-run-ask-permit',
+      'await-permit',
+      'stop-watch',
+      'start-recovery',
+    ]);
+    assert.equal(sim.intents('find-recovery-run').length, 0, 'no lookup of its own');
+    assert.equal(sim.intents('ask-permit').length, 0, 'no permit request of its own');
+    assert.equal(sim.intents('find-run-ask-permit')[0]!.permit.max, 2);
+    assert.equal(sim.state.stats.attempted, 1);
+  });
+
+  test('a run found by the lookup that came with the permit request is waited out after the permit goes back; nothing reserved or counted', () => {
+    const other: RecoveryRunSeen = {
+      runId: 'by-hand',
+      startedAt: iso(T0),
+      running: false,
+      outcome: 'recovered',
+      endedAt: iso(T0 + 1_500),
+      closedAt: iso(T0 + 1_500),
+    };
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), { ...calm, recoveryRun: () => other });
+    sim.report({ healthy: false, source: 'watch' });
+    const kinds = sim.seen.map((x) => x.intent.kind).filter((k) => !['log', 'notify'].includes(k));
+    assert.deepEqual(kinds.slice(kinds.indexOf('find-run-ask-permit')), [
+      'find-run-ask-permit',
+      'release-permit',
+      'stop-watch',
+      'continue',
+      'loop',
+      'watch',
+      'wait',
+    ]);
+    const release = sim.intents('release-permit')[0]!;
+    assert.equal(release.ok, undefined, 'no recovery ran: no news for the adaptive window');
+    assert.equal(sim.intents('start-recovery').length, 0);
+    assert.deepEqual(sim.state.breaker.recoveries, []);
+    assert.equal(sim.state.breaker.reservedAt, undefined);
+    assert.equal(sim.state.stats.attempted, 0);
+    assert.equal(sim.state.health, 'healthy', 'the run it waited out recovered it');
+  });
+
+  test('a pass held after the lookup (the breaker opens) gives back the permit it asked for with the lookup', () => {
+    const noBackoff = { restartBackoff: { initial: '0s', max: '0s' } };
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '1h', coolDown: '1h' }, ...noBackoff }, { maxConcurrentRecoveries: 2 }));
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+    const released = sim.intents('release-permit').length;
+    // The breaker is closed when the lookup goes out, and opens when the second recovery in its window is asked of it.
+    sim.report({ healthy: false, source: 'watch' }, 10_000);
+    assert.equal(sim.intents('find-run-ask-permit').length, 2);
+    assert.equal(sim.intents('start-recovery').length, 1, 'the breaker holds the second');
+    assert.equal(sim.state.breaker.state, 'open');
+    assert.equal(sim.intents('release-permit').length, released + 1, 'the permit asked for with the lookup went back');
+    assert.equal(waitingFor(sim), 'wait');
+  });
+
+  test('a lookup with the permit request that fails for good gives the queued permit back, then fails the workflow', () => {
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 2 }));
+    sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'watch' } });
+    sim.feed({ kind: 'woke', now: T0 + 2 });
+    assert.equal(waitingFor(sim), 'find-run-ask-permit');
+    sim.feed({ kind: 'failed', now: T0 + 3 });
+    assert.equal(waitingFor(sim), 'release-permit');
+    sim.feed({ kind: 'permit-released', now: T0 + 4 });
+    assert.equal(waitingFor(sim), 'throw');
+  });
+
+  test('a pid exit that only waited for a fleet permit is recovered without a last look; a failed probe still gets one', () => {
+    const pid = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), { ...calm, confirm: () => assert.fail('no probe after a pid exit') });
+    pid.permitWaitMs = 5_000;
+    pid.report({ healthy: false, source: 'watch' });
+    assert.equal(pid.intents('start-recovery').length, 1);
+    assert.equal(pid.intents('confirm').length, 0);
+
+    const probed = new Sim(spec({ failuresBeforeRecovery: 1 }, { maxConcurrentRecoveries: 1 }));
+    probed.permitWaitMs = 5_000;
+    probed.report({ healthy: false, source: 'sweep' });
+    const kinds = probed.seen.map((x) => x.intent.kind);
+    assert.deepEqual(kinds.slice(kinds.indexOf('await-permit'), kinds.indexOf('start-recovery') + 1), [
+      'await-permit',
+      'confirm',
+      'stop-watch',
+      'start-recovery',
+    ]);
+  });
+
+  test('a pid exit still gets its last look when more than the permit was waited for, or before the patch, or for a destructive strategy', () => {
+    const looks = (s: SupervisorSpec, patches: Patches = ALL) => {
+      const sim = new Sim(s, calm, patches);
+      sim.permitWaitMs = 5_000;
+      sim.report({ healthy: false, source: 'watch' });
+      assert.equal(sim.intents('start-recovery').length, 1);
+      return sim.intents('confirm').length;
+    };
+    const capped = spec({}, { maxConcurrentRecoveries: 1 });
+    assert.equal(looks(capped), 0);
+    assert.equal(looks(capped, { ...ALL, pidExitNoLastLook: false }), 1, 'older supervisors look');
+    const again = new Sim(spec({ restartBackoff: { initial: '2s', max: '2s' } }, { maxConcurrentRecoveries: 1 }));
+    again.permitWaitMs = 5_000;
+    again.report({ healthy: false, source: 'watch' });
+    assert.equal(again.intents('confirm').length, 0);
+    again.report({ healthy: false, source: 'watch' }, 8_000);
+    assert.equal(again.intents('sleep').length, 1, 'the second recovery in a row sleeps out its restart backoff');
+    assert.equal(again.intents('start-recovery').length, 2);
+    assert.equal(again.intents('confirm').length, 1, 'a restart backoff came first: looked again');
+    const destructive = spec({}, { maxConcurrentRecoveries: 1 });
+    destructive.component = { ...destructive.component, policy: { ...destructive.component.policy, strategy: 'state-recovery' } };
+    assert.equal(looks(destructive), 1, 'a destructive run is not started on old evidence');
   });
 
   test('a failure before anything is held fails the workflow at once', () => {
@@ -804,7 +933,8 @@ function play(config: Record<string, unknown>, actions: Action[], bits: number[]
   for (const from of sim.dependencyDown) {
     const after = sim.seen.slice(from).map((x) => x.intent.kind);
     const end = after.indexOf('continue');
-    if (after.slice(0, end).some((k) => ['sleep', 'ask-permit', 'start-recovery', 'confirm'].includes(k))) violations.push('acted while a dependency was down');
+    if (after.slice(0, end).some((k) => ['sleep', 'ask-permit', 'find-run-ask-permit', 'await-permit', 'start-recovery', 'confirm'].includes(k)))
+      violations.push('acted while a dependency was down');
   }
   return { sim, violations, starts };
 }
@@ -836,6 +966,9 @@ describe('supervisor machine properties (fast-check)', () => {
           [],
         );
         assert.equal(sim.state.breaker.reservedAt, undefined, 'no reservation outlives its pass');
+        // Asked for alone or with the run lookup, every permit goes back once its pass is over.
+        const asked = sim.intents('ask-permit').length + sim.intents('find-run-ask-permit').length;
+        if (sim.waiting?.kind === 'wait') assert.equal(sim.intents('release-permit').length, asked, 'every permit asked for is given back');
       }),
       runs,
     );

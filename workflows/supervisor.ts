@@ -33,6 +33,8 @@ const PATCH_IDS: Record<Patch, string> = {
   waitOutRuns: 'supervisor-waits-out-recovery-runs',
   hostOutage: 'supervisor-reports-host-outage',
   drainApart: 'supervisor-keeps-drain-apart-from-pause',
+  pidExitNoLastLook: 'supervisor-pid-exit-skips-last-look',
+  permitWithRunLookup: 'supervisor-asks-permit-with-run-lookup',
 };
 
 /**

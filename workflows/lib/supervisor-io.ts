@@ -25,7 +25,15 @@ import type { DependenciesResult, MendActivities } from '../../activities';
 import { DEFAULT_HOST, fleetLimiterWorkflowId } from '../../core/constants';
 import type { RecoveryResult } from '../../core/run';
 import type { Component } from '../../core/schemas';
-import { RUN_WAIT_MS, type Intent, type MachineEvent, type SupervisorInput, type SupervisorMachine, type WaitIntent } from '../../core/supervisor-machine';
+import {
+  RUN_WAIT_MS,
+  type AskPermit,
+  type Intent,
+  type MachineEvent,
+  type SupervisorInput,
+  type SupervisorMachine,
+  type WaitIntent,
+} from '../../core/supervisor-machine';
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { causeMessage } from './runbook';
@@ -113,6 +121,22 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
     }
   }
 
+  /** Queues this supervisor at the fleet limiter; the permit comes by `permitSignal` (see `granted`). */
+  async function askPermit(i: AskPermit): Promise<void> {
+    permitted = false;
+    const { taskQueue, workflowId: supervisorId } = workflowInfo();
+    await fleet.requestFleetPermit({
+      taskQueue,
+      supervisorId,
+      component: i.component,
+      max: i.max,
+      destructive: i.destructive,
+      maxDestructivePerMinute: i.maxDestructivePerMinute,
+      adaptive: i.adaptive,
+      host: i.host,
+    });
+  }
+
   /** What came of an intent, as of now. */
   const event = (kind: MachineEvent['kind'], rest: object = {}) => ({ kind, now: Date.now(), ...rest }) as MachineEvent;
   const historyFull = ({ continueAsNewSuggested, historyLength } = workflowInfo()) => continueAsNewSuggested || historyLength > (input.historyLimit ?? 10_000);
@@ -169,22 +193,18 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         case 'sleep':
           await sleep(i.ms);
           return event('slept');
-        case 'ask-permit': {
-          permitted = false;
-          const { taskQueue, workflowId: supervisorId } = workflowInfo();
-          await fleet.requestFleetPermit({
-            taskQueue,
-            supervisorId,
-            component: i.component,
-            max: i.max,
-            destructive: i.destructive,
-            maxDestructivePerMinute: i.maxDestructivePerMinute,
-            adaptive: i.adaptive,
-            host: i.host,
-          });
+        case 'ask-permit':
+          await askPermit(i);
           await condition(() => permitted);
           return event('permit-granted');
+        case 'find-run-ask-permit': {
+          // Both at once, in one workflow task: the lookup's answer and the queue position both come a round trip sooner.
+          const [seen] = await Promise.all([runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }), askPermit(i.permit)]);
+          return event('recovery-run', seen);
         }
+        case 'await-permit':
+          await condition(() => permitted);
+          return event('permit-granted');
         case 'start-recovery': {
           const options = {
             workflowId: i.workflowId,
