@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { readProcStat } from '../domain/adapters/process';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
@@ -61,11 +61,27 @@ async function down(started: Spawned, home: string, survivors: number[] = []): P
   });
 }
 
-/** Stops a detached test stack that is still running when its suite ends (a failed test). */
-async function killLeftover(stack: Spawned | undefined): Promise<void> {
-  if (stack && stack.proc.exitCode === null) {
+/**
+ * Stops a detached test stack that is still running after its test (a failed one): SIGTERM first,
+ * so it stops its components as on Ctrl-C (a SIGKILL would leave them running, and the next test
+ * would find the ports taken), then SIGKILL if it does not exit within 20 s.
+ */
+async function stopLeftover(stack: Spawned | undefined): Promise<void> {
+  if (!stack || stack.proc.exitCode !== null) return;
+  process.kill(-stack.proc.pid!, 'SIGTERM');
+  const exited = await Promise.race([stack.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref())]);
+  if (!exited) {
     process.kill(-stack.proc.pid!, 'SIGKILL');
     await stack.exited;
+  }
+}
+
+/** SIGKILLs a process that may already be gone (a dependent its supervisor is restarting just then). */
+function killIfAlive(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
 }
 
@@ -75,7 +91,7 @@ describe('the dev stack (npm start)', () => {
   let stack: Spawned | undefined;
   let env: NodeJS.ProcessEnv;
 
-  after(() => killLeftover(stack));
+  afterEach(() => stopLeftover(stack));
 
   test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
     const { file, services } = await writeDemoConfig(dir, [{ id: 'store' }, { id: 'api', dependsOn: ['store'] }, { id: 'web', dependsOn: ['api'] }]);
@@ -131,7 +147,7 @@ describe('the dev stack (npm start)', () => {
     // The same through the HTTP API, as an operator with curl would.
     const web = services[2]!;
     const webPid = JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
-    process.kill(webPid, 'SIGKILL');
+    killIfAlive(webPid);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, {
       method: 'POST',
@@ -236,7 +252,7 @@ describe('the dev stack with a user config (MEND_CONFIG)', () => {
   const home = path.join(dir, '.mend');
   let stack: Spawned | undefined;
 
-  after(() => killLeftover(stack));
+  afterEach(() => stopLeftover(stack));
 
   test('names the config, has no demo hints, uses the configured Temporal HTTP and metrics ports, and stops or leaves its components as MEND_COMPONENTS_ON_EXIT says', async () => {
     const { file, services } = await writeDemoConfig(dir, [{ id: 'svc' }]);
