@@ -8,6 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import { cleanState } from '../domain/state/aside';
+import { runningProcess } from '../domain/adapters/process';
 import type { StartOutcome, StopOutcome } from '../domain/adapters';
 
 export type SubStepName = 'stop' | 'cleanup' | 'start' | 'validate';
@@ -66,8 +67,8 @@ export interface RestartParts {
  * running, cleanup moves aside only what is still there, start starts nothing when a live process
  * already holds the pid file, validation only probes); and a retry resumes from the heartbeated
  * progress: once a start is recorded, it goes straight to validation instead of stopping the
- * process it started. A start whose heartbeat was lost with a dead worker is stopped and started
- * again: one extra restart at worst, never two running copies.
+ * process it started. A start whose heartbeat was lost with a dead worker is found by its pid file
+ * (a live process started after this activity was first scheduled) and not started again.
  */
 export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
   const ctx = Context.current();
@@ -107,6 +108,16 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     }
   }
 
+  // A retry whose heartbeat lost the start (the worker died right after it) finds the process an
+  // earlier attempt started by its pid file: started after this activity was first scheduled, it is
+  // that attempt's start, and stopping and starting it again would be a duplicate action.
+  const earlier = !done('start') && ctx.info.attempt > 1 ? await startedByEarlierAttempt(component, ctx.info.scheduledTimestampMs) : undefined;
+  if (earlier) {
+    const at = new Date().toISOString();
+    progress.started = { started: true, pid: earlier.pid, detail: `started pid ${earlier.pid} (by an earlier attempt, at ${earlier.startedAt})` };
+    progress.steps.push({ name: 'start', status: 'ok', startedAt: at, endedAt: at, durationMs: 0, detail: progress.started.detail });
+    beat();
+  }
   const resumed = progress.started !== undefined && done('start');
   if (!resumed) {
     await sub(
@@ -137,6 +148,13 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     (v) => !v.healthy,
   );
   return { steps: progress.steps, started, validated };
+}
+
+/** The live process the pid file names, when it was started at or after `since` (ms): an earlier attempt's start. */
+async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
+  if (component.adapter.type !== 'process') return undefined;
+  const running = await runningProcess(component.adapter);
+  return running && Date.parse(running.startedAt) >= since ? { pid: running.pid, startedAt: running.startedAt } : undefined;
 }
 
 export function validationNote(v: WaitHealthy): string {

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities, type RestartResult } from '../activities';
+import { loadConfigFile } from '../client/config';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
@@ -105,5 +108,36 @@ describe('immediate recovery of a confirmed crash: the short path', () => {
     );
     assert.deepEqual(scheduled, ['restartProcess']);
     recordHistory(workflowId, runId, 'immediate-short-path-recovered.json');
+  });
+});
+
+describe('the one-activity restart, retried after its worker died', () => {
+  test('a retry whose heartbeat lost the start finds the process the first attempt started and does not start it again', async () => {
+    const dir = tempDir('short-path-retry');
+    const { file } = await writeDemoConfig(dir, [{ id: 'retried' }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const { restartProcess } = createActivities({ stateDir: `${dir}/.mend` });
+    const input = { component: c, cleanup: false, runKey: 'retry', validate: { timeoutMs: 20_000, intervalMs: 100 } };
+    const scheduledTimestampMs = Date.now();
+    try {
+      // Attempt 1 restarts it; its worker then dies before the heartbeat with the start reached the server.
+      const first = (await new MockActivityEnvironment({ attempt: 1, scheduledTimestampMs }).run(restartProcess, input)) as RestartResult;
+      assert.equal(first.validated?.healthy, true);
+      const pid = first.started.pid!;
+      // Attempt 2 (same first schedule time, no heartbeat details): the start is already done.
+      const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }).run(
+        restartProcess,
+        input,
+      )) as RestartResult;
+      assert.deepEqual(
+        second.steps.map((s) => s.name),
+        ['start', 'validate'],
+      );
+      assert.match(second.steps[0]!.detail, new RegExp(`^started pid ${pid} \\(by an earlier attempt`));
+      assert.equal(second.validated?.healthy, true);
+      assert.equal((await runningProcess(processAdapter(c)))?.pid, pid, 'the process of the first attempt still runs: nothing started twice');
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
   });
 });

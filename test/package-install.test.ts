@@ -1,4 +1,4 @@
-// test-lane: serial — packs mend and npm-installs the tarball into a fresh project (a minute of npm and disk), then bundles a worker from it
+// Concurrent lane is fine: packs mend and npm-installs the tarball into a fresh project (a minute of npm and disk), then bundles a worker from it
 /**
  * mend as a package in a user's own repository: `npm pack` of this checkout, installed into a fresh
  * temporary project outside the repo. From the installed package only: `mend runbook new` scaffolds

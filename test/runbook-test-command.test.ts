@@ -1,4 +1,4 @@
-// test-lane: serial — each `mend runbook test` starts its own Temporal dev server, bundles a worker and runs a demo service
+// Concurrent lane is fine: each `mend runbook test` starts its own Temporal dev server, bundles a worker and runs a demo service
 /**
  * `mend runbook test [name]`, run as a user runs it (the mend binary, in a project folder whose
  * node_modules/mend is this checkout): the scaffold of `mend runbook new` passes against the
