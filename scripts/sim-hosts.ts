@@ -9,22 +9,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
-const ROOT = path.resolve(__dirname, '..');
+import { waitFor as waitUntil } from './wait-for';
 
-async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const ROOT = path.resolve(__dirname, '..');
+const waitFor: typeof waitUntil = (what, timeoutMs, check) => waitUntil(what, timeoutMs, check, 50);
 
 export const canSimulateHosts = process.getuid?.() === 0;
 

@@ -17,6 +17,9 @@ import type { Config } from '../core/schemas';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
 import { createMendWorker } from '../workers/worker';
+import { waitFor } from '../scripts/wait-for';
+
+export { waitFor };
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -129,21 +132,6 @@ export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached
       await exited;
     },
   };
-}
-
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
 /**
