@@ -82,7 +82,7 @@ describe('resetting an open circuit breaker by hand', () => {
       const args = decode(accepted.acceptedRequest.input.args?.payloads?.[0]?.data) as { by: string; reason: string };
       // What the supervisor did first after the reset (the reset's own alert aside): a probe of the
       // component: the reset's one-probe check, or (when a sweep's failure report got in first) the
-      // usual confirmation, which checks it just as soon.
+      // usual confirmation, or the recovery pass of evidence confirmed already; each acts at once.
       const next = all
         .slice(i + 1)
         .map((n) => n.activityTaskScheduledEventAttributes)
@@ -95,7 +95,10 @@ describe('resetting an open circuit breaker by hand', () => {
       return [
         {
           args,
-          checkedNext: next?.activityType?.name === 'confirmFailure' && (input?.probes ?? 0) >= 1,
+          checkedNext:
+            (next?.activityType?.name === 'confirmFailure' && (input?.probes ?? 0) >= 1) ||
+            // Evidence already confirmed before the reset: the recovery pass goes on at once (run lookup, permit).
+            ['recoveryRun', 'requestFleetPermit'].includes(next?.activityType?.name ?? ''),
           patched: markers.includes('supervisor-breaker-reset'),
         },
       ];
