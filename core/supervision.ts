@@ -132,6 +132,13 @@ export interface SupervisorState {
    * says it is unreachable: held, and no pid watch, until its host is back or a report comes through.
    */
   unreachableHost?: string;
+  /**
+   * The component's host came back from an outage (its workflow said so, at `at` ms) and the
+   * component has not been seen healthy since: a failure first seen soon after is the outage's, not
+   * the component's (its recovery takes no breaker slot and no restart backoff). Cleared once healthy
+   * or once that recovery starts.
+   */
+  hostReturned?: { host: string; at: number };
   /** The last reset of the breaker by hand: when (ISO), who, why, and what state it was in. */
   lastBreakerReset?: { at: string; by: string; reason: string; from: BreakerStatus['state'] };
   /** Continue-as-new generations so far. */

@@ -54,6 +54,9 @@ import {
  * breakerReset: an operator's breaker reset closes the breaker, alerts, and checks the component at once.
  * pidExitNoLastLook: a pid exit that only waited for a fleet permit is acted on without a last look.
  * permitWithRunLookup: the fleet permit is asked for together with the recovery run lookup (one round trip, not two).
+ * hostOutageFree: a host outage is one event, not the component's fault: the recovery of a failure
+ *   its host's outage caused takes no breaker slot and no restart backoff (nor settles a recovery as
+ *   relapsed), and a recovery that failed because its host went away gives its slot back.
  */
 export type Patch =
   | 'oneTrial'
@@ -64,9 +67,15 @@ export type Patch =
   | 'drainApart'
   | 'breakerReset'
   | 'pidExitNoLastLook'
-  | 'permitWithRunLookup';
+  | 'permitWithRunLookup'
+  | 'hostOutageFree';
 export type Patches = Partial<Record<Patch, boolean>>;
 
+/**
+ * A failure first seen this soon after its host came back (or within 3 check intervals, if longer)
+ * died with the host: the host's workflow fires the health sweeps at once, so it is seen in seconds.
+ */
+export const HOST_RETURN_WINDOW_MS = 60_000;
 /** A failure seen this soon after a recovery run ended may still be that run's stop, noticed late. */
 export const RUN_END_SLACK_MS = 1_000;
 /** A wait for a recovery run renews after this long (a run may wait hours for an approval). */
@@ -142,6 +151,10 @@ interface Pass {
   pidExit?: boolean;
   /** The permit was asked for with the run lookup: `permit` is set from then on (queued or held, it is given back on every way out). */
   permitAsked?: boolean;
+  /** The failure is this host's outage (hostOutageFree branch): not the component's fault. */
+  hostOutage?: string;
+  /** The recovery is the host outage's: admitted without a breaker slot or restart backoff (the breaker was closed). */
+  free?: boolean;
 }
 
 export interface SupervisorMachine {
@@ -215,7 +228,7 @@ export type MachineEvent =
   | { kind: 'pause'; now: number; by?: string; forMs?: number; reason?: string; host?: string }
   | { kind: 'resume'; host?: string }
   | { kind: 'breaker-reset'; now: number; by: string; reason: string }
-  | { kind: 'host-status'; host: string; reachable: boolean }
+  | { kind: 'host-status'; now: number; host: string; reachable: boolean }
   /** `unreachable`: the watch was not picked up on that host in time (a pickup timeout), not an error of the watch. */
   | { kind: 'watch-ended'; seen?: RecordedWatchOutcome; error?: string; unreachable?: string }
   | { kind: 'loop'; now: number; historyFull: boolean }
@@ -475,6 +488,8 @@ function hostStatus(s: Step, host: string, reachable: boolean): void {
   }
   if (st.unreachableHost !== host) return;
   st.unreachableHost = undefined;
+  // Whatever failure is seen next, soon, died with the host (see outageCause); only read behind hostOutageFree.
+  st.hostReturned = { host, at: s.now };
   if (st.held?.startsWith(`host ${host} unreachable`)) st.held = undefined;
   s.log('info', 'host reachable again', { host });
   s.m.renewWatch = true;
@@ -650,6 +665,7 @@ function markHealthy(s: Step, atMs: number): void {
   st.healthySince ??= atMs;
   st.held = undefined;
   st.unreachableHost = undefined;
+  st.hostReturned = undefined;
 }
 
 function backOffDetection(s: Step, why: string): void {
@@ -785,6 +801,8 @@ function holdOrReserve(s: Step): void {
   const { m, st } = s;
   const pass = s.pass;
   const oneTrial = (pass.oneTrial = s.patched('oneTrial'));
+  const outage = oneTrial ? outageCause(s) : undefined;
+  if (outage !== undefined && s.patched('hostOutageFree')) pass.hostOutage = outage;
   if (oneTrial && noteConfirmedFailure(s)) return endHeld(s);
   if (pass.failureClass === 'auth') {
     if (st.held?.startsWith('auth') !== true)
@@ -814,6 +832,13 @@ function noteConfirmedFailure(s: Step): boolean {
   const { st } = s;
   const failedAt = st.firstFailedAt ?? s.now;
   const pending = st.confirming;
+  if (s.pass.hostOutage !== undefined) {
+    // Its host went away: that says nothing of the last recovery, nor is it a relapse of a trial.
+    if (pending) s.log('info', 'recovery left unsettled: its host went away', { runId: pending.runId, host: s.pass.hostOutage });
+    st.confirming = undefined;
+    tick(s);
+    return false;
+  }
   if (pending) {
     const relapsed = relapsedWithin(pending, failedAt);
     st.stats = settleRecovery(st, relapsed ? 'relapsed' : 'succeeded', failedAt);
@@ -842,6 +867,19 @@ function reserve(s: Step): void {
   const { st, sup } = s;
   const pass = s.pass;
   tick(s);
+  if (pass.hostOutage !== undefined && st.breaker.state === 'closed') {
+    // One host outage is one event, not the component's fault: no breaker slot, no restart backoff
+    // (else every return of a flaky host would use up each of its components' breakers).
+    pass.free = true;
+    pass.started = false;
+    s.log('info', 'recovery after a host outage: no breaker slot, no restart backoff', { host: pass.hostOutage });
+    return takePermit(s);
+  }
+  if (pass.hostOutage !== undefined && st.breaker.trialAt !== undefined) {
+    // The trial's host went away under it: no relapse, the trial is tried again (the next one admitted).
+    st.breaker = { ...st.breaker };
+    delete st.breaker.trialAt;
+  }
   const decision = pass.oneTrial ? reserveRecovery(st.breaker, sup.breaker, s.now) : breakerDecision(st.breaker, sup, pass.since!);
   st.breaker = decision.breaker;
   if (!decision.allow) {
@@ -964,7 +1002,11 @@ function recoveryStarted(s: Step, runId: string): void {
   const { m, st, sup } = s;
   const pass = s.pass;
   pass.started = true;
-  if (pass.oneTrial) {
+  if (pass.free) {
+    // The outage's one free recovery is taken: a failure after it is the component's own.
+    st.hostReturned = undefined;
+    st.unreachableHost = undefined;
+  } else if (pass.oneTrial) {
     st.breaker = commitReservation(st.breaker, sup.breaker, s.now);
     // Defensive: a recovery still awaiting confirmation when another starts did not hold.
     if (st.confirming) {
@@ -982,7 +1024,7 @@ function recoveryStarted(s: Step, runId: string): void {
   st.health = 'recovering';
   st.held = undefined;
   st.stats.attempted += 1;
-  st.consecutiveRecoveries += 1;
+  if (!pass.free) st.consecutiveRecoveries += 1;
   s.log('info', 'recovery started', {
     workflowId: record.workflowId,
     strategy: record.strategy,
@@ -1004,7 +1046,14 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
   record.reason ??= result?.reason;
   // Reports probed before the recovery ended say nothing about the component now.
   st.lastReportAt = Math.max(st.lastReportAt ?? 0, endedMs);
-  const trial = oneTrial ? afterRecovery(st.breaker, sup.breaker, s.now, recovered) : afterTrial(st.breaker, sup, s.now, recovered);
+  // Its host went away while it ran (so it could not act there): the host's doing, not the component's.
+  const hostGone = !recovered && oneTrial === true && st.unreachableHost !== undefined && s.patched('hostOutageFree');
+  if (hostGone && !s.pass.free) giveSlotBack(s, record);
+  const trial = hostGone
+    ? { breaker: st.breaker, opened: false }
+    : oneTrial
+      ? afterRecovery(st.breaker, sup.breaker, s.now, recovered)
+      : afterTrial(st.breaker, sup, s.now, recovered);
   st.breaker = trial.breaker;
   if (recovered) {
     const mttr = endedMs - (st.firstFailedAt ?? Date.parse(record.startedAt));
@@ -1028,20 +1077,47 @@ function recoveryEnded(s: Step, result: RecoveryResult | undefined, error: strin
     st.health = 'unhealthy';
     s.log('warn', 'recovery did not recover the component', { workflowId: record.workflowId, outcome: record.outcome, reason: record.reason });
     const cls = result?.failureClass;
-    s.notify(
-      'recovery-failed',
-      `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`,
-      {
-        workflowId: record.workflowId,
-        runId: record.runId,
-        ...(cls ? { failureClass: cls } : {}),
-      },
-    );
+    // The host's workflow sends the one alert of the outage.
+    if (!hostGone)
+      s.notify(
+        'recovery-failed',
+        `${m.id}: recovery ${record.workflowId} ended ${record.outcome}${cls ? ` [${cls}]` : ''}${record.reason ? `: ${record.reason}` : ''}`,
+        {
+          workflowId: record.workflowId,
+          runId: record.runId,
+          ...(cls ? { failureClass: cls } : {}),
+        },
+      );
   }
   if (trial.opened) openedBreaker(s);
   st.stats.recent = [...st.stats.recent, record].slice(-KEEP_RECENT);
   st.current = undefined;
   finishAttempt(s);
+}
+
+/**
+ * The host whose outage caused the failure being handled, if any: its host is marked unreachable
+ * (a report came through before the host's workflow said it is back), or it came back lately and
+ * the component was not seen healthy since, and failed first soon after (the sweeps fired at once).
+ */
+function outageCause(s: Step): string | undefined {
+  const { st, sup } = s;
+  if (st.unreachableHost !== undefined) return st.unreachableHost;
+  const back = st.hostReturned;
+  if (back && (st.firstFailedAt ?? s.now) <= back.at + Math.max(HOST_RETURN_WINDOW_MS, 3 * sup.interval)) return back.host;
+  return undefined;
+}
+
+/** A recovery that could not act because its host went away: its breaker slot (and trial) and its restart backoff step go back. */
+function giveSlotBack(s: Step, record: RecoveryRecord): void {
+  const { st } = s;
+  const startedMs = Date.parse(record.startedAt);
+  const at = st.breaker.recoveries.lastIndexOf(startedMs);
+  const breaker = { ...st.breaker, recoveries: at < 0 ? st.breaker.recoveries : st.breaker.recoveries.filter((_, n) => n !== at) };
+  if (breaker.trialAt === startedMs) delete breaker.trialAt;
+  st.breaker = breaker;
+  st.consecutiveRecoveries = Math.max(0, st.consecutiveRecoveries - 1);
+  s.log('info', 'recovery failed while its host was away: its breaker slot is given back', { workflowId: record.workflowId, host: st.unreachableHost });
 }
 
 /** Every way out of an attempt: the permit goes back, then an unused reservation, then a busy run is waited out. */

@@ -36,6 +36,7 @@ const ALL: Patches = {
   breakerReset: true,
   pidExitNoLastLook: true,
   permitWithRunLookup: true,
+  hostOutageFree: true,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -532,15 +533,15 @@ describe('supervisor decisions', () => {
     sim.report({ healthy: true });
     const watches = sim.intents('watch').length;
     const stops = sim.intents('stop-watch').length;
-    sim.feed({ kind: 'host-status', host: 'edge', reachable: false });
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: false });
     assert.equal(sim.intents('stop-watch').length, stops + 1);
     assert.equal(sim.state.held, 'host edge unreachable: its agent picks up nothing');
     sim.wait(1_000);
     assert.equal(sim.intents('watch').length, watches, 'no watch while the host is away');
     assert.equal(sim.intents('host-down').length, 0, 'the host workflow knows already');
-    sim.feed({ kind: 'host-status', host: 'other', reachable: true });
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'other', reachable: true });
     assert.equal(sim.state.unreachableHost, 'edge');
-    sim.feed({ kind: 'host-status', host: 'edge', reachable: true });
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: true });
     sim.wake();
     assert.deepEqual([sim.state.unreachableHost, sim.state.held], [undefined, undefined]);
     assert.equal(sim.intents('watch').length, watches + 1);
@@ -553,6 +554,123 @@ describe('supervisor decisions', () => {
     assert.equal(sim.m.renewWatch, true);
     assert.equal(sim.intents('host-down').length, 0);
     assert.equal(sim.state.unreachableHost, undefined);
+  });
+
+  /** A whole host outage as the host's workflow tells it: away, the services die with it, back, and the sweep that fires at once finds the component down. */
+  function hostOutage(sim: Sim, awayMs = 20_000): void {
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: false });
+    sim.wait(awayMs);
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: true });
+    sim.wake();
+    sim.report({ healthy: false, detail: 'connection refused' });
+  }
+
+  test('the recovery after each return of its host takes no breaker slot and no restart backoff: four outages in the window leave the breaker closed', () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '10m', coolDown: '1h' }, restartBackoff: { initial: '5s' } }));
+    sim.report({ healthy: true });
+    for (let n = 1; n <= 4; n++) {
+      hostOutage(sim);
+      assert.equal(sim.intents('start-recovery').length, n, `outage ${n}: recovered`);
+      assert.deepEqual([sim.state.health, sim.state.breaker.state, sim.state.breaker.recoveries.length], ['healthy', 'closed', 0], `outage ${n}`);
+      assert.equal(sim.state.consecutiveRecoveries, 0, 'not a recovery in a row');
+      sim.wait(10_000);
+    }
+    assert.equal(sim.intents('sleep').length, 0, 'no restart backoff');
+    assert.deepEqual([sim.state.stats.attempted, sim.state.stats.succeeded, sim.state.stats.breakerOpened, sim.notified('breaker-open')], [4, 4, 0, 0]);
+    // The component's own failures still count: one takes the only slot, the next opens the breaker.
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [5, 1]);
+    sim.wait(10_000);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.state], [5, 'open']);
+  });
+
+  test('before hostOutageFree (older supervisors) the recovery after a host return takes a breaker slot: the second outage opens it', () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '10m', coolDown: '1h' } }), calm, { ...ALL, hostOutageFree: false });
+    sim.report({ healthy: true });
+    hostOutage(sim);
+    assert.equal(sim.state.breaker.recoveries.length, 1);
+    sim.wait(10_000);
+    hostOutage(sim);
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.state, sim.state.health], [1, 'open', 'unhealthy']);
+  });
+
+  test("only one free recovery per outage: if it fails, the next failure is the component's own and takes a slot", () => {
+    let outcome: 'recovered' | 'failed' = 'failed';
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 3, window: '10m' } }), { ...calm, recovered: () => ({ outcome }) });
+    sim.report({ healthy: true });
+    hostOutage(sim);
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length, sim.state.hostReturned], [1, 0, undefined]);
+    outcome = 'recovered';
+    sim.report({ healthy: false }, 2_000);
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [2, 1]);
+  });
+
+  test("a failure first seen long after the host came back (no report between) is the component's own", () => {
+    const sim = new Sim(spec({ interval: '5s' }));
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: false });
+    sim.feed({ kind: 'host-status', now: sim.now + 5_000, host: 'edge', reachable: true });
+    sim.wait(120_000);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [1, 1]);
+  });
+
+  test("a failure report that comes through before the host's workflow says it is back is the outage's too", () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1 } }));
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: false });
+    sim.report({ healthy: false }, 20_000);
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length, sim.state.unreachableHost], [1, 0, undefined]);
+    // The host's workflow's news after that changes nothing.
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: true });
+    assert.equal(sim.state.hostReturned, undefined);
+  });
+
+  test('a recovery that failed because its host went away while it ran gives its slot back, sends no recovery-failed alert, and the one after the return is free', () => {
+    const the: { sim?: Sim } = {};
+    let outcome: 'recovered' | 'failed' = 'failed';
+    const world: World = {
+      ...calm,
+      recovered: () => {
+        // The host goes away while the run acts on it: the run fails for that.
+        if (outcome === 'failed') the.sim!.feed({ kind: 'host-status', now: the.sim!.now, host: 'edge', reachable: false });
+        return { outcome, reason: 'start not picked up on host edge' };
+      },
+    };
+    const sim = (the.sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '10m', coolDown: '1h' } }), world));
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.stats.failed, sim.state.breaker.recoveries.length], [1, 1, 0]);
+    assert.equal(sim.notified('recovery-failed'), 0, "the host's workflow alerts once for the outage");
+    assert.equal(sim.state.consecutiveRecoveries, 0);
+    outcome = 'recovered';
+    sim.wait(20_000);
+    sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: true });
+    sim.wake();
+    sim.report({ healthy: false });
+    assert.deepEqual(
+      [sim.intents('start-recovery').length, sim.state.health, sim.state.breaker.state, sim.state.breaker.recoveries.length],
+      [2, 'healthy', 'closed', 0],
+    );
+  });
+
+  test('an outage right after a half-open trial is no relapse: the breaker stays half-open and the trial is tried again after the return', () => {
+    const sim = new Sim(spec({ relapseWindow: '30s', breaker: { maxRecoveries: 1, window: '10m', coolDown: '1s', healthyToClose: '1h' } }));
+    sim.report({ healthy: false, source: 'watch' });
+    sim.report({ healthy: false, source: 'watch' }, 2_000);
+    assert.equal(sim.state.breaker.state, 'open');
+    sim.wait(2_000);
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.state.breaker.trialAt !== undefined && sim.state.breaker.state, 'half-open', 'a trial ran');
+    assert.ok(sim.state.confirming, 'awaiting confirmation');
+    const before = [sim.state.stats.relapsed, sim.notified('breaker-open'), sim.intents('start-recovery').length];
+    hostOutage(sim, 1_000);
+    // Not a relapse: the interrupted trial is tried again, and the breaker stays half-open.
+    assert.deepEqual(
+      [sim.state.stats.relapsed, sim.notified('breaker-open'), sim.intents('start-recovery').length],
+      [before[0], before[1], (before[2] as number) + 1],
+    );
+    assert.deepEqual([sim.state.breaker.state, sim.state.health], ['half-open', 'healthy']);
   });
 
   test('a pause for a while ends by itself at its deadline', () => {
@@ -1010,6 +1128,42 @@ describe('supervisor machine properties (fast-check)', () => {
       runs,
     );
     assert.ok(stats.starts > runs.numRuns && stats.trials > 20, `the runs reach recoveries (${stats.starts}) and half-open trials (${stats.trials})`);
+  });
+
+  test('recoveries after host returns never open the breaker nor take a slot, however many outages come within its window', () => {
+    const outageArb = fc.record({
+      awayMs: fc.integer({ min: 1_000, max: 120_000 }),
+      // Failure reports after the return (the sweep fired at once, then its interval), and how long it stays up after.
+      failures: fc.integer({ min: 1, max: 3 }),
+      gapMs: fc.integer({ min: 1, max: 5_000 }),
+      source: fc.constantFrom('sweep' as const, 'watch' as const),
+      upMs: fc.integer({ min: 0, max: 60_000 }),
+    });
+    let recovered = 0;
+    fc.assert(
+      fc.property(configArb, fc.array(outageArb, { minLength: 1, maxLength: 12 }), fc.boolean(), (config, outages, withDeps) => {
+        const sim = new Sim(spec({ ...config, startupGrace: '0s' }, withDeps ? { dependencies: [component('db')] } : {}));
+        sim.report({ healthy: true });
+        for (const o of outages) {
+          sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: false });
+          sim.wait(o.awayMs);
+          sim.feed({ kind: 'host-status', now: sim.now, host: 'edge', reachable: true });
+          sim.wake();
+          const started = sim.intents('start-recovery').length;
+          sim.report({ healthy: false, source: o.source }, 1);
+          for (let n = 1; n < o.failures && sim.state.health !== 'healthy'; n++) sim.report({ healthy: false, source: o.source }, o.gapMs);
+          assert.equal(sim.state.health, 'healthy', 'recovered after the return');
+          assert.equal(sim.intents('start-recovery').length, started + 1, 'by one recovery');
+          recovered++;
+          sim.wait(o.upMs);
+        }
+        assert.deepEqual([sim.state.breaker.state, sim.state.breaker.recoveries, sim.state.stats.breakerOpened], ['closed', [], 0]);
+        assert.equal(sim.notified('breaker-open'), 0);
+        assert.equal(sim.intents('sleep').length, 0, 'no restart backoff');
+      }),
+      runs,
+    );
+    assert.ok(recovered > runs.numRuns, `the runs recover after returns (${recovered})`);
   });
 
   test('a healthy report clears the failure count', () => {

@@ -35,6 +35,7 @@ const PATCH_IDS: Record<Patch, string> = {
   drainApart: 'supervisor-keeps-drain-apart-from-pause',
   pidExitNoLastLook: 'supervisor-pid-exit-skips-last-look',
   permitWithRunLookup: 'supervisor-asks-permit-with-run-lookup',
+  hostOutageFree: 'supervisor-host-outage-takes-no-breaker-slot',
 };
 
 /**
@@ -66,7 +67,7 @@ export async function supervisor(input: SupervisorInput): Promise<void> {
     (req) => void feed({ kind: 'pause', now: Date.now(), by: req?.by, forMs: req?.forMs, reason: req?.reason, host: req?.host }),
   );
   setHandler(resumeSupervisionSignal, (req) => void feed(req?.host !== undefined ? { kind: 'resume', host: req.host } : { kind: 'resume' }));
-  setHandler(hostStatusSignal, ({ host, reachable }) => void feed({ kind: 'host-status', host, reachable }));
+  setHandler(hostStatusSignal, ({ host, reachable }) => void feed({ kind: 'host-status', now: Date.now(), host, reachable }));
   setHandler(breakerResetUpdate, ({ by, reason }) => {
     const previous = m.state.breaker.state;
     const at = Date.now();
