@@ -21,6 +21,11 @@ export interface HostComponents {
 
 const HEALTH_PREFIX = healthScheduleId('');
 
+const notFound = (err: unknown) => {
+  if (err instanceof ScheduleNotFoundError) return undefined;
+  throw err;
+};
+
 export function createHostActivities() {
   return {
     /**
@@ -86,11 +91,17 @@ export function createHostActivities() {
       return told.reduce((a, b) => a + b, 0);
     },
 
-    /** Fires the health schedules now (any overlap allowed). Safe twice: a sweep more only probes again. */
+    /**
+     * Fires the health schedules now (any overlap allowed), except those paused: a pause (an
+     * operator's) stops a schedule's checks, and a trigger would run one anyway. Safe twice: a sweep
+     * more only probes again.
+     */
     async triggerHealthSchedules({ schedules }: { schedules: string[] }): Promise<string[]> {
       const client = Context.current().client;
       const fired: string[] = [];
       for (const id of schedules) {
+        const d = await client.schedule.getHandle(id).describe().catch(notFound);
+        if (!d || d.state.paused) continue;
         const ok = await client.schedule
           .getHandle(id)
           .trigger(ScheduleOverlapPolicy.ALLOW_ALL)
@@ -104,6 +115,51 @@ export function createHostActivities() {
         if (ok) fired.push(id);
       }
       return fired;
+    },
+
+    /**
+     * Pauses those of `schedules` that sweep only `host` and are running, with `note` (naming the
+     * outage), so a dead host's schedule fires no sweep that can only time out; returns the ids it
+     * paused (the only ones `resumeHealthSchedules` may resume). One already paused is left alone (an
+     * operator's pause is theirs), unless it carries `note` already. Safe twice: a retry finds its
+     * own pauses by their note and returns them again.
+     */
+    async pauseHealthSchedules({ host, schedules, note }: { host: string; schedules: string[]; note: string }): Promise<string[]> {
+      const client = Context.current().client;
+      const paused: string[] = [];
+      for (const id of schedules) {
+        const handle = client.schedule.getHandle(id);
+        const d = await handle.describe().catch(notFound);
+        if (!d || d.action.type !== 'startWorkflow') continue;
+        const input = d.action.args?.[0] as { specs?: Array<{ component: { host?: string } }> } | undefined;
+        // A schedule that also sweeps another host keeps going for that host's sake.
+        if ((input?.specs ?? []).some((spec) => hostOf(spec.component) !== host)) continue;
+        if (d.state.paused) {
+          if (d.state.note === note) paused.push(id);
+          continue;
+        }
+        await handle.pause(note);
+        paused.push(id);
+      }
+      return paused;
+    },
+
+    /**
+     * Resumes those of `schedules` still paused with `note` (so never one an operator paused, or paused
+     * again with their own note meanwhile). Returns the ids it resumed. Safe twice: a resumed schedule
+     * no longer carries the note.
+     */
+    async resumeHealthSchedules({ schedules, note, why }: { schedules: string[]; note: string; why: string }): Promise<string[]> {
+      const client = Context.current().client;
+      const resumed: string[] = [];
+      for (const id of schedules) {
+        const handle = client.schedule.getHandle(id);
+        const d = await handle.describe().catch(notFound);
+        if (!d?.state.paused || d.state.note !== note) continue;
+        await handle.unpause(why);
+        resumed.push(id);
+      }
+      return resumed;
     },
 
     /** Changes nothing: that a worker of the host's queue picked it up is the answer (the host is back). */

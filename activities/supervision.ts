@@ -31,6 +31,8 @@ export interface SweepResult {
   unhealthy: string[];
   /** Components whose supervisor was sent a report. */
   reported: string[];
+  /** Hosts of the sweep whose agent picked nothing up: skipped (and reported to their host's workflow). */
+  unreachable?: string[];
 }
 
 export interface ConfirmInput {

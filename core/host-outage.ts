@@ -47,6 +47,8 @@ export interface HostWatchState {
   reports: number;
   /** Presence probes scheduled on the host's queue while it was away. */
   probes: number;
+  /** Health schedules this outage paused (with `pausedNote`): resumed, and only they, when the host is back. */
+  paused?: string[];
 }
 
 /** After the host is back, a run waits this long for a new outage (stale reports are dropped) before it ends. */
@@ -60,4 +62,13 @@ export function unreachableText(host: string, n: number): string {
 
 export function reachableText(host: string, n: number, awayMs: number): string {
   return `host ${host} reachable again after ${Math.round(awayMs / 1000)}s; checking its ${n} component${n === 1 ? '' : 's'} now`;
+}
+
+/**
+ * The note on a health schedule paused while its host is away: the Web UI and `mend schedules` say
+ * why. The same for every outage of the host, so a pause left by a host workflow that was ended by
+ * hand is taken over (and resumed) by the next one; an operator's pause has a note of their own.
+ */
+export function pausedNote(host: string): string {
+  return `mend: paused while host ${host} is unreachable (mend/host/${host}); resumed when its agent is back`;
 }

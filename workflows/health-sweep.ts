@@ -11,6 +11,8 @@ import { isPickupTimeout } from './lib/unreachable';
 
 /** Patch: a host whose agent picked up no sweep is reported to its host's workflow (`mend/host/<id>`). */
 const SWEEP_REPORTS_OUTAGE_PATCH = 'sweep-reports-host-outage';
+/** Patch: a host part no agent picked up is reported and skipped, not a failed sweep (the host's workflow holds that news). */
+const SWEEP_SKIPS_UNREACHABLE_PATCH = 'sweep-skips-unreachable-host';
 
 export interface HealthSweepInput {
   group: string;
@@ -57,11 +59,14 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult>
   }
   // One host down does not hide what the others found (its components go unreported this time); all down fails the sweep.
   const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  // A host no agent serves was reported above: skipped ("unreachable" in the result), not a failed run every few seconds.
+  const skipped = unreachable.length > 0 && patched(SWEEP_SKIPS_UNREACHABLE_PATCH) ? unreachable.map((g) => g.host) : [];
+  const failed = settled.find((s, n): s is PromiseRejectedResult => s.status === 'rejected' && !skipped.includes(groups[n]!.host));
   if (results.length === 0 && failed) throw failed.reason;
   return {
     probed: results.reduce((n, r) => n + r.probed, 0),
     unhealthy: results.flatMap((r) => r.unhealthy),
     reported: results.flatMap((r) => r.reported),
+    ...(skipped.length > 0 ? { unreachable: skipped } : {}),
   };
 }

@@ -13,12 +13,13 @@
  * Then it ends after a quiet window in which a report from before the return is dropped as stale
  * and a newer one is a new outage.
  */
-import { condition, continueAsNew, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, log, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { MendActivities } from '../activities';
 import { HOST_PICKUP_TIMEOUT_MS } from '../core/constants';
 import {
   HOST_PROBE_GAP_MS,
   HOST_QUIET_MS,
+  pausedNote,
   reachableText,
   unreachableText,
   type HostOutageReport,
@@ -42,6 +43,8 @@ const central = proxyActivities<MendActivities>({
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 5 },
 });
 const KEEP_REPORTERS = 10;
+/** Patch: the host's health schedules are paused while it is away (each sweep could only time out, a failed run every few seconds). */
+const PAUSES_SCHEDULES_PATCH = 'host-watch-pauses-health-schedules';
 
 export async function hostWatch(input: HostWatchInput): Promise<HostWatchState> {
   const { host } = input;
@@ -88,6 +91,12 @@ export async function hostWatch(input: HostWatchInput): Promise<HostWatchState> 
       log.warn('host unreachable', { host, affected: state.affected.length, reportedBy: state.reportedBy });
       await central.tellSupervisorsHostStatus({ host, reachable: false, components: state.affected });
       await alert('host-unreachable', unreachableText(host, state.affected.length), { components: state.affected, reportedBy: state.reportedBy });
+      // No sweep fires on a queue nobody polls; the supervisors hold meanwhile, and the presence probe watches for the agent.
+      if (patched(PAUSES_SCHEDULES_PATCH)) {
+        const paused = await central.pauseHealthSchedules({ host, schedules: state.schedules, note: pausedNote(host) });
+        state.paused = union(state.paused ?? [], paused);
+        if (paused.length > 0) log.info('health schedules paused while the host is away', { host, paused });
+      }
     }
 
     await agentBack();
@@ -97,6 +106,11 @@ export async function hostWatch(input: HostWatchInput): Promise<HostWatchState> 
     state.since = new Date(reachableAt).toISOString();
     log.info('host reachable again', { host, awayMs });
     await central.tellSupervisorsHostStatus({ host, reachable: true, components: state.affected });
+    // Only what this workflow paused (a schedule an operator paused stays paused); set only on the patched branch.
+    if ((state.paused ?? []).length > 0) {
+      await central.resumeHealthSchedules({ schedules: state.paused!, note: pausedNote(host), why: `mend: host ${host} reachable again` });
+      state.paused = [];
+    }
     // Every component of the host checked now, not at its group's next firing.
     await central.triggerHealthSchedules({ schedules: state.schedules });
     await alert('host-reachable', reachableText(host, state.affected.length, awayMs), { components: state.affected, awayMs });
