@@ -11,6 +11,11 @@
  *   `policy.escalation` chain, built-in or custom;
  * - a typed result (RecoveryResult) the CLI, API and statistics read like any other run's.
  *
+ * A runbook acts on components (`targets: 'components'`, the default: `ctx.component`), on a host
+ * (`targets: 'host'`: `mend run <name> --host <id>`, `ctx.host`, `ctx.command` runs there), or on
+ * nothing in particular (`targets: 'none'`: `mend run <name>`, `ctx.hosts`, `ctx.command(argv, { host })`).
+ * Only component runbooks can be a policy's strategy or escalation.
+ *
  * ```ts
  * import { defineRunbook } from 'mend/kit';
  *
