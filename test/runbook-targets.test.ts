@@ -230,6 +230,14 @@ describe('runbooks that target a host or nothing', () => {
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /RUNNING/);
     assert.match(status.stdout, /paused: resume with `mend resume mend\/runbook\/sweep`/);
+    // A token scoped to a component may not control it.
+    const scopedCancel = await app!.inject({
+      method: 'POST',
+      url: `/v1/runs/${encodeURIComponent(workflowId)}/cancel`,
+      headers: bearer(tokens.scoped),
+      payload: {},
+    });
+    assert.equal(scopedCancel.statusCode, 403, scopedCancel.body);
     assert.equal((await runCli(['cancel', workflowId], env())).code, 0);
     const result = await client.result(workflowId);
     assert.equal(result.outcome, 'cancelled');

@@ -19,7 +19,7 @@ import {
 } from '../../core/api';
 import { workflowIdOf } from '../../core/visibility';
 import { errorResponses, HttpError } from '../errors';
-import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery, takeStarts } from './common';
+import { componentsById, principalOf, requireRole, requireRunScope, requireScope, runningRecovery, takeStarts } from './common';
 import type { V1Options } from './index';
 import { customRunbookNames, startTarget } from '../../client/runbooks';
 import { knownHosts } from '../../core/hosts';
@@ -164,7 +164,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       async (request, reply) => {
         const principal = principalOf(request);
         const workflowId = workflowIdOf(request.params.id);
-        if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+        await requireRunScope(principal, mend, workflowId);
         if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
         else if (action === 'resume') await mend.resume(workflowId, principal.name);
         else await mend.cancel(workflowId);
@@ -191,7 +191,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
     async (request) => {
       const principal = principalOf(request);
       const workflowId = workflowIdOf(request.params.id);
-      if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+      await requireRunScope(principal, mend, workflowId);
       const decision = request.body;
       const status = await mend.approve(workflowId, { approve: decision.approve, by: principal.name, reason: decision.reason });
       request.log.info({ workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');
