@@ -22,7 +22,7 @@ import { addUpCommand } from './up';
 import { addSupervisionCommands } from './supervision';
 import { CliError, EXIT } from './errors';
 import { dim, formatResult } from './format';
-import { progressLines, watchRun } from './watch';
+import { newWatchState, progressLines, watchRun } from './watch';
 import { withOps } from './ops';
 import { configJsonSchema } from './schema';
 
@@ -61,9 +61,12 @@ export function buildProgram(settings: Settings): Command {
 
   program
     .command('run')
-    .description('run a recovery strategy on components (one run per component), or a configured saga by name')
+    .description(
+      'run a recovery strategy on components (one run per component), a custom runbook on what it targets (components, --host <id>, or nothing), or a configured saga by name',
+    )
     .argument('<strategy>', `${STRATEGIES.join(', ')}, a custom runbook (mend runbooks), or saga`)
-    .argument('<targets...>', 'component ids from the config (for saga: the saga name)')
+    .argument('[targets...]', 'component ids from the config (for saga: the saga name; none for a runbook on a host or on no target)')
+    .option('--host <id>', 'the host a runbook with targets: host runs on (a host id from the config, or local)')
     .option('-c, --config <file>', "components config (not used with MEND_URL: the API's config is)", settings.MEND_CONFIG)
     .option('--reason <text>', 'why (shown in the Web UI)')
     .option('--dry-run', 'show the plan without acting')
@@ -76,12 +79,13 @@ export function buildProgram(settings: Settings): Command {
     .option('--json', 'print results as JSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  mend run immediate api --reason "api stopped answering" --watch\n  mend run state-recovery store --before 2026-11-23T10:00:00Z\n  mend run saga rotate-store --dry-run',
+      '\nExamples:\n  mend run immediate api --reason "api stopped answering" --watch\n  mend run state-recovery store --before 2026-11-23T10:00:00Z\n  mend run rotate-logs --host b        # a runbook with targets: host\n  mend run prune-checkpoints           # a runbook with targets: none\n  mend run saga rotate-store --dry-run',
     )
     .action(async (strategyText, targets, opts) => {
       // Checked before anything is reached: bad usage starts nothing, whichever way mend is reached.
       const saga = strategyText === 'saga';
       if (saga && targets.length !== 1) throw new CliError('saga: name exactly one saga', EXIT.usage);
+      if (saga && opts.host !== undefined) throw new CliError('--host: a saga runs where its steps say; name no host', EXIT.usage);
       const requestId = saga ? parseRequestId(opts.requestId) : undefined;
       const strategy = saga ? undefined : parseStrategy(strategyText);
       const options = saga
@@ -95,7 +99,8 @@ export function buildProgram(settings: Settings): Command {
           if (!opts.json) console.log(`started ${run.workflowId} (${strategyText}) → ${run.url}`);
         };
         if (saga) announce(targets[0]!, await ops.startSaga({ name: targets[0]!, requestId: requestId!, reason: opts.reason, dryRun: opts.dryRun }));
-        else await ops.startRecoveries({ strategy: strategy!, components: targets, reason: opts.reason, dryRun: opts.dryRun, options }, announce);
+        else
+          await ops.startRecoveries({ strategy: strategy!, components: targets, host: opts.host, reason: opts.reason, dryRun: opts.dryRun, options }, announce);
         if (!opts.wait) {
           if (opts.json) console.log(JSON.stringify(started, null, 2));
           return;
@@ -136,8 +141,8 @@ export function buildProgram(settings: Settings): Command {
           if (!isSuccess(d.result)) process.exitCode = EXIT.failed;
           return;
         }
-        const state = { last: d.progress, announced: new Set<number>(), finished: new Set<number>() };
-        if (d.progress) for (const line of progressLines(undefined, d.progress, state.announced, state.finished, workflowId)) console.log(line);
+        const state = newWatchState();
+        if (d.progress) for (const line of progressLines(state, d.progress, workflowId)) console.log(line);
         if (d.status === 'RUNNING') {
           if (!opts.watch) return;
           const result = await watchRun(ops, workflowId, d.runId, (line) => console.log(line), state);

@@ -37,9 +37,16 @@ export class ApiOps implements MendOps {
   /** One request for all: the API checks every component first, so a refused request starts nothing. */
   async startRecoveries(req: StartRecoveriesRequest, onStarted: (target: string, run: StartedRun) => void): Promise<void> {
     const started = await this.call(() =>
-      this.api.startRuns({ strategy: req.strategy, components: req.components, reason: req.reason, dryRun: req.dryRun, options: req.options }),
+      this.api.startRuns({
+        strategy: req.strategy,
+        components: req.components.length > 0 ? req.components : undefined,
+        host: req.host,
+        reason: req.reason,
+        dryRun: req.dryRun,
+        options: req.options,
+      }),
     );
-    for (const { component, ...run } of started.runs) onStarted(component, run);
+    for (const { component, host, ...run } of started.runs) onStarted(component ?? host ?? req.strategy, run);
   }
 
   async startSaga(req: StartSagaRequest): Promise<StartedRun> {

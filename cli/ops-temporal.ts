@@ -32,7 +32,8 @@ import { ValidationError } from '../core/errors';
 import type { Settings } from '../core/settings';
 import { componentRow } from './component-row';
 import { CliError, EXIT, noSpoolsError } from './errors';
-import { customRunbookNames } from '../client/runbooks';
+import { customRunbookNames, startTarget } from '../client/runbooks';
+import { knownHosts } from '../core/hosts';
 import { strategyProblem } from '../core/runbooks';
 import type { BacklogAction, CheckAnswer, ComponentTable, MendOps, ScheduleTable, SpoolReport, StartRecoveriesRequest, StartSagaRequest } from './ops';
 
@@ -67,6 +68,24 @@ export class TemporalOps implements MendOps {
     const config = this.config();
     const unknownStrategy = strategyProblem(req.strategy, customRunbookNames(config));
     if (unknownStrategy) throw new CliError(unknownStrategy, EXIT.usage);
+    const planned = startTarget(config, req.strategy, { components: req.components, host: req.host });
+    if ('problem' in planned) throw new CliError(`${planned.problem.field === 'host' ? '--host' : 'components'}: ${planned.problem.message}`, EXIT.usage);
+    if (planned.targets !== 'components') {
+      const target = planned.target;
+      const run = await (
+        await this.connect()
+      ).startTargetedRun({
+        runbook: req.strategy,
+        target,
+        hosts: knownHosts(config),
+        trigger: 'manual',
+        requestedBy: cliUser(),
+        reason: req.reason,
+        dryRun: req.dryRun,
+      });
+      onStarted(target.kind === 'host' ? target.host : req.strategy, run);
+      return;
+    }
     const components = selectComponents(config, req.components);
     const client = await this.connect();
     for (const component of components) {

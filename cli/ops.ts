@@ -21,8 +21,10 @@ import { TemporalOps } from './ops-temporal';
 
 export interface StartRecoveriesRequest {
   strategy: Strategy;
-  /** Component ids, one run each, in this order. */
+  /** Component ids, one run each, in this order (none for a runbook acting on a host or on no target). */
   components: string[];
+  /** The host of a runbook with `targets: host`. */
+  host?: string;
   reason?: string;
   dryRun?: boolean;
   options?: RunOptions;
@@ -58,7 +60,11 @@ export type BacklogAction = 'resume' | 'force';
 export type CheckAnswer = Omit<CheckResult, 'reported'> & { reported?: boolean };
 
 export interface MendOps {
-  /** Starts one recovery per component; `onStarted` hears of each as it starts (so a later refusal leaves the earlier ones known). */
+  /**
+   * Starts one recovery per component, or the one run of a host or untargeted runbook; `onStarted`
+   * hears of each as it starts (so a later refusal leaves the earlier ones known), by its component,
+   * host, or (no target) the runbook's name.
+   */
   startRecoveries(req: StartRecoveriesRequest, onStarted: (target: string, run: StartedRun) => void): Promise<void>;
   startSaga(req: StartSagaRequest): Promise<StartedRun>;
   describe(workflowId: string): Promise<RunDescription>;

@@ -4,7 +4,7 @@ import { parseConfig } from '../core/config';
 import { ValidationError } from '../core/errors';
 import type { Config } from '../core/schemas';
 import { parse as parseYaml } from 'yaml';
-import { listRunbookFiles } from './runbooks';
+import { listRunbookFiles, loadRunbookMeta } from './runbooks';
 
 /** Reads and validates a config file; errors name the file and the path inside it. */
 export function loadConfigFile(file: string, opts: { stateDir?: string } = {}): Config {
@@ -17,8 +17,18 @@ export function loadConfigFile(file: string, opts: { stateDir?: string } = {}): 
     throw new ValidationError(file, [code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? String(err)})`]);
   }
   const baseDir = path.dirname(abs);
-  const runbooks = listRunbookFiles(path.resolve(baseDir, runbooksFolderOf(text))).map((r) => r.name);
-  return parseConfig(text, file, { baseDir, stateDir: path.resolve(baseDir, opts.stateDir ?? '.mend'), runbooks });
+  const files = listRunbookFiles(path.resolve(baseDir, runbooksFolderOf(text)));
+  // A runbook's file is loaded only when a policy names it (to read what it acts on).
+  const targetsOf = (name: string) => {
+    const found = files.find((r) => r.name === name);
+    return found && loadRunbookMeta(found).targets;
+  };
+  return parseConfig(text, file, {
+    baseDir,
+    stateDir: path.resolve(baseDir, opts.stateDir ?? '.mend'),
+    runbooks: files.map((r) => r.name),
+    targetsOf,
+  });
 }
 
 /**

@@ -6,9 +6,27 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import type { SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
 import { onHost } from '../core/hosts';
-import { recoveryWorkflowId, sagaWorkflowId, webUiRunUrl, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE } from '../core/constants';
+import {
+  hostRunbookWorkflowId,
+  recoveryWorkflowId,
+  runbookWorkflowId,
+  sagaWorkflowId,
+  webUiRunUrl,
+  DEFAULT_NAMESPACE,
+  DEFAULT_TASK_QUEUE,
+} from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
-import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput } from '../core/run';
+import type {
+  ApprovalRequest,
+  ApprovalStatus,
+  RecoveryInput,
+  RecoveryResult,
+  RunbookKind,
+  RunProgress,
+  RunTarget,
+  SagaInput,
+  TargetedRunInput,
+} from '../core/run';
 import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
@@ -72,6 +90,18 @@ export interface StartRecoveryRequest {
   allComponents?: Component[];
   /** The firing alerts that asked for it, kept in the run's memo (`alerts`) so a repeat of them is recognised. */
   alerts?: AlertKey[];
+}
+
+/** A run of a custom runbook with `targets: 'host'` (a host) or `targets: 'none'` (no target). */
+export interface StartTargetedRunRequest {
+  runbook: string;
+  target: RunTarget;
+  /** Every host the config knows (knownHosts). */
+  hosts: string[];
+  trigger: Trigger;
+  requestedBy: string;
+  reason?: string;
+  dryRun?: boolean;
 }
 
 export interface StartSagaRequest {
@@ -163,6 +193,46 @@ export class MendClient {
           .describe()
           .catch(() => undefined);
         throw new AlreadyRunningError(workflowId, running?.runId);
+      }
+      throw mapConnectionError(err);
+    }
+  }
+
+  /**
+   * Starts a host runbook under `mend/host-runbook/<host>` (one at a time per host) or an
+   * untargeted one under `mend/runbook/<name>` (one run of it at a time); AlreadyRunningError if one runs.
+   * The caller has checked that the runbook targets what `req.target` names (core/runbooks.ts targetProblem).
+   */
+  async startTargetedRun(req: StartTargetedRunRequest): Promise<StartedRun> {
+    const { target } = req;
+    const workflowId = target.kind === 'host' ? hostRunbookWorkflowId(target.host) : runbookWorkflowId(req.runbook);
+    const input: TargetedRunInput = {
+      target,
+      hosts: req.hosts,
+      trigger: req.trigger,
+      requestedBy: req.requestedBy,
+      reason: req.reason,
+      dryRun: req.dryRun,
+    };
+    try {
+      const handle = await this.temporal.workflow.start(strategyWorkflowType(req.runbook), {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        typedSearchAttributes: startAttributes([], req.runbook, req.trigger),
+        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
+        staticSummary: `${req.dryRun ? 'plan' : 'run'} ${req.runbook}${target.kind === 'host' ? ` on host ${target.host}` : ''} (${req.trigger} by ${req.requestedBy})`,
+        staticDetails: req.reason,
+      });
+      return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        const running = await this.temporal.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined);
+        const what = target.kind === 'host' ? `a runbook is already running on host ${target.host}` : `${req.runbook} is already running`;
+        throw new AlreadyRunningError(workflowId, running?.runId, `${what} as ${workflowId}${running ? ` (run ${running.runId})` : ''}`);
       }
       throw mapConnectionError(err);
     }
@@ -330,7 +400,8 @@ export class MendClient {
 /** Search attributes a run starts with, so the Web UI can filter it before its first step. */
 function startAttributes(components: string[], kind: RunbookKind, trigger: Trigger): SearchAttributePair[] {
   return [
-    { key: MendComponents, value: components },
+    // A run acting on no component (a host or untargeted runbook) starts without the attribute.
+    ...(components.length > 0 ? [{ key: MendComponents, value: components }] : []),
     { key: MendStrategy, value: kind },
     { key: MendTrigger, value: trigger },
     { key: MendPhase, value: 'detection' },

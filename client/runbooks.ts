@@ -5,8 +5,11 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ValidationError } from '../core/errors';
-import type { RunbookFile } from '../core/runbooks';
-import { RUNBOOK_NAME_PATTERN, STRATEGIES } from '../core/schemas';
+import { knownHosts } from '../core/hosts';
+import type { RunTarget } from '../core/run';
+import { targetProblem, type RunbookFile, type RunbookTargets, type TargetProblem, type TargetRequest } from '../core/runbooks';
+import { RUNBOOK_NAME_PATTERN, STRATEGIES, type Config, type Strategy } from '../core/schemas';
+import { isBuiltinStrategy } from '../core/workflow-types';
 import type { RunbookMeta } from '../kit/meta';
 
 /** Names a custom runbook may not take: the built-ins, and `saga` (mend run saga <name>). */
@@ -65,4 +68,31 @@ export function loadRunbookMeta(runbook: RunbookFile): RunbookMeta {
 /** The names of a config's custom runbooks (its `runbooks` folder, absolute once loaded). */
 export function customRunbookNames(config: { runbooks: string }): string[] {
   return listRunbookFiles(config.runbooks).map((r) => r.name);
+}
+
+/**
+ * What a strategy acts on: `components` for the built-ins, else what the custom runbook's file in
+ * `dir` declares (loading it; undefined when there is no such file, which strategyProblem reports).
+ */
+export function runbookTargets(dir: string, strategy: Strategy): RunbookTargets | undefined {
+  if (isBuiltinStrategy(strategy)) return 'components';
+  const file = listRunbookFiles(dir).find((r) => r.name === strategy);
+  return file && loadRunbookMeta(file).targets;
+}
+
+/**
+ * What a start request runs `strategy` on, checked against what the runbook targets before anything
+ * starts: its components (one run each), a host, or nothing; else the problem, naming the field.
+ * The strategy is known (strategyProblem has passed).
+ */
+export function startTarget(
+  config: Config,
+  strategy: Strategy,
+  req: TargetRequest,
+): { targets: 'components' } | { targets: 'host' | 'none'; target: RunTarget } | { problem: TargetProblem } {
+  const targets = runbookTargets(config.runbooks, strategy) ?? 'components';
+  const problem = targetProblem(strategy, targets, req, knownHosts(config));
+  if (problem) return { problem };
+  if (targets === 'components') return { targets };
+  return { targets, target: targets === 'host' ? { kind: 'host', host: req.host! } : { kind: 'none' } };
 }

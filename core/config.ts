@@ -5,16 +5,22 @@ import { ConfigSchema, type Component, type Config, type Saga, type Drill, type 
 import { formatIssues, ValidationError } from './errors';
 import { graphProblems } from './graph';
 import { DEFAULT_HOST } from './constants';
+import { isBuiltinStrategy } from './workflow-types';
 import { hostOf, knownHosts } from './hosts';
-import { strategyProblem } from './runbooks';
+import { componentStrategyProblem, strategyProblem, type RunbookTargets } from './runbooks';
 
 /**
  * Parses YAML text into a validated config. Relative paths in components are resolved against
  * `baseDir` (the config file's folder); pid and log files default to `<stateDir>/run` and `<stateDir>/log`.
  * `runbooks` names the custom runbooks found in the config's runbooks folder (the caller lists it):
- * policies may name them as well as the built-ins. Throws ValidationError naming `source` and each offending path.
+ * policies may name them as well as the built-ins, when `targetsOf` (what a custom runbook acts on)
+ * says it acts on components. Throws ValidationError naming `source` and each offending path.
  */
-export function parseConfig(text: string, source: string, opts: { baseDir: string; stateDir: string; runbooks?: readonly string[] }): Config {
+export function parseConfig(
+  text: string,
+  source: string,
+  opts: { baseDir: string; stateDir: string; runbooks?: readonly string[]; targetsOf?: (runbook: string) => RunbookTargets | undefined },
+): Config {
   let raw: unknown;
   try {
     raw = parseYaml(text, { prettyErrors: true }) ?? {};
@@ -29,7 +35,7 @@ export function parseConfig(text: string, source: string, opts: { baseDir: strin
     ...sagaProblems(parsed.data),
     ...drillProblems(parsed.data),
     ...hostProblems(parsed.data),
-    ...strategyProblems(parsed.data, opts.runbooks ?? []),
+    ...strategyProblems(parsed.data, opts.runbooks ?? [], opts.targetsOf),
   ];
   if (problems.length > 0) throw new ValidationError(source, problems);
   const abs = (p: string) => path.resolve(opts.baseDir, p);
@@ -147,16 +153,20 @@ function hostProblems(config: Config): string[] {
   return problems;
 }
 
-/** Every strategy a policy names (its own and its escalation chain) is a built-in or a custom runbook. */
-function strategyProblems(config: Config, runbooks: readonly string[]): string[] {
+/**
+ * Every strategy a policy names (its own and its escalation chain) is a built-in or a custom
+ * runbook acting on components: a policy (and the alerts routed by it) runs it on its component.
+ */
+function strategyProblems(config: Config, runbooks: readonly string[], targetsOf?: (runbook: string) => RunbookTargets | undefined): string[] {
+  const problem = (s: string) => strategyProblem(s, runbooks) ?? (isBuiltinStrategy(s) ? undefined : componentStrategyProblem(s, targetsOf?.(s)));
   return config.components.flatMap((c, i) => {
     const where = `components[${i}].policy`;
-    const own = strategyProblem(c.policy.strategy, runbooks);
+    const own = problem(c.policy.strategy);
     return [
       ...(own ? [`${where}.strategy: ${own}`] : []),
       ...c.policy.escalation.flatMap((s, j) => {
-        const problem = strategyProblem(s, runbooks);
-        return problem ? [`${where}.escalation[${j}]: ${problem}`] : [];
+        const bad = problem(s);
+        return bad ? [`${where}.escalation[${j}]: ${bad}`] : [];
       }),
     ];
   });

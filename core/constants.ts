@@ -52,6 +52,20 @@ export function recoveryWorkflowId(componentId: string): string {
   return `mend/recover/${componentId}`;
 }
 
+/**
+ * Workflow id of a host runbook's run (`targets: 'host'`): one at a time per host, whichever
+ * runbook, as a component has one recovery at a time. Not under `mend/recover/` (a component id
+ * could be `host`) nor `mend/host/` (the host's outage watch).
+ */
+export function hostRunbookWorkflowId(host: string): string {
+  return `mend/host-runbook/${host}`;
+}
+
+/** Workflow id of an untargeted runbook's run (`targets: 'none'`): one run of each at a time. */
+export function runbookWorkflowId(runbook: string): string {
+  return `mend/runbook/${runbook}`;
+}
+
 export function supervisorWorkflowId(componentId: string): string {
   return `mend/supervisor/${componentId}`;
 }

@@ -1,6 +1,6 @@
 /** Plain types of a run's input, progress and result, shared by workflows, client, API and CLI. */
 import type { z } from 'zod';
-import type { ApprovalStatusSchema, RecoveryResultSchema, RunProgressSchema, RungSchema, StepRecordSchema } from './api/runs';
+import type { ApprovalStatusSchema, PhaseRecordSchema, RecoveryResultSchema, RunProgressSchema, RungSchema, StepRecordSchema } from './api/runs';
 import type { ProbeResult } from './failure';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from './schemas';
 
@@ -21,6 +21,7 @@ export type ApprovalState = ApprovalStatus['state'];
 export type StepRecord = z.output<typeof StepRecordSchema>;
 export type StepStatus = StepRecord['status'];
 export type RunProgress = z.output<typeof RunProgressSchema>;
+export type PhaseRecord = z.output<typeof PhaseRecordSchema>;
 /** One rung of an escalation ladder. */
 export type Rung = z.output<typeof RungSchema>;
 export type RecoveryResult = z.output<typeof RecoveryResultSchema>;
@@ -43,6 +44,20 @@ export interface RecoveryInput {
   escalatedFrom?: Rung[];
   /** A failure the caller has just confirmed (a supervisor): the run does not probe again before acting. */
   observed?: ProbeResult;
+}
+
+/** What a runbook that does not act on components is started for: a host (`targets: 'host'`), or nothing (`targets: 'none'`). */
+export type RunTarget = { kind: 'host'; host: string } | { kind: 'none' };
+
+/** The input of a `targets: 'host'` or `targets: 'none'` runbook's run. */
+export interface TargetedRunInput {
+  target: RunTarget;
+  /** Every host the config knows (its `hosts:` and the default host), for runbooks that go round them. */
+  hosts: string[];
+  trigger: Trigger;
+  requestedBy: string;
+  reason?: string;
+  dryRun?: boolean;
 }
 
 export interface SagaInput {

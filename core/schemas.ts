@@ -457,7 +457,10 @@ export const TriggerSchema = z.enum(['manual', 'api', 'schedule', 'alert', 'esca
 export const RunRequestSchema = z
   .object({
     strategy: StrategySchema,
-    components: z.array(ComponentIdSchema).min(1, { message: 'name at least one component' }),
+    /** The components to run a component runbook on, one run each (every built-in acts on components). */
+    components: z.array(ComponentIdSchema).min(1, { message: 'name at least one component' }).optional(),
+    /** The host to run a `targets: host` runbook on; a `targets: none` runbook takes neither. */
+    host: HostIdSchema.optional(),
     dryRun: z.boolean().default(false),
     reason: z.string().max(500).optional(),
     trigger: TriggerSchema.default('manual'),

@@ -24,6 +24,11 @@ export function runListQuery(filter: Omit<RunListQuery, 'limit'>, taskQueue: str
   return clauses.join(' AND ');
 }
 
+/** True for the run of a host runbook (`mend/host-runbook/<host>`) or an untargeted one (`mend/runbook/<name>`). */
+export function isTargetedRunId(workflowId: string): boolean {
+  return /^mend\/(?:host-runbook|runbook)\//.test(workflowId);
+}
+
 /** A path's run: a workflow id as given, or a bare component id meaning its recovery run. */
 export function workflowIdOf(id: string): string {
   return id.startsWith('mend/') ? id : recoveryWorkflowId(id);

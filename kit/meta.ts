@@ -1,7 +1,8 @@
 /** What a runbook declares about itself; plain data, read by the CLI (`mend runbooks`) and the worker. */
 
-/** What a runbook acts on: components (`mend run <name> <component>...`), a host, or nothing in particular. */
-export type RunbookTargets = 'components' | 'host' | 'none';
+import type { RunbookTargets } from '../core/runbooks';
+
+export type { RunbookTargets };
 
 export interface RunbookMeta {
   /** Its strategy name: what policies, `mend run`, the API and escalation chains call it. For a custom runbook, its file name. */

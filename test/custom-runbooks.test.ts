@@ -167,6 +167,46 @@ describe('custom runbooks from the runbooks folder', () => {
     );
   });
 
+  test('mend run drain-restart --watch prints every phase and every step once, in the order they happened', async () => {
+    const res = await runCli(['run', 'drain-restart', c('api').id, '--watch'], env());
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const lines = res.stdout.split('\n');
+    // Phases and ended steps, in printed order; a running step is announced at most once, before it ends.
+    const shown = lines.flatMap((l) => {
+      const phase = /^phase: (\w+)$/.exec(l);
+      if (phase) return [`phase:${phase[1]}`];
+      const step = /^ {2}(ok|failed|skipped|planned) +(\w+) /.exec(l);
+      return step ? [step[2]!] : [];
+    });
+    assert.deepEqual(
+      shown,
+      [
+        'phase:detection',
+        'phase:analysis',
+        'probe',
+        'phase:preparation',
+        'drain',
+        'checkpoint',
+        'phase:execution',
+        'stop',
+        'start',
+        'phase:validation',
+        'validate',
+        'smoke',
+        'undrain',
+        'phase:completion',
+      ],
+      res.stdout,
+    );
+    const running = lines.flatMap((l) => /^ {2}running +(\w+) /.exec(l)?.[1] ?? []);
+    assert.equal(new Set(running).size, running.length, `a step announced twice:\n${res.stdout}`);
+    for (const name of running)
+      assert.ok(
+        lines.findIndex((l) => l.startsWith('  running') && l.includes(` ${name} `)) < lines.findIndex((l) => new RegExp(`^  ok +${name} `).test(l)),
+        name,
+      );
+  });
+
   test('a kit runbook holds while paused and ends cancelled when cancelled', async () => {
     const slow = c('slow');
     const paused = await start('slow-restart', slow);

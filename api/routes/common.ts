@@ -5,7 +5,7 @@ import { describeSummary } from '../../client/runs';
 import { recoveryWorkflowId } from '../../core/constants';
 import type { Role } from '../../core/api';
 import type { Component, Config } from '../../core/schemas';
-import { componentOfWorkflowId } from '../../core/visibility';
+import { componentOfWorkflowId, isTargetedRunId } from '../../core/visibility';
 import { inScope, roleAtLeast, type Principal } from '../auth';
 import { HttpError } from '../errors';
 import { take, type Limiter } from '../rate-limit';
@@ -38,6 +38,16 @@ export function componentsById(config: Config, ids: readonly string[]): Componen
       `unknown component${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${config.components.map((c) => c.id).join(', ') || 'none'})`,
     );
   return ids.map((id) => byId.get(id)!);
+}
+
+/**
+ * A token scoped to components may act on a run only when the run acts on components in its scope:
+ * a host or untargeted runbook's run (its id says so) acts beyond any component.
+ */
+export async function requireRunScope(principal: Principal, mend: MendClient, workflowId: string): Promise<void> {
+  if (!principal.components) return;
+  if (isTargetedRunId(workflowId)) throw new HttpError(403, `${principal.name} is scoped to components; ${workflowId} acts on a host or on no target`);
+  requireScope(principal, await componentsOfRun(mend, workflowId));
 }
 
 /** The components a run acts on: from its id when it names one, else from its search attributes. */

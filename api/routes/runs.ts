@@ -19,9 +19,10 @@ import {
 } from '../../core/api';
 import { workflowIdOf } from '../../core/visibility';
 import { errorResponses, HttpError } from '../errors';
-import { componentsById, componentsOfRun, principalOf, requireRole, requireScope, runningRecovery, takeStarts } from './common';
+import { componentsById, principalOf, requireRole, requireRunScope, requireScope, runningRecovery, takeStarts } from './common';
 import type { V1Options } from './index';
-import { customRunbookNames } from '../../client/runbooks';
+import { customRunbookNames, startTarget } from '../../client/runbooks';
+import { knownHosts } from '../../core/hosts';
 import { strategyProblem } from '../../core/runbooks';
 
 const security = [{ bearer: [] }];
@@ -35,9 +36,9 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       config: { auth: 'operator' },
       schema: {
         tags: ['runs'],
-        summary: 'start a recovery per component (emergency-reset needs admin)',
+        summary: 'start a recovery per component, or a host or untargeted runbook (emergency-reset needs admin)',
         description:
-          "One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token's scope, or already recovering (409 with its workflow id).",
+          "One run per component, as `mend/recover/<component>`. Nothing starts when a component is unknown, out of the token's scope, or already recovering (409 with its workflow id). A custom runbook with `targets: host` takes `host` instead of `components` and runs as `mend/host-runbook/<host>` (one at a time per host); one with `targets: none` takes neither and runs as `mend/runbook/<name>`; a token scoped to components may start neither.",
         security,
         body: StartRunsBodySchema,
         response: {
@@ -52,8 +53,28 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       if (body.strategy === 'emergency-reset') requireRole(principal, 'admin', 'an emergency reset');
       const unknownStrategy = strategyProblem(body.strategy, customRunbookNames(config));
       if (unknownStrategy) throw new HttpError(400, `strategy: ${unknownStrategy}`);
-      const components = componentsById(config, body.components);
-      requireScope(principal, body.components);
+      const planned = startTarget(config, body.strategy, { components: body.components ?? [], host: body.host });
+      if ('problem' in planned) throw new HttpError(planned.problem.status, `${planned.problem.field}: ${planned.problem.message}`);
+      if (planned.targets !== 'components') {
+        if (principal.components) throw new HttpError(403, `${principal.name} is scoped to components; a runbook on a host or on no target acts beyond them`);
+        await takeStarts(startLimiter, request, 1);
+        const run = await mend.startTargetedRun({
+          runbook: body.strategy,
+          target: planned.target,
+          hosts: knownHosts(config),
+          trigger: 'api',
+          requestedBy: principal.name,
+          reason: body.reason,
+          dryRun: body.dryRun,
+        });
+        deps.metrics.runStarted(body.strategy, 'api');
+        request.log.info({ workflowId: run.workflowId, by: principal.name, strategy: body.strategy }, 'run started');
+        const host = planned.target.kind === 'host' ? planned.target.host : undefined;
+        return reply.code(202).send({ ...run, runs: [{ host, ...run }] });
+      }
+      const ids = body.components ?? [];
+      const components = componentsById(config, ids);
+      requireScope(principal, ids);
       // Checked before anything starts, so a refused request starts nothing.
       for (const c of components) {
         const running = await runningRecovery(mend, c.id);
@@ -143,7 +164,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       async (request, reply) => {
         const principal = principalOf(request);
         const workflowId = workflowIdOf(request.params.id);
-        if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+        await requireRunScope(principal, mend, workflowId);
         if (action === 'pause') await mend.pause(workflowId, principal.name, request.body.reason);
         else if (action === 'resume') await mend.resume(workflowId, principal.name);
         else await mend.cancel(workflowId);
@@ -170,7 +191,7 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
     async (request) => {
       const principal = principalOf(request);
       const workflowId = workflowIdOf(request.params.id);
-      if (principal.components) requireScope(principal, await componentsOfRun(mend, workflowId));
+      await requireRunScope(principal, mend, workflowId);
       const decision = request.body;
       const status = await mend.approve(workflowId, { approve: decision.approve, by: principal.name, reason: decision.reason });
       request.log.info({ workflowId: status.workflowId, by: principal.name, state: status.state }, 'run approval');

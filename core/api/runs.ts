@@ -4,16 +4,28 @@ import { FAILURE_CLASSES } from '../failure';
 import { OUTCOMES, PHASES } from '../run';
 import { ComponentIdSchema, RunRequestSchema, STRATEGIES, StrategySchema, TriggerSchema } from '../schemas';
 
-/** POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself. */
+/**
+ * POST /v1/runs: a run request as the CLI makes it; the API sets the trigger (`api`) itself.
+ * Components for a runbook acting on components, `host` for one acting on a host, neither for one
+ * with no target (what each takes: `mend runbooks`).
+ */
 export const StartRunsBodySchema = RunRequestSchema.omit({ trigger: true })
-  .refine((body) => new Set(body.components).size === body.components.length, { message: 'each component may appear once', path: ['components'] })
+  .refine((body) => new Set(body.components).size === (body.components ?? []).length, { message: 'each component may appear once', path: ['components'] })
+  .refine((body) => body.components === undefined || body.host === undefined, { message: 'name components or a host, not both', path: ['host'] })
   .meta({ id: 'StartRunsRequest' });
 export type StartRunsBody = z.output<typeof StartRunsBodySchema>;
 
-export const StartedRunSchema = z.object({ component: z.string(), workflowId: z.string(), runId: z.string(), url: z.string() });
+/** One run started: for the component it acts on, or the host (a host runbook), or neither (an untargeted runbook). */
+export const StartedRunSchema = z.object({
+  component: z.string().optional(),
+  host: z.string().optional(),
+  workflowId: z.string(),
+  runId: z.string(),
+  url: z.string(),
+});
 export type StartedRunBody = z.output<typeof StartedRunSchema>;
 
-/** 202: one run per component, in the order asked; the top-level ids are the first run's. */
+/** 202: one run per component, in the order asked (one run for a host or untargeted runbook); the top-level ids are the first run's. */
 export const StartRunsResponseSchema = z
   .object({ workflowId: z.string(), runId: z.string(), url: z.string(), runs: z.array(StartedRunSchema) })
   .meta({ id: 'StartedRuns', description: 'started: one run per component' });
@@ -87,8 +99,13 @@ export const StepRecordSchema = z.object({
   detail: z.string().optional(),
 });
 
+/** A phase the run entered: when, and how many steps it had then (where it goes among them). */
+export const PhaseRecordSchema = z.object({ phase: z.enum(PHASES), at: z.string(), step: z.number() });
+
 export const RunProgressSchema = z.object({
   phase: z.enum(PHASES),
+  /** Every phase entered so far, in order (`phase` is the last): a watcher prints those it did not see. */
+  phases: z.array(PhaseRecordSchema).optional(),
   step: z.string().optional(),
   attempt: z.number(),
   paused: z.boolean(),

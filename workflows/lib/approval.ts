@@ -31,7 +31,12 @@ export function handleApprovals(run: Runbook): void {
  * Waits for a decision unless pre-approved. Returns the final status: approved, pre-approved,
  * rejected or timed-out. In a dry run the wait is planned, not done.
  */
-export async function awaitApproval(run: Runbook, what: string, component: string, opts: { preApproved: boolean; timeoutMs: number }): Promise<ApprovalStatus> {
+export async function awaitApproval(
+  run: Runbook,
+  what: string,
+  component: string | undefined,
+  opts: { preApproved: boolean; timeoutMs: number },
+): Promise<ApprovalStatus> {
   if (opts.preApproved) {
     run.approval = { state: 'pre-approved', by: 'policy', reason: 'policy.preApproved' };
     run.skip('approval', `approval of ${what}`, component, 'pre-approved by policy');

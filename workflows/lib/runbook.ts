@@ -4,7 +4,7 @@
  */
 import { ApplicationFailure, condition, isCancellation, setHandler } from '@temporalio/workflow';
 import { FAILURE_CLASSES, type FailureClass } from '../../core/failure';
-import type { ApprovalStatus, Outcome, Phase, RecoveryResult, RunbookKind, StepRecord } from '../../core/run';
+import type { ApprovalStatus, Outcome, Phase, PhaseRecord, RecoveryResult, RunbookKind, StepRecord } from '../../core/run';
 import { pauseSignal, progressQuery, resumeSignal } from '../../core/messages';
 import type { Trigger } from '../../core/schemas';
 import { upsertEnd, upsertOutcome, upsertPhase, upsertRunAttributes } from './search-attributes';
@@ -34,6 +34,8 @@ export class Runbook {
   private phase: Phase;
   private paused = false;
   private readonly steps: StepRecord[] = [];
+  /** Every phase entered, for the progress query only (a watcher polling misses short ones): no commands. */
+  private readonly phases: PhaseRecord[] = [];
   private readonly startedAt = Date.now();
   attempt = 1;
   nextAttemptAt?: string;
@@ -41,8 +43,10 @@ export class Runbook {
 
   constructor(private readonly opts: RunbookOptions) {
     this.phase = opts.phase ?? 'detection';
+    this.logPhase();
     setHandler(progressQuery, () => ({
       phase: this.phase,
+      phases: this.phases.map((p) => ({ ...p })),
       // Derived from the log: the latest step still running (parallel levels may run several).
       step: this.steps.filter((s) => s.status === 'running').at(-1)?.name,
       attempt: this.attempt,
@@ -62,7 +66,13 @@ export class Runbook {
 
   enter(phase: Phase): void {
     this.phase = phase;
+    this.logPhase();
     upsertPhase(phase);
+  }
+
+  /** Records the phase just entered, unless it is the one the run was in already. */
+  private logPhase(): void {
+    if (this.phases.at(-1)?.phase !== this.phase) this.phases.push({ phase: this.phase, at: new Date().toISOString(), step: this.steps.length });
   }
 
   /**
@@ -179,6 +189,7 @@ export class Runbook {
    */
   conclude(outcome: string, succeeded: boolean): void {
     this.phase = succeeded ? 'completion' : 'failure';
+    this.logPhase();
     upsertEnd(this.phase, outcome);
   }
 
