@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { loadConfigFile } from '../../client/config';
+import { supervisorState } from '../../client/supervisors';
 import { deleteHealthSchedules, planHealthGroups, reconcileSchedules } from '../../client/schedules';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { fleetLimiterWorkflowId } from '../../core/constants';
@@ -79,6 +80,8 @@ export interface ScaleHostsResult {
   recoverySeconds: number[];
   recovery: Summary;
   undetected: number;
+  /** When some were not detected: what the failed components' supervisors said at the end (health, and what held them), counted. */
+  undetectedWhy: Record<string, number>;
   measuredAt: string;
   durationSeconds: number;
   markdown: string[];
@@ -96,6 +99,17 @@ async function fleetQueue(stack: BenchStack): Promise<{ waiting: number; holders
     if (err instanceof WorkflowNotFoundError) return { waiting: 0, holders: 0, granted: 0 };
     throw err;
   }
+}
+
+/** What the supervisors of `sample` say now (health, and what holds them), counted: why a failure had no recovery run. */
+async function whyNotRecovering(stack: BenchStack, sample: FailTarget[]): Promise<Record<string, number>> {
+  const why: Record<string, number> = {};
+  for (const { id } of sample) {
+    const st = await supervisorState(stack.client, id).catch((err: Error) => ({ health: `unreadable (${err.message})`, held: undefined }));
+    const key = st ? `${st.health}${st.held ? `, held: ${st.held}` : ''}` : 'no supervisor';
+    why[key] = (why[key] ?? 0) + 1;
+  }
+  return why;
 }
 
 /** Recovery runs (every component's strategy is `immediate`) on the stack's queue started before `ms` (epoch). */
@@ -221,7 +235,8 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
 
     let steadyAfterSeconds: number | undefined;
     let fleet = { waiting: 0, holders: 0, granted: 0 };
-    const steadyDeadline = 90_000 + opts.components * 10;
+    // Room for a start-up queue of false alarms to drain (one permit round trip each), bounded.
+    const steadyDeadline = 120_000 + opts.components * 30;
     await waitUntil(
       `the sweeps of ${opts.components} components to keep up`,
       steadyDeadline,
@@ -269,6 +284,8 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
     }));
     log(`scalehosts: failing ${sample.length} components over the hosts, 370 ms apart`);
     const measured = await injectAndMeasure(s, sample, 60_000);
+    const undetectedWhy = measured.undetected > 0 ? await whyNotRecovering(s, sample) : {};
+    if (measured.undetected > 0) log(`scalehosts: the failed components' supervisors say: ${JSON.stringify(undetectedWhy)}`);
     const detection = summarize(measured.detection);
     log(`scalehosts: detection median ${detection.median}s p95 ${detection.p95}s, ${measured.undetected} not detected`);
     const cpus = os.cpus();
@@ -290,6 +307,7 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
       recoverySeconds: measured.recovery,
       recovery: summarize(measured.recovery),
       undetected: measured.undetected,
+      undetectedWhy,
       measuredAt,
       durationSeconds: 0,
       markdown: [],
@@ -349,6 +367,12 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
       `${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${r.intervalMs / 1000} s interval.`,
     );
   if (r.steadyAfterSeconds === undefined) lines.push('', 'The sweeps never all kept up before the window (measured anyway).');
-  if (r.undetected > 0) lines.push('', `${r.undetected} injected failure(s) had no recovery run within 60 s.`);
+  if (r.undetected > 0)
+    lines.push(
+      '',
+      `${r.undetected} injected failure(s) had no recovery run within 60 s; their supervisors said at the end: ${Object.entries(r.undetectedWhy)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join('; ')}.`,
+    );
   return lines;
 }
