@@ -2,12 +2,15 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale, hostloss)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale, scalehosts, hostloss)
  *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
- *   --scale-interval 2000  its check interval in ms, the same at every size (default 1000)
+ *   --scale-interval 2000  its check interval in ms, the same at every size, and that of scalehosts (default 1000)
  *   --hostloss-trials 3  trials of the hostloss scenario (default 10, 2 with --quick)
+ *   --scalehosts-components 500  components of the scalehosts scenario (default 5000)
+ *   --scalehosts-hosts 2         its simulated hosts (default 10)
  *   --peers a,b        only these peers (mend, supervisord, monit)
  *   --merge            lay this run's results over the last report instead of replacing it
+ *   --results <dir>    write the report there instead of bench/results (a trial run; --merge reads the last report there too)
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -19,6 +22,7 @@ import { DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials
 import { overheadBench } from './scenarios/overhead';
 import { hostLossBench } from './scenarios/hostloss';
 import { scaleBench } from './scenarios/scale';
+import { scaleHostsBench } from './scenarios/scale-hosts';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
 import { mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
@@ -26,6 +30,9 @@ import { supervisordPeer } from './peers/supervisord';
 import type { BenchService, Peer, PeerSettings } from './peers/types';
 import { log, run } from './lib/util';
 import { writeReport, type BenchResults } from './report';
+
+/** The scalehosts section's name in the report: the same at every size, so a later run (with --merge) replaces an earlier one. */
+const SCALE_HOSTS_SECTION = 'Scale across hosts: components over simulated hosts, one central worker';
 
 const SETTINGS: PeerSettings = { intervalMs: 1_000, timeoutMs: 1_000, failures: 2 };
 
@@ -47,9 +54,21 @@ function parseArgs(argv: string[]) {
   const ht = argv.indexOf('--hostloss-trials');
   const hostLossTrials = ht >= 0 ? Number(argv[ht + 1]) : quick ? 2 : 10;
   if (!Number.isInteger(hostLossTrials) || hostLossTrials < 1) throw new Error('bench: --hostloss-trials takes a number of trials, at least 1');
+  const count = (flag: string, fallback: number) => {
+    const i = argv.indexOf(flag);
+    const value = i >= 0 ? Number(argv[i + 1]) : fallback;
+    if (!Number.isInteger(value) || value < 1) throw new Error(`bench: ${flag} takes a whole number, at least 1`);
+    return value;
+  };
+  const scaleHosts = { components: count('--scalehosts-components', 5_000), hosts: count('--scalehosts-hosts', 10) };
+  if (scaleHosts.components < scaleHosts.hosts) throw new Error('bench: --scalehosts-components must be at least --scalehosts-hosts (one component per host)');
+  const ri = argv.indexOf('--results');
+  if (ri >= 0 && !argv[ri + 1]) throw new Error('bench: --results takes a folder');
   return {
     quick,
     hostLossTrials,
+    scaleHosts,
+    resultsDir: ri >= 0 ? path.resolve(argv[ri + 1]!) : path.join(__dirname, 'results'),
     sizes,
     scaleIntervalMs,
     merge: argv.includes('--merge'),
@@ -108,7 +127,7 @@ async function withPeer<T>(
 const oneService = async (dir: string): Promise<BenchService[]> => [{ name: 'svc', port: await freePort(), stateFile: path.join(dir, 'svc.json') }];
 
 async function main(): Promise<void> {
-  const { quick, hostLossTrials, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
+  const { quick, hostLossTrials, scaleHosts, resultsDir, sizes, scaleIntervalMs, merge, wants, wantsPeer } = parseArgs(process.argv.slice(2));
   const trials = quick ? 5 : 30;
   const results: BenchResults = { machine: await machine(), settings: SETTINGS, quick, versions: {}, faults: {}, crashLoop: {} };
   const allPeers: Array<[string, (dir: string) => Peer]> = [
@@ -222,6 +241,16 @@ async function main(): Promise<void> {
     (results.extra ??= {})['Scale: components per worker'] = scale;
   }
 
+  if (wants('scalehosts')) {
+    log(`scale across hosts: ${scaleHosts.components} components over ${scaleHosts.hosts} simulated hosts, check interval ${scaleIntervalMs} ms`);
+    (results.extra ??= {})[SCALE_HOSTS_SECTION] = await scaleHostsBench({
+      ...scaleHosts,
+      intervalMs: scaleIntervalMs,
+      windowMs: quick ? 10_000 : 20_000,
+      failures: quick ? 10 : 20,
+    });
+  }
+
   if (wants('hostloss')) {
     const work = mkdtempSync(path.join(os.tmpdir(), 'mend-bench-hostloss-'));
     try {
@@ -236,7 +265,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const resultsDir = path.join(__dirname, 'results');
   const previous =
     merge && existsSync(path.join(resultsDir, 'latest.json'))
       ? (JSON.parse(readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as BenchResults)

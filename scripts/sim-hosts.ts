@@ -27,6 +27,15 @@ export interface SimAgent {
   identity: string;
 }
 
+/** A process run inside a host's namespace (see SimHost.spawn). */
+export interface SimProcess {
+  /** nsenter, which waits for the process and passes its stdio through. */
+  proc: ChildProcess;
+  /** The process's pid as seen from outside the namespace (for /proc sampling). */
+  pid: number;
+  exited: Promise<void>;
+}
+
 export interface SimHost {
   id: string;
   home: string;
@@ -34,6 +43,8 @@ export interface SimHost {
   nsPid: number;
   agent?: SimAgent;
   startAgent(): Promise<SimAgent>;
+  /** Runs `command` inside the namespace (a service of this host: it dies with the host). */
+  spawn(command: string[], opts?: { env?: NodeJS.ProcessEnv; stdout?: 'pipe' | 'ignore' }): Promise<SimProcess>;
   /** Kills the agent only (SIGKILL): its processes stay in the namespace, as on a real host. */
   killAgent(): Promise<void>;
   /** `/proc/<pid>/environ` of a pid as this host sees it, or undefined when it has no such pid. */
@@ -102,6 +113,20 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       const identity = / as (mend-agent\/.+)$/.exec(output.find((l) => l.includes('agent polling'))!)![1]!;
       host.agent = { proc, pid, output, exited, identity };
       return host.agent;
+    },
+    async spawn(command, opts = {}) {
+      const proc = spawn('nsenter', ['--target', String(nsPid), '--pid', '--mount', `--wd=${ROOT}`, '--', ...command], {
+        cwd: ROOT,
+        env: opts.env ?? process.env,
+        stdio: ['ignore', opts.stdout ?? 'ignore', 'inherit'],
+      });
+      const exited = exitOf(proc);
+      const pid = await waitFor(
+        `a process of ${id} to start`,
+        10_000,
+        () => childrenOf(proc.pid!)[0] || (proc.exitCode !== null && Promise.reject(new Error(`${command[0]} exited with ${proc.exitCode}`))),
+      );
+      return { proc, pid, exited };
     },
     async killAgent() {
       const agent = host.agent;

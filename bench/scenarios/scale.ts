@@ -16,7 +16,7 @@ import { recoveryWorkflowId } from '../../core/constants';
 import type { Config } from '../../core/schemas';
 import { WORKFLOW_TYPES } from '../../core/workflow-types';
 import type { ExtraChart } from '../report';
-import { sampleProc, type ProcSample } from '../lib/proc';
+import { usageOver, type ProcUsage } from '../lib/proc';
 import { startStack, type BenchStack } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
 import { log, now, ROOT, sleep, stopGroup, waitUntil } from '../lib/util';
@@ -29,13 +29,6 @@ export interface ScaleOptions {
   windowMs: number;
   /** Failures injected per size. */
   failures: number;
-}
-
-export interface ProcUsage {
-  /** Mean CPU over the window, % of one core. */
-  cpuPercent: number;
-  rssMiBMean: number;
-  rssMiBMax: number;
 }
 
 export interface ScaleRow {
@@ -74,7 +67,7 @@ export interface ScaleResult {
 }
 
 /** One target process serving `count` components' health endpoints; resolves with its port. */
-async function startTarget(count: number): Promise<{ child: ChildProcess; port: number }> {
+export async function startTarget(count: number): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bench/scale-target.js')], {
     env: { ...process.env, COMPONENTS: String(count), PORT: '0' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -92,7 +85,7 @@ async function startTarget(count: number): Promise<{ child: ChildProcess; port: 
   return { child, port };
 }
 
-const componentId = (i: number) => `c${i}`;
+export const componentId = (i: number) => `c${i}`;
 
 function writeConfig(dir: string, count: number, port: number, intervalMs: number): Config {
   const base = `http://127.0.0.1:${port}/c`;
@@ -117,40 +110,13 @@ function writeConfig(dir: string, count: number, port: number, intervalMs: numbe
   return loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
 }
 
-async function countRunning(stack: BenchStack, type: string): Promise<number> {
+export async function countRunning(stack: BenchStack, type: string): Promise<number> {
   const { count } = await stack.client.temporal.workflow.count(`WorkflowType = "${type}" AND ExecutionStatus = "Running" AND TaskQueue = "${stack.taskQueue}"`);
   return count;
 }
 
-/** CPU and RSS of each pid, sampled every second over `windowMs`. */
-async function usageOver(pids: Record<'worker' | 'server' | 'target', number>, windowMs: number): Promise<Record<'worker' | 'server' | 'target', ProcUsage>> {
-  const names = Object.keys(pids) as Array<keyof typeof pids>;
-  const first = Object.fromEntries(names.map((n) => [n, sampleProc(pids[n])])) as Record<keyof typeof pids, ProcSample>;
-  const rss = Object.fromEntries(names.map((n) => [n, [first[n].rssMiB]])) as Record<keyof typeof pids, number[]>;
-  const t0 = now();
-  while (now() - t0 < windowMs) {
-    await sleep(Math.min(1_000, windowMs - (now() - t0)));
-    for (const n of names) rss[n].push(sampleProc(pids[n]).rssMiB);
-  }
-  const seconds = (now() - t0) / 1000;
-  const round = (x: number) => Math.round(x * 10) / 10;
-  return Object.fromEntries(
-    names.map((n) => {
-      const last = sampleProc(pids[n]);
-      return [
-        n,
-        {
-          cpuPercent: round(((last.cpuSeconds - first[n].cpuSeconds) / seconds) * 100),
-          rssMiBMean: round(rss[n].reduce((a, b) => a + b, 0) / rss[n].length),
-          rssMiBMax: round(Math.max(...rss[n])),
-        },
-      ];
-    }),
-  ) as Record<keyof typeof pids, ProcUsage>;
-}
-
 /** Durations of the health sweeps that started in [fromMs, toMs] (epoch), from visibility. */
-async function sweepsBetween(stack: BenchStack, fromMs: number, toMs: number): Promise<number[]> {
+export async function sweepsBetween(stack: BenchStack, fromMs: number, toMs: number): Promise<number[]> {
   const iso = (ms: number) => new Date(ms).toISOString();
   const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.healthSweep)} AND TaskQueue = "${stack.taskQueue}" AND StartTime >= "${iso(fromMs)}" AND StartTime <= "${iso(toMs)}" AND ExecutionStatus != "Running"`;
   const seconds: number[] = [];
@@ -160,7 +126,7 @@ async function sweepsBetween(stack: BenchStack, fromMs: number, toMs: number): P
   return seconds;
 }
 
-async function post(url: string): Promise<{ failedAt?: number; restartedAt?: number | null }> {
+export async function post(url: string): Promise<{ failedAt?: number; restartedAt?: number | null }> {
   const res = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(5_000) });
   if (!res.ok) throw new Error(`bench: POST ${url} answered ${res.status}`);
   return (await res.json()) as { failedAt?: number };
@@ -171,33 +137,42 @@ export function spreadSample(n: number, k: number): number[] {
   return Array.from({ length: Math.min(n, k) }, (_, j) => Math.floor(((j + 0.5) * n) / Math.min(n, k)));
 }
 
-async function injectAndMeasure(
+/** A component to fail: its id and the base of its target endpoints (`http://127.0.0.1:<port>/c/<i>`). */
+export interface FailTarget {
+  id: string;
+  base: string;
+}
+
+/**
+ * Fails each of `sample` on its target, 370 ms apart, and measures, per failure, the delay (the
+ * target's clock) to its recovery run's start and to the target's restart call.
+ */
+export async function injectAndMeasure(
   stack: BenchStack,
-  port: number,
-  sample: number[],
+  sample: FailTarget[],
   deadlineMs: number,
 ): Promise<{ detection: number[]; recovery: number[]; undetected: number }> {
-  const failedAt = new Map<number, number>();
+  const failedAt = new Map<FailTarget, number>();
   // Spaced 370 ms apart (not a divisor of the interval): failures land at every phase of the sweep cycle.
   for (const i of sample) {
-    const answer = await post(`http://127.0.0.1:${port}/c/${i}/fail`);
+    const answer = await post(`${i.base}/fail`);
     failedAt.set(i, answer.failedAt!);
     await sleep(370);
   }
-  const detection = new Map<number, number>();
-  const recovery = new Map<number, number>();
+  const detection = new Map<FailTarget, number>();
+  const recovery = new Map<FailTarget, number>();
   const end = now() + deadlineMs;
   while (now() < end && (detection.size < sample.length || recovery.size < sample.length)) {
     for (const i of sample) {
       if (!detection.has(i)) {
         const d = await stack.client.temporal.workflow
-          .getHandle(recoveryWorkflowId(componentId(i)))
+          .getHandle(recoveryWorkflowId(i.id))
           .describe()
           .catch(() => undefined);
         if (d && d.startTime.getTime() >= failedAt.get(i)! - 1_000) detection.set(i, (d.startTime.getTime() - failedAt.get(i)!) / 1000);
       }
       if (!recovery.has(i)) {
-        const status = (await (await fetch(`http://127.0.0.1:${port}/c/${i}/status`)).json()) as { restartedAt: number | null };
+        const status = (await (await fetch(`${i.base}/status`)).json()) as { restartedAt: number | null };
         if (status.restartedAt && status.restartedAt >= failedAt.get(i)!) recovery.set(i, (status.restartedAt - failedAt.get(i)!) / 1000);
       }
     }
@@ -253,7 +228,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     if (steadyAfterSeconds) log(`scale ${count}: steady after ${steadyAfterSeconds.toFixed(1)}s; a ${opts.windowMs / 1000}s window`);
 
     const windowFrom = Date.now();
-    const usage = await usageOver({ worker: s.worker.pid!, server: s.server.pid, target: target.child.pid! }, opts.windowMs);
+    const usage = await usageOver({ worker: [s.worker.pid!], server: [s.server.pid], target: [target.child.pid!] }, opts.windowMs);
     const windowTo = Date.now();
     // A sweep started at the end of the window may still run: wait for it to close before listing.
     await sleep(2_000 + opts.intervalMs);
@@ -267,7 +242,11 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
 
     const sample = spreadSample(count, opts.failures);
     log(`scale ${count}: failing ${sample.length} components, 370 ms apart`);
-    const measured = await injectAndMeasure(s, target.port, sample, 60_000);
+    const measured = await injectAndMeasure(
+      s,
+      sample.map((i) => ({ id: componentId(i), base: `http://127.0.0.1:${target.port}/c/${i}` })),
+      60_000,
+    );
     const row: ScaleRow = {
       components: count,
       supervisorsUpSeconds,
