@@ -231,7 +231,9 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
     )
       .then(() => (supervisorsUpSeconds = (now() - t0) / 1000))
       .catch(() => log(`scalehosts: only ${running} of ${opts.components} supervisors after ${upDeadline / 1000}s; measuring anyway`));
-    log(`scalehosts: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; waiting for the sweeps to keep up`);
+    log(
+      `scalehosts: ${running} supervisors running${supervisorsUpSeconds ? ` after ${supervisorsUpSeconds.toFixed(1)}s` : ''}; waiting for the sweeps to keep up`,
+    );
 
     let steadyAfterSeconds: number | undefined;
     let fleet = { waiting: 0, holders: 0, granted: 0 };
