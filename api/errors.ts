@@ -98,6 +98,32 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Fastify's `frameworkErrors`: failures before any route is found (a path whose %-escapes do not
+ * decode) leave in the same shape as every other error, with the request id, instead of Fastify's own.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  if (err.code === 'FST_ERR_BAD_URL') {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    void sendError(
+      reply,
+      {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `path ${JSON.stringify(path)} is not a valid URL: a %-escape does not decode (percent-encode "%" as %25, and text as UTF-8)`,
+        requestId: request.id,
+        issues: [{ path: 'path', message: 'malformed percent-encoding' }],
+      },
+      {},
+    );
+    return;
+  }
+  const { body, headers, internal } = toErrorResponse(err, request.id, request.headers['content-type']);
+  if (internal) request.log.error({ err }, 'request failed');
+  void sendError(reply, body, headers);
+}
+
 /** Sends an error body with its own serializer, whatever the route declared. */
 function sendError(reply: FastifyReply, body: ErrorResponse, headers: Record<string, string>): FastifyReply {
   return reply
