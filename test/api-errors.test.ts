@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { MendClient, type StartRecoveryRequest } from '../client';
 import { loadConfigFile } from '../client/config';
+import { ServiceError } from '@temporalio/client';
 import type { TokenTable } from '../api/auth';
+import { toErrorResponse } from '../api/errors';
 import { supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
@@ -56,6 +58,22 @@ describe('visibility queries and run ids (pure)', () => {
     assert.equal(componentOfWorkflowId('mend/recover/api/escalation/progressive'), 'api');
     assert.equal(componentOfWorkflowId('mend/supervisor/db'), 'db');
     assert.equal(componentOfWorkflowId('mend/saga/x/1'), undefined);
+  });
+});
+
+describe('error mapping (pure)', () => {
+  test('a Temporal call cancelled at the deadline (gRPC CANCELLED) is a 503 with Retry-After, not a 500', () => {
+    // The shape `npm run fuzz` saw from a backlog query after the request's 10 s: the client's ServiceError over the gRPC status.
+    const grpc = Object.assign(new Error('1 CANCELLED: Call cancelled'), { code: 1, details: 'Call cancelled' });
+    const err = new ServiceError('Failed to query Workflow: 1 CANCELLED: Call cancelled', { cause: grpc });
+    const { body, headers, internal } = toErrorResponse(err, 'req-1');
+    assert.equal(body.statusCode, 503);
+    assert.equal(headers['retry-after'], '5');
+    assert.equal(internal, false);
+    // Anything else unknown stays an internal error that names only the request.
+    const other = toErrorResponse(new Error('boom'), 'req-2');
+    assert.equal(other.body.statusCode, 500);
+    assert.doesNotMatch(other.body.message, /boom/);
   });
 });
 

@@ -25,15 +25,19 @@ export interface FuzzReport {
 }
 
 /**
- * Memory is judged after a warm-up of the first tenth of the requests: flat when the API's RSS
- * after the last request is at most 20% above its RSS at 10% of them.
+ * Memory is judged on the samples after a warm-up of the first 20% of the requests. RSS saws up and
+ * down with garbage collection, so single samples are not compared: the median of the samples taken
+ * at 20–40% of the requests is compared with the median of those at 80–100%, and the memory is flat
+ * when the later median is at most 10% above the earlier one (a leak grows with the requests).
  */
-export function memoryFlat(rss: Tally['rss'], total: number): { flat: boolean; at10?: number; at100?: number; max?: number; growthPct?: number } {
-  const at10 = rss.find((s) => s.done >= total / 10)?.rssMiB;
-  const at100 = rss.at(-1)?.rssMiB;
-  if (at10 === undefined || at100 === undefined) return { flat: false };
-  const growthPct = (100 * (at100 - at10)) / at10;
-  return { flat: growthPct <= 20, at10, at100, max: Math.max(...rss.map((s) => s.rssMiB)), growthPct };
+export function memoryFlat(rss: Tally['rss'], total: number): { flat: boolean; early?: number; late?: number; max?: number; growthPct?: number } {
+  const median = (xs: number[]) => (xs.length === 0 ? undefined : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]);
+  const window = (lo: number, hi: number) => rss.filter((s) => s.done >= lo * total && s.done <= hi * total).map((s) => s.rssMiB);
+  const early = median(window(0.2, 0.4));
+  const late = median(window(0.8, 1));
+  if (early === undefined || late === undefined) return { flat: false };
+  const growthPct = (100 * (late - early)) / early;
+  return { flat: growthPct <= 10, early, late, max: Math.max(...rss.map((s) => s.rssMiB)), growthPct };
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -82,7 +86,7 @@ export function markdown(r: FuzzReport): string {
     `| 5xx responses | 0 | ${t.fiveXx} |`,
     `| stack traces (or code paths) in bodies | 0 | ${t.stacks} |`,
     `| effects of bad input (workflows started outside \`fzv-*\`, changes to \`fzj-*\`) | 0 | ${effects} |`,
-    `| API memory (RSS after warm-up at 10% → 100% of requests) | flat (≤ 20% growth) | ${mem.at10?.toFixed(0) ?? '?'} → ${mem.at100?.toFixed(0) ?? '?'} MiB (${mem.growthPct !== undefined ? `${mem.growthPct >= 0 ? '+' : ''}${mem.growthPct.toFixed(1)}%` : '?'}; max ${mem.max?.toFixed(0) ?? '?'} MiB): ${mem.flat ? 'flat' : 'NOT flat'} |`,
+    `| API memory (median RSS at 20–40% → 80–100% of requests) | flat (≤ 10% growth) | ${mem.early?.toFixed(0) ?? '?'} → ${mem.late?.toFixed(0) ?? '?'} MiB (${mem.growthPct !== undefined ? `${mem.growthPct >= 0 ? '+' : ''}${mem.growthPct.toFixed(1)}%` : '?'}; max ${mem.max?.toFixed(0) ?? '?'} MiB): ${mem.flat ? 'flat' : 'NOT flat'} |`,
     '',
     `Also: API alive and /healthz 200 at the end: ${r.apiAlive ? 'yes' : 'NO'}; transport errors (no HTTP answer): ${t.transportErrors}; 4xx bodies not in the error shape: ${t.badErrorBodies}; requests with a defect answered 2xx: ${t.acceptedBad}.`,
     '',
@@ -150,7 +154,7 @@ export function markdown(r: FuzzReport): string {
   lines.push(
     '## API memory',
     '',
-    'RSS of the API process (/proc/<pid>/status VmRSS), sampled every second; one sample per 5% of the requests shown.',
+    'RSS of the API process (/proc/<pid>/status VmRSS), sampled every second; one sample per 5% of the requests shown. Flat means: after a warm-up of 20% of the requests, the median of the samples at 80–100% is at most 10% above the median at 20–40% (single samples saw with garbage collection).',
     '',
     '| requests done | time (s) | RSS (MiB) |',
     '| --- | --- | --- |',
