@@ -12,7 +12,7 @@ import type { MendClient } from '../client';
 import type { Role } from '../core/api';
 import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
-import { HttpError, installErrorHandling } from './errors';
+import { frameworkErrorHandler, HttpError, installErrorHandling } from './errors';
 import { installBodyParsing } from './json-body';
 import { bucketWindow, tokenBucketStore, waitFor, type Limiter, type RateLimitOptions } from './rate-limit';
 import { ApiMetrics } from './metrics';
@@ -103,6 +103,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     // The onResponse hook logs one line per request instead (health probes at debug).
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
+    frameworkErrors: frameworkErrorHandler,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();

@@ -34,6 +34,18 @@ function fieldPath(context: string | undefined, pointer: string): string {
   return out;
 }
 
+/**
+ * A gRPC call of this request that ended CANCELLED (code 1): the API cancels calls only when the
+ * request's deadline passes, and gRPC sometimes reports that as CANCELLED rather than
+ * DEADLINE_EXCEEDED (`npm run fuzz` saw a backlog query end so after 10 s, answered 500).
+ */
+function cancelledCall(err: unknown): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code === 1 || (typeof e.message === 'string' && /\b1 CANCELLED\b/.test(e.message))) return true;
+  }
+  return false;
+}
+
 export function toErrorResponse(
   err: unknown,
   requestId: string,
@@ -70,7 +82,7 @@ export function toErrorResponse(
   if (err instanceof RunNotFoundError) return { body: body(404, err.message), headers: {}, internal: false };
   if (err instanceof RunEndedError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunRefusedError) return { body: body(409, err.message), headers: {}, internal: false };
-  if (err instanceof TemporalUnreachableError || isUnreachable(err))
+  if (err instanceof TemporalUnreachableError || isUnreachable(err) || cancelledCall(err))
     return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
   if (err instanceof ValidationError) return { body: body(400, err.message), headers: {}, internal: false };
   if ((err as FastifyError | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -96,6 +108,32 @@ export function installErrorHandling(app: FastifyInstance): void {
     const path = request.url.split('?')[0]!.slice(0, 200);
     return sendError(reply, { statusCode: 404, error: 'Not Found', message: `no route ${request.method} ${path}`, requestId: request.id }, {});
   });
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures before any route is found (a path whose %-escapes do not
+ * decode) leave in the same shape as every other error, with the request id, instead of Fastify's own.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  if (err.code === 'FST_ERR_BAD_URL') {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    void sendError(
+      reply,
+      {
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `path ${JSON.stringify(path)} is not a valid URL: a %-escape does not decode (percent-encode "%" as %25, and text as UTF-8)`,
+        requestId: request.id,
+        issues: [{ path: 'path', message: 'malformed percent-encoding' }],
+      },
+      {},
+    );
+    return;
+  }
+  const { body, headers, internal } = toErrorResponse(err, request.id, request.headers['content-type']);
+  if (internal) request.log.error({ err }, 'request failed');
+  void sendError(reply, body, headers);
 }
 
 /** Sends an error body with its own serializer, whatever the route declared. */

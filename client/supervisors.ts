@@ -15,6 +15,9 @@ export async function supervisorState(client: MendClient, componentId: string): 
     return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query(supervisorStateQuery);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
+    // Temporal down, or not answering within the caller's deadline, is said as such (the API's 503), not as a broken supervisor.
+    const unreachable = mapConnectionError(err);
+    if (unreachable !== err) throw unreachable;
     // The server's reason (no worker answered, a failed workflow task) is in the cause.
     const cause = (err as Error & { cause?: { details?: string } }).cause?.details;
     throw new Error(`cannot read the supervisor of ${componentId}: ${(err as Error).message}${cause ? ` (${cause})` : ''}`);

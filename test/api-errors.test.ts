@@ -10,6 +10,12 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { MendClient, type StartRecoveryRequest } from '../client';
 import { loadConfigFile } from '../client/config';
+import { ServiceError } from '@temporalio/client';
+import type { TokenTable } from '../api/auth';
+import { toErrorResponse } from '../api/errors';
+import { supervisorWorkflowId } from '../core/constants';
+import type { Config } from '../core/schemas';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { queryLiteral, runListQuery, workflowIdOf, componentOfWorkflowId } from '../core/visibility';
 import { bearer, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
 import { sharedServer, tempDir, uniqueQueue, writeDemoConfig } from './helpers';
@@ -55,6 +61,22 @@ describe('visibility queries and run ids (pure)', () => {
   });
 });
 
+describe('error mapping (pure)', () => {
+  test('a Temporal call cancelled at the deadline (gRPC CANCELLED) is a 503 with Retry-After, not a 500', () => {
+    // The shape `npm run fuzz` saw from a backlog query after the request's 10 s: the client's ServiceError over the gRPC status.
+    const grpc = Object.assign(new Error('1 CANCELLED: Call cancelled'), { code: 1, details: 'Call cancelled' });
+    const err = new ServiceError('Failed to query Workflow: 1 CANCELLED: Call cancelled', { cause: grpc });
+    const { body, headers, internal } = toErrorResponse(err, 'req-1');
+    assert.equal(body.statusCode, 503);
+    assert.equal(headers['retry-after'], '5');
+    assert.equal(internal, false);
+    // Anything else unknown stays an internal error that names only the request.
+    const other = toErrorResponse(new Error('boom'), 'req-2');
+    assert.equal(other.body.statusCode, 500);
+    assert.doesNotMatch(other.body.message, /boom/);
+  });
+});
+
 describe('API error responses', () => {
   const dir = tempDir('api-errors');
   const id = `err-${Date.now().toString(36)}`;
@@ -62,12 +84,15 @@ describe('API error responses', () => {
   let app: FastifyInstance;
   let tokens: TestTokens;
   let starts: StartRecoveryRequest[];
+  let config: Config;
+  let table: TokenTable;
 
   before(async () => {
     const { file } = await writeDemoConfig(dir, [{ id }]);
-    const config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
+    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     const made = makeTokens(id);
     tokens = made.tokens;
+    table = made.table;
     real = await MendClient.connect({ address: sharedServer().address, taskQueue: uniqueQueue('api-errors') });
     const spy = spyClient(real);
     starts = spy.starts;
@@ -136,6 +161,46 @@ describe('API error responses', () => {
       const res = await app.inject({ method: 'GET', url: `/v1/runs/${bad}`, headers: bearer(tokens.viewer) });
       assert.equal(res.statusCode, 400, `${bad}: ${res.body}`);
       if (bad !== '%zz') assert.equal(res.json().issues[0].path, 'params.id');
+    }
+  });
+
+  test('a path whose %-escapes do not decode is a 400 in the error shape, with the request id', async () => {
+    for (const [method, url] of [
+      ['GET', '/v1/runs/%zz'],
+      ['POST', '/v1/backlog/%/start'],
+      ['POST', '/v1/components/%C0%AF/check?x=1'],
+      ['GET', '/v1/runs/a%E0%A4%A'],
+    ] as const) {
+      const res = await app.inject({ method, url, headers: bearer(tokens.admin) });
+      assert.equal(res.statusCode, 400, `${method} ${url}`);
+      const body = res.json() as { message: string; requestId: string; issues: Array<{ path: string }> };
+      assert.ok(body.requestId, `${method} ${url}: no request id in ${res.body}`);
+      assert.equal(body.requestId, res.headers['x-request-id']);
+      assert.match(body.message, /^path ".*" is not a valid URL: a %-escape does not decode/);
+      assert.deepEqual(
+        body.issues.map((i) => i.path),
+        ['path'],
+      );
+    }
+    assert.equal(starts.length, 0);
+  });
+
+  test('a supervisor that does not answer within the deadline is a 503 with Retry-After, not a 500', async () => {
+    // Found by `npm run fuzz`: a query that timed out came back as a plain error, and the API said 500.
+    // A supervisor on this test's queue, which no worker polls: its query waits until the request's deadline.
+    await real.temporal.workflow.start(WORKFLOW_TYPES.supervisor, { workflowId: supervisorWorkflowId(id), taskQueue: real.taskQueue, args: [{}] });
+    const slowApp = await testApp(real, config, table, { temporalDeadlineMs: 1_500 });
+    try {
+      const res = await slowApp.inject({ method: 'GET', url: `/v1/components/${id}`, headers: bearer(tokens.viewer) });
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(res.headers['retry-after'], '5');
+      assert.match(res.json().message, /Temporal is not reachable/);
+    } finally {
+      await slowApp.close();
+      await real.temporal.workflow
+        .getHandle(supervisorWorkflowId(id))
+        .terminate('test over')
+        .catch(() => undefined);
     }
   });
 

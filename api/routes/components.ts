@@ -52,13 +52,16 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
     },
     async (request) => {
       const [component] = componentsById(deps.config, [request.params.id]);
-      const [recovery, supervisor] = await Promise.all([
-        describeSummary(deps.mend, recoveryWorkflowId(component!.id)).catch((err: unknown) => {
-          if (err instanceof RunNotFoundError) return null;
-          throw err;
-        }),
-        supervisorState(deps.mend, component!.id),
-      ]);
+      // Both calls end before the answer (allSettled): a failure of one leaves no call of the request running behind it.
+      const [recovery, supervisor] = settled(
+        await Promise.allSettled([
+          describeSummary(deps.mend, recoveryWorkflowId(component!.id)).catch((err: unknown) => {
+            if (err instanceof RunNotFoundError) return null;
+            throw err;
+          }),
+          supervisorState(deps.mend, component!.id),
+        ]),
+      );
       return {
         ...componentView(component!),
         supervisor: supervisor ? supervisorView(supervisor) : null,
@@ -123,3 +126,9 @@ export const componentRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { d
     },
   );
 };
+
+/** The values of settled promises, or the first failure. */
+function settled<T extends readonly unknown[]>(results: { [K in keyof T]: PromiseSettledResult<T[K]> }): T {
+  for (const r of results as readonly PromiseSettledResult<unknown>[]) if (r.status === 'rejected') throw r.reason;
+  return (results as readonly PromiseSettledResult<unknown>[]).map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
