@@ -8,8 +8,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
-import { freePort } from '../scripts/ports';
-import { alive, componentPid, down, stopLeftover, up } from './dev-stack-fixtures';
+import { alive, componentPid, down, stackPort, stopLeftover, up } from './dev-stack-fixtures';
 import { httpStatus, sharedServer, tempDir, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack with a user config (MEND_CONFIG)', () => {
@@ -20,17 +19,17 @@ describe('the dev stack with a user config (MEND_CONFIG)', () => {
   afterEach(() => stopLeftover(stack));
 
   test('names the config, has no demo hints, uses the configured Temporal HTTP and metrics ports, and stops or leaves its components as MEND_COMPONENTS_ON_EXIT says', async () => {
-    const { file, services } = await writeDemoConfig(dir, [{ id: 'svc' }]);
+    const { file, services } = await writeDemoConfig(dir, [{ id: 'svc', port: await stackPort() }]);
     const [svc] = services;
-    const httpPort = await freePort();
-    const metricsPort = await freePort();
+    const httpPort = await stackPort();
+    const metricsPort = await stackPort();
     const env = {
       ...process.env,
       MEND_HOME: home,
       MEND_CONFIG: file,
-      MEND_API_PORT: String(await freePort()),
-      MEND_TEMPORAL_PORT: String(await freePort()),
-      MEND_UI_PORT: String(await freePort()),
+      MEND_API_PORT: String(await stackPort()),
+      MEND_TEMPORAL_PORT: String(await stackPort()),
+      MEND_UI_PORT: String(await stackPort()),
       MEND_TEMPORAL_HTTP_PORT: String(httpPort),
       MEND_TEMPORAL_METRICS_PORT: String(metricsPort),
       TEMPORAL_CLI_PATH: sharedServer().temporalCli,

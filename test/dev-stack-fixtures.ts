@@ -7,7 +7,17 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readProcStat } from '../domain/adapters/process';
+import { freePortInRange } from '../scripts/ports';
 import { spawnTs, waitFor, type Spawned } from './helpers';
+
+/**
+ * A port for a stack's server or service, below Linux's ephemeral range (32768 and up): a stack binds
+ * its ports some 20 s after the test picked them, and an OS-picked port (`listen(0)`, an outgoing
+ * connection) of any other process could take one in the meantime. Here only another random pick could.
+ */
+export function stackPort(): Promise<number> {
+  return freePortInRange(10_000, 19_999);
+}
 
 /** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
 export function processesOf(home: string): string[] {

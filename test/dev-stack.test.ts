@@ -13,9 +13,8 @@ import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
-import { freePort } from '../scripts/ports';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
-import { alive, componentPid, down, killIfAlive, processesOf, stopLeftover, up } from './dev-stack-fixtures';
+import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
 import { httpStatus, runMendBinary, sharedServer, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack (npm start)', () => {
@@ -33,15 +32,19 @@ describe('the dev stack (npm start)', () => {
   after(() => stopLeftover(stack));
 
   test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
-    const { file, services } = await writeDemoConfig(dir, [{ id: 'store' }, { id: 'api', dependsOn: ['store'] }, { id: 'web', dependsOn: ['api'] }]);
-    const apiPort = await freePort();
+    const { file, services } = await writeDemoConfig(dir, [
+      { id: 'store', port: await stackPort() },
+      { id: 'api', dependsOn: ['store'], port: await stackPort() },
+      { id: 'web', dependsOn: ['api'], port: await stackPort() },
+    ]);
+    const apiPort = await stackPort();
     env = {
       ...process.env,
       MEND_HOME: home,
       MEND_CONFIG: file,
       MEND_API_PORT: String(apiPort),
-      MEND_TEMPORAL_PORT: String(await freePort()),
-      MEND_UI_PORT: String(await freePort()),
+      MEND_TEMPORAL_PORT: String(await stackPort()),
+      MEND_UI_PORT: String(await stackPort()),
       TEMPORAL_CLI_PATH: sharedServer().temporalCli,
     };
     stack = await up(env);
