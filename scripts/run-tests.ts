@@ -102,13 +102,6 @@ function parseArgs(argv: string[]): Options {
   return opts;
 }
 
-/**
- * Niceness of the typecheck, lint and format children (see runCheck): a third of a test process's
- * share of the CPU. Enough for them to end well before the tests do; not so low that tsc, starved,
- * would be left running alone after them.
- */
-const CHECKS_NICENESS = 5;
-
 interface CheckResult {
   name: string;
   ok: boolean;
@@ -119,15 +112,6 @@ function runCheck(name: string, bin: string, args: string[]): Promise<CheckResul
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(path.join(ROOT, 'node_modules/.bin', bin), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    // Below the tests in priority: on a small machine the checks (a minute of CPU between them) would
-    // otherwise delay the server start, the bundle and the first, longest files; they finish anyway.
-    if (child.pid !== undefined) {
-      try {
-        os.setPriority(child.pid, CHECKS_NICENESS);
-      } catch {
-        /* not allowed here: they run at the tests' priority */
-      }
-    }
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
