@@ -2,8 +2,9 @@
  * `npm test`'s runner: finds or builds the Temporal CLI, starts ONE dev server on free ports and
  * bundles the workflows ONCE, then runs test/*.test.ts with node's test runner, sharing both.
  * Each test uses its own task queue, ids, ports and folders, so files run several at a time
- * (the concurrent lane); files marked `// test-lane: serial` run one at a time in a lane of their
- * own, beside it (see scripts/test-lanes.ts). The server is stopped at the end, whatever happened.
+ * (the concurrent lane); files marked `// test-lane: heavy` (whole stacks of their own) run two at a
+ * time in a lane of their own, beside it (see scripts/test-lanes.ts). Both lanes start their
+ * slowest files first. The server is stopped at the end, whatever happened.
  *
  *   node --import tsx scripts/run-tests.ts [--checks] [--concurrency N] [name-substring ...]
  *
@@ -45,6 +46,12 @@ const ROOT = path.resolve(__dirname, '..');
  * on a process coming up, on a timer), so more files than cores keeps the machine busy.
  */
 const DEFAULT_CONCURRENCY = 6;
+
+/**
+ * Files at a time in the heavy lane. Its three files (chaos ~2.5 min, the two dev-stack files ~1
+ * min each) one at a time made it the run's critical path; two at a time it ends before the concurrent lane.
+ */
+const HEAVY_CONCURRENCY = 2;
 
 /**
  * The end-to-end files `npm run test:prod` runs against the real server: every strategy, supervision,
@@ -191,6 +198,12 @@ async function main(): Promise<number> {
     : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
+  // The bundle is made while the server starts; neither needs the other.
+  const bundlePath = path.join(work, 'workflow-bundle.js');
+  const bundled = bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger }).then(({ code }) =>
+    writeFileSync(bundlePath, code),
+  );
+  bundled.catch(() => undefined); // awaited below, once the server is up (and stopped whatever happens)
   const server = opts.prod
     ? await startProdTemporal({ fast: true }) // its own temporary folder, which the postgres user can reach
     : await startDevServer({
@@ -204,9 +217,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void stopServer().then(() => process.exit(130)));
   process.once('SIGTERM', () => void stopServer().then(() => process.exit(143)));
   try {
-    const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger });
-    const bundlePath = path.join(work, 'workflow-bundle.js');
-    writeFileSync(bundlePath, code);
+    await bundled;
     const what = 'serverVersion' in server ? `the Temporal server ${server.serverVersion} on PostgreSQL` : `Temporal ${binary.version} (${binary.source})`;
     console.log(`test harness: ${what} at ${server.address}, workflows bundled, ready in ${Date.now() - t0}ms`);
 
@@ -222,12 +233,19 @@ async function main(): Promise<number> {
       {
         name: 'concurrent',
         files: slowestFirst(
-          files.filter((f) => !f.serial),
+          files.filter((f) => !f.heavy),
           known,
         ),
         concurrency: opts.concurrency,
       },
-      { name: 'serial', files: files.filter((f) => f.serial), concurrency: 1 },
+      {
+        name: 'heavy',
+        files: slowestFirst(
+          files.filter((f) => f.heavy),
+          known,
+        ),
+        concurrency: HEAVY_CONCURRENCY,
+      },
     ].filter((lane) => lane.files.length > 0);
     const lanesStart = Date.now();
     const results = await Promise.all(lanes.map((lane, i) => runLane(lane, env, work, i === 0)));

@@ -2,20 +2,23 @@
  * How scripts/run-tests.ts splits and orders the test files, and adds up the lanes' summaries.
  *
  * Every test/*.test.ts runs in the concurrent lane (several files at a time, each kept apart by
- * its own task queue, ids, ports and folders) unless it carries the serial marker: a line
- * `// test-lane: serial — <why>`. Those are files whose faults are timing-sensitive or that load the
- * machine heavily (their own dev servers, killed stacks); they run one at a time, by themselves.
+ * its own task queue, ids, ports and folders) unless it carries the heavy marker: a line
+ * `// test-lane: heavy — <why>`. Those are files that run whole stacks of their own (dev servers,
+ * workers, killed on a clock: the chaos suite, the dev stack); they run in a lane of their own,
+ * beside the concurrent one and from the start, two at a time, so that no more than two such
+ * stacks load the machine at once and none waits behind the many short files.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const SERIAL_MARKER = /^\/\/ test-lane: serial\b/m;
+export const HEAVY_MARKER = /^\/\/ test-lane: heavy\b/m;
 
 export interface TestFile {
   /** Relative to the repository root, e.g. test/saga.test.ts. */
   path: string;
-  serial: boolean;
+  /** Carries the heavy marker: runs in the heavy lane. */
+  heavy: boolean;
 }
 
 /** test/*.test.ts whose names contain one of `filter` (all when empty), with their lane. */
@@ -26,7 +29,7 @@ export function discoverTestFiles(root: string, filter: string[]): TestFile[] {
     .sort()
     .map((f) => {
       const rel = path.join('test', f);
-      return { path: rel, serial: SERIAL_MARKER.test(readFileSync(path.join(root, rel), 'utf8')) };
+      return { path: rel, heavy: HEAVY_MARKER.test(readFileSync(path.join(root, rel), 'utf8')) };
     });
 }
 

@@ -6,6 +6,7 @@ export interface Alert {
   kind: string;
   component: string;
   text: string;
+  details?: Record<string, unknown>;
 }
 
 export interface AlertSink {

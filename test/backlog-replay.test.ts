@@ -52,7 +52,11 @@ async function startSink(dir: string, env: Record<string, string> = {}): Promise
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawnTs('demo/sink.js', { ...process.env, PORT: String(port), STORE_FILE: path.join(dir, 'sink-store.json'), DEDUPE: 'off', ...env });
-  await waitFor('demo sink to answer', 15_000, async () => (await httpStatus(`${url}/healthz`)) === 200);
+  // Generous: on a loaded machine a process can take long to start, and a slow start is not a failure.
+  await waitFor('demo sink to answer', 60_000, async () => (await httpStatus(`${url}/healthz`)) === 200).catch(async (err: Error) => {
+    await proc.stop('SIGKILL'); // a sink left running would keep this test file from ever ending
+    throw err;
+  });
   const json = async <T>(p: string, init?: RequestInit) => (await (await fetch(`${url}${p}`, init)).json()) as T;
   return {
     url,

@@ -1,4 +1,4 @@
-// test-lane: serial — its own dev server, restarted under a dozen timed faults: run alone, not starved by other files
+// test-lane: heavy — its own dev server, restarted under a dozen timed faults, and its own worker and services
 /**
  * The chaos suite, short: chaos/harness.ts with its own dev server on a file database (it restarts
  * it), a worker, supervised and manual demo services and a backlog spool to a flaky sink, through

@@ -1,108 +1,50 @@
-// test-lane: serial — starts and kills a whole stack (its own dev server, worker, API, fleet): run alone, not starved by other files
+// test-lane: heavy — starts and kills whole stacks of its own (dev server, worker, API, fleet)
 /**
  * `npm start`'s stack for real: dev server on a SQLite file, process components, worker and API. It
  * comes up, its supervisors recover a killed service with no human action (and a run by hand works
  * too), it stops on SIGTERM leaving no process behind (ps proves it), a second start on the same
- * database still sees the earlier run, a killed worker or API is restarted while the Temporal
- * server and the components keep running, and a user's own config gets its own banner, ports and
- * exit behaviour.
+ * database still sees the earlier run, and a killed worker or API is restarted while the Temporal
+ * server and the components keep running. A user's own config: test/dev-stack-config.test.ts.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, test } from 'node:test';
-import { readProcStat } from '../domain/adapters/process';
+import { after, afterEach, describe, test } from 'node:test';
 import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
-import { freePort } from '../scripts/ports';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
-import { httpStatus, runMendBinary, sharedServer, spawnTs, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
-
-/** Processes whose environment carries this stack's MEND_HOME: everything the stack started. */
-function processesOf(home: string): string[] {
-  const out = execFileSync('ps', ['-e', 'e', '-ww', '-o', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(`MEND_HOME=${home} `) && !/^\s*\d+\s+Z/.test(line))
-    .map((line) => line.slice(0, 160));
-}
-
-/** The pid a process component's pid file names. */
-function componentPid(home: string, id: string): number {
-  return (JSON.parse(readFileSync(path.join(home, 'run', `${id}.pid`), 'utf8')) as { pid: number }).pid;
-}
-
-/** Running, and not a zombie (a process orphaned by an exited stack may wait unreaped). */
-function alive(pid: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
-}
-
-/** Starts the stack in its own process group and waits for its banner. */
-async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
-  const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
-  await waitFor(
-    '"mend is up"',
-    120_000,
-    () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))),
-  );
-  return started;
-}
-
-/** SIGTERMs the stack's whole group, as Ctrl-C or a service manager would; it must exit 0, leaving only `survivors` (pids). */
-async function down(started: Spawned, home: string, survivors: number[] = []): Promise<void> {
-  process.kill(-started.proc.pid!, 'SIGTERM');
-  const code = await started.exited;
-  assert.equal(code, 0, started.output.slice(-10).join('\n'));
-  const left = () => processesOf(home).filter((line) => !survivors.includes(Number(line.trim().split(/\s+/)[0])));
-  await waitFor('no process of the stack left', 10_000, () => left().length === 0).catch(() => {
-    assert.deepEqual(left(), [], 'processes left behind');
-  });
-}
-
-/**
- * Stops a detached test stack that is still running after its test (a failed one): SIGTERM first,
- * so it stops its components as on Ctrl-C (a SIGKILL would leave them running, and the next test
- * would find the ports taken), then SIGKILL if it does not exit within 20 s.
- */
-async function stopLeftover(stack: Spawned | undefined): Promise<void> {
-  if (!stack || stack.proc.exitCode !== null) return;
-  process.kill(-stack.proc.pid!, 'SIGTERM');
-  const exited = await Promise.race([stack.exited.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref())]);
-  if (!exited) {
-    process.kill(-stack.proc.pid!, 'SIGKILL');
-    await stack.exited;
-  }
-}
-
-/** SIGKILLs a process that may already be gone (a dependent its supervisor is restarting just then). */
-function killIfAlive(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
+import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
+import { httpStatus, runMendBinary, sharedServer, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack (npm start)', () => {
   const dir = tempDir('stack');
   const home = path.join(dir, '.mend');
   let stack: Spawned | undefined;
   let env: NodeJS.ProcessEnv;
+  /** Set by a test that passed with its stack left up for the next one (one start fewer). */
+  let keepStack = false;
 
-  afterEach(() => stopLeftover(stack));
+  afterEach(async () => {
+    if (keepStack) keepStack = false;
+    else await stopLeftover(stack);
+  });
+  after(() => stopLeftover(stack));
 
   test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
-    const { file, services } = await writeDemoConfig(dir, [{ id: 'store' }, { id: 'api', dependsOn: ['store'] }, { id: 'web', dependsOn: ['api'] }]);
-    const apiPort = await freePort();
+    const { file, services } = await writeDemoConfig(dir, [
+      { id: 'store', port: await stackPort() },
+      { id: 'api', dependsOn: ['store'], port: await stackPort() },
+      { id: 'web', dependsOn: ['api'], port: await stackPort() },
+    ]);
+    const apiPort = await stackPort();
     env = {
       ...process.env,
       MEND_HOME: home,
       MEND_CONFIG: file,
       MEND_API_PORT: String(apiPort),
-      MEND_TEMPORAL_PORT: String(await freePort()),
-      MEND_UI_PORT: String(await freePort()),
+      MEND_TEMPORAL_PORT: String(await stackPort()),
+      MEND_UI_PORT: String(await stackPort()),
       TEMPORAL_CLI_PATH: sharedServer().temporalCli,
     };
     stack = await up(env);
@@ -190,12 +132,14 @@ describe('the dev stack (npm start)', () => {
     } finally {
       await client.close();
     }
-    await down(stack, home);
+    // Left up for the next test (its stop is checked there): a start and a stop fewer.
+    keepStack = true;
   });
 
   test('a SIGKILLed worker or API is restarted while the Temporal server and the components keep running', async () => {
     assert.ok(env, 'the first test set the stack up');
-    stack = await up(env);
+    // The second start's stack when that test passed; else one of its own.
+    if (!stack || stack.proc.exitCode !== null) stack = await up(env);
     const stackPids = () => JSON.parse(readFileSync(path.join(home, 'run', 'dev-stack.json'), 'utf8')) as Record<string, number>;
     // The worker and the Temporal server as ps sees them: processes of this stack.
     const pidOf = (what: string) =>
@@ -244,68 +188,6 @@ describe('the dev stack (npm start)', () => {
     }
     await down(stack, home);
     assert.ok(!alive(temporalPid) && !alive(newWorker), 'stopped');
-  });
-});
-
-describe('the dev stack with a user config (MEND_CONFIG)', () => {
-  const dir = tempDir('stack-user');
-  const home = path.join(dir, '.mend');
-  let stack: Spawned | undefined;
-
-  afterEach(() => stopLeftover(stack));
-
-  test('names the config, has no demo hints, uses the configured Temporal HTTP and metrics ports, and stops or leaves its components as MEND_COMPONENTS_ON_EXIT says', async () => {
-    const { file, services } = await writeDemoConfig(dir, [{ id: 'svc' }]);
-    const [svc] = services;
-    const httpPort = await freePort();
-    const metricsPort = await freePort();
-    const env = {
-      ...process.env,
-      MEND_HOME: home,
-      MEND_CONFIG: file,
-      MEND_API_PORT: String(await freePort()),
-      MEND_TEMPORAL_PORT: String(await freePort()),
-      MEND_UI_PORT: String(await freePort()),
-      MEND_TEMPORAL_HTTP_PORT: String(httpPort),
-      MEND_TEMPORAL_METRICS_PORT: String(metricsPort),
-      TEMPORAL_CLI_PATH: sharedServer().temporalCli,
-    };
-    // First start, components left running at exit.
-    stack = await up({ ...env, MEND_COMPONENTS_ON_EXIT: 'leave' });
-    const banner = stack.output.filter((l) => l.startsWith('[mend]')).join('\n');
-    assert.doesNotMatch(banner, /demo/i, 'no demo fleet, no demo hints');
-    assert.ok(banner.split('\n').includes(`[mend]   config           ${file}`), `the banner names ${file}:\n${banner}`);
-    assert.match(banner, /^\[mend\] {3}components +1 process component started: svc /m);
-    assert.match(banner, /process components are left running \(MEND_COMPONENTS_ON_EXIT=leave\)/);
-    assert.match(banner, new RegExp(`HTTP API http://127\\.0\\.0\\.1:${httpPort}, metrics http://127\\.0\\.0\\.1:${metricsPort}/metrics`));
-    assert.match(banner, /npx mend run immediate svc/);
-
-    // The Temporal server answers on the configured HTTP and metrics ports.
-    const namespaces = await fetch(`http://127.0.0.1:${httpPort}/api/v1/namespaces`, { signal: AbortSignal.timeout(5_000) });
-    assert.equal(namespaces.status, 200);
-    assert.match(await namespaces.text(), /"name":"default"/);
-    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    assert.equal(metrics.status, 200);
-    assert.match(await metrics.text(), /^# TYPE /m);
-
-    const svcPid = componentPid(home, 'svc');
-    await down(stack, home, [svcPid]);
-    assert.ok(
-      stack.output.some((l) => l.includes('process components left running (MEND_COMPONENTS_ON_EXIT=leave): svc')),
-      stack.output.slice(-5).join('\n'),
-    );
-    assert.ok(alive(svcPid), 'svc was left running');
-    assert.equal(await httpStatus(`http://127.0.0.1:${svc!.port}/healthz`), 200);
-
-    // Second start (default: stop): the running component is adopted, not started twice, and stopped at exit.
-    stack = await up(env);
-    const banner2 = stack.output.filter((l) => l.startsWith('[mend]')).join('\n');
-    assert.match(banner2, /^\[mend\] {3}components +1 process component already running: svc /m);
-    assert.match(banner2, /process components are stopped \(MEND_COMPONENTS_ON_EXIT=leave keeps them running\)/);
-    assert.equal(componentPid(home, 'svc'), svcPid);
-    await down(stack, home);
-    assert.ok(!alive(svcPid), 'svc was stopped');
-    assert.equal(await httpStatus(`http://127.0.0.1:${svc!.port}/healthz`), undefined);
   });
 });
 

@@ -6,18 +6,21 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { processAdapter, stopProcess } from '../domain/adapters/process';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
-import { deleteHealthSchedules } from '../client/schedules';
+import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { supervisorState } from '../client/supervisors';
 import { withHomeDefaults } from '../core/config';
-import { DEFAULT_NAMESPACE } from '../core/constants';
-import type { Config } from '../core/schemas';
+import { DEFAULT_NAMESPACE, fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import type { Component, Config } from '../core/schemas';
+import type { SupervisorState } from '../core/supervision';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
 import { createMendWorker } from '../workers/worker';
 import { waitFor } from '../scripts/wait-for';
+import { startAlertSink, type Alert } from './alert-sink';
 
 export { waitFor };
 
@@ -349,4 +352,138 @@ export async function stopSupervisedSuite(suite: RunbookSuite | undefined, queue
       .terminate('test over')
       .catch(() => undefined);
   await suite.stop();
+}
+
+/** The URL an http-probed component is probed at ('' for other probes). */
+export function probeUrlOf(c: Component): string {
+  return c.probe.type === 'http' ? c.probe.url : '';
+}
+
+/** Three slow-starting demo services under a fleet cap of 1, running and watched by their supervisors. */
+export interface CappedFleet {
+  suite: RunbookSuite;
+  queue: string;
+  /** Deletes the health schedule, ends the supervisors and the fleet limiter, stops the suite. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The fleet-cap tests' setup: services `a-`, `b-`, `c-<suffix>` whose starts take 1.5 s each (so
+ * overlapping recoveries, or waits for a permit, cannot go unnoticed), `maxConcurrentRecoveries: 1`,
+ * started, healthy, and seen healthy by their supervisors (health sweep every `interval`).
+ */
+export async function startCappedFleet(name: string, interval: string): Promise<CappedFleet> {
+  const dir = tempDir(name);
+  const queue = uniqueQueue(name);
+  const suffix = Date.now().toString(36);
+  const group = `${name}-${suffix}`;
+  const supervision = { group, interval, startupGrace: '0s' };
+  const command = ['sh', '-c', `sleep 1.5; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
+  const { file } = await writeDemoConfig(
+    dir,
+    ['a', 'b', 'c'].map((n) => ({ id: `${n}-${suffix}`, command, supervision, timeout: '20s' })),
+    'supervision:\n  maxConcurrentRecoveries: 1\n',
+  );
+  const suite = await startRunbookSuite(dir, queue, file);
+  const stop = () =>
+    stopSupervisedSuite(suite, queue, [group], [...suite.config.components.map((c) => supervisorWorkflowId(c.id)), fleetLimiterWorkflowId(queue)]);
+  try {
+    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
+    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(probeUrlOf(c))) === 200);
+    await reconcileSchedules(suite.client, suite.config);
+    for (const c of suite.config.components)
+      await waitFor(`supervisor of ${c.id}`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { suite, queue, stop };
+}
+
+/** One supervised demo service with a circuit breaker, alerting to a webhook of the test's own. */
+export interface BreakerSuite {
+  suite: RunbookSuite;
+  /** The component's id. */
+  id: string;
+  /** The config file (for `runCli`'s MEND_CONFIG) and its folder (for demoStarts). */
+  configFile: string;
+  dir: string;
+  /** Every alert the supervisor posted, in order. */
+  alerts: Alert[];
+  state(): Promise<SupervisorState>;
+  url(): string;
+  killService(): Promise<void>;
+  /**
+   * Kills the service until its breaker opens: `allowed` recoveries the breaker still lets through
+   * (each waited for, healthy again; with `settled`, until it counts as succeeded: healthy for the
+   * relapse window, not relapsed), then one more kill; the service is left down. Returns the open state.
+   */
+  tripBreaker(allowed: number, opts?: { settled?: boolean }): Promise<SupervisorState>;
+  /** Deletes the health schedule, ends the supervisor, stops the suite and the webhook. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The breaker tests' setup: `<name>-<suffix>` restarted after 100 ms, swept every second, with
+ * `breaker` as its circuit breaker, running and seen healthy by its supervisor.
+ */
+export async function startBreakerSuite(name: string, breaker: Record<string, unknown>): Promise<BreakerSuite> {
+  const dir = tempDir(name);
+  const queue = uniqueQueue(name);
+  const suffix = Date.now().toString(36);
+  const group = `${name}-${suffix}`;
+  const id = `${name}-svc-${suffix}`;
+  const hook = await startAlertSink();
+  const supervision = { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '100ms' }, breaker };
+  const { file } = await writeDemoConfig(dir, [{ id, supervision }], `supervision:\n  notify: { webhook: "${hook.url}" }\n`);
+  const suite = await startRunbookSuite(dir, queue, file).catch((err: Error) => {
+    hook.close();
+    throw err;
+  });
+  const component = suite.config.components[0]!;
+  const url = () => probeUrlOf(component);
+  const state = async () => (await supervisorState(suite.client, id)) as SupervisorState;
+  const killService = async () => {
+    process.kill((await runningProcess(processAdapter(component)))!.pid, 'SIGKILL');
+  };
+  const b: BreakerSuite = {
+    suite,
+    id,
+    configFile: file,
+    dir,
+    alerts: hook.alerts,
+    state,
+    url,
+    killService,
+    async tripBreaker(allowed, opts = {}) {
+      for (let n = 0; n < allowed; n++) {
+        const { stats } = await state();
+        await killService();
+        await waitFor('a recovery the breaker still allows', 60_000, async () => {
+          const s = await state();
+          const done = opts.settled ? s.stats.succeeded > stats.succeeded : s.stats.attempted > stats.attempted;
+          return done && s.current === undefined && s.health === 'healthy' && (await httpStatus(url())) === 200;
+        });
+      }
+      await killService();
+      return waitFor('breaker open', 30_000, async () => {
+        const s = await state();
+        return s.breaker.state === 'open' && s;
+      });
+    },
+    async stop() {
+      await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id)]);
+      hook.close();
+    },
+  };
+  try {
+    await startProcess(processAdapter(component));
+    await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
+    await reconcileSchedules(suite.client, suite.config);
+    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+  } catch (err) {
+    await b.stop();
+    throw err;
+  }
+  return b;
 }

@@ -7,69 +7,28 @@
  * a reason are refused and change nothing.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import type { FastifyInstance } from 'fastify';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
-import { reconcileSchedules } from '../client/schedules';
-import { supervisorState } from '../client/supervisors';
 import { supervisorWorkflowId } from '../core/constants';
-import type { SupervisorState } from '../core/supervision';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import {
-  httpStatus,
-  recordHistory,
-  runCli,
-  startRunbookSuite,
-  stopSupervisedSuite,
-  tempDir,
-  uniqueQueue,
-  waitFor,
-  writeDemoConfig,
-  type RunbookSuite,
-} from './helpers';
+import type { Alert } from './alert-sink';
+import { httpStatus, recordHistory, runCli, startBreakerSuite, waitFor, type BreakerSuite, type RunbookSuite } from './helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 describe('resetting an open circuit breaker by hand', () => {
-  const dir = tempDir('breaker-reset');
-  const queue = uniqueQueue('breaker-reset');
-  const suffix = Date.now().toString(36);
-  const group = `reset-${suffix}`;
-  const id = `tripped-${suffix}`;
   const cliUser = `${os.userInfo().username}@cli`;
-  const alerts: Array<{ text: string; kind: string; component: string; details?: Record<string, unknown> }> = [];
-  let hook: http.Server;
+  let b: BreakerSuite;
   let suite: RunbookSuite;
+  let id: string;
   let configFile: string;
+  let alerts: Alert[];
   let app: FastifyInstance;
   let tokens: TestTokens;
-  const state = async () => (await supervisorState(suite.client, id)) as SupervisorState;
-  const url = () => {
-    const c = suite.config.components[0]!;
-    return c.probe.type === 'http' ? c.probe.url : '';
-  };
-  const killService = async () => process.kill((await runningProcess(processAdapter(suite.config.components[0]!)))!.pid, 'SIGKILL');
-
-  /** Kills the service until the breaker opens (`allowed`: recoveries the breaker still allows first); the service is left down. */
-  async function tripBreaker(allowed: number): Promise<SupervisorState> {
-    for (let n = 0; n < allowed; n++) {
-      const { stats } = await state();
-      await killService();
-      await waitFor('a recovery the breaker still allows', 60_000, async () => {
-        const s = await state();
-        return s.stats.attempted > stats.attempted && s.current === undefined && s.health === 'healthy' && (await httpStatus(url())) === 200;
-      });
-    }
-    await killService();
-    return waitFor('breaker open', 30_000, async () => {
-      const s = await state();
-      return s.breaker.state === 'open' && s;
-    });
-  }
+  const state = () => b.state();
+  const url = () => b.url();
 
   /** The supervisor's history: the reset updates with their arguments, and what the workflow did right after each. */
   async function resetsInHistory() {
@@ -106,39 +65,9 @@ describe('resetting an open circuit breaker by hand', () => {
   }
 
   before(async () => {
-    hook = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        alerts.push(JSON.parse(body) as (typeof alerts)[number]);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-    const hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
-    const { file } = await writeDemoConfig(
-      dir,
-      [
-        {
-          id,
-          supervision: {
-            group,
-            interval: '1s',
-            startupGrace: '0s',
-            restartBackoff: { initial: '100ms' },
-            // One recovery per window, and a cool-down no test waits out: only a reset lets it go.
-            breaker: { maxRecoveries: 1, window: '30m', coolDown: '30m', healthyToClose: '1s' },
-          },
-        },
-      ],
-      `supervision:\n  notify: { webhook: "${hookUrl}" }\n`,
-    );
-    configFile = file;
-    suite = await startRunbookSuite(dir, queue, file);
-    await startProcess(processAdapter(suite.config.components[0]!));
-    await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+    // One recovery per window, and a cool-down no test waits out: only a reset lets it go.
+    b = await startBreakerSuite('tripped', { maxRecoveries: 1, window: '30m', coolDown: '30m', healthyToClose: '1s' });
+    ({ suite, id, configFile, alerts } = b);
     const made = makeTokens(id);
     tokens = made.tokens;
     app = await testApp(suite.client, suite.config, made.table);
@@ -146,12 +75,11 @@ describe('resetting an open circuit breaker by hand', () => {
 
   after(async () => {
     await app?.close();
-    await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id)]);
-    hook?.close();
+    await b?.stop();
   });
 
   test('mend breaker reset (straight to Temporal) closes an open breaker, records who and why, and the service still down is recovered at once', async () => {
-    const open = await tripBreaker(1);
+    const open = await b.tripBreaker(1);
     assert.match(open.held ?? '', /circuit breaker open/);
     const attempted = open.stats.attempted;
 
@@ -191,7 +119,7 @@ describe('resetting an open circuit breaker by hand', () => {
 
   test('POST /v1/components/:id/breaker/reset: a viewer gets 403, an unknown component 404, no reason 400; an operator resets it and the service is recovered', async () => {
     // The recovery after the first reset counts in the window: the next failure opens it again.
-    const open = await tripBreaker(0);
+    const open = await b.tripBreaker(0);
     const attempted = open.stats.attempted;
     const post = (component: string, token: string, body: unknown) =>
       app.inject({ method: 'POST', url: `/v1/components/${component}/breaker/reset`, headers: bearer(token), payload: body as object });

@@ -5,16 +5,13 @@
  * Three slow-starting services, a cap of 1, killed at once: the last waits seconds for its permit.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
-import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
-import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
-import type { Component } from '../core/schemas';
+import { supervisorWorkflowId } from '../core/constants';
 import type { SupervisorState } from '../core/supervision';
-import { httpStatus, recordHistory, ROOT, startRunbookSuite, tempDir, uniqueQueue, waitFor, writeDemoConfig, type RunbookSuite } from './helpers';
+import { httpStatus, probeUrlOf, recordHistory, startCappedFleet, waitFor, type CappedFleet, type RunbookSuite } from './helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -57,42 +54,16 @@ function failurePass(events: HistoryEvent[]) {
 }
 
 describe('from a pid exit to its recovery run', () => {
-  const dir = tempDir('pipeline');
-  const queue = uniqueQueue('pipeline');
-  const suffix = Date.now().toString(36);
-  const group = `pipe-${suffix}`;
+  let fleet: CappedFleet;
   let suite: RunbookSuite;
-  const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
+  // A long sweep interval: the pid watch, not a failed sweep, reports each kill.
   before(async () => {
-    // A long sweep interval: the pid watch, not a failed sweep, reports each kill.
-    const supervision = { group, interval: '20s', startupGrace: '0s' };
-    // Each start takes 1.5s: with a cap of 1, the later ones wait seconds for their permit.
-    const command = ['sh', '-c', `sleep 1.5; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
-    const { file } = await writeDemoConfig(
-      dir,
-      ['a', 'b', 'c'].map((n) => ({ id: `${n}-${suffix}`, command, supervision, timeout: '20s' })),
-      'supervision:\n  maxConcurrentRecoveries: 1\n',
-    );
-    suite = await startRunbookSuite(dir, queue, file);
-    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
-    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(urlOf(c))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components)
-      await waitFor(`supervisor of ${c.id}`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    fleet = await startCappedFleet('pipeline', '20s');
+    ({ suite } = fleet);
   });
 
-  after(async () => {
-    if (!suite) return;
-    await deleteHealthSchedules(suite.client, queue, [`mend/health/${group}`]);
-    for (const id of [...suite.config.components.map((c) => supervisorWorkflowId(c.id)), fleetLimiterWorkflowId(queue)]) {
-      await suite.client.temporal.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-    }
-    await suite.stop();
-  });
+  after(() => fleet?.stop());
 
   test('SIGKILLed services are recovered with the run lookup and the permit request in one task, and no probe between permit and start', async () => {
     const pids = await Promise.all(suite.config.components.map(async (c) => (await runningProcess(processAdapter(c)))!.pid));
@@ -102,7 +73,7 @@ describe('from a pid exit to its recovery run', () => {
       const all = await Promise.all(suite.config.components.map((c) => supervisorState(suite.client, c.id)));
       return all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy') && (all as SupervisorState[]);
     });
-    for (const c of suite.config.components) assert.equal(await httpStatus(urlOf(c)), 200, `${c.id} healthy`);
+    for (const c of suite.config.components) assert.equal(await httpStatus(probeUrlOf(c)), 200, `${c.id} healthy`);
 
     const passes = [];
     for (const c of suite.config.components) {
