@@ -25,11 +25,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { withHomeDefaults } from '../core/config';
 import { processAdapter, readPidFile, isAlive, startProcess, stopProcess } from '../domain/adapters/process';
 import { listFailed, writeItem } from '../domain/backlog/spool';
 import { MendClient } from '../client';
@@ -326,7 +327,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
     config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinkUrl, opts.agent ?? false), { stateDir: home });
     for (const c of config.components) {
-      const started = await startProcess(processAdapter(c));
+      const started = await startProcess(processAdapter(withHomeDefaults(c, home)));
       initialPid.set(c.id, started.pid);
     }
     for (const c of config.components) await until(`${c.id} healthy`, 30_000, () => healthy(probeUrl(c), 1_000));
@@ -504,7 +505,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           const victim = await until('a supervised service running', 60_000, async () => {
             const alive = [];
             for (const c of componentsOf('sup-')) {
-              const record = await readPidFile(processAdapter(c).pidFile!);
+              const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
               // Only one that answers with its pid: a process killed before it ran its first line
               // would not have counted its start, and the accounting would miss it.
               if (record && isAlive(record) && (await servicePid(probeUrl(c))) === record.pid) alive.push({ c, record });
@@ -715,7 +716,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       await w.exited;
       clearTimeout(timer);
     }
-    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(withHomeDefaults(c, home))).catch(() => undefined);
     sink.kill('SIGTERM');
     await sinkExited;
     await server?.stop();
@@ -885,6 +886,8 @@ async function devTemporal(binary: string, dir: string, sinkPort: number): Promi
 
 async function prodTemporal(dir: string, log: (line: string) => void): Promise<TemporalUnderTest> {
   // Kept on disk (dir/prod) while the harness runs; fsync off, commits synchronous (see crashSafe).
+  // As root PostgreSQL runs as the postgres user, which must be able to walk into dir (mkdtemp makes it 0700).
+  chmodSync(dir, 0o755);
   const stack: ProdTemporal = await startProdTemporal({
     dataDir: path.join(dir, 'prod'),
     fast: true,
