@@ -173,6 +173,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   const t0 = Date.now();
+  const commit = commitOf(); // what this run runs: edits made while it goes on are not in it
   console.log(
     `chaos: ${topology} topology, ${injections !== undefined ? `${injections} injections` : `${minutes} minutes`}, batches of ${batch}, results appended to ${path.relative(ROOT, resultsFile)}`,
   );
@@ -196,7 +197,7 @@ async function main(): Promise<number> {
       return 1;
     }
     lastBatchMs = summary.durationMs;
-    const line = resultLine(summary, topology, commitOf(), { start: round2(load0), end: round2(os.loadavg()[0]!), cores: os.cpus().length });
+    const line = resultLine(summary, topology, commit, { start: round2(load0), end: round2(os.loadavg()[0]!), cores: os.cpus().length });
     mkdirSync(path.dirname(resultsFile), { recursive: true });
     appendFileSync(resultsFile, JSON.stringify(line) + '\n');
     done += summary.faults.total;
