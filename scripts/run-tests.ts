@@ -49,7 +49,7 @@ const DEFAULT_CONCURRENCY = 6;
 /**
  * The end-to-end files `npm run test:prod` runs against the real server: every strategy, supervision,
  * the backlog, the API and the CLI over it, the agents (host-bound work) and the visibility queries
- * behind `mend runs`. Left out: files that start dev servers of their own, pure unit files, and the
+ * behind `mend runs` (and the server's allowance for them). Left out: files that start dev servers of their own, pure unit files, and the
  * browser and chaos files (they run in `npm test` / `npm run chaos`).
  */
 export const PROD_LANE = [
@@ -72,6 +72,7 @@ export const PROD_LANE = [
   'host-loss',
   'host-drain',
   'health-schedules',
+  'visibility-rate',
 ];
 
 interface Options {
