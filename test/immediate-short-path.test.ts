@@ -154,7 +154,12 @@ describe('the one-activity restart, retried after its worker died', () => {
       // Attempt 1 spawned the process as startProcess does (its pid file in the env), and its worker
       // died before the pid file was written: no pid file, no heartbeat.
       const [cmd, ...args] = adapter.command as [string, ...string[]];
-      const orphan = spawn(cmd, args, { env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: adapter.pidFile! }, detached: true, stdio: 'ignore' });
+      const orphan = spawn(cmd, args, {
+        cwd: adapter.cwd,
+        env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: adapter.pidFile! },
+        detached: true,
+        stdio: 'ignore',
+      });
       orphan.unref();
       await waitFor('the orphan to answer', 20_000, () => httpStatus(c.probe.type === 'http' ? c.probe.url : '').then((s) => s === 200));
       const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }).run(
