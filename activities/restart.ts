@@ -8,7 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import { cleanState } from '../domain/state/aside';
-import { runningProcess } from '../domain/adapters/process';
+import { adoptUnrecorded, runningProcess } from '../domain/adapters/process';
 import type { StartOutcome, StopOutcome } from '../domain/adapters';
 
 export type SubStepName = 'stop' | 'cleanup' | 'start' | 'validate';
@@ -68,7 +68,8 @@ export interface RestartParts {
  * already holds the pid file, validation only probes); and a retry resumes from the heartbeated
  * progress: once a start is recorded, it goes straight to validation instead of stopping the
  * process it started. A start whose heartbeat was lost with a dead worker is found by its pid file
- * (a live process started after this activity was first scheduled) and not started again.
+ * (a live process started after this activity was first scheduled) and not started again, also
+ * when that worker died before it wrote the pid file (the process is found by its environment).
  */
 export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
   const ctx = Context.current();
@@ -150,10 +151,14 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
   return { steps: progress.steps, started, validated };
 }
 
-/** The live process the pid file names, when it was started at or after `since` (ms): an earlier attempt's start. */
+/**
+ * The live process the pid file names, when it was started at or after `since` (ms): an earlier
+ * attempt's start. Or one the pid file does not name yet, found by its environment: the earlier
+ * attempt's worker died between the spawn and the pid file write (adopted: the pid file names it now).
+ */
 async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
   if (component.adapter.type !== 'process') return undefined;
-  const running = await runningProcess(component.adapter);
+  const running = (await runningProcess(component.adapter)) ?? (await adoptUnrecorded(component.adapter));
   return running && Date.parse(running.startedAt) >= since ? { pid: running.pid, startedAt: running.startedAt } : undefined;
 }
 

@@ -25,11 +25,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { withHomeDefaults } from '../core/config';
 import { processAdapter, readPidFile, isAlive, startProcess, stopProcess } from '../domain/adapters/process';
 import { listFailed, writeItem } from '../domain/backlog/spool';
 import { MendClient } from '../client';
@@ -44,16 +45,32 @@ import type { SupervisorState } from '../core/supervision';
 import { healthy } from '../bench/lib/util';
 import { ensureTemporal } from '../scripts/ensure-temporal';
 import { freePort } from '../scripts/ports';
+import { startProdTemporal, type ProdTemporal } from '../scripts/prod-temporal';
 import { startDevServer, type DevServer } from '../scripts/temporal-server';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUEUE = 'chaos';
 
-export type FaultKind = 'worker-kill' | 'server-restart' | 'service-kill' | 'sink-down';
+export type FaultKind = 'worker-kill' | 'server-restart' | 'postgres-restart' | 'agent-kill' | 'service-kill' | 'sink-down';
+export const FAULT_KINDS: readonly FaultKind[] = ['worker-kill', 'server-restart', 'postgres-restart', 'agent-kill', 'service-kill', 'sink-down'];
+
+/**
+ * Where Temporal runs: `dev`, the dev server on a SQLite file (a server fault stops it and starts it
+ * on the same file); `prod`, the real server on PostgreSQL (scripts/prod-temporal.ts: a server fault
+ * is a SIGKILL and a start on the same database; PostgreSQL itself is restarted as a fault too).
+ */
+export type Topology = 'dev' | 'prod';
+
+/** The host the agent serves: with `agent`, the last supervised and the last manual service live there. */
+export const AGENT_HOST = 'edge';
 
 export interface ChaosOptions {
   /** Fault injections to make. */
   faults: number;
+  /** Temporal's topology; `dev` by default. */
+  topology?: Topology;
+  /** Run an agent for host `edge` (some services on it) and SIGKILL it as a fault. */
+  agent?: boolean;
   /** Working folder (database, config, logs, spool); created if missing. */
   dir: string;
   /** Supervised demo services (killed as faults, recovered by their supervisors). */
@@ -144,10 +161,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const nMan = opts.manual ?? 2;
   const minItems = opts.minItems ?? 50;
   const gap = opts.gapMs ?? [300, 1500];
-  const weights: Record<FaultKind, number> = { 'worker-kill': 3, 'server-restart': 2, 'service-kill': 4, 'sink-down': 2, ...opts.weights };
+  const topology = opts.topology ?? 'dev';
+  const weights: Record<FaultKind, number> = {
+    'worker-kill': 3,
+    'server-restart': 2,
+    'postgres-restart': topology === 'prod' ? 2 : 0,
+    'agent-kill': opts.agent ? 2 : 0,
+    'service-kill': 4,
+    'sink-down': 2,
+    ...opts.weights,
+  };
+  if (topology !== 'prod') weights['postgres-restart'] = 0;
+  if (!opts.agent) weights['agent-kill'] = 0;
   aborted = opts.signal;
   const violations: string[] = [];
-  const faults: ChaosSummary['faults'] = { 'worker-kill': 0, 'server-restart': 0, 'service-kill': 0, 'sink-down': 0, total: 0 };
+  const faults = Object.fromEntries([...FAULT_KINDS.map((k) => [k, 0]), ['total', 0]]) as ChaosSummary['faults'];
 
   const binary = await ensureTemporal();
   let bundlePath = opts.workflowBundle;
@@ -166,19 +194,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   });
   const sinkExited = new Promise<void>((r) => sink.once('exit', () => r()));
 
-  const dbFile = path.join(dir, 'temporal.db');
-  const serverPort = await freePort();
-  let server: DevServer | undefined;
-  const startServer = () =>
-    startDevServer({
-      binary: binary.path,
-      port: serverPort,
-      uiPort: false,
-      dbFile,
-      fastSqlite: true,
-      logFile: path.join(dir, 'temporal.log'),
-      avoidPorts: [sinkPort],
-    });
+  let server: TemporalUnderTest | undefined;
 
   let worker: Worker | undefined;
   let unexpectedWorkerExits = 0;
@@ -251,23 +267,73 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     return restarting;
   };
 
+  // The agent of host `edge`: an activities-only worker on `<queue>/host/edge`, same MEND_HOME.
+  let agent: Worker | undefined;
+  let unexpectedAgentExits = 0;
+  const startAgent = async (): Promise<Worker> => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', AGENT_HOST], {
+      cwd: ROOT,
+      env: { ...process.env, MEND_TEMPORAL_ADDRESS: server!.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const a: Worker = { proc, exited: new Promise<void>((r) => proc.once('exit', () => r())), killedOnPurpose: false };
+    let polling = false;
+    const lines: string[] = [];
+    for (const stream of [proc.stdout!, proc.stderr!])
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        if (line.includes('agent polling')) polling = true;
+        lines.push(line);
+        if (lines.length > 200) lines.shift();
+      });
+    void a.exited.then(() => {
+      writeFileSync(path.join(dir, 'agent.log'), `--- agent ${proc.pid} exited (${proc.exitCode ?? proc.signalCode})\n${lines.join('\n')}\n`, { flag: 'a' });
+      if (!a.killedOnPurpose && !stopping && agent === a) {
+        unexpectedAgentExits++;
+        log(`chaos: agent ${proc.pid} exited by itself (${proc.exitCode ?? proc.signalCode}); restarting`);
+        void restartAgent();
+      }
+    });
+    await until(
+      'agent to poll',
+      60_000,
+      () => polling || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${lines.slice(-5).join(' | ')}`))),
+    );
+    return a;
+  };
+  let agentRestarting: Promise<void> | undefined;
+  const restartAgent = (): Promise<void> => {
+    agentRestarting ??= (async () => {
+      while (!stopping) {
+        try {
+          agent = await startAgent();
+          return;
+        } catch (err) {
+          log(`chaos: agent start failed (${(err as Error).message}); retrying`);
+          await sleep(1_000);
+        }
+      }
+    })().finally(() => (agentRestarting = undefined));
+    return agentRestarting;
+  };
+
   const componentsOf = (prefix: string) => config!.components.filter((c) => c.id.startsWith(prefix));
   const manualIds: string[] = [];
   const initialPid = new Map<string, number>();
 
   try {
     await until('sink to answer', 15_000, () => healthy(`${sinkUrl}/healthz`, 1_000));
-    server = await startServer();
-    log(`chaos: dev server ${server.address} on ${dbFile}, sink ${sinkUrl}`);
+    server = topology === 'prod' ? await prodTemporal(dir, print) : await devTemporal(binary.path, dir, sinkPort);
+    log(`chaos: ${server.describe}, sink ${sinkUrl}`);
 
-    config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinkUrl), { stateDir: home });
+    config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinkUrl, opts.agent ?? false), { stateDir: home });
     for (const c of config.components) {
-      const started = await startProcess(processAdapter(c));
+      const started = await startProcess(processAdapter(withHomeDefaults(c, home)));
       initialPid.set(c.id, started.pid);
     }
     for (const c of config.components) await until(`${c.id} healthy`, 30_000, () => healthy(probeUrl(c), 1_000));
 
     worker = await startWorker();
+    if (opts.agent) agent = await startAgent();
     client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
     const mend = client;
     await reconcileSchedules(mend, config);
@@ -414,19 +480,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           return `pid ${w.proc.pid}`;
         }
         case 'server-restart': {
-          const s = server!;
           const t = Date.now();
-          await s.stop();
-          await sleep(between([0, 1_500]));
-          server = await retrying('dev server restart', () => startServer(), 180_000);
+          await server!.restartServer(() => sleep(between([0, 1_500])));
           return `down ${((Date.now() - t) / 1000).toFixed(1)}s`;
+        }
+        case 'postgres-restart': {
+          const t = Date.now();
+          const mode = Math.random() < 0.5 ? 'immediate' : 'fast';
+          await server!.restartPostgres!(mode);
+          return `${mode}, down ${((Date.now() - t) / 1000).toFixed(1)}s`;
+        }
+        case 'agent-kill': {
+          if (agentRestarting) await agentRestarting;
+          const a = agent!;
+          a.killedOnPurpose = true;
+          a.proc.kill('SIGKILL');
+          await a.exited;
+          await sleep(between([0, 1_000]));
+          await restartAgent();
+          return `pid ${a.proc.pid}`;
         }
         case 'service-kill': {
           // A live one, so every counted kill really killed a process (one may be mid-recovery).
           const victim = await until('a supervised service running', 60_000, async () => {
             const alive = [];
             for (const c of componentsOf('sup-')) {
-              const record = await readPidFile(processAdapter(c).pidFile!);
+              const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
               // Only one that answers with its pid: a process killed before it ran its first line
               // would not have counted its start, and the accounting would miss it.
               if (record && isAlive(record) && (await servicePid(probeUrl(c))) === record.pid) alive.push({ c, record });
@@ -453,6 +532,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await Promise.all(manualLoops);
     if (loadErrors.length) throw loadErrors[0]!;
     if (restarting) await restarting;
+    if (agentRestarting) await agentRestarting;
     await until(
       'supervised services healthy with no recovery running',
       300_000,
@@ -512,12 +592,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         account(component, result);
       }
     };
-    const executionsOf = async (workflowId: string) => {
+    const listExecutions = async (workflowId: string) => {
       const out: Array<{ runId: string; status: string }> = [];
       for await (const w of mend.temporal.workflow.list({ query: `WorkflowId = ${JSON.stringify(workflowId)}` }))
         out.push({ runId: w.runId, status: w.status.name });
       return out;
     };
+    /**
+     * The executions of an id as visibility lists them, once visibility has caught up: at least
+     * `atLeast` of them and none still shown running. The SQL visibility store of the real server is
+     * written asynchronously after the execution itself (the dev server's lags less), so a run that
+     * closed a moment ago can still be listed as running, or a just-started one not at all. Waits up
+     * to a minute; then the listing is taken as it is (and a run still open counts as lost).
+     */
+    const executionsOf = async (workflowId: string, atLeast = 1) =>
+      until(
+        `visibility of ${workflowId}`,
+        60_000,
+        async () => {
+          const out = await listExecutions(workflowId);
+          return out.length >= atLeast && out.every((e) => e.status !== 'RUNNING') && out;
+        },
+        500,
+      ).catch(() => listExecutions(workflowId));
     for (const id of manualIds) {
       const component = id.split('/')[2]!;
       const executions = await executionsOf(id);
@@ -535,7 +632,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     }
     const supTotals = { attempted: 0, succeeded: 0, failed: 0 };
     for (const c of componentsOf('sup-')) {
-      const executions = await executionsOf(recoveryWorkflowId(c.id));
+      const counted = (await supervisorState(mend, c.id))?.stats.attempted ?? 0;
+      const executions = await executionsOf(recoveryWorkflowId(c.id), counted);
       runs.supervisor += executions.length;
       await checkRun(recoveryWorkflowId(c.id), c.id, executions);
       const s = (await supervisorState(mend, c.id))!;
@@ -571,6 +669,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 
     if (decreased.length) violations.push(...decreased.map((d) => `supervisor counter: ${d}`));
     if (unexpectedWorkerExits) violations.push(`${unexpectedWorkerExits} unexpected worker exit(s) (see ${workerLog})`);
+    if (unexpectedAgentExits) violations.push(`${unexpectedAgentExits} unexpected agent exit(s) (see ${path.join(dir, 'agent.log')})`);
 
     return {
       faults,
@@ -608,14 +707,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       await mend.close().catch(() => undefined);
     }
     if (restarting) await restarting.catch(() => undefined);
-    if (worker) {
-      worker.killedOnPurpose = true;
-      worker.proc.kill('SIGTERM');
-      const timer = setTimeout(() => worker?.proc.kill('SIGKILL'), 15_000);
-      await worker.exited;
+    if (agentRestarting) await agentRestarting.catch(() => undefined);
+    for (const w of [worker, agent]) {
+      if (!w) continue;
+      w.killedOnPurpose = true;
+      w.proc.kill('SIGTERM');
+      const timer = setTimeout(() => w.proc.kill('SIGKILL'), 15_000);
+      await w.exited;
       clearTimeout(timer);
     }
-    for (const c of config?.components ?? []) await stopProcess(processAdapter(c)).catch(() => undefined);
+    for (const c of config?.components ?? []) await stopProcess(processAdapter(withHomeDefaults(c, home))).catch(() => undefined);
     sink.kill('SIGTERM');
     await sinkExited;
     await server?.stop();
@@ -713,7 +814,7 @@ function pendingCount(spoolDir: string): number {
 }
 
 /** The chaos config: `sup-<n>` supervised (1-s sweep, pid watch), `man-<n>` recovered on request only, one spool. */
-async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: string): Promise<string> {
+async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: string, agent: boolean): Promise<string> {
   const supervision = {
     group: 'chaos',
     interval: '1s',
@@ -726,10 +827,13 @@ async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: str
   };
   const lines = ['version: 1', 'components:'];
   const ids = [...Array.from({ length: nSup }, (_, i) => `sup-${i + 1}`), ...Array.from({ length: nMan }, (_, i) => `man-${i + 1}`)];
+  // With an agent, the last of each kind is on its host: the agent's kill hits supervised and manual runs.
+  const onAgent = new Set(agent ? [`sup-${nSup}`, `man-${nMan}`] : []);
   for (const id of ids) {
     const port = await freePort();
     lines.push(
       `  - id: ${id}`,
+      ...(onAgent.has(id) ? [`    host: ${AGENT_HOST}`] : []),
       `    adapter: { type: process, command: ${JSON.stringify([process.execPath, path.join(ROOT, 'demo/service.js')])}, env: ${JSON.stringify({ MEND_DEMO_NAME: id, PORT: String(port), STATE_FILE: path.join(dir, 'state', `${id}.json`) })}, stopTimeout: 2s }`,
       `    probe: { type: http, url: "http://127.0.0.1:${port}/healthz", timeout: 1s }`,
       `    policy: { strategy: immediate, timeout: 30s, validateInterval: 100ms }`,
@@ -746,9 +850,73 @@ async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: str
     maxBackoff: '1s',
   };
   lines.push('spools:', `  - ${JSON.stringify(spool)}`);
+  if (agent) lines.push('hosts:', `  - { id: ${AGENT_HOST} }`);
   const file = path.join(dir, 'mend.config.yaml');
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
+}
+
+/** The Temporal the harness runs, and the faults it can inject into it. */
+interface TemporalUnderTest {
+  address: string;
+  describe: string;
+  /** Takes the server down (dev: stop; prod: SIGKILL), waits `pause`, starts it on the same database. */
+  restartServer(pause: () => Promise<void>): Promise<void>;
+  restartPostgres?(mode: 'immediate' | 'fast'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function devTemporal(binary: string, dir: string, sinkPort: number): Promise<TemporalUnderTest> {
+  const dbFile = path.join(dir, 'temporal.db');
+  const port = await freePort();
+  const start = () =>
+    startDevServer({ binary, port, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: [sinkPort] });
+  let server: DevServer = await start();
+  return {
+    address: server.address,
+    describe: `dev server ${server.address} on ${dbFile}`,
+    async restartServer(pause) {
+      await server.stop();
+      await pause();
+      server = await retry('dev server restart', 180_000, start);
+    },
+    stop: () => server.stop(),
+  };
+}
+
+async function prodTemporal(dir: string, log: (line: string) => void): Promise<TemporalUnderTest> {
+  // Kept on disk (dir/prod) while the harness runs; fsync off, commits synchronous (see crashSafe).
+  // As root PostgreSQL runs as the postgres user, which must be able to walk into dir (mkdtemp makes it 0700).
+  chmodSync(dir, 0o755);
+  const stack: ProdTemporal = await startProdTemporal({
+    dataDir: path.join(dir, 'prod'),
+    fast: true,
+    crashSafe: true,
+    log: (l) => log(`[prod-temporal] ${l}`),
+  });
+  return {
+    address: stack.address,
+    describe: `Temporal server ${stack.serverVersion} ${stack.address} on PostgreSQL 127.0.0.1:${stack.postgresPort} (${stack.dataDir})`,
+    async restartServer(pause) {
+      await stack.killServer();
+      await pause();
+      await retry('Temporal server start', 300_000, () => stack.startServer());
+    },
+    restartPostgres: (mode) => retry('PostgreSQL restart', 180_000, () => stack.restartPostgres(mode)),
+    stop: () => stack.stop(),
+  };
+}
+
+async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`chaos: ${what}: ${(err as Error).message}`);
+      await sleep(1_000);
+    }
+  }
 }
 
 const quietLogger = {

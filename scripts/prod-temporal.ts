@@ -74,6 +74,12 @@ export interface ProdTemporalOptions {
   port?: number;
   /** fsync off: for throwaway test databases only. */
   fast?: boolean;
+  /**
+   * With `fast`: keep synchronous_commit on, so a commit the server was told of survives a crash of
+   * PostgreSQL's processes (fsync off only loses data when the machine itself goes down). The chaos
+   * runner kills PostgreSQL: without this an acknowledged write could vanish and count as lost.
+   */
+  crashSafe?: boolean;
   log?: (line: string) => void;
 }
 
@@ -88,6 +94,15 @@ export interface ProdTemporal {
   logs: { postgres: string; server: string };
   /** Timings of the start-up phases, ms. */
   timings: Record<string, number>;
+  /** SIGKILLs the Temporal server and waits for it to be gone (PostgreSQL keeps running). */
+  killServer(): Promise<void>;
+  /** Starts the server again on the same database, ports and config; resolves once it answers. */
+  startServer(): Promise<void>;
+  /**
+   * Stops PostgreSQL (`immediate`: SIGQUIT, crash recovery on the next start; `fast`: SIGINT) and
+   * starts it again on the same folder and port; the server meanwhile keeps running and reconnects.
+   */
+  restartPostgres(mode: 'immediate' | 'fast'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -177,11 +192,13 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
   const pgData = path.join(dataDir, 'pgdata');
   const logs = { postgres: path.join(dataDir, 'postgres.log'), server: path.join(dataDir, 'temporal-server.log') };
   const user = runAs();
-  const children: Child[] = [];
+  let postgres: Child | undefined;
+  let server: Child | undefined;
   const stop = async () => {
     // The server first (it holds connections), then PostgreSQL with a fast shutdown (SIGINT).
-    for (const child of children.reverse()) await child.stop(child === children[children.length - 1] ? 'SIGINT' : 'SIGTERM', 20_000);
-    children.length = 0;
+    await server?.stop('SIGTERM', 20_000);
+    await postgres?.stop('SIGINT', 20_000);
+    server = postgres = undefined;
     if (temporary) rmSync(dataDir, { recursive: true, force: true });
   };
 
@@ -212,9 +229,15 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
     }
     const postgresPort = await freePort();
     const pgArgs = ['-D', pgData, '-p', String(postgresPort), '-k', pgData, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'];
-    if (opts.fast) pgArgs.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
-    const postgres = startChild(path.join(pgBin, 'postgres'), pgArgs, { logFile: logs.postgres, user, env: { ...process.env, HOME: dataDir } });
-    children.push(postgres);
+    if (opts.fast) pgArgs.push('-c', 'fsync=off', '-c', `synchronous_commit=${opts.crashSafe ? 'on' : 'off'}`, '-c', 'full_page_writes=off');
+    const startPostgres = async () => {
+      const child = startChild(path.join(pgBin, 'postgres'), pgArgs, { logFile: logs.postgres, user, env: { ...process.env, HOME: dataDir } });
+      postgres = child;
+      await waitUntil('PostgreSQL', 60_000, child.why, async () => {
+        await execFileAsync(path.join(pgBin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(postgresPort), '-U', SERVER_SETTINGS.POSTGRES_USER]);
+        return true;
+      });
+    };
     const sql = (db: string, ...args: string[]) =>
       execFileAsync(bins.sqlTool, [
         '--plugin',
@@ -231,10 +254,7 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
         db,
         ...args,
       ]);
-    await waitUntil('PostgreSQL', 60_000, postgres.why, async () => {
-      await execFileAsync(path.join(pgBin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(postgresPort), '-U', SERVER_SETTINGS.POSTGRES_USER]);
-      return true;
-    });
+    await startPostgres();
     lap('postgres');
 
     // The same three steps for both databases as docker-compose.yml's temporal-schema service.
@@ -274,48 +294,66 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
       DYNAMIC_CONFIG_FILE_PATH: path.join(ROOT, DYNAMIC_CONFIG_FILE),
     };
     for (const key of LOCATION_SETTINGS) if (env[key] === undefined) env[key] = String(await port());
-    const server = startChild(bins.server, ['--root', ROOT, '--config', CONFIG_DIR, '--env', CONFIG_ENV, '--allow-no-auth', 'start'], {
-      logFile: logs.server,
-      env,
-      cwd: ROOT,
-    });
-    children.push(server);
     const address = `${ip}:${env.FRONTEND_GRPC_PORT}`;
     const namespace = DEFAULT_NAMESPACE;
-
-    const connection = await (async () => {
-      let conn: Connection | undefined;
-      await waitUntil(`Temporal server on ${address} (log: ${logs.server})`, 120_000, server.why, async () => {
-        conn ??= await Connection.connect({ address, connectTimeout: 2_000 });
-        await conn.withDeadline(Date.now() + 5_000, () => conn!.workflowService.getSystemInfo({}));
-        return true;
+    /** Starts the server (same env, so the same ports) and resolves with a connection once it answers. */
+    const startServer = async (): Promise<Connection> => {
+      const child = startChild(bins.server, ['--root', ROOT, '--config', CONFIG_DIR, '--env', CONFIG_ENV, '--allow-no-auth', 'start'], {
+        logFile: logs.server,
+        env,
+        cwd: ROOT,
       });
+      server = child;
+      let conn: Connection | undefined;
+      try {
+        await waitUntil(`Temporal server on ${address} (log: ${logs.server})`, 120_000, child.why, async () => {
+          conn ??= await Connection.connect({ address, connectTimeout: 2_000 });
+          await conn.withDeadline(Date.now() + 5_000, () => conn!.workflowService.getSystemInfo({}));
+          return true;
+        });
+      } catch (err) {
+        await conn?.close();
+        await child.stop('SIGKILL', 0); // not left running half-started: a retry starts a fresh one
+        throw err;
+      }
       return conn!;
-    })();
+    };
+
+    const connection = await startServer();
     try {
       lap('server');
-      await waitUntil('the namespace', 60_000, server.why, async () => {
-        try {
-          await connection.workflowService.describeNamespace({ namespace });
-          return true;
-        } catch {
-          await connection.workflowService
-            .registerNamespace({
-              namespace,
-              workflowExecutionRetentionPeriod: msToTs(`${NAMESPACE_RETENTION_HOURS}h`),
-            })
-            .catch((err: Error) => {
-              if (!/already/i.test(err.message)) throw err;
-            });
-          return false;
-        }
-      });
+      await waitUntil(
+        'the namespace',
+        60_000,
+        () => server?.why(),
+        async () => {
+          try {
+            await connection.workflowService.describeNamespace({ namespace });
+            return true;
+          } catch {
+            await connection.workflowService
+              .registerNamespace({
+                namespace,
+                workflowExecutionRetentionPeriod: msToTs(`${NAMESPACE_RETENTION_HOURS}h`),
+              })
+              .catch((err: Error) => {
+                if (!/already/i.test(err.message)) throw err;
+              });
+            return false;
+          }
+        },
+      );
       // The frontend's namespace cache refreshes every few seconds: registering can fail at first.
-      await waitUntil('the search attributes', 60_000, server.why, async () => {
-        await ensureSearchAttributes(connection, namespace);
-        const listed = await connection.operatorService.listSearchAttributes({ namespace });
-        return Object.keys(SEARCH_ATTRIBUTES).every((name) => name in (listed.customAttributes ?? {}));
-      });
+      await waitUntil(
+        'the search attributes',
+        60_000,
+        () => server?.why(),
+        async () => {
+          await ensureSearchAttributes(connection, namespace);
+          const listed = await connection.operatorService.listSearchAttributes({ namespace });
+          return Object.keys(SEARCH_ATTRIBUTES).every((name) => name in (listed.customAttributes ?? {}));
+        },
+      );
       lap('namespace');
     } finally {
       await connection.close();
@@ -326,11 +364,26 @@ export async function startProdTemporal(opts: ProdTemporalOptions = {}): Promise
       namespace,
       postgresPort,
       dataDir,
-      serverPid: server.proc.pid!,
-      postgresPid: postgres.proc.pid!,
+      get serverPid() {
+        return server?.proc.pid ?? 0;
+      },
+      get postgresPid() {
+        return postgres?.proc.pid ?? 0;
+      },
       serverVersion: bins.version,
       logs,
       timings,
+      async killServer() {
+        await server?.stop('SIGKILL', 0);
+      },
+      async startServer() {
+        if (server && server.why() === undefined) throw new Error('the Temporal server is already running');
+        await (await startServer()).close();
+      },
+      async restartPostgres(mode) {
+        await postgres?.stop(mode === 'immediate' ? 'SIGQUIT' : 'SIGINT', 20_000);
+        await startPostgres();
+      },
       stop,
     };
   } catch (err) {

@@ -16,7 +16,7 @@
  * passes it); their failure fails the run. The last lines printed are the spec reporter's
  * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,7 +56,7 @@ const HEAVY_CONCURRENCY = 2;
 /**
  * The end-to-end files `npm run test:prod` runs against the real server: every strategy, supervision,
  * the backlog, the API and the CLI over it, the agents (host-bound work) and the visibility queries
- * behind `mend runs`. Left out: files that start dev servers of their own, pure unit files, and the
+ * behind `mend runs` (and the server's allowance for them). Left out: files that start dev servers of their own, pure unit files, and the
  * browser and chaos files (they run in `npm test` / `npm run chaos`).
  */
 export const PROD_LANE = [
@@ -79,6 +79,7 @@ export const PROD_LANE = [
   'host-loss',
   'host-drain',
   'health-schedules',
+  'visibility-rate',
 ];
 
 interface Options {
@@ -130,6 +131,34 @@ interface Lane {
   concurrency: number;
 }
 
+/** The `node --test` children still running, each the leader of its own process group. */
+const lanesRunning = new Set<ChildProcess>();
+
+/**
+ * Stops every running lane with its test files: SIGTERM to each lane's process group, SIGKILL to
+ * what is left after a grace period. Before the server goes: a test cut off from its server would
+ * only hang until its timeout.
+ */
+async function stopLanes(graceMs = 10_000): Promise<void> {
+  const signalGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      /* the group is gone already */
+    }
+  };
+  await Promise.all(
+    [...lanesRunning].map(async (child) => {
+      const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      signalGroup(child, 'SIGKILL'); // its files' own children, if any outlived it
+    }),
+  );
+}
+
 interface LaneResult {
   code: number;
   summary: Partial<Summary>;
@@ -153,7 +182,10 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
     `--test-reporter-destination=${timings}`,
   );
   args.push(...lane.files.map((f) => f.path));
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group, so that a signal to the harness stops it and every test file it runs (see stopLanes).
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+  lanesRunning.add(child);
+  child.once('exit', () => lanesRunning.delete(child));
   const summary: Partial<Summary> = {};
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {
     readSummaryLine(line, summary);
@@ -214,8 +246,13 @@ async function main(): Promise<number> {
         logFile: path.join(work, 'temporal.log'),
       });
   const stopServer = () => server.stop();
-  process.once('SIGINT', () => void stopServer().then(() => process.exit(130)));
-  process.once('SIGTERM', () => void stopServer().then(() => process.exit(143)));
+  // The lanes run in process groups of their own (a terminal's Ctrl-C does not reach them): stop them, then the server.
+  const onSignal = (code: number) => () =>
+    void stopLanes()
+      .then(stopServer)
+      .finally(() => process.exit(code));
+  process.once('SIGINT', onSignal(130));
+  process.once('SIGTERM', onSignal(143));
   try {
     await bundled;
     const what = 'serverVersion' in server ? `the Temporal server ${server.serverVersion} on PostgreSQL` : `Temporal ${binary.version} (${binary.source})`;

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { accountBacklog, accountStarts, countProcesses, runChaos } from '../chaos/harness';
+import { accountBacklog, accountStarts, countProcesses, runChaos, type ChaosSummary } from '../chaos/harness';
+import { formatTotals, resultLine, totals } from '../chaos/run';
 import { tempDir } from './helpers';
 
 describe('chaos accounting', () => {
@@ -54,6 +55,62 @@ describe('chaos accounting', () => {
     assert.equal(backlog.withoutReason, 1, 'e has no reason file');
     assert.deepEqual(strangers, ['x']);
     assert.equal(backlog.deadLettered, 3);
+  });
+});
+
+describe('chaos results file', () => {
+  const summary = (over: { lost?: number; dupActions?: number; ok?: boolean; kinds: Partial<ChaosSummary['faults']> }): ChaosSummary => {
+    const faults = {
+      'worker-kill': 0,
+      'server-restart': 0,
+      'postgres-restart': 0,
+      'agent-kill': 0,
+      'service-kill': 0,
+      'sink-down': 0,
+      total: 0,
+      ...over.kinds,
+    };
+    faults.total = Object.entries(faults).reduce((n, [k, v]) => (k === 'total' ? n : n + v), 0);
+    return {
+      faults,
+      runs: { attempted: 10, completed: 10 - (over.lost ?? 0), recovered: 10, failedOutcome: 0, lost: over.lost ?? 0, duplicated: 0, manual: 8, supervisor: 2 },
+      actions: { processStarts: 12, accountedStarts: 12, duplicated: over.dupActions ?? 0, unexplained: [] },
+      backlog: {
+        spooled: 50,
+        delivered: 49,
+        deadLettered: 1,
+        sinkWrites: 49,
+        duplicated: 0,
+        lost: 0,
+        bothDeliveredAndFailed: 0,
+        withoutReason: 0,
+        injectedSinkFailures: 5,
+      },
+      supervisors: { counterChecks: 3, decreased: [], attempted: 2, succeeded: 2, failed: 0 },
+      unexpectedWorkerExits: 0,
+      durationMs: 61_000,
+      violations: over.ok === false ? ['1 run(s) lost'] : [],
+      ok: over.ok ?? true,
+    };
+  };
+
+  test('the running total adds every line: injections by kind and topology, lost and duplicated, failed batches', () => {
+    const load = { start: 1, end: 2, cores: 2 };
+    const lines = [
+      resultLine(summary({ kinds: { 'server-restart': 2, 'postgres-restart': 3 } }), 'prod', 'abc', load),
+      resultLine(summary({ kinds: { 'worker-kill': 4 }, lost: 1, dupActions: 2, ok: false }), 'dev', 'def', load),
+    ];
+    assert.equal(lines[0]!.durationS, 61);
+    assert.deepEqual(lines[0]!.backlog, { spooled: 50, delivered: 49, deadLettered: 1, lost: 0, doubled: 0 });
+    const t = totals(JSON.parse(JSON.stringify(lines)));
+    assert.equal(t.injections.total, 9);
+    assert.deepEqual(t.byTopology, { prod: 5, dev: 4 });
+    assert.equal(t.injections['postgres-restart'], 3);
+    assert.deepEqual([t.runs, t.lost, t.duplicated, t.failedBatches], [20, 1, 2, 1]);
+    assert.match(
+      formatTotals(t),
+      /2 recorded batches: 9 injections \(5 prod, 4 dev; 4 worker-kill, 2 server-restart, 3 postgres-restart\); 20 runs, 1 lost, 2 duplicated; .*1 batch\(es\) FAILED/,
+    );
   });
 });
 

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type RestartResult } from '../activities';
 import { loadConfigFile } from '../client/config';
-import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
+import { spawn } from 'node:child_process';
+import { PID_FILE_ENV, processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
@@ -138,6 +139,43 @@ describe('the one-activity restart, retried after its worker died', () => {
       assert.equal((await runningProcess(processAdapter(c)))?.pid, pid, 'the process of the first attempt still runs: nothing started twice');
     } finally {
       await stopProcess(processAdapter(c));
+    }
+  });
+
+  test('a retry after a worker died between spawning the process and writing its pid file adopts that process and does not start another', async () => {
+    const dir = tempDir('short-path-orphan');
+    const { file } = await writeDemoConfig(dir, [{ id: 'orphaned' }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const adapter = processAdapter(c);
+    const { restartProcess } = createActivities({ stateDir: `${dir}/.mend` });
+    const input = { component: c, cleanup: false, runKey: 'orphan', validate: { timeoutMs: 20_000, intervalMs: 100 } };
+    const scheduledTimestampMs = Date.now();
+    try {
+      // Attempt 1 spawned the process as startProcess does (its pid file in the env), and its worker
+      // died before the pid file was written: no pid file, no heartbeat.
+      const [cmd, ...args] = adapter.command as [string, ...string[]];
+      const orphan = spawn(cmd, args, {
+        cwd: adapter.cwd,
+        env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: adapter.pidFile! },
+        detached: true,
+        stdio: 'ignore',
+      });
+      orphan.unref();
+      await waitFor('the orphan to answer', 20_000, () => httpStatus(c.probe.type === 'http' ? c.probe.url : '').then((s) => s === 200));
+      const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }).run(
+        restartProcess,
+        input,
+      )) as RestartResult;
+      assert.deepEqual(
+        second.steps.map((s) => s.name),
+        ['start', 'validate'],
+        'no stop: the process the first attempt started is kept',
+      );
+      assert.match(second.steps[0]!.detail, new RegExp(`^started pid ${orphan.pid} \\(by an earlier attempt`));
+      assert.equal(second.validated?.healthy, true);
+      assert.equal((await runningProcess(adapter))?.pid, orphan.pid, "the pid file names the first attempt's process: nothing started twice");
+    } finally {
+      await stopProcess(adapter);
     }
   });
 });

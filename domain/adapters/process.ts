@@ -111,9 +111,35 @@ export function unrecordedProcess(pidFile: string): PidRecord | undefined {
     if (!`\0${environ}`.includes(marker)) continue;
     const stat = readProcStat(pid);
     if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
-    return { pid, startTicks: stat.startTicks, command: [], startedAt: new Date().toISOString() };
+    return { pid, startTicks: stat.startTicks, command: [], startedAt: new Date(processStartedAtMs(stat.startTicks) ?? Date.now()).toISOString() };
   }
   return undefined;
+}
+
+/**
+ * When a process started (ms since the epoch), from its start in clock ticks after boot
+ * (/proc/<pid>/stat) and /proc/uptime, both to 10 ms (Linux's USER_HZ is 100).
+ */
+export function processStartedAtMs(startTicks: number): number | undefined {
+  try {
+    const uptimeMs = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+    return Number.isFinite(uptimeMs) ? Math.round(Date.now() - (uptimeMs - startTicks * 10)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The live process started for this pid file that the pid file does not name (its start was cut
+ * off between the spawn and the pid file write), recorded in the pid file now; undefined when none.
+ */
+export async function adoptUnrecorded(adapter: ProcessAdapter): Promise<PidRecord | undefined> {
+  const pidFile = requiredPath(adapter.pidFile, 'pidFile');
+  const orphan = unrecordedProcess(pidFile);
+  if (!orphan) return undefined;
+  const record = { ...orphan, command: adapter.command };
+  await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
+  return record;
 }
 
 /**
@@ -127,11 +153,8 @@ export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcom
   const logFile = requiredPath(adapter.logFile, 'logFile');
   const existing = await runningProcess(adapter);
   if (existing) return { started: false, pid: existing.pid };
-  const orphan = unrecordedProcess(pidFile);
-  if (orphan) {
-    await writeFileAtomic(pidFile, JSON.stringify({ ...orphan, command: adapter.command }) + '\n');
-    return { started: false, pid: orphan.pid };
-  }
+  const orphan = await adoptUnrecorded(adapter);
+  if (orphan) return { started: false, pid: orphan.pid };
 
   await fs.mkdir(path.dirname(logFile), { recursive: true });
   const logFd = openSync(logFile, 'a');
