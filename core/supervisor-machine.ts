@@ -960,7 +960,7 @@ function permitIntent(s: Step): AskPermit {
 }
 
 function permitted(s: Step): void {
-  const { m, st, sup } = s;
+  const { m, sup } = s;
   // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
   if (failureMoot(m)) return finishAttempt(s);
   // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.

@@ -875,7 +875,10 @@ describe('supervisor decisions', () => {
   });
 
   test('before permitWakesOnHealthy the permit wait wakes only on the permit (older histories replay)', () => {
-    for (const patches of [{ ...ALL, permitWakesOnHealthy: false }, { ...ALL, permitWakesOnHealthy: false, permitWithRunLookup: false }]) {
+    for (const patches of [
+      { ...ALL, permitWakesOnHealthy: false },
+      { ...ALL, permitWakesOnHealthy: false, permitWithRunLookup: false },
+    ]) {
       const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), calm, patches);
       sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'watch' } });
       sim.feed({ kind: 'woke', now: T0 + 2 });
