@@ -939,7 +939,11 @@ function permitMoot(s: Step, pass: Pass): void {
   // Failures probed before the healthy report are superseded by it: taken up after this pass, each
   // would start a pass of its own and queue at the limiter again.
   const healthyAt = Math.max(...m.inbox.filter((r) => r.healthy).map((r) => Date.parse(r.checkedAt)));
-  m.inbox = m.inbox.filter((r) => r.healthy || Date.parse(r.checkedAt) > healthyAt);
+  const superseded = (r: ProbeReport) => !r.healthy && Date.parse(r.checkedAt) <= healthyAt;
+  // The spec they carry (a config change) is taken still, as the batch would have taken it.
+  const specs = m.inbox.filter((r) => superseded(r) && r.spec).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
+  for (const r of specs) m.spec = r.spec!;
+  m.inbox = m.inbox.filter((r) => !superseded(r));
   s.log('info', 'healthy again while queued for a fleet permit: request withdrawn');
   finishAttempt(s);
 }

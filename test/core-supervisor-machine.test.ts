@@ -835,7 +835,8 @@ describe('supervisor decisions', () => {
       assert.equal(wait.kind, lookup === 'find-run-ask-permit' ? 'await-permit' : 'ask-permit');
       assert.equal(wait.wakeOnHealthy, true, 'the wait wakes on a healthy report');
       assert.equal(failureMoot(sim.m), false, 'a failure report does not make it moot');
-      sim.feed({ kind: 'report', report: { healthy: false, detail: 'timed out', checkedAt: iso(T0 + 4), source: 'sweep' } });
+      const changed = spec({ interval: '7s' }, { maxConcurrentRecoveries: 1 });
+      sim.feed({ kind: 'report', report: { healthy: false, detail: 'timed out', checkedAt: iso(T0 + 4), source: 'sweep', spec: changed } });
       assert.equal(failureMoot(sim.m), false);
       sim.feed({ kind: 'report', report: { healthy: true, detail: 'ok', checkedAt: iso(T0 + 5), source: 'sweep' } });
       assert.equal(failureMoot(sim.m), true, 'the workflow wakes the permit wait');
@@ -846,6 +847,7 @@ describe('supervisor decisions', () => {
         [true],
         'the failure probed before the healthy report is superseded (taken up, it would queue for a permit again)',
       );
+      assert.equal(sim.m.spec.component.supervision.interval, 7_000, 'the config change it carried is taken');
       sim.feed({ kind: 'permit-released', now: T0 + 7 });
       sim.settle();
       assert.equal(waitingFor(sim), 'wait');
