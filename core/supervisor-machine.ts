@@ -57,6 +57,9 @@ import {
  * hostOutageFree: a host outage is one event, not the component's fault: the recovery of a failure
  *   its host's outage caused takes no breaker slot and no restart backoff (nor settles a recovery as
  *   relapsed), and a recovery that failed because its host went away gives its slot back.
+ * permitWakesOnHealthy: a supervisor queued for a fleet permit wakes on a newer healthy report (a
+ *   false alarm: start-up probes that timed out on a loaded box) and withdraws its request at once,
+ *   instead of learning it when the permit comes (the queue drained one round trip at a time).
  */
 export type Patch =
   | 'oneTrial'
@@ -68,7 +71,8 @@ export type Patch =
   | 'breakerReset'
   | 'pidExitNoLastLook'
   | 'permitWithRunLookup'
-  | 'hostOutageFree';
+  | 'hostOutageFree'
+  | 'permitWakesOnHealthy';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /**
@@ -203,9 +207,9 @@ export type WaitIntent =
   | { kind: 'find-recovery-run'; workflowId: string; waitMs: number } // → recovery-run
   | { kind: 'check-dependencies'; dependencies: Component[] } // → dependencies
   | { kind: 'sleep'; ms: number } // → slept
-  | AskPermit // → permit-granted
+  | AskPermit // → permit-granted | permit-moot
   | { kind: 'find-run-ask-permit'; workflowId: string; waitMs: number; permit: AskPermit } // → recovery-run (the permit comes by signal)
-  | { kind: 'await-permit' } // → permit-granted (asked for with the run lookup)
+  | { kind: 'await-permit'; wakeOnHealthy?: boolean } // → permit-granted | permit-moot (asked for with the run lookup)
   | { kind: 'start-recovery'; workflowType: string; workflowId: string; input: RecoveryInput; summary: string; details: string } // → recovery-started | recovery-already-running
   | { kind: 'await-recovery' } // → recovery-ended
   | { kind: 'release-permit'; component: string; ok?: boolean } // → permit-released (ok: how the recovery it was for ended)
@@ -221,6 +225,8 @@ export type AskPermit = {
   maxDestructivePerMinute?: number;
   adaptive?: AdaptiveCap;
   host?: string;
+  /** Wake as well when `failureMoot` holds (permitWakesOnHealthy branch): the answer is then `permit-moot`. */
+  wakeOnHealthy?: boolean;
 };
 
 export type MachineEvent =
@@ -239,6 +245,8 @@ export type MachineEvent =
   | { kind: 'dependencies'; now: number; waitingFor: Array<{ id: string; reason: string }> }
   | { kind: 'slept'; now: number }
   | { kind: 'permit-granted'; now: number }
+  /** Woken while queued for a permit, none granted: `failureMoot` held (an intent's `wakeOnHealthy`). */
+  | { kind: 'permit-moot'; now: number }
   | { kind: 'recovery-started'; now: number; runId: string }
   | { kind: 'recovery-already-running'; now: number }
   | { kind: 'recovery-ended'; now: number; result?: RecoveryResult; error?: string }
@@ -428,6 +436,8 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'permit-granted':
       expect(s, ['permit'], ev).permit = true;
       return permitted(s);
+    case 'permit-moot':
+      return permitMoot(s, expect(s, ['permit'], ev));
     case 'recovery-started':
       expect(s, ['starting'], ev);
       return recoveryStarted(s, ev.runId);
@@ -902,9 +912,40 @@ function takePermit(s: Step): void {
   const { m, st } = s;
   const max = m.spec.maxConcurrentRecoveries;
   if (!max) return permitted(s);
+  // A healthy report wakes the wait: a false alarm leaves the queue at once, not when its permit comes.
+  const wake = s.patched('permitWakesOnHealthy') ? { wakeOnHealthy: true } : {};
   st.held = `waiting for a fleet permit (at most ${max} recoveries at once)`;
-  if (s.pass.permitAsked) return s.await('permit', { kind: 'await-permit' });
-  s.await('permit', permitIntent(s));
+  if (s.pass.permitAsked) return s.await('permit', { kind: 'await-permit', ...wake });
+  s.await('permit', { ...permitIntent(s), ...wake });
+}
+
+/**
+ * Whether the failure being handled is moot: a healthy report newer than any report taken up waits
+ * in the inbox (fixed by hand, or it came back). Read by the workflow too, to wake a permit wait.
+ */
+export function failureMoot(m: Pick<SupervisorMachine, 'inbox' | 'state'>): boolean {
+  return m.inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (m.state.lastReportAt ?? 0));
+}
+
+/**
+ * Woken while queued for a permit (permitWakesOnHealthy branch): the request is withdrawn, as a
+ * permit is given back (a release takes a queued request out of the limiter's queue ungranted).
+ */
+function permitMoot(s: Step, pass: Pass): void {
+  // Queued at the limiter from the ask on: from here on it is given back on every way out.
+  Object.assign(pass, { permit: true, permitAsked: true });
+  const { m } = s;
+  if (!failureMoot(m)) return takePermit(s);
+  // Failures probed before the healthy report are superseded by it: taken up after this pass, each
+  // would start a pass of its own and queue at the limiter again.
+  const healthyAt = Math.max(...m.inbox.filter((r) => r.healthy).map((r) => Date.parse(r.checkedAt)));
+  const superseded = (r: ProbeReport) => !r.healthy && Date.parse(r.checkedAt) <= healthyAt;
+  // The spec they carry (a config change) is taken still, as the batch would have taken it.
+  const specs = m.inbox.filter((r) => superseded(r) && r.spec).sort((a, b) => Date.parse(a.checkedAt) - Date.parse(b.checkedAt));
+  for (const r of specs) m.spec = r.spec!;
+  m.inbox = m.inbox.filter((r) => !superseded(r));
+  s.log('info', 'healthy again while queued for a fleet permit: request withdrawn');
+  finishAttempt(s);
 }
 
 function permitIntent(s: Step): AskPermit {
@@ -923,9 +964,9 @@ function permitIntent(s: Step): AskPermit {
 }
 
 function permitted(s: Step): void {
-  const { m, st, sup } = s;
+  const { m, sup } = s;
   // Healthy again while waiting (fixed by hand, or it came back): nothing to recover.
-  if (m.inbox.some((r) => r.healthy && Date.parse(r.checkedAt) > (st.lastReportAt ?? 0))) return finishAttempt(s);
+  if (failureMoot(m)) return finishAttempt(s);
   // Failure reports that arrived while waiting (the sweep goes on checking) are evidence too.
   const evidenceAt = s.patched('inboxEvidence')
     ? Math.max(m.lastFailedCheckAt, ...m.inbox.filter((r) => !r.healthy).map((r) => Date.parse(r.checkedAt)))

@@ -13,6 +13,7 @@ import type { ProbeReport, SupervisorSpec } from '../core/supervision';
 import {
   RUN_WAIT_MS,
   decide,
+  failureMoot,
   initialMachine,
   waitIntent,
   watchReason,
@@ -37,6 +38,7 @@ const ALL: Patches = {
   pidExitNoLastLook: true,
   permitWithRunLookup: true,
   hostOutageFree: true,
+  permitWakesOnHealthy: true,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -820,6 +822,72 @@ describe('supervisor decisions', () => {
     assert.equal(sim.intents('ask-permit').length, 0, 'no permit request of its own');
     assert.equal(sim.intents('find-run-ask-permit')[0]!.permit.max, 2);
     assert.equal(sim.state.stats.attempted, 1);
+  });
+
+  test('queued for a permit, a newer healthy report makes the failure moot: the request is withdrawn at once, nothing reserved or counted', () => {
+    for (const patches of [ALL, { ...ALL, permitWithRunLookup: false }]) {
+      const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), calm, patches);
+      sim.feed({ kind: 'report', report: { healthy: false, detail: 'timed out', checkedAt: iso(T0 + 1), source: 'watch' } });
+      sim.feed({ kind: 'woke', now: T0 + 2 });
+      const lookup = waitingFor(sim);
+      sim.feed({ kind: 'recovery-run', now: T0 + 3 });
+      const wait = sim.waiting as Extract<WaitIntent, { kind: 'ask-permit' | 'await-permit' }>;
+      assert.equal(wait.kind, lookup === 'find-run-ask-permit' ? 'await-permit' : 'ask-permit');
+      assert.equal(wait.wakeOnHealthy, true, 'the wait wakes on a healthy report');
+      assert.equal(failureMoot(sim.m), false, 'a failure report does not make it moot');
+      const changed = spec({ interval: '7s' }, { maxConcurrentRecoveries: 1 });
+      sim.feed({ kind: 'report', report: { healthy: false, detail: 'timed out', checkedAt: iso(T0 + 4), source: 'sweep', spec: changed } });
+      assert.equal(failureMoot(sim.m), false);
+      sim.feed({ kind: 'report', report: { healthy: true, detail: 'ok', checkedAt: iso(T0 + 5), source: 'sweep' } });
+      assert.equal(failureMoot(sim.m), true, 'the workflow wakes the permit wait');
+      sim.feed({ kind: 'permit-moot', now: T0 + 6 });
+      assert.deepEqual(sim.waiting, { kind: 'release-permit', component: 'api' }, 'withdrawn, no outcome to report');
+      assert.deepEqual(
+        sim.m.inbox.map((r) => r.healthy),
+        [true],
+        'the failure probed before the healthy report is superseded (taken up, it would queue for a permit again)',
+      );
+      assert.equal(sim.m.spec.component.supervision.interval, 7_000, 'the config change it carried is taken');
+      sim.feed({ kind: 'permit-released', now: T0 + 7 });
+      sim.settle();
+      assert.equal(waitingFor(sim), 'wait');
+      // The healthy report waits in the inbox: the loop wakes on it at once.
+      sim.wake();
+      assert.deepEqual(
+        [sim.state.health, sim.state.held, sim.state.stats.attempted, sim.state.breaker.reservedAt, sim.state.breaker.recoveries],
+        ['healthy', undefined, 0, undefined, []],
+      );
+      assert.equal(sim.intents('start-recovery').length, 0);
+      assert.equal(sim.intents('release-permit').length, 1);
+    }
+  });
+
+  test('a healthy report older than what was known does not wake a permit wait; woken anyway, it goes back to waiting', () => {
+    const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }));
+    sim.feed({ kind: 'report', report: { healthy: false, detail: 'timed out', checkedAt: iso(T0 + 10), source: 'watch' } });
+    sim.feed({ kind: 'woke', now: T0 + 11 });
+    sim.feed({ kind: 'recovery-run', now: T0 + 12 });
+    assert.equal(waitingFor(sim), 'await-permit');
+    sim.feed({ kind: 'report', report: { healthy: true, detail: 'ok', checkedAt: iso(T0 + 5), source: 'sweep' } });
+    assert.equal(failureMoot(sim.m), false, 'probed before the failure taken up');
+    sim.feed({ kind: 'permit-moot', now: T0 + 13 });
+    assert.deepEqual(sim.waiting, { kind: 'await-permit', wakeOnHealthy: true }, 'still queued: waits on');
+    sim.feed({ kind: 'permit-granted', now: T0 + 14 });
+    assert.equal(waitingFor(sim), 'start-recovery');
+  });
+
+  test('before permitWakesOnHealthy the permit wait wakes only on the permit (older histories replay)', () => {
+    for (const patches of [
+      { ...ALL, permitWakesOnHealthy: false },
+      { ...ALL, permitWakesOnHealthy: false, permitWithRunLookup: false },
+    ]) {
+      const sim = new Sim(spec({}, { maxConcurrentRecoveries: 1 }), calm, patches);
+      sim.feed({ kind: 'report', report: { healthy: false, detail: 'x', checkedAt: iso(T0 + 1), source: 'watch' } });
+      sim.feed({ kind: 'woke', now: T0 + 2 });
+      sim.feed({ kind: 'recovery-run', now: T0 + 3 });
+      assert.ok(sim.waiting && 'kind' in sim.waiting && (sim.waiting.kind === 'await-permit' || sim.waiting.kind === 'ask-permit'));
+      assert.equal((sim.waiting as { wakeOnHealthy?: boolean }).wakeOnHealthy, undefined);
+    }
   });
 
   test('a run found by the lookup that came with the permit request is waited out after the permit goes back; nothing reserved or counted', () => {

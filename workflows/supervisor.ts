@@ -36,6 +36,7 @@ const PATCH_IDS: Record<Patch, string> = {
   pidExitNoLastLook: 'supervisor-pid-exit-skips-last-look',
   permitWithRunLookup: 'supervisor-asks-permit-with-run-lookup',
   hostOutageFree: 'supervisor-host-outage-takes-no-breaker-slot',
+  permitWakesOnHealthy: 'supervisor-permit-wait-wakes-on-healthy',
 };
 
 /**

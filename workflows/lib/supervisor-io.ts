@@ -27,6 +27,7 @@ import type { RecoveryResult } from '../../core/run';
 import type { Component } from '../../core/schemas';
 import {
   RUN_WAIT_MS,
+  failureMoot,
   type AskPermit,
   type Intent,
   type MachineEvent,
@@ -137,6 +138,12 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
     });
   }
 
+  /** The permit, or (`wake`) the failure made moot by a newer healthy report first: the machine decides which it is. */
+  async function permit(wake: boolean): Promise<MachineEvent> {
+    await condition(() => permitted || (wake && failureMoot(machine())));
+    return event(permitted ? 'permit-granted' : 'permit-moot');
+  }
+
   /** What came of an intent, as of now. */
   const event = (kind: MachineEvent['kind'], rest: object = {}) => ({ kind, now: Date.now(), ...rest }) as MachineEvent;
   const historyFull = ({ continueAsNewSuggested, historyLength } = workflowInfo()) => continueAsNewSuggested || historyLength > (input.historyLimit ?? 10_000);
@@ -195,16 +202,14 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
           return event('slept');
         case 'ask-permit':
           await askPermit(i);
-          await condition(() => permitted);
-          return event('permit-granted');
+          return await permit(i.wakeOnHealthy === true);
         case 'find-run-ask-permit': {
           // Both at once, in one workflow task: the lookup's answer and the queue position both come a round trip sooner.
           const [seen] = await Promise.all([runs.recoveryRun({ workflowId: i.workflowId, waitMs: i.waitMs }), askPermit(i.permit)]);
           return event('recovery-run', seen);
         }
         case 'await-permit':
-          await condition(() => permitted);
-          return event('permit-granted');
+          return await permit(i.wakeOnHealthy === true);
         case 'start-recovery': {
           const options = {
             workflowId: i.workflowId,
