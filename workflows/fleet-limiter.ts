@@ -19,12 +19,6 @@ export { permitSignal, releaseSignal };
 const PARALLEL_GRANTS = 'fleet-limiter-parallel-grants';
 /** Patch: cheap recoveries are admitted by their host's adaptive window (before it, every request counted against `max`). */
 export const ADAPTIVE_PATCH = 'fleet-limiter-adaptive-windows';
-/**
- * Patch: a release that lands while its permit is being signalled withdraws it (a supervisor queued
- * for a permit withdraws its request when it turns healthy, and may do so just as it is granted):
- * the permit is not held until its lease runs out.
- */
-const WITHDRAWN_WHILE_GRANTED = 'fleet-limiter-withdrawn-while-granted';
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;
@@ -36,8 +30,6 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
   const state: FleetLimiterState = input.state ?? { max: 1, holders: [], waiting: [], destructiveGrants: [], granted: 0 };
   const leaseMs = input.leaseMs ?? 2 * 3_600_000;
   let changed = false;
-  /** Components whose permit signal is under way, and those of them released meanwhile. */
-  const [granting, withdrawn] = [new Set<string>(), new Set<string>()];
 
   setHandler(fleetStateQuery, () => state);
   setHandler(acquireSignal, (req) => {
@@ -60,7 +52,6 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     changed = true;
   });
   setHandler(releaseSignal, ({ component, ok }) => {
-    if (granting.has(component)) withdrawn.add(component);
     const holder = state.holders.find((h) => h.component === component);
     const window = holder?.cheap ? state.windows?.[hostKey(holder)] : undefined;
     if (holder && window) state.windows = { ...state.windows, [hostKey(holder)]: releasedWindow(window, { ok, durationMs: Date.now() - holder.since }) };
@@ -83,22 +74,14 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     const { grant, wakeAt } = pickGrants(state, now, adaptive);
     const grantOne = async (next: PermitRequest) => {
       state.waiting = state.waiting.filter((w) => w.component !== next.component);
-      granting.add(next.component);
       try {
         await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
-        if (withdrawn.has(next.component) && patched(WITHDRAWN_WHILE_GRANTED)) {
-          log.info('permit withdrawn while it was being granted', { component: next.component });
-          return;
-        }
         const cheap = adaptive && next.adaptive !== undefined ? { cheap: true, host: hostKey(next) } : {};
         state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now(), ...cheap });
         if (next.destructive) state.destructiveGrants.push(now);
         state.granted += 1;
       } catch {
         log.warn('supervisor gone before its permit', { component: next.component });
-      } finally {
-        granting.delete(next.component);
-        withdrawn.delete(next.component);
       }
     };
     // Permits freed together are signalled together: one after the other, each waits a workflow
