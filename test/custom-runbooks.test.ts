@@ -18,13 +18,14 @@ import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
 import { ROOT, runCli, sharedServer, spawnTs, startWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
+// Its settle wait outlasts a pause sent right after the start even on a loaded box (1.5 s did not, in the full suite).
 const SLOW = `import { defineRunbook } from 'mend/kit';
 export default defineRunbook({
   name: 'slow-restart',
   description: 'wait, then restart and validate',
   async run(ctx) {
     ctx.phase('preparation');
-    await ctx.sleep(Number(ctx.component.description ?? 1500), 'settle before acting');
+    await ctx.sleep(4000, 'settle before acting');
     ctx.phase('execution');
     await ctx.stop();
     await ctx.start();
