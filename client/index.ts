@@ -16,17 +16,7 @@ import {
   DEFAULT_TASK_QUEUE,
 } from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
-import type {
-  ApprovalRequest,
-  ApprovalStatus,
-  RecoveryInput,
-  RecoveryResult,
-  RunbookKind,
-  RunProgress,
-  RunTarget,
-  SagaInput,
-  TargetedRunInput,
-} from '../core/run';
+import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput, TargetedRunInput } from '../core/run';
 import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
@@ -93,15 +83,8 @@ export interface StartRecoveryRequest {
 }
 
 /** A run of a custom runbook with `targets: 'host'` (a host) or `targets: 'none'` (no target). */
-export interface StartTargetedRunRequest {
+export interface StartTargetedRunRequest extends TargetedRunInput {
   runbook: string;
-  target: RunTarget;
-  /** Every host the config knows (knownHosts). */
-  hosts: string[];
-  trigger: Trigger;
-  requestedBy: string;
-  reason?: string;
-  dryRun?: boolean;
 }
 
 export interface StartSagaRequest {
@@ -187,15 +170,20 @@ export class MendClient {
       });
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        const running = await this.temporal.workflow
-          .getHandle(workflowId)
-          .describe()
-          .catch(() => undefined);
-        throw new AlreadyRunningError(workflowId, running?.runId);
-      }
-      throw mapConnectionError(err);
+      throw await this.startError(err, workflowId);
     }
+  }
+
+  /** What a failed start means: AlreadyRunningError (naming the run that holds the id, and `what` runs) or a connection error. */
+  private async startError(err: unknown, workflowId: string, what?: string): Promise<unknown> {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) return mapConnectionError(err);
+    const running = await this.temporal.workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch(() => undefined);
+    return what === undefined
+      ? new AlreadyRunningError(workflowId, running?.runId)
+      : new AlreadyRunningError(workflowId, running?.runId, `${what} as ${workflowId}${running ? ` (run ${running.runId})` : ''}`);
   }
 
   /**
@@ -226,15 +214,11 @@ export class MendClient {
       });
       return { workflowId, runId: handle.firstExecutionRunId, url: this.runUrl(workflowId, handle.firstExecutionRunId) };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        const running = await this.temporal.workflow
-          .getHandle(workflowId)
-          .describe()
-          .catch(() => undefined);
-        const what = target.kind === 'host' ? `a runbook is already running on host ${target.host}` : `${req.runbook} is already running`;
-        throw new AlreadyRunningError(workflowId, running?.runId, `${what} as ${workflowId}${running ? ` (run ${running.runId})` : ''}`);
-      }
-      throw mapConnectionError(err);
+      throw await this.startError(
+        err,
+        workflowId,
+        target.kind === 'host' ? `a runbook is already running on host ${target.host}` : `${req.runbook} is already running`,
+      );
     }
   }
 
