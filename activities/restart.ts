@@ -158,9 +158,16 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
  */
 async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
   if (component.adapter.type !== 'process') return undefined;
-  const running = (await runningProcess(component.adapter)) ?? (await adoptUnrecorded(component.adapter));
-  return running && Date.parse(running.startedAt) >= since ? { pid: running.pid, startedAt: running.startedAt } : undefined;
+  const recorded = await runningProcess(component.adapter);
+  if (recorded) return Date.parse(recorded.startedAt) >= since ? { pid: recorded.pid, startedAt: recorded.startedAt } : undefined;
+  // An adopted process's start comes from /proc in 10 ms ticks against /proc/uptime: it may read a
+  // few ms before the spawn really happened, so it is allowed a small slack.
+  const adopted = await adoptUnrecorded(component.adapter);
+  return adopted && Date.parse(adopted.startedAt) >= since - PROC_START_SLACK_MS ? { pid: adopted.pid, startedAt: adopted.startedAt } : undefined;
 }
+
+/** How far before `since` an adopted process's /proc start time may read (two 10 ms ticks and the reads between, with room). */
+const PROC_START_SLACK_MS = 250;
 
 export function validationNote(v: WaitHealthy): string {
   if (v.healthy) return `healthy after ${v.probes} probe(s), ${v.elapsedMs}ms`;
