@@ -127,6 +127,62 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
   });
 });
 
+describe('the fleet limiter forgets a permit given back before its grant signal completed', () => {
+  const queue = uniqueQueue('fleet-race');
+  const limiterId = fleetLimiterWorkflowId(queue);
+  const standIn = fleetLimiterWorkflowId(`${queue}-stand-in`);
+  let worker: TestWorker;
+  let client: MendClient;
+
+  before(async () => {
+    worker = await startInProcessWorker(queue);
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    await client.temporal.workflow.start(WORKFLOW_TYPES.fleetLimiter, { workflowId: standIn, taskQueue: queue, args: [{}] });
+  });
+
+  after(async () => {
+    for (const id of [limiterId, standIn])
+      await client?.temporal.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
+    await client?.close();
+    await worker?.stop();
+  });
+
+  test('a release sent right after the request leaves no permit held (before, one that beat the grant signal was held until its 2 h lease)', async () => {
+    const handle = () => client.temporal.workflow.getHandle(limiterId);
+    const components = Array.from({ length: 12 }, (_, i) => `r${i}`);
+    for (const component of components) {
+      // A supervisor whose recovery was moot or quick: the permit goes back as soon as it was asked for.
+      await client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+        workflowId: limiterId,
+        taskQueue: queue,
+        args: [{}],
+        signal: acquireSignal,
+        signalArgs: [{ component, max: 1, supervisorId: standIn }],
+      });
+      await waitFor(
+        `${component} granted (with max 1, a permit left held blocks it)`,
+        20_000,
+        async () => (await handle().query(fleetStateQuery)).waiting.length === 0,
+      );
+      await handle().signal(releaseSignal, { component, ok: true });
+    }
+    const s = await waitFor('every grant signalled', 20_000, async () => {
+      const x = await handle().query(fleetStateQuery);
+      return x.granted === components.length && x;
+    });
+    assert.deepEqual(
+      s.holders.map((h) => h.component),
+      [],
+      'no permit is still held after every one was given back',
+    );
+    const { runId } = await handle().describe();
+    recordHistory(limiterId, runId, 'fleet-limiter-record-before-signal.json');
+  });
+});
+
 describe('supervisors recover more than five crashed services at once when recoveries are quick', () => {
   const dir = tempDir('fleet-adaptive');
   const queue = uniqueQueue('fleet-adaptive');

@@ -19,6 +19,12 @@ export { permitSignal, releaseSignal };
 const PARALLEL_GRANTS = 'fleet-limiter-parallel-grants';
 /** Patch: cheap recoveries are admitted by their host's adaptive window (before it, every request counted against `max`). */
 export const ADAPTIVE_PATCH = 'fleet-limiter-adaptive-windows';
+/**
+ * Patch: a permit is recorded before its signal is sent, not after. A supervisor can get the
+ * permit and give it back (its recovery was moot, or quick) before the signal's completion comes
+ * back; recorded afterwards, that release found no holder and the permit stayed held until its lease.
+ */
+export const RECORD_BEFORE_SIGNAL_PATCH = 'fleet-limiter-record-before-signal';
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;
@@ -74,13 +80,17 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     const { grant, wakeAt } = pickGrants(state, now, adaptive);
     const grantOne = async (next: PermitRequest) => {
       state.waiting = state.waiting.filter((w) => w.component !== next.component);
+      const cheap = adaptive && next.adaptive !== undefined ? { cheap: true, host: hostKey(next) } : {};
+      const holder = { component: next.component, supervisorId: next.supervisorId, since: Date.now(), ...cheap };
+      const recordFirst = patched(RECORD_BEFORE_SIGNAL_PATCH);
+      if (recordFirst) state.holders.push(holder);
       try {
         await getExternalWorkflowHandle(next.supervisorId).signal(permitSignal, { component: next.component });
-        const cheap = adaptive && next.adaptive !== undefined ? { cheap: true, host: hostKey(next) } : {};
-        state.holders.push({ component: next.component, supervisorId: next.supervisorId, since: Date.now(), ...cheap });
+        if (!recordFirst) state.holders.push({ ...holder, since: Date.now() });
         if (next.destructive) state.destructiveGrants.push(now);
         state.granted += 1;
       } catch {
+        if (recordFirst) state.holders = state.holders.filter((h) => h !== holder);
         log.warn('supervisor gone before its permit', { component: next.component });
       }
     };
