@@ -42,7 +42,8 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
   try {
     // One set of activities for both: in-flight work scheduled on the main queue before host routing
     // (and host-free work) still finds every activity there.
-    const activities = createActivities(opts.activityDeps);
+    // A central worker that serves the default host says so to the supervisors its sweeps start.
+    const activities = createActivities({ ...opts.activityDeps, defaultHostEmbedded: opts.embeddedHost !== false });
     const central = await Worker.create({
       connection,
       namespace: opts.namespace,
