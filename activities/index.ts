@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { DEFAULT_HOST_EMBEDDED_MEMO } from '../core/constants';
 import { withHomeDefaults } from '../core/config';
 import type { Component, HttpCall } from '../core/schemas';
 import { callEndpoint } from '../domain/adapters/http';
@@ -27,6 +28,12 @@ export interface ActivityDeps {
   stateDir?: string;
   /** Aborted when the worker begins to stop: long watches end early instead of holding the shutdown. */
   shutdown?: AbortSignal;
+  /**
+   * Set by a central worker that also serves the default host: the supervisors its sweeps start carry
+   * DEFAULT_HOST_EMBEDDED_MEMO, so they (and their recoveries) keep the default host's activities on
+   * their own queue. Unset on an agent, which cannot tell what the central workers serve.
+   */
+  defaultHostEmbedded?: boolean;
 }
 
 export interface ComponentRef {
@@ -141,7 +148,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
-    ...createSupervisionActivities(probe, deps.shutdown),
+    ...createSupervisionActivities(probe, deps.shutdown, {}, deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined),
     ...createHostActivities(),
     ...createSagaActivities(home),
     ...createBacklogActivities(),

@@ -105,6 +105,8 @@ export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
   limits: { probes?: number; reports?: number } = {},
+  /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
+  supervisorMemo?: Record<string, unknown>,
 ) {
   /** What this worker last told each supervisor: only changes and failures are sent again. */
   const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
@@ -160,6 +162,7 @@ export function createSupervisionActivities(
               workflowId: supervisorWorkflowId(id),
               taskQueue,
               args: [{ spec }],
+              ...(supervisorMemo ? { memo: supervisorMemo } : {}),
               signal: reportSignal,
               signalArgs: [report],
               staticSummary: `supervise ${id} (health group ${group})`,

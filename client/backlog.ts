@@ -34,6 +34,7 @@ export class BacklogControl {
         workflowId,
         taskQueue: this.mend.taskQueue,
         args: [{ spool, ...opts } satisfies BacklogInput],
+        memo: this.mend.startMemo,
         signal: backlogReconfigureSignal,
         signalArgs: [spool],
         typedSearchAttributes: [

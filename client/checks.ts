@@ -24,6 +24,7 @@ export async function checkComponent(client: MendClient, component: Component, r
       workflowId,
       taskQueue: client.taskQueue,
       args: [{ component }],
+      memo: client.startMemo,
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowExecutionTimeout: timeoutMs,
       typedSearchAttributes: [

@@ -28,6 +28,7 @@ export async function startDrill(client: MendClient, config: Config, drill: Dril
       workflowId,
       taskQueue: client.taskQueue,
       args: [inputOf(config, drill, 'manual', requestedBy)],
+      memo: client.startMemo,
       typedSearchAttributes: [
         { key: MendComponents, value: [drill.component] },
         { key: MendStrategy, value: 'drill' },
@@ -80,7 +81,7 @@ export async function reconcileDrills(
         workflowId: scheduleId,
         taskQueue: client.taskQueue,
         args: [input],
-        memo: { mendSpecHash: hash, mendDrill: drill.name, mendComponents: [drill.component] },
+        memo: { ...client.startMemo, mendSpecHash: hash, mendDrill: drill.name, mendComponents: [drill.component] },
         staticSummary: `drill ${drill.name} on ${drill.component}`,
       },
       // Never two drills of one schedule at once; a missed one is not made up later.

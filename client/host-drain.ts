@@ -40,6 +40,7 @@ export async function drainHost(client: MendClient, config: Config, host: string
             ),
           },
         ],
+        memo: client.startMemo,
         signal: pauseSupervisionSignal,
         signalArgs: [{ by, host, ...(reason ? { reason } : {}) }],
         staticSummary: `supervise ${id} (started by a drain of host ${host})`,

@@ -12,6 +12,7 @@ import {
   runbookWorkflowId,
   sagaWorkflowId,
   webUiRunUrl,
+  DEFAULT_HOST_EMBEDDED_MEMO,
   DEFAULT_NAMESPACE,
   DEFAULT_TASK_QUEUE,
 } from '../core/constants';
@@ -29,6 +30,13 @@ export interface MendClientOptions {
   uiUrl?: string;
   /** Connect on first use instead of now (the API starts even while Temporal is down). */
   lazy?: boolean;
+  /**
+   * Whether the central workers of `taskQueue` also serve the default host (default true: workers/main.ts
+   * always does). Runs started then carry DEFAULT_HOST_EMBEDDED_MEMO and schedule the default host's
+   * activities on their own queue, where the worker can take them at once; pass false for central
+   * workers created with `embeddedHost: false` (an agent serves the default host).
+   */
+  defaultHostEmbedded?: boolean;
 }
 
 export class AlreadyRunningError extends Error {
@@ -109,6 +117,8 @@ export class MendClient {
   readonly namespace: string;
   readonly taskQueue: string;
   readonly uiUrl: string;
+  /** Memo every run this client starts carries: whether its queue's workers serve the default host (see MendClientOptions). */
+  readonly startMemo: Record<string, unknown>;
 
   private constructor(
     readonly connection: Connection,
@@ -118,6 +128,7 @@ export class MendClient {
     this.namespace = opts.namespace ?? DEFAULT_NAMESPACE;
     this.taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
     this.uiUrl = opts.uiUrl ?? 'http://localhost:8233';
+    this.startMemo = opts.defaultHostEmbedded === false ? {} : { [DEFAULT_HOST_EMBEDDED_MEMO]: true };
   }
 
   static async connect(opts: MendClientOptions): Promise<MendClient> {
@@ -164,7 +175,7 @@ export class MendClient {
         taskQueue: this.taskQueue,
         args: [input],
         typedSearchAttributes: startAttributes([req.component.id], req.strategy, req.trigger),
-        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '', ...(req.alerts?.length ? { alerts: req.alerts } : {}) },
+        memo: { ...this.startMemo, requestedBy: req.requestedBy, reason: req.reason ?? '', ...(req.alerts?.length ? { alerts: req.alerts } : {}) },
         staticSummary: `${req.dryRun ? 'plan' : 'recover'} ${req.component.id}${onHost(req.component)} (${req.strategy}, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
@@ -208,7 +219,7 @@ export class MendClient {
         taskQueue: this.taskQueue,
         args: [input],
         typedSearchAttributes: startAttributes([], req.runbook, req.trigger),
-        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
+        memo: { ...this.startMemo, requestedBy: req.requestedBy, reason: req.reason ?? '' },
         staticSummary: `${req.dryRun ? 'plan' : 'run'} ${req.runbook}${target.kind === 'host' ? ` on host ${target.host}` : ''} (${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });
@@ -248,7 +259,7 @@ export class MendClient {
           'saga',
           req.trigger,
         ),
-        memo: { requestedBy: req.requestedBy, reason: req.reason ?? '' },
+        memo: { ...this.startMemo, requestedBy: req.requestedBy, reason: req.reason ?? '' },
         staticSummary: `${req.dryRun ? 'plan' : 'run'} saga ${req.saga.name} (${req.saga.steps.length} steps, ${req.trigger} by ${req.requestedBy})`,
         staticDetails: req.reason,
       });

@@ -143,7 +143,7 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
     });
 }
 
-function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
+function scheduleParts(plan: HealthGroupPlan, taskQueue: string, startMemo: Record<string, unknown>) {
   const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
     type: 'startWorkflow',
     workflowType: WORKFLOW_TYPES.healthSweep,
@@ -152,6 +152,7 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string) {
     taskQueue,
     args: [{ group: plan.group, specs: plan.specs, revision: plan.hash }],
     memo: {
+      ...startMemo,
       mendSpecHash: plan.hash,
       mendGroup: plan.group,
       mendPart: plan.part,
@@ -180,7 +181,7 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
   const plans = planHealthGroups(config, taskQueue);
   const wanted = new Set(plans.map((p) => p.scheduleId));
   for (const plan of plans) {
-    const change = await applySchedule(client, plan.scheduleId, scheduleParts(plan, taskQueue), plan.hash, owner);
+    const change = await applySchedule(client, plan.scheduleId, scheduleParts(plan, taskQueue, client.startMemo), plan.hash, owner);
     result[change].push(plan.scheduleId);
   }
   result.deleted.push(...(await deleteUnwanted(client, PREFIX, owner, wanted)));

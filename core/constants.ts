@@ -9,6 +9,14 @@ export const DEFAULT_NAMESPACE = 'default';
  */
 export const DEFAULT_HOST = 'local';
 
+/**
+ * Memo key a starter sets (to `true`) on a run whose task queue is served by central workers that
+ * also serve the default host (workers/main.ts always does; `createMendWorker({ embeddedHost: false })`
+ * does not). Such a run schedules the default host's activities on its own queue
+ * (workflows/lib/hosts.ts), where the worker that scheduled one can take it at once.
+ */
+export const DEFAULT_HOST_EMBEDDED_MEMO = 'mendDefaultHostEmbedded';
+
 /** The strict fleet cap on recoveries that are not cheap, when `supervision.maxConcurrentRecoveries` is unset. */
 export const DEFAULT_MAX_CONCURRENT_RECOVERIES = 5;
 

@@ -43,6 +43,11 @@ export interface DevServer {
 }
 
 const ENABLE_UPDATES = 'frontend.enableUpdateWorkflowExecution=true';
+/**
+ * Eager activity dispatch: a worker completing a workflow task gets the activities it just scheduled
+ * on the workflow's own queue back in the answer, instead of polling for them through matching.
+ */
+const ENABLE_EAGER_ACTIVITIES = 'system.enableActivityEagerExecution=true';
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const ip = opts.ip ?? '127.0.0.1';
@@ -74,7 +79,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF');
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
-  args.push('--dynamic-config-value', ENABLE_UPDATES);
+  args.push('--dynamic-config-value', ENABLE_UPDATES, '--dynamic-config-value', ENABLE_EAGER_ACTIVITIES);
 
   let logFd: number | undefined;
   if (opts.logFile) {

@@ -20,7 +20,11 @@ export interface MendWorkerOptions {
   /** Custom runbooks to bundle with the built-ins (not with a prebuilt bundle); a bad one fails the start before any connection. */
   runbooks?: RunbookFile[];
   activityDeps?: ActivityDeps;
-  /** Also serve the default host's queue (default true); false when an agent runs for it. */
+  /**
+   * Also serve the default host's queue (default true); false when an agent runs for it. Then connect
+   * the clients that start runs with `defaultHostEmbedded: false`, so runs keep the default host's
+   * activities on its queue instead of this worker's own (see DEFAULT_HOST_EMBEDDED_MEMO).
+   */
   embeddedHost?: boolean;
   /** Extra Worker options (tests shorten shutdown grace, etc.). */
   overrides?: Partial<WorkerOptions>;
@@ -42,7 +46,8 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
   try {
     // One set of activities for both: in-flight work scheduled on the main queue before host routing
     // (and host-free work) still finds every activity there.
-    const activities = createActivities(opts.activityDeps);
+    // A central worker that serves the default host says so to the supervisors its sweeps start.
+    const activities = createActivities({ ...opts.activityDeps, defaultHostEmbedded: opts.embeddedHost !== false });
     const central = await Worker.create({
       connection,
       namespace: opts.namespace,

@@ -10,6 +10,7 @@ import { escalationWorkflowId } from '../../core/constants';
 import type { RecoveryInput, RecoveryResult, Rung } from '../../core/run';
 import { strategyWorkflowType } from '../../core/workflow-types';
 import type { Strategy } from '../../core/schemas';
+import { carriedOn } from './hosts';
 import { upsertOutcome } from './search-attributes';
 import { causeMessage, type Runbook } from './runbook';
 
@@ -44,6 +45,7 @@ export async function escalate(run: Runbook, input: RecoveryInput, current: Stra
         staticDetails: result.reason,
         // The child is part of this run's ladder: cancelling this run cancels it too.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        ...carriedOn(),
       });
       childRunId = handle.firstExecutionRunId;
       return (await handle.result()) as RecoveryResult;

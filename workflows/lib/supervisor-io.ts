@@ -9,10 +9,10 @@ import {
   CancellationScope,
   ParentClosePolicy,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   sleep,
@@ -36,7 +36,7 @@ import {
   type WaitIntent,
 } from '../../core/supervisor-machine';
 import { releaseSignal } from '../fleet-limiter';
-import { byHost, HOST_QUEUES_PATCH, hostActivities } from './hosts';
+import { byHost, carriedOn, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { causeMessage } from './runbook';
 import { DEPENDENCY_HOST_PATCH, HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
 
@@ -54,11 +54,15 @@ const probes = ({ host }: { host?: string }) =>
     retry: { initialInterval: '200ms', maximumInterval: '5s', maximumAttempts: 3 },
   });
 const watcher = ({ host }: { host?: string }) =>
-  hostActivities(host, {
-    startToCloseTimeout: WATCH_MAX_MS + 60_000,
-    heartbeatTimeout: '5s',
-    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
-  });
+  hostActivities(
+    host,
+    {
+      startToCloseTimeout: WATCH_MAX_MS + 60_000,
+      heartbeatTimeout: '5s',
+      retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+    },
+    { lasting: true },
+  );
 const runs = proxyActivities<MendActivities>({
   startToCloseTimeout: RUN_WAIT_MS + 60_000,
   heartbeatTimeout: '10s',
@@ -161,7 +165,7 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         );
         return event('woke');
       case 'continue-as-new':
-        return await continueAsNew<(input: SupervisorInput) => Promise<void>>({
+        return await makeContinueAsNewFunc<(input: SupervisorInput) => Promise<void>>(carriedOn())({
           spec: i.spec,
           state: i.state,
           pending: i.pending,
@@ -217,6 +221,7 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
             parentClosePolicy: ParentClosePolicy.ABANDON,
             staticSummary: i.summary,
             staticDetails: i.details,
+            ...carriedOn(),
           };
           child = await startChild(i.workflowType, options).catch((err: unknown) =>
             err instanceof WorkflowExecutionAlreadyStartedError ? undefined : Promise.reject(err),
