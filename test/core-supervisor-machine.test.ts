@@ -675,6 +675,45 @@ describe('supervisor decisions', () => {
     assert.deepEqual([sim.state.breaker.state, sim.state.health], ['half-open', 'healthy']);
   });
 
+  /**
+   * The bench's crash loop (bench/peers/mend.ts FLAP_CONTROL, 1-s checks, 2 failures): a service
+   * that dies right after every start until it is fixed at `fixAfterMs`. When does the first start
+   * after the fix come?
+   */
+  function crashLoopFix(fixAfterMs: number, patches: Patches = ALL): { fixToStartMs: number; starts: number[] } {
+    const flap = {
+      interval: '1s',
+      failuresBeforeRecovery: 2,
+      restartBackoff: { initial: '1s', max: '30s' },
+      backoffResetAfter: '10m',
+      breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' },
+    };
+    const sim = new Sim(spec(flap), calm, patches);
+    sim.report({ healthy: true });
+    const fixAt = sim.now + fixAfterMs;
+    const starts = () => sim.seen.filter((x) => x.intent.kind === 'start-recovery').map((x) => x.at);
+    while ((starts().at(-1) ?? -1) < fixAt) {
+      assert.ok(sim.now < fixAt + 120_000, 'recovered after the fix');
+      sim.report({ healthy: false, source: 'sweep', failureClass: 'crash', detail: 'connection refused' }, 1_000);
+    }
+    return { fixToStartMs: starts().at(-1)! - fixAt, starts: starts().map((t) => t - fixAt) };
+  }
+
+  test("a fix in the bench's crash loop is restarted within cool-down + checks + max restart backoff, and may by design take more than 30 s", () => {
+    // Where in the loop the fix lands decides: at once while the breaker is closed, after the rest of
+    // the cool-down and the half-open trial's restart backoff (grown to 8 s, 16 s ...) while it is open.
+    const waits = Array.from({ length: 480 }, (_, n) => crashLoopFix(n * 250).fixToStartMs);
+    const bound = 20_000 + 2 * 1_000 + 30_000;
+    assert.ok(Math.max(...waits) <= bound, `at most ${bound} ms (longest ${Math.max(...waits)} ms)`);
+    assert.ok(
+      waits.some((w) => w > 30_000),
+      'some phases wait more than the 30 s the scenario used to give: its "never" was the configured flap control, not a regression',
+    );
+    // Neither the host-outage nor the permit-wait branch has a say in this loop: the same starts without them.
+    for (const fix of [10_000, 30_000, 45_000, 60_000, 75_000, 90_000])
+      assert.deepEqual(crashLoopFix(fix, { ...ALL, hostOutageFree: false, permitWakesOnHealthy: false }).starts, crashLoopFix(fix).starts, `fix at ${fix} ms`);
+  });
+
   test('a pause for a while ends by itself at its deadline', () => {
     const sim = new Sim(spec());
     sim.feed({ kind: 'pause', now: sim.now, forMs: 30_000 });
