@@ -39,6 +39,7 @@ const ALL: Patches = {
   permitWithRunLookup: true,
   hostOutageFree: true,
   permitWakesOnHealthy: true,
+  dependencyOutageFree: true,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -654,6 +655,53 @@ describe('supervisor decisions', () => {
       [sim.intents('start-recovery').length, sim.state.health, sim.state.breaker.state, sim.state.breaker.recoveries.length],
       [2, 'healthy', 'closed', 0],
     );
+  });
+
+  /** A dependent (on another host) of `db`, whose host `a` goes away: the dependency check reaches no agent there. */
+  function dependentOfLostHost(patches: Patches = ALL) {
+    const world = { away: false };
+    const sim = new Sim(
+      spec({ breaker: { maxRecoveries: 1, window: '10m', coolDown: '1h' }, restartBackoff: { initial: '5s' } }, { dependencies: [component('db')] }),
+      { ...calm, dependencies: () => (world.away ? [{ id: 'host a', reason: 'unreachable' }] : []) },
+      patches,
+    );
+    sim.report({ healthy: true });
+    /** The dependent dies while db's host is away (held for it), then the host is back and db recovered: the next failure report. */
+    const outage = () => {
+      world.away = true;
+      sim.report({ healthy: false, source: 'watch' }, 10_000);
+      assert.equal(sim.state.held, 'waiting for host a (unreachable)');
+      world.away = false;
+      sim.report({ healthy: false }, 20_000);
+    };
+    return { sim, outage };
+  }
+
+  test("a dependent held for its dependency's unreachable host is recovered after the return without a breaker slot or restart backoff, once per outage", () => {
+    const { sim, outage } = dependentOfLostHost();
+    for (let n = 1; n <= 3; n++) {
+      outage();
+      assert.equal(sim.intents('start-recovery').length, n, `outage ${n}: recovered`);
+      assert.deepEqual(
+        [sim.state.health, sim.state.breaker.state, sim.state.breaker.recoveries.length, sim.state.consecutiveRecoveries, sim.state.dependencyHostDown],
+        ['healthy', 'closed', 0, 0, undefined],
+        `outage ${n}`,
+      );
+      sim.wait(10_000);
+    }
+    assert.deepEqual([sim.intents('sleep').length, sim.notified('breaker-open')], [0, 0], 'no restart backoff, no breaker alert');
+    // Its own failure after that counts as usual: it takes the only slot.
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [4, 1]);
+  });
+
+  test('before dependencyOutageFree (older supervisors) the dependent takes a breaker slot after each return: the second outage opens it', () => {
+    const { sim, outage } = dependentOfLostHost({ ...ALL, dependencyOutageFree: false });
+    outage();
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [1, 1]);
+    sim.wait(10_000);
+    outage();
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.state], [1, 'open']);
   });
 
   test('an outage right after a half-open trial is no relapse: the breaker stays half-open and the trial is tried again after the return', () => {
