@@ -123,7 +123,8 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
         const { raw } = await client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
         return st.unreachableHost === 'a' && (raw.pendingActivities ?? []).length === 0 && st;
       });
-      assert.match(held.held ?? '', /^host a unreachable/);
+      // cache also depends on store (on a): a dependency check that reached no agent may have said it last.
+      assert.match(held.held ?? '', /^host a unreachable|^waiting for host a \(unreachable\)$/);
     }
     // api (on b) fails without store; its dependency check reaches no agent on a: held for the host, not failed.
     const api = await waitFor('api held for host a', 90_000, async () => {
