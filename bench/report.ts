@@ -133,14 +133,18 @@ export async function writeReport(dir: string, r: BenchResults): Promise<{ json:
     md.push(
       '## Crash loop (dies 0.5 s after each start, then fixed)',
       '',
-      '| peer | window | starts in window | alert | state at fix | fix → healthy |',
-      '| --- | --- | --- | --- | --- | --- |',
+      '| peer | window | starts in window | alert | state at fix | fix → healthy | given |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const [name, c] of loops)
       md.push(
-        `| ${name} | ${c.windowSeconds} s | ${c.restarts} | ${c.alerted ? 'yes' : 'no'} | ${c.stateAtFix} | ${c.fixToHealthySeconds === undefined ? 'never' : s(c.fixToHealthySeconds)} |`,
+        `| ${name} | ${c.windowSeconds} s | ${c.restarts} | ${c.alerted ? 'yes' : 'no'} | ${c.stateAtFix} | ${c.fixToHealthySeconds === undefined ? 'never' : s(c.fixToHealthySeconds)} | ${c.deadlineSeconds === undefined ? '30 s' : `${c.deadlineSeconds} s`} |`,
       );
-    md.push('');
+    md.push(
+      '',
+      "mend's flap control here: at most 3 recoveries in 2 min, then a 20 s cool-down; half-open, one trial, which waits out the restart backoff (doubling from 1 s, at most 30 s); a relapse within 5 s reopens the breaker. So a fix waits between nothing and cool-down + backoff + a run, depending on where in that cycle it lands, and mend is given that long (the state at the fix says where it was).",
+      '',
+    );
   }
   if (r.checkpoint?.length) {
     md.push(

@@ -24,7 +24,7 @@ import { hostLossBench } from './scenarios/hostloss';
 import { scaleBench } from './scenarios/scale';
 import { scaleHostsBench } from './scenarios/scale-hosts';
 import { crashLoop, crashLoopService, faultTrials, type FaultResult } from './scenarios/faults';
-import { mendPeer } from './peers/mend';
+import { flapControlBoundMs, mendPeer } from './peers/mend';
 import { monitPeer } from './peers/monit';
 import { supervisordPeer } from './peers/supervisord';
 import type { BenchService, Peer, PeerSettings } from './peers/types';
@@ -165,7 +165,8 @@ async function main(): Promise<void> {
       const { result } = await withPeer(
         make,
         async (dir) => [crashLoopService(dir, 'loop', await freePort())],
-        (peer, [svc]) => crashLoop(peer, svc!, windowMs, 30_000),
+        // mend: as long as its flap control may hold a restart back after the fix (cool-down + max restart backoff + a run).
+        (peer, [svc]) => crashLoop(peer, svc!, windowMs, name === 'mend' ? flapControlBoundMs(SETTINGS) : 30_000),
       );
       results.crashLoop[name] = result;
     }

@@ -33,7 +33,7 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
         if (opts.json) return console.log(JSON.stringify(reconciled ? { reconciled, schedules } : schedules, null, 2));
         if (reconciled) {
           console.log(
-            `reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired`,
+            `reconciled: ${reconciled.created.length} created, ${reconciled.updated.length} updated, ${reconciled.deleted.length} deleted, ${reconciled.unchanged.length} unchanged, ${reconciled.retired.length} supervisor(s) retired${reconciled.resumed?.length ? `, ${reconciled.resumed.length} left paused by an ended host watch resumed` : ''}`,
           );
         }
         if (schedules.length === 0) return console.log('no health schedules (start the stack, or run `mend schedules --reconcile`)');

@@ -10,7 +10,15 @@ import { availableParallelism } from 'node:os';
 import { ScheduleOverlapPolicy, WorkflowNotFoundError, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { HealthSchedule, ReconcileResult } from '../core/api';
-import { DEFAULT_HOST, DEFAULT_MAX_CONCURRENT_RECOVERIES, healthScheduleId, healthSchedulePartId, supervisorWorkflowId } from '../core/constants';
+import {
+  DEFAULT_HOST,
+  DEFAULT_MAX_CONCURRENT_RECOVERIES,
+  healthScheduleId,
+  healthSchedulePartId,
+  hostWorkflowId,
+  supervisorWorkflowId,
+} from '../core/constants';
+import { pausedNote } from '../core/host-outage';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { hostOf } from '../core/hosts';
@@ -177,7 +185,7 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string, startMemo: Reco
 export async function reconcileSchedules(client: MendClient, config: Config, opts: { owner?: string } = {}): Promise<ReconcileResult> {
   const taskQueue = client.taskQueue;
   const owner = opts.owner ?? taskQueue;
-  const result: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [], retired: [] };
+  const result: ReconcileResult = { created: [], updated: [], deleted: [], unchanged: [], retired: [], resumed: [] };
   const plans = planHealthGroups(config, taskQueue);
   const wanted = new Set(plans.map((p) => p.scheduleId));
   for (const plan of plans) {
@@ -187,7 +195,40 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
   result.deleted.push(...(await deleteUnwanted(client, PREFIX, owner, wanted)));
   result.retired = await retireSupervisors(client, config);
   result.drills = await reconcileDrills(client, config, owner);
+  result.resumed = await resumeOrphanedHostPauses(client, plans);
   return result;
+}
+
+/**
+ * Health schedules still paused by a host's outage workflow (`mend/host/<id>`, their note says so)
+ * that no longer runs: ended by hand while its host was away, it will never resume them, and the
+ * host's checks would stay off until its next outage (which nothing could notice) or `mend resume`.
+ * Resumed here: if the host is back, its sweeps run again; if it is still away, the first sweep
+ * finds no agent and starts its workflow again, which pauses them again. A pause with any other
+ * note (an operator's) is left alone, and so is one whose outage workflow still runs.
+ */
+async function resumeOrphanedHostPauses(client: MendClient, plans: HealthGroupPlan[]): Promise<string[]> {
+  const resumed: string[] = [];
+  for (const { scheduleId, host } of plans) {
+    const handle = client.temporal.schedule.getHandle(scheduleId);
+    const d = await handle.describe().catch(() => undefined);
+    if (!d?.state.paused || d.state.note !== pausedNote(host) || d.action.type !== 'startWorkflow') continue;
+    const watchId = hostWorkflowId(d.action.taskQueue, host);
+    const watching = await client.temporal.workflow
+      .getHandle(watchId)
+      .describe()
+      .then(
+        (w) => w.status.name === 'RUNNING',
+        (err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return false;
+          throw err;
+        },
+      );
+    if (watching) continue;
+    await handle.unpause(`mend: reconcile: paused for host ${host}'s outage, but ${watchId} no longer runs to resume it`);
+    resumed.push(scheduleId);
+  }
+  return resumed;
 }
 
 /**

@@ -139,6 +139,13 @@ export interface SupervisorState {
    * or once that recovery starts.
    */
   hostReturned?: { host: string; at: number };
+  /**
+   * The failure being held waited for a dependency whose host was unreachable (no agent there picked
+   * up the dependency check): that outage's doing, as for the host's own components, so its recovery
+   * once the dependencies are ready takes no breaker slot and no restart backoff. Cleared once healthy
+   * or once that recovery starts.
+   */
+  dependencyHostDown?: string;
   /** The last reset of the breaker by hand: when (ISO), who, why, and what state it was in. */
   lastBreakerReset?: { at: string; by: string; reason: string; from: BreakerStatus['state'] };
   /** Continue-as-new generations so far. */

@@ -60,6 +60,8 @@ import {
  * permitWakesOnHealthy: a supervisor queued for a fleet permit wakes on a newer healthy report (a
  *   false alarm: start-up probes that timed out on a loaded box) and withdraws its request at once,
  *   instead of learning it when the permit comes (the queue drained one round trip at a time).
+ * dependencyOutageFree: a failure held for a dependency whose host was unreachable is that outage's
+ *   too: its recovery, once the dependencies are ready, is free as the host's own components' are.
  */
 export type Patch =
   | 'oneTrial'
@@ -72,7 +74,8 @@ export type Patch =
   | 'pidExitNoLastLook'
   | 'permitWithRunLookup'
   | 'hostOutageFree'
-  | 'permitWakesOnHealthy';
+  | 'permitWakesOnHealthy'
+  | 'dependencyOutageFree';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /**
@@ -425,6 +428,8 @@ function apply(s: Step, ev: MachineEvent): void {
     }
     case 'dependencies':
       expect(s, ['dependencies'], ev).pidExit = false;
+      // Held for a dependency's host that picked nothing up (see dependenciesNotReady): noted for the recovery after it.
+      for (const w of ev.waitingFor) if (w.reason === 'unreachable' && w.id.startsWith('host ')) st.dependencyHostDown = w.id.slice('host '.length);
       if (ev.waitingFor.length > 0) {
         st.held = `waiting for ${ev.waitingFor.map((w) => `${w.id} (${w.reason})`).join(', ')}`;
         return endPass(s);
@@ -676,6 +681,7 @@ function markHealthy(s: Step, atMs: number): void {
   st.held = undefined;
   st.unreachableHost = undefined;
   st.hostReturned = undefined;
+  st.dependencyHostDown = undefined;
 }
 
 function backOffDetection(s: Step, why: string): void {
@@ -813,6 +819,8 @@ function holdOrReserve(s: Step): void {
   const oneTrial = (pass.oneTrial = s.patched('oneTrial'));
   const outage = oneTrial ? outageCause(s) : undefined;
   if (outage !== undefined && s.patched('hostOutageFree')) pass.hostOutage = outage;
+  // Held for a dependency's host outage (across hosts): that outage's doing too, not the component's.
+  else if (oneTrial && st.dependencyHostDown !== undefined && s.patched('dependencyOutageFree')) pass.hostOutage = st.dependencyHostDown;
   if (oneTrial && noteConfirmedFailure(s)) return endHeld(s);
   if (pass.failureClass === 'auth') {
     if (st.held?.startsWith('auth') !== true)
@@ -1047,6 +1055,7 @@ function recoveryStarted(s: Step, runId: string): void {
     // The outage's one free recovery is taken: a failure after it is the component's own.
     st.hostReturned = undefined;
     st.unreachableHost = undefined;
+    st.dependencyHostDown = undefined;
   } else if (pass.oneTrial) {
     st.breaker = commitReservation(st.breaker, sup.breaker, s.now);
     // Defensive: a recovery still awaiting confirmation when another starts did not hold.

@@ -39,6 +39,7 @@ const ALL: Patches = {
   permitWithRunLookup: true,
   hostOutageFree: true,
   permitWakesOnHealthy: true,
+  dependencyOutageFree: true,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -656,6 +657,53 @@ describe('supervisor decisions', () => {
     );
   });
 
+  /** A dependent (on another host) of `db`, whose host `a` goes away: the dependency check reaches no agent there. */
+  function dependentOfLostHost(patches: Patches = ALL) {
+    const world = { away: false };
+    const sim = new Sim(
+      spec({ breaker: { maxRecoveries: 1, window: '10m', coolDown: '1h' }, restartBackoff: { initial: '5s' } }, { dependencies: [component('db')] }),
+      { ...calm, dependencies: () => (world.away ? [{ id: 'host a', reason: 'unreachable' }] : []) },
+      patches,
+    );
+    sim.report({ healthy: true });
+    /** The dependent dies while db's host is away (held for it), then the host is back and db recovered: the next failure report. */
+    const outage = () => {
+      world.away = true;
+      sim.report({ healthy: false, source: 'watch' }, 10_000);
+      assert.equal(sim.state.held, 'waiting for host a (unreachable)');
+      world.away = false;
+      sim.report({ healthy: false }, 20_000);
+    };
+    return { sim, outage };
+  }
+
+  test("a dependent held for its dependency's unreachable host is recovered after the return without a breaker slot or restart backoff, once per outage", () => {
+    const { sim, outage } = dependentOfLostHost();
+    for (let n = 1; n <= 3; n++) {
+      outage();
+      assert.equal(sim.intents('start-recovery').length, n, `outage ${n}: recovered`);
+      assert.deepEqual(
+        [sim.state.health, sim.state.breaker.state, sim.state.breaker.recoveries.length, sim.state.consecutiveRecoveries, sim.state.dependencyHostDown],
+        ['healthy', 'closed', 0, 0, undefined],
+        `outage ${n}`,
+      );
+      sim.wait(10_000);
+    }
+    assert.deepEqual([sim.intents('sleep').length, sim.notified('breaker-open')], [0, 0], 'no restart backoff, no breaker alert');
+    // Its own failure after that counts as usual: it takes the only slot.
+    sim.report({ healthy: false, source: 'watch' });
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [4, 1]);
+  });
+
+  test('before dependencyOutageFree (older supervisors) the dependent takes a breaker slot after each return: the second outage opens it', () => {
+    const { sim, outage } = dependentOfLostHost({ ...ALL, dependencyOutageFree: false });
+    outage();
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.recoveries.length], [1, 1]);
+    sim.wait(10_000);
+    outage();
+    assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.state], [1, 'open']);
+  });
+
   test('an outage right after a half-open trial is no relapse: the breaker stays half-open and the trial is tried again after the return', () => {
     const sim = new Sim(spec({ relapseWindow: '30s', breaker: { maxRecoveries: 1, window: '10m', coolDown: '1s', healthyToClose: '1h' } }));
     sim.report({ healthy: false, source: 'watch' });
@@ -673,6 +721,45 @@ describe('supervisor decisions', () => {
       [before[0], before[1], (before[2] as number) + 1],
     );
     assert.deepEqual([sim.state.breaker.state, sim.state.health], ['half-open', 'healthy']);
+  });
+
+  /**
+   * The bench's crash loop (bench/peers/mend.ts FLAP_CONTROL, 1-s checks, 2 failures): a service
+   * that dies right after every start until it is fixed at `fixAfterMs`. When does the first start
+   * after the fix come?
+   */
+  function crashLoopFix(fixAfterMs: number, patches: Patches = ALL): { fixToStartMs: number; starts: number[] } {
+    const flap = {
+      interval: '1s',
+      failuresBeforeRecovery: 2,
+      restartBackoff: { initial: '1s', max: '30s' },
+      backoffResetAfter: '10m',
+      breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' },
+    };
+    const sim = new Sim(spec(flap), calm, patches);
+    sim.report({ healthy: true });
+    const fixAt = sim.now + fixAfterMs;
+    const starts = () => sim.seen.filter((x) => x.intent.kind === 'start-recovery').map((x) => x.at);
+    while ((starts().at(-1) ?? -1) < fixAt) {
+      assert.ok(sim.now < fixAt + 120_000, 'recovered after the fix');
+      sim.report({ healthy: false, source: 'sweep', failureClass: 'crash', detail: 'connection refused' }, 1_000);
+    }
+    return { fixToStartMs: starts().at(-1)! - fixAt, starts: starts().map((t) => t - fixAt) };
+  }
+
+  test("a fix in the bench's crash loop is restarted within cool-down + checks + max restart backoff, and may by design take more than 30 s", () => {
+    // Where in the loop the fix lands decides: at once while the breaker is closed, after the rest of
+    // the cool-down and the half-open trial's restart backoff (grown to 8 s, 16 s ...) while it is open.
+    const waits = Array.from({ length: 480 }, (_, n) => crashLoopFix(n * 250).fixToStartMs);
+    const bound = 20_000 + 2 * 1_000 + 30_000;
+    assert.ok(Math.max(...waits) <= bound, `at most ${bound} ms (longest ${Math.max(...waits)} ms)`);
+    assert.ok(
+      waits.some((w) => w > 30_000),
+      'some phases wait more than the 30 s the scenario used to give: its "never" was the configured flap control, not a regression',
+    );
+    // Neither the host-outage nor the permit-wait branch has a say in this loop: the same starts without them.
+    for (const fix of [10_000, 30_000, 45_000, 60_000, 75_000, 90_000])
+      assert.deepEqual(crashLoopFix(fix, { ...ALL, hostOutageFree: false, permitWakesOnHealthy: false }).starts, crashLoopFix(fix).starts, `fix at ${fix} ms`);
   });
 
   test('a pause for a while ends by itself at its deadline', () => {

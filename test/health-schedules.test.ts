@@ -72,6 +72,7 @@ describe('health schedules reconciled from config', () => {
       unchanged: groups.map(healthScheduleId),
       retired: [],
       drills: { created: [], updated: [], deleted: [], unchanged: [] },
+      resumed: [],
     });
   });
 

@@ -3,9 +3,10 @@
  * cache which needs store) is killed at once, agent and services together; host b keeps api (which
  * needs store) and other. The outage is one event: one "host a unreachable, 2 components affected"
  * notification however many supervisors and sweeps report it, no restart attempted on a, api held
- * for the host, other untouched. When a new namespace with a new agent (same MEND_HOME) comes up,
- * a's components are checked at once and recovered, store before cache, without anyone acting, with
- * one "reachable again" notification.
+ * for the host (even once it has died too), other untouched. When a new namespace with a new agent
+ * (same MEND_HOME) comes up, a's components are checked at once and recovered, store before cache,
+ * without anyone acting, with one "reachable again" notification; api is restarted after store, and,
+ * as the outage's doing, takes no breaker slot either.
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -122,7 +123,8 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
         const { raw } = await client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
         return st.unreachableHost === 'a' && (raw.pendingActivities ?? []).length === 0 && st;
       });
-      assert.match(held.held ?? '', /^host a unreachable/);
+      // cache also depends on store (on a): a dependency check that reached no agent may have said it last.
+      assert.match(held.held ?? '', /^host a unreachable|^waiting for host a \(unreachable\)$/);
     }
     // api (on b) fails without store; its dependency check reaches no agent on a: held for the host, not failed.
     const api = await waitFor('api held for host a', 90_000, async () => {
@@ -130,6 +132,12 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
       return st.held === 'waiting for host a (unreachable)' && st;
     });
     assert.equal(api.stats.attempted, 0);
+    // api dies too while store's host is away (as a dependent may): still held for the host, the outage noted.
+    assert.equal((await fetch(url(ids.api).replace('/healthz', '/admin/crash'), { method: 'POST' })).status, 200);
+    await waitFor('api gone', 30_000, async () => (await httpStatus(url(ids.api))) === undefined);
+    // Held for the host all along (each failure report is checked against the dependency again), the outage noted.
+    const died = await state(ids.api);
+    assert.deepEqual([died.held, died.stats.attempted, died.dependencyHostDown], ['waiting for host a (unreachable)', 0, 'a']);
 
     // The host's workflow has done all it does for the outage (its schedule paused, so no sweep
     // reports it every few seconds any more); however many reported it (sweep, supervisors): one notification.
@@ -173,13 +181,20 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
     const stepAt = (r: RecoveryResult, name: string, at: 'startedAt' | 'endedAt') => Date.parse(r.steps.filter((x) => x.name === name).at(-1)![at]!);
     assert.ok(stepAt(cache, 'start', 'startedAt') >= stepAt(store, 'validate', 'endedAt'), 'cache started before store was healthy');
 
-    // api (on b) is healthy again: by itself once store answers, or restarted by its supervisor, but then only after store was healthy.
+    // api (on b, dead since the outage) is restarted by its supervisor, only after store was healthy;
+    // the outage's doing, so without a breaker slot or a restart backoff step, as a's own components.
     await waitFor('api healthy again', 60_000, async () => (await state(ids.api)).health === 'healthy' && (await httpStatus(url(ids.api))) === 200);
     const api = await state(ids.api);
+    assert.equal(api.stats.attempted, 1, 'api restarted once by its supervisor');
     for (const run of api.stats.recent) {
       const restarted = (await client.temporal.workflow.getHandle(run.workflowId, run.runId).result()) as RecoveryResult;
       assert.ok(stepAt(restarted, 'start', 'startedAt') >= stepAt(store, 'validate', 'endedAt'), 'api restarted before store was healthy');
     }
+    assert.deepEqual(
+      [api.breaker.state, api.breaker.recoveries.length, api.consecutiveRecoveries, api.dependencyHostDown],
+      ['closed', 0, 0, undefined],
+      "api's restart after its dependency's host outage took no breaker slot",
+    );
     assert.equal((await state(ids.other)).stats.attempted, 0);
 
     // The host's workflow ends after its quiet window: what it sent is all it will send.
@@ -193,12 +208,13 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
     for (const id of [ids.store, ids.cache]) assert.equal((await state(id)).unreachableHost, undefined);
 
     // The new branches as replay fixtures: the host's workflow, a supervisor held for its host and
-    // recovered after, a dependent held for an unreachable dependency host.
+    // recovered after, a dependent held for an unreachable dependency host and restarted free after
+    // (supervisor-dependency-host-unreachable.json, recorded before that, has it held and healthy by itself).
     const described = await hostWatch().describe();
     recordHistory(described.workflowId, described.runId, 'host-watch-outage-and-return.json');
     for (const [id, file] of [
       [ids.store, 'supervisor-host-outage-recovered.json'],
-      [ids.api, 'supervisor-dependency-host-unreachable.json'],
+      [ids.api, 'supervisor-dependency-host-outage-free.json'],
     ] as const) {
       const { runId } = await client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
       recordHistory(supervisorWorkflowId(id), runId, file);

@@ -37,6 +37,7 @@ const PATCH_IDS: Record<Patch, string> = {
   permitWithRunLookup: 'supervisor-asks-permit-with-run-lookup',
   hostOutageFree: 'supervisor-host-outage-takes-no-breaker-slot',
   permitWakesOnHealthy: 'supervisor-permit-wait-wakes-on-healthy',
+  dependencyOutageFree: 'supervisor-dependency-host-outage-takes-no-breaker-slot',
 };
 
 /**

@@ -16,12 +16,32 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
 import { recoveryTimeline } from '../lib/timeline';
 import type { RecoveryResult } from '../../core/run';
 import type { Config, Strategy } from '../../core/schemas';
+import { parseDuration } from '../../core/duration';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
 import { healthy, ROOT, stopGroup, waitUntil } from '../lib/util';
 import { healthUrl, type BenchService, type Peer, type PeerSettings } from './types';
 
 const QUEUE = 'bench';
+
+/** The crash-loop scenario's supervision: mend's restart backoff and breaker doing their job. */
+export const FLAP_CONTROL = {
+  restartBackoff: { initial: '1s', max: '30s' },
+  backoffResetAfter: '10m',
+  breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' },
+} as const;
+
+/**
+ * The longest a fix can wait under FLAP_CONTROL before mend restarts the service, at the worst
+ * phase of the loop: the breaker just reopened after a relapsed trial (its whole cool-down to go),
+ * then the next failed check after it turns half-open (one check interval and the confirmations),
+ * then the trial's restart backoff, which has grown to its max after enough recoveries in a row, then
+ * the run itself (stop, start, the first healthy answer: a few seconds at most on a loaded box).
+ */
+export function flapControlBoundMs(settings: PeerSettings): number {
+  const RUN_MS = 5_000;
+  return parseDuration(FLAP_CONTROL.breaker.coolDown) + settings.failures * settings.intervalMs + parseDuration(FLAP_CONTROL.restartBackoff.max) + RUN_MS;
+}
 
 export function mendPeer(
   dir: string,
@@ -55,11 +75,7 @@ export function mendPeer(
         failuresBeforeRecovery: settings.failures,
         startupGrace: '0ms',
         ...(extra.flapControl
-          ? {
-              restartBackoff: { initial: '1s', max: '30s' },
-              backoffResetAfter: '10m',
-              breaker: { maxRecoveries: 3, window: '2m', coolDown: '20s', healthyToClose: '5s' },
-            }
+          ? FLAP_CONTROL
           : { restartBackoff: { initial: '0ms', max: '0ms' }, backoffResetAfter: '1s', breaker: { maxRecoveries: 1000, window: '1m' } }),
       };
       const lines = [
@@ -121,7 +137,11 @@ export function mendPeer(
     async state(service: string) {
       if (!client) return 'unknown';
       const s = await supervisorState(client, service).catch(() => undefined);
-      return s ? `${s.health}, breaker ${s.breaker.state}` : 'no supervisor';
+      if (!s) return 'no supervisor';
+      // Where in the loop it is: the cool-down left, or what holds the trial (its restart backoff).
+      const b = s.breaker;
+      const coolDown = b.state === 'open' && b.halfOpenAt !== undefined ? ` (half-open in ${((b.halfOpenAt - Date.now()) / 1000).toFixed(1)} s)` : '';
+      return `${s.health}, breaker ${b.state}${coolDown}${s.held ? `; ${s.held}` : ''}`;
     },
     async recoveries(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));

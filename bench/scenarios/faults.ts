@@ -119,11 +119,17 @@ export interface CrashLoopResult {
   stateAtFix: string;
   /** Seconds from the fix to a healthy answer; undefined when it never came within the deadline. */
   fixToHealthySeconds?: number;
+  /** How long the fix was given: for mend, the worst case of its configured flap control (see flapControlBoundMs). */
+  deadlineSeconds?: number;
 }
 
 /**
  * A service that dies `crashAfterMs` after each start, left to the peer for `windowMs`; then the
- * fix is "deployed" (its FIXED_FILE created) and the time until it answers healthy is measured.
+ * fix is "deployed" (its FIXED_FILE created) and the time until it answers healthy is measured,
+ * within `deadlineMs`. A peer that holds restarts back (mend's breaker and restart backoff) may by
+ * design wait its whole cool-down and backoff after the fix, depending on where in its cycle the fix
+ * lands: its deadline must cover that, or the scenario says "never" for a peer doing what it was
+ * configured to do. The state at the fix says where in the cycle it was.
  */
 export async function crashLoop(peer: Peer, service: BenchService, windowMs: number, deadlineMs: number): Promise<CrashLoopResult> {
   const fixedFile = service.env?.FIXED_FILE;
@@ -145,9 +151,16 @@ export async function crashLoop(peer: Peer, service: BenchService, windowMs: num
       () => false,
     ));
   log(
-    `${peer.name} crash loop: ${restarts} starts in ${windowMs / 1000}s, state ${stateAtFix}, ${steady ? `healthy ${((healthyAt! - fixedAt) / 1000).toFixed(2)}s after the fix` : 'not healthy after the fix'}`,
+    `${peer.name} crash loop: ${restarts} starts in ${windowMs / 1000}s, state ${stateAtFix}, ${steady ? `healthy ${((healthyAt! - fixedAt) / 1000).toFixed(2)}s after the fix` : `not healthy within ${deadlineMs / 1000}s of the fix`}`,
   );
-  return { windowSeconds: windowMs / 1000, restarts, alerted, stateAtFix, fixToHealthySeconds: steady ? (healthyAt! - fixedAt) / 1000 : undefined };
+  return {
+    windowSeconds: windowMs / 1000,
+    restarts,
+    alerted,
+    stateAtFix,
+    fixToHealthySeconds: steady ? (healthyAt! - fixedAt) / 1000 : undefined,
+    deadlineSeconds: deadlineMs / 1000,
+  };
 }
 
 export function crashLoopService(dir: string, name: string, port: number): BenchService {

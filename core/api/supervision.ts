@@ -83,6 +83,8 @@ export const ReconcileResultSchema = z.object({
   retired: z.array(z.string()),
   /** The drill schedules (`mend/drill/<name>`), reconciled the same way. */
   drills: z.object({ created: z.array(z.string()), updated: z.array(z.string()), deleted: z.array(z.string()), unchanged: z.array(z.string()) }).optional(),
+  /** Health schedules left paused by a host's outage workflow that no longer runs (ended by hand), resumed. */
+  resumed: z.array(z.string()).optional(),
 });
 export type ReconcileResult = z.output<typeof ReconcileResultSchema>;
 export const ScheduleParamsSchema = z.object({ group: GroupNameSchema }).strict();
