@@ -359,6 +359,20 @@ export function probeUrlOf(c: Component): string {
   return c.probe.type === 'http' ? c.probe.url : '';
 }
 
+/**
+ * Starts every process of the suite's config, waits until each answers its probe, creates the
+ * health schedules and waits until every supervisor has seen its component healthy: the set-up of
+ * every supervision test, before it breaks something.
+ */
+export async function superviseRunning(suite: RunbookSuite, healthyWithinMs = 30_000): Promise<void> {
+  const components = suite.config.components;
+  await Promise.all(components.map((c) => startProcess(processAdapter(c))));
+  for (const c of components) await waitFor(`${c.id} healthy`, healthyWithinMs, async () => (await httpStatus(probeUrlOf(c))) === 200);
+  await reconcileSchedules(suite.client, suite.config);
+  for (const c of components)
+    await waitFor(`supervisor of ${c.id} sees it healthy`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+}
+
 /** Three slow-starting demo services under a fleet cap of 1, running and watched by their supervisors. */
 export interface CappedFleet {
   suite: RunbookSuite;
@@ -388,11 +402,7 @@ export async function startCappedFleet(name: string, interval: string): Promise<
   const stop = () =>
     stopSupervisedSuite(suite, queue, [group], [...suite.config.components.map((c) => supervisorWorkflowId(c.id)), fleetLimiterWorkflowId(queue)]);
   try {
-    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
-    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(probeUrlOf(c))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components)
-      await waitFor(`supervisor of ${c.id}`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    await superviseRunning(suite);
   } catch (err) {
     await stop();
     throw err;
@@ -477,10 +487,7 @@ export async function startBreakerSuite(name: string, breaker: Record<string, un
     },
   };
   try {
-    await startProcess(processAdapter(component));
-    await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+    await superviseRunning(suite);
   } catch (err) {
     await b.stop();
     throw err;

@@ -46,7 +46,7 @@ function replaySession(options: ReplayWorkerOptions) {
     async close(): Promise<void> {
       closed = true;
       wake?.();
-      await results.return(undefined);
+      await results.return?.(undefined);
     },
   };
 }
