@@ -1,4 +1,5 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
+import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -371,6 +372,21 @@ export async function superviseRunning(suite: RunbookSuite, healthyWithinMs = 30
   await reconcileSchedules(suite.client, suite.config);
   for (const c of components)
     await waitFor(`supervisor of ${c.id} sees it healthy`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+}
+
+/**
+ * The central side of a multi-host test: an in-process worker on `queue` (state in `stateDir`) and
+ * a client; then `components` started in order (dependencies first), each by a manual immediate
+ * recovery run, which runs on its host's queue (the agents must be up), and waited for.
+ */
+export async function startCentral(queue: string, stateDir: string, components: Component[]): Promise<{ worker: TestWorker; client: MendClient }> {
+  const worker = await startInProcessWorker(queue, stateDir);
+  const client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  for (const component of components) {
+    const run = await client.startRecovery({ strategy: 'immediate', component, trigger: 'manual', requestedBy: 'test' });
+    assert.equal((await client.result(run.workflowId, run.runId)).outcome, 'recovered', `${component.id} started`);
+  }
+  return { worker, client };
 }
 
 /** Three slow-starting demo services under a fleet cap of 1, running and watched by their supervisors. */
