@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { checksCacheDir, eslintCacheFile } from './check-cache';
 import { ensureTemporal } from './ensure-temporal';
 import { startProdTemporal } from './prod-temporal';
 import { startDevServer } from './temporal-server';
@@ -125,6 +126,26 @@ function runCheck(name: string, bin: string, args: string[]): Promise<CheckResul
   });
 }
 
+function startChecks(): Promise<CheckResult>[] {
+  const cache = checksCacheDir(ROOT);
+  const eslintCache = eslintCacheFile(ROOT);
+  return [
+    runCheck('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', path.join(cache, 'tsc.tsbuildinfo')]),
+    runCheck('lint', 'eslint', [...(eslintCache ? ['--cache', '--cache-strategy', 'content', '--cache-location', eslintCache] : []), '.']),
+    runCheck('format', 'prettier', [
+      '--check',
+      '--log-level',
+      'warn',
+      '--cache',
+      '--cache-strategy',
+      'content',
+      '--cache-location',
+      path.join(cache, 'prettier'),
+      '.',
+    ]),
+  ];
+}
+
 interface Lane {
   name: string;
   files: TestFile[];
@@ -221,13 +242,9 @@ async function main(): Promise<number> {
 
   const t0 = Date.now();
   // The checks need neither the server nor the bundle: they run meanwhile, and beside the tests.
-  const checks = opts.checks
-    ? [
-        runCheck('typecheck', 'tsc', ['--noEmit', '-p', 'tsconfig.json']),
-        runCheck('lint', 'eslint', ['.']),
-        runCheck('format', 'prettier', ['--check', '--log-level', 'warn', '.']),
-      ]
-    : [];
+  // Warm, they reuse their caches (scripts/check-cache.ts): tsc's build info, prettier's per-file
+  // cache, and eslint's for an unchanged source tree only.
+  const checks = opts.checks ? startChecks() : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
   // The bundle is made while the server starts; neither needs the other.

@@ -9,8 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
-import { reconcileSchedules } from '../client/schedules';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
 import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { acquireSignal, fleetStateQuery, releaseSignal, type FleetLimiterState } from '../core/messages';
@@ -25,6 +24,7 @@ import {
   sharedServer,
   startInProcessWorker,
   startRunbookSuite,
+  superviseRunning,
   stopSupervisedSuite,
   tempDir,
   uniqueQueue,
@@ -209,14 +209,10 @@ describe('supervisors recover more than five crashed services at once when recov
       'supervision:\n  adaptiveRecoveries: { ceiling: 7, slowAfter: 2m }\n',
     );
     suite = await startRunbookSuite(dir, queue, file);
-    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
-    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 30_000, async () => (await httpStatus(urlOf(c))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components)
-      await waitFor(`supervisor of ${c.id}`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    await superviseRunning(suite);
   });
 
-  after(() => stopSupervisedSuite(suite, queue, [`mend/health/${group}`], [...ids.map(supervisorWorkflowId), fleetLimiterWorkflowId(queue)]));
+  after(() => stopSupervisedSuite(suite, queue, [group], [...ids.map(supervisorWorkflowId), fleetLimiterWorkflowId(queue)]));
 
   /** Kills every service, waits until each supervisor counts `n` successes, and returns the most recovery runs at once in that outage. */
   async function outage(n: number): Promise<number> {

@@ -1,4 +1,5 @@
 /** Shared helpers for tests that use real processes and the dev server `npm test` started. */
+import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -359,6 +360,35 @@ export function probeUrlOf(c: Component): string {
   return c.probe.type === 'http' ? c.probe.url : '';
 }
 
+/**
+ * Starts every process of the suite's config, waits until each answers its probe, creates the
+ * health schedules and waits until every supervisor has seen its component healthy: the set-up of
+ * every supervision test, before it breaks something.
+ */
+export async function superviseRunning(suite: RunbookSuite, healthyWithinMs = 30_000): Promise<void> {
+  const components = suite.config.components;
+  await Promise.all(components.map((c) => startProcess(processAdapter(c))));
+  for (const c of components) await waitFor(`${c.id} healthy`, healthyWithinMs, async () => (await httpStatus(probeUrlOf(c))) === 200);
+  await reconcileSchedules(suite.client, suite.config);
+  for (const c of components)
+    await waitFor(`supervisor of ${c.id} sees it healthy`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+}
+
+/**
+ * The central side of a multi-host test: an in-process worker on `queue` (state in `stateDir`) and
+ * a client; then `components` started in order (dependencies first), each by a manual immediate
+ * recovery run, which runs on its host's queue (the agents must be up), and waited for.
+ */
+export async function startCentral(queue: string, stateDir: string, components: Component[]): Promise<{ worker: TestWorker; client: MendClient }> {
+  const worker = await startInProcessWorker(queue, stateDir);
+  const client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+  for (const component of components) {
+    const run = await client.startRecovery({ strategy: 'immediate', component, trigger: 'manual', requestedBy: 'test' });
+    assert.equal((await client.result(run.workflowId, run.runId)).outcome, 'recovered', `${component.id} started`);
+  }
+  return { worker, client };
+}
+
 /** Three slow-starting demo services under a fleet cap of 1, running and watched by their supervisors. */
 export interface CappedFleet {
   suite: RunbookSuite;
@@ -388,11 +418,7 @@ export async function startCappedFleet(name: string, interval: string): Promise<
   const stop = () =>
     stopSupervisedSuite(suite, queue, [group], [...suite.config.components.map((c) => supervisorWorkflowId(c.id)), fleetLimiterWorkflowId(queue)]);
   try {
-    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
-    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(probeUrlOf(c))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components)
-      await waitFor(`supervisor of ${c.id}`, 60_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    await superviseRunning(suite);
   } catch (err) {
     await stop();
     throw err;
@@ -477,10 +503,7 @@ export async function startBreakerSuite(name: string, breaker: Record<string, un
     },
   };
   try {
-    await startProcess(processAdapter(component));
-    await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    await waitFor('supervisor sees it healthy', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+    await superviseRunning(suite);
   } catch (err) {
     await b.stop();
     throw err;

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MendClient } from '../client';
+import { type MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
@@ -18,7 +18,7 @@ import { pausedNote } from '../core/host-outage';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
-import { httpStatus, recordHistory, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import { httpStatus, recordHistory, startCentral, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 import { canSimulateHosts, startSimHost, type SimHost } from './sim-hosts';
 
 const OUTAGES = 3;
@@ -69,12 +69,7 @@ describe('a host lost and back within the breaker window (PID namespaces)', { sk
     config = loadConfigFile(file, { stateDir: path.join(dir, 'central') });
     host = await startSimHost('a', queue, home);
     await host.startAgent();
-    worker = await startInProcessWorker(queue, path.join(dir, 'central'));
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-    for (const id of [ids.store, ids.cache]) {
-      const run = await client.startRecovery({ strategy: 'immediate', component: c(id), trigger: 'manual', requestedBy: 'test' });
-      assert.equal((await client.result(run.workflowId, run.runId)).outcome, 'recovered', `${id} started`);
-    }
+    ({ worker, client } = await startCentral(queue, path.join(dir, 'central'), [c(ids.store), c(ids.cache)]));
     await reconcileSchedules(client, config);
     // An operator holds idle's checks (its service is not even running).
     await client.temporal.schedule.getHandle(schedules.held).pause(operatorNote);

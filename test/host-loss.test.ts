@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MendClient } from '../client';
+import { type MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
@@ -23,18 +23,7 @@ import type { RecoveryResult } from '../core/run';
 import type { Component, Config } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
 import { startAlertSink, type AlertSink } from './alert-sink';
-import {
-  demoStarts,
-  httpStatus,
-  recordHistory,
-  sharedServer,
-  startInProcessWorker,
-  tempDir,
-  uniqueQueue,
-  waitFor,
-  writeDemoConfig,
-  type TestWorker,
-} from './helpers';
+import { demoStarts, httpStatus, recordHistory, startCentral, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 import { canSimulateHosts, startSimHost, type SimHost } from './sim-hosts';
 
 interface HostAlert {
@@ -81,13 +70,8 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
       hosts[id] = await startSimHost(id, queue, homes[id]);
       await hosts[id].startAgent();
     }
-    worker = await startInProcessWorker(queue, path.join(dir, 'central'));
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
     // Each started on its host (dependencies first), then supervised.
-    for (const id of [ids.store, ids.cache, ids.api, ids.other]) {
-      const run = await client.startRecovery({ strategy: 'immediate', component: c(id), trigger: 'manual', requestedBy: 'test' });
-      assert.equal((await client.result(run.workflowId, run.runId)).outcome, 'recovered', `${id} started`);
-    }
+    ({ worker, client } = await startCentral(queue, path.join(dir, 'central'), [ids.store, ids.cache, ids.api, ids.other].map(c)));
     await reconcileSchedules(client, config);
     for (const id of Object.values(ids))
       await waitFor(`supervisor of ${id} healthy`, 60_000, async () => (await supervisorState(client, id))?.health === 'healthy');

@@ -9,8 +9,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type RestartResult } from '../activities';
 import { loadConfigFile } from '../client/config';
 import { spawn } from 'node:child_process';
-import { PID_FILE_ENV, processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
-import { reconcileSchedules } from '../client/schedules';
+import { PID_FILE_ENV, processAdapter, runningProcess, stopProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { progressQuery } from '../core/messages';
@@ -21,6 +20,7 @@ import {
   recordHistory,
   runCli,
   startRunbookSuite,
+  superviseRunning,
   stopSupervisedSuite,
   tempDir,
   uniqueQueue,
@@ -41,14 +41,10 @@ describe('immediate recovery of a confirmed crash: the short path', () => {
   before(async () => {
     const { file } = await writeDemoConfig(dir, [{ id, supervision: { group, interval: '1s', startupGrace: '0s' } }]);
     suite = await startRunbookSuite(dir, queue, file);
-    const svc = suite.config.components[0]!;
-    await startProcess(processAdapter(svc));
-    await waitFor(`${id} healthy`, 15_000, async () => (await httpStatus(urlOf(svc))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    await waitFor(`supervisor of ${id}`, 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+    await superviseRunning(suite);
   });
 
-  after(() => stopSupervisedSuite(suite, queue, [`mend/health/${group}`], [supervisorWorkflowId(id), recoveryWorkflowId(id)]));
+  after(() => stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]));
 
   test('a SIGKILLed process is restarted by one activity, with stop, start and validate each in the log', async () => {
     const svc = suite.config.components[0]!;

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
-import { reconcileSchedules } from '../client/schedules';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
 import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { fleetStateQuery } from '../core/messages';
@@ -20,6 +19,7 @@ import {
   recordHistory,
   ROOT,
   startRunbookSuite,
+  superviseRunning,
   stopSupervisedSuite,
   tempDir,
   uniqueQueue,
@@ -60,11 +60,7 @@ describe('a permit wait that turns out a false alarm', () => {
     );
     writeFileSync(gate, '');
     suite = await startRunbookSuite(dir, queue, file);
-    await Promise.all(suite.config.components.map((c) => startProcess(processAdapter(c))));
-    for (const c of suite.config.components) await waitFor(`${c.id} healthy`, 20_000, async () => (await httpStatus(urlOf(c))) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    for (const c of suite.config.components)
-      await waitFor(`supervisor of ${c.id}`, 30_000, async () => (await supervisorState(suite.client, c.id))?.health === 'healthy');
+    await superviseRunning(suite);
   });
 
   after(async () => {

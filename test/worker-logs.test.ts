@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BacklogControl } from '../client/backlog';
-import { reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { backlogWorkflowId, supervisorWorkflowId } from '../core/constants';
-import { processAdapter, runningProcess, startProcess } from '../domain/adapters/process';
+import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { writeItem } from '../domain/backlog/spool';
 import { freePort } from '../scripts/ports';
 import { formatLine, OneLineLogger } from '../workers/logging';
@@ -20,6 +19,7 @@ import {
   httpStatus,
   spawnTs,
   startRunbookSuite,
+  superviseRunning,
   stopSupervisedSuite,
   tempDir,
   uniqueQueue,
@@ -81,10 +81,7 @@ describe('the worker log at the default level', () => {
       return s.totals.delivered === 5 && s.cycles >= 3;
     });
 
-    await startProcess(processAdapter(component));
-    await waitFor('service healthy', 15_000, async () => (await httpStatus(component.probe.type === 'http' ? component.probe.url : '')) === 200);
-    await reconcileSchedules(suite.client, suite.config);
-    await waitFor('the supervisor to see it healthy', 30_000, async () => (await supervisorState(suite.client, id))?.health === 'healthy');
+    await superviseRunning(suite);
     process.kill((await runningProcess(processAdapter(component)))!.pid, 'SIGKILL');
     await waitFor('recovered', 60_000, async () => {
       const s = await supervisorState(suite.client, id);
