@@ -70,10 +70,33 @@ describe('error mapping (pure)', () => {
     assert.equal(body.statusCode, 503);
     assert.equal(headers['retry-after'], '5');
     assert.equal(internal, false);
+    assert.match(body.message, /^Temporal did not answer in time/);
     // Anything else unknown stays an internal error that names only the request.
     const other = toErrorResponse(new Error('boom'), 'req-2');
     assert.equal(other.body.statusCode, 500);
     assert.doesNotMatch(other.body.message, /boom/);
+  });
+});
+
+describe('503 messages (pure)', () => {
+  test('a deadline that passed says Temporal did not answer in time; a refused connection says it is not reachable', () => {
+    const deadline = new ServiceError('Failed to query Workflow: 4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s,LB pick: 0.001s,remote_addr=127.0.0.1:7233', {
+      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s'), { code: 4 }),
+    });
+    const refused = new ServiceError('Failed to query Workflow: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1', {
+      cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
+    });
+    const neverConnected = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 2.001s,waiting for LB pick'), { code: 4 });
+    const timedOut = toErrorResponse(deadline, 'r1');
+    assert.equal(timedOut.body.statusCode, 503);
+    assert.equal(timedOut.body.message, 'Temporal did not answer in time (a busy server or worker); try again shortly');
+    assert.equal(timedOut.headers['retry-after'], '5');
+    for (const err of [refused, neverConnected]) {
+      const down = toErrorResponse(err, 'r2');
+      assert.equal(down.body.statusCode, 503);
+      assert.equal(down.body.message, 'Temporal is not reachable; try again shortly');
+      assert.equal(down.headers['retry-after'], '5');
+    }
   });
 });
 
@@ -194,7 +217,8 @@ describe('API error responses', () => {
       const res = await slowApp.inject({ method: 'GET', url: `/v1/components/${id}`, headers: bearer(tokens.viewer) });
       assert.equal(res.statusCode, 503, res.body);
       assert.equal(res.headers['retry-after'], '5');
-      assert.match(res.json().message, /Temporal is not reachable/);
+      // It timed out: said as such, not as Temporal being down.
+      assert.match(res.json().message, /^Temporal did not answer in time/);
     } finally {
       await slowApp.close();
       await real.temporal.workflow
