@@ -3,7 +3,9 @@
  * Bad input is a 4xx naming the field; Temporal down is a 503 with Retry-After; anything else is a
  * 500 that says only its request id (the log has the rest). Never a stack trace.
  */
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AlreadyRunningError, RunEndedError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isTimeout, isUnreachable } from '../client';
@@ -131,6 +133,47 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   const { body, headers, internal } = toErrorResponse(err, request.id, request.headers['content-type']);
   if (internal) request.log.error({ err }, 'request failed');
   void sendError(reply, body, headers);
+}
+
+/** Node's HTTP parser errors (`clientError`) the API answers, with what to say; the rest are a 400. */
+const CLIENT_ERRORS: Record<string, { statusCode: number; message: string; path?: string }> = {
+  HPE_INVALID_URL: {
+    statusCode: 400,
+    message: 'the request path is not valid: raw non-ASCII, space or control characters; percent-encode them (as UTF-8)',
+    path: 'path',
+  },
+  HPE_HEADER_OVERFLOW: { statusCode: 431, message: 'the request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, message: 'the request did not arrive in time' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (raw non-ASCII bytes in the
+ * path, a malformed request line or header) never becomes a request, so no route or error handler
+ * sees it. It is answered here in the same shape as every other error, with a request id that the
+ * log line names too, instead of Fastify's own `{"message":"Client Error"}`.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const statusCode = known?.statusCode ?? 400;
+  const requestId = randomUUID();
+  const body: ErrorResponse = ErrorResponseSchema.parse({
+    statusCode,
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message: known?.message ?? 'the request is not valid HTTP',
+    requestId,
+    ...(known?.path ? { issues: [{ path: known.path, message: 'not a valid URL path' }] } : {}),
+  });
+  this.log.info({ reqId: requestId, statusCode, code: err.code, reason: err.message }, 'request refused by the HTTP parser');
+  if (socket.writable) {
+    const text = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 /** Sends an error body with its own serializer, whatever the route declared. */

@@ -452,7 +452,7 @@ const text = (e: { message?: unknown }) => (typeof e.message === 'string' ? e.me
 
 /** No connection to Temporal: refused, unresolvable, or never made (a deadline that passed while waiting to connect). */
 function isConnectionFailure(err: unknown): boolean {
-  return someInChain(err, (e) => e.code === 14 || /UNAVAILABLE|ECONNREFUSED|Failed to connect|waiting for LB pick/.test(text(e)));
+  return someInChain(err, (e) => e.code === 14 || /UNAVAILABLE|ECONNREFUSED|Failed to connect|waiting for LB pick/i.test(text(e)));
 }
 
 /**
