@@ -27,8 +27,17 @@ export interface QueryGateStats {
   maxInFlight: number;
 }
 
+/** A read joins a query in flight unless that one has less than this left to wait (and the read has more). */
+const JOIN_MIN_LEFT_MS = 2_000;
+
+interface InFlight {
+  promise: Promise<unknown>;
+  /** When its wait ends (ms since the epoch); undefined: no deadline. */
+  deadline: number | undefined;
+}
+
 export class QueryGate {
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<string, InFlight>();
   private active = 0;
   private readonly waiting: Array<() => void> = [];
   readonly stats: QueryGateStats = { sent: 0, shared: 0, maxInFlight: 0 };
@@ -41,19 +50,29 @@ export class QueryGate {
   /**
    * `query()` under `key` (`<workflowId>` first, see `queryKey`): joins the same query in flight, or
    * sends it when a slot is free. `timeoutMs` shortens its wait; the caller's deadline still bounds it.
+   * A query in flight that has nearly run out of time is not joined: a read that arrives fresh is
+   * not failed by it.
    */
   read<T>(key: string, query: () => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
+    const outer = this.outerDeadline();
+    const own = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+    const deadline = outer === undefined ? own : own === undefined ? outer : Math.min(outer, own);
     const joined = this.inFlight.get(key);
-    if (joined) {
+    const now = Date.now();
+    const wanted = deadline === undefined ? JOIN_MIN_LEFT_MS : Math.min(deadline - now, JOIN_MIN_LEFT_MS);
+    if (joined && (joined.deadline === undefined || joined.deadline - now >= wanted)) {
       this.stats.shared++;
-      return joined as Promise<T>;
+      return joined.promise as Promise<T>;
     }
-    const sent = this.limited(() => this.within(opts.timeoutMs, query));
-    const entry = sent.finally(() => {
-      if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
-    });
+    const sent = this.limited(() => (deadline === undefined ? query() : this.connection.withDeadline(deadline, query)));
+    const entry: InFlight = {
+      deadline,
+      promise: sent.finally(() => {
+        if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
+      }),
+    };
     this.inFlight.set(key, entry);
-    return entry;
+    return entry.promise as Promise<T>;
   }
 
   /** A later read of the workflow sends a query of its own (this process just signalled or updated it). */
@@ -65,13 +84,6 @@ export class QueryGate {
   private outerDeadline(): number | undefined {
     const d = this.connection.callContextStorage.getStore()?.deadline;
     return d === undefined ? undefined : typeof d === 'number' ? d : d.getTime();
-  }
-
-  private within<T>(timeoutMs: number | undefined, fn: () => Promise<T>): Promise<T> {
-    if (timeoutMs === undefined) return fn();
-    const outer = this.outerDeadline();
-    const own = Date.now() + timeoutMs;
-    return this.connection.withDeadline(outer === undefined ? own : Math.min(outer, own), fn);
   }
 
   private async limited<T>(fn: () => Promise<T>): Promise<T> {
