@@ -30,6 +30,16 @@ export interface QueryGateStats {
 /** A read joins a query in flight unless that one has less than this left to wait (and the read has more). */
 const JOIN_MIN_LEFT_MS = 2_000;
 
+/** A read whose joined query ran out asks again only with at least this much of its own time left. */
+const RETRY_MIN_LEFT_MS = 1_000;
+
+/** gRPC DEADLINE_EXCEEDED (4) or CANCELLED (1, how gRPC sometimes reports a deadline) anywhere in the cause chain. */
+function timedOut(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++)
+    if (e.code === 4 || e.code === 1) return true;
+  return false;
+}
+
 interface InFlight {
   promise: Promise<unknown>;
   /** When its wait ends (ms since the epoch); undefined: no deadline. */
@@ -56,13 +66,22 @@ export class QueryGate {
   read<T>(key: string, query: () => Promise<T>, opts: { timeoutMs?: number } = {}): Promise<T> {
     const outer = this.outerDeadline();
     const own = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
-    const deadline = outer === undefined ? own : own === undefined ? outer : Math.min(outer, own);
+    return this.readUntil(key, query, outer === undefined ? own : own === undefined ? outer : Math.min(outer, own));
+  }
+
+  private readUntil<T>(key: string, query: () => Promise<T>, deadline: number | undefined): Promise<T> {
     const joined = this.inFlight.get(key);
     const now = Date.now();
     const wanted = deadline === undefined ? JOIN_MIN_LEFT_MS : Math.min(deadline - now, JOIN_MIN_LEFT_MS);
     if (joined && (joined.deadline === undefined || joined.deadline - now >= wanted)) {
       this.stats.shared++;
-      return joined.promise as Promise<T>;
+      // The joined query had a shorter wait than this read (the /metrics scrape's 3 s, the fleet page's
+      // 4 s): when it runs out, this read asks again with the time it has left.
+      return (joined.promise as Promise<T>).catch((err: unknown) => {
+        if (timedOut(err) && (deadline === undefined || deadline - Date.now() >= RETRY_MIN_LEFT_MS) && joined.deadline !== deadline)
+          return this.readUntil(key, query, deadline);
+        throw err;
+      });
     }
     const sent = this.limited(() => (deadline === undefined ? query() : this.connection.withDeadline(deadline, query)));
     const entry: InFlight = {

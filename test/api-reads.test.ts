@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MendClient } from '../client';
+import { MendClient, TemporalTimeoutError } from '../client';
+import { supervisorState } from '../client/supervisors';
 import { loadConfigFile } from '../client/config';
 import { supervisorSpec } from '../client/schedules';
 import { supervisorWorkflowId } from '../core/constants';
@@ -121,6 +122,30 @@ describe('fleet reads under load', () => {
     } finally {
       counted.restore();
       await app.close();
+    }
+  });
+
+  test('a read that joined a query with a shorter wait asks again when that one runs out, and gets the answer within its own wait', async () => {
+    // Found by `npm run fuzz` on this branch: GET /v1/stats joined the 3 s query of a /metrics scrape and answered 503 after 3 s.
+    const late = `reads-late-${stamp}`;
+    const lateQueue = `${queue}-late`;
+    await client.temporal.workflow.start(WORKFLOW_TYPES.supervisor, {
+      workflowId: supervisorWorkflowId(late),
+      taskQueue: lateQueue,
+      args: [{ spec: supervisorSpec({ ...config.components[0]!, id: late }, config) }],
+    });
+    started.push(supervisorWorkflowId(late));
+    let lateWorker: TestWorker | undefined;
+    try {
+      // No worker polls its queue yet: the short read runs out; the long one joined it.
+      const short = supervisorState(client, late, { timeoutMs: 2_500 });
+      const long = supervisorState(client, late, { timeoutMs: 120_000 });
+      await assert.rejects(short, (err: Error) => err instanceof TemporalTimeoutError);
+      lateWorker = await startInProcessWorker(lateQueue, path.join(dir, '.mend'));
+      const state = await long;
+      assert.equal(state?.component, late);
+    } finally {
+      await lateWorker?.stop();
     }
   });
 
