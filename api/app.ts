@@ -12,7 +12,7 @@ import type { MendClient } from '../client';
 import type { Role } from '../core/api';
 import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
-import { frameworkErrorHandler, HttpError, installErrorHandling } from './errors';
+import { clientErrorHandler, frameworkErrorHandler, HttpError, installErrorHandling } from './errors';
 import { installBodyParsing } from './json-body';
 import { bucketWindow, tokenBucketStore, waitFor, type Limiter, type RateLimitOptions } from './rate-limit';
 import { ApiMetrics } from './metrics';
@@ -104,6 +104,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();

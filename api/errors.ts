@@ -3,10 +3,12 @@
  * Bad input is a 4xx naming the field; Temporal down is a 503 with Retry-After; anything else is a
  * 500 that says only its request id (the log has the rest). Never a stack trace.
  */
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AlreadyRunningError, RunEndedError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isUnreachable } from '../client';
+import { AlreadyRunningError, RunEndedError, RunNotFoundError, RunRefusedError, TemporalUnreachableError, isTimeout, isUnreachable } from '../client';
 import { ErrorResponseSchema, type ErrorResponse } from '../core/api';
 import { ValidationError } from '../core/errors';
 
@@ -32,18 +34,6 @@ function fieldPath(context: string | undefined, pointer: string): string {
   let out = CONTEXT[context ?? ''] ?? context ?? 'request';
   for (const part of pointer.split('/').filter(Boolean)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part}`;
   return out;
-}
-
-/**
- * A gRPC call of this request that ended CANCELLED (code 1): the API cancels calls only when the
- * request's deadline passes, and gRPC sometimes reports that as CANCELLED rather than
- * DEADLINE_EXCEEDED (`npm run fuzz` saw a backlog query end so after 10 s, answered 500).
- */
-function cancelledCall(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 1 || (typeof e.message === 'string' && /\b1 CANCELLED\b/.test(e.message))) return true;
-  }
-  return false;
 }
 
 export function toErrorResponse(
@@ -82,7 +72,16 @@ export function toErrorResponse(
   if (err instanceof RunNotFoundError) return { body: body(404, err.message), headers: {}, internal: false };
   if (err instanceof RunEndedError) return { body: body(409, err.message, { workflowId: err.workflowId, runId: err.runId }), headers: {}, internal: false };
   if (err instanceof RunRefusedError) return { body: body(409, err.message), headers: {}, internal: false };
-  if (err instanceof TemporalUnreachableError || isUnreachable(err) || cancelledCall(err))
+  // A call that reached Temporal but got no answer before the request's deadline (a busy worker
+  // answering a query, gRPC DEADLINE_EXCEEDED, or CANCELLED, as gRPC sometimes reports a deadline:
+  // `npm run fuzz` saw a backlog query end so) is said as such, not as Temporal being down.
+  if (isTimeout(err))
+    return {
+      body: body(503, 'Temporal did not answer in time (a busy server or worker); try again shortly'),
+      headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) },
+      internal: false,
+    };
+  if (err instanceof TemporalUnreachableError || isUnreachable(err))
     return { body: body(503, 'Temporal is not reachable; try again shortly'), headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER) }, internal: false };
   if (err instanceof ValidationError) return { body: body(400, err.message), headers: {}, internal: false };
   if ((err as FastifyError | undefined)?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
@@ -136,6 +135,47 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
   void sendError(reply, body, headers);
 }
 
+/** Node's HTTP parser errors (`clientError`) the API answers, with what to say; the rest are a 400. */
+const CLIENT_ERRORS: Record<string, { statusCode: number; message: string; path?: string }> = {
+  HPE_INVALID_URL: {
+    statusCode: 400,
+    message: 'the request path is not valid: raw non-ASCII, space or control characters; percent-encode them (as UTF-8)',
+    path: 'path',
+  },
+  HPE_HEADER_OVERFLOW: { statusCode: 431, message: 'the request headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { statusCode: 408, message: 'the request did not arrive in time' },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (raw non-ASCII bytes in the
+ * path, a malformed request line or header) never becomes a request, so no route or error handler
+ * sees it. It is answered here in the same shape as every other error, with a request id that the
+ * log line names too, instead of Fastify's own `{"message":"Client Error"}`.
+ */
+export function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const statusCode = known?.statusCode ?? 400;
+  const requestId = randomUUID();
+  const body: ErrorResponse = ErrorResponseSchema.parse({
+    statusCode,
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message: known?.message ?? 'the request is not valid HTTP',
+    requestId,
+    ...(known?.path ? { issues: [{ path: known.path, message: 'not a valid URL path' }] } : {}),
+  });
+  this.log.info({ reqId: requestId, statusCode, code: err.code, reason: err.message }, 'request refused by the HTTP parser');
+  if (socket.writable) {
+    const text = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${body.error}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+        `x-request-id: ${requestId}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(err);
+}
+
 /** Sends an error body with its own serializer, whatever the route declared. */
 function sendError(reply: FastifyReply, body: ErrorResponse, headers: Record<string, string>): FastifyReply {
   return reply
@@ -155,7 +195,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   413: 'body over 64 KiB',
   415: 'body is not application/json',
   429: 'too many run starts for this token; see Retry-After',
-  503: 'Temporal is not reachable; see Retry-After',
+  503: 'Temporal is not reachable, or did not answer in time; see Retry-After',
 };
 
 /** OpenAPI response entries for the errors a route can answer with. */

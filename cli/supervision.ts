@@ -47,6 +47,8 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
           s.components.join(', '),
         ]);
         console.log(table([['SCHEDULE', 'GROUP', 'HOST', 'EVERY', 'PAUSED', 'QUEUE', 'COMPONENTS'], ...rows]));
+        // Why each paused one is paused, below the table (a note is a sentence, too long for a column).
+        for (const s of schedules) if (s.paused && s.pauseNote) console.log(`${s.scheduleId} paused: ${s.pauseNote}`);
       }),
     );
 

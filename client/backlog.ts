@@ -19,6 +19,7 @@ import type { Spool } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { MendStrategy, MendTrigger } from '../core/search-attributes';
 import { mapConnectionError, mapRunError, RunNotFoundError, type MendClient, type StartedRun } from './index';
+import { queryKey } from './query-gate';
 
 export class BacklogControl {
   constructor(private readonly mend: MendClient) {}
@@ -49,13 +50,21 @@ export class BacklogControl {
     }
   }
 
-  async status(spool: string): Promise<BacklogStatus> {
+  /** The entity's status; `timeoutMs` bounds the wait for it within the caller's deadline. */
+  async status(spool: string, opts: { timeoutMs?: number } = {}): Promise<BacklogStatus> {
     const workflowId = backlogWorkflowId(spool);
     const handle = this.mend.temporal.workflow.getHandle(workflowId);
     try {
-      const d = await handle.describe();
-      if (d.status.name !== 'RUNNING') throw notRunning(spool, d.status.name.toLowerCase());
-      return await handle.query(backlogStatusQuery);
+      // Through the query gate (client/query-gate.ts): concurrent reads of one spool share one describe and query.
+      return await this.mend.queries.read(
+        queryKey(workflowId, backlogStatusQuery.name),
+        async () => {
+          const d = await handle.describe();
+          if (d.status.name !== 'RUNNING') throw notRunning(spool, d.status.name.toLowerCase());
+          return handle.query(backlogStatusQuery);
+        },
+        opts,
+      );
     } catch (err) {
       throw this.mapped(err, spool);
     }
@@ -80,6 +89,7 @@ export class BacklogControl {
   }
 
   private async update<T, A>(spool: string, def: UpdateDefinition<T, [A]>, arg: A): Promise<T> {
+    this.mend.queries.forget(backlogWorkflowId(spool));
     try {
       return await this.mend.temporal.workflow.getHandle(backlogWorkflowId(spool)).executeUpdate(def, { args: [arg] });
     } catch (err) {
@@ -88,6 +98,7 @@ export class BacklogControl {
   }
 
   private mapped(err: unknown, spool: string): unknown {
+    if (err instanceof RunNotFoundError) return err;
     if (err instanceof WorkflowNotFoundError) return notRunning(spool);
     return mapRunError(err, backlogWorkflowId(spool));
   }

@@ -12,17 +12,37 @@ import { describeHosts } from './hosts';
 import { listRuns } from './runs';
 import { supervisorState } from './supervisors';
 import { isPaused } from '../core/supervisor-machine';
-import { RunNotFoundError, type MendClient } from './index';
+import { isTimeout, RunNotFoundError, type MendClient } from './index';
 
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 const DAY_MS = 24 * 3_600_000;
 /** Runs of the last 24 h read per refresh: a fleet recovering more than this a day has bigger worries than a chart. */
 const DAY_RUNS_LIMIT = 500;
+/**
+ * How long the page waits for one supervisor's or spool's answer (within the request's deadline).
+ * One that is slower (a busy worker) is shown as not answering, and the page still comes back,
+ * instead of the whole read waiting out the API's 10 s deadline and answering 503.
+ */
+export const FLEET_QUERY_WAIT_MS = 4_000;
+
+const UNANSWERED = Symbol('unanswered');
+
+/** The state read, or `UNANSWERED` when it did not come within its wait. */
+async function orUnanswered<T>(read: Promise<T>): Promise<T | typeof UNANSWERED> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isTimeout(err)) return UNANSWERED;
+    throw err;
+  }
+}
 
 export async function fleetView(mend: MendClient, config: Config, now = Date.now()): Promise<Fleet> {
   const control = new BacklogControl(mend);
   const [states, running, needsAttention, lastDay, hosts, spools] = await Promise.all([
-    Promise.all(config.components.map(async (c) => (c.supervision.enabled ? supervisorState(mend, c.id) : undefined))),
+    Promise.all(
+      config.components.map(async (c) => (c.supervision.enabled ? orUnanswered(supervisorState(mend, c.id, { timeoutMs: FLEET_QUERY_WAIT_MS })) : undefined)),
+    ),
     // One visibility query for every running run: the recoveries' phases, and the resets that may wait for approval.
     listRuns(mend, { status: 'running', limit: 500 }),
     listRuns(mend, { outcome: 'needs-attention', since: new Date(now - DAY_MS).toISOString(), limit: 20 }),
@@ -33,7 +53,9 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
     Promise.all(
       config.spools.map(async (s) => {
         try {
-          return { spool: s.name, running: true, status: await control.status(s.name) };
+          const status = await orUnanswered(control.status(s.name, { timeoutMs: FLEET_QUERY_WAIT_MS }));
+          // Running, as far as anyone knows: its entity did not answer in time.
+          return status === UNANSWERED ? { spool: s.name, running: true } : { spool: s.name, running: true, status };
         } catch (err) {
           if (err instanceof RunNotFoundError) return { spool: s.name, running: false };
           throw err;
@@ -50,7 +72,7 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
       recoveries
         .filter((r) => r.strategy === 'emergency-reset')
         .map(async (r) => {
-          const progress = await mend.progress(r.workflowId).catch(() => undefined);
+          const progress = await mend.progress(r.workflowId, undefined, { timeoutMs: FLEET_QUERY_WAIT_MS }).catch(() => undefined);
           if (progress?.approval?.state !== 'waiting') return [];
           return [
             { workflowId: r.workflowId, runId: r.runId, url: r.url, components: r.components, strategy: r.strategy, deadline: progress.approval.deadline },
@@ -94,7 +116,15 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
 
 type Running = Awaited<ReturnType<typeof listRuns>>['runs'];
 
-function componentRow(mend: MendClient, c: Component, state: SupervisorState | undefined, recoveries: Running, lastDay: Running, now: number): FleetComponent {
+function componentRow(
+  mend: MendClient,
+  c: Component,
+  read: SupervisorState | typeof UNANSWERED | undefined,
+  recoveries: Running,
+  lastDay: Running,
+  now: number,
+): FleetComponent {
+  const state = read === UNANSWERED ? undefined : read;
   // The supervisor's own record of its current run comes first (visibility may lag a just-started run);
   // a run started by hand has only the visibility entry.
   const own = recoveryWorkflowId(c.id);
@@ -134,6 +164,14 @@ function componentRow(mend: MendClient, c: Component, state: SupervisorState | u
     mttrMs: undefined,
   };
   const base = { ...componentView(c), group: c.supervision.group, recoveries24h };
+  if (read === UNANSWERED)
+    return {
+      ...base,
+      health: 'unknown',
+      lastDetail: `its supervisor did not answer within ${FLEET_QUERY_WAIT_MS / 1000} s (a busy worker); refresh to try again`,
+      current,
+      last: fromVisibility,
+    };
   if (!state) return { ...base, health: 'unknown', current, last: fromVisibility };
 
   const finished = state.stats.recent.filter((r) => r.endedAt);

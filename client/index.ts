@@ -3,7 +3,7 @@
  * Used by the API, the CLI, scripts and tests; nothing else talks to Temporal's client directly.
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
+import type { QueryDefinition, SearchAttributePair } from '@temporalio/common';
 import { relatives } from '../core/graph';
 import { onHost } from '../core/hosts';
 import {
@@ -22,6 +22,7 @@ import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { isBuiltinStrategy, strategyWorkflowType, WORKFLOW_TYPES } from '../core/workflow-types';
+import { QueryGate, queryKey } from './query-gate';
 
 export interface MendClientOptions {
   address: string;
@@ -37,6 +38,8 @@ export interface MendClientOptions {
    * workers created with `embeddedHost: false` (an agent serves the default host).
    */
   defaultHostEmbedded?: boolean;
+  /** Workflow queries this client has in flight at once (client/query-gate.ts); default 8. */
+  maxConcurrentQueries?: number;
 }
 
 export class AlreadyRunningError extends Error {
@@ -74,6 +77,15 @@ export class RunEndedError extends RunRefusedError {
 
 export class TemporalUnreachableError extends Error {
   override name = 'TemporalUnreachableError';
+}
+
+/**
+ * Temporal (or the worker answering a query) did not answer within the caller's deadline: the
+ * server may well be up, but busy. A TemporalUnreachableError too, so every caller that handles one
+ * (the CLI's exit code, the API's 503) handles this, while saying what happened.
+ */
+export class TemporalTimeoutError extends TemporalUnreachableError {
+  override name = 'TemporalTimeoutError';
 }
 
 export interface StartRecoveryRequest {
@@ -119,6 +131,8 @@ export class MendClient {
   readonly uiUrl: string;
   /** Memo every run this client starts carries: whether its queue's workers serve the default host (see MendClientOptions). */
   readonly startMemo: Record<string, unknown>;
+  /** Every workflow query of this client goes through it: shared while in flight, and bounded. */
+  readonly queries: QueryGate;
 
   private constructor(
     readonly connection: Connection,
@@ -129,6 +143,17 @@ export class MendClient {
     this.taskQueue = opts.taskQueue ?? DEFAULT_TASK_QUEUE;
     this.uiUrl = opts.uiUrl ?? 'http://localhost:8233';
     this.startMemo = opts.defaultHostEmbedded === false ? {} : { [DEFAULT_HOST_EMBEDDED_MEMO]: true };
+    this.queries = new QueryGate(connection, opts.maxConcurrentQueries);
+  }
+
+  /**
+   * A workflow query through the gate: a query already in flight for the same workflow answers this
+   * one too. `timeoutMs` bounds this query's wait within the caller's deadline. Errors are Temporal's own.
+   */
+  query<R>(workflowId: string, def: QueryDefinition<R, []>, opts: { runId?: string; timeoutMs?: number } = {}): Promise<R> {
+    return this.queries.read(queryKey(workflowId, def.name, opts.runId), () => this.temporal.workflow.getHandle(workflowId, opts.runId).query(def), {
+      timeoutMs: opts.timeoutMs,
+    });
   }
 
   static async connect(opts: MendClientOptions): Promise<MendClient> {
@@ -313,7 +338,7 @@ export class MendClient {
     try {
       const d = await handle.describe();
       const closed = d.status.name !== 'RUNNING';
-      const progress = await handle.query(progressQuery).catch(() => undefined);
+      const progress = await this.query(workflowId, progressQuery, { runId }).catch(() => undefined);
       const result = d.status.name === 'COMPLETED' ? ((await handle.result()) as RecoveryResult) : undefined;
       return {
         workflowId,
@@ -340,9 +365,9 @@ export class MendClient {
     }
   }
 
-  async progress(workflowId: string, runId?: string): Promise<RunProgress> {
+  async progress(workflowId: string, runId?: string, opts: { timeoutMs?: number } = {}): Promise<RunProgress> {
     try {
-      return await this.temporal.workflow.getHandle(workflowId, runId).query(progressQuery);
+      return await this.query(workflowId, progressQuery, { runId, ...opts });
     } catch (err) {
       throw mapRunError(err, workflowId);
     }
@@ -360,6 +385,7 @@ export class MendClient {
   /** A signal to a closed run reads as "not found" in Temporal: RunEndedError says it has ended instead, when it exists. */
   private async signalRun(workflowId: string, signal: typeof pauseSignal | typeof resumeSignal, arg: { by: string; reason?: string }): Promise<void> {
     const handle = this.temporal.workflow.getHandle(workflowId);
+    this.queries.forget(workflowId);
     try {
       await handle.signal(signal, arg);
     } catch (err) {
@@ -426,16 +452,39 @@ export function mapRunError(err: unknown, workflowId: string): unknown {
   return mapConnectionError(err);
 }
 
-export function isUnreachable(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (e.code === 14 || e.code === 4) return true;
-    if (typeof e.message === 'string' && /UNAVAILABLE|ECONNREFUSED|Failed to connect|DEADLINE_EXCEEDED/.test(e.message)) return true;
-  }
+type ErrorChain = { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+
+function someInChain(err: unknown, test: (e: NonNullable<ErrorChain>) => boolean): boolean {
+  for (let e = err as ErrorChain, depth = 0; e && depth < 4; e = e.cause as ErrorChain, depth++) if (test(e)) return true;
   return false;
 }
 
+const text = (e: { message?: unknown }) => (typeof e.message === 'string' ? e.message : '');
+
+/** No connection to Temporal: refused, unresolvable, or never made (a deadline that passed while waiting to connect). */
+function isConnectionFailure(err: unknown): boolean {
+  return someInChain(err, (e) => e.code === 14 || /UNAVAILABLE|ECONNREFUSED|Failed to connect|waiting for LB pick/i.test(text(e)));
+}
+
+/**
+ * A call that reached Temporal but got no answer before its deadline (gRPC DEADLINE_EXCEEDED, or
+ * CANCELLED, which is how gRPC sometimes reports a deadline the caller set).
+ */
+export function isTimeout(err: unknown): boolean {
+  if (err instanceof TemporalTimeoutError) return true;
+  if (err instanceof TemporalUnreachableError || isConnectionFailure(err)) return false;
+  return someInChain(err, (e) => e.code === 4 || e.code === 1 || /DEADLINE_EXCEEDED|\b1 CANCELLED\b|deadline/i.test(text(e)));
+}
+
+/** Temporal not reachable, or not answering in time. */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof TemporalUnreachableError || isConnectionFailure(err) || someInChain(err, (e) => e.code === 4 || /DEADLINE_EXCEEDED/.test(text(e)));
+}
+
+/** Connection failures → TemporalUnreachableError; deadlines that passed → TemporalTimeoutError; else `err`. */
 export function mapConnectionError(err: unknown): unknown {
-  if (isUnreachable(err) || /deadline/i.test((err as Error)?.message ?? ''))
-    return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
+  if (err instanceof TemporalUnreachableError) return err;
+  if (isTimeout(err)) return new TemporalTimeoutError(`Temporal did not answer in time: ${(err as Error).message}`);
+  if (isUnreachable(err)) return new TemporalUnreachableError(`Temporal is not reachable: ${(err as Error).message}`);
   return err;
 }

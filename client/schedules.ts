@@ -277,6 +277,8 @@ export async function listHealthSchedules(client: MendClient, opts: { owner?: st
         host: typeof action?.memo?.mendHost === 'string' ? action.memo.mendHost : DEFAULT_HOST,
         intervalMs: typeof every === 'number' ? every : undefined,
         paused: d.state.paused,
+        // Temporal keeps the last note after an unpause too: it is shown only while it explains a pause.
+        pauseNote: d.state.paused && d.state.note ? d.state.note : undefined,
         components: Array.isArray(action?.memo?.mendComponents) ? (action.memo.mendComponents as string[]) : [],
         taskQueue: action?.taskQueue,
         owner,

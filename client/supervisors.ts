@@ -9,10 +9,13 @@ import type { BreakerResetResult, SupervisorView } from '../core/api';
 import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
 import { isPaused } from '../core/supervisor-machine';
 
-/** A supervisor's state, or undefined when the component has none (never reported, or ended). */
-export async function supervisorState(client: MendClient, componentId: string): Promise<SupervisorState | undefined> {
+/**
+ * A supervisor's state, or undefined when the component has none (never reported, or ended).
+ * `timeoutMs` bounds the wait for its answer within the caller's deadline (TemporalTimeoutError after it).
+ */
+export async function supervisorState(client: MendClient, componentId: string, opts: { timeoutMs?: number } = {}): Promise<SupervisorState | undefined> {
   try {
-    return await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).query(supervisorStateQuery);
+    return await client.query(supervisorWorkflowId(componentId), supervisorStateQuery, opts);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return undefined;
     // Temporal down, or not answering within the caller's deadline, is said as such (the API's 503), not as a broken supervisor.
@@ -39,10 +42,12 @@ export async function supervisionStats(client: MendClient, config: Config): Prom
 
 /** Holds auto-recovery of a component (for `forMs`, or until resumed). */
 export async function pauseSupervisor(client: MendClient, componentId: string, by: string, forMs?: number): Promise<void> {
+  client.queries.forget(supervisorWorkflowId(componentId));
   await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(pauseSupervisionSignal, { by, forMs });
 }
 
 export async function resumeSupervisor(client: MendClient, componentId: string, by: string): Promise<void> {
+  client.queries.forget(supervisorWorkflowId(componentId));
   await client.temporal.workflow.getHandle(supervisorWorkflowId(componentId)).signal(resumeSupervisionSignal, { by });
 }
 
@@ -53,6 +58,7 @@ export async function resumeSupervisor(client: MendClient, componentId: string, 
 export async function resetBreaker(client: MendClient, componentId: string, req: BreakerResetRequest): Promise<BreakerResetResult> {
   const workflowId = supervisorWorkflowId(componentId);
   const handle = client.temporal.workflow.getHandle(workflowId);
+  client.queries.forget(workflowId);
   try {
     return await handle.executeUpdate(breakerResetUpdate, { args: [req] });
   } catch (err) {

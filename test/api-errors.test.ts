@@ -4,6 +4,8 @@
  * ids; visibility queries are built only from validated filters, with quoted literals.
  */
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -17,7 +19,7 @@ import { supervisorWorkflowId } from '../core/constants';
 import type { Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { queryLiteral, runListQuery, workflowIdOf, componentOfWorkflowId } from '../core/visibility';
-import { bearer, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
+import { bearer, logCapture, makeTokens, spyClient, testApp, type TestTokens } from './api-fixtures';
 import { sharedServer, tempDir, uniqueQueue, writeDemoConfig } from './helpers';
 
 describe('visibility queries and run ids (pure)', () => {
@@ -70,6 +72,7 @@ describe('error mapping (pure)', () => {
     assert.equal(body.statusCode, 503);
     assert.equal(headers['retry-after'], '5');
     assert.equal(internal, false);
+    assert.match(body.message, /^Temporal did not answer in time/);
     // Anything else unknown stays an internal error that names only the request.
     const other = toErrorResponse(new Error('boom'), 'req-2');
     assert.equal(other.body.statusCode, 500);
@@ -77,7 +80,41 @@ describe('error mapping (pure)', () => {
   });
 });
 
+describe('503 messages (pure)', () => {
+  test('a deadline that passed says Temporal did not answer in time; a refused connection says it is not reachable', () => {
+    const deadline = new ServiceError('Failed to query Workflow: 4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s,LB pick: 0.001s,remote_addr=127.0.0.1:7233', {
+      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s'), { code: 4 }),
+    });
+    const refused = new ServiceError('Failed to query Workflow: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1', {
+      cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
+    });
+    const neverConnected = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 1.091s,name resolution: 0.830s,metadata filters: 0.177s,time to current attempt start: 0.001s,Waiting for LB pick'), { code: 4 });
+    const timedOut = toErrorResponse(deadline, 'r1');
+    assert.equal(timedOut.body.statusCode, 503);
+    assert.equal(timedOut.body.message, 'Temporal did not answer in time (a busy server or worker); try again shortly');
+    assert.equal(timedOut.headers['retry-after'], '5');
+    for (const err of [refused, neverConnected]) {
+      const down = toErrorResponse(err, 'r2');
+      assert.equal(down.body.statusCode, 503);
+      assert.equal(down.body.message, 'Temporal is not reachable; try again shortly');
+      assert.equal(down.headers['retry-after'], '5');
+    }
+  });
+});
+
+/** Sends `bytes` over a plain TCP socket and reads all the server says until it closes. */
+function rawRequest(port: number, bytes: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
 describe('API error responses', () => {
+  const logs = logCapture();
   const dir = tempDir('api-errors');
   const id = `err-${Date.now().toString(36)}`;
   let real: MendClient;
@@ -185,6 +222,35 @@ describe('API error responses', () => {
     assert.equal(starts.length, 0);
   });
 
+  test('raw non-ASCII bytes in the path (refused by the HTTP parser) get the error shape with a request id, not Node\'s "Client Error"', async () => {
+    // Found by `npm run fuzz`: 61 requests like these got Fastify's own `{"message":"Client Error"}`.
+    const listening = await testApp(real, config, table, { logger: { level: 'info', stream: logs.stream } });
+    try {
+      await listening.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = listening.server.address() as AddressInfo;
+      for (const requestLine of ['POST /v1/schedules/é/resume HTTP/1.1', 'GET /v1/runs/\u00ff\u0001 HTTP/1.1']) {
+        const raw = await rawRequest(port, Buffer.concat([Buffer.from(requestLine, 'latin1'), Buffer.from(`\r\nHost: x\r\n${'Authorization: Bearer '}${tokens.admin}\r\n\r\n`)]));
+        const [head, text] = raw.split('\r\n\r\n') as [string, string];
+        assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/, raw);
+        assert.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
+        const body = JSON.parse(text) as { statusCode: number; error: string; message: string; requestId: string; issues: Array<{ path: string }> };
+        assert.equal(body.statusCode, 400);
+        assert.equal(body.error, 'Bad Request');
+        assert.match(body.message, /^the request path is not valid: raw non-ASCII/);
+        assert.deepEqual(
+          body.issues.map((i) => i.path),
+          ['path'],
+        );
+        assert.match(body.requestId, /^[0-9a-f-]{36}$/);
+        assert.match(head, new RegExp(`\\r\\nx-request-id: ${body.requestId}\\r\\n`, 'i'));
+        // The log names the same request id.
+        assert.ok(logs.lines.some((l) => l.includes(body.requestId)), `no log line with ${body.requestId}`);
+      }
+    } finally {
+      await listening.close();
+    }
+  });
+
   test('a supervisor that does not answer within the deadline is a 503 with Retry-After, not a 500', async () => {
     // Found by `npm run fuzz`: a query that timed out came back as a plain error, and the API said 500.
     // A supervisor on this test's queue, which no worker polls: its query waits until the request's deadline.
@@ -194,7 +260,8 @@ describe('API error responses', () => {
       const res = await slowApp.inject({ method: 'GET', url: `/v1/components/${id}`, headers: bearer(tokens.viewer) });
       assert.equal(res.statusCode, 503, res.body);
       assert.equal(res.headers['retry-after'], '5');
-      assert.match(res.json().message, /Temporal is not reachable/);
+      // It timed out: said as such, not as Temporal being down.
+      assert.match(res.json().message, /^Temporal did not answer in time/);
     } finally {
       await slowApp.close();
       await real.temporal.workflow

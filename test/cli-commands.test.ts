@@ -81,6 +81,28 @@ describe('mend commands against a running worker', () => {
     await waitFor(`supervisor of ${A} sees it healthy`, 60_000, async () => (await supervisorState(suite.client, A))?.health === 'healthy');
   });
 
+  test('schedules shows why a paused schedule is paused (its note), in the table and in --json; none once resumed', async () => {
+    const handle = suite.client.temporal.schedule.getHandle(`mend/health/${group}`);
+    const note = 'db migration until 14:00 (alice)';
+    await handle.pause(note);
+    try {
+      const res = await runCli(['schedules'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, new RegExp(`^mend/health/${group}\\s+${group}\\s+local\\s+1h\\s+yes\\s+${queue}\\s+${A}$`, 'm'));
+      assert.match(res.stdout, new RegExp(`^mend/health/${group} paused: db migration until 14:00 \\(alice\\)$`, 'm'));
+      const json = await runCli(['schedules', '--json'], env);
+      assert.equal(json.code, 0, json.stderr);
+      const mine = (JSON.parse(json.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+      assert.deepEqual([mine?.paused, mine?.pauseNote], [true, note]);
+    } finally {
+      await handle.unpause('test: resumed');
+    }
+    const resumed = await runCli(['schedules', '--json'], env);
+    const again = (JSON.parse(resumed.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+    assert.deepEqual([again?.paused, again?.pauseNote], [false, undefined]);
+    assert.doesNotMatch((await runCli(['schedules'], env)).stdout, / paused: /);
+  });
+
   test('components: a table of the config with health and breaker from the supervisors; --json', async () => {
     const res = await runCli(['components'], env);
     assert.equal(res.code, 0, res.stderr);

@@ -63,6 +63,8 @@ export const HealthScheduleSchema = z.object({
   host: z.string(),
   intervalMs: z.number().optional(),
   paused: z.boolean(),
+  /** While paused: the note given with the pause (who and why, or mend's own while a host is away). */
+  pauseNote: z.string().optional(),
   components: z.array(z.string()),
   nextRunAt: z.string().optional(),
   lastRunAt: z.string().optional(),
