@@ -82,13 +82,21 @@ describe('error mapping (pure)', () => {
 
 describe('503 messages (pure)', () => {
   test('a deadline that passed says Temporal did not answer in time; a refused connection says it is not reachable', () => {
-    const deadline = new ServiceError('Failed to query Workflow: 4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s,LB pick: 0.001s,remote_addr=127.0.0.1:7233', {
-      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s'), { code: 4 }),
-    });
+    const deadline = new ServiceError(
+      'Failed to query Workflow: 4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s,LB pick: 0.001s,remote_addr=127.0.0.1:7233',
+      {
+        cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 4.002s'), { code: 4 }),
+      },
+    );
     const refused = new ServiceError('Failed to query Workflow: 14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1', {
       cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
     });
-    const neverConnected = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded after 1.091s,name resolution: 0.830s,metadata filters: 0.177s,time to current attempt start: 0.001s,Waiting for LB pick'), { code: 4 });
+    const neverConnected = Object.assign(
+      new Error(
+        '4 DEADLINE_EXCEEDED: Deadline exceeded after 1.091s,name resolution: 0.830s,metadata filters: 0.177s,time to current attempt start: 0.001s,Waiting for LB pick',
+      ),
+      { code: 4 },
+    );
     const timedOut = toErrorResponse(deadline, 'r1');
     assert.equal(timedOut.body.statusCode, 503);
     assert.equal(timedOut.body.message, 'Temporal did not answer in time (a busy server or worker); try again shortly');
@@ -229,7 +237,10 @@ describe('API error responses', () => {
       await listening.listen({ port: 0, host: '127.0.0.1' });
       const { port } = listening.server.address() as AddressInfo;
       for (const requestLine of ['POST /v1/schedules/é/resume HTTP/1.1', 'GET /v1/runs/\u00ff\u0001 HTTP/1.1']) {
-        const raw = await rawRequest(port, Buffer.concat([Buffer.from(requestLine, 'latin1'), Buffer.from(`\r\nHost: x\r\n${'Authorization: Bearer '}${tokens.admin}\r\n\r\n`)]));
+        const raw = await rawRequest(
+          port,
+          Buffer.concat([Buffer.from(requestLine, 'latin1'), Buffer.from(`\r\nHost: x\r\n${'Authorization: Bearer '}${tokens.admin}\r\n\r\n`)]),
+        );
         const [head, text] = raw.split('\r\n\r\n') as [string, string];
         assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/, raw);
         assert.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
@@ -244,7 +255,10 @@ describe('API error responses', () => {
         assert.match(body.requestId, /^[0-9a-f-]{36}$/);
         assert.match(head, new RegExp(`\\r\\nx-request-id: ${body.requestId}\\r\\n`, 'i'));
         // The log names the same request id.
-        assert.ok(logs.lines.some((l) => l.includes(body.requestId)), `no log line with ${body.requestId}`);
+        assert.ok(
+          logs.lines.some((l) => l.includes(body.requestId)),
+          `no log line with ${body.requestId}`,
+        );
       }
     } finally {
       await listening.close();

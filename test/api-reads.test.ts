@@ -35,7 +35,10 @@ describe('fleet reads under load', () => {
   const started: string[] = [];
 
   before(async () => {
-    const { file } = await writeDemoConfig(dir, [...live, mute].map((id) => ({ id, supervision: { interval: '1h' } })));
+    const { file } = await writeDemoConfig(
+      dir,
+      [...live, mute].map((id) => ({ id, supervision: { interval: '1h' } })),
+    );
     config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
     ({ tokens, table } = makeTokens(live[0]!));
     worker = await startInProcessWorker(queue, path.join(dir, '.mend'));

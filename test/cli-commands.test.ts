@@ -92,13 +92,17 @@ describe('mend commands against a running worker', () => {
       assert.match(res.stdout, new RegExp(`^mend/health/${group} paused: db migration until 14:00 \\(alice\\)$`, 'm'));
       const json = await runCli(['schedules', '--json'], env);
       assert.equal(json.code, 0, json.stderr);
-      const mine = (JSON.parse(json.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+      const mine = (JSON.parse(json.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find(
+        (s) => s.scheduleId === `mend/health/${group}`,
+      );
       assert.deepEqual([mine?.paused, mine?.pauseNote], [true, note]);
     } finally {
       await handle.unpause('test: resumed');
     }
     const resumed = await runCli(['schedules', '--json'], env);
-    const again = (JSON.parse(resumed.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find((s) => s.scheduleId === `mend/health/${group}`);
+    const again = (JSON.parse(resumed.stdout) as Array<{ scheduleId: string; paused: boolean; pauseNote?: string }>).find(
+      (s) => s.scheduleId === `mend/health/${group}`,
+    );
     assert.deepEqual([again?.paused, again?.pauseNote], [false, undefined]);
     assert.doesNotMatch((await runCli(['schedules'], env)).stdout, / paused: /);
   });
