@@ -94,7 +94,7 @@ export interface ChaosOptions {
   minItems?: number;
   /** Random pause between the fast lane's faults (service kills, sink outages), ms; [1000, 2000] by default. */
   gapMs?: [number, number];
-  /** Random pause between the slow lane's faults (worker/agent kills, server/PostgreSQL restarts), ms; [5000, 15000] by default. */
+  /** Random pause between the slow lane's faults (worker/agent kills, server/PostgreSQL restarts), ms; [15000, 30000] by default (each of these stalls recoveries while it lasts). */
   slowGapMs?: [number, number];
   /** FAIL_RATE of the sink. */
   sinkFailRate?: number;
@@ -185,7 +185,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const nMan = opts.manual ?? 2;
   const minItems = opts.minItems ?? 50;
   const gap = opts.gapMs ?? [1_000, 2_000];
-  const slowGap = opts.slowGapMs ?? [5_000, 15_000];
+  const slowGap = opts.slowGapMs ?? [15_000, 30_000];
   const nSinks = opts.sinks ?? 1;
   const topology = opts.topology ?? 'dev';
   const weights: Record<FaultKind, number> = {
@@ -282,13 +282,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       'worker to poll',
       60_000,
       () => polling || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${lines.slice(-5).join(' | ')}`))),
-    );
+    ).catch(async (err: Error) => {
+      // One that never polled is not left behind: the next attempt starts a fresh one.
+      w.killedOnPurpose = true;
+      proc.kill('SIGKILL');
+      await w.exited;
+      throw err;
+    });
     return w;
   };
   let restarting: Promise<void> | undefined;
   const restartWorker = (): Promise<void> => {
     restarting ??= (async () => {
-      while (!stopping) {
+      while (!stopping && !opts.signal?.aborted) {
         try {
           worker = await startWorker();
           return;
@@ -331,13 +337,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       'agent to poll',
       60_000,
       () => polling || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${lines.slice(-5).join(' | ')}`))),
-    );
+    ).catch(async (err: Error) => {
+      a.killedOnPurpose = true;
+      proc.kill('SIGKILL');
+      await a.exited;
+      throw err;
+    });
     return a;
   };
   let agentRestarting: Promise<void> | undefined;
   const restartAgent = (): Promise<void> => {
     agentRestarting ??= (async () => {
-      while (!stopping) {
+      while (!stopping && !opts.signal?.aborted) {
         try {
           agent = await startAgent();
           return;

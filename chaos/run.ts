@@ -12,7 +12,7 @@
  *
  * A batch is dense (see chaos/harness.ts): service kills and sink outages every 1–2 s on rotating
  * targets (S supervised services, K sinks), worker/agent kills and server/PostgreSQL restarts every
- * 5–15 s; batches of a few hundred injections amortize the stack's start and the checks.
+ * 15–30 s; batches of a few hundred injections amortize the stack's start and the checks.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
