@@ -78,6 +78,11 @@ export const AGENT_HOST = 'edge';
 export interface ChaosOptions {
   /** Fault injections to make. */
   faults: number;
+  /**
+   * Epoch ms after which no fault is injected: the batch goes on to its quiet period and checks with
+   * the faults made by then (counted as they are), so a soak's last batch ends on time and is recorded.
+   */
+  injectUntil?: number;
   /** Temporal's topology; `dev` by default. */
   topology?: Topology;
   /** Run an agent for host `edge` (some services on it) and SIGKILL it as a fault. */
@@ -513,7 +518,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     const slowFirsts = shuffled(slowKinds);
     /** Injections claimed so far, by either lane (the budget is opts.faults). */
     let injectionsClaimed = 0;
-    const budgetLeft = () => opts.faults - injectionsClaimed;
+    const budgetLeft = () => (Date.now() >= (opts.injectUntil ?? Infinity) ? 0 : opts.faults - injectionsClaimed);
     const lanesFailed = () => loadErrors.length > 0;
     const count = (kind: FaultKind, detail: string, every: number) => {
       faults[kind]++;

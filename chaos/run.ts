@@ -8,7 +8,8 @@
  *                    [--supervised S] [--manual M] [--sinks K] [--no-agent] [--results FILE] [--keep]
  *
  * Without --injections it runs batches for --minutes (default 50; a batch is not started when the
- * last one's pace says it would end past that), so a default run ends within about an hour.
+ * last one's pace says it would end past that, and a batch stops injecting 6 minutes before it, then
+ * runs its checks and is recorded with the injections made), so a default run ends within about an hour.
  *
  * A batch is dense (see chaos/harness.ts): service kills and sink outages every 1–2 s on rotating
  * targets (S supervised services, K sinks), worker/agent kills and server/PostgreSQL restarts every
@@ -207,6 +208,9 @@ async function main(): Promise<number> {
     if (left <= 0) break;
     const elapsed = Date.now() - t0;
     if (elapsed + lastBatchMs * (left / batch) > budgetMs && n > 1) break;
+    // Injections stop early enough for the quiet period and checks to end within the budget.
+    const injectUntil = budgetMs === Infinity ? undefined : t0 + budgetMs - CHECKS_ALLOWANCE_MS;
+    if (injectUntil !== undefined && Date.now() >= injectUntil) break;
     const dir = mkdtempSync(path.join(os.tmpdir(), `mend-chaos-${topology}-`));
     const load0 = os.loadavg()[0]!;
     console.log(`chaos: batch ${n}: ${left} injections on ${topology} (${(elapsed / 60_000).toFixed(1)} min in, load ${load0.toFixed(2)}), files in ${dir}`);
@@ -214,6 +218,7 @@ async function main(): Promise<number> {
     try {
       summary = await runChaos({
         faults: left,
+        injectUntil,
         dir,
         topology,
         agent: !values['no-agent'],
@@ -254,6 +259,8 @@ async function main(): Promise<number> {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+/** What a batch's quiet period and checks are given at the end of --minutes. */
+const CHECKS_ALLOWANCE_MS = 6 * 60_000;
 
 if (require.main === module) {
   main().then(
