@@ -136,7 +136,8 @@ export interface ChaosSummary {
     withoutReason: number;
     injectedSinkFailures: number;
   };
-  supervisors: { counterChecks: number; decreased: string[]; attempted: number; succeeded: number; failed: number };
+  /** longestUnansweredMs: the longest stretch without a counter sample (all supervisors answering within 5 s). */
+  supervisors: { counterChecks: number; decreased: string[]; longestUnansweredMs: number; attempted: number; succeeded: number; failed: number };
   /**
    * Each fast-lane fault's own outcome: a killed service back from a new process (recovery time from
    * the kill to its answer); a sink outage that refused requests while down (felt) and stored items
@@ -535,17 +536,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     let lanesDone = false;
     let lastSample = await until('supervisor state', 120_000, () => snapshot());
     let lastSampleAt = Date.now();
+    let longestUnansweredMs = 0;
     const sampler = settle(
       (async () => {
         while (!lanesDone) {
           await sleep(2_000);
           const sample = await snapshot();
           if (!sample) {
-            // The server or the worker is down: the next sample that answers compares across it.
-            if (Date.now() - lastSampleAt > 180_000) {
-              decreased.push(`supervisors did not answer for 180s (at ${((Date.now() - t0) / 1000).toFixed(0)}s)`);
-              lastSampleAt = Date.now();
-            }
+            // The server or the worker is down, or too slow to answer in 5 s under load: the next
+            // sample that answers (at the latest the one after the quiet period) compares across it.
+            // How long that took is reported, not a violation: no counter goes unchecked.
+            longestUnansweredMs = Math.max(longestUnansweredMs, Date.now() - lastSampleAt);
             continue;
           }
           compare(lastSample, sample, `the sample at ${((Date.now() - t0) / 1000).toFixed(0)}s`);
@@ -757,6 +758,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     // healthy with no recovery open); an outage's spool has drained.
     await refreshOpen();
     const finalSample = await until('supervisor state after the quiet period', 120_000, () => snapshot());
+    longestUnansweredMs = Math.max(longestUnansweredMs, Date.now() - lastSampleAt);
     compare(lastSample, finalSample, 'the quiet period');
     for (const k of openKills.values()) violations.push(`service kill of ${k.component} pid ${k.pid}: no recovery seen`);
     for (const o of openOutages.values()) violations.push(`outage of sink ${o.sink}: no recovery seen`);
@@ -910,7 +912,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       runs,
       actions,
       backlog,
-      supervisors: { counterChecks, decreased, ...supTotals },
+      supervisors: { counterChecks, decreased, longestUnansweredMs, ...supTotals },
       outcomes,
       unexpectedWorkerExits,
       durationMs: Date.now() - t0,

@@ -40,6 +40,8 @@ export interface ChaosRunLine {
   durationS: number;
   /** The fast lane's faults, each with its own outcome (lines written before it have none). */
   outcomes?: ChaosSummary['outcomes'];
+  /** The longest stretch without a supervisor counter sample, s (reported; the next sample compares across it). */
+  longestUnansweredS?: number;
   /** The batch's shape: supervised and manual services, sinks (lines written before it have none). */
   shape?: { supervised: number; manual: number; sinks: number };
   /** 1-minute load average at the batch's start and end, and the machine's cores. */
@@ -74,6 +76,7 @@ export function resultLine(
     },
     durationS: Math.round(s.durationMs / 1000),
     outcomes: s.outcomes,
+    longestUnansweredS: Math.round(s.supervisors.longestUnansweredMs / 1000),
     ...(shape ? { shape } : {}),
     load,
     ok: s.ok,

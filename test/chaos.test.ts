@@ -94,7 +94,7 @@ describe('chaos results file', () => {
         withoutReason: 0,
         injectedSinkFailures: 5,
       },
-      supervisors: { counterChecks: 3, decreased: [], attempted: 2, succeeded: 2, failed: 0 },
+      supervisors: { counterChecks: 3, decreased: [], longestUnansweredMs: 0, attempted: 2, succeeded: 2, failed: 0 },
       outcomes: {
         serviceKills: { total: 3, recovered: 3, medianRecoveryMs: 2_000, maxRecoveryMs: 4_000 },
         sinkOutages: { total: 2, felt: 2, recovered: 2 },
