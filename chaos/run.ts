@@ -213,7 +213,8 @@ async function main(): Promise<number> {
     if (elapsed + lastBatchMs * (left / batch) > budgetMs && n > 1) break;
     // Injections stop early enough for the quiet period and checks to end within the budget.
     const injectUntil = budgetMs === Infinity ? undefined : t0 + budgetMs - CHECKS_ALLOWANCE_MS;
-    if (injectUntil !== undefined && Date.now() >= injectUntil) break;
+    // A stack takes a minute or two to start under load: a batch with less time left would inject nothing.
+    if (injectUntil !== undefined && Date.now() + 3 * 60_000 >= injectUntil) break;
     const dir = mkdtempSync(path.join(os.tmpdir(), `mend-chaos-${topology}-`));
     const load0 = os.loadavg()[0]!;
     console.log(`chaos: batch ${n}: ${left} injections on ${topology} (${(elapsed / 60_000).toFixed(1)} min in, load ${load0.toFixed(2)}), files in ${dir}`);
