@@ -10,6 +10,17 @@
  * Faults: worker SIGKILL + restart, dev-server stop + restart on the same database, SIGKILL of a
  * supervised service, sink down for a while (on top of its constant FAIL_RATE).
  *
+ * Faults come from two lanes running side by side, so a long batch is dense:
+ * - the fast lane, every `gapMs` (1–2 s): a service SIGKILL or a sink outage on a rotating target.
+ *   A target is never hit again before its previous fault's recovery was seen: a killed service
+ *   answering again from a new process started by its supervisor (no recovery still open); a sink
+ *   that was down storing items again (or its spool empty). Each kill's and each outage's recovery
+ *   is recorded, and one not seen by the end of the quiet period is a violation.
+ * - the slow lane, every `slowGapMs`: worker and agent SIGKILLs, server and PostgreSQL restarts,
+ *   each waited out (restarted) before the next. Every slow kind comes once first, and the fast
+ *   lane leaves room for those that have not come yet, so a short run covers every kind.
+ * One injection is one fault event. The checks below cover all of them together.
+ *
  * What is counted, precisely:
  * - runs: every manual run id the harness started, and every execution of `mend/recover/<c>` of a
  *   supervised component (visibility). A run is completed when its one execution closed as
@@ -20,8 +31,8 @@
  *   runs' start steps account for ("started pid N" / "already running as pid N"). A start activity
  *   that ran twice spawns a process no run reports, and shows up here.
  * - backlog: every spooled id at the sink exactly once, or in failed/ with a reason; never both.
- * - supervisors: attempted/succeeded/failed/breakerOpened snapshotted before each fault and
- *   compared after it: they never decrease.
+ * - supervisors: attempted/succeeded/failed/breakerOpened sampled all along the faults (about every
+ *   2 s) and each sample compared with the one before: they never decrease.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -67,6 +78,11 @@ export const AGENT_HOST = 'edge';
 export interface ChaosOptions {
   /** Fault injections to make. */
   faults: number;
+  /**
+   * Epoch ms after which no fault is injected: the batch goes on to its quiet period and checks with
+   * the faults made by then (counted as they are), so a soak's last batch ends on time and is recorded.
+   */
+  injectUntil?: number;
   /** Temporal's topology; `dev` by default. */
   topology?: Topology;
   /** Run an agent for host `edge` (some services on it) and SIGKILL it as a fault. */
@@ -77,10 +93,14 @@ export interface ChaosOptions {
   supervised?: number;
   /** Unsupervised demo services recovered by manual runs in a loop. */
   manual?: number;
+  /** Sinks, each with its own spool and backlog entity (taken down in turn as faults); 1 by default. */
+  sinks?: number;
   /** Backlog items are spooled in bursts while the faults go on, at least this many. */
   minItems?: number;
-  /** Random pause between faults, ms. */
+  /** Random pause between the fast lane's faults (service kills, sink outages), ms; [1000, 2000] by default. */
   gapMs?: [number, number];
+  /** Random pause between the slow lane's faults (worker/agent kills, server/PostgreSQL restarts), ms; [15000, 30000] by default (each of these stalls recoveries while it lasts). */
+  slowGapMs?: [number, number];
   /** FAIL_RATE of the sink. */
   sinkFailRate?: number;
   /** Weights of the fault kinds. */
@@ -116,7 +136,17 @@ export interface ChaosSummary {
     withoutReason: number;
     injectedSinkFailures: number;
   };
-  supervisors: { counterChecks: number; decreased: string[]; attempted: number; succeeded: number; failed: number };
+  /** longestUnansweredMs: the longest stretch without a counter sample (all supervisors answering within 5 s). */
+  supervisors: { counterChecks: number; decreased: string[]; longestUnansweredMs: number; attempted: number; succeeded: number; failed: number };
+  /**
+   * Each fast-lane fault's own outcome: a killed service back from a new process (recovery time from
+   * the kill to its answer); a sink outage that refused requests while down (felt) and stored items
+   * again after it (recovered).
+   */
+  outcomes: {
+    serviceKills: { total: number; recovered: number; medianRecoveryMs: number; maxRecoveryMs: number };
+    sinkOutages: { total: number; felt: number; recovered: number };
+  };
   unexpectedWorkerExits: number;
   durationMs: number;
   violations: string[];
@@ -160,7 +190,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const nSup = opts.supervised ?? 3;
   const nMan = opts.manual ?? 2;
   const minItems = opts.minItems ?? 50;
-  const gap = opts.gapMs ?? [300, 1500];
+  const gap = opts.gapMs ?? [1_000, 2_000];
+  const slowGap = opts.slowGapMs ?? [15_000, 30_000];
+  const nSinks = opts.sinks ?? 1;
   const topology = opts.topology ?? 'dev';
   const weights: Record<FaultKind, number> = {
     'worker-kill': 3,
@@ -185,14 +217,22 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     writeFileSync(bundlePath, code);
   }
 
-  // Sink first: the spool config needs its URL.
-  const sinkPort = await freePort();
-  const sinkUrl = `http://127.0.0.1:${sinkPort}`;
-  const sink = spawn(process.execPath, [path.join(ROOT, 'demo/sink.js')], {
-    env: { ...process.env, PORT: String(sinkPort), STORE_FILE: path.join(dir, 'sink-store.json'), DEDUPE: 'off', FAIL_RATE: String(opts.sinkFailRate ?? 0.1) },
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  const sinkExited = new Promise<void>((r) => sink.once('exit', () => r()));
+  // Sinks first: the spool config needs their URLs. Spool `chaos-<k>` replays to sink k.
+  const sinks: Sink[] = [];
+  for (let k = 1; k <= nSinks; k++) {
+    const port = await freePort();
+    const proc = spawn(process.execPath, [path.join(ROOT, 'demo/sink.js')], {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        STORE_FILE: path.join(dir, `sink-store-${k}.json`),
+        DEDUPE: 'off',
+        FAIL_RATE: String(opts.sinkFailRate ?? 0.1),
+      },
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    sinks.push({ spool: `chaos-${k}`, port, url: `http://127.0.0.1:${port}`, proc, exited: new Promise<void>((r) => proc.once('exit', () => r())) });
+  }
 
   let server: TemporalUnderTest | undefined;
 
@@ -248,13 +288,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       'worker to poll',
       60_000,
       () => polling || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${lines.slice(-5).join(' | ')}`))),
-    );
+    ).catch(async (err: Error) => {
+      // One that never polled is not left behind: the next attempt starts a fresh one.
+      w.killedOnPurpose = true;
+      proc.kill('SIGKILL');
+      await w.exited;
+      throw err;
+    });
     return w;
   };
   let restarting: Promise<void> | undefined;
   const restartWorker = (): Promise<void> => {
     restarting ??= (async () => {
-      while (!stopping) {
+      while (!stopping && !opts.signal?.aborted) {
         try {
           worker = await startWorker();
           return;
@@ -297,13 +343,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       'agent to poll',
       60_000,
       () => polling || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${lines.slice(-5).join(' | ')}`))),
-    );
+    ).catch(async (err: Error) => {
+      a.killedOnPurpose = true;
+      proc.kill('SIGKILL');
+      await a.exited;
+      throw err;
+    });
     return a;
   };
   let agentRestarting: Promise<void> | undefined;
   const restartAgent = (): Promise<void> => {
     agentRestarting ??= (async () => {
-      while (!stopping) {
+      while (!stopping && !opts.signal?.aborted) {
         try {
           agent = await startAgent();
           return;
@@ -321,11 +372,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const initialPid = new Map<string, number>();
 
   try {
-    await until('sink to answer', 15_000, () => healthy(`${sinkUrl}/healthz`, 1_000));
-    server = topology === 'prod' ? await prodTemporal(dir, print) : await devTemporal(binary.path, dir, sinkPort);
-    log(`chaos: ${server.describe}, sink ${sinkUrl}`);
+    for (const k of sinks) await until(`sink ${k.url} to answer`, 15_000, () => healthy(`${k.url}/healthz`, 1_000));
+    server =
+      topology === 'prod'
+        ? await prodTemporal(dir, print)
+        : await devTemporal(
+            binary.path,
+            dir,
+            sinks.map((k) => k.port),
+          );
+    log(`chaos: ${server.describe}, sinks ${sinks.map((k) => k.url).join(' ')}`);
 
-    config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinkUrl, opts.agent ?? false), { stateDir: home });
+    config = loadConfigFile(await writeConfig(dir, nSup, nMan, sinks, opts.agent ?? false), { stateDir: home });
     for (const c of config.components) {
       const started = await startProcess(processAdapter(withHomeDefaults(c, home)));
       initialPid.set(c.id, started.pid);
@@ -339,9 +397,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     await reconcileSchedules(mend, config);
     for (const c of componentsOf('sup-'))
       await until(`supervisor of ${c.id} healthy`, 120_000, async () => (await supervisorState(mend, c.id))?.health === 'healthy');
-    const spool = config.spools[0]!;
-    await new BacklogControl(mend).ensure(spool);
-    log(`chaos: ${nSup} supervised + ${nMan} manual services up, backlog entity running; injecting ${opts.faults} faults`);
+    for (const spool of config.spools) await new BacklogControl(mend).ensure(spool);
+    const spoolOf = (k: Sink) => config!.spools.find((s) => s.name === k.spool)!;
+    log(
+      `chaos: ${nSup} supervised + ${nMan} manual services up, ${nSinks} sink(s) with their backlog entities running; injecting ${opts.faults} faults`,
+    );
 
     // Retry a client call across server restarts.
     const retrying = async <T>(what: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> => {
@@ -394,18 +454,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       ),
     );
 
-    const spooled: string[] = [];
+    const spooled = new Map<string, string[]>(sinks.map((k) => [k.spool, []]));
+    const spooledTotal = () => [...spooled.values()].reduce((n, ids) => n + ids.length, 0);
+    let itemNo = 0;
+    const spoolBurst = async (k: Sink) => {
+      for (let burst = between([1, 10]); burst > 0; burst--) {
+        const i = itemNo++;
+        const id = `${randomUUID().slice(0, 8)}-${i}`;
+        await writeItem(spoolOf(k).dir, { id, createdAt: new Date(), payload: { n: i } });
+        spooled.get(k.spool)!.push(id);
+      }
+    };
     // Bursts of items for as long as the faults go on (and at least minItems), as a producer
-    // would spool them while its sink fails.
+    // would spool them while its sink fails; each burst to one spool, at random.
     const producer = settle(
       (async () => {
-        let i = 0;
-        while (!faultsDone || spooled.length < minItems) {
-          for (let burst = between([1, 10]); burst > 0; burst--, i++) {
-            const id = `${randomUUID().slice(0, 8)}-${i}`;
-            await writeItem(spool.dir, { id, createdAt: new Date(), payload: { n: i } });
-            spooled.push(id);
-          }
+        while (!faultsDone || spooledTotal() < minItems) {
+          await spoolBurst(sinks[Math.floor(Math.random() * sinks.length)]!);
           await sleep(between([200, 1_200]));
         }
       })(),
@@ -441,32 +506,189 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     };
 
     const kinds = Object.entries(weights).filter(([, w]) => w > 0) as Array<[FaultKind, number]>;
-    const totalWeight = kinds.reduce((s, [, w]) => s + w, 0);
-    // Every kind once first (in random order), so a short run covers them all; then by weight.
-    const firsts = kinds.map(([k]) => k).sort(() => Math.random() - 0.5);
-    const pick = (): FaultKind => {
-      const first = firsts.shift();
-      if (first) return first;
-      let r = Math.random() * totalWeight;
-      for (const [k, w] of kinds) if ((r -= w) < 0) return k;
-      return kinds[0]![0];
+    const fastKinds = kinds.filter(([k]) => FAST_KINDS.has(k));
+    const slowKinds = kinds.filter(([k]) => !FAST_KINDS.has(k));
+    const weighted = (of: Array<[FaultKind, number]>): FaultKind => {
+      let r = Math.random() * of.reduce((s, [, w]) => s + w, 0);
+      for (const [k, w] of of) if ((r -= w) < 0) return k;
+      return of[0]![0];
     };
-
-    for (let i = 1; i <= opts.faults; i++) {
-      opts.signal?.throwIfAborted();
-      await sleep(between(gap));
-      const kind = pick();
-      const before = await snapshot();
-      const detail = await inject(kind);
+    // Every kind once first (in random order), so a short run covers them all; then by weight.
+    const shuffled = (of: Array<[FaultKind, number]>) => of.map(([k]) => k).sort(() => Math.random() - 0.5);
+    const fastFirsts = shuffled(fastKinds);
+    const slowFirsts = shuffled(slowKinds);
+    /** Injections claimed so far, by either lane (the budget is opts.faults). */
+    let injectionsClaimed = 0;
+    const budgetLeft = () => (Date.now() >= (opts.injectUntil ?? Infinity) ? 0 : opts.faults - injectionsClaimed);
+    const lanesFailed = () => loadErrors.length > 0;
+    const count = (kind: FaultKind, detail: string, every: number) => {
       faults[kind]++;
       faults.total++;
-      if (i % 10 === 0 || opts.faults <= 20) log(`chaos: fault ${i}/${opts.faults} ${kind}${detail ? ` (${detail})` : ''}`);
-      if (before) {
-        const after = await until(`supervisor state after ${kind}`, 120_000, () => snapshot()).catch(() => undefined);
-        if (after) compare(before, after, `fault ${i} (${kind})`);
-        else decreased.push(`supervisors did not answer within 120s after fault ${i} (${kind})`);
+      if (faults.total % every === 0 || opts.faults <= 20) log(`chaos: fault ${faults.total}/${opts.faults} ${kind}${detail ? ` (${detail})` : ''}`);
+    };
+    /** Sleeps `ms`, or less once the budget is spent or a lane failed. */
+    const nap = async (ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end && budgetLeft() > 0 && !lanesFailed()) await sleep(Math.min(250, end - Date.now()));
+    };
+
+    // Supervisor counters, sampled all along the faults, each sample against the one before.
+    let lanesDone = false;
+    let lastSample = await until('supervisor state', 120_000, () => snapshot());
+    let lastSampleAt = Date.now();
+    let longestUnansweredMs = 0;
+    const sampler = settle(
+      (async () => {
+        while (!lanesDone) {
+          await sleep(2_000);
+          const sample = await snapshot();
+          if (!sample) {
+            // The server or the worker is down, or too slow to answer in 5 s under load: the next
+            // sample that answers (at the latest the one after the quiet period) compares across it.
+            // How long that took is reported, not a violation: no counter goes unchecked.
+            longestUnansweredMs = Math.max(longestUnansweredMs, Date.now() - lastSampleAt);
+            continue;
+          }
+          compare(lastSample, sample, `the sample at ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+          lastSample = sample;
+          lastSampleAt = Date.now();
+        }
+      })(),
+    );
+
+    // --- The fast lane: service kills and sink outages on rotating targets.
+    const kills: KillRecord[] = [];
+    const openKills = new Map<string, KillRecord>();
+    const outages: OutageRecord[] = [];
+    const openOutages = new Map<string, OutageRecord>();
+    const outagesUnderway: Array<Promise<unknown>> = [];
+    const sinkStats = async (k: Sink) =>
+      (await (await fetch(`${k.url}/admin/stats`, { signal: AbortSignal.timeout(5_000) })).json()) as {
+        items: number;
+        refusedWhileDown: number;
+        injectedFailures: number;
+      };
+    /** A kill is recovered once the service answers from a new live process and its supervisor has no recovery open. */
+    const killRecovered = async (k: KillRecord): Promise<boolean> => {
+      const c = componentsOf('sup-').find((x) => x.id === k.component)!;
+      const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
+      if (!record || record.pid === k.pid || !isAlive(record) || (await servicePid(probeUrl(c))) !== record.pid) return false;
+      const s = await mend.connection.withDeadline(Date.now() + 5_000, () => supervisorState(mend, c.id)).catch(() => undefined);
+      return !!s && !s.current;
+    };
+    /** An outage is recovered once it is over and its sink stored items again (or its spool has none left). */
+    const outageRecovered = async (o: OutageRecord): Promise<boolean> => {
+      if (o.upAt === undefined) return false;
+      const sink = sinks.find((k) => k.spool === o.sink)!;
+      return (await sinkStats(sink)).items > o.itemsAtUp! || pendingCount(spoolOf(sink).dir) === 0;
+    };
+    /** Looks at every open target at once, and frees those whose recovery is seen. */
+    const refreshOpen = async () => {
+      await Promise.all([
+        ...[...openKills].map(async ([id, k]) => {
+          if (!(await killRecovered(k).catch(() => false))) return;
+          k.recoveredMs = Date.now() - k.at;
+          openKills.delete(id);
+        }),
+        ...[...openOutages].map(async ([name, o]) => {
+          if (!(await outageRecovered(o).catch(() => false))) return;
+          o.recovered = true;
+          openOutages.delete(name);
+        }),
+      ]);
+    };
+    // The watcher runs beside the fast lane, so slow answers under load never hold up an injection.
+    const watcher = settle(
+      (async () => {
+        while (!lanesDone) {
+          await refreshOpen();
+          await sleep(300);
+        }
+      })(),
+    );
+    const killService = async (): Promise<string | undefined> => {
+      const candidates = componentsOf('sup-')
+        .filter((c) => !openKills.has(c.id))
+        .sort(() => Math.random() - 0.5);
+      for (const c of candidates) {
+        const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
+        // Only one that answers with its pid: a process killed before it ran its first line
+        // would not have counted its start, and the accounting would miss it.
+        if (!record || !isAlive(record) || (await servicePid(probeUrl(c))) !== record.pid) continue;
+        process.kill(record.pid, 'SIGKILL');
+        const k: KillRecord = { component: c.id, pid: record.pid, at: Date.now() };
+        kills.push(k);
+        openKills.set(c.id, k);
+        return `${c.id} pid ${record.pid}`;
       }
-    }
+      return undefined;
+    };
+    const takeSinkDown = async (): Promise<string | undefined> => {
+      const free = sinks.filter((k) => !openOutages.has(k.spool));
+      const k = free[Math.floor(Math.random() * free.length)];
+      if (!k) return undefined;
+      const refusedBefore = (await sinkStats(k)).refusedWhileDown;
+      await fetch(`${k.url}/admin/down`, { method: 'POST' }).then((r) => r.body?.cancel());
+      // Items arrive while it is down, as they would from a producer: its replay meets the outage.
+      await spoolBurst(k);
+      const o: OutageRecord = { sink: k.spool, felt: false, recovered: false };
+      outages.push(o);
+      openOutages.set(k.spool, o);
+      const ms = between([800, 2_500]);
+      outagesUnderway.push(
+        settle(
+          (async () => {
+            await sleep(ms);
+            await fetch(`${k.url}/admin/up`, { method: 'POST' }).then((r) => r.body?.cancel());
+            const after = await sinkStats(k);
+            o.felt = after.refusedWhileDown > refusedBefore;
+            o.itemsAtUp = after.items;
+            o.upAt = Date.now();
+          })(),
+        ),
+      );
+      return `${k.spool} for ${ms}ms`;
+    };
+    const fastLane = settle(
+      (async () => {
+        if (fastKinds.length === 0) return;
+        while (budgetLeft() > 0 && !lanesFailed()) {
+          opts.signal?.throwIfAborted();
+          await nap(between(gap));
+          // Room is left for the slow kinds that have not come yet.
+          if (budgetLeft() <= slowFirsts.length) continue;
+          const first = fastFirsts[0];
+          const want = first ?? weighted(fastKinds);
+          const order = want === 'service-kill' ? (['service-kill', 'sink-down'] as const) : (['sink-down', 'service-kill'] as const);
+          for (const kind of order) {
+            if (!fastKinds.some(([k]) => k === kind)) continue;
+            // A free target only: not hit again before its last fault's recovery was seen.
+            const detail = kind === 'service-kill' ? await killService() : await takeSinkDown();
+            if (detail === undefined) continue;
+            injectionsClaimed++;
+            if (fastFirsts[0] === kind) fastFirsts.shift();
+            count(kind, detail, 25);
+            break;
+          }
+        }
+      })(),
+    );
+
+    // --- The slow lane: worker and agent kills, server and PostgreSQL restarts, one at a time.
+    const slowLane = settle(
+      (async () => {
+        if (slowKinds.length === 0) return;
+        while (!lanesFailed()) {
+          opts.signal?.throwIfAborted();
+          await nap(between(slowGap));
+          if (budgetLeft() <= 0 || lanesFailed()) break;
+          const kind = slowFirsts.shift() ?? weighted(slowKinds);
+          injectionsClaimed++;
+          const detail = await inject(kind);
+          count(kind, detail, 1);
+        }
+      })(),
+    );
 
     async function inject(kind: FaultKind): Promise<string> {
       switch (kind) {
@@ -500,30 +722,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           await restartAgent();
           return `pid ${a.proc.pid}`;
         }
-        case 'service-kill': {
-          // A live one, so every counted kill really killed a process (one may be mid-recovery).
-          const victim = await until('a supervised service running', 60_000, async () => {
-            const alive = [];
-            for (const c of componentsOf('sup-')) {
-              const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
-              // Only one that answers with its pid: a process killed before it ran its first line
-              // would not have counted its start, and the accounting would miss it.
-              if (record && isAlive(record) && (await servicePid(probeUrl(c))) === record.pid) alive.push({ c, record });
-            }
-            return alive.length > 0 && alive[Math.floor(Math.random() * alive.length)]!;
-          });
-          process.kill(victim.record.pid, 'SIGKILL');
-          return `${victim.c.id} pid ${victim.record.pid}`;
-        }
-        case 'sink-down': {
-          await fetch(`${sinkUrl}/admin/down`, { method: 'POST' }).then((r) => r.body?.cancel());
-          const ms = between([300, 2_500]);
-          await sleep(ms);
-          await fetch(`${sinkUrl}/admin/up`, { method: 'POST' }).then((r) => r.body?.cancel());
-          return `${ms}ms`;
-        }
+        case 'service-kill':
+        case 'sink-down':
+          throw new Error(`chaos: ${kind} is the fast lane's`);
       }
     }
+    await Promise.all([fastLane, slowLane]);
+    await Promise.all(outagesUnderway);
+    lanesDone = true;
+    await sampler;
+    await watcher;
     faultsDone = true;
     log(`chaos: ${faults.total} faults injected; quiet period`);
 
@@ -545,7 +753,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       },
       500,
     );
-    await until('the spool to drain', 600_000, () => pendingCount(spool.dir) === 0, 500);
+    await until('the spools to drain', 600_000, () => config!.spools.every((s) => pendingCount(s.dir) === 0), 500);
+    // Every fast-lane fault's own recovery: a kill not seen recovered yet must be by now (its service is
+    // healthy with no recovery open); an outage's spool has drained.
+    await refreshOpen();
+    const finalSample = await until('supervisor state after the quiet period', 120_000, () => snapshot());
+    longestUnansweredMs = Math.max(longestUnansweredMs, Date.now() - lastSampleAt);
+    compare(lastSample, finalSample, 'the quiet period');
+    for (const k of openKills.values()) violations.push(`service kill of ${k.component} pid ${k.pid}: no recovery seen`);
+    for (const o of openOutages.values()) violations.push(`outage of sink ${o.sink}: no recovery seen`);
+    const recoveryMs = kills
+      .map((k) => k.recoveredMs)
+      .filter((ms): ms is number => ms !== undefined)
+      .sort((x, y) => x - y);
+    const outcomes: ChaosSummary['outcomes'] = {
+      serviceKills: {
+        total: kills.length,
+        recovered: recoveryMs.length,
+        medianRecoveryMs: recoveryMs[Math.floor(recoveryMs.length / 2)] ?? 0,
+        maxRecoveryMs: recoveryMs.at(-1) ?? 0,
+      },
+      sinkOutages: { total: outages.length, felt: outages.filter((o) => o.felt).length, recovered: outages.filter((o) => o.recovered).length },
+    };
     await until(
       'no recovery run still open',
       120_000,
@@ -657,10 +886,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
     if (actions.duplicated > 0) violations.push(`${actions.duplicated} duplicated action(s): ${actions.unexplained.join('; ')}`);
     else if (actions.unexplained.length > 0) violations.push(`start accounting inconsistent: ${actions.unexplained.join('; ')}`);
 
-    const sinkItems = ((await (await fetch(`${sinkUrl}/items`)).json()) as { items: Array<{ id: string }> }).items.map((i) => i.id);
-    const sinkStats = (await (await fetch(`${sinkUrl}/admin/stats`)).json()) as { injectedFailures: number };
-    const failed = await listFailed(spool.dir);
-    const { backlog, strangers } = accountBacklog(spooled, sinkItems, failed, sinkStats.injectedFailures);
+    // Each sink against its own spool: an item at another spool's sink is a stranger there and lost here.
+    let backlog: ChaosSummary['backlog'] | undefined;
+    const strangers: string[] = [];
+    for (const k of sinks) {
+      const sinkItems = ((await (await fetch(`${k.url}/items`)).json()) as { items: Array<{ id: string }> }).items.map((i) => i.id);
+      const failed = await listFailed(spoolOf(k).dir);
+      const one = accountBacklog(spooled.get(k.spool)!, sinkItems, failed, (await sinkStats(k)).injectedFailures);
+      strangers.push(...one.strangers);
+      backlog = backlog ? sumBacklog(backlog, one.backlog) : one.backlog;
+    }
+    if (!backlog) throw new Error('chaos: no sinks');
     if (backlog.duplicated) violations.push(`${backlog.duplicated} backlog item(s) written to the sink twice`);
     if (backlog.lost) violations.push(`${backlog.lost} backlog item(s) lost`);
     if (backlog.bothDeliveredAndFailed) violations.push(`${backlog.bothDeliveredAndFailed} item(s) both delivered and dead-lettered`);
@@ -676,7 +912,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       runs,
       actions,
       backlog,
-      supervisors: { counterChecks, decreased, ...supTotals },
+      supervisors: { counterChecks, decreased, longestUnansweredMs, ...supTotals },
+      outcomes,
       unexpectedWorkerExits,
       durationMs: Date.now() - t0,
       violations,
@@ -717,10 +954,46 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       clearTimeout(timer);
     }
     for (const c of config?.components ?? []) await stopProcess(processAdapter(withHomeDefaults(c, home))).catch(() => undefined);
-    sink.kill('SIGTERM');
-    await sinkExited;
+    for (const k of sinks) k.proc.kill('SIGTERM');
+    await Promise.all(sinks.map((k) => k.exited));
     await server?.stop();
   }
+}
+
+/** The fast lane's faults: each hits one rotating target and its recovery is seen before the next on it. */
+const FAST_KINDS: ReadonlySet<FaultKind> = new Set(['service-kill', 'sink-down']);
+
+/** A demo sink and the spool that replays to it. */
+interface Sink {
+  spool: string;
+  port: number;
+  url: string;
+  proc: ChildProcess;
+  exited: Promise<void>;
+}
+
+/** One service SIGKILL: which process, when, and how long until its recovery was seen. */
+interface KillRecord {
+  component: string;
+  pid: number;
+  at: number;
+  recoveredMs?: number;
+}
+
+/** One sink outage: whether the spool's replay hit it (felt) and whether the sink stored items again after it. */
+interface OutageRecord {
+  sink: string;
+  felt: boolean;
+  recovered: boolean;
+  upAt?: number;
+  itemsAtUp?: number;
+}
+
+/** The backlog accounts of two spools, added. */
+export function sumBacklog(a: ChaosSummary['backlog'], b: ChaosSummary['backlog']): ChaosSummary['backlog'] {
+  const out = { ...a };
+  for (const key of Object.keys(out) as Array<keyof ChaosSummary['backlog']>) out[key] += b[key];
+  return out;
 }
 
 /**
@@ -814,7 +1087,7 @@ function pendingCount(spoolDir: string): number {
 }
 
 /** The chaos config: `sup-<n>` supervised (1-s sweep, pid watch), `man-<n>` recovered on request only, one spool. */
-async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: string, agent: boolean): Promise<string> {
+async function writeConfig(dir: string, nSup: number, nMan: number, sinks: Sink[], agent: boolean): Promise<string> {
   const supervision = {
     group: 'chaos',
     interval: '1s',
@@ -840,16 +1113,19 @@ async function writeConfig(dir: string, nSup: number, nMan: number, sinkUrl: str
       `    supervision: ${JSON.stringify(id.startsWith('sup-') ? supervision : { enabled: false })}`,
     );
   }
-  const spool = {
-    name: 'chaos',
-    dir: 'spool/chaos',
-    sink: { url: sinkUrl, timeout: '1s' },
-    batchSize: 10,
-    maxBatchesPerCycle: 1000,
-    intervals: { busy: '200ms', some: '300ms', idle: '500ms' },
-    maxBackoff: '1s',
-  };
-  lines.push('spools:', `  - ${JSON.stringify(spool)}`);
+  lines.push('spools:');
+  for (const k of sinks) {
+    const spool = {
+      name: k.spool,
+      dir: `spool/${k.spool}`,
+      sink: { url: k.url, timeout: '1s' },
+      batchSize: 10,
+      maxBatchesPerCycle: 1000,
+      intervals: { busy: '200ms', some: '300ms', idle: '500ms' },
+      maxBackoff: '1s',
+    };
+    lines.push(`  - ${JSON.stringify(spool)}`);
+  }
   if (agent) lines.push('hosts:', `  - { id: ${AGENT_HOST} }`);
   const file = path.join(dir, 'mend.config.yaml');
   writeFileSync(file, lines.join('\n') + '\n');
@@ -866,11 +1142,11 @@ interface TemporalUnderTest {
   stop(): Promise<void>;
 }
 
-async function devTemporal(binary: string, dir: string, sinkPort: number): Promise<TemporalUnderTest> {
+async function devTemporal(binary: string, dir: string, sinkPorts: number[]): Promise<TemporalUnderTest> {
   const dbFile = path.join(dir, 'temporal.db');
   const port = await freePort();
   const start = () =>
-    startDevServer({ binary, port, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: [sinkPort] });
+    startDevServer({ binary, port, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: sinkPorts });
   let server: DevServer = await start();
   return {
     address: server.address,

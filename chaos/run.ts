@@ -4,10 +4,16 @@
  * own checks, appends one line per checked batch to bench/results/chaos-runs.jsonl and prints the
  * running total of that file. Exits 1 when an invariant failed.
  *
- *   npm run chaos -- [--topology dev|prod] [--injections N | --minutes M] [--batch B] [--no-agent] [--results FILE] [--keep]
+ *   npm run chaos -- [--topology dev|prod] [--injections N | --minutes M] [--batch B]
+ *                    [--supervised S] [--manual M] [--sinks K] [--no-agent] [--results FILE] [--keep]
  *
  * Without --injections it runs batches for --minutes (default 50; a batch is not started when the
- * last one's pace says it would end past that), so a default run ends within about an hour.
+ * last one's pace says it would end past that, and a batch stops injecting 6 minutes before it, then
+ * runs its checks and is recorded with the injections made), so a default run ends within about an hour.
+ *
+ * A batch is dense (see chaos/harness.ts): service kills and sink outages every 1–2 s on rotating
+ * targets (S supervised services, K sinks), worker/agent kills and server/PostgreSQL restarts every
+ * 15–30 s; batches of a few hundred injections amortize the stack's start and the checks.
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -32,13 +38,25 @@ export interface ChaosRunLine {
   processStarts: number;
   backlog: { spooled: number; delivered: number; deadLettered: number; lost: number; doubled: number };
   durationS: number;
+  /** The fast lane's faults, each with its own outcome (lines written before it have none). */
+  outcomes?: ChaosSummary['outcomes'];
+  /** The longest stretch without a supervisor counter sample, s (reported; the next sample compares across it). */
+  longestUnansweredS?: number;
+  /** The batch's shape: supervised and manual services, sinks (lines written before it have none). */
+  shape?: { supervised: number; manual: number; sinks: number };
   /** 1-minute load average at the batch's start and end, and the machine's cores. */
   load: { start: number; end: number; cores: number };
   ok: boolean;
   violations: string[];
 }
 
-export function resultLine(s: ChaosSummary, topology: Topology, commit: string, load: ChaosRunLine['load']): ChaosRunLine {
+export function resultLine(
+  s: ChaosSummary,
+  topology: Topology,
+  commit: string,
+  load: ChaosRunLine['load'],
+  shape?: ChaosRunLine['shape'],
+): ChaosRunLine {
   return {
     date: new Date().toISOString(),
     commit,
@@ -57,6 +75,9 @@ export function resultLine(s: ChaosSummary, topology: Topology, commit: string, 
       doubled: s.backlog.duplicated,
     },
     durationS: Math.round(s.durationMs / 1000),
+    outcomes: s.outcomes,
+    longestUnansweredS: Math.round(s.supervisors.longestUnansweredMs / 1000),
+    ...(shape ? { shape } : {}),
     load,
     ok: s.ok,
     violations: s.violations,
@@ -144,7 +165,10 @@ async function main(): Promise<number> {
       injections: { type: 'string' },
       faults: { type: 'string' }, // the old name of --injections
       minutes: { type: 'string' },
-      batch: { type: 'string', default: '40' },
+      batch: { type: 'string', default: '400' },
+      supervised: { type: 'string', default: '8' },
+      manual: { type: 'string', default: '2' },
+      sinks: { type: 'string', default: '4' },
       'no-agent': { type: 'boolean', default: false },
       results: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -161,6 +185,7 @@ async function main(): Promise<number> {
   const injections = whole('injections', values.injections ?? values.faults);
   const minutes = whole('minutes', values.minutes) ?? (injections === undefined ? 50 : undefined);
   const batch = whole('batch', values.batch)!;
+  const shape = { supervised: whole('supervised', values.supervised)!, manual: whole('manual', values.manual)!, sinks: whole('sinks', values.sinks)! };
   const resultsFile = values.results ? path.resolve(values.results) : RESULTS_FILE;
   const budgetMs = minutes === undefined ? Infinity : minutes * 60_000;
 
@@ -186,18 +211,31 @@ async function main(): Promise<number> {
     if (left <= 0) break;
     const elapsed = Date.now() - t0;
     if (elapsed + lastBatchMs * (left / batch) > budgetMs && n > 1) break;
+    // Injections stop early enough for the quiet period and checks to end within the budget.
+    const injectUntil = budgetMs === Infinity ? undefined : t0 + budgetMs - CHECKS_ALLOWANCE_MS;
+    // A stack takes a minute or two to start under load: a batch with less time left would inject nothing.
+    if (injectUntil !== undefined && Date.now() + 3 * 60_000 >= injectUntil) break;
     const dir = mkdtempSync(path.join(os.tmpdir(), `mend-chaos-${topology}-`));
     const load0 = os.loadavg()[0]!;
     console.log(`chaos: batch ${n}: ${left} injections on ${topology} (${(elapsed / 60_000).toFixed(1)} min in, load ${load0.toFixed(2)}), files in ${dir}`);
     let summary: ChaosSummary;
     try {
-      summary = await runChaos({ faults: left, dir, topology, agent: !values['no-agent'], signal: abort.signal, log: (l) => console.log(`  ${l}`) });
+      summary = await runChaos({
+        faults: left,
+        injectUntil,
+        dir,
+        topology,
+        agent: !values['no-agent'],
+        ...shape,
+        signal: abort.signal,
+        log: (l) => console.log(`  ${l}`),
+      });
     } catch (err) {
       console.error(`chaos: batch ${n} did not finish: ${(err as Error).message} (files kept in ${dir})`);
       return 1;
     }
     lastBatchMs = summary.durationMs;
-    const line = resultLine(summary, topology, commit, { start: round2(load0), end: round2(os.loadavg()[0]!), cores: os.cpus().length });
+    const line = resultLine(summary, topology, commit, { start: round2(load0), end: round2(os.loadavg()[0]!), cores: os.cpus().length }, shape);
     mkdirSync(path.dirname(resultsFile), { recursive: true });
     appendFileSync(resultsFile, JSON.stringify(line) + '\n');
     done += summary.faults.total;
@@ -207,7 +245,10 @@ async function main(): Promise<number> {
         `${FAULT_KINDS.filter((k) => f[k] > 0)
           .map((k) => `${f[k]} ${k}`)
           .join(', ')}; ${summary.runs.attempted} runs, ${summary.runs.lost} lost, ${summary.runs.duplicated} duplicated runs, ` +
-        `${summary.actions.duplicated} duplicated actions (${summary.actions.processStarts} starts); backlog ${summary.backlog.spooled} items, ${summary.backlog.lost} lost, ${summary.backlog.duplicated} doubled`,
+        `${summary.actions.duplicated} duplicated actions (${summary.actions.processStarts} starts); backlog ${summary.backlog.spooled} items, ${summary.backlog.lost} lost, ${summary.backlog.duplicated} doubled; ` +
+        `${summary.outcomes.serviceKills.recovered}/${summary.outcomes.serviceKills.total} kills recovered (median ${(summary.outcomes.serviceKills.medianRecoveryMs / 1000).toFixed(1)} s, max ${(summary.outcomes.serviceKills.maxRecoveryMs / 1000).toFixed(1)} s), ` +
+        `${summary.outcomes.sinkOutages.recovered}/${summary.outcomes.sinkOutages.total} outages recovered (${summary.outcomes.sinkOutages.felt} felt); ` +
+        `${(summary.faults.total / (summary.durationMs / 60_000)).toFixed(1)} injections/min`,
     );
     if (!summary.ok) {
       failed = true;
@@ -222,6 +263,8 @@ async function main(): Promise<number> {
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
+/** What a batch's quiet period and checks are given at the end of --minutes. */
+const CHECKS_ALLOWANCE_MS = 6 * 60_000;
 
 if (require.main === module) {
   main().then(

@@ -51,7 +51,8 @@ function saveStore() {
 let down = false;
 /** While set, every POST /items answers this status and stores nothing. */
 let rejectPostsWith = 0;
-const stats = { posts: 0, duplicates: 0, injectedFailures: 0, maxInFlight: 0 };
+// refusedWhileDown: /healthz and /items* requests answered 503 because of /admin/down (an outage was felt).
+const stats = { posts: 0, duplicates: 0, injectedFailures: 0, maxInFlight: 0, refusedWhileDown: 0 };
 let inFlight = 0;
 
 function send(res, status, body) {
@@ -104,11 +105,18 @@ async function handle(req, res) {
   }
   if (req.method === 'GET' && url.pathname === '/admin/stats') return send(res, 200, { down, items: store.items.length, ...stats });
   if (req.method === 'GET' && url.pathname === '/healthz') {
-    return down ? send(res, 503, { status: 'down' }) : send(res, 200, { status: 'ok', items: store.items.length, ...stats });
+    if (down) {
+      stats.refusedWhileDown++;
+      return send(res, 503, { status: 'down' });
+    }
+    return send(res, 200, { status: 'ok', items: store.items.length, ...stats });
   }
   const one = /^\/items\/([^/]+)$/.exec(url.pathname);
   if (url.pathname !== '/items' && !one) return send(res, 404, { error: 'not found' });
-  if (down) return send(res, 503, { error: 'sink is down' });
+  if (down) {
+    stats.refusedWhileDown++;
+    return send(res, 503, { error: 'sink is down' });
+  }
   if (req.method === 'GET' && url.pathname === '/items') return send(res, 200, { items: store.items });
   // Injected failures hit the replay protocol (lookups and posts), not the listing above.
   if (Math.random() < failRate) {

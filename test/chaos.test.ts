@@ -2,12 +2,12 @@
 /**
  * The chaos suite, short: chaos/harness.ts with its own dev server on a file database (it restarts
  * it), a worker, supervised and manual demo services and a backlog spool to a flaky sink, through
- * a dozen faults of every kind. The full run is `npm run chaos` (200 faults).
+ * a dozen faults of every kind. The soak is `npm run chaos` (dense batches of hundreds of faults).
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { accountBacklog, accountStarts, countProcesses, runChaos, type ChaosSummary } from '../chaos/harness';
+import { accountBacklog, accountStarts, countProcesses, runChaos, sumBacklog, type ChaosSummary } from '../chaos/harness';
 import { formatTotals, resultLine, totals } from '../chaos/run';
 import { tempDir } from './helpers';
 
@@ -56,6 +56,14 @@ describe('chaos accounting', () => {
     assert.deepEqual(strangers, ['x']);
     assert.equal(backlog.deadLettered, 3);
   });
+
+  test('backlog of several spools: each accounted against its own sink, then added; an item at the wrong sink is lost there', () => {
+    const one = accountBacklog(['a', 'b'], ['a', 'b'], [], 1).backlog;
+    const two = accountBacklog(['c', 'd'], ['c', 'a'], [], 2);
+    assert.deepEqual(two.strangers, ['a']);
+    const sum = sumBacklog(one, two.backlog);
+    assert.deepEqual([sum.spooled, sum.delivered, sum.lost, sum.injectedSinkFailures], [4, 4, 1, 3]);
+  });
 });
 
 describe('chaos results file', () => {
@@ -86,7 +94,11 @@ describe('chaos results file', () => {
         withoutReason: 0,
         injectedSinkFailures: 5,
       },
-      supervisors: { counterChecks: 3, decreased: [], attempted: 2, succeeded: 2, failed: 0 },
+      supervisors: { counterChecks: 3, decreased: [], longestUnansweredMs: 0, attempted: 2, succeeded: 2, failed: 0 },
+      outcomes: {
+        serviceKills: { total: 3, recovered: 3, medianRecoveryMs: 2_000, maxRecoveryMs: 4_000 },
+        sinkOutages: { total: 2, felt: 2, recovered: 2 },
+      },
       unexpectedWorkerExits: 0,
       durationMs: 61_000,
       violations: over.ok === false ? ['1 run(s) lost'] : [],
@@ -125,6 +137,7 @@ describe('chaos, short', () => {
         dir,
         minItems: 50,
         gapMs: [200, 800],
+        slowGapMs: [2_000, 5_000],
         workflowBundle: process.env.MEND_WORKFLOW_BUNDLE,
         log: (line) => console.log(`# ${line}`),
       });
@@ -136,7 +149,8 @@ describe('chaos, short', () => {
       assert.deepEqual(summary.violations, []);
       assert.equal(f.total, 12);
       for (const kind of ['worker-kill', 'server-restart', 'service-kill', 'sink-down'] as const) assert.ok(f[kind] >= 1, `at least one ${kind}`);
-      assert.ok(summary.runs.manual >= 5, 'manual runs went on during the faults');
+      // Few under heavy load: each worker kill or server restart holds them up while it lasts.
+      assert.ok(summary.runs.manual >= 2, 'manual runs went on during the faults');
       assert.ok(summary.runs.supervisor >= 1, 'supervisors recovered killed services');
       assert.equal(summary.runs.completed, summary.runs.attempted);
       assert.equal(summary.runs.lost, 0);
@@ -147,7 +161,12 @@ describe('chaos, short', () => {
       assert.equal(summary.backlog.duplicated, 0);
       assert.equal(summary.backlog.delivered + summary.backlog.deadLettered, summary.backlog.spooled);
       assert.ok(summary.backlog.injectedSinkFailures > 0, 'the sink really failed requests');
-      assert.equal(summary.supervisors.counterChecks, 12);
+      assert.ok(summary.supervisors.counterChecks >= 1, 'supervisor counters were sampled');
+      const { serviceKills, sinkOutages } = summary.outcomes;
+      assert.equal(serviceKills.total, f['service-kill']);
+      assert.equal(serviceKills.recovered, serviceKills.total, 'every killed service seen back from a new process');
+      assert.equal(sinkOutages.total, f['sink-down']);
+      assert.equal(sinkOutages.recovered, sinkOutages.total, 'every sink outage seen over');
       assert.deepEqual(summary.supervisors.decreased, []);
       rmSync(dir, { recursive: true, force: true });
     },
