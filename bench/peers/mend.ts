@@ -13,7 +13,7 @@ import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
 import { supervisorState } from '../../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
-import { recoveryTimeline } from '../lib/timeline';
+import { recoveryTimeline, supervisorTimeline } from '../lib/timeline';
 import type { RecoveryResult } from '../../core/run';
 import type { Config, Strategy } from '../../core/schemas';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
@@ -144,6 +144,12 @@ export function mendPeer(
           : [],
       );
       return [...recoveryTimeline(history.events ?? []), ...steps];
+    },
+    /** The supervisor's current run of `service` as points in time (signals by name, activities, child starts): where a recovery waited before its run began. */
+    async supervisorTimeline(service: string) {
+      if (!client) return [];
+      const history = await client.temporal.workflow.getHandle(supervisorWorkflowId(service)).fetchHistory();
+      return supervisorTimeline(history.events ?? []);
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));
