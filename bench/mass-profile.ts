@@ -63,8 +63,9 @@ async function main(): Promise<void> {
       const stages: Record<string, number[]> = {};
       const add = (k: string, at: number | undefined) => at !== undefined && (stages[k] ??= []).push(at - killedAt);
       for (const [n, s] of services.entries()) {
-        const sup = await peer.supervisorTimeline!(s.name);
-        const run = await peer.timeline!(s.name);
+        // A service with no run yet (not recovered by the deadline) has no recovery history.
+        const sup = await peer.supervisorTimeline!(s.name).catch(() => []);
+        const run = await peer.timeline!(s.name).catch(() => []);
         if (s.name === dump)
           for (const p of [...sup.map((x) => ({ ...x, what: `sup ${x.what}` })), ...run.map((x) => ({ ...x, what: `run ${x.what}` }))].sort((a, b) => a.at - b.at))
             if (p.at >= killedAt - 100) log(`    ${String(Math.round(p.at - killedAt)).padStart(6)} ms  ${p.what}`);

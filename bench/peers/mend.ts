@@ -90,9 +90,9 @@ export function mendPeer(
       const ordered = services.some((s) => s.dependsOn?.length);
       for (const [i, c] of config.components.entries()) {
         await startProcess(processAdapter(c));
-        if (ordered) await waitUntil(`${c.id} healthy`, 30_000, () => healthy(healthUrl(services[i]!)));
+        if (ordered) await waitUntil(`${c.id} healthy`, 120_000, () => healthy(healthUrl(services[i]!)));
       }
-      await waitUntil('mend services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
+      await waitUntil('mend services', 120_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
       client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
       await reconcileSchedules(client, config);
       const c = client;

@@ -3,6 +3,8 @@
  * before it (c01a ← c01b ← … ← c01e), all SIGKILLed at once. Each dependent holds a "connection"
  * opened at start (demo/service.js CONNECT_DEPENDENCIES), so one started while its dependency is
  * not healthy stays broken and counts the start as made without it: the early starts, 0 is right.
+ * The start-time look at the dependency may take 3 s: on a loaded box a healthy dependency can be
+ * slower than the demo's default 500 ms to answer, which would count a start as early that was not.
  */
 import path from 'node:path';
 import { freePort } from '../../scripts/ports';
@@ -21,7 +23,7 @@ export async function chainedFleet(dir: string): Promise<BenchService[]> {
         name,
         port: await freePort(),
         stateFile: path.join(dir, `${name}.json`),
-        ...(previous ? { dependsOn: [previous.name], env: { DEPENDS_ON: healthUrl(previous), CONNECT_DEPENDENCIES: '1' } } : {}),
+        ...(previous ? { dependsOn: [previous.name], env: { DEPENDS_ON: healthUrl(previous), CONNECT_DEPENDENCIES: '1', DEPENDENCY_START_TIMEOUT_MS: '3000' } } : {}),
       };
       services.push(s);
       previous = s;
