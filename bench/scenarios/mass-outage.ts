@@ -103,7 +103,9 @@ export async function massOutageTrials(
   const totalStarts = () => services.reduce((n, s) => n + serviceCounts(s.stateFile).starts, 0);
   const totalEarly = () => services.reduce((n, s) => n + serviceCounts(s.stateFile).startsWithoutDependency, 0);
   for (let i = 1; i <= trials; i++) {
-    if (options.repair && (await allHealthyAt(services, 30_000, 1_500, 50)) === undefined) await options.repair(services);
+    if (options.repair && (await allHealthyAt(services, 30_000, 1_500, 50)) === undefined)
+      // A repair that fails leaves the check below to say which trial could not start.
+      await options.repair(services).catch((err: unknown) => log(`${peer.name} mass outage: repair by hand before trial ${i} failed: ${String(err)}`));
     if ((await allHealthyAt(services, 90_000, 1_500, 50)) === undefined)
       throw new Error(`bench: ${peer.name} mass outage: the ${services.length} services were not all healthy before trial ${i}`);
     const pids = await Promise.all(services.map((s) => healthyPid(s, 1_000)));
