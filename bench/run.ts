@@ -2,7 +2,7 @@
  * `npm run bench`: mend side by side with monit and supervisord on this machine, same services,
  * same settings, same faults, one clock. Writes bench/results/latest.json, README.md and charts.
  *   --quick            fewer trials (a smoke run; the report says so)
- *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, overhead, scale, scalehosts, hostloss)
+ *   --only a,b         only these scenarios (crash, hang, crashloop, checkpoint, deps, mass, masschains, overhead, scale, scalehosts, hostloss)
  *   --scale 100,1000   component counts of the scale scenario (default 100,1000,5000)
  *   --scale-interval 2000  its check interval in ms, the same at every size, and that of scalehosts (default 1000)
  *   --hostloss-trials 3  trials of the hostloss scenario (default 10, 2 with --quick)
@@ -17,8 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../scripts/ports';
 import { checkpointBench } from './scenarios/checkpoint';
-import { dependencySection, dependencyStack, dependencyTrials, type DependencyResult } from './scenarios/dependency';
-import { DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials, type MassOutageResult } from './scenarios/mass-outage';
+import { dependencySection, dependencyStack, dependencyTrials, repairByHand, type DependencyResult } from './scenarios/dependency';
+import { chainedOutageSection, DEFAULT_FLEET_CAP, massOutageFleet, massOutageSection, massOutageTrials, type MassOutageResult } from './scenarios/mass-outage';
+import { chainedFleet } from './scenarios/mass-outage-chains';
 import { overheadBench } from './scenarios/overhead';
 import { hostLossBench } from './scenarios/hostloss';
 import { scaleBench } from './scenarios/scale';
@@ -227,6 +228,26 @@ async function main(): Promise<void> {
       rows[`mend (cap ${cap})`] = result;
     }
     (results.extra ??= {})['Mass outage (50 services killed at once)'] = massOutageSection(rows, path.join(__dirname, 'results'));
+  }
+
+  if (wants('masschains')) {
+    // The dependent variant (issue 16): mend with each chain's dependsOn and its default strategy.
+    const handling: Record<string, string> = { mend: 'dependsOn (supervisors hold a dependent until its dependency is healthy)', monit: '`depends on`', supervisord: 'cannot express it (start priority only)' };
+    const rows: Record<string, MassOutageResult> = {};
+    for (const [name, make] of peers) {
+      // supervisord starts every dependent at once, so each chain stays broken: a few trials show it.
+      const n = name === 'supervisord' ? (quick ? 1 : 3) : quick ? 2 : 10;
+      log(`mass outage, 10 chains of 5: ${name}, ${n} trials`);
+      const { version, result } = await withPeer(make, chainedFleet, (peer, list) =>
+        massOutageTrials(peer, list, name === 'mend' ? DEFAULT_FLEET_CAP : 'none', n, name === 'supervisord' ? 20_000 : 120_000, {
+          dependencyHandling: handling[name] ?? '-',
+          repair: repairByHand,
+        }),
+      );
+      results.versions[name] = version;
+      rows[name] = result;
+    }
+    (results.extra ??= {})['Mass outage, dependent (10 chains of 5 killed at once)'] = chainedOutageSection(rows, path.join(__dirname, 'results'));
   }
 
   if (wants('overhead')) {

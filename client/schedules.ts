@@ -98,14 +98,16 @@ export function supervisorSpec(component: Component, config: Config, cores = ava
 }
 
 /**
- * A cheap recovery's adaptive window (issue 16): immediate or progressive restarts of a `process`
- * component, unless turned off. Its ceiling is `adaptiveRecoveries.ceiling` or an explicit
+ * A cheap recovery's adaptive window (issue 16): immediate or progressive restarts, whatever the
+ * adapter (a process, a command or an HTTP restart call), unless turned off. Only the destructive
+ * strategies, sagas and dependency-aware restarts (which restart the dependents too) keep the
+ * strict cap: an http component's restart waited behind it before, one permit round at a time. Its ceiling is `adaptiveRecoveries.ceiling` or an explicit
  * `maxConcurrentRecoveries` (a cap on every recovery), the lower of the two; with neither, it
  * scales with its host's cores (`hosts[].cores`, else this machine's).
  */
 function adaptiveCap(component: Component, config: Config, cores: number): { adaptive?: AdaptiveCap } {
   const { adaptiveRecoveries: a, maxConcurrentRecoveries: explicit } = config.supervision;
-  const cheap = a.enabled && CHEAP_STRATEGIES.includes(component.policy.strategy) && component.adapter.type === 'process';
+  const cheap = a.enabled && CHEAP_STRATEGIES.includes(component.policy.strategy);
   if (!cheap) return {};
   const hostCores = config.hosts.find((h) => h.id === hostOf(component))?.cores ?? cores;
   const ceiling = a.ceiling === undefined && explicit === undefined ? a.perCore * hostCores : Math.min(a.ceiling ?? Infinity, explicit ?? Infinity);

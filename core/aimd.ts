@@ -36,6 +36,16 @@ export function initialWindow(strictMax: number, ceiling: number): number {
   return clampWindow(strictMax, ceiling);
 }
 
+/**
+ * The window a host starts with once the limiter has its slow-start patch: half its ceiling (at
+ * least the strict cap). A mass outage is when the window matters, and starting at the strict cap
+ * (5) held most of one back for rounds of recoveries that then ended quickly; a host that struggles
+ * still halves it at its first slow or failed recovery.
+ */
+export function slowStartWindow(strictMax: number, ceiling: number): number {
+  return clampWindow(Math.max(strictMax, Math.floor(ceiling / 2)), ceiling);
+}
+
 /** The window after a recovery ended: one more after a quick success, halved after a slow or failed one; unchanged when none ran. */
 export function nextWindow(size: number, outcome: AimdOutcome, settings: AimdSettings): number {
   if (outcome.ok === undefined) return clampWindow(size, settings.ceiling);

@@ -3,7 +3,7 @@
  * holds, the circuit breaker, detection and restart backoff, MTTR statistics. Used by the
  * supervisor workflow (so no zod here), the sweep, the client and the CLI.
  */
-import { admits, clampWindow, initialWindow, nextWindow, type AimdOutcome } from './aimd';
+import { admits, clampWindow, initialWindow, nextWindow, slowStartWindow, type AimdOutcome } from './aimd';
 import type { BreakerStatus } from './breaker';
 import { DEFAULT_HOST } from './constants';
 import type { FailureClass } from './failure';
@@ -359,7 +359,7 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
 /** Strategies whose runs stop more than the component or move its state aside: rate-limited fleet-wide. */
 export const DESTRUCTIVE_STRATEGIES: readonly string[] = ['emergency-reset', 'state-recovery'];
 
-/** Strategies whose recovery of a `process` component is a restart: cheap, admitted by an adaptive window (core/aimd.ts). */
+/** Strategies whose recovery is a restart of the component alone (whatever its adapter): cheap, admitted by an adaptive window (core/aimd.ts). */
 export const CHEAP_STRATEGIES: readonly string[] = ['immediate', 'progressive'];
 
 /** The adaptive window a cheap recovery is admitted by (per host): its ceiling and what counts as slow. */
@@ -426,7 +426,7 @@ export function hostKey(x: { host?: string }): string {
  * host. Each host has its own window, so a mass outage on one host holds back no other; the rest
  * (destructive strategies, sagas, other adapters) keep the strict `max`, fleet-wide.
  */
-export function pickGrants(queue: PermitQueue, now: number, adaptive = false): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
+export function pickGrants(queue: PermitQueue, now: number, adaptive = false, slowStart = false): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
   const recent = queue.destructiveGrants.filter((t) => now - t < 60_000);
   const limit = queue.maxDestructivePerMinute;
   const grant: Array<PermitRequest & { at: number }> = [];
@@ -439,7 +439,9 @@ export function pickGrants(queue: PermitQueue, now: number, adaptive = false): {
     if (cheapOf(req)) {
       const host = hostKey(req);
       const window = queue.windows?.[host];
-      const admitted = window ? admits(window.size, window.ceiling) : admits(initialWindow(queue.max, req.adaptive!.ceiling), req.adaptive!.ceiling);
+      const admitted = window
+        ? admits(window.size, window.ceiling)
+        : admits(startingWindow(queue.max, req.adaptive!.ceiling, slowStart), req.adaptive!.ceiling);
       if ((cheapHeld.get(host) ?? 0) >= admitted) continue;
       grant.push(req);
       cheapHeld.set(host, (cheapHeld.get(host) ?? 0) + 1);
@@ -462,9 +464,14 @@ export function pickGrants(queue: PermitQueue, now: number, adaptive = false): {
   return { grant, wakeAt };
 }
 
-/** A host's window as the newest cheap request of it says (its ceiling and threshold), created at the strict cap. */
-export function windowFor(current: HostWindow | undefined, cap: AdaptiveCap, strictMax: number): HostWindow {
-  const size = current?.size ?? initialWindow(strictMax, cap.ceiling);
+/** A new host window's size: the strict cap, or with the limiter's slow-start patch half the ceiling (core/aimd.ts). */
+function startingWindow(strictMax: number, ceiling: number, slowStart: boolean): number {
+  return slowStart ? slowStartWindow(strictMax, ceiling) : initialWindow(strictMax, ceiling);
+}
+
+/** A host's window as the newest cheap request of it says (its ceiling and threshold), created at the strict cap (slow start: half the ceiling). */
+export function windowFor(current: HostWindow | undefined, cap: AdaptiveCap, strictMax: number, slowStart = false): HostWindow {
+  const size = current?.size ?? startingWindow(strictMax, cap.ceiling, slowStart);
   return { ceiling: cap.ceiling, slowMs: cap.slowMs, size: clampWindow(size, cap.ceiling) };
 }
 

@@ -12,6 +12,7 @@
 //       the dependency was not healthy at start, until the service itself is restarted. Starts
 //       made while a dependency was not healthy are counted as `startsWithoutDependency` in the
 //       state file (the benchmark's "started before its dependency was healthy").
+//   DEPENDENCY_START_TIMEOUT_MS  how long that start-time look may wait for an answer (default 500)
 // Endpoints: GET /healthz, GET|PUT /items/<key>, POST /admin/hang (stop answering), POST /admin/unhang,
 // POST /admin/crash, POST /admin/restart (an in-process restart: clears a hang, counted as `restarts`
 // in the state file; what an http adapter's restart call hits), POST /admin/drain|undrain (items answer 503 while drained; counted as `drains`).
@@ -72,10 +73,17 @@ const connectDependencies = process.env.CONNECT_DEPENDENCIES === '1';
 /** url -> { name, pid } of each dependency as found at start (CONNECT_DEPENDENCIES); pid undefined: not healthy then. */
 const connections = new Map();
 
+/**
+ * How long the start-time look at a dependency may take (DEPENDENCY_START_TIMEOUT_MS, default
+ * 500): a bench on a loaded box gives a healthy but slow dependency longer, so only a dependency
+ * really not answering counts a start as made without it.
+ */
+const startLookMs = Number(process.env.DEPENDENCY_START_TIMEOUT_MS) || 500;
+
 /** One GET of a dependency's /healthz: { ok, name, pid, problem }. */
-async function askDependency(url) {
+async function askDependency(url, timeoutMs = 500) {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(500) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     const body = await res.json().catch(() => ({}));
     return { ok: res.ok, name: body.name || url, pid: body.pid, problem: res.ok ? undefined : `${url} answered ${res.status}` };
   } catch (err) {
@@ -85,7 +93,7 @@ async function askDependency(url) {
 
 /** At start: remember each dependency's identity; count this start when one was not healthy. */
 async function connectToDependencies() {
-  const found = await Promise.all(dependsOn.map(async (url) => [url, await askDependency(url)]));
+  const found = await Promise.all(dependsOn.map(async (url) => [url, await askDependency(url, startLookMs)]));
   for (const [url, dep] of found) connections.set(url, { name: dep.name, pid: dep.ok ? dep.pid : undefined });
   const missing = found.filter(([, dep]) => !dep.ok).map(([, dep]) => dep.name);
   if (missing.length > 0) {

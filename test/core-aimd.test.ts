@@ -139,4 +139,28 @@ describe('fleet limiter grants with adaptive windows', () => {
       }),
     );
   });
+
+  test('with slow start a new window admits half its ceiling at once (at least the strict cap); without, the strict cap', () => {
+    const waiting = Array.from({ length: 30 }, (_, i) => cheap(`c${i}`, i));
+    const queue: PermitQueue = { max: 2, holders: [], waiting, destructiveGrants: [] };
+    assert.equal(pickGrants(queue, 1_000, true).grant.length, 2, 'no slow start: the strict cap');
+    assert.equal(pickGrants(queue, 1_000, true, true).grant.length, 6, 'slow start: half of 12');
+    assert.equal(windowFor(undefined, { ceiling: 12, slowMs: 10_000 }, 2, true).size, 6);
+    assert.equal(windowFor(undefined, { ceiling: 12, slowMs: 10_000 }, 8, true).size, 8, 'never below the strict cap');
+    assert.equal(windowFor(undefined, { ceiling: 3, slowMs: 10_000 }, 5, true).size, 3, 'never above the ceiling');
+    // A window that already exists keeps its size: the patch changes only where new ones start.
+    assert.equal(windowFor({ ceiling: 12, slowMs: 10_000, size: 1 }, { ceiling: 12, slowMs: 10_000 }, 2, true).size, 1);
+  });
+
+  test('a slow-start window still halves on a slow or failed recovery and grows by one on a quick one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 256 }), (strict, ceiling) => {
+        const w = windowFor(undefined, { ceiling, slowMs: 1_000 }, strict, true);
+        assert.equal(w.size, Math.min(ceiling, Math.max(strict, Math.floor(ceiling / 2))));
+        assert.equal(releasedWindow(w, { ok: false, durationMs: 10 }).size, Math.max(1, w.size / 2));
+        assert.equal(releasedWindow(w, { ok: true, durationMs: 5_000 }).size, Math.max(1, w.size / 2));
+        assert.equal(releasedWindow(w, { ok: true, durationMs: 10 }).size, Math.min(ceiling, w.size + 1));
+      }),
+    );
+  });
 });

@@ -1,8 +1,8 @@
 /**
  * The adaptive fleet cap (issue 16). First the limiter workflow itself, driven by acquire and
- * release signals on the dev server: cheap recoveries (restarts of process components) are
- * admitted by their host's AIMD window, which grows with quick successes past the strict cap and
- * halves on a failure, while destructive ones stay at the strict cap, and one host's full window
+ * release signals on the dev server: cheap recoveries (immediate or progressive restarts) are
+ * admitted by their host's AIMD window, which starts at half its ceiling (slow start), grows with
+ * quick successes and halves on a failure, while destructive ones stay at the strict cap, and one host's full window
  * holds back no other host. Then real supervisors: seven slow-starting services killed at once,
  * twice, with no cap configured: the second time more than five are recovered at once.
  */
@@ -76,24 +76,25 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
     await worker?.stop();
   });
 
-  test('quick successes take cheap recoveries past the strict cap, a failure halves them, destructive ones stay at the cap', async () => {
+  test('a new window admits half its ceiling at once, quick successes take it to the ceiling, a failure halves it, destructive ones stay at the cap', async () => {
     for (let i = 0; i < 4; i++) await acquire({ component: `d${i}`, max: 2, destructive: true, maxDestructivePerMinute: 100 });
     for (let i = 0; i < 30; i++) await cheap(`c${i}`);
     // A second host with a queue of its own.
     for (let i = 0; i < 3; i++) await cheap(`b${i}`, 'b');
 
-    // At first every window is the strict cap (2), per host; destructive ones have the strict cap (2).
-    let s = await settled('first grants', (x) => x.holders.length === 6);
-    assert.equal(held(s, cheapOn('local')), 2);
-    assert.equal(held(s, cheapOn('b')), 2);
+    // At first every window is half its ceiling (6 of 12), per host, not the strict cap (2): host b
+    // has only 3 queued. Destructive ones have the strict cap (2).
+    let s = await settled('first grants', (x) => x.holders.length === 6 + 3 + 2);
+    assert.equal(held(s, cheapOn('local')), 6, 'slow start: half the ceiling at once');
+    assert.equal(held(s, cheapOn('b')), 3);
     assert.equal(
       held(s, (h) => !h.cheap),
       2,
     );
 
     // Quick successes on host local: each gives its permit back and widens the window by one.
-    let next = 2;
-    for (let round = 0; round < 3; round++) {
+    let next = 6;
+    for (let round = 0; round < 2; round++) {
       const holding = s.holders.filter(cheapOn('local')).map((h) => h.component);
       for (const component of holding) await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component, ok: true });
       next = Math.min(12, next + holding.length);
@@ -110,8 +111,8 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
       2,
       'destructive recoveries stay at the strict cap',
     );
-    assert.equal(held(s, cheapOn('b')), 2, "host b's window did not move with host local's");
-    assert.equal(s.windows?.b?.size, 2);
+    assert.equal(held(s, cheapOn('b')), 3, "host b's window did not move with host local's");
+    assert.equal(s.windows?.b?.size, 6);
 
     // A failed recovery halves the window: 12 → 6.
     const one = s.holders.find(cheapOn('local'))!.component;
@@ -123,7 +124,8 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
     );
 
     const { runId } = await client.temporal.workflow.getHandle(limiterId).describe();
-    recordHistory(limiterId, runId, 'fleet-limiter-adaptive-windows.json');
+    // The branch with slow start (fleet-limiter-adaptive-windows.json is the one before it).
+    recordHistory(limiterId, runId, 'fleet-limiter-slow-start.json');
   });
 });
 

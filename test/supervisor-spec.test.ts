@@ -33,3 +33,18 @@ test('a destructive recovery goes through the limiter even in a small fleet (its
   assert.equal(supervisorSpec(config.components[0]!, config).maxConcurrentRecoveries, 5);
   assert.equal(supervisorSpec(config.components[1]!, config).maxConcurrentRecoveries, undefined);
 });
+
+test('immediate and progressive restarts are cheap whatever the adapter; dependency-aware and destructive ones keep the strict cap', () => {
+  const component = (id: string, adapter: string, strategy: string) =>
+    [`  - id: ${id}`, `    adapter: ${adapter}`, `    probe: { type: http, url: "http://127.0.0.1:4000/${id}" }`, `    policy: { strategy: ${strategy} }`].join('\n');
+  const components = [
+    component('proc', '{ type: process, command: [node, server.js] }', 'immediate'),
+    component('web', '{ type: http, restart: { url: "http://127.0.0.1:4001/restart" } }', 'immediate'),
+    component('cmd', '{ type: command, start: [systemctl, start, x], stop: [systemctl, stop, x] }', 'progressive'),
+    component('deps', '{ type: http, restart: { url: "http://127.0.0.1:4002/restart" } }', 'dependency-aware'),
+    component('state', '{ type: process, command: [node, server.js] }', 'state-recovery'),
+  ];
+  const config = parseConfig(`version: 1\nsupervision: { maxConcurrentRecoveries: 2 }\ncomponents:\n${components.join('\n')}\n`, 'mend.config.yaml', opts);
+  const cheap = Object.fromEntries(config.components.map((c) => [c.id, supervisorSpec(c, config).adaptive !== undefined]));
+  assert.deepEqual(cheap, { proc: true, web: true, cmd: true, deps: false, state: false });
+});

@@ -25,6 +25,8 @@ export const ADAPTIVE_PATCH = 'fleet-limiter-adaptive-windows';
  * back; recorded afterwards, that release found no holder and the permit stayed held until its lease.
  */
 export const RECORD_BEFORE_SIGNAL_PATCH = 'fleet-limiter-record-before-signal';
+/** Patch: a host's new adaptive window starts at half its ceiling, not at the strict cap (core/aimd.ts slowStartWindow). */
+export const SLOW_START_PATCH = 'fleet-limiter-slow-start';
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;
@@ -36,6 +38,8 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
   const state: FleetLimiterState = input.state ?? { max: 1, holders: [], waiting: [], destructiveGrants: [], granted: 0 };
   const leaseMs = input.leaseMs ?? 2 * 3_600_000;
   let changed = false;
+  // Asked once per run, before any signal is handled: the windows this run creates start at half their ceiling.
+  const slowStart = patched(SLOW_START_PATCH);
 
   setHandler(fleetStateQuery, () => state);
   setHandler(acquireSignal, (req) => {
@@ -44,7 +48,7 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     // The host's window takes the newest ceiling and threshold (state only: pickGrants reads it once patched).
     if (req.adaptive) {
       const host = hostKey(req);
-      state.windows = { ...state.windows, [host]: windowFor(state.windows?.[host], req.adaptive, req.max) };
+      state.windows = { ...state.windows, [host]: windowFor(state.windows?.[host], req.adaptive, req.max, slowStart) };
     }
     // A repeated request (a retried activity) neither queues twice nor takes a second permit.
     if (!state.holders.some((h) => h.component === req.component) && !state.waiting.some((w) => w.component === req.component)) {
@@ -77,7 +81,7 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     }
     state.destructiveGrants = state.destructiveGrants.filter((t) => now - t < 60_000);
     const adaptive = patched(ADAPTIVE_PATCH);
-    const { grant, wakeAt } = pickGrants(state, now, adaptive);
+    const { grant, wakeAt } = pickGrants(state, now, adaptive, slowStart);
     const grantOne = async (next: PermitRequest) => {
       state.waiting = state.waiting.filter((w) => w.component !== next.component);
       const cheap = adaptive && next.adaptive !== undefined ? { cheap: true, host: hostKey(next) } : {};

@@ -38,3 +38,16 @@ export function recoveryTimeline(events: HistoryEvent[]): TimelinePoint[] {
   }
   return points;
 }
+
+/** A supervisor's history as points in time: signals by name, activities as in recoveryTimeline, child runs started and closed. */
+export function supervisorTimeline(events: HistoryEvent[]): TimelinePoint[] {
+  const points = recoveryTimeline(events).filter((p) => p.what !== 'run started' && p.what !== 'run closed');
+  for (const e of events) {
+    const at = eventMs(e);
+    if (e.workflowExecutionSignaledEventAttributes) points.push({ what: `signal ${e.workflowExecutionSignaledEventAttributes.signalName ?? '?'}`, at });
+    else if (e.startChildWorkflowExecutionInitiatedEventAttributes) points.push({ what: 'child start', at });
+    else if (e.childWorkflowExecutionStartedEventAttributes) points.push({ what: 'child started', at });
+    else if (e.childWorkflowExecutionCompletedEventAttributes || e.childWorkflowExecutionFailedEventAttributes) points.push({ what: 'child closed', at });
+  }
+  return points.sort((a, b) => a.at - b.at);
+}

@@ -13,7 +13,7 @@ import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
 import { supervisorState } from '../../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
-import { recoveryTimeline } from '../lib/timeline';
+import { recoveryTimeline, supervisorTimeline } from '../lib/timeline';
 import type { RecoveryResult } from '../../core/run';
 import type { Config, Strategy } from '../../core/schemas';
 import { parseDuration } from '../../core/duration';
@@ -106,9 +106,9 @@ export function mendPeer(
       const ordered = services.some((s) => s.dependsOn?.length);
       for (const [i, c] of config.components.entries()) {
         await startProcess(processAdapter(c));
-        if (ordered) await waitUntil(`${c.id} healthy`, 30_000, () => healthy(healthUrl(services[i]!)));
+        if (ordered) await waitUntil(`${c.id} healthy`, 120_000, () => healthy(healthUrl(services[i]!)));
       }
-      await waitUntil('mend services', 30_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
+      await waitUntil('mend services', 120_000, async () => (await Promise.all(services.map((s) => healthy(healthUrl(s))))).every(Boolean));
       client = await MendClient.connect({ address: server.address, taskQueue: QUEUE });
       await reconcileSchedules(client, config);
       const c = client;
@@ -164,6 +164,12 @@ export function mendPeer(
           : [],
       );
       return [...recoveryTimeline(history.events ?? []), ...steps];
+    },
+    /** The supervisor's current run of `service` as points in time (signals by name, activities, child starts): where a recovery waited before its run began. */
+    async supervisorTimeline(service: string) {
+      if (!client) return [];
+      const history = await client.temporal.workflow.getHandle(supervisorWorkflowId(service)).fetchHistory();
+      return supervisorTimeline(history.events ?? []);
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));

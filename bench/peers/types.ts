@@ -32,6 +32,8 @@ export interface Peer {
   recoveries?(service: string): Promise<Array<{ startedAt: string; endedAt?: string }>>;
   /** The steps of the peer's last recovery run of the service, in wall-clock ms, where it records them (mend). */
   timeline?(service: string): Promise<TimelinePoint[]>;
+  /** The supervisor's side of the service's recoveries (mend): `signal <name>`, activities, `child started`. */
+  supervisorTimeline?(service: string): Promise<TimelinePoint[]>;
 }
 
 export const healthUrl = (s: BenchService) => `http://127.0.0.1:${s.port}/healthz`;

@@ -52,7 +52,7 @@ export async function dependencyStack(dir: string): Promise<BenchService[]> {
  * What an operator does when the peer leaves the stack broken: restart the unhealthy services by
  * hand in dependency order (SIGKILL, the peer starts it again), each once its dependency is healthy.
  */
-async function repairByHand(services: BenchService[]): Promise<void> {
+export async function repairByHand(services: BenchService[]): Promise<void> {
   for (const s of services) {
     if (await healthy(healthUrl(s), 300)) continue;
     const pid = await servicePid(healthUrl(s));

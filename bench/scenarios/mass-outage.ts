@@ -17,6 +17,7 @@ import { serviceCounts } from '../lib/service-state';
 import { summarize, type Summary } from '../lib/stats';
 import { log, sleep } from '../lib/util';
 import type { BenchService, Peer } from '../peers/types';
+import { CHAIN_LENGTH, CHAINS } from './mass-outage-chains';
 import { barChart } from '../report';
 
 export const MASS_OUTAGE_SIZE = 50;
@@ -39,6 +40,10 @@ export interface MassOutageResult {
   peakRecoveryRuns?: number[];
   /** Process starts of all services per trial (the minimum is one each). */
   starts: number[];
+  /** Dependent variant: starts of a service while its dependency was not healthy, per trial (0 is right). */
+  startsTooEarly?: number[];
+  /** Dependent variant: how the peer knows the dependencies (or that it cannot). */
+  dependencyHandling?: string;
   measuredAt: string;
 }
 
@@ -68,7 +73,21 @@ async function backAgain(service: BenchService, oldPid: number, deadline: number
   return undefined;
 }
 
-export async function massOutageTrials(peer: Peer, services: BenchService[], cap: string, trials: number, deadlineMs: number): Promise<MassOutageResult> {
+export interface MassOutageOptions {
+  /** Dependent variant: how the peer knows the dependencies; early starts are counted. */
+  dependencyHandling?: string;
+  /** Before a trial, when the services are not all healthy (a peer that left a chain broken): repair them by hand. */
+  repair?: (services: BenchService[]) => Promise<void>;
+}
+
+export async function massOutageTrials(
+  peer: Peer,
+  services: BenchService[],
+  cap: string,
+  trials: number,
+  deadlineMs: number,
+  options: MassOutageOptions = {},
+): Promise<MassOutageResult> {
   const result: MassOutageResult = {
     components: services.length,
     cap,
@@ -78,14 +97,20 @@ export async function massOutageTrials(peer: Peer, services: BenchService[], cap
     notRecovered: 0,
     peakRestarting: [],
     starts: [],
+    ...(options.dependencyHandling ? { startsTooEarly: [], dependencyHandling: options.dependencyHandling } : {}),
     measuredAt: new Date().toISOString(),
   };
   const totalStarts = () => services.reduce((n, s) => n + serviceCounts(s.stateFile).starts, 0);
+  const totalEarly = () => services.reduce((n, s) => n + serviceCounts(s.stateFile).startsWithoutDependency, 0);
   for (let i = 1; i <= trials; i++) {
+    if (options.repair && (await allHealthyAt(services, 30_000, 1_500, 50)) === undefined)
+      // A repair that fails leaves the check below to say which trial could not start.
+      await options.repair(services).catch((err: unknown) => log(`${peer.name} mass outage: repair by hand before trial ${i} failed: ${String(err)}`));
     if ((await allHealthyAt(services, 90_000, 1_500, 50)) === undefined)
       throw new Error(`bench: ${peer.name} mass outage: the ${services.length} services were not all healthy before trial ${i}`);
     const pids = await Promise.all(services.map((s) => healthyPid(s, 1_000)));
     const before = totalStarts();
+    const earlyBefore = totalEarly();
     const killedAt = Date.now();
     pids.forEach((pid, n) => {
       if (!pid) throw new Error(`bench: ${services[n]!.name} did not report its pid`);
@@ -111,15 +136,18 @@ export async function massOutageTrials(peer: Peer, services: BenchService[], cap
       (result.peakRecoveryRuns ??= []).push(peakOverlap(runs));
     }
     result.starts.push(totalStarts() - before);
+    result.startsTooEarly?.push(totalEarly() - earlyBefore);
     if (recovered.length < services.length) {
       result.notRecovered++;
-      log(`${peer.name} mass outage ${i}/${trials}: ${services.length - recovered.length} of ${services.length} not healthy within ${deadlineMs / 1000}s`);
+      log(
+        `${peer.name} mass outage ${i}/${trials}: ${services.length - recovered.length} of ${services.length} not healthy within ${deadlineMs / 1000}s${result.startsTooEarly ? `, ${result.startsTooEarly.at(-1)} started too early` : ''}`,
+      );
       continue;
     }
     const seconds = (Math.max(...recovered.map((r) => r.healthyAt)) - killedAt) / 1000;
     result.seconds.push(seconds);
     log(
-      `${peer.name} mass outage ${i}/${trials}: all ${services.length} healthy after ${seconds.toFixed(2)}s, peak ${result.peakRestarting.at(-1)} restarting at once${result.peakRecoveryRuns ? ` (${result.peakRecoveryRuns.at(-1)} recovery runs)` : ''}, ${result.starts.at(-1)} starts`,
+      `${peer.name} mass outage ${i}/${trials}: all ${services.length} healthy after ${seconds.toFixed(2)}s${result.startsTooEarly ? ` (${result.startsTooEarly.at(-1)} started too early)` : ''}, peak ${result.peakRestarting.at(-1)} restarting at once${result.peakRecoveryRuns ? ` (${result.peakRecoveryRuns.at(-1)} recovery runs)` : ''}, ${result.starts.at(-1)} starts`,
     );
   }
   result.summary = summarize(result.seconds);
@@ -149,6 +177,34 @@ export function massOutageSection(rows: Record<string, MassOutageResult>, result
     path.join(resultsDir, 'mass-outage.svg'),
     barChart(
       `${MASS_OUTAGE_SIZE} services killed at once: time until all are healthy (median, p95)`,
+      Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' })),
+    ),
+  );
+  return { peers: rows, markdown };
+}
+
+/** The dependent variant's section: 10 chains of 5, all killed at once; time to all healthy and starts made too early. */
+export function chainedOutageSection(rows: Record<string, MassOutageResult>, resultsDir: string): { peers: Record<string, MassOutageResult>; markdown: string[] } {
+  const mend = rows.mend?.summary;
+  const sum = (xs: number[] | undefined) => (xs ?? []).reduce((a, b) => a + b, 0);
+  const markdown = [
+    `${CHAINS} chains of ${CHAIN_LENGTH} demo services (each needs the one before it), all ${CHAINS * CHAIN_LENGTH} SIGKILLed at once. Each dependent opens its "connection" to its dependency at start (demo/service.js CONNECT_DEPENDENCIES): one started while its dependency is not healthy stays broken and counts that start as too early (0 is right). "All healthy" is the time from the kill to the last service answering healthy from a new process. A peer that leaves a chain broken is repaired by hand (restarted in order) before its next trial, and its trial counts as not recovered.`,
+    '',
+    '| peer | dependencies | trials | all healthy: median | p95 | not recovered | started too early (all trials) | process starts per trial (median) | mend / peer (median) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [name, r] of Object.entries(rows)) {
+    const never = r.seconds.length === 0;
+    markdown.push(
+      `| ${name} | ${r.dependencyHandling ?? '-'} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${sum(r.startsTooEarly)} | ${summarize(r.starts).median} | ${name === 'mend' || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`} |`,
+    );
+  }
+  markdown.push('', '![mass outage, dependent](mass-outage-chains.svg)');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(
+    path.join(resultsDir, 'mass-outage-chains.svg'),
+    barChart(
+      `${CHAINS} chains of ${CHAIN_LENGTH} killed at once: time until all are healthy (median, p95)`,
       Object.entries(rows).map(([label, r]) => ({ label, summary: r.seconds.length ? r.summary : undefined, note: 'never all healthy' })),
     ),
   );
