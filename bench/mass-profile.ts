@@ -67,26 +67,62 @@ async function main(): Promise<void> {
         const sup = await peer.supervisorTimeline!(s.name).catch(() => []);
         const run = await peer.timeline!(s.name).catch(() => []);
         if (s.name === dump)
-          for (const p of [...sup.map((x) => ({ ...x, what: `sup ${x.what}` })), ...run.map((x) => ({ ...x, what: `run ${x.what}` }))].sort((a, b) => a.at - b.at))
+          for (const p of [...sup.map((x) => ({ ...x, what: `sup ${x.what}` })), ...run.map((x) => ({ ...x, what: `run ${x.what}` }))].sort(
+            (a, b) => a.at - b.at,
+          ))
             if (p.at >= killedAt - 100) log(`    ${String(Math.round(p.at - killedAt)).padStart(6)} ms  ${p.what}`);
-        add('1 detected', firstAfter(sup, killedAt, (w) => w === 'watchProcess closed' || w === 'signal report'));
-        add('2 permit asked', firstAfter(sup, killedAt, (w) => w === 'requestFleetPermit scheduled'));
-        add('3 permit granted', firstAfter(sup, killedAt, (w) => w === 'signal permit'));
-        add('4 child start', firstAfter(sup, killedAt, (w) => w === 'child start'));
-        add('5 run started', firstAfter(run, killedAt, (w) => w === 'run started'));
-        add('6 restart scheduled', firstAfter(run, killedAt, (w) => w.endsWith(' scheduled')));
-        add('7 restart started', firstAfter(run, killedAt, (w) => w.endsWith(' started') && w !== 'run started' && !w.startsWith('step')));
-        add('8 step start ended', firstAfter(run, killedAt, (w) => w === 'step start ended'));
+        add(
+          '1 detected',
+          firstAfter(sup, killedAt, (w) => w === 'watchProcess closed' || w === 'signal report'),
+        );
+        add(
+          '2 permit asked',
+          firstAfter(sup, killedAt, (w) => w === 'requestFleetPermit scheduled'),
+        );
+        add(
+          '3 permit granted',
+          firstAfter(sup, killedAt, (w) => w === 'signal permit'),
+        );
+        add(
+          '4 child start',
+          firstAfter(sup, killedAt, (w) => w === 'child start'),
+        );
+        add(
+          '5 run started',
+          firstAfter(run, killedAt, (w) => w === 'run started'),
+        );
+        add(
+          '6 restart scheduled',
+          firstAfter(run, killedAt, (w) => w.endsWith(' scheduled')),
+        );
+        add(
+          '7 restart started',
+          firstAfter(run, killedAt, (w) => w.endsWith(' started') && w !== 'run started' && !w.startsWith('step')),
+        );
+        add(
+          '8 step start ended',
+          firstAfter(run, killedAt, (w) => w === 'step start ended'),
+        );
         add('9 healthy (bench)', healthyAt[n]);
-        add('a run closed', firstAfter(run, killedAt, (w) => w === 'run closed'));
+        add(
+          'a run closed',
+          firstAfter(run, killedAt, (w) => w === 'run closed'),
+        );
       }
       const all = healthyAt.every((h) => h !== undefined) ? (Math.max(...(healthyAt as number[])) - killedAt) / 1000 : undefined;
-      log(`trial ${t}/${trials}: all healthy after ${all?.toFixed(2) ?? 'never'} s (load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+      log(
+        `trial ${t}/${trials}: all healthy after ${all?.toFixed(2) ?? 'never'} s (load ${os
+          .loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' ')})`,
+      );
       for (const [k, v] of Object.entries(stages).sort()) {
         const sm = summarize(v);
         log(`  ${k.padEnd(22)} n=${String(v.length).padStart(2)} min ${Math.min(...v)} median ${Math.round(sm.median)} max ${Math.max(...v)} ms`);
       }
-      console.log(`profile: ${JSON.stringify({ trial: t, allHealthyS: all, load: os.loadavg()[0], stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(summarize(v).median)])) })}`);
+      console.log(
+        `profile: ${JSON.stringify({ trial: t, allHealthyS: all, load: os.loadavg()[0], stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(summarize(v).median)])) })}`,
+      );
     }
   } finally {
     await peer.stop();

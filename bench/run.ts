@@ -232,7 +232,11 @@ async function main(): Promise<void> {
 
   if (wants('masschains')) {
     // The dependent variant (issue 16): mend with each chain's dependsOn and its default strategy.
-    const handling: Record<string, string> = { mend: 'dependsOn (supervisors hold a dependent until its dependency is healthy)', monit: '`depends on`', supervisord: 'cannot express it (start priority only)' };
+    const handling: Record<string, string> = {
+      mend: 'dependsOn (supervisors hold a dependent until its dependency is healthy)',
+      monit: '`depends on`',
+      supervisord: 'cannot express it (start priority only)',
+    };
     const rows: Record<string, MassOutageResult> = {};
     for (const [name, make] of peers) {
       // supervisord starts every dependent at once, so each chain stays broken: a few trials show it.

@@ -399,9 +399,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       await until(`supervisor of ${c.id} healthy`, 120_000, async () => (await supervisorState(mend, c.id))?.health === 'healthy');
     for (const spool of config.spools) await new BacklogControl(mend).ensure(spool);
     const spoolOf = (k: Sink) => config!.spools.find((s) => s.name === k.spool)!;
-    log(
-      `chaos: ${nSup} supervised + ${nMan} manual services up, ${nSinks} sink(s) with their backlog entities running; injecting ${opts.faults} faults`,
-    );
+    log(`chaos: ${nSup} supervised + ${nMan} manual services up, ${nSinks} sink(s) with their backlog entities running; injecting ${opts.faults} faults`);
 
     // Retry a client call across server restarts.
     const retrying = async <T>(what: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> => {
@@ -1145,8 +1143,7 @@ interface TemporalUnderTest {
 async function devTemporal(binary: string, dir: string, sinkPorts: number[]): Promise<TemporalUnderTest> {
   const dbFile = path.join(dir, 'temporal.db');
   const port = await freePort();
-  const start = () =>
-    startDevServer({ binary, port, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: sinkPorts });
+  const start = () => startDevServer({ binary, port, uiPort: false, dbFile, fastSqlite: true, logFile: path.join(dir, 'temporal.log'), avoidPorts: sinkPorts });
   let server: DevServer = await start();
   return {
     address: server.address,

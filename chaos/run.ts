@@ -50,13 +50,7 @@ export interface ChaosRunLine {
   violations: string[];
 }
 
-export function resultLine(
-  s: ChaosSummary,
-  topology: Topology,
-  commit: string,
-  load: ChaosRunLine['load'],
-  shape?: ChaosRunLine['shape'],
-): ChaosRunLine {
+export function resultLine(s: ChaosSummary, topology: Topology, commit: string, load: ChaosRunLine['load'], shape?: ChaosRunLine['shape']): ChaosRunLine {
   return {
     date: new Date().toISOString(),
     commit,

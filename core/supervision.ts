@@ -426,7 +426,12 @@ export function hostKey(x: { host?: string }): string {
  * host. Each host has its own window, so a mass outage on one host holds back no other; the rest
  * (destructive strategies, sagas, other adapters) keep the strict `max`, fleet-wide.
  */
-export function pickGrants(queue: PermitQueue, now: number, adaptive = false, slowStart = false): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
+export function pickGrants(
+  queue: PermitQueue,
+  now: number,
+  adaptive = false,
+  slowStart = false,
+): { grant: Array<PermitRequest & { at: number }>; wakeAt?: number } {
   const recent = queue.destructiveGrants.filter((t) => now - t < 60_000);
   const limit = queue.maxDestructivePerMinute;
   const grant: Array<PermitRequest & { at: number }> = [];

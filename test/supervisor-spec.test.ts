@@ -36,7 +36,9 @@ test('a destructive recovery goes through the limiter even in a small fleet (its
 
 test('immediate and progressive restarts are cheap whatever the adapter; dependency-aware and destructive ones keep the strict cap', () => {
   const component = (id: string, adapter: string, strategy: string) =>
-    [`  - id: ${id}`, `    adapter: ${adapter}`, `    probe: { type: http, url: "http://127.0.0.1:4000/${id}" }`, `    policy: { strategy: ${strategy} }`].join('\n');
+    [`  - id: ${id}`, `    adapter: ${adapter}`, `    probe: { type: http, url: "http://127.0.0.1:4000/${id}" }`, `    policy: { strategy: ${strategy} }`].join(
+      '\n',
+    );
   const components = [
     component('proc', '{ type: process, command: [node, server.js] }', 'immediate'),
     component('web', '{ type: http, restart: { url: "http://127.0.0.1:4001/restart" } }', 'immediate'),

@@ -23,7 +23,9 @@ export async function chainedFleet(dir: string): Promise<BenchService[]> {
         name,
         port: await freePort(),
         stateFile: path.join(dir, `${name}.json`),
-        ...(previous ? { dependsOn: [previous.name], env: { DEPENDS_ON: healthUrl(previous), CONNECT_DEPENDENCIES: '1', DEPENDENCY_START_TIMEOUT_MS: '3000' } } : {}),
+        ...(previous
+          ? { dependsOn: [previous.name], env: { DEPENDS_ON: healthUrl(previous), CONNECT_DEPENDENCIES: '1', DEPENDENCY_START_TIMEOUT_MS: '3000' } }
+          : {}),
       };
       services.push(s);
       previous = s;

@@ -184,7 +184,10 @@ export function massOutageSection(rows: Record<string, MassOutageResult>, result
 }
 
 /** The dependent variant's section: 10 chains of 5, all killed at once; time to all healthy and starts made too early. */
-export function chainedOutageSection(rows: Record<string, MassOutageResult>, resultsDir: string): { peers: Record<string, MassOutageResult>; markdown: string[] } {
+export function chainedOutageSection(
+  rows: Record<string, MassOutageResult>,
+  resultsDir: string,
+): { peers: Record<string, MassOutageResult>; markdown: string[] } {
   const mend = rows.mend?.summary;
   const sum = (xs: number[] | undefined) => (xs ?? []).reduce((a, b) => a + b, 0);
   const markdown = [
