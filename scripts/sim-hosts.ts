@@ -10,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { waitFor as waitUntil } from './wait-for';
+import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 const waitFor: typeof waitUntil = (what, timeoutMs, check) => waitUntil(what, timeoutMs, check, 50);
@@ -89,8 +90,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
           `--wd=${ROOT}`,
           '--',
           process.execPath,
-          '--import',
-          'tsx',
+          ...AGENT_NODE_ARGS,
           path.join(ROOT, 'workers/agent.ts'),
           '--host',
           id,
