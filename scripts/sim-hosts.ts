@@ -106,7 +106,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       const exited = exitOf(proc);
       await waitFor(
         `agent of ${id} to poll`,
-        30_000,
+        60_000, // a loaded shared machine has taken over 30 s to start one
         () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${output.join('\n')}`))),
       );
       const pid = await waitFor(`pid of the agent of ${id}`, 5_000, () => childrenOf(proc.pid!)[0]);
