@@ -10,7 +10,9 @@ import { healthScheduleId, hostWorkflowId, supervisorWorkflowId } from '../core/
 import type { HostOutageReport } from '../core/host-outage';
 import { hostOf } from '../core/hosts';
 import { hostOutageSignal, hostStatusSignal } from '../core/messages';
+import { sweptBy } from '../core/sweep-input';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface HostComponents {
   /** Supervised components of the host, by id (sorted). */
@@ -21,19 +23,29 @@ export interface HostComponents {
 
 const HEALTH_PREFIX = healthScheduleId('');
 
+/** The ids of `host`'s components among a firing's specs (a schedule from before hosts, sweeping several). */
+function hostsComponents(input: unknown, host: string): string[] {
+  const specs = (input as { specs?: Array<{ component: { id: string; host?: string } }> } | undefined)?.specs ?? [];
+  return specs.filter((spec) => hostOf(spec.component) === host).map((spec) => spec.component.id);
+}
+
 const notFound = (err: unknown) => {
   if (err instanceof ScheduleNotFoundError) return undefined;
   throw err;
 };
 
-export function createHostActivities() {
+export function createHostActivities(sweepSpecs: SweepSpecsReader = createSweepSpecsReader()) {
   return {
     /**
      * Signal-with-start of the host's workflow with what was seen. Safe twice: the workflow treats
      * every report of an outage it already knows as the same outage (one notification).
      */
-    async reportHostOutage({ taskQueue, report }: { taskQueue: string; report: HostOutageReport }): Promise<void> {
-      await Context.current().client.workflow.signalWithStart(WORKFLOW_TYPES.hostWatch, {
+    async reportHostOutage({ taskQueue, report: given, specsOf }: { taskQueue: string; report: HostOutageReport; specsOf?: { scheduleId: string; revision: string } }): Promise<void> {
+      const client = Context.current().client;
+      // A sweep by revision names its schedule: its components and where to notify come from its specs.
+      const specs = specsOf && (await sweepSpecs(client, specsOf.scheduleId, specsOf.revision)).specs;
+      const report: HostOutageReport = specs ? { ...given, components: specs.map((s) => s.component.id), notify: specs[0]?.notify } : given;
+      await client.workflow.signalWithStart(WORKFLOW_TYPES.hostWatch, {
         workflowId: hostWorkflowId(taskQueue, report.host),
         taskQueue,
         args: [{ host: report.host }],
@@ -62,11 +74,13 @@ export function createHostActivities() {
             throw err;
           });
         if (d?.action.type !== 'startWorkflow' || d.action.taskQueue !== taskQueue) continue;
-        const input = d.action.args?.[0] as { specs?: Array<{ component: { id: string; host?: string } }> } | undefined;
-        const mine = (input?.specs ?? []).filter((spec) => hostOf(spec.component) === host);
+        const swept = sweptBy(d.action.args?.[0], d.action.memo);
+        if (!swept.hosts.includes(host)) continue;
+        // A schedule of one host (every one since hosts came): all its components are that host's.
+        const mine = swept.hosts.length === 1 ? swept.components : hostsComponents(d.action.args?.[0], host);
         if (mine.length === 0) continue;
         schedules.push(id);
-        for (const spec of mine) components.add(spec.component.id);
+        for (const c of mine) components.add(c);
       }
       return { components: [...components].sort(), schedules: schedules.sort() };
     },
@@ -131,9 +145,8 @@ export function createHostActivities() {
         const handle = client.schedule.getHandle(id);
         const d = await handle.describe().catch(notFound);
         if (!d || d.action.type !== 'startWorkflow') continue;
-        const input = d.action.args?.[0] as { specs?: Array<{ component: { host?: string } }> } | undefined;
         // A schedule that also sweeps another host keeps going for that host's sake.
-        if ((input?.specs ?? []).some((spec) => hostOf(spec.component) !== host)) continue;
+        if (sweptBy(d.action.args?.[0], d.action.memo).hosts.some((h) => h !== host)) continue;
         if (d.state.paused) {
           if (d.state.note === note) paused.push(id);
           continue;

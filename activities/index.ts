@@ -20,6 +20,7 @@ import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
 import { createSupervisionActivities } from './supervision';
+import { createSweepSpecsReader } from './sweep-specs';
 
 export interface ActivityDeps {
   /** Probe implementation; tests may wrap it to count calls. */
@@ -70,6 +71,8 @@ export function createActivities(deps: ActivityDeps = {}) {
   const local = (component: Component) => withHomeDefaults(component, home);
   const baseProbe = deps.probe ?? probeComponent;
   const probe = (component: Component) => baseProbe(local(component));
+  // One cache of the health schedules' specs for the sweeps and the outage reports of this worker.
+  const sweepSpecs = createSweepSpecsReader();
 
   // The single actions, shared by their own activities and by the one-activity restart.
   const parts: RestartParts = {
@@ -148,8 +151,8 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
-    ...createSupervisionActivities(probe, deps.shutdown, {}, deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined),
-    ...createHostActivities(),
+    ...createSupervisionActivities(probe, deps.shutdown, {}, sweepSpecs, deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined),
+    ...createHostActivities(sweepSpecs),
     ...createSagaActivities(home),
     ...createBacklogActivities(),
     ...createDrillActivities(probe),

@@ -16,10 +16,14 @@ import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface SweepInput {
   group: string;
-  specs: SupervisorSpec[];
+  /** The specs to probe (a firing of a schedule reconciled before `sweep-input-by-revision`); otherwise read by `scheduleId` and `revision`. */
+  specs?: SupervisorSpec[];
+  /** The schedule whose specs (at `revision`) to probe, read from its holder once per revision. */
+  scheduleId?: string;
   /** Task queue the supervisors run on. */
   taskQueue: string;
   /** The schedule's revision: after a config change every component reports once (a retired supervisor comes back if re-added). */
@@ -105,6 +109,7 @@ export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
   limits: { probes?: number; reports?: number } = {},
+  sweepSpecs: SweepSpecsReader = createSweepSpecsReader(),
   /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
   supervisorMemo?: Record<string, unknown>,
 ) {
@@ -118,13 +123,14 @@ export function createSupervisionActivities(
 
   return {
     /**
-     * Probes a group's components concurrently and signals-with-start the supervisor of each one that
+     * Probes a group's components (given, or its schedule's specs at the firing's revision) concurrently and signals-with-start the supervisor of each one that
      * failed, changed, or was not reported lately. Safe twice: probes change nothing, and a supervisor
      * drops a report that is not newer than the last one it handled.
      */
-    async sweepHealth({ group, specs, taskQueue, revision = '' }: SweepInput): Promise<SweepResult> {
+    async sweepHealth({ group, specs: given, scheduleId, taskQueue, revision = '' }: SweepInput): Promise<SweepResult> {
       const ctx = Context.current();
       const client = ctx.client;
+      const specs = given ?? (scheduleId === undefined ? [] : (await sweepSpecs(client, scheduleId, revision)).specs);
       const results = await Promise.all(
         specs.map((spec) =>
           probeSlot(async () => {

@@ -2,6 +2,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { HostIdSchema } from '../core/schemas';
 import { CliError, EXIT } from './errors';
+import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
 import { runForeground } from './foreground';
 
 export function addAgentCommand(program: Command): void {
@@ -18,6 +19,6 @@ export function addAgentCommand(program: Command): void {
     .action(async (opts) => {
       const parsed = HostIdSchema.safeParse(opts.host);
       if (!parsed.success) throw new CliError(`--host: ${parsed.error.issues[0]?.message ?? 'invalid host id'}`, EXIT.usage);
-      process.exitCode = await runForeground('workers/agent.ts', ['--host', parsed.data]);
+      process.exitCode = await runForeground('workers/agent.ts', ['--host', parsed.data], AGENT_NODE_ARGS);
     });
 }

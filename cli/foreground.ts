@@ -27,9 +27,9 @@ export function absolutePathSettings(env: NodeJS.ProcessEnv, cwd: string): NodeJ
   return out;
 }
 
-/** Runs `script` (relative to mend's root) until it exits, passing on stop signals; resolves its exit code. */
-export async function runForeground(script: string, args: string[] = []): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+/** Runs `script` (relative to mend's root; `nodeArgs`: how node loads it) until it exits, passing on stop signals; resolves its exit code. */
+export async function runForeground(script: string, args: string[] = [], nodeArgs: string[] = ['--import', 'tsx']): Promise<number> {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, script), ...args], {
     cwd: ROOT,
     stdio: 'inherit',
     env: absolutePathSettings(process.env, process.cwd()),

@@ -1,7 +1,8 @@
 /**
  * Health-check schedules, reconciled from config: one Temporal Schedule per check group and host
  * (`mend/health/<group>`, `mend/health/<group>@<host>` for a named host) firing a `healthSweep` of
- * those components. Reconcile creates,
+ * those components. A firing carries the schedule's revision; the specs are the input of a holder
+ * workflow per schedule (`mend/health-specs/...`), read by the sweeps once per revision. Reconcile creates,
  * updates and deletes to match, and is idempotent: a schedule whose stored spec hash matches is
  * left alone, so a second reconcile changes nothing.
  */
@@ -15,6 +16,7 @@ import {
   DEFAULT_MAX_CONCURRENT_RECOVERIES,
   healthScheduleId,
   healthSchedulePartId,
+  healthSpecsWorkflowId,
   hostWorkflowId,
   supervisorWorkflowId,
 } from '../core/constants';
@@ -22,6 +24,7 @@ import { pausedNote } from '../core/host-outage';
 import { relatives } from '../core/graph';
 import type { Component, Config } from '../core/schemas';
 import { hostOf } from '../core/hosts';
+import type { HealthSpecsInput, SweepByRevision } from '../core/sweep-input';
 import { CHEAP_STRATEGIES, DESTRUCTIVE_STRATEGIES, type AdaptiveCap, type SupervisorSpec } from '../core/supervision';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { reconcileDrills } from './drills';
@@ -40,7 +43,9 @@ export interface HealthGroupPlan {
   /** The smallest `supervision.interval` of the group's components. */
   intervalMs: number;
   specs: SupervisorSpec[];
-  /** sha256 of everything the schedule carries; stored in the action's memo. */
+  /** The slowest probe timeout of its components (the sweep activity's bound). */
+  probeTimeoutMs: number;
+  /** sha256 of everything the schedule and its specs' holder carry; stored in the action's memo, and the firings' revision. */
   hash: string;
 }
 
@@ -50,10 +55,10 @@ export type { ReconcileResult } from '../core/api';
 export type HealthScheduleInfo = HealthSchedule;
 
 /**
- * Largest input (JSON bytes of the specs) one sweep carries. The specs travel in the schedule's
- * action and again in every sweep's start and activity events: above ~2 MB the server refuses the
- * schedule (5,000 components of ~1.1 kB each could not be watched at all), and well below it the
- * server still copies megabytes into history every interval. Under the server's 512 kB warning.
+ * Largest specs (JSON bytes) one schedule sweeps. They are the input of the schedule's holder
+ * workflow (`mend/health-specs/...`), not of each firing (which carries the revision), but a
+ * payload above ~2 MB is still refused by the server, so a big group is split into parts. Under
+ * the server's 512 kB warning.
  */
 export const SWEEP_INPUT_BUDGET = 400 * 1024;
 
@@ -140,15 +145,16 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
         budget,
       ).map((specs, i) => {
         const part = i + 1;
-        // The default host's part 1 hashes as a whole group always did: a one-host config's schedules are left unchanged.
+        // v 2: the firing carries the revision, not the specs (v 1 schedules get one update to it).
         const shape =
           host !== DEFAULT_HOST
-            ? { v: 1, host, part, intervalMs, taskQueue, specs }
+            ? { v: 2, host, part, intervalMs, taskQueue, specs }
             : part === 1
-              ? { v: 1, intervalMs, taskQueue, specs }
-              : { v: 1, part, intervalMs, taskQueue, specs };
+              ? { v: 2, intervalMs, taskQueue, specs }
+              : { v: 2, part, intervalMs, taskQueue, specs };
         const hash = createHash('sha256').update(JSON.stringify(shape)).digest('hex');
-        return { group, host, part, scheduleId: healthSchedulePartId(group, part, host), intervalMs, specs, hash };
+        const probeTimeoutMs = Math.max(1_000, ...specs.map((spec) => ('timeout' in spec.component.probe ? spec.component.probe.timeout : 1_000)));
+        return { group, host, part, scheduleId: healthSchedulePartId(group, part, host), intervalMs, specs, probeTimeoutMs, hash };
       });
     });
 }
@@ -160,7 +166,17 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string, startMemo: Reco
     // The schedule appends the firing time: mend/health/<group>-2026-11-23T16:00:00Z.
     workflowId: plan.scheduleId,
     taskQueue,
-    args: [{ group: plan.group, specs: plan.specs, revision: plan.hash }],
+    // The revision, not the specs: the host's agent reads them from the holder once per revision.
+    args: [
+      {
+        group: plan.group,
+        scheduleId: plan.scheduleId,
+        host: plan.host,
+        revision: plan.hash,
+        components: plan.specs.length,
+        probeTimeoutMs: plan.probeTimeoutMs,
+      } satisfies SweepByRevision,
+    ],
     memo: {
       ...startMemo,
       mendSpecHash: plan.hash,
@@ -191,10 +207,14 @@ export async function reconcileSchedules(client: MendClient, config: Config, opt
   const plans = planHealthGroups(config, taskQueue);
   const wanted = new Set(plans.map((p) => p.scheduleId));
   for (const plan of plans) {
+    // The specs first: a firing of the new revision finds them.
+    await holdSpecs(client, plan, taskQueue);
     const change = await applySchedule(client, plan.scheduleId, scheduleParts(plan, taskQueue, client.startMemo), plan.hash, owner);
     result[change].push(plan.scheduleId);
   }
-  result.deleted.push(...(await deleteUnwanted(client, PREFIX, owner, wanted)));
+  const deleted = await deleteUnwanted(client, PREFIX, owner, wanted);
+  await releaseSpecs(client, deleted);
+  result.deleted.push(...deleted);
   result.retired = await retireSupervisors(client, config);
   result.drills = await reconcileDrills(client, config, owner);
   result.resumed = await resumeOrphanedHostPauses(client, plans);
@@ -231,6 +251,43 @@ async function resumeOrphanedHostPauses(client: MendClient, plans: HealthGroupPl
     resumed.push(scheduleId);
   }
   return resumed;
+}
+
+/**
+ * Makes the schedule's specs holder (`mend/health-specs/...`) hold `plan`'s revision: left alone
+ * when it runs with it; otherwise a new one takes its place (the old one is terminated; its history
+ * still answers a firing of the old revision within the namespace's retention).
+ */
+async function holdSpecs(client: MendClient, plan: HealthGroupPlan, taskQueue: string): Promise<void> {
+  const workflowId = healthSpecsWorkflowId(plan.scheduleId);
+  const current = await client.temporal.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    });
+  if (current?.status.name === 'RUNNING' && current.memo?.mendSpecHash === plan.hash) return;
+  const input: HealthSpecsInput = { scheduleId: plan.scheduleId, revision: plan.hash, specs: plan.specs };
+  await client.temporal.workflow.start(WORKFLOW_TYPES.healthSpecs, {
+    workflowId,
+    taskQueue,
+    args: [input],
+    memo: { mendSpecHash: plan.hash },
+    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+    staticSummary: `specs of ${plan.scheduleId} (${plan.specs.length} component(s)), read by its sweeps once per revision`,
+  });
+}
+
+/** Ends the specs holders of deleted schedules. */
+async function releaseSpecs(client: MendClient, scheduleIds: string[]): Promise<void> {
+  for (const id of scheduleIds)
+    await client.temporal.workflow
+      .getHandle(healthSpecsWorkflowId(id))
+      .terminate('health schedule deleted')
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      });
 }
 
 /**
@@ -303,5 +360,6 @@ export async function deleteHealthSchedules(client: MendClient, owner: string, k
       .catch(() => undefined);
     deleted.push(scheduleId);
   }
+  await releaseSpecs(client, deleted);
   return deleted;
 }

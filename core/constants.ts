@@ -131,6 +131,15 @@ export function healthHostScheduleId(group: string, host: string): string {
   return `${healthScheduleId(group)}@${host}`;
 }
 
+/**
+ * Workflow that holds a health schedule's specs (`mend/health-specs/<group>[@host][/part]`, for
+ * `mend/health/<group>[@host][/part]`): its input is that revision's specs, read by the sweeps'
+ * activities from its start event once per revision, so a firing carries only the revision.
+ */
+export function healthSpecsWorkflowId(scheduleId: string): string {
+  return `mend/health-specs/${scheduleId.slice(healthScheduleId('').length)}`;
+}
+
 /** Link to a run in the Temporal Web UI. */
 export function webUiRunUrl(uiBase: string, namespace: string, workflowId: string, runId?: string): string {
   const base = `${uiBase.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;

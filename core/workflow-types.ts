@@ -11,6 +11,7 @@ export const WORKFLOW_TYPES = {
   backlog: 'backlogReplay',
   supervisor: 'supervisor',
   healthSweep: 'healthSweep',
+  healthSpecs: 'healthSpecs',
   fleetLimiter: 'fleetLimiter',
   drill: 'drill',
   check: 'checkComponent',

@@ -10,6 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { waitFor as waitUntil } from './wait-for';
+import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 const waitFor: typeof waitUntil = (what, timeoutMs, check) => waitUntil(what, timeoutMs, check, 50);
@@ -89,8 +90,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
           `--wd=${ROOT}`,
           '--',
           process.execPath,
-          '--import',
-          'tsx',
+          ...AGENT_NODE_ARGS,
           path.join(ROOT, 'workers/agent.ts'),
           '--host',
           id,
@@ -106,7 +106,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       const exited = exitOf(proc);
       await waitFor(
         `agent of ${id} to poll`,
-        30_000,
+        60_000, // a loaded shared machine has taken over 30 s to start one
         () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${output.join('\n')}`))),
       );
       const pid = await waitFor(`pid of the agent of ${id}`, 5_000, () => childrenOf(proc.pid!)[0]);

@@ -201,7 +201,7 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
     assert.ok(agent.build, 'the agent is built from this repository');
     assert.ok(agent.profiles?.length, 'a plain `docker compose up` would start an agent next to the central worker');
     const cmd = commandText(agent);
-    assert.match(cmd, /node --import tsx workers\/agent\.ts --host \$\{MEND_HOST_ID/);
+    assert.match(cmd, /node --require tsx\/cjs --max-semi-space-size=1 workers\/agent\.ts --host \$\{MEND_HOST_ID/);
     assert.ok(existsSync(path.join(ROOT, 'workers/agent.ts')));
     const env = envOf(agent);
     assert.deepEqual(

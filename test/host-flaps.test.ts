@@ -144,7 +144,7 @@ describe('a host lost and back within the breaker window (PID namespaces)', { sk
     for (const sweep of await sweeps('Completed')) {
       const result = (await client.temporal.workflow.getHandle(sweep.workflowId, sweep.runId).result()) as { unreachable?: string[] };
       if (!result.unreachable) continue;
-      recordHistory(sweep.workflowId, sweep.runId, 'health-sweep-skipped-unreachable-host.json');
+      recordHistory(sweep.workflowId, sweep.runId, 'health-sweep-by-revision-unreachable-host.json');
       break;
     }
   });

@@ -206,7 +206,7 @@ describe('a lost host is one event (PID namespaces)', { skip: canSimulateHosts ?
     // A sweep of a's group that found no agent there and reported it.
     const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.healthSweep)} AND ExecutionStatus = "Failed" AND TaskQueue = "${queue}"`;
     for await (const sweep of client.temporal.workflow.list({ query })) {
-      recordHistory(sweep.workflowId, sweep.runId, 'health-sweep-reported-host-outage.json');
+      recordHistory(sweep.workflowId, sweep.runId, 'health-sweep-by-revision-reported-host-outage.json');
       break;
     }
   });

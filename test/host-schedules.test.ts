@@ -3,8 +3,9 @@
  * hosts a and b gets one schedule per host (`mend/health/<group>@a`, `@b`), each sweeping only its
  * host's components on that host's agent. Pausing a's schedule (the API's group pause with
  * `?host=a`) stops a's checks while b's go on; taking host b out of the config deletes b's schedule
- * and leaves a's alone. A config without hosts keeps the ids and hashes it always had, so an
- * existing server's schedules are left unchanged by reconcile.
+ * and leaves a's alone. A firing carries the schedule's revision, not its specs: the agent reads them
+ * from the schedule's holder (`mend/health-specs/...`) once per revision. A config without hosts
+ * keeps the ids it always had.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -16,14 +17,15 @@ import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, listHealthSchedules, planHealthGroups, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { parseConfig } from '../core/config';
-import { healthHostScheduleId, healthScheduleId, hostTaskQueue, supervisorWorkflowId } from '../core/constants';
+import { healthHostScheduleId, healthScheduleId, healthSpecsWorkflowId, hostTaskQueue, supervisorWorkflowId } from '../core/constants';
+import type { ProbeReport } from '../core/supervision';
 import type { Component, Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { bearer, makeTokens, testApp } from './api-fixtures';
-import { sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import { recordHistory, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 import { canSimulateHosts, startSimHost, type SimHost } from './sim-hosts';
 
-test('a config without hosts keeps one schedule per group with the id and spec hash it always had (no duplicate, no update on an existing server)', () => {
+test('a config without hosts keeps one schedule per group with the id it always had, and its hash changes once (to the firings carrying the revision)', () => {
   const config = parseConfig(
     [
       'version: 1',
@@ -43,12 +45,15 @@ test('a config without hosts keeps one schedule per group with the id and spec h
       [healthScheduleId('g2'), ['three']],
     ],
   );
-  // The hash as reconcile computed it before schedules were per host: what existing schedules carry in their memo.
-  for (const p of plans) {
-    const before = createHash('sha256')
-      .update(JSON.stringify({ v: 1, intervalMs: p.intervalMs, taskQueue: 'q', specs: p.specs }))
+  // The hash as reconcile computed it before schedules were per host, with v 2 since the firings
+  // carry the revision: an existing schedule (v 1 in its memo) gets one update, and no duplicate.
+  const hashOf = (v: number, p: (typeof plans)[number]) =>
+    createHash('sha256')
+      .update(JSON.stringify({ v, intervalMs: p.intervalMs, taskQueue: 'q', specs: p.specs }))
       .digest('hex');
-    assert.equal(p.hash, before, `${p.scheduleId} hash unchanged`);
+  for (const p of plans) {
+    assert.equal(p.hash, hashOf(2, p), `${p.scheduleId} hash of the same shape`);
+    assert.notEqual(p.hash, hashOf(1, p), `${p.scheduleId}: a schedule from before is updated once`);
   }
 });
 
@@ -139,6 +144,61 @@ describe('health schedules per host (PID namespaces)', { skip: canSimulateHosts 
       assert.deepEqual(await sweepPlacements(sweep), [[hostTaskQueue(queue, host), hosts[host]!.agent!.identity]], `${host}'s sweep ran on its agent only`);
     }
     assert.deepEqual((await reconcileSchedules(client, config)).unchanged, [scheduleOf.a, scheduleOf.b]);
+  });
+
+  test("a firing carries its schedule's revision, not the specs; the agent reads them from mend/health-specs once per revision, and a changed spec reaches it", async () => {
+    const decode = <T>(payload: unknown): T => client.temporal.options.loadedDataConverter.payloadConverter.fromPayload<T>(payload as never);
+    const hashOf = async () => {
+      const d = await client.temporal.schedule.getHandle(scheduleOf.a).describe();
+      return d.action.type === 'startWorkflow' ? (d.action.memo?.mendSpecHash as string) : undefined;
+    };
+    /** A completed sweep of a's schedule fired after `since` (epoch ms): its start input and its activity's input, as JSON. */
+    const sweepAfter = async (since: number) =>
+      waitFor("a sweep of a's schedule", 60_000, async () => {
+        const recent = (await client.temporal.schedule.getHandle(scheduleOf.a).describe()).info.recentActions.filter((x) => x.takenAt.getTime() > since);
+        for (const action of recent.reverse()) {
+          const handle = client.temporal.workflow.getHandle(action.action.workflow.workflowId);
+          if ((await handle.describe()).status.name !== 'COMPLETED') continue;
+          const { events } = await handle.fetchHistory();
+          const input = events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+          const activity = events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!.input!.payloads![0]!;
+          return { workflowId: action.action.workflow.workflowId, runId: action.action.workflow.firstExecutionRunId, input: JSON.stringify(decode(input)), activity: JSON.stringify(decode(activity)) };
+        }
+        return undefined;
+      });
+    const revision = await hashOf();
+    const sweep = await sweepAfter(0);
+    for (const [what, json] of [['the firing', sweep.input], ['its activity', sweep.activity]] as const) {
+      assert.ok(!json.includes('"specs"'), `${what} carries no specs: ${json}`);
+      assert.ok(json.includes(revision!), `${what} names the revision`);
+      assert.ok(json.length < 600, `${what}: ${json.length} bytes`);
+    }
+    recordHistory(sweep.workflowId, sweep.runId, 'health-sweep-by-revision.json');
+    const holder = await client.temporal.workflow.getHandle(healthSpecsWorkflowId(scheduleOf.a)).describe();
+    assert.deepEqual([holder.status.name, holder.memo?.mendSpecHash], ['RUNNING', revision]);
+
+    // A changed spec: reconcile replaces the holder before it updates the schedule, and the agent's
+    // next sweep reports the new spec to the supervisor (every component, once, on a new revision).
+    const changed: Config = {
+      ...config,
+      components: config.components.map((x) => (x.id === ids.a ? { ...x, supervision: { ...x.supervision, failuresBeforeRecovery: 7 } } : x)),
+    };
+    const since = Date.now();
+    assert.deepEqual((await reconcileSchedules(client, changed)).updated, [scheduleOf.a]);
+    const next = await client.temporal.workflow.getHandle(healthSpecsWorkflowId(scheduleOf.a)).describe();
+    assert.notEqual(next.runId, holder.runId, 'a new holder');
+    assert.deepEqual([next.status.name, next.memo?.mendSpecHash], ['RUNNING', await hashOf()]);
+    assert.equal((await client.temporal.workflow.getHandle(holder.workflowId, holder.runId).describe()).status.name, 'TERMINATED', 'the old holder ended');
+    await sweepAfter(since);
+    await waitFor('the new spec reported to the supervisor of a', 30_000, async () => {
+      const { events } = await client.temporal.workflow.getHandle(supervisorWorkflowId(ids.a)).fetchHistory();
+      return (events ?? []).some((e) => {
+        const signal = e.workflowExecutionSignaledEventAttributes;
+        if (signal?.signalName !== 'report') return false;
+        return decode<ProbeReport>(signal.input!.payloads![0]).spec?.component.supervision.failuresBeforeRecovery === 7;
+      });
+    });
+    assert.deepEqual((await reconcileSchedules(client, config)).updated, [scheduleOf.a], 'back to the config');
   });
 
   test("pausing host a's schedule of the group (POST /v1/schedules/:group/pause?host=a) stops a's checks; b's go on", async () => {

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     workflowBundlePath: settings.MEND_WORKFLOW_BUNDLE,
     runbooks,
     activityDeps: { stateDir: settings.MEND_HOME, shutdown: stop.signal },
+    ...(settings.MEND_WORKFLOW_CACHE === undefined ? {} : { overrides: { maxCachedWorkflows: settings.MEND_WORKFLOW_CACHE } }),
   });
   try {
     stop.running();

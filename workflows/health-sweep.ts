@@ -5,7 +5,8 @@
  */
 import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, SweepResult } from '../activities';
-import type { SupervisorSpec } from '../core/supervision';
+import type { HealthSweepInput, SweepByRevision } from '../core/sweep-input';
+import { DEFAULT_HOST } from '../core/constants';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
 import { isPickupTimeout } from './lib/unreachable';
 
@@ -13,15 +14,18 @@ import { isPickupTimeout } from './lib/unreachable';
 const SWEEP_REPORTS_OUTAGE_PATCH = 'sweep-reports-host-outage';
 /** Patch: a host part no agent picked up is reported and skipped, not a failed sweep (the host's workflow holds that news). */
 const SWEEP_SKIPS_UNREACHABLE_PATCH = 'sweep-skips-unreachable-host';
+/**
+ * Patch: the firing carries the schedule's revision, not its specs (core/sweep-input.ts says why);
+ * the host's agent reads the specs itself. A firing with the specs (a schedule not reconciled since)
+ * still sweeps as before.
+ */
+const SWEEP_BY_REVISION_PATCH = 'sweep-input-by-revision';
 
-export interface HealthSweepInput {
-  group: string;
-  specs: SupervisorSpec[];
-  /** The schedule's spec hash: a new revision makes every component report once again. */
-  revision?: string;
-}
+export type { HealthSweepInput } from '../core/sweep-input';
 
 export async function healthSweep(input: HealthSweepInput): Promise<SweepResult> {
+  if (input.specs === undefined && patched(SWEEP_BY_REVISION_PATCH)) return sweepByRevision(input);
+  if (input.specs === undefined) throw new Error(`health sweep of ${input.group}: no specs in its input`);
   // Every probe is bounded by its own timeout: the slowest one plus margin bounds the sweep.
   const slowest = Math.max(1_000, ...input.specs.map((s) => ('timeout' in s.component.probe ? s.component.probe.timeout : 1_000)));
   const options: ActivityOptions = { startToCloseTimeout: slowest + 30_000, retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 } };
@@ -69,4 +73,29 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult>
     reported: results.flatMap((r) => r.reported),
     ...(skipped.length > 0 ? { unreachable: skipped } : {}),
   };
+}
+
+/**
+ * One host's sweep, by revision: its agent reads the schedule's specs (once per revision) and probes
+ * them. A host whose agent picks nothing up is reported to its host's workflow and skipped, as above.
+ */
+async function sweepByRevision(input: SweepByRevision): Promise<SweepResult> {
+  const options: ActivityOptions = {
+    startToCloseTimeout: Math.max(1_000, input.probeTimeoutMs) + 30_000,
+    retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 },
+  };
+  const taskQueue = workflowInfo().taskQueue;
+  const { group, scheduleId, revision, host } = input;
+  const summary = `probe ${input.components} component(s) of group ${group}${host === DEFAULT_HOST ? '' : ` on ${host}`}`;
+  try {
+    return await hostActivities(host, { ...options, summary }).sweepHealth({ group, scheduleId, revision, taskQueue });
+  } catch (err) {
+    if (!isPickupTimeout(err)) throw err;
+    const { reportHostOutage } = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
+    // Which components and where to notify: the central activity reads them from the same specs.
+    await reportHostOutage({ taskQueue, report: { host, by: `sweep ${group}`, seenAt: new Date(Date.now()).toISOString() }, specsOf: { scheduleId, revision } }).catch(
+      () => undefined,
+    );
+    return { probed: 0, unhealthy: [], reported: [], unreachable: [host] };
+  }
 }

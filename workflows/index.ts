@@ -8,6 +8,7 @@ export { saga } from './saga';
 export { backlogReplay } from './backlog';
 export { supervisor } from './supervisor';
 export { healthSweep } from './health-sweep';
+export { healthSpecs } from './health-specs';
 export { fleetLimiter } from './fleet-limiter';
 export { drill } from './drill';
 export { checkComponent } from './check';
