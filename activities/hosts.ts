@@ -40,7 +40,15 @@ export function createHostActivities(sweepSpecs: SweepSpecsReader = createSweepS
      * Signal-with-start of the host's workflow with what was seen. Safe twice: the workflow treats
      * every report of an outage it already knows as the same outage (one notification).
      */
-    async reportHostOutage({ taskQueue, report: given, specsOf }: { taskQueue: string; report: HostOutageReport; specsOf?: { scheduleId: string; revision: string } }): Promise<void> {
+    async reportHostOutage({
+      taskQueue,
+      report: given,
+      specsOf,
+    }: {
+      taskQueue: string;
+      report: HostOutageReport;
+      specsOf?: { scheduleId: string; revision: string };
+    }): Promise<void> {
       const client = Context.current().client;
       // A sweep by revision names its schedule: its components and where to notify come from its specs.
       const specs = specsOf && (await sweepSpecs(client, specsOf.scheduleId, specsOf.revision)).specs;

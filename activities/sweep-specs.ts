@@ -24,11 +24,13 @@ export function createSweepSpecsReader() {
       .getHandle(workflowId)
       .fetchHistory()
       .catch((err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) throw ApplicationFailure.nonRetryable(`no specs for ${scheduleId}: ${workflowId} not found (reconcile the schedules)`, 'SweepSpecsMissing');
+        if (err instanceof WorkflowNotFoundError)
+          throw ApplicationFailure.nonRetryable(`no specs for ${scheduleId}: ${workflowId} not found (reconcile the schedules)`, 'SweepSpecsMissing');
         throw err;
       });
     const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-    if (!payload) throw ApplicationFailure.nonRetryable(`no specs for ${scheduleId}: ${workflowId} has no input (reconcile the schedules)`, 'SweepSpecsMissing');
+    if (!payload)
+      throw ApplicationFailure.nonRetryable(`no specs for ${scheduleId}: ${workflowId} has no input (reconcile the schedules)`, 'SweepSpecsMissing');
     const input = client.options.loadedDataConverter.payloadConverter.fromPayload<HealthSpecsInput>(payload);
     return { revision: input.revision, specs: input.specs };
   }

@@ -61,11 +61,7 @@ export const SettingsSchema = z.object({
    * default, about 60% of the heap limit in MiB (2,310 here). Each idle supervisor kept costs about
    * 0.3 MiB; one not kept is replayed from its history when a report or timer wakes it.
    */
-  MEND_WORKFLOW_CACHE: z
-    .string()
-    .regex(/^\d+$/, { message: 'expected a whole number of workflows, e.g. 500' })
-    .transform(Number)
-    .optional(),
+  MEND_WORKFLOW_CACHE: z.string().regex(/^\d+$/, { message: 'expected a whole number of workflows, e.g. 500' }).transform(Number).optional(),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;

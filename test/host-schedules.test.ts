@@ -162,13 +162,21 @@ describe('health schedules per host (PID namespaces)', { skip: canSimulateHosts 
           const { events } = await handle.fetchHistory();
           const input = events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
           const activity = events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!.input!.payloads![0]!;
-          return { workflowId: action.action.workflow.workflowId, runId: action.action.workflow.firstExecutionRunId, input: JSON.stringify(decode(input)), activity: JSON.stringify(decode(activity)) };
+          return {
+            workflowId: action.action.workflow.workflowId,
+            runId: action.action.workflow.firstExecutionRunId,
+            input: JSON.stringify(decode(input)),
+            activity: JSON.stringify(decode(activity)),
+          };
         }
         return undefined;
       });
     const revision = await hashOf();
     const sweep = await sweepAfter(0);
-    for (const [what, json] of [['the firing', sweep.input], ['its activity', sweep.activity]] as const) {
+    for (const [what, json] of [
+      ['the firing', sweep.input],
+      ['its activity', sweep.activity],
+    ] as const) {
       assert.ok(!json.includes('"specs"'), `${what} carries no specs: ${json}`);
       assert.ok(json.includes(revision!), `${what} names the revision`);
       assert.ok(json.length < 600, `${what}: ${json.length} bytes`);

@@ -93,9 +93,11 @@ async function sweepByRevision(input: SweepByRevision): Promise<SweepResult> {
     if (!isPickupTimeout(err)) throw err;
     const { reportHostOutage } = proxyActivities<MendActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } });
     // Which components and where to notify: the central activity reads them from the same specs.
-    await reportHostOutage({ taskQueue, report: { host, by: `sweep ${group}`, seenAt: new Date(Date.now()).toISOString() }, specsOf: { scheduleId, revision } }).catch(
-      () => undefined,
-    );
+    await reportHostOutage({
+      taskQueue,
+      report: { host, by: `sweep ${group}`, seenAt: new Date(Date.now()).toISOString() },
+      specsOf: { scheduleId, revision },
+    }).catch(() => undefined);
     return { probed: 0, unhealthy: [], reported: [], unreachable: [host] };
   }
 }
