@@ -115,23 +115,41 @@ export async function dependencyTrials(
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The fields of a dependency-order result that its table row reads. */
+interface OrderedResult {
+  trials: number;
+  seconds: number[];
+  summary: Summary;
+  notRecovered: number;
+  starts: number[];
+}
+
+/**
+ * The rows of a dependency-order table (this scenario's and the mass outage's dependent variant):
+ * peer, how it handles dependencies, trials, median and p95 to all healthy, not recovered, starts
+ * made too early over all trials, process starts per trial, and mend's median over the peer's.
+ */
+export function orderedRows<R extends OrderedResult>(rows: Record<string, R>, of: (r: R) => { handling?: string; early?: number[] }): string[] {
+  const mend = rows.mend?.summary;
+  return Object.entries(rows).map(([name, r]) => {
+    const never = r.seconds.length === 0;
+    const { handling, early } = of(r);
+    const ratio = name === 'mend' || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`;
+    return `| ${name} | ${handling ?? '-'} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${sum(early ?? [])} | ${summarize(r.starts).median} | ${ratio} |`;
+  });
+}
 const secs = (x: number) => (Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
 
 /** The report section: the table lines (and the chart written beside the report). */
 export function dependencySection(rows: Record<string, DependencyResult>, resultsDir: string): { peers: Record<string, DependencyResult>; markdown: string[] } {
-  const mend = rows.mend?.summary;
   const markdown = [
     'A stack store ← api ← web; each dependent opens its connection to its dependency at start, so after the store restarts api must be restarted too, then web; a dependent started while its dependency is not healthy stays broken. The benchmark SIGKILLs the store and measures the time until all three answer healthy together (and stay so for 1 s). "Started too early" counts the starts of a service while its dependency was not healthy, as each service records them itself. A trial not recovered by the deadline is repaired by hand (restart in dependency order) before the next.',
     '',
     '| peer | dependencies | trials | all healthy: median | p95 | not recovered | started too early (all trials) | process starts per trial (median) | mend / peer (median) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const [name, r] of Object.entries(rows)) {
-    const never = r.seconds.length === 0;
-    markdown.push(
-      `| ${name} | ${r.dependencyHandling} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${sum(r.startsBeforeDependency)} | ${summarize(r.starts).median} | ${name === 'mend' || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`} |`,
-    );
-  }
+  markdown.push(...orderedRows(rows, (r) => ({ handling: r.dependencyHandling, early: r.startsBeforeDependency })));
   markdown.push('', '![dependency order](dependency-order.svg)');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(

@@ -18,6 +18,7 @@ import { summarize, type Summary } from '../lib/stats';
 import { log, sleep } from '../lib/util';
 import type { BenchService, Peer } from '../peers/types';
 import { CHAIN_LENGTH, CHAINS } from './mass-outage-chains';
+import { orderedRows } from './dependency';
 import { barChart } from '../report';
 
 export const MASS_OUTAGE_SIZE = 50;
@@ -188,20 +189,13 @@ export function chainedOutageSection(
   rows: Record<string, MassOutageResult>,
   resultsDir: string,
 ): { peers: Record<string, MassOutageResult>; markdown: string[] } {
-  const mend = rows.mend?.summary;
-  const sum = (xs: number[] | undefined) => (xs ?? []).reduce((a, b) => a + b, 0);
   const markdown = [
     `${CHAINS} chains of ${CHAIN_LENGTH} demo services (each needs the one before it), all ${CHAINS * CHAIN_LENGTH} SIGKILLed at once. Each dependent opens its "connection" to its dependency at start (demo/service.js CONNECT_DEPENDENCIES): one started while its dependency is not healthy stays broken and counts that start as too early (0 is right). "All healthy" is the time from the kill to the last service answering healthy from a new process. A peer that leaves a chain broken is repaired by hand (restarted in order) before its next trial, and its trial counts as not recovered.`,
     '',
     '| peer | dependencies | trials | all healthy: median | p95 | not recovered | started too early (all trials) | process starts per trial (median) | mend / peer (median) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const [name, r] of Object.entries(rows)) {
-    const never = r.seconds.length === 0;
-    markdown.push(
-      `| ${name} | ${r.dependencyHandling ?? '-'} | ${r.trials} | ${never ? 'never' : secs(r.summary.median)} | ${never ? 'never' : secs(r.summary.p95)} | ${r.notRecovered} | ${sum(r.startsTooEarly)} | ${summarize(r.starts).median} | ${name === 'mend' || never || !mend || mend.n === 0 ? '-' : `${(mend.median / r.summary.median).toFixed(2)}×`} |`,
-    );
-  }
+  markdown.push(...orderedRows(rows, (r) => ({ handling: r.dependencyHandling, early: r.startsTooEarly })));
   markdown.push('', '![mass outage, dependent](mass-outage-chains.svg)');
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(
