@@ -34,16 +34,43 @@ import {
   type TestWorker,
 } from './helpers';
 
+/**
+ * A fleet limiter on a queue of its own, with an in-process worker and a client, set up and ended
+ * around the calling describe block. Permits are signalled to the asking supervisor; here a second
+ * limiter (which ignores them) stands in for each.
+ */
+function limiterLab(name: string) {
+  const queue = uniqueQueue(name);
+  const lab = {
+    queue,
+    limiterId: fleetLimiterWorkflowId(queue),
+    standIn: fleetLimiterWorkflowId(`${queue}-stand-in`),
+    client: undefined as unknown as MendClient,
+  };
+  let worker: TestWorker | undefined;
+  before(async () => {
+    worker = await startInProcessWorker(queue);
+    lab.client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    await lab.client.temporal.workflow.start(WORKFLOW_TYPES.fleetLimiter, { workflowId: lab.standIn, taskQueue: queue, args: [{}] });
+  });
+  after(async () => {
+    for (const id of [lab.limiterId, lab.standIn])
+      await lab.client?.temporal.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
+    await lab.client?.close();
+    await worker?.stop();
+  });
+  return lab;
+}
+
 describe('the fleet limiter admits cheap recoveries by an adaptive window per host', () => {
-  const queue = uniqueQueue('fleet-aimd');
-  const limiterId = fleetLimiterWorkflowId(queue);
-  // Permits are signalled to the asking supervisor; here a second limiter (which ignores them) stands in for each.
-  const standIn = fleetLimiterWorkflowId(`${queue}-stand-in`);
-  let worker: TestWorker;
-  let client: MendClient;
+  const lab = limiterLab('fleet-aimd');
+  const { queue, limiterId, standIn } = lab;
 
   const acquire = (req: Omit<PermitRequest, 'supervisorId'>) =>
-    client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+    lab.client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
       workflowId: limiterId,
       taskQueue: queue,
       args: [{}],
@@ -51,7 +78,7 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
       signalArgs: [{ ...req, supervisorId: standIn }],
     });
   const cheap = (component: string, host = 'local') => acquire({ component, max: 2, adaptive: { ceiling: 12, slowMs: 60_000 }, host });
-  const state = () => client.temporal.workflow.getHandle(limiterId).query(fleetStateQuery);
+  const state = () => lab.client.temporal.workflow.getHandle(limiterId).query(fleetStateQuery);
   const held = (s: FleetLimiterState, filter: (h: FleetLimiterState['holders'][number]) => boolean) => s.holders.filter(filter).length;
   const cheapOn = (host: string) => (h: FleetLimiterState['holders'][number]) => h.cheap === true && h.host === host;
   const settled = (what: string, check: (s: FleetLimiterState) => boolean) =>
@@ -59,22 +86,6 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
       const s = await state();
       return check(s) && s;
     });
-
-  before(async () => {
-    worker = await startInProcessWorker(queue);
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-    await client.temporal.workflow.start(WORKFLOW_TYPES.fleetLimiter, { workflowId: standIn, taskQueue: queue, args: [{}] });
-  });
-
-  after(async () => {
-    for (const id of [limiterId, standIn])
-      await client?.temporal.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-    await client?.close();
-    await worker?.stop();
-  });
 
   test('a new window admits half its ceiling at once, quick successes take it to the ceiling, a failure halves it, destructive ones stay at the cap', async () => {
     for (let i = 0; i < 4; i++) await acquire({ component: `d${i}`, max: 2, destructive: true, maxDestructivePerMinute: 100 });
@@ -96,7 +107,7 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
     let next = 6;
     for (let round = 0; round < 2; round++) {
       const holding = s.holders.filter(cheapOn('local')).map((h) => h.component);
-      for (const component of holding) await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component, ok: true });
+      for (const component of holding) await lab.client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component, ok: true });
       next = Math.min(12, next + holding.length);
       const want = next;
       s = await settled(
@@ -116,48 +127,29 @@ describe('the fleet limiter admits cheap recoveries by an adaptive window per ho
 
     // A failed recovery halves the window: 12 → 6.
     const one = s.holders.find(cheapOn('local'))!.component;
-    await client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component: one, ok: false });
+    await lab.client.temporal.workflow.getHandle(limiterId).signal(releaseSignal, { component: one, ok: false });
     s = await settled('window halved', (x) => x.windows?.local?.size === 6);
     assert.equal(
       held(s, (h) => !h.cheap),
       2,
     );
 
-    const { runId } = await client.temporal.workflow.getHandle(limiterId).describe();
+    const { runId } = await lab.client.temporal.workflow.getHandle(limiterId).describe();
     // The branch with slow start (fleet-limiter-adaptive-windows.json is the one before it).
     recordHistory(limiterId, runId, 'fleet-limiter-slow-start.json');
   });
 });
 
 describe('the fleet limiter forgets a permit given back before its grant signal completed', () => {
-  const queue = uniqueQueue('fleet-race');
-  const limiterId = fleetLimiterWorkflowId(queue);
-  const standIn = fleetLimiterWorkflowId(`${queue}-stand-in`);
-  let worker: TestWorker;
-  let client: MendClient;
-
-  before(async () => {
-    worker = await startInProcessWorker(queue);
-    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-    await client.temporal.workflow.start(WORKFLOW_TYPES.fleetLimiter, { workflowId: standIn, taskQueue: queue, args: [{}] });
-  });
-
-  after(async () => {
-    for (const id of [limiterId, standIn])
-      await client?.temporal.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-    await client?.close();
-    await worker?.stop();
-  });
+  const lab = limiterLab('fleet-race');
+  const { queue, limiterId, standIn } = lab;
 
   test('a release sent right after the request leaves no permit held (before, one that beat the grant signal was held until its 2 h lease)', async () => {
-    const handle = () => client.temporal.workflow.getHandle(limiterId);
+    const handle = () => lab.client.temporal.workflow.getHandle(limiterId);
     const components = Array.from({ length: 12 }, (_, i) => `r${i}`);
     for (const component of components) {
       // A supervisor whose recovery was moot or quick: the permit goes back as soon as it was asked for.
-      await client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+      await lab.client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
         workflowId: limiterId,
         taskQueue: queue,
         args: [{}],
