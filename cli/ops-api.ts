@@ -160,7 +160,10 @@ export class ApiOps implements MendOps {
     return this.call(() =>
       Promise.all(
         names.map(async (n) => {
-          const { onDisk, ...status } = await this.api.backlogStatus(n);
+          const answer = await this.api.backlogStatus(n);
+          // A partial answer (the replay entity did not answer in time): said in one line, as a 503 was before.
+          if ('unanswered' in answer) throw new CliError(answer.unanswered, EXIT.unreachable);
+          const { onDisk, ...status } = answer;
           return { status, onDisk };
         }),
       ),

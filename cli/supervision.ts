@@ -106,6 +106,10 @@ export function addSupervisionCommands(program: Command, settings: Settings): vo
           else if (c.held && c.health !== 'healthy') console.log(`${c.component}: not recovering: ${c.held}`);
         }
         if (stats.unsupervised.length > 0) console.log(`no supervisor yet: ${stats.unsupervised.join(', ')} (one starts at the first health sweep)`);
+        if (stats.unanswered?.length)
+          console.log(
+            yellow(`partial: no answer in time from the supervisor of ${stats.unanswered.join(', ')} (a busy worker); left out above, try again shortly`),
+          );
       }),
     );
 }

@@ -12,7 +12,8 @@ import { describeHosts } from './hosts';
 import { listRuns } from './runs';
 import { supervisorState } from './supervisors';
 import { isPaused } from '../core/supervisor-machine';
-import { isTimeout, RunNotFoundError, type MendClient } from './index';
+import { RunNotFoundError, type MendClient } from './index';
+import { orUnanswered, READ_QUERY_WAIT_MS, spoolUnanswered, UNANSWERED } from './partial-reads';
 
 const iso = (ms: number | undefined) => (ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? undefined : new Date(ms).toISOString());
 const DAY_MS = 24 * 3_600_000;
@@ -23,19 +24,7 @@ const DAY_RUNS_LIMIT = 500;
  * One that is slower (a busy worker) is shown as not answering, and the page still comes back,
  * instead of the whole read waiting out the API's 10 s deadline and answering 503.
  */
-export const FLEET_QUERY_WAIT_MS = 4_000;
-
-const UNANSWERED = Symbol('unanswered');
-
-/** The state read, or `UNANSWERED` when it did not come within its wait. */
-async function orUnanswered<T>(read: Promise<T>): Promise<T | typeof UNANSWERED> {
-  try {
-    return await read;
-  } catch (err) {
-    if (isTimeout(err)) return UNANSWERED;
-    throw err;
-  }
-}
+export const FLEET_QUERY_WAIT_MS = READ_QUERY_WAIT_MS;
 
 export async function fleetView(mend: MendClient, config: Config, now = Date.now()): Promise<Fleet> {
   const control = new BacklogControl(mend);
@@ -55,7 +44,7 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
         try {
           const status = await orUnanswered(control.status(s.name, { timeoutMs: FLEET_QUERY_WAIT_MS }));
           // Running, as far as anyone knows: its entity did not answer in time.
-          return status === UNANSWERED ? { spool: s.name, running: true } : { spool: s.name, running: true, status };
+          return status === UNANSWERED ? { spool: s.name, running: true, unanswered: spoolUnanswered(s.name) } : { spool: s.name, running: true, status };
         } catch (err) {
           if (err instanceof RunNotFoundError) return { spool: s.name, running: false };
           throw err;

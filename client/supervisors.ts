@@ -8,6 +8,7 @@ import type { Config } from '../core/schemas';
 import type { BreakerResetResult, SupervisorView } from '../core/api';
 import { componentStats, fleetStats, type FleetStats, type SupervisorState } from '../core/supervision';
 import { isPaused } from '../core/supervisor-machine';
+import { orUnanswered, requireReachable, UNANSWERED } from './partial-reads';
 
 /**
  * A supervisor's state, or undefined when the component has none (never reported, or ended).
@@ -27,14 +28,30 @@ export async function supervisorState(client: MendClient, componentId: string, o
   }
 }
 
-/** Per-component and fleet-wide recovery statistics of the config's components, from their supervisors. */
-export async function supervisionStats(client: MendClient, config: Config): Promise<FleetStats> {
+/**
+ * Per-component and fleet-wide recovery statistics of the config's components, from their supervisors.
+ * With `timeoutMs`, each supervisor gets that long to answer (within the caller's deadline), and one
+ * that does not is listed in `unanswered` (a partial answer, client/partial-reads.ts) instead of failing the read.
+ */
+export async function supervisionStats(client: MendClient, config: Config, opts: { timeoutMs?: number } = {}): Promise<FleetStats> {
   const ids = config.components.filter((c) => c.supervision.enabled).map((c) => c.id);
-  const states = await Promise.all(ids.map(async (id) => ({ id, state: await supervisorState(client, id) })));
-  const stats = fleetStats(
-    states.flatMap((s) => (s.state ? [s.state] : [])),
-    states.filter((s) => !s.state).map((s) => s.id),
+  const read = (id: string) => supervisorState(client, id, opts);
+  const states = await Promise.all(
+    ids.map(async (id): Promise<{ id: string; state: SupervisorState | undefined | typeof UNANSWERED }> => ({
+      id,
+      state: opts.timeoutMs === undefined ? await read(id) : await orUnanswered(read(id)),
+    })),
   );
+  const answered = states.flatMap(({ state }) => (state === undefined || state === UNANSWERED ? [] : [state]));
+  const unanswered = states.filter((s) => s.state === UNANSWERED).map((s) => s.id);
+  if (unanswered.length === states.length && unanswered.length > 0) await requireReachable(client);
+  const stats: FleetStats = {
+    ...fleetStats(
+      answered,
+      states.filter((s) => !s.state).map((s) => s.id),
+    ),
+    ...(unanswered.length > 0 ? { unanswered } : {}),
+  };
   const strategy = new Map(config.components.map((c) => [c.id, c.policy.strategy]));
   for (const c of stats.components) c.strategy = strategy.get(c.component);
   return stats;

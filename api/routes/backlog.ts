@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { RunNotFoundError } from '../../client';
 import { BacklogControl } from '../../client/backlog';
+import { orUnanswered, READ_QUERY_WAIT_MS, requireReachable, spoolUnanswered, UNANSWERED } from '../../client/partial-reads';
 import {
   BacklogListSchema,
   BacklogPauseBodySchema,
@@ -11,6 +12,8 @@ import {
   BacklogStatusSchema,
   NoBodySchema,
   SpoolParamsSchema,
+  type BacklogSpoolStatus,
+  type SpoolEntry,
 } from '../../core/api';
 import { selectSpool } from '../../core/config';
 import { ValidationError } from '../../core/errors';
@@ -35,29 +38,35 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
     }
   };
 
+  /** One spool of the list: its status, `unanswered` when its entity did not answer in time, or not running. */
+  const spoolEntry = async (name: string): Promise<SpoolEntry> => {
+    try {
+      const status = await orUnanswered(control.status(name, { timeoutMs: READ_QUERY_WAIT_MS }));
+      return status === UNANSWERED ? { spool: name, running: true, unanswered: spoolUnanswered(name) } : { spool: name, running: true, status };
+    } catch (err) {
+      if (err instanceof RunNotFoundError) return { spool: name, running: false };
+      throw err;
+    }
+  };
+
   app.get(
     '/backlog',
     {
       config: { auth: 'viewer' },
       schema: {
         tags: ['backlog'],
-        summary: 'replay status of every configured spool',
+        summary:
+          'replay status of every configured spool; a spool whose entity did not answer within 4 s has `unanswered` instead of `status` (a partial answer)',
         security,
         response: { 200: BacklogListSchema, ...errorResponses(401, 403, 503) },
       },
     },
-    async () => ({
-      spools: await Promise.all(
-        deps.config.spools.map(async (s) => {
-          try {
-            return { spool: s.name, running: true, status: await control.status(s.name) };
-          } catch (err) {
-            if (err instanceof RunNotFoundError) return { spool: s.name, running: false };
-            throw err;
-          }
-        }),
-      ),
-    }),
+    // A replay entity that does not answer in time (a busy worker) is said as such: a partial answer, not a 503.
+    async () => {
+      const spools = await Promise.all(deps.config.spools.map((s) => spoolEntry(s.name)));
+      if (spools.length > 0 && spools.every((s) => s.unanswered)) await requireReachable(deps.mend);
+      return { spools };
+    },
   );
 
   app.get(
@@ -66,18 +75,24 @@ export const backlogRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { dep
       config: { auth: 'viewer' },
       schema: {
         tags: ['backlog'],
-        summary: "a spool's replay: running or paused, sink health, pending/processing/failed, last hour, next cycle",
+        summary:
+          "a spool's replay: running or paused, sink health, pending/processing/failed, last hour, next cycle; `unanswered` instead when its entity did not answer within 4 s (a partial answer)",
         security,
         params: SpoolParamsSchema,
         response: { 200: BacklogSpoolStatusSchema, ...errorResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => {
+    async (request): Promise<BacklogSpoolStatus> => {
       const spool = spoolOf(request.params.spool);
-      const status = await control.status(spool.name);
-      // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
-      const onDisk = await counts(spool.dir).catch(() => undefined);
-      return { ...status, ...(onDisk ? { onDisk: { pending: onDisk.pending, failed: onDisk.failed } } : {}) };
+      const [status, onDisk] = await Promise.all([
+        orUnanswered(control.status(spool.name, { timeoutMs: READ_QUERY_WAIT_MS })),
+        // The folder itself, when this machine can see it: items spooled since the last cycle show up here.
+        counts(spool.dir).catch(() => undefined),
+      ]);
+      const disk = onDisk ? { onDisk: { pending: onDisk.pending, failed: onDisk.failed } } : {};
+      if (status !== UNANSWERED) return { ...status, ...disk };
+      await requireReachable(deps.mend);
+      return { spool: spool.name, unanswered: spoolUnanswered(spool.name), ...disk };
     },
   );
 

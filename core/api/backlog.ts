@@ -32,14 +32,38 @@ export const BacklogStatusSchema = z
 /** The replay entity's `status` query answer. */
 export type BacklogStatus = z.output<typeof BacklogStatusSchema>;
 
-/** GET /v1/backlog/:spool: the status, and the spool folder's counts now when the API's machine can read it (items spooled since the last cycle). */
-export const BacklogSpoolStatusSchema = BacklogStatusSchema.extend({
-  onDisk: z.object({ pending: z.number(), failed: z.number() }).optional(),
+/** The spool folder's counts now, when the API's machine can read it (items spooled since the last cycle). */
+const OnDiskSchema = z.object({ pending: z.number(), failed: z.number() });
+
+/**
+ * Set, instead of a status, when the spool's replay entity did not answer its status query within
+ * the read's wait (a busy worker): the answer is partial, and says so. Try again shortly.
+ */
+const UnansweredSchema = z.string();
+
+/** GET /v1/backlog/:spool: the status, and the spool folder's counts now when the API's machine can read it. */
+export const BacklogSpoolAnsweredSchema = BacklogStatusSchema.extend({ onDisk: OnDiskSchema.optional() });
+
+/** GET /v1/backlog/:spool when the replay entity did not answer in time: a partial answer (the spool, why no status, the folder's counts). */
+export const BacklogSpoolUnansweredSchema = z.object({ spool: z.string(), unanswered: UnansweredSchema, onDisk: OnDiskSchema.optional() });
+
+export const BacklogSpoolStatusSchema = z.union([BacklogSpoolAnsweredSchema, BacklogSpoolUnansweredSchema]);
+export type BacklogSpoolStatus = z.output<typeof BacklogSpoolStatusSchema>;
+
+/**
+ * A spool in GET /v1/backlog and on the fleet page: `status` when its replay entity answered,
+ * `unanswered` when it runs but did not answer in time (a partial answer), neither when it is not running.
+ */
+export const SpoolEntrySchema = z.object({
+  spool: z.string(),
+  running: z.boolean(),
+  status: BacklogStatusSchema.optional(),
+  unanswered: UnansweredSchema.optional(),
 });
 
-export const BacklogListSchema = z.object({
-  spools: z.array(z.object({ spool: z.string(), running: z.boolean(), status: BacklogStatusSchema.optional() })),
-});
+export type SpoolEntry = z.output<typeof SpoolEntrySchema>;
+
+export const BacklogListSchema = z.object({ spools: z.array(SpoolEntrySchema) });
 
 /** pause: for how many minutes (default 15, at most 7 days) and why. */
 export const BacklogPauseBodySchema = z

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { BREAKER_STATES } from '../breaker';
 import { FAILURE_CLASSES } from '../failure';
 import { HEALTH_STATES } from '../supervision';
-import { BacklogStatusSchema } from './backlog';
+import { SpoolEntrySchema } from './backlog';
 import { RoleSchema } from './common';
 import { ComponentViewSchema } from './components';
 import { HostViewSchema } from './hosts';
@@ -51,7 +51,7 @@ export const FleetComponentSchema = ComponentViewSchema.extend({
 });
 export type FleetComponent = z.output<typeof FleetComponentSchema>;
 
-export const FleetSpoolSchema = z.object({ spool: z.string(), running: z.boolean(), status: BacklogStatusSchema.optional() });
+export const FleetSpoolSchema = SpoolEntrySchema;
 
 /** A run waiting for an admin's approval (an emergency reset). */
 const ApprovalWaitSchema = RunLinkSchema.extend({ components: z.array(z.string()), strategy: z.string().optional(), deadline: z.string().optional() });

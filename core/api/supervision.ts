@@ -52,6 +52,11 @@ export const FleetStatsSchema = z
     }),
     /** Components in the config without a supervisor yet. */
     unsupervised: z.array(z.string()),
+    /**
+     * Present only in a partial answer: supervised components whose supervisor did not answer
+     * within the read's wait (a busy worker). They are left out of `components` and `fleet`; try again shortly.
+     */
+    unanswered: z.array(z.string()).optional(),
   })
   .meta({ id: 'FleetStats' });
 export type FleetStats = z.output<typeof FleetStatsSchema>;

@@ -1,0 +1,169 @@
+/**
+ * GET /v1/stats, /v1/backlog and /v1/backlog/<spool> when one workflow does not answer its query:
+ * a partial answer that says which one, within the read's wait, not a 503 after the request's
+ * deadline. Found by `npm run fuzz`: on a loaded machine these reads waited out the 10 s deadline
+ * for one supervisor or replay entity and answered 503 for the whole read.
+ * A Temporal that is not reachable still makes them a clear 503.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { MendClient } from '../client';
+import { BacklogControl } from '../client/backlog';
+import { loadConfigFile } from '../client/config';
+import { supervisorSpec } from '../client/schedules';
+import { backlogWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { backlogStatusQuery, supervisorStateQuery } from '../core/messages';
+import type { Config } from '../core/schemas';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { writeItem } from '../domain/backlog/spool';
+import { freePort } from '../scripts/ports';
+import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
+import { sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import type { TokenTable } from '../api/auth';
+
+describe('partial answers of the fleet reads', () => {
+  const dir = tempDir('api-partial');
+  const queue = uniqueQueue('api-partial');
+  const stamp = Date.now().toString(36);
+  const live = `partial-live-${stamp}`;
+  /** Its supervisor and its spool's replay entity run on a queue no worker polls: their queries are never answered. */
+  const mute = `partial-mute-${stamp}`;
+  const liveSpool = `partial-live-${stamp}`;
+  const muteSpool = `partial-mute-${stamp}`;
+  /** Well above the read's 4 s wait: a read that waited it out would answer 503 after this. */
+  const deadlineMs = 9_000;
+  let config: Config;
+  let worker: TestWorker;
+  let client: MendClient;
+  let tokens: TestTokens;
+  let table: TokenTable;
+  let app: FastifyInstance;
+  const started: string[] = [];
+
+  before(async () => {
+    const spool = (name: string) => JSON.stringify({ name, dir: `spool/${name}`, sink: { url: 'http://127.0.0.1:9', timeout: '1s' } });
+    const { file } = await writeDemoConfig(
+      dir,
+      [live, mute].map((id) => ({ id, supervision: { interval: '1h' } })),
+      `spools:\n  - ${spool(liveSpool)}\n  - ${spool(muteSpool)}\n`,
+    );
+    config = loadConfigFile(file, { stateDir: path.join(dir, '.mend') });
+    ({ tokens, table } = makeTokens(live));
+    worker = await startInProcessWorker(queue, path.join(dir, '.mend'));
+    client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
+    for (const id of [live, mute]) {
+      const component = config.components.find((c) => c.id === id)!;
+      await client.temporal.workflow.start(WORKFLOW_TYPES.supervisor, {
+        workflowId: supervisorWorkflowId(id),
+        taskQueue: id === mute ? `${queue}-nobody` : queue,
+        args: [{ spec: supervisorSpec(component, config) }],
+      });
+      started.push(supervisorWorkflowId(id));
+    }
+    await new BacklogControl(client).ensure(config.spools.find((s) => s.name === liveSpool)!);
+    started.push(backlogWorkflowId(liveSpool));
+    await client.temporal.workflow.start(WORKFLOW_TYPES.backlog, {
+      workflowId: backlogWorkflowId(muteSpool),
+      taskQueue: `${queue}-nobody`,
+      args: [{ spool: config.spools.find((s) => s.name === muteSpool)! }],
+    });
+    started.push(backlogWorkflowId(muteSpool));
+    // One item waits in the silent spool's folder: its partial answer still counts it.
+    await writeItem(config.spools.find((s) => s.name === muteSpool)!.dir, { id: 'waiting-1', createdAt: new Date(), payload: { n: 1 } });
+    // The live ones answer before the tests read anything.
+    await waitFor(`${live} answers`, 60_000, () =>
+      client.temporal.workflow
+        .getHandle(supervisorWorkflowId(live))
+        .query(supervisorStateQuery)
+        .then(() => true)
+        .catch(() => false),
+    );
+    await waitFor(`${liveSpool} answers`, 60_000, () =>
+      client.temporal.workflow
+        .getHandle(backlogWorkflowId(liveSpool))
+        .query(backlogStatusQuery)
+        .then(() => true)
+        .catch(() => false),
+    );
+    app = await testApp(client, config, table, { temporalDeadlineMs: deadlineMs });
+  });
+
+  after(async () => {
+    await app?.close();
+    for (const wf of started)
+      await client?.temporal.workflow
+        .getHandle(wf)
+        .terminate('test over')
+        .catch(() => undefined);
+    await worker?.stop();
+    await client?.close();
+  });
+
+  /** GET `url` as a viewer; the answer and how long it took. */
+  async function read(url: string): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+    const t0 = Date.now();
+    const res = await app.inject({ method: 'GET', url, headers: bearer(tokens.viewer) });
+    return { status: res.statusCode, body: res.json(), ms: Date.now() - t0 };
+  }
+
+  test('GET /v1/stats with a silent supervisor: the others counted, the silent one listed as unanswered, not a 503', async () => {
+    const { status, body, ms } = await read('/v1/stats');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(ms < deadlineMs, `answered after ${ms} ms`);
+    assert.deepEqual(body.unanswered, [mute]);
+    const components = body.components as Array<{ component: string }>;
+    assert.deepEqual(
+      components.map((c) => c.component),
+      [live],
+    );
+    assert.equal((body.fleet as { supervised: number }).supervised, 1);
+    assert.deepEqual(body.unsupervised, []);
+  });
+
+  test('GET /v1/backlog with a silent replay entity: the other spool with its status, the silent one marked unanswered, not a 503', async () => {
+    const { status, body, ms } = await read('/v1/backlog');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(ms < deadlineMs, `answered after ${ms} ms`);
+    const spools = body.spools as Array<{ spool: string; running: boolean; status?: { spool: string }; unanswered?: string }>;
+    const entry = (name: string) => spools.find((s) => s.spool === name)!;
+    assert.equal(entry(liveSpool).status?.spool, liveSpool);
+    assert.equal(entry(liveSpool).unanswered, undefined);
+    assert.equal(entry(muteSpool).running, true);
+    assert.equal(entry(muteSpool).status, undefined);
+    assert.match(entry(muteSpool).unanswered ?? '', new RegExp(`^the replay of spool ${muteSpool} did not answer within 4 s`));
+  });
+
+  test('GET /v1/backlog/<spool> of a silent replay entity: a partial answer (the spool, why no status, the folder counts), not a 503', async () => {
+    const { status, body, ms } = await read(`/v1/backlog/${muteSpool}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(ms < deadlineMs, `answered after ${ms} ms`);
+    assert.equal(body.spool, muteSpool);
+    assert.match(String(body.unanswered), /did not answer within 4 s \(a busy worker\)/);
+    assert.equal(body.state, undefined);
+    assert.deepEqual(body.onDisk, { pending: 1, failed: 0 });
+    // The spool that answers is read as before.
+    const other = await read(`/v1/backlog/${liveSpool}`);
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    assert.equal(other.body.spool, liveSpool);
+    assert.equal(other.body.unanswered, undefined);
+    assert.ok(other.body.state === 'running' || other.body.state === 'paused', JSON.stringify(other.body));
+  });
+
+  test('a Temporal that is not reachable still makes /v1/stats, /v1/backlog and /v1/backlog/<spool> a 503 saying so', async () => {
+    const down = await MendClient.connect({ address: `127.0.0.1:${await freePort()}`, lazy: true, taskQueue: queue });
+    const appDown = await testApp(down, config, table, { temporalDeadlineMs: deadlineMs });
+    try {
+      for (const url of ['/v1/stats', '/v1/backlog', `/v1/backlog/${liveSpool}`]) {
+        const res = await appDown.inject({ method: 'GET', url, headers: bearer(tokens.viewer) });
+        assert.equal(res.statusCode, 503, `${url}: ${res.body}`);
+        assert.equal(res.headers['retry-after'], '5');
+        assert.equal(res.json().message, 'Temporal is not reachable; try again shortly', url);
+      }
+    } finally {
+      await appDown.close();
+      await down.close();
+    }
+  });
+});
