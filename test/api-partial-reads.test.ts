@@ -6,6 +6,7 @@
  * A Temporal that is not reachable still makes them a clear 503.
  */
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -20,7 +21,7 @@ import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { writeItem } from '../domain/backlog/spool';
 import { freePort } from '../scripts/ports';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import { sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import { runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 import type { TokenTable } from '../api/auth';
 
 describe('partial answers of the fleet reads', () => {
@@ -149,6 +150,24 @@ describe('partial answers of the fleet reads', () => {
     assert.equal(other.body.spool, liveSpool);
     assert.equal(other.body.unanswered, undefined);
     assert.ok(other.body.state === 'running' || other.body.state === 'paused', JSON.stringify(other.body));
+  });
+
+  test('mend over the API says when an answer is partial: stats names the silent supervisor; the silent spool is one line, exit 3', async () => {
+    const listening = await testApp(client, config, table, { temporalDeadlineMs: deadlineMs });
+    try {
+      await listening.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = listening.server.address() as AddressInfo;
+      const env = { MEND_URL: `http://127.0.0.1:${port}`, MEND_TOKEN: tokens.viewer };
+      const stats = await runCli(['stats'], env);
+      assert.equal(stats.code, 0, stats.stderr);
+      assert.match(stats.stdout, new RegExp(`^${live} `, 'm'));
+      assert.match(stats.stdout, new RegExp(`^partial: no answer in time from the supervisor of ${mute} \\(a busy worker\\)`, 'm'));
+      const silent = await runCli(['backlog', 'status', muteSpool], env);
+      assert.equal(silent.code, 3, silent.stdout);
+      assert.match(silent.stderr, new RegExp(`^mend: the replay of spool ${muteSpool} did not answer within 4 s \\(a busy worker\\).*\n$`));
+    } finally {
+      await listening.close();
+    }
   });
 
   test('a Temporal that is not reachable still makes /v1/stats, /v1/backlog and /v1/backlog/<spool> a 503 saying so', async () => {
