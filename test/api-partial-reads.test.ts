@@ -136,6 +136,18 @@ describe('partial answers of the fleet reads', () => {
     assert.match(entry(muteSpool).unanswered ?? '', new RegExp(`^the replay of spool ${muteSpool} did not answer within 4 s`));
   });
 
+  test('GET /v1/fleet says why a silent spool has no status (unanswered), instead of a bare running entry', async () => {
+    const { status, body, ms } = await read('/v1/fleet');
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(ms < deadlineMs, `answered after ${ms} ms`);
+    const spools = body.spools as Array<{ spool: string; running: boolean; status?: unknown; unanswered?: string }>;
+    const silent = spools.find((s) => s.spool === muteSpool)!;
+    assert.equal(silent.running, true);
+    assert.equal(silent.status, undefined);
+    assert.match(silent.unanswered ?? '', new RegExp(`^the replay of spool ${muteSpool} did not answer within 4 s`));
+    assert.ok(spools.find((s) => s.spool === liveSpool)?.status, 'the spool that answers has its status');
+  });
+
   test('GET /v1/backlog/<spool> of a silent replay entity: a partial answer (the spool, why no status, the folder counts), not a 503', async () => {
     const { status, body, ms } = await read(`/v1/backlog/${muteSpool}`);
     assert.equal(status, 200, JSON.stringify(body));
