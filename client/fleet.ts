@@ -3,7 +3,7 @@
  * its running recovery and phase, the hosts, the spools and the runs that need a human, gathered in
  * one pass so the page makes one request per refresh instead of one per component.
  */
-import { componentView, hourlyCounts, type Fleet, type FleetComponent } from '../core/api';
+import { componentView, hourlyCounts, type Fleet, type FleetComponent, type RunSummary } from '../core/api';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { Component, Config } from '../core/schemas';
 import { componentStats, type SupervisorState } from '../core/supervision';
@@ -28,12 +28,19 @@ export const FLEET_QUERY_WAIT_MS = READ_QUERY_WAIT_MS;
 
 export async function fleetView(mend: MendClient, config: Config, now = Date.now()): Promise<Fleet> {
   const control = new BacklogControl(mend);
-  const [states, running, needsAttention, lastDay, hosts, spools] = await Promise.all([
+  // One visibility query for every running run: the recoveries' phases, and the resets that may wait for approval.
+  const running = listRuns(mend, { status: 'running', limit: 500 });
+  // The approval checks start as soon as that list is in, beside the supervisors' answers, not after them:
+  // in turn, the two waits could add up past the request's deadline on a slow server.
+  const recoveriesAndApprovals = running.then(async ({ runs }) => {
+    const recoveries = runs.filter((r) => r.workflowId.startsWith('mend/recover/'));
+    return { recoveries, approvals: await waitingApprovals(mend, recoveries) };
+  });
+  const [states, { recoveries, approvals }, needsAttention, lastDay, hosts, spools] = await Promise.all([
     Promise.all(
       config.components.map(async (c) => (c.supervision.enabled ? orUnanswered(supervisorState(mend, c.id, { timeoutMs: FLEET_QUERY_WAIT_MS })) : undefined)),
     ),
-    // One visibility query for every running run: the recoveries' phases, and the resets that may wait for approval.
-    listRuns(mend, { status: 'running', limit: 500 }),
+    recoveriesAndApprovals,
     listRuns(mend, { outcome: 'needs-attention', since: new Date(now - DAY_MS).toISOString(), limit: 20 }),
     // Every run of the last 24 h (newest first): the recoveries per hour, started by a supervisor or by hand
     // (a supervisor keeps only its last few), and the last one of each component.
@@ -52,23 +59,6 @@ export async function fleetView(mend: MendClient, config: Config, now = Date.now
       }),
     ),
   ]);
-  const recoveries = running.runs.filter((r) => r.workflowId.startsWith('mend/recover/'));
-
-  // An emergency reset (or a rung of a ladder that escalated to one) is the run that waits for an admin:
-  // its progress says whether it waits now. A run that ended meanwhile is simply not listed.
-  const approvals = (
-    await Promise.all(
-      recoveries
-        .filter((r) => r.strategy === 'emergency-reset')
-        .map(async (r) => {
-          const progress = await mend.progress(r.workflowId, undefined, { timeoutMs: FLEET_QUERY_WAIT_MS }).catch(() => undefined);
-          if (progress?.approval?.state !== 'waiting') return [];
-          return [
-            { workflowId: r.workflowId, runId: r.runId, url: r.url, components: r.components, strategy: r.strategy, deadline: progress.approval.deadline },
-          ];
-        }),
-    )
-  ).flat();
 
   // A dry run (outcome `planned`) recovered nothing: not in the chart, not a last recovery.
   const dayRecoveries = lastDay.runs.filter((r) => r.workflowId.startsWith('mend/recover/') && r.outcome !== 'planned');
@@ -200,4 +190,19 @@ function componentRow(
     mttrP50Ms: stats.mttrP50Ms,
     mttrP95Ms: stats.mttrP95Ms,
   };
+}
+
+/**
+ * An emergency reset (or a rung of a ladder that escalated to one) is the run that waits for an admin:
+ * its progress says whether it waits now. A run that ended meanwhile, or did not answer in time, is not listed.
+ */
+async function waitingApprovals(mend: MendClient, recoveries: RunSummary[]): Promise<Fleet['attention']['approvals']> {
+  const checks = recoveries
+    .filter((r) => r.strategy === 'emergency-reset')
+    .map(async (r) => {
+      const progress = await mend.progress(r.workflowId, undefined, { timeoutMs: FLEET_QUERY_WAIT_MS }).catch(() => undefined);
+      if (progress?.approval?.state !== 'waiting') return [];
+      return [{ workflowId: r.workflowId, runId: r.runId, url: r.url, components: r.components, strategy: r.strategy, deadline: progress.approval.deadline }];
+    });
+  return (await Promise.all(checks)).flat();
 }
