@@ -27,6 +27,8 @@ export const ADAPTIVE_PATCH = 'fleet-limiter-adaptive-windows';
 export const RECORD_BEFORE_SIGNAL_PATCH = 'fleet-limiter-record-before-signal';
 /** Patch: a host's new adaptive window starts at half its ceiling, not at the strict cap (core/aimd.ts slowStartWindow). */
 export const SLOW_START_PATCH = 'fleet-limiter-slow-start';
+/** Patch: a host's adaptive window is never halved below the strict cap (core/aimd.ts AimdSettings.floor); before it, down to 1. */
+export const WINDOW_FLOOR_PATCH = 'fleet-limiter-window-floor';
 
 export interface FleetLimiterInput {
   state?: FleetLimiterState;
@@ -40,6 +42,8 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
   let changed = false;
   // Asked once per run, before any signal is handled: the windows this run creates start at half their ceiling.
   const slowStart = patched(SLOW_START_PATCH);
+  // Likewise: the windows this run keeps have the strict cap as their floor.
+  const floored = patched(WINDOW_FLOOR_PATCH);
 
   setHandler(fleetStateQuery, () => state);
   setHandler(acquireSignal, (req) => {
@@ -48,7 +52,7 @@ export async function fleetLimiter(input: FleetLimiterInput = {}): Promise<void>
     // The host's window takes the newest ceiling and threshold (state only: pickGrants reads it once patched).
     if (req.adaptive) {
       const host = hostKey(req);
-      state.windows = { ...state.windows, [host]: windowFor(state.windows?.[host], req.adaptive, req.max, slowStart) };
+      state.windows = { ...state.windows, [host]: windowFor(state.windows?.[host], req.adaptive, req.max, slowStart, floored) };
     }
     // A repeated request (a retried activity) neither queues twice nor takes a second permit.
     if (!state.holders.some((h) => h.component === req.component) && !state.waiting.some((w) => w.component === req.component)) {
