@@ -5,12 +5,17 @@
  * histories and prints, per stage, the median and max over services of the time since the kill:
  * detected (pid watch or a failed report), permit asked, permit granted, recovery run started,
  * restart activity scheduled / started / closed, and healthy (as the bench sees it). Prints one
- * JSON line per trial too (`profile:`), for A/B comparisons.
+ * JSON line per trial too (`profile:`), for A/B comparisons. With --counts, also what each recovery
+ * cost in orchestration (a `counts:` JSON line): workflow tasks, activities, signals and child starts
+ * per recovery in the supervisors, the recovery runs and the fleet limiter (from their histories,
+ * since the kill), and the worker's and the dev server's CPU time from the kill to all healthy.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { healthyPid } from './lib/fleet-health';
+import { addCounts, countHistory, cpuMs, emptyCounts, perEach } from './lib/history-counts';
 import { summarize } from './lib/stats';
 import type { TimelinePoint } from './lib/timeline';
 import { log, sleep } from './lib/util';
@@ -28,6 +33,7 @@ const trials = ti >= 0 ? Number(argv[ti + 1]) : 5;
 const chains = argv.includes('--chains');
 const di = argv.indexOf('--dump');
 const dump = di >= 0 ? argv[di + 1] : undefined;
+const counting = argv.includes('--counts');
 
 const firstAfter = (points: TimelinePoint[], since: number, what: (w: string) => boolean) => points.find((p) => p.at >= since && what(p.what))?.at;
 
@@ -41,6 +47,7 @@ async function main(): Promise<void> {
       // Settled: every supervisor healthy again (the peer's start waits for that the first time).
       await sleep(3_000);
       const pids = await Promise.all(services.map((s) => healthyPid(s, 1_000)));
+      const cpuBefore = await Promise.all([cpuMs(peer.pids().worker), cpuMs(peer.pids().server)]);
       const killedAt = Date.now();
       pids.forEach((pid) => {
         try {
@@ -59,6 +66,7 @@ async function main(): Promise<void> {
           return undefined;
         }),
       );
+      const cpuAfter = await Promise.all([cpuMs(peer.pids().worker), cpuMs(peer.pids().server)]);
       await sleep(1_500);
       const stages: Record<string, number[]> = {};
       const add = (k: string, at: number | undefined) => at !== undefined && (stages[k] ??= []).push(at - killedAt);
@@ -123,6 +131,26 @@ async function main(): Promise<void> {
       console.log(
         `profile: ${JSON.stringify({ trial: t, allHealthyS: all, load: os.loadavg()[0], stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, Math.round(summarize(v).median)])) })}`,
       );
+      if (counting) {
+        const part = { supervisor: emptyCounts(), recovery: emptyCounts(), limiter: emptyCounts() };
+        for (const s of services) {
+          countHistory(await peer.history(supervisorWorkflowId(s.name)).catch(() => []), killedAt, part.supervisor);
+          countHistory(await peer.history(recoveryWorkflowId(s.name)).catch(() => []), killedAt, part.recovery);
+        }
+        countHistory(await peer.history(peer.limiterId).catch(() => []), killedAt, part.limiter);
+        const all = addCounts(addCounts(addCounts(emptyCounts(), part.supervisor), part.recovery), part.limiter);
+        const n = services.length;
+        const cpu = (k: 0 | 1) => (cpuAfter[k] !== undefined && cpuBefore[k] !== undefined ? Math.round((cpuAfter[k] - cpuBefore[k]) / n) : undefined);
+        const per = { supervisor: perEach(part.supervisor, n), recovery: perEach(part.recovery, n), limiter: perEach(part.limiter, n), all: perEach(all, n) };
+        for (const [k, c] of Object.entries(per))
+          log(
+            `  per recovery, ${k.padEnd(10)} ${c.workflowTasks} workflow tasks (${c.workflowTaskMs} ms), ${Object.values(c.activities).reduce((a, b) => a + b, 0)} activities ${JSON.stringify(c.activities)}, signals in ${JSON.stringify(c.signalsIn)}, out ${c.signalsOut}, children ${c.children}, events ${c.events}`,
+          );
+        const windows = (await peer.limiterState())?.windows;
+        log(`  host windows after the trial: ${JSON.stringify(windows)}`);
+        log(`  per recovery, CPU ms: worker ${cpu(0) ?? '?'}, server ${cpu(1) ?? '?'}`);
+        console.log(`counts: ${JSON.stringify({ trial: t, load: os.loadavg()[0], cpuMsPerRecovery: { worker: cpu(0), server: cpu(1) }, windows, per })}`);
+      }
     }
   } finally {
     await peer.stop();

@@ -11,6 +11,14 @@ export interface AimdSettings {
   ceiling: number;
   /** A recovery that took longer than this counts as slow: a decrease, as a failure does. */
   slowMs: number;
+  /**
+   * Fewest recoveries at once, whatever happens: the strict cap, once the fleet limiter has its
+   * window-floor patch (unset: 1, as before it). The window is there to admit more than the strict
+   * cap when cheap recoveries go well; halving it below the cap made a loaded host restart crashed
+   * processes one at a time, slower than the cap any expensive recovery still gets, and the slowness
+   * that halved it was the queue's own (a long wait for a permit makes every hold long).
+   */
+  floor?: number;
 }
 
 /** How a recovery that held a permit ended: `ok` undefined when none ran (healthy again meanwhile). */
@@ -24,11 +32,11 @@ export const AIMD_INCREASE = 1;
 /** The window is multiplied by this on a slow or failed recovery. */
 export const AIMD_DECREASE = 0.5;
 
-/** Clamped to [1, ceiling]: a window never admits none, nor more than its ceiling. */
-export function clampWindow(size: number, ceiling: number): number {
+/** Clamped to [floor, ceiling] (floor at least 1, at most the ceiling): a window never admits none, nor more than its ceiling. */
+export function clampWindow(size: number, ceiling: number, floor = 1): number {
   const top = Math.max(1, Math.floor(ceiling));
   if (!Number.isFinite(size)) return top;
-  return Math.min(top, Math.max(1, size));
+  return Math.min(top, Math.max(1, Math.floor(floor), size));
 }
 
 /** The window a host starts with: the strict cap (what it always had), within the ceiling. */
@@ -46,11 +54,11 @@ export function slowStartWindow(strictMax: number, ceiling: number): number {
   return clampWindow(Math.max(strictMax, Math.floor(ceiling / 2)), ceiling);
 }
 
-/** The window after a recovery ended: one more after a quick success, halved after a slow or failed one; unchanged when none ran. */
+/** The window after a recovery ended: one more after a quick success, halved (not below its floor) after a slow or failed one; unchanged when none ran. */
 export function nextWindow(size: number, outcome: AimdOutcome, settings: AimdSettings): number {
-  if (outcome.ok === undefined) return clampWindow(size, settings.ceiling);
+  if (outcome.ok === undefined) return clampWindow(size, settings.ceiling, settings.floor);
   const quick = outcome.ok && outcome.durationMs <= settings.slowMs;
-  return clampWindow(quick ? size + AIMD_INCREASE : size * AIMD_DECREASE, settings.ceiling);
+  return clampWindow(quick ? size + AIMD_INCREASE : size * AIMD_DECREASE, settings.ceiling, settings.floor);
 }
 
 /** Recoveries the window admits at once (whole ones, at least one). */

@@ -397,6 +397,8 @@ export interface PermitHolder {
 export interface HostWindow extends AdaptiveCap {
   /** Recoveries admitted at once (a real number; its whole part counts). */
   size: number;
+  /** Never halved below this: the strict cap (set once the limiter has its window-floor patch; core/aimd.ts). */
+  floor?: number;
 }
 
 export interface PermitQueue {
@@ -474,10 +476,15 @@ function startingWindow(strictMax: number, ceiling: number, slowStart: boolean):
   return slowStart ? slowStartWindow(strictMax, ceiling) : initialWindow(strictMax, ceiling);
 }
 
-/** A host's window as the newest cheap request of it says (its ceiling and threshold), created at the strict cap (slow start: half the ceiling). */
-export function windowFor(current: HostWindow | undefined, cap: AdaptiveCap, strictMax: number, slowStart = false): HostWindow {
+/**
+ * A host's window as the newest cheap request of it says (its ceiling and threshold), created at the
+ * strict cap (slow start: half the ceiling). With `floored` (the limiter's window-floor patch) it is
+ * never below the strict cap, nor halved below it later (core/aimd.ts AimdSettings.floor).
+ */
+export function windowFor(current: HostWindow | undefined, cap: AdaptiveCap, strictMax: number, slowStart = false, floored = false): HostWindow {
   const size = current?.size ?? startingWindow(strictMax, cap.ceiling, slowStart);
-  return { ceiling: cap.ceiling, slowMs: cap.slowMs, size: clampWindow(size, cap.ceiling) };
+  const floor = floored ? { floor: clampWindow(strictMax, cap.ceiling) } : {};
+  return { ceiling: cap.ceiling, slowMs: cap.slowMs, size: clampWindow(size, cap.ceiling, floor.floor), ...floor };
 }
 
 /** A cheap permit came back: its host's window after how the recovery went (core/aimd.ts). */

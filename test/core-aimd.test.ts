@@ -163,4 +163,36 @@ describe('fleet limiter grants with adaptive windows', () => {
       }),
     );
   });
+
+  test('slow recoveries in a row take a window without a floor below the strict cap (to 1); with the floor it stays at the cap', () => {
+    // A mass outage on a loaded host: every recovery holds its permit past slowAfter, mostly waiting its turn.
+    const cap = { ceiling: 16, slowMs: 10_000 };
+    const slow = { ok: true, durationMs: 12_000 };
+    let [unfloored, floored] = [windowFor(undefined, cap, 5, true), windowFor(undefined, cap, 5, true, true)];
+    assert.deepEqual([unfloored.size, floored.size], [8, 8]);
+    for (let i = 0; i < 6; i++) [unfloored, floored] = [releasedWindow(unfloored, slow), releasedWindow(floored, slow)];
+    assert.equal(unfloored.size, 1, 'without the floor: one at a time, below the strict cap of 5');
+    assert.equal(floored.size, 5, 'with the floor: the strict cap');
+    const waiting = Array.from({ length: 30 }, (_, i) => cheap(`c${i}`, i));
+    const queue = (window: typeof floored): PermitQueue => ({ max: 5, holders: [], waiting, destructiveGrants: [], windows: { local: window } });
+    assert.equal(pickGrants(queue(unfloored), 1_000, true, true).grant.length, 1);
+    assert.equal(pickGrants(queue(floored), 1_000, true, true).grant.length, 5, 'admits the strict cap at once');
+    // Quick successes still grow it from there.
+    assert.equal(releasedWindow(floored, { ok: true, durationMs: 300 }).size, 6);
+  });
+
+  test('a floored window stays within [min(cap, ceiling), ceiling] whatever the outcomes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 64 }), settingsArb, fc.array(outcomeArb, { maxLength: 100 }), (strict, settings, outcomes) => {
+        let w = windowFor(undefined, settings, strict, true, true);
+        const floor = Math.min(strict, settings.ceiling);
+        for (const o of outcomes) {
+          w = releasedWindow(w, o);
+          assert.ok(w.size >= floor && w.size <= settings.ceiling, `window ${w.size} within [${floor}, ${settings.ceiling}]`);
+        }
+        // An existing window below the cap (from a run before the patch) is raised to it.
+        assert.equal(windowFor({ ...settings, size: 1 }, settings, strict, true, true).size, floor);
+      }),
+    );
+  });
 });

@@ -3,7 +3,8 @@
  * release signals on the dev server: cheap recoveries (immediate or progressive restarts) are
  * admitted by their host's AIMD window, which starts at half its ceiling (slow start), grows with
  * quick successes and halves on a failure, while destructive ones stay at the strict cap, and one host's full window
- * holds back no other host. Then real supervisors: seven slow-starting services killed at once,
+ * holds back no other host, no window is halved below the strict cap, and a permit whose supervisor
+ * is gone goes on to the next request at once. Then real supervisors: seven slow-starting services killed at once,
  * twice, with no cap configured: the second time more than five are recovered at once.
  */
 import assert from 'node:assert/strict';
@@ -174,6 +175,81 @@ describe('the fleet limiter forgets a permit given back before its grant signal 
     );
     const { runId } = await handle().describe();
     recordHistory(limiterId, runId, 'fleet-limiter-record-before-signal.json');
+  });
+});
+
+describe('the fleet limiter never halves a window below the strict cap', () => {
+  const lab = limiterLab('fleet-floor');
+  const { queue, limiterId, standIn } = lab;
+
+  test('failed and slow recoveries in a row leave the window at the strict cap (before, one at a time)', async () => {
+    const handle = () => lab.client.temporal.workflow.getHandle(limiterId);
+    // Strict cap 3, ceiling 12: the window starts at 6. slowAfter 1 ms: every hold counts as slow.
+    const acquire = (component: string) =>
+      lab.client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+        workflowId: limiterId,
+        taskQueue: queue,
+        args: [{}],
+        signal: acquireSignal,
+        signalArgs: [{ component, max: 3, adaptive: { ceiling: 12, slowMs: 1 }, host: 'local', supervisorId: standIn }],
+      });
+    for (let i = 0; i < 20; i++) await acquire(`c${i}`);
+    let s = await waitFor('the first grants', 20_000, async () => {
+      const x = await handle().query(fleetStateQuery);
+      return x.holders.length === 6 && x;
+    });
+    // Each release is a failure or a slow success (held far longer than 1 ms): 6 → 3 → 1.5 → 1 without a floor.
+    for (let round = 0; round < 4; round++) {
+      const holding = s.holders.map((h) => h.component);
+      for (const [n, component] of holding.entries()) await handle().signal(releaseSignal, { component, ok: n % 2 === 0 });
+      s = await waitFor(`round ${round} re-granted`, 20_000, async () => {
+        const x = await handle().query(fleetStateQuery);
+        return x.holders.every((h) => !holding.includes(h.component)) && x.holders.length > 0 && x;
+      });
+    }
+    assert.equal(s.windows?.local?.size, 3, 'the window is at the strict cap, not below it');
+    assert.equal(s.holders.length, 3, 'three held at once: the strict cap');
+    const { runId } = await handle().describe();
+    // The branch with the floor (fleet-limiter-slow-start.json is the one before it).
+    recordHistory(limiterId, runId, 'fleet-limiter-window-floor.json');
+  });
+});
+
+describe('the fleet limiter hands on at once a permit whose supervisor is gone', () => {
+  const lab = limiterLab('fleet-gone');
+  const { queue, limiterId, standIn } = lab;
+
+  test('a permit signalled to a gone supervisor goes to the next request waiting (before, it waited for the next acquire or release)', async () => {
+    const handle = () => lab.client.temporal.workflow.getHandle(limiterId);
+    const acquire = (component: string, supervisorId: string) =>
+      lab.client.temporal.workflow.signalWithStart(WORKFLOW_TYPES.fleetLimiter, {
+        workflowId: limiterId,
+        taskQueue: queue,
+        args: [{}],
+        signal: acquireSignal,
+        signalArgs: [{ component, max: 1, supervisorId }],
+      });
+    const state = (what: string, check: (s: FleetLimiterState) => boolean) =>
+      waitFor(what, 20_000, async () => {
+        const s = await handle().query(fleetStateQuery);
+        return check(s) && s;
+      });
+    await acquire('held', standIn);
+    await state('the one permit held', (s) => s.granted === 1 && s.holders.length === 1);
+    // Oldest first: the gone supervisor's request is next, then one that can take it.
+    await acquire('orphan', `mend/supervisor/gone-${queue}`);
+    await acquire('next', standIn);
+    await state('both waiting', (s) => s.waiting.length === 2);
+    await handle().signal(releaseSignal, { component: 'held', ok: true });
+    // Its signal completed too (granted counts it then): held and next got theirs; the orphan never did.
+    const s = await state('the permit with the next request', (x) => x.waiting.length === 0 && x.granted === 2);
+    assert.deepEqual(
+      s.holders.map((h) => h.component),
+      ['next'],
+    );
+    const { runId } = await handle().describe();
+    // The branch with permit signals in flight (fleet-limiter-window-floor.json is the one before it).
+    recordHistory(limiterId, runId, 'fleet-limiter-grants-in-flight.json');
   });
 });
 

@@ -12,8 +12,9 @@ import { MendClient } from '../../client';
 import { loadConfigFile } from '../../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../../client/schedules';
 import { supervisorState } from '../../client/supervisors';
-import { recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
-import { recoveryTimeline, supervisorTimeline } from '../lib/timeline';
+import { fleetStateQuery, type FleetLimiterState } from '../../core/messages';
+import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../../core/constants';
+import { recoveryTimeline, supervisorTimeline, type HistoryEvent } from '../lib/timeline';
 import type { RecoveryResult } from '../../core/run';
 import type { Config, Strategy } from '../../core/schemas';
 import { parseDuration } from '../../core/duration';
@@ -23,6 +24,18 @@ import { healthy, ROOT, stopGroup, waitUntil } from '../lib/util';
 import { healthUrl, type BenchService, type Peer, type PeerSettings } from './types';
 
 const QUEUE = 'bench';
+
+/** What bench/mass-profile.ts reads beyond a Peer: the histories of one run and the processes whose CPU it counts. */
+export interface MendPeerExtras {
+  /** The worker's and the dev server's pids (their CPU time is the orchestration cost). */
+  pids(): { worker?: number; server?: number };
+  /** The events of a workflow's current run (supervisor, recovery, fleet limiter). */
+  history(workflowId: string): Promise<HistoryEvent[]>;
+  /** The task queue's fleet limiter workflow id. */
+  limiterId: string;
+  /** The fleet limiter's state now (its host windows: how far the adaptive window grew or fell). */
+  limiterState(): Promise<FleetLimiterState | undefined>;
+}
 
 /** The crash-loop scenario's supervision: mend's restart backoff and breaker doing their job. */
 export const FLAP_CONTROL = {
@@ -47,7 +60,7 @@ export function mendPeer(
   dir: string,
   settings: PeerSettings,
   extra: { maxConcurrentRecoveries?: number; dependsOn?: Record<string, string[]>; flapControl?: boolean; strategy?: Record<string, Strategy> } = {},
-): Peer {
+): Peer & MendPeerExtras {
   let server: DevServer | undefined;
   let worker: ChildProcess | undefined;
   let client: MendClient | undefined;
@@ -170,6 +183,18 @@ export function mendPeer(
       if (!client) return [];
       const history = await client.temporal.workflow.getHandle(supervisorWorkflowId(service)).fetchHistory();
       return supervisorTimeline(history.events ?? []);
+    },
+    limiterId: fleetLimiterWorkflowId(QUEUE),
+    pids: () => ({ worker: worker?.pid, server: server?.pid }),
+    async limiterState() {
+      return client?.temporal.workflow
+        .getHandle(fleetLimiterWorkflowId(QUEUE))
+        .query(fleetStateQuery)
+        .catch(() => undefined);
+    },
+    async history(workflowId: string) {
+      if (!client) return [];
+      return (await client.temporal.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
     },
     async alerted(service: string) {
       const s = client && (await supervisorState(client, service).catch(() => undefined));
