@@ -83,6 +83,9 @@ export const PROD_LANE = [
   'visibility-rate',
 ];
 
+/** How each test file's node is started (see runLane). */
+const TEST_NODE_ARGS = ['--require', 'tsx/cjs'];
+
 interface Options {
   prod: boolean;
   checks: boolean;
@@ -195,7 +198,10 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
   console.log(live ? heading : `${heading} (its output follows when it ends)`);
   const held: string[] = [];
   const timings = path.join(work, `timings-${lane.name}.jsonl`);
-  const args = ['--import', 'tsx', '--test', `--test-concurrency=${lane.concurrency}`];
+  // tsx's CommonJS hook only (mend is CommonJS, nothing imports TypeScript with import()): node --test
+  // passes it on to every test file's process, which `--import tsx` would give an ESM loader thread
+  // of its own as well, some 0.2 CPU-s per file for nothing.
+  const args = [...TEST_NODE_ARGS, '--test', `--test-concurrency=${lane.concurrency}`];
   args.push(
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',

@@ -116,9 +116,14 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `node --import tsx <script> [args]` from the repo root, collecting its output. */
+/**
+ * Spawns `node --import tsx <script> [args]` from the repo root, collecting its output; a plain
+ * JavaScript script (demo/sink.js) with plain node, as its users run it: tsx's loader costs a
+ * quarter of a CPU-second per start.
+ */
 export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const proc = spawn(process.execPath, [...loader, path.join(ROOT, script), ...(opts.args ?? [])], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
