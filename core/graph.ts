@@ -70,20 +70,31 @@ export function topologicalLevels(nodes: readonly GraphNode[]): string[][] {
   return levels;
 }
 
+/** The ids reachable from `start` by `next`, `start` itself left out, sorted. */
+function walk(start: string, next: (id: string) => readonly string[]): string[] {
+  const seen = new Set<string>();
+  const stack = [...next(start)];
+  while (stack.length > 0) {
+    const cur = stack.pop()!;
+    if (cur === start || seen.has(cur)) continue;
+    seen.add(cur);
+    stack.push(...next(cur));
+  }
+  return [...seen].sort();
+}
+
+/**
+ * Everything an id depends on, directly or not, as `relatives(nodes, id).dependencies`, with the
+ * graph indexed once: for asking it of every component of a big config (each relatives call
+ * indexes the whole graph again).
+ */
+export function dependenciesOf(nodes: readonly GraphNode[]): (id: string) => string[] {
+  const deps = new Map(nodes.map((n) => [n.id, n.dependsOn]));
+  return (id) => walk(id, (x) => deps.get(x) ?? []);
+}
+
 /** Everything `id` depends on, directly or not, and everything that depends on it. */
 export function relatives(nodes: readonly GraphNode[], id: string): { dependencies: string[]; dependents: string[] } {
-  const deps = new Map(nodes.map((n) => [n.id, n.dependsOn]));
-  const walk = (start: string, next: (id: string) => readonly string[]): string[] => {
-    const seen = new Set<string>();
-    const stack = [...next(start)];
-    while (stack.length > 0) {
-      const cur = stack.pop()!;
-      if (cur === start || seen.has(cur)) continue;
-      seen.add(cur);
-      stack.push(...next(cur));
-    }
-    return [...seen].sort();
-  };
   const dependentsOf = (x: string) => nodes.filter((n) => n.dependsOn.includes(x)).map((n) => n.id);
-  return { dependencies: walk(id, (x) => deps.get(x) ?? []), dependents: walk(id, dependentsOf) };
+  return { dependencies: dependenciesOf(nodes)(id), dependents: walk(id, dependentsOf) };
 }

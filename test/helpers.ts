@@ -6,9 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
-import { main } from '../cli/main';
 import { MendClient } from '../client';
 import { loadConfigFile } from '../client/config';
 import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
@@ -19,9 +17,21 @@ import type { Component, Config } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
-import { createMendWorker } from '../workers/worker';
 import { waitFor } from '../scripts/wait-for';
 import { startAlertSink, type Alert } from './alert-sink';
+import type * as TemporalWorker from '@temporalio/worker';
+import type * as Cli from '../cli/main';
+import type * as MendWorker from '../workers/worker';
+
+/*
+ * Loaded when first used: the SDK's worker and the CLI are some 570 modules beyond what this file
+ * needs itself, half a CPU-second to load in each test file's process, and many files use neither.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const temporalWorker = () => require('@temporalio/worker') as typeof TemporalWorker;
+const cli = () => require('../cli/main') as typeof Cli;
+const mendWorker = () => require('../workers/worker') as typeof MendWorker;
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export { waitFor };
 
@@ -116,9 +126,14 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `node --import tsx <script> [args]` from the repo root, collecting its output. */
+/**
+ * Spawns `node --import tsx <script> [args]` from the repo root, collecting its output; a plain
+ * JavaScript script (demo/sink.js) with plain node, as its users run it: tsx's loader costs a
+ * quarter of a CPU-second per start.
+ */
 export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...(opts.args ?? [])], {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const proc = spawn(process.execPath, [...loader, path.join(ROOT, script), ...(opts.args ?? [])], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -178,6 +193,7 @@ let workerRuntimeReady = false;
  */
 export async function startInProcessWorker(taskQueue: string, stateDir = readSettings(process.env).MEND_HOME): Promise<TestWorker> {
   if (!workerRuntimeReady) {
+    const { DefaultLogger, Runtime } = temporalWorker();
     try {
       Runtime.install({ logger: new DefaultLogger('WARN') });
     } catch {
@@ -187,7 +203,7 @@ export async function startInProcessWorker(taskQueue: string, stateDir = readSet
   }
   const { address, bundle } = sharedServer();
   const shutdown = new AbortController();
-  const { workers, connection, run } = await createMendWorker({
+  const { workers, connection, run } = await mendWorker().createMendWorker({
     address,
     namespace: DEFAULT_NAMESPACE,
     taskQueue,
@@ -265,7 +281,7 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResul
     const captured = { stdout: '', stderr: '' };
     routeCliOutput();
     return cliOutput.run(captured, async () => {
-      const code = await main(['node', 'mend', ...args], { ...process.env, NO_COLOR: '1', ...env });
+      const code = await cli().main(['node', 'mend', ...args], { ...process.env, NO_COLOR: '1', ...env });
       return { code, ...captured };
     });
   });
