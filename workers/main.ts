@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     run,
     connection,
     runbooks: loaded,
+    bundle,
   } = await createMendWorker({
     address: settings.MEND_TEMPORAL_ADDRESS,
     namespace: settings.MEND_NAMESPACE,
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
   });
   try {
     stop.running();
+    if (!settings.MEND_WORKFLOW_BUNDLE) console.log(`workflow bundle: ${bundle.codePath} (${bundle.built ? 'built now' : 'cached, its sources unchanged'})`);
     if (loaded.length > 0) console.log(`custom runbooks: ${loaded.map((r) => r.name).join(', ')}`);
     // Also the default host's queue: components that name no host run their host-bound activities here.
     console.log(

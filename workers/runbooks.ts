@@ -80,6 +80,8 @@ function firstWebpackError(report: string): string | undefined {
 export interface BundledRunbooks {
   code: string;
   runbooks: RunbookMeta[];
+  /** Every file webpack read to build it (the generated entry excepted): what a cached bundle depends on. */
+  inputs: string[];
 }
 
 /**
@@ -93,6 +95,7 @@ export async function bundleRunbooks(runbooks: readonly RunbookFile[]): Promise<
   const entry = path.join(dir, 'index.ts');
   writeFileSync(entry, entryModule(runbooks));
   const breaks: Array<{ issuer: string; request: string }> = [];
+  const inputs: string[] = [];
   try {
     const { code } = await bundleWorkflowCode({
       workflowsPath: entry,
@@ -111,6 +114,9 @@ export async function bundleRunbooks(runbooks: readonly RunbookFile[]): Promise<
                   if (forbidden(data.request)) breaks.push({ issuer: data.contextInfo.issuer, request: data.request });
                 });
               });
+              compiler.hooks.done.tap('mend-inputs', (stats) => {
+                for (const file of stats.compilation.fileDependencies) if (file !== entry) inputs.push(file);
+              });
             },
           },
         ],
@@ -120,7 +126,7 @@ export async function bundleRunbooks(runbooks: readonly RunbookFile[]): Promise<
       throw new ValidationError('runbooks', [`cannot bundle: ${firstWebpackError(logger.errors.join('\n')) ?? err.message.split('\n')[0]}`]);
     });
     if (breaks.length > 0) throw sandboxError(breaks);
-    return { code, runbooks: metas };
+    return { code, runbooks: metas, inputs: inputs.sort() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

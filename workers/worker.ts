@@ -3,11 +3,12 @@
  * main queue) and, embedded, the default host's activities-only worker on `<queue>/host/local`, so a
  * one-machine setup needs no agent. Each owns one NativeConnection, shared.
  */
+import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { workerIdentity } from './identity';
-import { bundleRunbooks } from './runbooks';
+import { cachedWorkflowBundle } from './bundle-cache';
 import type { RunbookFile } from '../core/runbooks';
 import type { RunbookMeta } from '../kit/meta';
 
@@ -15,8 +16,10 @@ export interface MendWorkerOptions {
   address: string;
   namespace: string;
   taskQueue: string;
-  /** Path of a prebuilt bundle (bundleWorkflowCode output); otherwise workflows are bundled now. */
+  /** Path of a prebuilt bundle (bundleWorkflowCode output); otherwise workflows are bundled (in a child process) or taken from the bundle cache. */
   workflowBundlePath?: string;
+  /** Where bundles are kept between starts (default `<activityDeps.stateDir or .mend>/cache/workflows`). */
+  bundleCacheDir?: string;
   /** Custom runbooks to bundle with the built-ins (not with a prebuilt bundle); a bad one fails the start before any connection. */
   runbooks?: RunbookFile[];
   activityDeps?: ActivityDeps;
@@ -35,13 +38,15 @@ export interface MendWorkers {
   connection: NativeConnection;
   /** The custom runbooks bundled in. */
   runbooks: RunbookMeta[];
+  /** The workflow bundle it runs; `built` false: prebuilt, or from the cache (its sources unchanged). */
+  bundle: { codePath: string; built: boolean };
   /** Runs every worker until all stop (SIGINT/SIGTERM shut them all down); one failing stops the others. */
   run(): Promise<void>;
 }
 
 export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWorkers> {
   // Bundled first: a runbook that breaks the sandbox stops the start here, with nothing connected or polling.
-  const { workflowBundle, runbooks } = await workflowCode(opts);
+  const { workflowBundle, runbooks, built } = await workflowCode(opts);
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
     // One set of activities for both: in-flight work scheduled on the main queue before host routing
@@ -72,7 +77,7 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
         }),
       );
     }
-    return { workers, connection, runbooks, run: () => runAll(workers) };
+    return { workers, connection, runbooks, bundle: { codePath: workflowBundle.codePath, built }, run: () => runAll(workers) };
   } catch (err) {
     await connection.close();
     throw err;
@@ -80,14 +85,16 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
 }
 
 /**
- * The prebuilt bundle, or the built-ins bundled now with the custom runbooks. Always through
- * bundleRunbooks, custom runbooks or not: it also compiles mend's own TypeScript when mend is an
- * installed package (under node_modules, which Temporal's default bundling leaves uncompiled).
+ * The prebuilt bundle, or the built-ins with the custom runbooks: from the bundle cache while its
+ * sources are unchanged, else bundled in a child process (webpack's memory is not this process's).
+ * Always through bundleRunbooks, custom runbooks or not: it also compiles mend's own TypeScript when
+ * mend is an installed package (under node_modules, which Temporal's default bundling leaves uncompiled).
  */
-async function workflowCode(opts: MendWorkerOptions): Promise<{ workflowBundle: { code: string } | { codePath: string }; runbooks: RunbookMeta[] }> {
-  if (opts.workflowBundlePath) return { workflowBundle: { codePath: opts.workflowBundlePath }, runbooks: [] };
-  const { code, runbooks } = await bundleRunbooks(opts.runbooks ?? []);
-  return { workflowBundle: { code }, runbooks };
+async function workflowCode(opts: MendWorkerOptions): Promise<{ workflowBundle: { codePath: string }; runbooks: RunbookMeta[]; built: boolean }> {
+  if (opts.workflowBundlePath) return { workflowBundle: { codePath: opts.workflowBundlePath }, runbooks: [], built: false };
+  const dir = opts.bundleCacheDir ?? path.join(opts.activityDeps?.stateDir ?? '.mend', 'cache', 'workflows');
+  const { codePath, runbooks, built } = await cachedWorkflowBundle(opts.runbooks ?? [], path.resolve(dir));
+  return { workflowBundle: { codePath }, runbooks, built };
 }
 
 /** Runs workers together: when one ends (or fails), the others are shut down too. */
