@@ -212,9 +212,11 @@ describe('custom runbooks from the runbooks folder', () => {
     const slow = c('slow');
     const paused = await start('slow-restart', slow);
     await client.pause(paused.workflowId, 'test');
-    const held = await waitFor('the run to finish its wait and hold before stopping', 30_000, async () => {
+    // Held at the next step boundary: after its 4 s wait, or before it when the pause lands before
+    // the run's first workflow task (on a loaded machine); either way paused with no step running.
+    const held = await waitFor('the run to hold at a step boundary', 30_000, async () => {
       const p = await client.progress(paused.workflowId);
-      return p.paused && p.steps.some((st) => st.name === 'sleep' && st.status === 'ok') && p;
+      return p.paused && !p.steps.some((st) => st.status === 'running') && p;
     });
     assert.ok(!held.steps.some((st) => st.name === 'stop'), 'no step after the pause');
     await client.resume(paused.workflowId, 'test');
