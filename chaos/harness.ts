@@ -58,6 +58,7 @@ import { ensureTemporal } from '../scripts/ensure-temporal';
 import { freePort } from '../scripts/ports';
 import { startProdTemporal, type ProdTemporal } from '../scripts/prod-temporal';
 import { startDevServer, type DevServer } from '../scripts/temporal-server';
+import { quietLogger } from '../scripts/quiet-logger';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUEUE = 'chaos';
@@ -1191,12 +1192,3 @@ async function retry<T>(what: string, timeoutMs: number, fn: () => Promise<T>): 
     }
   }
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};

@@ -39,6 +39,7 @@ import {
   type Summary,
   type TestFile,
 } from './test-lanes';
+import { quietLogger } from './quiet-logger';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -337,15 +338,6 @@ async function main(): Promise<number> {
     rmSync(work, { recursive: true, force: true });
   }
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 main().then(
   (code) => process.exit(code),
