@@ -15,7 +15,7 @@ import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
 import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
-import { httpStatus, runMendBinary, sharedServer, tempDir, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, runMendBinary, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack (npm start)', () => {
   const dir = tempDir('stack');
@@ -160,7 +160,7 @@ describe('the dev stack (npm start)', () => {
       30_000,
       () =>
         stack!.output.includes('[mend] worker exited (signal SIGKILL); restarting in 1s') ||
-        (stack!.proc.exitCode !== null && Promise.reject(new Error(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))),
+        (stack!.proc.exitCode !== null && Promise.reject(new GiveUp(`the stack exited:\n${stack!.output.slice(-15).join('\n')}`))),
     );
     const newWorker = await waitFor('a new worker pid', 30_000, () => stackPids().worker !== workerPid && alive(stackPids().worker!) && stackPids().worker);
     // The new worker does work: a check is a workflow, run on the worker.

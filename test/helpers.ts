@@ -17,7 +17,7 @@ import type { Component, Config } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
-import { waitFor } from '../scripts/wait-for';
+import { GiveUp, waitFor } from '../scripts/wait-for';
 import { startAlertSink, type Alert } from './alert-sink';
 import type * as TemporalWorker from '@temporalio/worker';
 import type * as Cli from '../cli/main';
@@ -33,7 +33,7 @@ const cli = () => require('../cli/main') as typeof Cli;
 const mendWorker = () => require('../workers/worker') as typeof MendWorker;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-export { waitFor };
+export { GiveUp, waitFor };
 
 export const ROOT = path.resolve(__dirname, '..');
 
@@ -172,7 +172,7 @@ export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv
     120_000,
     () =>
       worker.output.some((l) => l.includes('worker polling')) ||
-      (worker.proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${worker.output.join('\n')}`))),
+      (worker.proc.exitCode !== null && Promise.reject(new GiveUp(`worker exited: ${worker.output.join('\n')}`))),
   ).catch(async (err: Error) => {
     await worker.stop('SIGKILL'); // a worker left running would keep this test file from ever ending
     throw err;

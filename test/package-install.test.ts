@@ -16,7 +16,7 @@ import { processAdapter, stopProcess } from '../domain/adapters/process';
 import { loadConfigFile } from '../client/config';
 import type { RecoveryResult } from '../core/run';
 import type { Config } from '../core/schemas';
-import { ROOT, sharedServer, demoStarts, tempDir, uniqueQueue, waitFor, writeDemoConfig, type CliResult } from './helpers';
+import { ROOT, sharedServer, demoStarts, tempDir, uniqueQueue, GiveUp, waitFor, writeDemoConfig, type CliResult } from './helpers';
 
 /** Runs a command to its end in `cwd`, collecting its output. */
 function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
@@ -111,7 +111,7 @@ describe('mend installed from npm pack into a fresh project', () => {
     await waitFor(
       'the installed worker to poll',
       180_000,
-      () => output.some((l) => l.includes('worker polling')) || (proc.exitCode !== null && Promise.reject(new Error(`worker exited: ${output.join('\n')}`))),
+      () => output.some((l) => l.includes('worker polling')) || (proc.exitCode !== null && Promise.reject(new GiveUp(`worker exited: ${output.join('\n')}`))),
     );
     assert.ok(
       output.some((l) => l === 'custom runbooks: restart-twice'),
