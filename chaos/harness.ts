@@ -871,10 +871,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       if (s.stats.attempted !== executions.length)
         violations.push(`supervisor of ${c.id} counted ${s.stats.attempted} recoveries, ${executions.length} runs exist`);
       // A recovery that ended recovered counts as succeeded or relapsed once its relapse window is over.
-      const settled = s.stats.succeeded + s.stats.failed + (s.stats.relapsed ?? 0) + (s.confirming ? 1 : 0);
+      const settled = s.stats.succeeded + s.stats.failed + (s.stats.relapsed ?? 0) + (s.stats.interrupted ?? 0) + (s.confirming ? 1 : 0);
       if (settled !== s.stats.attempted)
         violations.push(
-          `supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed + ${s.stats.relapsed ?? 0} relapsed + ${s.confirming ? 1 : 0} awaiting confirmation != ${s.stats.attempted} attempted`,
+          `supervisor of ${c.id}: ${s.stats.succeeded} succeeded + ${s.stats.failed} failed + ${s.stats.relapsed ?? 0} relapsed + ${s.stats.interrupted ?? 0} interrupted by a host outage + ${s.confirming ? 1 : 0} awaiting confirmation != ${s.stats.attempted} attempted`,
         );
     }
     if (runs.lost > 0) violations.push(`${runs.lost} run(s) lost`);

@@ -51,7 +51,7 @@ export function supervisionRegistry(stats: FleetStats): Registry {
 
   const started = new Counter({
     name: 'mend_recoveries_started_total',
-    help: 'Recoveries started by supervisors (succeeded + failed + relapsed + running or awaiting confirmation).',
+    help: 'Recoveries started by supervisors (succeeded + failed + relapsed + interrupted by a host outage + running or awaiting confirmation).',
     labelNames: ['component'] as const,
     registers,
   });

@@ -75,6 +75,12 @@ export interface SupervisorStats {
   failed: number;
   /** Recovered, but the component failed again within `relapseWindow` (absent in states from before relapses were counted). */
   relapsed?: number;
+  /**
+   * Recovered, then its host went away within `relapseWindow`: neither a success nor a relapse, but
+   * settled, so that attempted = succeeded + failed + relapsed + interrupted + the one running or
+   * awaiting confirmation (absent in states from before they were counted).
+   */
+  interrupted?: number;
   /** MTTRs of the most recent successful recoveries (ms), oldest first. */
   mttrs: number[];
   lastMttrMs?: number;
@@ -319,6 +325,7 @@ export function componentStats(state: SupervisorState): ComponentStats {
     succeeded: s.succeeded,
     failed: s.failed,
     relapsed,
+    interrupted: s.interrupted ?? 0,
     successRate: done > 0 ? s.succeeded / done : undefined,
     mttrP50Ms: percentile(s.mttrs, 50),
     mttrP95Ms: percentile(s.mttrs, 95),
@@ -338,6 +345,7 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
   const succeeded = sum((c) => c.succeeded);
   const failed = sum((c) => c.failed);
   const relapsed = sum((c) => c.relapsed);
+  const interrupted = sum((c) => c.interrupted);
   const mttrs = states.flatMap((s) => s.stats.mttrs);
   return {
     components,
@@ -347,6 +355,7 @@ export function fleetStats(states: SupervisorState[], unsupervised: string[]): F
       succeeded,
       failed,
       relapsed,
+      interrupted,
       successRate: succeeded + failed + relapsed > 0 ? succeeded / (succeeded + failed + relapsed) : undefined,
       mttrP50Ms: percentile(mttrs, 50),
       mttrP95Ms: percentile(mttrs, 95),

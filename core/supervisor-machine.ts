@@ -852,7 +852,10 @@ function noteConfirmedFailure(s: Step): boolean {
   const pending = st.confirming;
   if (s.pass.hostOutage !== undefined) {
     // Its host went away: that says nothing of the last recovery, nor is it a relapse of a trial.
-    if (pending) s.log('info', 'recovery left unsettled: its host went away', { runId: pending.runId, host: s.pass.hostOutage });
+    if (pending) {
+      s.log('info', 'recovery interrupted: its host went away before it was confirmed', { runId: pending.runId, host: s.pass.hostOutage });
+      st.stats = { ...st.stats, interrupted: (st.stats.interrupted ?? 0) + 1 };
+    }
     st.confirming = undefined;
     tick(s);
     return false;

@@ -154,6 +154,7 @@ describe('statistics', () => {
       succeeded: 3,
       failed: 1,
       relapsed: 0,
+      interrupted: 0,
       successRate: 0.75,
       mttrP50Ms: 200,
       mttrP95Ms: 300,

@@ -704,6 +704,18 @@ describe('supervisor decisions', () => {
     assert.deepEqual([sim.intents('start-recovery').length, sim.state.breaker.state], [1, 'open']);
   });
 
+  test('a recovery still awaiting confirmation when its host goes away is settled as interrupted: every attempt is counted once', () => {
+    const sim = new Sim(spec({ relapseWindow: '5m' }));
+    sim.report({ healthy: true });
+    sim.report({ healthy: false, source: 'watch' });
+    assert.equal(sim.intents('start-recovery').length, 1);
+    assert.ok(sim.state.confirming, 'awaiting confirmation');
+    hostOutage(sim, 1_000);
+    const st = sim.state.stats;
+    assert.deepEqual([st.attempted, st.succeeded, st.failed, st.relapsed ?? 0, st.interrupted ?? 0], [2, 0, 0, 0, 1]);
+    assert.ok(sim.state.confirming, 'the recovery after the return awaits its own confirmation');
+  });
+
   test('an outage right after a half-open trial is no relapse: the breaker stays half-open and the trial is tried again after the return', () => {
     const sim = new Sim(spec({ relapseWindow: '30s', breaker: { maxRecoveries: 1, window: '10m', coolDown: '1s', healthyToClose: '1h' } }));
     sim.report({ healthy: false, source: 'watch' });

@@ -15,6 +15,8 @@ export const ComponentStatsSchema = z.object({
   failed: z.number(),
   /** Recovered, then failed again within the component's `relapseWindow`: not a success. */
   relapsed: z.number(),
+  /** Recovered, then its host went away within the relapse window: settled, but neither a success nor a relapse. */
+  interrupted: z.number(),
   /** succeeded / (succeeded + failed + relapsed). */
   successRate: z.number().optional(),
   mttrP50Ms: z.number().optional(),
@@ -43,6 +45,7 @@ export const FleetStatsSchema = z
       succeeded: true,
       failed: true,
       relapsed: true,
+      interrupted: true,
       successRate: true,
       mttrP50Ms: true,
       mttrP95Ms: true,
