@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { waitFor as waitUntil } from './wait-for';
+import { GiveUp, waitFor as waitUntil } from './wait-for';
 import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -107,7 +107,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       await waitFor(
         `agent of ${id} to poll`,
         60_000, // a loaded shared machine has taken over 30 s to start one
-        () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new Error(`agent exited: ${output.join('\n')}`))),
+        () => output.some((l) => l.includes('agent polling')) || (proc.exitCode !== null && Promise.reject(new GiveUp(`agent exited: ${output.join('\n')}`))),
       );
       const pid = await waitFor(`pid of the agent of ${id}`, 5_000, () => childrenOf(proc.pid!)[0]);
       const identity = / as (mend-agent\/.+)$/.exec(output.find((l) => l.includes('agent polling'))!)![1]!;
@@ -124,7 +124,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       const pid = await waitFor(
         `a process of ${id} to start`,
         10_000,
-        () => childrenOf(proc.pid!)[0] || (proc.exitCode !== null && Promise.reject(new Error(`${command[0]} exited with ${proc.exitCode}`))),
+        () => childrenOf(proc.pid!)[0] || (proc.exitCode !== null && Promise.reject(new GiveUp(`${command[0]} exited with ${proc.exitCode}`))),
       );
       return { proc, pid, exited };
     },

@@ -4,7 +4,7 @@
  * when a database is first created). Used by `npm start` and by the test runner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -81,6 +81,39 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   args.push('--dynamic-config-value', ENABLE_UPDATES, '--dynamic-config-value', ENABLE_EAGER_ACTIVITIES);
 
+  for (let attempt = 1; ; attempt++) {
+    const logStart = opts.logFile && existsSync(opts.logFile) ? statSync(opts.logFile).size : 0;
+    try {
+      return await startOnce(opts, args, ip, port, namespace, httpPort, metricsPort);
+    } catch (err) {
+      // The CLI picks the ports of the server's inner services itself, and on a busy machine another
+      // process can take one between its pick and its bind: the server then exits at once. Another
+      // start picks others. Only that case is retried; any other failure is the caller's to see.
+      if (attempt >= START_ATTEMPTS || !opts.logFile || !innerPortTaken(opts.logFile, logStart)) throw err;
+    }
+  }
+}
+
+/** Starts of the dev server tried when one exits because a port it picked itself was taken meanwhile. */
+const START_ATTEMPTS = 3;
+
+function innerPortTaken(logFile: string, from: number): boolean {
+  try {
+    return readFileSync(logFile).subarray(from).toString('utf8').includes('bind: address already in use');
+  } catch {
+    return false;
+  }
+}
+
+async function startOnce(
+  opts: DevServerOptions,
+  args: string[],
+  ip: string,
+  port: number,
+  namespace: string,
+  httpPort: number,
+  metricsPort: number,
+): Promise<DevServer> {
   let logFd: number | undefined;
   if (opts.logFile) {
     mkdirSync(path.dirname(opts.logFile), { recursive: true });

@@ -13,7 +13,7 @@ import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { hostStatuses, POLLER_FRESH_MS } from '../core/host-status';
 import type { Config } from '../core/schemas';
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import { runCli, sharedServer, spawnTs, tempDir, uniqueQueue, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { runCli, sharedServer, spawnTs, tempDir, uniqueQueue, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('hosts through the API and the CLI, with one real agent', () => {
   const dir = tempDir('api-hosts');
@@ -41,7 +41,7 @@ describe('hosts through the API and the CLI, with one real agent', () => {
       'agent to poll',
       // Generous, as startWorker's: on a loaded machine an agent can take long to start polling.
       120_000,
-      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))),
+      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
     );
     mend = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
     let table;

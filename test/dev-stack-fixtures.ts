@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readProcStat } from '../domain/adapters/process';
 import { freePortInRange } from '../scripts/ports';
-import { spawnTs, waitFor, type Spawned } from './helpers';
+import { GiveUp, spawnTs, waitFor, type Spawned } from './helpers';
 
 /**
  * A port for a stack's server or service, below Linux's ephemeral range (32768 and up): a stack binds
@@ -45,7 +45,7 @@ export async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
   await waitFor(
     '"mend is up"',
     120_000,
-    () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new Error(started.output.join('\n')))),
+    () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new GiveUp(started.output.join('\n')))),
   );
   return started;
 }

@@ -17,6 +17,7 @@ import { processAdapter, runningProcess, startProcess } from '../domain/adapters
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import {
   demoStarts,
+  GiveUp,
   httpStatus,
   recordHistory,
   runCli,
@@ -68,7 +69,7 @@ describe('draining a host holds its automatic recoveries until it is undrained',
     await waitFor(
       'agent to poll',
       30_000,
-      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new Error(agent.output.join('\n')))),
+      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
     );
     for (const id of Object.values(ids)) await startProcess(processAdapter(component(id)));
     for (const id of Object.values(ids))
