@@ -4,7 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type ApiDeps } from '../api/app';
 import { generateToken, TokenTable } from '../api/auth';
 import type { MendClient, StartedRun, StartRecoveryRequest, StartSagaRequest } from '../client';
-import { recoveryWorkflowId, sagaWorkflowId } from '../core/constants';
+import type { QueryDefinition } from '@temporalio/workflow';
+import { supervisorSpec } from '../client/schedules';
+import { recoveryWorkflowId, sagaWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { waitFor } from '../scripts/wait-for';
 import type { Config } from '../core/schemas';
 
 export interface TestTokens {
@@ -100,4 +104,36 @@ export function alertPayload(...components: string[]) {
       fingerprint: `f${i}`,
     })),
   };
+}
+
+/**
+ * Starts the supervisors of `ids` from `config` on `queue`, those in `mute` on a queue no worker polls
+ * (their queries are never answered); returns their workflow ids, to terminate after the tests.
+ */
+export async function startSupervisors(mend: MendClient, config: Config, queue: string, ids: string[], mute: string[] = []): Promise<string[]> {
+  const started: string[] = [];
+  for (const id of ids) {
+    const component = config.components.find((c) => c.id === id)!;
+    await mend.temporal.workflow.start(WORKFLOW_TYPES.supervisor, {
+      workflowId: supervisorWorkflowId(id),
+      taskQueue: mute.includes(id) ? mutedQueue(queue) : queue,
+      args: [{ spec: supervisorSpec(component, config) }],
+    });
+    started.push(supervisorWorkflowId(id));
+  }
+  return started;
+}
+
+/** A task queue no worker polls. */
+export const mutedQueue = (queue: string) => `${queue}-nobody`;
+
+/** Waits until the workflow answers `query` (its worker has picked it up). */
+export async function answering(mend: MendClient, workflowId: string, query: QueryDefinition<unknown, []>): Promise<void> {
+  await waitFor(`${workflowId} answers`, 60_000, () =>
+    mend.temporal.workflow
+      .getHandle(workflowId)
+      .query(query)
+      .then(() => true)
+      .catch(() => false),
+  );
 }

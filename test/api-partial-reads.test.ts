@@ -13,15 +13,14 @@ import type { FastifyInstance } from 'fastify';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';
-import { supervisorSpec } from '../client/schedules';
 import { backlogWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { backlogStatusQuery, supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { writeItem } from '../domain/backlog/spool';
 import { freePort } from '../scripts/ports';
-import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import { runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import { answering, bearer, makeTokens, mutedQueue, startSupervisors, testApp, type TestTokens } from './api-fixtures';
+import { runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, writeDemoConfig, type TestWorker } from './helpers';
 import type { TokenTable } from '../api/auth';
 
 describe('partial answers of the fleet reads', () => {
@@ -54,40 +53,20 @@ describe('partial answers of the fleet reads', () => {
     ({ tokens, table } = makeTokens(live));
     worker = await startInProcessWorker(queue, path.join(dir, '.mend'));
     client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue });
-    for (const id of [live, mute]) {
-      const component = config.components.find((c) => c.id === id)!;
-      await client.temporal.workflow.start(WORKFLOW_TYPES.supervisor, {
-        workflowId: supervisorWorkflowId(id),
-        taskQueue: id === mute ? `${queue}-nobody` : queue,
-        args: [{ spec: supervisorSpec(component, config) }],
-      });
-      started.push(supervisorWorkflowId(id));
-    }
+    started.push(...(await startSupervisors(client, config, queue, [live, mute], [mute])));
     await new BacklogControl(client).ensure(config.spools.find((s) => s.name === liveSpool)!);
     started.push(backlogWorkflowId(liveSpool));
     await client.temporal.workflow.start(WORKFLOW_TYPES.backlog, {
       workflowId: backlogWorkflowId(muteSpool),
-      taskQueue: `${queue}-nobody`,
+      taskQueue: mutedQueue(queue),
       args: [{ spool: config.spools.find((s) => s.name === muteSpool)! }],
     });
     started.push(backlogWorkflowId(muteSpool));
     // One item waits in the silent spool's folder: its partial answer still counts it.
     await writeItem(config.spools.find((s) => s.name === muteSpool)!.dir, { id: 'waiting-1', createdAt: new Date(), payload: { n: 1 } });
     // The live ones answer before the tests read anything.
-    await waitFor(`${live} answers`, 60_000, () =>
-      client.temporal.workflow
-        .getHandle(supervisorWorkflowId(live))
-        .query(supervisorStateQuery)
-        .then(() => true)
-        .catch(() => false),
-    );
-    await waitFor(`${liveSpool} answers`, 60_000, () =>
-      client.temporal.workflow
-        .getHandle(backlogWorkflowId(liveSpool))
-        .query(backlogStatusQuery)
-        .then(() => true)
-        .catch(() => false),
-    );
+    await answering(client, supervisorWorkflowId(live), supervisorStateQuery);
+    await answering(client, backlogWorkflowId(liveSpool), backlogStatusQuery);
     app = await testApp(client, config, table, { temporalDeadlineMs: deadlineMs });
   });
 

@@ -16,8 +16,8 @@ import { supervisorWorkflowId } from '../core/constants';
 import { supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
-import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
-import { sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
+import { answering, bearer, makeTokens, startSupervisors, testApp, type TestTokens } from './api-fixtures';
+import { sharedServer, startInProcessWorker, tempDir, uniqueQueue, writeDemoConfig, type TestWorker } from './helpers';
 import type { TokenTable } from '../api/auth';
 
 describe('fleet reads under load', () => {
@@ -44,24 +44,9 @@ describe('fleet reads under load', () => {
     worker = await startInProcessWorker(queue, path.join(dir, '.mend'));
     // At most 2 queries in flight, so that the bound shows with a fleet of two.
     client = await MendClient.connect({ address: sharedServer().address, taskQueue: queue, maxConcurrentQueries: 2 });
-    for (const id of [...live, mute]) {
-      const component = config.components.find((c) => c.id === id)!;
-      await client.temporal.workflow.start(WORKFLOW_TYPES.supervisor, {
-        workflowId: supervisorWorkflowId(id),
-        taskQueue: id === mute ? `${queue}-nobody` : queue,
-        args: [{ spec: supervisorSpec(component, config) }],
-      });
-      started.push(supervisorWorkflowId(id));
-    }
+    started.push(...(await startSupervisors(client, config, queue, [...live, mute], [mute])));
     // The live supervisors answer before the tests count anything.
-    for (const id of live)
-      await waitFor(`${id} answers`, 60_000, () =>
-        client.temporal.workflow
-          .getHandle(supervisorWorkflowId(id))
-          .query(supervisorStateQuery)
-          .then(() => true)
-          .catch(() => false),
-      );
+    for (const id of live) await answering(client, supervisorWorkflowId(id), supervisorStateQuery);
   });
 
   after(async () => {
