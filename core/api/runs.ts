@@ -51,13 +51,18 @@ export const RunListQuerySchema = z
   .strict();
 export type RunListQuery = z.output<typeof RunListQuerySchema>;
 
-export const RunSummarySchema = z.object({
+/** What names a run and says where it stands: shared by the list's rows and the detail. */
+const RunIdentityShape = {
   workflowId: z.string(),
   runId: z.string(),
   type: z.string(),
   status: z.string(),
   startTime: z.string(),
   closeTime: z.string().optional(),
+};
+
+export const RunSummarySchema = z.object({
+  ...RunIdentityShape,
   components: z.array(z.string()),
   strategy: z.string().optional(),
   phase: z.string().optional(),
@@ -145,12 +150,7 @@ export const RecoveryResultSchema = z.object({
 
 export const RunDetailSchema = z
   .object({
-    workflowId: z.string(),
-    runId: z.string(),
-    type: z.string(),
-    status: z.string(),
-    startTime: z.string(),
-    closeTime: z.string().optional(),
+    ...RunIdentityShape,
     url: z.string(),
     progress: RunProgressSchema.optional(),
     result: RecoveryResultSchema.optional(),
