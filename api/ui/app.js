@@ -268,7 +268,7 @@ function Spools({ spools }) {
     <tbody>
       ${spools.map(({ spool, running, status: s, unanswered }) =>
         !running || !s
-          ? html`<tr key=${spool} data-spool=${spool}>
+          ? html`<tr key=${spool}>
               <th scope="row">${spool}</th>
               <td colspan="6">
                 ${
@@ -279,7 +279,7 @@ function Spools({ spools }) {
                 }
               </td>
             </tr>`
-          : html`<tr key=${spool} data-spool=${spool}>
+          : html`<tr key=${spool}>
               <th scope="row">${spool}</th>
               <td>${s.state}, ${s.activity}</td>
               <td>
