@@ -1,9 +1,10 @@
 /**
- * `npm run fuzz [-- --requests N] [--seed S] [--concurrency C] [--keep]`: API fuzzing at volume.
+ * `npm run fuzz [-- --requests N] [--seed S] [--concurrency C] [--keep] [--heap-snapshots DIR]`: API fuzzing at volume.
  * Brings up its own stack (stack.ts), learns the routes from the API's OpenAPI document and the
  * least role of each from the API itself, then sends N generated requests (requests.ts) with no
  * token, viewer, operator, admin and a scoped operator token. Reports 5xx answers, stack traces in
- * bodies, effects of bad input (effects.ts) and the API process's memory over the run; writes
+ * bodies, effects of bad input (effects.ts) and the API process's memory over the run (its heap after
+ * a full garbage collection at every 5% of the requests, heap-probe.ts; its RSS every second); writes
  * bench/results/fuzz.md (for a run of 100,000 or more, or with --write) and exits 1 on a finding.
  * Ctrl-C stops the requests and everything the run started.
  */
