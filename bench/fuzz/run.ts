@@ -259,7 +259,8 @@ async function main(): Promise<number> {
     await probing;
     clearInterval(progress);
     sampleRss();
-    if (!interrupted) await probeHeap();
+    // The last probe, unless the one at the last 5% mark was already taken with every request done.
+    if (!interrupted && tally.heap.at(-1)?.done !== tally.done) await probeHeap();
     clearInterval(rssTimer);
     const elapsedMs = Date.now() - t0;
     if (interrupted) return 130;
