@@ -143,6 +143,8 @@ export function buildProgram(settings: Settings): Command {
         }
         const state = newWatchState();
         if (d.progress) for (const line of progressLines(state, d.progress, workflowId)) console.log(line);
+        // Over the API, a run that did not answer its progress query in time is described without it.
+        if (d.unanswered) console.log(`partial: ${d.unanswered}`);
         if (d.status === 'RUNNING') {
           if (!opts.watch) return;
           const result = await watchRun(ops, workflowId, d.runId, (line) => console.log(line), state);

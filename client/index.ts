@@ -18,7 +18,7 @@ import {
 } from '../core/constants';
 import { approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../core/messages';
 import type { ApprovalRequest, ApprovalStatus, RecoveryInput, RecoveryResult, RunbookKind, RunProgress, SagaInput, TargetedRunInput } from '../core/run';
-import type { AlertKey, RunDetail, StartedRunBody } from '../core/api';
+import { progressUnanswered, type AlertKey, type RunDetail, type StartedRunBody } from '../core/api';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from '../core/schemas';
 import { MendComponents, MendPhase, MendStrategy, MendTrigger } from '../core/search-attributes';
 import { isBuiltinStrategy, strategyWorkflowType, WORKFLOW_TYPES } from '../core/workflow-types';
@@ -332,13 +332,24 @@ export class MendClient {
     return undefined;
   }
 
-  /** Status, progress (while it runs or from its last state) and result (once closed) of a run. */
-  async describe(workflowId: string, runId?: string): Promise<RunDescription> {
+  /**
+   * Status, progress (while it runs or from its last state) and result (once closed) of a run.
+   * With `progressWaitMs`, the progress query gets that long (within the caller's deadline): a run
+   * that does not answer in time (a closed run is replayed by a worker to answer, which a busy one
+   * may not do soon) is described without its progress and says so in `unanswered`, so the rest of
+   * the read keeps its time instead of the query spending the request's deadline.
+   */
+  async describe(workflowId: string, runId?: string, opts: { progressWaitMs?: number } = {}): Promise<RunDescription> {
     const handle = this.temporal.workflow.getHandle(workflowId, runId);
     try {
       const d = await handle.describe();
       const closed = d.status.name !== 'RUNNING';
-      const progress = await this.query(workflowId, progressQuery, { runId }).catch(() => undefined);
+      const wait = opts.progressWaitMs;
+      // A run of a type without the query (or a failed query) is described without progress, as before.
+      const { progress, unanswered } = await this.query(workflowId, progressQuery, { runId, timeoutMs: wait }).then(
+        (progress) => ({ progress, unanswered: undefined }),
+        (err: unknown) => ({ progress: undefined, unanswered: wait !== undefined && isTimeout(err) ? progressUnanswered(workflowId, wait) : undefined }),
+      );
       const result = d.status.name === 'COMPLETED' ? ((await handle.result()) as RecoveryResult) : undefined;
       return {
         workflowId,
@@ -349,6 +360,7 @@ export class MendClient {
         closeTime: closed ? d.closeTime?.toISOString() : undefined,
         url: this.runUrl(workflowId, d.runId),
         progress,
+        ...(unanswered ? { unanswered } : {}),
         result,
       };
     } catch (err) {

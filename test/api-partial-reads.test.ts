@@ -10,17 +10,18 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import { chromium } from 'playwright-core';
 import { MendClient } from '../client';
 import { BacklogControl } from '../client/backlog';
 import { loadConfigFile } from '../client/config';
 import { backlogWorkflowId, supervisorWorkflowId } from '../core/constants';
-import { backlogStatusQuery, supervisorStateQuery } from '../core/messages';
+import { backlogStatusQuery, progressQuery, supervisorStateQuery } from '../core/messages';
 import type { Config } from '../core/schemas';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import { writeItem } from '../domain/backlog/spool';
 import { freePort } from '../scripts/ports';
 import { answering, bearer, makeTokens, mutedQueue, startSupervisors, testApp, type TestTokens } from './api-fixtures';
-import { runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, writeDemoConfig, type TestWorker } from './helpers';
+import { runCli, sharedServer, startInProcessWorker, tempDir, uniqueQueue, waitFor, writeDemoConfig, type TestWorker } from './helpers';
 import type { TokenTable } from '../api/auth';
 
 describe('partial answers of the fleet reads', () => {
@@ -127,6 +128,38 @@ describe('partial answers of the fleet reads', () => {
     assert.ok(spools.find((s) => s.spool === liveSpool)?.status, 'the spool that answers has its status');
   });
 
+  test('the fleet page shows a silent spool as running with no answer in time, not as "replay not running"', async () => {
+    const listening = await testApp(client, config, table, { temporalDeadlineMs: deadlineMs });
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    });
+    try {
+      const base = await listening.listen({ port: 0, host: '127.0.0.1' });
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('console', (msg) => {
+        if (msg.type() === 'error') errors.push(msg.text());
+      });
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`${base}/ui`, { waitUntil: 'load' });
+      await page.getByLabel('API token').fill(tokens.viewer);
+      await page.getByRole('button', { name: 'Show the fleet' }).click();
+      // Rows of the Backlog table by the spool's name (the components have the same names).
+      const spoolRow = (name: string) => page.locator('section[aria-labelledby="spools-heading"] tbody tr', { has: page.locator('th', { hasText: name }) });
+      const silent = spoolRow(muteSpool);
+      await silent.waitFor({ timeout: 30_000 });
+      assert.equal((await silent.innerText()).replace(/\s+/g, ' ').trim(), `${muteSpool} replay running, no answer in time (a busy worker); try again shortly`);
+      assert.match((await silent.locator('span').getAttribute('title')) ?? '', new RegExp(`^the replay of spool ${muteSpool} did not answer within 4 s`));
+      // The spool that answers shows its state (running or paused, and what it is doing).
+      assert.match(await spoolRow(liveSpool).innerText(), /(running|paused), (idle|checking-sink|replaying|backing-off)/);
+      assert.deepEqual(errors, [], 'the page logged no console error');
+    } finally {
+      await browser.close();
+      await listening.close();
+    }
+  });
+
   test('GET /v1/backlog/<spool> of a silent replay entity: a partial answer (the spool, why no status, the folder counts), not a 503', async () => {
     const { status, body, ms } = await read(`/v1/backlog/${muteSpool}`);
     assert.equal(status, 200, JSON.stringify(body));
@@ -141,6 +174,89 @@ describe('partial answers of the fleet reads', () => {
     assert.equal(other.body.spool, liveSpool);
     assert.equal(other.body.unanswered, undefined);
     assert.ok(other.body.state === 'running' || other.body.state === 'paused', JSON.stringify(other.body));
+  });
+
+  test('GET /v1/runs/<id> of a run that does not answer its progress query (closed, or running): the run without progress, marked unanswered, within the wait, not after the deadline; mend status says so', async () => {
+    // Runs of a worker that has gone since: a closed dry run (to answer a query a closed run is
+    // replayed by a worker of its queue) and an emergency reset waiting for its approval.
+    const gone = `${queue}-gone`;
+    const goneWorker = await startInProcessWorker(gone, path.join(dir, '.mend'));
+    const goneClient = await MendClient.connect({ address: sharedServer().address, taskQueue: gone });
+    const component = (id: string) => config.components.find((c) => c.id === id)!;
+    let closedRun: string;
+    let waitingRun: string;
+    try {
+      const closed = await goneClient.startRecovery({
+        strategy: 'immediate',
+        component: component(mute),
+        trigger: 'manual',
+        requestedBy: 'test',
+        dryRun: true,
+        allComponents: config.components,
+      });
+      closedRun = closed.workflowId;
+      await goneClient.temporal.workflow.getHandle(closedRun).result();
+      const waiting = await goneClient.startRecovery({
+        strategy: 'emergency-reset',
+        component: component(live),
+        trigger: 'manual',
+        requestedBy: 'test',
+        allComponents: config.components,
+      });
+      waitingRun = waiting.workflowId;
+      started.push(waitingRun);
+      await waitFor('the emergency reset to wait for its approval', 60_000, async () => (await goneClient.progress(waitingRun)).approval?.state === 'waiting');
+    } finally {
+      await goneWorker.stop();
+      await goneClient.close();
+    }
+    const unanswered = (run: string) => new RegExp(`^${run} did not answer its progress query within 4 s \\(a busy worker`);
+
+    const { status, body, ms } = await read(`/v1/runs/${encodeURIComponent(closedRun)}`);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.ok(ms < deadlineMs, `answered after ${ms} ms`);
+    assert.equal(body.workflowId, closedRun);
+    assert.equal(body.status, 'COMPLETED');
+    assert.equal((body.result as { outcome: string }).outcome, 'planned');
+    assert.equal(body.progress, undefined);
+    assert.match(String(body.unanswered), unanswered(closedRun));
+
+    const running = await read(`/v1/runs/${encodeURIComponent(waitingRun)}`);
+    assert.equal(running.status, 200, JSON.stringify(running.body));
+    assert.ok(running.ms < deadlineMs, `answered after ${running.ms} ms`);
+    assert.equal(running.body.status, 'RUNNING');
+    assert.equal(running.body.progress, undefined);
+    assert.match(String(running.body.unanswered), unanswered(waitingRun));
+    const listening = await testApp(client, config, table, { temporalDeadlineMs: deadlineMs });
+    try {
+      await listening.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = listening.server.address() as AddressInfo;
+      const cli = await runCli(['status', waitingRun], { MEND_URL: `http://127.0.0.1:${port}`, MEND_TOKEN: tokens.viewer });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, new RegExp(`^partial: ${waitingRun} did not answer its progress query within 4 s`, 'm'));
+    } finally {
+      await listening.close();
+    }
+    await client.temporal.workflow.getHandle(waitingRun).terminate('test over');
+
+    // A closed run whose worker answers still has its progress (and result), with no `unanswered`.
+    const run = await client.startRecovery({
+      strategy: 'immediate',
+      component: component(live),
+      trigger: 'manual',
+      requestedBy: 'test',
+      dryRun: true,
+      allComponents: config.components,
+    });
+    started.push(run.workflowId);
+    await client.temporal.workflow.getHandle(run.workflowId).result();
+    await answering(client, run.workflowId, progressQuery);
+    const answered = await read(`/v1/runs/${encodeURIComponent(run.workflowId)}`);
+    assert.equal(answered.status, 200, JSON.stringify(answered.body));
+    assert.equal(answered.body.status, 'COMPLETED');
+    assert.equal((answered.body.result as { outcome: string }).outcome, 'planned');
+    assert.ok((answered.body.progress as { steps: unknown[] } | undefined)?.steps, JSON.stringify(answered.body));
+    assert.equal(answered.body.unanswered, undefined);
   });
 
   test('mend over the API says when an answer is partial: stats names the silent supervisor; the silent spool is one line, exit 3', async () => {

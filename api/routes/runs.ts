@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { AlreadyRunningError, type StartedRun } from '../../client';
+import { READ_QUERY_WAIT_MS } from '../../client/partial-reads';
 import { listRuns } from '../../client/runs';
 import {
   ApproveBodySchema,
@@ -136,13 +137,17 @@ export const runRoutes: FastifyPluginAsyncZod<V1Options> = async (app, { deps })
       schema: {
         tags: ['runs'],
         summary: 'a run: status, progress (phase, steps, approval) and result',
-        description: '`id` is a workflow id, URL-encoded (`mend%2Frecover%2Fapi`), or a component id meaning its recovery run.',
+        description:
+          '`id` is a workflow id, URL-encoded (`mend%2Frecover%2Fapi`), or a component id meaning its recovery run. ' +
+          `A run that does not answer its progress query within ${READ_QUERY_WAIT_MS / 1000} s (a busy worker) is described without \`progress\`, and \`unanswered\` says so (a partial answer).`,
         security,
         params: RunIdParamsSchema,
         response: { 200: RunDetailSchema.describe('the run: its status, progress and, once closed, its result'), ...errorResponses(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => mend.describe(workflowIdOf(request.params.id)),
+    // The progress query waits as long as the fleet reads' do: a run whose worker is slow to answer (a
+    // closed run is replayed first) makes a partial answer, not a 503 at the request's deadline.
+    async (request) => mend.describe(workflowIdOf(request.params.id), undefined, { progressWaitMs: READ_QUERY_WAIT_MS }),
   );
 
   for (const action of ['pause', 'resume', 'cancel'] as const) {

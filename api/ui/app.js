@@ -266,11 +266,18 @@ function Spools({ spools }) {
       </tr>
     </thead>
     <tbody>
-      ${spools.map(({ spool, running, status: s }) =>
+      ${spools.map(({ spool, running, status: s, unanswered }) =>
         !running || !s
           ? html`<tr key=${spool}>
               <th scope="row">${spool}</th>
-              <td colspan="6">replay not running</td>
+              <td colspan="6">
+                ${
+                  running
+                    ? // Running, but its replay entity did not answer within the read's wait (GET /v1/fleet's `unanswered`).
+                      html`<span title=${unanswered ?? ''}>replay running, no answer in time (a busy worker); try again shortly</span>`
+                    : 'replay not running'
+                }
+              </td>
             </tr>`
           : html`<tr key=${spool}>
               <th scope="row">${spool}</th>

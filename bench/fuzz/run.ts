@@ -1,9 +1,10 @@
 /**
- * `npm run fuzz [-- --requests N] [--seed S] [--concurrency C] [--keep]`: API fuzzing at volume.
+ * `npm run fuzz [-- --requests N] [--seed S] [--concurrency C] [--keep] [--heap-snapshots DIR]`: API fuzzing at volume.
  * Brings up its own stack (stack.ts), learns the routes from the API's OpenAPI document and the
  * least role of each from the API itself, then sends N generated requests (requests.ts) with no
  * token, viewer, operator, admin and a scoped operator token. Reports 5xx answers, stack traces in
- * bodies, effects of bad input (effects.ts) and the API process's memory over the run; writes
+ * bodies, effects of bad input (effects.ts) and the API process's memory over the run (its heap after
+ * a full garbage collection at every 5% of the requests, heap-probe.ts; its RSS every second); writes
  * bench/results/fuzz.md (for a run of 100,000 or more, or with --write) and exits 1 on a finding.
  * Ctrl-C stops the requests and everything the run started.
  */
@@ -137,6 +138,7 @@ async function main(): Promise<number> {
       concurrency: { type: 'string', default: '16' },
       keep: { type: 'boolean', default: false },
       write: { type: 'boolean', default: false },
+      'heap-snapshots': { type: 'string' },
     },
   });
   const total = Number(values.requests);
@@ -164,7 +166,9 @@ async function main(): Promise<number> {
   say(`${total} requests, seed ${seed}, concurrency ${concurrency}; working in ${dir}`);
   let stack: FuzzStack | undefined;
   try {
-    stack = await startFuzzStack(dir, say, () => interrupted !== undefined);
+    stack = await startFuzzStack(dir, say, () => interrupted !== undefined, {
+      heapSnapshots: values['heap-snapshots'] && path.resolve(values['heap-snapshots']),
+    });
     const doc = (await (await fetch(new URL('/docs/json', stack.apiUrl))).json()) as unknown;
     const api = new Api(doc);
     const roles = await learnRoles(stack, api);
@@ -179,7 +183,30 @@ async function main(): Promise<number> {
       const rss = rssMiB(stack!.apiPid);
       if (rss !== undefined) tally.rss.push({ atMs: Date.now() - t0, done: tally.done, rssMiB: rss });
     };
+    // The heap after a full collection, at the start and at every 5% of the requests, one probe at a time.
+    const probeHeap = async () => {
+      const done = tally.done;
+      const p = await stack!.probeHeap();
+      tally.heap.push({
+        atMs: Date.now() - t0,
+        done,
+        heapMiB: p.heapUsed / 2 ** 20,
+        heapTotalMiB: p.heapTotal / 2 ** 20,
+        rssMiB: p.rss / 2 ** 20,
+        gcMs: p.gcMs,
+      });
+    };
+    let nextProbe = 0;
+    let probing: Promise<void> | undefined;
+    const maybeProbeHeap = () => {
+      if (probing || tally.done < nextProbe) return;
+      nextProbe = tally.done + Math.max(1, Math.floor(total / 20));
+      probing = probeHeap()
+        .catch((err: Error) => say(`heap probe: ${err.message}`))
+        .finally(() => (probing = undefined));
+    };
     sampleRss();
+    maybeProbeHeap();
     const rssTimer = setInterval(sampleRss, 1_000);
     let lastDone = 0;
     let shownTransport = false;
@@ -192,12 +219,13 @@ async function main(): Promise<number> {
         .map(([s, n]) => `${s}×${n}`)
         .join(' ');
       const rss = tally.rss.at(-1)?.rssMiB.toFixed(0) ?? '?';
+      const heap = tally.heap.at(-1)?.heapMiB.toFixed(1) ?? '?';
       if (tally.transportErrorSamples.length > 0 && !shownTransport) {
         shownTransport = true;
         say(`first transport error: ${JSON.stringify(tally.transportErrorSamples[0])}`);
       }
       say(
-        `${tally.done}/${total} (${((100 * tally.done) / total).toFixed(1)}%), ${rate.toFixed(0)} req/s; 5xx ${tally.fiveXx}, stacks ${tally.stacks}, transport errors ${tally.transportErrors}; API RSS ${rss} MiB; ${top}`,
+        `${tally.done}/${total} (${((100 * tally.done) / total).toFixed(1)}%), ${rate.toFixed(0)} req/s; 5xx ${tally.fiveXx}, stacks ${tally.stacks}, transport errors ${tally.transportErrors}; API RSS ${rss} MiB, heap after GC ${heap} MiB; ${top}`,
       );
     }, 5_000);
 
@@ -215,6 +243,7 @@ async function main(): Promise<number> {
       while (next < total && !interrupted) {
         const req = gen.next(next++);
         tally.record(req, await send(stack!.apiUrl, req));
+        maybeProbeHeap();
         if (tally.done >= nextCheckpoint && !checking) {
           nextCheckpoint += Math.ceil(total / 10);
           const done = tally.done;
@@ -227,8 +256,11 @@ async function main(): Promise<number> {
     });
     await Promise.all(workers);
     await checking;
+    await probing;
     clearInterval(progress);
     sampleRss();
+    // The last probe, unless the one at the last 5% mark was already taken with every request done.
+    if (!interrupted && tally.heap.at(-1)?.done !== tally.done) await probeHeap();
     clearInterval(rssTimer);
     const elapsedMs = Date.now() - t0;
     if (interrupted) return 130;
@@ -272,7 +304,7 @@ async function main(): Promise<number> {
       say(`report written to ${path.relative(process.cwd(), path.join(RESULTS, 'fuzz.md'))}`);
     } else say(`report in ${path.join(dir, 'fuzz.md')} (bench/results/fuzz.md is written for runs of 100,000 or more, or with --write)`);
     return report.tally.fiveXx + report.tally.stacks + report.changes.length + started.filter((w) => w.kind === 'bad-input').length === 0 &&
-      memoryFlat(tally.rss, total).flat &&
+      memoryFlat(tally, total).flat &&
       report.apiAlive
       ? 0
       : 1;

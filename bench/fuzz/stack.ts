@@ -10,7 +10,7 @@
  * health schedule (1h, so it does not fire by itself during a run), a saga and a drill.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MendClient } from '../../client';
 import { BacklogControl } from '../../client/backlog';
@@ -25,6 +25,7 @@ import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { freePort } from '../../scripts/ports';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
 import { ROOT, sleep, stopGroup, waitUntil } from '../lib/util';
+import type { HeapProbe } from './heap-probe';
 import { T } from './targets';
 
 export const TASK_QUEUE = 'fuzz';
@@ -40,7 +41,14 @@ export interface FuzzStack {
   api: ChildProcess;
   tokens: Record<Exclude<TokenName, 'none'>, string>;
   temporalVersion: string;
+  /** A full garbage collection in the API process, then its heap and RSS (heap-probe.ts). */
+  probeHeap(): Promise<HeapProbe>;
   stop(): Promise<void>;
+}
+
+export interface FuzzStackOptions {
+  /** A folder for a heap snapshot of the API process at every probe (for finding what a leak holds). */
+  heapSnapshots?: string;
 }
 
 function configYaml(ports: Record<string, number>, sinkPort: number): string {
@@ -86,7 +94,7 @@ function configYaml(ports: Record<string, number>, sinkPort: number): string {
 }
 
 /** Brings the stack up in `dir`; `log` gets one line per step. */
-export async function startFuzzStack(dir: string, log: (line: string) => void, aborted: () => boolean): Promise<FuzzStack> {
+export async function startFuzzStack(dir: string, log: (line: string) => void, aborted: () => boolean, options: FuzzStackOptions = {}): Promise<FuzzStack> {
   const home = path.join(dir, '.mend');
   mkdirSync(home, { recursive: true });
   const cleanups: Array<() => Promise<void>> = [];
@@ -195,11 +203,22 @@ export async function startFuzzStack(dir: string, log: (line: string) => void, a
       { mode: 0o600 },
     );
     const apiPort = await freePort();
+    const heapFile = path.join(dir, 'api-heap.jsonl');
+    if (options.heapSnapshots) mkdirSync(options.heapSnapshots, { recursive: true });
     // The API logs a line per request: the log is where a 5xx's cause is found.
     const api = spawnLogged(
       'api/main.ts',
-      { ...env, MEND_LOG_LEVEL: 'info', MEND_API_PORT: String(apiPort), MEND_TOKENS_FILE: tokensFile, MEND_SYNC_ON_START: 'false' },
+      {
+        ...env,
+        MEND_LOG_LEVEL: 'info',
+        MEND_API_PORT: String(apiPort),
+        MEND_TOKENS_FILE: tokensFile,
+        MEND_SYNC_ON_START: 'false',
+        MEND_FUZZ_HEAP_FILE: heapFile,
+        ...(options.heapSnapshots ? { MEND_FUZZ_HEAP_SNAPSHOTS: options.heapSnapshots } : {}),
+      },
       path.join(dir, 'api.log'),
+      ['--expose-gc', '--import', path.join(ROOT, 'bench/fuzz/heap-probe.ts')],
     );
     cleanups.push(() => stopGroup(api, 'SIGTERM', 10_000));
     const apiUrl = new URL(`http://127.0.0.1:${apiPort}`);
@@ -213,6 +232,27 @@ export async function startFuzzStack(dir: string, log: (line: string) => void, a
       500,
     );
     log(`API ${apiUrl.origin} (pid ${api.pid})`);
+    let probes = 0;
+    const probeHeap = async (): Promise<HeapProbe> => {
+      const seq = ++probes;
+      process.kill(api.pid!, 'SIGWINCH');
+      let found: HeapProbe | undefined;
+      await waitUntil(`heap probe ${seq} of the API process`, 120_000, () => {
+        if (api.exitCode !== null) throw new Error(`API exited (${api.exitCode}); its log: ${path.join(dir, 'api.log')}`);
+        if (!existsSync(heapFile)) return false;
+        // A line still being written does not parse yet: it is read again at the next poll.
+        for (const line of readFileSync(heapFile, 'utf8').split('\n')) {
+          try {
+            const p = JSON.parse(line) as HeapProbe;
+            if (p.seq === seq) found = p;
+          } catch {
+            // not a whole line (yet)
+          }
+        }
+        return found !== undefined;
+      });
+      return found!;
+    };
     await sleep(0);
     return {
       dir,
@@ -223,6 +263,7 @@ export async function startFuzzStack(dir: string, log: (line: string) => void, a
       api,
       tokens,
       temporalVersion: binary.version.replace(/^temporal version /, ''),
+      probeHeap,
       stop,
     };
   } catch (err) {
@@ -231,11 +272,11 @@ export async function startFuzzStack(dir: string, log: (line: string) => void, a
   }
 }
 
-/** `node --import tsx <script>` in its own process group, output to `logFile`. */
-function spawnLogged(script: string, env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+/** `node --import tsx [nodeArgs] <script>` in its own process group, output to `logFile` (tsx first: nodeArgs may import .ts files). */
+function spawnLogged(script: string, env: NodeJS.ProcessEnv, logFile: string, nodeArgs: string[] = []): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true });
+    return spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', fd, fd], detached: true });
   } finally {
     closeSync(fd);
   }

@@ -17,6 +17,16 @@ export interface RssSample {
   rssMiB: number;
 }
 
+/** The API's heap right after a full garbage collection (heap-probe.ts), with what V8 and the process had reserved at that moment. */
+export interface HeapSample {
+  atMs: number;
+  done: number;
+  heapMiB: number;
+  heapTotalMiB: number;
+  rssMiB: number;
+  gcMs: number;
+}
+
 const MAX_SAMPLES = 10;
 /** A V8 stack frame (`    at fn (/path/file.ts:12:3)`), or a path into the code. */
 const STACK = /\n\s+at .+:\d+:\d+|at [\w$.<>]+ \([^)]*:\d+:\d+\)|\/node_modules\/|\.ts:\d+:\d+/;
@@ -41,6 +51,7 @@ export class Tally {
   transportErrors = 0;
   readonly transportErrorSamples: Sample[] = [];
   readonly rss: RssSample[] = [];
+  readonly heap: HeapSample[] = [];
 
   record(req: FuzzRequest, result: { status: number; body: string } | { error: string }): void {
     this.done++;

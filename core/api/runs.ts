@@ -153,10 +153,19 @@ export const RunDetailSchema = z
     ...RunIdentityShape,
     url: z.string(),
     progress: RunProgressSchema.optional(),
+    /**
+     * Set, instead of `progress`, when the run did not answer its progress query within the read's
+     * wait (a busy worker, or a closed run's history still being replayed): a partial answer. Try again shortly.
+     */
+    unanswered: z.string().optional(),
     result: RecoveryResultSchema.optional(),
   })
   .meta({ id: 'Run', description: 'the run: status, progress and result' });
 export type RunDetail = z.output<typeof RunDetailSchema>;
+
+/** What a partial answer of GET /v1/runs/<id> says about a run that did not answer its progress query within `waitMs`. */
+export const progressUnanswered = (workflowId: string, waitMs: number) =>
+  `${workflowId} did not answer its progress query within ${waitMs / 1000} s (a busy worker, or a long history to replay); its progress is left out, try again shortly`;
 
 /** pause / resume / cancel: an optional reason. */
 export const ControlBodySchema = z.object({ reason: z.string().max(500).optional() }).strict();
