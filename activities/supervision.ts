@@ -4,7 +4,7 @@
  * count of running recoveries, and alerts. Each is safe to run twice (see each comment).
  */
 import { Context, log } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
 import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
@@ -16,6 +16,7 @@ import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { dependencyCameBack, reportDue, sentReport, UNHEALTHY_REPEAT_MS, type SentReport, type Verdict } from '../core/sweep-reports';
 import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface SweepInput {
@@ -88,9 +89,6 @@ export interface RecoveryRunResult {
 /** How the watch ended, with why (`reason`) typed: the supervisor never reads `detail` to decide. `at`: when it was seen (ISO). */
 export type WatchResult = WatchOutcome;
 
-/** Healthy components are re-reported at least this often (so a new supervisor appears, config changes arrive). */
-const REFRESH_MS = 10 * 60_000;
-
 /**
  * Components probed at once by one worker, over all its sweeps. Without a cap, 5,000 components
  * fired 5,000 probes in the same instant and, on a busy 2-core machine, thousands timed out
@@ -108,13 +106,16 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
 export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
-  limits: { probes?: number; reports?: number } = {},
+  /** `repeatMs`: an unchanged failure is re-sent at least this often (core/sweep-reports.ts); `now`: the clock (tests). */
+  limits: { probes?: number; reports?: number; repeatMs?: number; now?: () => number } = {},
   sweepSpecs: SweepSpecsReader = createSweepSpecsReader(),
   /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
   supervisorMemo?: Record<string, unknown>,
 ) {
-  /** What this worker last told each supervisor: only changes and failures are sent again. */
-  const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
+  /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
+  const lastSent = new Map<string, SentReport>();
+  const repeatMs = limits.repeatMs ?? UNHEALTHY_REPEAT_MS;
+  const clock = limits.now ?? Date.now;
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
 
@@ -124,8 +125,8 @@ export function createSupervisionActivities(
   return {
     /**
      * Probes a group's components (given, or its schedule's specs at the firing's revision) concurrently and signals-with-start the supervisor of each one that
-     * failed, changed, or was not reported lately. Safe twice: probes change nothing, and a supervisor
-     * drops a report that is not newer than the last one it handled.
+     * changed, was not reported lately, or whose failure it needs again (core/sweep-reports.ts). Safe twice: probes and
+     * the run lookups change nothing, and a supervisor drops a report that is not newer than the last one it handled.
      */
     async sweepHealth({ group, specs: given, scheduleId, taskQueue, revision = '' }: SweepInput): Promise<SweepResult> {
       const ctx = Context.current();
@@ -143,17 +144,29 @@ export function createSupervisionActivities(
         ),
       );
       ctx.heartbeat();
-      const now = Date.now();
+      const now = clock();
+      const keyOf = (id: string) => `${taskQueue}\u0000${id}`;
+      // As known before this sweep sends anything (the reports go out at once): a dependency's return is read from it.
+      const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
+      const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
+      const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
       const reported: string[] = [];
       await Promise.all(
         results.map(async ({ spec, result, checkedAt, failures }) => {
           const id = spec.component.id;
-          const key = `${taskQueue}\u0000${id}`;
-          const specText = JSON.stringify(spec);
-          const prev = lastSent.get(key);
-          const due =
-            !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
-          if (!due) return;
+          const key = keyOf(id);
+          const verdict: Verdict = {
+            healthy: result.healthy,
+            failureClass: result.failureClass,
+            spec: JSON.stringify(spec),
+            revision,
+            intervalMs: spec.component.supervision.interval,
+          };
+          const prev = before.get(id);
+          const dependencyBack = !result.healthy && dependencyCameBack((spec.dependencies ?? []).map((d) => d.id), known, now, repeatMs);
+          const due = reportDue(prev, verdict, now, { repeatMs, dependencyBack });
+          if (due === false) return;
+          if (due !== true && !(await reportSlot(() => runClosedSince(client, id, due.runClosedSince)))) return;
           const report: ProbeReport = {
             healthy: result.healthy,
             failureClass: result.failureClass,
@@ -174,7 +187,7 @@ export function createSupervisionActivities(
               staticSummary: `supervise ${id} (health group ${group})`,
             }),
           );
-          lastSent.set(key, { healthy: result.healthy, at: now, spec: specText, revision });
+          lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
           reported.push(id);
         }),
       );
@@ -321,4 +334,19 @@ export function createSupervisionActivities(
       return result;
     },
   };
+}
+
+/**
+ * Whether the recovery run of `component` (`mend/recover/<id>`) closed after `since` (ms): its
+ * supervisor then needs an unchanged failure again. Read-only (a describe). A run still going, or
+ * none, says no; a lookup that fails says yes (a report too many costs less than one missed).
+ */
+async function runClosedSince(client: Client, component: string, since: number): Promise<boolean> {
+  const described = await client.workflow
+    .getHandle(recoveryWorkflowId(component))
+    .describe()
+    .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const)));
+  if (described === 'unknown') return true;
+  if (!described || described.status.name === 'RUNNING') return false;
+  return (described.closeTime?.getTime() ?? Number.POSITIVE_INFINITY) > since;
 }
