@@ -7,7 +7,7 @@ import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
-import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
+import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
@@ -16,7 +16,7 @@ import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
-import { dependencyCameBack, reportDue, sentReport, UNHEALTHY_REPEAT_MS, type SentReport, type Verdict } from '../core/sweep-reports';
+import { dependencyCameBack, IN_PASS_REPEAT_MS, reportDue, sentReport, UNHEALTHY_REPEAT_MS, type ReportDue, type SentReport, type Verdict } from '../core/sweep-reports';
 import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface SweepInput {
@@ -106,8 +106,8 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
 export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
-  /** `repeatMs`: an unchanged failure is re-sent at least this often (core/sweep-reports.ts); `now`: the clock (tests). */
-  limits: { probes?: number; reports?: number; repeatMs?: number; now?: () => number } = {},
+  /** `repeatMs`, `inPassRepeatMs`: how often an unchanged failure is re-sent (core/sweep-reports.ts); `now`: the clock (tests). */
+  limits: { probes?: number; reports?: number; repeatMs?: number; inPassRepeatMs?: number; now?: () => number } = {},
   sweepSpecs: SweepSpecsReader = createSweepSpecsReader(),
   /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
   supervisorMemo?: Record<string, unknown>,
@@ -115,6 +115,7 @@ export function createSupervisionActivities(
   /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
   const lastSent = new Map<string, SentReport>();
   const repeatMs = limits.repeatMs ?? UNHEALTHY_REPEAT_MS;
+  const inPassRepeatMs = limits.inPassRepeatMs ?? IN_PASS_REPEAT_MS;
   const clock = limits.now ?? Date.now;
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
@@ -150,6 +151,9 @@ export function createSupervisionActivities(
       const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
       const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
       const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
+      // Who is queued for or holds a fleet permit, asked of the limiter at most once a sweep (only if a repeat may be spared).
+      let queued: Promise<Set<string> | undefined> | undefined;
+      const permits = () => (queued ??= permitHolders(client, taskQueue));
       const reported: string[] = [];
       await Promise.all(
         results.map(async ({ spec, result, checkedAt, failures }) => {
@@ -164,9 +168,9 @@ export function createSupervisionActivities(
           };
           const prev = before.get(id);
           const dependencyBack = !result.healthy && dependencyCameBack((spec.dependencies ?? []).map((d) => d.id), known, now, repeatMs);
-          const due = reportDue(prev, verdict, now, { repeatMs, dependencyBack });
+          const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
           if (due === false) return;
-          if (due !== true && !(await reportSlot(() => runClosedSince(client, id, due.runClosedSince)))) return;
+          if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
           const report: ProbeReport = {
             healthy: result.healthy,
             failureClass: result.failureClass,
@@ -336,17 +340,49 @@ export function createSupervisionActivities(
   };
 }
 
+/** How long a sweep waits for the fleet limiter's answer before it re-sends as if it had none. */
+const LIMITER_QUERY_MS = 2_000;
+
 /**
- * Whether the recovery run of `component` (`mend/recover/<id>`) closed after `since` (ms): its
- * supervisor then needs an unchanged failure again. Read-only (a describe). A run still going, or
- * none, says no; a lookup that fails says yes (a report too many costs less than one missed).
+ * Whether an unchanged failure is needed again (`due` from core/sweep-reports.ts): its recovery run
+ * (`mend/recover/<id>`) closed after the failure last sent; or the repeat time is up and the
+ * supervisor is not known to be acting on it (its own run going, or queued for or holding a fleet
+ * permit). Read-only (a describe, and the limiter's state once a sweep). A lookup that fails says
+ * "needed" (a report too many costs less than one missed).
  */
-async function runClosedSince(client: Client, component: string, since: number): Promise<boolean> {
+async function neededAgain(
+  client: Client,
+  spec: SupervisorSpec,
+  due: Exclude<ReportDue, boolean>,
+  permits: () => Promise<Set<string> | undefined>,
+): Promise<boolean> {
+  const id = spec.component.id;
   const described = await client.workflow
-    .getHandle(recoveryWorkflowId(component))
+    .getHandle(recoveryWorkflowId(id))
     .describe()
     .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const)));
   if (described === 'unknown') return true;
-  if (!described || described.status.name === 'RUNNING') return false;
-  return (described.closeTime?.getTime() ?? Number.POSITIVE_INFINITY) > since;
+  const running = described?.status.name === 'RUNNING';
+  if (described && !running && (described.closeTime?.getTime() ?? Number.POSITIVE_INFINITY) > due.runClosedSince) return true;
+  if (!due.repeat) return false;
+  // Its own run (a child of its supervisor): every report probed before the run ends is dropped.
+  if (running) return described.parentExecution?.workflowId !== supervisorWorkflowId(id);
+  if (!(spec.maxConcurrentRecoveries! > 0)) return true;
+  return (await permits())?.has(id) !== true;
+}
+
+/** The components queued for or holding a permit of the task queue's fleet limiter; undefined when it does not answer in time. */
+async function permitHolders(client: Client, taskQueue: string): Promise<Set<string> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LIMITER_QUERY_MS)));
+  const asked = client.workflow
+    .getHandle(fleetLimiterWorkflowId(taskQueue))
+    .query(fleetStateQuery)
+    .then((st) => new Set([...st.holders.map((h) => h.component), ...st.waiting.map((w) => w.component)]))
+    .catch(() => undefined);
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -49,27 +49,36 @@ export interface Verdict {
 export const REFRESH_MS = 10 * 60_000;
 /** An unchanged failure is re-sent at least this often (or every sweep, when its interval is longer). */
 export const UNHEALTHY_REPEAT_MS = 5_000;
+/**
+ * ... and at least this often while its supervisor is known to be acting on it (queued for a fleet
+ * permit or holding one, or its own recovery run going): it needs nothing until then, but a
+ * supervisor gone meanwhile (a stale permit holder) still hears of the failure within this long.
+ */
+export const IN_PASS_REPEAT_MS = 30_000;
 
 /**
- * Send now (`true`), not (`false`), or only if the component's recovery run closed after
- * `runClosedSince` (ms), the probe of the last failure sent: the supervisor then needs the failure
- * again, as of a probe after the run's end (it drops those probed before).
+ * Send now (`true`), not (`false`), or it depends (the sweep looks the component's recovery run up):
+ * - `runClosedSince`: the run closed after it, the probe of the last failure sent, so the supervisor
+ *   needs the failure again, as of a probe after the run's end (it drops those probed before): send.
+ * - otherwise, `repeat`: the repeat time is up: send, unless the supervisor is known to be acting
+ *   on the failure (its own run goes, or it is queued for or holds a fleet permit).
  */
-export type ReportDue = boolean | { runClosedSince: number };
+export type ReportDue = boolean | { runClosedSince: number; repeat: boolean };
 
 export function reportDue(
   prev: SentReport | undefined,
   now: Verdict,
   at: number,
-  opts: { repeatMs?: number; dependencyBack?: boolean } = {},
+  opts: { repeatMs?: number; inPassRepeatMs?: number; dependencyBack?: boolean } = {},
 ): ReportDue {
   if (!prev || prev.spec !== now.spec || prev.revision !== now.revision || prev.healthy !== now.healthy) return true;
   if (now.healthy) return at - prev.at >= REFRESH_MS;
   if (prev.failureClass !== now.failureClass) return true;
   // Half an interval of slack: a sweep that fires a moment early still repeats on time.
-  if (at - prev.at >= (opts.repeatMs ?? UNHEALTHY_REPEAT_MS) - now.intervalMs / 2) return true;
+  const since = at - prev.at + now.intervalMs / 2;
+  if (since >= (opts.inPassRepeatMs ?? IN_PASS_REPEAT_MS)) return true;
   if (opts.dependencyBack) return true;
-  return { runClosedSince: prev.checkedAt };
+  return { runClosedSince: prev.checkedAt, repeat: since >= (opts.repeatMs ?? UNHEALTHY_REPEAT_MS) };
 }
 
 /** What is remembered once a verdict was sent. */

@@ -29,7 +29,7 @@ const specs = config.components.map((component) => ({ component }));
 const everySecond = specs.map(({ component }) => ({ component: { ...component, supervision: { ...component.supervision, interval: 1_000 } } }));
 
 /** A client that records reports and answers run lookups from `runs` (id → its latest run, or none). */
-function recordingClient(runs = new Map<string, { running: boolean; closeTime?: Date }>()) {
+function recordingClient(runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>(), queuedForPermits = new Set<string>()) {
   const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
   const lookups: string[] = [];
   const client = {
@@ -45,7 +45,16 @@ function recordingClient(runs = new Map<string, { running: boolean; closeTime?: 
           lookups.push(workflowId);
           const run = runs.get(workflowId);
           if (!run) throw new WorkflowNotFoundError('not found', workflowId, undefined);
-          return { status: { name: run.running ? 'RUNNING' : 'COMPLETED' }, closeTime: run.closeTime };
+          return {
+            status: { name: run.running ? 'RUNNING' : 'COMPLETED' },
+            closeTime: run.closeTime,
+            ...(run.parent ? { parentExecution: { workflowId: run.parent } } : {}),
+          };
+        },
+        // The fleet limiter's state: who waits for a permit.
+        query: async () => {
+          if (workflowId !== 'mend/fleet/q') throw new WorkflowNotFoundError('not found', workflowId, undefined);
+          return { holders: [], waiting: [...queuedForPermits].map((component) => ({ component })) };
         },
       }),
     },
@@ -92,7 +101,7 @@ describe('health sweep activity', () => {
   });
 
   test("a failure reported lately is reported again once the component's recovery run closed after it, not while the run goes", async () => {
-    const runs = new Map<string, { running: boolean; closeTime?: Date }>();
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>();
     const { client, lookups, reportedTo } = recordingClient(runs);
     const env = new MockActivityEnvironment({}, { client });
     const { sweepHealth } = createSupervisionActivities(async () => ({ healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }));
@@ -113,6 +122,39 @@ describe('health sweep activity', () => {
     assert.equal(reportedTo('b'), 2, 'the run closed after the failure last sent: its supervisor needs it again');
     await sweep();
     assert.equal(reportedTo('b'), 2, 'once told after the close, not again until the repeat time');
+  });
+
+  test('while its supervisor is queued for a fleet permit or its own run goes, an unchanged failure is repeated every 30 s, not every 5 s', async () => {
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>();
+    const queued = new Set(['b']);
+    const { client, reportedTo } = recordingClient(runs, queued);
+    const env = new MockActivityEnvironment({}, { client });
+    let now = 1_000_000;
+    const { sweepHealth } = createSupervisionActivities(async () => ({ healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }), undefined, {
+      now: () => now,
+    });
+    const capped = [{ ...everySecond[1]!, maxConcurrentRecoveries: 2 }];
+    const sweepFor = async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        now += 1_000;
+        await env.run(sweepHealth, { group: 'g', specs: capped, taskQueue: 'q', revision: 'r' });
+      }
+    };
+    await sweepFor(1);
+    await sweepFor(20);
+    assert.equal(reportedTo('b'), 1, 'queued for a permit: no repeat in 20 s');
+    queued.clear();
+    runs.set('mend/recover/b', { running: true, parent: 'mend/supervisor/b' });
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 1, 'its own recovery runs: no repeat either');
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 2, 'but one every 30 s (a supervisor gone meanwhile hears of it)');
+    runs.set('mend/recover/b', { running: true });
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 3, "a run it did not start: every 5 s (it learns what holds its component)");
+    runs.delete('mend/recover/b');
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 4, 'neither queued nor recovering (held, or it missed it): every 5 s');
   });
 
   test('a failure is reported again when its failure class changes, and every sweep for a while after a dependency came back', async () => {
