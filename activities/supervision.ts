@@ -114,6 +114,12 @@ export function createSupervisionActivities(
 ) {
   /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
   const lastSent = new Map<string, SentReport>();
+  /**
+   * Already known to a supervisor without a report: its pid watch (on this worker) saw the process
+   * exit (component → when), after this worker last probed it healthy (key → when).
+   */
+  const exitSeen = new Map<string, number>();
+  const healthySeen = new Map<string, number>();
   const repeatMs = limits.repeatMs ?? UNHEALTHY_REPEAT_MS;
   const inPassRepeatMs = limits.inPassRepeatMs ?? IN_PASS_REPEAT_MS;
   const clock = limits.now ?? Date.now;
@@ -122,6 +128,29 @@ export function createSupervisionActivities(
 
   const safeProbe = (component: Component) =>
     probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
+
+  /** The verdict changed, but its supervisor may know already (then `knownWithout` says as of when). */
+  const alreadyKnown = (prev: SentReport, verdict: Verdict, key: string, id: string) =>
+    prev.spec === verdict.spec &&
+    prev.revision === verdict.revision &&
+    prev.healthy !== verdict.healthy &&
+    (verdict.healthy || (exitSeen.get(id) ?? 0) > (healthySeen.get(key) ?? Number.POSITIVE_INFINITY));
+
+  /**
+   * As of when (ms) its supervisor knows the new verdict without a report, or undefined (send it):
+   * down: its pid watch saw the process exit since it was last probed healthy here; up: the
+   * recovery run it started (its child, which it awaits) closed recovered after the failure last sent.
+   */
+  async function knownWithout(client: Client, prev: SentReport, verdict: Verdict, id: string): Promise<number | undefined> {
+    if (!verdict.healthy) return exitSeen.get(id);
+    const handle = client.workflow.getHandle(recoveryWorkflowId(id));
+    const run = await handle.describe().catch(() => undefined);
+    const closedAt = run?.closeTime?.getTime();
+    if (!run || run.status.name !== 'COMPLETED' || closedAt === undefined || closedAt <= prev.checkedAt) return undefined;
+    if (run.parentExecution?.workflowId !== supervisorWorkflowId(id)) return undefined;
+    const result = (await handle.result().catch(() => undefined)) as { outcome?: string } | undefined;
+    return result?.outcome === 'recovered' ? closedAt : undefined;
+  }
 
   return {
     /**
@@ -169,6 +198,13 @@ export function createSupervisionActivities(
           const prev = before.get(id);
           const dependencyBack = !result.healthy && dependencyCameBack((spec.dependencies ?? []).map((d) => d.id), known, now, repeatMs);
           const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
+          const knownAt = due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
+          if (result.healthy) healthySeen.set(key, now);
+          if (knownAt !== undefined) {
+            // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
+            lastSent.set(key, sentReport(prev, verdict, now, knownAt));
+            return;
+          }
           if (due === false) return;
           if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
           const report: ProbeReport = {
@@ -259,6 +295,8 @@ export function createSupervisionActivities(
         if (!isAlive(watched)) {
           // Its exit code or signal, when this worker started it (only a parent learns them).
           const exit = adapter.pidFile ? await exitStatus(adapter.pidFile, watched.pid) : undefined;
+          // Its supervisor hears of it from this answer: the sweep on this worker need not tell it again.
+          exitSeen.set(component.id, clock());
           return { exited: true, reason: 'exited', detail: `pid ${watched.pid} exited: ${exitText(exit)}`, at: new Date().toISOString() };
         }
         if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };

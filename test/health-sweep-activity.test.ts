@@ -14,6 +14,8 @@ import { parseConfig } from '../core/config';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { ProbeReport } from '../core/supervision';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
+import { tempDir } from './helpers';
 
 const config = parseConfig(
   [
@@ -29,7 +31,10 @@ const specs = config.components.map((component) => ({ component }));
 const everySecond = specs.map(({ component }) => ({ component: { ...component, supervision: { ...component.supervision, interval: 1_000 } } }));
 
 /** A client that records reports and answers run lookups from `runs` (id → its latest run, or none). */
-function recordingClient(runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>(), queuedForPermits = new Set<string>()) {
+function recordingClient(
+  runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>(),
+  queuedForPermits = new Set<string>(),
+) {
   const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
   const lookups: string[] = [];
   const client = {
@@ -51,6 +56,7 @@ function recordingClient(runs = new Map<string, { running: boolean; closeTime?: 
             ...(run.parent ? { parentExecution: { workflowId: run.parent } } : {}),
           };
         },
+        result: async () => ({ outcome: runs.get(workflowId)?.outcome ?? 'failed' }),
         // The fleet limiter's state: who waits for a permit.
         query: async () => {
           if (workflowId !== 'mend/fleet/q') throw new WorkflowNotFoundError('not found', workflowId, undefined);
@@ -155,6 +161,57 @@ describe('health sweep activity', () => {
     runs.delete('mend/recover/b');
     await sweepFor(5);
     assert.equal(reportedTo('b'), 4, 'neither queued nor recovering (held, or it missed it): every 5 s');
+  });
+
+  test('what its supervisor already knows is not sent: an exit its pid watch on this worker saw, a return its own recovery run reported', async () => {
+    const dir = tempDir('sweep-known');
+    const [proc] = parseConfig(
+      ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
+      'p.yaml',
+      { baseDir: dir, stateDir: `${dir}/.mend` },
+    ).components;
+    const component = { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+    let up = true;
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>();
+    const { client, reportedTo } = recordingClient(runs);
+    const env = new MockActivityEnvironment({}, { client });
+    let now = Date.now();
+    const { sweepHealth, watchProcess } = createSupervisionActivities(
+      async () => (up ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }),
+      undefined,
+      { now: () => now },
+    );
+    const sweep = () => ((now += 1_000), env.run(sweepHealth, { group: 'g', specs: [{ component }], taskQueue: 'q', revision: 'r' }));
+    try {
+      await startProcess(processAdapter(component));
+      await sweep();
+      assert.equal(reportedTo('p'), 1, 'seen healthy: its supervisor appears');
+      const pid = (await runningProcess(processAdapter(component)))!.pid;
+      now += 500;
+      setTimeout(() => process.kill(pid, 'SIGKILL'), 100);
+      const seen = (await new MockActivityEnvironment().run(watchProcess, { component, maxMs: 30_000, pollMs: 20 })) as { exited: boolean };
+      assert.equal(seen.exited, true);
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 1, 'its exit went to the supervisor with the watch: the sweep does not repeat it');
+      for (let i = 0; i < 5; i++) await sweep();
+      assert.equal(reportedTo('p'), 2, 'still down after the repeat time (and no recovery going): told');
+
+      // Its supervisor's own run recovered it: it knows from the run.
+      runs.set('mend/recover/p', { running: false, closeTime: new Date(now + 500), parent: 'mend/supervisor/p', outcome: 'recovered' });
+      up = true;
+      await sweep();
+      assert.equal(reportedTo('p'), 2, 'back after the recovery run its supervisor awaited: not sent');
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 3, 'down again with no exit seen: sent at once');
+      runs.set('mend/recover/p', { running: false, closeTime: new Date(now + 500), outcome: 'recovered' });
+      up = true;
+      await sweep();
+      assert.equal(reportedTo('p'), 4, 'back after a run it did not start: sent');
+    } finally {
+      await stopProcess(processAdapter(component)).catch(() => undefined);
+    }
   });
 
   test('a failure is reported again when its failure class changes, and every sweep for a while after a dependency came back', async () => {
