@@ -4,7 +4,9 @@
  * that runs the recoveries also runs those tasks: an unchanged failure is not sent every sweep.
  *
  * What a supervisor does with a repeated failure (core/supervisor-machine.ts):
- * - idle and healthy: the first failure starts a pass. It is a change: sent at once.
+ * - idle and healthy: the first failure starts a pass. It is a change: sent at once (unless its
+ *   pid watch on the same worker saw the process exit: the supervisor has that report already;
+ *   likewise a return its own recovery run reported, see activities/supervision.ts).
  * - confirming, looking for a run, checking dependencies, backing off, queued for a permit: the
  *   reports wait in its inbox. Only a healthy one matters (`failureMoot`); a failure there only keeps
  *   the evidence fresh, and stale evidence costs one confirmation probe (`permitted`'s last look).
