@@ -4,10 +4,10 @@
  * count of running recoveries, and alerts. Each is safe to run twice (see each comment).
  */
 import { Context, log } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { ProbeResult } from '../core/failure';
-import { acquireSignal, releaseSignal, reportSignal } from '../core/messages';
+import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
@@ -16,6 +16,7 @@ import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
+import { dependencyCameBack, IN_PASS_REPEAT_MS, reportDue, sentReport, UNHEALTHY_REPEAT_MS, type ReportDue, type SentReport, type Verdict } from '../core/sweep-reports';
 import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface SweepInput {
@@ -88,9 +89,6 @@ export interface RecoveryRunResult {
 /** How the watch ended, with why (`reason`) typed: the supervisor never reads `detail` to decide. `at`: when it was seen (ISO). */
 export type WatchResult = WatchOutcome;
 
-/** Healthy components are re-reported at least this often (so a new supervisor appears, config changes arrive). */
-const REFRESH_MS = 10 * 60_000;
-
 /**
  * Components probed at once by one worker, over all its sweeps. Without a cap, 5,000 components
  * fired 5,000 probes in the same instant and, on a busy 2-core machine, thousands timed out
@@ -108,24 +106,57 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
 export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
-  limits: { probes?: number; reports?: number } = {},
+  /** `repeatMs`, `inPassRepeatMs`: how often an unchanged failure is re-sent (core/sweep-reports.ts); `now`: the clock (tests). */
+  limits: { probes?: number; reports?: number; repeatMs?: number; inPassRepeatMs?: number; now?: () => number } = {},
   sweepSpecs: SweepSpecsReader = createSweepSpecsReader(),
   /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
   supervisorMemo?: Record<string, unknown>,
 ) {
-  /** What this worker last told each supervisor: only changes and failures are sent again. */
-  const lastSent = new Map<string, { healthy: boolean; at: number; spec: string; revision: string }>();
+  /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
+  const lastSent = new Map<string, SentReport>();
+  /**
+   * Already known to a supervisor without a report: its pid watch (on this worker) saw the process
+   * exit (component → when), after this worker last probed it healthy (key → when).
+   */
+  const exitSeen = new Map<string, number>();
+  const healthySeen = new Map<string, number>();
+  const repeatMs = limits.repeatMs ?? UNHEALTHY_REPEAT_MS;
+  const inPassRepeatMs = limits.inPassRepeatMs ?? IN_PASS_REPEAT_MS;
+  const clock = limits.now ?? Date.now;
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
 
   const safeProbe = (component: Component) =>
     probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
 
+  /** The verdict changed, but its supervisor may know already (then `knownWithout` says as of when). */
+  const alreadyKnown = (prev: SentReport, verdict: Verdict, key: string, id: string) =>
+    prev.spec === verdict.spec &&
+    prev.revision === verdict.revision &&
+    prev.healthy !== verdict.healthy &&
+    (verdict.healthy || (exitSeen.get(id) ?? 0) > (healthySeen.get(key) ?? Number.POSITIVE_INFINITY));
+
+  /**
+   * As of when (ms) its supervisor knows the new verdict without a report, or undefined (send it):
+   * down: its pid watch saw the process exit since it was last probed healthy here; up: the
+   * recovery run it started (its child, which it awaits) closed recovered after the failure last sent.
+   */
+  async function knownWithout(client: Client, prev: SentReport, verdict: Verdict, id: string): Promise<number | undefined> {
+    if (!verdict.healthy) return exitSeen.get(id);
+    const handle = client.workflow.getHandle(recoveryWorkflowId(id));
+    const run = await handle.describe().catch(() => undefined);
+    const closedAt = run?.closeTime?.getTime();
+    if (!run || run.status.name !== 'COMPLETED' || closedAt === undefined || closedAt <= prev.checkedAt) return undefined;
+    if (run.parentExecution?.workflowId !== supervisorWorkflowId(id)) return undefined;
+    const result = (await handle.result().catch(() => undefined)) as { outcome?: string } | undefined;
+    return result?.outcome === 'recovered' ? closedAt : undefined;
+  }
+
   return {
     /**
      * Probes a group's components (given, or its schedule's specs at the firing's revision) concurrently and signals-with-start the supervisor of each one that
-     * failed, changed, or was not reported lately. Safe twice: probes change nothing, and a supervisor
-     * drops a report that is not newer than the last one it handled.
+     * changed, was not reported lately, or whose failure it needs again (core/sweep-reports.ts). Safe twice: probes and
+     * the run lookups change nothing, and a supervisor drops a report that is not newer than the last one it handled.
      */
     async sweepHealth({ group, specs: given, scheduleId, taskQueue, revision = '' }: SweepInput): Promise<SweepResult> {
       const ctx = Context.current();
@@ -143,17 +174,39 @@ export function createSupervisionActivities(
         ),
       );
       ctx.heartbeat();
-      const now = Date.now();
+      const now = clock();
+      const keyOf = (id: string) => `${taskQueue}\u0000${id}`;
+      // As known before this sweep sends anything (the reports go out at once): a dependency's return is read from it.
+      const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
+      const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
+      const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
+      // Who is queued for or holds a fleet permit, asked of the limiter at most once a sweep (only if a repeat may be spared).
+      let queued: Promise<Set<string> | undefined> | undefined;
+      const permits = () => (queued ??= permitHolders(client, taskQueue));
       const reported: string[] = [];
       await Promise.all(
         results.map(async ({ spec, result, checkedAt, failures }) => {
           const id = spec.component.id;
-          const key = `${taskQueue}\u0000${id}`;
-          const specText = JSON.stringify(spec);
-          const prev = lastSent.get(key);
-          const due =
-            !result.healthy || !prev || prev.healthy !== result.healthy || now - prev.at >= REFRESH_MS || prev.spec !== specText || prev.revision !== revision;
-          if (!due) return;
+          const key = keyOf(id);
+          const verdict: Verdict = {
+            healthy: result.healthy,
+            failureClass: result.failureClass,
+            spec: JSON.stringify(spec),
+            revision,
+            intervalMs: spec.component.supervision.interval,
+          };
+          const prev = before.get(id);
+          const dependencyBack = !result.healthy && dependencyCameBack((spec.dependencies ?? []).map((d) => d.id), known, now, repeatMs);
+          const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
+          const knownAt = due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
+          if (result.healthy) healthySeen.set(key, now);
+          if (knownAt !== undefined) {
+            // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
+            lastSent.set(key, sentReport(prev, verdict, now, knownAt));
+            return;
+          }
+          if (due === false) return;
+          if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
           const report: ProbeReport = {
             healthy: result.healthy,
             failureClass: result.failureClass,
@@ -174,7 +227,7 @@ export function createSupervisionActivities(
               staticSummary: `supervise ${id} (health group ${group})`,
             }),
           );
-          lastSent.set(key, { healthy: result.healthy, at: now, spec: specText, revision });
+          lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
           reported.push(id);
         }),
       );
@@ -242,6 +295,8 @@ export function createSupervisionActivities(
         if (!isAlive(watched)) {
           // Its exit code or signal, when this worker started it (only a parent learns them).
           const exit = adapter.pidFile ? await exitStatus(adapter.pidFile, watched.pid) : undefined;
+          // Its supervisor hears of it from this answer: the sweep on this worker need not tell it again.
+          exitSeen.set(component.id, clock());
           return { exited: true, reason: 'exited', detail: `pid ${watched.pid} exited: ${exitText(exit)}`, at: new Date().toISOString() };
         }
         if (Date.now() - started >= maxMs || shutdown?.aborted) return { exited: false, detail: `pid ${watched.pid} alive`, at: new Date().toISOString() };
@@ -321,4 +376,51 @@ export function createSupervisionActivities(
       return result;
     },
   };
+}
+
+/** How long a sweep waits for the fleet limiter's answer before it re-sends as if it had none. */
+const LIMITER_QUERY_MS = 2_000;
+
+/**
+ * Whether an unchanged failure is needed again (`due` from core/sweep-reports.ts): its recovery run
+ * (`mend/recover/<id>`) closed after the failure last sent; or the repeat time is up and the
+ * supervisor is not known to be acting on it (its own run going, or queued for or holding a fleet
+ * permit). Read-only (a describe, and the limiter's state once a sweep). A lookup that fails says
+ * "needed" (a report too many costs less than one missed).
+ */
+async function neededAgain(
+  client: Client,
+  spec: SupervisorSpec,
+  due: Exclude<ReportDue, boolean>,
+  permits: () => Promise<Set<string> | undefined>,
+): Promise<boolean> {
+  const id = spec.component.id;
+  const described = await client.workflow
+    .getHandle(recoveryWorkflowId(id))
+    .describe()
+    .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const)));
+  if (described === 'unknown') return true;
+  const running = described?.status.name === 'RUNNING';
+  if (described && !running && (described.closeTime?.getTime() ?? Number.POSITIVE_INFINITY) > due.runClosedSince) return true;
+  if (!due.repeat) return false;
+  // Its own run (a child of its supervisor): every report probed before the run ends is dropped.
+  if (running) return described.parentExecution?.workflowId !== supervisorWorkflowId(id);
+  if (!(spec.maxConcurrentRecoveries! > 0)) return true;
+  return (await permits())?.has(id) !== true;
+}
+
+/** The components queued for or holding a permit of the task queue's fleet limiter; undefined when it does not answer in time. */
+async function permitHolders(client: Client, taskQueue: string): Promise<Set<string> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LIMITER_QUERY_MS)));
+  const asked = client.workflow
+    .getHandle(fleetLimiterWorkflowId(taskQueue))
+    .query(fleetStateQuery)
+    .then((st) => new Set([...st.holders.map((h) => h.component), ...st.waiting.map((w) => w.component)]))
+    .catch(() => undefined);
+  try {
+    return await Promise.race([asked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,11 +1,12 @@
 /**
- * The sweep activity on its own (a mock activity context, a recording client): failures are always
- * reported, healthy components only when new, changed, or after a config revision; every report
- * starts the supervisor if needed (signal-with-start) with the component's spec.
+ * The sweep activity on its own (a mock activity context, a recording client): a failure is
+ * reported when it starts and then only when its supervisor may need it again (core/sweep-reports.ts),
+ * healthy components only when new, changed, or after a config revision; every report starts the
+ * supervisor if needed (signal-with-start) with the component's spec.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createSupervisionActivities, type SweepResult } from '../activities/supervision';
 import { probeOverlapping } from '../domain/probes/overlapping';
@@ -13,6 +14,8 @@ import { parseConfig } from '../core/config';
 import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { ProbeReport } from '../core/supervision';
+import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
+import { tempDir } from './helpers';
 
 const config = parseConfig(
   [
@@ -24,29 +27,63 @@ const config = parseConfig(
   { baseDir: '/tmp', stateDir: '/tmp/.mend' },
 );
 const specs = config.components.map((component) => ({ component }));
+/** The same components, checked every second. */
+const everySecond = specs.map(({ component }) => ({ component: { ...component, supervision: { ...component.supervision, interval: 1_000 } } }));
+
+/** A client that records reports and answers run lookups from `runs` (id → its latest run, or none). */
+function recordingClient(
+  runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>(),
+  queuedForPermits = new Set<string>(),
+) {
+  const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
+  const lookups: string[] = [];
+  const client = {
+    // The activity context binds the client to the activity's cancellation.
+    withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+    workflow: {
+      signalWithStart: async (_type: string, opts: { workflowId: string; signalArgs: [ProbeReport]; args: unknown[] }) => {
+        sent.push({ workflowId: opts.workflowId, report: opts.signalArgs[0], args: opts.args });
+        return {};
+      },
+      getHandle: (workflowId: string) => ({
+        describe: async () => {
+          lookups.push(workflowId);
+          const run = runs.get(workflowId);
+          if (!run) throw new WorkflowNotFoundError('not found', workflowId, undefined);
+          return {
+            status: { name: run.running ? 'RUNNING' : 'COMPLETED' },
+            closeTime: run.closeTime,
+            ...(run.parent ? { parentExecution: { workflowId: run.parent } } : {}),
+          };
+        },
+        result: async () => ({ outcome: runs.get(workflowId)?.outcome ?? 'failed' }),
+        // The fleet limiter's state: who waits for a permit.
+        query: async () => {
+          if (workflowId !== 'mend/fleet/q') throw new WorkflowNotFoundError('not found', workflowId, undefined);
+          return { holders: [], waiting: [...queuedForPermits].map((component) => ({ component })) };
+        },
+      }),
+    },
+  } as unknown as Client;
+  return { client, sent, lookups, reportedTo: (id: string) => sent.filter((s) => s.workflowId === `mend/supervisor/${id}`).length };
+}
 
 describe('health sweep activity', () => {
-  test('reports failures every time, healthy components only when something changed', async () => {
+  test('reports a failure when it starts, then at most every repeat time; healthy components only when something changed', async () => {
     const health = new Map<string, boolean>([
       ['a', true],
       ['b', false],
     ]);
     const probe = async (c: Component): Promise<ProbeResult> =>
       health.get(c.id) ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 };
-    const sent: Array<{ workflowId: string; report: ProbeReport; args: unknown[] }> = [];
-    const client: Client = {
-      // The activity context binds the client to the activity's cancellation.
-      withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
-      workflow: {
-        signalWithStart: async (_type: string, opts: { workflowId: string; signalArgs: [ProbeReport]; args: unknown[] }) => {
-          sent.push({ workflowId: opts.workflowId, report: opts.signalArgs[0], args: opts.args });
-          return {};
-        },
-      },
-    } as unknown as Client;
+    const { client, sent } = recordingClient();
     const env = new MockActivityEnvironment({}, { client });
-    const { sweepHealth } = createSupervisionActivities(probe);
-    const sweep = (revision: string): Promise<SweepResult> => env.run(sweepHealth, { group: 'g', specs, taskQueue: 'q', revision });
+    let now = 1_000_000;
+    const { sweepHealth } = createSupervisionActivities(probe, undefined, { now: () => now });
+    // Checked every second; each sweep `stepMs` after the last.
+    const sweep = (revision: string, stepMs = 5_000): Promise<SweepResult> => (
+      (now += stepMs), env.run(sweepHealth, { group: 'g', specs: everySecond, taskQueue: 'q', revision })
+    );
 
     const first = await sweep('r1');
     assert.deepEqual(first.reported.sort(), ['a', 'b'], 'the first sweep reports everyone (supervisors appear)');
@@ -54,12 +91,171 @@ describe('health sweep activity', () => {
     assert.equal(sent.find((s) => s.workflowId === 'mend/supervisor/b')?.report.failureClass, 'network');
     assert.deepEqual((sent[0]!.args[0] as { spec: { component: Component } }).spec.component.id, sent[0]!.workflowId.split('/')[2]);
 
-    assert.deepEqual((await sweep('r1')).reported, ['b'], 'a healthy, unchanged component is not reported again; a failing one is');
+    assert.deepEqual((await sweep('r1')).reported, ['b'], 'a healthy, unchanged component is not reported again; a failing one is, after the repeat time');
+    assert.deepEqual((await sweep('r1', 1_000)).reported, [], 'a failure it reported a second ago is not reported again');
+    assert.deepEqual((await sweep('r1', 2_000)).reported, [], 'nor three seconds after');
+    assert.deepEqual((await sweep('r1', 2_000)).reported, ['b'], 'five seconds after, it is');
     health.set('b', true);
-    assert.deepEqual((await sweep('r1')).reported, ['b'], 'a change to healthy is reported');
-    assert.deepEqual((await sweep('r1')).reported, [], 'nothing changed, nothing failing: no signal at all');
-    assert.deepEqual((await sweep('r2')).reported.sort(), ['a', 'b'], 'a new config revision reports everyone once');
+    assert.deepEqual((await sweep('r1', 1_000)).reported, ['b'], 'a change to healthy is reported at once');
+    health.set('b', false);
+    assert.deepEqual((await sweep('r1', 1_000)).reported, ['b'], 'and a change back to failing');
+    assert.deepEqual((await sweep('r2', 1_000)).reported.sort(), ['a', 'b'], 'a new config revision reports everyone once');
+    health.set('b', true);
+    await sweep('r2', 1_000);
+    assert.deepEqual((await sweep('r2')).reported, [], 'nothing changed, nothing failing: no signal at all');
     assert.ok(sent.every((s) => s.report.source === 'sweep' && !Number.isNaN(Date.parse(s.report.checkedAt))));
+  });
+
+  test("a failure reported lately is reported again once the component's recovery run closed after it, not while the run goes", async () => {
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>();
+    const { client, lookups, reportedTo } = recordingClient(runs);
+    const env = new MockActivityEnvironment({}, { client });
+    const { sweepHealth } = createSupervisionActivities(async () => ({ healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }));
+    const sweep = () => env.run(sweepHealth, { group: 'g', specs: [everySecond[1]!], taskQueue: 'q', revision: 'r' });
+
+    await sweep();
+    assert.equal(reportedTo('b'), 1, 'the first failure');
+    runs.set('mend/recover/b', { running: true });
+    await sweep();
+    assert.equal(reportedTo('b'), 1, 'its recovery runs: the supervisor drops what was probed before the run ends');
+    assert.deepEqual(lookups, ['mend/recover/b'], 'the run was looked up');
+    // Closed a moment after the failure was last probed (and before the next probe).
+    const moment = () => new Promise((r) => setTimeout(r, 5));
+    await moment();
+    runs.set('mend/recover/b', { running: false, closeTime: new Date() });
+    await moment();
+    await sweep();
+    assert.equal(reportedTo('b'), 2, 'the run closed after the failure last sent: its supervisor needs it again');
+    await sweep();
+    assert.equal(reportedTo('b'), 2, 'once told after the close, not again until the repeat time');
+  });
+
+  test('while its supervisor is queued for a fleet permit or its own run goes, an unchanged failure is repeated every 30 s, not every 5 s', async () => {
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>();
+    const queued = new Set(['b']);
+    const { client, reportedTo } = recordingClient(runs, queued);
+    const env = new MockActivityEnvironment({}, { client });
+    let now = 1_000_000;
+    const { sweepHealth } = createSupervisionActivities(async () => ({ healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }), undefined, {
+      now: () => now,
+    });
+    const capped = [{ ...everySecond[1]!, maxConcurrentRecoveries: 2 }];
+    const sweepFor = async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        now += 1_000;
+        await env.run(sweepHealth, { group: 'g', specs: capped, taskQueue: 'q', revision: 'r' });
+      }
+    };
+    await sweepFor(1);
+    await sweepFor(20);
+    assert.equal(reportedTo('b'), 1, 'queued for a permit: no repeat in 20 s');
+    queued.clear();
+    runs.set('mend/recover/b', { running: true, parent: 'mend/supervisor/b' });
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 1, 'its own recovery runs: no repeat either');
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 2, 'but one every 30 s (a supervisor gone meanwhile hears of it)');
+    runs.set('mend/recover/b', { running: true });
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 3, "a run it did not start: every 5 s (it learns what holds its component)");
+    runs.delete('mend/recover/b');
+    await sweepFor(5);
+    assert.equal(reportedTo('b'), 4, 'neither queued nor recovering (held, or it missed it): every 5 s');
+  });
+
+  test('what its supervisor already knows is not sent: an exit its pid watch on this worker saw, a return its own recovery run reported', async () => {
+    const dir = tempDir('sweep-known');
+    const [proc] = parseConfig(
+      ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
+      'p.yaml',
+      { baseDir: dir, stateDir: `${dir}/.mend` },
+    ).components;
+    const component = { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+    let up = true;
+    const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>();
+    const { client, reportedTo } = recordingClient(runs);
+    const env = new MockActivityEnvironment({}, { client });
+    let now = Date.now();
+    const { sweepHealth, watchProcess } = createSupervisionActivities(
+      async () => (up ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }),
+      undefined,
+      { now: () => now },
+    );
+    const sweep = () => ((now += 1_000), env.run(sweepHealth, { group: 'g', specs: [{ component }], taskQueue: 'q', revision: 'r' }));
+    try {
+      await startProcess(processAdapter(component));
+      await sweep();
+      assert.equal(reportedTo('p'), 1, 'seen healthy: its supervisor appears');
+      const pid = (await runningProcess(processAdapter(component)))!.pid;
+      now += 500;
+      setTimeout(() => process.kill(pid, 'SIGKILL'), 100);
+      const seen = (await new MockActivityEnvironment().run(watchProcess, { component, maxMs: 30_000, pollMs: 20 })) as { exited: boolean };
+      assert.equal(seen.exited, true);
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 1, 'its exit went to the supervisor with the watch: the sweep does not repeat it');
+      for (let i = 0; i < 5; i++) await sweep();
+      assert.equal(reportedTo('p'), 2, 'still down after the repeat time (and no recovery going): told');
+
+      // Its supervisor's own run recovered it: it knows from the run.
+      runs.set('mend/recover/p', { running: false, closeTime: new Date(now + 500), parent: 'mend/supervisor/p', outcome: 'recovered' });
+      up = true;
+      await sweep();
+      assert.equal(reportedTo('p'), 2, 'back after the recovery run its supervisor awaited: not sent');
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 3, 'down again with no exit seen: sent at once');
+      runs.set('mend/recover/p', { running: false, closeTime: new Date(now + 500), outcome: 'recovered' });
+      up = true;
+      await sweep();
+      assert.equal(reportedTo('p'), 4, 'back after a run it did not start: sent');
+    } finally {
+      await stopProcess(processAdapter(component)).catch(() => undefined);
+    }
+  });
+
+  test('a failure is reported again when its failure class changes, and every sweep for a while after a dependency came back', async () => {
+    const deps = parseConfig(
+      [
+        'version: 1',
+        'components:',
+        '  - id: db',
+        '    adapter: { type: command, start: ["true"], stop: ["true"] }',
+        '    probe: { type: tcp, port: 1 }',
+        '  - id: web',
+        '    dependsOn: [db]',
+        '    adapter: { type: command, start: ["true"], stop: ["true"] }',
+        '    probe: { type: tcp, port: 1 }',
+      ].join('\n'),
+      'deps.yaml',
+      { baseDir: '/tmp', stateDir: '/tmp/.mend' },
+    ).components;
+    const db = deps.find((c) => c.id === 'db')!;
+    const web = deps.find((c) => c.id === 'web')!;
+    const two = [{ component: db }, { component: web, dependencies: [db] }];
+    const verdicts = new Map<string, ProbeResult>([
+      ['db', { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }],
+      ['web', { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }],
+    ]);
+    const { client, reportedTo } = recordingClient();
+    const env = new MockActivityEnvironment({}, { client });
+    let now = 1_000_000;
+    const { sweepHealth } = createSupervisionActivities(async (c) => verdicts.get(c.id)!, undefined, { now: () => now });
+    const sweep = () => ((now += 1_000), env.run(sweepHealth, { group: 'g', specs: two, taskQueue: 'q', revision: 'r' }));
+
+    await sweep();
+    await sweep();
+    assert.equal(reportedTo('web'), 1, 'an unchanged failure, a second later: not again');
+    verdicts.set('web', { healthy: false, failureClass: 'timeout', detail: 'no answer', latencyMs: 1000 });
+    await sweep();
+    assert.equal(reportedTo('web'), 2, 'a new failure class (a crash turned into a hang) is news');
+    verdicts.set('db', { healthy: true, detail: 'ok', latencyMs: 1 });
+    await sweep();
+    assert.equal(reportedTo('web'), 3, 'db came back in this sweep: web, held for it, hears of its own failure again');
+    await sweep();
+    await sweep();
+    assert.equal(reportedTo('web'), 5, 'every sweep for a while after db came back (its recovery may still be closing)');
+    assert.equal(reportedTo('db'), 2, 'db: its first failure and its return');
   });
 });
 
