@@ -75,7 +75,7 @@ function fixtureName(runbook: string, n: number): string {
 }
 
 /** Tests the runbooks; returns the number of tests that failed. Prints one line per runbook and per fixture written. */
-export async function testRunbooks(dir: string, name: string | undefined, log: (line: string) => void): Promise<number> {
+export async function testRunbooks(dir: string, name: string | undefined, log: (line: string) => void, bundleCacheDir?: string): Promise<number> {
   const targets = runbooksToTest(dir, name);
   if (targets.length === 0) {
     log(`no runbook in ${dir} has a test (<name>.test.ts): nothing to test`);
@@ -101,6 +101,8 @@ export async function testRunbooks(dir: string, name: string | undefined, log: (
       namespace: DEFAULT_NAMESPACE,
       taskQueue,
       runbooks: listRunbookFiles(dir),
+      // The user's bundle cache (MEND_HOME's), not the throwaway state folder: `mend runbook replay` after the test reuses the bundle.
+      bundleCacheDir,
       activityDeps: { stateDir },
       overrides: { shutdownGraceTime: '1s' },
     });

@@ -8,7 +8,7 @@ import { RUNBOOK_NAME_PATTERN, STRATEGIES } from '../core/schemas';
 import type { Settings } from '../core/settings';
 import { BUILTIN_RUNBOOKS } from '../kit/meta';
 import { CliError, EXIT } from './errors';
-import type * as RunbookBundler from '../workers/runbooks';
+import { bundleCacheDirOf, cachedWorkflowBundle } from '../workers/bundle-cache';
 import type * as RunbookTester from './runbook-test';
 import type * as TemporalWorker from '@temporalio/worker';
 
@@ -75,7 +75,7 @@ export function addRunbookCommands(program: Command, settings: Settings): void {
       // Loaded here: the dev server, the bundler and the SDK's worker are heavy, and only this command needs them.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { testRunbooks } = require('./runbook-test') as typeof RunbookTester;
-      const failed = await testRunbooks(runbooksDirOf(opts.config), name, (line) => console.log(line));
+      const failed = await testRunbooks(runbooksDirOf(opts.config), name, (line) => console.log(line), bundleCacheDirOf(settings.MEND_HOME));
       if (failed > 0) throw new CliError(`${failed} runbook test${failed === 1 ? '' : 's'} failed`, EXIT.failed);
     });
 
@@ -95,19 +95,20 @@ export function addRunbookCommands(program: Command, settings: Settings): void {
         console.log(`no recorded histories in ${path.relative(process.cwd(), fixturesDir) || fixturesDir}: nothing to replay`);
         return;
       }
-      // Loaded here: the bundler and the SDK's worker are heavy, and only this command needs them.
+      // Loaded here: the SDK's worker is heavy, and only this command needs it.
       /* eslint-disable @typescript-eslint/no-require-imports */
-      const { bundleRunbooks } = require('../workers/runbooks') as typeof RunbookBundler;
       const { Worker, Runtime, DefaultLogger } = require('@temporalio/worker') as typeof TemporalWorker;
       /* eslint-enable @typescript-eslint/no-require-imports */
       quietSdkLogs(Runtime, DefaultLogger);
-      const { code } = await bundleRunbooks(listRunbookFiles(dir));
+      // From the bundle cache the worker and `mend runbook test` fill, while every file it was built from is unchanged;
+      // else bundled now (a changed runbook is bundled again, so the replay is always of the current code).
+      const { codePath } = await cachedWorkflowBundle(listRunbookFiles(dir), bundleCacheDirOf(settings.MEND_HOME), { inProcess: true });
       let failed = 0;
       for (const fixture of fixtures) {
         const { workflowId, ...history } = JSON.parse(readFileSync(path.join(fixturesDir, fixture), 'utf8')) as { workflowId?: string; events: unknown[] };
         const name = runbookOf(history);
         try {
-          await Worker.runReplayHistory({ workflowBundle: { code }, replayName: fixture }, history, workflowId);
+          await Worker.runReplayHistory({ workflowBundle: { codePath }, replayName: fixture }, history, workflowId);
           console.log(`ok      ${fixture} (runbook ${name})`);
         } catch (err) {
           failed += 1;

@@ -17,11 +17,11 @@
  * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleCacheDirOf, cachedWorkflowBundle } from '../workers/bundle-cache';
 import { checksCacheDir, eslintCacheFile } from './check-cache';
 import { ensureTemporal } from './ensure-temporal';
 import { startProdTemporal } from './prod-temporal';
@@ -39,7 +39,6 @@ import {
   type Summary,
   type TestFile,
 } from './test-lanes';
-import { quietLogger } from './quiet-logger';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -257,10 +256,13 @@ async function main(): Promise<number> {
   const checks = opts.checks ? startChecks() : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
-  // The bundle is made while the server starts; neither needs the other.
+  // The bundle is made while the server starts; neither needs the other. The worker's own bundle cache
+  // (this checkout's, under ~/.cache/mend): rebuilt only when a file it was made from changed, so a
+  // warm run skips webpack. Copied into the run's folder: a run beside this one that rebuilds it
+  // (sources changed meanwhile) removes the old file.
   const bundlePath = path.join(work, 'workflow-bundle.js');
-  const bundled = bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietLogger }).then(({ code }) =>
-    writeFileSync(bundlePath, code),
+  const bundled = cachedWorkflowBundle([], bundleCacheDirOf(checksCacheDir(ROOT)), { inProcess: true }).then(({ codePath }) =>
+    copyFileSync(codePath, bundlePath),
   );
   bundled.catch(() => undefined); // awaited below, once the server is up (and stopped whatever happens)
   const server = opts.prod

@@ -71,7 +71,15 @@ const exitOf = (proc: ChildProcess) =>
  * Starts the namespace of host `id`; its agent polls `<queue>/host/<id>` of the server at `address`
  * with MEND_HOME `home` (and `env` on top, e.g. MEND_LOG_LEVEL).
  */
-export async function startSimHost(id: string, queue: string, home: string, address: string, env: Record<string, string> = {}): Promise<SimHost> {
+export async function startSimHost(
+  id: string,
+  queue: string,
+  home: string,
+  address: string,
+  env: Record<string, string> = {},
+  /** How the agent's node loads TypeScript: as `mend agent` does (the benchmarks measure that), or the tests' lighter hook. */
+  nodeArgs: readonly string[] = AGENT_NODE_ARGS,
+): Promise<SimHost> {
   const holder = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'sleep', 'infinity'], { stdio: 'ignore' });
   const nsPid = await waitFor(`namespace of host ${id}`, 10_000, () => childrenOf(holder.pid!)[0]);
   const host: SimHost = {
@@ -82,19 +90,7 @@ export async function startSimHost(id: string, queue: string, home: string, addr
       const agentEnv = { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: queue, MEND_HOME: home, ...env };
       const proc = spawn(
         'nsenter',
-        [
-          '--target',
-          String(nsPid),
-          '--pid',
-          '--mount',
-          `--wd=${ROOT}`,
-          '--',
-          process.execPath,
-          ...AGENT_NODE_ARGS,
-          path.join(ROOT, 'workers/agent.ts'),
-          '--host',
-          id,
-        ],
+        ['--target', String(nsPid), '--pid', '--mount', `--wd=${ROOT}`, '--', process.execPath, ...nodeArgs, path.join(ROOT, 'workers/agent.ts'), '--host', id],
         {
           cwd: ROOT,
           env: agentEnv,

@@ -4,8 +4,9 @@
 // changes. Leaner than tsx's CommonJS hook, which also reads every JavaScript file of node_modules
 // to see whether it needs compiling: some 0.3 CPU-s per process on the ~1,000 modules a test
 // loads, in each of the ~80 test files' processes and each in-process worker's workflow thread.
-// Only the tests load code this way: the processes they start (workers, agents, the CLI, the
-// stack) run through tsx, as users run them. Plain JavaScript: it is what makes TypeScript load.
+// The tests load code this way, and so do the workers and agents they start (test/helpers.ts
+// TEST_TS_LOADER); the installed command (bin/mend), the dev stack's children and `mend runbook
+// test` run through tsx, as users run them. Plain JavaScript: it is what makes TypeScript load.
 'use strict';
 const { createHash } = require('node:crypto');
 const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');

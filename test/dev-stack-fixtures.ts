@@ -39,13 +39,18 @@ export function alive(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z';
 }
 
-/** Starts the stack in its own process group and waits for its banner. */
+/**
+ * Starts the stack in its own process group and waits for its whole banner: to its last line
+ * ("Ctrl-C stops ..."), not its first ("mend is up"), whose lines may come in more than one read.
+ */
 export async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
   const started = spawnTs('scripts/dev-stack.ts', env, { detached: true });
   await waitFor(
-    '"mend is up"',
+    'the "mend is up" banner',
     120_000,
-    () => started.output.some((l) => l.includes('mend is up')) || (started.proc.exitCode !== null && Promise.reject(new GiveUp(started.output.join('\n')))),
+    () =>
+      started.output.some((l) => l.startsWith('[mend] Ctrl-C stops')) ||
+      (started.proc.exitCode !== null && Promise.reject(new GiveUp(started.output.join('\n')))),
   );
   return started;
 }

@@ -8,7 +8,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { workerIdentity } from './identity';
-import { cachedWorkflowBundle } from './bundle-cache';
+import { bundleCacheDirOf, cachedWorkflowBundle } from './bundle-cache';
 import type { RunbookFile } from '../core/runbooks';
 import type { RunbookMeta } from '../kit/meta';
 
@@ -92,7 +92,7 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
  */
 async function workflowCode(opts: MendWorkerOptions): Promise<{ workflowBundle: { codePath: string }; runbooks: RunbookMeta[]; built: boolean }> {
   if (opts.workflowBundlePath) return { workflowBundle: { codePath: opts.workflowBundlePath }, runbooks: [], built: false };
-  const dir = opts.bundleCacheDir ?? path.join(opts.activityDeps?.stateDir ?? '.mend', 'cache', 'workflows');
+  const dir = opts.bundleCacheDir ?? bundleCacheDirOf(opts.activityDeps?.stateDir ?? '.mend');
   const { codePath, runbooks, built } = await cachedWorkflowBundle(opts.runbooks ?? [], path.resolve(dir));
   return { workflowBundle: { codePath }, runbooks, built };
 }
