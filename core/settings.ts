@@ -94,7 +94,7 @@ export const SETTINGS_HELP: Record<keyof Settings, string> = {
   MEND_TOKEN: 'API clients: the bearer token they send (optional)',
   MEND_SYNC_ON_START: 'API: reconcile health schedules and start backlog replays from the config at start (default true)',
   MEND_WORKER_METRICS_PORT: "worker: port of its Prometheus endpoint with the Temporal SDK's metrics (default: none)",
-  MEND_WORKFLOW_CACHE: "worker: workflows kept in memory (the SDK's maxCachedWorkflows; default: the SDK's, from the heap limit)",
+  MEND_WORKFLOW_CACHE: "worker: workflows kept in memory (the SDK's maxCachedWorkflows; default 250)",
 };
 
 export function readSettings(env: Record<string, string | undefined>): Settings {

@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../core/constants';
 import { SETTINGS_SCOPE, SettingsSchema } from '../core/settings';
 import { TEMPORAL_SERVER_VERSION } from '../scripts/ensure-temporal-server';
+import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
 import { CONFIG_DIR, CONFIG_ENV, DYNAMIC_CONFIG_FILE, LOCATION_SETTINGS, NAMESPACE_RETENTION_HOURS, SERVER_SETTINGS } from '../scripts/prod-temporal';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -196,12 +197,18 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
     }
   });
 
+  test('npm run agent starts the agent with the same node flags as `mend agent` (its memory settings)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.agent, `node ${AGENT_NODE_ARGS.join(' ')} workers/agent.ts`);
+  });
+
   test('has an agent service, off by default (a profile), running workers/agent.ts for the host named at start, with its own MEND_HOME volume', () => {
     const agent = service('mend-agent');
     assert.ok(agent.build, 'the agent is built from this repository');
     assert.ok(agent.profiles?.length, 'a plain `docker compose up` would start an agent next to the central worker');
     const cmd = commandText(agent);
-    assert.match(cmd, /node --require tsx\/cjs --max-semi-space-size=1 workers\/agent\.ts --host \$\{MEND_HOST_ID/);
+    // The same node flags as `mend agent` and `npm run agent` (its memory settings: workers/agent-node-args.ts).
+    assert.ok(cmd.startsWith(`node ${AGENT_NODE_ARGS.join(' ')} workers/agent.ts --host \${MEND_HOST_ID`), cmd);
     assert.ok(existsSync(path.join(ROOT, 'workers/agent.ts')));
     const env = envOf(agent);
     assert.deepEqual(

@@ -1,4 +1,5 @@
 /** The central worker process: polls the mend task queue (and the default host's) until SIGINT/SIGTERM, then drains and exits. */
+import v8 from 'node:v8';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
 import { readSettings } from '../core/settings';
 import { installWorkerRuntime } from './logging';
@@ -7,7 +8,17 @@ import { createMendWorker } from './worker';
 import { runbooksDirOf } from '../client/config';
 import { listRunbookFiles } from '../client/runbooks';
 
+/**
+ * The old generation is collected at 1.2 × its live size instead of V8's few times (its garbage is
+ * mostly reports, sweeps and workflow activations that outlive the young generation). Set before
+ * the workflow thread starts, so its heap (the cached workflows) grows the same way. Measured with
+ * the scale bench at 1,000 supervisors and a 250-workflow cache: 381-392 MiB RSS against 454-515
+ * without it, CPU unchanged within the load's noise (the agent's own flags: workers/agent-node-args.ts).
+ */
+export const WORKER_V8_FLAGS = '--heap-growing-percent=20';
+
 async function main(): Promise<void> {
+  v8.setFlagsFromString(WORKER_V8_FLAGS);
   const settings = readSettings(process.env);
   const stop = handleStopSignals();
 
