@@ -16,7 +16,16 @@ import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
-import { dependencyCameBack, IN_PASS_REPEAT_MS, reportDue, sentReport, UNHEALTHY_REPEAT_MS, type ReportDue, type SentReport, type Verdict } from '../core/sweep-reports';
+import {
+  dependencyCameBack,
+  IN_PASS_REPEAT_MS,
+  reportDue,
+  sentReport,
+  UNHEALTHY_REPEAT_MS,
+  type ReportDue,
+  type SentReport,
+  type Verdict,
+} from '../core/sweep-reports';
 import { createSweepSpecsReader, type SweepSpecsReader } from './sweep-specs';
 
 export interface SweepInput {
@@ -196,9 +205,17 @@ export function createSupervisionActivities(
             intervalMs: spec.component.supervision.interval,
           };
           const prev = before.get(id);
-          const dependencyBack = !result.healthy && dependencyCameBack((spec.dependencies ?? []).map((d) => d.id), known, now, repeatMs);
+          const dependencyBack =
+            !result.healthy &&
+            dependencyCameBack(
+              (spec.dependencies ?? []).map((d) => d.id),
+              known,
+              now,
+              repeatMs,
+            );
           const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
-          const knownAt = due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
+          const knownAt =
+            due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
           if (result.healthy) healthySeen.set(key, now);
           if (knownAt !== undefined) {
             // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.

@@ -82,7 +82,8 @@ describe('health sweep activity', () => {
     const { sweepHealth } = createSupervisionActivities(probe, undefined, { now: () => now });
     // Checked every second; each sweep `stepMs` after the last.
     const sweep = (revision: string, stepMs = 5_000): Promise<SweepResult> => (
-      (now += stepMs), env.run(sweepHealth, { group: 'g', specs: everySecond, taskQueue: 'q', revision })
+      (now += stepMs),
+      env.run(sweepHealth, { group: 'g', specs: everySecond, taskQueue: 'q', revision })
     );
 
     const first = await sweep('r1');
@@ -157,7 +158,7 @@ describe('health sweep activity', () => {
     assert.equal(reportedTo('b'), 2, 'but one every 30 s (a supervisor gone meanwhile hears of it)');
     runs.set('mend/recover/b', { running: true });
     await sweepFor(5);
-    assert.equal(reportedTo('b'), 3, "a run it did not start: every 5 s (it learns what holds its component)");
+    assert.equal(reportedTo('b'), 3, 'a run it did not start: every 5 s (it learns what holds its component)');
     runs.delete('mend/recover/b');
     await sweepFor(5);
     assert.equal(reportedTo('b'), 4, 'neither queued nor recovering (held, or it missed it): every 5 s');
