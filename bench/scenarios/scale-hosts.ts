@@ -361,7 +361,7 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
   ];
   lines.push(
     '',
-    `Start-up (before the window, every component healthy throughout): ${r.startup.permitsGranted} fleet permit(s) granted to supervisors that had confirmed a failure, ${r.startup.recoveriesStarted} recovery run(s) started. A false alarm (a probe timing out while the first sweeps, supervisors and agents all start at once) queues for one of the fleet cap's permits (an http component is not a cheap restart: strict cap); a newer healthy report withdraws its request (issue 16's permit wake), but a real failure queued behind the false alarms still waits for a permit. "Sweeps keep up after" includes that queue being empty.`,
+    `Start-up (before the window, every component healthy throughout): ${r.startup.permitsGranted} fleet permit(s) granted to supervisors that had confirmed a failure, ${r.startup.recoveriesStarted} recovery run(s) started. A false alarm (a probe timing out while the first sweeps, supervisors and agents all start at once) queues for a fleet permit (an http restart is a cheap one: its host's adaptive window admits it); a newer healthy report withdraws its request (issue 16's permit wake), but a real failure queued behind the false alarms still waits for a permit. "Sweeps keep up after" includes that queue being empty.`,
   );
   if (r.sweeps.ran < r.sweeps.due)
     lines.push(
