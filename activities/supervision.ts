@@ -428,16 +428,9 @@ async function neededAgain(
 
 /** The components queued for or holding a permit of the task queue's fleet limiter; undefined when it does not answer in time. */
 async function permitHolders(client: Client, taskQueue: string): Promise<Set<string> | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LIMITER_QUERY_MS)));
-  const asked = client.workflow
-    .getHandle(fleetLimiterWorkflowId(taskQueue))
-    .query(fleetStateQuery)
-    .then((st) => new Set([...st.holders.map((h) => h.component), ...st.waiting.map((w) => w.component)]))
+  // The connection's deadline ends the call itself (as client/query-gate.ts does), not just the wait for it.
+  const state = await client.connection
+    .withDeadline(Date.now() + LIMITER_QUERY_MS, () => client.workflow.getHandle(fleetLimiterWorkflowId(taskQueue)).query(fleetStateQuery))
     .catch(() => undefined);
-  try {
-    return await Promise.race([asked, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return state && new Set([...state.holders.map((h) => h.component), ...state.waiting.map((w) => w.component)]);
 }

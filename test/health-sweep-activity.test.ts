@@ -40,6 +40,8 @@ function recordingClient(
   const client = {
     // The activity context binds the client to the activity's cancellation.
     withAbortSignal: (_signal: AbortSignal, fn: () => unknown) => fn(),
+    // The limiter's query runs within a deadline (the real connection ends the call at it).
+    connection: { withDeadline: (_deadline: number, fn: () => unknown) => fn() },
     workflow: {
       signalWithStart: async (_type: string, opts: { workflowId: string; signalArgs: [ProbeReport]; args: unknown[] }) => {
         sent.push({ workflowId: opts.workflowId, report: opts.signalArgs[0], args: opts.args });
