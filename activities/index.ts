@@ -76,6 +76,7 @@ export function createActivities(deps: ActivityDeps = {}) {
 
   // The single actions, shared by their own activities and by the one-activity restart.
   const parts: RestartParts = {
+    probe: (component) => probe(component),
     async stop(component, beat) {
       try {
         const outcome = await stopAdapter(component, beat);

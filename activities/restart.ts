@@ -1,17 +1,19 @@
 /**
  * The short path of a restart (issue 16): stop-if-alive, clean (when asked), start and wait until
  * healthy in one heartbeating activity on the component's host, instead of three or four
- * activities each waiting a workflow task and an activity slot on a loaded worker. Its result
- * lists every sub-step with its times, so the run's step log stays step by step.
+ * activities each waiting a workflow task and an activity slot on a loaded worker. A run with
+ * nothing observed before it (one started by hand) has it probe first, too. Its result lists every
+ * sub-step with its times, so the run's step log stays step by step.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ProbeResult } from '../core/failure';
+import { beforeNote, wantsCleanup } from '../core/restart-plan';
 import type { Component } from '../core/schemas';
 import { cleanState } from '../domain/state/aside';
 import { adoptUnrecorded, runningProcess } from '../domain/adapters/process';
 import type { StartOutcome, StopOutcome } from '../domain/adapters';
 
-export type SubStepName = 'stop' | 'cleanup' | 'start' | 'validate';
+export type SubStepName = 'probe' | 'stop' | 'cleanup' | 'start' | 'validate';
 
 /** One sub-step as the workflow records it (a StepRecord's fields, times from the worker's clock). */
 export interface SubStep {
@@ -27,6 +29,13 @@ export interface RestartInput {
   component: Component;
   /** Move temp files, stale locks and corrupt markers aside (under `runKey`) between stop and start. */
   cleanup: boolean;
+  /**
+   * Probe once before acting (the run's analysis step) and note what it saw; cleanup is then what
+   * `wantsCleanup` decides from that probe (as the workflow decides it after a probe activity), and
+   * `cleanup` is not used. Whatever the probe saw, the component is restarted (a run by hand
+   * restarts a healthy component too, without cleanup).
+   */
+  probeFirst?: boolean;
   runKey: string;
   /** Probe until healthy within this; undefined: validation is off (validateAfterRecovery: false). */
   validate?: { timeoutMs: number; intervalMs: number };
@@ -44,6 +53,8 @@ export interface WaitHealthy {
 
 export interface RestartResult {
   steps: SubStep[];
+  /** What the probe before acting saw (with `probeFirst`). */
+  before?: ProbeResult;
   started: StartOutcome;
   /** Undefined when validation is off. */
   validated?: WaitHealthy;
@@ -52,18 +63,20 @@ export interface RestartResult {
 /** What the activity heartbeats: the sub-steps done so far (a retry resumes after them). */
 interface Progress {
   steps: SubStep[];
+  before?: ProbeResult;
   started?: StartOutcome;
 }
 
 /** The single-step actions the activity chains; each calls `beat` to show it is alive (with what it saw, if anything). */
 export interface RestartParts {
+  probe(component: Component): Promise<ProbeResult>;
   stop(component: Component, beat: () => void): Promise<StopOutcome>;
   start(component: Component, beat: () => void): Promise<StartOutcome>;
   waitHealthy(input: { component: Component; timeoutMs: number; intervalMs: number }, beat: (seen?: object) => void): Promise<WaitHealthy>;
 }
 
 /**
- * Idempotent, so safe to retry: every sub-step is (stop does nothing to a process that is not
+ * Idempotent, so safe to retry: every sub-step is (the probe only reads, stop does nothing to a process that is not
  * running, cleanup moves aside only what is still there, start starts nothing when a live process
  * already holds the pid file, validation only probes); and a retry resumes from the heartbeated
  * progress: once a start is recorded, it goes straight to validation instead of stopping the
@@ -74,7 +87,7 @@ export interface RestartParts {
 export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
   const ctx = Context.current();
   const prior = (ctx.info.heartbeatDetails as Progress | undefined) ?? { steps: [] };
-  const progress: Progress = { steps: prior.steps.filter((s) => s.status === 'ok'), started: prior.started };
+  const progress: Progress = { steps: prior.steps.filter((s) => s.status === 'ok'), before: prior.before, started: prior.started };
   const done = (name: SubStepName) => progress.steps.some((s) => s.name === name);
   const { component } = input;
   // Every heartbeat carries the progress (a detail-less one would erase it); `seen` is the latest probe.
@@ -120,13 +133,16 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     beat();
   }
   const resumed = progress.started !== undefined && done('start');
+  // Read-only, and once per run: a retry keeps what the first probe saw (and so its cleanup decision).
+  if (input.probeFirst && !resumed && !done('probe')) progress.before = await sub('probe', () => parts.probe(component), beforeNote);
+  const cleanup = input.probeFirst ? wantsCleanup(component, progress.before) : input.cleanup;
   if (!resumed) {
     await sub(
       'stop',
       () => beating(() => parts.stop(component, beat)),
       (s) => s.detail,
     );
-    if (input.cleanup && !done('cleanup'))
+    if (cleanup && !done('cleanup'))
       await sub(
         'cleanup',
         () => beating(() => cleanState(component, input.runKey)),
@@ -140,7 +156,8 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     );
   }
   const started = progress.started!;
-  if (!input.validate) return { steps: progress.steps, started };
+  const before = progress.before;
+  if (!input.validate) return { steps: progress.steps, before, started };
   const { timeoutMs, intervalMs } = input.validate;
   const validated = await sub(
     'validate',
@@ -148,7 +165,7 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
     validationNote,
     (v) => !v.healthy,
   );
-  return { steps: progress.steps, started, validated };
+  return { steps: progress.steps, before, started, validated };
 }
 
 /**

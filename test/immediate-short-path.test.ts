@@ -1,7 +1,8 @@
 /**
  * The short path of the `immediate` runbook (issue 16): when its supervisor has confirmed that a
  * process component crashed, the run does not probe again and restarts it in one activity, while
- * its result, its progress query and its history still show each step with its own times.
+ * its result, its progress query and its history still show each step with its own times. A run
+ * started by hand (nothing observed) probes in that same activity, then restarts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +10,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities, type RestartResult } from '../activities';
 import { loadConfigFile } from '../client/config';
 import { spawn } from 'node:child_process';
-import { PID_FILE_ENV, processAdapter, runningProcess, stopProcess } from '../domain/adapters/process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { PID_FILE_ENV, processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { progressQuery } from '../core/messages';
@@ -173,5 +175,95 @@ describe('the one-activity restart, retried after its worker died', () => {
     } finally {
       await stopProcess(adapter);
     }
+  });
+});
+
+describe('a run by hand of a process component: probe and restart in one activity', () => {
+  const dir = tempDir('probe-in-one');
+  const queue = uniqueQueue('probe-in-one');
+  const suffix = Date.now().toString(36);
+  const id = `byhand-${suffix}`;
+  const data = `${dir}/data`;
+  let suite: RunbookSuite;
+
+  before(async () => {
+    mkdirSync(data, { recursive: true });
+    const { file } = await writeDemoConfig(dir, [{ id, policy: { cleanupOnFailure: true }, state: { paths: [`${data}/state.json`] } }]);
+    suite = await startRunbookSuite(dir, queue, file);
+  });
+
+  after(() => suite?.stop());
+
+  /** Runs `immediate` as the API does (no observation before it) and returns its result and the activities its history scheduled. */
+  async function runByHand(component: Component): Promise<{ result: RecoveryResult; activities: unknown[]; workflowId: string; runId: string }> {
+    const run = await suite.client.startRecovery({ strategy: 'immediate', component, trigger: 'api', requestedBy: 'test', reason: 'by hand' });
+    const result = await suite.client.result(run.workflowId, run.runId);
+    const history = await suite.client.temporal.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+    const activities = (history.events ?? []).flatMap((e) =>
+      e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : [],
+    );
+    return { result, activities, ...run };
+  }
+
+  test('a crashed process is probed, cleaned and restarted by one activity, each step in the log', async () => {
+    const svc = suite.config.components[0]!;
+    const url = svc.probe.type === 'http' ? svc.probe.url : '';
+    const first = await startProcess(processAdapter(svc));
+    await waitFor('service healthy', 20_000, async () => (await httpStatus(url)) === 200);
+    process.kill(first.pid, 'SIGKILL');
+    await waitFor('service down', 10_000, async () => (await httpStatus(url)) === undefined);
+    writeFileSync(`${data}/left-over.tmp`, 'a temp file of the crashed run');
+
+    const { result, activities, workflowId, runId } = await runByHand(svc);
+    assert.equal(result.outcome, 'recovered', result.reason);
+    assert.deepEqual(activities, ['restartProcess'], 'one activity: no probe activity, no activity per step');
+    assert.deepEqual(
+      result.steps.map((s) => [s.name, s.status]),
+      [
+        ['probe', 'ok'],
+        ['stop', 'ok'],
+        ['cleanup', 'ok'],
+        ['start', 'ok'],
+        ['validate', 'ok'],
+      ],
+    );
+    const [probe, , cleanup] = result.steps;
+    assert.match(probe!.summary, new RegExp(`^probe ${id} before acting`));
+    assert.match(probe!.detail ?? '', /^crash: /, 'the probe before acting saw it down');
+    assert.match(cleanup!.detail ?? '', /moved aside: .*left-over\.tmp/);
+    assert.equal(existsSync(`${data}/left-over.tmp`), false, 'the temp file was moved aside');
+    for (const s of result.steps) assert.ok(s.component === id && s.durationMs !== undefined && s.endedAt !== undefined, `${s.name} has its own times`);
+    assert.equal(await httpStatus(url), 200);
+    const now = await runningProcess(processAdapter(svc));
+    assert.ok(now && now.pid !== first.pid, 'a new process runs the service');
+    recordHistory(workflowId, runId, 'immediate-probe-in-one-crashed.json');
+  });
+
+  test('a healthy process is still restarted, without cleanup, as a run of one activity per step did', async () => {
+    const svc = suite.config.components[0]!;
+    const url = svc.probe.type === 'http' ? svc.probe.url : '';
+    await waitFor('service healthy', 20_000, async () => (await httpStatus(url)) === 200);
+    const running = await runningProcess(processAdapter(svc));
+    assert.ok(running);
+    writeFileSync(`${data}/kept.tmp`, 'a temp file of a healthy service');
+
+    const { result, activities } = await runByHand(svc);
+    assert.equal(result.outcome, 'recovered', result.reason);
+    assert.deepEqual(activities, ['restartProcess']);
+    assert.deepEqual(
+      result.steps.map((s) => [s.name, s.status]),
+      [
+        ['probe', 'ok'],
+        ['stop', 'ok'],
+        ['start', 'ok'],
+        ['validate', 'ok'],
+      ],
+      'healthy before acting: no cleanup',
+    );
+    assert.equal(result.steps[0]!.detail, 'healthy before acting');
+    assert.equal(existsSync(`${data}/kept.tmp`), true, 'nothing cleaned');
+    const now = await runningProcess(processAdapter(svc));
+    assert.ok(now && now.pid !== running.pid, 'restarted all the same: a new process runs the service');
+    assert.equal(await httpStatus(url), 200);
   });
 });

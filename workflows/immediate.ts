@@ -1,5 +1,5 @@
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { notHealthyReason, probeBefore, restartAndValidate, restartInOne, takesShortPath, wantsCleanup } from './lib/restart';
+import { notHealthyReason, probeBefore, probesInOne, restartAndValidate, restartInOne, takesShortPath, wantsCleanup } from './lib/restart';
 import { StepFailed } from './lib/runbook';
 import { runStrategy } from './lib/strategy';
 
@@ -7,19 +7,26 @@ import { runStrategy } from './lib/strategy';
  * `immediate`: stop the component, clean up (when the policy asks and it was unhealthy), start
  * it, and probe until healthy or `policy.timeout`. One attempt; each activity has its own short
  * retries (3 tries, 200ms → 5s). Workflow id `mend/recover/<component>` keeps it to one run per component.
- * A failure its supervisor confirmed, of a process component, takes the short path: no probe, and
- * stop + clean + start + validate in one activity (lib/restart.ts restartInOne).
+ * A process component takes a short path, one activity (lib/restart.ts restartInOne): a failure
+ * its supervisor confirmed is not probed again (stop + clean + start + validate); a run with
+ * nothing observed (started by hand) probes in that same activity first, then restarts, a healthy
+ * component too (without cleanup), as the run of an activity per step does.
  */
 export async function immediateRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
   return runStrategy('immediate', input, async (run) => {
     run.enter('analysis');
-    const before = await probeBefore(run, component, input.observed);
-    const cleanup = wantsCleanup(component, before);
-    // The common case, a crash or failed probe its supervisor confirmed: one activity does it all.
-    const validated = takesShortPath(run, component, input.observed)
-      ? await restartInOne(run, component, { cleanup })
-      : await restartAndValidate(run, component, '', { cleanup });
+    let validated;
+    if (probesInOne(run, component, input.observed)) {
+      validated = await restartInOne(run, component, { probeFirst: true });
+    } else {
+      const before = await probeBefore(run, component, input.observed);
+      const cleanup = wantsCleanup(component, before);
+      // The common case, a crash or failed probe its supervisor confirmed: one activity does it all.
+      validated = takesShortPath(run, component, input.observed)
+        ? await restartInOne(run, component, { cleanup })
+        : await restartAndValidate(run, component, '', { cleanup });
+    }
     if (run.dryRun) return run.finish('planned');
     if (!validated?.healthy) {
       throw new StepFailed(notHealthyReason(component, validated), validated?.last.failureClass);

@@ -4,6 +4,7 @@ import type { MendActivities, RestartResult, SubStep, WaitHealthyResult } from '
 import { runKey } from '../../core/constants';
 import type { ProbeResult } from '../../core/failure';
 import { onAdapterHost, onHost } from '../../core/hosts';
+import { beforeNote } from '../../core/restart-plan';
 import type { StepRecord } from '../../core/run';
 import type { Component } from '../../core/schemas';
 import { adapterActivities, hostActivities } from './hosts';
@@ -50,7 +51,7 @@ export async function probeBefore(run: Runbook, component: Component, observed?:
   const before = await run.step('probe', `probe ${id} before acting${onHost(component)}`, id, () => acts(component, `probe ${id}`).checkHealth({ component }), {
     readOnly,
   });
-  if (before) run.note(before.healthy ? 'healthy before acting' : `${before.failureClass}: ${before.detail}`, id);
+  if (before) run.note(beforeNote(before), id);
   return before;
 }
 
@@ -171,10 +172,7 @@ export async function restartAndValidate(
   return validateStep(run, component, label);
 }
 
-/** True when policy asks for cleanup and the component was seen unhealthy before acting. */
-export function wantsCleanup(component: Component, before: ProbeResult | undefined): boolean {
-  return component.policy.cleanupOnFailure && before?.healthy !== true;
-}
+export { wantsCleanup } from '../../core/restart-plan';
 
 /**
  * Patch: a failure its supervisor confirmed, of a `process` component, is restarted by one
@@ -189,26 +187,52 @@ export function takesShortPath(run: Runbook, component: Component, observed: Pro
 }
 
 /**
- * stop → (cleanup) → start → validate in one host-bound activity (see activities/restart.ts): one
- * workflow task and one activity slot instead of one per step. The run's log still lists each step
- * with its own times and details (the activity reports them); while it runs, the progress query
- * shows the one `restart` step. Returns the validation result, as restartAndValidate does.
+ * Patch: a run with nothing observed before it (started by hand, through the API or the CLI), of a
+ * `process` component, probes and restarts in one activity (restartInOne with `probeFirst`) instead
+ * of a probe activity and one activity per step. Runs recorded before it keep the probe activity.
  */
-export async function restartInOne(run: Runbook, component: Component, opts: { cleanup?: boolean } = {}): Promise<WaitHealthyResult | undefined> {
+export const PROBE_IN_ONE_PATCH = 'immediate-probe-in-one';
+
+/**
+ * The probe-first short path applies: a real run of a process component with no confirmed failure
+ * to stand in for the probe (so probeBefore would probe). Dry runs and other adapters keep a step per activity.
+ */
+export function probesInOne(run: Runbook, component: Component, observed: ProbeResult | undefined): boolean {
+  const confirmed = observed !== undefined && !observed.healthy;
+  return !confirmed && !run.dryRun && component.adapter.type === 'process' && patched(PROBE_IN_ONE_PATCH);
+}
+
+/**
+ * (probe →) stop → (cleanup) → start → validate in one host-bound activity (see activities/restart.ts):
+ * one workflow task and one activity slot instead of one per step. The run's log still lists each
+ * step with its own times and details (the activity reports them); while it runs, the progress
+ * query shows the one `restart` step. Returns the validation result, as restartAndValidate does.
+ * With `probeFirst` the activity probes before acting and decides the cleanup from what it saw
+ * (wantsCleanup, as the workflow does after a probe activity); `cleanup` is then not used.
+ */
+export async function restartInOne(
+  run: Runbook,
+  component: Component,
+  opts: { cleanup?: boolean; probeFirst?: boolean } = {},
+): Promise<WaitHealthyResult | undefined> {
   const id = component.id;
   const { timeout: timeoutMs, validateInterval: intervalMs } = component.policy;
   // `=== false`: as in validateStep.
   const validate = component.policy.validateAfterRecovery === false ? undefined : { timeoutMs, intervalMs };
+  const probeFirst = opts.probeFirst === true;
   const summaries: Record<SubStep['name'], string> = {
+    probe: `probe ${id} before acting${onHost(component)}`,
     stop: `stop ${id}${onAdapterHost(component)}`,
     cleanup: `clean temp files, stale locks and corrupt markers of ${id}${onHost(component)}`,
     start: `start ${id}${onAdapterHost(component)}`,
     validate: `validate ${id}${onHost(component)} (healthy within ${timeoutMs}ms)`,
   };
   const records = (steps: SubStep[]): StepRecord[] => steps.map((s) => ({ ...s, summary: summaries[s.name], component: id }));
-  const names = ['stop', ...(opts.cleanup ? ['clean'] : []), 'start', ...(validate ? ['validate'] : [])];
+  const clean = probeFirst ? (component.policy.cleanupOnFailure ? ['clean if unhealthy'] : []) : opts.cleanup ? ['clean'] : [];
+  const names = [...(probeFirst ? ['probe'] : []), 'stop', ...clean, 'start', ...(validate ? ['validate'] : [])];
   run.enter('execution');
-  const budget = adapterBudget(component, 'stop') + adapterBudget(component, 'start') + (validate ? timeoutMs : 0);
+  const probeBudget = probeFirst && 'timeout' in component.probe ? component.probe.timeout : 0;
+  const budget = probeBudget + adapterBudget(component, 'stop') + adapterBudget(component, 'start') + (validate ? timeoutMs : 0);
   const result: RestartResult = await run.compound(
     'restart',
     `${names.join(', ')} ${id}${onHost(component)} in one activity`,
@@ -219,6 +243,8 @@ export async function restartInOne(run: Runbook, component: Component, opts: { c
         cleanup: opts.cleanup === true,
         runKey: thisRunKey(),
         validate,
+        // Only when set: the input of runs recorded before it stays as it was.
+        ...(probeFirst ? { probeFirst } : {}),
       }),
     (r) => records(r.steps),
     (err) => {
