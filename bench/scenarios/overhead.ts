@@ -1,6 +1,7 @@
 /**
  * Orchestration overhead: what running a recovery as a Temporal workflow costs over its actions.
- * The immediate-restart runbook (probe, stop, start, validate) restarts a real demo service N times;
+ * The immediate-restart runbook (probe, stop, start, validate; for a process component started by
+ * hand, all in one activity since issue 16) restarts a real demo service N times;
  * per run, from the workflow history: wall time (WorkflowExecutionStarted → Completed) minus the
  * activities' own time (each ActivityTaskStarted → Completed), and the time from the start event
  * to the first workflow task started; from this process: how long the client's `start` call took
@@ -41,7 +42,7 @@ export interface OverheadResult {
   activityDispatchMs: number[];
   /** Per run, ms: workflow tasks, summed (history: WorkflowTaskScheduled → Completed). */
   workflowTaskMs: number[];
-  /** Activities per run (the same every run: probe, stop, start, validate). */
+  /** Activities per run (the same every run: one for the probe, stop, start and validate of a process component). */
   activitiesPerRun: number;
   summaries: Record<
     'overheadMs' | 'wallMs' | 'activityMs' | 'startCallMs' | 'firstTaskMs' | 'clientEndToEndMs' | 'rawMs' | 'activityDispatchMs' | 'workflowTaskMs',
@@ -217,7 +218,7 @@ function overheadMarkdown(runs: number, activities: number, s: OverheadResult['s
   const f = (x: number) => `${x.toFixed(1)} ms`;
   const row = (what: string, k: keyof OverheadResult['summaries']) => `| ${what} | ${f(s[k].median)} | ${f(s[k].p95)} | ${f(s[k].p99)} |`;
   return [
-    `The immediate-restart runbook (probe, stop, start, validate every 20 ms) on a real demo service, ${runs} runs one after another, each followed by the same actions called directly in the bench process (the peer). Times from the workflow history use the dev server's event times.`,
+    `The immediate-restart runbook (probe, stop, start, validate every 20 ms; ${activities === 1 ? 'all in one activity' : `${activities} activities`}) on a real demo service, ${runs} runs one after another, each followed by the same actions called directly in the bench process (the peer). Times from the workflow history use the dev server's event times.`,
     '',
     '| per run | median | p95 | p99 |',
     '| --- | --- | --- | --- |',
