@@ -236,6 +236,13 @@ describe('a run by hand of a process component: probe and restart in one activit
     assert.equal(await httpStatus(url), 200);
     const now = await runningProcess(processAdapter(svc));
     assert.ok(now && now.pid !== first.pid, 'a new process runs the service');
+
+    // `mend status` shows the probe and each step, as for a run of one activity per step.
+    const status = await runCli(['status', workflowId], suite.env);
+    assert.equal(status.code, 0, status.stderr);
+    console.log(status.stdout);
+    assert.match(status.stdout, /\bprobe\b.*crash/);
+    for (const name of ['stop', 'cleanup', 'start', 'validate']) assert.match(status.stdout, new RegExp(`\\b${name}\\b.*${id}`));
     recordHistory(workflowId, runId, 'immediate-probe-in-one-crashed.json');
   });
 
