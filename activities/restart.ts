@@ -76,11 +76,11 @@ export interface RestartParts {
 }
 
 /**
- * Idempotent, so safe to retry: every sub-step is (the probe only reads, stop does nothing to a process that is not
- * running, cleanup moves aside only what is still there, start starts nothing when a live process
- * already holds the pid file, validation only probes); and a retry resumes from the heartbeated
- * progress: once a start is recorded, it goes straight to validation instead of stopping the
- * process it started. A start whose heartbeat was lost with a dead worker is found by its pid file
+ * Idempotent, so safe to retry: every sub-step is (the probe only reads, stop does nothing to a
+ * process that is not running, cleanup moves aside only what is still there, start starts nothing
+ * when a live process already holds the pid file, validation only probes); and a retry resumes
+ * from the heartbeated progress: once a start is recorded, it goes straight to validation instead
+ * of stopping the process it started; a probe recorded stands, with the cleanup it decided. A start whose heartbeat was lost with a dead worker is found by its pid file
  * (a live process started after this activity was first scheduled) and not started again, also
  * when that worker died before it wrote the pid file (the process is found by its environment).
  */

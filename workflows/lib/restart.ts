@@ -177,7 +177,8 @@ export { wantsCleanup } from '../../core/restart-plan';
 /**
  * Patch: a failure its supervisor confirmed, of a `process` component, is restarted by one
  * activity (stop-if-alive, clean, start, wait until healthy) instead of one activity per step.
- * Runs recorded before it (and manual runs, dry runs, other adapters) keep one activity per step.
+ * Runs recorded before it (and dry runs, other adapters) keep one activity per step; a run started
+ * by hand takes PROBE_IN_ONE_PATCH's path instead.
  */
 export const SHORT_PATH_PATCH = 'immediate-short-path';
 
