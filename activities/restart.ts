@@ -80,9 +80,10 @@ export interface RestartParts {
  * process that is not running, cleanup moves aside only what is still there, start starts nothing
  * when a live process already holds the pid file, validation only probes); and a retry resumes
  * from the heartbeated progress: once a start is recorded, it goes straight to validation instead
- * of stopping the process it started; a probe recorded stands, with the cleanup it decided. A start whose heartbeat was lost with a dead worker is found by its pid file
- * (a live process started after this activity was first scheduled) and not started again, also
- * when that worker died before it wrote the pid file (the process is found by its environment).
+ * of stopping the process it started; a probe recorded stands, with the cleanup it decided. A
+ * start whose heartbeat was lost with a dead worker is found by its pid file (a live process
+ * started after this activity was first scheduled) and not started again, also when that worker
+ * died before it wrote the pid file (the process is found by its environment).
  */
 export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
   const ctx = Context.current();
