@@ -178,6 +178,40 @@ describe('the one-activity restart, retried after its worker died', () => {
   });
 });
 
+describe('the one-activity restart with its probe, retried', () => {
+  test('a retry keeps what the first attempt probed: it neither probes again nor changes its cleanup decision', async () => {
+    const dir = tempDir('probe-first-retry');
+    const data = `${dir}/data`;
+    mkdirSync(data, { recursive: true });
+    writeFileSync(`${data}/scratch.tmp`, 'kept: the first probe saw the service healthy');
+    const { file } = await writeDemoConfig(dir, [{ id: 'reprobed', policy: { cleanupOnFailure: true }, state: { paths: [`${data}/state.json`] } }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const { restartProcess } = createActivities({ stateDir: `${dir}/.mend` });
+    const input = { component: c, cleanup: false, probeFirst: true, runKey: 'retry', validate: { timeoutMs: 20_000, intervalMs: 100 } };
+    // Attempt 1 probed (healthy) and heartbeated that, then its worker died. The service is down now:
+    // a new probe would see a crash and clean up.
+    const seen = { healthy: true, detail: 'HTTP 200', latencyMs: 3 };
+    const at = new Date().toISOString();
+    const heartbeatDetails = {
+      steps: [{ name: 'probe', status: 'ok', startedAt: at, endedAt: at, durationMs: 3, detail: 'healthy before acting' }],
+      before: seen,
+    };
+    try {
+      const retried = (await new MockActivityEnvironment({ attempt: 2, heartbeatDetails }).run(restartProcess, input)) as RestartResult;
+      assert.deepEqual(
+        retried.steps.map((s) => s.name),
+        ['probe', 'stop', 'start', 'validate'],
+        'the recorded probe stands, no second probe, and no cleanup',
+      );
+      assert.deepEqual(retried.before, seen);
+      assert.equal(existsSync(`${data}/scratch.tmp`), true, 'nothing cleaned');
+      assert.equal(retried.validated?.healthy, true);
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
+  });
+});
+
 describe('a run by hand of a process component: probe and restart in one activity', () => {
   const dir = tempDir('probe-in-one');
   const queue = uniqueQueue('probe-in-one');
