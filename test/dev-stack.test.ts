@@ -15,7 +15,7 @@ import { MendClient } from '../client';
 import { recoveryWorkflowId } from '../core/constants';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
 import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
-import { httpStatus, runMendBinary, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
+import { httpStatus, runCli, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack (npm start)', () => {
   const dir = tempDir('stack');
@@ -81,7 +81,7 @@ describe('the dev stack (npm start)', () => {
     }
 
     // A recovery by hand still works beside the supervisors.
-    const run = await runMendBinary(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    const run = await runCli(['run', 'immediate', 'api'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.match(run.stdout, /api: recovered in /);
     assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
@@ -110,10 +110,10 @@ describe('the dev stack (npm start)', () => {
 
     // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
     const viaApi = { ...env, MEND_URL: `http://127.0.0.1:${apiPort}`, MEND_TOKEN: token, MEND_TEMPORAL_ADDRESS: '127.0.0.1:1' };
-    const listed = await runMendBinary(['components'], viaApi);
+    const listed = await runCli(['components'], viaApi);
     assert.equal(listed.code, 0, listed.stderr);
     for (const id of ['store', 'api', 'web']) assert.match(listed.stdout, new RegExp(`^${id}\\s+process\\s+http\\s`, 'm'));
-    const checked = await runMendBinary(['check', 'api'], viaApi);
+    const checked = await runCli(['check', 'api'], viaApi);
     assert.equal(checked.code, 0, checked.stderr + checked.stdout);
     assert.match(checked.stdout, /^api: healthy \(HTTP 200, \d+ms\)\n$/);
 
@@ -164,7 +164,7 @@ describe('the dev stack (npm start)', () => {
     );
     const newWorker = await waitFor('a new worker pid', 30_000, () => stackPids().worker !== workerPid && alive(stackPids().worker!) && stackPids().worker);
     // The new worker does work: a check is a workflow, run on the worker.
-    const checked = await runMendBinary(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
+    const checked = await runCli(['check', 'store'], { ...env, MEND_TEMPORAL_ADDRESS: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
     assert.equal(checked.code, 0, checked.stderr + checked.stdout);
     assert.match(checked.stdout, /^store: healthy/);
 
