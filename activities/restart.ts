@@ -59,7 +59,12 @@ interface Progress {
 export interface RestartParts {
   stop(component: Component, beat: () => void): Promise<StopOutcome>;
   start(component: Component, beat: () => void): Promise<StartOutcome>;
-  waitHealthy(input: { component: Component; timeoutMs: number; intervalMs: number }, beat: (seen?: object) => void): Promise<WaitHealthy>;
+  /** `sleep`: between looks (default the activity's own, which a cancellation ends). */
+  waitHealthy(
+    input: { component: Component; timeoutMs: number; intervalMs: number },
+    beat: (seen?: object) => void,
+    sleep?: (ms: number) => Promise<void>,
+  ): Promise<WaitHealthy>;
 }
 
 /**
@@ -71,14 +76,15 @@ export interface RestartParts {
  * (a live process started after this activity was first scheduled) and not started again, also
  * when that worker died before it wrote the pid file (the process is found by its environment).
  */
-export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
+export async function restartProcess(parts: RestartParts, input: RestartInput, extra: object = {}): Promise<RestartResult> {
   const ctx = Context.current();
-  const prior = (ctx.info.heartbeatDetails as Progress | undefined) ?? { steps: [] };
-  const progress: Progress = { steps: prior.steps.filter((s) => s.status === 'ok'), started: prior.started };
+  const prior = (ctx.info.heartbeatDetails as Partial<Progress> | undefined) ?? {};
+  const progress: Progress = { steps: (prior.steps ?? []).filter((s) => s.status === 'ok'), started: prior.started };
   const done = (name: SubStepName) => progress.steps.some((s) => s.name === name);
   const { component } = input;
-  // Every heartbeat carries the progress (a detail-less one would erase it); `seen` is the latest probe.
-  const beat = (seen?: object) => ctx.heartbeat(seen ? { ...progress, seen } : progress);
+  // Every heartbeat carries the progress (a detail-less one would erase it), and `extra` (the pid
+  // watch's exit, when it restarts in place); `seen` is the latest probe.
+  const beat = (seen?: object) => ctx.heartbeat({ ...extra, ...progress, ...(seen ? { seen } : {}) });
   const beating = <T>(fn: () => Promise<T>): Promise<T> => {
     const timer = setInterval(() => beat(), 1_000);
     return fn().finally(() => clearInterval(timer));

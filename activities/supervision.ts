@@ -10,7 +10,7 @@ import type { ProbeResult } from '../core/failure';
 import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
-import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
+import type { RecoveryRunSeen, WatchOutcome, WatchRestartAuth } from '../core/supervisor-machine';
 import { exitStatus, exitText, isAlive, processAdapter, readPidFile } from '../domain/adapters/process';
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
@@ -79,6 +79,8 @@ export interface WatchInput {
   /** Return (not exited) after this long, so the supervisor can renew the watch and its history stays short. */
   maxMs: number;
   pollMs: number;
+  /** Set by a supervisor that authorizes the watch to restart the process in place on its exit (activities/watch-restart.ts). */
+  restart?: WatchRestartAuth;
 }
 
 export interface RecoveryRunInput {

@@ -1,5 +1,6 @@
+import { patched } from '@temporalio/workflow';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { notHealthyReason, probeBefore, restartAndValidate, restartInOne, takesShortPath, wantsCleanup } from './lib/restart';
+import { adoptWatchRestart, ADOPT_WATCH_RESTART_PATCH, notHealthyReason, probeBefore, restartAndValidate, restartInOne, takesShortPath, wantsCleanup } from './lib/restart';
 import { StepFailed } from './lib/runbook';
 import { runStrategy } from './lib/strategy';
 
@@ -8,11 +9,17 @@ import { runStrategy } from './lib/strategy';
  * it, and probe until healthy or `policy.timeout`. One attempt; each activity has its own short
  * retries (3 tries, 200ms → 5s). Workflow id `mend/recover/<component>` keeps it to one run per component.
  * A failure its supervisor confirmed, of a process component, takes the short path: no probe, and
- * stop + clean + start + validate in one activity (lib/restart.ts restartInOne).
+ * stop + clean + start + validate in one activity (lib/restart.ts restartInOne). A restart its pid
+ * watch already did in place (`adopted`) is recorded step by step, without acting again.
  */
 export async function immediateRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
   return runStrategy('immediate', input, async (run) => {
+    if (input.adopted && patched(ADOPT_WATCH_RESTART_PATCH)) {
+      const adopted = adoptWatchRestart(run, component, input.adopted);
+      if (!adopted.healthy) throw new StepFailed(adopted.reason, adopted.failureClass);
+      return run.finish('recovered');
+    }
     run.enter('analysis');
     const before = await probeBefore(run, component, input.observed);
     const cleanup = wantsCleanup(component, before);
