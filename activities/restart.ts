@@ -127,11 +127,13 @@ export async function restartProcess(parts: RestartParts, input: RestartInput, e
   }
   const resumed = progress.started !== undefined && done('start');
   if (!resumed) {
-    await sub(
-      'stop',
-      () => beating(() => parts.stop(component, beat)),
-      (s) => s.detail,
-    );
+    // A stop done before the worker died is not done again (nor listed twice).
+    if (!done('stop'))
+      await sub(
+        'stop',
+        () => beating(() => parts.stop(component, beat)),
+        (s) => s.detail,
+      );
     if (input.cleanup && !done('cleanup'))
       await sub(
         'cleanup',

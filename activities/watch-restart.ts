@@ -8,6 +8,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { recoveryWorkflowId, runKey } from '../core/constants';
 import { FAILURE_CLASSES } from '../core/failure';
 import type { RestartStepDone, WatchRestart } from '../core/run';
@@ -54,8 +55,10 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
   if (!exit) {
     const seen = await deps.watch(input);
     if (!seen.exited || seen.reason !== 'exited') return seen;
-    // A recovery run holds the component (its own stop is this exit): not the watch's to restart.
-    if (await recoveryRunning(component.id)) return seen;
+    // Disarmed meanwhile (a pause, a drain, a pass of its supervisor: the cancellation reaches an
+    // activity only with a heartbeat's answer, seconds later), or a recovery run holds the component
+    // (its own stop is this exit): not the watch's to restart. Its supervisor learns of the exit.
+    if (await disarmedOrHeld(component.id)) return seen;
     exit = { at: seen.at, detail: seen.detail };
   }
   const seenExit = exit;
@@ -104,11 +107,31 @@ function failedRestart(err: unknown): Done {
   return { steps: (details?.steps ?? []) as RestartStepDone[], healthy: false, failureClass, reason: err instanceof Error ? err.message : String(err) };
 }
 
-/** Whether a recovery run of the component is going (read-only; a lookup that fails says yes: the supervisor then decides). */
-async function recoveryRunning(id: string): Promise<boolean> {
-  const described = await Context.current()
-    .client.workflow.getHandle(recoveryWorkflowId(id))
-    .describe()
-    .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const)));
-  return described === 'unknown' || described?.status.name === 'RUNNING';
+/**
+ * Whether the watch's supervisor asked to cancel it (its pending activity says so at once, while the
+ * cancellation reaches the activity only with a heartbeat's answer) or has a recovery run going, or
+ * a recovery run of the component goes (a manual one). Read-only: two describes. A lookup that
+ * fails says yes: the supervisor then decides, as it would without the authorization.
+ */
+async function disarmedOrHeld(id: string): Promise<boolean> {
+  const { client, info } = Context.current();
+  const from = info.workflowExecution;
+  const [supervisor, run] = await Promise.all([
+    // Scheduled by no workflow (an activity run on its own, as in tests): nobody to disarm it.
+    from
+      ? client.workflow
+          .getHandle(from.workflowId, from.runId)
+          .describe()
+          .catch(() => 'unknown' as const)
+      : undefined,
+    client.workflow
+      .getHandle(recoveryWorkflowId(id))
+      .describe()
+      .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const))),
+  ]);
+  if (supervisor === 'unknown' || run === 'unknown' || run?.status.name === 'RUNNING') return true;
+  const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
+  return mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0;
 }
+
+const CANCEL_REQUESTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED;
