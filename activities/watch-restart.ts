@@ -47,6 +47,7 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
   const { component, restart: auth } = input;
   const prior = ctx.info.heartbeatDetails as { exit?: ExitSeen } | undefined;
   let exit = prior?.exit;
+  let fresh = false;
   if (!exit && ctx.info.attempt > 1) {
     const now = await runningProcess(processAdapter(component));
     if (now && Date.parse(now.startedAt) >= ctx.info.scheduledTimestampMs)
@@ -60,6 +61,7 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
     // (its own stop is this exit): not the watch's to restart. Its supervisor learns of the exit.
     if (await disarmedOrHeld(component.id)) return seen;
     exit = { at: seen.at, detail: seen.detail };
+    fresh = true;
   }
   const seenExit = exit;
   // Until the restart begins (the backoff, a turn in the host's window) the watch beats with the exit;
@@ -69,20 +71,26 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
   const beating = setInterval(waiting, 1_000);
   const exitMs = Date.parse(seenExit.at);
   const backoffMs = auth.backoffUntil !== undefined && exitMs >= auth.backoffUntil ? 0 : auth.backoffMs;
+  // Seen by this attempt and started again meanwhile (by hand, or a run, during the backoff): nothing
+  // left to restart. (A retry leaves a process started since to the restart, which tells an earlier
+  // attempt's start from none.)
+  const since = await plainSleep(exitMs + backoffMs - Date.now()).then(() => (fresh ? runningProcess(processAdapter(component)) : undefined));
+  if (since && Date.parse(since.startedAt) >= exitMs) {
+    clearInterval(beating);
+    return { exited: true, reason: 'exited', detail: seenExit.detail, at: seenExit.at };
+  }
   // From here on the restart is finished whatever happens to the watch (no cancellable sleep in it).
   const parts: RestartParts = { ...deps.parts, waitHealthy: (i, beat) => deps.parts.waitHealthy(i, beat, plainSleep) };
   const key = runKey(recoveryWorkflowId(component.id), `watch${exitMs.toString(36)}`);
   const restartInput = { component, cleanup: auth.cleanup, runKey: key, validate: auth.validate };
-  const { value, waitedMs } = await plainSleep(exitMs + backoffMs - Date.now())
-    .then(() =>
-      deps.window.run(
-        auth.window,
-        () => {
-          clearInterval(beating);
-          return restartProcess(parts, restartInput, { exit: seenExit }).then(done, failedRestart);
-        },
-        (r) => r.healthy,
-      ),
+  const { value, waitedMs } = await deps.window
+    .run(
+      auth.window,
+      () => {
+        clearInterval(beating);
+        return restartProcess(parts, restartInput, { exit: seenExit }).then(done, failedRestart);
+      },
+      (r) => r.healthy,
     )
     .finally(() => clearInterval(beating));
   const restart: WatchRestart = { exitAt: seenExit.at, exitDetail: seenExit.detail, backoffMs, waitedMs, endedAt: new Date().toISOString(), ...value };

@@ -814,10 +814,12 @@ function maybeRecover(s: Step, failureClass: FailureClass | undefined, pidExit =
   }
   if (m.watchRestarts && !disarmedFirst) {
     // A watch armed to restart in place may be restarting it now: it is disarmed first, and what it did
-    // is the news. A hang's process is alive (the watch has nothing to restart, and the run's own stop
-    // is no exit it acts on): not waited for. Otherwise its outcome is: never two restarts at once.
+    // is the news. A failure that says the process is gone (refused, crashed) waits for its outcome:
+    // never two restarts at once. Others (a hang, an error answer) have a live process, which the watch
+    // does not touch (and the run's own stop is no exit it acts on): not waited for (a cancellation
+    // reaches the activity only with a heartbeat's answer, seconds later).
     m.pass = { stage: 'disarm', since: s.now, failureClass, ...(pidExit ? { pidExit } : {}) };
-    return s.await('disarm', { kind: 'disarm-watch', wait: failureClass !== 'timeout' });
+    return s.await('disarm', { kind: 'disarm-watch', wait: failureClass === 'network' || failureClass === 'crash' });
   }
   m.pass = { stage: 'run-lookup', since: s.now, failureClass, ...(pidExit ? { pidExit } : {}) };
   // Before anything counts: a recovery run's own stop and start are not failures.
@@ -1121,6 +1123,8 @@ export function restartAuthorization(s: Pick<Step, 'm' | 'st' | 'sup' | 'now'>):
   const cap = m.spec.maxConcurrentRecoveries ?? 0;
   const allowed =
     component.adapter.type === 'process' &&
+    // `!== false`: specs from before the option carry none.
+    sup.restartInPlace !== false &&
     component.policy.strategy === 'immediate' &&
     (m.spec.dependencies ?? []).length === 0 &&
     !isPaused(st) &&
