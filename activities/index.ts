@@ -76,12 +76,15 @@ export function createActivities(deps: ActivityDeps = {}) {
   // One cache of the health schedules' specs for the sweeps and the outage reports of this worker.
   const sweepSpecs = createSweepSpecsReader();
 
+  // What this worker's watches restarted in place: the sweeps on this worker need not report it back up.
+  const restartedInPlace = new Map<string, number>();
   const supervision = createSupervisionActivities(
     probe,
     deps.shutdown,
     {},
     sweepSpecs,
     deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined,
+    restartedInPlace,
   );
   // The restarts this process's pid watches do in place: one adaptive window per host (per agent).
   const restartWindow = createAdaptiveWindow();
@@ -172,7 +175,9 @@ export function createActivities(deps: ActivityDeps = {}) {
      */
     async watchProcess(input: WatchInput): Promise<WatchResult> {
       if (!input.restart) return supervision.watchProcess(input);
-      return watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
+      const done = await watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
+      if (done.exited && done.restart?.healthy) restartedInPlace.set(input.component.id, Date.parse(done.restart.endedAt));
+      return done;
     },
     ...createHostActivities(sweepSpecs),
     ...createSagaActivities(home),

@@ -1138,14 +1138,16 @@ export function restartAuthorization(s: Pick<Step, 'm' | 'st' | 'sup' | 'now'>):
     (cap === 0 || m.spec.adaptive !== undefined);
   if (!allowed) return undefined;
   const { timeout: timeoutMs, validateInterval: intervalMs, cleanupOnFailure } = component.policy;
-  const backoffUntil = st.consecutiveRecoveries > 0 && st.healthySince !== undefined ? st.healthySince + sup.backoffResetAfter : undefined;
+  const backoffMs = restartDelay(st.consecutiveRecoveries, sup);
+  // Only with a backoff to wait (an authorization that does not change is not re-armed).
+  const backoffUntil = backoffMs > 0 && st.healthySince !== undefined ? st.healthySince + sup.backoffResetAfter : undefined;
   // Uncapped (no fleet cap): the window admits every restart at once, as the supervisors' own path would.
   const window = m.spec.adaptive ? { ...m.spec.adaptive, floor: Math.max(1, cap) } : { ceiling: UNCAPPED, slowMs: UNCAPPED, floor: UNCAPPED };
   return {
     cleanup: cleanupOnFailure,
     // `=== false`: as the immediate runbook reads it.
     ...(component.policy.validateAfterRecovery === false ? {} : { validate: { timeoutMs, intervalMs } }),
-    backoffMs: restartDelay(st.consecutiveRecoveries, sup),
+    backoffMs,
     ...(backoffUntil !== undefined ? { backoffUntil } : {}),
     window,
   };
