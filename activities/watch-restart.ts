@@ -118,28 +118,40 @@ function failedRestart(err: unknown): Done {
 /**
  * Whether the watch's supervisor asked to cancel it (its pending activity says so at once, while the
  * cancellation reaches the activity only with a heartbeat's answer) or has a recovery run going, or
- * a recovery run of the component goes (a manual one). Read-only: two describes. A lookup that
- * fails says yes: the supervisor then decides, as it would without the authorization.
+ * a recovery run of the component goes (a manual one). A supervisor with a workflow task pending
+ * may be about to disarm it (a pause or drain accepted, not yet handled): looked at again once that
+ * task is done, within SETTLE_MS (else: held). Read-only: describes. A lookup that fails says
+ * yes (held): the supervisor then decides, as it would without the authorization.
  */
 async function disarmedOrHeld(id: string): Promise<boolean> {
   const { client, info } = Context.current();
   const from = info.workflowExecution;
-  const [supervisor, run] = await Promise.all([
-    // Scheduled by no workflow (an activity run on its own, as in tests): nobody to disarm it.
-    from
-      ? client.workflow
-          .getHandle(from.workflowId, from.runId)
-          .describe()
-          .catch(() => 'unknown' as const)
-      : undefined,
-    client.workflow
-      .getHandle(recoveryWorkflowId(id))
-      .describe()
-      .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const))),
-  ]);
-  if (supervisor === 'unknown' || run === 'unknown' || run?.status.name === 'RUNNING') return true;
-  const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
-  return mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0;
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const [supervisor, run] = await Promise.all([
+      // Scheduled by no workflow (an activity run on its own, as in tests): nobody to disarm it.
+      from
+        ? client.workflow
+            .getHandle(from.workflowId, from.runId)
+            .describe()
+            .catch(() => 'unknown' as const)
+        : undefined,
+      client.workflow
+        .getHandle(recoveryWorkflowId(id))
+        .describe()
+        .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const))),
+    ]);
+    if (supervisor === 'unknown' || run === 'unknown' || run?.status.name === 'RUNNING') return true;
+    const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
+    if (mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0) return true;
+    if (!supervisor?.raw.pendingWorkflowTask) return false;
+    if (Date.now() >= deadline) return true;
+    Context.current().heartbeat();
+    await plainSleep(SETTLE_POLL_MS);
+  }
 }
+
+/** How long a watch waits for its supervisor's pending workflow task before it leaves the exit to the supervisor; how often it looks. */
+const [SETTLE_MS, SETTLE_POLL_MS] = [5_000, 50];
 
 const CANCEL_REQUESTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED;

@@ -21,6 +21,7 @@ import {
   recordHistory,
   runCli,
   sharedServer,
+  startInProcessWorker,
   startRunbookSuite,
   stopSupervisedSuite,
   superviseRunning,
@@ -29,6 +30,7 @@ import {
   waitFor,
   writeDemoConfig,
   type RunbookSuite,
+  type TestWorker,
 } from './helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -172,18 +174,26 @@ describe('the pid watch restarts in place when its supervisor armed it to', () =
 
 describe('a watch armed to restart, retried after its agent died mid-restart', () => {
   let client: Client;
-  /** The watch's supervisor as its activity sees it: a real run (nothing polls its queue), neither disarming it nor recovering. */
+  let worker: TestWorker;
+  /**
+   * The watch's supervisor as its activity sees it: a real run, idle (a fleet limiter with nothing
+   * queued: no activity, no child, no workflow task pending), so it neither disarms nor holds the watch.
+   */
   let workflowExecution: { workflowId: string; runId: string };
   before(async () => {
     client = new Client({ connection: await Connection.connect({ address: sharedServer().address }) });
-    const idle = await client.workflow.start('supervisor', { taskQueue: uniqueQueue('nobody-polls'), workflowId: `idle-${Date.now().toString(36)}`, args: [] });
+    const queue = uniqueQueue('watch-retry');
+    worker = await startInProcessWorker(queue, tempDir('watch-retry-home'));
+    const idle = await client.workflow.start('fleetLimiter', { taskQueue: queue, workflowId: `idle-${Date.now().toString(36)}`, args: [{}] });
     workflowExecution = { workflowId: idle.workflowId, runId: idle.firstExecutionRunId };
+    await waitFor('the stand-in idle', 30_000, async () => !(await idle.describe()).raw.pendingWorkflowTask);
   });
   after(async () => {
     await client.workflow
       .getHandle(workflowExecution.workflowId)
       .terminate('test over')
       .catch(() => undefined);
+    await worker.stop();
     await client.connection.close();
   });
 
