@@ -19,7 +19,9 @@ import { restartProcess, type RestartInput, type RestartParts, type RestartResul
 import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
-import { createSupervisionActivities } from './supervision';
+import { createSupervisionActivities, type WatchInput, type WatchResult } from './supervision';
+import { watchAndRestart } from './watch-restart';
+import { createAdaptiveWindow } from '../domain/adaptive-window';
 import { createSweepSpecsReader } from './sweep-specs';
 
 export interface ActivityDeps {
@@ -74,6 +76,19 @@ export function createActivities(deps: ActivityDeps = {}) {
   // One cache of the health schedules' specs for the sweeps and the outage reports of this worker.
   const sweepSpecs = createSweepSpecsReader();
 
+  // What this worker's watches restarted in place: the sweeps on this worker need not report it back up.
+  const restartedInPlace = new Map<string, number>();
+  const supervision = createSupervisionActivities(
+    probe,
+    deps.shutdown,
+    {},
+    sweepSpecs,
+    deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined,
+    restartedInPlace,
+  );
+  // The restarts this process's pid watches do in place: one adaptive window per host (per agent).
+  const restartWindow = createAdaptiveWindow();
+
   // The single actions, shared by their own activities and by the one-activity restart.
   const parts: RestartParts = {
     probe: (component) => probe(component),
@@ -96,7 +111,7 @@ export function createActivities(deps: ActivityDeps = {}) {
         throw adapterFailure(err);
       }
     },
-    waitHealthy: (input, beat) => waitHealthy(probe, input, beat),
+    waitHealthy: (input, beat, sleep) => waitHealthy(probe, input, beat, sleep),
   };
 
   return withLocalComponents(local, {
@@ -152,7 +167,19 @@ export function createActivities(deps: ActivityDeps = {}) {
     },
 
     ...createStateActivities(),
-    ...createSupervisionActivities(probe, deps.shutdown, {}, sweepSpecs, deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined),
+    ...supervision,
+
+    /**
+     * Read-only while it watches (see activities/supervision.ts); when its supervisor authorized it
+     * (`restart`), it restarts the process in place on its exit: see activities/watch-restart.ts for
+     * why that is safe to retry (the exit is heartbeated, and the restart resumes, never repeats).
+     */
+    async watchProcess(input: WatchInput): Promise<WatchResult> {
+      if (!input.restart) return supervision.watchProcess(input);
+      const done = await watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
+      if (done.exited && done.restart?.healthy) restartedInPlace.set(input.component.id, Date.parse(done.restart.endedAt));
+      return done;
+    },
     ...createHostActivities(sweepSpecs),
     ...createSagaActivities(home),
     ...createBacklogActivities(),
@@ -181,8 +208,9 @@ async function waitHealthy(
   probe: (component: Component) => Promise<ProbeResult>,
   { component, timeoutMs, intervalMs }: WaitHealthyInput,
   beat: (seen: object) => void,
+  /** Between looks: the activity's (cancellable) sleep, or a plain one for a restart that must finish once begun. */
+  sleep: (ms: number) => Promise<void> = (ms) => Context.current().sleep(ms),
 ): Promise<WaitHealthyResult> {
-  const ctx = Context.current();
   const watched = component.adapter.type === 'process' ? component.adapter : undefined;
   const started = Date.now();
   let probes = 0;
@@ -209,7 +237,7 @@ async function waitHealthy(
     if (last.healthy || elapsedMs >= timeoutMs) return { healthy: last.healthy, probes, elapsedMs, last };
     const until = Date.now() + Math.min(intervalMs, Math.max(0, timeoutMs - elapsedMs));
     while (Date.now() < until) {
-      await ctx.sleep(Math.min(watched ? PID_WATCH_MS : intervalMs, until - Date.now()));
+      await sleep(Math.min(watched ? PID_WATCH_MS : intervalMs, until - Date.now()));
       const dead = await died();
       if (dead) return dead;
     }

@@ -72,7 +72,12 @@ export interface RestartParts {
   probe(component: Component): Promise<ProbeResult>;
   stop(component: Component, beat: () => void): Promise<StopOutcome>;
   start(component: Component, beat: () => void): Promise<StartOutcome>;
-  waitHealthy(input: { component: Component; timeoutMs: number; intervalMs: number }, beat: (seen?: object) => void): Promise<WaitHealthy>;
+  /** `sleep`: between looks (default the activity's own, which a cancellation ends). */
+  waitHealthy(
+    input: { component: Component; timeoutMs: number; intervalMs: number },
+    beat: (seen?: object) => void,
+    sleep?: (ms: number) => Promise<void>,
+  ): Promise<WaitHealthy>;
 }
 
 /**
@@ -85,14 +90,15 @@ export interface RestartParts {
  * started after this activity was first scheduled) and not started again, also when that worker
  * died before it wrote the pid file (the process is found by its environment).
  */
-export async function restartProcess(parts: RestartParts, input: RestartInput): Promise<RestartResult> {
+export async function restartProcess(parts: RestartParts, input: RestartInput, extra: object = {}): Promise<RestartResult> {
   const ctx = Context.current();
-  const prior = (ctx.info.heartbeatDetails as Progress | undefined) ?? { steps: [] };
-  const progress: Progress = { steps: prior.steps.filter((s) => s.status === 'ok'), before: prior.before, started: prior.started };
+  const prior = (ctx.info.heartbeatDetails as Partial<Progress> | undefined) ?? {};
+  const progress: Progress = { steps: (prior.steps ?? []).filter((s) => s.status === 'ok'), before: prior.before, started: prior.started };
   const done = (name: SubStepName) => progress.steps.some((s) => s.name === name);
   const { component } = input;
-  // Every heartbeat carries the progress (a detail-less one would erase it); `seen` is the latest probe.
-  const beat = (seen?: object) => ctx.heartbeat(seen ? { ...progress, seen } : progress);
+  // Every heartbeat carries the progress (a detail-less one would erase it), and `extra` (the pid
+  // watch's exit, when it restarts in place); `seen` is the latest probe.
+  const beat = (seen?: object) => ctx.heartbeat({ ...extra, ...progress, ...(seen ? { seen } : {}) });
   const beating = <T>(fn: () => Promise<T>): Promise<T> => {
     const timer = setInterval(() => beat(), 1_000);
     return fn().finally(() => clearInterval(timer));
@@ -138,11 +144,13 @@ export async function restartProcess(parts: RestartParts, input: RestartInput): 
   if (input.probeFirst && !resumed && !done('probe')) progress.before = await sub('probe', () => parts.probe(component), beforeNote);
   const cleanup = input.probeFirst ? wantsCleanup(component, progress.before) : input.cleanup;
   if (!resumed) {
-    await sub(
-      'stop',
-      () => beating(() => parts.stop(component, beat)),
-      (s) => s.detail,
-    );
+    // A stop done before the worker died is not done again (nor listed twice).
+    if (!done('stop'))
+      await sub(
+        'stop',
+        () => beating(() => parts.stop(component, beat)),
+        (s) => s.detail,
+      );
     if (cleanup && !done('cleanup'))
       await sub(
         'cleanup',

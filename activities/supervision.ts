@@ -10,7 +10,7 @@ import type { ProbeResult } from '../core/failure';
 import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
-import type { RecoveryRunSeen, WatchOutcome } from '../core/supervisor-machine';
+import type { RecoveryRunSeen, WatchOutcome, WatchRestartAuth } from '../core/supervisor-machine';
 import { exitStatus, exitText, isAlive, processAdapter, readPidFile } from '../domain/adapters/process';
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
@@ -79,6 +79,8 @@ export interface WatchInput {
   /** Return (not exited) after this long, so the supervisor can renew the watch and its history stays short. */
   maxMs: number;
   pollMs: number;
+  /** Set by a supervisor that authorizes the watch to restart the process in place on its exit (activities/watch-restart.ts). */
+  restart?: WatchRestartAuth;
 }
 
 export interface RecoveryRunInput {
@@ -120,6 +122,8 @@ export function createSupervisionActivities(
   sweepSpecs: SweepSpecsReader = createSweepSpecsReader(),
   /** The memo of the supervisors its sweeps start (ActivityDeps.defaultHostEmbedded). */
   supervisorMemo?: Record<string, unknown>,
+  /** Components a pid watch of this worker restarted in place, healthy (component → when): their supervisors hear it from the watch. */
+  restartedInPlace: Map<string, number> = new Map(),
 ) {
   /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
   const lastSent = new Map<string, SentReport>();
@@ -147,11 +151,14 @@ export function createSupervisionActivities(
 
   /**
    * As of when (ms) its supervisor knows the new verdict without a report, or undefined (send it):
-   * down: its pid watch saw the process exit since it was last probed healthy here; up: the
-   * recovery run it started (its child, which it awaits) closed recovered after the failure last sent.
+   * down: its pid watch saw the process exit since it was last probed healthy here; up: its pid watch
+   * restarted it in place, healthy, since (the watch's answer tells it), or the recovery run it
+   * started (its child, which it awaits) closed recovered after the failure last sent.
    */
   async function knownWithout(client: Client, prev: SentReport, verdict: Verdict, id: string): Promise<number | undefined> {
     if (!verdict.healthy) return exitSeen.get(id);
+    const restarted = restartedInPlace.get(id);
+    if (restarted !== undefined && restarted > prev.checkedAt) return restarted;
     const handle = client.workflow.getHandle(recoveryWorkflowId(id));
     const run = await handle.describe().catch(() => undefined);
     const closedAt = run?.closeTime?.getTime();

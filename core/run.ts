@@ -1,7 +1,7 @@
 /** Plain types of a run's input, progress and result, shared by workflows, client, API and CLI. */
 import type { z } from 'zod';
 import type { ApprovalStatusSchema, PhaseRecordSchema, RecoveryResultSchema, RunProgressSchema, RungSchema, StepRecordSchema } from './api/runs';
-import type { ProbeResult } from './failure';
+import type { FailureClass, ProbeResult } from './failure';
 import type { Component, RunOptions, Saga, Strategy, Trigger } from './schemas';
 
 export const PHASES = ['detection', 'analysis', 'preparation', 'execution', 'validation', 'completion', 'failure'] as const;
@@ -44,6 +44,39 @@ export interface RecoveryInput {
   escalatedFrom?: Rung[];
   /** A failure the caller has just confirmed (a supervisor): the run does not probe again before acting. */
   observed?: ProbeResult;
+  /** A restart its pid watch already did in place (authorized by the supervisor): the run records it instead of acting. */
+  adopted?: WatchRestart;
+}
+
+/** One sub-step of a restart a pid watch did in place, with its own times (a StepRecord's fields). */
+export interface RestartStepDone {
+  name: 'stop' | 'cleanup' | 'start' | 'validate';
+  status: 'ok' | 'failed';
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  detail: string;
+}
+
+/**
+ * A restart a pid watch did on seeing its process exit, as its supervisor authorized it to (see
+ * activities/watch-restart.ts): stop-if-alive, clean, start, wait until healthy. Its supervisor
+ * then records it as a recovery run (`immediate` with `adopted`), step by step.
+ */
+export interface WatchRestart {
+  /** When the exit was seen (ISO), and what was seen. */
+  exitAt: string;
+  exitDetail: string;
+  steps: RestartStepDone[];
+  /** Healthy at the end (validated, or started when validation is off). */
+  healthy: boolean;
+  failureClass?: FailureClass;
+  /** Why it is not healthy. */
+  reason?: string;
+  /** Waited for the restart backoff, then for the host's adaptive window (ms). */
+  backoffMs: number;
+  waitedMs: number;
+  endedAt: string;
 }
 
 /** What a runbook that does not act on components is started for: a host (`targets: 'host'`), or nothing (`targets: 'none'`). */

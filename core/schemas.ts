@@ -255,6 +255,12 @@ export const SupervisionSchema = z
       .strict()
       .prefault({}),
     breaker: BreakerSchema.prefault({}),
+    /**
+     * A crash that would be recovered at once with nothing else to decide is restarted by the pid
+     * watch itself, on the component's host (see the README's "Restart in place"); false: every
+     * recovery goes the supervisor's own way (run lookup, fleet permit, recovery run).
+     */
+    restartInPlace: z.boolean().default(true),
   })
   .strict();
 

@@ -7,6 +7,7 @@ import { admits, clampWindow, initialWindow, nextWindow, slowStartWindow, type A
 import type { BreakerStatus } from './breaker';
 import { DEFAULT_HOST } from './constants';
 import type { FailureClass } from './failure';
+import type { WatchRestart } from './run';
 import type { CheckResult } from './api/components';
 import type { ComponentStats, FleetStats } from './api/supervision';
 import type { Component, Supervision } from './schemas';
@@ -48,6 +49,8 @@ export interface ProbeReport {
   failures?: number;
   /** The component's current spec: config changes reach the supervisor with its reports. */
   spec?: SupervisorSpec;
+  /** Its pid watch restarted it in place on this exit (source `watch`): the supervisor records that as a recovery run. */
+  restarted?: WatchRestart;
 }
 
 export const HEALTH_STATES = ['unknown', 'healthy', 'unhealthy', 'recovering'] as const;

@@ -18,7 +18,7 @@
 import { advance, afterRecovery, commitReservation, onConfirmedFailure, releaseReservation, reserveRecovery, resetBreaker } from './breaker';
 import { recoveryWorkflowId } from './constants';
 import type { FailureClass } from './failure';
-import type { RecoveryInput, RecoveryResult } from './run';
+import type { RecoveryInput, RecoveryResult, WatchRestart } from './run';
 import { strategyWorkflowType } from './workflow-types';
 import type { Component } from './schemas';
 import {
@@ -62,6 +62,9 @@ import {
  *   instead of learning it when the permit comes (the queue drained one round trip at a time).
  * dependencyOutageFree: a failure held for a dependency whose host was unreachable is that outage's
  *   too: its recovery, once the dependencies are ready, is free as the host's own components' are.
+ * watchRestarts: the pid watch is armed to restart in place when an exit would be recovered at once
+ *   with nothing else to decide (restartAuthorization); the supervisor then records what it did as a
+ *   recovery run. A pause, drain, or any change that takes the authorization away re-arms it without.
  */
 export type Patch =
   | 'oneTrial'
@@ -75,7 +78,8 @@ export type Patch =
   | 'permitWithRunLookup'
   | 'hostOutageFree'
   | 'permitWakesOnHealthy'
-  | 'dependencyOutageFree';
+  | 'dependencyOutageFree'
+  | 'watchRestarts';
 export type Patches = Partial<Record<Patch, boolean>>;
 
 /**
@@ -111,11 +115,32 @@ export interface Confirmation {
   lastAt: string;
 }
 
-/** How a pid watch ended: still alive after its time, the process exited, or no pid file names one. */
-export type WatchOutcome = { exited: false; detail: string; at: string } | { exited: true; reason: 'exited' | 'pid-file-missing'; detail: string; at: string };
+/**
+ * How a pid watch ended: still alive after its time, the process exited, or no pid file names one.
+ * `restart`: the watch was authorized to restart in place (WatchRestartAuth) and did, on that exit.
+ */
+export type WatchOutcome =
+  | { exited: false; detail: string; at: string }
+  | { exited: true; reason: 'exited' | 'pid-file-missing'; detail: string; at: string; restart?: WatchRestart };
 
 /** A watch result as recorded in a history: those from before `reason` existed say it only in their text. */
-export type RecordedWatchOutcome = { exited: boolean; reason?: 'exited' | 'pid-file-missing'; detail: string; at: string };
+export type RecordedWatchOutcome = { exited: boolean; reason?: 'exited' | 'pid-file-missing'; detail: string; at: string; restart?: WatchRestart };
+
+/**
+ * What a supervisor authorizes its pid watch to do on seeing the process exit, armed only when such
+ * an exit would be recovered at once with nothing else to decide (see `restartAuthorization`): stop-if-alive,
+ * clean, start and wait until healthy, in place, admitted by its host's adaptive window.
+ */
+export interface WatchRestartAuth {
+  cleanup: boolean;
+  /** Probe until healthy within this; unset: validation is off. */
+  validate?: { timeoutMs: number; intervalMs: number };
+  /** The restart backoff: wait this long after the exit, unless the exit comes at or after `backoffUntil` (ms; the backoff resets then). */
+  backoffMs: number;
+  backoffUntil?: number;
+  /** The host's adaptive window: its ceiling, what counts as slow, and its floor (the fleet's strict cap). */
+  window: { ceiling: number; slowMs: number; floor: number };
+}
 
 export function watchReason(seen: RecordedWatchOutcome): 'alive' | 'exited' | 'pid-file-missing' {
   if (!seen.exited) return 'alive';
@@ -135,6 +160,7 @@ type Stage =
   | 'releasing'
   | 'waiting-out'
   | 'reset-check'
+  | 'disarm'
   | 'next';
 
 /** What is in flight for the failure being handled (a pass through the recovery decision). */
@@ -181,6 +207,8 @@ export interface SupervisorMachine {
   renewWatch: boolean;
   /** The breaker was reset by hand: the loop wakes to check the component once nothing else is in flight. */
   checkDue?: boolean;
+  /** The watchRestarts patch is on in this run: a pid watch may be armed to restart in place (so a pass disarms it first). */
+  watchRestarts?: boolean;
   pass?: Pass;
 }
 
@@ -195,7 +223,8 @@ export type NotifyIntent = {
 export type SyncIntent =
   | NotifyIntent
   | { kind: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields: Record<string, unknown> }
-  | { kind: 'watch'; component: Component }
+  /** `restart`: armed to restart in place on an exit (a watch armed otherwise is replaced). */
+  | { kind: 'watch'; component: Component; restart?: WatchRestartAuth }
   | { kind: 'stop-watch' }
   /** Tell the host's workflow (`mend/host/<id>`) that its agent picked nothing up: one event per outage, however many report it. */
   | { kind: 'host-down'; host: string; component: string; notify?: SupervisorSpec['notify'] };
@@ -215,6 +244,8 @@ export type WaitIntent =
   | { kind: 'await-permit'; wakeOnHealthy?: boolean } // → permit-granted | permit-moot (asked for with the run lookup)
   | { kind: 'start-recovery'; workflowType: string; workflowId: string; input: RecoveryInput; summary: string; details: string } // → recovery-started | recovery-already-running
   | { kind: 'await-recovery' } // → recovery-ended
+  /** A pid watch armed to restart in place is cancelled; `wait`: for its outcome (it may be restarting), else at once. */
+  | { kind: 'disarm-watch'; wait: boolean } // → watch-disarmed
   | { kind: 'release-permit'; component: string; ok?: boolean } // → permit-released (ok: how the recovery it was for ended)
   | { kind: 'throw' }; // the intent that failed fails the workflow
 
@@ -253,6 +284,8 @@ export type MachineEvent =
   | { kind: 'recovery-started'; now: number; runId: string }
   | { kind: 'recovery-already-running'; now: number }
   | { kind: 'recovery-ended'; now: number; result?: RecoveryResult; error?: string }
+  /** The watch armed to restart in place is gone; `seen`: how it ended, if it ended before its cancellation (it may have restarted). */
+  | { kind: 'watch-disarmed'; now: number; seen?: RecordedWatchOutcome }
   | { kind: 'permit-released'; now: number }
   | { kind: 'host-unreachable'; now: number; host: string }
   | { kind: 'failed'; now: number };
@@ -380,12 +413,14 @@ function apply(s: Step, ev: MachineEvent): void {
         st.drainedHost = ev.host;
         st.drainedBy = ev.by ?? 'unknown';
         st.drainReason = ev.reason;
+        disarmNow(s);
         return;
       }
       st.pausedUntil = ev.forMs ? ev.now + ev.forMs : FOREVER;
       st.pausedBy = ev.by;
       st.pauseReason = ev.reason;
       st.drainedHost = ev.host;
+      disarmNow(s);
       return;
     case 'resume':
       // An undrain lifts that host's drain only (a drain recorded before drainApart was the pause itself).
@@ -397,6 +432,8 @@ function apply(s: Step, ev: MachineEvent): void {
       // A failure held by the pause may be acted on at the next report.
       st.ignoreUntil = undefined;
       st.detectBackoffMs = 0;
+      // The loop wakes to arm the watch to restart again.
+      if (m.watchRestarts) m.renewWatch = true;
       return;
     case 'breaker-reset':
       return breakerReset(s, ev);
@@ -455,6 +492,8 @@ function apply(s: Step, ev: MachineEvent): void {
     case 'permit-released':
       expect(s, ['releasing'], ev);
       return permitReleased(s);
+    case 'watch-disarmed':
+      return disarmed(s, expect(s, ['disarm'], ev), ev.seen);
     case 'host-unreachable':
       return hostUnreachable(s, expect(s, ['confirm', 'last-look', 'reset-check'], ev).stage, ev.host);
     case 'failed':
@@ -515,8 +554,13 @@ function loopTop(s: Step, historyFull: boolean): void {
   const { m, st } = s;
   tick(s);
   // Not while its host is unreachable (only set so while healthy on the hostOutage branch).
-  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current && st.unreachableHost === undefined)
-    s.emit({ kind: 'watch', component: m.spec.component });
+  if (!m.watchUnavailable && m.spec.component.adapter.type === 'process' && st.health === 'healthy' && !st.current && st.unreachableHost === undefined) {
+    const restart = restartAuthorization(s);
+    if (restart && s.patched('watchRestarts')) {
+      m.watchRestarts = true;
+      s.emit({ kind: 'watch', component: m.spec.component, restart });
+    } else s.emit({ kind: 'watch', component: m.spec.component });
+  }
   // Only set on the breakerReset branch: a reset's check, as soon as nothing else is in flight.
   if (m.checkDue && !st.current) {
     m.checkDue = false;
@@ -543,6 +587,10 @@ function watchEnded(s: Step, ev: Extract<MachineEvent, { kind: 'watch-ended' }>)
     // Its own retries are spent (seconds apart): try a fresh watch rather than none until the next report.
     s.log('warn', 'pid watch failed', { error: ev.error });
     s.m.renewWatch = true;
+    return;
+  }
+  if (ev.seen.restart) {
+    s.m.inbox.push(restartedReport(ev.seen.restart));
     return;
   }
   const reason = watchReason(ev.seen);
@@ -654,6 +702,12 @@ function handleBatch(s: Step): void {
   const { m, st } = s;
   for (let report = m.batch.shift(); report; report = m.batch.shift()) {
     if (report.spec) m.spec = report.spec;
+    // Done already (its watch restarted it): recorded whatever else is known, then the reports after it.
+    if (report.restarted) {
+      adoptRestart(s, report, report.restarted);
+      if (m.pass) return;
+      continue;
+    }
     const checkedMs = Date.parse(report.checkedAt);
     // Duplicates (a retried sweep) and reports older than what is known are dropped.
     if (checkedMs <= (st.lastReportAt ?? 0)) continue;
@@ -696,7 +750,25 @@ function endPass(s: Step): void {
 }
 
 function handleFailure(s: Step, report: ProbeReport): void {
-  const { m, st, sup } = s;
+  const { st, sup } = s;
+  noteFailure(s, report);
+  if (st.ignoreUntil !== undefined && s.now < st.ignoreUntil) return;
+  const threshold = sup.failuresBeforeRecovery;
+  st.threshold = threshold;
+  // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
+  // A sweep's overlapping probes of a slow component may stand for several failures at once.
+  st.consecutiveFailures =
+    report.source === 'watch' ? Math.max(threshold, st.consecutiveFailures + 1) : st.consecutiveFailures + Math.max(1, report.failures ?? 1);
+  if (st.consecutiveFailures < threshold) {
+    s.await('confirm', { kind: 'confirm', component: s.m.spec.component, probes: threshold - st.consecutiveFailures, intervalMs: sup.confirmInterval });
+    return;
+  }
+  maybeRecover(s, st.lastFailureClass, report.source === 'watch');
+}
+
+/** A failure seen: what it was, when the outage began, counted by class and kept among the recent ones. */
+function noteFailure(s: Step, report: ProbeReport): void {
+  const { m, st } = s;
   const checkedMs = Date.parse(report.checkedAt);
   m.lastFailedCheckAt = checkedMs;
   st.health = st.health === 'recovering' ? st.health : 'unhealthy';
@@ -712,18 +784,6 @@ function handleFailure(s: Step, report: ProbeReport): void {
   st.stats.recentFailures = [...st.stats.recentFailures, { at: report.checkedAt, failureClass: report.failureClass, detail: report.detail }].slice(
     -KEEP_RECENT,
   );
-  if (st.ignoreUntil !== undefined && s.now < st.ignoreUntil) return;
-  const threshold = sup.failuresBeforeRecovery;
-  st.threshold = threshold;
-  // A pid seen gone is certain; a failed probe is confirmed quickly before anything is done.
-  // A sweep's overlapping probes of a slow component may stand for several failures at once.
-  st.consecutiveFailures =
-    report.source === 'watch' ? Math.max(threshold, st.consecutiveFailures + 1) : st.consecutiveFailures + Math.max(1, report.failures ?? 1);
-  if (st.consecutiveFailures < threshold) {
-    s.await('confirm', { kind: 'confirm', component: m.spec.component, probes: threshold - st.consecutiveFailures, intervalMs: sup.confirmInterval });
-    return;
-  }
-  maybeRecover(s, st.lastFailureClass, report.source === 'watch');
 }
 
 function confirmed(s: Step, result: Confirmation): void {
@@ -746,11 +806,20 @@ function confirmed(s: Step, result: Confirmation): void {
 }
 
 /** A confirmed failure: hold (grace, a run not ours, breaker, auth, pause, dependencies) or go for a recovery. */
-function maybeRecover(s: Step, failureClass: FailureClass | undefined, pidExit = false): void {
+function maybeRecover(s: Step, failureClass: FailureClass | undefined, pidExit = false, disarmedFirst = false): void {
   const { m, st } = s;
   if (s.now < st.graceUntil) {
     st.held = `startup grace until ${new Date(st.graceUntil).toISOString()}`;
     return;
+  }
+  if (m.watchRestarts && !disarmedFirst) {
+    // A watch armed to restart in place may be restarting it now: it is disarmed first, and what it did
+    // is the news. A failure that says the process is gone (refused, crashed) waits for its outcome:
+    // never two restarts at once. Others (a hang, an error answer) have a live process, which the watch
+    // does not touch (and the run's own stop is no exit it acts on): not waited for (a cancellation
+    // reaches the activity only with a heartbeat's answer, seconds later).
+    m.pass = { stage: 'disarm', since: s.now, failureClass, ...(pidExit ? { pidExit } : {}) };
+    return s.await('disarm', { kind: 'disarm-watch', wait: failureClass === 'network' || failureClass === 'crash' });
   }
   m.pass = { stage: 'run-lookup', since: s.now, failureClass, ...(pidExit ? { pidExit } : {}) };
   // Before anything counts: a recovery run's own stop and start are not failures.
@@ -1006,24 +1075,129 @@ function recoveryReason(st: SupervisorState): string {
   return `${st.consecutiveFailures} failed checks (${st.lastFailureClass ?? 'unknown'}): ${st.lastDetail ?? ''}`;
 }
 
-/** Starts the supervisor's own recovery, `mend/recover/<component>`, as a child it does not wait on to end. */
-function startRecovery(s: Step): void {
+/**
+ * Starts the supervisor's own recovery, `mend/recover/<component>`, as a child it does not wait on to end.
+ * `adopted`: a restart its pid watch did in place, which the run records instead of acting.
+ */
+function startRecovery(s: Step, adopted?: WatchRestart): void {
   const { m, st } = s;
   const component = m.spec.component;
   const strategy = component.policy.strategy;
-  const reason = recoveryReason(st);
+  const reason = adopted ? `process exited (${adopted.exitDetail}): restarted in place by its pid watch` : recoveryReason(st);
   // The failure just confirmed goes along, so the run acts at once instead of probing again.
   const observed = { healthy: false, failureClass: st.lastFailureClass, detail: st.lastDetail ?? '', latencyMs: 0 };
-  const input: RecoveryInput = { component, trigger: 'schedule', requestedBy: 'supervisor', reason, related: m.spec.related, observed };
+  const input: RecoveryInput = {
+    component,
+    trigger: 'schedule',
+    requestedBy: 'supervisor',
+    reason,
+    related: m.spec.related,
+    observed,
+    ...(adopted ? { adopted } : {}),
+  };
   s.emit({ kind: 'stop-watch' });
   s.await('starting', {
     kind: 'start-recovery',
-    workflowType: strategyWorkflowType(strategy),
+    // A restart done already is recorded by `immediate` (whose run adopts it), whatever the policy says now.
+    workflowType: strategyWorkflowType(adopted ? 'immediate' : strategy),
     workflowId: recoveryWorkflowId(m.id),
     input,
-    summary: `recover ${m.id} (${strategy}, started by its supervisor)`,
+    summary: adopted ? `recover ${m.id} (${strategy}, restarted by its pid watch)` : `recover ${m.id} (${strategy}, started by its supervisor)`,
     details: reason,
   });
+}
+
+/**
+ * What the pid watch may do on an exit, armed now: restart in place, when such an exit would be
+ * recovered at once with nothing else to decide: a process component whose policy is `immediate`,
+ * no dependencies to check, not paused or drained, its host reachable and not just back, past its
+ * start-up grace and detection backoff, the breaker closed with a slot free, and no strict fleet cap
+ * (none, or the adaptive window of cheap recoveries, which the host's agent applies itself). Destructive
+ * strategies, dependents and a tripped breaker keep the supervisor's own path. No breaker slot is
+ * reserved while it is armed: only this watch can start a recovery until it ends (a pass disarms it
+ * first), and a closed breaker with a slot free now still has one at any later exit.
+ */
+export function restartAuthorization(s: Pick<Step, 'm' | 'st' | 'sup' | 'now'>): WatchRestartAuth | undefined {
+  const { m, st, sup, now } = s;
+  const { component } = m.spec;
+  const cap = m.spec.maxConcurrentRecoveries ?? 0;
+  const allowed =
+    component.adapter.type === 'process' &&
+    // `!== false`: specs from before the option carry none.
+    sup.restartInPlace !== false &&
+    component.policy.strategy === 'immediate' &&
+    (m.spec.dependencies ?? []).length === 0 &&
+    !isPaused(st) &&
+    st.unreachableHost === undefined &&
+    st.hostReturned === undefined &&
+    st.dependencyHostDown === undefined &&
+    now >= st.graceUntil &&
+    (st.ignoreUntil === undefined || now >= st.ignoreUntil) &&
+    st.breaker.state === 'closed' &&
+    reserveRecovery(st.breaker, sup.breaker, now).allow &&
+    (cap === 0 || m.spec.adaptive !== undefined);
+  if (!allowed) return undefined;
+  const { timeout: timeoutMs, validateInterval: intervalMs, cleanupOnFailure } = component.policy;
+  const backoffMs = restartDelay(st.consecutiveRecoveries, sup);
+  // Only with a backoff to wait (an authorization that does not change is not re-armed).
+  const backoffUntil = backoffMs > 0 && st.healthySince !== undefined ? st.healthySince + sup.backoffResetAfter : undefined;
+  // Uncapped (no fleet cap): the window admits every restart at once, as the supervisors' own path would.
+  const window = m.spec.adaptive ? { ...m.spec.adaptive, floor: Math.max(1, cap) } : { ceiling: UNCAPPED, slowMs: UNCAPPED, floor: UNCAPPED };
+  return {
+    cleanup: cleanupOnFailure,
+    // `=== false`: as the immediate runbook reads it.
+    ...(component.policy.validateAfterRecovery === false ? {} : { validate: { timeoutMs, intervalMs } }),
+    backoffMs,
+    ...(backoffUntil !== undefined ? { backoffUntil } : {}),
+    window,
+  };
+}
+
+/** An adaptive window that never holds a restart back. */
+const UNCAPPED = 1_000_000;
+
+/** The report a pid watch's restart in place becomes: a crash, seen at the exit, done already. */
+export function restartedReport(restart: WatchRestart): ProbeReport {
+  return { healthy: false, failureClass: 'crash', detail: `process exited (${restart.exitDetail})`, checkedAt: restart.exitAt, source: 'watch', restarted: restart };
+}
+
+/** A pause or drain takes the authorization away: the watch is cancelled (a restart it began still comes back) and re-armed without. */
+function disarmNow(s: Step): void {
+  if (!s.m.watchRestarts) return;
+  s.emit({ kind: 'stop-watch' });
+  s.m.renewWatch = true;
+}
+
+/**
+ * The pid watch restarted the component in place: noted as the crash it was, counted by the breaker
+ * (a slot, committed when the run starts), and recorded as a recovery run that adopts what the watch
+ * did (no action of its own), awaited as any recovery of this supervisor is.
+ */
+function adoptRestart(s: Step, report: ProbeReport, restart: WatchRestart): void {
+  const { m, st, sup } = s;
+  noteFailure(s, report);
+  st.lastReportAt = Math.max(st.lastReportAt ?? 0, Date.parse(report.checkedAt));
+  st.consecutiveFailures = Math.max(sup.failuresBeforeRecovery, st.consecutiveFailures + 1);
+  m.pass = { stage: 'starting', since: s.now, failureClass: 'crash', oneTrial: s.patched('oneTrial'), started: false };
+  // A recovery awaiting confirmation settles as it would at any confirmed failure (the breaker was closed when the watch was armed).
+  if (s.pass.oneTrial) noteConfirmedFailure(s);
+  const admitted = reserveRecovery(st.breaker, sup.breaker, s.now);
+  if (admitted.allow) st.breaker = admitted.breaker;
+  s.log('info', 'restarted in place by its pid watch', { healthy: restart.healthy, waitedMs: restart.waitedMs, backoffMs: restart.backoffMs });
+  startRecovery(s, restart);
+}
+
+/** The watch armed to restart in place is gone: a restart it did is recorded; else the pass goes on as it would have. */
+function disarmed(s: Step, pass: Pass, seen: RecordedWatchOutcome | undefined): void {
+  const { m } = s;
+  m.pass = undefined;
+  if (seen?.restart) {
+    m.batch.unshift(restartedReport(seen.restart));
+    return handleBatch(s);
+  }
+  // An exit it saw without restarting (a recovery run held the component) is the failure handled now.
+  maybeRecover(s, pass.failureClass, pass.pidExit === true, true);
+  if (!m.pass) handleBatch(s);
 }
 
 /** Someone else's recovery runs (mend run, the API): it does not count against this supervisor's breaker. */

@@ -22,6 +22,7 @@ import {
   type Patch,
   type Patches,
   type RecoveryRunSeen,
+  type RecordedWatchOutcome,
   type SupervisorMachine,
   type WaitIntent,
 } from '../core/supervisor-machine';
@@ -40,6 +41,8 @@ const ALL: Patches = {
   hostOutageFree: true,
   permitWakesOnHealthy: true,
   dependencyOutageFree: true,
+  // Its own tests below arm the watch to restart in place; the rest model the supervisor's own path.
+  watchRestarts: false,
 };
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -88,6 +91,8 @@ class Sim {
   private runs = 0;
   /** How long a fleet permit takes to come (other recoveries hold the fleet's). */
   permitWaitMs = 0;
+  /** What a disarmed watch armed to restart in place had done (its outcome). */
+  disarmedSeen?: RecordedWatchOutcome;
 
   constructor(
     readonly spec: SupervisorSpec,
@@ -229,6 +234,8 @@ class Sim {
       case 'release-permit':
         this.now += 5;
         return { kind: 'permit-released', now: this.now };
+      case 'disarm-watch':
+        return { kind: 'watch-disarmed', now: this.now, ...(this.disarmedSeen ? { seen: this.disarmedSeen } : {}) };
       default:
         throw new Error(`unexpected ${i.kind}`);
     }
@@ -1344,5 +1351,108 @@ describe('supervisor machine properties (fast-check)', () => {
       }),
       runs,
     );
+  });
+});
+
+describe('the pid watch armed to restart in place (watchRestarts)', () => {
+  const WR: Patches = { ...ALL, watchRestarts: true };
+  const restart = (sim: Sim, healthy = true): RecordedWatchOutcome => ({
+    exited: true,
+    reason: 'exited',
+    detail: 'pid 7 exited: killed by SIGKILL',
+    at: iso(sim.now),
+    restart: {
+      exitAt: iso(sim.now),
+      exitDetail: 'pid 7 exited: killed by SIGKILL',
+      steps: [
+        { name: 'stop', status: 'ok', startedAt: iso(sim.now), endedAt: iso(sim.now + 5), durationMs: 5, detail: 'not running' },
+        { name: 'start', status: 'ok', startedAt: iso(sim.now + 5), endedAt: iso(sim.now + 60), durationMs: 55, detail: 'started pid 8' },
+        { name: 'validate', status: healthy ? 'ok' : 'failed', startedAt: iso(sim.now + 60), endedAt: iso(sim.now + 200), durationMs: 140, detail: 'probe' },
+      ],
+      healthy,
+      backoffMs: 0,
+      waitedMs: 0,
+      endedAt: iso(sim.now + 200),
+    },
+  });
+  const lastWatch = (sim: Sim) => sim.intents('watch').at(-1);
+
+  test('a healthy immediate process component without dependencies is watched with the authorization; a strict cap, a destructive strategy or dependencies keep the plain watch', () => {
+    const sim = new Sim(spec(), calm, WR);
+    sim.report({ healthy: true });
+    assert.ok(lastWatch(sim)?.restart, 'armed to restart in place');
+    assert.equal(lastWatch(sim)!.restart!.backoffMs, 0);
+    const strict = new Sim(spec({}, { maxConcurrentRecoveries: 5 }), calm, WR);
+    strict.report({ healthy: true });
+    assert.equal(lastWatch(strict)?.restart, undefined, 'the strict fleet cap keeps its round trip');
+    const adaptive = new Sim(spec({}, { maxConcurrentRecoveries: 5, adaptive: { ceiling: 16, slowMs: 10_000 } }), calm, WR);
+    adaptive.report({ healthy: true });
+    assert.deepEqual(lastWatch(adaptive)?.restart?.window, { ceiling: 16, slowMs: 10_000, floor: 5 }, "cheap recoveries: the host's window");
+    const deps = new Sim(spec({}, { dependencies: [component('db')] }), calm, WR);
+    deps.report({ healthy: true });
+    assert.equal(lastWatch(deps)?.restart, undefined);
+    const destructive = new Sim({ ...spec(), component: { ...component('api'), policy: { ...component('api').policy, strategy: 'state-recovery' } } }, calm, WR);
+    destructive.report({ healthy: true });
+    assert.equal(lastWatch(destructive)?.restart, undefined);
+  });
+
+  test('a restart the watch did is recorded by one adopting run: counted by the breaker and the statistics, then the watch is armed again', () => {
+    const sim = new Sim(spec(), calm, WR);
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'watch-ended', seen: restart(sim) });
+    sim.wake();
+    const starts = sim.intents('start-recovery');
+    assert.equal(starts.length, 1, 'one run records it');
+    assert.equal(starts[0]!.workflowType, 'immediateRestart');
+    assert.equal(starts[0]!.input.adopted?.steps.length, 3, 'the run gets what the watch did');
+    assert.equal(sim.intents('confirm').length + sim.intents('find-run-ask-permit').length + sim.intents('ask-permit').length, 0, 'nothing asked first');
+    assert.equal(sim.state.breaker.recoveries.length, 1, 'the breaker counts it');
+    assert.deepEqual([sim.state.stats.attempted, sim.state.health], [1, 'healthy']);
+    assert.ok(sim.state.confirming, 'awaiting its relapse window, as any recovery');
+    assert.ok(lastWatch(sim)?.restart, 'armed again');
+    assert.ok(sim.seen.findIndex((x) => x.intent.kind === 'watch' && x.intent.restart) < sim.seen.findIndex((x) => x.intent.kind === 'start-recovery'));
+  });
+
+  test('a pause or drain disarms the watch at once and the loop re-arms it without the authorization; a resume arms it again', () => {
+    for (const pause of [{ kind: 'pause' as const, by: 'alice' }, { kind: 'pause' as const, by: 'bob', host: 'local' }]) {
+      const sim = new Sim(spec(), calm, WR);
+      sim.report({ healthy: true });
+      const before = sim.intents('stop-watch').length;
+      sim.feed({ ...pause, now: sim.now });
+      assert.equal(sim.intents('stop-watch').length, before + 1, 'the armed watch is cancelled in the same step');
+      assert.equal(sim.m.renewWatch, true, 'the loop wakes to re-arm');
+      sim.wake();
+      assert.equal(lastWatch(sim)?.restart, undefined, 'watched without the authorization while held');
+      sim.feed(pause.host ? { kind: 'resume', host: pause.host } : { kind: 'resume' });
+      sim.wake();
+      assert.ok(lastWatch(sim)?.restart, 'armed again');
+    }
+  });
+
+  test('a sweep failure while armed disarms the watch first (waiting for its outcome unless the process hangs); a restart it did is the news, not a second one', () => {
+    const sim = new Sim(spec({ failuresBeforeRecovery: 1 }), calm, WR);
+    sim.report({ healthy: true });
+    sim.disarmedSeen = restart(sim);
+    sim.report({ healthy: false, failureClass: 'network', detail: 'connection refused' });
+    const [disarm] = sim.intents('disarm-watch');
+    assert.equal(disarm?.wait, true, 'an exit may be being restarted: its outcome is waited for');
+    const starts = sim.intents('start-recovery');
+    assert.equal(starts.length, 1, 'one run');
+    assert.ok(starts[0]!.input.adopted, 'which adopts the watch restart');
+    const hung = new Sim(spec({ failuresBeforeRecovery: 1 }), calm, WR);
+    hung.report({ healthy: true });
+    hung.report({ healthy: false, failureClass: 'timeout', detail: 'timed out' });
+    assert.equal(hung.intents('disarm-watch')[0]?.wait, false, 'a hung process is alive: not waited for');
+    assert.equal(hung.intents('start-recovery').length, 1);
+    assert.equal(hung.intents('start-recovery')[0]!.input.adopted, undefined, 'its own recovery');
+  });
+
+  test('a tripped breaker is armed without the authorization', () => {
+    const sim = new Sim(spec({ breaker: { maxRecoveries: 1, window: '1h' } }), calm, WR);
+    sim.report({ healthy: true });
+    sim.feed({ kind: 'watch-ended', seen: restart(sim) });
+    sim.wake();
+    assert.equal(sim.state.breaker.recoveries.length, 1);
+    assert.equal(lastWatch(sim)?.restart, undefined, 'no slot left: the next exit goes the supervisor way');
   });
 });

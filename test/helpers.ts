@@ -431,7 +431,8 @@ export async function startCappedFleet(name: string, interval: string): Promise<
   const queue = uniqueQueue(name);
   const suffix = Date.now().toString(36);
   const group = `${name}-${suffix}`;
-  const supervision = { group, interval, startupGrace: '0s' };
+  // The fleet limiter's path (a restart in place would leave it out): test/supervisor-watch-restart.test.ts covers that one.
+  const supervision = { group, interval, startupGrace: '0s', restartInPlace: false };
   const command = ['sh', '-c', `sleep 1.5; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
   const { file } = await writeDemoConfig(
     dir,

@@ -41,7 +41,7 @@ describe('immediate recovery of a confirmed crash: the short path', () => {
   const urlOf = (c: Component) => (c.probe.type === 'http' ? c.probe.url : '');
 
   before(async () => {
-    const { file } = await writeDemoConfig(dir, [{ id, supervision: { group, interval: '1s', startupGrace: '0s' } }]);
+    const { file } = await writeDemoConfig(dir, [{ id, supervision: { group, interval: '1s', startupGrace: '0s', restartInPlace: false } }]);
     suite = await startRunbookSuite(dir, queue, file);
     await superviseRunning(suite);
   });

@@ -41,7 +41,7 @@ describe('breaker slots', () => {
   before(async () => {
     // The second recovery in a row waits 15s first: long enough to heal by hand meanwhile.
     const { file } = await writeDemoConfig(dir, [
-      { id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' } } },
+      { id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' }, restartInPlace: false } },
     ]);
     suite = await startRunbookSuite(dir, queue, file);
     await startProcess(processAdapter(component()));

@@ -47,7 +47,7 @@ describe('a permit wait that turns out a false alarm', () => {
   const kill = async (id: string) => process.kill((await runningProcess(processAdapter(component(id))))!.pid, 'SIGKILL');
 
   before(async () => {
-    const supervision = { group, interval: '1s', startupGrace: '0s' };
+    const supervision = { group, interval: '1s', startupGrace: '0s', restartInPlace: false };
     const gated = ['sh', '-c', `while [ ! -f ${JSON.stringify(gate)} ]; do sleep 0.1; done; exec node ${JSON.stringify(path.join(ROOT, 'demo/service.js'))}`];
     const { file } = await writeDemoConfig(
       dir,

@@ -1,5 +1,16 @@
+import { patched } from '@temporalio/workflow';
 import type { RecoveryInput, RecoveryResult } from '../core/run';
-import { notHealthyReason, probeBefore, probesInOne, restartAndValidate, restartInOne, takesShortPath, wantsCleanup } from './lib/restart';
+import {
+  adoptWatchRestart,
+  ADOPT_WATCH_RESTART_PATCH,
+  notHealthyReason,
+  probeBefore,
+  probesInOne,
+  restartAndValidate,
+  restartInOne,
+  takesShortPath,
+  wantsCleanup,
+} from './lib/restart';
 import { StepFailed } from './lib/runbook';
 import { runStrategy } from './lib/strategy';
 
@@ -10,11 +21,17 @@ import { runStrategy } from './lib/strategy';
  * A process component takes a short path, one activity (lib/restart.ts restartInOne): a failure
  * its supervisor confirmed is not probed again (stop + clean + start + validate); a run with
  * nothing observed (started by hand) probes in that same activity first, then restarts, a healthy
- * component too (without cleanup), as the run of an activity per step does.
+ * component too (without cleanup), as the run of an activity per step does. A restart its pid
+ * watch already did in place (`adopted`) is recorded step by step, without acting again.
  */
 export async function immediateRestart(input: RecoveryInput): Promise<RecoveryResult> {
   const { component } = input;
   return runStrategy('immediate', input, async (run) => {
+    if (input.adopted && patched(ADOPT_WATCH_RESTART_PATCH)) {
+      const adopted = adoptWatchRestart(run, component, input.adopted);
+      if (!adopted.healthy) throw new StepFailed(adopted.reason, adopted.failureClass);
+      return run.finish('recovered');
+    }
     run.enter('analysis');
     let validated;
     if (probesInOne(run, component, input.observed)) {

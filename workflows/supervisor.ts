@@ -38,6 +38,7 @@ const PATCH_IDS: Record<Patch, string> = {
   hostOutageFree: 'supervisor-host-outage-takes-no-breaker-slot',
   permitWakesOnHealthy: 'supervisor-permit-wait-wakes-on-healthy',
   dependencyOutageFree: 'supervisor-dependency-host-outage-takes-no-breaker-slot',
+  watchRestarts: 'supervisor-watch-restarts-in-place',
 };
 
 /**

@@ -2,10 +2,10 @@
 import { ActivityFailure, ApplicationFailure, patched, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
 import type { MendActivities, RestartResult, SubStep, WaitHealthyResult } from '../../activities';
 import { runKey } from '../../core/constants';
-import type { ProbeResult } from '../../core/failure';
+import type { FailureClass, ProbeResult } from '../../core/failure';
 import { onAdapterHost, onHost } from '../../core/hosts';
 import { beforeNote } from '../../core/restart-plan';
-import type { StepRecord } from '../../core/run';
+import type { StepRecord, WatchRestart } from '../../core/run';
 import type { Component } from '../../core/schemas';
 import { adapterActivities, hostActivities } from './hosts';
 import type { Runbook } from './runbook';
@@ -221,13 +221,7 @@ export async function restartInOne(
   // `=== false`: as in validateStep.
   const validate = component.policy.validateAfterRecovery === false ? undefined : { timeoutMs, intervalMs };
   const probeFirst = opts.probeFirst === true;
-  const summaries: Record<SubStep['name'], string> = {
-    probe: `probe ${id} before acting${onHost(component)}`,
-    stop: `stop ${id}${onAdapterHost(component)}`,
-    cleanup: `clean temp files, stale locks and corrupt markers of ${id}${onHost(component)}`,
-    start: `start ${id}${onAdapterHost(component)}`,
-    validate: `validate ${id}${onHost(component)} (healthy within ${timeoutMs}ms)`,
-  };
+  const summaries = restartSummaries(component);
   const records = (steps: SubStep[]): StepRecord[] => steps.map((s) => ({ ...s, summary: summaries[s.name], component: id }));
   const clean = probeFirst ? (component.policy.cleanupOnFailure ? ['clean if unhealthy'] : []) : opts.cleanup ? ['clean'] : [];
   const names = [...(probeFirst ? ['probe'] : []), 'stop', ...clean, 'start', ...(validate ? ['validate'] : [])];
@@ -260,4 +254,41 @@ export async function restartInOne(
     return { healthy: true, probes: 0, elapsedMs: 0, last: { healthy: true, detail: 'not validated (validateAfterRecovery: false)', latencyMs: 0 } };
   }
   return result.validated;
+}
+
+/** What each sub-step of a one-activity restart is called in the run's log. */
+function restartSummaries(component: Component): Record<SubStep['name'], string> {
+  const id = component.id;
+  return {
+    probe: `probe ${id} before acting${onHost(component)}`,
+    stop: `stop ${id}${onAdapterHost(component)}`,
+    cleanup: `clean temp files, stale locks and corrupt markers of ${id}${onHost(component)}`,
+    start: `start ${id}${onAdapterHost(component)}`,
+    validate: `validate ${id}${onHost(component)} (healthy within ${component.policy.timeout}ms)`,
+  };
+}
+
+/**
+ * Patch: a run started with `adopted` (a restart its supervisor's pid watch did in place, see
+ * activities/watch-restart.ts) records that restart's sub-steps instead of acting: no activity.
+ */
+export const ADOPT_WATCH_RESTART_PATCH = 'immediate-adopts-watch-restart';
+
+/**
+ * Records a restart the pid watch did in place as this run's steps (each with the times the watch
+ * measured), the probe skipped as the supervisor's confirmation skips it. Returns how it ended.
+ */
+export function adoptWatchRestart(run: Runbook, component: Component, done: WatchRestart): { healthy: boolean; reason: string; failureClass?: FailureClass } {
+  const id = component.id;
+  const summaries = restartSummaries(component);
+  run.enter('analysis');
+  run.skip('probe', `probe ${id} before acting`, id, `its pid watch saw the process exit (${done.exitDetail}) and restarted it in place`);
+  run.enter('execution');
+  const waited = done.backoffMs + done.waitedMs > 0 ? ` (after ${done.backoffMs}ms of restart backoff and ${done.waitedMs}ms for its host's window)` : '';
+  run.record(done.steps.map((s, n) => ({ ...s, summary: summaries[s.name] + (n === 0 ? waited : ''), component: id })));
+  if (done.healthy && !done.steps.some((s) => s.name === 'validate')) {
+    run.enter('validation');
+    run.skip('validate', `validate ${id}`, id, 'validateAfterRecovery is off');
+  }
+  return { healthy: done.healthy, reason: `${id} restarted in place by its pid watch: ${done.reason ?? 'not healthy'}`, failureClass: done.failureClass };
 }

@@ -154,6 +154,11 @@ export class Runbook {
     if (last) last.detail = last.detail ? `${last.detail}; ${detail}` : detail;
   }
 
+  /** Records steps done elsewhere (a pid watch's restart in place), each with its own times and status. */
+  record(steps: StepRecord[]): void {
+    this.steps.push(...steps.map((s) => ({ ...s })));
+  }
+
   /** Records a step that was not run, and why. */
   skip(name: string, summary: string, component: string | undefined, why: string): void {
     const now = new Date().toISOString();

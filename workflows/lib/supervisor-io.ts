@@ -6,6 +6,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
+  ActivityCancellationType,
   CancellationScope,
   ParentClosePolicy,
   condition,
@@ -28,6 +29,9 @@ import type { Component } from '../../core/schemas';
 import {
   RUN_WAIT_MS,
   failureMoot,
+  restartedReport,
+  type RecordedWatchOutcome,
+  type WatchRestartAuth,
   type AskPermit,
   type Intent,
   type MachineEvent,
@@ -37,6 +41,7 @@ import {
 } from '../../core/supervisor-machine';
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, carriedOn, HOST_QUEUES_PATCH, hostActivities } from './hosts';
+import { adapterBudget } from './restart';
 import { causeMessage } from './runbook';
 import { DEPENDENCY_HOST_PATCH, HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
 
@@ -63,6 +68,25 @@ const watcher = ({ host }: { host?: string }) =>
     },
     { lasting: true },
   );
+/**
+ * A watch armed to restart in place: as the watch, plus the restart's own time (its backoff, a turn in
+ * the host's window, stop + start + validation); a cancellation waits for its outcome, since a restart
+ * it began is finished and must be recorded (see activities/watch-restart.ts).
+ */
+const restartingWatcher = (component: Component, auth: WatchRestartAuth) =>
+  hostActivities(
+    component.host,
+    {
+      startToCloseTimeout:
+        WATCH_MAX_MS + 60_000 + auth.backoffMs + adapterBudget(component, 'stop') + adapterBudget(component, 'start') + (auth.validate?.timeoutMs ?? 0) + WINDOW_WAIT_MS,
+      heartbeatTimeout: '5s',
+      retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    },
+    { lasting: true },
+  );
+/** Room for a restart's turn in its host's adaptive window in a mass outage. */
+const WINDOW_WAIT_MS = 10 * 60_000;
 const runs = proxyActivities<MendActivities>({
   startToCloseTimeout: RUN_WAIT_MS + 60_000,
   heartbeatTimeout: '10s',
@@ -89,6 +113,12 @@ export interface SupervisorIo {
  */
 export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMachine, feed: (ev: MachineEvent) => unknown): SupervisorIo {
   let [permitted, watch] = [false, undefined as CancellationScope | undefined];
+  /** What the armed watch may do (WatchRestartAuth as JSON), if armed to restart in place. */
+  let armedAs: string | undefined;
+  /** Outcomes of watches armed to restart in place, until they end (cancelled or not: a restart begun comes back). */
+  const restarting = new Map<CancellationScope, Promise<RecordedWatchOutcome | undefined>>();
+  /** Those whose outcome a disarm (or continue-as-new) takes: not fed as a watch-ended. */
+  const claimed = new Set<CancellationScope>();
   let child: ChildWorkflowHandle<Workflow> | undefined, failure: unknown;
 
   function act(i: Intent): void {
@@ -105,14 +135,30 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         .catch((err: unknown) => log.warn('host outage not reported', { host: i.host, error: causeMessage(err) }));
     else if (i.kind === 'stop-watch') {
       watch?.cancel();
-      watch = undefined;
-    } else if (i.kind === 'watch' && !watch) {
+      [watch, armedAs] = [undefined, undefined];
+    } else if (i.kind === 'watch') {
+      // Armed already as asked: kept. Armed otherwise (only ever on the watchRestarts branch): replaced.
+      const as = i.restart && JSON.stringify(i.restart);
+      if (watch && as === armedAs) return;
+      watch?.cancel();
       const scope = (watch = new CancellationScope());
+      armedAs = as;
       const ended = (ev?: MachineEvent) => {
-        if (watch === scope) watch = undefined;
-        if (ev) feed(ev);
+        if (watch === scope) [watch, armedAs] = [undefined, undefined];
+        if (ev && !claimed.has(scope)) feed(ev);
       };
-      const watched = scope.run(() => watcher(i.component).watchProcess({ component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS }));
+      const input = { component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS };
+      const watched = scope.run(() =>
+        i.restart ? restartingWatcher(i.component, i.restart).watchProcess({ ...input, restart: i.restart }) : watcher(i.component).watchProcess(input),
+      );
+      if (i.restart) {
+        const outcome = watched.then(
+          (seen): RecordedWatchOutcome | undefined => seen,
+          () => undefined,
+        );
+        restarting.set(scope, outcome);
+        void outcome.then(() => restarting.delete(scope));
+      }
       void watched.then(
         (seen) => ended({ kind: 'watch-ended', seen }),
         (err: unknown) =>
@@ -148,6 +194,13 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
     return event(permitted ? 'permit-granted' : 'permit-moot');
   }
 
+  /** Waits for the watches armed to restart in place that have not ended, and takes their outcomes (not fed as watch-ended). */
+  async function takeRestarting(): Promise<Array<RecordedWatchOutcome | undefined>> {
+    const pending = [...restarting.entries()];
+    for (const [scope] of pending) claimed.add(scope);
+    return await Promise.all(pending.map(([, outcome]) => outcome));
+  }
+
   /** What came of an intent, as of now. */
   const event = (kind: MachineEvent['kind'], rest: object = {}) => ({ kind, now: Date.now(), ...rest }) as MachineEvent;
   const historyFull = ({ continueAsNewSuggested, historyLength } = workflowInfo()) => continueAsNewSuggested || historyLength > (input.historyLimit ?? 10_000);
@@ -164,13 +217,25 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
           i.until === undefined ? undefined : Math.max(1, i.until - Date.now()),
         );
         return event('woke');
-      case 'continue-as-new':
+      case 'continue-as-new': {
+        // A watch armed to restart in place (cancelled by now) may be restarting: what it did goes along, for the next run to record.
+        const restarts = (await takeRestarting()).flatMap((seen) => (seen?.restart ? [restartedReport(seen.restart)] : []));
         return await makeContinueAsNewFunc<(input: SupervisorInput) => Promise<void>>(carriedOn())({
           spec: i.spec,
           state: i.state,
-          pending: i.pending,
+          pending: [...i.pending, ...restarts],
           historyLimit: input.historyLimit,
         });
+      }
+      case 'disarm-watch': {
+        if (armedAs !== undefined) {
+          watch?.cancel();
+          [watch, armedAs] = [undefined, undefined];
+        }
+        if (!i.wait) return event('watch-disarmed');
+        const seen = (await takeRestarting()).find((o) => o?.restart) ?? undefined;
+        return event('watch-disarmed', seen ? { seen } : {});
+      }
       case 'throw':
         throw failure;
       case 'await-recovery':

@@ -1,0 +1,157 @@
+/**
+ * A pid watch that restarts in place (issue 16): when its supervisor armed it with a
+ * WatchRestartAuth (an exit now would be recovered at once, with nothing else to decide), the watch
+ * does the restart itself on seeing the exit (stop-if-alive, clean, start, wait until healthy: the
+ * same sub-steps as the one-activity restart of activities/restart.ts), admitted by its host's
+ * adaptive window (domain/adaptive-window.ts) instead of a round trip to the fleet limiter. Its
+ * result lists the sub-steps with their times; the supervisor records them as a recovery run.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { recoveryWorkflowId, runKey } from '../core/constants';
+import { FAILURE_CLASSES } from '../core/failure';
+import type { RestartStepDone, WatchRestart } from '../core/run';
+import type { WatchRestartAuth } from '../core/supervisor-machine';
+import { runningProcess, processAdapter } from '../domain/adapters/process';
+import type { AdaptiveWindow } from '../domain/adaptive-window';
+import { restartProcess, validationNote, type RestartParts, type RestartResult, type SubStep } from './restart';
+import type { WatchInput, WatchResult } from './supervision';
+
+/** What the watch heartbeats once it saw the exit: a retry resumes the restart instead of watching the new process. */
+interface ExitSeen {
+  at: string;
+  detail: string;
+}
+
+export interface WatchRestartDeps {
+  parts: RestartParts;
+  /** The plain watch (activities/supervision.ts watchProcess). */
+  watch: (input: WatchInput) => Promise<WatchResult>;
+  window: AdaptiveWindow;
+}
+
+const plainSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Idempotent, so safe to retry: watching is read-only; once the exit is seen it is heartbeated, and
+ * the restart is activities/restart.ts's (every sub-step idempotent, a retry resumes after a
+ * recorded start, and a start whose heartbeat was lost is found by its pid file). A retry whose
+ * heartbeat lost the exit too finds a live process started after this watch was first scheduled:
+ * that is the earlier attempt's restart, validated, not started again. Once the restart has begun
+ * it is finished even when the watch is cancelled (its supervisor waits for the outcome): a restart
+ * is never left half done, nor done and not reported.
+ */
+export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput & { restart: WatchRestartAuth }): Promise<WatchResult> {
+  const ctx = Context.current();
+  const { component, restart: auth } = input;
+  const prior = ctx.info.heartbeatDetails as { exit?: ExitSeen } | undefined;
+  let exit = prior?.exit;
+  let fresh = false;
+  if (!exit && ctx.info.attempt > 1) {
+    const now = await runningProcess(processAdapter(component));
+    if (now && Date.parse(now.startedAt) >= ctx.info.scheduledTimestampMs)
+      exit = { at: new Date(ctx.info.scheduledTimestampMs).toISOString(), detail: `exited (restarted as pid ${now.pid} by an earlier attempt of this watch)` };
+  }
+  if (!exit) {
+    const seen = await deps.watch(input);
+    if (!seen.exited || seen.reason !== 'exited') return seen;
+    // Disarmed meanwhile (a pause, a drain, a pass of its supervisor: the cancellation reaches an
+    // activity only with a heartbeat's answer, seconds later), or a recovery run holds the component
+    // (its own stop is this exit): not the watch's to restart. Its supervisor learns of the exit.
+    if (await disarmedOrHeld(component.id)) return seen;
+    exit = { at: seen.at, detail: seen.detail };
+    fresh = true;
+  }
+  const seenExit = exit;
+  // Until the restart begins (the backoff, a turn in the host's window) the watch beats with the exit;
+  // from then on the restart's own heartbeats carry the exit with its progress.
+  const waiting = () => ctx.heartbeat({ exit: seenExit, steps: [] });
+  waiting();
+  const beating = setInterval(waiting, 1_000);
+  const exitMs = Date.parse(seenExit.at);
+  const backoffMs = auth.backoffUntil !== undefined && exitMs >= auth.backoffUntil ? 0 : auth.backoffMs;
+  // Seen by this attempt and started again meanwhile (by hand, or a run, during the backoff): nothing
+  // left to restart. (A retry leaves a process started since to the restart, which tells an earlier
+  // attempt's start from none.)
+  const since = await plainSleep(exitMs + backoffMs - Date.now()).then(() => (fresh ? runningProcess(processAdapter(component)) : undefined));
+  if (since && Date.parse(since.startedAt) >= exitMs) {
+    clearInterval(beating);
+    return { exited: true, reason: 'exited', detail: seenExit.detail, at: seenExit.at };
+  }
+  // From here on the restart is finished whatever happens to the watch (no cancellable sleep in it).
+  const parts: RestartParts = { ...deps.parts, waitHealthy: (i, beat) => deps.parts.waitHealthy(i, beat, plainSleep) };
+  const key = runKey(recoveryWorkflowId(component.id), `watch${exitMs.toString(36)}`);
+  const restartInput = { component, cleanup: auth.cleanup, runKey: key, validate: auth.validate };
+  const { value, waitedMs } = await deps.window
+    .run(
+      auth.window,
+      () => {
+        clearInterval(beating);
+        return restartProcess(parts, restartInput, { exit: seenExit }).then(done, failedRestart);
+      },
+      (r) => r.healthy,
+    )
+    .finally(() => clearInterval(beating));
+  const restart: WatchRestart = { exitAt: seenExit.at, exitDetail: seenExit.detail, backoffMs, waitedMs, endedAt: new Date().toISOString(), ...value };
+  return { exited: true, reason: 'exited', detail: seenExit.detail, at: seenExit.at, restart };
+}
+
+type Done = Pick<WatchRestart, 'steps' | 'healthy' | 'failureClass' | 'reason'>;
+
+function done(r: RestartResult): Done {
+  const steps = r.steps as RestartStepDone[];
+  if (r.started.died) return { steps, healthy: false, failureClass: 'crash', reason: `${r.started.detail}, which ${r.started.died.detail}` };
+  if (!r.validated) return { steps, healthy: true };
+  if (r.validated.healthy) return { steps, healthy: true };
+  return { steps, healthy: false, failureClass: r.validated.last.failureClass, reason: validationNote(r.validated) };
+}
+
+/** A sub-step that threw: the restart failed there (reported, not retried by the watch: its supervisor's breaker counts it). */
+function failedRestart(err: unknown): Done {
+  const details = (err as { details?: unknown[] }).details?.[0] as { steps?: SubStep[] } | undefined;
+  const type = (err as { type?: string }).type;
+  const failureClass = FAILURE_CLASSES.find((c) => c === type) ?? 'unknown';
+  return { steps: (details?.steps ?? []) as RestartStepDone[], healthy: false, failureClass, reason: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * Whether the watch's supervisor asked to cancel it (its pending activity says so at once, while the
+ * cancellation reaches the activity only with a heartbeat's answer) or has a recovery run going, or
+ * a recovery run of the component goes (a manual one). A supervisor with a workflow task pending
+ * may be about to disarm it (a pause or drain accepted, not yet handled): looked at again once that
+ * task is done, within SETTLE_MS (else: held). Read-only: describes. A lookup that fails says
+ * yes (held): the supervisor then decides, as it would without the authorization.
+ */
+async function disarmedOrHeld(id: string): Promise<boolean> {
+  const { client, info } = Context.current();
+  const from = info.workflowExecution;
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const [supervisor, run] = await Promise.all([
+      // Scheduled by no workflow (an activity run on its own, as in tests): nobody to disarm it.
+      from
+        ? client.workflow
+            .getHandle(from.workflowId, from.runId)
+            .describe()
+            .catch(() => 'unknown' as const)
+        : undefined,
+      client.workflow
+        .getHandle(recoveryWorkflowId(id))
+        .describe()
+        .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const))),
+    ]);
+    if (supervisor === 'unknown' || run === 'unknown' || run?.status.name === 'RUNNING') return true;
+    const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
+    if (mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0) return true;
+    if (!supervisor?.raw.pendingWorkflowTask) return false;
+    if (Date.now() >= deadline) return true;
+    Context.current().heartbeat();
+    await plainSleep(SETTLE_POLL_MS);
+  }
+}
+
+/** How long a watch waits for its supervisor's pending workflow task before it leaves the exit to the supervisor; how often it looks. */
+const [SETTLE_MS, SETTLE_POLL_MS] = [5_000, 50];
+
+const CANCEL_REQUESTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED;
