@@ -237,7 +237,7 @@ export const SupervisionSchema = z
     /** Failed probes in a row (the first plus fast confirmations) before a recovery starts. */
     failuresBeforeRecovery: z.number().int().min(1).max(20).default(3),
     /** Spacing of the confirmation probes after a failed check. */
-    confirmInterval: DurationSchema.prefault('250ms'),
+    confirmInterval: DurationSchema.prefault('100ms'),
     /** After the supervisor starts, failures are noted but start no recovery for this long. */
     startupGrace: DurationSchema.prefault('10s'),
     /** Wait before a recovery that follows another without a healthy period: initial, doubling up to max. */

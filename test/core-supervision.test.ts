@@ -52,7 +52,7 @@ describe('supervision config', () => {
     assert.equal(s.group, 'default');
     assert.equal(s.interval, 5_000);
     assert.equal(s.failuresBeforeRecovery, 3);
-    assert.equal(s.confirmInterval, 250);
+    assert.equal(s.confirmInterval, 100);
     assert.equal(s.backoffResetAfter, 600_000);
     assert.equal(s.relapseWindow, 5_000);
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
