@@ -116,7 +116,7 @@ function failedRestart(err: unknown): Done {
 }
 
 /**
- * Whether the watch's supervisor asked to cancel it (its pending activity says so at once, while the
+ * Whether the watch's supervisor run has ended, asked to cancel it (its pending activity says so at once, while the
  * cancellation reaches the activity only with a heartbeat's answer) or has a recovery run going, or
  * a recovery run of the component goes (a manual one). A supervisor with a workflow task pending
  * may be about to disarm it (a pause or drain accepted, not yet handled): looked at again once that
@@ -142,6 +142,10 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
         .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? undefined : ('unknown' as const))),
     ]);
     if (supervisor === 'unknown' || run === 'unknown' || run?.status.name === 'RUNNING') return true;
+    // Its supervisor run has ended (terminated: the component is no longer watched, e.g. removed
+    // from the config and stopped; continued as new: the new run arms its own watch): no one would
+    // record a restart, and an operator's stop must not be undone.
+    if (supervisor && supervisor.status.name !== 'RUNNING') return true;
     const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
     if (mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0) return true;
     if (!supervisor?.raw.pendingWorkflowTask) return false;

@@ -65,12 +65,14 @@ describe('the pid watch restarts in place when its supervisor armed it to', () =
     await superviseRunning(suite);
     // Armed: every supervisor's watch carries the authorization.
     for (const id of ids)
-      await waitFor(`the watch of ${id} armed to restart`, 30_000, async () => watchInputs(await history(supervisorWorkflowId(id))).at(-1)?.restart !== undefined);
+      await waitFor(
+        `the watch of ${id} armed to restart`,
+        30_000,
+        async () => watchInputs(await history(supervisorWorkflowId(id))).at(-1)?.restart !== undefined,
+      );
   });
 
-  after(() =>
-    stopSupervisedSuite(suite, queue, [group], [...ids.map((id) => supervisorWorkflowId(id)), ...ids.map((id) => recoveryWorkflowId(id))]),
-  );
+  after(() => stopSupervisedSuite(suite, queue, [group], [...ids.map((id) => supervisorWorkflowId(id)), ...ids.map((id) => recoveryWorkflowId(id))]));
 
   test('a mass kill is recovered with one restart each by the watches, each recorded as one run with its steps', async () => {
     const before = await Promise.all(ids.map((id) => runningProcess(processAdapter(svc(id)))));
@@ -180,9 +182,9 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
    * queued: no activity, no child, no workflow task pending), so it neither disarms nor holds the watch.
    */
   let workflowExecution: { workflowId: string; runId: string };
+  const queue = uniqueQueue('watch-retry');
   before(async () => {
     client = new Client({ connection: await Connection.connect({ address: sharedServer().address }) });
-    const queue = uniqueQueue('watch-retry');
     worker = await startInProcessWorker(queue, tempDir('watch-retry-home'));
     const idle = await client.workflow.start('fleetLimiter', { taskQueue: queue, workflowId: `idle-${Date.now().toString(36)}`, args: [{}] });
     workflowExecution = { workflowId: idle.workflowId, runId: idle.firstExecutionRunId };
@@ -229,6 +231,32 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
       );
       assert.match(second.restart.steps[0]!.detail, new RegExp(`^started pid ${pid} \\(by an earlier attempt`));
       assert.equal((await runningProcess(processAdapter(c)))?.pid, pid, 'one start: the first attempt’s process still runs');
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
+  });
+
+  test('a watch whose supervisor run has ended (terminated) leaves the exit alone: nothing is restarted', async () => {
+    const dir = tempDir('watch-restart-ended');
+    const { file } = await writeDemoConfig(dir, [{ id: `ended-${Date.now().toString(36)}` }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    // The supervisor as its watch sees it: a real run, idle, then terminated (as when its component is unwatched).
+    const gone = await client.workflow.start('fleetLimiter', { taskQueue: queue, workflowId: `ended-${Date.now().toString(36)}`, args: [{}] });
+    await waitFor('the stand-in idle', 30_000, async () => !(await gone.describe()).raw.pendingWorkflowTask);
+    await gone.terminate('component unwatched');
+    try {
+      await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
+      const old = (await runningProcess(processAdapter(c)))!;
+      const watch = new MockActivityEnvironment(
+        { attempt: 1, scheduledTimestampMs: Date.now(), workflowExecution: { workflowId: gone.workflowId, runId: gone.firstExecutionRunId } },
+        { client },
+      ).run(watchProcess, { component: c, maxMs: 60_000, pollMs: 50, restart: auth });
+      process.kill(old.pid, 'SIGKILL');
+      const result = (await watch) as WatchResult;
+      assert.ok(result.exited, 'the exit is reported');
+      assert.equal((result as { restart?: unknown }).restart, undefined, 'no restart');
+      assert.equal(await runningProcess(processAdapter(c)), undefined, 'the process stays stopped');
     } finally {
       await stopProcess(processAdapter(c));
     }
