@@ -66,6 +66,10 @@ export type ProbeLoopEnd = 'lease' | 'paused' | 'deleted' | 'revision' | 'shutdo
 export interface ProbeLoopResult extends SweepResult {
   /** Sweeps run in the lease. */
   sweeps: number;
+  /** Of those, how many took longer than the interval (the next one then starts late, never two at once). */
+  late: number;
+  /** The longest sweep (ms). */
+  longestMs: number;
   ended: ProbeLoopEnd;
 }
 
@@ -155,6 +159,18 @@ export function createSupervisionActivities(
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
 
+  /**
+   * A spec's JSON (what a verdict compares to tell a changed spec), once per spec object: a probe
+   * loop sweeps the same cached specs every interval, and stringifying 500 of them a second was
+   * CPU the agent spent for nothing.
+   */
+  const specTexts = new WeakMap<SupervisorSpec, string>();
+  const specText = (spec: SupervisorSpec) => {
+    let text = specTexts.get(spec);
+    if (text === undefined) specTexts.set(spec, (text = JSON.stringify(spec)));
+    return text;
+  };
+
   const safeProbe = (component: Component) =>
     probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
 
@@ -216,7 +232,7 @@ export function createSupervisionActivities(
         const verdict: Verdict = {
           healthy: result.healthy,
           failureClass: result.failureClass,
-          spec: JSON.stringify(spec),
+          spec: specText(spec),
           revision,
           intervalMs: spec.component.supervision.interval,
         };
@@ -305,6 +321,9 @@ export function createSupervisionActivities(
       const reported = new Set<string>();
       let probed = 0;
       let unhealthy: string[] = [];
+      let late = 0;
+      let longestMs = 0;
+      const done = (ended: ProbeLoopEnd): ProbeLoopResult => ({ sweeps, probed, unhealthy, reported: [...reported], late, longestMs, ended });
       let lookedAt = Date.now();
       for (;;) {
         const tick = Date.now();
@@ -313,16 +332,19 @@ export function createSupervisionActivities(
         probed += swept.probed;
         unhealthy = swept.unhealthy;
         for (const id of swept.reported) reported.add(id);
+        const tookMs = Date.now() - tick;
+        longestMs = Math.max(longestMs, tookMs);
+        if (tookMs > intervalMs) late += 1;
         beat();
-        if (shutdown?.aborted) return { sweeps, probed, unhealthy, reported: [...reported], ended: 'shutdown' };
+        if (shutdown?.aborted) return done('shutdown');
         if (Date.now() - lookedAt >= SCHEDULE_LOOK_MS) {
           lookedAt = Date.now();
           const stop = await scheduleStops(client, scheduleId, revision);
-          if (stop) return { sweeps, probed, unhealthy, reported: [...reported], ended: stop };
+          if (stop) return done(stop);
         }
         // The next sweep one interval after this one began (never two at once, never a burst to catch up).
         const next = Math.max(Date.now(), tick + intervalMs);
-        if (next >= ends) return { sweeps, probed, unhealthy, reported: [...reported], ended: 'lease' };
+        if (next >= ends) return done('lease');
         await ctx.sleep(next - Date.now());
         // The specs are cached per revision: the same array, unless the holder was replaced meanwhile.
         specs = (await sweepSpecs(client, scheduleId, revision)).specs;

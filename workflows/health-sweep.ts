@@ -5,7 +5,7 @@
  * that long (PROBE_LOOP_PATCH); without, it probes once. The schedule skips a firing while the last still runs.
  */
 import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import type { MendActivities, SweepResult } from '../activities';
+import type { MendActivities, ProbeLoopResult, SweepResult } from '../activities';
 import type { HealthSweepInput, SweepByRevision } from '../core/sweep-input';
 import { DEFAULT_HOST } from '../core/constants';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
@@ -30,11 +30,11 @@ const SWEEP_BY_REVISION_PATCH = 'sweep-input-by-revision';
  */
 const PROBE_LOOP_PATCH = 'sweep-probe-loop';
 /** Beyond a probe's own timeout, how long a probe loop may go without a heartbeat before its agent is taken for lost. */
-const LOOP_HEARTBEAT_MARGIN_MS = 10_000;
+const LOOP_HEARTBEAT_MARGIN_MS = 5_000;
 
 export type { HealthSweepInput } from '../core/sweep-input';
 
-export async function healthSweep(input: HealthSweepInput): Promise<SweepResult & { sweeps?: number; ended?: string }> {
+export async function healthSweep(input: HealthSweepInput): Promise<SweepResult | ProbeLoopResult> {
   if (input.specs === undefined && patched(SWEEP_BY_REVISION_PATCH)) return sweepByRevision(input);
   if (input.specs === undefined) throw new Error(`health sweep of ${input.group}: no specs in its input`);
   // Every probe is bounded by its own timeout: the slowest one plus margin bounds the sweep.
@@ -90,7 +90,7 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult 
  * One host's sweep, by revision: its agent reads the schedule's specs (once per revision) and probes
  * them. A host whose agent picks nothing up is reported to its host's workflow and skipped, as above.
  */
-async function sweepByRevision(input: SweepByRevision): Promise<SweepResult & { sweeps?: number; ended?: string }> {
+async function sweepByRevision(input: SweepByRevision): Promise<SweepResult | ProbeLoopResult> {
   const options: ActivityOptions = {
     startToCloseTimeout: Math.max(1_000, input.probeTimeoutMs) + 30_000,
     retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 },
@@ -110,8 +110,7 @@ async function sweepByRevision(input: SweepByRevision): Promise<SweepResult & { 
         retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 },
         summary: `${summary} every ${intervalMs} ms for ${Math.round(leaseMs / 1_000)} s`,
       });
-      const { sweeps, ended, ...swept } = await loop.probeLoop({ group, scheduleId, revision, taskQueue, intervalMs, until });
-      return { ...swept, sweeps, ended };
+      return await loop.probeLoop({ group, scheduleId, revision, taskQueue, intervalMs, until });
     }
     return await hostActivities(host, { ...options, summary }).sweepHealth({ group, scheduleId, revision, taskQueue });
   } catch (err) {
