@@ -385,7 +385,9 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
     // Said in words where a size did not cope: skipped sweeps and a slow start are what bound detection.
     if (r.sweeps.ran < r.sweeps.due)
       lines.push(
-        `- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`,
+        r.sweeps.late === undefined
+          ? `- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`
+          : `- ${r.components.toLocaleString('en')}: the probe loops ran ${r.sweeps.ran} of ${r.sweeps.due} due sweeps, ${r.sweeps.late} longer than the ${opts.intervalMs / 1000} s interval; each loop's longest sweep p95 ${sec(r.sweeps.seconds.p95)}.`,
       );
     if (r.steadyAfterSeconds === undefined)
       lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
