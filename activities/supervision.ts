@@ -4,8 +4,10 @@
  * count of running recoveries, and alerts. Each is safe to run twice (see each comment).
  */
 import { Context, log } from '@temporalio/activity';
-import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { fleetLimiterWorkflowId, healthScheduleId, healthSpecsWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+
+const HEALTH_PREFIX = healthScheduleId('');
 import type { ProbeResult } from '../core/failure';
 import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
@@ -158,6 +160,7 @@ export function createSupervisionActivities(
   const clock = limits.now ?? Date.now;
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
+  const scheduleWatch = createScheduleWatch();
 
   /**
    * A spec's JSON (what a verdict compares to tell a changed spec), once per spec object: a probe
@@ -305,9 +308,9 @@ export function createSupervisionActivities(
      * `intervalMs` until `until` (the firing's start plus the lease; a retry after a lost agent resumes
      * the same lease), heartbeating as probes and reports complete, so an agent that dies mid-lease is
      * noticed within the heartbeat timeout and the retry (on the host's queue) finds it gone.
-     * Every SCHEDULE_LOOK_MS it looks at its schedule: paused (by an operator, or for its host's
-     * outage), deleted, or at a new revision (a reconcile), it ends at once; the next firing of a
-     * changed schedule carries the new revision. Also ends when the worker stops. Safe twice, as
+     * Every SCHEDULE_LOOK_MS it looks at its schedule (createScheduleWatch): paused (by an operator,
+     * or for its host's outage), deleted, or at a new revision (a reconcile), it ends at once; the
+     * next firing of a changed schedule carries the new revision. Also ends when the worker stops. Safe twice, as
      * `sweepHealth`: each sweep probes and reports what is due, nothing else.
      */
     async probeLoop({ group, scheduleId, taskQueue, revision, intervalMs, until }: ProbeLoopInput): Promise<ProbeLoopResult> {
@@ -339,7 +342,7 @@ export function createSupervisionActivities(
         if (shutdown?.aborted) return done('shutdown');
         if (Date.now() - lookedAt >= SCHEDULE_LOOK_MS) {
           lookedAt = Date.now();
-          const stop = await scheduleStops(client, scheduleId, revision);
+          const stop = await scheduleWatch(client, scheduleId, revision);
           if (stop) return done(stop);
         }
         // The next sweep one interval after this one began (never two at once, never a burst to catch up).
@@ -507,19 +510,43 @@ function heartbeats(ctx: Context, details: () => unknown = () => undefined): () 
 }
 
 /**
- * Why a probe loop of `scheduleId` at `revision` must end now, or undefined (go on): its schedule is
- * paused, gone, or at another revision. Read-only; a look that fails or is slow says "go on" (the
- * next look, or the lease's end, stops it), bounded by the connection's deadline.
+ * Why a probe loop must end now, or undefined (go on), as a worker's loops ask it every
+ * SCHEDULE_LOOK_MS. Read-only and cheap for the server: a schedule's `describe` is a query its
+ * scheduler workflow answers (at 20 loops every 2 s they queued for tens of seconds behind the
+ * schedules' own ticks), so instead:
+ *  - paused: one list of the schedules (visibility) per worker and SCHEDULE_LOOK_MS, shared by its loops;
+ *  - a new revision, or deleted: the schedule's specs holder (`mend/health-specs/...`, a workflow
+ *    describe): reconcile replaces it for a new revision and terminates it with its schedule.
+ * A look that fails or is slow says "go on" (the next look, or the lease's end, stops it).
  */
-async function scheduleStops(client: Client, scheduleId: string, revision: string): Promise<ProbeLoopEnd | undefined> {
-  const described = await client.connection
-    .withDeadline(Date.now() + SCHEDULE_LOOK_MS, () => client.schedule.getHandle(scheduleId).describe())
-    .catch((err: unknown) => (err instanceof ScheduleNotFoundError ? ('deleted' as const) : undefined));
-  if (described === undefined || described === 'deleted') return described;
-  if (described.state.paused) return 'paused';
-  const action = described.action.type === 'startWorkflow' ? described.action : undefined;
-  const current = (action?.args?.[0] as { revision?: unknown } | undefined)?.revision;
-  return typeof current === 'string' && current !== revision ? 'revision' : undefined;
+function createScheduleWatch() {
+  let listed: { at: number; paused: Promise<Map<string, boolean>> } | undefined;
+
+  async function listPaused(client: Client): Promise<Map<string, boolean>> {
+    const paused = new Map<string, boolean>();
+    await client.connection
+      .withDeadline(Date.now() + SCHEDULE_LOOK_MS, async () => {
+        for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(HEALTH_PREFIX)) paused.set(schedule.scheduleId, schedule.state.paused);
+      })
+      .catch(() => undefined);
+    return paused;
+  }
+
+  return async function scheduleStops(client: Client, scheduleId: string, revision: string): Promise<ProbeLoopEnd | undefined> {
+    if (!listed || Date.now() - listed.at >= SCHEDULE_LOOK_MS) listed = { at: Date.now(), paused: listPaused(client) };
+    const [paused, holder] = await Promise.all([
+      listed.paused,
+      client.connection
+        .withDeadline(Date.now() + SCHEDULE_LOOK_MS, () => client.workflow.getHandle(healthSpecsWorkflowId(scheduleId)).describe())
+        .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? ('gone' as const) : undefined)),
+    ]);
+    if (paused.get(scheduleId) === true) return 'paused';
+    if (holder === 'gone') return 'deleted';
+    if (holder === undefined) return undefined;
+    if (holder.memo?.mendSpecHash !== revision) return 'revision';
+    // Its holder ended, not replaced: the schedule was deleted.
+    return holder.status.name === 'RUNNING' ? undefined : 'deleted';
+  };
 }
 
 /** How long a sweep waits for the fleet limiter's answer before it re-sends as if it had none. */
