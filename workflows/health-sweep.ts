@@ -30,7 +30,7 @@ const SWEEP_BY_REVISION_PATCH = 'sweep-input-by-revision';
  */
 const PROBE_LOOP_PATCH = 'sweep-probe-loop';
 /** Beyond a probe's own timeout, how long a probe loop may go without a heartbeat before its agent is taken for lost. */
-const LOOP_HEARTBEAT_MARGIN_MS = 5_000;
+const LOOP_HEARTBEAT_MARGIN_MS = 10_000;
 
 export type { HealthSweepInput } from '../core/sweep-input';
 
