@@ -246,7 +246,7 @@ async function waitHealthy(
 
 export type MendActivities = ReturnType<typeof createActivities>;
 export type { RestartInput, RestartResult, SubStep } from './restart';
-export type { SweepResult, ConfirmResult, WatchResult, DependenciesResult } from './supervision';
+export type { SweepResult, ProbeLoopResult, ConfirmResult, WatchResult, DependenciesResult } from './supervision';
 
 /** An adapter's error as a Temporal failure: its failure class as the type, non-retryable when trying again cannot help. */
 function adapterFailure(err: unknown): unknown {

@@ -5,7 +5,9 @@
  */
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { fleetLimiterWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { fleetLimiterWorkflowId, healthScheduleId, healthSpecsWorkflowId, recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+
+const HEALTH_PREFIX = healthScheduleId('');
 import type { ProbeResult } from '../core/failure';
 import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../core/messages';
 import type { Component } from '../core/schemas';
@@ -47,6 +49,30 @@ export interface SweepResult {
   reported: string[];
   /** Hosts of the sweep whose agent picked nothing up: skipped (and reported to their host's workflow). */
   unreachable?: string[];
+}
+
+export interface ProbeLoopInput {
+  group: string;
+  /** The schedule whose specs (at `revision`) to probe, and whose state (paused, revision) ends the loop. */
+  scheduleId: string;
+  taskQueue: string;
+  revision: string;
+  intervalMs: number;
+  /** When the lease ends (ISO): the firing's start plus the lease, the same for a retry. */
+  until: string;
+}
+
+/** Why a probe loop ended: its lease ran out, its schedule was paused, deleted or changed, or its worker stopped. */
+export type ProbeLoopEnd = 'lease' | 'paused' | 'deleted' | 'revision' | 'shutdown';
+
+export interface ProbeLoopResult extends SweepResult {
+  /** Sweeps run in the lease. */
+  sweeps: number;
+  /** Of those, how many took longer than the interval (the next one then starts late, never two at once). */
+  late: number;
+  /** The longest sweep (ms). */
+  longestMs: number;
+  ended: ProbeLoopEnd;
 }
 
 export interface ConfirmInput {
@@ -138,6 +164,19 @@ export function createSupervisionActivities(
   const clock = limits.now ?? Date.now;
   const probeSlot = createLimiter(limits.probes ?? SWEEP_PROBE_CONCURRENCY);
   const reportSlot = createLimiter(limits.reports ?? SWEEP_REPORT_CONCURRENCY);
+  const scheduleWatch = createScheduleWatch();
+
+  /**
+   * A spec's JSON (what a verdict compares to tell a changed spec), once per spec object: a probe
+   * loop sweeps the same cached specs every interval, and stringifying 500 of them a second was
+   * CPU the agent spent for nothing.
+   */
+  const specTexts = new WeakMap<SupervisorSpec, string>();
+  const specText = (spec: SupervisorSpec) => {
+    let text = specTexts.get(spec);
+    if (text === undefined) specTexts.set(spec, (text = JSON.stringify(spec)));
+    return text;
+  };
 
   const safeProbe = (component: Component) =>
     probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
@@ -168,6 +207,96 @@ export function createSupervisionActivities(
     return result?.outcome === 'recovered' ? closedAt : undefined;
   }
 
+  /**
+   * One sweep of `specs`: probe them all (at most the worker's probe cap at once), then signal the
+   * supervisors core/sweep-reports.ts says need a report. `beat`: called as probes and reports
+   * complete (the activity's heartbeat).
+   */
+  async function sweepOnce(client: Client, { group, specs, taskQueue, revision }: { group: string; specs: SupervisorSpec[]; taskQueue: string; revision: string }, beat: () => void): Promise<SweepResult> {
+    const results = await Promise.all(
+      specs.map((spec) =>
+        probeSlot(async () => {
+          const { result, failures } = await probeOverlapping(spec.component, safeProbe);
+          // When the verdict was known: a timeout is evidence as of its end, not of its start (the
+          // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
+          const checkedAt = new Date().toISOString();
+          return { spec, result, checkedAt, failures };
+        }),
+      ),
+    );
+    beat();
+    const now = clock();
+    const keyOf = (id: string) => `${taskQueue}\u0000${id}`;
+    // As known before this sweep sends anything (the reports go out at once): a dependency's return is read from it.
+    const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
+    const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
+    const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
+    // Who is queued for or holds a fleet permit, asked of the limiter at most once a sweep (only if a repeat may be spared).
+    let queued: Promise<Set<string> | undefined> | undefined;
+    const permits = () => (queued ??= permitHolders(client, taskQueue));
+    const reported: string[] = [];
+    await Promise.all(
+      results.map(async ({ spec, result, checkedAt, failures }) => {
+        const id = spec.component.id;
+        const key = keyOf(id);
+        const verdict: Verdict = {
+          healthy: result.healthy,
+          failureClass: result.failureClass,
+          spec: specText(spec),
+          revision,
+          intervalMs: spec.component.supervision.interval,
+        };
+        const prev = before.get(id);
+        const dependencyBack =
+          !result.healthy &&
+          dependencyCameBack(
+            (spec.dependencies ?? []).map((d) => d.id),
+            known,
+            now,
+            repeatMs,
+          );
+        const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
+        const knownAt =
+          due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
+        if (result.healthy) healthySeen.set(key, now);
+        if (knownAt !== undefined) {
+          // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
+          lastSent.set(key, sentReport(prev, verdict, now, knownAt));
+          return;
+        }
+        if (due === false) return;
+        if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
+        const report: ProbeReport = {
+          healthy: result.healthy,
+          failureClass: result.failureClass,
+          detail: result.detail,
+          checkedAt,
+          source: 'sweep',
+          spec,
+          ...(failures > 1 ? { failures } : {}),
+        };
+        await reportSlot(() =>
+          client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
+            workflowId: supervisorWorkflowId(id),
+            taskQueue,
+            args: [{ spec }],
+            ...(supervisorMemo ? { memo: supervisorMemo } : {}),
+            signal: reportSignal,
+            signalArgs: [report],
+            staticSummary: `supervise ${id} (health group ${group})`,
+          }),
+        );
+        lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
+        reported.push(id);
+        beat();
+      }),
+    );
+    const unhealthy = results.filter((r) => !r.result.healthy).map((r) => r.spec.component.id);
+    // Every sweep while a component is down: debug (its supervisor logs what it does about it).
+    if (unhealthy.length > 0) log.debug('sweep found unhealthy components', { group, unhealthy });
+    return { probed: results.length, unhealthy, reported };
+  }
+
   return {
     /**
      * Probes a group's components (given, or its schedule's specs at the firing's revision) concurrently and signals-with-start the supervisor of each one that
@@ -178,87 +307,58 @@ export function createSupervisionActivities(
       const ctx = Context.current();
       const client = ctx.client;
       const specs = given ?? (scheduleId === undefined ? [] : (await sweepSpecs(client, scheduleId, revision)).specs);
-      const results = await Promise.all(
-        specs.map((spec) =>
-          probeSlot(async () => {
-            const { result, failures } = await probeOverlapping(spec.component, safeProbe);
-            // When the verdict was known: a timeout is evidence as of its end, not of its start (the
-            // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
-            const checkedAt = new Date().toISOString();
-            return { spec, result, checkedAt, failures };
-          }),
-        ),
-      );
-      ctx.heartbeat();
-      const now = clock();
-      const keyOf = (id: string) => `${taskQueue}\u0000${id}`;
-      // As known before this sweep sends anything (the reports go out at once): a dependency's return is read from it.
-      const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
-      const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
-      const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
-      // Who is queued for or holds a fleet permit, asked of the limiter at most once a sweep (only if a repeat may be spared).
-      let queued: Promise<Set<string> | undefined> | undefined;
-      const permits = () => (queued ??= permitHolders(client, taskQueue));
-      const reported: string[] = [];
-      await Promise.all(
-        results.map(async ({ spec, result, checkedAt, failures }) => {
-          const id = spec.component.id;
-          const key = keyOf(id);
-          const verdict: Verdict = {
-            healthy: result.healthy,
-            failureClass: result.failureClass,
-            spec: JSON.stringify(spec),
-            revision,
-            intervalMs: spec.component.supervision.interval,
-          };
-          const prev = before.get(id);
-          const dependencyBack =
-            !result.healthy &&
-            dependencyCameBack(
-              (spec.dependencies ?? []).map((d) => d.id),
-              known,
-              now,
-              repeatMs,
-            );
-          const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
-          const knownAt =
-            due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
-          if (result.healthy) healthySeen.set(key, now);
-          if (knownAt !== undefined) {
-            // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
-            lastSent.set(key, sentReport(prev, verdict, now, knownAt));
-            return;
-          }
-          if (due === false) return;
-          if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
-          const report: ProbeReport = {
-            healthy: result.healthy,
-            failureClass: result.failureClass,
-            detail: result.detail,
-            checkedAt,
-            source: 'sweep',
-            spec,
-            ...(failures > 1 ? { failures } : {}),
-          };
-          await reportSlot(() =>
-            client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
-              workflowId: supervisorWorkflowId(id),
-              taskQueue,
-              args: [{ spec }],
-              ...(supervisorMemo ? { memo: supervisorMemo } : {}),
-              signal: reportSignal,
-              signalArgs: [report],
-              staticSummary: `supervise ${id} (health group ${group})`,
-            }),
-          );
-          lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
-          reported.push(id);
-        }),
-      );
-      const unhealthy = results.filter((r) => !r.result.healthy).map((r) => r.spec.component.id);
-      // Every sweep while a component is down: debug (its supervisor logs what it does about it).
-      if (unhealthy.length > 0) log.debug('sweep found unhealthy components', { group, unhealthy });
-      return { probed: results.length, unhealthy, reported };
+      return sweepOnce(client, { group, specs, taskQueue, revision }, heartbeats(ctx));
+    },
+
+    /**
+     * A health schedule's firing with a lease (`supervision.checkLease`): sweeps its specs every
+     * `intervalMs` until `until` (the firing's start plus the lease; a retry after a lost agent resumes
+     * the same lease), heartbeating as probes and reports complete, so an agent that dies mid-lease is
+     * noticed within the heartbeat timeout and the retry (on the host's queue) finds it gone.
+     * Every SCHEDULE_LOOK_MS it looks at its schedule (createScheduleWatch): paused (by an operator,
+     * or for its host's outage), deleted, or at a new revision (a reconcile), it ends at once; the
+     * next firing of a changed schedule carries the new revision. Also ends when the worker stops. Safe twice, as
+     * `sweepHealth`: each sweep probes and reports what is due, nothing else.
+     */
+    async probeLoop({ group, scheduleId, taskQueue, revision, intervalMs, until }: ProbeLoopInput): Promise<ProbeLoopResult> {
+      const ctx = Context.current();
+      const client = ctx.client;
+      const ends = Date.parse(until);
+      let sweeps = 0;
+      // The sweeps so far: in its pending activity's heartbeat details (`temporal workflow describe`).
+      const beat = heartbeats(ctx, () => ({ sweeps }));
+      let specs = (await sweepSpecs(client, scheduleId, revision)).specs;
+      const reported = new Set<string>();
+      let probed = 0;
+      let unhealthy: string[] = [];
+      let late = 0;
+      let longestMs = 0;
+      const done = (ended: ProbeLoopEnd): ProbeLoopResult => ({ sweeps, probed, unhealthy, reported: [...reported], late, longestMs, ended });
+      let lookedAt = Date.now();
+      for (;;) {
+        const tick = Date.now();
+        const swept = await sweepOnce(client, { group, specs, taskQueue, revision }, beat);
+        sweeps += 1;
+        probed += swept.probed;
+        unhealthy = swept.unhealthy;
+        for (const id of swept.reported) reported.add(id);
+        const tookMs = Date.now() - tick;
+        longestMs = Math.max(longestMs, tookMs);
+        if (tookMs > intervalMs) late += 1;
+        beat();
+        if (shutdown?.aborted) return done('shutdown');
+        if (Date.now() - lookedAt >= SCHEDULE_LOOK_MS) {
+          lookedAt = Date.now();
+          const stop = await scheduleWatch(client, scheduleId, revision);
+          if (stop) return done(stop);
+        }
+        // The next sweep one interval after this one began (never two at once, never a burst to catch up).
+        const next = Math.max(Date.now(), tick + intervalMs);
+        if (next >= ends) return done('lease');
+        await ctx.sleep(next - Date.now());
+        // The specs are cached per revision: the same array, unless the holder was replaced meanwhile.
+        specs = (await sweepSpecs(client, scheduleId, revision)).specs;
+      }
     },
 
     /** Read-only: probes up to `probes` times, `intervalMs` apart, stopping at the first healthy answer. */
@@ -399,6 +499,60 @@ export function createSupervisionActivities(
       if (!result.delivered) log.warn('webhook not delivered', { url, kind: event.kind, component: event.component, detail: result.detail });
       return result;
     },
+  };
+}
+
+/** How often a probe loop looks at its schedule (paused, deleted, a new revision): a pause stops the checks within about this long. */
+export const SCHEDULE_LOOK_MS = 2_000;
+
+/** An activity heartbeat (with `details()`) at most once a second, however often it is called (per probe in a sweep). */
+function heartbeats(ctx: Context, details: () => unknown = () => undefined): () => void {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < 1_000) return;
+    last = now;
+    ctx.heartbeat(details());
+  };
+}
+
+/**
+ * Why a probe loop must end now, or undefined (go on), as a worker's loops ask it every
+ * SCHEDULE_LOOK_MS. Read-only and cheap for the server: a schedule's `describe` is a query its
+ * scheduler workflow answers (at 20 loops every 2 s they queued for tens of seconds behind the
+ * schedules' own ticks), so instead:
+ *  - paused: one list of the schedules (visibility) per worker and SCHEDULE_LOOK_MS, shared by its loops;
+ *  - a new revision, or deleted: the schedule's specs holder (`mend/health-specs/...`, a workflow
+ *    describe): reconcile replaces it for a new revision and terminates it with its schedule.
+ * A look that fails or is slow says "go on" (the next look, or the lease's end, stops it).
+ */
+function createScheduleWatch() {
+  let listed: { at: number; paused: Promise<Map<string, boolean>> } | undefined;
+
+  async function listPaused(client: Client): Promise<Map<string, boolean>> {
+    const paused = new Map<string, boolean>();
+    await client.connection
+      .withDeadline(Date.now() + SCHEDULE_LOOK_MS, async () => {
+        for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(HEALTH_PREFIX)) paused.set(schedule.scheduleId, schedule.state.paused);
+      })
+      .catch(() => undefined);
+    return paused;
+  }
+
+  return async function scheduleStops(client: Client, scheduleId: string, revision: string): Promise<ProbeLoopEnd | undefined> {
+    if (!listed || Date.now() - listed.at >= SCHEDULE_LOOK_MS) listed = { at: Date.now(), paused: listPaused(client) };
+    const [paused, holder] = await Promise.all([
+      listed.paused,
+      client.connection
+        .withDeadline(Date.now() + SCHEDULE_LOOK_MS, () => client.workflow.getHandle(healthSpecsWorkflowId(scheduleId)).describe())
+        .catch((err: unknown) => (err instanceof WorkflowNotFoundError ? ('gone' as const) : undefined)),
+    ]);
+    if (paused.get(scheduleId) === true) return 'paused';
+    if (holder === 'gone') return 'deleted';
+    if (holder === undefined) return undefined;
+    if (holder.memo?.mendSpecHash !== revision) return 'revision';
+    // Its holder ended, not replaced: the schedule was deleted.
+    return holder.status.name === 'RUNNING' ? undefined : 'deleted';
   };
 }
 

@@ -45,6 +45,8 @@ export interface HealthGroupPlan {
   specs: SupervisorSpec[];
   /** The slowest probe timeout of its components (the sweep activity's bound). */
   probeTimeoutMs: number;
+  /** How long one firing probes, every `intervalMs` (`supervision.checkLease`); unset when not longer than the interval (one probe per firing). */
+  leaseMs?: number;
   /** sha256 of everything the schedule and its specs' holder carry; stored in the action's memo, and the firings' revision. */
   hash: string;
 }
@@ -155,21 +157,23 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
     .sort((a, b) => a.group.localeCompare(b.group) || (a.host === DEFAULT_HOST ? -1 : b.host === DEFAULT_HOST ? 1 : a.host.localeCompare(b.host)))
     .flatMap(({ group, host, components }) => {
       const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
+      const lease = config.supervision.checkLease > intervalMs ? { leaseMs: config.supervision.checkLease } : {};
       return splitSpecs(
         components.map((c) => specOf(c, config, fleet, cores)),
         budget,
       ).map((specs, i) => {
         const part = i + 1;
         // v 2: the firing carries the revision, not the specs (v 1 schedules get one update to it).
+        // The lease only when there is one: a schedule without it keeps its hash.
         const shape =
           host !== DEFAULT_HOST
-            ? { v: 2, host, part, intervalMs, taskQueue, specs }
+            ? { v: 2, host, part, intervalMs, ...lease, taskQueue, specs }
             : part === 1
-              ? { v: 2, intervalMs, taskQueue, specs }
-              : { v: 2, part, intervalMs, taskQueue, specs };
+              ? { v: 2, intervalMs, ...lease, taskQueue, specs }
+              : { v: 2, part, intervalMs, ...lease, taskQueue, specs };
         const hash = createHash('sha256').update(JSON.stringify(shape)).digest('hex');
         const probeTimeoutMs = Math.max(1_000, ...specs.map((spec) => ('timeout' in spec.component.probe ? spec.component.probe.timeout : 1_000)));
-        return { group, host, part, scheduleId: healthSchedulePartId(group, part, host), intervalMs, specs, probeTimeoutMs, hash };
+        return { group, host, part, scheduleId: healthSchedulePartId(group, part, host), intervalMs, specs, probeTimeoutMs, ...lease, hash };
       });
     });
 }
@@ -190,6 +194,8 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string, startMemo: Reco
         revision: plan.hash,
         components: plan.specs.length,
         probeTimeoutMs: plan.probeTimeoutMs,
+        // With a lease, the firing probes every interval until it ends (activities/supervision.ts, probeLoop).
+        ...(plan.leaseMs === undefined ? {} : { leaseMs: plan.leaseMs, intervalMs: plan.intervalMs }),
       } satisfies SweepByRevision,
     ],
     memo: {
@@ -206,7 +212,10 @@ function scheduleParts(plan: HealthGroupPlan, taskQueue: string, startMemo: Reco
   return {
     spec: { intervals: [{ every: plan.intervalMs }] },
     action,
-    // A sweep still running when the next is due: skip the next one, never pile them up.
+    // A sweep still running when the next is due: skip the next one, never pile them up. With a
+    // lease the firing runs that long, and the ticks meanwhile are skipped: the schedule still ticks
+    // every interval, so the next lease starts within one interval of the last one's end, and a
+    // resumed schedule fires within one interval.
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
   };
 }

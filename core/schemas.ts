@@ -399,6 +399,13 @@ export const FleetSupervisionSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * How long one firing of a health schedule keeps probing (its lease): the firing's activity, on
+     * the host's agent, probes every interval until the lease ends, instead of one workflow start
+     * per check (at 5,000 components over 10 hosts and 1-s checks that was 10 starts a second, and
+     * the box fell behind). A lease not longer than a group's interval: one probe per firing, as before.
+     */
+    checkLease: DurationSchema.prefault('30s'),
     /** Destructive recoveries (emergency-reset, state-recovery) supervisors may start per minute; a further one waits. */
     maxDestructivePerMinute: z.number().int().min(1).max(10_000).default(2),
     notify: z

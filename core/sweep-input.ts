@@ -24,6 +24,13 @@ export interface SweepByRevision {
   components: number;
   /** The slowest probe timeout of those components: it bounds the sweep activity. */
   probeTimeoutMs: number;
+  /**
+   * Set when the schedule's lease (`supervision.checkLease`) is longer than its interval: the firing
+   * probes every `intervalMs` for `leaseMs` in one activity (`probeLoop`) instead of once.
+   */
+  leaseMs?: number;
+  /** The schedule's check interval (with `leaseMs`). */
+  intervalMs?: number;
   specs?: undefined;
 }
 

@@ -47,14 +47,22 @@ test('a config without hosts keeps one schedule per group with the id it always 
   );
   // The hash as reconcile computed it before schedules were per host, with v 2 since the firings
   // carry the revision: an existing schedule (v 1 in its memo) gets one update, and no duplicate.
-  const hashOf = (v: number, p: (typeof plans)[number]) =>
+  // With the check lease (default 30s, longer than these intervals) the shape gains `leaseMs`: one more update.
+  const hashOf = (v: number, p: (typeof plans)[number], lease: { leaseMs?: number } = {}) =>
     createHash('sha256')
-      .update(JSON.stringify({ v, intervalMs: p.intervalMs, taskQueue: 'q', specs: p.specs }))
+      .update(JSON.stringify({ v, intervalMs: p.intervalMs, ...lease, taskQueue: 'q', specs: p.specs }))
       .digest('hex');
   for (const p of plans) {
-    assert.equal(p.hash, hashOf(2, p), `${p.scheduleId} hash of the same shape`);
+    assert.equal(p.leaseMs, 30_000);
+    assert.equal(p.hash, hashOf(2, p, { leaseMs: 30_000 }), `${p.scheduleId} hash of the same shape`);
     assert.notEqual(p.hash, hashOf(1, p), `${p.scheduleId}: a schedule from before is updated once`);
   }
+  // A lease not longer than the interval: no lease, the hash as before it.
+  const leaseless = planHealthGroups({ ...config, supervision: { ...config.supervision, checkLease: 2_000 } }, 'q');
+  assert.deepEqual(
+    leaseless.map((p) => [p.leaseMs, p.hash]),
+    leaseless.map((p) => [undefined, hashOf(2, p)]),
+  );
 });
 
 describe('health schedules per host (PID namespaces)', { skip: canSimulateHosts ? false : 'needs root for unshare --pid' }, () => {
@@ -91,7 +99,8 @@ describe('health schedules per host (PID namespaces)', { skip: canSimulateHosts 
         { id: ids.a, host: 'a', policy: { timeout: '30s' }, supervision },
         { id: ids.b, host: 'b', policy: { timeout: '30s' }, supervision },
       ],
-      'hosts:\n  - { id: a }\n  - { id: b }\n',
+      // A lease of one interval: a firing per check, which the pause test counts (test/probe-loop.test.ts pauses a loop).
+      'hosts:\n  - { id: a }\n  - { id: b }\nsupervision:\n  checkLease: 1s\n',
     );
     config = loadConfigFile(file, { stateDir: path.join(dir, 'central') });
     for (const id of ['a', 'b'] as const) {

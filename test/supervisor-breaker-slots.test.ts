@@ -40,9 +40,12 @@ describe('breaker slots', () => {
 
   before(async () => {
     // The second recovery in a row waits 15s first: long enough to heal by hand meanwhile.
-    const { file } = await writeDemoConfig(dir, [
-      { id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' }, restartInPlace: false } },
-    ]);
+    // A lease of one interval: one sweep per firing, whose result says what it found (sweptDown).
+    const { file } = await writeDemoConfig(
+      dir,
+      [{ id, supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '15s', max: '15s' }, restartInPlace: false } }],
+      'supervision:\n  checkLease: 1s\n',
+    );
     suite = await startRunbookSuite(dir, queue, file);
     await startProcess(processAdapter(component()));
     await waitFor('service healthy', 15_000, async () => (await httpStatus(url())) === 200);

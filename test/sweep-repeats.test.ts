@@ -32,7 +32,9 @@ describe('health sweep repeats of an unchanged failure', () => {
       restartBackoff: { initial: '0ms', max: '0ms' },
       breaker: { maxRecoveries: 10, window: '10m' },
     };
-    const { file } = await writeDemoConfig(dir, [{ id, policy: { strategy: 'emergency-reset', approvalTimeout: '5m' }, supervision }]);
+    // A lease of one interval: one sweep per firing, so each sweep's result (what it reported) is read
+    // from its own workflow; the probe loop sends the same reports (test/probe-loop.test.ts).
+    const { file } = await writeDemoConfig(dir, [{ id, policy: { strategy: 'emergency-reset', approvalTimeout: '5m' }, supervision }], 'supervision:\n  checkLease: 1s\n');
     suite = await startRunbookSuite(dir, queue, file);
     await superviseRunning(suite);
   });

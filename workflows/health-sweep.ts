@@ -1,10 +1,11 @@
 /**
  * One firing of a health schedule (`mend/health/<group>`): probe the group's components at once and
  * report failures and changes to their supervisors (signal-with-start, so a supervisor exists for
- * every watched component). Short-lived; the schedule skips a firing while the last still runs.
+ * every watched component). With a lease (`leaseMs`), the firing keeps probing every interval for
+ * that long (PROBE_LOOP_PATCH); without, it probes once. The schedule skips a firing while the last still runs.
  */
 import { patched, proxyActivities, workflowInfo, type ActivityOptions } from '@temporalio/workflow';
-import type { MendActivities, SweepResult } from '../activities';
+import type { MendActivities, ProbeLoopResult, SweepResult } from '../activities';
 import type { HealthSweepInput, SweepByRevision } from '../core/sweep-input';
 import { DEFAULT_HOST } from '../core/constants';
 import { byHost, HOST_QUEUES_PATCH, hostActivities } from './lib/hosts';
@@ -21,9 +22,19 @@ const SWEEP_SKIPS_UNREACHABLE_PATCH = 'sweep-skips-unreachable-host';
  */
 const SWEEP_BY_REVISION_PATCH = 'sweep-input-by-revision';
 
+/**
+ * Patch: a firing with a lease (`leaseMs`, from `supervision.checkLease`) probes every interval for
+ * the lease in one activity on the host's agent (`probeLoop`), instead of one sweep per firing (a
+ * workflow start, its tasks and an activity every second per schedule were most of the server's
+ * load at 5,000 components). The schedule's ticks during the lease are skipped (overlap SKIP).
+ */
+const PROBE_LOOP_PATCH = 'sweep-probe-loop';
+/** Beyond a probe's own timeout, how long a probe loop may go without a heartbeat before its agent is taken for lost. */
+const LOOP_HEARTBEAT_MARGIN_MS = 10_000;
+
 export type { HealthSweepInput } from '../core/sweep-input';
 
-export async function healthSweep(input: HealthSweepInput): Promise<SweepResult> {
+export async function healthSweep(input: HealthSweepInput): Promise<SweepResult | ProbeLoopResult> {
   if (input.specs === undefined && patched(SWEEP_BY_REVISION_PATCH)) return sweepByRevision(input);
   if (input.specs === undefined) throw new Error(`health sweep of ${input.group}: no specs in its input`);
   // Every probe is bounded by its own timeout: the slowest one plus margin bounds the sweep.
@@ -79,7 +90,7 @@ export async function healthSweep(input: HealthSweepInput): Promise<SweepResult>
  * One host's sweep, by revision: its agent reads the schedule's specs (once per revision) and probes
  * them. A host whose agent picks nothing up is reported to its host's workflow and skipped, as above.
  */
-async function sweepByRevision(input: SweepByRevision): Promise<SweepResult> {
+async function sweepByRevision(input: SweepByRevision): Promise<SweepResult | ProbeLoopResult> {
   const options: ActivityOptions = {
     startToCloseTimeout: Math.max(1_000, input.probeTimeoutMs) + 30_000,
     retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 2 },
@@ -88,6 +99,19 @@ async function sweepByRevision(input: SweepByRevision): Promise<SweepResult> {
   const { group, scheduleId, revision, host } = input;
   const summary = `probe ${input.components} component(s) of group ${group}${host === DEFAULT_HOST ? '' : ` on ${host}`}`;
   try {
+    const { leaseMs, intervalMs } = input;
+    if (leaseMs !== undefined && intervalMs !== undefined && patched(PROBE_LOOP_PATCH)) {
+      // The lease ends at the same instant for a retry: an agent lost mid-lease (no heartbeat) is
+      // retried on the host's queue, where a pickup timeout says the host is unreachable (below).
+      const until = new Date(Date.now() + leaseMs).toISOString();
+      const loop = hostActivities(host, {
+        startToCloseTimeout: leaseMs + Math.max(1_000, input.probeTimeoutMs) + 30_000,
+        heartbeatTimeout: Math.max(input.probeTimeoutMs, intervalMs) + LOOP_HEARTBEAT_MARGIN_MS,
+        retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 3 },
+        summary: `${summary} every ${intervalMs} ms for ${Math.round(leaseMs / 1_000)} s`,
+      });
+      return await loop.probeLoop({ group, scheduleId, revision, taskQueue, intervalMs, until });
+    }
     return await hostActivities(host, { ...options, summary }).sweepHealth({ group, scheduleId, revision, taskQueue });
   } catch (err) {
     if (!isPickupTimeout(err)) throw err;

@@ -32,7 +32,7 @@ import { startStack, type BenchStack } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
 import { log, now, ROOT, sleep, waitUntil } from '../lib/util';
 import type { ExtraChart } from '../report';
-import { componentId, countRunning, injectAndMeasure, spreadSample, sweepsBetween, type FailTarget } from './scale';
+import { componentId, countRunning, injectAndMeasure, loopSweepsOver, loopsSweeping, spreadSample, sweepsBetween, type FailTarget } from './scale';
 
 export interface ScaleHostsOptions {
   components: number;
@@ -74,7 +74,8 @@ export interface ScaleHostsResult {
   agents: ProcUsage;
   /** Every host's target process together. */
   targets: ProcUsage;
-  sweeps: { ran: number; due: number; seconds: Summary };
+  /** With a check lease: sweeps of the loops that ran in the window (over their whole leases), `late` ones longer than the interval; `seconds`: each loop's longest sweep. */
+  sweeps: { ran: number; due: number; seconds: Summary; late?: number };
   detectionSeconds: number[];
   detection: Summary;
   recoverySeconds: number[];
@@ -214,6 +215,7 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
     log(`scalehosts: ${opts.hosts} simulated hosts up (an agent and a target each), ${perHost[0]} components on ${hostId(0)}`);
     const config = writeConfig(dir, opts, ports);
     const schedules = planHealthGroups(config, queue).length;
+    const leased = planHealthGroups(config, queue)[0]?.leaseMs !== undefined;
 
     const t0 = now();
     await reconcileSchedules(s.client, config);
@@ -243,8 +245,13 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
       `the sweeps of ${opts.components} components to keep up`,
       steadyDeadline,
       async () => {
-        const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
-        if (!(recent.length >= 3 * schedules && recent.every((x) => x * 1000 < opts.intervalMs))) return false;
+        if (leased) {
+          // With a check lease, each firing is a probe loop: every schedule's loop sweeping.
+          if (!(await loopsSweeping(s, schedules))) return false;
+        } else {
+          const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
+          if (!(recent.length >= 3 * schedules && recent.every((x) => x * 1000 < opts.intervalMs))) return false;
+        }
         // And no start-up false alarm still queued for a fleet permit: a failure injected behind
         // that queue would measure the queue, not detection (see the section's note).
         fleet = await fleetQueue(s);
@@ -274,8 +281,11 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
     const loadAverageAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
     // A sweep started at the end of the window may still run: wait for it to close before listing.
     await sleep(2_000 + opts.intervalMs);
-    const sweepSeconds = await sweepsBetween(s, windowFrom, windowTo);
-    const due = Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
+    // With a lease: the loops that ran in the window, over their whole leases, and each one's longest sweep.
+    const loops = leased ? await loopSweepsOver(s, windowFrom, windowTo, opts.intervalMs) : undefined;
+    const sweepSeconds = loops ? loops.longestSeconds : await sweepsBetween(s, windowFrom, windowTo);
+    const due = loops ? loops.due : Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
+    if (loops) log(`scalehosts: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`);
     log(
       `scalehosts: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB, agent ${usage.agent.cpuPercent}% ${usage.agent.rssMiBMax} MiB (all agents ${usage.agents.cpuPercent}%); ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`,
     );
@@ -303,7 +313,7 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
       supervisorsRunning: running,
       steadyAfterSeconds,
       ...usage,
-      sweeps: { ran: sweepSeconds.length, due, seconds: summarize(sweepSeconds) },
+      sweeps: { ran: loops ? loops.ran : sweepSeconds.length, due, seconds: summarize(sweepSeconds), ...(loops ? { late: loops.late } : {}) },
       detectionSeconds: measured.detection,
       detection,
       recoverySeconds: measured.recovery,
@@ -357,7 +367,7 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
     '',
     `Goals (for 5,000 over 10 hosts): detection p95 ${against(r.detection.p95, SCALE_HOSTS_GOALS.detectionP95Seconds, 's')}; central worker RSS ${against(r.worker.rssMiBMax, SCALE_HOSTS_GOALS.workerRssMiB, 'MiB')}; one agent's RSS ${against(r.agent.rssMiBMax, SCALE_HOSTS_GOALS.agentRssMiB, 'MiB')}.`,
     '',
-    `What runs where, and how the steady cost splits (CPU share of the ${Math.round(cpuTotal)}% measured in all): the **central worker** (${share(r.worker.cpuPercent)}) runs every workflow: a supervisor per component (idle while its reports say healthy), one sweep workflow per schedule firing (${r.schedules} every ${r.intervalMs / 1000} s) that only hands each host its probe activity, and the recovery runs; plus the host-free activities (notifications, the fleet limiter). The **dev server** (${share(r.server.cpuPercent)}) fires the schedules and stores each sweep's history (start, activity scheduled and completed; the input is the schedule's revision, the specs are read by each agent once per revision from \`mend/health-specs/...\`). **Each agent** (${share(r.agents.cpuPercent)} for all ${r.hosts}, ${r.agent.cpuPercent}% for one) runs its host's sweep activity (the probes of its own components, and a signal-with-start to a supervisor only on a change or every 10 min), the supervisors' confirmation probes and the restart calls (loopback URLs, so host-bound). The **targets** (${share(r.targets.cpuPercent)}) answer the probes.`,
+    `What runs where, and how the steady cost splits (CPU share of the ${Math.round(cpuTotal)}% measured in all): the **central worker** (${share(r.worker.cpuPercent)}) runs every workflow: a supervisor per component (idle while its reports say healthy), ${r.sweeps.late === undefined ? `one sweep workflow per schedule firing (${r.schedules} every ${r.intervalMs / 1000} s)` : `one sweep workflow per schedule and check lease (${r.schedules} schedules; each firing's activity sweeps every ${r.intervalMs / 1000} s until its lease ends)`} that only hands each host its probe activity, and the recovery runs; plus the host-free activities (notifications, the fleet limiter). The **dev server** (${share(r.server.cpuPercent)}) fires the schedules and stores each sweep's history (start, activity scheduled and completed; the input is the schedule's revision, the specs are read by each agent once per revision from \`mend/health-specs/...\`). **Each agent** (${share(r.agents.cpuPercent)} for all ${r.hosts}, ${r.agent.cpuPercent}% for one) runs its host's sweep activity (the probes of its own components, and a signal-with-start to a supervisor only on a change or every 10 min), the supervisors' confirmation probes and the restart calls (loopback URLs, so host-bound). The **targets** (${share(r.targets.cpuPercent)}) answer the probes.`,
   ];
   lines.push(
     '',
@@ -366,7 +376,9 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
   if (r.sweeps.ran < r.sweeps.due)
     lines.push(
       '',
-      `${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${r.intervalMs / 1000} s interval.`,
+      r.sweeps.late === undefined
+        ? `${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${r.intervalMs / 1000} s interval.`
+        : `The probe loops (a firing per schedule and check lease, sweeping every interval) ran ${r.sweeps.ran} of ${r.sweeps.due} due sweeps, ${r.sweeps.late} of them longer than the ${r.intervalMs / 1000} s interval (the next one starts late, never two at once); each loop's longest sweep p95 ${sec(r.sweeps.seconds.p95)}.`,
     );
   if (r.steadyAfterSeconds === undefined) lines.push('', 'The sweeps never all kept up before the window (measured anyway).');
   if (r.undetected > 0)

@@ -42,7 +42,8 @@ export interface ScaleRow {
   server: ProcUsage;
   target: ProcUsage;
   /** Health sweeps that closed in the steady window: how many ran against how many were due, and their durations (s). */
-  sweeps: { schedules: number; ran: number; due: number; seconds: Summary };
+  /** With a check lease: sweeps of the loops that ran in the window (over their whole leases), `late` ones longer than the interval; `seconds`: each loop's longest sweep. */
+  sweeps: { schedules: number; ran: number; due: number; seconds: Summary; late?: number };
   /** Seconds from each injected failure to its recovery run's start. */
   detectionSeconds: number[];
   detection: Summary;
@@ -124,6 +125,61 @@ export async function sweepsBetween(stack: BenchStack, fromMs: number, toMs: num
     if (w.closeTime) seconds.push((w.closeTime.getTime() - w.startTime.getTime()) / 1000);
   }
   return seconds;
+}
+
+/**
+ * With a check lease (`supervision.checkLease`, a probe loop per firing): whether at least
+ * `schedules` firings run a loop, on its first attempt, that has swept at least twice (what its
+ * heartbeat says; the SDK sends one every few seconds).
+ */
+export async function loopsSweeping(stack: BenchStack, schedules: number): Promise<boolean> {
+  const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.healthSweep)} AND TaskQueue = "${stack.taskQueue}" AND ExecutionStatus = "Running"`;
+  const converter = stack.client.temporal.options.loadedDataConverter.payloadConverter;
+  let sweeping = 0;
+  for await (const w of stack.client.temporal.workflow.list({ query })) {
+    const d = await stack.client.temporal.workflow
+      .getHandle(w.workflowId, w.runId)
+      .describe()
+      .catch(() => undefined);
+    const loop = d?.raw.pendingActivities?.find((a) => a.activityType?.name === 'probeLoop');
+    const payload = loop?.heartbeatDetails?.payloads?.[0];
+    if (loop && loop.attempt === 1 && payload && converter.fromPayload<{ sweeps: number }>(payload).sweeps >= 2) sweeping += 1;
+  }
+  return sweeping >= schedules;
+}
+
+/**
+ * With a check lease: the firings that ran during [fromMs, toMs], each waited for until its lease
+ * ends; their sweeps in all (`ran`), those due over their lengths (one per interval), how many ran
+ * late (longer than the interval), and each firing's longest sweep (s).
+ */
+export async function loopSweepsOver(
+  stack: BenchStack,
+  fromMs: number,
+  toMs: number,
+  intervalMs: number,
+): Promise<{ ran: number; due: number; late: number; longestSeconds: number[] }> {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const query = `WorkflowType = ${JSON.stringify(WORKFLOW_TYPES.healthSweep)} AND TaskQueue = "${stack.taskQueue}" AND StartTime <= "${iso(toMs)}" AND (ExecutionStatus = "Running" OR CloseTime >= "${iso(fromMs)}")`;
+  const firings: Array<{ workflowId: string; runId: string }> = [];
+  for await (const w of stack.client.temporal.workflow.list({ query })) firings.push({ workflowId: w.workflowId, runId: w.runId });
+  const out = { ran: 0, due: 0, late: 0, longestSeconds: [] as number[] };
+  // A firing still open a minute after the window (its workflow task never ran on an overloaded
+  // box) counts as due over its length so far, with no sweeps: the bench must not wait on it.
+  const giveUpAt = toMs + 60_000 + intervalMs;
+  for (const { workflowId, runId } of firings) {
+    const handle = stack.client.temporal.workflow.getHandle(workflowId, runId);
+    const waited = await Promise.race([handle.result().catch(() => undefined), sleep(Math.max(0, giveUpAt - Date.now())).then(() => 'open' as const)]);
+    const d = await handle.describe();
+    const lengthMs = (d.closeTime ?? new Date()).getTime() - d.startTime.getTime();
+    const result = waited === 'open' ? { sweeps: 0 } : (waited as { sweeps?: number; late?: number; longestMs?: number } | undefined);
+    if (result?.sweeps === undefined) continue;
+    out.ran += result.sweeps;
+    out.due += Math.max(1, Math.round(lengthMs / intervalMs));
+    out.late += result.late ?? 0;
+    if (result.longestMs !== undefined) out.longestSeconds.push(result.longestMs / 1000);
+  }
+  return out;
 }
 
 export async function post(url: string): Promise<{ failedAt?: number; restartedAt?: number | null }> {
@@ -214,10 +270,13 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     let steadyAfterSeconds: number | undefined;
     const steadyDeadline = 90_000 + count * 10;
     const schedulesDue = planHealthGroups(config, s.taskQueue).length;
+    // With a check lease, each firing is a probe loop: steady once every schedule's loop sweeps.
+    const leased = planHealthGroups(config, s.taskQueue)[0]?.leaseMs !== undefined;
     await waitUntil(
       `the sweeps of ${count} components to keep up`,
       steadyDeadline,
       async () => {
+        if (leased) return loopsSweeping(s, schedulesDue);
         const recent = await sweepsBetween(s, Date.now() - 6 * opts.intervalMs, Date.now() - 1.5 * opts.intervalMs);
         return recent.length >= 3 * schedulesDue && recent.every((x) => x * 1000 < opts.intervalMs);
       },
@@ -232,10 +291,13 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     const windowTo = Date.now();
     // A sweep started at the end of the window may still run: wait for it to close before listing.
     await sleep(2_000 + opts.intervalMs);
-    const sweepSeconds = await sweepsBetween(s, windowFrom, windowTo);
-    // Every schedule (a big group is split into parts) is due once per interval.
+    // Every schedule (a big group is split into parts) is due once per interval. With a lease: the
+    // loops that ran in the window, over their whole leases, and each one's longest sweep.
     const schedules = planHealthGroups(config, s.taskQueue).length;
-    const due = Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
+    const loops = leased ? await loopSweepsOver(s, windowFrom, windowTo, opts.intervalMs) : undefined;
+    const sweepSeconds = loops ? loops.longestSeconds : await sweepsBetween(s, windowFrom, windowTo);
+    const due = loops ? loops.due : Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
+    if (loops) log(`scale ${count}: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`);
     log(
       `scale ${count}: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB; ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`,
     );
@@ -253,7 +315,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
       supervisorsRunning: running,
       steadyAfterSeconds,
       ...usage,
-      sweeps: { schedules, ran: sweepSeconds.length, due, seconds: summarize(sweepSeconds) },
+      sweeps: { schedules, ran: loops ? loops.ran : sweepSeconds.length, due, seconds: summarize(sweepSeconds), ...(loops ? { late: loops.late } : {}) },
       detectionSeconds: measured.detection,
       detection: summarize(measured.detection),
       recoverySeconds: measured.recovery,
@@ -327,7 +389,9 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
     // Said in words where a size did not cope: skipped sweeps and a slow start are what bound detection.
     if (r.sweeps.ran < r.sweeps.due)
       lines.push(
-        `- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`,
+        r.sweeps.late === undefined
+          ? `- ${r.components.toLocaleString('en')}: ${r.sweeps.due - r.sweeps.ran} of ${r.sweeps.due} due sweeps were skipped (the last sweep of that schedule was still running; overlap policy SKIP), sweep p95 ${sec(r.sweeps.seconds.p95)} against a ${opts.intervalMs / 1000} s interval.`
+          : `- ${r.components.toLocaleString('en')}: the probe loops ran ${r.sweeps.ran} of ${r.sweeps.due} due sweeps, ${r.sweeps.late} longer than the ${opts.intervalMs / 1000} s interval; each loop's longest sweep p95 ${sec(r.sweeps.seconds.p95)}.`,
       );
     if (r.steadyAfterSeconds === undefined)
       lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
