@@ -66,8 +66,8 @@ export function barChart(title: string, rows: Array<{ label: string; summary?: S
 }
 
 const STAGE_WORDS: Record<StageName, string> = {
-  detect: 'fault → recovery run started (seen, confirmed, decided)',
-  prepare: 'run started → start action running (first steps, stop)',
+  detect: "fault → recovery begun: its run started, or the pid watch's own restart (seen, confirmed, decided)",
+  prepare: 'begun → start action running (first steps, stop)',
   start: 'start action (spawn, pid file)',
   boot: "start done → first healthy answer (the service's own start-up)",
 };

@@ -53,11 +53,13 @@ describe('supervision config', () => {
     assert.equal(s.interval, 5_000);
     assert.equal(s.failuresBeforeRecovery, 3);
     assert.equal(s.confirmInterval, 100);
+    assert.equal(s.restartInPlace, true);
     assert.equal(s.backoffResetAfter, 600_000);
     assert.equal(s.relapseWindow, 5_000);
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
     assert.deepEqual(s.breaker, { maxRecoveries: 3, window: 600_000, coolDown: 300_000, healthyToClose: 60_000 });
     assert.deepEqual(config.supervision, {
+      checkLease: 30_000,
       maxDestructivePerMinute: 2,
       adaptiveRecoveries: { enabled: true, perCore: 8, slowAfter: 10_000 },
       notify: { timeout: 5_000 },

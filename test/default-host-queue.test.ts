@@ -58,7 +58,11 @@ describe('the default host served by the central worker: its activities on the r
   let suite: RunbookSuite;
 
   before(async () => {
-    const { file } = await writeDemoConfig(dir, [{ id: manual }, { id: supervised, supervision: { group, interval: '1s', startupGrace: '0s' } }]);
+    // The supervised one on the supervisor's own path (restartInPlace: false): a recovery run that acts.
+    const { file } = await writeDemoConfig(dir, [
+      { id: manual },
+      { id: supervised, supervision: { group, interval: '1s', startupGrace: '0s', restartInPlace: false } },
+    ]);
     suite = await startRunbookSuite(dir, queue, file);
     for (const c of suite.config.components) {
       await startProcess(processAdapter(c));
@@ -83,9 +87,14 @@ describe('the default host served by the central worker: its activities on the r
       'the client says its workers serve the default host',
     );
     const acted = await activities(suite.client, started.workflowId, started.runId);
+    // A process component's run by hand probes, stops, starts and validates in one activity.
     assert.deepEqual(
       acted.map((a) => a.activity),
-      ['checkHealth', 'stopComponent', 'startComponent', 'waitUntilHealthy'],
+      ['restartProcess'],
+    );
+    assert.deepEqual(
+      result.steps.map((st) => st.name),
+      ['probe', 'stop', 'start', 'validate'],
     );
     for (const a of acted) {
       assert.equal(a.taskQueue, queue, `${a.activity} scheduled on the run's own queue, not ${hostTaskQueue(queue, DEFAULT_HOST)}`);
@@ -183,7 +192,11 @@ describe('the default host served by an agent: its activities stay on its host q
     assert.equal(result.outcome, 'recovered', result.reason);
     assert.equal((await memoOf(client, started.workflowId, started.runId))[DEFAULT_HOST_EMBEDDED_MEMO], undefined);
     const acted = await activities(client, started.workflowId, started.runId);
-    assert.equal(acted.length, 4);
+    // Probe, stop, start and validate in one activity (a process component's run by hand).
+    assert.deepEqual(
+      acted.map((a) => a.activity),
+      ['restartProcess'],
+    );
     for (const a of acted) {
       assert.equal(a.taskQueue, hostTaskQueue(queue, DEFAULT_HOST), `${a.activity} on the default host's queue`);
       assert.match(a.identity, /^mend-agent\/local@/, `${a.activity} ran on the agent`);

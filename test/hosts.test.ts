@@ -132,7 +132,12 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     assert.equal(result.outcome, 'recovered', result.reason);
 
     const acted = await placements(client, started.workflowId, started.runId);
-    for (const activity of ['stopComponent', 'startComponent', 'waitUntilHealthy']) {
+    // Probe, stop, start and validate: one activity on a run by hand of a process component.
+    assert.deepEqual(
+      result.steps.map((st) => st.name),
+      ['probe', 'stop', 'start', 'validate'],
+    );
+    for (const activity of ['restartProcess']) {
       const ran = acted.filter((p) => p.activity === activity);
       assert.ok(ran.length > 0, `${activity} ran`);
       for (const p of ran) {
@@ -199,11 +204,21 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     const b = hosts.b!;
     const started = await client.startRecovery({ strategy: 'immediate', component: c(ids.slow), trigger: 'manual', requestedBy: 'test' });
     const handle = client.temporal.workflow.getHandle(started.workflowId, started.runId);
-    // The start is done and validation is under way on b's agent: kill that agent there.
+    // The start is done (a new pid recorded; the service sleeps 3 s before it boots) and validation
+    // is under way in the run's one activity on b's agent: kill that agent there.
     const first = b.agent!;
+    const pidNow = () => {
+      try {
+        return recordedPid(b, ids.slow);
+      } catch {
+        return undefined;
+      }
+    };
+    const before = pidNow();
     await waitFor('validation running on b', 30_000, async () => {
       const { raw } = await handle.describe();
-      return raw.pendingActivities?.some((p) => p.activityType?.name === 'waitUntilHealthy' && p.lastWorkerIdentity === first.identity);
+      const running = raw.pendingActivities?.some((p) => p.activityType?.name === 'restartProcess' && p.lastWorkerIdentity === first.identity);
+      return running && pidNow() !== undefined && pidNow() !== before && demoStarts(dir, ids.slow) === 0;
     });
     await b.killAgent();
     const second = await b.startAgent();
@@ -211,8 +226,7 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     const result = await client.result(started.workflowId, started.runId);
     assert.equal(result.outcome, 'recovered', result.reason);
     const acted = await placements(client, started.workflowId, started.runId);
-    assert.equal(acted.filter((p) => p.activity === 'startComponent' && p.ended === 'completed').length, 1, 'started once');
-    const validated = acted.filter((p) => p.activity === 'waitUntilHealthy');
+    const validated = acted.filter((p) => p.activity === 'restartProcess');
     assert.equal(validated.at(-1)?.ended, 'completed');
     assert.equal(validated.at(-1)!.identity, second.identity, 'the new agent finished the validation');
     assert.notEqual(second.identity, first.identity);
@@ -256,9 +270,16 @@ describe('hosts: each action runs on its component host (PID namespaces)', { ski
     const desc = await client.temporal.workflow.getHandle(first.workflowId).describe();
     assert.notEqual(desc.runId, first.runId, 'the supervisor started its own recovery');
     const acted = await placements(client, first.workflowId, desc.runId);
-    // The supervisor's confirmed crash takes the short path: stop, start and validate in one activity, on a.
+    // The supervisor's confirmed crash takes the short path (stop, start and validate in one
+    // activity, on a), or its pid watch restarted it in place, on a, and the run adopted that.
     const start = acted.find((p) => p.activity === 'restartProcess');
-    assert.deepEqual([start?.taskQueue, start?.identity], [hostTaskQueue(queue, 'a'), a.agent!.identity]);
+    const restarter =
+      start ??
+      (await placements(client, supervisorWorkflowId(ids.watched), (await supervisor.describe()).runId)).find(
+        (p) => p.activity === 'watchProcess' && p.ended === 'completed' && acted.length === 0,
+      );
+    assert.ok(restarter, `the restart was done by the run or by the pid watch: ${acted.map((p) => p.activity).join(', ')}`);
+    assert.deepEqual([restarter.taskQueue, restarter.identity], [hostTaskQueue(queue, 'a'), a.agent!.identity]);
     assert.equal(demoStarts(dir, ids.watched), 2, 'started by hand, then once by its supervisor');
   });
 });

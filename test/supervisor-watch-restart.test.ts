@@ -13,6 +13,7 @@ import { createActivities, type WatchResult } from '../activities';
 import { loadConfigFile } from '../client/config';
 import { pauseSupervisor, resumeSupervisor, supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import { processAdapter, runningProcess, stopProcess } from '../domain/adapters/process';
@@ -186,7 +187,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   before(async () => {
     client = new Client({ connection: await Connection.connect({ address: sharedServer().address }) });
     worker = await startInProcessWorker(queue, tempDir('watch-retry-home'));
-    const idle = await client.workflow.start('fleetLimiter', { taskQueue: queue, workflowId: `idle-${Date.now().toString(36)}`, args: [{}] });
+    const idle = await client.workflow.start(WORKFLOW_TYPES.fleetLimiter, { taskQueue: queue, workflowId: `idle-${Date.now().toString(36)}`, args: [{}] });
     workflowExecution = { workflowId: idle.workflowId, runId: idle.firstExecutionRunId };
     await waitFor('the stand-in idle', 30_000, async () => !(await idle.describe()).raw.pendingWorkflowTask);
   });
@@ -242,7 +243,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
     const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
     const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
     // The supervisor as its watch sees it: a real run, idle, then terminated (as when its component is unwatched).
-    const gone = await client.workflow.start('fleetLimiter', { taskQueue: queue, workflowId: `ended-${Date.now().toString(36)}`, args: [{}] });
+    const gone = await client.workflow.start(WORKFLOW_TYPES.fleetLimiter, { taskQueue: queue, workflowId: `ended-${Date.now().toString(36)}`, args: [{}] });
     await waitFor('the stand-in idle', 30_000, async () => !(await gone.describe()).raw.pendingWorkflowTask);
     await gone.terminate('component unwatched');
     try {

@@ -23,8 +23,8 @@ export interface FaultResult {
 }
 
 /**
- * A recovery's stages, from the fault to the first healthy answer: `detect` (fault → recovery run
- * started: the failure seen, confirmed and decided on), `prepare` (run started → the start action
+ * A recovery's stages, from the fault to the first healthy answer: `detect` (fault → recovery begun:
+ * its run started, or the pid watch's restart in place; the failure seen, confirmed and decided on), `prepare` (begun → the start action
  * running: the run's first steps, the stop), `start` (the start action: spawn, pid file; on the short
  * path, the start step of the run's one activity), `boot`
  * (start action done → first healthy answer: the service's own start-up).
@@ -41,10 +41,14 @@ export function recoveryStages(points: TimelinePoint[], faultAt: number, healthy
     at('startComponent started') ?? at('step start started'),
     at('startComponent closed') ?? at('step start ended'),
   ];
-  if (runStarted === undefined || startBegan === undefined || startDone === undefined || runStarted < faultAt || startDone > healthyAt) return undefined;
+  if (runStarted === undefined || startBegan === undefined || startDone === undefined) return undefined;
+  // A restart the pid watch did in place is recorded by a run started after it (it adopts the
+  // watch's steps, with their times): the recovery began at the watch's stop step, not at the run.
+  const begun = runStarted > startBegan ? (at('step stop started') ?? startBegan) : runStarted;
+  if (begun < faultAt || startDone > healthyAt) return undefined;
   return {
-    detect: (runStarted - faultAt) / 1000,
-    prepare: (startBegan - runStarted) / 1000,
+    detect: (begun - faultAt) / 1000,
+    prepare: (startBegan - begun) / 1000,
     start: (startDone - startBegan) / 1000,
     boot: (healthyAt - startDone) / 1000,
   };
