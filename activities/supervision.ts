@@ -212,7 +212,11 @@ export function createSupervisionActivities(
    * supervisors core/sweep-reports.ts says need a report. `beat`: called as probes and reports
    * complete (the activity's heartbeat).
    */
-  async function sweepOnce(client: Client, { group, specs, taskQueue, revision }: { group: string; specs: SupervisorSpec[]; taskQueue: string; revision: string }, beat: () => void): Promise<SweepResult> {
+  async function sweepOnce(
+    client: Client,
+    { group, specs, taskQueue, revision }: { group: string; specs: SupervisorSpec[]; taskQueue: string; revision: string },
+    beat: () => void,
+  ): Promise<SweepResult> {
     const results = await Promise.all(
       specs.map((spec) =>
         probeSlot(async () => {
@@ -533,7 +537,8 @@ function createScheduleWatch() {
     const paused = new Map<string, boolean>();
     await client.connection
       .withDeadline(Date.now() + SCHEDULE_LOOK_MS, async () => {
-        for await (const schedule of client.schedule.list()) if (schedule.scheduleId.startsWith(HEALTH_PREFIX)) paused.set(schedule.scheduleId, schedule.state.paused);
+        for await (const schedule of client.schedule.list())
+          if (schedule.scheduleId.startsWith(HEALTH_PREFIX)) paused.set(schedule.scheduleId, schedule.state.paused);
       })
       .catch(() => undefined);
     return paused;

@@ -120,8 +120,7 @@ export interface Confirmation {
  * `restart`: the watch was authorized to restart in place (WatchRestartAuth) and did, on that exit.
  */
 export type WatchOutcome =
-  | { exited: false; detail: string; at: string }
-  | { exited: true; reason: 'exited' | 'pid-file-missing'; detail: string; at: string; restart?: WatchRestart };
+  { exited: false; detail: string; at: string } | { exited: true; reason: 'exited' | 'pid-file-missing'; detail: string; at: string; restart?: WatchRestart };
 
 /** A watch result as recorded in a history: those from before `reason` existed say it only in their text. */
 export type RecordedWatchOutcome = { exited: boolean; reason?: 'exited' | 'pid-file-missing'; detail: string; at: string; restart?: WatchRestart };
@@ -1158,7 +1157,14 @@ const UNCAPPED = 1_000_000;
 
 /** The report a pid watch's restart in place becomes: a crash, seen at the exit, done already. */
 export function restartedReport(restart: WatchRestart): ProbeReport {
-  return { healthy: false, failureClass: 'crash', detail: `process exited (${restart.exitDetail})`, checkedAt: restart.exitAt, source: 'watch', restarted: restart };
+  return {
+    healthy: false,
+    failureClass: 'crash',
+    detail: `process exited (${restart.exitDetail})`,
+    checkedAt: restart.exitAt,
+    source: 'watch',
+    restarted: restart,
+  };
 }
 
 /** A pause or drain takes the authorization away: the watch is cancelled (a restart it began still comes back) and re-armed without. */

@@ -1391,7 +1391,11 @@ describe('the pid watch armed to restart in place (watchRestarts)', () => {
     const deps = new Sim(spec({}, { dependencies: [component('db')] }), calm, WR);
     deps.report({ healthy: true });
     assert.equal(lastWatch(deps)?.restart, undefined);
-    const destructive = new Sim({ ...spec(), component: { ...component('api'), policy: { ...component('api').policy, strategy: 'state-recovery' } } }, calm, WR);
+    const destructive = new Sim(
+      { ...spec(), component: { ...component('api'), policy: { ...component('api').policy, strategy: 'state-recovery' } } },
+      calm,
+      WR,
+    );
     destructive.report({ healthy: true });
     assert.equal(lastWatch(destructive)?.restart, undefined);
   });
@@ -1414,7 +1418,10 @@ describe('the pid watch armed to restart in place (watchRestarts)', () => {
   });
 
   test('a pause or drain disarms the watch at once and the loop re-arms it without the authorization; a resume arms it again', () => {
-    for (const pause of [{ kind: 'pause' as const, by: 'alice' }, { kind: 'pause' as const, by: 'bob', host: 'local' }]) {
+    for (const pause of [
+      { kind: 'pause' as const, by: 'alice' },
+      { kind: 'pause' as const, by: 'bob', host: 'local' },
+    ]) {
       const sim = new Sim(spec(), calm, WR);
       sim.report({ healthy: true });
       const before = sim.intents('stop-watch').length;

@@ -34,7 +34,11 @@ describe('health sweep repeats of an unchanged failure', () => {
     };
     // A lease of one interval: one sweep per firing, so each sweep's result (what it reported) is read
     // from its own workflow; the probe loop sends the same reports (test/probe-loop.test.ts).
-    const { file } = await writeDemoConfig(dir, [{ id, policy: { strategy: 'emergency-reset', approvalTimeout: '5m' }, supervision }], 'supervision:\n  checkLease: 1s\n');
+    const { file } = await writeDemoConfig(
+      dir,
+      [{ id, policy: { strategy: 'emergency-reset', approvalTimeout: '5m' }, supervision }],
+      'supervision:\n  checkLease: 1s\n',
+    );
     suite = await startRunbookSuite(dir, queue, file);
     await superviseRunning(suite);
   });

@@ -285,7 +285,10 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
     const loops = leased ? await loopSweepsOver(s, windowFrom, windowTo, opts.intervalMs) : undefined;
     const sweepSeconds = loops ? loops.longestSeconds : await sweepsBetween(s, windowFrom, windowTo);
     const due = loops ? loops.due : Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
-    if (loops) log(`scalehosts: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`);
+    if (loops)
+      log(
+        `scalehosts: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`,
+      );
     log(
       `scalehosts: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB, agent ${usage.agent.cpuPercent}% ${usage.agent.rssMiBMax} MiB (all agents ${usage.agents.cpuPercent}%); ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`,
     );

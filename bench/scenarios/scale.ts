@@ -297,7 +297,10 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
     const loops = leased ? await loopSweepsOver(s, windowFrom, windowTo, opts.intervalMs) : undefined;
     const sweepSeconds = loops ? loops.longestSeconds : await sweepsBetween(s, windowFrom, windowTo);
     const due = loops ? loops.due : Math.floor((windowTo - windowFrom) / opts.intervalMs) * schedules;
-    if (loops) log(`scale ${count}: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`);
+    if (loops)
+      log(
+        `scale ${count}: probe loops swept ${loops.ran} of ${loops.due} due (${loops.late} late); longest sweep per loop median ${summarize(loops.longestSeconds).median}s`,
+      );
     log(
       `scale ${count}: worker ${usage.worker.cpuPercent}% CPU ${usage.worker.rssMiBMax} MiB, server ${usage.server.cpuPercent}% ${usage.server.rssMiBMax} MiB; ${sweepSeconds.length}/${due} sweeps, median ${summarize(sweepSeconds).median}s`,
     );

@@ -78,7 +78,13 @@ const restartingWatcher = (component: Component, auth: WatchRestartAuth) =>
     component.host,
     {
       startToCloseTimeout:
-        WATCH_MAX_MS + 60_000 + auth.backoffMs + adapterBudget(component, 'stop') + adapterBudget(component, 'start') + (auth.validate?.timeoutMs ?? 0) + WINDOW_WAIT_MS,
+        WATCH_MAX_MS +
+        60_000 +
+        auth.backoffMs +
+        adapterBudget(component, 'stop') +
+        adapterBudget(component, 'start') +
+        (auth.validate?.timeoutMs ?? 0) +
+        WINDOW_WAIT_MS,
       heartbeatTimeout: '5s',
       retry: { initialInterval: '500ms', maximumInterval: '5s', maximumAttempts: 5 },
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
