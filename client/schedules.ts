@@ -157,7 +157,8 @@ export function planHealthGroups(config: Config, taskQueue: string, budget = SWE
     .sort((a, b) => a.group.localeCompare(b.group) || (a.host === DEFAULT_HOST ? -1 : b.host === DEFAULT_HOST ? 1 : a.host.localeCompare(b.host)))
     .flatMap(({ group, host, components }) => {
       const intervalMs = Math.min(...components.map((c) => c.supervision.interval));
-      const lease = config.supervision.checkLease > intervalMs ? { leaseMs: config.supervision.checkLease } : {};
+      const leaseMs = config.supervision.checkLease;
+      const lease = leaseMs !== undefined && leaseMs > intervalMs ? { leaseMs } : {};
       return splitSpecs(
         components.map((c) => specOf(c, config, fleet, cores)),
         budget,

@@ -1,4 +1,4 @@
-/** `mend checkpoint` run as a user would (bin/mend in a child process) on a temp config. */
+/** `mend checkpoint` through the CLI's own main(argv) (runCli, in this process) on a temp config: its output and exit codes. */
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -59,7 +59,6 @@ describe('supervision config', () => {
     assert.deepEqual(s.cadence, { min: 1_000, max: 300_000 });
     assert.deepEqual(s.breaker, { maxRecoveries: 3, window: 600_000, coolDown: 300_000, healthyToClose: 60_000 });
     assert.deepEqual(config.supervision, {
-      checkLease: 30_000,
       maxDestructivePerMinute: 2,
       adaptiveRecoveries: { enabled: true, perCore: 8, slowAfter: 10_000 },
       notify: { timeout: 5_000 },

@@ -47,16 +47,22 @@ test('a config without hosts keeps one schedule per group with the id it always 
   );
   // The hash as reconcile computed it before schedules were per host, with v 2 since the firings
   // carry the revision: an existing schedule (v 1 in its memo) gets one update, and no duplicate.
-  // With the check lease (default 30s, longer than these intervals) the shape gains `leaseMs`: one more update.
+  // Without a check lease (the default) the shape is as before it.
   const hashOf = (v: number, p: (typeof plans)[number], lease: { leaseMs?: number } = {}) =>
     createHash('sha256')
       .update(JSON.stringify({ v, intervalMs: p.intervalMs, ...lease, taskQueue: 'q', specs: p.specs }))
       .digest('hex');
   for (const p of plans) {
-    assert.equal(p.leaseMs, 30_000);
-    assert.equal(p.hash, hashOf(2, p, { leaseMs: 30_000 }), `${p.scheduleId} hash of the same shape`);
+    assert.equal(p.leaseMs, undefined);
+    assert.equal(p.hash, hashOf(2, p), `${p.scheduleId} hash of the same shape`);
     assert.notEqual(p.hash, hashOf(1, p), `${p.scheduleId}: a schedule from before is updated once`);
   }
+  // With a lease longer than the interval the shape gains `leaseMs`: one more update.
+  const leased = planHealthGroups({ ...config, supervision: { ...config.supervision, checkLease: 30_000 } }, 'q');
+  assert.deepEqual(
+    leased.map((p) => [p.leaseMs, p.hash]),
+    leased.map((p) => [30_000, hashOf(2, p, { leaseMs: 30_000 })]),
+  );
   // A lease not longer than the interval: no lease, the hash as before it.
   const leaseless = planHealthGroups({ ...config, supervision: { ...config.supervision, checkLease: 2_000 } }, 'q');
   assert.deepEqual(
