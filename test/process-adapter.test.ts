@@ -45,6 +45,17 @@ describe('process adapter', () => {
     assert.equal(record?.pid, first.pid);
   });
 
+  test('two starts at once of one component (a retried attempt beside the one still running) spawn one process', async () => {
+    const { adapter, url } = await demoAdapter(dir, 'twice');
+    started.push(adapter);
+    const both = await Promise.all([startProcess(adapter), startProcess(adapter)]);
+    assert.deepEqual(both.map((o) => o.started).sort(), [false, true], JSON.stringify(both));
+    assert.equal(both[0].pid, both[1].pid, 'the second names the process the first started');
+    await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
+    const state = JSON.parse(readFileSync(path.join(dir, 'twice.json'), 'utf8')) as { starts: number };
+    assert.equal(state.starts, 1, 'one process ever started');
+  });
+
   test('a start cut off before its pid file was written is adopted on retry, never spawned twice', async () => {
     const { adapter, url } = await demoAdapter(dir, 'cutoff');
     started.push(adapter);

@@ -150,6 +150,22 @@ export async function adoptUnrecorded(adapter: ProcessAdapter): Promise<PidRecor
  */
 export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcome> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
+  // One start of a component at a time in this process: a second (an activity's retry beside the
+  // attempt still running, a run beside its pid watch) waits, then finds the first one's process.
+  const before = startsInFlight.get(pidFile);
+  const mine = (before ?? Promise.resolve()).catch(() => undefined).then(() => startOnce(adapter, pidFile));
+  startsInFlight.set(pidFile, mine);
+  try {
+    return await mine;
+  } finally {
+    if (startsInFlight.get(pidFile) === mine) startsInFlight.delete(pidFile);
+  }
+}
+
+/** Starts under way in this process, by pid file (see startProcess). */
+const startsInFlight = new Map<string, Promise<StartOutcome>>();
+
+async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<StartOutcome> {
   const logFile = requiredPath(adapter.logFile, 'logFile');
   const existing = await runningProcess(adapter);
   if (existing) return { started: false, pid: existing.pid };
