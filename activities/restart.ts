@@ -182,7 +182,7 @@ export async function restartProcess(parts: RestartParts, input: RestartInput, e
  * attempt's start. Or one the pid file does not name yet, found by its environment: the earlier
  * attempt's worker died between the spawn and the pid file write (adopted: the pid file names it now).
  */
-async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
+export async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
   if (component.adapter.type !== 'process') return undefined;
   const recorded = await runningProcess(component.adapter);
   if (recorded) return Date.parse(recorded.startedAt) >= since ? { pid: recorded.pid, startedAt: recorded.startedAt } : undefined;

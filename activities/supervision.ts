@@ -13,7 +13,7 @@ import { acquireSignal, fleetStateQuery, releaseSignal, reportSignal } from '../
 import type { Component } from '../core/schemas';
 import type { PermitRequest, ProbeReport, SupervisorSpec } from '../core/supervision';
 import type { RecoveryRunSeen, WatchOutcome, WatchRestartAuth } from '../core/supervisor-machine';
-import { exitStatus, exitText, isAlive, processAdapter, readPidFile } from '../domain/adapters/process';
+import { adoptUnrecorded, exitStatus, exitText, isAlive, processAdapter, readPidFile } from '../domain/adapters/process';
 import { createLimiter } from '../domain/limit';
 import { probeOverlapping } from '../domain/probes/overlapping';
 import { postWebhook, type NotifyEvent, type WebhookResult } from '../domain/notify/webhook';
@@ -407,7 +407,7 @@ export function createSupervisionActivities(
     },
 
     /**
-     * Read-only: watches the process the pid file names when the watch starts, every `pollMs` (a
+     * Read-only (but for adopting a process its pid file lost, see below): watches the process the pid file names when the watch starts, every `pollMs` (a
      * zombie counts as exited), and returns when it is gone, or after `maxMs`. The process is watched,
      * not the file: a stop that removes the file (or a restart that replaces it) before the next look
      * is an exit too, and is reported, so the supervisor always learns of it (and can tell a recovery
@@ -417,7 +417,9 @@ export function createSupervisionActivities(
       const ctx = Context.current();
       const adapter = processAdapter(component);
       const started = Date.now();
-      const watched = adapter.pidFile ? await readPidFile(adapter.pidFile) : undefined;
+      // No pid file but a live process carrying it in its environment: a start cut off (its worker
+      // died) between the spawn and the write. It is the component's process: adopted and watched.
+      const watched = adapter.pidFile ? ((await readPidFile(adapter.pidFile)) ?? (await adoptUnrecorded(adapter))) : undefined;
       if (!watched) return { exited: true, reason: 'pid-file-missing', detail: 'no process recorded (pid file missing)', at: new Date().toISOString() };
       for (;;) {
         if (!isAlive(watched)) {

@@ -15,7 +15,7 @@ import type { RestartStepDone, WatchRestart } from '../core/run';
 import type { WatchRestartAuth } from '../core/supervisor-machine';
 import { runningProcess, processAdapter } from '../domain/adapters/process';
 import type { AdaptiveWindow } from '../domain/adaptive-window';
-import { restartProcess, validationNote, type RestartParts, type RestartResult, type SubStep } from './restart';
+import { restartProcess, startedByEarlierAttempt, validationNote, type RestartParts, type RestartResult, type SubStep } from './restart';
 import type { WatchInput, WatchResult } from './supervision';
 
 /** What the watch heartbeats once it saw the exit: a retry resumes the restart instead of watching the new process. */
@@ -49,8 +49,10 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
   let exit = prior?.exit;
   let fresh = false;
   if (!exit && ctx.info.attempt > 1) {
-    const now = await runningProcess(processAdapter(component));
-    if (now && Date.parse(now.startedAt) >= ctx.info.scheduledTimestampMs)
+    // Also when that attempt's worker died between its spawn and the pid file write: the process
+    // is found by its environment (and adopted), else the watch would find no pid file and give up.
+    const now = await startedByEarlierAttempt(component, ctx.info.scheduledTimestampMs);
+    if (now)
       exit = { at: new Date(ctx.info.scheduledTimestampMs).toISOString(), detail: `exited (restarted as pid ${now.pid} by an earlier attempt of this watch)` };
   }
   if (!exit) {

@@ -567,13 +567,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
         refusedWhileDown: number;
         injectedFailures: number;
       };
-    /** A kill is recovered once the service answers from a new live process and its supervisor has no recovery open. */
+    /**
+     * A kill is recovered once the service answers from a new live process and its supervisor has
+     * recorded a recovery run started after the kill and ended (a restart by the pid watch is recorded
+     * by the run that adopts it, which comes after the restart itself: a worker killed in between
+     * delays the record, not the service).
+     */
     const killRecovered = async (k: KillRecord): Promise<boolean> => {
       const c = componentsOf('sup-').find((x) => x.id === k.component)!;
       const record = await readPidFile(processAdapter(withHomeDefaults(c, home)).pidFile!);
       if (!record || record.pid === k.pid || !isAlive(record) || (await servicePid(probeUrl(c))) !== record.pid) return false;
       const s = await mend.connection.withDeadline(Date.now() + 5_000, () => supervisorState(mend, c.id)).catch(() => undefined);
-      return !!s && !s.current;
+      return !!s && !s.current && s.stats.recent.some((r) => r.endedAt !== undefined && Date.parse(r.startedAt) >= k.at - CLOCK_SLACK_MS);
     };
     /** An outage is recovered once it is over and its sink stored items again (or its spool has none left). */
     const outageRecovered = async (o: OutageRecord): Promise<boolean> => {
@@ -753,9 +758,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       500,
     );
     await until('the spools to drain', 600_000, () => config!.spools.every((s) => pendingCount(s.dir) === 0), 500);
-    // Every fast-lane fault's own recovery: a kill not seen recovered yet must be by now (its service is
-    // healthy with no recovery open); an outage's spool has drained.
-    await refreshOpen();
+    // Every fast-lane fault's own recovery, looked at until seen (or a minute): a kill's restart by a
+    // pid watch whose worker was killed is recorded once the watch's retry has run (its heartbeat
+    // timeout later); an outage's spool has drained.
+    await until(
+      'every kill and outage seen recovered',
+      60_000,
+      async () => {
+        await refreshOpen();
+        return openKills.size === 0 && openOutages.size === 0;
+      },
+      500,
+    ).catch(() => undefined);
     const finalSample = await until('supervisor state after the quiet period', 120_000, () => snapshot());
     longestUnansweredMs = Math.max(longestUnansweredMs, Date.now() - lastSampleAt);
     compare(lastSample, finalSample, 'the quiet period');
@@ -972,6 +986,9 @@ interface Sink {
 }
 
 /** One service SIGKILL: which process, when, and how long until its recovery was seen. */
+/** How far a run's recorded start (workflow time, from the server) may read before the harness's own clock did. */
+const CLOCK_SLACK_MS = 50;
+
 interface KillRecord {
   component: string;
   pid: number;

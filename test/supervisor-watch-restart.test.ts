@@ -5,6 +5,7 @@
  * step by step, counted by its breaker. A pause disarms it. Real dev server, real processes.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -232,6 +233,54 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
       );
       assert.match(second.restart.steps[0]!.detail, new RegExp(`^started pid ${pid} \\(by an earlier attempt`));
       assert.equal((await runningProcess(processAdapter(c)))?.pid, pid, 'one start: the first attempt’s process still runs');
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
+  });
+
+  test('the retry finds the first attempt’s process by its environment when that worker died before writing the pid file, and starts nothing again', async () => {
+    const dir = tempDir('watch-restart-unrecorded');
+    const { file } = await writeDemoConfig(dir, [{ id: `unrecorded-${Date.now().toString(36)}` }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const input = { component: c, maxMs: 60_000, pollMs: 50, restart: auth };
+    try {
+      await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
+      const old = (await runningProcess(processAdapter(c)))!;
+      const scheduledTimestampMs = Date.now();
+      const first = new MockActivityEnvironment({ attempt: 1, scheduledTimestampMs, workflowExecution }, { client }).run(watchProcess, input);
+      process.kill(old.pid, 'SIGKILL');
+      assert.ok(((await first) as WatchResult).exited, 'attempt 1 restarted it');
+      const pid = (await runningProcess(processAdapter(c)))!.pid;
+      // Its worker died between the spawn and the pid file write: the new process runs unrecorded.
+      rmSync(processAdapter(c).pidFile!);
+      const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }, { client }).run(
+        watchProcess,
+        input,
+      )) as WatchResult;
+      assert.ok(second.exited && second.restart?.healthy, 'the retry reports the restart (not "pid file missing")');
+      assert.match(second.restart.steps.find((s) => s.name === 'start')!.detail, new RegExp(`^started pid ${pid} \\(by an earlier attempt`));
+      assert.equal((await runningProcess(processAdapter(c)))?.pid, pid, 'adopted: the pid file names the first attempt’s process again');
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
+  });
+
+  test('a plain watch whose pid file is gone while the component’s process runs (a start cut off before the write) adopts and watches it', async () => {
+    const dir = tempDir('watch-unrecorded');
+    const { file } = await writeDemoConfig(dir, [{ id: `lost-${Date.now().toString(36)}` }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    try {
+      await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
+      const live = (await runningProcess(processAdapter(c)))!;
+      rmSync(processAdapter(c).pidFile!);
+      const watch = new MockActivityEnvironment({}, { client }).run(watchProcess, { component: c, maxMs: 60_000, pollMs: 50 });
+      await waitFor('the pid file written again', 10_000, async () => (await runningProcess(processAdapter(c)))?.pid === live.pid);
+      process.kill(live.pid, 'SIGKILL');
+      const seen = (await watch) as WatchResult;
+      assert.ok(seen.exited && seen.reason === 'exited', `the exit of the adopted process is seen, not "${seen.detail}"`);
+      assert.match(seen.detail, new RegExp(`^pid ${live.pid} exited`));
     } finally {
       await stopProcess(processAdapter(c));
     }
