@@ -1,17 +1,26 @@
 import net from 'node:net';
 
-/** A TCP port free on loopback right now (the OS picks it). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * A TCP port free on loopback right now, for a server to listen on: picked at random below the
+ * kernel's ephemeral range (32768-60999 by default). A port the OS hands out (listen on 0) is an
+ * ephemeral one, and any outgoing connection may take it as its local port the moment it is free:
+ * a service restarted on it (the port free between its stop and its start) then fails with
+ * EADDRINUSE, as seen under a busy test run. Ports handed out by this process are not handed out
+ * again.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = await freePortInRange(LISTEN_PORTS.low, LISTEN_PORTS.high, host);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port between ${LISTEN_PORTS.low} and ${LISTEN_PORTS.high} on ${host} that this process has not handed out`);
 }
+
+/** Where freePort picks: above the registered ports most tools default to, below the ephemeral range. */
+const LISTEN_PORTS = { low: 20_000, high: 32_000 };
+const handedOut = new Set<number>();
 
 /** True when something accepts TCP connections on host:port. */
 export function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
