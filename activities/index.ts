@@ -10,7 +10,7 @@ import type { Component, HttpCall } from '../core/schemas';
 import { callEndpoint } from '../domain/adapters/http';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from '../domain/adapters';
-import { CommandNotFoundError, deathOf } from '../domain/adapters/process';
+import { CommandNotFoundError, deathOf, processAdapter } from '../domain/adapters/process';
 import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
 import { createHostActivities } from './hosts';
@@ -19,7 +19,7 @@ import { restartProcess, type RestartInput, type RestartParts, type RestartResul
 import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
-import { createSupervisionActivities, type WatchInput, type WatchResult } from './supervision';
+import { createSupervisionActivities, type ArmedWatches, type WatchInput, type WatchResult } from './supervision';
 import { watchAndRestart } from './watch-restart';
 import { createAdaptiveWindow } from '../domain/adaptive-window';
 import { createSweepSpecsReader } from './sweep-specs';
@@ -78,6 +78,8 @@ export function createActivities(deps: ActivityDeps = {}) {
 
   // What this worker's watches restarted in place: the sweeps on this worker need not report it back up.
   const restartedInPlace = new Map<string, number>();
+  // Its watches armed to restart in place: a sweep on this worker leaves an exit they will see to them.
+  const armedToRestart = new Map<string, ArmedWatches>();
   const supervision = createSupervisionActivities(
     probe,
     deps.shutdown,
@@ -85,6 +87,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     sweepSpecs,
     deps.defaultHostEmbedded ? { [DEFAULT_HOST_EMBEDDED_MEMO]: true } : undefined,
     restartedInPlace,
+    armedToRestart,
   );
   // The restarts this process's pid watches do in place: one adaptive window per host (per agent).
   const restartWindow = createAdaptiveWindow();
@@ -176,9 +179,18 @@ export function createActivities(deps: ActivityDeps = {}) {
      */
     async watchProcess(input: WatchInput): Promise<WatchResult> {
       if (!input.restart) return supervision.watchProcess(input);
-      const done = await watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
-      if (done.exited && done.restart?.healthy) restartedInPlace.set(input.component.id, Date.parse(done.restart.endedAt));
-      return done;
+      const { id } = input.component;
+      const armed = armedToRestart.get(id) ?? { watches: 0, pidFile: processAdapter(input.component).pidFile! };
+      armed.watches += 1;
+      armedToRestart.set(id, armed);
+      try {
+        const done = await watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
+        if (done.exited && done.restart?.healthy) restartedInPlace.set(id, Date.parse(done.restart.endedAt));
+        return done;
+      } finally {
+        armed.watches -= 1;
+        if (armed.watches === 0 && armedToRestart.get(id) === armed) armedToRestart.delete(id);
+      }
     },
     ...createHostActivities(sweepSpecs),
     ...createSagaActivities(home),

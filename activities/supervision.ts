@@ -140,6 +140,12 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
  * `shutdown`, when aborted (the worker is stopping), ends pid watches at once (as "still alive"), so
  * a stopping worker is not held for its grace time; the supervisor renews the watch on another worker.
  */
+/** The pid watches of a worker armed to restart one component in place (activities/index.ts counts them). */
+export interface ArmedWatches {
+  watches: number;
+  pidFile: string;
+}
+
 export function createSupervisionActivities(
   probe: (component: Component) => Promise<ProbeResult>,
   shutdown?: AbortSignal,
@@ -150,6 +156,8 @@ export function createSupervisionActivities(
   supervisorMemo?: Record<string, unknown>,
   /** Components a pid watch of this worker restarted in place, healthy (component → when): their supervisors hear it from the watch. */
   restartedInPlace: Map<string, number> = new Map(),
+  /** Components with a pid watch of this worker armed to restart in place (component → the watches running, its pid file here). */
+  armedToRestart: Map<string, ArmedWatches> = new Map(),
 ) {
   /** What this worker last told each supervisor: what is sent again, and when, is core/sweep-reports.ts's call. */
   const lastSent = new Map<string, SentReport>();
@@ -180,6 +188,20 @@ export function createSupervisionActivities(
 
   const safeProbe = (component: Component) =>
     probe(component).catch((err: Error): ProbeResult => ({ healthy: false, failureClass: 'unknown', detail: `probe error: ${err.message}`, latencyMs: 0 }));
+
+  /**
+   * A failure of a process whose pid watch on this worker is armed to restart it in place, and whose
+   * recorded process is gone: the watch sees the exit within its poll (100 ms) and restarts it, and
+   * its answer tells the supervisor. A report now would have the supervisor confirm and cancel the
+   * watch to recover by its own longer path (a race the sweep won a few times in a mass outage). A
+   * live process (a hang, an error answer) is reported as ever: the watch does not act on it.
+   */
+  const watchWillRestart = async (id: string, verdict: Verdict) => {
+    const armed = armedToRestart.get(id);
+    if (verdict.healthy || !armed || armed.watches === 0) return false;
+    const record = await readPidFile(armed.pidFile);
+    return record !== undefined && !isAlive(record);
+  };
 
   /** The verdict changed, but its supervisor may know already (then `knownWithout` says as of when). */
   const alreadyKnown = (prev: SentReport, verdict: Verdict, key: string, id: string) =>
@@ -261,7 +283,11 @@ export function createSupervisionActivities(
           );
         const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
         const knownAt =
-          due === true && prev && alreadyKnown(prev, verdict, key, id) ? await reportSlot(() => knownWithout(client, prev, verdict, id)) : undefined;
+          due === true && prev && alreadyKnown(prev, verdict, key, id)
+            ? await reportSlot(() => knownWithout(client, prev, verdict, id))
+            : due === true && (await watchWillRestart(id, verdict))
+              ? now
+              : undefined;
         if (result.healthy) healthySeen.set(key, now);
         if (knownAt !== undefined) {
           // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.

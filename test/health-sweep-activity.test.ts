@@ -15,7 +15,7 @@ import type { ProbeResult } from '../core/failure';
 import type { Component } from '../core/schemas';
 import type { ProbeReport } from '../core/supervision';
 import { processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
-import { tempDir } from './helpers';
+import { tempDir, waitFor } from './helpers';
 
 const config = parseConfig(
   [
@@ -212,6 +212,55 @@ describe('health sweep activity', () => {
       up = true;
       await sweep();
       assert.equal(reportedTo('p'), 4, 'back after a run it did not start: sent');
+    } finally {
+      await stopProcess(processAdapter(component)).catch(() => undefined);
+    }
+  });
+
+  test('a dead process whose pid watch on this worker is armed to restart it is left to the watch; a live one failing its probe is reported', async () => {
+    const dir = tempDir('sweep-armed');
+    const [proc] = parseConfig(
+      ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
+      'p.yaml',
+      { baseDir: dir, stateDir: `${dir}/.mend` },
+    ).components;
+    const component = { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+    let up = true;
+    const { client, reportedTo } = recordingClient();
+    const env = new MockActivityEnvironment({}, { client });
+    let now = Date.now();
+    const armed = new Map([['p', { watches: 1, pidFile: processAdapter(component).pidFile! }]]);
+    const { sweepHealth } = createSupervisionActivities(
+      async () => (up ? { healthy: true, detail: 'ok', latencyMs: 1 } : { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 }),
+      undefined,
+      { now: () => now },
+      undefined,
+      undefined,
+      undefined,
+      armed,
+    );
+    const sweep = () => ((now += 1_000), env.run(sweepHealth, { group: 'g', specs: [{ component }], taskQueue: 'q', revision: 'r' }));
+    try {
+      await startProcess(processAdapter(component));
+      await sweep();
+      assert.equal(reportedTo('p'), 1, 'seen healthy: its supervisor appears');
+      // Alive but failing its probe (a hang): the watch does not act on it, the sweep reports it.
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 2, 'a live process failing: reported though a watch is armed');
+      up = true;
+      await sweep();
+      assert.equal(reportedTo('p'), 3, 'healthy again: reported');
+      // Dead: the armed watch sees the exit and restarts it; its answer tells the supervisor.
+      process.kill((await runningProcess(processAdapter(component)))!.pid, 'SIGKILL');
+      await waitFor('the process gone', 5_000, async () => !(await runningProcess(processAdapter(component))));
+      up = false;
+      await sweep();
+      assert.equal(reportedTo('p'), 3, 'a dead process with an armed watch: left to the watch');
+      // No armed watch (disarmed, or on another worker): the same failure is reported.
+      armed.delete('p');
+      for (let i = 0; i < 6; i++) await sweep();
+      assert.equal(reportedTo('p'), 4, 'with no armed watch, the unchanged failure is told at its repeat time');
     } finally {
       await stopProcess(processAdapter(component)).catch(() => undefined);
     }
