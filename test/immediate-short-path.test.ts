@@ -11,7 +11,8 @@ import { createActivities, type RestartResult } from '../activities';
 import { loadConfigFile } from '../client/config';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { PID_FILE_ENV, processAdapter, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
+import path from 'node:path';
+import { PID_FILE_ENV, processAdapter, runningProcess, startMarkerOf, startProcess, stopProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { progressQuery } from '../core/messages';
@@ -159,6 +160,8 @@ describe('the one-activity restart, retried after its worker died', () => {
         stdio: 'ignore',
       });
       orphan.unref();
+      mkdirSync(path.dirname(adapter.pidFile!), { recursive: true });
+      writeFileSync(startMarkerOf(adapter.pidFile!), '{}');
       await waitFor('the orphan to answer', 20_000, () => httpStatus(c.probe.type === 'http' ? c.probe.url : '').then((s) => s === 200));
       const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }).run(
         restartProcess,

@@ -1,12 +1,12 @@
 /** The process adapter and probes against real processes, sockets and HTTP servers. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { deathOf, isAlive, readPidFile, readProcStat, runningProcess, startProcess, stopProcess } from '../domain/adapters/process';
+import { deathOf, isAlive, readPidFile, readProcStat, runningProcess, startMarkerOf, startProcess, stopProcess } from '../domain/adapters/process';
 import { probeHttp, probeTcp } from '../domain/probes';
 import { ProcessAdapterSchema, type ProcessAdapter } from '../core/schemas';
 import { freePort } from '../scripts/ports';
@@ -60,15 +60,20 @@ describe('process adapter', () => {
     const { adapter, url } = await demoAdapter(dir, 'cutoff');
     started.push(adapter);
     const first = await startProcess(adapter);
+    assert.equal(existsSync(startMarkerOf(adapter.pidFile!)), false, 'a start that wrote its pid file leaves no marker');
     await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
-    // What a worker SIGKILLed between the spawn and the pid file write leaves: a live process, no pid file.
+    // What a worker SIGKILLed between the spawn and the pid file write leaves: a live process, no pid
+    // file, and its start marker (the writer gone).
     rmSync(adapter.pidFile!);
+    writeFileSync(startMarkerOf(adapter.pidFile!), '{}');
     const retry = await startProcess(adapter);
     assert.deepEqual(retry, { started: false, pid: first.pid });
     assert.equal((await readPidFile(adapter.pidFile!))?.pid, first.pid, 'the pid file names the adopted process');
     const state = JSON.parse(readFileSync(path.join(dir, 'cutoff.json'), 'utf8')) as { starts: number };
     assert.equal(state.starts, 1, 'one process ever started');
+    assert.equal(existsSync(startMarkerOf(adapter.pidFile!)), false, 'adopted: the marker is cleared');
     rmSync(adapter.pidFile!);
+    writeFileSync(startMarkerOf(adapter.pidFile!), '{}');
     assert.deepEqual(await stopProcess(adapter), { stopped: true, pid: first.pid, forced: false }, 'stop finds it without a pid file too');
     assert.equal(await httpStatus(url), undefined);
   });

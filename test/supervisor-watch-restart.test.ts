@@ -5,7 +5,7 @@
  * step by step, counted by its breaker. A pause disarms it. Real dev server, real processes.
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -17,7 +17,7 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
-import { processAdapter, runningProcess, stopProcess } from '../domain/adapters/process';
+import { processAdapter, runningProcess, startMarkerOf, stopProcess } from '../domain/adapters/process';
 import {
   httpStatus,
   recordHistory,
@@ -252,8 +252,9 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
       process.kill(old.pid, 'SIGKILL');
       assert.ok(((await first) as WatchResult).exited, 'attempt 1 restarted it');
       const pid = (await runningProcess(processAdapter(c)))!.pid;
-      // Its worker died between the spawn and the pid file write: the new process runs unrecorded.
+      // Its worker died between the spawn and the pid file write: the new process runs unrecorded, its start marker left behind.
       rmSync(processAdapter(c).pidFile!);
+      writeFileSync(startMarkerOf(processAdapter(c).pidFile!), '{}');
       const second = (await new MockActivityEnvironment({ attempt: 2, scheduledTimestampMs, heartbeatDetails: undefined }, { client }).run(
         watchProcess,
         input,
@@ -275,6 +276,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
       await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
       const live = (await runningProcess(processAdapter(c)))!;
       rmSync(processAdapter(c).pidFile!);
+      writeFileSync(startMarkerOf(processAdapter(c).pidFile!), '{}');
       const watch = new MockActivityEnvironment({}, { client }).run(watchProcess, { component: c, maxMs: 60_000, pollMs: 50 });
       await waitFor('the pid file written again', 10_000, async () => (await runningProcess(processAdapter(c)))?.pid === live.pid);
       process.kill(live.pid, 'SIGKILL');

@@ -88,8 +88,47 @@ export interface StartOutcome {
 export const PID_FILE_ENV = 'MEND_PID_FILE';
 
 /**
- * A live process started for `pidFile` that the pid file does not name: one whose start was cut
- * off (the worker killed) between the spawn and the pid file write. Found by its environment.
+ * Where a start marks itself under way: written before the spawn, removed once the pid file names
+ * the new process. A marker left behind is the one sign of a start cut off (its worker killed)
+ * between the spawn and the pid file write; only then is a process looked for by its environment,
+ * a scan of every process's /proc environ that cost a loaded host tens of milliseconds of its
+ * event loop per stop and per start (a mass outage's restarts queued behind each other's scans).
+ */
+export function startMarkerOf(pidFile: string): string {
+  return `${pidFile}.starting`;
+}
+
+/**
+ * The process a cut-off start left running for `pidFile` (see startMarkerOf), or undefined. With
+ * no marker, none can be. A marker whose writer is gone is cleared once looked into; one of a live
+ * writer (its start still under way elsewhere) is left to it.
+ */
+export async function cutOffStart(pidFile: string): Promise<PidRecord | undefined> {
+  const marker = startMarkerOf(pidFile);
+  let writer: { pid?: number; startTicks?: number };
+  try {
+    writer = JSON.parse(await fs.readFile(marker, 'utf8')) as typeof writer;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    writer = {};
+  }
+  const found = unrecordedProcess(pidFile);
+  const me = self();
+  const ours = writer.pid === me.pid && writer.startTicks === me.startTicks;
+  // Still starting: this process's own start in flight, or another live process's.
+  const underWay = ours ? startsInFlight.has(pidFile) : typeof writer.pid === 'number' && typeof writer.startTicks === 'number' && isAlive(writer as PidRecord);
+  if (!found && !underWay) await fs.rm(marker, { force: true });
+  return found;
+}
+
+/** This process as a start marker names it (pid and kernel start time: a reused pid is someone else). */
+function self(): { pid: number; startTicks: number } {
+  return { pid: process.pid, startTicks: readProcStat(process.pid)?.startTicks ?? -1 };
+}
+
+/**
+ * A live process started for `pidFile` that the pid file does not name, found by its environment
+ * (a scan of /proc: use cutOffStart, which scans only when a start was cut off).
  */
 export function unrecordedProcess(pidFile: string): PidRecord | undefined {
   const marker = `\0${PID_FILE_ENV}=${pidFile}\0`;
@@ -135,10 +174,11 @@ export function processStartedAtMs(startTicks: number): number | undefined {
  */
 export async function adoptUnrecorded(adapter: ProcessAdapter): Promise<PidRecord | undefined> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
-  const orphan = unrecordedProcess(pidFile);
+  const orphan = await cutOffStart(pidFile);
   if (!orphan) return undefined;
   const record = { ...orphan, command: adapter.command };
   await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
+  await fs.rm(startMarkerOf(pidFile), { force: true });
   return record;
 }
 
@@ -173,9 +213,12 @@ async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<Star
   if (orphan) return { started: false, pid: orphan.pid };
 
   await fs.mkdir(path.dirname(logFile), { recursive: true });
+  // Under way: a worker killed from here until the pid file names the process leaves this behind.
+  await writeFileAtomic(startMarkerOf(pidFile), JSON.stringify(self()) + '\n');
   const logFd = openSync(logFile, 'a');
   const logOffset = fstatSync(logFd).size;
   const [file, ...args] = adapter.command as [string, ...string[]];
+  let spawned = false;
   try {
     const child = spawn(file, args, {
       cwd: adapter.cwd,
@@ -191,13 +234,20 @@ async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<Star
         reject(err.code === 'ENOENT' || err.code === 'EACCES' ? new CommandNotFoundError(`cannot run ${JSON.stringify(file)}: ${err.code}`) : err);
       });
     });
+    spawned = true;
     child.unref();
     const pid = child.pid!;
     children.set(pidFile, { pid, exited });
     const stat = readProcStat(pid);
     const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString(), logOffset };
     await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
+    await fs.rm(startMarkerOf(pidFile), { force: true });
     return { started: true, pid };
+  } catch (err) {
+    // Nothing was spawned (the command could not run): no start under way. (A spawned process whose
+    // pid file could not be written keeps the marker: it is found by its environment next time.)
+    if (!spawned) await fs.rm(startMarkerOf(pidFile), { force: true });
+    throw err;
   } finally {
     closeSync(logFd);
   }
@@ -315,7 +365,7 @@ export async function stopProcess(adapter: ProcessAdapter, onWait?: () => void):
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
   const recorded = await readPidFile(pidFile);
   // A process whose start was cut off before its pid file was written is stopped too.
-  const record = recorded && isAlive(recorded) ? recorded : unrecordedProcess(pidFile);
+  const record = recorded && isAlive(recorded) ? recorded : await cutOffStart(pidFile);
   if (!record) {
     await fs.rm(pidFile, { force: true });
     return { stopped: false, forced: false };
