@@ -108,6 +108,14 @@ async function main(): Promise<void> {
           firstAfter(run, killedAt, (w) => w.endsWith(' started') && w !== 'run started' && !w.startsWith('step')),
         );
         add(
+          '7w window wait started',
+          firstAfter(run, killedAt, (w) => w === 'window wait started'),
+        );
+        add(
+          '7x step stop started',
+          firstAfter(run, killedAt, (w) => w === 'step stop started'),
+        );
+        add(
           '8 step start ended',
           firstAfter(run, killedAt, (w) => w === 'step start ended'),
         );

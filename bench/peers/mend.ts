@@ -176,7 +176,11 @@ export function mendPeer(
             ]
           : [],
       );
-      return [...recoveryTimeline(history.events ?? []), ...steps];
+      // A restart in place waited for its host's window before its first step: its summary says how long.
+      const first = result?.steps?.[0];
+      const waited = first?.summary ? /and (\d+)ms for its host's window/.exec(first.summary) : null;
+      const window = waited && first ? [{ what: 'window wait started', at: Date.parse(first.startedAt) - Number(waited[1]) }] : [];
+      return [...recoveryTimeline(history.events ?? []), ...steps, ...window];
     },
     /** The supervisor's current run of `service` as points in time (signals by name, activities, child starts): where a recovery waited before its run began. */
     async supervisorTimeline(service: string) {
