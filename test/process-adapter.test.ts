@@ -194,7 +194,8 @@ describe('probes', () => {
   test('http: a hang is a timeout, reported within the probe timeout', async () => {
     const result = await httpProbe('/hang');
     assert.deepEqual(pick(result), { healthy: false, failureClass: 'timeout' });
-    assert.ok(result.latencyMs < 1_000, `took ${result.latencyMs}ms`);
+    // Ended by its timeout, not by an answer that never comes (bounded loosely: a loaded box adds its own delay).
+    assert.ok(result.latencyMs < 3_000, `took ${result.latencyMs}ms`);
   });
 
   test('http: a service restarted on the same port answers healthy at once (a kept-alive socket from before is not a failure)', async () => {
