@@ -91,6 +91,34 @@ export interface RestartParts {
  * died before it wrote the pid file (the process is found by its environment).
  */
 export async function restartProcess(parts: RestartParts, input: RestartInput, extra: object = {}): Promise<RestartResult> {
+  // One restart of a component at a time in this process: two attempts of one activity can run at
+  // once here (the server timed the first out, a slow heartbeat, and handed the retry to this same
+  // worker while the first went on). The second waits, then finds the first one's start as an
+  // earlier attempt's and only validates it, instead of stopping that process and starting another.
+  const { component } = input;
+  const key = component.adapter.type === 'process' && component.adapter.pidFile ? component.adapter.pidFile : `component:${component.id}`;
+  const ctx = Context.current();
+  const before = restartsInFlight.get(key);
+  const keepAlive = before ? setInterval(() => ctx.heartbeat({ ...extra, ...((ctx.info.heartbeatDetails as object | undefined) ?? {}) }), 1_000) : undefined;
+  const mine = (before ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => {
+      clearInterval(keepAlive);
+      return restartOnce(parts, input, extra, before !== undefined);
+    });
+  restartsInFlight.set(key, mine);
+  try {
+    return await mine;
+  } finally {
+    clearInterval(keepAlive);
+    if (restartsInFlight.get(key) === mine) restartsInFlight.delete(key);
+  }
+}
+
+/** Restarts under way in this process, by pid file (or component): see restartProcess. */
+const restartsInFlight = new Map<string, Promise<RestartResult>>();
+
+async function restartOnce(parts: RestartParts, input: RestartInput, extra: object, afterAnother: boolean): Promise<RestartResult> {
   const ctx = Context.current();
   const prior = (ctx.info.heartbeatDetails as Partial<Progress> | undefined) ?? {};
   const progress: Progress = { steps: (prior.steps ?? []).filter((s) => s.status === 'ok'), before: prior.before, started: prior.started };
@@ -132,10 +160,13 @@ export async function restartProcess(parts: RestartParts, input: RestartInput, e
   // A retry whose heartbeat lost the start (the worker died right after it) finds the process an
   // earlier attempt started by its pid file: started after this activity was first scheduled, it is
   // that attempt's start, and stopping and starting it again would be a duplicate action.
-  const earlier = !done('start') && ctx.info.attempt > 1 ? await startedByEarlierAttempt(component, ctx.info.scheduledTimestampMs) : undefined;
+  // So does one that waited for another restart of the component in this worker (see restartProcess).
+  const earlier =
+    !done('start') && (ctx.info.attempt > 1 || afterAnother) ? await startedByEarlierAttempt(component, ctx.info.scheduledTimestampMs) : undefined;
   if (earlier) {
     const at = new Date().toISOString();
-    progress.started = { started: true, pid: earlier.pid, detail: `started pid ${earlier.pid} (by an earlier attempt, at ${earlier.startedAt})` };
+    const by = ctx.info.attempt > 1 ? 'an earlier attempt' : 'another restart of it in this worker';
+    progress.started = { started: true, pid: earlier.pid, detail: `started pid ${earlier.pid} (by ${by}, at ${earlier.startedAt})` };
     progress.steps.push({ name: 'start', status: 'ok', startedAt: at, endedAt: at, durationMs: 0, detail: progress.started.detail });
     beat();
   }
