@@ -30,6 +30,17 @@ const specs = config.components.map((component) => ({ component }));
 /** The same components, checked every second. */
 const everySecond = specs.map(({ component }) => ({ component: { ...component, supervision: { ...component.supervision, interval: 1_000 } } }));
 
+/** A process component `p` (a `sleep 60` under a folder of its own), checked every second. */
+function sleeperCheckedEverySecond(name: string) {
+  const dir = tempDir(name);
+  const [proc] = parseConfig(
+    ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
+    'p.yaml',
+    { baseDir: dir, stateDir: `${dir}/.mend` },
+  ).components;
+  return { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+}
+
 /** A client that records reports and answers run lookups from `runs` (id → its latest run, or none). */
 function recordingClient(
   runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>(),
@@ -167,13 +178,7 @@ describe('health sweep activity', () => {
   });
 
   test('what its supervisor already knows is not sent: an exit its pid watch on this worker saw, a return its own recovery run reported', async () => {
-    const dir = tempDir('sweep-known');
-    const [proc] = parseConfig(
-      ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
-      'p.yaml',
-      { baseDir: dir, stateDir: `${dir}/.mend` },
-    ).components;
-    const component = { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+    const component = sleeperCheckedEverySecond('sweep-known');
     let up = true;
     const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string; outcome?: string }>();
     const { client, reportedTo } = recordingClient(runs);
@@ -218,13 +223,7 @@ describe('health sweep activity', () => {
   });
 
   test('a dead process whose pid watch on this worker is armed to restart it is left to the watch; a live one failing its probe is reported', async () => {
-    const dir = tempDir('sweep-armed');
-    const [proc] = parseConfig(
-      ['version: 1', 'components:', '  - id: p', '    adapter: { type: process, command: ["sleep", "60"] }', '    probe: { type: tcp, port: 1 }'].join('\n'),
-      'p.yaml',
-      { baseDir: dir, stateDir: `${dir}/.mend` },
-    ).components;
-    const component = { ...proc!, supervision: { ...proc!.supervision, interval: 1_000 } };
+    const component = sleeperCheckedEverySecond('sweep-armed');
     let up = true;
     const { client, reportedTo } = recordingClient();
     const env = new MockActivityEnvironment({}, { client });

@@ -202,12 +202,16 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   });
 
   const auth = { cleanup: false, validate: { timeoutMs: 20_000, intervalMs: 100 }, backoffMs: 0, window: { ceiling: 4, slowMs: 10_000, floor: 1 } };
+  /** One demo service of its own (its folder, config and home), with the activities of a worker on that home. */
+  const demoService = async (name: string) => {
+    const dir = tempDir(`watch-restart-${name}`);
+    const { file } = await writeDemoConfig(dir, [{ id: `${name}-${Date.now().toString(36)}` }]);
+    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
+    return { c, ...createActivities({ stateDir: `${dir}/.mend` }) };
+  };
 
   test('the retry finds the process the first attempt started (its heartbeat lost) and starts nothing again', async () => {
-    const dir = tempDir('watch-restart-retry');
-    const { file } = await writeDemoConfig(dir, [{ id: `retried-${Date.now().toString(36)}` }]);
-    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
-    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const { c, watchProcess, startComponent } = await demoService('retried');
     const input = { component: c, maxMs: 60_000, pollMs: 50, restart: auth };
     try {
       await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
@@ -239,10 +243,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   });
 
   test('the retry finds the first attempt’s process by its environment when that worker died before writing the pid file, and starts nothing again', async () => {
-    const dir = tempDir('watch-restart-unrecorded');
-    const { file } = await writeDemoConfig(dir, [{ id: `unrecorded-${Date.now().toString(36)}` }]);
-    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
-    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const { c, watchProcess, startComponent } = await demoService('unrecorded');
     const input = { component: c, maxMs: 60_000, pollMs: 50, restart: auth };
     try {
       await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
@@ -268,10 +269,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   });
 
   test('a plain watch whose pid file is gone while the component’s process runs (a start cut off before the write) adopts and watches it', async () => {
-    const dir = tempDir('watch-unrecorded');
-    const { file } = await writeDemoConfig(dir, [{ id: `lost-${Date.now().toString(36)}` }]);
-    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
-    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const { c, watchProcess, startComponent } = await demoService('lost');
     try {
       await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
       const live = (await runningProcess(processAdapter(c)))!;
@@ -289,10 +287,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   });
 
   test('a watch whose supervisor run has ended (terminated) leaves the exit alone: nothing is restarted', async () => {
-    const dir = tempDir('watch-restart-ended');
-    const { file } = await writeDemoConfig(dir, [{ id: `ended-${Date.now().toString(36)}` }]);
-    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
-    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const { c, watchProcess, startComponent } = await demoService('ended');
     // The supervisor as its watch sees it: a real run, idle, then terminated (as when its component is unwatched).
     const gone = await client.workflow.start(WORKFLOW_TYPES.fleetLimiter, { taskQueue: queue, workflowId: `ended-${Date.now().toString(36)}`, args: [{}] });
     await waitFor('the stand-in idle', 30_000, async () => !(await gone.describe()).raw.pendingWorkflowTask);
@@ -315,10 +310,7 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
   });
 
   test('a retry whose heartbeat says the exit was seen and the stop done resumes with one start', async () => {
-    const dir = tempDir('watch-restart-resume');
-    const { file } = await writeDemoConfig(dir, [{ id: `resumed-${Date.now().toString(36)}` }]);
-    const c = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components[0]!;
-    const { watchProcess } = createActivities({ stateDir: `${dir}/.mend` });
+    const { c, watchProcess } = await demoService('resumed');
     const at = new Date().toISOString();
     const heartbeatDetails = {
       exit: { at, detail: 'pid 1 exited: killed by SIGKILL' },
