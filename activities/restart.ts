@@ -11,6 +11,7 @@ import { beforeNote, wantsCleanup } from '../core/restart-plan';
 import type { Component } from '../core/schemas';
 import { cleanState } from '../domain/state/aside';
 import { adoptUnrecorded, runningProcess } from '../domain/adapters/process';
+import { createKeyedTurns } from '../domain/keyed-turns';
 import type { StartOutcome, StopOutcome } from '../domain/adapters';
 
 export type SubStepName = 'probe' | 'stop' | 'cleanup' | 'start' | 'validate';
@@ -98,25 +99,22 @@ export async function restartProcess(parts: RestartParts, input: RestartInput, e
   const { component } = input;
   const key = component.adapter.type === 'process' && component.adapter.pidFile ? component.adapter.pidFile : `component:${component.id}`;
   const ctx = Context.current();
-  const before = restartsInFlight.get(key);
-  const keepAlive = before ? setInterval(() => ctx.heartbeat({ ...extra, ...((ctx.info.heartbeatDetails as object | undefined) ?? {}) }), 1_000) : undefined;
-  const mine = (before ?? Promise.resolve())
-    .catch(() => undefined)
-    .then(() => {
-      clearInterval(keepAlive);
-      return restartOnce(parts, input, extra, before !== undefined);
-    });
-  restartsInFlight.set(key, mine);
+  // While it waits, it beats with what it already had (a detail-less heartbeat would erase it).
+  const keepAlive = restartTurns.busy(key)
+    ? setInterval(() => ctx.heartbeat({ ...extra, ...((ctx.info.heartbeatDetails as object | undefined) ?? {}) }), 1_000)
+    : undefined;
   try {
-    return await mine;
+    return await restartTurns.run(key, (waited) => {
+      clearInterval(keepAlive);
+      return restartOnce(parts, input, extra, waited);
+    });
   } finally {
     clearInterval(keepAlive);
-    if (restartsInFlight.get(key) === mine) restartsInFlight.delete(key);
   }
 }
 
 /** Restarts under way in this process, by pid file (or component): see restartProcess. */
-const restartsInFlight = new Map<string, Promise<RestartResult>>();
+const restartTurns = createKeyedTurns();
 
 async function restartOnce(parts: RestartParts, input: RestartInput, extra: object, afterAnother: boolean): Promise<RestartResult> {
   const ctx = Context.current();

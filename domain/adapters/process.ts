@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs, openSync, closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
+import { createKeyedTurns } from '../keyed-turns';
 
 export interface PidRecord {
   pid: number;
@@ -116,7 +117,7 @@ export async function cutOffStart(pidFile: string): Promise<PidRecord | undefine
   const me = self();
   const ours = writer.pid === me.pid && writer.startTicks === me.startTicks;
   // Still starting: this process's own start in flight, or another live process's.
-  const underWay = ours ? startsInFlight.has(pidFile) : typeof writer.pid === 'number' && typeof writer.startTicks === 'number' && isAlive(writer as PidRecord);
+  const underWay = ours ? startTurns.busy(pidFile) : typeof writer.pid === 'number' && typeof writer.startTicks === 'number' && isAlive(writer as PidRecord);
   if (!found && !underWay) await fs.rm(marker, { force: true });
   return found;
 }
@@ -192,18 +193,11 @@ export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcom
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
   // One start of a component at a time in this process: a second (an activity's retry beside the
   // attempt still running, a run beside its pid watch) waits, then finds the first one's process.
-  const before = startsInFlight.get(pidFile);
-  const mine = (before ?? Promise.resolve()).catch(() => undefined).then(() => startOnce(adapter, pidFile));
-  startsInFlight.set(pidFile, mine);
-  try {
-    return await mine;
-  } finally {
-    if (startsInFlight.get(pidFile) === mine) startsInFlight.delete(pidFile);
-  }
+  return startTurns.run(pidFile, () => startOnce(adapter, pidFile));
 }
 
 /** Starts under way in this process, by pid file (see startProcess). */
-const startsInFlight = new Map<string, Promise<StartOutcome>>();
+const startTurns = createKeyedTurns();
 
 async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<StartOutcome> {
   const logFile = requiredPath(adapter.logFile, 'logFile');
