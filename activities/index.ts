@@ -20,7 +20,7 @@ import { probeComponent } from '../domain/probes';
 import { createSagaActivities } from './saga';
 import { createStateActivities } from './state/activities';
 import { createSupervisionActivities, type ArmedWatches, type WatchInput, type WatchResult } from './supervision';
-import { watchAndRestart } from './watch-restart';
+import { findLostWatchRestart, watchAndRestart, type LostWatchInput } from './watch-restart';
 import { createAdaptiveWindow } from '../domain/adaptive-window';
 import { createSweepSpecsReader } from './sweep-specs';
 
@@ -191,6 +191,11 @@ export function createActivities(deps: ActivityDeps = {}) {
         armed.watches -= 1;
         if (armed.watches === 0 && armedToRestart.get(id) === armed) armedToRestart.delete(id);
       }
+    },
+
+    /** Read-only but for adopting an unrecorded process into its pid file (see activities/watch-restart.ts): it never starts anything. */
+    async findLostWatchRestart(input: LostWatchInput): Promise<WatchResult> {
+      return findLostWatchRestart({ parts }, input);
     },
     ...createHostActivities(sweepSpecs),
     ...createSagaActivities(home),

@@ -12,6 +12,7 @@ import { temporal } from '@temporalio/proto';
 import { recoveryWorkflowId, runKey } from '../core/constants';
 import { FAILURE_CLASSES } from '../core/failure';
 import type { RestartStepDone, WatchRestart } from '../core/run';
+import type { Component } from '../core/schemas';
 import type { WatchRestartAuth } from '../core/supervisor-machine';
 import { runningProcess, processAdapter } from '../domain/adapters/process';
 import type { AdaptiveWindow } from '../domain/adaptive-window';
@@ -161,3 +162,63 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
 const [SETTLE_MS, SETTLE_POLL_MS] = [5_000, 50];
 
 const CANCEL_REQUESTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED;
+
+/** What the workflow knows of a watch armed to restart whose answer never came (its agent died after the cancellation). */
+export interface LostWatchInput {
+  component: Component;
+  restart: WatchRestartAuth;
+  /** When the watch was armed (ms, the supervisor's clock): a process started since is its restart. */
+  since: number;
+  /** The watch's last heartbeat that reached the server (its exit and the sub-steps done), if any. */
+  lastBeat?: unknown;
+}
+
+/**
+ * A watch armed to restart that its supervisor cancelled (to re-arm it, or for a pass) is not
+ * retried when its agent dies: the server ends it with a timeout, and a restart it had done would go
+ * unrecorded. This looks for that restart on the host: a live process of the component started
+ * since the watch was armed (by its pid file, or by its environment when the start was cut off
+ * before the write), waited for until healthy as the watch would have. Found: the restart as the
+ * watch would have reported it (the sub-steps its last heartbeat carried, then the start). Not found:
+ * nothing was restarted. Read-only (it only looks, adopts an unrecorded process into its pid file,
+ * and probes), so safe to retry; it never starts anything.
+ */
+export async function findLostWatchRestart(deps: Pick<WatchRestartDeps, 'parts'>, input: LostWatchInput): Promise<WatchResult> {
+  const { component, restart: auth, since } = input;
+  const beat = input.lastBeat as { exit?: ExitSeen; steps?: RestartStepDone[] } | undefined;
+  const at = new Date().toISOString();
+  const found = await startedByEarlierAttempt(component, since);
+  if (!found) return { exited: false, detail: 'no process started since the watch was armed: it restarted nothing', at };
+  const exit = beat?.exit ?? { at: new Date(since).toISOString(), detail: `exited (restarted as pid ${found.pid} by a pid watch whose answer was lost)` };
+  const startDetail = `started pid ${found.pid} (by a pid watch whose answer was lost, at ${found.startedAt})`;
+  const steps: RestartStepDone[] = [
+    ...(beat?.steps ?? []).filter((s) => s.status === 'ok' && s.name !== 'start' && s.name !== 'validate'),
+    { name: 'start', status: 'ok', startedAt: found.startedAt, endedAt: found.startedAt, durationMs: 0, detail: startDetail },
+  ];
+  const ctx = Context.current();
+  const validated = auth.validate ? await deps.parts.waitHealthy({ component, ...auth.validate }, () => ctx.heartbeat(), plainSleep) : undefined;
+  const endedAt = new Date().toISOString();
+  if (validated) {
+    const v = validated;
+    steps.push({
+      name: 'validate',
+      status: v.healthy ? 'ok' : 'failed',
+      startedAt: at,
+      endedAt,
+      durationMs: Date.parse(endedAt) - Date.parse(at),
+      detail: validationNote(v),
+    });
+  }
+  const healthy = validated?.healthy ?? true;
+  const restart: WatchRestart = {
+    exitAt: exit.at,
+    exitDetail: exit.detail,
+    steps,
+    healthy,
+    ...(healthy ? {} : { failureClass: validated!.last.failureClass ?? 'unknown', reason: validationNote(validated!) }),
+    backoffMs: 0,
+    waitedMs: 0,
+    endedAt,
+  };
+  return { exited: true, reason: 'exited', detail: exit.detail, at: exit.at, restart };
+}

@@ -3,7 +3,8 @@
  * which of its activities belong to no host.
  *
  * Host-bound (run by the host's agent on `mend/host/<id>`): whatever touches the machine or sees it
- * from inside: probes (so `127.0.0.1` in a probe means the component's own host), the pid watch,
+ * from inside: probes (so `127.0.0.1` in a probe means the component's own host), the pid watch (and
+ * the look-up of what a watch whose answer was lost restarted),
  * process and command adapter actions, state work (checkpoints, restore, cleanup), saga command
  * steps, spool delivery (the spool folder is on that host's disk) and drills' faults.
  * Host-free (run by the central worker on `mend`): notifications, the fleet limiter, and http-adapter

@@ -309,6 +309,24 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
     }
   });
 
+  test('the look-up for a lost watch’s restart reports none when the process predates the watch, and starts nothing', async () => {
+    const { c, findLostWatchRestart, startComponent } = await demoService('lost-none');
+    try {
+      await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
+      const live = (await runningProcess(processAdapter(c)))!;
+      const seen = (await new MockActivityEnvironment({}, { client }).run(findLostWatchRestart, {
+        component: c,
+        restart: auth,
+        since: Date.now() + 1_000,
+      })) as WatchResult;
+      assert.equal(seen.exited, false, 'no restart found');
+      assert.equal('restart' in seen && seen.restart, false);
+      assert.equal((await runningProcess(processAdapter(c)))?.pid, live.pid, 'nothing started or stopped');
+    } finally {
+      await stopProcess(processAdapter(c));
+    }
+  });
+
   test('a retry whose heartbeat says the exit was seen and the stop done resumes with one start', async () => {
     const { c, watchProcess } = await demoService('resumed');
     const at = new Date().toISOString();

@@ -42,6 +42,7 @@ import {
 import { releaseSignal } from '../fleet-limiter';
 import { byHost, carriedOn, HOST_QUEUES_PATCH, hostActivities } from './hosts';
 import { adapterBudget } from './restart';
+import { answerLost, lostRestart } from './lost-watch';
 import { causeMessage } from './runbook';
 import { DEPENDENCY_HOST_PATCH, HOLD_UNREACHABLE_PATCH, isPickupTimeout } from './unreachable';
 
@@ -154,26 +155,30 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
         if (ev && !claimed.has(scope)) feed(ev);
       };
       const input = { component: i.component, maxMs: WATCH_MAX_MS, pollMs: WATCH_POLL_MS };
+      const [auth, armedAt] = [i.restart, Date.now()];
       const watched = scope.run(() =>
-        i.restart ? restartingWatcher(i.component, i.restart).watchProcess({ ...input, restart: i.restart }) : watcher(i.component).watchProcess(input),
+        auth ? restartingWatcher(i.component, auth).watchProcess({ ...input, restart: auth }) : watcher(i.component).watchProcess(input),
       );
-      if (i.restart) {
+      // Cancelled, then ended without an answer (its agent died): what it restarted is looked up on its host (workflows/lib/lost-watch.ts).
+      let lost: Promise<RecordedWatchOutcome | undefined> | undefined;
+      const lookUp = (err: unknown) => (lost ??= lostRestart(i.component, auth!, armedAt, err));
+      if (auth) {
         const outcome = watched.then(
           (seen): RecordedWatchOutcome | undefined => seen,
-          () => undefined,
+          (err: unknown) => (answerLost(scope, err) ? lookUp(err) : undefined),
         );
         restarting.set(scope, outcome);
         void outcome.then(() => restarting.delete(scope));
       }
+      const failed = (err: unknown): MachineEvent | undefined =>
+        isCancellation(err)
+          ? undefined
+          : // Not picked up on its host: the machine decides (behind its hostOutage patch) whether that holds for the host.
+            { kind: 'watch-ended', error: causeMessage(err), ...(isPickupTimeout(err) ? { unreachable: i.component.host ?? DEFAULT_HOST } : {}) };
       void watched.then(
         (seen) => ended({ kind: 'watch-ended', seen }),
         (err: unknown) =>
-          ended(
-            isCancellation(err)
-              ? undefined
-              : // Not picked up on its host: the machine decides (behind its hostOutage patch) whether that holds for the host.
-                { kind: 'watch-ended', error: causeMessage(err), ...(isPickupTimeout(err) ? { unreachable: i.component.host ?? DEFAULT_HOST } : {}) },
-          ),
+          auth && answerLost(scope, err) ? void lookUp(err).then((seen) => ended(seen ? { kind: 'watch-ended', seen } : failed(err))) : ended(failed(err)),
       );
     }
   }
