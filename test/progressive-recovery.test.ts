@@ -86,6 +86,9 @@ describe('progressive recovery', () => {
     const run = await start(never);
     await waitFor('first backoff', 15_000, async () => (await progress(run.workflowId)).step === 'backoff');
     await client.pause(run.workflowId, 'test');
+    // Each attempt's process counts its start as it boots, which on a loaded box can come after its run moved on to the backoff.
+    const attempts = (await progress(run.workflowId)).attempt;
+    await waitFor('the attempts’ processes counted', 10_000, () => startsOf(never) >= attempts);
     const startsWhenPaused = startsOf(never);
     await new Promise((r) => setTimeout(r, 2_500)); // longer than the 1.5s backoff
     const paused = await progress(run.workflowId);
@@ -101,6 +104,8 @@ describe('progressive recovery', () => {
     await client.cancel(run.workflowId);
     const result = await client.result(run.workflowId, run.runId);
     assert.equal(result.outcome, 'cancelled');
+    const attemptsAtCancel = (await progress(run.workflowId)).attempt;
+    await waitFor('the attempts’ processes counted', 10_000, () => startsOf(never) >= attemptsAtCancel);
     const startsAtCancel = startsOf(never);
     await new Promise((r) => setTimeout(r, 2_000));
     assert.equal(startsOf(never), startsAtCancel, 'no start after cancel');
