@@ -37,7 +37,7 @@ describe('progressive recovery', () => {
       {
         id: `never-${suffix}`,
         env: { FAIL_FIRST_STARTS: '1000' },
-        policy: { strategy: 'progressive', timeout: '400ms', maxRetries: 20, initialDelay: '1500ms', exponentialBase: 1, jitter: 0 },
+        policy: { strategy: 'progressive', timeout: '400ms', maxRetries: 20, initialDelay: '3s', exponentialBase: 1, jitter: 0 },
       },
       {
         id: `killed-${suffix}`,
@@ -90,9 +90,11 @@ describe('progressive recovery', () => {
     const attempts = (await progress(run.workflowId)).attempt;
     await waitFor('the attempts’ processes counted', 10_000, () => startsOf(never) >= attempts);
     const startsWhenPaused = startsOf(never);
-    await new Promise((r) => setTimeout(r, 2_500)); // longer than the 1.5s backoff
-    const paused = await progress(run.workflowId);
-    assert.equal(paused.paused, true);
+    // The backoff (3 s, room for the pause to land within it on a loaded box) ends, and the run holds.
+    const paused = await waitFor('the backoff over, the run held', 15_000, async () => {
+      const p = await progress(run.workflowId);
+      return p.paused && p.steps.at(-1)?.name === 'backoff' && p.steps.at(-1)?.status === 'ok' && p;
+    });
     assert.equal(startsOf(never), startsWhenPaused, 'no start while paused');
     assert.equal(paused.steps.at(-1)?.name, 'backoff', 'nothing after the backoff ran');
     assert.equal(paused.steps.at(-1)?.status, 'ok');
