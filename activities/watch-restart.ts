@@ -189,7 +189,8 @@ export async function findLostWatchRestart(deps: Pick<WatchRestartDeps, 'parts'>
   const at = new Date().toISOString();
   const found = await startedByEarlierAttempt(component, since);
   if (!found) return { exited: false, detail: 'no process started since the watch was armed: it restarted nothing', at };
-  const exit = beat?.exit ?? { at: new Date(since).toISOString(), detail: `exited (restarted as pid ${found.pid} by a pid watch whose answer was lost)` };
+  // When the exit came is known only from a heartbeat; else its latest possible time, the restart's start (not the arming, which may be long before).
+  const exit = beat?.exit ?? { at: found.startedAt, detail: `exited (restarted as pid ${found.pid} by a pid watch whose answer was lost)` };
   const startDetail = `started pid ${found.pid} (by a pid watch whose answer was lost, at ${found.startedAt})`;
   const steps: RestartStepDone[] = [
     ...(beat?.steps ?? []).filter((s) => s.status === 'ok' && s.name !== 'start' && s.name !== 'validate'),
