@@ -385,13 +385,14 @@ export function probeUrlOf(c: Component): string {
 }
 
 /**
- * Starts every process of the suite's config, waits until each answers its probe, creates the
+ * Starts every process of the suite's config (those on other hosts too, as their agent would, with the suite's MEND_HOME), waits until each answers its probe, creates the
  * health schedules and waits until every supervisor has seen its component healthy: the set-up of
  * every supervision test, before it breaks something.
  */
 export async function superviseRunning(suite: RunbookSuite, healthyWithinMs = 30_000): Promise<void> {
   const components = suite.config.components;
-  await Promise.all(components.map((c) => startProcess(processAdapter(c))));
+  // A component on another host has its pid file under its agent's MEND_HOME: here the suite's.
+  await Promise.all(components.map((c) => startProcess(processAdapter(withHomeDefaults(c, suite.env.MEND_HOME!)))));
   for (const c of components) await waitFor(`${c.id} healthy`, healthyWithinMs, async () => (await httpStatus(probeUrlOf(c))) === 200);
   await reconcileSchedules(suite.client, suite.config);
   for (const c of components)

@@ -11,13 +11,17 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { pauseSupervisor, resumeSupervisor, supervisorState } from '../client/supervisors';
+import { withHomeDefaults } from '../core/config';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { processAdapter, runningProcess } from '../domain/adapters/process';
 import {
+  GiveUp,
   demoStarts,
   recordHistory,
   ROOT,
+  sharedServer,
+  spawnTs,
   startRunbookSuite,
   startWorker,
   stopSupervisedSuite,
@@ -34,6 +38,13 @@ type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 const decode = (p: { data?: Uint8Array | null } | undefined) => (p?.data ? (JSON.parse(Buffer.from(p.data).toString('utf8')) as unknown) : undefined);
 
+/** The scheduled pid watches, with whether they carry the authorization. */
+const watchesOf = (events: HistoryEvent[]) =>
+  events.flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    return a?.activityType?.name === 'watchProcess' ? [{ armed: (decode(a.input?.payloads?.[0]) as { restart?: unknown }).restart !== undefined }] : [];
+  });
+
 describe('a restart by a pid watch whose answer was lost', () => {
   const dir = tempDir('watch-lost');
   const queue = uniqueQueue('watch-lost');
@@ -42,14 +53,6 @@ describe('a restart by a pid watch whose answer was lost', () => {
   const id = `wl-${suffix}`;
   let suite: RunbookSuite<Spawned>;
   const history = async (): Promise<HistoryEvent[]> => (await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).fetchHistory()).events ?? [];
-  /** The scheduled pid watches, with their event ids and whether they carry the authorization. */
-  const watches = (events: HistoryEvent[]) =>
-    events.flatMap((e) => {
-      const a = e.activityTaskScheduledEventAttributes;
-      return a?.activityType?.name === 'watchProcess'
-        ? [{ eventId: Number(e.eventId), armed: (decode(a.input?.payloads?.[0]) as { restart?: unknown }).restart !== undefined }]
-        : [];
-    });
 
   before(async () => {
     // Healthy some seconds after each start: the watch's restart is still validating when it is cancelled and its worker killed.
@@ -64,7 +67,7 @@ describe('a restart by a pid watch whose answer was lost', () => {
     ]);
     suite = await startRunbookSuite(dir, queue, file, { workerProcess: true });
     await superviseRunning(suite, 60_000);
-    await waitFor('the watch armed to restart', 60_000, async () => watches(await history()).at(-1)?.armed === true);
+    await waitFor('the watch armed to restart', 60_000, async () => watchesOf(await history()).at(-1)?.armed === true);
   });
 
   after(() => stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]));
@@ -106,6 +109,93 @@ describe('a restart by a pid watch whose answer was lost', () => {
     assert.ok(timedOut.length >= 1, 'the cancelled watch timed out');
     const supRun = await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).describe();
     recordHistory(supervisorWorkflowId(id), supRun.runId, 'supervisor-lost-watch-restart-found.json');
+    await resumeSupervisor(suite.client, id, 'test');
+  });
+});
+
+describe('a restart by a pid watch whose agent died, cancelled between its attempts', () => {
+  const dir = tempDir('watch-lost-between');
+  const queue = uniqueQueue('watch-lost-between');
+  const suffix = Date.now().toString(36);
+  const group = `wlb-${suffix}`;
+  const id = `wlb-${suffix}`;
+  let suite: RunbookSuite;
+  const agents: Spawned[] = [];
+  const history = async (): Promise<HistoryEvent[]> => (await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).fetchHistory()).events ?? [];
+  /** The agent of host `edge`, sharing the suite's MEND_HOME (one machine here). */
+  async function startAgent(): Promise<Spawned> {
+    const agent = spawnTs('workers/agent.ts', { ...process.env, ...suite.env, MEND_TEMPORAL_ADDRESS: sharedServer().address }, { args: ['--host', 'edge'] });
+    agents.push(agent);
+    await waitFor(
+      'agent to poll',
+      60_000,
+      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
+    );
+    return agent;
+  }
+
+  before(async () => {
+    const service = path.join(ROOT, 'demo/service.js');
+    const { file } = await writeDemoConfig(
+      dir,
+      [
+        {
+          id,
+          host: 'edge',
+          command: ['sh', '-c', `sleep 4; exec node ${JSON.stringify(service)}`],
+          timeout: '60s',
+          supervision: { group, interval: '1s', startupGrace: '0s', restartBackoff: { initial: '0ms', max: '0ms' } },
+        },
+      ],
+      'hosts:\n  - { id: edge }\n',
+    );
+    suite = await startRunbookSuite(dir, queue, file);
+    await startAgent();
+    await superviseRunning(suite, 60_000);
+    await waitFor('the watch armed to restart', 60_000, async () => watchesOf(await history()).at(-1)?.armed === true);
+  });
+
+  after(async () => {
+    await stopSupervisedSuite(suite, queue, [group], [supervisorWorkflowId(id), recoveryWorkflowId(id)]);
+    for (const a of agents) await a.stop('SIGKILL');
+  });
+
+  test('the first attempt restarted it and its agent died; the server cancels the next attempt unstarted; the restart is found and recorded once', async () => {
+    // A component on another host has its pid file under its agent's MEND_HOME (the suite's here).
+    const component = processAdapter(withHomeDefaults(suite.config.components[0]!, path.join(dir, '.mend')));
+    const old = (await runningProcess(component))!;
+    const attempted = (await supervisorState(suite.client, id))!.stats.attempted;
+    const starts = demoStarts(dir, id);
+    process.kill(old.pid, 'SIGKILL');
+    const restarted = await waitFor('the watch’s restart started', 30_000, async () => {
+      const now = await runningProcess(component);
+      return now && now.pid !== old.pid && now;
+    });
+    // Its agent dies while the restart validates: the attempt times out, the next one waits for an agent.
+    await agents[0]!.stop('SIGKILL');
+    const supervisor = suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id));
+    await waitFor('the watch’s next attempt due', 60_000, async () =>
+      (await supervisor.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'watchProcess' && Number(a.attempt) >= 2),
+    );
+    // The pause re-arms the watch: the server cancels the pending attempt itself (no attempt runs to answer).
+    await pauseSupervisor(suite.client, id, 'test');
+    await waitFor('the armed watch cancelled', 30_000, async () => (await history()).some((e) => e.activityTaskCanceledEventAttributes));
+    await startAgent();
+
+    const recorded = await waitFor('the restart recorded as a run', 90_000, async () => {
+      const st = await supervisorState(suite.client, id);
+      return st && st.stats.attempted > attempted && st.current === undefined && st;
+    });
+    assert.equal(recorded.stats.attempted, attempted + 1, 'one run');
+    const record = recorded.stats.recent[0]!;
+    const result = (await suite.client.temporal.workflow.getHandle(record.workflowId, record.runId).result()) as RecoveryResult;
+    assert.equal(result.outcome, 'recovered');
+    const start = result.steps.find((s) => s.name === 'start');
+    assert.match(start?.detail ?? '', new RegExp(`^started pid ${restarted.pid} \\(by a pid watch whose answer was lost`), 'the run records the watch’s start');
+    assert.equal((await runningProcess(component))?.pid, restarted.pid, 'the watch’s process still runs');
+    assert.equal(demoStarts(dir, id), starts + 1, 'one start');
+    const supRun = await supervisor.describe();
+    recordHistory(supervisorWorkflowId(id), supRun.runId, 'supervisor-lost-watch-between-attempts-found.json');
     await resumeSupervisor(suite.client, id, 'test');
   });
 });

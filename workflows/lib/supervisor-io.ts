@@ -162,10 +162,12 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
       // Cancelled, then ended without an answer (its agent died): what it restarted is looked up on its host (workflows/lib/lost-watch.ts).
       let lost: Promise<RecordedWatchOutcome | undefined> | undefined;
       const lookUp = (err: unknown) => (lost ??= lostRestart(i.component, auth!, armedAt, err));
+      // Not on a host known unreachable: nobody there would answer (what it did there is its own outage's).
+      const lostThere = (err: unknown) => machine().state.unreachableHost === undefined && answerLost(scope, err);
       if (auth) {
         const outcome = watched.then(
           (seen): RecordedWatchOutcome | undefined => seen,
-          (err: unknown) => (answerLost(scope, err) ? lookUp(err) : undefined),
+          (err: unknown) => (lostThere(err) ? lookUp(err) : undefined),
         );
         restarting.set(scope, outcome);
         void outcome.then(() => restarting.delete(scope));
@@ -178,7 +180,7 @@ export function supervisorIo(input: SupervisorInput, machine: () => SupervisorMa
       void watched.then(
         (seen) => ended({ kind: 'watch-ended', seen }),
         (err: unknown) =>
-          auth && answerLost(scope, err) ? void lookUp(err).then((seen) => ended(seen ? { kind: 'watch-ended', seen } : failed(err))) : ended(failed(err)),
+          auth && lostThere(err) ? void lookUp(err).then((seen) => ended(seen ? { kind: 'watch-ended', seen } : failed(err))) : ended(failed(err)),
       );
     }
   }
