@@ -120,7 +120,7 @@ function failedRestart(err: unknown): Done {
 
 /**
  * Whether the watch's supervisor run has ended, asked to cancel it (its pending activity says so at once, while the
- * cancellation reaches the activity only with a heartbeat's answer) or has a recovery run going, or
+ * cancellation reaches the activity only with a heartbeat's answer), moved on to a newer attempt of it, or has a recovery run going, or
  * a recovery run of the component goes (a manual one). A supervisor with a workflow task pending
  * may be about to disarm it (a pause or drain accepted, not yet handled): looked at again once that
  * task is done, within SETTLE_MS (else: held). Read-only: describes. A lookup that fails says
@@ -151,6 +151,9 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
     if (supervisor && supervisor.status.name !== 'RUNNING') return true;
     const mine = supervisor?.raw.pendingActivities?.find((a) => a.activityId === info.activityId);
     if (mine?.state === CANCEL_REQUESTED || (supervisor?.raw.pendingChildren ?? []).length > 0) return true;
+    // Superseded: the server timed this attempt out (a late heartbeat on a loaded box) and a newer one
+    // runs or is due; this one still runs here, and must not restart what that one also sees exit.
+    if ((mine?.attempt ?? 0) > info.attempt) return true;
     if (!supervisor?.raw.pendingWorkflowTask) return false;
     if (Date.now() >= deadline) return true;
     Context.current().heartbeat();
