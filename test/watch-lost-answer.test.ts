@@ -32,6 +32,7 @@ import {
   writeDemoConfig,
   type RunbookSuite,
   type Spawned,
+  type TestWorker,
 } from './helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -44,6 +45,48 @@ const watchesOf = (events: HistoryEvent[]) =>
     const a = e.activityTaskScheduledEventAttributes;
     return a?.activityType?.name === 'watchProcess' ? [{ armed: (decode(a.input?.payloads?.[0]) as { restart?: unknown }).restart !== undefined }] : [];
   });
+
+type Suite = RunbookSuite<TestWorker>;
+type Adapter = ReturnType<typeof processAdapter>;
+interface Killed {
+  attempted: number;
+  starts: number;
+  restarted: { pid: number };
+}
+
+/** Kills the component's process and waits until its armed watch has started another (still validating: it takes seconds). */
+async function killSeenRestarting(suite: Suite, dir: string, id: string, component: Adapter): Promise<Killed> {
+  const old = (await runningProcess(component))!;
+  const attempted = (await supervisorState(suite.client, id))!.stats.attempted;
+  const starts = demoStarts(dir, id);
+  process.kill(old.pid, 'SIGKILL');
+  const restarted = await waitFor('the watch’s restart started', 30_000, async () => {
+    const now = await runningProcess(component);
+    return now && now.pid !== old.pid && now;
+  });
+  return { attempted, starts, restarted };
+}
+
+/** The watch's restart is recorded by one run, as the start of the process that runs, and the service counted one start. */
+async function recordedOnce(suite: Suite, dir: string, id: string, component: Adapter, killed: Killed): Promise<void> {
+  const recorded = await waitFor('the restart recorded as a run', 90_000, async () => {
+    const st = await supervisorState(suite.client, id);
+    return st && st.stats.attempted > killed.attempted && st.current === undefined && st;
+  });
+  assert.equal(recorded.stats.attempted, killed.attempted + 1, 'one run');
+  const record = recorded.stats.recent[0]!;
+  assert.equal(record.workflowId, recoveryWorkflowId(id));
+  const result = (await suite.client.temporal.workflow.getHandle(record.workflowId, record.runId).result()) as RecoveryResult;
+  assert.equal(result.outcome, 'recovered');
+  const start = result.steps.find((s) => s.name === 'start');
+  assert.match(
+    start?.detail ?? '',
+    new RegExp(`^started pid ${killed.restarted.pid} \\(by a pid watch whose answer was lost`),
+    'the run records the watch’s start',
+  );
+  assert.equal((await runningProcess(component))?.pid, killed.restarted.pid, 'the watch’s process still runs');
+  assert.equal(demoStarts(dir, id), killed.starts + 1, 'one start');
+}
 
 describe('a restart by a pid watch whose answer was lost', () => {
   const dir = tempDir('watch-lost');
@@ -74,14 +117,7 @@ describe('a restart by a pid watch whose answer was lost', () => {
 
   test('cancelled mid-restart and its worker killed, the watch’s restart is found on the host and recorded as one run; nothing starts twice', async () => {
     const component = processAdapter(suite.config.components[0]!);
-    const old = (await runningProcess(component))!;
-    const attempted = (await supervisorState(suite.client, id))!.stats.attempted;
-    const starts = demoStarts(dir, id);
-    process.kill(old.pid, 'SIGKILL');
-    const restarted = await waitFor('the watch’s restart started', 30_000, async () => {
-      const now = await runningProcess(component);
-      return now && now.pid !== old.pid && now;
-    });
+    const killed = await killSeenRestarting(suite, dir, id, component);
 
     // The pause re-arms the watch without the authorization: the armed one is cancelled while it validates.
     await pauseSupervisor(suite.client, id, 'test');
@@ -89,19 +125,7 @@ describe('a restart by a pid watch whose answer was lost', () => {
     await suite.worker.stop('SIGKILL');
     suite.worker = await startWorker(queue, { MEND_HOME: path.join(dir, '.mend') });
 
-    const recorded = await waitFor('the restart recorded as a run', 90_000, async () => {
-      const st = await supervisorState(suite.client, id);
-      return st && st.stats.attempted > attempted && st.current === undefined && st;
-    });
-    assert.equal(recorded.stats.attempted, attempted + 1, 'one run');
-    const record = recorded.stats.recent[0]!;
-    assert.equal(record.workflowId, recoveryWorkflowId(id));
-    const result = (await suite.client.temporal.workflow.getHandle(record.workflowId, record.runId).result()) as RecoveryResult;
-    assert.equal(result.outcome, 'recovered');
-    const start = result.steps.find((s) => s.name === 'start');
-    assert.match(start?.detail ?? '', new RegExp(`^started pid ${restarted.pid} \\(by a pid watch whose answer was lost`), 'the run records the watch’s start');
-    assert.equal((await runningProcess(component))?.pid, restarted.pid, 'the watch’s process still runs');
-    assert.equal(demoStarts(dir, id), starts + 1, 'one start');
+    await recordedOnce(suite, dir, id, component, killed);
 
     // The watch did end without an answer: a timeout, after the cancellation.
     const events = await history();
@@ -163,14 +187,7 @@ describe('a restart by a pid watch whose agent died, cancelled between its attem
   test('the first attempt restarted it and its agent died; the server cancels the next attempt unstarted; the restart is found and recorded once', async () => {
     // A component on another host has its pid file under its agent's MEND_HOME (the suite's here).
     const component = processAdapter(withHomeDefaults(suite.config.components[0]!, path.join(dir, '.mend')));
-    const old = (await runningProcess(component))!;
-    const attempted = (await supervisorState(suite.client, id))!.stats.attempted;
-    const starts = demoStarts(dir, id);
-    process.kill(old.pid, 'SIGKILL');
-    const restarted = await waitFor('the watch’s restart started', 30_000, async () => {
-      const now = await runningProcess(component);
-      return now && now.pid !== old.pid && now;
-    });
+    const killed = await killSeenRestarting(suite, dir, id, component);
     // Its agent dies while the restart validates: the attempt times out, the next one waits for an agent.
     await agents[0]!.stop('SIGKILL');
     const supervisor = suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id));
@@ -182,18 +199,7 @@ describe('a restart by a pid watch whose agent died, cancelled between its attem
     await waitFor('the armed watch cancelled', 30_000, async () => (await history()).some((e) => e.activityTaskCanceledEventAttributes));
     await startAgent();
 
-    const recorded = await waitFor('the restart recorded as a run', 90_000, async () => {
-      const st = await supervisorState(suite.client, id);
-      return st && st.stats.attempted > attempted && st.current === undefined && st;
-    });
-    assert.equal(recorded.stats.attempted, attempted + 1, 'one run');
-    const record = recorded.stats.recent[0]!;
-    const result = (await suite.client.temporal.workflow.getHandle(record.workflowId, record.runId).result()) as RecoveryResult;
-    assert.equal(result.outcome, 'recovered');
-    const start = result.steps.find((s) => s.name === 'start');
-    assert.match(start?.detail ?? '', new RegExp(`^started pid ${restarted.pid} \\(by a pid watch whose answer was lost`), 'the run records the watch’s start');
-    assert.equal((await runningProcess(component))?.pid, restarted.pid, 'the watch’s process still runs');
-    assert.equal(demoStarts(dir, id), starts + 1, 'one start');
+    await recordedOnce(suite, dir, id, component, killed);
     const supRun = await supervisor.describe();
     recordHistory(supervisorWorkflowId(id), supRun.runId, 'supervisor-lost-watch-between-attempts-found.json');
     await resumeSupervisor(suite.client, id, 'test');
