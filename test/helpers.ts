@@ -188,6 +188,23 @@ export async function startWorker(taskQueue: string, extraEnv: NodeJS.ProcessEnv
   return worker;
 }
 
+/**
+ * The agent of `host` for a suite, sharing the suite's MEND_HOME (one machine here: the pid files a
+ * test starts are the ones it reads), started and waited for until it polls.
+ */
+export async function startSuiteAgent(suite: RunbookSuite, host: string): Promise<Spawned> {
+  const agent = spawnTs('workers/agent.ts', { ...process.env, ...suite.env, MEND_TEMPORAL_ADDRESS: sharedServer().address }, { args: ['--host', host] });
+  await waitFor(
+    'agent to poll',
+    60_000,
+    () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
+  ).catch(async (err: Error) => {
+    await agent.stop('SIGKILL');
+    throw err;
+  });
+  return agent;
+}
+
 export interface TestWorker {
   /** Drains the worker (in-flight activities finish or are cancelled) and closes its connection. */
   stop(): Promise<void>;

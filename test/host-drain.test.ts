@@ -17,13 +17,11 @@ import { processAdapter, runningProcess, startProcess } from '../domain/adapters
 import { bearer, makeTokens, testApp, type TestTokens } from './api-fixtures';
 import {
   demoStarts,
-  GiveUp,
   httpStatus,
   recordHistory,
   runCli,
-  sharedServer,
-  spawnTs,
   startRunbookSuite,
+  startSuiteAgent,
   tempDir,
   uniqueQueue,
   waitFor,
@@ -64,13 +62,7 @@ describe('draining a host holds its automatic recoveries until it is undrained',
       'hosts:\n  - { id: edge }\n',
     );
     suite = await startRunbookSuite(dir, queue, file);
-    // The agent shares the suite's MEND_HOME (one machine here): the pid files the test starts are the ones it reads.
-    agent = spawnTs('workers/agent.ts', { ...process.env, ...suite.env, MEND_TEMPORAL_ADDRESS: sharedServer().address }, { args: ['--host', 'edge'] });
-    await waitFor(
-      'agent to poll',
-      30_000,
-      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
-    );
+    agent = await startSuiteAgent(suite, 'edge');
     for (const id of Object.values(ids)) await startProcess(processAdapter(component(id)));
     for (const id of Object.values(ids))
       await waitFor(`${id} healthy`, 15_000, async () => (await httpStatus((component(id).probe as { url: string }).url)) === 200);

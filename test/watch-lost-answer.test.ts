@@ -16,13 +16,11 @@ import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import type { RecoveryResult } from '../core/run';
 import { processAdapter, runningProcess } from '../domain/adapters/process';
 import {
-  GiveUp,
   demoStarts,
   recordHistory,
   ROOT,
-  sharedServer,
-  spawnTs,
   startRunbookSuite,
+  startSuiteAgent,
   startWorker,
   stopSupervisedSuite,
   superviseRunning,
@@ -146,17 +144,10 @@ describe('a restart by a pid watch whose agent died, cancelled between its attem
   let suite: RunbookSuite;
   const agents: Spawned[] = [];
   const history = async (): Promise<HistoryEvent[]> => (await suite.client.temporal.workflow.getHandle(supervisorWorkflowId(id)).fetchHistory()).events ?? [];
-  /** The agent of host `edge`, sharing the suite's MEND_HOME (one machine here). */
-  async function startAgent(): Promise<Spawned> {
-    const agent = spawnTs('workers/agent.ts', { ...process.env, ...suite.env, MEND_TEMPORAL_ADDRESS: sharedServer().address }, { args: ['--host', 'edge'] });
+  const startAgent = async () => {
+    const agent = await startSuiteAgent(suite, 'edge');
     agents.push(agent);
-    await waitFor(
-      'agent to poll',
-      60_000,
-      () => agent.output.some((l) => l.includes('agent polling')) || (agent.proc.exitCode !== null && Promise.reject(new GiveUp(agent.output.join('\n')))),
-    );
-    return agent;
-  }
+  };
 
   before(async () => {
     const service = path.join(ROOT, 'demo/service.js');
