@@ -123,6 +123,14 @@ export interface RecoveryRunResult {
   run?: RecoveryRunSeen;
 }
 
+/** One component's probes in a sweep: the last result, when it was known, and how many probes failed. */
+interface Probed {
+  spec: SupervisorSpec;
+  result: ProbeResult;
+  checkedAt: string;
+  failures: number;
+}
+
 /** How the watch ended, with why (`reason`) typed: the supervisor never reads `detail` to decide. `at`: when it was seen (ISO). */
 export type WatchResult = WatchOutcome;
 
@@ -230,97 +238,108 @@ export function createSupervisionActivities(
   }
 
   /**
-   * One sweep of `specs`: probe them all (at most the worker's probe cap at once), then signal the
-   * supervisors core/sweep-reports.ts says need a report. `beat`: called as probes and reports
-   * complete (the activity's heartbeat).
+   * One sweep of `specs`: probe them all (at most the worker's probe cap at once), and signal the
+   * supervisors core/sweep-reports.ts says need a report. A component without dependencies is
+   * reported as soon as its own probes are done, not after the sweep's slowest; one with
+   * dependencies after them all (whether a dependency came back is read from this sweep's view).
+   * `beat`: called as probes and reports complete (the activity's heartbeat).
    */
   async function sweepOnce(
     client: Client,
     { group, specs, taskQueue, revision }: { group: string; specs: SupervisorSpec[]; taskQueue: string; revision: string },
     beat: () => void,
   ): Promise<SweepResult> {
-    const results = await Promise.all(
-      specs.map((spec) =>
-        probeSlot(async () => {
-          const { result, failures } = await probeOverlapping(spec.component, safeProbe);
-          // When the verdict was known: a timeout is evidence as of its end, not of its start (the
-          // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
-          const checkedAt = new Date().toISOString();
-          return { spec, result, checkedAt, failures };
-        }),
-      ),
-    );
-    beat();
-    const now = clock();
     const keyOf = (id: string) => `${taskQueue}\u0000${id}`;
-    // As known before this sweep sends anything (the reports go out at once): a dependency's return is read from it.
-    const before = new Map(results.map(({ spec }) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
-    const healthyNow = new Map(results.map(({ spec, result }) => [spec.component.id, result.healthy]));
+    // As known before this sweep sends anything: a dependency's return is read from it.
+    const before = new Map(specs.map((spec) => [spec.component.id, lastSent.get(keyOf(spec.component.id))]));
+    const healthyNow = new Map<string, boolean>();
     const known = (id: string) => ({ prev: before.has(id) ? before.get(id) : lastSent.get(keyOf(id)), healthyNow: healthyNow.get(id) });
     // Who is queued for or holds a fleet permit, asked of the limiter at most once a sweep (only if a repeat may be spared).
     let queued: Promise<Set<string> | undefined> | undefined;
     const permits = () => (queued ??= permitHolders(client, taskQueue));
     const reported: string[] = [];
-    await Promise.all(
-      results.map(async ({ spec, result, checkedAt, failures }) => {
-        const id = spec.component.id;
-        const key = keyOf(id);
-        const verdict: Verdict = {
-          healthy: result.healthy,
-          failureClass: result.failureClass,
-          spec: specText(spec),
-          revision,
-          intervalMs: spec.component.supervision.interval,
-        };
-        const prev = before.get(id);
-        const dependencyBack =
-          !result.healthy &&
-          dependencyCameBack(
-            (spec.dependencies ?? []).map((d) => d.id),
-            known,
-            now,
-            repeatMs,
-          );
-        const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
-        const knownAt =
-          due === true && prev && alreadyKnown(prev, verdict, key, id)
-            ? await reportSlot(() => knownWithout(client, prev, verdict, id))
-            : due === true && (await watchWillRestart(id, verdict))
-              ? now
-              : undefined;
-        if (result.healthy) healthySeen.set(key, now);
-        if (knownAt !== undefined) {
-          // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
-          lastSent.set(key, sentReport(prev, verdict, now, knownAt));
-          return;
-        }
-        if (due === false) return;
-        if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
-        const report: ProbeReport = {
-          healthy: result.healthy,
-          failureClass: result.failureClass,
-          detail: result.detail,
-          checkedAt,
-          source: 'sweep',
-          spec,
-          ...(failures > 1 ? { failures } : {}),
-        };
-        await reportSlot(() =>
-          client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
-            workflowId: supervisorWorkflowId(id),
-            taskQueue,
-            args: [{ spec }],
-            ...(supervisorMemo ? { memo: supervisorMemo } : {}),
-            signal: reportSignal,
-            signalArgs: [report],
-            staticSummary: `supervise ${id} (health group ${group})`,
-          }),
+
+    const reportIfDue = async ({ spec, result, checkedAt, failures }: Probed, now: number): Promise<void> => {
+      const id = spec.component.id;
+      const key = keyOf(id);
+      const verdict: Verdict = {
+        healthy: result.healthy,
+        failureClass: result.failureClass,
+        spec: specText(spec),
+        revision,
+        intervalMs: spec.component.supervision.interval,
+      };
+      const prev = before.get(id);
+      const dependencyBack =
+        !result.healthy &&
+        dependencyCameBack(
+          (spec.dependencies ?? []).map((d) => d.id),
+          known,
+          now,
+          repeatMs,
         );
-        lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
-        reported.push(id);
-        beat();
-      }),
+      const due = reportDue(prev, verdict, now, { repeatMs, inPassRepeatMs, dependencyBack });
+      const knownAt =
+        due === true && prev && alreadyKnown(prev, verdict, key, id)
+          ? await reportSlot(() => knownWithout(client, prev, verdict, id))
+          : due === true && (await watchWillRestart(id, verdict))
+            ? now
+            : undefined;
+      if (result.healthy) healthySeen.set(key, now);
+      if (knownAt !== undefined) {
+        // Its supervisor knows (from its pid watch, or from the run it started): remembered as told.
+        lastSent.set(key, sentReport(prev, verdict, now, knownAt));
+        return;
+      }
+      if (due === false) return;
+      if (due !== true && !(await reportSlot(() => neededAgain(client, spec, due, permits)))) return;
+      const report: ProbeReport = {
+        healthy: result.healthy,
+        failureClass: result.failureClass,
+        detail: result.detail,
+        checkedAt,
+        source: 'sweep',
+        spec,
+        ...(failures > 1 ? { failures } : {}),
+      };
+      await reportSlot(() =>
+        client.workflow.signalWithStart(WORKFLOW_TYPES.supervisor, {
+          workflowId: supervisorWorkflowId(id),
+          taskQueue,
+          args: [{ spec }],
+          ...(supervisorMemo ? { memo: supervisorMemo } : {}),
+          signal: reportSignal,
+          signalArgs: [report],
+          staticSummary: `supervise ${id} (health group ${group})`,
+        }),
+      );
+      lastSent.set(key, sentReport(prev, verdict, now, Date.parse(checkedAt)));
+      reported.push(id);
+      beat();
+    };
+
+    // Reports under way while the other probes run; their first error is the sweep's, once all are done.
+    const early: Promise<void>[] = [];
+    let earlyError: { err: unknown } | undefined;
+    const later: Probed[] = [];
+    const results = await Promise.all(
+      specs.map((spec) =>
+        probeSlot(async (): Promise<Probed> => {
+          const { result, failures } = await probeOverlapping(spec.component, safeProbe);
+          // When the verdict was known: a timeout is evidence as of its end, not of its start (the
+          // supervisor looks again at evidence it thinks stale, which cost a hang a second timeout).
+          const probed = { spec, result, checkedAt: new Date().toISOString(), failures };
+          healthyNow.set(spec.component.id, result.healthy);
+          if ((spec.dependencies ?? []).length > 0) later.push(probed);
+          else early.push(reportIfDue(probed, clock()).catch((err: unknown) => void (earlyError ??= { err })));
+          return probed;
+        }),
+      ),
     );
+    beat();
+    const now = clock();
+    await Promise.all([...early, ...later.map((probed) => reportIfDue(probed, now))]);
+    if (earlyError) throw earlyError.err;
     const unhealthy = results.filter((r) => !r.result.healthy).map((r) => r.spec.component.id);
     // Every sweep while a component is down: debug (its supervisor logs what it does about it).
     if (unhealthy.length > 0) log.debug('sweep found unhealthy components', { group, unhealthy });

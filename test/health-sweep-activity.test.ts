@@ -120,6 +120,26 @@ describe('health sweep activity', () => {
     assert.ok(sent.every((s) => s.report.source === 'sweep' && !Number.isNaN(Date.parse(s.report.checkedAt))));
   });
 
+  test("a failure is reported as soon as its own probes are done, not after the sweep's slowest probe", async () => {
+    let releaseSlow!: () => void;
+    const slowAnswered = new Promise<void>((resolve) => (releaseSlow = resolve));
+    // a fails fast; b answers healthy only when the test lets it.
+    const probe = async (c: Component): Promise<ProbeResult> => {
+      if (c.id === 'a') return { healthy: false, failureClass: 'network', detail: 'refused', latencyMs: 1 };
+      await slowAnswered;
+      return { healthy: true, detail: 'ok', latencyMs: 1 };
+    };
+    const { client, reportedTo } = recordingClient();
+    const env = new MockActivityEnvironment({}, { client });
+    const { sweepHealth } = createSupervisionActivities(probe);
+    const swept = env.run(sweepHealth, { group: 'g', specs: everySecond, taskQueue: 'q', revision: 'r' }) as Promise<SweepResult>;
+    await waitFor('the report of a while b is still being probed', 5_000, () => reportedTo('a') === 1);
+    assert.equal(reportedTo('b'), 0, 'b, still being probed, is not reported yet');
+    releaseSlow();
+    const result = await swept;
+    assert.deepEqual(result.reported.sort(), ['a', 'b'], 'both reported by the end of the sweep');
+  });
+
   test("a failure reported lately is reported again once the component's recovery run closed after it, not while the run goes", async () => {
     const runs = new Map<string, { running: boolean; closeTime?: Date; parent?: string }>();
     const { client, lookups, reportedTo } = recordingClient(runs);
@@ -327,10 +347,16 @@ describe('overlapping probes of a slow component', () => {
     assert.ok(took < 900, `three 300-ms timeouts overlapped (took ${took}ms, in turn it would be 900ms+)`);
   });
 
-  test('a fast failure answers at once with one failure; a healthy answer wins', async () => {
+  test('a fast failure is confirmed by the sweep itself, one confirm interval later; a healthy answer wins', async () => {
     let calls = 0;
+    const t0 = Date.now();
     const fast = await probeOverlapping(component, () => (calls++, after(1, { ...failed, failureClass: 'network' })));
-    assert.deepEqual([fast.failures, calls], [1, 1]);
+    const took = Date.now() - t0;
+    assert.deepEqual([fast.failures, calls, fast.result.failureClass], [3, 3, 'network'], 'three probes, 50 ms apart, all failed');
+    assert.ok(took >= 100, `the third probe starts two confirm intervals after the first (took ${took}ms)`);
+    let m = 0;
+    const blip = await probeOverlapping(component, () => (m++ === 0 ? after(1, failed) : after(1, { healthy: true, detail: 'ok', latencyMs: 1 })));
+    assert.deepEqual([blip.failures, blip.result.healthy, m], [0, true, 2], 'one failed probe, then a healthy one: healthy, and no third probe');
     let n = 0;
     const slowThenHealthy = await probeOverlapping(component, () =>
       n++ === 0 ? after(300, failed) : after(10, { healthy: true, detail: 'ok', latencyMs: 10 }),
