@@ -32,6 +32,7 @@ import { startStack, type BenchStack } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
 import { log, now, ROOT, sleep, waitUntil } from '../lib/util';
 import type { ExtraChart } from '../report';
+import { stagesMarkdown, type DetectionStage } from '../lib/detection-stages';
 import { componentId, countRunning, injectAndMeasure, loopSweepsOver, loopsSweeping, spreadSample, sweepsBetween, type FailTarget } from './scale';
 
 export interface ScaleHostsOptions {
@@ -83,6 +84,8 @@ export interface ScaleHostsResult {
   undetected: number;
   /** When some were not detected: what the failed components' supervisors said at the end (health, and what held them), counted. */
   undetectedWhy: Record<string, number>;
+  /** Where detection's time went, stage by stage (ms; absent in results from before it was measured). */
+  stages?: Record<DetectionStage, Summary>;
   measuredAt: string;
   durationSeconds: number;
   markdown: string[];
@@ -322,6 +325,7 @@ export async function scaleHostsBench(opts: ScaleHostsOptions): Promise<ScaleHos
       recoverySeconds: measured.recovery,
       recovery: summarize(measured.recovery),
       undetected: measured.undetected,
+      stages: measured.stages,
       undetectedWhy,
       measuredAt,
       durationSeconds: 0,
@@ -362,7 +366,7 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
   const lines = [
     `${n(r.components)} components over ${r.hosts} simulated hosts (PID namespaces, \`scripts/sim-hosts.ts\`; up to ${n(perHost)} components each), one central worker and one dev server, all on this machine (${r.machine.cpu}, ${r.machine.cores} cores; load average ${load(r.machine.loadAverageBefore)} before the window and ${load(r.machine.loadAverageAfter)} after it, 1, 5, 15 min). Measured ${r.measuredAt.slice(0, 16).replace('T', ' ')}, in ${r.durationSeconds} s.`,
     '',
-    `Each host runs its own agent (\`mend agent --host <id>\`, its own MEND_HOME) and one target process answering its components' health and restart endpoints on one port (bench/scale-target.js, as in the scale scenario). Every component is probed over HTTP every ${r.intervalMs / 1000} s by its host's health schedule (${r.schedules} schedule(s): one per (group, host), split into parts when big) and acts after 2 failed checks (the sweep's, then one confirmation 100 ms later); it is recovered by an http restart call to its target. CPU (% of one core) and RSS (max; summed over each process tree) sampled from /proc every second over a ${r.windowSeconds} s steady window with no failures. Detection, as in the scale scenario: from the injected failure (the target's clock) to the start time Temporal gives the component's recovery run, ${r.detectionSeconds.length + r.undetected} failures spread over the components (so over the hosts), 370 ms apart. Recovery: failure → the target's restart call.`,
+    `Each host runs its own agent (\`mend agent --host <id>\`, its own MEND_HOME) and one target process answering its components' health and restart endpoints on one port (bench/scale-target.js, as in the scale scenario). Every component is probed over HTTP every ${r.intervalMs / 1000} s by its host's health schedule (${r.schedules} schedule(s): one per (group, host), split into parts when big) and acts after 2 failed checks (the sweep's probe, then its own second probe 100 ms later); it is recovered by an http restart call to its target. CPU (% of one core) and RSS (max; summed over each process tree) sampled from /proc every second over a ${r.windowSeconds} s steady window with no failures. Detection, as in the scale scenario: from the injected failure (the target's clock) to the start time Temporal gives the component's recovery run, ${r.detectionSeconds.length + r.undetected} failures spread over the components (so over the hosts), 370 ms apart. Recovery: failure → the target's restart call.`,
     '',
     '| components | hosts | supervisors up after | sweeps keep up after | central worker CPU | central worker RSS | server CPU | server RSS | one agent CPU | one agent RSS | all agents CPU | targets CPU | sweeps ran / due (median length) | detection median | detection p95 | failure → restarted p95 | not detected |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -370,7 +374,7 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
     '',
     `Goals (for 5,000 over 10 hosts): detection p95 ${against(r.detection.p95, SCALE_HOSTS_GOALS.detectionP95Seconds, 's')}; central worker RSS ${against(r.worker.rssMiBMax, SCALE_HOSTS_GOALS.workerRssMiB, 'MiB')}; one agent's RSS ${against(r.agent.rssMiBMax, SCALE_HOSTS_GOALS.agentRssMiB, 'MiB')}.`,
     '',
-    `What runs where, and how the steady cost splits (CPU share of the ${Math.round(cpuTotal)}% measured in all): the **central worker** (${share(r.worker.cpuPercent)}) runs every workflow: a supervisor per component (idle while its reports say healthy), ${r.sweeps.late === undefined ? `one sweep workflow per schedule firing (${r.schedules} every ${r.intervalMs / 1000} s)` : `one sweep workflow per schedule and check lease (${r.schedules} schedules; each firing's activity sweeps every ${r.intervalMs / 1000} s until its lease ends)`} that only hands each host its probe activity, and the recovery runs; plus the host-free activities (notifications, the fleet limiter). The **dev server** (${share(r.server.cpuPercent)}) fires the schedules and stores each sweep's history (start, activity scheduled and completed; the input is the schedule's revision, the specs are read by each agent once per revision from \`mend/health-specs/...\`). **Each agent** (${share(r.agents.cpuPercent)} for all ${r.hosts}, ${r.agent.cpuPercent}% for one) runs its host's sweep activity (the probes of its own components, and a signal-with-start to a supervisor only on a change or every 10 min), the supervisors' confirmation probes and the restart calls (loopback URLs, so host-bound). The **targets** (${share(r.targets.cpuPercent)}) answer the probes.`,
+    `What runs where, and how the steady cost splits (CPU share of the ${Math.round(cpuTotal)}% measured in all): the **central worker** (${share(r.worker.cpuPercent)}) runs every workflow: a supervisor per component (idle while its reports say healthy), ${r.sweeps.late === undefined ? `one sweep workflow per schedule firing (${r.schedules} every ${r.intervalMs / 1000} s)` : `one sweep workflow per schedule and check lease (${r.schedules} schedules; each firing's activity sweeps every ${r.intervalMs / 1000} s until its lease ends)`} that only hands each host its probe activity, and the recovery runs; plus the host-free activities (notifications, the fleet limiter). The **dev server** (${share(r.server.cpuPercent)}) fires the schedules and stores each sweep's history (start, activity scheduled and completed; the input is the schedule's revision, the specs are read by each agent once per revision from \`mend/health-specs/...\`). **Each agent** (${share(r.agents.cpuPercent)} for all ${r.hosts}, ${r.agent.cpuPercent}% for one) runs its host's sweep activity (the probes of its own components, and a signal-with-start to a supervisor only on a change or every 10 min; a failure is confirmed by the sweep's own second probe), the supervisors' confirmation probes (when a report stands for too few failures) and the restart calls (loopback URLs, so host-bound). The **targets** (${share(r.targets.cpuPercent)}) answer the probes.`,
   ];
   lines.push(
     '',
@@ -384,6 +388,7 @@ export function scaleHostsMarkdown(r: ScaleHostsResult): string[] {
         : `The probe loops (a firing per schedule and check lease, sweeping every interval) ran ${r.sweeps.ran} of ${r.sweeps.due} due sweeps, ${r.sweeps.late} of them longer than the ${r.intervalMs / 1000} s interval (the next one starts late, never two at once); each loop's longest sweep p95 ${sec(r.sweeps.seconds.p95)}.`,
     );
   if (r.steadyAfterSeconds === undefined) lines.push('', 'The sweeps never all kept up before the window (measured anyway).');
+  if (r.stages) lines.push('', ...stagesMarkdown(r.stages));
   if (r.undetected > 0)
     lines.push(
       '',

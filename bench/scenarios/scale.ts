@@ -16,6 +16,7 @@ import { recoveryWorkflowId } from '../../core/constants';
 import type { Config } from '../../core/schemas';
 import { WORKFLOW_TYPES } from '../../core/workflow-types';
 import type { ExtraChart } from '../report';
+import { DETECTION_STAGES, detectionStages, stagesMarkdown, summarizeStages, type DetectionStage } from '../lib/detection-stages';
 import { usageOver, type ProcUsage } from '../lib/proc';
 import { startStack, type BenchStack } from '../lib/stack';
 import { summarize, type Summary } from '../lib/stats';
@@ -52,6 +53,8 @@ export interface ScaleRow {
   recovery: Summary;
   /** Failures whose recovery did not start within the deadline. */
   undetected: number;
+  /** Where detection's time went, stage by stage (ms; absent in results from before it was measured). */
+  stages?: Record<DetectionStage, Summary>;
 }
 
 export interface ScaleResult {
@@ -207,7 +210,7 @@ export async function injectAndMeasure(
   stack: BenchStack,
   sample: FailTarget[],
   deadlineMs: number,
-): Promise<{ detection: number[]; recovery: number[]; undetected: number }> {
+): Promise<{ detection: number[]; recovery: number[]; undetected: number; stages: Record<DetectionStage, Summary> }> {
   const failedAt = new Map<FailTarget, number>();
   // Spaced 370 ms apart (not a divisor of the interval): failures land at every phase of the sweep cycle.
   for (const i of sample) {
@@ -234,7 +237,12 @@ export async function injectAndMeasure(
     }
     await sleep(250);
   }
-  return { detection: [...detection.values()], recovery: [...recovery.values()], undetected: sample.length - detection.size };
+  const split = await Promise.all([...detection.keys()].map((i) => detectionStages(stack.client.temporal, i.id, failedAt.get(i)!)));
+  const stages = summarizeStages(split.filter((x) => x !== undefined));
+  log(
+    `detection stages (median / p95 ms): ${DETECTION_STAGES.map((st) => `${st} ${Math.round(stages[st].median)} / ${Math.round(stages[st].p95)}`).join('; ')}`,
+  );
+  return { detection: [...detection.values()], recovery: [...recovery.values()], undetected: sample.length - detection.size, stages };
 }
 
 async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow> {
@@ -324,6 +332,7 @@ async function measureSize(count: number, opts: ScaleOptions): Promise<ScaleRow>
       recoverySeconds: measured.recovery,
       recovery: summarize(measured.recovery),
       undetected: measured.undetected,
+      stages: measured.stages,
     };
     log(`scale ${count}: detection median ${row.detection.median}s p95 ${row.detection.p95}s, ${row.undetected} not detected`);
     return row;
@@ -376,7 +385,7 @@ export async function scaleBench(opts: ScaleOptions): Promise<ScaleResult> {
 function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult['failed']): string[] {
   const sec = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : `${x.toFixed(2)} s`);
   const lines = [
-    `One worker and one dev server on this machine; every component is a path of one target process, probed over HTTP every ${opts.intervalMs / 1000} s (the same at every size), acting after 2 failed checks (the sweep's, then one confirmation 100 ms later), recovered by an http restart call. CPU (% of one core) and RSS sampled from /proc over a ${opts.windowMs / 1000} s steady window with no failures. Detection: from the injected failure (the target's clock) to the start time Temporal gives the component's recovery run, ${opts.failures} failures per size, spread over the components, 370 ms apart. Recovery: failure → the target's restart call.`,
+    `One worker and one dev server on this machine; every component is a path of one target process, probed over HTTP every ${opts.intervalMs / 1000} s (the same at every size), acting after 2 failed checks (the sweep's probe, then its own second probe 100 ms later), recovered by an http restart call. CPU (% of one core) and RSS sampled from /proc over a ${opts.windowMs / 1000} s steady window with no failures. Detection: from the injected failure (the target's clock) to the start time Temporal gives the component's recovery run, ${opts.failures} failures per size, spread over the components, 370 ms apart. Recovery: failure → the target's restart call.`,
     '',
     '| components | supervisors up after | sweeps keep up after | worker CPU | worker RSS (max) | server CPU | server RSS (max) | target CPU | sweeps ran / due (median length) | detection median | detection p95 | failure → restarted p95 | not detected |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -400,5 +409,7 @@ function scaleMarkdown(opts: ScaleOptions, rows: ScaleRow[], failed: ScaleResult
       lines.push(`- ${r.components.toLocaleString('en')}: the sweeps never all kept up before the window (measured anyway).`);
     if (r.undetected > 0) lines.push(`- ${r.components.toLocaleString('en')}: ${r.undetected} injected failure(s) had no recovery run within 60 s.`);
   }
+  for (const r of rows)
+    if (r.stages) lines.push('', `${r.components.toLocaleString('en')} components. ${stagesMarkdown(r.stages)[0]}`, ...stagesMarkdown(r.stages).slice(1));
   return lines;
 }

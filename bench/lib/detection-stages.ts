@@ -1,0 +1,60 @@
+/**
+ * Where a detection's time goes, from the failed component's supervisor history on the server's
+ * clock: the failure (the target's clock, same machine) → the sweep's report reaching the
+ * supervisor → its confirmation probe scheduled → that probe closed → its recovery run started.
+ * A stage the supervisor skipped (no confirmation: the report already stood for enough failures)
+ * is counted as 0 ms, so the stages of one detection add up to it.
+ */
+import type { Client } from '@temporalio/client';
+import { supervisorWorkflowId } from '../../core/constants';
+import { summarize, type Summary } from './stats';
+import { supervisorTimeline } from './timeline';
+
+export const DETECTION_STAGES = [
+  'failure → report at its supervisor',
+  'report → confirmation scheduled',
+  'confirmation probe',
+  'confirmed → recovery run started',
+] as const;
+export type DetectionStage = (typeof DETECTION_STAGES)[number];
+
+/** One detection split into its stages (ms), or undefined when its supervisor's history lacks the report or the run start. */
+export async function detectionStages(client: Client, componentId: string, failedAtMs: number): Promise<Record<DetectionStage, number> | undefined> {
+  const history = await client.workflow
+    .getHandle(supervisorWorkflowId(componentId))
+    .fetchHistory()
+    .catch(() => undefined);
+  if (!history) return undefined;
+  const points = supervisorTimeline(history.events ?? []).filter((p) => p.at >= failedAtMs);
+  const report = points.find((p) => p.what === 'signal report');
+  const start = report && points.find((p) => p.at >= report.at && p.what === 'child start');
+  if (!report || !start) return undefined;
+  const between = points.filter((p) => p.at >= report.at && p.at <= start.at);
+  const scheduled = between.find((p) => p.what.endsWith(' scheduled'));
+  const closed = scheduled && between.find((p) => p.at >= scheduled.at && p.what === `${scheduled.what.slice(0, -' scheduled'.length)} closed`);
+  const confirmFrom = scheduled?.at ?? report.at;
+  const confirmTo = closed?.at ?? confirmFrom;
+  return {
+    'failure → report at its supervisor': report.at - failedAtMs,
+    'report → confirmation scheduled': confirmFrom - report.at,
+    'confirmation probe': confirmTo - confirmFrom,
+    'confirmed → recovery run started': start.at - confirmTo,
+  };
+}
+
+/** Each stage's median and p95 (ms) over the detections that could be split. */
+export function summarizeStages(all: Record<DetectionStage, number>[]): Record<DetectionStage, Summary> {
+  return Object.fromEntries(DETECTION_STAGES.map((stage) => [stage, summarize(all.map((s) => s[stage]))])) as Record<DetectionStage, Summary>;
+}
+
+/** The stages as a markdown table (median and p95 over `n` detections), for a scenario's section. */
+export function stagesMarkdown(stages: Record<DetectionStage, Summary>): string[] {
+  const n = Math.max(...DETECTION_STAGES.map((st) => stages[st].n));
+  return [
+    `Where detection's time goes (${n} detections; stages from each failed component's supervisor history, on the same clock as the failure; a stage the supervisor skipped counts 0):`,
+    '',
+    '| stage | median | p95 |',
+    '| --- | --- | --- |',
+    ...DETECTION_STAGES.map((st) => `| ${st} | ${Math.round(stages[st].median)} ms | ${Math.round(stages[st].p95)} ms |`),
+  ];
+}
