@@ -1,7 +1,8 @@
 /**
  * Where a detection's time goes, from the failed component's supervisor history on the server's
  * clock: the failure (the target's clock, same machine) → the sweep's report reaching the
- * supervisor → its confirmation probe scheduled → that probe closed → its recovery run started.
+ * supervisor → its confirmation probe scheduled → that probe closed → the fleet permit's signal →
+ * its recovery run started.
  * A stage the supervisor skipped (no confirmation: the report already stood for enough failures)
  * is counted as 0 ms, so the stages of one detection add up to it.
  */
@@ -10,11 +11,15 @@ import { supervisorWorkflowId } from '../../core/constants';
 import { summarize, type Summary } from './stats';
 import { supervisorTimeline } from './timeline';
 
+/** The activity of a supervisor's confirmation probes. */
+const CONFIRM_ACTIVITY = 'confirmFailure';
+
 export const DETECTION_STAGES = [
   'failure → report at its supervisor',
   'report → confirmation scheduled',
   'confirmation probe',
-  'confirmed → recovery run started',
+  'confirmed → fleet permit granted',
+  'permit → recovery run started',
 ] as const;
 export type DetectionStage = (typeof DETECTION_STAGES)[number];
 
@@ -30,15 +35,20 @@ export async function detectionStages(client: Client, componentId: string, faile
   const start = report && points.find((p) => p.at >= report.at && p.what === 'child start');
   if (!report || !start) return undefined;
   const between = points.filter((p) => p.at >= report.at && p.at <= start.at);
-  const scheduled = between.find((p) => p.what.endsWith(' scheduled'));
-  const closed = scheduled && between.find((p) => p.at >= scheduled.at && p.what === `${scheduled.what.slice(0, -' scheduled'.length)} closed`);
+  // The supervisor's own confirmation probes (none when the sweep's report stood for enough failures).
+  const scheduled = between.find((p) => p.what === `${CONFIRM_ACTIVITY} scheduled`);
+  const closed = scheduled && between.find((p) => p.at >= scheduled.at && p.what === `${CONFIRM_ACTIVITY} closed`);
   const confirmFrom = scheduled?.at ?? report.at;
   const confirmTo = closed?.at ?? confirmFrom;
+  // The fleet limiter's permit (none without a fleet cap).
+  const permit = between.find((p) => p.at >= confirmTo && p.what === 'signal permit');
+  const permitAt = permit?.at ?? confirmTo;
   return {
     'failure → report at its supervisor': report.at - failedAtMs,
     'report → confirmation scheduled': confirmFrom - report.at,
     'confirmation probe': confirmTo - confirmFrom,
-    'confirmed → recovery run started': start.at - confirmTo,
+    'confirmed → fleet permit granted': permitAt - confirmTo,
+    'permit → recovery run started': start.at - permitAt,
   };
 }
 
