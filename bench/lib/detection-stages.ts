@@ -1,10 +1,10 @@
 /**
  * Where a detection's time goes, from the failed component's supervisor history on the server's
  * clock: the failure (the target's clock, same machine) → the sweep's report reaching the
- * supervisor → its confirmation probe scheduled → that probe closed → the fleet permit's signal →
- * its recovery run started.
- * A stage the supervisor skipped (no confirmation: the report already stood for enough failures)
- * is counted as 0 ms, so the stages of one detection add up to it.
+ * supervisor → its own confirmation probes done → the fleet permit's signal → its recovery run
+ * started (after one more look when the evidence went stale while it waited). A stage the
+ * supervisor skipped (no confirmation: the report already stood for enough failures; no fleet cap)
+ * counts 0 ms, so the stages of one detection add up to it.
  */
 import type { Client } from '@temporalio/client';
 import { supervisorWorkflowId } from '../../core/constants';
@@ -13,11 +13,12 @@ import { supervisorTimeline } from './timeline';
 
 /** The activity of a supervisor's confirmation probes. */
 const CONFIRM_ACTIVITY = 'confirmFailure';
+/** The activities a supervisor's pass begins with once the failure is confirmed: the run lookup, and the fleet permit's request. */
+const LOOKUP_ACTIVITIES = ['recoveryRun', 'requestFleetPermit'];
 
 export const DETECTION_STAGES = [
   'failure → report at its supervisor',
-  'report → confirmation scheduled',
-  'confirmation probe',
+  'report → failure confirmed by the supervisor',
   'confirmed → fleet permit granted',
   'permit → recovery run started',
 ] as const;
@@ -35,19 +36,16 @@ export async function detectionStages(client: Client, componentId: string, faile
   const start = report && points.find((p) => p.at >= report.at && p.what === 'child start');
   if (!report || !start) return undefined;
   const between = points.filter((p) => p.at >= report.at && p.at <= start.at);
-  // The supervisor's own confirmation probes (none when the sweep's report stood for enough failures).
-  const scheduled = between.find((p) => p.what === `${CONFIRM_ACTIVITY} scheduled`);
-  const closed = scheduled && between.find((p) => p.at >= scheduled.at && p.what === `${CONFIRM_ACTIVITY} closed`);
-  const confirmFrom = scheduled?.at ?? report.at;
-  const confirmTo = closed?.at ?? confirmFrom;
-  // The fleet limiter's permit (none without a fleet cap).
-  const permit = between.find((p) => p.at >= confirmTo && p.what === 'signal permit');
-  const permitAt = permit?.at ?? confirmTo;
+  // The pass after confirmation begins with the run lookup (and the permit request beside it).
+  const passAt = between.find((p) => LOOKUP_ACTIVITIES.some((a) => p.what === `${a} scheduled`))?.at ?? start.at;
+  // The supervisor's own confirmation probes, before that (none when the sweep's report stood for enough
+  // failures); a look after the permit (the evidence went stale while waiting) belongs to the last stage.
+  const confirmed = between.filter((p) => p.at <= passAt && p.what === `${CONFIRM_ACTIVITY} closed`).pop()?.at ?? report.at;
+  const permitAt = between.find((p) => p.at >= confirmed && p.what === 'signal permit')?.at ?? confirmed;
   return {
     'failure → report at its supervisor': report.at - failedAtMs,
-    'report → confirmation scheduled': confirmFrom - report.at,
-    'confirmation probe': confirmTo - confirmFrom,
-    'confirmed → fleet permit granted': permitAt - confirmTo,
+    'report → failure confirmed by the supervisor': confirmed - report.at,
+    'confirmed → fleet permit granted': permitAt - confirmed,
     'permit → recovery run started': start.at - permitAt,
   };
 }
