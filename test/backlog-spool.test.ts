@@ -208,8 +208,10 @@ describe('delivery to a real sink', () => {
   });
 
   test('a rejected item is not retryable; an unreachable sink is a retryable network failure', async () => {
+    // 5 MB to send and refuse: more time than the 2 s of the other cases, which a loaded box has exceeded.
+    const patient = { ...spool, sink: { ...spool.sink, timeout: 20_000 } };
     await assert.rejects(
-      deliver(spool, { id: 'bad', createdAt: new Date().toISOString(), payload: 'x'.repeat(5 * 1024 * 1024) }),
+      deliver(patient, { id: 'bad', createdAt: new Date().toISOString(), payload: 'x'.repeat(5 * 1024 * 1024) }),
       (err: unknown) => err instanceof SinkError && err.status === 413 && err.failureClass === 'data' && !err.retryable,
     );
     const gone = SpoolSchema.parse({ name: 'gone', dir: spool.dir, sink: { url: `http://127.0.0.1:${await freePort()}`, timeout: '1s' } });
