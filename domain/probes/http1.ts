@@ -177,14 +177,9 @@ class ResponseParser {
           data = data.subarray(end + 4);
           break;
         }
-        case 'length': {
-          const take = Math.min(this.remaining, data.length);
-          this.keep(data.subarray(0, take));
-          this.remaining -= take;
-          data = data.subarray(take);
-          if (this.remaining === 0) this.stage = 'complete';
+        case 'length':
+          data = this.bodyPart(data, 'complete');
           break;
-        }
         case 'chunk-size': {
           const end = data.indexOf('\r\n');
           if (end < 0) {
@@ -199,14 +194,9 @@ class ResponseParser {
           this.stage = size === 0 ? 'trailers' : 'chunk-data';
           break;
         }
-        case 'chunk-data': {
-          const take = Math.min(this.remaining, data.length);
-          this.keep(data.subarray(0, take));
-          this.remaining -= take;
-          data = data.subarray(take);
-          if (this.remaining === 0) this.stage = 'chunk-end';
+        case 'chunk-data':
+          data = this.bodyPart(data, 'chunk-end');
           break;
-        }
         case 'chunk-end': {
           if (data.length < 2) {
             this.pending = data;
@@ -243,6 +233,15 @@ class ResponseParser {
     // Bytes after a complete answer: the server is not speaking request-response; do not reuse it.
     if (this.stage === 'complete' && data.length > 0) this.keepAlive = false;
     return this.stage === 'complete' ? 'complete' : 'more';
+  }
+
+  /** Up to `remaining` bytes of body from `data`; `next` once they are all in. Returns what follows them. */
+  private bodyPart(data: Buffer, next: Stage): Buffer {
+    const take = Math.min(this.remaining, data.length);
+    this.keep(data.subarray(0, take));
+    this.remaining -= take;
+    if (this.remaining === 0) this.stage = next;
+    return data.subarray(take);
   }
 
   private keep(part: Buffer): void {
