@@ -3,11 +3,11 @@
  * A pid file records the pid and the kernel's start time of the process, so a reused pid is never
  * taken for the component, and a zombie (exited, not yet reaped) counts as dead.
  */
-import { spawn } from 'node:child_process';
 import { promises as fs, openSync, closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 import { createKeyedTurns } from '../keyed-turns';
+import { launch, LaunchError, LauncherGoneError, type ProcessExit } from './launcher-client';
 
 export interface PidRecord {
   pid: number;
@@ -214,23 +214,13 @@ async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<Star
   const [file, ...args] = adapter.command as [string, ...string[]];
   let spawned = false;
   try {
-    const child = spawn(file, args, {
-      cwd: adapter.cwd,
-      env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: pidFile },
-      detached: true,
-      stdio: ['ignore', logFd, logFd],
-    });
-    // The exit listener also makes this process reap the child if it exits while we live.
-    const exited = new Promise<ProcessExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'ENOENT' || err.code === 'EACCES' ? new CommandNotFoundError(`cannot run ${JSON.stringify(file)}: ${err.code}`) : err);
-      });
-    });
+    const { pid, exited } = await launch({ file, args, cwd: adapter.cwd, env: { ...process.env, ...adapter.env, [PID_FILE_ENV]: pidFile }, logFile }).catch(
+      (err: unknown) => {
+        const code = err instanceof LaunchError ? err.code : undefined;
+        throw code === 'ENOENT' || code === 'EACCES' ? new CommandNotFoundError(`cannot run ${JSON.stringify(file)}: ${code}`) : err;
+      },
+    );
     spawned = true;
-    child.unref();
-    const pid = child.pid!;
     children.set(pidFile, { pid, exited });
     const stat = readProcStat(pid);
     const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString(), logOffset };
@@ -239,19 +229,16 @@ async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<Star
     return { started: true, pid };
   } catch (err) {
     // Nothing was spawned (the command could not run): no start under way. (A spawned process whose
-    // pid file could not be written keeps the marker: it is found by its environment next time.)
-    if (!spawned) await fs.rm(startMarkerOf(pidFile), { force: true });
+    // pid file could not be written keeps the marker: it is found by its environment next time; so
+    // does a start whose launcher died before it answered.)
+    if (!spawned && !(err instanceof LauncherGoneError)) await fs.rm(startMarkerOf(pidFile), { force: true });
     throw err;
   } finally {
     closeSync(logFd);
   }
 }
 
-/** How a process ended, as its parent saw it. */
-export interface ProcessExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ProcessExit };
 
 /** The last process this worker started per pid file, and its exit: only a parent learns an exit status. */
 const children = new Map<string, { pid: number; exited: Promise<ProcessExit> }>();
