@@ -184,7 +184,10 @@ export function createActivities(deps: ActivityDeps = {}) {
       armed.watches += 1;
       armedToRestart.set(id, armed);
       try {
-        const done = await watchAndRestart({ parts, watch: (i) => supervision.watchProcess(i), window: restartWindow }, { ...input, restart: input.restart });
+        const done = await watchAndRestart(
+          { parts, watch: (i) => supervision.watchProcess(i), window: restartWindow, shutdown: deps.shutdown, armed },
+          { ...input, restart: input.restart },
+        );
         if (done.exited && done.restart?.healthy) restartedInPlace.set(id, Date.parse(done.restart.endedAt));
         return done;
       } finally {

@@ -152,6 +152,12 @@ export const SWEEP_REPORT_CONCURRENCY = 64;
 export interface ArmedWatches {
   watches: number;
   pidFile: string;
+  /**
+   * Set while one of them restarts the process in place (its answer will tell the supervisor), and
+   * `holding` once the restart is done and the answer held through its host's burst
+   * (activities/watch-restart.ts); `endHold` sends the answer at once.
+   */
+  restarting?: { holding: boolean; endHold(): void };
 }
 
 export function createSupervisionActivities(
@@ -199,14 +205,19 @@ export function createSupervisionActivities(
 
   /**
    * A failure of a process whose pid watch on this worker is armed to restart it in place, and whose
-   * recorded process is gone: the watch sees the exit within its poll (100 ms) and restarts it, and
-   * its answer tells the supervisor. A report now would have the supervisor confirm and cancel the
-   * watch to recover by its own longer path (a race the sweep won a few times in a mass outage). A
-   * live process (a hang, an error answer) is reported as ever: the watch does not act on it.
+   * recorded process is gone, or which that watch is restarting now (a new process not answering
+   * yet): the watch sees the exit within its poll (100 ms) and restarts it, and its answer tells the
+   * supervisor. A report now would have the supervisor confirm and cancel the watch to recover by its
+   * own longer path (a race the sweep won a few times in a mass outage, and often once restarts no
+   * longer queued behind the worker's forks). A live process (a hang, an error answer) is reported as
+   * ever: the watch does not act on it. A restart done whose answer the watch holds (its host's
+   * burst goes on) is reported too, and the watch answers at once.
    */
   const watchWillRestart = async (id: string, verdict: Verdict) => {
     const armed = armedToRestart.get(id);
     if (verdict.healthy || !armed || armed.watches === 0) return false;
+    if (armed.restarting?.holding) armed.restarting.endHold();
+    else if (armed.restarting) return true;
     const record = await readPidFile(armed.pidFile);
     return record !== undefined && !isAlive(record);
   };

@@ -7,17 +7,18 @@
  * result lists the sub-steps with their times; the supervisor records them as a recovery run.
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { recoveryWorkflowId, runKey } from '../core/constants';
 import { FAILURE_CLASSES } from '../core/failure';
+import { hostStatusSignal, pauseSupervisionSignal } from '../core/messages';
 import type { RestartStepDone, WatchRestart } from '../core/run';
 import type { Component } from '../core/schemas';
 import type { WatchRestartAuth } from '../core/supervisor-machine';
 import { runningProcess, processAdapter } from '../domain/adapters/process';
 import type { AdaptiveWindow } from '../domain/adaptive-window';
 import { restartProcess, startedByEarlierAttempt, validationNote, type RestartParts, type RestartResult, type SubStep } from './restart';
-import type { WatchInput, WatchResult } from './supervision';
+import type { ArmedWatches, WatchInput, WatchResult } from './supervision';
 
 /** What the watch heartbeats once it saw the exit: a retry resumes the restart instead of watching the new process. */
 interface ExitSeen {
@@ -30,6 +31,10 @@ export interface WatchRestartDeps {
   /** The plain watch (activities/supervision.ts watchProcess). */
   watch: (input: WatchInput) => Promise<WatchResult>;
   window: AdaptiveWindow;
+  /** Aborted when the worker begins to stop: a held answer goes at once. */
+  shutdown?: AbortSignal;
+  /** The component's watches on this worker: told while this one restarts and holds (see ArmedWatches). */
+  armed?: ArmedWatches;
 }
 
 const plainSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -86,18 +91,69 @@ export async function watchAndRestart(deps: WatchRestartDeps, input: WatchInput 
   const parts: RestartParts = { ...deps.parts, waitHealthy: (i, beat) => deps.parts.waitHealthy(i, beat, plainSleep) };
   const key = runKey(recoveryWorkflowId(component.id), `watch${exitMs.toString(36)}`);
   const restartInput = { component, cleanup: auth.cleanup, runKey: key, validate: auth.validate };
-  const { value, waitedMs } = await deps.window
-    .run(
-      auth.window,
-      () => {
-        clearInterval(beating);
-        return restartProcess(parts, restartInput, { exit: seenExit }).then(done, failedRestart);
-      },
-      (r) => r.healthy,
-    )
-    .finally(() => clearInterval(beating));
-  const restart: WatchRestart = { exitAt: seenExit.at, exitDetail: seenExit.detail, backoffMs, waitedMs, endedAt: new Date().toISOString(), ...value };
-  return { exited: true, reason: 'exited', detail: seenExit.detail, at: seenExit.at, restart };
+  let restarted: RestartResult | undefined;
+  const restarting = { holding: false, ended: false, endHold: () => void (restarting.ended = true) };
+  if (deps.armed) deps.armed.restarting = restarting;
+  try {
+    const { value, waitedMs } = await deps.window
+      .run(
+        auth.window,
+        () => {
+          clearInterval(beating);
+          return restartProcess(parts, restartInput, { exit: seenExit })
+            .then((r) => (restarted = r))
+            .then(done, failedRestart);
+        },
+        (r) => r.healthy,
+      )
+      .finally(() => clearInterval(beating));
+    const endedAt = Date.now();
+    // Its heartbeats go on with the restart's progress, so a retry of this attempt only validates it.
+    if (value.healthy && restarted) {
+      restarting.holding = true;
+      await holdThroughBurst(deps, component, restarting, () => ctx.heartbeat({ exit: seenExit, ...progressOf(restarted!) }));
+    }
+    const restart: WatchRestart = { exitAt: seenExit.at, exitDetail: seenExit.detail, backoffMs, waitedMs, endedAt: new Date(endedAt).toISOString(), ...value };
+    return { exited: true, reason: 'exited', detail: seenExit.detail, at: seenExit.at, restart };
+  } finally {
+    if (deps.armed?.restarting === restarting) deps.armed.restarting = undefined;
+  }
+}
+
+/**
+ * The longest a watch holds its answer after a restart while others on its host go on (see
+ * holdThroughBurst), and how often it looks whether they have ended.
+ */
+const [HOLD_MAX_MS, HOLD_POLL_MS] = [10_000, 100];
+
+/**
+ * A restart done while its host's window still has restarts running or waiting (a mass outage) is
+ * reported once they are all done (or after HOLD_MAX_MS), not at once. A report wakes its supervisor,
+ * which records a recovery run: some five workflow tasks, about 0.1 s of worker and server CPU per
+ * restart, measured; a burst of 50 spent that CPU while the other 49 processes were starting up. The
+ * restart is done already and its times are recorded as they were; only the record comes later.
+ * It is reported at once when its process exits meanwhile (the supervisor must see that exit), when
+ * a sweep finds it failing (`hold.ended`: the sweep reports that as ever), when the supervisor
+ * cancels the watch (a pass waits for the outcome), or when the worker stops.
+ */
+async function holdThroughBurst(deps: WatchRestartDeps, component: Component, hold: { ended: boolean }, beat: () => void): Promise<void> {
+  const ctx = Context.current();
+  const adapter = processAdapter(component);
+  const until = Date.now() + HOLD_MAX_MS;
+  const burstGoesOn = () => {
+    const { running, waiting } = deps.window.state();
+    return running + waiting > 0;
+  };
+  while (burstGoesOn() && Date.now() < until && !hold.ended && !ctx.cancellationSignal.aborted && !deps.shutdown?.aborted) {
+    if (!(await runningProcess(adapter))) return;
+    beat();
+    await plainSleep(HOLD_POLL_MS);
+  }
+}
+
+/** What a restart's heartbeats carry (activities/restart.ts): a retry with them resumes after the start. */
+function progressOf(r: RestartResult): object {
+  return { steps: r.steps, before: r.before, started: r.started };
 }
 
 type Done = Pick<WatchRestart, 'steps' | 'healthy' | 'failureClass' | 'reason'>;
@@ -122,8 +178,8 @@ function failedRestart(err: unknown): Done {
  * Whether the watch's supervisor run has ended, asked to cancel it (its pending activity says so at once, while the
  * cancellation reaches the activity only with a heartbeat's answer), moved on to a newer attempt of it, or has a recovery run going, or
  * a recovery run of the component goes (a manual one). A supervisor with a workflow task pending
- * may be about to disarm it (a pause or drain accepted, not yet handled): looked at again once that
- * task is done, within SETTLE_MS (else: held). Read-only: describes. A lookup that fails says
+ * may be about to disarm it (a pause or drain accepted, not yet handled): unless that task carries
+ * no such thing (mayDisarm), looked at again once it is done, within SETTLE_MS (else: held). Read-only: describes. A lookup that fails says
  * yes (held): the supervisor then decides, as it would without the authorization.
  */
 async function disarmedOrHeld(id: string): Promise<boolean> {
@@ -155,10 +211,33 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
     // runs or is due; this one still runs here, and must not restart what that one also sees exit.
     if ((mine?.attempt ?? 0) > info.attempt) return true;
     if (!supervisor?.raw.pendingWorkflowTask) return false;
+    // A task for a timer or a report only (common in a mass outage, when tasks wait seconds): nothing in it disarms the watch.
+    if (from && !(await mayDisarm(client, from))) return false;
     if (Date.now() >= deadline) return true;
     Context.current().heartbeat();
     await plainSleep(SETTLE_POLL_MS);
   }
+}
+
+/** Signals whose handling disarms a watch armed to restart (a pause or a drain; a host's news). */
+const DISARMING_SIGNALS: readonly string[] = [pauseSupervisionSignal.name, hostStatusSignal.name];
+
+/**
+ * Whether what the supervisor's pending workflow task will handle may disarm the watch: a pause, a
+ * drain or a host's news signalled, or an update, since its last task completed (its newest events,
+ * read newest first). Unsure (more events than one page, an error): yes. Read-only.
+ */
+async function mayDisarm(client: Client, execution: { workflowId: string; runId: string }): Promise<boolean> {
+  const page = await client.workflowService
+    .getWorkflowExecutionHistoryReverse({ namespace: client.options.namespace, execution, maximumPageSize: 50 })
+    .catch(() => undefined);
+  for (const e of page?.history?.events ?? []) {
+    if (e.workflowTaskCompletedEventAttributes) return false;
+    const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
+    if ((signal && DISARMING_SIGNALS.includes(signal)) || e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes)
+      return true;
+  }
+  return true;
 }
 
 /** How long a watch waits for its supervisor's pending workflow task before it leaves the exit to the supervisor; how often it looks. */

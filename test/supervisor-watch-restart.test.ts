@@ -18,6 +18,7 @@ import { WORKFLOW_TYPES } from '../core/workflow-types';
 import type { RecoveryResult } from '../core/run';
 import type { Component } from '../core/schemas';
 import { processAdapter, runningProcess, startMarkerOf, stopProcess } from '../domain/adapters/process';
+import { freePort } from '../scripts/ports';
 import {
   httpStatus,
   recordHistory,
@@ -324,6 +325,72 @@ describe('a watch armed to restart, retried after its agent died mid-restart', (
       assert.equal((await runningProcess(processAdapter(c)))?.pid, live.pid, 'nothing started or stopped');
     } finally {
       await stopProcess(processAdapter(c));
+    }
+  });
+
+  test('a watch that restarted its process while others on its host still restart answers once they are done, or at once when its process exits', async () => {
+    // Two services on one worker (one adaptive window), admitted one at a time; b's restart validates
+    // against a port nobody listens on, so it goes on for its validation timeout (3 s) after a's restart.
+    const dir = tempDir('watch-restart-burst');
+    const suffix = Date.now().toString(36);
+    const { file } = await writeDemoConfig(dir, [{ id: `burst-a-${suffix}` }, { id: `burst-b-${suffix}` }]);
+    const [a, b0] = loadConfigFile(file, { stateDir: `${dir}/.mend` }).components as [Component, Component];
+    const b: Component = { ...b0, probe: { ...b0.probe, url: `http://127.0.0.1:${await freePort()}/healthz` } as Component['probe'] };
+    const { watchProcess, startComponent } = createActivities({ stateDir: `${dir}/.mend` });
+    const oneAtATime = { ...auth, window: { ceiling: 1, slowMs: 10_000, floor: 1 } };
+    const watch = (c: Component, validateMs: number, beat: (details: unknown) => void = () => undefined) => {
+      const env = new MockActivityEnvironment({ attempt: 1, scheduledTimestampMs: Date.now(), workflowExecution }, { client });
+      env.on('heartbeat', beat);
+      const input = { component: c, maxMs: 60_000, pollMs: 50, restart: { ...oneAtATime, validate: { timeoutMs: validateMs, intervalMs: 100 } } };
+      return env.run(watchProcess, input).then((r) => ({ result: r as WatchResult, at: Date.now() }));
+    };
+    /** Both watches armed; a's process killed, then b's once a's restart has begun (so a's is admitted first, b's waits for it). */
+    const killBoth = async (beatOfA: (details: unknown) => void = () => undefined) => {
+      const olds = await Promise.all([a, b].map(async (c) => (await runningProcess(processAdapter(c)))!));
+      let aBegun: () => void = () => undefined;
+      const begun = new Promise<void>((resolve) => (aBegun = resolve));
+      const watches = [
+        watch(a, 20_000, (details) => {
+          if (((details ?? {}) as { steps?: Array<{ name: string }> }).steps?.some((x) => x.name === 'stop')) aBegun();
+          beatOfA(details);
+        }),
+        watch(b, 3_000),
+      ] as const;
+      process.kill(olds[0]!.pid, 'SIGKILL');
+      await begun;
+      process.kill(olds[1]!.pid, 'SIGKILL');
+      return watches;
+    };
+    try {
+      for (const c of [a, b]) await new MockActivityEnvironment({}, { client }).run(startComponent, { component: c });
+
+      // Held: a's answer comes when b's restart is over, though its own restart ended seconds before.
+      const [heldA, doneB] = await Promise.all(await killBoth());
+      assert.ok(heldA.result.exited && heldA.result.restart?.healthy, 'a restarted, healthy');
+      assert.ok(doneB.result.exited && doneB.result.restart && !doneB.result.restart.healthy, 'b restarted, never healthy on its wrong port');
+      const bEnded = Date.parse(doneB.result.restart.endedAt);
+      assert.ok(Date.parse(heldA.result.restart.endedAt) <= bEnded - 2_000, 'a’s restart ended well before b’s');
+      assert.ok(heldA.at >= bEnded - 50, `a answered once b’s restart was over (${bEnded - heldA.at} ms before it)`);
+
+      // Its process exits during the hold (killed once a's heartbeat says it validated healthy): a answers at once, while b still restarts.
+      let killedAt = 0;
+      const validated = (details: unknown) => {
+        const { steps = [], started } = (details ?? {}) as { steps?: Array<{ name: string; status: string }>; started?: { pid: number } };
+        if (killedAt === 0 && started && steps.some((x) => x.name === 'validate' && x.status === 'ok')) {
+          killedAt = Date.now();
+          process.kill(started.pid, 'SIGKILL');
+        }
+      };
+      const [answered, doneB2] = await Promise.all(await killBoth(validated));
+      assert.ok(killedAt > 0, 'a’s new process was killed during its hold');
+      assert.ok(answered.result.exited && answered.result.restart?.healthy, 'a’s restart is reported');
+      assert.ok(
+        answered.at < doneB2.at - 1_000,
+        `a answered while b still restarted (a at +${answered.at - killedAt} ms, b at +${doneB2.at - killedAt} ms after the kill)`,
+      );
+      assert.ok(answered.at - killedAt < 1_000, `within moments of its exit (${answered.at - killedAt} ms)`);
+    } finally {
+      for (const c of [a, b]) await stopProcess(processAdapter(c)).catch(() => undefined);
     }
   });
 
