@@ -121,7 +121,8 @@ async function withPeer<T>(
     return { version: peer.version, result: await fn(peer, list) };
   } finally {
     await peer.stop();
-    rmSync(dir, { recursive: true, force: true });
+    // Retried: a peer's last child may still be writing there for a moment after its stop.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
