@@ -210,9 +210,12 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
     // Superseded: the server timed this attempt out (a late heartbeat on a loaded box) and a newer one
     // runs or is due; this one still runs here, and must not restart what that one also sees exit.
     if ((mine?.attempt ?? 0) > info.attempt) return true;
-    if (!supervisor?.raw.pendingWorkflowTask) return false;
-    // A task for a timer or a report only (common in a mass outage, when tasks wait seconds): nothing in it disarms the watch.
-    if (from && !(await mayDisarm(client, from))) return false;
+    const task = supervisor?.raw.pendingWorkflowTask;
+    if (!task) return false;
+    // A task waiting for a worker (common in a mass outage, where tasks wait seconds) for a timer or
+    // a report only: nothing in it disarms the watch. (One a worker has started may have signals
+    // buffered that its history does not show yet: waited for, as any.)
+    if (from && task.state === TASK_SCHEDULED && !(await mayDisarm(client, from))) return false;
     if (Date.now() >= deadline) return true;
     Context.current().heartbeat();
     await plainSleep(SETTLE_POLL_MS);
@@ -223,15 +226,19 @@ async function disarmedOrHeld(id: string): Promise<boolean> {
 const DISARMING_SIGNALS: readonly string[] = [pauseSupervisionSignal.name, hostStatusSignal.name];
 
 /**
- * Whether what the supervisor's pending workflow task will handle may disarm the watch: a pause, a
- * drain or a host's news signalled, or an update, since its last task completed (its newest events,
- * read newest first). Unsure (more events than one page, an error): yes. Read-only.
+ * Whether what the supervisor's pending workflow task (scheduled, not started: its history holds all
+ * it will handle) may disarm the watch: a pause, a drain or a host's news signalled, or an update,
+ * since its last task completed (its newest events, read newest first). Unsure (more events than
+ * one page, an error): yes. Read-only.
  */
 async function mayDisarm(client: Client, execution: { workflowId: string; runId: string }): Promise<boolean> {
   const page = await client.workflowService
     .getWorkflowExecutionHistoryReverse({ namespace: client.options.namespace, execution, maximumPageSize: 50 })
     .catch(() => undefined);
-  for (const e of page?.history?.events ?? []) {
+  const events = page?.history?.events ?? [];
+  // Started since it was described: signals may be buffered out of sight.
+  if (events[0]?.workflowTaskStartedEventAttributes) return true;
+  for (const e of events) {
     if (e.workflowTaskCompletedEventAttributes) return false;
     const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
     if ((signal && DISARMING_SIGNALS.includes(signal)) || e.workflowExecutionUpdateAcceptedEventAttributes || e.workflowExecutionUpdateAdmittedEventAttributes)
@@ -244,6 +251,7 @@ async function mayDisarm(client: Client, execution: { workflowId: string; runId:
 const [SETTLE_MS, SETTLE_POLL_MS] = [5_000, 50];
 
 const CANCEL_REQUESTED = temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED;
+const TASK_SCHEDULED = temporal.api.enums.v1.PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED;
 
 /** What the workflow knows of a watch armed to restart whose answer never came (its agent died after the cancellation). */
 export interface LostWatchInput {
