@@ -7,10 +7,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ProcessAdapterSchema, type ProcessAdapter } from '../core/schemas';
+import type { ProcessAdapter } from '../core/schemas';
 import { deathOf, readProcStat, startProcess, stopProcess } from '../domain/adapters/process';
-import { freePort } from '../scripts/ports';
-import { httpStatus, ROOT, TEST_TS_LOADER, tempDir, waitFor } from './helpers';
+import { demoProcessAdapter, httpStatus, ROOT, TEST_TS_LOADER, tempDir, waitFor } from './helpers';
 
 /** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
 function parentOf(pid: number): number {
@@ -21,20 +20,6 @@ function parentOf(pid: number): number {
 const commandOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
 const gone = (pid: number) => readProcStat(pid) === undefined || readProcStat(pid)?.state === 'Z';
 
-async function demoAdapter(dir: string, name: string): Promise<{ adapter: ProcessAdapter; url: string }> {
-  const port = await freePort();
-  const adapter = ProcessAdapterSchema.parse({
-    type: 'process',
-    command: ['node', path.join(ROOT, 'demo/service.js')],
-    env: { MEND_DEMO_NAME: name, PORT: String(port), STATE_FILE: path.join(dir, `${name}.json`) },
-    stopTimeout: '2s',
-  });
-  return {
-    adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) },
-    url: `http://127.0.0.1:${port}/healthz`,
-  };
-}
-
 describe('the process launcher', () => {
   const dir = tempDir('launcher');
   const started: ProcessAdapter[] = [];
@@ -43,7 +28,7 @@ describe('the process launcher', () => {
   });
 
   test('a started process is the launcher’s child, not this process’s, and its exit status still reaches mend', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'child');
+    const { adapter, url } = await demoProcessAdapter(dir, 'child');
     started.push(adapter);
     const { pid } = await startProcess(adapter);
     const parent = parentOf(pid);
@@ -58,13 +43,13 @@ describe('the process launcher', () => {
   });
 
   test('a launcher that died is replaced at the next start', async () => {
-    const first = await demoAdapter(dir, 'before');
+    const first = await demoProcessAdapter(dir, 'before');
     started.push(first.adapter);
     const launcher = parentOf((await startProcess(first.adapter)).pid);
     process.kill(launcher, 'SIGKILL');
     await waitFor('the launcher gone', 10_000, async () => gone(launcher));
 
-    const next = await demoAdapter(dir, 'after');
+    const next = await demoProcessAdapter(dir, 'after');
     started.push(next.adapter);
     const { pid } = await startProcess(next.adapter);
     const replacement = parentOf(pid);
@@ -74,7 +59,7 @@ describe('the process launcher', () => {
   });
 
   test('the launcher does not hold its parent open, ends with it, and what it started outlives both', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'outlives');
+    const { adapter, url } = await demoProcessAdapter(dir, 'outlives');
     started.push(adapter);
     // A process that starts the service and returns: it must end by itself.
     const script = path.join(dir, 'start-one.ts');

@@ -8,7 +8,7 @@
  * happened: the process adapter's start marker finds such a process, and a retry adopts it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** What to start: detached, in its own process group, output appended to `logFile`. */
@@ -99,8 +99,8 @@ export function launch(spec: LaunchSpec): Promise<Launched> {
 }
 
 function launcher(): Launcher | undefined {
-  // Dead already, its exit not yet handled here: replaced.
-  if (current && current.child.exitCode === null && current.child.signalCode === null && current.child.connected) return current;
+  // Dead already, its exit not yet handled here (or not yet reaped: a zombie): replaced.
+  if (current && current.child.exitCode === null && current.child.signalCode === null && current.child.connected && running(current.child.pid)) return current;
   if (current) forget(current);
   // Plain node: no loader hooks or profiling flags of this process (the launcher is plain JavaScript).
   const env = { ...process.env };
@@ -132,6 +132,18 @@ function forget(l: Launcher): void {
     settle(l, id, () =>
       l.ready ? p.reject(new LauncherGoneError('the process launcher exited before it answered')) : spawnDirect(p.spec).then(p.resolve, p.reject),
     );
+  }
+}
+
+/** Whether `pid` runs: not gone, not a zombie (/proc, read-only). */
+function running(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
   }
 }
 
