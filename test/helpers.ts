@@ -13,7 +13,7 @@ import { deleteHealthSchedules, reconcileSchedules } from '../client/schedules';
 import { supervisorState } from '../client/supervisors';
 import { withHomeDefaults } from '../core/config';
 import { DEFAULT_NAMESPACE, fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
-import type { Component, Config } from '../core/schemas';
+import { ProcessAdapterSchema, type Component, type Config, type ProcessAdapter } from '../core/schemas';
 import type { SupervisorState } from '../core/supervision';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
@@ -552,4 +552,19 @@ export async function startBreakerSuite(name: string, breaker: Record<string, un
     throw err;
   }
   return b;
+}
+
+/** A demo service as a `process` adapter of its own in `dir` (pid file, log, state), and its health URL. */
+export async function demoProcessAdapter(dir: string, name: string): Promise<{ adapter: ProcessAdapter; url: string }> {
+  const port = await freePort();
+  const adapter = ProcessAdapterSchema.parse({
+    type: 'process',
+    command: ['node', path.join(ROOT, 'demo/service.js')],
+    env: { MEND_DEMO_NAME: name, PORT: String(port), STATE_FILE: path.join(dir, `${name}.json`) },
+    stopTimeout: '2s',
+  });
+  return {
+    adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) },
+    url: `http://127.0.0.1:${port}/healthz`,
+  };
 }

@@ -8,23 +8,9 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { deathOf, isAlive, readPidFile, readProcStat, runningProcess, startMarkerOf, startProcess, stopProcess } from '../domain/adapters/process';
 import { probeHttp, probeTcp } from '../domain/probes';
-import { ProcessAdapterSchema, type ProcessAdapter } from '../core/schemas';
+import type { ProcessAdapter } from '../core/schemas';
 import { freePort } from '../scripts/ports';
-import { httpStatus, ROOT, tempDir, waitFor } from './helpers';
-
-async function demoAdapter(dir: string, name: string): Promise<{ adapter: ProcessAdapter; url: string }> {
-  const port = await freePort();
-  const adapter = ProcessAdapterSchema.parse({
-    type: 'process',
-    command: ['node', path.join(ROOT, 'demo/service.js')],
-    env: { MEND_DEMO_NAME: name, PORT: String(port), STATE_FILE: path.join(dir, `${name}.json`) },
-    stopTimeout: '2s',
-  });
-  return {
-    adapter: { ...adapter, cwd: dir, pidFile: path.join(dir, `${name}.pid`), logFile: path.join(dir, `${name}.log`) },
-    url: `http://127.0.0.1:${port}/healthz`,
-  };
-}
+import { demoProcessAdapter, httpStatus, tempDir, waitFor } from './helpers';
 
 describe('process adapter', () => {
   const dir = tempDir('adapter');
@@ -34,7 +20,7 @@ describe('process adapter', () => {
   });
 
   test('start is idempotent: a second start finds the live process and starts nothing', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'idem');
+    const { adapter, url } = await demoProcessAdapter(dir, 'idem');
     started.push(adapter);
     const first = await startProcess(adapter);
     const second = await startProcess(adapter);
@@ -46,7 +32,7 @@ describe('process adapter', () => {
   });
 
   test('two starts at once of one component (a retried attempt beside the one still running) spawn one process', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'twice');
+    const { adapter, url } = await demoProcessAdapter(dir, 'twice');
     started.push(adapter);
     const both = await Promise.all([startProcess(adapter), startProcess(adapter)]);
     assert.deepEqual(both.map((o) => o.started).sort(), [false, true], JSON.stringify(both));
@@ -57,7 +43,7 @@ describe('process adapter', () => {
   });
 
   test('a start cut off before its pid file was written is adopted on retry, never spawned twice', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'cutoff');
+    const { adapter, url } = await demoProcessAdapter(dir, 'cutoff');
     started.push(adapter);
     const first = await startProcess(adapter);
     assert.equal(existsSync(startMarkerOf(adapter.pidFile!)), false, 'a start that wrote its pid file leaves no marker');
@@ -79,7 +65,7 @@ describe('process adapter', () => {
   });
 
   test('stop ends the process gracefully, and a second stop is a no-op', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'stop');
+    const { adapter, url } = await demoProcessAdapter(dir, 'stop');
     started.push(adapter);
     const { pid } = await startProcess(adapter);
     await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
@@ -91,7 +77,7 @@ describe('process adapter', () => {
   });
 
   test('a frozen (SIGSTOPped) process is still stopped', async () => {
-    const { adapter, url } = await demoAdapter(dir, 'frozen');
+    const { adapter, url } = await demoProcessAdapter(dir, 'frozen');
     started.push(adapter);
     const { pid } = await startProcess(adapter);
     await waitFor('healthy', 10_000, async () => (await httpStatus(url)) === 200);
@@ -104,7 +90,7 @@ describe('process adapter', () => {
   });
 
   test('a pid file naming a reused pid is not taken for the component', async () => {
-    const { adapter } = await demoAdapter(dir, 'reused');
+    const { adapter } = await demoProcessAdapter(dir, 'reused');
     // Our own pid is alive, but with another start time than the file claims.
     const own = readProcStat(process.pid)!;
     writeFileSync(adapter.pidFile!, JSON.stringify({ pid: process.pid, startTicks: own.startTicks - 1, command: ['x'], startedAt: '' }));
@@ -125,7 +111,7 @@ describe('process adapter', () => {
   });
 
   test('a started process that died is reported with its exit status and only its own log lines', async () => {
-    const { adapter } = await demoAdapter(dir, 'dies');
+    const { adapter } = await demoProcessAdapter(dir, 'dies');
     const run = (code: string) => ({ ...adapter, command: ['node', '-e', code] });
     // A first start that crashes with a Node error once the test lets it (so it is seen alive first, however slow
     // the machine): its stack frames are dropped, the error line kept.
@@ -157,7 +143,7 @@ describe('process adapter', () => {
   });
 
   test('a missing command fails with a clear error', async () => {
-    const { adapter } = await demoAdapter(dir, 'missing');
+    const { adapter } = await demoProcessAdapter(dir, 'missing');
     await assert.rejects(startProcess({ ...adapter, command: ['/nonexistent/binary'] }), /cannot run "\/nonexistent\/binary": ENOENT/);
   });
 });
