@@ -15,7 +15,7 @@ import { hostStatusSignal, pauseSupervisionSignal } from '../core/messages';
 import type { RestartStepDone, WatchRestart } from '../core/run';
 import type { Component } from '../core/schemas';
 import type { WatchRestartAuth } from '../core/supervisor-machine';
-import { runningProcess, processAdapter } from '../domain/adapters/process';
+import { isAlive, runningProcess, processAdapter } from '../domain/adapters/process';
 import type { AdaptiveWindow } from '../domain/adaptive-window';
 import { restartProcess, startedByEarlierAttempt, validationNote, type RestartParts, type RestartResult, type SubStep } from './restart';
 import type { ArmedWatches, WatchInput, WatchResult } from './supervision';
@@ -138,14 +138,16 @@ const [HOLD_MAX_MS, HOLD_POLL_MS] = [10_000, 100];
  */
 async function holdThroughBurst(deps: WatchRestartDeps, component: Component, hold: { ended: boolean }, beat: () => void): Promise<void> {
   const ctx = Context.current();
-  const adapter = processAdapter(component);
+  // The process it restarted, read once: only /proc is looked at while it holds.
+  const restarted = await runningProcess(processAdapter(component));
+  if (!restarted) return;
   const until = Date.now() + HOLD_MAX_MS;
   const burstGoesOn = () => {
     const { running, waiting } = deps.window.state();
     return running + waiting > 0;
   };
   while (burstGoesOn() && Date.now() < until && !hold.ended && !ctx.cancellationSignal.aborted && !deps.shutdown?.aborted) {
-    if (!(await runningProcess(adapter))) return;
+    if (!isAlive(restarted)) return;
     beat();
     await plainSleep(HOLD_POLL_MS);
   }
