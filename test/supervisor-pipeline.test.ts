@@ -9,8 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { processAdapter, runningProcess } from '../domain/adapters/process';
 import { supervisorState } from '../client/supervisors';
-import { supervisorWorkflowId } from '../core/constants';
+import { fleetLimiterWorkflowId, supervisorWorkflowId } from '../core/constants';
+import { fleetStateQuery } from '../core/messages';
 import type { SupervisorState } from '../core/supervision';
+import { GiveUp } from '../scripts/wait-for';
 import { httpStatus, probeUrlOf, recordHistory, startCappedFleet, waitFor, type CappedFleet, type RunbookSuite } from './helpers';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
@@ -71,7 +73,19 @@ describe('from a pid exit to its recovery run', () => {
     for (const pid of pids) process.kill(pid, 'SIGKILL');
     const states = await waitFor('all three recovered', 120_000, async () => {
       const all = await Promise.all(suite.config.components.map((c) => supervisorState(suite.client, c.id)));
-      return all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy') && (all as SupervisorState[]);
+      if (all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy')) return all as SupervisorState[];
+      // Where each one is, for the timeout's message; a second recovery can never meet the check, so it ends the wait at once.
+      const where = all.map(
+        (s, i) =>
+          `${suite.config.components[i]!.id}: ${s ? `${s.stats.attempted} attempted, ${s.health}, ${s.current ? `running ${s.current.workflowId}` : 'idle'}, held ${s.held ?? '-'}, last failure ${s.lastDetail ?? '-'}, runs ${JSON.stringify(s.stats.recent.map((r) => [r.workflowId, r.outcome]))}` : 'no state'}`,
+      );
+      const limiter = await suite.client.temporal.workflow
+        .getHandle(fleetLimiterWorkflowId(fleet.queue))
+        .query(fleetStateQuery)
+        .then(({ holders, waiting, windows }) => JSON.stringify({ holders, waiting, windows }))
+        .catch((err: Error) => err.message);
+      if (all.some((s) => s && s.stats.attempted > 1)) throw new GiveUp(`a second recovery was needed: ${where.join('; ')}; limiter ${limiter}`);
+      throw new Error(`${where.join('; ')}; limiter ${limiter}`);
     });
     for (const c of suite.config.components) assert.equal(await httpStatus(probeUrlOf(c)), 200, `${c.id} healthy`);
 
