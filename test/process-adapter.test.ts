@@ -1,7 +1,7 @@
 /** The process adapter and probes against real processes, sockets and HTTP servers. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -96,6 +96,27 @@ describe('process adapter', () => {
     writeFileSync(adapter.pidFile!, JSON.stringify({ pid: process.pid, startTicks: own.startTicks - 1, command: ['x'], startedAt: '' }));
     assert.equal(await runningProcess(adapter), undefined);
     assert.deepEqual(await stopProcess(adapter), { stopped: false, forced: false }, 'stop does not signal the unrelated process');
+  });
+
+  test('a pid file read again is taken anew once it changed, whether replaced or rewritten in place, and is gone once removed', async () => {
+    const file = path.join(dir, 'reread.pid');
+    const record = (pid: number) => JSON.stringify({ pid, startTicks: 1, command: ['x'], startedAt: '' });
+    writeFileSync(file, record(101));
+    assert.equal((await readPidFile(file))?.pid, 101);
+    assert.equal((await readPidFile(file))?.pid, 101, 'unchanged');
+    // Replaced (another inode), as mend writes it.
+    writeFileSync(`${file}.tmp`, record(202));
+    renameSync(`${file}.tmp`, file);
+    assert.equal((await readPidFile(file))?.pid, 202);
+    // Rewritten in place: same inode, another size.
+    writeFileSync(file, record(3030));
+    assert.equal((await readPidFile(file))?.pid, 3030);
+    // Same inode and size, another mtime.
+    writeFileSync(file, record(4040));
+    utimesSync(file, new Date(), new Date(Date.now() + 5_000));
+    assert.equal((await readPidFile(file))?.pid, 4040);
+    rmSync(file);
+    assert.equal(await readPidFile(file), undefined);
   });
 
   test('a zombie counts as dead', async () => {

@@ -3,7 +3,7 @@
  * A pid file records the pid and the kernel's start time of the process, so a reused pid is never
  * taken for the component, and a zombie (exited, not yet reaped) counts as dead.
  */
-import { promises as fs, openSync, closeSync, fstatSync, readFileSync, readdirSync } from 'node:fs';
+import { promises as fs, openSync, closeSync, fstatSync, readFileSync, readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 import { createKeyedTurns } from '../keyed-turns';
@@ -46,15 +46,35 @@ export function isAlive(record: PidRecord): boolean {
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTicks === record.startTicks;
 }
 
+/**
+ * The pid file's record. A start's validation and its probes look every 20–100 ms while the process
+ * comes up, 50 of them at once in a mass outage; so the last record read is kept per file and read
+ * again only when the file changed: another inode (every write is a rename), size or mtime. One
+ * stat instead of an open, a read and a parse.
+ */
 export async function readPidFile(file: string): Promise<PidRecord | undefined> {
+  let stat: Stats;
+  try {
+    stat = statSync(file);
+  } catch {
+    pidRecords.delete(file);
+    return undefined;
+  }
+  const known = pidRecords.get(file);
+  if (known && known.ino === stat.ino && known.size === stat.size && known.mtimeMs === stat.mtimeMs) return known.record;
   try {
     const data = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<PidRecord>;
     if (typeof data.pid !== 'number' || typeof data.startTicks !== 'number') return undefined;
-    return data as PidRecord;
+    const record = data as PidRecord;
+    pidRecords.set(file, { ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, record });
+    return record;
   } catch {
     return undefined;
   }
 }
+
+/** The last record read per pid file, with the file's identity then (see readPidFile). */
+const pidRecords = new Map<string, { ino: number; size: number; mtimeMs: number; record: PidRecord }>();
 
 async function writeFileAtomic(file: string, text: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
