@@ -75,24 +75,42 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
   });
 }
 
-/** Ends a child and its process group. */
+/**
+ * Ends a child and its process group (a detached child leads its own), waiting until all of it is
+ * gone: SIGTERM, then SIGKILL after `graceMs`. The group is signalled even when the child itself has
+ * exited: a wrapper (tini) gone before what it started would otherwise leave supervisord and its
+ * services running, still writing into the folder about to be removed.
+ */
 export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  try {
-    process.kill(-child.pid!, signal);
-  } catch {
-    child.kill(signal);
-  }
-  const timer = setTimeout(() => {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const groupLives = () => {
     try {
-      process.kill(-child.pid!, 'SIGKILL');
+      process.kill(-pid, 0);
+      return true;
     } catch {
-      // gone
+      return false;
     }
-  }, graceMs);
-  await exited;
-  clearTimeout(timer);
+  };
+  const running = () => !exited() || groupLives();
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      if (!exited()) child.kill(sig);
+    }
+  };
+  const gone = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (running() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    return !running();
+  };
+  if (!running()) return;
+  send(signal);
+  if (await gone(graceMs)) return;
+  send('SIGKILL');
+  await gone(5_000);
 }
 
 export function log(line: string): void {
