@@ -71,10 +71,8 @@ describe('from a pid exit to its recovery run', () => {
     const pids = await Promise.all(suite.config.components.map(async (c) => (await runningProcess(processAdapter(c)))!.pid));
     const killedAt = Date.now();
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    const states = await waitFor('all three recovered', 120_000, async () => {
-      const all = await Promise.all(suite.config.components.map((c) => supervisorState(suite.client, c.id)));
-      if (all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy')) return all as SupervisorState[];
-      // Where each one is, for the timeout's message; a second recovery can never meet the check, so it ends the wait at once.
+    // Where each supervisor and the fleet limiter are: for the message when the wait fails.
+    const whereAll = async (all: Array<SupervisorState | undefined>) => {
       const where = all.map(
         (s, i) =>
           `${suite.config.components[i]!.id}: ${s ? `${s.stats.attempted} attempted, ${s.health}, ${s.current ? `running ${s.current.workflowId}` : 'idle'}, held ${s.held ?? '-'}, last failure ${s.lastDetail ?? '-'}, runs ${JSON.stringify(s.stats.recent.map((r) => [r.workflowId, r.outcome]))}` : 'no state'}`,
@@ -84,8 +82,16 @@ describe('from a pid exit to its recovery run', () => {
         .query(fleetStateQuery)
         .then(({ holders, waiting, windows }) => JSON.stringify({ holders, waiting, windows }))
         .catch((err: Error) => err.message);
-      if (all.some((s) => s && s.stats.attempted > 1)) throw new GiveUp(`a second recovery was needed: ${where.join('; ')}; limiter ${limiter}`);
-      throw new Error(`${where.join('; ')}; limiter ${limiter}`);
+      return `${where.join('; ')}; limiter ${limiter}`;
+    };
+    const statesNow = () => Promise.all(suite.config.components.map((c) => supervisorState(suite.client, c.id)));
+    const states = await waitFor('all three recovered', 120_000, async () => {
+      const all = await statesNow();
+      // A second recovery can never meet the check: the wait ends at once.
+      if (all.some((s) => s && s.stats.attempted > 1)) throw new GiveUp('a second recovery was needed');
+      return all.every((s) => s && s.stats.attempted === 1 && s.current === undefined && s.health === 'healthy') && (all as SupervisorState[]);
+    }).catch(async (err: Error) => {
+      throw new Error(`${err.message}; where they are: ${await whereAll(await statesNow().catch(() => []))}`);
     });
     for (const c of suite.config.components) assert.equal(await httpStatus(probeUrlOf(c)), 200, `${c.id} healthy`);
 
