@@ -8,8 +8,9 @@
  * happened: the process adapter's start marker finds such a process, and a retry adopts it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { readProcStat } from './proc-stat';
 
 /** What to start: detached, in its own process group, output appended to `logFile`. */
 export interface LaunchSpec {
@@ -137,14 +138,8 @@ function forget(l: Launcher): void {
 
 /** Whether `pid` runs: not gone, not a zombie (/proc, read-only). */
 function running(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const state = pid === undefined ? undefined : readProcStat(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 /** Nothing asked of it: it does not hold this process open. */

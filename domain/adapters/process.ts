@@ -8,6 +8,9 @@ import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 import { createKeyedTurns } from '../keyed-turns';
 import { launch, LaunchError, LauncherGoneError, type ProcessExit } from './launcher-client';
+import { readProcStat } from './proc-stat';
+
+export { readProcStat, type ProcStat } from './proc-stat';
 
 export interface PidRecord {
   pid: number;
@@ -19,25 +22,8 @@ export interface PidRecord {
   logOffset?: number;
 }
 
-export interface ProcStat {
-  state: string;
-  startTicks: number;
-}
-
 export class CommandNotFoundError extends Error {
   override name = 'CommandNotFoundError';
-}
-
-/** State and start time of a pid, or undefined when there is no such process. */
-export function readProcStat(pid: number): ProcStat | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: fields after the last ')'.
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '?', startTicks: Number(rest[19]) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** True while the recorded process runs: same pid, same start time, not a zombie. */
