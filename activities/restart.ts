@@ -207,13 +207,17 @@ async function restartOnce(parts: RestartParts, input: RestartInput, extra: obje
 }
 
 /**
- * The live process the pid file names, when it was started at or after `since` (ms): an earlier
- * attempt's start. Or one the pid file does not name yet, found by its environment: the earlier
- * attempt's worker died between the spawn and the pid file write (adopted: the pid file names it now).
+ * The live process the pid file names, when it was started at or after `since` (ms) by a restart (not
+ * by the dev stack or another start that says who it was: `startedBy`): an earlier attempt's start.
+ * Or one the pid file does not name yet, found by its environment: the earlier attempt's worker died
+ * between the spawn and the pid file write (adopted: the pid file names it now).
  */
 export async function startedByEarlierAttempt(component: Component, since: number): Promise<{ pid: number; startedAt: string } | undefined> {
   if (component.adapter.type !== 'process') return undefined;
   const recorded = await runningProcess(component.adapter);
+  // E.g. `npm start` again after the whole stack was killed: it starts its fleet before its worker, whose
+  // retried pid watches must watch those processes, not take them for their own restarts of a crash.
+  if (recorded?.startedBy !== undefined) return undefined;
   if (recorded) return Date.parse(recorded.startedAt) >= since ? { pid: recorded.pid, startedAt: recorded.startedAt } : undefined;
   // An adopted process's start comes from /proc in 10 ms ticks against /proc/uptime: it may read a
   // few ms before the spawn really happened, so it is allowed a small slack.

@@ -60,7 +60,7 @@ async function startFleet(components: Component[], label: string): Promise<Fleet
       level.map(async (id) => {
         const component = byId.get(id)!;
         try {
-          const { started, pid } = await startProcess(processAdapter(component));
+          const { started, pid } = await startProcess(processAdapter(component), { startedBy: 'npm start' });
           (started ? result.started : result.alreadyRunning).push(id);
           // A start is given as long as its own recovery policy allows, and at least 20s.
           await waitUntil(`${label} ${id}`, Math.max(20_000, component.policy.timeout), async () => (await probeComponent(component)).healthy);

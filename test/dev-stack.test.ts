@@ -11,8 +11,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { MendClient } from '../client';
-import { recoveryWorkflowId } from '../core/constants';
+import { supervisorState } from '../client/supervisors';
+import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
 import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
 import { httpStatus, runCli, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
@@ -188,6 +191,55 @@ describe('the dev stack (npm start)', () => {
     }
     await down(stack, home);
     assert.ok(!alive(temporalPid) && !alive(newWorker), 'stopped');
+  });
+
+  test('started again after the whole stack was killed (a host crash), its pid watches watch the fleet it starts: no crash, no recovery', async () => {
+    assert.ok(env, 'the first test set the stack up');
+    if (!stack || stack.proc.exitCode !== null) stack = await up(env);
+    const address = `127.0.0.1:${env.MEND_TEMPORAL_PORT}`;
+    // store was never recovered in this file (the first test breaks api and web).
+    const watchOf = async (client: MendClient) =>
+      (await client.temporal.workflow.getHandle(supervisorWorkflowId('store')).describe()).raw.pendingActivities?.find(
+        (a) => a.activityType?.name === 'watchProcess',
+      );
+    let client = await MendClient.connect({ address });
+    try {
+      await waitFor(
+        'store watched',
+        30_000,
+        async () => (await watchOf(client))?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+      );
+    } finally {
+      await client.close();
+    }
+    const before = processesOf(home).map((line) => Number(line.trim().split(/\s+/)[0]));
+    for (const pid of before) killIfAlive(pid);
+    await stack.exited;
+    await waitFor('every process of the stack gone', 10_000, () => before.every((pid) => !alive(pid)));
+
+    const restartedAt = Date.now();
+    stack = await up(env);
+    assert.ok(Date.parse(JSON.parse(readFileSync(path.join(home, 'run', 'store.pid'), 'utf8')).startedAt as string) >= restartedAt, 'the stack started store');
+    client = await MendClient.connect({ address });
+    try {
+      // The watch the kill cut off is retried on the new worker (once its heartbeat timed out) and
+      // watches the process the stack started. Before, the retry took that process for its own restart
+      // of a crash, and store's supervisor recorded a recovery run for it.
+      await waitFor('the cut-off watch retried on the new worker, watching', 60_000, async () => {
+        const watch = await watchOf(client);
+        return (
+          watch?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+          (watch.attempt ?? 0) >= 2 &&
+          Number(watch.lastStartedTime?.seconds ?? 0) * 1000 >= restartedAt - 1_000
+        );
+      });
+      const state = await supervisorState(client, 'store');
+      assert.equal(state?.stats.attempted, 0, `store's supervisor recorded no recovery: ${JSON.stringify(state)}`);
+      await assert.rejects(client.temporal.workflow.getHandle(recoveryWorkflowId('store')).describe(), WorkflowNotFoundError, 'no recovery run of store');
+    } finally {
+      await client.close();
+    }
+    await down(stack, home);
   });
 });
 

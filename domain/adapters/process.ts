@@ -20,6 +20,12 @@ export interface PidRecord {
   startedAt: string;
   /** Size of the log file when this process was spawned: where its own output begins. */
   logOffset?: number;
+  /**
+   * Who started it when that was not a recovery (a run or a pid watch), e.g. `npm start` for the dev
+   * stack's fleet. A retried restart takes a live process started since it was scheduled for its own
+   * earlier attempt's start only when this is unset (see startedByEarlierAttempt in activities/restart.ts).
+   */
+  startedBy?: string;
 }
 
 export class CommandNotFoundError extends Error {
@@ -195,17 +201,17 @@ export async function adoptUnrecorded(adapter: ProcessAdapter): Promise<PidRecor
  * when a live process carrying this pid file in its env (MEND_PID_FILE) runs without a pid file:
  * a start cut off before it recorded its pid is adopted, never spawned twice.
  */
-export async function startProcess(adapter: ProcessAdapter): Promise<StartOutcome> {
+export async function startProcess(adapter: ProcessAdapter, opts: { startedBy?: string } = {}): Promise<StartOutcome> {
   const pidFile = requiredPath(adapter.pidFile, 'pidFile');
   // One start of a component at a time in this process: a second (an activity's retry beside the
   // attempt still running, a run beside its pid watch) waits, then finds the first one's process.
-  return startTurns.run(pidFile, () => startOnce(adapter, pidFile));
+  return startTurns.run(pidFile, () => startOnce(adapter, pidFile, opts.startedBy));
 }
 
 /** Starts under way in this process, by pid file (see startProcess). */
 const startTurns = createKeyedTurns();
 
-async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<StartOutcome> {
+async function startOnce(adapter: ProcessAdapter, pidFile: string, startedBy: string | undefined): Promise<StartOutcome> {
   const logFile = requiredPath(adapter.logFile, 'logFile');
   const existing = await runningProcess(adapter);
   if (existing) return { started: false, pid: existing.pid };
@@ -229,7 +235,14 @@ async function startOnce(adapter: ProcessAdapter, pidFile: string): Promise<Star
     spawned = true;
     children.set(pidFile, { pid, exited });
     const stat = readProcStat(pid);
-    const record: PidRecord = { pid, startTicks: stat?.startTicks ?? -1, command: adapter.command, startedAt: new Date().toISOString(), logOffset };
+    const record: PidRecord = {
+      pid,
+      startTicks: stat?.startTicks ?? -1,
+      command: adapter.command,
+      startedAt: new Date().toISOString(),
+      logOffset,
+      ...(startedBy === undefined ? {} : { startedBy }),
+    };
     await writeFileAtomic(pidFile, JSON.stringify(record) + '\n');
     await fs.rm(startMarkerOf(pidFile), { force: true });
     return { started: true, pid };
