@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readProcStat } from '../domain/adapters/process';
+import { liveProcStat } from '../domain/adapters/process';
 import { freePortInRange } from '../scripts/ports';
 import { GiveUp, spawnTs, waitFor, type Spawned } from './helpers';
 
@@ -35,8 +35,12 @@ export function componentPid(home: string, id: string): number {
 
 /** Running, and not a zombie (a process orphaned by an exited stack may wait unreaped). */
 export function alive(pid: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
+  return liveProcStat(pid) !== undefined;
+}
+
+/** The pid of one line of processesOf. */
+export function pidOfLine(line: string): number {
+  return Number(line.trim().split(/\s+/)[0]);
 }
 
 /**
@@ -60,7 +64,7 @@ export async function down(started: Spawned, home: string, survivors: number[] =
   process.kill(-started.proc.pid!, 'SIGTERM');
   const code = await started.exited;
   assert.equal(code, 0, started.output.slice(-10).join('\n'));
-  const left = () => processesOf(home).filter((line) => !survivors.includes(Number(line.trim().split(/\s+/)[0])));
+  const left = () => processesOf(home).filter((line) => !survivors.includes(pidOfLine(line)));
   await waitFor('no process of the stack left', 10_000, () => left().length === 0).catch(() => {
     assert.deepEqual(left(), [], 'processes left behind');
   });

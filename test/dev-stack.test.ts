@@ -17,7 +17,7 @@ import { MendClient } from '../client';
 import { supervisorState } from '../client/supervisors';
 import { recoveryWorkflowId, supervisorWorkflowId } from '../core/constants';
 import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-child';
-import { alive, componentPid, down, killIfAlive, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
+import { alive, componentPid, down, killIfAlive, pidOfLine, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
 import { httpStatus, runCli, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
 describe('the dev stack (npm start)', () => {
@@ -145,13 +145,7 @@ describe('the dev stack (npm start)', () => {
     if (!stack || stack.proc.exitCode !== null) stack = await up(env);
     const stackPids = () => JSON.parse(readFileSync(path.join(home, 'run', 'dev-stack.json'), 'utf8')) as Record<string, number>;
     // The worker and the Temporal server as ps sees them: processes of this stack.
-    const pidOf = (what: string) =>
-      Number(
-        processesOf(home)
-          .find((line) => line.includes(what))
-          ?.trim()
-          .split(/\s+/)[0],
-      );
+    const pidOf = (what: string) => pidOfLine(processesOf(home).find((line) => line.includes(what)) ?? '');
     const workerPid = pidOf('workers/main.ts');
     const temporalPid = pidOf('server start-dev');
     assert.ok(workerPid > 0 && temporalPid > 0, processesOf(home).join('\n'));
@@ -212,7 +206,7 @@ describe('the dev stack (npm start)', () => {
     } finally {
       await client.close();
     }
-    const before = processesOf(home).map((line) => Number(line.trim().split(/\s+/)[0]));
+    const before = processesOf(home).map(pidOfLine);
     for (const pid of before) killIfAlive(pid);
     await stack.exited;
     await waitFor('every process of the stack gone', 10_000, () => before.every((pid) => !alive(pid)));

@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { readProcStat } from './proc-stat';
+import { liveProcStat } from './proc-stat';
 
 /** What to start: detached, in its own process group, output appended to `logFile`. */
 export interface LaunchSpec {
@@ -138,8 +138,7 @@ function forget(l: Launcher): void {
 
 /** Whether `pid` runs: not gone, not a zombie (/proc, read-only). */
 function running(pid: number | undefined): boolean {
-  const state = pid === undefined ? undefined : readProcStat(pid)?.state;
-  return state !== undefined && state !== 'Z' && state !== 'X';
+  return pid !== undefined && liveProcStat(pid) !== undefined;
 }
 
 /** Nothing asked of it: it does not hold this process open. */

@@ -17,3 +17,9 @@ export function readProcStat(pid: number): ProcStat | undefined {
     return undefined;
   }
 }
+
+/** The pid's stat while it runs: undefined when it is gone, or exited and not yet reaped (a zombie). */
+export function liveProcStat(pid: number): ProcStat | undefined {
+  const stat = readProcStat(pid);
+  return stat && stat.state !== 'Z' && stat.state !== 'X' ? stat : undefined;
+}

@@ -8,9 +8,9 @@ import path from 'node:path';
 import type { Adapter, ProcessAdapter } from '../../core/schemas';
 import { createKeyedTurns } from '../keyed-turns';
 import { launch, LaunchError, LauncherGoneError, type ProcessExit } from './launcher-client';
-import { readProcStat } from './proc-stat';
+import { liveProcStat, readProcStat } from './proc-stat';
 
-export { readProcStat, type ProcStat } from './proc-stat';
+export { liveProcStat, readProcStat, type ProcStat } from './proc-stat';
 
 export interface PidRecord {
   pid: number;
@@ -34,8 +34,7 @@ export class CommandNotFoundError extends Error {
 
 /** True while the recorded process runs: same pid, same start time, not a zombie. */
 export function isAlive(record: PidRecord): boolean {
-  const stat = readProcStat(record.pid);
-  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.startTicks === record.startTicks;
+  return liveProcStat(record.pid)?.startTicks === record.startTicks;
 }
 
 /**
@@ -161,8 +160,8 @@ export function unrecordedProcess(pidFile: string): PidRecord | undefined {
       continue;
     }
     if (!`\0${environ}`.includes(marker)) continue;
-    const stat = readProcStat(pid);
-    if (!stat || stat.state === 'Z' || stat.state === 'X') continue;
+    const stat = liveProcStat(pid);
+    if (!stat) continue;
     return { pid, startTicks: stat.startTicks, command: [], startedAt: new Date(processStartedAtMs(stat.startTicks) ?? Date.now()).toISOString() };
   }
   return undefined;
