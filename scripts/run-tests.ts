@@ -17,7 +17,7 @@
  * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -32,7 +32,9 @@ import {
   durationsFile,
   fileDurations,
   formatSummary,
+  groupScript,
   loadDurations,
+  packFiles,
   readSummaryLine,
   saveDurations,
   slowestFirst,
@@ -47,6 +49,12 @@ const ROOT = path.resolve(__dirname, '..');
  * on a process coming up, on a timer), so more files than cores keeps the machine busy.
  */
 const DEFAULT_CONCURRENCY = 6;
+
+/**
+ * The concurrent lane's files share concurrency × this many processes: fewer means less start-up CPU,
+ * more means an error in the measured durations leaves less of the lane running alone at its end.
+ */
+const PROCESSES_PER_SLOT = 3;
 
 /**
  * Files at a time in the heavy lane. Its three files (chaos ~2.5 min, the two dev-stack files ~1
@@ -156,6 +164,8 @@ interface Lane {
   name: string;
   files: TestFile[];
   concurrency: number;
+  /** Files share this many processes (packFiles); unset: a process per file. */
+  processes?: number;
 }
 
 /** The `node --test` children still running, each the leader of its own process group. */
@@ -193,11 +203,28 @@ interface LaneResult {
 }
 
 /**
+ * What the lane's `node --test` runs: its files, or, where they share processes, one script per
+ * group in `work` that loads the group's files (a group of one is its file).
+ */
+function laneEntries(lane: Lane, work: string): string[] {
+  if (!lane.processes) return lane.files.map((f) => f.path);
+  return packFiles(lane.files, loadDurations(durationsFile()), lane.processes).map((group, i) => {
+    if (group.length === 1) return group[0]!.path;
+    const script = path.join(work, `${lane.name}-${String(i + 1).padStart(2, '0')}.test.cjs`);
+    writeFileSync(script, groupScript(group.map((f) => path.join(ROOT, f.path))));
+    return script;
+  });
+}
+
+/**
  * One `node --test` over the lane's files; its counters are kept. Its spec output passes through
  * as it comes (`live`), or in one block at the end, so that two lanes' lines do not interleave.
  */
 function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean): Promise<LaneResult> {
-  const heading = `test harness: ${lane.name} lane, ${lane.files.length} file${lane.files.length === 1 ? '' : 's'}, ${lane.concurrency} at a time`;
+  const entries = laneEntries(lane, work);
+  const files = `${lane.files.length} file${lane.files.length === 1 ? '' : 's'}`;
+  const processes = entries.length === lane.files.length ? '' : ` in ${entries.length} processes`;
+  const heading = `test harness: ${lane.name} lane, ${files}${processes}, ${lane.concurrency} at a time`;
   console.log(live ? heading : `${heading} (its output follows when it ends)`);
   const held: string[] = [];
   const timings = path.join(work, `timings-${lane.name}.jsonl`);
@@ -211,7 +238,7 @@ function runLane(lane: Lane, env: NodeJS.ProcessEnv, work: string, live: boolean
     `--test-reporter=${path.join(__dirname, 'test-timing-reporter.mjs')}`,
     `--test-reporter-destination=${timings}`,
   );
-  args.push(...lane.files.map((f) => f.path));
+  args.push(...entries);
   // Its own process group, so that a signal to the harness stops it and every test file it runs (see stopLanes).
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   lanesRunning.add(child);
@@ -300,6 +327,7 @@ async function main(): Promise<number> {
           known,
         ),
         concurrency: opts.concurrency,
+        processes: opts.concurrency * PROCESSES_PER_SLOT,
       },
       {
         name: 'heavy',

@@ -7,18 +7,26 @@
  * workers, killed on a clock: the chaos suite, the dev stack); they run in a lane of their own,
  * beside the concurrent one and from the start, two at a time, so that no more than two such
  * stacks load the machine at once and none waits behind the many short files.
+ *
+ * In the concurrent lane, files share processes (packFiles): a test file's process costs about a
+ * CPU-second before its first test (node, the TypeScript hook, the Temporal client's gRPC and
+ * protobuf code, the first worker's native runtime), and the suite is CPU-bound. Files that measure
+ * their own process (its heap, say) carry `// test-lane: alone — <why>` and keep one of their own.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 export const HEAVY_MARKER = /^\/\/ test-lane: heavy\b/m;
+export const ALONE_MARKER = /^\/\/ test-lane: alone\b/m;
 
 export interface TestFile {
   /** Relative to the repository root, e.g. test/saga.test.ts. */
   path: string;
   /** Carries the heavy marker: runs in the heavy lane. */
   heavy: boolean;
+  /** Carries the alone marker: never shares its process with another file. */
+  alone: boolean;
 }
 
 /** test/*.test.ts whose names contain one of `filter` (all when empty), with their lane. */
@@ -29,7 +37,8 @@ export function discoverTestFiles(root: string, filter: string[]): TestFile[] {
     .sort()
     .map((f) => {
       const rel = path.join('test', f);
-      return { path: rel, heavy: HEAVY_MARKER.test(readFileSync(path.join(root, rel), 'utf8')) };
+      const text = readFileSync(path.join(root, rel), 'utf8');
+      return { path: rel, heavy: HEAVY_MARKER.test(text), alone: ALONE_MARKER.test(text) };
     });
 }
 
@@ -40,6 +49,59 @@ export function discoverTestFiles(root: string, filter: string[]): TestFile[] {
 export function slowestFirst(files: TestFile[], durations: Record<string, number>): TestFile[] {
   const known = (f: TestFile) => durations[f.path] ?? Number.POSITIVE_INFINITY;
   return [...files].sort((a, b) => known(b) - known(a) || a.path.localeCompare(b.path));
+}
+
+/**
+ * Splits files into `processes` groups of about equal length (by the last measured durations; a
+ * file never measured counts as an average one), each run by one process, one file after another:
+ * the longest first, each into the group with the least so far. An alone file is a group of its own.
+ * Groups come slowest first, like files in slowestFirst.
+ */
+export function packFiles(files: TestFile[], durations: Record<string, number>, processes: number): TestFile[][] {
+  const known = files.map((f) => durations[f.path]).filter((ms): ms is number => ms !== undefined);
+  const average = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1;
+  const length = (f: TestFile) => durations[f.path] ?? average;
+  const groups: Array<{ files: TestFile[]; ms: number }> = [];
+  const shared: typeof groups = [];
+  for (const f of slowestFirst(files, durations)) {
+    if (f.alone) {
+      groups.push({ files: [f], ms: length(f) });
+      continue;
+    }
+    if (shared.length < processes) {
+      const group = { files: [f], ms: length(f) };
+      shared.push(group);
+      groups.push(group);
+      continue;
+    }
+    const least = shared.reduce((a, b) => (b.ms < a.ms ? b : a));
+    least.files.push(f);
+    least.ms += length(f);
+  }
+  return groups.sort((a, b) => b.ms - a.ms).map((g) => g.files);
+}
+
+/**
+ * The script a process of a group runs: each file of the group in turn (node:test runs the top-level
+ * tests of one process one after another). A file that does not load fails as a test named for it,
+ * and the others still run.
+ */
+export function groupScript(absolutePaths: string[]): string {
+  return [
+    "'use strict';",
+    '// Test files sharing one process (scripts/test-lanes.ts packFiles).',
+    "const { test } = require('node:test');",
+    `for (const file of ${JSON.stringify(absolutePaths)}) {`,
+    '  try {',
+    '    require(file);',
+    '  } catch (err) {',
+    '    test(`${file} loads`, () => {',
+    '      throw err;',
+    '    });',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }
 
 export function durationsFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -72,6 +134,7 @@ export function fileDurations(root: string, jsonLines: string): Record<string, n
     if (!line.trim()) continue;
     const { file, ms } = JSON.parse(line) as { file: string; ms: number };
     const rel = path.relative(root, file);
+    if (rel.startsWith('..')) continue; // a test of a group's own script (a file that did not load)
     out[rel] = (out[rel] ?? 0) + ms;
   }
   return out;
