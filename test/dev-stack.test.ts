@@ -89,10 +89,11 @@ describe('the dev stack (npm start)', () => {
     assert.match(run.stdout, /api: recovered in /);
     assert.equal(await httpStatus(`http://127.0.0.1:${api.port}/healthz`), 200);
 
-    // The same through the HTTP API, as an operator with curl would.
+    // The same through the HTTP API, as an operator with curl would: a restart of web, which is
+    // healthy (killed first, its supervisor could start its own recovery before this request, a 409).
     const web = services[2]!;
-    const webPid = JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
-    killIfAlive(webPid);
+    const webPid = () => JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
+    const webPidBefore = webPid();
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, {
       method: 'POST',
@@ -109,6 +110,7 @@ describe('the dev stack (npm start)', () => {
       return d.status === 'COMPLETED' && d;
     });
     assert.equal(done.result?.outcome, 'recovered');
+    assert.notEqual(webPid(), webPidBefore, 'the run restarted web');
     assert.equal(await httpStatus(`http://127.0.0.1:${web.port}/healthz`), 200);
 
     // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
