@@ -1,4 +1,6 @@
+import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /**
  * A TCP port free on loopback right now, for a server to listen on: picked at random below the
@@ -11,11 +13,29 @@ import net from 'node:net';
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
     const port = await freePortInRange(LISTEN_PORTS.low, LISTEN_PORTS.high, host);
-    if (handedOut.has(port)) continue;
+    if (handedOut.has(port) || !reservedAcrossProcesses(port)) continue;
     handedOut.add(port);
     return port;
   }
   throw new Error(`no free port between ${LISTEN_PORTS.low} and ${LISTEN_PORTS.high} on ${host} that this process has not handed out`);
+}
+
+/**
+ * The test runner's processes (test files running at once, and what they start) share a folder,
+ * MEND_TEST_PORTS, holding a file per port handed out, created exclusively: a port one picked and
+ * has not bound yet (a service started later in its test) is never picked by another. Seen without
+ * it: a service that failed with EADDRINUSE while its recovery's probe was answered by another
+ * file's service on the same port. Outside the runner (no MEND_TEST_PORTS), every port is taken as free.
+ */
+function reservedAcrossProcesses(port: number): boolean {
+  const dir = process.env.MEND_TEST_PORTS;
+  if (!dir) return true;
+  try {
+    closeSync(openSync(path.join(dir, String(port)), 'wx'));
+    return true;
+  } catch {
+    return false; // another process of the run has it (or the folder is gone: the run is over)
+  }
 }
 
 /** Where freePort picks: above the registered ports most tools default to, below the ephemeral range. */

@@ -17,7 +17,7 @@
  * counters (`ℹ tests N`, `ℹ pass N`, `ℹ fail N`, ...) for all lanes together.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -54,7 +54,7 @@ const DEFAULT_CONCURRENCY = 6;
  * The concurrent lane's files share concurrency × this many processes: fewer means less start-up CPU,
  * more means an error in the measured durations leaves less of the lane running alone at its end.
  */
-const PROCESSES_PER_SLOT = 3;
+const PROCESSES_PER_SLOT = 2;
 
 /**
  * Files at a time in the heavy lane. Its three files (chaos ~2.5 min, the two dev-stack files ~1
@@ -311,12 +311,16 @@ async function main(): Promise<number> {
     const what = 'serverVersion' in server ? `the Temporal server ${server.serverVersion} on PostgreSQL` : `Temporal ${binary.version} (${binary.source})`;
     console.log(`test harness: ${what} at ${server.address}, workflows bundled, ready in ${Date.now() - t0}ms`);
 
+    // A file per port a test process hands out (scripts/ports.ts): no two pick the same one.
+    const testPorts = path.join(work, 'ports');
+    mkdirSync(testPorts);
     const env = {
       ...process.env,
       MEND_TEST_TEMPORAL_ADDRESS: server.address,
       MEND_WORKFLOW_BUNDLE: bundlePath,
       TEMPORAL_CLI_PATH: binary.path,
       MEND_TEST_WORK: work,
+      MEND_TEST_PORTS: testPorts,
     };
     const known = loadDurations(durationsFile());
     const lanes: Lane[] = [
