@@ -61,24 +61,20 @@ export function packFiles(files: TestFile[], durations: Record<string, number>, 
   const known = files.map((f) => durations[f.path]).filter((ms): ms is number => ms !== undefined);
   const average = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 1;
   const length = (f: TestFile) => durations[f.path] ?? average;
-  const groups: Array<{ files: TestFile[]; ms: number }> = [];
-  const shared: typeof groups = [];
-  for (const f of slowestFirst(files, durations)) {
-    if (f.alone) {
-      groups.push({ files: [f], ms: length(f) });
-      continue;
+  const alone = files.filter((f) => f.alone).map((f) => ({ files: [f], ms: length(f) }));
+  const shared: Array<{ files: TestFile[]; ms: number }> = [];
+  for (const f of slowestFirst(
+    files.filter((f) => !f.alone),
+    durations,
+  )) {
+    if (shared.length < processes) shared.push({ files: [f], ms: length(f) });
+    else {
+      const least = shared.reduce((a, b) => (b.ms < a.ms ? b : a));
+      least.files.push(f);
+      least.ms += length(f);
     }
-    if (shared.length < processes) {
-      const group = { files: [f], ms: length(f) };
-      shared.push(group);
-      groups.push(group);
-      continue;
-    }
-    const least = shared.reduce((a, b) => (b.ms < a.ms ? b : a));
-    least.files.push(f);
-    least.ms += length(f);
   }
-  return groups.sort((a, b) => b.ms - a.ms).map((g) => g.files);
+  return [...alone, ...shared].sort((a, b) => b.ms - a.ms).map((g) => g.files);
 }
 
 /**
