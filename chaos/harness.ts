@@ -666,10 +666,17 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
           const order = want === 'service-kill' ? (['service-kill', 'sink-down'] as const) : (['sink-down', 'service-kill'] as const);
           for (const kind of order) {
             if (!fastKinds.some(([k]) => k === kind)) continue;
+            // Claimed before the injection's await, given back if there was nothing to hit: claimed
+            // after it, the slow lane could take the last of the budget meanwhile (13 faults of 12).
+            // Checked again here: the other kind's try may have awaited.
+            if (budgetLeft() <= slowFirsts.length) break;
+            injectionsClaimed++;
             // A free target only: not hit again before its last fault's recovery was seen.
             const detail = kind === 'service-kill' ? await killService() : await takeSinkDown();
-            if (detail === undefined) continue;
-            injectionsClaimed++;
+            if (detail === undefined) {
+              injectionsClaimed--;
+              continue;
+            }
             if (fastFirsts[0] === kind) fastFirsts.shift();
             count(kind, detail, 25);
             break;
