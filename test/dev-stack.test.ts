@@ -66,7 +66,7 @@ describe('the dev stack (npm start)', () => {
     for (const s of services) assert.equal(await httpStatus(`http://127.0.0.1:${s.port}/healthz`), 200, `${s.id} healthy`);
 
     const api = services[1]!;
-    const pid = JSON.parse(execFileSync('cat', [path.join(home, 'run/api.pid')], { encoding: 'utf8' })).pid as number;
+    const pid = componentPid(home, 'api');
     process.kill(pid, 'SIGKILL');
     // The stack reconciled the health schedules: api's supervisor recovers it with no human action
     // (after its startup grace, if the kill fell within it), as a run triggered by the schedule.
@@ -92,8 +92,7 @@ describe('the dev stack (npm start)', () => {
     // The same through the HTTP API, as an operator with curl would: a restart of web, which is
     // healthy (killed first, its supervisor could start its own recovery before this request, a 409).
     const web = services[2]!;
-    const webPid = () => JSON.parse(execFileSync('cat', [path.join(home, 'run/web.pid')], { encoding: 'utf8' })).pid as number;
-    const webPidBefore = webPid();
+    const webPidBefore = componentPid(home, 'web');
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const started = await fetch(`http://127.0.0.1:${apiPort}/v1/runs`, {
       method: 'POST',
@@ -110,7 +109,7 @@ describe('the dev stack (npm start)', () => {
       return d.status === 'COMPLETED' && d;
     });
     assert.equal(done.result?.outcome, 'recovered');
-    assert.notEqual(webPid(), webPidBefore, 'the run restarted web');
+    assert.notEqual(componentPid(home, 'web'), webPidBefore, 'the run restarted web');
     assert.equal(await httpStatus(`http://127.0.0.1:${web.port}/healthz`), 200);
 
     // The CLI through the stack's API (MEND_URL, MEND_TOKEN), with no Temporal address of its own.
