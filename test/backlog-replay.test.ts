@@ -207,10 +207,13 @@ describe('backlog replay', { concurrency: true }, () => {
       assert.equal(new Set(batches).size, batches.length, 'no batch interleaved with another');
       for (const b of batches) assert.ok(items.filter((i) => i.batch === b).length <= spool.batchSize);
 
-      const s = await waitFor('the status to count every delivery', 10_000, async () => {
+      // An item whose post went through but whose verify timed out (a loaded machine) is found at the
+      // sink on its next try and counted as already there: together the two count every item once.
+      const s = await waitFor('the status to count every delivery', 30_000, async () => {
         const st = await statusOf(spool);
-        return st.totals.delivered === 1000 && st;
+        return st.totals.delivered + st.totals.already === 1000 && st;
       });
+      if (s.totals.already > 0) console.log(`# ${s.totals.already} of the 1,000 were confirmed on a later try`);
       assert.equal(s.counts.pending, 0);
       assert.equal(s.counts.failed, 0);
       assert.equal(s.lastHour.delivered, 1000);
