@@ -93,10 +93,10 @@ export const PROD_LANE = [
 ];
 
 /**
- * How each test file's node is started (see runLane): TypeScript through scripts/test-ts-hook.js,
- * esbuild with a compile cache on disk, lighter than tsx for the ~1,000 modules each file loads.
+ * How each test file's node is started (see runLane): TypeScript through bin/ts-hook.js (as the
+ * installed command), esbuild with a compile cache on disk, lighter than tsx for the ~1,000 modules each file loads.
  */
-const TEST_NODE_ARGS = ['--require', path.join(__dirname, 'test-ts-hook.js')];
+const TEST_NODE_ARGS = ['--require', path.join(ROOT, 'bin', 'ts-hook.js')];
 
 interface Options {
   prod: boolean;

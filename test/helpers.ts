@@ -128,12 +128,12 @@ export interface Spawned {
 
 /**
  * How the processes the tests start (workers, agents, the dev stack) load TypeScript: the hook the
- * test files' own processes use (scripts/test-ts-hook.js: esbuild, as tsx, with a compile cache on
- * disk), not `--import tsx`: half a CPU-second less per start (tsx's ESM loader thread, and its CommonJS
- * hook reading every JavaScript file of node_modules), for the same compiled code. What runs through
- * tsx as users run it stays so: bin/mend (runMendBinary), the dev stack's children, `mend runbook test`.
+ * test files' own processes and the installed command use (bin/ts-hook.js: esbuild, as tsx, with a
+ * compile cache on disk), not `--import tsx`: half a CPU-second less per start (tsx's ESM loader thread,
+ * and its CommonJS hook reading every JavaScript file of node_modules), for the same compiled code.
+ * What runs through tsx as users run it stays so: the dev stack's children, `mend runbook test`'s test files.
  */
-export const TEST_TS_LOADER: readonly string[] = ['--require', path.join(ROOT, 'scripts', 'test-ts-hook.js')];
+export const TEST_TS_LOADER: readonly string[] = ['--require', path.join(ROOT, 'bin', 'ts-hook.js')];
 
 /**
  * Spawns `node <TEST_TS_LOADER> <script> [args]` from the repo root, collecting its output; a plain
