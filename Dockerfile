@@ -1,5 +1,6 @@
 # mend's worker and API image (docker-compose.yml runs it twice: the worker by default, the API
-# with `node --import tsx api/main.ts`). TypeScript runs through tsx, a runtime dependency.
+# with `node --require ./bin/ts-hook.js api/main.ts`). TypeScript is compiled as it loads by bin/ts-hook.js
+# (esbuild, a runtime dependency), its compile cache in the container's /tmp.
 FROM node:20-bookworm-slim
 
 WORKDIR /app
@@ -32,4 +33,4 @@ RUN mkdir -p /var/lib/mend \
 
 USER node
 
-CMD ["node", "--import", "tsx", "workers/main.ts"]
+CMD ["node", "--require", "./bin/ts-hook.js", "workers/main.ts"]

@@ -59,6 +59,7 @@ import { freePort } from '../scripts/ports';
 import { startProdTemporal, type ProdTemporal } from '../scripts/prod-temporal';
 import { startDevServer, type DevServer } from '../scripts/temporal-server';
 import { quietLogger } from '../scripts/quiet-logger';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 const QUEUE = 'chaos';
@@ -254,7 +255,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const workerLog = path.join(dir, 'worker.log');
 
   const startWorker = async (): Promise<Worker> => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+    const proc = spawn(process.execPath, [...TS_HOOK_ARGS, path.join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -318,7 +319,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   let agent: Worker | undefined;
   let unexpectedAgentExits = 0;
   const startAgent = async (): Promise<Worker> => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/agent.ts'), '--host', AGENT_HOST], {
+    const proc = spawn(process.execPath, [...TS_HOOK_ARGS, path.join(ROOT, 'workers/agent.ts'), '--host', AGENT_HOST], {
       cwd: ROOT,
       env: { ...process.env, MEND_TEMPORAL_ADDRESS: server!.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,7 +2,7 @@
 import type { Command } from '@commander-js/extra-typings';
 import { HostIdSchema } from '../core/schemas';
 import { CliError, EXIT } from './errors';
-import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
+import { AGENT_NODE_ARGS } from '../workers/node-args';
 import { runForeground } from './foreground';
 
 export function addAgentCommand(program: Command): void {

@@ -1,11 +1,12 @@
 /**
  * mend's long-running processes (worker, API, agent) run from the CLI in the foreground: a child
- * `node --import tsx <mend>/<script>`, so they work the same from a checkout and from an installed
- * package (node_modules/mend). The child runs in mend's own folder, where tsx is found; the file
+ * `node --require ./bin/ts-hook.js <mend>/<script>`, so they work the same from a checkout and from an installed
+ * package (node_modules/mend). The child runs in mend's own folder, where the hook is found; the file
  * settings the caller gave, or their defaults, are made absolute first so they stay the caller's.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -28,7 +29,7 @@ export function absolutePathSettings(env: NodeJS.ProcessEnv, cwd: string): NodeJ
 }
 
 /** Runs `script` (relative to mend's root; `nodeArgs`: how node loads it) until it exits, passing on stop signals; resolves its exit code. */
-export async function runForeground(script: string, args: string[] = [], nodeArgs: string[] = ['--import', 'tsx']): Promise<number> {
+export async function runForeground(script: string, args: string[] = [], nodeArgs: readonly string[] = TS_HOOK_ARGS): Promise<number> {
   const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, script), ...args], {
     cwd: ROOT,
     stdio: 'inherit',

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -77,7 +78,7 @@ export class RestartingChild {
 
   private spawn(): void {
     const { name, script, env, output } = this.opts;
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...TS_HOOK_ARGS, path.join(ROOT, script)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.startedAt = Date.now();
     // A failed spawn (no exit follows) is said, not thrown: the stack's other processes stay up.

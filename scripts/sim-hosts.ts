@@ -10,7 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { GiveUp, waitFor as waitUntil } from './wait-for';
-import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
+import { AGENT_NODE_ARGS } from '../workers/node-args';
 
 const ROOT = path.resolve(__dirname, '..');
 const waitFor: typeof waitUntil = (what, timeoutMs, check) => waitUntil(what, timeoutMs, check, 50);
@@ -77,7 +77,7 @@ export async function startSimHost(
   home: string,
   address: string,
   env: Record<string, string> = {},
-  /** How the agent's node loads TypeScript: as `mend agent` does (the benchmarks measure that), or the tests' lighter hook. */
+  /** The agent's node flags (default: `mend agent`'s own). */
   nodeArgs: readonly string[] = AGENT_NODE_ARGS,
 ): Promise<SimHost> {
   const holder = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'sleep', 'infinity'], { stdio: 'ignore' });

@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../core/constants';
 import { SETTINGS_SCOPE, SettingsSchema } from '../core/settings';
 import { TEMPORAL_SERVER_VERSION } from '../scripts/ensure-temporal-server';
-import { AGENT_NODE_ARGS } from '../workers/agent-node-args';
+import { AGENT_NODE_ARGS, TS_HOOK_ARGS } from '../workers/node-args';
 import { CONFIG_DIR, CONFIG_ENV, DYNAMIC_CONFIG_FILE, LOCATION_SETTINGS, NAMESPACE_RETENTION_HOURS, SERVER_SETTINGS } from '../scripts/prod-temporal';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -191,7 +191,7 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
       ['mend-api', 'api/main.ts'],
     ] as const) {
       const cmd = commandText(service(name));
-      assert.match(cmd, /node --import tsx /, `${name} does not run through tsx`);
+      assert.ok(cmd.startsWith(`node ${TS_HOOK_ARGS.join(' ')} `), `${name} does not load mend's TypeScript as mend's processes do: ${cmd}`);
       assert.ok(cmd.includes(entry), `${name} does not run ${entry}`);
       assert.ok(existsSync(path.join(ROOT, entry)), `${entry} does not exist`);
     }
@@ -207,7 +207,7 @@ describe('docker-compose.yml: Temporal on PostgreSQL with the Web UI, the worker
     assert.ok(agent.build, 'the agent is built from this repository');
     assert.ok(agent.profiles?.length, 'a plain `docker compose up` would start an agent next to the central worker');
     const cmd = commandText(agent);
-    // The same node flags as `mend agent` and `npm run agent` (its memory settings: workers/agent-node-args.ts).
+    // The same node flags as `mend agent` and `npm run agent` (its memory settings: workers/node-args.ts).
     assert.ok(cmd.startsWith(`node ${AGENT_NODE_ARGS.join(' ')} workers/agent.ts --host \${MEND_HOST_ID`), cmd);
     assert.ok(existsSync(path.join(ROOT, 'workers/agent.ts')));
     const env = envOf(agent);
@@ -445,7 +445,7 @@ describe('Dockerfile: the image the worker and the API run from', () => {
     assert.match(dockerfile, /^\s*COPY\s+.*\bpackage-lock\.json\b/m, 'package-lock.json is not copied');
     assert.match(dockerfile, /^\s*RUN\s+.*\bnpm ci\b.*--omit=dev/m, 'the image does not install with npm ci --omit=dev');
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    assert.ok(pkg.dependencies.tsx, 'tsx must be a runtime dependency: the image runs TypeScript through it');
+    assert.ok(pkg.dependencies.esbuild, 'esbuild must be a runtime dependency: the image compiles its TypeScript with it (bin/ts-hook.js)');
   });
 
   test('runs as an unprivileged user in production mode, the worker by default', () => {
@@ -453,6 +453,9 @@ describe('Dockerfile: the image the worker and the API run from', () => {
     assert.match(dockerfile, /^ENV NODE_ENV=production\b/m);
     const user = [...dockerfile.matchAll(/^USER\s+(\S+)/gm)].at(-1)?.[1];
     assert.ok(user && user !== 'root' && user !== '0', 'the image runs as root');
-    assert.match(dockerfile, /^CMD \["node", "--import", "tsx", "workers\/main\.ts"\]/m);
+    assert.ok(
+      dockerfile.includes(`CMD ${JSON.stringify(['node', ...TS_HOOK_ARGS, 'workers/main.ts']).replaceAll(',', ', ')}`),
+      "the image does not run workers/main.ts as mend's processes do",
+    );
   });
 });

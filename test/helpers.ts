@@ -17,6 +17,7 @@ import { ProcessAdapterSchema, type Component, type Config, type ProcessAdapter 
 import type { SupervisorState } from '../core/supervision';
 import { readSettings } from '../core/settings';
 import { freePort } from '../scripts/ports';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 import { GiveUp, waitFor } from '../scripts/wait-for';
 import { startAlertSink, type Alert } from './alert-sink';
 import type * as TemporalWorker from '@temporalio/worker';
@@ -126,14 +127,8 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/**
- * How the processes the tests start (workers, agents, the dev stack) load TypeScript: the hook the
- * test files' own processes and the installed command use (bin/ts-hook.js: esbuild, as tsx, with a
- * compile cache on disk), not `--import tsx`: half a CPU-second less per start (tsx's ESM loader thread,
- * and its CommonJS hook reading every JavaScript file of node_modules), for the same compiled code.
- * What runs through tsx as users run it stays so: the dev stack's children, `mend runbook test`'s test files.
- */
-export const TEST_TS_LOADER: readonly string[] = ['--require', path.join(ROOT, 'bin', 'ts-hook.js')];
+/** How the processes the tests start (workers, agents, the dev stack) load TypeScript: as mend's own processes do (workers/node-args.ts). */
+export const TEST_TS_LOADER: readonly string[] = TS_HOOK_ARGS;
 
 /**
  * Spawns `node <TEST_TS_LOADER> <script> [args]` from the repo root, collecting its output; a plain

@@ -17,6 +17,7 @@ import { ValidationError } from '../core/errors';
 import type { RunbookFile } from '../core/runbooks';
 import type { RunbookMeta } from '../kit/meta';
 import type * as BundleInto from './bundle-into';
+import { TS_HOOK_ARGS } from './node-args';
 
 const MEND_ROOT = path.resolve(__dirname, '..');
 const BUNDLER_SCRIPT = path.join(__dirname, 'bundle-workflows.ts');
@@ -86,7 +87,7 @@ export function upToDate(dir: string, manifest: BundleManifest): boolean {
 
 /** The child's reply (its last stdout line), or a failure naming its exit. */
 async function runBundler(request: { runbooks: readonly RunbookFile[]; dir: string; key: string }): Promise<BundlerReply> {
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), BUNDLER_SCRIPT], {
+  const child = spawn(process.execPath, [...TS_HOOK_ARGS, BUNDLER_SCRIPT], {
     cwd: MEND_ROOT,
     stdio: ['pipe', 'pipe', 'inherit'],
     env: process.env,

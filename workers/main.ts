@@ -5,7 +5,7 @@ import { readSettings } from '../core/settings';
 import { installWorkerRuntime } from './logging';
 import { handleStopSignals } from './stop-signals';
 import { createMendWorker } from './worker';
-import { HEAP_GROWING_FLAG } from './agent-node-args';
+import { HEAP_GROWING_FLAG } from './node-args';
 import { runbooksDirOf } from '../client/config';
 import { listRunbookFiles } from '../client/runbooks';
 
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   // mostly reports, sweeps and workflow activations that outlive the young generation). Set before
   // the workflow thread starts, so its heap (the cached workflows) grows the same way. Measured with
   // the scale bench at 1,000 supervisors and a 250-workflow cache: 381-392 MiB RSS against 454-515
-  // without it, CPU unchanged within the load's noise (the agent's own flags: workers/agent-node-args.ts).
+  // without it, CPU unchanged within the load's noise (the agent's own flags: workers/node-args.ts).
   v8.setFlagsFromString(HEAP_GROWING_FLAG);
   const settings = readSettings(process.env);
   const stop = handleStopSignals();

@@ -10,6 +10,7 @@ import { MendClient } from '../../client';
 import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
 import { ROOT, stopGroup, waitUntil } from './util';
+import { TS_HOOK_ARGS } from '../../workers/node-args';
 
 export interface BenchStack {
   server: DevServer;
@@ -36,7 +37,7 @@ export async function startStack(dir: string, opts: { taskQueue?: string; worker
   // The worker's own output goes to a file in `dir`, read when something goes wrong.
   const workerLog = openSync(path.join(dir, 'worker.log'), 'a');
   try {
-    worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+    worker = spawn(process.execPath, [...TS_HOOK_ARGS, path.join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
       env: {
         ...process.env,

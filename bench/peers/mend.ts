@@ -22,6 +22,7 @@ import { ensureTemporal } from '../../scripts/ensure-temporal';
 import { startDevServer, type DevServer } from '../../scripts/temporal-server';
 import { healthy, ROOT, stopGroup, waitUntil } from '../lib/util';
 import { healthUrl, type BenchService, type Peer, type PeerSettings } from './types';
+import { TS_HOOK_ARGS } from '../../workers/node-args';
 
 const QUEUE = 'bench';
 
@@ -109,7 +110,7 @@ export function mendPeer(
       const file = path.join(dir, 'mend.config.yaml');
       writeFileSync(file, lines.join('\n') + '\n');
       config = loadConfigFile(file, { stateDir: home });
-      worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
+      worker = spawn(process.execPath, [...TS_HOOK_ARGS, path.join(ROOT, 'workers/main.ts')], {
         cwd: ROOT,
         env: { ...process.env, MEND_TEMPORAL_ADDRESS: server.address, MEND_TASK_QUEUE: QUEUE, MEND_HOME: home, MEND_LOG_LEVEL: 'warn' },
         stdio: 'ignore',
