@@ -50,7 +50,7 @@ export function listRunbookFiles(dir: string): RunbookFile[] {
 export function loadRunbookMeta(runbook: RunbookFile): RunbookMeta {
   let mod: { default?: { runbook?: RunbookMeta } };
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a user's .ts file, loaded through tsx's require hook
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a user's .ts file, loaded through mend's TypeScript hook (bin/ts-hook.js)
     mod = require(runbook.file) as typeof mod;
   } catch (err) {
     throw new ValidationError(runbook.file, [`cannot load: ${(err as Error).message.split('\n')[0]}`]);
