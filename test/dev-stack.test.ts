@@ -20,6 +20,13 @@ import { DEFAULT_RESTART_POLICY, nextRestartDelay } from '../scripts/restarting-
 import { alive, componentPid, down, killIfAlive, pidOfLine, processesOf, stackPort, stopLeftover, up } from './dev-stack-fixtures';
 import { httpStatus, runCli, sharedServer, tempDir, GiveUp, waitFor, writeDemoConfig, type Spawned } from './helpers';
 
+/**
+ * A stack test that has not ended by then fails, and the hooks stop its stack: a stop or start that
+ * never ends would otherwise hold the whole run (one did, 37 minutes, with every node process of the
+ * run profiled at once). Each takes under a minute on a quiet machine, some 2-3 on a loaded one.
+ */
+const STACK_TEST_LIMIT_MS = 10 * 60_000;
+
 describe('the dev stack (npm start)', () => {
   const dir = tempDir('stack');
   const home = path.join(dir, '.mend');
@@ -34,7 +41,7 @@ describe('the dev stack (npm start)', () => {
   });
   after(() => stopLeftover(stack));
 
-  test('comes up, recovers a killed demo service, and stops leaving nothing running', async () => {
+  test('comes up, recovers a killed demo service, and stops leaving nothing running', { timeout: STACK_TEST_LIMIT_MS }, async () => {
     const { file, services } = await writeDemoConfig(dir, [
       { id: 'store', port: await stackPort() },
       { id: 'api', dependsOn: ['store'], port: await stackPort() },
@@ -125,7 +132,7 @@ describe('the dev stack (npm start)', () => {
     await down(stack, home);
   });
 
-  test('a second start reuses the database and sees the earlier run', async () => {
+  test('a second start reuses the database and sees the earlier run', { timeout: STACK_TEST_LIMIT_MS }, async () => {
     assert.ok(env, 'the first test set the stack up');
     stack = await up(env);
     const client = await MendClient.connect({ address: `127.0.0.1:${env.MEND_TEMPORAL_PORT}` });
@@ -140,7 +147,7 @@ describe('the dev stack (npm start)', () => {
     keepStack = true;
   });
 
-  test('a SIGKILLed worker or API is restarted while the Temporal server and the components keep running', async () => {
+  test('a SIGKILLed worker or API is restarted while the Temporal server and the components keep running', { timeout: STACK_TEST_LIMIT_MS }, async () => {
     assert.ok(env, 'the first test set the stack up');
     // The second start's stack when that test passed; else one of its own.
     if (!stack || stack.proc.exitCode !== null) stack = await up(env);
@@ -188,54 +195,61 @@ describe('the dev stack (npm start)', () => {
     assert.ok(!alive(temporalPid) && !alive(newWorker), 'stopped');
   });
 
-  test('started again after the whole stack was killed (a host crash), its pid watches watch the fleet it starts: no crash, no recovery', async () => {
-    assert.ok(env, 'the first test set the stack up');
-    if (!stack || stack.proc.exitCode !== null) stack = await up(env);
-    const address = `127.0.0.1:${env.MEND_TEMPORAL_PORT}`;
-    // store was never recovered in this file (the first test breaks api and web).
-    const watchOf = async (client: MendClient) =>
-      (await client.temporal.workflow.getHandle(supervisorWorkflowId('store')).describe()).raw.pendingActivities?.find(
-        (a) => a.activityType?.name === 'watchProcess',
-      );
-    let client = await MendClient.connect({ address });
-    try {
-      await waitFor(
-        'store watched',
-        30_000,
-        async () => (await watchOf(client))?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
-      );
-    } finally {
-      await client.close();
-    }
-    const before = processesOf(home).map(pidOfLine);
-    for (const pid of before) killIfAlive(pid);
-    await stack.exited;
-    await waitFor('every process of the stack gone', 10_000, () => before.every((pid) => !alive(pid)));
-
-    const restartedAt = Date.now();
-    stack = await up(env);
-    assert.ok(Date.parse(JSON.parse(readFileSync(path.join(home, 'run', 'store.pid'), 'utf8')).startedAt as string) >= restartedAt, 'the stack started store');
-    client = await MendClient.connect({ address });
-    try {
-      // The watch the kill cut off is retried on the new worker (once its heartbeat timed out) and
-      // watches the process the stack started. Before, the retry took that process for its own restart
-      // of a crash, and store's supervisor recorded a recovery run for it.
-      await waitFor('the cut-off watch retried on the new worker, watching', 60_000, async () => {
-        const watch = await watchOf(client);
-        return (
-          watch?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
-          (watch.attempt ?? 0) >= 2 &&
-          Number(watch.lastStartedTime?.seconds ?? 0) * 1000 >= restartedAt - 1_000
+  test(
+    'started again after the whole stack was killed (a host crash), its pid watches watch the fleet it starts: no crash, no recovery',
+    { timeout: STACK_TEST_LIMIT_MS },
+    async () => {
+      assert.ok(env, 'the first test set the stack up');
+      if (!stack || stack.proc.exitCode !== null) stack = await up(env);
+      const address = `127.0.0.1:${env.MEND_TEMPORAL_PORT}`;
+      // store was never recovered in this file (the first test breaks api and web).
+      const watchOf = async (client: MendClient) =>
+        (await client.temporal.workflow.getHandle(supervisorWorkflowId('store')).describe()).raw.pendingActivities?.find(
+          (a) => a.activityType?.name === 'watchProcess',
         );
-      });
-      const state = await supervisorState(client, 'store');
-      assert.equal(state?.stats.attempted, 0, `store's supervisor recorded no recovery: ${JSON.stringify(state)}`);
-      await assert.rejects(client.temporal.workflow.getHandle(recoveryWorkflowId('store')).describe(), WorkflowNotFoundError, 'no recovery run of store');
-    } finally {
-      await client.close();
-    }
-    await down(stack, home);
-  });
+      let client = await MendClient.connect({ address });
+      try {
+        await waitFor(
+          'store watched',
+          30_000,
+          async () => (await watchOf(client))?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+        );
+      } finally {
+        await client.close();
+      }
+      const before = processesOf(home).map(pidOfLine);
+      for (const pid of before) killIfAlive(pid);
+      await stack.exited;
+      await waitFor('every process of the stack gone', 10_000, () => before.every((pid) => !alive(pid)));
+
+      const restartedAt = Date.now();
+      stack = await up(env);
+      assert.ok(
+        Date.parse(JSON.parse(readFileSync(path.join(home, 'run', 'store.pid'), 'utf8')).startedAt as string) >= restartedAt,
+        'the stack started store',
+      );
+      client = await MendClient.connect({ address });
+      try {
+        // The watch the kill cut off is retried on the new worker (once its heartbeat timed out) and
+        // watches the process the stack started. Before, the retry took that process for its own restart
+        // of a crash, and store's supervisor recorded a recovery run for it.
+        await waitFor('the cut-off watch retried on the new worker, watching', 60_000, async () => {
+          const watch = await watchOf(client);
+          return (
+            watch?.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED &&
+            (watch.attempt ?? 0) >= 2 &&
+            Number(watch.lastStartedTime?.seconds ?? 0) * 1000 >= restartedAt - 1_000
+          );
+        });
+        const state = await supervisorState(client, 'store');
+        assert.equal(state?.stats.attempted, 0, `store's supervisor recorded no recovery: ${JSON.stringify(state)}`);
+        await assert.rejects(client.temporal.workflow.getHandle(recoveryWorkflowId('store')).describe(), WorkflowNotFoundError, 'no recovery run of store');
+      } finally {
+        await client.close();
+      }
+      await down(stack, home);
+    },
+  );
 });
 
 describe('restart backoff of the dev stack children', () => {
