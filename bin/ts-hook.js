@@ -1,12 +1,12 @@
-// How mend loads its own TypeScript: the installed command (bin/mend), the test files' processes
-// (`node --require bin/ts-hook.js`, see scripts/run-tests.ts) and the workers and agents they start
-// (test/helpers.ts TEST_TS_LOADER). Each .ts file is compiled by esbuild with this package's
-// tsconfig, as tsx does, and kept in a cache on disk keyed by its content, so that a file compiles
-// once until it changes. Leaner than tsx's CommonJS hook, which also reads every JavaScript file of
-// node_modules to see whether it needs compiling, and starts an ESM loader: `mend components --help`
-// takes 0.8 s and 0.9 CPU-s through this hook against 1.3 s and 1.5 CPU-s through tsx (2 cores,
-// quiet). The dev stack's children and `mend runbook test`'s test files still run through tsx.
-// Plain JavaScript: it is what makes TypeScript load.
+// How mend loads its own TypeScript: the installed command (bin/mend), every process of mend's own
+// (workers/node-args.ts TS_HOOK_ARGS: npm start and its children, workers, agents, the workflow
+// bundler) and the test files' processes (scripts/run-tests.ts). Each .ts file is compiled by
+// esbuild with this package's tsconfig, as tsx does, and kept in a cache on disk keyed by its
+// content, so that a file compiles once until it changes. Leaner than tsx, whose CommonJS hook also
+// reads every JavaScript file of node_modules to see whether it needs compiling, and whose `--import`
+// form starts an ESM loader: `mend components --help` takes 0.8 s and 0.9 CPU-s through this hook
+// against 1.3 s and 1.5 CPU-s through tsx (2 cores, quiet). What users write still runs through tsx
+// (`mend runbook test`'s test files). Plain JavaScript: it is what makes TypeScript load.
 'use strict';
 const { createHash } = require('node:crypto');
 const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
