@@ -439,6 +439,9 @@ describe('Dockerfile: the image the worker and the API run from', () => {
     const missing = [...needed].filter((f) => !copied.has(f) && !copied.has('.'));
     assert.deepEqual(missing, [], `the Dockerfile does not COPY ${missing.join(', ')}`);
     assert.ok(copied.has('mend.config.yaml'), 'the Dockerfile does not COPY mend.config.yaml (MEND_CONFIG in docker-compose.yml)');
+    // What every container's node loads first (TS_HOOK_ARGS), and the compiler options it reads.
+    for (const file of ['bin', 'tsconfig.json'])
+      assert.ok(copied.has(file) || copied.has('.'), `the Dockerfile does not COPY ${file} (bin/ts-hook.js loads the TypeScript)`);
   });
 
   test('installs the locked production dependencies with npm ci', () => {
