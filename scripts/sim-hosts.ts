@@ -71,15 +71,7 @@ const exitOf = (proc: ChildProcess) =>
  * Starts the namespace of host `id`; its agent polls `<queue>/host/<id>` of the server at `address`
  * with MEND_HOME `home` (and `env` on top, e.g. MEND_LOG_LEVEL).
  */
-export async function startSimHost(
-  id: string,
-  queue: string,
-  home: string,
-  address: string,
-  env: Record<string, string> = {},
-  /** The agent's node flags (default: `mend agent`'s own). */
-  nodeArgs: readonly string[] = AGENT_NODE_ARGS,
-): Promise<SimHost> {
+export async function startSimHost(id: string, queue: string, home: string, address: string, env: Record<string, string> = {}): Promise<SimHost> {
   const holder = spawn('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', 'sleep', 'infinity'], { stdio: 'ignore' });
   const nsPid = await waitFor(`namespace of host ${id}`, 10_000, () => childrenOf(holder.pid!)[0]);
   const host: SimHost = {
@@ -90,7 +82,19 @@ export async function startSimHost(
       const agentEnv = { ...process.env, MEND_TEMPORAL_ADDRESS: address, MEND_TASK_QUEUE: queue, MEND_HOME: home, ...env };
       const proc = spawn(
         'nsenter',
-        ['--target', String(nsPid), '--pid', '--mount', `--wd=${ROOT}`, '--', process.execPath, ...nodeArgs, path.join(ROOT, 'workers/agent.ts'), '--host', id],
+        [
+          '--target',
+          String(nsPid),
+          '--pid',
+          '--mount',
+          `--wd=${ROOT}`,
+          '--',
+          process.execPath,
+          ...AGENT_NODE_ARGS,
+          path.join(ROOT, 'workers/agent.ts'),
+          '--host',
+          id,
+        ],
         {
           cwd: ROOT,
           env: agentEnv,

@@ -127,15 +127,12 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** How the processes the tests start (workers, agents, the dev stack) load TypeScript: as mend's own processes do (workers/node-args.ts). */
-export const TEST_TS_LOADER: readonly string[] = TS_HOOK_ARGS;
-
 /**
- * Spawns `node <TEST_TS_LOADER> <script> [args]` from the repo root, collecting its output; a plain
+ * Spawns `node <TS_HOOK_ARGS> <script> [args]` (TypeScript loaded as mend's own processes load it) from the repo root, collecting its output; a plain
  * JavaScript script (demo/sink.js) with plain node, as its users run it.
  */
 export function spawnTs(script: string, env: NodeJS.ProcessEnv, opts: { detached?: boolean; args?: string[] } = {}): Spawned {
-  const loader = script.endsWith('.ts') ? TEST_TS_LOADER : [];
+  const loader = script.endsWith('.ts') ? TS_HOOK_ARGS : [];
   const proc = spawn(process.execPath, [...loader, path.join(ROOT, script), ...(opts.args ?? [])], {
     cwd: ROOT,
     env,

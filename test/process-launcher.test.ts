@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ProcessAdapter } from '../core/schemas';
 import { deathOf, readProcStat, startProcess, stopProcess } from '../domain/adapters/process';
-import { demoProcessAdapter, httpStatus, ROOT, TEST_TS_LOADER, tempDir, waitFor } from './helpers';
+import { demoProcessAdapter, httpStatus, ROOT, tempDir, waitFor } from './helpers';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 
 /** The parent pid of `pid` (field 4 of /proc/<pid>/stat). */
 function parentOf(pid: number): number {
@@ -70,7 +71,7 @@ describe('the process launcher', () => {
         `startProcess(${JSON.stringify(adapter)}).then((s) => console.log(JSON.stringify(s)));`,
       ].join('\n'),
     );
-    const child = spawn(process.execPath, [...TEST_TS_LOADER, script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...TS_HOOK_ARGS, script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -9,6 +9,5 @@ export { canSimulateHosts, type SimAgent, type SimHost } from '../scripts/sim-ho
 
 /** Starts the namespace of host `id`; its agent polls `<queue>/host/<id>` of the shared dev server with MEND_HOME `home`. */
 export function startSimHost(id: string, queue: string, home: string): Promise<SimHost> {
-  // The agent's node flags are `mend agent`'s own (AGENT_NODE_ARGS, the default).
-  return start(id, queue, home, sharedServer().address, {});
+  return start(id, queue, home, sharedServer().address);
 }
