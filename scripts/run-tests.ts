@@ -284,6 +284,7 @@ async function main(): Promise<number> {
   const checks = opts.checks ? startChecks() : [];
   const binary = await ensureTemporal();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mend-test-'));
+  let keepWork = false;
   // The bundle is made while the server starts; neither needs the other. The worker's own bundle cache
   // (this checkout's, under ~/.cache/mend): rebuilt only when a file it was made from changed, so a
   // warm run skips webpack. Copied into the run's folder: a run beside this one that rebuilds it
@@ -355,6 +356,9 @@ async function main(): Promise<number> {
     console.log(`\ntest harness: slowest files\n${slowest.map(([file, ms]) => `  ${(ms / 1000).toFixed(1).padStart(6)}s  ${file}`).join('\n')}`);
     for (const [i, r] of results.entries()) if (r.code !== 0) console.log(`test harness: ${lanes[i]!.name} lane failed (exit ${r.code})`);
     for (const c of checked) if (!c.ok) console.log(`test harness: ${c.name} failed (its output is above)`);
+    // The tests' own folders (test/helpers.ts tempDir) are in `work`: kept when a test failed, to look into.
+    keepWork = results.some((r) => r.code !== 0);
+    if (keepWork) console.log(`test harness: the run's folder (every test's files, the server's log) is kept: ${work}`);
     console.log(`test harness: ${((Date.now() - t0) / 1000).toFixed(1)}s in all`);
     // Last: the counters of all lanes together, in the spec reporter's own format.
     for (const line of formatSummary(
@@ -367,7 +371,13 @@ async function main(): Promise<number> {
     return results.some((r) => r.code !== 0) || checked.some((c) => !c.ok) ? 1 : 0;
   } finally {
     await stopServer();
-    rmSync(work, { recursive: true, force: true });
+    // A process a test left behind may still be writing in it: a few tries, and a failure is only said.
+    if (!keepWork)
+      try {
+        rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+      } catch (err) {
+        console.error(`test harness: could not remove ${work}: ${(err as Error).message}`);
+      }
   }
 }
 

@@ -48,8 +48,12 @@ export function sharedServer(): { address: string; bundle: string; temporalCli: 
   return { address, bundle, temporalCli };
 }
 
+/**
+ * A new folder for a test, inside the run's own folder (MEND_TEST_WORK, which scripts/run-tests.ts
+ * removes after a passing run and keeps after a failing one), else in the system's temporary folder.
+ */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `mend-${prefix}-`));
+  return mkdtempSync(path.join(process.env.MEND_TEST_WORK ?? os.tmpdir(), `mend-${prefix}-`));
 }
 
 export function uniqueQueue(name: string): string {
