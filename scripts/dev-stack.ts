@@ -226,6 +226,7 @@ async function main(): Promise<void> {
       dbFile,
       logFile: path.join(home, 'log', 'temporal.log'),
       avoidPorts: [settings.MEND_API_PORT],
+      ownProcessGroup: true, // a Ctrl-C reaches the worker and API, not the server: stopped last (above)
     });
     pids.set('temporal', server.pid);
     // Nothing here can run without the server: it going away is the one fault that stops the stack.

@@ -25,6 +25,13 @@ export interface DevServerOptions {
   /** WAL + synchronous=OFF: fast, for throwaway test databases only. */
   fastSqlite?: boolean;
   namespace?: string;
+  /**
+   * Starts the server in a process group of its own, so that a signal to the caller's group (Ctrl-C in
+   * a terminal) does not reach it: the caller stops it last, once its workers have drained. It is
+   * still killed if the caller dies (a parent-death signal, set by util-linux's setpriv; without
+   * setpriv the server stays in the caller's group).
+   */
+  ownProcessGroup?: boolean;
   /** Where the server's own output goes; discarded when omitted. */
   logFile?: string;
   readyTimeoutMs?: number;
@@ -94,6 +101,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
 }
 
+/** Sets a parent-death signal, then runs the server in its place (same pid). */
+const SETPRIV = '/usr/bin/setpriv';
+
 /** Starts of the dev server tried when one exits because a port it picked itself was taken meanwhile. */
 const START_ATTEMPTS = 3;
 
@@ -119,7 +129,9 @@ async function startOnce(
     mkdirSync(path.dirname(opts.logFile), { recursive: true });
     logFd = openSync(opts.logFile, 'a');
   }
-  const child = spawn(opts.binary, args, { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'] });
+  const ownGroup = opts.ownProcessGroup === true && existsSync(SETPRIV);
+  const [command, commandArgs] = ownGroup ? [SETPRIV, ['--pdeathsig', 'KILL', '--', opts.binary, ...args]] : [opts.binary, args];
+  const child = spawn(command, commandArgs, { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'ignore'], detached: ownGroup });
   if (logFd !== undefined) closeSync(logFd);
   let exited: string | undefined;
   const exitPromise = new Promise<void>((resolve) => {

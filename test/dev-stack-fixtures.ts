@@ -59,11 +59,20 @@ export async function up(env: NodeJS.ProcessEnv): Promise<Spawned> {
   return started;
 }
 
-/** SIGTERMs the stack's whole group, as Ctrl-C or a service manager would; it must exit 0, leaving only `survivors` (pids). */
+/**
+ * SIGTERMs the stack's whole group, as Ctrl-C or a service manager would; it must exit 0, leaving only
+ * `survivors` (pids). The signal does not reach the Temporal server (a group of its own): the worker
+ * drains against a server still up, so none of its calls is retried against a server gone.
+ */
 export async function down(started: Spawned, home: string, survivors: number[] = []): Promise<void> {
   process.kill(-started.proc.pid!, 'SIGTERM');
   const code = await started.exited;
   assert.equal(code, 0, started.output.slice(-10).join('\n'));
+  assert.deepEqual(
+    started.output.filter((l) => /retried \d+ times/.test(l)),
+    [],
+    'calls to the server retried while the stack stopped',
+  );
   const left = () => processesOf(home).filter((line) => !survivors.includes(pidOfLine(line)));
   await waitFor('no process of the stack left', 10_000, () => left().length === 0).catch(() => {
     assert.deepEqual(left(), [], 'processes left behind');
