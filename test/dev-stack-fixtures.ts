@@ -71,7 +71,7 @@ export async function down(started: Spawned, home: string, survivors: number[] =
   assert.deepEqual(
     started.output.filter((l) => /retried \d+ times/.test(l)),
     [],
-    'calls to the server retried while the stack stopped',
+    `calls to the server retried while the stack stopped; its output:\n${started.output.slice(-60).join('\n')}`,
   );
   const left = () => processesOf(home).filter((line) => !survivors.includes(pidOfLine(line)));
   await waitFor('no process of the stack left', 10_000, () => left().length === 0).catch(() => {
