@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import { createJsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { MendClient } from '../client';
-import type { Role } from '../core/api';
+import { NoQuerySchema, type Role } from '../core/api';
 import type { Config } from '../core/schemas';
 import { bearerToken, roleAtLeast, type Principal, type TokenTable } from './auth';
 import { clientErrorHandler, frameworkErrorHandler, HttpError, installErrorHandling } from './errors';
@@ -120,6 +120,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const deadlineMs = deps.temporalDeadlineMs ?? 10_000;
   app.addHook('onRoute', (route) => {
     if (isDocsRoute(route.url) || isPageRoute(route.url)) return;
+    if (route.url?.startsWith('/v1/') && !route.schema?.querystring) route.schema = { ...route.schema, querystring: NoQuerySchema };
     for (const method of [route.method].flat()) if (method !== 'HEAD') apiRoutes.push({ method, url: route.url! });
     // Every Temporal call a request makes shares one deadline: a server that does not answer is a
     // 503 after deadlineMs, not a request hanging on the client's connection retries.

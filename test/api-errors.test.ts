@@ -182,6 +182,23 @@ describe('API error responses', () => {
     assert.equal(starts.length, 0);
   });
 
+  test('a query parameter on a route that takes none is refused, naming it, and the request does nothing', async () => {
+    const read = await app.inject({ method: 'GET', url: '/v1/components?limt=5', headers: bearer(tokens.viewer) });
+    assert.equal(read.statusCode, 400, read.body);
+    assert.equal(read.json().message, 'query.limt: unknown field');
+    const started = await app.inject({
+      method: 'POST',
+      url: '/v1/runs?dryRun=true',
+      headers: { ...bearer(tokens.admin), 'content-type': 'application/json' },
+      payload: JSON.stringify({ strategy: 'immediate', components: [id] }),
+    });
+    assert.equal(started.statusCode, 400, started.body);
+    assert.equal(started.json().message, 'query.dryRun: unknown field');
+    assert.equal(starts.length, 0);
+    // Without it, the same read answers.
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/components', headers: bearer(tokens.viewer) })).statusCode, 200);
+  });
+
   test('bad JSON is a 400, a body over 64 KiB a 413, anything but JSON a 415', async () => {
     const bad = await start('{"strategy": "immediate", ');
     assert.equal(bad.statusCode, 400);
