@@ -11,6 +11,7 @@ import { callEndpoint } from '../domain/adapters/http';
 import type { ProbeResult } from '../core/failure';
 import { AdapterError, startAdapter, stopAdapter, type StartOutcome, type StopOutcome } from '../domain/adapters';
 import { CommandNotFoundError, deathOf, processAdapter } from '../domain/adapters/process';
+import { warmLauncher } from '../domain/adapters/launcher-client';
 import { createBacklogActivities } from './backlog/activities';
 import { createDrillActivities } from './drill';
 import { createHostActivities } from './hosts';
@@ -178,6 +179,10 @@ export function createActivities(deps: ActivityDeps = {}) {
      * why that is safe to retry (the exit is heartbeated, and the restart resumes, never repeats).
      */
     async watchProcess(input: WatchInput): Promise<WatchResult> {
+      // A process component is watched long before its first restart: the launcher that will start it
+      // (not a fork of this worker) is started now, so that restart does not wait for it. A worker or
+      // agent with no process component never starts one (some 27 MiB of RSS per agent).
+      warmLauncher();
       if (!input.restart) return supervision.watchProcess(input);
       const { id } = input.component;
       const armed = armedToRestart.get(id) ?? { watches: 0, pidFile: processAdapter(input.component).pidFile! };

@@ -9,7 +9,6 @@ import { createActivities } from '../activities';
 import { hostTaskQueue } from '../core/constants';
 import { HostIdSchema } from '../core/schemas';
 import { readSettings } from '../core/settings';
-import { warmLauncher } from '../domain/adapters/launcher-client';
 import { workerIdentity } from './identity';
 import { installWorkerRuntime } from './logging';
 import { handleStopSignals } from './stop-signals';
@@ -38,8 +37,6 @@ export async function createAgentWorker(opts: AgentOptions): Promise<{ worker: W
       activities: createActivities({ stateDir: opts.stateDir, shutdown: opts.shutdown }),
       shutdownGraceTime: '10s',
     });
-    // The processes of `process` components are started by a small launcher, not by forking this agent.
-    warmLauncher();
     return { worker, connection, taskQueue, identity };
   } catch (err) {
     await connection.close();

@@ -7,7 +7,6 @@ import path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { DEFAULT_HOST, hostTaskQueue } from '../core/constants';
-import { warmLauncher } from '../domain/adapters/launcher-client';
 import { workerIdentity } from './identity';
 import { bundleCacheDirOf, cachedWorkflowBundle } from './bundle-cache';
 import type { RunbookFile } from '../core/runbooks';
@@ -90,8 +89,6 @@ export async function createMendWorker(opts: MendWorkerOptions): Promise<MendWor
         }),
       );
     }
-    // The processes of `process` components are started by a small launcher, not by forking this worker.
-    warmLauncher();
     return { workers, connection, runbooks, bundle: { codePath: workflowBundle.codePath, built }, run: () => runAll(workers) };
   } catch (err) {
     await connection.close();
