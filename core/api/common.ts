@@ -53,10 +53,10 @@ export type TokenEntry = z.output<typeof TokenEntrySchema>;
  * The body of a POST that takes nothing: absent, empty or `{}` (the API reads a missing body as
  * `{}`, see api/json-body.ts); anything else is a 400, so junk never acts.
  */
+export const NoBodySchema = z.object({}).strict().meta({ id: 'NoBody', description: 'nothing: leave the body out, or send {}' });
+
 /**
  * The query of a route that takes no parameters (api/app.ts gives it to every /v1 route without a
  * query schema of its own): any parameter is a 400 naming it, so a misspelt one is said, not ignored.
  */
 export const NoQuerySchema = z.object({}).strict();
-
-export const NoBodySchema = z.object({}).strict().meta({ id: 'NoBody', description: 'nothing: leave the body out, or send {}' });
