@@ -26,6 +26,7 @@ import { checksCacheDir, eslintCacheFile } from './check-cache';
 import { ensureTemporal } from './ensure-temporal';
 import { startProdTemporal } from './prod-temporal';
 import { startDevServer } from './temporal-server';
+import { TS_HOOK_ARGS } from '../workers/node-args';
 import {
   addSummaries,
   discoverTestFiles,
@@ -93,10 +94,11 @@ export const PROD_LANE = [
 ];
 
 /**
- * How each test file's node is started (see runLane): TypeScript through bin/ts-hook.js (as the
- * installed command), esbuild with a compile cache on disk, lighter than tsx for the ~1,000 modules each file loads.
+ * How each test file's node is started (see runLane): as mend's own processes (TS_HOOK_ARGS, esbuild
+ * with a compile cache on disk, lighter than tsx for the ~1,000 modules each file loads), with the
+ * hook's path made absolute: node --test passes it on to every file's process, whatever its folder.
  */
-const TEST_NODE_ARGS = ['--require', path.join(ROOT, 'bin', 'ts-hook.js')];
+const TEST_NODE_ARGS = TS_HOOK_ARGS.map((arg) => (arg.startsWith('./') ? path.join(ROOT, arg) : arg));
 
 interface Options {
   prod: boolean;
